@@ -1,0 +1,149 @@
+"""Asynchronous invocation, the way S3 invokes Lambda: queue, retries, dead letters.
+
+As on AWS:
+- the caller gets its answer at once (S3 does not wait for the function); the event waits in a queue;
+- a function error or timeout is retried up to ``MaximumRetryAttempts`` (0-2, default 2) times, about
+  1 minute before the 2nd attempt and 2 minutes before the 3rd. The sandbox compresses these to 1 and
+  2 seconds (``retry_delay_scale`` 1/60) unless told to use AWS's real delays;
+- a throttled event (every allowed environment busy) stays queued and is retried with back-off, until
+  ``MaximumEventAgeInSeconds``;
+- an event that fails every attempt, or grows too old, goes to the dead-letter queue and/or the
+  on-failure destination (``on_failure`` callback); it is never silently lost.
+Retries keep the request id; each attempt is its own InvocationRecord (``attempt`` 1, 2, 3).
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .function_runtime import FunctionRuntime, Throttled
+from .invocation import (DEAD_LETTERED, ERROR, OUT_OF_MEMORY, RUNNING, SUCCESS, THROTTLED, TIMEOUT,
+                         InvocationLog, InvocationRecord)
+
+AWS_RETRY_DELAYS_S = (60.0, 120.0)  # before the 2nd and the 3rd attempt
+THROTTLE_BACKOFF_S = (0.05, 2.0)  # the sandbox's back-off for throttled events (AWS: up to minutes)
+
+
+@dataclass
+class QueuedEvent:
+    record: InvocationRecord
+    payload: bytes
+    first_seen: float = field(default_factory=time.time)
+
+
+class AsyncInvoker:
+    def __init__(self, runtimes: Callable[[str], FunctionRuntime | None], records: InvocationLog,
+                 on_failure: Callable[[InvocationRecord, str], None] | None = None,
+                 retry_delay_scale: float = 1 / 60, workers: int = 10, clock=time.time):
+        self.runtimes = runtimes
+        self.records = records
+        self.on_failure = on_failure or (lambda record, condition: None)
+        self.retry_delay_scale = retry_delay_scale
+        self.clock = clock
+        self._queue: "queue.Queue[QueuedEvent | None]" = queue.Queue()
+        self._timers: set[threading.Timer] = set()
+        self._stopping = False
+        self._workers = [threading.Thread(target=self._work, name=f"async-invoke-{i}", daemon=True)
+                         for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, record: InvocationRecord, payload: bytes | None = None) -> InvocationRecord:
+        """Queue an event (InvocationType=Event). Returns at once, as Lambda answers 202."""
+        payload = payload if payload is not None else json.dumps(record.event).encode()
+        self.records.add(record)
+        self._queue.put(QueuedEvent(record, payload, first_seen=record.detected_at))
+        return record
+
+    def pending(self) -> int:
+        return self._queue.qsize() + len(self._timers)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for timer in list(self._timers):
+            timer.cancel()
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout=5)
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _later(self, delay: float, item: QueuedEvent) -> None:
+        if self._stopping:
+            return
+
+        def fire():
+            self._timers.discard(timer)
+            if not self._stopping:
+                self._queue.put(item)
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        self._timers.add(timer)
+        timer.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                self._run(item)
+            except Exception as exc:  # never lose an event to a sandbox bug
+                item.record.status = ERROR
+                item.record.error_type = "Sandbox.InternalError"
+                item.record.error_message = f"{type(exc).__name__}: {exc}"
+                self.records.changed(item.record)
+                self.on_failure(item.record, "SandboxError")
+
+    def _run(self, item: QueuedEvent) -> None:
+        record = item.record
+        runtime = self.runtimes(record.function_name)
+        if runtime is None:
+            record.status = ERROR
+            record.error_type = "ResourceNotFoundException"
+            record.error_message = f"Function not found: {record.function_name}"
+            self.records.changed(record)
+            return
+        function = runtime.function
+        age = self.clock() - item.first_seen
+        if age > function.maximum_event_age_s:
+            self._give_up(record, "EventAgeExceeded")
+            return
+        record.status = RUNNING
+        self.records.changed(record)
+        try:
+            runtime.invoke(record, item.payload)
+        except Throttled:
+            # AWS keeps a throttled asynchronous event and retries it with back-off (up to 6 hours).
+            record.status = THROTTLED
+            self.records.changed(record)
+            tries = getattr(item, "throttles", 0) + 1
+            item.throttles = tries
+            self._later(min(THROTTLE_BACKOFF_S[0] * (2 ** min(tries, 6)), THROTTLE_BACKOFF_S[1]), item)
+            return
+        record.responded_at = self.clock()
+        self.records.changed(record)
+        if record.status == SUCCESS:
+            return
+        if record.status in (ERROR, TIMEOUT, OUT_OF_MEMORY):
+            if record.attempt <= function.maximum_retry_attempts:
+                delay = AWS_RETRY_DELAYS_S[record.attempt - 1] * self.retry_delay_scale
+                retry = InvocationRecord(
+                    request_id=record.request_id, function_name=record.function_name, event=record.event,
+                    invocation_type=record.invocation_type, trigger=record.trigger,
+                    attempt=record.attempt + 1, trace_id=record.trace_id, detected_at=record.detected_at)
+                self.records.add(retry)
+                self._later(delay, QueuedEvent(retry, item.payload, item.first_seen))
+            else:
+                self._give_up(record, "RetriesExhausted")
+
+    def _give_up(self, record: InvocationRecord, condition: str) -> None:
+        self.on_failure(record, condition)
+        if record.status not in (SUCCESS,):
+            record.status = DEAD_LETTERED
+        self.records.changed(record)

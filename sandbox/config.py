@@ -1,0 +1,131 @@
+"""Configuration as data, in one place, with the AWS console's defaults.
+
+Precedence, as in the console: these defaults, then CLI flags, then the page or the Lambda API
+(``update-function-configuration``). A changed configuration retires warm environments, as on AWS.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The guide's names are part of the contract.
+FUNCTION_NAME = "ImageResizeLambda"
+SOURCE_BUCKET = "source-image-bucket123"
+DESTINATION_BUCKET = "resized-image-bucket123"
+ROLE_NAME = "ImageResizeLambdaRole"
+DEFAULT_HANDLER = "lambda_function.lambda_handler"  # the console's default file and function name
+
+# The Lambda runtime the project targets. The sandbox runs the function on the local interpreter and
+# says so; `run_local.py package` builds for this runtime.
+LAMBDA_RUNTIME = "python3.12"
+RUNTIME_VERSION = "python:3.12.v40"
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+# Lambda's limits.
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
+MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 900
+RESERVED_ENV_KEYS = {
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+}
+_ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+
+
+@dataclass
+class FunctionConfiguration:
+    """What ``get-function-configuration`` describes, for one function."""
+
+    function_name: str = FUNCTION_NAME
+    handler: str = DEFAULT_HANDLER
+    code_dir: Path = PROJECT_ROOT / "handler"
+    runtime: str = LAMBDA_RUNTIME
+    memory_size: int = 128  # MB, console default
+    timeout: int = 3  # seconds, console default
+    environment: dict = field(default_factory=dict)
+    architecture: str = "x86_64"
+    layers: tuple = ()  # folders laid out as /opt would be (each holding python/...)
+    reserved_concurrency: int = 10  # AWS's account default is 1,000; a laptop has fewer cores
+    maximum_retry_attempts: int = 2
+    maximum_event_age_s: int = 21_600
+    dead_letter_queue: str | None = None  # queue name; None = "<function>-dlq"
+    on_failure_destination: str | None = None  # an SQS queue ARN
+    role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
+    strict_imports: bool = False  # True for functions deployed with layers (see env_vars.py)
+    revision: int = 0  # bumped on every change; warm environments of an older revision are retired
+
+    def __post_init__(self):
+        self.code_dir = Path(self.code_dir)
+        self.validate()
+
+    @property
+    def dlq_name(self) -> str:
+        return self.dead_letter_queue or f"{self.function_name}-dlq"
+
+    def arn(self, region: str = DEFAULT_REGION) -> str:
+        return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def validate(self) -> None:
+        if not isinstance(self.memory_size, int) or not MIN_MEMORY_MB <= self.memory_size <= MAX_MEMORY_MB:
+            raise ConfigError(f"Memory size must be a whole number of MB from {MIN_MEMORY_MB} to "
+                              f"{MAX_MEMORY_MB}; got {self.memory_size!r}.")
+        if not isinstance(self.timeout, int) or not MIN_TIMEOUT_S <= self.timeout <= MAX_TIMEOUT_S:
+            raise ConfigError(f"Timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
+                              f"{MAX_TIMEOUT_S}; got {self.timeout!r}.")
+        if "." not in self.handler or self.handler.startswith(".") or self.handler.endswith("."):
+            raise ConfigError(f"Handler must look like 'file.function' (the console's default is "
+                              f"'{DEFAULT_HANDLER}'); got {self.handler!r}.")
+        if self.architecture not in ("x86_64", "arm64"):
+            raise ConfigError(f"Architecture must be x86_64 or arm64; got {self.architecture!r}.")
+        if not 0 <= self.maximum_retry_attempts <= 2:
+            raise ConfigError(f"Maximum retry attempts must be 0, 1 or 2; got {self.maximum_retry_attempts!r}.")
+        if not 60 <= self.maximum_event_age_s <= 21_600:
+            raise ConfigError(f"Maximum event age must be from 60 to 21600 seconds; got {self.maximum_event_age_s!r}.")
+        if not 1 <= self.reserved_concurrency <= 1000:
+            raise ConfigError(f"Reserved concurrency must be from 1 to 1000; got {self.reserved_concurrency!r}.")
+        for key, value in self.environment.items():
+            if key in RESERVED_ENV_KEYS:
+                raise ConfigError(f"Lambda was unable to configure your environment variables because the "
+                                  f"environment variables you have provided contains reserved keys that "
+                                  f"are currently not supported for modification. Reserved keys used in "
+                                  f"this request: {key}")
+            if not _ENV_KEY.match(key) or not isinstance(value, str):
+                raise ConfigError(f"Environment variable names must start with a letter and use only letters, "
+                                  f"digits and '_', and values must be strings; got {key!r}.")
+
+    def replace(self, **changes) -> "FunctionConfiguration":
+        """A changed copy (validated), one revision newer."""
+        changes.setdefault("revision", self.revision + 1)
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 4566  # the local AWS endpoint port that tools such as awslocal expect
+    web_port: int | None = 8000  # None: no page
+    region: str = DEFAULT_REGION
+    source_bucket: str = SOURCE_BUCKET
+    destination_bucket: str = DESTINATION_BUCKET
+    # AWS retries a failed asynchronous invocation after about 1 and then 2 minutes; the sandbox
+    # compresses that to 1 and 2 seconds unless --real-retry-delays (scale 60).
+    retry_delay_scale: float = 1.0
+    idle_timeout_s: float = 300.0  # idle environments are shut down after this (AWS: unspecified, minutes)
+    init_timeout_s: float = 10.0  # AWS caps the INIT phase at 10 s
+    terminal_logs: bool = False  # live tail of the function's logs on stdout
+    python: str | None = None  # interpreter for workers; None = the one running the sandbox
+
+    def validate(self) -> None:
+        for name in ("port", "web_port"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 65535:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a port number from 0 to 65535; got {value}.")

@@ -1,0 +1,368 @@
+"""The Sandbox: one object that composes the local endpoint, the S3 trigger, the function runtimes and
+the logs. Built in one place (``Sandbox(config, function)``) and passed to the CLI, the page and the
+notebooks, which are thin views over it.
+
+    with Sandbox(SandboxConfig(port=0, web_port=None)) as sb:
+        sb.s3.upload_file("sample_images/test.jpg", sb.config.source_bucket, "test.jpg")
+        record = sb.wait_for_key("test.jpg")
+        print(record.status, record.duration_ms)
+"""
+from __future__ import annotations
+
+import io
+import json
+import queue
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from . import cloudwatch_logs as cw
+from .async_invoke import AsyncInvoker
+from .config import ACCOUNT_ID, FunctionConfiguration, SandboxConfig
+from .endpoint import LocalEndpoint
+from .errors import ConfigError, SandboxError
+from .execution_environment import EnvironmentSettings
+from .function_runtime import FunctionRuntime
+from .invocation import FINISHED, InvocationLog, InvocationRecord, new_request_id
+from .notifications import BucketNotifications
+from .pricing import CostSummary
+from .s3_events import S3Write, build_event
+from .s3_write_observer import S3WriteObserver
+
+# Dummy credentials for the local endpoint (moto accepts any). Users paste the same into their shell.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+TRIGGER_ID = "ImageResizeTrigger"
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}
+
+
+def least_privilege_policy(source_bucket: str, destination_bucket: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{source_bucket}/*"},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{destination_bucket}/*"},
+            {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "*"},
+        ],
+    }
+
+
+def zip_directory(folder: Path) -> bytes:
+    """The deployment package of a code folder: its files at the zip's root (no __pycache__)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig | None = None, function: FunctionConfiguration | None = None):
+        self.config = config or SandboxConfig()
+        self.config.validate()
+        function = function or FunctionConfiguration()
+        if not Path(function.code_dir).is_dir():
+            raise ConfigError(f"Code directory {function.code_dir} does not exist; point --code-dir at the "
+                              f"folder that holds your lambda_function.py.")
+        self.records = InvocationLog()
+        self.cost = CostSummary()
+        self._functions: dict[str, FunctionRuntime] = {}
+        self._initial_function = function
+        self._writes: "queue.Queue[S3Write | None]" = queue.Queue()
+        self._started = False
+        self._stop_event = threading.Event()
+        self.endpoint: LocalEndpoint | None = None
+        self.logs: cw.CloudWatchLogs | None = None
+        self.invoker: AsyncInvoker | None = None
+        self.notifications: BucketNotifications | None = None
+        self.started_at: float | None = None
+        self.records.subscribe(self._count_cost)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> "Sandbox":
+        started = time.perf_counter()
+        self.endpoint = LocalEndpoint(self.config.host, self.config.port,
+                                      service_middleware={"s3": self._observe_s3},
+                                      routes={"/_sandbox/": self._api_app()})
+        self.endpoint.start()
+        self.logs = cw.CloudWatchLogs(self.client("logs"))
+        self.notifications = BucketNotifications(
+            lambda bucket: self.s3.get_bucket_notification_configuration(Bucket=bucket))
+        self.settings = EnvironmentSettings(endpoint_url=self.endpoint_url, region=self.config.region,
+                                            python=self.config.python or sys.executable,
+                                            init_timeout_s=self.config.init_timeout_s)
+        self.invoker = AsyncInvoker(self.runtime, self.records, on_failure=self._dead_letter,
+                                    retry_delay_scale=self.config.retry_delay_scale / 60.0,
+                                    workers=max(10, self._initial_function.reserved_concurrency))
+        self._router = threading.Thread(target=self._route_writes, name="s3-event-router", daemon=True)
+        self._router.start()
+        self._janitor = threading.Thread(target=self._reap_idle, name="idle-environments", daemon=True)
+        self._janitor.start()
+        self._create_guide_resources(self._initial_function)
+        self._started = True
+        self.started_at = time.time()
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def stop(self) -> None:
+        if not self._started:
+            if self.endpoint is not None:
+                self.endpoint.stop()
+            return
+        self._started = False
+        self._stop_event.set()
+        self._writes.put(None)
+        if self.invoker:
+            self.invoker.stop()
+        for runtime in list(self._functions.values()):
+            runtime.shutdown()
+        if self.logs:
+            self.logs.close()
+        if self.endpoint:
+            self.endpoint.stop()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- clients -------------------------------------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        return self.endpoint.url
+
+    def client(self, service: str):
+        """A boto3 client for the local endpoint, as a user's code would make one."""
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.config.region,
+                            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}),
+                            **LOCAL_CREDENTIALS)
+
+    @property
+    def s3(self):
+        if not hasattr(self, "_s3"):
+            self._s3 = self.client("s3")
+        return self._s3
+
+    def client_environment(self) -> dict[str, str]:
+        """The lines a user pastes so the AWS CLI and boto3 use the local endpoint."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": self.config.region,
+        }
+
+    # -- the guide's resources -----------------------------------------------------------------------
+    def _create_guide_resources(self, function: FunctionConfiguration) -> None:
+        """Steps 1-4 of the guide, done for the learner: buckets, role, function, trigger."""
+        cfg = self.config
+        s3 = self.s3
+        for bucket in (cfg.source_bucket, cfg.destination_bucket):
+            s3.create_bucket(Bucket=bucket)
+        iam = self.client("iam")
+        try:
+            iam.create_role(RoleName=function.role_arn.rsplit("/", 1)[-1],
+                            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+            iam.put_role_policy(RoleName=function.role_arn.rsplit("/", 1)[-1], PolicyName="ImageResizeLeastPrivilege",
+                                PolicyDocument=json.dumps(least_privilege_policy(cfg.source_bucket,
+                                                                                 cfg.destination_bucket)))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        self.sqs = self.client("sqs")
+        self.sqs.create_queue(QueueName=function.dlq_name)
+        self.register_function(function, create_in_api=True)
+        lam = self.client("lambda")
+        lam.add_permission(FunctionName=function.function_name, StatementId="s3-invoke",
+                           Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                           SourceArn=f"arn:aws:s3:::{cfg.source_bucket}", SourceAccount=ACCOUNT_ID)
+        s3.put_bucket_notification_configuration(Bucket=cfg.source_bucket, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{
+                "Id": TRIGGER_ID,
+                "LambdaFunctionArn": function.arn(cfg.region),
+                "Events": ["s3:ObjectCreated:*"],
+            }]})
+
+    def register_function(self, function: FunctionConfiguration, create_in_api: bool = False) -> FunctionRuntime:
+        """Make a function runnable in the sandbox (and, optionally, known to the Lambda API)."""
+        if create_in_api:
+            lam = self.client("lambda")
+            lam.create_function(
+                FunctionName=function.function_name, Runtime=function.runtime, Role=function.role_arn,
+                Handler=function.handler, Code={"ZipFile": zip_directory(function.code_dir)},
+                MemorySize=function.memory_size, Timeout=function.timeout,
+                Environment={"Variables": dict(function.environment)},
+                Architectures=[function.architecture])
+        runtime = FunctionRuntime(function, self.logs, self.settings)
+        self._functions[function.function_name] = runtime
+        return runtime
+
+    # -- functions -----------------------------------------------------------------------------------
+    def runtime(self, function_name: str) -> FunctionRuntime | None:
+        return self._functions.get(function_name)
+
+    @property
+    def function(self) -> FunctionConfiguration:
+        return self._functions[self._initial_function.function_name].function
+
+    def functions(self) -> list[FunctionConfiguration]:
+        return [r.function for r in self._functions.values()]
+
+    def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration:
+        """Change memory, timeout, environment...; the next invocation is a cold start (as on AWS)."""
+        runtime = self._runtime_or_fail(function_name)
+        updated = runtime.function.replace(**changes)
+        runtime.update(updated)
+        return updated
+
+    def retire_environments(self, function_name: str | None = None) -> None:
+        """Code changed on disk: the next invocation starts cold with the new code."""
+        runtime = self._runtime_or_fail(function_name)
+        runtime.update(runtime.function.replace())
+
+    def _runtime_or_fail(self, function_name: str | None) -> FunctionRuntime:
+        name = function_name or self._initial_function.function_name
+        runtime = self._functions.get(name)
+        if runtime is None:
+            raise SandboxError(f"Function not found: {name}.")
+        return runtime
+
+    def invoke(self, event: dict, function_name: str | None = None, trigger: str = "invoke",
+               trace_id: str | None = None) -> InvocationRecord:
+        """A synchronous invocation (RequestResponse), in the caller's thread."""
+        runtime = self._runtime_or_fail(function_name)
+        record = InvocationRecord(request_id=new_request_id(), function_name=runtime.name, event=event,
+                                  invocation_type="RequestResponse", trigger=trigger, trace_id=trace_id)
+        self.records.add(record)
+        record.status = "running"
+        runtime.invoke(record, json.dumps(event).encode())
+        record.responded_at = time.time()
+        self.records.changed(record)
+        return record
+
+    def invoke_async(self, event: dict, function_name: str | None = None, trigger: str = "invoke",
+                     trace_id: str | None = None) -> InvocationRecord:
+        runtime = self._runtime_or_fail(function_name)
+        record = InvocationRecord(request_id=new_request_id(), function_name=runtime.name, event=event,
+                                  trigger=trigger, trace_id=trace_id)
+        return self.invoker.submit(record)
+
+    # -- S3 trigger ----------------------------------------------------------------------------------
+    def _observe_s3(self, app):
+        return S3WriteObserver(app, on_write=self._writes.put,
+                               object_facts=self.endpoint.object_facts,
+                               on_notification_change=lambda bucket: self.notifications.invalidate(bucket))
+
+    def _route_writes(self) -> None:
+        while True:
+            write = self._writes.get()
+            if write is None:
+                return
+            try:
+                for target in self.notifications.targets_for(write):
+                    if self.runtime(target.function_name) is None:
+                        continue  # AWS would have refused a configuration naming an unknown function
+                    event = build_event(write, target.configuration_id, self.config.region)
+                    record = InvocationRecord(request_id=new_request_id(), function_name=target.function_name,
+                                              event=event, trigger="s3", detected_at=write.event_time,
+                                              trace_id=_trace_for_invocation(write.trace_header))
+                    self.invoker.submit(record)
+            except Exception as exc:  # the router must survive anything
+                print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
+
+    # -- failures ------------------------------------------------------------------------------------
+    def _dead_letter(self, record: InvocationRecord, condition: str) -> None:
+        """Send an event that failed every attempt to the function's dead-letter queue (SQS), with the
+        attributes AWS adds (RequestID, ErrorCode, ErrorMessage)."""
+        runtime = self.runtime(record.function_name)
+        if runtime is None:
+            return
+        try:
+            queue_url = self.sqs.get_queue_url(QueueName=runtime.function.dlq_name)["QueueUrl"]
+            self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record.event), MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": record.request_id},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String",
+                                 "StringValue": (record.error_message or condition)[:1000]},
+            })
+        except Exception as exc:
+            print(f"sandbox: could not dead-letter {record.request_id}: {exc}", file=sys.stderr)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _count_cost(self, record: InvocationRecord) -> None:
+        if record.billed_duration_ms is not None and not getattr(record, "_costed", False) and record.finished:
+            record._costed = True
+            runtime = self.runtime(record.function_name)
+            self.cost.add(record.billed_duration_ms, record.memory_size_mb or 128,
+                          runtime.function.architecture if runtime else "x86_64")
+
+    def invocations(self) -> list[InvocationRecord]:
+        """Every invocation attempt of the session, newest first."""
+        return list(reversed(self.records.all()))
+
+    def wait_for_key(self, key: str, timeout: float = 30.0, bucket: str | None = None) -> InvocationRecord | None:
+        """Wait until the invocation for an uploaded key has finished (success, or a final failure)."""
+        bucket = bucket or self.config.source_bucket
+
+        def done(record: InvocationRecord) -> bool:
+            return record.s3_object == (bucket, key) and record.finished and not _will_retry(self, record)
+        return self.records.wait_for(done, timeout)
+
+    def log_events(self, **filters) -> list[cw.LogEvent]:
+        return self.logs.events(**filters)
+
+    def _reap_idle(self) -> None:
+        while not self._stop_event.wait(1.0):
+            for runtime in list(self._functions.values()):
+                runtime.reap_idle(self.config.idle_timeout_s)
+
+    # -- the sandbox's own small HTTP API (/_sandbox/...), for `run_local.py upload` and friends ----
+    def _api_app(self):
+        from werkzeug.wrappers import Request, Response
+
+        sandbox = self
+
+        def app(environ, start_response):
+            request = Request(environ)
+            path = request.path
+            if path == "/_sandbox/health":
+                body = {"status": "ready" if sandbox._started else "starting",
+                        "functions": [f.function_name for f in sandbox.functions()]}
+            elif path == "/_sandbox/invocations":
+                key = request.args.get("key")
+                items = [r.as_dict() for r in sandbox.invocations()
+                         if key is None or (r.s3_object or (None, None))[1] == key]
+                body = {"invocations": items}
+            else:
+                body = {"error": f"unknown path {path}"}
+                response = Response(json.dumps(body), status=404, mimetype="application/json")
+                return response(environ, start_response)
+            response = Response(json.dumps(body, default=str), mimetype="application/json")
+            return response(environ, start_response)
+        return app
+
+
+def _will_retry(sandbox: Sandbox, record: InvocationRecord) -> bool:
+    """An asynchronous attempt that failed and has a retry queued is not the final answer."""
+    if record.invocation_type != "Event" or record.status not in ("error", "timeout", "out of memory"):
+        return False
+    runtime = sandbox.runtime(record.function_name)
+    return runtime is not None and record.attempt <= runtime.function.maximum_retry_attempts
+
+
+def _trace_for_invocation(trace_header: str | None) -> str:
+    """The X-Ray trace header the runtime hands the function (Lambda-Runtime-Trace-Id)."""
+    import os
+
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"

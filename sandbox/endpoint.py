@@ -1,0 +1,165 @@
+"""The local AWS endpoint: moto's server, in this process, on 127.0.0.1.
+
+This is the only module that imports moto. Everything else talks to the endpoint over HTTP with boto3,
+as a user's code would, or through the small hooks this module offers:
+
+- ``service_middleware``: a mapping from a moto service name (``"s3"``, ``"awslambda"``) to a function
+  ``wrap(app) -> app`` that wraps that service's WSGI application. The S3 write observer and the Lambda
+  Invoke interceptor plug in here, so they only ever see requests that moto itself routed to their
+  service.
+- ``routes``: extra WSGI applications mounted under a path prefix (``/_sandbox/``), like LocalStack's
+  ``/_localstack/health``.
+- ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
+
+Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,
+stop joins the thread), but with a clear error when the port is busy.
+"""
+from __future__ import annotations
+
+import errno
+import threading
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from .errors import SandboxError
+
+WSGIApp = Callable
+Wrap = Callable[[WSGIApp], WSGIApp]
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, used in every ARN the sandbox makes
+
+
+class PortInUseError(SandboxError):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    size: int
+    etag: str  # without quotes, as the S3 event carries it
+    version_id: str | None
+
+
+def _silence_moto_notifications() -> None:
+    """moto tries to invoke Lambda itself on S3 notifications, through Docker.
+
+    The sandbox delivers S3 events itself (with every field AWS sends), so moto's delivery to Lambda is
+    switched off. SQS and SNS targets keep moto's own delivery.
+    """
+    from moto.s3 import notifications
+
+    notifications._invoke_awslambda = lambda *args, **kwargs: None
+
+
+class LocalEndpoint:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        service_middleware: Mapping[str, Wrap] | None = None,
+        routes: Mapping[str, WSGIApp] | None = None,
+    ):
+        self.host = host
+        self.requested_port = port
+        self._middleware = dict(service_middleware or {})
+        self._routes = dict(routes or {})
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> "LocalEndpoint":
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietRequestHandler(WSGIRequestHandler):
+            # Keep-alive: boto3 reuses its connections, as it does with AWS.
+            protocol_version = "HTTP/1.1"
+
+            # The terminal shows the function's logs, not one line per HTTP request.
+            def log_request(self, *args, **kwargs):
+                pass
+
+        _silence_moto_notifications()
+
+        def create_app(service):
+            app = create_backend_app(service)
+            wrap = self._middleware.get(service)
+            return wrap(app) if wrap else app
+
+        dispatcher = DomainDispatcherApplication(create_app)
+        app = _PrefixRoutes(dispatcher, self._routes)
+        try:
+            self._server = make_server(
+                self.host, self.requested_port, app, threaded=True, request_handler=QuietRequestHandler
+            )
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or "in use" in str(exc):
+                raise PortInUseError(
+                    f"Port {self.requested_port} on {self.host} is already in use; stop the program using it "
+                    f"or choose another port with --port."
+                ) from None
+            raise SandboxError(f"Could not listen on {self.host}:{self.requested_port}: {exc.strerror or exc}.") from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the endpoint is not started")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- facts the S3 event needs -------------------------------------------------------------------
+    def object_facts(self, bucket: str, key: str, version_id: str | None = None,
+                     account_id: str = DEFAULT_ACCOUNT_ID) -> ObjectFacts | None:
+        """Size, ETag and version of a stored object, read from moto's S3 state (no HTTP round trip)."""
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[account_id]["aws"]
+        try:
+            obj = backend.get_object(bucket, key, version_id=version_id)
+        except Exception:
+            return None
+        if obj is None:
+            return None
+        versioned = getattr(backend.get_bucket(bucket), "is_versioned", False)
+        return ObjectFacts(
+            size=int(obj.size),
+            etag=str(obj.etag).strip('"'),
+            version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
+        )
+
+
+class _PrefixRoutes:
+    """Send ``/_sandbox/...`` (and any other registered prefix) to the sandbox's own small apps."""
+
+    def __init__(self, fallback: WSGIApp, routes: Mapping[str, WSGIApp]):
+        self.fallback = fallback
+        self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in self.routes:
+            if path.startswith(prefix):
+                return app(environ, start_response)
+        return self.fallback(environ, start_response)

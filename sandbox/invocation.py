@@ -1,0 +1,145 @@
+"""Invocation records: one per attempt, with every figure the REPORT line carries and the timings of the
+guide's five stages (event detection, execution environment allocation, code execution, logging,
+response)."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+# Status values, as the page shows them.
+PENDING, RUNNING, SUCCESS, ERROR, TIMEOUT, OUT_OF_MEMORY, THROTTLED, DEAD_LETTERED, DROPPED = (
+    "pending", "running", "success", "error", "timeout", "out of memory", "throttled",
+    "dead-lettered", "dropped")
+FINISHED = {SUCCESS, ERROR, TIMEOUT, OUT_OF_MEMORY, DEAD_LETTERED, DROPPED}
+
+
+def new_request_id() -> str:
+    """A fresh request id per invocation (never one evaluated once at import)."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class InvocationRecord:
+    request_id: str
+    function_name: str
+    event: dict
+    invocation_type: str = "Event"  # "Event" (asynchronous, as S3 invokes) or "RequestResponse"
+    trigger: str = "s3"  # "s3", "invoke" (Lambda API), "cli"
+    attempt: int = 1  # 1, 2, 3: asynchronous retries keep the request id
+    status: str = PENDING
+    cold_start: bool | None = None
+    environment_id: str | None = None
+    log_stream: str | None = None
+    init_duration_ms: float | None = None
+    duration_ms: float | None = None
+    billed_duration_ms: int | None = None
+    memory_size_mb: int | None = None
+    max_memory_used_mb: int | None = None
+    gb_seconds: float | None = None
+    cost_usd: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    result: object = None  # the handler's return value (decoded JSON), or the error payload
+    trace_id: str | None = None
+    # the guide's five stages, as epoch seconds
+    detected_at: float = field(default_factory=time.time)  # 1. event detection
+    allocated_at: float | None = None  # 2. execution environment chosen or created (init done)
+    started_at: float | None = None  # 3. code execution begins
+    finished_at: float | None = None  # 3. ... and ends
+    logged_at: float | None = None  # 4. END/REPORT written
+    responded_at: float | None = None  # 5. response
+
+    @property
+    def id(self) -> str:
+        return f"{self.request_id}#{self.attempt}"
+
+    @property
+    def s3_object(self) -> tuple[str, str] | None:
+        """(bucket, decoded key) of the first S3 record, if the event is an S3 event."""
+        from urllib.parse import unquote_plus
+
+        try:
+            record = self.event["Records"][0]["s3"]
+            return record["bucket"]["name"], unquote_plus(record["object"]["key"])
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def stages(self) -> list[dict]:
+        """The five stages with their durations in ms (None when not reached)."""
+        def span(a, b):
+            return None if a is None or b is None else round((b - a) * 1000, 2)
+        return [
+            {"stage": "Event detection", "at": self.detected_at, "ms": 0.0},
+            {"stage": "Execution environment allocation", "at": self.allocated_at,
+             "ms": span(self.detected_at, self.allocated_at)},
+            {"stage": "Code execution", "at": self.started_at, "ms": span(self.started_at, self.finished_at)},
+            {"stage": "Logging", "at": self.logged_at, "ms": span(self.finished_at, self.logged_at)},
+            {"stage": "Response", "at": self.responded_at, "ms": span(self.logged_at, self.responded_at)},
+        ]
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["id"] = self.id
+        obj = self.s3_object
+        data["bucket"], data["key"] = obj if obj else (None, None)
+        data["stages"] = self.stages()
+        return data
+
+
+class InvocationLog:
+    """Every invocation of the session, newest last; listeners hear each change."""
+
+    def __init__(self, keep: int = 5000):
+        self._records: deque[InvocationRecord] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._listeners: list[Callable[[InvocationRecord], None]] = []
+        self.version = 0  # bumped on every change, so pollers can ask "anything new?"
+
+    def subscribe(self, listener: Callable[[InvocationRecord], None]) -> None:
+        self._listeners.append(listener)
+
+    def add(self, record: InvocationRecord) -> InvocationRecord:
+        with self._lock:
+            self._records.append(record)
+        self.changed(record)
+        return record
+
+    def changed(self, record: InvocationRecord) -> None:
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+        for listener in list(self._listeners):
+            try:
+                listener(record)
+            except Exception:
+                pass
+
+    def all(self) -> list[InvocationRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def find(self, request_id: str) -> list[InvocationRecord]:
+        return [r for r in self.all() if r.request_id == request_id or r.id == request_id]
+
+    def wait_for(self, predicate: Callable[[InvocationRecord], bool], timeout: float = 30.0
+                 ) -> InvocationRecord | None:
+        """Block until a record satisfies ``predicate``; returns it, or None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for record in reversed(self._records):
+                    if predicate(record):
+                        return record
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)

@@ -1,0 +1,131 @@
+"""The Lambda Runtime API: the HTTP interface between the service and one runtime process.
+
+AWS gives each execution environment its own Runtime API endpoint (``AWS_LAMBDA_RUNTIME_API``); so does the
+sandbox, on a free loopback port. Routes and headers are AWS's, so AWS's own runtime client
+(``awslambdaric``) works against it unchanged:
+
+- ``GET  /2018-06-01/runtime/invocation/next`` blocks until there is an event, then answers it with
+  ``Lambda-Runtime-Aws-Request-Id``, ``Lambda-Runtime-Deadline-Ms``, ``Lambda-Runtime-Invoked-Function-Arn``,
+  ``Lambda-Runtime-Trace-Id`` (awslambdaric stalls without it) and ``Content-Type``;
+- ``POST /2018-06-01/runtime/invocation/{id}/response`` and ``.../{id}/error``;
+- ``POST /2018-06-01/runtime/init/error`` when the handler cannot be loaded.
+
+The server knows nothing about S3 or processes: it hands what the runtime says to a ``RuntimeApiListener``.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass
+class NextInvocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    invoked_function_arn: str
+    trace_id: str
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+class RuntimeApiListener(Protocol):
+    def on_next_requested(self) -> None: ...
+    def on_response(self, request_id: str, payload: bytes) -> None: ...
+    def on_error(self, request_id: str, payload: bytes, error_type: str | None) -> None: ...
+    def on_init_error(self, payload: bytes, error_type: str | None) -> None: ...
+
+
+class RuntimeApiServer:
+    """One Runtime API endpoint. ``put(NextInvocation)`` queues the event that ``/next`` will return."""
+
+    def __init__(self, listener: RuntimeApiListener, host: str = "127.0.0.1"):
+        self.listener = listener
+        self._events: "queue.Queue[NextInvocation | None]" = queue.Queue()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and
+            # delayed ACKs add ~40 ms to every keep-alive exchange.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):  # quiet: the terminal shows the function's logs
+                pass
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict | None = None):
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def do_GET(self):
+                if self.path != PREFIX + "/invocation/next":
+                    return self._reply(404, b'{"errorType":"NotFound"}')
+                api.listener.on_next_requested()
+                item = api._events.get()
+                if item is None:  # shutting down
+                    return self._reply(410, b'{"errorType":"Gone"}')
+                headers = {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": item.request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(item.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": item.invoked_function_arn,
+                    "Lambda-Runtime-Trace-Id": item.trace_id,
+                }
+                if item.client_context:
+                    headers["Lambda-Runtime-Client-Context"] = item.client_context
+                if item.cognito_identity:
+                    headers["Lambda-Runtime-Cognito-Identity"] = item.cognito_identity
+                self._reply(200, item.payload, headers)
+
+            def do_POST(self):
+                body = self._body()
+                error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+                path = self.path
+                if path == PREFIX + "/init/error":
+                    api.listener.on_init_error(body, error_type)
+                    return self._reply(202, b'{"status":"OK"}')
+                if path.startswith(PREFIX + "/invocation/"):
+                    request_id, _, action = path[len(PREFIX + "/invocation/"):].partition("/")
+                    if action == "response":
+                        api.listener.on_response(request_id, body)
+                        return self._reply(202, b'{"status":"OK"}')
+                    if action == "error":
+                        api.listener.on_error(request_id, body, error_type)
+                        return self._reply(202, b'{"status":"OK"}')
+                self._reply(404, json.dumps({"errorType": "NotFound", "path": path}).encode())
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> "RuntimeApiServer":
+        self._thread.start()
+        return self
+
+    def put(self, invocation: NextInvocation) -> None:
+        self._events.put(invocation)
+
+    def stop(self) -> None:
+        self._events.put(None)
+        self._server.shutdown()
+        self._server.server_close()
