@@ -298,6 +298,57 @@ class Sandbox:
         except Exception as exc:
             print(f"sandbox: could not dead-letter {record.request_id}: {exc}", file=sys.stderr)
 
+    def _dlq_url(self, function_name: str | None = None) -> str:
+        runtime = self._runtime_or_fail(function_name)
+        return self.sqs.get_queue_url(QueueName=runtime.function.dlq_name)["QueueUrl"]
+
+    def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
+        """The events waiting in the dead-letter queue (peeked: they stay in the queue)."""
+        url = self._dlq_url(function_name)
+        found: dict[str, dict] = {}
+        for _ in range(max(1, limit // 10)):
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                             MessageAttributeNames=["All"]).get("Messages", [])
+            new = [m for m in batch if m["MessageId"] not in found]
+            if not new:
+                break
+            for message in new:
+                attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+                try:
+                    event = json.loads(message["Body"])
+                except ValueError:
+                    event = message["Body"]
+                found[message["MessageId"]] = {
+                    "message_id": message["MessageId"], "request_id": attributes.get("RequestID"),
+                    "error_code": attributes.get("ErrorCode"), "error_message": attributes.get("ErrorMessage"),
+                    "event": event}
+        return list(found.values())[:limit]
+
+    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]:
+        """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
+        runtime = self._runtime_or_fail(function_name)
+        url = self._dlq_url(function_name)
+        submitted = []
+        for _ in range(100):
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+                                             ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                if message_ids is not None and message["MessageId"] not in message_ids:
+                    self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                       VisibilityTimeout=0)
+                    continue
+                try:
+                    event = json.loads(message["Body"])
+                except ValueError:
+                    event = {"body": message["Body"]}
+                submitted.append(self.invoke_async(event, runtime.name, trigger="redrive"))
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if message_ids is not None and len(submitted) >= len(message_ids):
+                break
+        return submitted
+
     # -- reading -------------------------------------------------------------------------------------
     def _count_cost(self, record: InvocationRecord) -> None:
         if record.billed_duration_ms is not None and not getattr(record, "_costed", False) and record.finished:
@@ -340,9 +391,17 @@ class Sandbox:
                         "functions": [f.function_name for f in sandbox.functions()]}
             elif path == "/_sandbox/invocations":
                 key = request.args.get("key")
-                items = [r.as_dict() for r in sandbox.invocations()
-                         if key is None or (r.s3_object or (None, None))[1] == key]
+                items = []
+                for record in sandbox.invocations():
+                    if key is None or (record.s3_object or (None, None))[1] == key:
+                        item = record.as_dict()
+                        item["final"] = record.finished and not _will_retry(sandbox, record)
+                        items.append(item)
                 body = {"invocations": items}
+            elif path == "/_sandbox/redrive" and request.method == "POST":
+                records = sandbox.redrive(request.args.get("function"))
+                body = {"redriven": [{"request_id": r.request_id, "key": (r.s3_object or (None, None))[1]}
+                                     for r in records]}
             else:
                 body = {"error": f"unknown path {path}"}
                 response = Response(json.dumps(body), status=404, mimetype="application/json")

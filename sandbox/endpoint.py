@@ -51,7 +51,14 @@ def _silence_moto_notifications() -> None:
     notifications._invoke_awslambda = lambda *args, **kwargs: None
 
 
+_running_lock = threading.Lock()
+_running: list["LocalEndpoint"] = []
+
+
 class LocalEndpoint:
+    """moto keeps its state in module globals, so one process holds one endpoint at a time; each start
+    begins from empty state (as a fresh `moto_server` would)."""
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -80,6 +87,14 @@ class LocalEndpoint:
                 pass
 
         _silence_moto_notifications()
+        with _running_lock:
+            if _running:
+                raise SandboxError("A sandbox is already running in this process (moto's state is "
+                                   "per process); stop it before starting another.")
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
+            _running.append(self)
 
         def create_app(service):
             app = create_backend_app(service)
@@ -93,6 +108,8 @@ class LocalEndpoint:
                 self.host, self.requested_port, app, threaded=True, request_handler=QuietRequestHandler
             )
         except OSError as exc:
+            with _running_lock:
+                _running.remove(self)
             if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or "in use" in str(exc):
                 raise PortInUseError(
                     f"Port {self.requested_port} on {self.host} is already in use; stop the program using it "
@@ -109,6 +126,9 @@ class LocalEndpoint:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            with _running_lock:
+                if self in _running:
+                    _running.remove(self)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

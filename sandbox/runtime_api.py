@@ -43,6 +43,13 @@ class RuntimeApiListener(Protocol):
     def on_init_error(self, payload: bytes, error_type: str | None) -> None: ...
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a runtime process that died mid-request is reported by its environment, not here
+
+
 class RuntimeApiServer:
     """One Runtime API endpoint. ``put(NextInvocation)`` queues the event that ``/next`` will return."""
 
@@ -109,7 +116,7 @@ class RuntimeApiServer:
                         return self._reply(202, b'{"status":"OK"}')
                 self._reply(404, json.dumps({"errorType": "NotFound", "path": path}).encode())
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server = _QuietServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
 

@@ -1,0 +1,59 @@
+"""Functions other than the project's handler, through --code-dir and --handler, each in its own sandbox."""
+import io
+
+import pytest
+from PIL import Image
+
+from conftest import HANDLERS, SAMPLES, start_sandbox
+
+SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
+
+
+def _image_bytes(size=(640, 480)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _resized(sandbox, key):
+    return Image.open(io.BytesIO(sandbox.s3.get_object(Bucket=DEST, Key=key)["Body"].read()))
+
+
+def test_guide_handler_pasted_unmodified_works_through_code_dir():
+    sb = start_sandbox(HANDLERS / "guide")
+    try:
+        sb.s3.upload_file(str(SAMPLES / "test.jpg"), SOURCE, "test.jpg")
+        record = sb.wait_for_key("test.jpg")
+        assert record.status == "success" and record.result["statusCode"] == 200
+        assert _resized(sb, "resized-test.jpg").size == (800, 600)
+    finally:
+        sb.stop()
+
+
+@pytest.mark.parametrize("handler, error", [
+    ("lambda_function.no_such_function", "Runtime.HandlerNotFound"),
+    ("missing_module.lambda_handler", "Runtime.ImportModuleError"),
+])
+def test_unknown_handler_gives_aws_init_error_and_the_sandbox_keeps_running(handler, error):
+    sb = start_sandbox(handler=handler)
+    try:
+        sb.s3.put_object(Bucket=SOURCE, Key="x.jpg", Body=_image_bytes())
+        record = sb.wait_for_key("x.jpg")
+        assert record.error_type == error
+        messages = [e.message for e in sb.log_events()]
+        assert any(m.startswith(f"[ERROR] {error}: ") for m in messages), messages
+        assert any(m.startswith("INIT_REPORT") and f"Error Type: {error}" in m for m in messages)
+        assert sb.s3.list_buckets()["Buckets"]  # the endpoint still answers
+    finally:
+        sb.stop()
+
+
+def test_import_error_of_the_handlers_own_imports_names_the_module():
+    sb = start_sandbox(HANDLERS / "broken_import")
+    try:
+        record = sb.invoke({})
+        assert record.error_type == "Runtime.ImportModuleError"
+        assert record.error_message == ("Unable to import module 'lambda_function': "
+                                        "No module named 'module_that_does_not_exist'")
+    finally:
+        sb.stop()
