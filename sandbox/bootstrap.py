@@ -190,8 +190,9 @@ def configure_sys_path():
     sys.path[:0] = [task_root] + layer_paths
     runtime_paths = os.environ.get("SANDBOX_RUNTIME_PATHS")
     if runtime_paths is not None:
-        # Strict mode (functions with layers): only the runtime's packages (boto3) are visible, not
-        # everything installed next to the sandbox. SANDBOX_RUNTIME_PATHS lists them.
+        # Strict mode (functions deployed through the Lambda API): only the runtime's packages
+        # (boto3) are visible, not those installed next to the sandbox: Pillow must come from a
+        # layer, as on AWS.
         keep = [p for p in runtime_paths.split(os.pathsep) if p]
         stdlib = [p for p in sys.path if "site-packages" not in p and "dist-packages" not in p]
         sys.path[:] = [task_root] + layer_paths + [p for p in stdlib if p not in (task_root, *layer_paths)] + keep

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .config import (DEFAULT_HANDLER, DESTINATION_BUCKET, FUNCTION_NAME, PROJECT_ROOT, SOURCE_BUCKET,
+from .config import (DEFAULT_HANDLER, FUNCTION_NAME, PROJECT_ROOT, SOURCE_BUCKET,
                      FunctionConfiguration, SandboxConfig)
 from .errors import SandboxError
 

@@ -9,10 +9,13 @@ notebooks, which are thin views over it.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -26,9 +29,11 @@ from .async_invoke import AsyncInvoker
 from .config import ACCOUNT_ID, FunctionConfiguration, SandboxConfig
 from .endpoint import LocalEndpoint
 from .errors import ConfigError, SandboxError
+from .env_vars import runtime_packages_dir
 from .execution_environment import EnvironmentSettings
 from .function_runtime import FunctionRuntime
-from .invocation import FINISHED, InvocationLog, InvocationRecord, new_request_id
+from .invocation import InvocationLog, InvocationRecord, new_request_id
+from .lambda_api import LambdaApiInterceptor
 from .notifications import BucketNotifications
 from .pricing import CostSummary
 from .s3_events import S3Write, build_event
@@ -91,8 +96,11 @@ class Sandbox:
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
         started = time.perf_counter()
+        self.state_dir = Path(tempfile.mkdtemp(prefix="lambda-sandbox-"))
+        self._layers: dict[str, Path] = {}
         self.endpoint = LocalEndpoint(self.config.host, self.config.port,
-                                      service_middleware={"s3": self._observe_s3},
+                                      service_middleware={"s3": self._observe_s3,
+                                                          "awslambda": lambda app: LambdaApiInterceptor(app, self)},
                                       routes={"/_sandbox/": self._api_app()})
         self.endpoint.start()
         self.logs = cw.CloudWatchLogs(self.client("logs"))
@@ -100,7 +108,8 @@ class Sandbox:
             lambda bucket: self.s3.get_bucket_notification_configuration(Bucket=bucket))
         self.settings = EnvironmentSettings(endpoint_url=self.endpoint_url, region=self.config.region,
                                             python=self.config.python or sys.executable,
-                                            init_timeout_s=self.config.init_timeout_s)
+                                            init_timeout_s=self.config.init_timeout_s,
+                                            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")))
         self.invoker = AsyncInvoker(self.runtime, self.records, on_failure=self._dead_letter,
                                     retry_delay_scale=self.config.retry_delay_scale / 60.0,
                                     workers=max(10, self._initial_function.reserved_concurrency))
@@ -130,6 +139,7 @@ class Sandbox:
             self.logs.close()
         if self.endpoint:
             self.endpoint.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -195,7 +205,9 @@ class Sandbox:
 
     def register_function(self, function: FunctionConfiguration, create_in_api: bool = False) -> FunctionRuntime:
         """Make a function runnable in the sandbox (and, optionally, known to the Lambda API)."""
-        if create_in_api:
+        runtime = FunctionRuntime(function, self.logs, self.settings)
+        self._functions[function.function_name] = runtime
+        if create_in_api:  # so get-function-configuration and the console-like views tell the truth
             lam = self.client("lambda")
             lam.create_function(
                 FunctionName=function.function_name, Runtime=function.runtime, Role=function.role_arn,
@@ -203,8 +215,6 @@ class Sandbox:
                 MemorySize=function.memory_size, Timeout=function.timeout,
                 Environment={"Variables": dict(function.environment)},
                 Architectures=[function.architecture])
-        runtime = FunctionRuntime(function, self.logs, self.settings)
-        self._functions[function.function_name] = runtime
         return runtime
 
     # -- functions -----------------------------------------------------------------------------------
@@ -219,11 +229,111 @@ class Sandbox:
         return [r.function for r in self._functions.values()]
 
     def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration:
-        """Change memory, timeout, environment...; the next invocation is a cold start (as on AWS)."""
+        """Change memory_size, timeout, environment or handler, as the console's Configuration tab does:
+        through Lambda's UpdateFunctionConfiguration, so moto's view and the running function agree. The
+        next invocation is a cold start (as on AWS)."""
+        from botocore.exceptions import ClientError
+
         runtime = self._runtime_or_fail(function_name)
-        updated = runtime.function.replace(**changes)
-        runtime.update(updated)
-        return updated
+        names = {"memory_size": "MemorySize", "timeout": "Timeout", "handler": "Handler"}
+        request = {names[k]: v for k, v in changes.items() if k in names}
+        if "environment" in changes:
+            request["Environment"] = {"Variables": dict(changes["environment"])}
+        unknown = set(changes) - set(names) - {"environment"}
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        self.check_configuration(runtime.name, request)
+        try:
+            self.client("lambda").update_function_configuration(FunctionName=runtime.name, **request)
+        except ClientError as exc:
+            raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
+        return runtime.function
+
+    # -- hooks for the Lambda API (sandbox/lambda_api.py) ---------------------------------------------
+    def knows_function(self, name: str) -> bool:
+        return name in self._functions
+
+    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None):
+        if asynchronous:
+            return self.invoke_async(event, name, trigger="invoke")
+        return self.invoke(event, name, trigger="invoke")
+
+    def log_tail(self, request_id: str, limit_bytes: int) -> str:
+        text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))
+        return text.encode()[-limit_bytes:].decode("utf-8", "ignore")
+
+    def _configuration_changes(self, name: str, request: dict) -> dict:
+        changes: dict = {}
+        if "MemorySize" in request:
+            changes["memory_size"] = request["MemorySize"]
+        if "Timeout" in request:
+            changes["timeout"] = request["Timeout"]
+        if "Handler" in request:
+            changes["handler"] = request["Handler"]
+        if "Environment" in request:
+            changes["environment"] = dict((request["Environment"] or {}).get("Variables") or {})
+        if "Layers" in request:
+            changes["layers"] = tuple(self._layer_dir(arn) for arn in request["Layers"] or [])
+            changes["strict_imports"] = True
+        return changes
+
+    def _layer_dir(self, arn: str) -> Path:
+        if arn not in self._layers:
+            raise ConfigError(f"Layer version {arn} does not exist in this sandbox; publish it first "
+                              f"(aws lambda publish-layer-version).")
+        return self._layers[arn]
+
+    def check_configuration(self, name: str, request: dict) -> None:
+        self._runtime_or_fail(name).function.replace(**self._configuration_changes(name, request))
+
+    def apply_configuration(self, name: str, request: dict) -> None:
+        runtime = self._runtime_or_fail(name)
+        runtime.update(runtime.function.replace(**self._configuration_changes(name, request)))
+
+    def _unpack(self, kind: str, name: str, zip_bytes: bytes) -> Path:
+        import hashlib
+
+        folder = self.state_dir / kind / name / hashlib.sha256(zip_bytes).hexdigest()[:12]
+        if not folder.exists():
+            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+                archive.extractall(folder)
+        return folder
+
+    def apply_code(self, name: str, zip_bytes: bytes) -> None:
+        """update-function-code: the zip becomes the task root; imports become strict (as on AWS)."""
+        runtime = self._runtime_or_fail(name)
+        folder = self._unpack("functions", name, zip_bytes)
+        runtime.update(runtime.function.replace(code_dir=folder, strict_imports=True))
+
+    def function_created(self, request: dict, response: dict) -> None:
+        """create-function through the API: the function becomes runnable in the sandbox."""
+        name = request.get("FunctionName", "")
+        if not name or self.knows_function(name) or not (request.get("Code") or {}).get("ZipFile"):
+            return
+        try:
+            function = FunctionConfiguration(
+                function_name=name, handler=request.get("Handler", "lambda_function.lambda_handler"),
+                code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"])),
+                runtime=request.get("Runtime", "python3.12"), memory_size=request.get("MemorySize", 128),
+                timeout=request.get("Timeout", 3),
+                environment=dict((request.get("Environment") or {}).get("Variables") or {}),
+                architecture=(request.get("Architectures") or ["x86_64"])[0],
+                layers=tuple(self._layer_dir(arn) for arn in request.get("Layers") or []),
+                role_arn=request.get("Role", ""), strict_imports=True)
+        except ConfigError as exc:
+            print(f"sandbox: function {name} was created in the API but cannot run here: {exc}", file=sys.stderr)
+            return
+        self.register_function(function)
+
+    def layer_published(self, zip_bytes: bytes, response: dict) -> None:
+        arn = response.get("LayerVersionArn")
+        if arn:
+            self._layers[arn] = self._unpack("layers", arn.split(":")[-2] + "-" + arn.split(":")[-1], zip_bytes)
+
+    def function_deleted(self, name: str) -> None:
+        runtime = self._functions.pop(name, None)
+        if runtime is not None:
+            runtime.shutdown()
 
     def retire_environments(self, function_name: str | None = None) -> None:
         """Code changed on disk: the next invocation starts cold with the new code."""

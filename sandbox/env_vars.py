@@ -32,24 +32,39 @@ class RoleCredentials:
     session_token: str = "sandbox-session-token"
 
 
-def runtime_paths() -> list[str]:
-    """Where the runtime's own packages live (boto3 and botocore with what they need): on AWS the
-    python3.12 runtime ships boto3, so a function with layers sees boto3 but nothing else of the host."""
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def runtime_packages_dir(folder: Path) -> Path:
+    """A folder holding only what AWS's python3.12 runtime ships besides the standard library: boto3
+    and what it needs (links to the sandbox's own copies). A function deployed with layers sees these,
+    its code and its layers — not Pillow or anything else installed next to the sandbox."""
     import importlib.util
 
-    paths = []
-    for name in ("boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3", "six"):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
         spec = importlib.util.find_spec(name)
-        if spec and spec.origin:
-            root = str(Path(spec.origin).parent.parent)
-            if root not in paths:
-                paths.append(root)
-    return paths
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        target = folder / source.name
+        if target.exists():
+            continue
+        try:
+            target.symlink_to(source, target_is_directory=source.is_dir())
+        except OSError:  # Windows without symlink rights: copy instead
+            import shutil
+
+            shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
+    return folder
 
 
 def build_environment(function: FunctionConfiguration, *, runtime_api: str, log_stream: str,
                       endpoint_url: str, region: str, tmp_dir: str, runtime_dir: str,
                       credentials: RoleCredentials = RoleCredentials(),
+                      runtime_packages: str | None = None,
                       host_environ: dict | None = None) -> dict[str, str]:
     host = os.environ if host_environ is None else host_environ
     env = {key: host[key] for key in _BASE_KEYS if key in host}
@@ -87,8 +102,8 @@ def build_environment(function: FunctionConfiguration, *, runtime_api: str, log_
         layer_paths += [str(p) for p in sorted(root.glob("lib/python3*/site-packages"))] + [str(root)]
     if layer_paths:
         env["SANDBOX_LAYER_PATHS"] = os.pathsep.join(layer_paths)
-    if function.strict_imports:
-        env["SANDBOX_RUNTIME_PATHS"] = os.pathsep.join(runtime_paths())
+    if function.strict_imports and runtime_packages:
+        env["SANDBOX_RUNTIME_PATHS"] = runtime_packages
     if sys.platform == "win32":
         env.pop("TZ", None)  # Windows' C runtime does not understand ":UTC"
     return env

@@ -59,6 +59,7 @@ class EnvironmentSettings:
     # The Python bootstrap marks the end of each invocation's output; another runtime client
     # (awslambdaric) does not, and the sandbox then waits only briefly for its last lines.
     bootstrap_command: tuple[str, ...] | None = None
+    runtime_packages: str | None = None  # the runtime's own packages (boto3) for strict functions
 
 
 class _Outcome:
@@ -141,7 +142,8 @@ class ExecutionEnvironment:
         env = build_environment(
             self.function, runtime_api=self._api.address, log_stream=self.log_stream,
             endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
-            runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials)
+            runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
+            runtime_packages=self.settings.runtime_packages)
         command = list(self.settings.bootstrap_command or
                        (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))
         kwargs = {}

@@ -1,0 +1,210 @@
+"""Lambda's API through the local endpoint, made real: functions run in the sandbox, not in moto.
+
+A WSGI middleware around moto's Lambda application. moto keeps the control plane (it stores functions,
+layers, permissions, and answers ``get-function-configuration``), while this layer:
+
+- answers ``Invoke`` itself: ``RequestResponse`` runs the function in an execution environment and returns
+  its result (``X-Amz-Function-Error`` on error, ``X-Amz-Log-Result`` with the last 4 KB of logs for
+  ``--log-type Tail``); ``Event`` queues it with the asynchronous semantics (202); ``DryRun`` answers 204;
+- validates ``update-function-configuration`` with Lambda's own limits, then applies memory, timeout,
+  environment, handler and layers to the running function (warm environments are retired, as on AWS);
+- unpacks the zip of ``create-function`` / ``update-function-code`` as the function's task root, and the
+  zips of ``publish-layer-version`` as its layers (``/opt`` on AWS), so a deployed function really runs.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from typing import Protocol
+from urllib.parse import unquote
+
+_FUNCTION_PATH = re.compile(r"^/(?P<version>[^/]+)/functions/(?P<name>[^/]+)(?P<rest>/.*)?$")
+_LAYER_PATH = re.compile(r"^/(?P<version>[^/]+)/layers/(?P<name>[^/]+)/versions/?$")
+LOG_TAIL_BYTES = 4096
+
+
+class FunctionHooks(Protocol):
+    """What the interceptor needs from the sandbox."""
+
+    def knows_function(self, name: str) -> bool: ...
+    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None): ...
+    def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
+    def check_configuration(self, name: str, changes: dict) -> None: ...
+    def apply_configuration(self, name: str, changes: dict) -> None: ...
+    def apply_code(self, name: str, zip_bytes: bytes) -> None: ...
+    def function_created(self, request: dict, response: dict) -> None: ...
+    def layer_published(self, zip_bytes: bytes, response: dict) -> None: ...
+    def function_deleted(self, name: str) -> None: ...
+
+
+def function_name_from(identifier: str) -> str:
+    """A function is named by name, partial ARN or full ARN (optionally with a qualifier)."""
+    identifier = unquote(identifier)
+    if identifier.startswith("arn:"):
+        parts = identifier.split(":")
+        return parts[6] if len(parts) > 6 else identifier
+    if ":function:" in identifier:
+        return identifier.split(":function:")[1].split(":")[0]
+    return identifier.split(":")[0]
+
+
+def _json_response(start_response, status: str, body: dict, headers: list | None = None):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+                   + (headers or []))
+    return [data]
+
+
+def _error(start_response, status: str, error_type: str, message: str):
+    return _json_response(start_response, status, {"Type": "User", "message": message},
+                          [("x-amzn-ErrorType", error_type)])
+
+
+class _Capture:
+    """Runs the wrapped app and keeps its status and body, to act on what moto answered."""
+
+    def __init__(self, app, environ):
+        self.headers: list = []
+        self.status = ""
+
+        def start(status, headers, exc_info=None):
+            self.status, self.headers = status, headers
+            return lambda data: None
+        self.body = b"".join(app(environ, start))
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split()[0]) if self.status else 500
+
+    def json(self) -> dict:
+        try:
+            return json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+
+    def replay(self, start_response):
+        start_response(self.status, self.headers)
+        return [self.body]
+
+
+class LambdaApiInterceptor:
+    def __init__(self, app, hooks: FunctionHooks):
+        self.app = app
+        self.hooks = hooks
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        match = _FUNCTION_PATH.match(path)
+        if match:
+            name = function_name_from(match.group("name"))
+            rest = (match.group("rest") or "").rstrip("/")
+            if method == "POST" and rest == "/invocations" and self.hooks.knows_function(name):
+                return self._invoke(name, environ, start_response)
+            if method == "PUT" and rest == "/configuration":
+                return self._update_configuration(name, environ, start_response)
+            if method == "PUT" and rest == "/code":
+                return self._update_code(name, environ, start_response)
+            if method == "DELETE" and rest == "":
+                captured = _Capture(self.app, environ)
+                if captured.code < 300:
+                    self.hooks.function_deleted(name)
+                return captured.replay(start_response)
+        if method == "POST" and path.rstrip("/").endswith("/functions"):
+            return self._create_function(environ, start_response)
+        if method == "POST" and _LAYER_PATH.match(path):
+            return self._publish_layer(environ, start_response)
+        return self.app(environ, start_response)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _body(environ) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    # -- data plane ----------------------------------------------------------------------------------
+    def _invoke(self, name, environ, start_response):
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        body = self._body(environ)
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _error(start_response, "400 Bad Request", "InvalidRequestContentException",
+                          "Could not parse request body into json: the payload is not valid JSON.")
+        if invocation_type == "DryRun":
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        from .function_runtime import Throttled
+
+        try:
+            record = self.hooks.invoke_from_api(name, event, invocation_type == "Event",
+                                                environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"))
+        except Throttled as exc:
+            return _error(start_response, "429 Too Many Requests", "TooManyRequestsException", str(exc))
+        headers = [("x-amzn-RequestId", record.request_id)]
+        if invocation_type == "Event":
+            start_response("202 Accepted", headers + [("Content-Length", "0")])
+            return [b""]
+        payload = json.dumps(record.result).encode() if record.result is not None else b"null"
+        headers.append(("X-Amz-Executed-Version", "$LATEST"))
+        if record.status != "success":
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            tail = self.hooks.log_tail(record.request_id, LOG_TAIL_BYTES)
+            headers.append(("X-Amz-Log-Result", base64.b64encode(tail.encode()).decode()))
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response("200 OK", headers)
+        return [payload]
+
+    # -- control plane -------------------------------------------------------------------------------
+    def _update_configuration(self, name, environ, start_response):
+        from .errors import ConfigError
+
+        try:
+            changes = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            changes = {}
+        if self.hooks.knows_function(name):
+            try:
+                self.hooks.check_configuration(name, changes)
+            except ConfigError as exc:
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        captured = _Capture(self.app, environ)
+        if captured.code < 300 and self.hooks.knows_function(name):
+            self.hooks.apply_configuration(name, changes)
+        return captured.replay(start_response)
+
+    def _update_code(self, name, environ, start_response):
+        try:
+            request = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        captured = _Capture(self.app, environ)
+        if captured.code < 300 and request.get("ZipFile"):
+            self.hooks.apply_code(name, base64.b64decode(request["ZipFile"]))
+        return captured.replay(start_response)
+
+    def _create_function(self, environ, start_response):
+        try:
+            request = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        captured = _Capture(self.app, environ)
+        if captured.code < 300:
+            self.hooks.function_created(request, captured.json())
+        return captured.replay(start_response)
+
+    def _publish_layer(self, environ, start_response):
+        try:
+            request = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        captured = _Capture(self.app, environ)
+        zip_b64 = (request.get("Content") or {}).get("ZipFile")
+        if captured.code < 300 and zip_b64:
+            self.hooks.layer_published(base64.b64decode(zip_b64), captured.json())
+        return captured.replay(start_response)

@@ -1,0 +1,149 @@
+"""Every file of the real-world corpus (../shared/testdata/realworld) through the pure image step.
+
+For each file: either a valid output (opens, the right size, upright) or a typed ImageRejected with a
+one-sentence message - never an unhandled exception. Skipped when the corpus is absent.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageChops, ImageOps, ImageStat
+
+try:  # tests/ as a package or as a plain folder on sys.path
+    from . import fixtures_images as fx
+except ImportError:
+    import fixtures_images as fx
+
+from image_resize import (  # noqa: E402 - handler/ is put on sys.path by fixtures_images
+    CorruptImage,
+    ImageRejected,
+    ImageTooLarge,
+    NotAnImage,
+    ResizeSettings,
+    UnsupportedFormat,
+    resize_image,
+    target_size,
+)
+
+CORPUS = fx.REALWORLD_DIR
+FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() != ".md") if CORPUS.is_dir() else []
+
+pytestmark = [
+    pytest.mark.corpus,
+    pytest.mark.skipif(not FILES, reason=f"real-world corpus not present at {CORPUS}"),
+]
+
+# What SOURCES.md says these files are; the step must reject them with the matching type.
+EXPECTED_REJECTION = {
+    "big-png/spark.png": ImageTooLarge,
+    "sharp/65536-uint32-limit.png": ImageTooLarge,
+    "sharp/giant-image.jpg": ImageTooLarge,
+    "pillow/decompression_bomb.gif": ImageTooLarge,
+    "pillow/bmp/b/reallybig.bmp": ImageTooLarge,
+    "pillow/png_decompression_dos.png": ImageTooLarge,
+    "pillow/decompression_bomb.ico": UnsupportedFormat,  # ICO is not on the allow-list at all
+    "carrierwave/test.jpg": NotAnImage,
+    "carrierwave/zip.png": NotAnImage,
+    "carrierwave/spoof.png": NotAnImage,
+    "fastimage/truncated_gzipped.jpg": NotAnImage,
+    "piexif/notjpeg.jpg": NotAnImage,
+    "image-size/valid/heif/sample.heic": UnsupportedFormat,
+    "image-size/valid/heif/sample.avif": UnsupportedFormat,
+    "libjpeg-turbo/monkey12.jpg": UnsupportedFormat,
+    "pillow/bmp/q/rgb24jpeg.bmp": UnsupportedFormat,
+    "fastimage/man.ico": UnsupportedFormat,
+    "metadata-extractor-images/jpg/User Comment Encoding.jpg": CorruptImage,
+    "image_processing/invalid.jpg": CorruptImage,
+    "pillow/truncated_image.png": CorruptImage,
+    "pillow/truncated_jpeg.jpg": CorruptImage,
+    "fastimage/test2.bmp": CorruptImage,
+    "pillow/bmp/b/shortfile.bmp": CorruptImage,
+    "pngsuite/xdtn0g01.png": CorruptImage,
+    "sharp/corrupt-header.jpg": CorruptImage,
+}
+
+
+def rel(path) -> str:
+    return path.relative_to(CORPUS).as_posix()
+
+
+def upright_size(data: bytes) -> tuple[int, int]:
+    """Reference: what Pillow's own exif_transpose makes of the file (independent of our code path)."""
+    with Image.open(io.BytesIO(data)) as im:
+        return ImageOps.exif_transpose(im).size
+
+
+@pytest.mark.parametrize("path", FILES, ids=[rel(p) for p in FILES])
+def test_every_corpus_file_gives_a_valid_output_or_a_typed_rejection(path):
+    data = path.read_bytes()
+    settings = ResizeSettings()
+    try:
+        result = resize_image(data, settings)
+    except ImageRejected as rejected:
+        message = str(rejected)
+        assert message and "\n" not in message and message.endswith("."), message
+        expected = EXPECTED_REJECTION.get(rel(path))
+        if expected is not None:
+            assert isinstance(rejected, expected), f"{type(rejected).__name__}: {message}"
+        if isinstance(rejected, ImageTooLarge) and "memory size" in message:
+            assert "MB" in message
+        return
+    assert rel(path) not in EXPECTED_REJECTION, f"expected {EXPECTED_REJECTION[rel(path)].__name__}"
+    out = Image.open(io.BytesIO(result.data))
+    out.load()
+    assert out.format == result.format == "JPEG" and result.content_type == "image/jpeg"
+    assert out.size == (result.width, result.height) == target_size(*upright_size(data), settings)
+    assert not out.getexif(), "EXIF must not be copied"
+
+
+def _resized(name: str) -> Image.Image:
+    result = resize_image((CORPUS / name).read_bytes())
+    return Image.open(io.BytesIO(result.data)).convert("RGB")
+
+
+@pytest.mark.parametrize("shape", ["Landscape", "Portrait"])
+@pytest.mark.parametrize("orientation", range(0, 9))
+def test_recurser_orientation_examples_come_out_upright(shape, orientation):
+    """Landscape_N / Portrait_N are one photo stored in the 8 EXIF ways; all must match _1 (upright)."""
+    folder = "recurser-exif-orientation-examples"
+    reference = _resized(f"{folder}/{shape}_1.jpg")
+    out = _resized(f"{folder}/{shape}_{orientation}.jpg")
+    assert out.size == reference.size
+    assert (out.width > out.height) == (shape == "Landscape")
+    difference = max(ImageStat.Stat(ImageChops.difference(out, reference)).mean)
+    assert difference < 8, f"{shape}_{orientation} differs from the upright photo by {difference:.1f}"
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_goexif_letter_f_samples_come_out_upright(orientation):
+    reference = _resized("goexif/f1-exif.jpg")
+    out = _resized(f"goexif/f{orientation}-exif.jpg")
+    assert out.size == reference.size == (20, 40)
+    difference = max(ImageStat.Stat(ImageChops.difference(out, reference)).mean)
+    assert difference < 12, f"f{orientation} differs from the upright F by {difference:.1f}"
+
+
+def test_cmyk_jpeg_with_its_own_profile_is_converted_through_it():
+    name = "metadata-extractor-images/jpg/Multiple ICC segments.jpg"
+    data = (CORPUS / name).read_bytes()
+    ours = Image.open(io.BytesIO(resize_image(data).data)).convert("RGB")
+    plain = Image.open(io.BytesIO(data)).convert("RGB").resize(ours.size, Image.Resampling.LANCZOS)
+    # the embedded CMYK profile changes the colours compared with Pillow's naive CMYK->RGB formula
+    assert max(ImageStat.Stat(ImageChops.difference(ours, plain)).mean) > 3
+
+
+def test_large_webp_is_refused_at_128_mb_with_the_memory_size_to_choose_and_fits_with_it():
+    data = (CORPUS / "metadata-extractor-images/webp/Nikon Coolpix P7000.webp").read_bytes()
+    with pytest.raises(ImageTooLarge, match=r"memory size to at least (\d+) MB") as refused:
+        resize_image(data, ResizeSettings(memory_size_mb=128))
+    suggested = int(str(refused.value).split("at least ")[1].split(" MB")[0])
+    result = resize_image(data, ResizeSettings(memory_size_mb=suggested))
+    assert (result.width, result.height) == (1368, 1824)  # 3648x2736, orientation 6, halved
+
+
+def test_the_22_megapixel_photo_fits_128_mb():
+    result = resize_image((CORPUS / "metadata-extractor-images/jpg/Issue 266.jpg").read_bytes(),
+                          ResizeSettings(memory_size_mb=128))
+    assert (result.width, result.height) == (2880, 1920)
+    assert (result.decoded_width, result.decoded_height) == (2880, 1920)  # libjpeg decoded at 1/2
