@@ -229,10 +229,11 @@ class ExecutionEnvironment:
 
     def _on_process_exit(self, returncode: int) -> None:
         if returncode < 0:
-            try:
-                detail = f"signal: {signal.Signals(-returncode).name[3:].lower()}"
-            except ValueError:
-                detail = f"signal: {-returncode}"
+            # Worded as AWS words it (Go's process state strings): "signal: killed", ...
+            words = {signal.SIGKILL if hasattr(signal, "SIGKILL") else 9: "killed",
+                     signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
+                     signal.SIGABRT: "aborted"}
+            detail = f"signal: {words.get(-returncode, -returncode)}"
         else:
             detail = f"exit status {returncode}"
         if self._killed_for in ("timeout", "oom"):
