@@ -123,8 +123,13 @@ class SandboxConfig:
     init_timeout_s: float = 10.0  # AWS caps the INIT phase at 10 s
     terminal_logs: bool = False  # live tail of the function's logs on stdout
     python: str | None = None  # interpreter for workers; None = the one running the sandbox
+    # The runtime client in each environment: the sandbox's own bootstrap, or AWS's awslambdaric
+    # (Linux; `pip install awslambdaric`), which talks to the same Runtime API.
+    runtime_client: str = "bootstrap"
 
     def validate(self) -> None:
+        if self.runtime_client not in ("bootstrap", "awslambdaric"):
+            raise ConfigError(f"The runtime client must be 'bootstrap' or 'awslambdaric'; got {self.runtime_client!r}.")
         for name in ("port", "web_port"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 65535:

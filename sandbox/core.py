@@ -42,6 +42,8 @@ from .s3_write_observer import S3WriteObserver
 # Dummy credentials for the local endpoint (moto accepts any). Users paste the same into their shell.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 TRIGGER_ID = "ImageResizeTrigger"
+# AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
+AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -109,6 +111,8 @@ class Sandbox:
         self.settings = EnvironmentSettings(endpoint_url=self.endpoint_url, region=self.config.region,
                                             python=self.config.python or sys.executable,
                                             init_timeout_s=self.config.init_timeout_s,
+                                            bootstrap_command=AWSLAMBDARIC_COMMAND
+                                            if self.config.runtime_client == "awslambdaric" else None,
                                             runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")))
         self.invoker = AsyncInvoker(self.runtime, self.records, on_failure=self._dead_letter,
                                     retry_delay_scale=self.config.retry_delay_scale / 60.0,

@@ -144,8 +144,9 @@ class ExecutionEnvironment:
             endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
             runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
             runtime_packages=self.settings.runtime_packages)
-        command = list(self.settings.bootstrap_command or
-                       (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))
+        command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
+                   (self.settings.bootstrap_command or
+                    (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
         kwargs = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True  # Ctrl-C in the terminal goes to the sandbox, not workers
