@@ -383,12 +383,11 @@ def _describe_success(record: dict) -> str:
     if items:
         parts = []
         for item in items:
-            if item.get("status") in ("ok", "success", "resized") or item.get("output_key"):
-                size = item.get("output_bytes") or item.get("size")
-                parts.append(f"{item.get('output_key')} ({size:,} bytes)" if isinstance(size, int)
-                             else str(item.get("output_key")))
+            if item.get("status") == "resized":
+                parts.append(f"{item.get('outputKey')} ({item.get('width')}x{item.get('height')}, "
+                             f"{item.get('bytes', 0):,} bytes)")
             else:
-                parts.append(f"{item.get('status')}: {item.get('reason') or item.get('error')}")
+                parts.append(f"{item.get('status')}: {item.get('reason')}")
         return "; ".join(parts) + f"  [{record['duration_ms']} ms]"
     return f"done in {record['duration_ms']} ms: {json.dumps(result)[:200]}"
 

@@ -17,6 +17,7 @@ stop joins the thread), but with a clear error when the port is busy.
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -31,6 +32,27 @@ DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, used in every ARN
 
 class PortInUseError(SandboxError):
     pass
+
+
+def check_port_free(host: str, port: int, option: str = "--port") -> None:
+    """Raise PortInUseError with one clear sentence if ``host:port`` cannot be bound. (werkzeug would
+    print its own message and exit the process instead.)"""
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the real server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1), errno.EACCES):
+                raise PortInUseError(
+                    f"Port {port} on {host} is already in use (or not allowed); stop the program using it "
+                    f"or choose another port with {option}.") from None
+            raise SandboxError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,12 @@ class LocalEndpoint:
             wrap = self._middleware.get(service)
             return wrap(app) if wrap else app
 
+        try:
+            check_port_free(self.host, self.requested_port)
+        except SandboxError:
+            with _running_lock:
+                _running.remove(self)
+            raise
         dispatcher = DomainDispatcherApplication(create_app)
         app = _PrefixRoutes(dispatcher, self._routes)
         try:

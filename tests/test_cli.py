@@ -1,0 +1,157 @@
+"""run_local.py as a user runs it: a real process, real ports, real signals."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import boto3
+import psutil
+import pytest
+from aws_lambda_powertools.utilities.parser.models import S3Model
+
+from conftest import PROJECT_ROOT, SAMPLES, free_port
+
+RUN_LOCAL = [sys.executable, str(PROJECT_ROOT / "run_local.py")]
+
+
+def _run(*args, timeout=120, **kwargs):
+    return subprocess.run(RUN_LOCAL + list(args), capture_output=True, text=True, timeout=timeout,
+                          cwd=PROJECT_ROOT, **kwargs)
+
+
+class RunningSandbox:
+    def __init__(self, *extra):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(RUN_LOCAL + ["--port", str(self.port), "--no-web", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=PROJECT_ROOT)
+        self.output = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if "ready" in line:
+                return
+        raise AssertionError("no ready line:\n" + "".join(self.output))
+
+    def s3(self):
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    watch = tmp_path_factory.mktemp("drop")
+    sandbox = RunningSandbox("--watch", str(watch))
+    sandbox.watch = watch
+    yield sandbox
+    sandbox.stop()
+
+
+def test_banner_prints_endpoint_paste_lines_and_ready(running):
+    text = "".join(running.output)
+    assert running.url in text
+    assert f"export AWS_ENDPOINT_URL={running.url}" in text
+    assert "export AWS_ACCESS_KEY_ID=test" in text and "export AWS_DEFAULT_REGION=us-east-1" in text
+    assert "ready in" in text
+
+
+def test_upload_command_prints_each_files_result(running):
+    result = _run("upload", str(SAMPLES / "test.jpg"), "--endpoint-url", running.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test.jpg: resized-test.jpg" in result.stdout
+
+
+def test_upload_reports_a_rejected_file_and_exits_nonzero(running, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    result = _run("upload", str(bad), "--endpoint-url", running.url)
+    assert "broken.jpg: rejected" in result.stdout or "broken.jpg: " in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_invoke_command_runs_in_the_running_sandbox_and_prints_logs(running, tmp_path):
+    running.s3().upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "test.jpg")
+    event = tmp_path / "event.json"
+    generated = _run("generate-event", "s3-put", "--bucket", "source-image-bucket123", "--key", "test.jpg")
+    event.write_text(generated.stdout)
+    result = _run("invoke", "--event", str(event), "--endpoint-url", running.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "START RequestId:" in result.stdout and "REPORT RequestId:" in result.stdout
+    assert '"statusCode": 200' in result.stdout
+
+
+def test_watched_folder_uploads_new_files(running):
+    shutil.copy(SAMPLES / "test.jpg", running.watch / "dropped.jpg")
+    s3 = running.s3()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])]
+        if "resized-dropped.jpg" in keys:
+            break
+        time.sleep(0.2)
+    assert "resized-dropped.jpg" in keys
+
+
+def test_generate_event_prints_a_complete_s3_put_event():
+    result = _run("generate-event", "s3-put", "--bucket", "b-bucket", "--key", "my photo.jpg", "--size", "99")
+    event = json.loads(result.stdout)
+    S3Model(**event)
+    assert event["Records"][0]["s3"]["object"]["key"] == "my+photo.jpg"
+    assert event["Records"][0]["s3"]["object"]["size"] == 99
+
+
+def test_busy_port_gives_one_clear_sentence(running):
+    result = _run("--port", str(running.port), "--no-web", timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"Port {running.port}" in result.stderr and "already in use" in result.stderr
+
+
+def test_bad_configuration_value_gives_one_clear_sentence():
+    result = _run("--port", str(free_port()), "--no-web", "--memory", "64", timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Memory size must be" in result.stderr
+
+
+def test_invoke_with_missing_event_file_says_so():
+    result = _run("invoke", "--event", "no-such-file.json")
+    assert result.returncode == 2 and "Cannot read the event file" in result.stderr
+
+
+def test_sigterm_stops_the_sandbox_and_its_worker_processes():
+    sandbox = RunningSandbox("--quiet")
+    try:
+        sandbox.s3().put_object(Bucket="source-image-bucket123", Key="w.jpg",
+                                Body=(SAMPLES / "test.jpg").read_bytes())
+        deadline = time.time() + 20
+        children = []
+        while time.time() < deadline and not children:
+            children = psutil.Process(sandbox.proc.pid).children(recursive=True)
+            time.sleep(0.1)
+        assert children, "no execution environment was started"
+        sandbox.proc.send_signal(signal.SIGTERM)
+        assert sandbox.proc.wait(20) == 0
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive
+        rest = sandbox.proc.stdout.read()
+        assert "session:" in rest and "invocations" in rest
+    finally:
+        sandbox.stop()
+
+
+def test_help_lists_every_command():
+    result = _run("--help")
+    for command in ("invoke", "generate-event", "upload", "redrive", "bench", "package"):
+        assert command in result.stdout
