@@ -425,7 +425,7 @@ def cmd_redrive(args) -> int:
 
 # -- bench ------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from .bench import run_all
+    from .bench.runner import run_all
 
     run_all(only=args.only, uploads=args.uploads)
     return 0
