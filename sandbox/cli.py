@@ -188,7 +188,7 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, on_signal)
-    web = watcher = reloader = None
+    web = watcher = None
     try:
         sandbox.start()
         if config.web_port is not None:
@@ -198,7 +198,6 @@ def cmd_serve(args) -> int:
 
             watcher = WatchedFolder(Path(args.watch), lambda path, key: sandbox.s3.upload_file(
                 str(path), config.source_bucket, key)).start()
-        reloader = _start_hot_reload(sandbox)
         if config.terminal_logs:
             sandbox.logs.subscribe(TerminalTail())
         _print_banner(sandbox, web, args, time.perf_counter() - started)
@@ -209,7 +208,7 @@ def cmd_serve(args) -> int:
             pass
         print("\nstopping…", flush=True)
     finally:
-        for part in (watcher, reloader, web):
+        for part in (watcher, web):
             if part is not None:
                 try:
                     part.stop()
@@ -228,14 +227,6 @@ def _start_web(sandbox, config, args):
         return None
     app = create_app(sandbox, {"MAX_UPLOAD_BYTES": int(args.max_upload_mb * 1024 * 1024)})
     return WebServer(app, host=config.host, port=config.web_port).start()
-
-
-def _start_hot_reload(sandbox):
-    try:
-        from .hot_reload import CodeWatcher
-    except ImportError:
-        return None
-    return CodeWatcher(sandbox).start()
 
 
 def _print_banner(sandbox, web, args, seconds: float) -> None:

@@ -122,6 +122,7 @@ class SandboxConfig:
     idle_timeout_s: float = 300.0  # idle environments are shut down after this (AWS: unspecified, minutes)
     init_timeout_s: float = 10.0  # AWS caps the INIT phase at 10 s
     terminal_logs: bool = False  # live tail of the function's logs on stdout
+    hot_reload: bool = True  # saving a file in the code directory retires warm environments
     python: str | None = None  # interpreter for workers; None = the one running the sandbox
     # The runtime client in each environment: the sandbox's own bootstrap, or AWS's awslambdaric
     # (Linux; `pip install awslambdaric`), which talks to the same Runtime API.

@@ -34,6 +34,7 @@ from .execution_environment import EnvironmentSettings
 from .function_runtime import FunctionRuntime
 from .invocation import InvocationLog, InvocationRecord, new_request_id
 from .lambda_api import LambdaApiInterceptor
+from .metrics import LambdaMetrics
 from .notifications import BucketNotifications
 from .pricing import CostSummary
 from .s3_events import S3Write, build_event
@@ -93,7 +94,8 @@ class Sandbox:
         self.invoker: AsyncInvoker | None = None
         self.notifications: BucketNotifications | None = None
         self.started_at: float | None = None
-        self.records.subscribe(self._count_cost)
+        self.records.subscribe(self._on_record_change)
+        self.recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -106,6 +108,7 @@ class Sandbox:
                                       routes={"/_sandbox/": self._api_app()})
         self.endpoint.start()
         self.logs = cw.CloudWatchLogs(self.client("logs"))
+        self.metrics = LambdaMetrics(self.client("cloudwatch"))
         self.notifications = BucketNotifications(
             lambda bucket: self.s3.get_bucket_notification_configuration(Bucket=bucket))
         self.settings = EnvironmentSettings(endpoint_url=self.endpoint_url, region=self.config.region,
@@ -122,6 +125,11 @@ class Sandbox:
         self._janitor = threading.Thread(target=self._reap_idle, name="idle-environments", daemon=True)
         self._janitor.start()
         self._create_guide_resources(self._initial_function)
+        self.code_watcher = None
+        if self.config.hot_reload:
+            from .hot_reload import CodeWatcher
+
+            self.code_watcher = CodeWatcher(self, report=self._report).start()
         self._started = True
         self.started_at = time.time()
         self.startup_seconds = time.perf_counter() - started
@@ -135,12 +143,16 @@ class Sandbox:
         self._started = False
         self._stop_event.set()
         self._writes.put(None)
+        if getattr(self, "code_watcher", None) is not None:
+            self.code_watcher.stop()
         if self.invoker:
             self.invoker.stop()
         for runtime in list(self._functions.values()):
             runtime.shutdown()
         if self.logs:
             self.logs.close()
+        if getattr(self, "metrics", None) is not None:
+            self.metrics.close()
         if self.endpoint:
             self.endpoint.stop()
         shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -334,6 +346,26 @@ class Sandbox:
         if arn:
             self._layers[arn] = self._unpack("layers", arn.split(":")[-2] + "-" + arn.split(":")[-1], zip_bytes)
 
+    def set_recursion(self, name: str, allow: bool) -> None:
+        (self.recursion_allowed.add if allow else self.recursion_allowed.discard)(name)
+
+    def recursion_allowed_for(self, name: str) -> bool:
+        return name in self.recursion_allowed
+
+    def apply_event_invoke_config(self, name: str, request: dict) -> None:
+        """put-function-event-invoke-config: retries, maximum event age, on-failure destination."""
+        runtime = self._runtime_or_fail(name)
+        changes: dict = {}
+        if "MaximumRetryAttempts" in request:
+            changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
+        if "MaximumEventAgeInSeconds" in request:
+            changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
+        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if destination is not None:
+            changes["on_failure_destination"] = destination or None
+        # Not a code or configuration change: warm environments stay.
+        runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+
     def function_deleted(self, name: str) -> None:
         runtime = self._functions.pop(name, None)
         if runtime is not None:
@@ -356,7 +388,8 @@ class Sandbox:
         """A synchronous invocation (RequestResponse), in the caller's thread."""
         runtime = self._runtime_or_fail(function_name)
         record = InvocationRecord(request_id=new_request_id(), function_name=runtime.name, event=event,
-                                  invocation_type="RequestResponse", trigger=trigger, trace_id=trace_id)
+                                  invocation_type="RequestResponse", trigger=trigger,
+                                  trace_id=trace_id or new_trace_id(runtime.name, 1))
         self.records.add(record)
         record.status = "running"
         runtime.invoke(record, json.dumps(event).encode())
@@ -368,7 +401,7 @@ class Sandbox:
                      trace_id: str | None = None) -> InvocationRecord:
         runtime = self._runtime_or_fail(function_name)
         record = InvocationRecord(request_id=new_request_id(), function_name=runtime.name, event=event,
-                                  trigger=trigger, trace_id=trace_id)
+                                  trigger=trigger, trace_id=trace_id or new_trace_id(runtime.name, 1))
         return self.invoker.submit(record)
 
     # -- S3 trigger ----------------------------------------------------------------------------------
@@ -387,22 +420,28 @@ class Sandbox:
                     if self.runtime(target.function_name) is None:
                         continue  # AWS would have refused a configuration naming an unknown function
                     event = build_event(write, target.configuration_id, self.config.region)
+                    depth = lineage_depth(write.trace_header) + 1
                     record = InvocationRecord(request_id=new_request_id(), function_name=target.function_name,
                                               event=event, trigger="s3", detected_at=write.event_time,
-                                              trace_id=_trace_for_invocation(write.trace_header))
+                                              trace_id=new_trace_id(target.function_name, depth))
+                    if depth > RECURSION_LIMIT and target.function_name not in self.recursion_allowed:
+                        self._drop_recursive(record, depth)
+                        continue
                     self.invoker.submit(record)
             except Exception as exc:  # the router must survive anything
                 print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
 
     # -- failures ------------------------------------------------------------------------------------
     def _dead_letter(self, record: InvocationRecord, condition: str) -> None:
-        """Send an event that failed every attempt to the function's dead-letter queue (SQS), with the
-        attributes AWS adds (RequestID, ErrorCode, ErrorMessage)."""
+        """An event that failed every attempt (or grew too old, or looped) goes to the function's
+        dead-letter queue (SQS; the original event with AWS's RequestID, ErrorCode and ErrorMessage
+        attributes) and, when configured, to its on-failure destination (AWS's invocation record)."""
         runtime = self.runtime(record.function_name)
         if runtime is None:
             return
+        function = runtime.function
         try:
-            queue_url = self.sqs.get_queue_url(QueueName=runtime.function.dlq_name)["QueueUrl"]
+            queue_url = self.sqs.get_queue_url(QueueName=function.dlq_name)["QueueUrl"]
             self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record.event), MessageAttributes={
                 "RequestID": {"DataType": "String", "StringValue": record.request_id},
                 "ErrorCode": {"DataType": "Number", "StringValue": "200"},
@@ -410,7 +449,28 @@ class Sandbox:
                                  "StringValue": (record.error_message or condition)[:1000]},
             })
         except Exception as exc:
-            print(f"sandbox: could not dead-letter {record.request_id}: {exc}", file=sys.stderr)
+            self.metrics.put(record.function_name, "DeadLetterErrors")
+            self._report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
+        if function.on_failure_destination:
+            try:
+                queue_url = self.sqs.get_queue_url(QueueName=function.on_failure_destination.split(":")[-1])["QueueUrl"]
+                self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(
+                    invocation_record(record, function.arn(self.config.region), condition)))
+            except Exception as exc:
+                self._report(f"sandbox: could not send {record.request_id} to its on-failure destination: {exc}")
+
+    def _drop_recursive(self, record: InvocationRecord, depth: int) -> None:
+        """Recursive loop detection: about 16 invocations in one chain, the next is dropped."""
+        record.status = "dropped"
+        record.error_type = "RecursiveInvocationException"
+        record.error_message = (f"Lambda has detected that {record.function_name} is part of a recursive loop "
+                                f"(invocation {depth} of one chain of S3 writes) and stopped this invocation. "
+                                f"The event was sent to the dead-letter queue.")
+        self.records.add(record)
+        self.metrics.put(record.function_name, "RecursiveInvocationsDropped")
+        group = cw.log_group_name(record.function_name)
+        self.logs.put(group, "$sandbox/recursive-loop-detection", record.error_message, record.request_id)
+        self._dead_letter(record, "RecursiveInvocationException")
 
     def _dlq_url(self, function_name: str | None = None) -> str:
         runtime = self._runtime_or_fail(function_name)
@@ -464,12 +524,29 @@ class Sandbox:
         return submitted
 
     # -- reading -------------------------------------------------------------------------------------
-    def _count_cost(self, record: InvocationRecord) -> None:
-        if record.billed_duration_ms is not None and not getattr(record, "_costed", False) and record.finished:
-            record._costed = True
-            runtime = self.runtime(record.function_name)
-            self.cost.add(record.billed_duration_ms, record.memory_size_mb or 128,
-                          runtime.function.architecture if runtime else "x86_64")
+    def _on_record_change(self, record: InvocationRecord) -> None:
+        """Each attempt is billed and counted once, when it has run."""
+        if record.status == "throttled":
+            self.metrics.put(record.function_name, "Throttles")
+            return
+        if record.billed_duration_ms is None or getattr(record, "_accounted", False) or not record.finished:
+            return
+        record._accounted = True
+        runtime = self.runtime(record.function_name)
+        self.cost.add(record.billed_duration_ms, record.memory_size_mb or 128,
+                      runtime.function.architecture if runtime else "x86_64")
+        name = record.function_name
+        self.metrics.put(name, "Invocations")
+        self.metrics.put(name, "Duration", record.duration_ms or 0.0)
+        if record.status != "success":
+            self.metrics.put(name, "Errors")
+        if runtime is not None:
+            self.metrics.put(name, "ConcurrentExecutions", max(1, runtime.concurrent_executions))
+
+    def _report(self, message: str) -> None:
+        """A line for the person at the terminal (the CLI prints it; tests and notebooks ignore it)."""
+        if self.config.terminal_logs:
+            print(message, flush=True)
 
     def invocations(self) -> list[InvocationRecord]:
         """Every invocation attempt of the session, newest first."""
@@ -533,9 +610,45 @@ def _will_retry(sandbox: Sandbox, record: InvocationRecord) -> bool:
     return runtime is not None and record.attempt <= runtime.function.maximum_retry_attempts
 
 
-def _trace_for_invocation(trace_header: str | None) -> str:
-    """The X-Ray trace header the runtime hands the function (Lambda-Runtime-Trace-Id)."""
+# Recursive loop detection. AWS counts the invocations of one chain through the X-Ray trace header
+# (botocore copies _X_AMZN_TRACE_ID into X-Amzn-Trace-Id on every request a function makes) and stops the
+# chain after about 16. The sandbox carries the count as "Lineage=<function hash>:<count>" in that header;
+# AWS's exact encoding is not public.
+RECURSION_LIMIT = 16
+
+
+def lineage_depth(trace_header: str | None) -> int:
+    """How many invocations of a chain came before the write that carried this trace header."""
+    for part in (trace_header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "Lineage":
+            try:
+                return int(value.rsplit(":", 1)[-1])
+            except ValueError:
+                return 0
+    return 0
+
+
+def new_trace_id(function_name: str, depth: int) -> str:
+    """The trace header the runtime hands the function (Lambda-Runtime-Trace-Id), with its lineage."""
+    import hashlib
     import os
 
     root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
-    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+    lineage = hashlib.sha256(function_name.encode()).hexdigest()[:8]
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0;Lineage={lineage}:{depth}"
+
+
+def invocation_record(record: InvocationRecord, function_arn: str, condition: str) -> dict:
+    """What AWS sends to an on-failure destination: the request, the response and why it failed."""
+    from datetime import datetime, timezone
+
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {"requestId": record.request_id, "functionArn": f"{function_arn}:$LATEST",
+                           "condition": condition, "approximateInvokeCount": record.attempt},
+        "requestPayload": record.event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": record.result,
+    }

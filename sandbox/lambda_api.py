@@ -37,6 +37,9 @@ class FunctionHooks(Protocol):
     def function_created(self, request: dict, response: dict) -> None: ...
     def layer_published(self, zip_bytes: bytes, response: dict) -> None: ...
     def function_deleted(self, name: str) -> None: ...
+    def set_recursion(self, name: str, allow: bool) -> None: ...
+    def recursion_allowed_for(self, name: str) -> bool: ...
+    def apply_event_invoke_config(self, name: str, request: dict) -> None: ...
 
 
 def function_name_from(identifier: str) -> str:
@@ -107,6 +110,10 @@ class LambdaApiInterceptor:
                 return self._update_configuration(name, environ, start_response)
             if method == "PUT" and rest == "/code":
                 return self._update_code(name, environ, start_response)
+            if rest == "/recursion-config" and self.hooks.knows_function(name):
+                return self._recursion_config(name, method, environ, start_response)
+            if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
+                return self._event_invoke_config(name, environ, start_response)
             if method == "DELETE" and rest == "":
                 captured = _Capture(self.app, environ)
                 if captured.code < 300:
@@ -176,6 +183,37 @@ class LambdaApiInterceptor:
         captured = _Capture(self.app, environ)
         if captured.code < 300 and self.hooks.knows_function(name):
             self.hooks.apply_configuration(name, changes)
+        return captured.replay(start_response)
+
+    def _recursion_config(self, name, method, environ, start_response):
+        """Put/GetFunctionRecursionConfig: "Terminate" (the default) or "Allow"."""
+        if method == "PUT":
+            try:
+                value = json.loads(self._body(environ) or b"{}").get("RecursiveLoop", "Terminate")
+            except ValueError:
+                value = ""
+            if value not in ("Allow", "Terminate"):
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException",
+                              "RecursiveLoop must be Allow or Terminate.")
+            self.hooks.set_recursion(name, value == "Allow")
+            return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
+        value = "Allow" if self.hooks.recursion_allowed_for(name) else "Terminate"
+        return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
+
+    def _event_invoke_config(self, name, environ, start_response):
+        from .errors import ConfigError
+
+        try:
+            request = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        try:
+            self.hooks.apply_event_invoke_config(name, request)
+        except (ConfigError, ValueError, TypeError) as exc:
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        captured = _Capture(self.app, environ)
+        if captured.code >= 400:  # moto may not know this API: answer as Lambda does
+            return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
         return captured.replay(start_response)
 
     def _update_code(self, name, environ, start_response):

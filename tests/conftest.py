@@ -53,14 +53,6 @@ def sandbox():
     sb.stop()
 
 
-@pytest.fixture(scope="module")
-def faults_sandbox():
-    """A sandbox running tests/handlers/faults, with fast retries."""
-    sb = start_sandbox(HANDLERS / "faults", maximum_retry_attempts=0)
-    yield sb
-    sb.stop()
-
-
 @pytest.fixture
 def aws_env(sandbox):
     """Environment for the real AWS CLI pointed at the sandbox."""
