@@ -6,14 +6,14 @@ Also puts ``handler/`` on ``sys.path`` the way Lambda does with the function's f
 
 from __future__ import annotations
 
+import functools
 import io
-import random
 import struct
 import sys
 import zlib
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageDraw, ImageFilter
+from PIL import Image, ImageCms, ImageDraw
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO_ROOT / "handler"
@@ -21,6 +21,10 @@ REALWORLD_DIR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "r
 
 if str(HANDLER_DIR) not in sys.path:
     sys.path.insert(0, str(HANDLER_DIR))
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sandbox.bench.image_step import photo_like  # noqa: E402,F401 - one generator for tests and bench
 
 # A recognisable, asymmetric test card: a red block in the top-left corner, a blue block in the
 # top-right one, and green along the bottom, on grey. After any EXIF transform is applied the
@@ -84,7 +88,9 @@ def jpeg_with_gps_and_xmp(width: int = 40, height: int = 30) -> bytes:
     return encode(card_image(width, height), "JPEG", exif=exif.tobytes(), xmp=xmp, comment=b"secret place")
 
 
+@functools.lru_cache(maxsize=None)
 def srgb_icc() -> bytes:
+    """An sRGB profile (cached: LittleCMS stamps the creation time into it)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -173,29 +179,3 @@ def mpo() -> bytes:
 def multipage_tiff() -> bytes:
     first, second = _frames()
     return encode(first, "TIFF", save_all=True, append_images=[second])
-
-
-def photo_like(width: int, height: int, seed: int = 1) -> Image.Image:
-    """A deterministic image with the statistics of a photo rather than of a test card: smooth
-    large-scale colour, mid-scale texture, sharp edges and sensor-like grain. JPEG-compresses to
-    roughly the bytes per pixel of a camera photo, so benchmarks behave like they would on one."""
-    rng = random.Random(seed)
-    base = Image.frombytes("RGB", (24, 16), rng.randbytes(24 * 16 * 3)).resize(
-        (width, height), Image.Resampling.BICUBIC)
-    tw, th = max(1, width // 24), max(1, height // 24)
-    texture = Image.frombytes("RGB", (tw, th), rng.randbytes(tw * th * 3)).resize(
-        (width, height), Image.Resampling.BILINEAR)
-    im = Image.blend(base, texture, 0.25)
-    draw = ImageDraw.Draw(im)
-    for _ in range(120):
-        x0, y0 = rng.randrange(width), rng.randrange(height)
-        x1 = min(width - 1, x0 + rng.randrange(max(2, width // 6)))
-        y1 = min(height - 1, y0 + rng.randrange(max(2, height // 6)))
-        colour = tuple(rng.randrange(256) for _ in range(3))
-        if rng.random() < 0.5:
-            draw.ellipse((x0, y0, x1, y1), fill=colour)
-        else:
-            draw.line((x0, y0, x1, y1), fill=colour, width=rng.randrange(1, 8))
-    im = im.filter(ImageFilter.GaussianBlur(1.2))
-    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
-    return Image.blend(im, grain, 0.06)
