@@ -41,7 +41,7 @@ class AsyncInvoker:
                  retry_delay_scale: float = 1 / 60, workers: int = 10, clock=time.time):
         self.runtimes = runtimes
         self.records = records
-        self.on_failure = on_failure or (lambda record, condition: None)
+        self.on_failure = on_failure or (lambda record, condition: False)
         self.retry_delay_scale = retry_delay_scale
         self.clock = clock
         self._queue: "queue.Queue[QueuedEvent | None]" = queue.Queue()
@@ -143,7 +143,8 @@ class AsyncInvoker:
                 self._give_up(record, "RetriesExhausted")
 
     def _give_up(self, record: InvocationRecord, condition: str) -> None:
-        self.on_failure(record, condition)
-        if record.status not in (SUCCESS,):
+        """No attempt left: to the dead-letter queue / on-failure destination, or discarded (as on AWS
+        when neither is configured; the record keeps its error)."""
+        if self.on_failure(record, condition):
             record.status = DEAD_LETTERED
         self.records.changed(record)

@@ -57,7 +57,9 @@ class FunctionConfiguration:
     reserved_concurrency: int = 10  # AWS's account default is 1,000; a laptop has fewer cores
     maximum_retry_attempts: int = 2
     maximum_event_age_s: int = 21_600
-    dead_letter_queue: str | None = None  # queue name; None = "<function>-dlq"
+    # The SQS queue (name) that receives events which failed every attempt (DeadLetterConfig). AWS has
+    # none unless configured; the sandbox gives its own function "<name>-dlq" (see Sandbox).
+    dead_letter_queue: str | None = None
     on_failure_destination: str | None = None  # an SQS queue ARN
     role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
     strict_imports: bool = False  # True for functions deployed with layers (see env_vars.py)
@@ -68,8 +70,8 @@ class FunctionConfiguration:
         self.validate()
 
     @property
-    def dlq_name(self) -> str:
-        return self.dead_letter_queue or f"{self.function_name}-dlq"
+    def dlq_name(self) -> str | None:
+        return self.dead_letter_queue
 
     def arn(self, region: str = DEFAULT_REGION) -> str:
         return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"

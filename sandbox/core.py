@@ -43,6 +43,7 @@ from .s3_write_observer import S3WriteObserver
 # Dummy credentials for the local endpoint (moto accepts any). Users paste the same into their shell.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 TRIGGER_ID = "ImageResizeTrigger"
+GUIDE_MANAGED_POLICIES = ("AmazonS3FullAccess", "AWSLambdaBasicExecutionRole")
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
 TRUST_POLICY = {
@@ -79,6 +80,9 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.config.validate()
         function = function or FunctionConfiguration()
+        if function.dead_letter_queue is None:  # the sandbox's function has a DLQ, readable with SQS
+            function = function.replace(dead_letter_queue=f"{function.function_name}-dlq",
+                                        revision=function.revision)
         if not Path(function.code_dir).is_dir():
             raise ConfigError(f"Code directory {function.code_dir} does not exist; point --code-dir at the "
                               f"folder that holds your lambda_function.py.")
@@ -107,6 +111,7 @@ class Sandbox:
                                                           "awslambda": lambda app: LambdaApiInterceptor(app, self)},
                                       routes={"/_sandbox/": self._api_app()})
         self.endpoint.start()
+        self.endpoint.load_aws_managed_policies(GUIDE_MANAGED_POLICIES)
         self.logs = cw.CloudWatchLogs(self.client("logs"))
         self.metrics = LambdaMetrics(self.client("cloudwatch"))
         self.notifications = BucketNotifications(
@@ -230,7 +235,9 @@ class Sandbox:
                 Handler=function.handler, Code={"ZipFile": zip_directory(function.code_dir)},
                 MemorySize=function.memory_size, Timeout=function.timeout,
                 Environment={"Variables": dict(function.environment)},
-                Architectures=[function.architecture])
+                Architectures=[function.architecture],
+                **({"DeadLetterConfig": {"TargetArn": f"arn:aws:sqs:{self.config.region}:{ACCOUNT_ID}:"
+                                                      f"{function.dlq_name}"}} if function.dlq_name else {}))
         return runtime
 
     # -- functions -----------------------------------------------------------------------------------
@@ -291,6 +298,9 @@ class Sandbox:
         if "Layers" in request:
             changes["layers"] = tuple(self._layer_dir(arn) for arn in request["Layers"] or [])
             changes["strict_imports"] = True
+        if "DeadLetterConfig" in request:
+            target = (request["DeadLetterConfig"] or {}).get("TargetArn") or ""
+            changes["dead_letter_queue"] = target.split(":")[-1] if target.startswith("arn:aws:sqs:") else None
         return changes
 
     def _layer_dir(self, arn: str) -> Path:
@@ -321,24 +331,26 @@ class Sandbox:
         folder = self._unpack("functions", name, zip_bytes)
         runtime.update(runtime.function.replace(code_dir=folder, strict_imports=True))
 
-    def function_created(self, request: dict, response: dict) -> None:
-        """create-function through the API: the function becomes runnable in the sandbox."""
+    def new_function(self, request: dict) -> FunctionConfiguration | None:
+        """create-function through the API: the sandbox's configuration for it (raises ConfigError with
+        Lambda's message when a value is out of range), or None when it is not the sandbox's to run."""
         name = request.get("FunctionName", "")
         if not name or self.knows_function(name) or not (request.get("Code") or {}).get("ZipFile"):
-            return
-        try:
-            function = FunctionConfiguration(
-                function_name=name, handler=request.get("Handler", "lambda_function.lambda_handler"),
-                code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"])),
-                runtime=request.get("Runtime", "python3.12"), memory_size=request.get("MemorySize", 128),
-                timeout=request.get("Timeout", 3),
-                environment=dict((request.get("Environment") or {}).get("Variables") or {}),
-                architecture=(request.get("Architectures") or ["x86_64"])[0],
-                layers=tuple(self._layer_dir(arn) for arn in request.get("Layers") or []),
-                role_arn=request.get("Role", ""), strict_imports=True)
-        except ConfigError as exc:
-            print(f"sandbox: function {name} was created in the API but cannot run here: {exc}", file=sys.stderr)
-            return
+            return None
+        target = (request.get("DeadLetterConfig") or {}).get("TargetArn") or ""
+        return FunctionConfiguration(
+            function_name=name, handler=request.get("Handler", "lambda_function.lambda_handler"),
+            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"])),
+            runtime=request.get("Runtime", "python3.12"), memory_size=request.get("MemorySize", 128),
+            timeout=request.get("Timeout", 3),
+            environment=dict((request.get("Environment") or {}).get("Variables") or {}),
+            architecture=(request.get("Architectures") or ["x86_64"])[0],
+            layers=tuple(self._layer_dir(arn) for arn in request.get("Layers") or []),
+            role_arn=request.get("Role", ""), strict_imports=True,
+            dead_letter_queue=target.split(":")[-1] if target.startswith("arn:aws:sqs:") else None)
+
+    def function_created(self, function: FunctionConfiguration) -> None:
+        """The API created it: the function becomes runnable in the sandbox."""
         self.register_function(function)
 
     def layer_published(self, zip_bytes: bytes, response: dict) -> None:
@@ -432,15 +444,18 @@ class Sandbox:
                 print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
 
     # -- failures ------------------------------------------------------------------------------------
-    def _dead_letter(self, record: InvocationRecord, condition: str) -> None:
+    def _dead_letter(self, record: InvocationRecord, condition: str) -> bool:
         """An event that failed every attempt (or grew too old, or looped) goes to the function's
         dead-letter queue (SQS; the original event with AWS's RequestID, ErrorCode and ErrorMessage
         attributes) and, when configured, to its on-failure destination (AWS's invocation record)."""
         runtime = self.runtime(record.function_name)
         if runtime is None:
-            return
+            return False
         function = runtime.function
+        delivered = False
         try:
+            if not function.dlq_name:
+                raise LookupError("no dead-letter queue")
             queue_url = self.sqs.get_queue_url(QueueName=function.dlq_name)["QueueUrl"]
             self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record.event), MessageAttributes={
                 "RequestID": {"DataType": "String", "StringValue": record.request_id},
@@ -448,6 +463,9 @@ class Sandbox:
                 "ErrorMessage": {"DataType": "String",
                                  "StringValue": (record.error_message or condition)[:1000]},
             })
+            delivered = True
+        except LookupError:
+            pass  # no DeadLetterConfig: AWS discards the event (the page and the logs still show it)
         except Exception as exc:
             self.metrics.put(record.function_name, "DeadLetterErrors")
             self._report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
@@ -456,8 +474,10 @@ class Sandbox:
                 queue_url = self.sqs.get_queue_url(QueueName=function.on_failure_destination.split(":")[-1])["QueueUrl"]
                 self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(
                     invocation_record(record, function.arn(self.config.region), condition)))
+                delivered = True
             except Exception as exc:
                 self._report(f"sandbox: could not send {record.request_id} to its on-failure destination: {exc}")
+        return delivered
 
     def _drop_recursive(self, record: InvocationRecord, depth: int) -> None:
         """Recursive loop detection: about 16 invocations in one chain, the next is dropped."""
@@ -474,6 +494,9 @@ class Sandbox:
 
     def _dlq_url(self, function_name: str | None = None) -> str:
         runtime = self._runtime_or_fail(function_name)
+        if not runtime.function.dlq_name:
+            raise SandboxError(f"{runtime.name} has no dead-letter queue (DeadLetterConfig); failed events "
+                               f"are discarded, as on AWS.")
         return self.sqs.get_queue_url(QueueName=runtime.function.dlq_name)["QueueUrl"]
 
     def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]:

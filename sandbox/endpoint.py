@@ -129,7 +129,20 @@ class LocalEndpoint:
             with _running_lock:
                 _running.remove(self)
             raise
-        dispatcher = DomainDispatcherApplication(create_app)
+        class CachedDispatcher(DomainDispatcherApplication):
+            # moto matches the host against every service's URL patterns, under a lock, on every
+            # request; the answer for a host never changes, so remember it.
+            _backend_cache: dict = {}
+
+            def get_backend_for_host(self, host):
+                try:
+                    return self._backend_cache[host]
+                except KeyError:
+                    backend = super().get_backend_for_host(host)
+                    self._backend_cache[host] = backend
+                    return backend
+
+        dispatcher = CachedDispatcher(create_app)
         app = _PrefixRoutes(dispatcher, self._routes)
         try:
             self._server = make_server(
@@ -196,6 +209,28 @@ class LocalEndpoint:
             etag=str(obj.etag).strip('"'),
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
+
+
+    def load_aws_managed_policies(self, names: tuple[str, ...], account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        """Make AWS-managed policies (``arn:aws:iam::aws:policy/...``) attachable, as on AWS.
+
+        moto loads all ~1,300 of them only when MOTO_IAM_LOAD_MANAGED_POLICIES is set, which costs about a
+        second of start-up; the guide needs two (AmazonS3FullAccess, AWSLambdaBasicExecutionRole)."""
+        import json
+
+        from moto.iam.aws_managed_policies import aws_managed_policies_data
+        from moto.iam.models import AWSManagedPolicy, iam_backends
+
+        backend = iam_backends[account_id]["aws"]
+        decoder = json.JSONDecoder()
+        for name in names:
+            index = aws_managed_policies_data.find(f'"{name}":')
+            if index < 0:
+                continue
+            start = aws_managed_policies_data.index("{", index)
+            data, _ = decoder.raw_decode(aws_managed_policies_data, start)
+            policy = AWSManagedPolicy.from_data(name, account_id, "us-east-1", data)
+            backend.managed_policies[policy.arn] = policy
 
 
 class _PrefixRoutes:

@@ -45,6 +45,7 @@ from .runtime_api import NextInvocation, RuntimeApiServer
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 MARKER = b"\x1f\x1fSANDBOX:"
 MEMORY_SAMPLE_S = 0.005
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class ExecutionEnvironment:
         self._sampled_peak = 0
         self._reader: threading.Thread | None = None
         self._ps: psutil.Process | None = None
+        self._statm: int | None = None
         self.init_duration_ms: float | None = None
 
     # -- Runtime API listener ------------------------------------------------------------------------
@@ -160,6 +162,11 @@ class ExecutionEnvironment:
             self._ps = psutil.Process(self._proc.pid)
         except psutil.Error:
             self._ps = None
+        if sys.platform.startswith("linux"):
+            try:
+                self._statm = os.open(f"/proc/{self._proc.pid}/statm", os.O_RDONLY)
+            except OSError:
+                self._statm = None
         self._reader = threading.Thread(target=self._read_output, name=f"env-{self.id}-stdout", daemon=True)
         self._reader.start()
 
@@ -176,6 +183,12 @@ class ExecutionEnvironment:
         except Exception:
             pass
         shutil.rmtree(self._tmp, ignore_errors=True)
+        statm, self._statm = self._statm, None
+        if statm is not None:
+            try:
+                os.close(statm)
+            except OSError:
+                pass
         self.on_exit(self)
 
     def _kill(self) -> None:
@@ -247,6 +260,11 @@ class ExecutionEnvironment:
 
     # -- memory --------------------------------------------------------------------------------------
     def _rss_mb(self) -> float:
+        if self._statm is not None:  # Linux: one pread of /proc/<pid>/statm, kept open
+            try:
+                return int(os.pread(self._statm, 128, 0).split()[1]) * _PAGE_SIZE / (1024 * 1024)
+            except (OSError, IndexError, ValueError):
+                return 0.0
         try:
             return self._ps.memory_info().rss / (1024 * 1024)
         except (psutil.Error, AttributeError):

@@ -34,7 +34,8 @@ class FunctionHooks(Protocol):
     def check_configuration(self, name: str, changes: dict) -> None: ...
     def apply_configuration(self, name: str, changes: dict) -> None: ...
     def apply_code(self, name: str, zip_bytes: bytes) -> None: ...
-    def function_created(self, request: dict, response: dict) -> None: ...
+    def new_function(self, request: dict): ...
+    def function_created(self, function) -> None: ...
     def layer_published(self, zip_bytes: bytes, response: dict) -> None: ...
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
@@ -222,18 +223,24 @@ class LambdaApiInterceptor:
         except ValueError:
             request = {}
         captured = _Capture(self.app, environ)
-        if captured.code < 300 and request.get("ZipFile"):
+        if captured.code < 300 and request.get("ZipFile") and self.hooks.knows_function(name):
             self.hooks.apply_code(name, base64.b64decode(request["ZipFile"]))
         return captured.replay(start_response)
 
     def _create_function(self, environ, start_response):
+        from .errors import ConfigError
+
         try:
             request = json.loads(self._body(environ) or b"{}")
         except ValueError:
             request = {}
+        try:
+            function = self.hooks.new_function(request)
+        except ConfigError as exc:  # refused before moto stores anything, as Lambda does
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
         captured = _Capture(self.app, environ)
-        if captured.code < 300:
-            self.hooks.function_created(request, captured.json())
+        if captured.code < 300 and function is not None:
+            self.hooks.function_created(function)
         return captured.replay(start_response)
 
     def _publish_layer(self, environ, start_response):

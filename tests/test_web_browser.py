@@ -1,0 +1,197 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, against a real sandbox and the real
+WebServer on a free port. Screenshots go to test-output/web/.
+
+Skipped when /usr/bin/chromium is missing, unless SANDBOX_REQUIRE_BROWSER=1 (CI), which makes that a
+failure.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import SAMPLES, TEST_OUTPUT, start_sandbox
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE_KEY = "<img src=x onerror=alert(1)>.jpg"
+WAIT_MS = 60_000
+
+
+def _unavailable(reason: str):
+    if os.environ.get("SANDBOX_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and SANDBOX_REQUIRE_BROWSER=1 says the browser tests must run.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def sb(browser):
+    sandbox = start_sandbox()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def server(sb):
+    from web.app import create_app
+    from web.server import WebServer
+
+    server = WebServer(create_app(sb), port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = TEST_OUTPUT / "web"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.errors = []  # uncaught script errors and alert() calls, which must never happen
+    page.on("pageerror", lambda error: page.errors.append(f"script error: {error}"))
+    page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def card_image_loaded(page, key: str, css_class: str, width: int) -> None:
+    page.wait_for_function(
+        """([key, cls, width]) => {
+            const card = [...document.querySelectorAll("article.card")].find(c => c.dataset.key === key);
+            const img = card && card.querySelector("img." + cls);
+            return Boolean(img && img.complete && img.naturalWidth === width);
+        }""", arg=[key, css_class, width], timeout=WAIT_MS)
+
+
+def card(page, key: str):
+    return page.locator("article.card").filter(has=page.get_by_role("heading", name=key, exact=True))
+
+
+def test_uploaded_image_renders_beside_its_resized_copy_and_report_reaches_the_logs(sb, server, page, shots):
+    page.goto(server.url)
+    page.set_input_files("#file-input", str(SAMPLES / "test.jpg"))
+    card_image_loaded(page, "test.jpg", "source-img", 1600)
+    card_image_loaded(page, "test.jpg", "resized-img", 800)
+    record = sb.wait_for_key("test.jpg", timeout=60)
+    assert record.status == "success"
+    test_card = card(page, "test.jpg")
+    assert "800×600" in test_card.locator("figcaption").nth(1).inner_text()
+    assert "done" in test_card.locator(".badge").inner_text()
+    assert "uploaded" in page.locator("#upload-list").inner_text()
+    page.screenshot(path=str(shots / "gallery.png"))
+
+    page.click('.tabs [data-tab="logs"]')
+    report = page.locator("#log-view .log-line.platform-report", has_text=f"REPORT RequestId: {record.request_id}")
+    report.wait_for()
+    assert "Billed Duration" in report.inner_text()
+    page.screenshot(path=str(shots / "logs.png"))
+
+    page.click('.tabs [data-tab="invocations"]')
+    page.locator("#invocations-body tr.row", has_text="test.jpg").first.click()
+    page.locator(".detail .stages li").nth(4).wait_for()
+    assert page.locator(".detail .stages li").count() == 5
+    page.locator(".detail .log-line.platform-report").wait_for()
+    page.screenshot(path=str(shots / "invocation.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_several_dropped_files_are_uploaded_with_progress_and_resized(sb, server, page):
+    page.goto(server.url)
+    files = {"dropped-a.png": (90, 60), "dropped-b.png": (60, 90)}
+    payload = []
+    for name, size in files.items():
+        buffer = io.BytesIO()
+        Image.new("RGB", size, (40, 160, 90)).save(buffer, "PNG")
+        payload.append([name, list(buffer.getvalue())])
+    # What the browser does when files are dropped on the zone: a drop event carrying them.
+    page.evaluate("""(files) => {
+        const data = new DataTransfer();
+        for (const [name, bytes] of files) data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+        document.querySelector("#dropzone").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", payload)
+    for name, (width, _) in files.items():
+        card_image_loaded(page, name, "resized-img", width // 2)
+        row = page.locator("#upload-list li", has_text=name)
+        assert "uploaded" in row.inner_text()
+        assert row.locator("progress").evaluate("p => p.value") == 1
+    assert page.errors == []
+
+
+def test_full_size_pair_opens_on_click(sb, server, page):
+    sb.s3.upload_file(str(SAMPLES / "holiday photo.jpg"), sb.config.source_bucket, "holiday photo.jpg")
+    page.goto(server.url)
+    card_image_loaded(page, "holiday photo.jpg", "resized-img", 512)
+    card(page, "holiday photo.jpg").locator("button.pair").click()
+    dialog = page.locator("#pair-dialog")
+    dialog.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#pair-resized').naturalWidth === 512")
+    page.wait_for_function("() => document.querySelector('#pair-source').naturalWidth === 1024")
+    assert page.locator("#pair-title").inner_text() == "holiday photo.jpg"
+    page.click("#pair-close")
+    dialog.wait_for(state="hidden")
+    assert page.errors == []
+
+
+def test_hostile_key_is_shown_as_text_and_runs_nothing(sb, server, page, shots):
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(buffer, "JPEG")
+    sb.s3.put_object(Bucket=sb.config.source_bucket, Key=HOSTILE_KEY, Body=buffer.getvalue())
+    page.goto(server.url)
+    card_image_loaded(page, HOSTILE_KEY, "resized-img", 20)
+    assert card(page, HOSTILE_KEY).locator("h3").text_content() == HOSTILE_KEY
+    page.click('.tabs [data-tab="logs"]')
+    page.locator("#log-view .log-line", has_text=HOSTILE_KEY).first.wait_for()
+    page.click('.tabs [data-tab="invocations"]')
+    page.locator("#invocations-body td.key-cell", has_text=HOSTILE_KEY).first.wait_for()
+    # nothing the key spelled became an element
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.evaluate("() => document.querySelectorAll('[onerror]').length") == 0
+    assert page.errors == []
+
+
+def test_saving_memory_in_the_configuration_tab_changes_the_function(sb, server, page):
+    page.goto(server.url + "#configuration")
+    memory = page.locator("#cfg-memory")
+    page.wait_for_function("() => document.querySelector('#cfg-memory').value === '128'")
+    assert page.locator("#cfg-settings tr", has_text="RESIZE_SCALE").locator("input").get_attribute("placeholder") == "0.5"
+    try:
+        memory.fill("256")
+        page.select_option("#cfg-env-OUTPUT_FORMAT", "PNG")
+        page.click("#cfg-save")
+        page.locator("#config-status", has_text="cold start").wait_for()
+        assert sb.function.memory_size == 256
+        assert sb.function.environment == {"OUTPUT_FORMAT": "PNG"}
+        memory.fill("64")
+        page.click("#cfg-save")
+        page.locator("#config-status.error-text", has_text="Memory").wait_for()
+        assert sb.function.memory_size == 256
+    finally:
+        sb.update_function_configuration(memory_size=128, environment={})
+    assert page.errors == []

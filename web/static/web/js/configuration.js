@@ -1,0 +1,208 @@
+// Configuration, as the console's Configuration tab: memory, timeout, environment variables (the
+// handler's settings, with their defaults), the trigger and the execution environments.
+import { getJSON, postJSON } from "./api.js";
+import { $, el, append, clear, fmtNumber } from "./dom.js";
+import { streamLabel } from "./logs.js";
+
+let ctx;
+let current = null; // the last configuration loaded from the server
+let dirty = false;
+let loadedRevision = null;
+let envVersion = null;
+
+export function init(context) {
+  ctx = context;
+  const form = $("#config-form");
+  form.addEventListener("input", () => {
+    dirty = true;
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    save();
+  });
+  $("#cfg-reset").addEventListener("click", () => {
+    if (current) fillForm(current);
+    status("", null);
+  });
+  $("#cfg-add").addEventListener("click", () => {
+    $("#cfg-extra").append(extraRow("", ""));
+    dirty = true;
+  });
+}
+
+export async function update(state, { visible, force }) {
+  if (!visible) return;
+  const revisionChanged = state && loadedRevision !== null && state.revision !== loadedRevision;
+  if (force && !dirty) await load();
+  else if (revisionChanged && !dirty) await load();
+  else if (state && state.records_version !== envVersion) {
+    envVersion = state.records_version;
+    try {
+      const data = await getJSON("/api/environments");
+      renderEnvironments(data.environments);
+    } catch (err) {
+      /* the next poll tries again */
+    }
+  }
+}
+
+async function load() {
+  try {
+    const data = await getJSON("/api/config");
+    current = data;
+    fillForm(data);
+  } catch (err) {
+    status(err.message, false);
+  }
+}
+
+function fillForm(data) {
+  const fn = data.function;
+  const limits = data.limits;
+  loadedRevision = fn.revision;
+  const memory = $("#cfg-memory");
+  memory.min = limits.memory_min;
+  memory.max = limits.memory_max;
+  memory.value = fn.memory_size;
+  $("#cfg-memory-hint").textContent = `${fmtNumber(limits.memory_min)}–${fmtNumber(limits.memory_max)} MB. CPU grows with memory: 1,769 MB is one full vCPU.`;
+  const timeout = $("#cfg-timeout");
+  timeout.min = limits.timeout_min;
+  timeout.max = limits.timeout_max;
+  timeout.value = fn.timeout;
+  $("#cfg-timeout-hint").textContent = `${limits.timeout_min}–${limits.timeout_max} seconds (console default 3).`;
+  const facts = [
+    ["Function", fn.function_name],
+    ["Runtime", fn.runtime],
+    ["Handler", fn.handler],
+    ["Architecture", fn.architecture],
+    ["Retry attempts", String(fn.maximum_retry_attempts)],
+    ["Dead-letter queue", fn.dead_letter_queue],
+    ["Revision", String(fn.revision)],
+  ];
+  replaceDl($("#cfg-readonly"), facts);
+
+  const env = { ...fn.environment };
+  const body = $("#cfg-settings");
+  clear(body);
+  for (const setting of data.handler_settings) {
+    const value = env[setting.name] ?? "";
+    delete env[setting.name];
+    body.append(settingRow(setting, value));
+  }
+  if (!data.handler_settings.length) {
+    body.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "The handler documents no settings table; use “Other variables”." })));
+  }
+  const extra = $("#cfg-extra");
+  clear(extra);
+  for (const [name, value] of Object.entries(env)) extra.append(extraRow(name, value));
+
+  const t = data.trigger;
+  $("#cfg-trigger").textContent = `S3 bucket ${t.bucket}, events ${t.events.join(", ")} → ${fn.function_name} → writes to ${fn.environment.DESTINATION_BUCKET || t.destination_bucket}. S3 invokes the function asynchronously (InvocationType Event).`;
+  renderEnvironments(data.environments);
+  dirty = false;
+}
+
+function replaceDl(container, pairs) {
+  clear(container);
+  const dl = el("dl", { class: "facts-grid" });
+  for (const [k, v] of pairs) append(dl, el("dt", { text: k }), el("dd", { text: v }));
+  container.append(dl);
+}
+
+function settingRow(setting, value) {
+  let input;
+  const id = `cfg-env-${setting.name}`;
+  if (setting.choices.length) {
+    input = el("select", { id, dataset: { env: setting.name } },
+      el("option", { value: "", text: `default (${setting.default || "unset"})` }),
+      ...setting.choices.map((choice) => el("option", { value: choice, text: choice })));
+    input.value = setting.choices.includes(value) ? value : "";
+    if (value && !setting.choices.includes(value)) {
+      input.append(el("option", { value, text: value }));
+      input.value = value;
+    }
+  } else {
+    input = el("input", { id, type: "text", dataset: { env: setting.name }, placeholder: setting.default || "unset", autocomplete: "off", spellcheck: "false" });
+    input.value = value;
+  }
+  return el("tr", {},
+    el("td", {}, el("label", { for: id, class: "mono", text: setting.name })),
+    el("td", {}, input),
+    el("td", { class: "mono", text: setting.default_text || "unset" }),
+    el("td", { class: "meaning" },
+      setting.allowed ? el("span", { class: "allowed", text: setting.allowed }) : null,
+      setting.meaning ? el("span", { class: "muted", text: setting.meaning }) : null));
+}
+
+function extraRow(name, value) {
+  const key = el("input", { type: "text", class: "extra-key mono", placeholder: "KEY", "aria-label": "Variable name", autocomplete: "off", spellcheck: "false" });
+  key.value = name;
+  const val = el("input", { type: "text", class: "extra-value", placeholder: "value", "aria-label": "Variable value", autocomplete: "off", spellcheck: "false" });
+  val.value = value;
+  const remove = el("button", { type: "button", class: "button small", text: "Remove" });
+  const row = el("div", { class: "extra-row" }, key, val, remove);
+  remove.addEventListener("click", () => {
+    row.remove();
+    dirty = true;
+  });
+  return row;
+}
+
+function collect() {
+  const environment = {};
+  for (const input of document.querySelectorAll("#cfg-settings [data-env]")) {
+    if (input.value !== "") environment[input.dataset.env] = input.value;
+  }
+  for (const row of document.querySelectorAll("#cfg-extra .extra-row")) {
+    const name = row.querySelector(".extra-key").value.trim();
+    const value = row.querySelector(".extra-value").value;
+    if (name && value !== "") environment[name] = value;
+  }
+  return {
+    memory_size: $("#cfg-memory").value.trim(),
+    timeout: $("#cfg-timeout").value.trim(),
+    environment,
+  };
+}
+
+function status(text, ok) {
+  const node = $("#config-status");
+  node.textContent = text;
+  node.className = ok === null ? "" : ok ? "ok-text" : "error-text";
+}
+
+async function save() {
+  const button = $("#cfg-save");
+  button.disabled = true;
+  status("Saving…", null);
+  try {
+    const data = await postJSON("/api/config", collect());
+    current = data;
+    fillForm(data);
+    status(data.message, true);
+  } catch (err) {
+    status(err.message, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderEnvironments(environments) {
+  const body = $("#cfg-environments");
+  clear(body);
+  if (!environments.length) {
+    body.append(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "None running: the next invocation is a cold start." })));
+    return;
+  }
+  for (const env of environments) {
+    body.append(el("tr", {},
+      el("td", { class: "mono", text: env.id }),
+      el("td", {}, el("span", { class: `env-state env-${env.state}`, text: env.state })),
+      el("td", { class: "mono", text: env.pid ?? "–" }),
+      el("td", { class: "mono", title: env.log_stream, text: streamLabel(env.log_stream) }),
+      el("td", { class: "num", text: String(env.invocations) }),
+      el("td", { class: "num", text: env.max_memory_used_mb === null ? "–" : `${env.max_memory_used_mb} MB` }),
+      el("td", { class: "num", text: String(env.revision) })));
+  }
+}
+

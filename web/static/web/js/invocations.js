@@ -1,0 +1,185 @@
+// Invocations: one row per attempt; a row opens to its event, its log lines and the guide's five
+// stages with their timings.
+import { getJSON } from "./api.js";
+import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId } from "./dom.js";
+import { logLine, showRequest, streamLabel } from "./logs.js";
+
+const STAGE_NOTES = {
+  "Event detection": "S3 saw the completed PUT and built the event notification.",
+  "Execution environment allocation": "A warm environment was reused, or a new one started (cold start: process, runtime, INIT of the handler module).",
+  "Code execution": "lambda_handler ran: this is the REPORT line's Duration.",
+  "Logging": "END and REPORT were written to CloudWatch Logs.",
+  "Response": "The result went back to the asynchronous invoker (S3 does not wait for it).",
+};
+
+let ctx;
+let lastVersion = null;
+let busy = false;
+let selected = null; // {request_id, attempt}
+let detailCache = { key: null, version: null, node: null };
+
+export function init(context) {
+  ctx = context;
+}
+
+export async function update(state, { visible, force }) {
+  if (!visible || busy) return;
+  if (!force && state && state.records_version === lastVersion) return;
+  busy = true;
+  try {
+    const data = await getJSON("/api/invocations?limit=500");
+    lastVersion = data.version;
+    await render(data.invocations, data.version);
+    $("#invocations-error").hidden = true;
+  } catch (err) {
+    const banner = $("#invocations-error");
+    banner.textContent = err.message;
+    banner.hidden = false;
+  } finally {
+    busy = false;
+  }
+}
+
+function statusCell(inv) {
+  const cell = el("td", {});
+  const box = el("div", { class: "status-cell" },
+    el("span", { class: `badge badge-${inv.status.replace(/ /g, "-")}`, text: inv.status }));
+  if (inv.retry > 0) append(box, el("span", { class: "badge badge-retry", text: `retry ${inv.retry}` }));
+  if (inv.will_retry) append(box, el("span", { class: "muted small", text: "will retry" }));
+  cell.append(box);
+  if (inv.error_type) cell.title = `${inv.error_type}: ${inv.error_message || ""}`;
+  return cell;
+}
+
+function startCell(inv) {
+  if (inv.cold_start === null || inv.cold_start === undefined) return el("td", { text: "–" });
+  return el("td", {}, el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }));
+}
+
+async function render(rows, version) {
+  const body = $("#invocations-body");
+  clear(body);
+  $("#invocations-empty").hidden = rows.length > 0;
+  for (const inv of rows) {
+    const isSelected = selected && selected.request_id === inv.request_id && selected.attempt === inv.attempt;
+    const tr = el("tr", { class: `row${isSelected ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
+      el("td", { class: "nowrap", text: fmtTime(inv.detected_at * 1000) }),
+      el("td", { class: "mono", title: inv.request_id, text: shortId(inv.request_id) }),
+      el("td", { class: "key-cell", title: inv.key || "", text: inv.key || "(not an S3 event)" }),
+      startCell(inv),
+      el("td", { class: "mono", title: inv.log_stream || "", text: inv.environment_id || "–" }),
+      el("td", { class: "num", text: fmtMs(inv.duration_ms, 2) }),
+      el("td", { class: "num", text: inv.billed_duration_ms === null ? "–" : `${inv.billed_duration_ms} ms` }),
+      el("td", { class: "num", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} / ${inv.memory_size_mb} MB` }),
+      statusCell(inv),
+      el("td", { class: "num", text: fmtUsd(inv.cost_usd) }));
+    const toggle = () => {
+      selected = isSelected ? null : { request_id: inv.request_id, attempt: inv.attempt };
+      update(ctx.state, { visible: true, force: true });
+    };
+    tr.addEventListener("click", toggle);
+    tr.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        toggle();
+      }
+    });
+    body.append(tr);
+    if (isSelected) {
+      const detail = el("tr", { class: "detail-row" }, el("td", { colspan: 10 }, await detailNode(inv, version)));
+      body.append(detail);
+    }
+  }
+}
+
+async function detailNode(inv, version) {
+  const key = `${inv.request_id}#${inv.attempt}`;
+  const finished = !["pending", "running", "throttled"].includes(inv.status);
+  if (detailCache.key === key && (finished || detailCache.version === version) && detailCache.node) return detailCache.node;
+  let data;
+  try {
+    data = await getJSON(`/api/invocations/${encodeURIComponent(inv.request_id)}/${inv.attempt}`);
+  } catch (err) {
+    return el("p", { class: "error-banner", text: err.message });
+  }
+  const node = buildDetail(data);
+  detailCache = { key, version, node };
+  return node;
+}
+
+function kv(label, value) {
+  return [el("dt", { text: label }), el("dd", { text: value === null || value === undefined ? "–" : String(value) })];
+}
+
+function buildDetail(d) {
+  const facts = el("dl", { class: "facts-grid" },
+    kv("Request ID", d.request_id),
+    kv("Attempt", d.attempt > 1 ? `${d.attempt} (retry ${d.retry})` : "1"),
+    kv("Status", d.status),
+    kv("Trigger", `${d.trigger} (${d.invocation_type === "Event" ? "asynchronous" : "synchronous"})`),
+    kv("Start", d.cold_start === null ? "–" : d.cold_start ? "cold" : "warm"),
+    kv("Init duration", d.init_duration_ms === null ? "–" : fmtMs(d.init_duration_ms, 2)),
+    kv("Duration", fmtMs(d.duration_ms, 2)),
+    kv("Billed duration", d.billed_duration_ms === null ? "–" : `${d.billed_duration_ms} ms`),
+    kv("Memory", d.memory_size_mb === null ? "–" : `${d.max_memory_used_mb ?? "–"} MB used of ${d.memory_size_mb} MB`),
+    kv("Cost", `${fmtUsd(d.cost_usd)}${d.gb_seconds ? ` (${d.gb_seconds.toFixed(6)} GB-s)` : ""}`),
+    kv("Environment", d.environment_id),
+    kv("Log stream", d.log_stream));
+
+  const maxMs = Math.max(1, ...d.stages.map((s) => s.ms || 0));
+  const stages = el("ol", { class: "stages" });
+  d.stages.forEach((stage, i) => {
+    const reached = stage.at !== null && stage.at !== undefined;
+    const width = reached && stage.ms ? Math.max(0.5, (100 * stage.ms) / maxMs) : 0;
+    const fill = el("span", { class: "stage-fill" });
+    fill.style.width = `${width}%`; // CSSOM, which the page's Content-Security-Policy allows
+    stages.append(el("li", { class: reached ? "stage" : "stage not-reached" },
+      el("span", { class: "stage-name", text: `${i + 1}. ${stage.stage}` }),
+      el("span", { class: "stage-bar" }, fill),
+      el("span", { class: "stage-ms", text: reached ? (i === 0 ? fmtTime(stage.at * 1000) : fmtMs(stage.ms, 2)) : "not reached" }),
+      el("span", { class: "stage-note", text: stageNote(stage.stage, d) })));
+  });
+
+  const logs = el("div", { class: "log-view compact", role: "log" });
+  for (const line of d.logs) logs.append(logLine(line));
+  if (!d.logs.length) logs.append(el("p", { class: "muted", text: "No log lines for this attempt (yet)." }));
+
+  const error = d.error_type || d.error_message
+    ? el("p", { class: "error-banner", text: `${d.error_type || "Error"}: ${d.error_message || ""}` }) : null;
+  const openLogs = el("button", { class: "button small", type: "button", text: "Open in the log viewer" });
+  openLogs.addEventListener("click", (event) => {
+    event.stopPropagation();
+    showRequest(d.request_id);
+  });
+
+  return el("div", { class: "detail", onclick: (event) => event.stopPropagation() },
+    error,
+    el("div", { class: "detail-grid" },
+      el("section", {}, el("h3", { text: "Invocation" }), facts),
+      el("section", {}, el("h3", { text: "The five stages" }), stages)),
+    el("section", {}, el("div", { class: "section-head" }, el("h3", { text: "Log lines" }), openLogs,
+      d.log_stream ? el("span", { class: "muted small", title: d.log_stream, text: `stream ${streamLabel(d.log_stream)}` }) : null), logs),
+    el("div", { class: "detail-grid" },
+      el("section", {}, el("h3", { text: "Event" }), el("pre", { class: "json", text: JSON.stringify(d.event, null, 2) })),
+      el("section", {}, el("h3", { text: "Result" }), el("pre", { class: "json", text: prettyResult(d.result) }))));
+}
+
+function stageNote(name, d) {
+  let note = STAGE_NOTES[name] || "";
+  if (name === "Execution environment allocation" && d.attempt > 1) {
+    note += " For a retry this includes the wait before the attempt: retries keep the original event's detection time.";
+  }
+  return note;
+}
+
+function prettyResult(result) {
+  if (result === null || result === undefined) return "(none yet)";
+  if (result && typeof result.body === "string") {
+    try {
+      return JSON.stringify({ ...result, body: JSON.parse(result.body) }, null, 2);
+    } catch (err) {
+      /* body is not JSON: show it as it is */
+    }
+  }
+  return JSON.stringify(result, null, 2);
+}

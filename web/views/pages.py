@@ -1,0 +1,29 @@
+"""The page itself: one HTML document; its scripts fetch everything else from /api/."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+from .. import context, security
+from ..errors import format_bytes
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def index():
+    sb = context.sandbox()
+    fn = context.function()
+    limit = int(current_app.config["MAX_UPLOAD_BYTES"])
+    response = current_app.make_response(render_template(
+        "web/index.html",
+        token=security.token(),
+        function=fn,
+        config=sb.config,
+        endpoint_url=sb.endpoint_url,
+        log_group=context.log_group(),
+        max_upload_bytes=limit,
+        max_upload_text=format_bytes(limit),
+        poll_interval_ms=int(current_app.config["POLL_INTERVAL_MS"]),
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response
