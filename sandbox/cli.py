@@ -28,6 +28,8 @@ EPILOG = """examples:
   run_local.py redrive                          re-submit dead-lettered events
   run_local.py bench                            measure start-up, latency, throughput
   run_local.py package                          build function.zip and pillow-layer.zip for AWS
+  run_local.py deploy [--aws] [--dry-run]       the guide's 4 steps with boto3 (the sandbox if running, else AWS)
+  run_local.py destroy [--aws] [--delete-buckets]  remove what deploy created
 """
 
 
