@@ -33,8 +33,8 @@ bench: $(VENV)/.installed-test
 	$(PY) run_local.py bench $(ARGS)
 
 notebook: $(VENV)/.installed-notebook
-	$(PY) -m ipykernel install --user --name lambda-sandbox --display-name "Python (lambda-sandbox)"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m ipykernel install --sys-prefix --name lambda-sandbox --display-name "Python (lambda-sandbox)"
+	$(VENV)/bin/jupyter lab notebooks/ $(ARGS)
 
 clean:
 	rm -rf $(VENV) build test-output .pytest_cache

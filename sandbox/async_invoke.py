@@ -97,8 +97,7 @@ class AsyncInvoker:
                 item.record.status = ERROR
                 item.record.error_type = "Sandbox.InternalError"
                 item.record.error_message = f"{type(exc).__name__}: {exc}"
-                self.records.changed(item.record)
-                self.on_failure(item.record, "SandboxError")
+                self._give_up(item.record, "SandboxError")
 
     def _run(self, item: QueuedEvent) -> None:
         record = item.record
@@ -127,8 +126,9 @@ class AsyncInvoker:
             self._later(min(THROTTLE_BACKOFF_S[0] * (2 ** min(tries, 6)), THROTTLE_BACKOFF_S[1]), item)
             return
         record.responded_at = self.clock()
-        self.records.changed(record)
         if record.status == SUCCESS:
+            record.final = True
+            self.records.changed(record)
             return
         if record.status in (ERROR, TIMEOUT, OUT_OF_MEMORY):
             if record.attempt <= function.maximum_retry_attempts:
@@ -139,12 +139,18 @@ class AsyncInvoker:
                     attempt=record.attempt + 1, trace_id=record.trace_id, detected_at=record.detected_at)
                 self.records.add(retry)
                 self._later(delay, QueuedEvent(retry, item.payload, item.first_seen))
+                record.final = True  # this attempt is over; the retry is its own record
+                self.records.changed(record)
             else:
                 self._give_up(record, "RetriesExhausted")
+        else:
+            record.final = True
+            self.records.changed(record)
 
     def _give_up(self, record: InvocationRecord, condition: str) -> None:
         """No attempt left: to the dead-letter queue / on-failure destination, or discarded (as on AWS
         when neither is configured; the record keeps its error)."""
         if self.on_failure(record, condition):
             record.status = DEAD_LETTERED
+        record.final = True
         self.records.changed(record)

@@ -395,8 +395,14 @@ def _wait_result(endpoint_url: str, key: str, since: float, timeout: float) -> d
                 items = json.loads(r.read())["invocations"]
         except (urllib.error.URLError, OSError, ValueError):
             items = []
-        for item in items:  # newest first
-            if item["detected_at"] >= since - 1 and item.get("final"):
+        latest: dict[str, dict] = {}  # the last attempt of each event (retries keep the request id)
+        for item in items:
+            if item["detected_at"] >= since - 1:
+                known = latest.get(item["request_id"])
+                if known is None or item["attempt"] > known["attempt"]:
+                    latest[item["request_id"]] = item
+        for item in sorted(latest.values(), key=lambda i: -i["detected_at"]):
+            if item.get("final"):
                 return item
         time.sleep(0.1)
     return None

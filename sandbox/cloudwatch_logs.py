@@ -11,13 +11,14 @@ Platform lines follow AWS's exact format (tab-separated; REPORT ends with a tab)
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable
+
+from .batch_writer import BatchWriter
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event; AWS truncates longer lines
 MIRROR_EVENTS = 20_000  # events kept in memory for the page and the CLI
@@ -113,13 +114,8 @@ class CloudWatchLogs:
         self._seq = 0
         self._streams: dict[str, dict] = {}  # stream name -> {"group", "created", "last"}
         self._subscribers: list[Callable[[LogEvent], None]] = []
-        self._outbox: "queue.Queue[LogEvent | None]" = queue.Queue(maxsize=100_000)
-        self._dropped = 0
         self._known: set[tuple[str, str | None]] = set()
-        self._thread = None
-        if client is not None:
-            self._thread = threading.Thread(target=self._write_loop, name="cloudwatch-logs", daemon=True)
-            self._thread.start()
+        self._writer = BatchWriter(self._write, "cloudwatch-logs") if client is not None else None
 
     def subscribe(self, callback: Callable[[LogEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -136,11 +132,8 @@ class CloudWatchLogs:
             self._events.append(event)
             info = self._streams.setdefault(stream, {"group": group, "created": ts, "last": ts})
             info["last"] = ts
-        if self._client is not None:
-            try:
-                self._outbox.put_nowait(event)
-            except queue.Full:
-                self._dropped += 1
+        if self._writer is not None:
+            self._writer.put(event)
         for callback in list(self._subscribers):
             try:
                 callback(event)
@@ -170,40 +163,13 @@ class CloudWatchLogs:
     # -- writing to the endpoint ---------------------------------------------------------------------
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued line has been written to the endpoint."""
-        deadline = time.monotonic() + timeout
-        while self._thread is not None and self._outbox.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        if self._writer is not None:
+            self._writer.flush(timeout)
 
     def close(self) -> None:
-        if self._thread is not None:
-            self.flush()
-            self._outbox.put(None)
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _write_loop(self) -> None:
-        while True:
-            first = self._outbox.get()
-            if first is None:
-                self._outbox.task_done()
-                return
-            batch = [first]
-            while len(batch) < 1000:
-                try:
-                    item = self._outbox.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._outbox.put(None)  # handle shutdown after this batch
-                    self._outbox.task_done()
-                    break
-                batch.append(item)
-            try:
-                self._write(batch)
-            except Exception:
-                pass  # the endpoint is going away; the mirror still has every line
-            for _ in batch:
-                self._outbox.task_done()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _write(self, batch: Iterable[LogEvent]) -> None:
         by_stream: dict[tuple[str, str], list[LogEvent]] = {}

@@ -406,6 +406,7 @@ class Sandbox:
         record.status = "running"
         runtime.invoke(record, json.dumps(event).encode())
         record.responded_at = time.time()
+        record.final = True
         self.records.changed(record)
         return record
 
@@ -482,6 +483,7 @@ class Sandbox:
     def _drop_recursive(self, record: InvocationRecord, depth: int) -> None:
         """Recursive loop detection: about 16 invocations in one chain, the next is dropped."""
         record.status = "dropped"
+        record.final = True
         record.error_type = "RecursiveInvocationException"
         record.error_message = (f"Lambda has detected that {record.function_name} is part of a recursive loop "
                                 f"(invocation {depth} of one chain of S3 writes) and stopped this invocation. "
@@ -580,7 +582,8 @@ class Sandbox:
         bucket = bucket or self.config.source_bucket
 
         def done(record: InvocationRecord) -> bool:
-            return record.s3_object == (bucket, key) and record.finished and not _will_retry(self, record)
+            return record.final and record.s3_object == (bucket, key) and record.attempt == max(
+                (r.attempt for r in self.records.all() if r.request_id == record.request_id), default=1)
         return self.records.wait_for(done, timeout)
 
     def log_events(self, **filters) -> list[cw.LogEvent]:
@@ -608,9 +611,7 @@ class Sandbox:
                 items = []
                 for record in sandbox.invocations():
                     if key is None or (record.s3_object or (None, None))[1] == key:
-                        item = record.as_dict()
-                        item["final"] = record.finished and not _will_retry(sandbox, record)
-                        items.append(item)
+                        items.append(record.as_dict())
                 body = {"invocations": items}
             elif path == "/_sandbox/redrive" and request.method == "POST":
                 records = sandbox.redrive(request.args.get("function"))
@@ -623,14 +624,6 @@ class Sandbox:
             response = Response(json.dumps(body, default=str), mimetype="application/json")
             return response(environ, start_response)
         return app
-
-
-def _will_retry(sandbox: Sandbox, record: InvocationRecord) -> bool:
-    """An asynchronous attempt that failed and has a retry queued is not the final answer."""
-    if record.invocation_type != "Event" or record.status not in ("error", "timeout", "out of memory"):
-        return False
-    runtime = sandbox.runtime(record.function_name)
-    return runtime is not None and record.attempt <= runtime.function.maximum_retry_attempts
 
 
 # Recursive loop detection. AWS counts the invocations of one chain through the X-Ray trace header

@@ -3,12 +3,12 @@ invocation is a cold start with the new code — no restart of the sandbox. (On 
 ``update-function-code``, which also retires every warm environment.)"""
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
+
+from .debounce import Debouncer
 
 DEBOUNCE_S = 0.2
 
@@ -18,11 +18,8 @@ class CodeWatcher(FileSystemEventHandler):
         self.sandbox = sandbox
         self.report = report
         self._observer = Observer()
-        self._dirty: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._debouncer = Debouncer(self._retire, DEBOUNCE_S, "hot-reload")
         self._watched: dict[str, str] = {}  # folder -> function name
-        self._thread = threading.Thread(target=self._loop, name="hot-reload", daemon=True)
 
     def start(self) -> "CodeWatcher":
         for function in self.sandbox.functions():
@@ -32,11 +29,11 @@ class CodeWatcher(FileSystemEventHandler):
             self._watched[folder] = function.function_name
             self._observer.schedule(self, folder, recursive=True)
         self._observer.start()
-        self._thread.start()
+        self._debouncer.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self._debouncer.stop()
         self._observer.stop()
         self._observer.join(timeout=5)
 
@@ -48,20 +45,12 @@ class CodeWatcher(FileSystemEventHandler):
             return
         for folder, name in self._watched.items():
             if path.startswith(folder):
-                with self._lock:
-                    self._dirty[name] = time.monotonic()
+                self._debouncer.note(name)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(0.05):
-            now = time.monotonic()
-            with self._lock:
-                ready = [n for n, t in self._dirty.items() if now - t >= DEBOUNCE_S]
-                for name in ready:
-                    del self._dirty[name]
-            for name in ready:
-                runtime = self.sandbox.runtime(name)
-                if runtime is None:
-                    continue
-                self.sandbox.retire_environments(name)
-                self.report(f"code changed in {runtime.function.code_dir}: {name}'s warm environments "
-                            f"retired; the next invocation is a cold start")
+    def _retire(self, name: str) -> None:
+        runtime = self.sandbox.runtime(name)
+        if runtime is None:
+            return
+        self.sandbox.retire_environments(name)
+        self.report(f"code changed in {runtime.function.code_dir}: {name}'s warm environments "
+                    f"retired; the next invocation is a cold start")

@@ -45,6 +45,10 @@ class InvocationRecord:
     error_message: str | None = None
     result: object = None  # the handler's return value (decoded JSON), or the error payload
     trace_id: str | None = None
+    # True once nothing more will happen to this attempt: it succeeded, or failed with no retry left and
+    # was dead-lettered or discarded, or a retry has been scheduled. Set after the environment is back
+    # in the pool, so an upload made right after one finished finds it warm.
+    final: bool = False
     # the guide's five stages, as epoch seconds
     detected_at: float = field(default_factory=time.time)  # 1. event detection
     allocated_at: float | None = None  # 2. execution environment chosen or created (init done)
@@ -99,7 +103,7 @@ class InvocationLog:
 
     def __init__(self, keep: int = 5000):
         self._records: deque[InvocationRecord] = deque(maxlen=keep)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: wait_for's predicate may read the log
         self._changed = threading.Condition(self._lock)
         self._listeners: list[Callable[[InvocationRecord], None]] = []
         self.version = 0  # bumped on every change, so pollers can ask "anything new?"

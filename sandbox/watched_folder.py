@@ -2,13 +2,13 @@
 takes the same path as any client's upload (and fires the same S3 event)."""
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Callable
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
+
+from .debounce import Debouncer
 
 SETTLE_S = 0.3  # a file is uploaded once its size has stopped changing for this long
 
@@ -19,22 +19,19 @@ class WatchedFolder(FileSystemEventHandler):
         self.folder = Path(folder).resolve()
         self.upload = upload
         self.report = report
-        self._pending: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, float]] = {}
-        self._lock = threading.Lock()
         self._observer = Observer()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._settle_loop, name="watched-folder", daemon=True)
+        self._debouncer = Debouncer(self._upload_once, SETTLE_S, "watched-folder", poll_s=0.1)
 
     def start(self) -> "WatchedFolder":
         self.folder.mkdir(parents=True, exist_ok=True)
         self._observer.schedule(self, str(self.folder), recursive=True)
         self._observer.start()
-        self._thread.start()
+        self._debouncer.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self._debouncer.stop()
         self._observer.stop()
         self._observer.join(timeout=5)
 
@@ -60,18 +57,7 @@ class WatchedFolder(FileSystemEventHandler):
         name = path.name
         if name.startswith(".") or name.endswith(("~", ".tmp", ".part", ".crdownload")):
             return  # editors' and browsers' temporary files
-        with self._lock:
-            self._pending[path] = time.monotonic()
-
-    def _settle_loop(self) -> None:
-        while not self._stop.wait(0.1):
-            now = time.monotonic()
-            with self._lock:
-                ready = [p for p, t in self._pending.items() if now - t >= SETTLE_S]
-                for path in ready:
-                    del self._pending[path]
-            for path in ready:
-                self._upload_once(path)
+        self._debouncer.note(path)
 
     def _upload_once(self, path: Path) -> None:
         try:

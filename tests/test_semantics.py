@@ -206,7 +206,7 @@ def test_guide_handler_on_a_22_mp_photo_fails_at_128_mb_and_succeeds_at_512(real
     try:
         sb.s3.upload_file(str(photo), SOURCE, "big.jpg")
         small = sb.wait_for_key("big.jpg", 60)
-        assert small.status == "out of memory" and small.error_type == "Runtime.OutOfMemory"
+        assert small.status == "dead-lettered" and small.error_type == "Runtime.OutOfMemory"
         sb.update_function_configuration(memory_size=512)
         sb.s3.upload_file(str(photo), SOURCE, "big2.jpg")
         large = sb.wait_for_key("big2.jpg", 60)

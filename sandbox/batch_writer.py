@@ -1,0 +1,63 @@
+"""A background writer that drains a queue in batches, so callers (an invocation, the log reader) never
+wait for the local endpoint. Used for CloudWatch Logs and CloudWatch metrics."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Callable
+
+
+class BatchWriter:
+    def __init__(self, write: Callable[[list], None], name: str, max_batch: int = 1000,
+                 max_queued: int = 100_000):
+        self._write = write
+        self._queue: "queue.Queue" = queue.Queue(maxsize=max_queued)
+        self._max_batch = max_batch
+        self.dropped = 0
+        self._stop = object()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, item) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1  # a runaway producer: keep the sandbox responsive rather than every line
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far has been written."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.flush()
+        self._queue.put(self._stop)
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is self._stop:
+                self._queue.task_done()
+                return
+            batch, stopping = [first], False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is self._stop:
+                    stopping = True
+                    self._queue.task_done()
+                    break
+                batch.append(item)
+            try:
+                self._write(batch)
+            except Exception:
+                pass  # the endpoint is going away; the in-memory copies still have everything
+            for _ in batch:
+                self._queue.task_done()
+            if stopping:
+                return
