@@ -196,7 +196,7 @@ class ResizeSettings:
     max_width: int | None = None
     max_height: int | None = None
     output_format: str = "JPEG"
-    quality: int = 85
+    quality: int = 75  # Pillow's default, which the guide's save(buffer, "JPEG") uses
     resampling: str = "LANCZOS"
     background: tuple = (255, 255, 255)
     max_input_pixels: int = 89_478_485  # Pillow's own MAX_IMAGE_PIXELS default
@@ -245,7 +245,7 @@ class ResizeSettings:
             max_width=env_int(environ, "MAX_WIDTH", None, 1, 65_535),
             max_height=env_int(environ, "MAX_HEIGHT", None, 1, 65_535),
             output_format=_env_choice(environ, "OUTPUT_FORMAT", "JPEG", OUTPUT_FORMAT_CHOICES),
-            quality=env_int(environ, "OUTPUT_QUALITY", 85, 1, 100),
+            quality=env_int(environ, "OUTPUT_QUALITY", 75, 1, 100),
             resampling=_env_choice(environ, "RESAMPLING_FILTER", "LANCZOS", tuple(RESAMPLING_FILTERS)),
             background=background,
             max_input_pixels=env_int(environ, "MAX_INPUT_PIXELS", 89_478_485, 1),

@@ -16,7 +16,7 @@ with a message naming the variable):
 | `MAX_WIDTH` | unset | whole number 1-65535 | Optional: also fit the output inside this width (aspect ratio kept). |
 | `MAX_HEIGHT` | unset | whole number 1-65535 | Optional: also fit the output inside this height (aspect ratio kept). |
 | `OUTPUT_FORMAT` | `JPEG` | `JPEG`, `PNG`, `WEBP`, `AUTO` | Format written. `AUTO` keeps JPEG/PNG/WebP sources in their format; other sources become PNG when they have transparency, JPEG otherwise. The output key's extension follows the bytes (`scan.tiff` -> `resized-scan.jpg`); a matching extension is kept (`test.jpg` -> `resized-test.jpg`). |
-| `OUTPUT_QUALITY` | `85` | whole number 1-100 | JPEG/WebP quality. |
+| `OUTPUT_QUALITY` | `75` | whole number 1-100 | JPEG/WebP quality (75 is Pillow's default, what the guide's handler writes). |
 | `RESAMPLING_FILTER` | `LANCZOS` | `NEAREST`, `BOX`, `BILINEAR`, `HAMMING`, `BICUBIC`, `LANCZOS` | Filter used after libjpeg's reduced-scale decode to reach the exact size. |
 | `BACKGROUND_COLOR` | `#ffffff` | a CSS-style colour (`#rrggbb`, `white`, `rgb(r,g,b)`) | Transparency is flattened onto this colour for JPEG output (kept as is for PNG/WebP). |
 | `MAX_INPUT_PIXELS` | `89478485` | whole number >= 1 | Images with more pixels are refused from their header, before decoding (decompression bombs). Pillow's own default. |

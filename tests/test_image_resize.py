@@ -393,7 +393,7 @@ def test_settings_defaults_reproduce_the_guide():
     settings = ResizeSettings.from_environ({})
     assert settings == ResizeSettings()
     assert (settings.scale, settings.output_format, settings.max_width, settings.max_height) == (0.5, "JPEG", None, None)
-    assert settings.quality == 85 and settings.resampling == "LANCZOS" and settings.memory_size_mb == 128
+    assert settings.quality == 75 and settings.resampling == "LANCZOS" and settings.memory_size_mb == 128
 
 
 def test_settings_are_read_from_the_environment():
