@@ -155,3 +155,40 @@ def test_help_lists_every_command():
     result = _run("--help")
     for command in ("invoke", "generate-event", "upload", "redrive", "bench", "package"):
         assert command in result.stdout
+
+
+def _wait_for_key(s3, key, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])]
+        if key in keys:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_redrive_command_resubmits_dead_lettered_events(running):
+    s3 = running.s3()
+    s3.upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "redrive/test.jpg")
+    assert _wait_for_key(s3, "resized-redrive/test.jpg")  # the upload's own invocation is done
+    sqs = boto3.client("sqs", endpoint_url=running.url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    url = sqs.get_queue_url(QueueName="ImageResizeLambda-dlq")["QueueUrl"]
+    event = json.loads(_run("generate-event", "s3-put", "--key", "redrive/test.jpg").stdout)
+    s3.delete_object(Bucket="resized-image-bucket123", Key="resized-redrive/test.jpg")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    result = _run("redrive", "--endpoint-url", running.url)
+    assert result.returncode == 0, result.stderr
+    assert "re-submitted 1 dead-lettered event(s)" in result.stdout
+    assert _wait_for_key(s3, "resized-redrive/test.jpg")
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+
+
+def test_ctrl_c_stops_the_sandbox_cleanly():
+    sandbox = RunningSandbox("--quiet")
+    try:
+        sandbox.proc.send_signal(signal.SIGINT)
+        assert sandbox.proc.wait(20) == 0
+        assert "Traceback" not in sandbox.proc.stdout.read()
+    finally:
+        sandbox.stop()

@@ -146,3 +146,4 @@ def test_cold_start_reports_init_duration_and_bills_it(sb):
     assert record.billed_duration_ms >= int(record.init_duration_ms + record.duration_ms)
     [report] = [m for m in messages(sb, record) if m.startswith("REPORT")]
     assert f"Init Duration: {record.init_duration_ms:.2f} ms" in report
+

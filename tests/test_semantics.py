@@ -11,6 +11,9 @@ import time
 
 import pytest
 
+from sandbox.config import FunctionConfiguration, SandboxConfig
+from sandbox.core import Sandbox
+
 from conftest import HANDLERS, PROJECT_ROOT, SAMPLES, start_sandbox
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
@@ -226,3 +229,34 @@ def test_project_handler_on_a_22_mp_photo_succeeds_at_128_mb(realworld):
         assert record.max_memory_used_mb <= 128
     finally:
         sb.stop()
+
+
+def test_idle_environments_are_shut_down_after_the_idle_timeout():
+    config = SandboxConfig(port=0, web_port=None, idle_timeout_s=0.5)
+    with Sandbox(config, FunctionConfiguration(code_dir=HANDLERS / "faults")) as sandbox:
+        first = sandbox.invoke({"action": "ok"})
+        assert sandbox.runtime("ImageResizeLambda").describe()
+        deadline = time.time() + 10
+        while time.time() < deadline and sandbox.runtime("ImageResizeLambda").describe():
+            time.sleep(0.1)
+        assert sandbox.runtime("ImageResizeLambda").describe() == []
+        again = sandbox.invoke({"action": "ok"})
+        assert again.cold_start is True and again.result["pid"] != first.result["pid"]
+
+
+def test_worker_killed_during_an_async_invocation_is_retried_in_a_new_environment(faults):
+    import signal
+
+    faults.client("lambda").put_function_event_invoke_config(FunctionName="ImageResizeLambda",
+                                                             MaximumRetryAttempts=1)
+    warm = faults.invoke({"action": "ok"})
+    record = faults.invoke_async({"action": "sleep", "seconds": 1})
+    deadline = time.time() + 5
+    while time.time() < deadline and record.status != "running":
+        time.sleep(0.01)
+    time.sleep(0.2)
+    os.kill(warm.result["pid"], signal.SIGKILL)
+    final = _final(faults, lambda r: r.request_id == record.request_id and r.final and r.attempt == 2, 20)
+    first = [r for r in faults.invocations() if r.request_id == record.request_id and r.attempt == 1][0]
+    assert first.error_type == "Runtime.ExitError" and "signal: killed" in first.error_message
+    assert final.status == "success" and final.cold_start is True
