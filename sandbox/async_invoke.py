@@ -25,7 +25,9 @@ from .invocation import (DEAD_LETTERED, ERROR, OUT_OF_MEMORY, RUNNING, SUCCESS, 
                          InvocationLog, InvocationRecord)
 
 AWS_RETRY_DELAYS_S = (60.0, 120.0)  # before the 2nd and the 3rd attempt
-THROTTLE_BACKOFF_S = (0.05, 2.0)  # the sandbox's back-off for throttled events (AWS: up to minutes)
+# AWS keeps throttled asynchronous events and retries them with back-off (up to 6 hours). The sandbox
+# retries one as soon as an environment of its function is handed back, and after this long at most.
+THROTTLE_RETRY_S = 1.0
 
 
 @dataclass
@@ -46,6 +48,8 @@ class AsyncInvoker:
         self.clock = clock
         self._queue: "queue.Queue[QueuedEvent | None]" = queue.Queue()
         self._timers: set[threading.Timer] = set()
+        self._throttled: dict[str, list[QueuedEvent]] = {}  # function name -> events waiting for capacity
+        self._throttle_lock = threading.Lock()
         self._stopping = False
         self._workers = [threading.Thread(target=self._work, name=f"async-invoke-{i}", daemon=True)
                          for i in range(workers)]
@@ -72,12 +76,26 @@ class AsyncInvoker:
             worker.join(timeout=5)
 
     # -- internals -----------------------------------------------------------------------------------
-    def _later(self, delay: float, item: QueuedEvent) -> None:
+    def capacity_available(self, function_name: str) -> None:
+        """An environment of this function was handed back: retry its oldest throttled event now."""
+        with self._throttle_lock:
+            waiting = self._throttled.get(function_name)
+            item = waiting.pop(0) if waiting else None
+        if item is not None and not self._stopping:
+            self._queue.put(item)
+
+    def _later(self, delay: float, item: QueuedEvent, only_if_waiting: bool = False) -> None:
         if self._stopping:
             return
 
         def fire():
             self._timers.discard(timer)
+            if only_if_waiting:  # a throttled event not yet picked up by capacity_available
+                with self._throttle_lock:
+                    waiting = self._throttled.get(item.record.function_name, [])
+                    if item not in waiting:
+                        return
+                    waiting.remove(item)
             if not self._stopping:
                 self._queue.put(item)
 
@@ -118,12 +136,11 @@ class AsyncInvoker:
         try:
             runtime.invoke(record, item.payload)
         except Throttled:
-            # AWS keeps a throttled asynchronous event and retries it with back-off (up to 6 hours).
             record.status = THROTTLED
             self.records.changed(record)
-            tries = getattr(item, "throttles", 0) + 1
-            item.throttles = tries
-            self._later(min(THROTTLE_BACKOFF_S[0] * (2 ** min(tries, 6)), THROTTLE_BACKOFF_S[1]), item)
+            with self._throttle_lock:
+                self._throttled.setdefault(record.function_name, []).append(item)
+            self._later(THROTTLE_RETRY_S, item, only_if_waiting=True)
             return
         record.responded_at = self.clock()
         if record.status == SUCCESS:

@@ -115,7 +115,7 @@ class CloudWatchLogs:
         self._streams: dict[str, dict] = {}  # stream name -> {"group", "created", "last"}
         self._subscribers: list[Callable[[LogEvent], None]] = []
         self._known: set[tuple[str, str | None]] = set()
-        self._writer = BatchWriter(self._write, "cloudwatch-logs") if client is not None else None
+        self._writer = BatchWriter(self._write, "cloudwatch-logs", linger_s=0.2) if client is not None else None
 
     def subscribe(self, callback: Callable[[LogEvent], None]) -> None:
         self._subscribers.append(callback)

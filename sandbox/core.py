@@ -112,8 +112,10 @@ class Sandbox:
                                       routes={"/_sandbox/": self._api_app()})
         self.endpoint.start()
         self.endpoint.load_aws_managed_policies(GUIDE_MANAGED_POLICIES)
-        self.logs = cw.CloudWatchLogs(self.client("logs"))
-        self.metrics = LambdaMetrics(self.client("cloudwatch"))
+        # The sandbox's own writers skip boto3's parameter validation: they build valid requests, and
+        # validating thousands of log events per batch costs the CPU the invocations need.
+        self.logs = cw.CloudWatchLogs(self.client("logs", validate=False))
+        self.metrics = LambdaMetrics(self.client("cloudwatch", validate=False))
         self.notifications = BucketNotifications(
             lambda bucket: self.s3.get_bucket_notification_configuration(Bucket=bucket))
         self.settings = EnvironmentSettings(endpoint_url=self.endpoint_url, region=self.config.region,
@@ -173,10 +175,11 @@ class Sandbox:
     def endpoint_url(self) -> str:
         return self.endpoint.url
 
-    def client(self, service: str):
+    def client(self, service: str, validate: bool = True):
         """A boto3 client for the local endpoint, as a user's code would make one."""
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.config.region,
-                            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}),
+                            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"},
+                                              parameter_validation=validate),
                             **LOCAL_CREDENTIALS)
 
     @property
@@ -227,6 +230,7 @@ class Sandbox:
     def register_function(self, function: FunctionConfiguration, create_in_api: bool = False) -> FunctionRuntime:
         """Make a function runnable in the sandbox (and, optionally, known to the Lambda API)."""
         runtime = FunctionRuntime(function, self.logs, self.settings)
+        runtime.on_capacity.append(lambda: self.invoker.capacity_available(function.function_name))
         self._functions[function.function_name] = runtime
         if create_in_api:  # so get-function-configuration and the console-like views tell the truth
             lam = self.client("lambda")

@@ -30,6 +30,7 @@ class FunctionRuntime:
         self._busy: set[ExecutionEnvironment] = set()
         self.throttles = 0
         self.environments_created = 0
+        self.on_capacity: list = []  # called (no arguments) whenever an environment is handed back
 
     @property
     def name(self) -> str:
@@ -68,6 +69,8 @@ class FunctionRuntime:
                 self._idle.append(env)
         if not keep:
             env.stop(reason="configuration changed" if env.alive else env.exit_reason or "ended")
+        for callback in list(self.on_capacity):
+            callback()
 
     def invoke(self, record: InvocationRecord, payload: bytes) -> InvocationRecord:
         env = self.acquire()

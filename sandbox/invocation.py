@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Callable
 
 # Status values, as the page shows them.
@@ -61,7 +62,7 @@ class InvocationRecord:
     def id(self) -> str:
         return f"{self.request_id}#{self.attempt}"
 
-    @property
+    @cached_property
     def s3_object(self) -> tuple[str, str] | None:
         """(bucket, decoded key) of the first S3 record, if the event is an S3 event."""
         from urllib.parse import unquote_plus
@@ -90,7 +91,7 @@ class InvocationRecord:
         ]
 
     def as_dict(self) -> dict:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         data["id"] = self.id
         obj = self.s3_object
         data["bucket"], data["key"] = obj if obj else (None, None)
@@ -107,6 +108,7 @@ class InvocationLog:
         self._changed = threading.Condition(self._lock)
         self._listeners: list[Callable[[InvocationRecord], None]] = []
         self.version = 0  # bumped on every change, so pollers can ask "anything new?"
+        self._recent: deque[tuple[int, InvocationRecord]] = deque(maxlen=10_000)  # (version, record)
 
     def subscribe(self, listener: Callable[[InvocationRecord], None]) -> None:
         self._listeners.append(listener)
@@ -120,6 +122,7 @@ class InvocationLog:
     def changed(self, record: InvocationRecord) -> None:
         with self._changed:
             self.version += 1
+            self._recent.append((self.version, record))
             self._changed.notify_all()
         for listener in list(self._listeners):
             try:
@@ -136,14 +139,21 @@ class InvocationLog:
 
     def wait_for(self, predicate: Callable[[InvocationRecord], bool], timeout: float = 30.0
                  ) -> InvocationRecord | None:
-        """Block until a record satisfies ``predicate``; returns it, or None after ``timeout``."""
+        """Block until a record satisfies ``predicate``; returns it, or None after ``timeout``. Each record
+        is looked at once, then again only when it changes."""
         deadline = time.monotonic() + timeout
         with self._changed:
+            for record in reversed(self._records):
+                if predicate(record):
+                    return record
+            seen = self.version
             while True:
-                for record in reversed(self._records):
-                    if predicate(record):
-                        return record
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
                 self._changed.wait(remaining)
+                changed = [r for v, r in self._recent if v > seen]
+                seen = self.version
+                for record in reversed(changed):
+                    if predicate(record):
+                        return record

@@ -21,7 +21,7 @@ class LambdaMetrics:
         self._client = client
         self.totals: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
-        self._writer = BatchWriter(self._write, "cloudwatch-metrics") if client is not None else None
+        self._writer = BatchWriter(self._write, "cloudwatch-metrics", linger_s=1.0) if client is not None else None
 
     def put(self, function_name: str, name: str, value: float = 1.0) -> None:
         with self._lock:
