@@ -167,6 +167,11 @@ def bench_burst(count: int = 200) -> dict:
                               "cold_starts": sum(1 for r in records if r is not None and r.cold_start)}
         # one environment's rate: sequential warm invocations (its handler Duration)
         single = [_upload_and_wait(sb, f"burst/single-{i}.jpg", body)[1].duration_ms for i in range(20)]
+    # the same warm burst with one environment (reserved concurrency 1): one environment's throughput
+    # when the sandbox's own S3 work is counted too
+    with Sandbox(SandboxConfig(port=0, web_port=None), FunctionConfiguration(reserved_concurrency=1)) as sb:
+        _burst(sb, [f"one-warmup/{i}.jpg" for i in range(5)], TEST_JPG)
+        figures["one_env_burst_rate"] = count / _burst(sb, [f"one/{i:03d}.jpg" for i in range(count)], TEST_JPG)
     cores = os.cpu_count() or 1
     figures["one_env_rate"] = 1000.0 / statistics.median(single)
     figures["cores"] = cores
@@ -209,6 +214,9 @@ def run_all(only=None, uploads: int = 20) -> dict:
             _line(f"burst of 200 uploads, {label}", f"{b['images_per_s']:.1f} /s",
                   f"= {b['efficiency'] * 100:.0f} % (goal >= 80 %), {b['environments']} environments, "
                   f"{b['cold_starts']} cold starts")
+        _line("the same warm burst with one environment", f"{burst['one_env_burst_rate']:.1f} /s",
+              f"x {burst['cores']} cores = {burst['one_env_burst_rate'] * burst['cores']:.1f} /s; warm burst = "
+              f"{burst['warm']['images_per_s'] / (burst['one_env_burst_rate'] * burst['cores']) * 100:.0f} % of it")
         _line("events lost", f"{burst['lost']}", "goal 0")
     if "image" in parts:
         try:
