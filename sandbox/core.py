@@ -217,6 +217,8 @@ class Sandbox:
         self.sqs.create_queue(QueueName=function.dlq_name)
         self.register_function(function, create_in_api=True)
         lam = self.client("lambda")
+        lam.put_function_concurrency(FunctionName=function.function_name,
+                                     ReservedConcurrentExecutions=function.reserved_concurrency)
         lam.add_permission(FunctionName=function.function_name, StatementId="s3-invoke",
                            Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
                            SourceArn=f"arn:aws:s3:::{cfg.source_bucket}", SourceAccount=ACCOUNT_ID)
@@ -297,6 +299,8 @@ class Sandbox:
             changes["timeout"] = request["Timeout"]
         if "Handler" in request:
             changes["handler"] = request["Handler"]
+        if "ReservedConcurrentExecutions" in request:
+            changes["reserved_concurrency"] = int(request["ReservedConcurrentExecutions"])
         if "Environment" in request:
             changes["environment"] = dict((request["Environment"] or {}).get("Variables") or {})
         if "Layers" in request:
@@ -318,7 +322,11 @@ class Sandbox:
 
     def apply_configuration(self, name: str, request: dict) -> None:
         runtime = self._runtime_or_fail(name)
-        runtime.update(runtime.function.replace(**self._configuration_changes(name, request)))
+        changes = self._configuration_changes(name, request)
+        if set(changes) <= {"reserved_concurrency"}:  # not a configuration of the environments: they stay
+            runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        else:
+            runtime.update(runtime.function.replace(**changes))
 
     def _unpack(self, kind: str, name: str, zip_bytes: bytes) -> Path:
         import hashlib

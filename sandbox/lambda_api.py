@@ -113,6 +113,8 @@ class LambdaApiInterceptor:
                 return self._update_code(name, environ, start_response)
             if rest == "/recursion-config" and self.hooks.knows_function(name):
                 return self._recursion_config(name, method, environ, start_response)
+            if method == "PUT" and rest == "/concurrency" and self.hooks.knows_function(name):
+                return self._put_concurrency(name, environ, start_response)
             if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
                 return self._event_invoke_config(name, environ, start_response)
             if method == "DELETE" and rest == "":
@@ -200,6 +202,17 @@ class LambdaApiInterceptor:
             return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
         value = "Allow" if self.hooks.recursion_allowed_for(name) else "Terminate"
         return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
+
+    def _put_concurrency(self, name, environ, start_response):
+        """put-function-concurrency: the most environments the function may have at once."""
+        from .errors import ConfigError
+
+        try:
+            value = json.loads(self._body(environ) or b"{}").get("ReservedConcurrentExecutions")
+            self.hooks.apply_configuration(name, {"ReservedConcurrentExecutions": value})
+        except (ConfigError, ValueError, TypeError) as exc:
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        return _Capture(self.app, environ).replay(start_response)
 
     def _event_invoke_config(self, name, environ, start_response):
         from .errors import ConfigError

@@ -151,3 +151,10 @@ def test_invoking_an_unknown_function_is_resource_not_found(lam):
     with pytest.raises(ClientError) as error:
         lam.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_reserved_concurrency_is_readable_and_settable_through_the_api(sb, lam):
+    assert lam.get_function_concurrency(FunctionName="ImageResizeLambda")["ReservedConcurrentExecutions"] == 10
+    lam.put_function_concurrency(FunctionName="ImageResizeLambda", ReservedConcurrentExecutions=3)
+    assert sb.function.reserved_concurrency == 3
+    assert lam.get_function_concurrency(FunctionName="ImageResizeLambda")["ReservedConcurrentExecutions"] == 3
