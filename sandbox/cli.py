@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .config import (DEFAULT_HANDLER, FUNCTION_NAME, PROJECT_ROOT, SOURCE_BUCKET,
+from .config import (DEFAULT_HANDLER, parse_env_pairs, FUNCTION_NAME, PROJECT_ROOT, SOURCE_BUCKET,
                      FunctionConfiguration, SandboxConfig)
 from .errors import SandboxError
 
@@ -31,16 +31,6 @@ EPILOG = """examples:
   run_local.py deploy [--aws] [--dry-run]       the guide's 4 steps with boto3 (the sandbox if running, else AWS)
   run_local.py destroy [--aws] [--delete-buckets]  remove what deploy created
 """
-
-
-def _env_pairs(values: list[str]) -> dict[str, str]:
-    env = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SandboxError(f"--env takes KEY=VALUE; got {item!r}.")
-        env[key] = value
-    return env
 
 
 def add_function_options(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +52,7 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
 def function_from_args(args) -> FunctionConfiguration:
     return FunctionConfiguration(
         code_dir=Path(args.code_dir), handler=args.handler, memory_size=args.memory, timeout=args.timeout,
-        environment=_env_pairs(args.env), reserved_concurrency=args.concurrency,
+        environment=parse_env_pairs(args.env), reserved_concurrency=args.concurrency,
         maximum_retry_attempts=args.retries)
 
 

@@ -41,6 +41,17 @@ RESERVED_ENV_KEYS = {
 _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
 
 
+def parse_env_pairs(values) -> dict[str, str]:
+    """``["SCALE=0.25", "A=b=c"]`` -> ``{"SCALE": "0.25", "A": "b=c"}``, as ``--env KEY=VALUE`` takes them."""
+    env = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--env takes KEY=VALUE; got {item!r}.")
+        env[key] = value
+    return env
+
+
 @dataclass
 class FunctionConfiguration:
     """What ``get-function-configuration`` describes, for one function."""

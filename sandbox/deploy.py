@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .config import (ACCOUNT_ID, DEFAULT_HANDLER, DESTINATION_BUCKET, FUNCTION_NAME, LAMBDA_RUNTIME,
+from .config import (ACCOUNT_ID, parse_env_pairs, DEFAULT_HANDLER, DESTINATION_BUCKET, FUNCTION_NAME, LAMBDA_RUNTIME,
                      MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, PROJECT_ROOT, ROLE_NAME,
                      SOURCE_BUCKET)
-from .errors import SandboxError
+from .errors import ConfigError, SandboxError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 LAYER_NAME = "pillow-layer"
@@ -604,23 +604,27 @@ def _prepare_layer_zip(options: DeployOptions, target: str, printer: _Printer,
 
 # ------------------------------------------------------------------------------------------------ deploy
 
-def deploy(session_or_clients, options: DeployOptions | None = None, out=None) -> DeployReport:
-    """The guide's four steps. Creates what is missing and updates what exists; returns what it did."""
+def _begin(kind: str, session_or_clients, options: DeployOptions | None, out):
+    """What deploy and destroy both start with: validated options, the target, a report and a printer."""
     options = options or DeployOptions()
     options.validate()
-    out = out or sys.stdout
     clients = _Clients(session_or_clients)
     target = options.target or ("sandbox" if _looks_like_sandbox(session_or_clients) else "aws")
     region = options.region or clients.region()
-    report = DeployReport("deploy", target, region, None, options.dry_run)
-    printer = _Printer(out, options.dry_run)
-    api = _Api(clients, report, printer, options.verbose)
+    report = DeployReport(kind, target, region, None, options.dry_run)
+    printer = _Printer(out or sys.stdout, options.dry_run)
+    label = options.target_label or ("the sandbox" if target == "sandbox" else "AWS" if target == "aws"
+                                     else "the endpoint")
+    return options, target, region, report, printer, _Api(clients, report, printer, options.verbose), label
+
+
+def deploy(session_or_clients, options: DeployOptions | None = None, out=None) -> DeployReport:
+    """The guide's four steps. Creates what is missing and updates what exists; returns what it did."""
+    options, target, region, report, printer, api, label = _begin("deploy", session_or_clients, options, out)
 
     # The packages first: a missing or wrong zip stops the deploy before any call is made.
     function_zip = _prepare_function_zip(options, printer)
     layer_zip, layer_lines = _prepare_layer_zip(options, target, printer, report)
-    label = options.target_label or ("the sandbox" if target == "sandbox" else "AWS" if target == "aws"
-                                     else "the endpoint")
     account = _identify(api, report, target, label, printer, f"Deploying {options.function_name} to")
     for line in layer_lines:
         printer.line(line)
@@ -1018,17 +1022,7 @@ def _print_next_steps(printer: _Printer, options: DeployOptions, target: str) ->
 def destroy(session_or_clients, options: DeployOptions | None = None, out=None) -> DeployReport:
     """Remove what deploy created, in reverse order: trigger, layer versions, function, role (and the
     buckets with delete_buckets, only if empty unless force)."""
-    options = options or DeployOptions()
-    options.validate()
-    out = out or sys.stdout
-    clients = _Clients(session_or_clients)
-    target = options.target or ("sandbox" if _looks_like_sandbox(session_or_clients) else "aws")
-    region = options.region or clients.region()
-    report = DeployReport("destroy", target, region, None, options.dry_run)
-    printer = _Printer(out, options.dry_run)
-    api = _Api(clients, report, printer, options.verbose)
-    label = options.target_label or ("the sandbox" if target == "sandbox" else "AWS" if target == "aws"
-                                     else "the endpoint")
+    options, target, region, report, printer, api, label = _begin("destroy", session_or_clients, options, out)
     account = _identify(api, report, target, label, printer, f"Removing {options.function_name} from")
     if options.dry_run:
         printer.line("Dry run: nothing is read or changed. These are the calls that remove everything deploy "
@@ -1270,13 +1264,10 @@ def _aws_region(profile: str | None) -> str:
 
 
 def _env_pairs(values) -> dict[str, str]:
-    env = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DeployError(f"--env takes KEY=VALUE; got {item!r}.")
-        env[key] = value
-    return env
+    try:
+        return parse_env_pairs(values)
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import os
 import threading
 import time
@@ -83,7 +82,6 @@ class Sequencer:
         self._clock = clock
         self._lock = threading.Lock()
         self._last = 0
-        self._counter = itertools.count()
 
     def next(self) -> str:
         with self._lock:
