@@ -66,10 +66,14 @@ class AsyncInvoker:
     def pending(self) -> int:
         return self._queue.qsize() + len(self._timers)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Start no retry or queued event from now on (the sandbox is stopping)."""
         self._stopping = True
         for timer in list(self._timers):
             timer.cancel()
+
+    def stop(self) -> None:
+        self.halt()
         for _ in self._workers:
             self._queue.put(None)
         for worker in self._workers:
@@ -109,6 +113,8 @@ class AsyncInvoker:
             item = self._queue.get()
             if item is None:
                 return
+            if self._stopping:
+                continue  # the sandbox is stopping: queued events are not started
             try:
                 self._run(item)
             except Exception as exc:  # never lose an event to a sandbox bug

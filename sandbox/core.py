@@ -153,9 +153,11 @@ class Sandbox:
         if getattr(self, "code_watcher", None) is not None:
             self.code_watcher.stop()
         if self.invoker:
-            self.invoker.stop()
+            self.invoker.halt()
         for runtime in list(self._functions.values()):
-            runtime.shutdown()
+            runtime.shutdown()  # kills busy workers too, so in-flight invocations end at once
+        if self.invoker:
+            self.invoker.stop()
         if self.logs:
             self.logs.close()
         if getattr(self, "metrics", None) is not None:
