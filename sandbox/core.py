@@ -44,6 +44,8 @@ from .s3_write_observer import S3WriteObserver
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 TRIGGER_ID = "ImageResizeTrigger"
 GUIDE_MANAGED_POLICIES = ("AmazonS3FullAccess", "AWSLambdaBasicExecutionRole")
+GUIDE_MANAGED_POLICY_ARNS = ("arn:aws:iam::aws:policy/AmazonS3FullAccess",
+                             "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
 TRUST_POLICY = {
@@ -51,18 +53,6 @@ TRUST_POLICY = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                    "Action": "sts:AssumeRole"}],
 }
-
-
-def least_privilege_policy(source_bucket: str, destination_bucket: str) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{source_bucket}/*"},
-            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{destination_bucket}/*"},
-            {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": "*"},
-        ],
-    }
 
 
 def zip_directory(folder: Path) -> bytes:
@@ -206,15 +196,13 @@ class Sandbox:
         s3 = self.s3
         for bucket in (cfg.source_bucket, cfg.destination_bucket):
             s3.create_bucket(Bucket=bucket)
+        # Step 1: the role, as the guide makes it (its two AWS-managed policies; `run_local.py deploy
+        # --least-privilege` shows the narrower inline policy).
         iam = self.client("iam")
-        try:
-            iam.create_role(RoleName=function.role_arn.rsplit("/", 1)[-1],
-                            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
-            iam.put_role_policy(RoleName=function.role_arn.rsplit("/", 1)[-1], PolicyName="ImageResizeLeastPrivilege",
-                                PolicyDocument=json.dumps(least_privilege_policy(cfg.source_bucket,
-                                                                                 cfg.destination_bucket)))
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
+        role_name = function.role_arn.rsplit("/", 1)[-1]
+        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+        for policy in GUIDE_MANAGED_POLICY_ARNS:
+            iam.attach_role_policy(RoleName=role_name, PolicyArn=policy)
         self.sqs = self.client("sqs")
         self.sqs.create_queue(QueueName=function.dlq_name)
         self.register_function(function, create_in_api=True)
