@@ -144,7 +144,8 @@ class LambdaContext:
 def error_result(exc, request_id="", error_type=None):
     frames = traceback.extract_tb(exc.__traceback__)
     # Drop the runtime's own frames, as AWS does: the trace starts in the user's code.
-    frames = [f for f in frames if os.path.abspath(f.filename) != os.path.abspath(__file__)]
+    frames = [f for f in frames if os.path.abspath(f.filename) != os.path.abspath(__file__)
+              and not f.filename.startswith("<frozen") and "importlib" not in f.filename]
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
@@ -205,10 +206,10 @@ def main():
     configure_sys_path()
     try:
         handler = load_handler(os.environ["_HANDLER"])
-    except Exception as exc:
-        error_type = getattr(exc, "error_type", "Runtime.Unknown" if not isinstance(exc, InitError) else None)
-        result = error_result(exc, error_type=error_type)
-        result["stackTrace"] = [] if isinstance(exc, InitError) else result["stackTrace"]
+    except Exception as exc:  # as awslambdaric: a module that raises while loading reports that exception
+        result = error_result(exc, error_type=getattr(exc, "error_type", None))
+        if isinstance(exc, InitError):
+            result["stackTrace"] = []
         log_error(result)
         emit_marker("init")
         client.init_error(result)

@@ -431,6 +431,7 @@ class ExecutionEnvironment:
         the runtime's error, and the environment is discarded, as on AWS."""
         outcome = self._init_outcome
         init_ms = self.init_duration_ms or 0.0
+        error: dict = {}
         if outcome.kind == "init_error":
             error = _decode(outcome.payload) or {}
             error_type = error.get("errorType") or outcome.error_type or "Runtime.Unknown"
@@ -450,7 +451,7 @@ class ExecutionEnvironment:
         record.error_type = error_type
         record.error_message = message
         record.result = {"errorMessage": message, "errorType": error_type, "requestId": record.request_id,
-                         "stackTrace": []}
+                         "stackTrace": error.get("stackTrace", []) if isinstance(error, dict) else []}
         record.finished_at = time.time()
         self.logs.put(self.log_group, self.log_stream, cw.end_line(record.request_id), record.request_id)
         billed = billed_duration_ms(0.0, init_ms)

@@ -57,3 +57,23 @@ def test_import_error_of_the_handlers_own_imports_names_the_module():
                                         "No module named 'module_that_does_not_exist'")
     finally:
         sb.stop()
+
+
+def test_a_bad_handler_setting_fails_init_with_one_clear_sentence_and_the_sandbox_keeps_running():
+    sb = start_sandbox(environment={"RESIZE_SCALE": "2"}, maximum_retry_attempts=0)
+    try:
+        sb.s3.put_object(Bucket=SOURCE, Key="x.jpg", Body=_image_bytes())
+        record = sb.wait_for_key("x.jpg")
+        assert record.error_type == "ValueError"
+        assert "RESIZE_SCALE" in record.error_message and "'2'" in record.error_message
+        trace = record.result["stackTrace"]
+        assert any("image_resize.py" in frame for frame in trace) and not any("importlib" in f for f in trace)
+        lines = [e.message for e in sb.log_events()]
+        assert any(m.startswith("[ERROR] ValueError: RESIZE_SCALE") for m in lines)
+        assert any(m.startswith("INIT_REPORT") and "Error Type: ValueError" in m for m in lines)
+        sb.update_function_configuration(environment={"RESIZE_SCALE": "0.25"})
+        sb.s3.put_object(Bucket=SOURCE, Key="y.jpg", Body=_image_bytes())
+        assert sb.wait_for_key("y.jpg").status == "success"
+        assert _resized(sb, "resized-y.jpg").size == (160, 120)
+    finally:
+        sb.stop()
