@@ -36,6 +36,7 @@ from .invocation import InvocationLog, InvocationRecord, new_request_id
 from .lambda_api import LambdaApiInterceptor
 from .metrics import LambdaMetrics
 from .notifications import BucketNotifications
+from .packaging import function_zip_bytes
 from .pricing import CostSummary
 from .s3_events import S3Write, build_event
 from .s3_write_observer import S3WriteObserver
@@ -53,16 +54,6 @@ TRUST_POLICY = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                    "Action": "sts:AssumeRole"}],
 }
-
-
-def zip_directory(folder: Path) -> bytes:
-    """The deployment package of a code folder: its files at the zip's root (no __pycache__)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
 
 
 class Sandbox:
@@ -228,7 +219,7 @@ class Sandbox:
             lam = self.client("lambda")
             lam.create_function(
                 FunctionName=function.function_name, Runtime=function.runtime, Role=function.role_arn,
-                Handler=function.handler, Code={"ZipFile": zip_directory(function.code_dir)},
+                Handler=function.handler, Code={"ZipFile": function_zip_bytes(function.code_dir)},
                 MemorySize=function.memory_size, Timeout=function.timeout,
                 Environment={"Variables": dict(function.environment)},
                 Architectures=[function.architecture],

@@ -166,8 +166,8 @@ class Target:
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def _zip_tree(root: Path, out_path: Path, prefix: str = "") -> int:
-    """Zip every file under root (sorted, no __pycache__/.pyc) into out_path; return the file count."""
+def _zip_files(root: Path) -> list[Path]:
+    """Every file under root to package, sorted (no __pycache__/.pyc)."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -176,9 +176,11 @@ def _zip_tree(root: Path, out_path: Path, prefix: str = "") -> int:
                 continue
             files.append(Path(dirpath, name))
     files.sort(key=lambda p: p.relative_to(root).as_posix())
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    return files
+
+
+def _write_zip(target, root: Path, files: Sequence[Path], prefix: str = "") -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             info = zipfile.ZipInfo(prefix + path.relative_to(root).as_posix(), date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -186,8 +188,26 @@ def _zip_tree(root: Path, out_path: Path, prefix: str = "") -> int:
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             info.external_attr = (0o100000 | mode) << 16
             zf.writestr(info, path.read_bytes())
+
+
+def _zip_tree(root: Path, out_path: Path, prefix: str = "") -> int:
+    """Zip every file under root into out_path; return the file count."""
+    files = _zip_files(root)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".part")
+    _write_zip(tmp, root, files, prefix)
     tmp.replace(out_path)
     return len(files)
+
+
+def function_zip_bytes(code_dir: str | os.PathLike) -> bytes:
+    """The deployment package of a code folder, in memory (what CreateFunction's ZipFile takes)."""
+    import io
+
+    code_dir = Path(code_dir)
+    buffer = io.BytesIO()
+    _write_zip(buffer, code_dir, _zip_files(code_dir))
+    return buffer.getvalue()
 
 
 def _unzipped_size(zip_path: Path) -> int:
