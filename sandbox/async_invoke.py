@@ -63,9 +63,6 @@ class AsyncInvoker:
         self._queue.put(QueuedEvent(record, payload, first_seen=record.detected_at))
         return record
 
-    def pending(self) -> int:
-        return self._queue.qsize() + len(self._timers)
-
     def halt(self) -> None:
         """Start no retry or queued event from now on (the sandbox is stopping)."""
         self._stopping = True

@@ -89,12 +89,6 @@ class FunctionRuntime:
             env.stop(reason="idle")
         return len(stale)
 
-    def retire_all(self) -> None:
-        with self._lock:
-            envs, self._idle = self._idle, []
-        for env in envs:
-            env.stop(reason="retired")
-
     def shutdown(self) -> None:
         with self._lock:
             envs = self._idle + list(self._busy)

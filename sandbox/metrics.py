@@ -7,7 +7,6 @@ thread batches the writes so an invocation never waits for them.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 from .batch_writer import BatchWriter
@@ -19,21 +18,12 @@ UNITS = {"Invocations": "Count", "Errors": "Count", "Duration": "Milliseconds", 
 class LambdaMetrics:
     def __init__(self, client=None):
         self._client = client
-        self.totals: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
         self._writer = BatchWriter(self._write, "cloudwatch-metrics", linger_s=1.0) if client is not None else None
 
     def put(self, function_name: str, name: str, value: float = 1.0) -> None:
-        with self._lock:
-            key = (function_name, name)
-            self.totals[key] = self.totals.get(key, 0.0) + value
         if self._writer is not None:
             self._writer.put({"MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
                               "Value": float(value), "Unit": UNITS.get(name, "None"), "Timestamp": time.time()})
-
-    def total(self, function_name: str, name: str) -> float:
-        with self._lock:
-            return self.totals.get((function_name, name), 0.0)
 
     def flush(self, timeout: float = 5.0) -> None:
         if self._writer is not None:

@@ -19,15 +19,6 @@ DEFAULT_REGION = "us-east-1"
 # The bucket owner's canonical principal, as S3 shows it in ownerIdentity (an upper-case id).
 OWNER_PRINCIPAL_ID = "A3NL1KOZZKExample"
 
-CREATED_EVENTS = (
-    "ObjectCreated:Put",
-    "ObjectCreated:Post",
-    "ObjectCreated:Copy",
-    "ObjectCreated:CompleteMultipartUpload",
-)
-REMOVED_EVENTS = ("ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated")
-
-
 @dataclass(frozen=True)
 class S3Write:
     """One completed write (or delete) that the S3 endpoint accepted: what the event is built from."""
