@@ -84,6 +84,7 @@ class Sandbox:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
+        started = time.perf_counter()
         self.state_dir = Path(tempfile.mkdtemp(prefix="lambda-sandbox-"))
         self._layers: dict[str, Path] = {}
         self.endpoint = LocalEndpoint(self.config.host, self.config.port,
@@ -119,6 +120,7 @@ class Sandbox:
             self.code_watcher = CodeWatcher(self, report=self._report).start()
         self._started = True
         self.started_at = time.time()
+        self.startup_seconds = time.perf_counter() - started  # shown by the walkthrough notebook
         return self
 
     def stop(self) -> None:
