@@ -101,7 +101,9 @@ class LocalEndpoint:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         class QuietRequestHandler(WSGIRequestHandler):
-            # Keep-alive: boto3 reuses its connections, as it does with AWS.
+            # HTTP/1.1 framing (chunked responses) for clients that expect it. werkzeug still closes the
+            # connection after every response, so each S3 call opens a new one: AWS keeps them alive.
+            # waitress and cheroot, which do keep connections alive, cost more CPU per request here.
             protocol_version = "HTTP/1.1"
 
             # The terminal shows the function's logs, not one line per HTTP request.

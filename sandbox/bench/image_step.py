@@ -320,7 +320,7 @@ def _print_table(figures: dict, print_fn, ours_quality: int) -> None:
     met = figures["goals_met"]
     failed = [f"{k}: {', '.join(n for n, ok in v.items() if ok is False)}" if isinstance(v, dict) else k
               for k, v in met.items() if (v is False) or (isinstance(v, dict) and False in v.values())]
-    print_fn("All goals met." if not failed else "Goals missed - " + "; ".join(failed))
+    print_fn("Image step: all goals met." if not failed else "Image step: goals missed - " + "; ".join(failed))
 
 
 if __name__ == "__main__":

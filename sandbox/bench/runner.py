@@ -4,7 +4,8 @@
   uploads), against the handler's own Duration from REPORT (goal: ready <= 2 s; warm overhead <= 25 ms);
 - runtime: cold start against the floor `python -c "import boto3, PIL.Image"` (goal <= 1.3x); warm
   overhead of a no-op handler through the Runtime API (goals: p50 <= 10 ms, p99 <= 30 ms); a burst of 200
-  uploads: images/s against one environment's rate x cores (goal >= 80 %), events lost (goal 0);
+  uploads: images/s against one environment's measured rate x cores (goal >= 80 %), with the
+  CPU each image costs; events lost (goal 0);
 - image: the handler's image step against the guide-style baseline and the floor (sandbox/bench/image_step.py).
 """
 from __future__ import annotations
@@ -119,66 +120,151 @@ def bench_runtime(invocations: int = 300) -> dict:
 
 
 _UPLOADER = """
-import sys, threading, boto3
+import sys, threading, time, boto3
 endpoint, bucket, path, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-keys = sys.stdin.read().split()
+keys = sys.stdin.readline().split()
 body = open(path, "rb").read()
-def put(chunk):
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
+clients = [boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test") for _ in range(threads)]
+for s3 in clients:
+    s3.head_bucket(Bucket=bucket)  # import and connect before the clock starts
+print("ready", flush=True)
+sys.stdin.readline()
+cpu = time.process_time()
+def put(s3, chunk):
     for key in chunk:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-workers = [threading.Thread(target=put, args=(keys[i::threads],)) for i in range(threads)]
+workers = [threading.Thread(target=put, args=(clients[i], keys[i::threads])) for i in range(threads)]
 [w.start() for w in workers]
 [w.join() for w in workers]
+print("cpu", time.process_time() - cpu, flush=True)
 """
 
 
-def _burst(sb, keys, path: Path, threads: int = 4) -> float:
-    """PUT every key at once from a separate client process (as the AWS CLI or a browser would be);
-    seconds until every event has its final result."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _UPLOADER, sb.endpoint_url, SOURCE, str(path), str(threads)],
-                   input="\n".join(keys), text=True, check=True)
+def _cpu_seconds(process) -> float:
+    import psutil
+
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
+def _burst(sb, keys, path: Path, threads: int = 4) -> dict:
+    """PUT every key at once from a separate client process (as the AWS CLI or a browser would be) and
+    wait until every event has its final result.
+
+    The clock starts at the first PUT: the client imports boto3 and opens its connections before. Returns
+    the seconds taken and the CPU seconds spent meanwhile by the sandbox's own process (the S3 endpoint and
+    the Lambda service), by the execution environments that were already running, and by the client."""
+    import psutil
+
+    me = psutil.Process()
+    uploader = subprocess.Popen([sys.executable, "-c", _UPLOADER, sb.endpoint_url, SOURCE, str(path), str(threads)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        uploader.stdin.write(" ".join(keys) + "\n")
+        uploader.stdin.flush()
+        if uploader.stdout.readline().strip() != "ready":
+            raise RuntimeError("the burst's uploader did not start")
+        environments = [child for child in me.children(recursive=True) if child.pid != uploader.pid]
+        before = [_cpu_seconds(p) for p in environments]
+        sandbox_before = _cpu_seconds(me)
+        started = time.perf_counter()
+        uploader.stdin.write("go\n")
+        uploader.stdin.close()
+        client_cpu = float(uploader.stdout.readline().split()[1])
+        if uploader.wait(120) != 0:
+            raise RuntimeError("the burst's uploader failed")
+    finally:
+        if uploader.poll() is None:
+            uploader.kill()
     for key in keys:
         sb.wait_for_key(key, timeout=120)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before,
+            "cpu_environments_s": sum(_cpu_seconds(p) for p in environments) - sum(before),
+            "cpu_client_s": client_cpu}
 
 
-def bench_burst(count: int = 200) -> dict:
-    """A burst of ``count`` uploads, twice: from a cold start (the function scales out from nothing, each
-    new environment pays its INIT), then again once the environments are warm."""
+def _burst_phase(sb, prefix: str, count: int) -> dict:
+    keys = [f"{prefix}/{i:03d}.jpg" for i in range(count)]
+    run = _burst(sb, keys, TEST_JPG)
+    records = [sb.wait_for_key(key, timeout=1) for key in keys]
+    ok = sum(1 for r in records if r is not None and r.status == "success")
+    outputs = set()
+    for page in sb.s3.get_paginator("list_objects_v2").paginate(
+            Bucket="resized-image-bucket123", Prefix=f"resized-{prefix}/"):
+        outputs.update(o["Key"] for o in page.get("Contents", []))
+    cold = [r.init_duration_ms for r in records if r is not None and r.cold_start]
+    return {"images_per_s": ok / run["seconds"], "lost": sum(1 for k in keys if "resized-" + k not in outputs),
+            "environments": len({r.environment_id for r in records if r is not None}),
+            "cold_starts": len(cold), "init_ms_median": statistics.median(cold or [0]),
+            **{k: v / count * 1000 for k, v in run.items() if k.startswith("cpu_")}}
+
+
+def _median_run(runs: list[dict]) -> dict:
+    runs = sorted(runs, key=lambda run: run["images_per_s"])
+    return {**runs[len(runs) // 2], "lost": sum(run["lost"] for run in runs), "runs": len(runs)}
+
+
+def bench_burst(count: int = 200, repeats: int = 3) -> dict:
+    """A burst of ``count`` uploads of test.jpg, as the issue asks: images per second against one
+    environment's rate times the cores.
+
+    Runs from cold once (the function scales out from nothing; each new environment pays its INIT on the
+    same cores), then warm ``repeats`` times (the median is reported: a shared 2-core VM varies by 10-20 %
+    between runs). One environment's rate is read two ways: measured (the same warm burst through a
+    function with reserved concurrency 1) and 1 / Duration (the handler alone, uploads one at a time).
+    Also reported: the CPU each image costs and where it goes, which bounds what any number of
+    environments can reach on these cores."""
     from ..core import Sandbox
 
     body = TEST_JPG.read_bytes()
-    figures = {}
+    figures: dict = {"count": count}
     with Sandbox(SandboxConfig(port=0, web_port=None)) as sb:
-        for phase in ("cold", "warm"):
-            keys = [f"burst-{phase}/{i:03d}.jpg" for i in range(count)]
-            elapsed = _burst(sb, keys, TEST_JPG)
-            records = [sb.wait_for_key(key, timeout=1) for key in keys]
-            ok = sum(1 for r in records if r is not None and r.status == "success")
-            outputs = set()
-            for page in sb.s3.get_paginator("list_objects_v2").paginate(
-                    Bucket="resized-image-bucket123", Prefix=f"resized-burst-{phase}/"):
-                outputs.update(o["Key"] for o in page.get("Contents", []))
-            figures[phase] = {"images_per_s": ok / elapsed, "lost": sum(1 for k in keys if "resized-" + k not in outputs),
-                              "environments": len({r.environment_id for r in records if r is not None}),
-                              "cold_starts": sum(1 for r in records if r is not None and r.cold_start)}
-        # one environment's rate: sequential warm invocations (its handler Duration)
+        figures["cold"] = _burst_phase(sb, "burst-cold", count)
+        figures["warm"] = _median_run([_burst_phase(sb, f"burst-warm{r}", count) for r in range(repeats)])
         single = [_upload_and_wait(sb, f"burst/single-{i}.jpg", body)[1].duration_ms for i in range(20)]
-    # the same warm burst with one environment (reserved concurrency 1): one environment's throughput
-    # when the sandbox's own S3 work is counted too
     with Sandbox(SandboxConfig(port=0, web_port=None), FunctionConfiguration(reserved_concurrency=1)) as sb:
         _burst(sb, [f"one-warmup/{i}.jpg" for i in range(5)], TEST_JPG)
-        figures["one_env_burst_rate"] = count / _burst(sb, [f"one/{i:03d}.jpg" for i in range(count)], TEST_JPG)
+        figures["one_env"] = _median_run([_burst_phase(sb, f"one{r}", count) for r in range(repeats)])
     cores = os.cpu_count() or 1
-    figures["one_env_rate"] = 1000.0 / statistics.median(single)
     figures["cores"] = cores
+    figures["one_env_rate"] = figures["one_env"]["images_per_s"]
+    figures["duration_ms_median"] = statistics.median(single)
+    figures["handler_ceiling"] = cores * 1000.0 / figures["duration_ms_median"]
+    warm = figures["warm"]
+    warm["cpu_per_image_ms"] = warm["cpu_sandbox_s"] + warm["cpu_environments_s"] + warm["cpu_client_s"]
+    figures["cpu_ceiling"] = cores * 1000.0 / warm["cpu_per_image_ms"]
     for phase in ("cold", "warm"):
         figures[phase]["efficiency"] = figures[phase]["images_per_s"] / (figures["one_env_rate"] * cores)
-    figures["lost"] = figures["cold"]["lost"] + figures["warm"]["lost"]
+    figures["lost"] = figures["cold"]["lost"] + figures["warm"]["lost"] + figures["one_env"]["lost"]
     return figures
+
+
+def print_burst(burst: dict) -> None:
+    cores, count, warm, cold = burst["cores"], burst["count"], burst["warm"], burst["cold"]
+    _line(f"burst of {count} test.jpg uploads, warm (median of {warm['runs']})", f"{warm['images_per_s']:.1f} /s",
+          f"{warm['environments']} environments")
+    _line("  the same from cold", f"{cold['images_per_s']:.1f} /s",
+          f"{cold['cold_starts']} cold starts sharing the cores (Init ~{cold['init_ms_median']:.0f} ms each)")
+    _line("  events lost", f"{burst['lost']}", "goal 0")
+    print(f"  against one environment's rate x {cores} cores (goal >= 80 %), two readings of 'rate':")
+    measured = burst["one_env_rate"] * cores
+    _line(f"    measured: the same burst through 1 environment x {cores}", f"{measured:.1f} /s",
+          f"warm burst = {warm['images_per_s'] / measured * 100:.0f} %, from cold = "
+          f"{cold['images_per_s'] / measured * 100:.0f} %")
+    _line(f"    1 / Duration ({burst['duration_ms_median']:.1f} ms) x {cores}", f"{burst['handler_ceiling']:.1f} /s",
+          f"warm burst = {warm['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %, from cold = "
+          f"{cold['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %")
+    _line("  CPU per image in the warm burst", f"{warm['cpu_per_image_ms']:.1f} ms",
+          f"environments {warm['cpu_environments_s']:.1f} + sandbox process (S3 endpoint, Lambda service) "
+          f"{warm['cpu_sandbox_s']:.1f} + uploading client {warm['cpu_client_s']:.1f}")
+    _line(f"  ceiling: {cores} cores / CPU per image", f"{burst['cpu_ceiling']:.1f} /s",
+          f"= {burst['cpu_ceiling'] / burst['handler_ceiling'] * 100:.0f} % of 1 / Duration x {cores}; "
+          f"the warm burst uses {warm['images_per_s'] / burst['cpu_ceiling'] * 100:.0f} % of it")
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
@@ -207,17 +293,7 @@ def run_all(only=None, uploads: int = 20) -> dict:
         _line("warm invocation overhead, no-op, p99", f"{figures['warm_overhead_p99_ms']:.2f} ms", "goal <= 30 ms")
         burst = bench_burst()
         figures["burst"] = burst
-        target = burst["one_env_rate"] * burst["cores"]
-        _line(f"one environment's rate (1 / warm Duration) x {burst['cores']} cores", f"{target:.1f} /s")
-        for phase, label in (("cold", "from cold (scaling out)"), ("warm", "environments warm")):
-            b = burst[phase]
-            _line(f"burst of 200 uploads, {label}", f"{b['images_per_s']:.1f} /s",
-                  f"= {b['efficiency'] * 100:.0f} % (goal >= 80 %), {b['environments']} environments, "
-                  f"{b['cold_starts']} cold starts")
-        _line("the same warm burst with one environment", f"{burst['one_env_burst_rate']:.1f} /s",
-              f"x {burst['cores']} cores = {burst['one_env_burst_rate'] * burst['cores']:.1f} /s; warm burst = "
-              f"{burst['warm']['images_per_s'] / (burst['one_env_burst_rate'] * burst['cores']) * 100:.0f} % of it")
-        _line("events lost", f"{burst['lost']}", "goal 0")
+        print_burst(burst)
     if "image" in parts:
         try:
             from . import image_step
