@@ -78,3 +78,20 @@ class BatchWriter:
                 self._queue.task_done()
             if stopping:
                 return
+
+
+class BatchedWrites:
+    """For a class whose writes go through an optional ``self._writer`` (None: nothing is written, as in
+    unit tests without an endpoint)."""
+
+    _writer: BatchWriter | None = None
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far has been written to the endpoint."""
+        if self._writer is not None:
+            self._writer.flush(timeout)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

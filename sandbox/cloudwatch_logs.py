@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
-from .batch_writer import BatchWriter
+from .batch_writer import BatchedWrites, BatchWriter
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event; AWS truncates longer lines
 MIRROR_EVENTS = 20_000  # events kept in memory for the page and the CLI
@@ -102,7 +102,7 @@ class LogEvent:
         return "function"
 
 
-class CloudWatchLogs:
+class CloudWatchLogs(BatchedWrites):
     """The function logs of a sandbox. ``client`` is a boto3 ``logs`` client for the local endpoint
     (None: keep the mirror only, for unit tests)."""
 
@@ -161,16 +161,6 @@ class CloudWatchLogs:
         return sorted(items, key=lambda s: s["last"], reverse=True)
 
     # -- writing to the endpoint ---------------------------------------------------------------------
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every queued line has been written to the endpoint."""
-        if self._writer is not None:
-            self._writer.flush(timeout)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
     def _write(self, batch: Iterable[LogEvent]) -> None:
         by_stream: dict[tuple[str, str], list[LogEvent]] = {}
         for event in batch:

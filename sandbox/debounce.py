@@ -1,10 +1,14 @@
 """Act on a burst of file-system events once, after it has been quiet for a moment (editors and copies
-produce several events per save)."""
+produce several events per save). ``DebouncedFolderWatch`` pairs watchdog's observer with a Debouncer for
+the sandbox's two folder watchers (hot reload, the watched upload folder)."""
 from __future__ import annotations
 
 import threading
 import time
 from typing import Callable, Hashable
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
 
 
 class Debouncer:
@@ -40,3 +44,23 @@ class Debouncer:
                     self._fire(key)
                 except Exception:
                     pass
+
+
+class DebouncedFolderWatch(FileSystemEventHandler):
+    """watchdog calls the ``on_*`` methods of a subclass from its own thread; the subclass notes keys with
+    ``self._debouncer.note(key)`` and ``fire(key)`` runs once the key has been quiet for ``quiet_s``."""
+
+    def __init__(self, fire: Callable[[Hashable], None], quiet_s: float, name: str, poll_s: float = 0.05):
+        self._observer = Observer()
+        self._debouncer = Debouncer(fire, quiet_s, name, poll_s=poll_s)
+
+    def _watch(self, folders) -> None:
+        for folder in folders:
+            self._observer.schedule(self, str(folder), recursive=True)
+        self._observer.start()
+        self._debouncer.start()
+
+    def stop(self) -> None:
+        self._debouncer.stop()
+        self._observer.stop()
+        self._observer.join(timeout=5)

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchdog.events import FileSystemEventHandler
-from watchdog.observers import Observer
-
-from .debounce import Debouncer
+from .debounce import DebouncedFolderWatch
 
 DEBOUNCE_S = 0.2
 
 
-class CodeWatcher(FileSystemEventHandler):
+class CodeWatcher(DebouncedFolderWatch):
     def __init__(self, sandbox, report=print):
+        super().__init__(self._retire, DEBOUNCE_S, "hot-reload")
         self.sandbox = sandbox
         self.report = report
-        self._observer = Observer()
-        self._debouncer = Debouncer(self._retire, DEBOUNCE_S, "hot-reload")
         self._watched: dict[str, str] = {}  # folder -> function name
 
     def start(self) -> "CodeWatcher":
@@ -27,15 +23,8 @@ class CodeWatcher(FileSystemEventHandler):
                 continue  # code from a zip (create-function): it changes through the API only
             folder = str(Path(function.code_dir).resolve())
             self._watched[folder] = function.function_name
-            self._observer.schedule(self, folder, recursive=True)
-        self._observer.start()
-        self._debouncer.start()
+        self._watch(self._watched)
         return self
-
-    def stop(self) -> None:
-        self._debouncer.stop()
-        self._observer.stop()
-        self._observer.join(timeout=5)
 
     def on_any_event(self, event):
         if event.is_directory or event.event_type in ("opened", "closed_no_write"):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from .batch_writer import BatchWriter
+from .batch_writer import BatchedWrites, BatchWriter
 
 UNITS = {"Invocations": "Count", "Errors": "Count", "Duration": "Milliseconds", "Throttles": "Count",
          "ConcurrentExecutions": "Count", "DeadLetterErrors": "Count", "RecursiveInvocationsDropped": "Count"}
 
 
-class LambdaMetrics:
+class LambdaMetrics(BatchedWrites):
     def __init__(self, client=None):
         self._client = client
         self._writer = BatchWriter(self._write, "cloudwatch-metrics", linger_s=1.0) if client is not None else None
@@ -24,15 +24,6 @@ class LambdaMetrics:
         if self._writer is not None:
             self._writer.put({"MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
                               "Value": float(value), "Unit": UNITS.get(name, "None"), "Timestamp": time.time()})
-
-    def flush(self, timeout: float = 5.0) -> None:
-        if self._writer is not None:
-            self._writer.flush(timeout)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
     def _write(self, batch: list) -> None:
         self._client.put_metric_data(Namespace="AWS/Lambda", MetricData=batch)

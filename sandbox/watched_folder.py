@@ -5,35 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileSystemEventHandler
-from watchdog.observers import Observer
-
-from .debounce import Debouncer
+from .debounce import DebouncedFolderWatch
 
 SETTLE_S = 0.3  # a file is uploaded once its size has stopped changing for this long
 
 
-class WatchedFolder(FileSystemEventHandler):
+class WatchedFolder(DebouncedFolderWatch):
     def __init__(self, folder: Path, upload: Callable[[Path, str], None],
                  report: Callable[[str], None] = print):
+        super().__init__(self._upload_once, SETTLE_S, "watched-folder", poll_s=0.1)
         self.folder = Path(folder).resolve()
         self.upload = upload
         self.report = report
         self._done: dict[Path, tuple[int, float]] = {}
-        self._observer = Observer()
-        self._debouncer = Debouncer(self._upload_once, SETTLE_S, "watched-folder", poll_s=0.1)
 
     def start(self) -> "WatchedFolder":
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(self, str(self.folder), recursive=True)
-        self._observer.start()
-        self._debouncer.start()
+        self._watch([self.folder])
         return self
-
-    def stop(self) -> None:
-        self._debouncer.stop()
-        self._observer.stop()
-        self._observer.join(timeout=5)
 
     # watchdog callbacks (its own thread): just note the path
     def on_created(self, event):
