@@ -1,7 +1,7 @@
 // Cost: the session's requests, GB-seconds and price (with and without the free tier), and a monthly
 // projection at the observed average.
 import { getJSON } from "./api.js";
-import { $, el, clear, fmtMs, fmtNumber, fmtUsd } from "./dom.js";
+import { $, el, clear, fmtMs, fmtNumber, fmtUsd, showBanner } from "./dom.js";
 
 let lastKey = null;
 let busy = false;
@@ -40,11 +40,9 @@ async function load() {
   try {
     const data = await getJSON(`/api/cost?images=${encodeURIComponent(raw || "0")}`);
     render(data);
-    $("#cost-error").hidden = true;
+    showBanner("#cost-error", null);
   } catch (err) {
-    const banner = $("#cost-error");
-    banner.textContent = err.message;
-    banner.hidden = false;
+    showBanner("#cost-error", err.message);
   } finally {
     busy = false;
   }

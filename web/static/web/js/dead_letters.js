@@ -1,7 +1,7 @@
 // Dead letters: events that failed every attempt, in the function's SQS dead-letter queue, and
 // redrive.
 import { getJSON, postJSON } from "./api.js";
-import { $, $$, el, clear, shortId } from "./dom.js";
+import { $, $$, el, clear, shortId, showBanner } from "./dom.js";
 
 let lastKey = null;
 let busy = false;
@@ -41,11 +41,9 @@ async function load() {
   try {
     const data = await getJSON("/api/dead-letters");
     render(data);
-    $("#dlq-error").hidden = true;
+    showBanner("#dlq-error", null);
   } catch (err) {
-    const banner = $("#dlq-error");
-    banner.textContent = err.message;
-    banner.hidden = false;
+    showBanner("#dlq-error", err.message);
   } finally {
     busy = false;
   }

@@ -38,6 +38,13 @@ export function replaceChildren(node, ...children) {
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 
+// A tab's error banner: shown with the message, hidden when the message is empty.
+export function showBanner(selector, message) {
+  const banner = $(selector);
+  banner.hidden = !message;
+  banner.textContent = message || "";
+}
+
 // -- formatting --------------------------------------------------------------------------------------
 export function fmtBytes(n) {
   if (n === null || n === undefined) return "–";

@@ -1,7 +1,7 @@
 // Gallery: each source object beside its resized result, newest first, updated in place (cards are
 // keyed by S3 key, so images are not reloaded on every poll).
 import { getJSON, objectUrl } from "./api.js";
-import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, shortId } from "./dom.js";
+import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, shortId, showBanner } from "./dom.js";
 
 const STATUS_TEXT = {
   pending: "pending",
@@ -49,11 +49,9 @@ export async function update(state, { visible, force }) {
     lastVersion = data.version;
     lastFetch = Date.now();
     render(data.items);
-    $("#gallery-error").hidden = true;
+    showBanner("#gallery-error", null);
   } catch (err) {
-    const banner = $("#gallery-error");
-    banner.textContent = err.message;
-    banner.hidden = false;
+    showBanner("#gallery-error", err.message);
   } finally {
     busy = false;
     if (again) {

@@ -1,7 +1,7 @@
 // Invocations: one row per attempt; a row opens to its event, its log lines and the guide's five
 // stages with their timings.
 import { getJSON } from "./api.js";
-import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId } from "./dom.js";
+import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner } from "./dom.js";
 import { logLine, showRequest, streamLabel } from "./logs.js";
 
 const STAGE_NOTES = {
@@ -30,11 +30,9 @@ export async function update(state, { visible, force }) {
     const data = await getJSON("/api/invocations?limit=500");
     lastVersion = data.version;
     await render(data.invocations, data.version);
-    $("#invocations-error").hidden = true;
+    showBanner("#invocations-error", null);
   } catch (err) {
-    const banner = $("#invocations-error");
-    banner.textContent = err.message;
-    banner.hidden = false;
+    showBanner("#invocations-error", err.message);
   } finally {
     busy = false;
   }

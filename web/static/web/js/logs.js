@@ -1,7 +1,7 @@
 // A CloudWatch-style log viewer: streams (one per execution environment), a live tail, a text filter,
 // ERROR lines highlighted, START/END/REPORT set apart.
 import { getJSON } from "./api.js";
-import { $, el, append, clear, fmtTime } from "./dom.js";
+import { $, el, append, clear, fmtTime, showBanner } from "./dom.js";
 
 const MAX_LINES = 3000;
 let ctx;
@@ -98,9 +98,9 @@ async function reload() {
     lastSeq = data.last_seq;
     loaded = true;
     appendEvents(data.events, true);
-    showError(null);
+    showBanner("#logs-error", null);
   } catch (err) {
-    showError(err.message);
+    showBanner("#logs-error", err.message);
   } finally {
     if (mine === generation) busy = false;
   }
@@ -115,9 +115,9 @@ async function tail() {
     if (mine !== generation) return;
     lastSeq = data.last_seq;
     appendEvents(data.events, false);
-    showError(null);
+    showBanner("#logs-error", null);
   } catch (err) {
-    showError(err.message);
+    showBanner("#logs-error", err.message);
   } finally {
     if (mine === generation) busy = false;
   }
@@ -140,12 +140,6 @@ function appendEvents(events, initial) {
 function scrollToBottom() {
   const view = $("#log-view");
   view.scrollTop = view.scrollHeight;
-}
-
-function showError(message) {
-  const banner = $("#logs-error");
-  banner.hidden = !message;
-  banner.textContent = message || "";
 }
 
 async function refreshStreams() {
