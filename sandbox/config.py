@@ -140,6 +140,11 @@ class SandboxConfig:
     # The runtime client in each environment: the sandbox's own bootstrap, or AWS's awslambdaric
     # (Linux; `pip install awslambdaric`), which talks to the same Runtime API.
     runtime_client: str = "bootstrap"
+    # Who may use the local endpoint (sandbox/endpoint_access.py): web-page origins besides the sandbox's
+    # own page (--allow-origin), and the token that clients on other machines must send as their access
+    # key id when the sandbox listens beyond loopback (--host 0.0.0.0).
+    allowed_origins: tuple = ()
+    access_token: str | None = None
 
     def validate(self) -> None:
         if self.runtime_client not in ("bootstrap", "awslambdaric"):
