@@ -19,7 +19,22 @@ FUNCTION_NAME = "ImageResizeLambda"
 SOURCE_BUCKET = "source-image-bucket123"
 DESTINATION_BUCKET = "resized-image-bucket123"
 ROLE_NAME = "ImageResizeLambdaRole"
+LAYER_NAME = "pillow-layer"  # step 3: the layer that brings Pillow to the function
+# The handler's default OUTPUT_KEY_PREFIX: test.jpg -> resized-test.jpg. handler/ keeps its own copy of it,
+# as it imports nothing local (it is what gets deployed to AWS).
+OUTPUT_KEY_PREFIX = "resized-"
 DEFAULT_HANDLER = "lambda_function.lambda_handler"  # the console's default file and function name
+
+# Step 1's role: Lambda may assume it, and the guide attaches these two AWS managed policies (their ARNs).
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}
+GUIDE_MANAGED_POLICY_ARNS = (
+    "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+)
 
 # The Lambda runtime the project targets. The sandbox runs the function on the local interpreter and
 # says so; `run_local.py package` builds for this runtime.
@@ -27,6 +42,13 @@ LAMBDA_RUNTIME = "python3.12"
 RUNTIME_VERSION = "python:3.12.v40"
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
+# The console's defaults for a new function.
+DEFAULT_MEMORY_MB = 128
+DEFAULT_TIMEOUT_S = 3
+
+# The local AWS endpoint, and the dummy credentials for it (moto accepts any; the banner prints these).
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:4566"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 # Lambda's limits.
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
@@ -60,8 +82,8 @@ class FunctionConfiguration:
     handler: str = DEFAULT_HANDLER
     code_dir: Path = PROJECT_ROOT / "handler"
     runtime: str = LAMBDA_RUNTIME
-    memory_size: int = 128  # MB, console default
-    timeout: int = 3  # seconds, console default
+    memory_size: int = DEFAULT_MEMORY_MB  # MB, console default
+    timeout: int = DEFAULT_TIMEOUT_S  # seconds, console default
     environment: dict = field(default_factory=dict)
     architecture: str = "x86_64"
     layers: tuple = ()  # folders laid out as /opt would be (each holding python/...)
