@@ -14,7 +14,9 @@ from pathlib import Path
 
 from .config import (DEFAULT_HANDLER, parse_env_pairs, FUNCTION_NAME, PROJECT_ROOT, SOURCE_BUCKET,
                      FunctionConfiguration, SandboxConfig)
+from .endpoint_access import new_access_token
 from .errors import SandboxError
+from .host_names import is_loopback_name, normalise_name
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 
@@ -65,7 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--web-port", type=int, default=8000, help="the page's port (default: 8000)")
     parser.add_argument("--no-web", action="store_true", help="do not serve the page")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1; anything else exposes the sandbox)")
+                        help="address to listen on (default: 127.0.0.1, this machine only; e.g. 0.0.0.0 "
+                             "shares the sandbox with a classroom: clients then need its access token)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="let the web page at this origin (e.g. http://localhost:3000, your own front "
+                             "end) use the endpoint; S3 then answers it per the bucket's CORS configuration "
+                             "(repeatable; default: only the sandbox's own page)")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="with --host beyond loopback: the access token clients on other machines must "
+                             "use as AWS_ACCESS_KEY_ID (default: a new random one each start)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser once ready")
     parser.add_argument("--watch", metavar="DIR", help="upload every file dropped into DIR to the source bucket")
     parser.add_argument("--real-retry-delays", action="store_true",
@@ -163,12 +173,20 @@ class TerminalTail:
 def cmd_serve(args) -> int:
     from .core import Sandbox
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host} exposes the sandbox (and everything in its buckets) to "
-              f"other machines; use the default 127.0.0.1 unless you mean it.", file=sys.stderr)
+    token = None
+    if not is_loopback_name(normalise_name(args.host)):
+        token = args.token or new_access_token()
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can reach the sandbox, "
+              f"and a function can run any code on it. Clients on other machines must use the access "
+              f"token as AWS_ACCESS_KEY_ID (shown below); use the default --host 127.0.0.1 unless you "
+              f"mean to share it.", file=sys.stderr)
+    elif args.token:
+        raise SandboxError("--token is for a sandbox shared on the network (--host 0.0.0.0 or another "
+                           "address); on 127.0.0.1 only this machine can reach it.")
     config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
                            retry_delay_scale=60.0 if args.real_retry_delays else 1.0,
-                           idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet)
+                           idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
+                           allowed_origins=tuple(args.allow_origin), access_token=token)
     function = function_from_args(args)
     started = time.perf_counter()
     sandbox = Sandbox(config, function)
@@ -212,13 +230,9 @@ def cmd_serve(args) -> int:
 
 
 def _start_web(sandbox, config, args):
-    try:
-        from web.app import create_app
-        from web.server import WebServer
-    except ImportError:
-        return None
-    app = create_app(sandbox, {"MAX_UPLOAD_BYTES": int(args.max_upload_mb * 1024 * 1024)})
-    return WebServer(app, host=config.host, port=config.web_port).start()
+    from web.server import serve
+
+    return serve(sandbox, host=config.host, port=config.web_port, max_upload_mb=args.max_upload_mb)
 
 
 def _print_banner(sandbox, web, args, seconds: float) -> None:
@@ -238,10 +252,30 @@ Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
 {shell}
   (PowerShell)
 {powershell}
+{_access_lines(sandbox)}
 Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg
        aws s3 ls s3://{sandbox.config.destination_bucket}/
        aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}
 ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
+
+
+def _access_lines(sandbox) -> str:
+    access = sandbox.access
+    if not access.shared_on_network:
+        extra = ", ".join(sorted(o for o in access.allowed_origins if not is_loopback_origin(o)))
+        return ("Only this machine can reach the sandbox; web pages of other origins are refused"
+                + (f" (allowed: {extra})." if extra else " (--allow-origin URL adds your front end)."))
+    port = sandbox.endpoint.port
+    return (f"Shared on the network. On another machine (use this machine's address):\n"
+            f"  export AWS_ENDPOINT_URL=http://<this-machine>:{port}\n"
+            f"  export AWS_ACCESS_KEY_ID={access.access_token}   # the access token; without it: AccessDenied\n"
+            f"  export AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={sandbox.config.region}")
+
+
+def is_loopback_origin(origin: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return is_loopback_name(urlsplit(origin).hostname or "")
 
 
 def _print_session_cost(sandbox) -> None:

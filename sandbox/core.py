@@ -28,6 +28,7 @@ from . import cloudwatch_logs as cw
 from .async_invoke import AsyncInvoker
 from .config import ACCOUNT_ID, FunctionConfiguration, SandboxConfig
 from .endpoint import LocalEndpoint
+from .endpoint_access import AccessPolicy
 from .errors import ConfigError, SandboxError
 from .env_vars import runtime_packages_dir
 from .execution_environment import EnvironmentSettings
@@ -69,6 +70,9 @@ class Sandbox:
                               f"folder that holds your lambda_function.py.")
         self.records = InvocationLog()
         self.cost = CostSummary()
+        # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
+        self.access = AccessPolicy(bind_host=self.config.host, allowed_origins=set(self.config.allowed_origins),
+                                   access_token=self.config.access_token)
         self._functions: dict[str, FunctionRuntime] = {}
         self._initial_function = function
         self._writes: "queue.Queue[S3Write | None]" = queue.Queue()
@@ -87,7 +91,7 @@ class Sandbox:
         started = time.perf_counter()
         self.state_dir = Path(tempfile.mkdtemp(prefix="lambda-sandbox-"))
         self._layers: dict[str, Path] = {}
-        self.endpoint = LocalEndpoint(self.config.host, self.config.port,
+        self.endpoint = LocalEndpoint(self.config.host, self.config.port, access=self.access,
                                       service_middleware={"s3": self._observe_s3,
                                                           "awslambda": lambda app: LambdaApiInterceptor(app, self)},
                                       routes={"/_sandbox/": self._api_app()})

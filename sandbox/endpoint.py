@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from .endpoint_access import AccessPolicy, EndpointGuard
 from .errors import SandboxError
 
 WSGIApp = Callable
@@ -62,6 +63,15 @@ class ObjectFacts:
     version_id: str | None
 
 
+def _disable_moto_cors() -> None:
+    """moto's server answers CORS for every origin (flask-cors on each service's app). The sandbox
+    decides CORS itself (sandbox/endpoint_access.py), so moto's is switched off; the guard also strips any
+    Access-Control-* header that still comes back."""
+    from moto.moto_server import werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+
 def _silence_moto_notifications() -> None:
     """moto tries to invoke Lambda itself on S3 notifications, through Docker.
 
@@ -87,8 +97,10 @@ class LocalEndpoint:
         port: int = 4566,
         service_middleware: Mapping[str, Wrap] | None = None,
         routes: Mapping[str, WSGIApp] | None = None,
+        access: AccessPolicy | None = None,
     ):
         self.host = host
+        self.access = access or AccessPolicy(bind_host=host)
         self.requested_port = port
         self._middleware = dict(service_middleware or {})
         self._routes = dict(routes or {})
@@ -111,6 +123,7 @@ class LocalEndpoint:
                 pass
 
         _silence_moto_notifications()
+        _disable_moto_cors()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "
@@ -145,7 +158,7 @@ class LocalEndpoint:
                     return backend
 
         dispatcher = CachedDispatcher(create_app)
-        app = _PrefixRoutes(dispatcher, self._routes)
+        app = EndpointGuard(_PrefixRoutes(dispatcher, self._routes), self.access, self.bucket_cors)
         try:
             self._server = make_server(
                 self.host, self.requested_port, app, threaded=True, request_handler=QuietRequestHandler
@@ -212,6 +225,24 @@ class LocalEndpoint:
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
 
+
+    def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:
+        """A bucket's CORS rules (``put-bucket-cors``) in the API's shape, or None when it has none."""
+        from moto.s3.models import s3_backends
+
+        try:
+            found = s3_backends[account_id]["aws"].get_bucket(bucket)
+        except Exception:
+            return None
+        if not found.cors:
+            return None
+
+        def as_list(value):
+            return [value] if isinstance(value, str) else list(value or [])
+        return [{"AllowedOrigins": as_list(rule.allowed_origins), "AllowedMethods": as_list(rule.allowed_methods),
+                 "AllowedHeaders": as_list(rule.allowed_headers), "ExposeHeaders": as_list(rule.exposed_headers),
+                 "MaxAgeSeconds": int(rule.max_age_seconds) if rule.max_age_seconds not in (None, "") else None}
+                for rule in found.cors]
 
     def load_aws_managed_policies(self, names: tuple[str, ...], account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         """Make AWS-managed policies (``arn:aws:iam::aws:policy/...``) attachable, as on AWS.

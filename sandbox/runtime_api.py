@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
+from .host_names import is_loopback_address, is_loopback_name, split_host
+
 PREFIX = "/2018-06-01/runtime"
 
 
@@ -67,6 +69,9 @@ class RuntimeApiServer:
             def log_message(self, *args):  # quiet: the terminal shows the function's logs
                 pass
 
+            def do_OPTIONS(self):
+                self._foreign() or self._reply(405)
+
             def _reply(self, status: int, body: bytes = b"", headers: dict | None = None):
                 self.send_response(status)
                 for name, value in (headers or {}).items():
@@ -79,7 +84,22 @@ class RuntimeApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
+            def _foreign(self) -> bool:
+                """Only the runtime process of this environment talks to its Runtime API: a request from
+                another machine, from a web page (it carries Origin) or under a foreign Host name
+                (DNS rebinding) is refused. AWS's Runtime API is unreachable from outside the sandbox."""
+                name, _ = split_host(self.headers.get("Host") or "127.0.0.1")
+                if (is_loopback_address(self.client_address[0]) and "Origin" not in self.headers
+                        and is_loopback_name(name)):
+                    return False
+                self._body()
+                self._reply(403, b'{"errorType":"AccessDenied","errorMessage":"The Runtime API serves only '
+                                 b'the runtime process of its own execution environment."}')
+                return True
+
             def do_GET(self):
+                if self._foreign():
+                    return
                 if self.path != PREFIX + "/invocation/next":
                     return self._reply(404, b'{"errorType":"NotFound"}')
                 api.listener.on_next_requested()
@@ -100,6 +120,8 @@ class RuntimeApiServer:
                 self._reply(200, item.payload, headers)
 
             def do_POST(self):
+                if self._foreign():
+                    return
                 body = self._body()
                 error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
                 path = self.path

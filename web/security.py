@@ -7,6 +7,9 @@
   token in ``X-Sandbox-Token`` (a custom header a cross-site form cannot send, and a value a page from
   another origin cannot read), and, when the browser sends them, ``Origin`` must be this page's origin
   and ``Sec-Fetch-Site`` must be ``same-origin``. Otherwise 403.
+- Network token: when the sandbox is shared beyond loopback (``--host 0.0.0.0``), a browser on another
+  machine must first open the page once with ``?token=<access token>`` (the token the endpoint wants as
+  the access key id); the page then keeps it in a same-site, HttpOnly cookie. This machine needs none.
 - Response headers: a Content-Security-Policy that allows only this page's own scripts and styles
   (no inline script, so an escaped-but-unlucky string can never run), nosniff, no framing.
 """
@@ -16,9 +19,10 @@ import hmac
 
 from flask import Flask, current_app, request
 
+from sandbox.host_names import LOOPBACK_NAMES, is_loopback_address, normalise_name, split_host
+
 from .errors import ApiError
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOKEN_HEADER = "X-Sandbox-Token"
 
@@ -29,41 +33,13 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 
 def init_app(app: Flask) -> None:
     app.before_request(check_host)
+    app.before_request(check_network_token)
     app.before_request(check_same_origin)
     app.after_request(add_security_headers)
 
 
 def token() -> str:
     return current_app.extensions["sandbox_web_token"]
-
-
-def split_host(value: str) -> tuple[str, int | None]:
-    """``"[::1]:8000"`` -> ``("[::1]", 8000)``; ``"localhost"`` -> ``("localhost", None)``."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0:
-            return value, None
-        name, rest = value[:end + 1], value[end + 1:]
-    elif value.count(":") == 1:
-        name, rest = value.split(":", 1)
-        rest = ":" + rest
-    elif ":" in value:  # a bare IPv6 address without brackets is not a valid Host header
-        return value, None
-    else:
-        name, rest = value, ""
-    if not rest:
-        return name, None
-    if not rest.startswith(":") or not rest[1:].isdigit():
-        return name, -1
-    return name, int(rest[1:])
-
-
-def normalise_name(name: str) -> str:
-    name = name.strip().lower()
-    if ":" in name and not name.startswith("["):
-        name = f"[{name}]"  # IPv6 literals appear bracketed in Host headers
-    return name
 
 
 def allowed_host_names(app: Flask) -> set[str]:
@@ -79,6 +55,29 @@ def check_host():
         where = f"http://127.0.0.1:{expected_port}/" if expected_port is not None else "http://127.0.0.1/"
         raise ApiError(400, f"This page answers only when reached at {where} (or localhost); the "
                             f"request named another host, which is how DNS-rebinding attacks look.")
+
+
+ACCESS_COOKIE = "sandbox_access"
+
+
+def check_network_token():
+    """Another machine reaches the page only with the sandbox's access token (see the module docstring)."""
+    sandbox = current_app.extensions["sandbox"]
+    expected = getattr(getattr(sandbox, "access", None), "access_token", None)
+    if not expected or is_loopback_address(request.remote_addr or ""):
+        return None
+    offered = request.args.get("token") or request.cookies.get(ACCESS_COOKIE) or ""
+    if not hmac.compare_digest(offered.encode(), expected.encode()):
+        raise ApiError(403, "This sandbox is shared on the network: open the page once as "
+                            "http://<this address>:<port>/?token=<access token> (printed where the sandbox "
+                            "was started).")
+    if request.args.get("token"):
+        from flask import redirect
+
+        response = redirect(request.path)
+        response.set_cookie(ACCESS_COOKIE, expected, httponly=True, samesite="Strict")
+        return response
+    return None
 
 
 def check_same_origin():

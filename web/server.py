@@ -126,6 +126,7 @@ def serve(sandbox, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: flo
         raise SandboxError(f"--max-upload-mb must be a positive number of megabytes; got {max_upload_mb!r}.")
     app = create_app(sandbox, {"MAX_UPLOAD_BYTES": int(max_upload_mb * 1024 * 1024), **(config or {})})
     server = WebServer(app, host=host, port=port).start()
+    sandbox.access.allow_page(server.url)  # the page's own origin may use the endpoint
     if host not in LOOPBACK_HOSTS:
         message = (f"warning: the page listens on {host}, so other machines on the network can reach it and "
                    f"upload files and change the function; use --host 127.0.0.1 unless you mean that.")
