@@ -412,3 +412,21 @@ def test_bad_allow_origin_is_one_clear_message():
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("error: --allow-origin takes one origin") and "Traceback" not in result.stderr
+
+
+def test_page_shared_on_the_network_asks_other_machines_for_the_token(sandbox):
+    from web.app import create_app
+
+    app = create_app(sandbox, {"ALLOWED_HOSTS": ["192.0.2.1"]})
+    client = app.test_client()
+    remote = {"REMOTE_ADDR": "203.0.113.7"}
+    sandbox.access.access_token = "SBXPAGETOKEN"
+    try:
+        assert client.get("/api/state", headers={"Host": "192.0.2.1"}, environ_base=remote).status_code == 403
+        login = client.get("/?token=SBXPAGETOKEN", headers={"Host": "192.0.2.1"}, environ_base=remote)
+        assert login.status_code == 302 and "HttpOnly" in login.headers["Set-Cookie"]
+        assert client.get("/api/state", headers={"Host": "192.0.2.1"}, environ_base=remote).status_code == 200
+        local = app.test_client().get("/api/state", headers={"Host": "127.0.0.1"})
+        assert local.status_code == 200  # this machine needs no token
+    finally:
+        sandbox.access.access_token = None
