@@ -20,6 +20,7 @@ from PIL import Image
 
 from sandbox import deploy as deploy_module
 from sandbox.deploy import DeployError, DeployOptions, deploy, destroy
+from sandbox.deploy.trigger_rules import configurations_overlap
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT_ROOT / "sample_images"
@@ -326,7 +327,7 @@ def test_aws_target_refuses_the_local_twin_layer_before_any_call(build_dir):
      False),
 ])
 def test_trigger_overlap_follows_s3s_rule_for_one_bucket(ours, theirs, overlap):
-    assert deploy_module._configurations_overlap(ours, theirs) is overlap
+    assert configurations_overlap(ours, theirs) is overlap
 
 
 def test_endpoint_from_aws_endpoint_url_must_answer_too(monkeypatch):
