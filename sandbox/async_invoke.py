@@ -153,10 +153,7 @@ class AsyncInvoker:
         if record.status in (ERROR, TIMEOUT, OUT_OF_MEMORY):
             if record.attempt <= function.maximum_retry_attempts:
                 delay = AWS_RETRY_DELAYS_S[record.attempt - 1] * self.retry_delay_scale
-                retry = InvocationRecord(
-                    request_id=record.request_id, function_name=record.function_name, event=record.event,
-                    invocation_type=record.invocation_type, trigger=record.trigger,
-                    attempt=record.attempt + 1, trace_id=record.trace_id, detected_at=record.detected_at)
+                retry = record.next_attempt()
                 self.records.add(retry)
                 self._later(delay, QueuedEvent(retry, item.payload, item.first_seen))
                 record.final = True  # this attempt is over; the retry is its own record

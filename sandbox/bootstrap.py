@@ -161,10 +161,16 @@ def log_error(result):
     sys.stdout.flush()
 
 
-class InitError(Exception):
+class RuntimeFault(Exception):
+    """An error the runtime itself reports, with its own errorType (``Runtime.*``)."""
+
     def __init__(self, error_type, message):
         super().__init__(message)
         self.error_type = error_type
+
+
+class InitError(RuntimeFault):
+    """The handler could not be loaded (the INIT phase failed)."""
 
 
 def load_handler(spec):
@@ -228,20 +234,22 @@ def main():
             os.environ.pop("_X_AMZN_TRACE_ID", None)
         client_context = headers.get("lambda-runtime-client-context")
         identity = headers.get("lambda-runtime-cognito-identity")
-        context = LambdaContext(
-            request_id,
-            int(headers.get("lambda-runtime-deadline-ms", "0")),
-            headers.get("lambda-runtime-invoked-function-arn"),
-            json.loads(client_context) if client_context else None,
-            json.loads(identity) if identity else None,
-        )
         try:
+            # Parsed inside the error handling: a malformed client context fails this invocation, not
+            # the environment.
+            context = LambdaContext(
+                request_id,
+                int(headers.get("lambda-runtime-deadline-ms", "0")),
+                headers.get("lambda-runtime-invoked-function-arn"),
+                json.loads(client_context) if client_context else None,
+                json.loads(identity) if identity else None,
+            )
             event = json.loads(body) if body else {}
             result = handler(event, context)
             try:
                 payload = json.dumps(result).encode()
             except (TypeError, ValueError) as exc:
-                raise InitError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+                raise RuntimeFault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
         except Exception as exc:
             error = error_result(exc, request_id, getattr(exc, "error_type", None))
             log_error(error)

@@ -184,7 +184,7 @@ def cmd_serve(args) -> int:
         raise SandboxError("--token is for a sandbox shared on the network (--host 0.0.0.0 or another "
                            "address); on 127.0.0.1 only this machine can reach it.")
     config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
-                           retry_delay_scale=60.0 if args.real_retry_delays else 1.0,
+                           real_retry_delays=args.real_retry_delays,
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
                            allowed_origins=tuple(args.allow_origin), access_token=token)
     function = function_from_args(args)
@@ -246,7 +246,7 @@ def _print_banner(sandbox, web, args, seconds: float) -> None:
   page               : {page}
   trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}
   memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
-  retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.retry_delay_scale >= 60 else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}
+  retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}
 {"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}
 Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
 {shell}

@@ -24,6 +24,7 @@ LAYER_NAME = "pillow-layer"  # step 3: the layer that brings Pillow to the funct
 # as it imports nothing local (it is what gets deployed to AWS).
 OUTPUT_KEY_PREFIX = "resized-"
 DEFAULT_HANDLER = "lambda_function.lambda_handler"  # the console's default file and function name
+TRIGGER_ID = "ImageResizeTrigger"  # step 4: the S3 event notification's configuration id
 
 # Step 1's role: Lambda may assume it, and the guide attaches these two AWS managed policies (their ARNs).
 TRUST_POLICY = {
@@ -152,8 +153,8 @@ class SandboxConfig:
     source_bucket: str = SOURCE_BUCKET
     destination_bucket: str = DESTINATION_BUCKET
     # AWS retries a failed asynchronous invocation after about 1 and then 2 minutes; the sandbox
-    # compresses that to 1 and 2 seconds unless --real-retry-delays (scale 60).
-    retry_delay_scale: float = 1.0
+    # compresses that to 1 and 2 seconds unless --real-retry-delays.
+    real_retry_delays: bool = False
     idle_timeout_s: float = 300.0  # idle environments are shut down after this (AWS: unspecified, minutes)
     init_timeout_s: float = 10.0  # AWS caps the INIT phase at 10 s
     terminal_logs: bool = False  # live tail of the function's logs on stdout

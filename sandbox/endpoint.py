@@ -107,6 +107,11 @@ class LocalEndpoint:
         self._server = None
         self._thread: threading.Thread | None = None
 
+    def add_service_middleware(self, service: str, wrap: Wrap) -> None:
+        """Wrap one moto service's app (before start); several wraps nest, the first added outermost."""
+        inner = self._middleware.get(service)
+        self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
+
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "LocalEndpoint":
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app

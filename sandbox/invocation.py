@@ -8,13 +8,28 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from enum import Enum
 from typing import Callable
 
-# Status values, as the page shows them.
-PENDING, RUNNING, SUCCESS, ERROR, TIMEOUT, OUT_OF_MEMORY, THROTTLED, DEAD_LETTERED, DROPPED = (
-    "pending", "running", "success", "error", "timeout", "out of memory", "throttled",
-    "dead-lettered", "dropped")
+class InvocationStatus(str, Enum):
+    """An attempt's status, as the page, the CLI and the bench show it. A ``str``, so JSON carries the
+    plain value and comparisons with ``"success"`` hold."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out of memory"
+    THROTTLED = "throttled"
+    DEAD_LETTERED = "dead-lettered"
+    DROPPED = "dropped"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+PENDING, RUNNING, SUCCESS, ERROR, TIMEOUT, OUT_OF_MEMORY, THROTTLED, DEAD_LETTERED, DROPPED = InvocationStatus
 FINISHED = {SUCCESS, ERROR, TIMEOUT, OUT_OF_MEMORY, DEAD_LETTERED, DROPPED}
 
 
@@ -29,9 +44,15 @@ class InvocationRecord:
     function_name: str
     event: dict
     invocation_type: str = "Event"  # "Event" (asynchronous, as S3 invokes) or "RequestResponse"
-    trigger: str = "s3"  # "s3", "invoke" (Lambda API), "cli"
+    trigger: str = "s3"  # what started it: "s3", "invoke" (Lambda API), "cli", "redrive"
+    # What the event is about, told by the event source that made it (the runtime never reads events):
+    # the AWS event source ("aws:s3"), a one-line summary for the page and the CLI, and its details
+    # (for S3: {"bucket": ..., "key": ...}).
+    source: str | None = None
+    summary: str | None = None
+    subject: dict = field(default_factory=dict)
     attempt: int = 1  # 1, 2, 3: asynchronous retries keep the request id
-    status: str = PENDING
+    status: InvocationStatus = InvocationStatus.PENDING
     cold_start: bool | None = None
     environment_id: str | None = None
     log_stream: str | None = None
@@ -62,16 +83,13 @@ class InvocationRecord:
     def id(self) -> str:
         return f"{self.request_id}#{self.attempt}"
 
-    @cached_property
-    def s3_object(self) -> tuple[str, str] | None:
-        """(bucket, decoded key) of the first S3 record, if the event is an S3 event."""
-        from urllib.parse import unquote_plus
-
-        try:
-            record = self.event["Records"][0]["s3"]
-            return record["bucket"]["name"], unquote_plus(record["object"]["key"])
-        except (KeyError, IndexError, TypeError):
-            return None
+    def next_attempt(self) -> "InvocationRecord":
+        """The retry's record: the same request id, event, source and trace, the next attempt number."""
+        return InvocationRecord(
+            request_id=self.request_id, function_name=self.function_name, event=self.event,
+            invocation_type=self.invocation_type, trigger=self.trigger, source=self.source,
+            summary=self.summary, subject=dict(self.subject), attempt=self.attempt + 1,
+            trace_id=self.trace_id, detected_at=self.detected_at)
 
     @property
     def finished(self) -> bool:
@@ -93,8 +111,8 @@ class InvocationRecord:
     def as_dict(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         data["id"] = self.id
-        obj = self.s3_object
-        data["bucket"], data["key"] = obj if obj else (None, None)
+        for name, value in self.subject.items():  # e.g. "bucket" and "key", which the page pairs images by
+            data.setdefault(name, value)
         data["stages"] = self.stages()
         return data
 
@@ -157,3 +175,16 @@ class InvocationLog:
                 for record in reversed(changed):
                     if predicate(record):
                         return record
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every record is final: no invocation queued, running, throttled or waiting for its
+        retry (a retry's record is added before the attempt it follows is made final). True, or False after
+        ``timeout``. Wakes on changes; it does not poll."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not all(record.final for record in self._records):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True

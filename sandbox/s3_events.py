@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote_plus
 
-DEFAULT_REGION = "us-east-1"
+from .config import DEFAULT_REGION, TRIGGER_ID
+
 # The bucket owner's canonical principal, as S3 shows it in ownerIdentity (an upper-case id).
 OWNER_PRINCIPAL_ID = "A3NL1KOZZKExample"
 
@@ -47,7 +48,7 @@ def form_encode_key(key: str) -> str:
     return quote_plus(key, safe="/")
 
 
-def new_request_id() -> str:
+def new_s3_request_id() -> str:
     """An S3 request id: 16 upper-case hex digits (x-amz-request-id)."""
     return os.urandom(8).hex().upper()
 
@@ -134,9 +135,9 @@ def sample_put_event(bucket: str, key: str, size: int = 1024, region: str = DEFA
         key=key,
         size=size,
         etag=etag or hashlib.md5(key.encode()).hexdigest(),
-        request_id=new_request_id(),
+        request_id=new_s3_request_id(),
         host_id=new_host_id(),
         principal_id=principal_for_access_key("test"),
         sequencer=Sequencer().next(),
     )
-    return build_event(write, configuration_id="ImageResizeTrigger", region=region)
+    return build_event(write, configuration_id=TRIGGER_ID, region=region)

@@ -18,7 +18,7 @@ from typing import Callable
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
-from .s3_events import S3Write, Sequencer, new_host_id, new_request_id, principal_for_access_key
+from .s3_events import S3Write, Sequencer, new_host_id, new_s3_request_id, principal_for_access_key
 
 ObjectFactsFn = Callable[[str, str, "str | None"], object]
 
@@ -112,7 +112,7 @@ class S3WriteObserver:
             return self.app(environ, start_response)
         bucket, key = _bucket_and_key(environ)
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        request_id, host_id = new_request_id(), new_host_id()
+        request_id, host_id = new_s3_request_id(), new_host_id()
         status_holder: list[int] = []
 
         def start(status, headers, exc_info=None):

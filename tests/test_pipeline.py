@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from PIL import Image
 
 from conftest import HANDLERS, SAMPLES, start_sandbox
+from sandbox.event_sources.s3 import s3_object
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
 
@@ -72,7 +73,7 @@ def test_multipart_upload_fires_one_complete_multipart_upload_event(sandbox):
     config = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
     sandbox.s3.upload_fileobj(io.BytesIO(data), SOURCE, "big.bmp", Config=config)
     record = sandbox.wait_for_key("big.bmp", timeout=60)
-    events = [r for r in sandbox.invocations() if r.s3_object == (SOURCE, "big.bmp")]
+    events = [r for r in sandbox.invocations() if s3_object(r) == (SOURCE, "big.bmp")]
     assert len({r.request_id for r in events}) == 1
     assert record.event["Records"][0]["eventName"] == "ObjectCreated:CompleteMultipartUpload"
     assert record.event["Records"][0]["s3"]["object"]["size"] == len(data)
@@ -172,7 +173,7 @@ def test_suffix_filter_set_through_the_s3_api_applies_to_the_next_write(sandbox)
         s3.put_object(Bucket=SOURCE, Key="filtered-in.png", Body=_image_bytes(fmt="PNG"))
         record = sandbox.wait_for_key("filtered-in.png")
         assert record.event["Records"][0]["s3"]["configurationId"] == "only-png"
-        assert not [r for r in sandbox.invocations() if r.s3_object == (SOURCE, "filtered-out.jpg")]
+        assert not [r for r in sandbox.invocations() if s3_object(r) == (SOURCE, "filtered-out.jpg")]
     finally:
         s3.put_bucket_notification_configuration(Bucket=SOURCE, NotificationConfiguration=original)
 
@@ -182,5 +183,5 @@ def test_writes_to_other_buckets_do_not_invoke(sandbox):
     sandbox.s3.put_object(Bucket=DEST, Key="direct.jpg", Body=_image_bytes())
     sandbox.s3.put_object(Bucket=SOURCE, Key="marker.jpg", Body=_image_bytes())
     sandbox.wait_for_key("marker.jpg")
-    keys = [r.s3_object for r in sandbox.invocations()[: len(sandbox.invocations()) - before]]
+    keys = [s3_object(r) for r in sandbox.invocations()[: len(sandbox.invocations()) - before]]
     assert (DEST, "direct.jpg") not in keys

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 
 from sandbox.notifications import LambdaTarget, targets_from_configuration
 from sandbox.s3_events import (S3Write, Sequencer, build_event, event_time_iso, form_encode_key,
-                               new_host_id, new_request_id, sample_put_event)
+                               new_host_id, new_s3_request_id, sample_put_event)
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -30,7 +30,7 @@ def test_key_is_form_encoded_as_aws_does(key, encoded):
 
 def _write(**overrides):
     values = dict(event_name="ObjectCreated:Put", bucket="source-image-bucket123", key="holiday photo.jpg",
-                  size=2048, etag="abc123", request_id=new_request_id(), host_id=new_host_id(),
+                  size=2048, etag="abc123", request_id=new_s3_request_id(), host_id=new_host_id(),
                   source_ip="127.0.0.1", principal_id="AWS:AIDAEXAMPLE", sequencer=Sequencer().next(),
                   event_time=1_800_000_000.25)
     values.update(overrides)

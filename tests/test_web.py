@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import socket
-import time
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +16,9 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from conftest import HANDLERS, SAMPLES, start_sandbox
+from waiting import eventually, wait_for_record
 from sandbox.errors import SandboxError
+from sandbox.event_sources.s3 import s3_object
 from sandbox.invocation import InvocationRecord
 from web.app import create_app
 from web.gallery import build_gallery
@@ -83,12 +84,6 @@ def jpeg(size=(64, 48), color=(30, 120, 200)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def wait_for(sb, predicate, timeout=60.0):
-    record = sb.records.wait_for(predicate, timeout)
-    assert record is not None, "no invocation matched in time"
-    return record
 
 
 def restore_configuration(client, token):
@@ -490,7 +485,8 @@ def test_failed_event_is_listed_as_a_dead_letter_and_redrive_runs_it_again(sb, c
         response = post(client, token, "/api/config", json={"environment": {"RESIZE_SCALE": "2"}})
         assert response.status_code == 200
         upload(client, token, "dead.jpg", jpeg())
-        failed = wait_for(sb, lambda r: r.s3_object == (SOURCE, "dead.jpg") and r.status == "dead-lettered")
+        failed = wait_for_record(sb, lambda r: s3_object(r) == (SOURCE, "dead.jpg") and r.status == "dead-lettered",
+                                 what="dead.jpg's event to be dead-lettered")
         assert "RESIZE_SCALE" in failed.error_message
         item = next(i for i in client.get("/api/gallery").json["items"] if i["key"] == "dead.jpg")
         assert item["status"] == "failed" and "dead-letter queue" in item["reason"]
@@ -501,10 +497,8 @@ def test_failed_event_is_listed_as_a_dead_letter_and_redrive_runs_it_again(sb, c
         messages = client.get("/api/dead-letters").json["messages"]
         letter = next(m for m in messages if m["request_id"] == failed.request_id)
         assert letter["key"] == "dead.jpg" and "RESIZE_SCALE" in letter["error_message"]
-        deadline = time.monotonic() + 10
-        while client.get("/api/state").json["dead_letter_count"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert client.get("/api/state").json["dead_letter_count"] >= 1
+        eventually(lambda: client.get("/api/state").json["dead_letter_count"], lambda count: count >= 1,
+                   what="the page's dead-letter count to include it", interval=0.2)
     finally:
         restore_configuration(client, token)
 
@@ -512,7 +506,7 @@ def test_failed_event_is_listed_as_a_dead_letter_and_redrive_runs_it_again(sb, c
     assert response.status_code == 200
     [redriven] = response.json["redriven"]
     assert redriven["key"] == "dead.jpg"
-    again = wait_for(sb, lambda r: r.id == redriven["id"] and r.finished)
+    again = wait_for_record(sb, lambda r: r.id == redriven["id"] and r.finished, what="the redriven event to run")
     assert again.status == "success"
     remaining = client.get("/api/dead-letters").json["messages"]
     assert letter["message_id"] not in [m["message_id"] for m in remaining]
@@ -570,7 +564,8 @@ def test_handler_without_a_settings_table_gets_the_plain_editor():
 def _record(key, status, attempt=1, result=None, error=None):
     event = {"Records": [{"s3": {"bucket": {"name": SOURCE}, "object": {"key": key.replace(" ", "+")}}}]}
     record = InvocationRecord(request_id=f"id-{key}", function_name="ImageResizeLambda", event=event,
-                              attempt=attempt, status=status, result=result)
+                              attempt=attempt, status=status, result=result,
+                              source="aws:s3", subject={"bucket": SOURCE, "key": key})  # as the S3 source tells it
     if error:
         record.error_type, record.error_message = error
     return record

@@ -6,10 +6,13 @@ import threading
 
 from flask import current_app
 
+from sandbox.interface import SandboxView
+
 _client_lock = threading.Lock()
 
 
-def sandbox():
+def sandbox() -> SandboxView:
+    """The sandbox the app was made for, seen through its declared interface."""
     return current_app.extensions["sandbox"]
 
 

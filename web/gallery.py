@@ -100,7 +100,7 @@ def build_gallery(source_bucket: str, source_objects: list[dict], outputs: dict[
     latest: dict[tuple[str, str], object] = {}
     output_keys_in_source: set[str] = set()
     for record in records:
-        obj = record.s3_object
+        obj = (record.subject["bucket"], record.subject["key"]) if "key" in record.subject else None
         if obj is not None and obj not in latest:
             latest[obj] = record
         for entry in handler_results(record):

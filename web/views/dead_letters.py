@@ -36,5 +36,5 @@ def redrive():
     if ids == []:
         raise ApiError(400, "Select at least one message to redrive.")
     records = context.sandbox().redrive(message_ids=ids)
-    return jsonify(redriven=[{"id": r.id, "request_id": r.request_id, "key": (r.s3_object or (None, None))[1]}
+    return jsonify(redriven=[{"id": r.id, "request_id": r.request_id, "key": r.subject.get("key")}
                              for r in records])

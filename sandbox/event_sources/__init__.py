@@ -1,0 +1,30 @@
+"""Event sources: each turns something that happened into invocations through the Lambda service, owns
+its AWS semantics (S3: asynchronous, one record per object; later streams, queues, APIs, schedules) and
+knows nothing of the others.
+
+Adding one is adding a module with a class like ``s3.S3EventSource`` and naming it in ``EVENT_SOURCES``:
+
+- ``__init__(context: SourceContext)``: built before the endpoint starts;
+- ``service_middleware() -> {moto service name: wrap(app) -> app}``: hooks on the endpoint, if any;
+- ``start(service)`` / ``stop()``: ``service`` is the :class:`sandbox.lambda_service.LambdaService`;
+- ``describe(event) -> (source, summary, subject) | None``: what one of its events is about, for records
+  of events invoked directly (``aws lambda invoke``, redrive).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    region: str
+    client: Callable[[str], Any]  # a boto3 client for the local endpoint (usable once it has started)
+    object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
+    report: Callable[[str], None]  # a line for the person at the terminal
+
+
+def event_source_classes() -> tuple:
+    from .s3 import S3EventSource
+
+    return (S3EventSource,)

@@ -1,0 +1,88 @@
+"""S3 event notifications, as S3 delivers them to Lambda.
+
+S3 invokes Lambda asynchronously, one record per object, for every completed write (Put, Post, Copy,
+CompleteMultipartUpload, Delete) that matches a bucket's ``LambdaFunctionConfigurations`` (events and
+prefix/suffix filters). The write observer sees writes as moto routes them; a router thread turns each
+into the event AWS sends and submits it to the Lambda service, with the chain depth its trace header
+carries (recursive loop detection).
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from urllib.parse import unquote_plus
+
+from ..notifications import BucketNotifications
+from ..recursion import lineage_depth, new_trace_id
+from ..s3_events import S3Write, build_event
+from ..s3_write_observer import S3WriteObserver
+from . import SourceContext
+
+SOURCE = "aws:s3"
+
+
+def describe(event) -> tuple[str, str, dict] | None:
+    """What an S3 event is about: its first record's bucket and decoded key."""
+    try:
+        record = event["Records"][0]
+        if record.get("eventSource") != SOURCE:
+            return None
+        bucket, key = record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"])
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return SOURCE, f"s3://{bucket}/{key}", {"bucket": bucket, "key": key}
+
+
+class S3EventSource:
+    name = "s3"
+    describe = staticmethod(describe)
+
+    def __init__(self, context: SourceContext):
+        self.context = context
+        self.notifications = BucketNotifications(
+            lambda bucket: context.client("s3").get_bucket_notification_configuration(Bucket=bucket))
+        self._writes: "queue.Queue[S3Write | None]" = queue.Queue()
+        self._router: threading.Thread | None = None
+        self._service = None
+
+    def service_middleware(self) -> dict:
+        """The write observer wraps moto's S3 app, so it sees only requests moto routed to S3."""
+        return {"s3": lambda app: S3WriteObserver(
+            app, on_write=self._writes.put, object_facts=self.context.object_facts,
+            on_notification_change=self.notifications.invalidate)}
+
+    def start(self, service) -> None:
+        self._service = service
+        self._router = threading.Thread(target=self._route, name="s3-event-router", daemon=True)
+        self._router.start()
+
+    def stop(self) -> None:
+        self._writes.put(None)
+
+    def _route(self) -> None:
+        while True:
+            write = self._writes.get()
+            if write is None:
+                return
+            try:
+                self._deliver(write)
+            except Exception as exc:  # the router must survive anything
+                print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
+
+    def _deliver(self, write: S3Write) -> None:
+        depth = lineage_depth(write.trace_header) + 1
+        for target in self.notifications.targets_for(write):
+            event = build_event(write, target.configuration_id, self.context.region)
+            record = self._service.new_record(
+                event, target.function_name, trigger="s3", trace_id=new_trace_id(target.function_name, depth),
+                detected_at=write.event_time, source=SOURCE, summary=f"s3://{write.bucket}/{write.key}",
+                subject={"bucket": write.bucket, "key": write.key})
+            self._service.submit(record, chain_depth=depth)
+
+
+def s3_object(record) -> tuple[str, str] | None:
+    """(bucket, key) of an invocation record made from an S3 event, else None."""
+    if record.source != SOURCE:
+        return None
+    return record.subject.get("bucket"), record.subject.get("key")

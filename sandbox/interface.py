@@ -1,0 +1,53 @@
+"""What the page (``web/``) may use of a sandbox: this interface, and nothing else of ``sandbox/``'s
+internals (an import-linter contract in pyproject.toml checks it). :class:`sandbox.core.Sandbox`
+implements it; a test can hand the page any object that does.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .endpoint_access import AccessPolicy
+from .config import FunctionConfiguration, SandboxConfig
+from .invocation import InvocationLog, InvocationRecord
+from .pricing import CostSummary
+
+
+class FunctionView(Protocol):
+    """One function's execution environments, as the page shows them."""
+
+    function: FunctionConfiguration
+    concurrent_executions: int
+
+    def describe(self) -> list[dict]: ...
+
+
+class LogsView(Protocol):
+    def streams(self, group: str) -> list: ...
+
+
+class SandboxView(Protocol):
+    config: SandboxConfig
+    records: InvocationLog
+    cost: CostSummary
+    logs: LogsView
+    access: AccessPolicy
+
+    @property
+    def endpoint_url(self) -> str: ...
+
+    @property
+    def function(self) -> FunctionConfiguration: ...
+
+    def client(self, service: str) -> Any: ...
+
+    def runtime(self, function_name: str) -> FunctionView | None: ...
+
+    def invocations(self) -> list[InvocationRecord]: ...
+
+    def log_events(self, **filters) -> list: ...
+
+    def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration: ...
+
+    def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]: ...
+
+    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]: ...

@@ -1,0 +1,289 @@
+"""The Lambda service: the one place that knows functions (configuration, code, layers, concurrency,
+event-invoke and recursion settings) and invokes them, synchronously or asynchronously.
+
+Event sources (``sandbox/event_sources/``) turn what happened into invocations through ``submit`` (the
+asynchronous path S3 and schedules use) or ``invoke`` (the synchronous path of API Gateway and the
+pollers); the Lambda API on the local endpoint (``lambda_api.py``) calls the hooks below. The service
+knows no event source: a source describes its own events (``describe``), so the records say what each
+invocation was about without the runtime reading events.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import cloudwatch_logs as cw
+from .async_invoke import AsyncInvoker
+from .config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMBDA_RUNTIME,
+                     FunctionConfiguration)
+from .dead_letters import DeadLetters
+from .errors import ConfigError, SandboxError
+from .execution_environment import EnvironmentSettings
+from .function_runtime import FunctionRuntime
+from .invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
+from .recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
+
+# (event) -> (source, summary, subject) for events an event source recognises, else None.
+Describer = Callable[[dict], "tuple[str, str, dict] | None"]
+
+
+class LambdaService:
+    def __init__(self, *, logs: cw.CloudWatchLogs, settings: EnvironmentSettings, records: InvocationLog,
+                 dead_letters: DeadLetters, code_dir: Path, default_function: str,
+                 count_metric: Callable[[str, str], None], retry_delay_scale: float, async_workers: int,
+                 describers: Iterable[Describer] = ()):
+        """``code_dir``: where zips from the API are unpacked; ``retry_delay_scale``: 1.0 waits AWS's
+        1 and 2 minutes before retries, 1/60 waits 1 and 2 seconds (see async_invoke.py)."""
+        self.logs = logs
+        self.settings = settings
+        self.records = records
+        self.dead_letters = dead_letters
+        self.code_dir = Path(code_dir)
+        self.default_function = default_function
+        self._count_metric = count_metric
+        self._describers = list(describers)
+        self._functions: dict[str, FunctionRuntime] = {}
+        self._layers: dict[str, Path] = {}
+        self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
+        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
+                                    retry_delay_scale=retry_delay_scale, workers=async_workers)
+        self._stopped = threading.Event()
+        self._janitor: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def reap_idle_every(self, idle_timeout_s: float, interval_s: float = 1.0) -> None:
+        """Shut down environments idle for ``idle_timeout_s`` (AWS: unspecified, minutes)."""
+        def reap():
+            while not self._stopped.wait(interval_s):
+                for runtime in list(self._functions.values()):
+                    runtime.reap_idle(idle_timeout_s)
+        self._janitor = threading.Thread(target=reap, name="idle-environments", daemon=True)
+        self._janitor.start()
+
+    def stop(self) -> None:
+        """No retry or queued event starts any more; busy workers are killed so in-flight invocations
+        end at once."""
+        self._stopped.set()
+        self.invoker.halt()
+        for runtime in list(self._functions.values()):
+            runtime.shutdown()
+        self.invoker.stop()
+
+    # -- functions -----------------------------------------------------------------------------------
+    def register(self, function: FunctionConfiguration) -> FunctionRuntime:
+        """Make a function runnable in the sandbox."""
+        runtime = FunctionRuntime(function, self.logs, self.settings)
+        runtime.on_capacity.append(lambda: self.invoker.capacity_available(function.function_name))
+        self._functions[function.function_name] = runtime
+        return runtime
+
+    def runtime(self, function_name: str) -> FunctionRuntime | None:
+        return self._functions.get(function_name)
+
+    def runtime_or_fail(self, function_name: str | None) -> FunctionRuntime:
+        name = function_name or self.default_function
+        runtime = self._functions.get(name)
+        if runtime is None:
+            raise SandboxError(f"Function not found: {name}.")
+        return runtime
+
+    def functions(self) -> list[FunctionConfiguration]:
+        return [r.function for r in self._functions.values()]
+
+    def retire_environments(self, function_name: str | None = None) -> None:
+        """Code changed on disk: the next invocation starts cold with the new code."""
+        runtime = self.runtime_or_fail(function_name)
+        runtime.update(runtime.function.replace())
+
+    # -- invoking ------------------------------------------------------------------------------------
+    def new_record(self, event, function_name: str, trigger: str, trace_id: str | None = None,
+                   **fields) -> InvocationRecord:
+        record = InvocationRecord(request_id=new_request_id(), function_name=function_name, event=event,
+                                  trigger=trigger, trace_id=trace_id or new_trace_id(function_name, 1), **fields)
+        if record.source is None:
+            for describe in self._describers:
+                described = describe(event)
+                if described:
+                    record.source, record.summary, record.subject = described
+                    break
+        return record
+
+    def invoke(self, event, function_name: str | None = None, trigger: str = "invoke",
+               trace_id: str | None = None) -> InvocationRecord:
+        """A synchronous invocation (RequestResponse), in the caller's thread."""
+        runtime = self.runtime_or_fail(function_name)
+        record = self.new_record(event, runtime.name, trigger, trace_id, invocation_type="RequestResponse")
+        self.records.add(record)
+        record.status = InvocationStatus.RUNNING
+        runtime.invoke(record, json.dumps(event).encode())
+        record.responded_at = time.time()
+        record.final = True
+        self.records.changed(record)
+        return record
+
+    def invoke_async(self, event, function_name: str | None = None, trigger: str = "invoke",
+                     trace_id: str | None = None) -> InvocationRecord:
+        runtime = self.runtime_or_fail(function_name)
+        return self.invoker.submit(self.new_record(event, runtime.name, trigger, trace_id))
+
+    def submit(self, record: InvocationRecord, chain_depth: int = 1) -> None:
+        """An event source's asynchronous invocation (Event), ``chain_depth`` invocations into a chain of
+        writes: past the recursion limit it is dropped, unless the function allows recursion."""
+        if self.runtime(record.function_name) is None:
+            return  # AWS would have refused a configuration naming an unknown function
+        if chain_depth > RECURSION_LIMIT and record.function_name not in self._recursion_allowed:
+            self._drop_recursive(record, chain_depth)
+            return
+        self.invoker.submit(record)
+
+    def _drop_recursive(self, record: InvocationRecord, depth: int) -> None:
+        record.status = InvocationStatus.DROPPED
+        record.final = True
+        record.error_type = "RecursiveInvocationException"
+        record.error_message = recursive_loop_message(record.function_name, depth)
+        self.records.add(record)
+        self._count_metric(record.function_name, "RecursiveInvocationsDropped")
+        self.logs.put(cw.log_group_name(record.function_name), "$sandbox/recursive-loop-detection",
+                      record.error_message, record.request_id)
+        self._on_failure(record, "RecursiveInvocationException")
+
+    def _on_failure(self, record: InvocationRecord, condition: str) -> bool:
+        runtime = self.runtime(record.function_name)
+        return runtime is not None and self.dead_letters.send(record, runtime.function, condition)
+
+    def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
+        return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)
+
+    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None
+                ) -> list[InvocationRecord]:
+        """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
+        runtime = self.runtime_or_fail(function_name)
+        submitted: list[InvocationRecord] = []
+        self.dead_letters.take(runtime.function, message_ids, resubmit=lambda event: submitted.append(
+            self.invoke_async(event, runtime.name, trigger="redrive")))
+        return submitted
+
+    # -- hooks for the Lambda API (lambda_api.py) ------------------------------------------------------
+    def knows_function(self, name: str) -> bool:
+        return name in self._functions
+
+    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None):
+        if asynchronous:
+            return self.invoke_async(event, name, trigger="invoke")
+        return self.invoke(event, name, trigger="invoke")
+
+    def log_tail(self, request_id: str, limit_bytes: int) -> str:
+        text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))
+        return text.encode()[-limit_bytes:].decode("utf-8", "ignore")
+
+    def configuration_changes(self, request: dict) -> dict:
+        """UpdateFunctionConfiguration's fields as FunctionConfiguration's."""
+        changes: dict = {}
+        for api_name, name in (("MemorySize", "memory_size"), ("Timeout", "timeout"), ("Handler", "handler")):
+            if api_name in request:
+                changes[name] = request[api_name]
+        if "ReservedConcurrentExecutions" in request:
+            changes["reserved_concurrency"] = int(request["ReservedConcurrentExecutions"])
+        if "Environment" in request:
+            changes["environment"] = dict((request["Environment"] or {}).get("Variables") or {})
+        if "Layers" in request:
+            changes["layers"] = tuple(self._layer_dir(arn) for arn in request["Layers"] or [])
+            changes["strict_imports"] = True
+        if "DeadLetterConfig" in request:
+            changes["dead_letter_queue"] = _queue_name((request["DeadLetterConfig"] or {}).get("TargetArn"))
+        return changes
+
+    def check_configuration(self, name: str, request: dict) -> None:
+        self.runtime_or_fail(name).function.replace(**self.configuration_changes(request))
+
+    def apply_configuration(self, name: str, request: dict) -> None:
+        runtime = self.runtime_or_fail(name)
+        changes = self.configuration_changes(request)
+        if set(changes) <= {"reserved_concurrency"}:  # not a configuration of the environments: they stay
+            runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        else:
+            runtime.update(runtime.function.replace(**changes))
+
+    def apply_code(self, name: str, zip_bytes: bytes) -> None:
+        """update-function-code: the zip becomes the task root; imports become strict (as on AWS)."""
+        runtime = self.runtime_or_fail(name)
+        folder = self._unpack("functions", name, zip_bytes)
+        runtime.update(runtime.function.replace(code_dir=folder, strict_imports=True))
+
+    def new_function(self, request: dict) -> FunctionConfiguration | None:
+        """create-function through the API: the sandbox's configuration for it (raises ConfigError with
+        Lambda's message when a value is out of range), or None when it is not the sandbox's to run."""
+        name = request.get("FunctionName", "")
+        if not name or self.knows_function(name) or not (request.get("Code") or {}).get("ZipFile"):
+            return None
+        return FunctionConfiguration(
+            function_name=name, handler=request.get("Handler", DEFAULT_HANDLER),
+            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"])),
+            runtime=request.get("Runtime", LAMBDA_RUNTIME), memory_size=request.get("MemorySize", DEFAULT_MEMORY_MB),
+            timeout=request.get("Timeout", DEFAULT_TIMEOUT_S),
+            environment=dict((request.get("Environment") or {}).get("Variables") or {}),
+            architecture=(request.get("Architectures") or ["x86_64"])[0],
+            layers=tuple(self._layer_dir(arn) for arn in request.get("Layers") or []),
+            role_arn=request.get("Role", ""), strict_imports=True,
+            dead_letter_queue=_queue_name((request.get("DeadLetterConfig") or {}).get("TargetArn")))
+
+    def function_created(self, function: FunctionConfiguration) -> None:
+        """The API created it: the function becomes runnable in the sandbox."""
+        self.register(function)
+
+    def function_deleted(self, name: str) -> None:
+        runtime = self._functions.pop(name, None)
+        if runtime is not None:
+            runtime.shutdown()
+
+    def layer_published(self, zip_bytes: bytes, response: dict) -> None:
+        arn = response.get("LayerVersionArn")
+        if arn:
+            self._layers[arn] = self._unpack("layers", arn.split(":")[-2] + "-" + arn.split(":")[-1], zip_bytes)
+
+    def set_recursion(self, name: str, allow: bool) -> None:
+        (self._recursion_allowed.add if allow else self._recursion_allowed.discard)(name)
+
+    def recursion_allowed_for(self, name: str) -> bool:
+        return name in self._recursion_allowed
+
+    def apply_event_invoke_config(self, name: str, request: dict) -> None:
+        """put-function-event-invoke-config: retries, maximum event age, on-failure destination."""
+        runtime = self.runtime_or_fail(name)
+        changes: dict = {}
+        if "MaximumRetryAttempts" in request:
+            changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
+        if "MaximumEventAgeInSeconds" in request:
+            changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
+        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if destination is not None:
+            changes["on_failure_destination"] = destination or None
+        # Not a code or configuration change: warm environments stay.
+        runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+
+    # -- code and layers on disk ---------------------------------------------------------------------
+    def _layer_dir(self, arn: str) -> Path:
+        if arn not in self._layers:
+            raise ConfigError(f"Layer version {arn} does not exist in this sandbox; publish it first "
+                              f"(aws lambda publish-layer-version).")
+        return self._layers[arn]
+
+    def _unpack(self, kind: str, name: str, zip_bytes: bytes) -> Path:
+        folder = self.code_dir / kind / name / hashlib.sha256(zip_bytes).hexdigest()[:12]
+        if not folder.exists():
+            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+                archive.extractall(folder)
+        return folder
+
+
+def _queue_name(target_arn: str | None) -> str | None:
+    """``arn:aws:sqs:us-east-1:123456789012:name`` -> ``name``; other targets (SNS) are not run here."""
+    target = target_arn or ""
+    return target.split(":")[-1] if target.startswith("arn:aws:sqs:") else None
