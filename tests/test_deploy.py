@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from sandbox import deploy as deploy_module
+from sandbox.cli import deploy_commands
 from sandbox.deploy import DeployError, DeployOptions, deploy, destroy
 from sandbox.deploy.trigger_rules import configurations_overlap
 
@@ -82,7 +82,7 @@ def quiet_deploy(sb, opts: DeployOptions):
 
 def cli(*argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="run_local.py")
-    deploy_module.add_subcommands(parser.add_subparsers())
+    deploy_commands.add_subcommands(parser.add_subparsers())
     args = parser.parse_args(list(argv))
     out, err = io.StringIO(), io.StringIO()
     code = args.func(args, out=out, err=err)

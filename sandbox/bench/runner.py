@@ -19,11 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from ..config import PROJECT_ROOT, FunctionConfiguration, SandboxConfig
+from ..config import (DESTINATION_BUCKET, OUTPUT_KEY_PREFIX, PROJECT_ROOT, SOURCE_BUCKET, FunctionConfiguration,
+                      SandboxConfig)
 
 NOOP = Path(__file__).resolve().parent / "handlers" / "noop"
 TEST_JPG = PROJECT_ROOT / "sample_images" / "test.jpg"
-SOURCE = "source-image-bucket123"
+SOURCE = SOURCE_BUCKET
 
 
 def _pct(values, q):
@@ -206,10 +207,10 @@ def _burst_phase(sb, prefix: str, count: int) -> dict:
     ok = sum(1 for r in records if r is not None and r.status == "success")
     outputs = set()
     for page in sb.s3.get_paginator("list_objects_v2").paginate(
-            Bucket="resized-image-bucket123", Prefix=f"resized-{prefix}/"):
+            Bucket=DESTINATION_BUCKET, Prefix=f"{OUTPUT_KEY_PREFIX}{prefix}/"):
         outputs.update(o["Key"] for o in page.get("Contents", []))
     cold = [r.init_duration_ms for r in records if r is not None and r.cold_start]
-    return {"images_per_s": ok / run["seconds"], "lost": sum(1 for k in keys if "resized-" + k not in outputs),
+    return {"images_per_s": ok / run["seconds"], "lost": sum(1 for k in keys if OUTPUT_KEY_PREFIX + k not in outputs),
             "environments": len({r.environment_id for r in records if r is not None}),
             "cold_starts": len(cold), "init_ms_median": statistics.median(cold or [0]),
             **{k: v / count * 1000 for k, v in run.items() if k.startswith("cpu_")}}

@@ -21,13 +21,12 @@ The Python API (tests, notebooks)::
 ``deploy`` takes a boto3 ``Session``, a ``Sandbox`` (anything with ``client(service)``), a mapping of
 service name -> client, or a function ``service -> client``.
 
-The modules, outside in: ``arguments`` (the command line) and ``target`` (sandbox, endpoint or AWS) build
+The modules, outside in: ``sandbox/cli/deploy_commands.py`` (the command line) and ``target`` (sandbox, endpoint or AWS) build
 ``DeployOptions`` (``options``); ``steps.Deployment`` and ``teardown.Teardown`` run the steps through
 ``api.Api`` (calls, recorded in a ``report.DeployReport``), ``printer.Printer`` and ``packages.Packages``
 (the zips); ``aws_errors`` turns every failure into one sentence; ``policies`` and ``trigger_rules`` hold
 the IAM and S3 documents' rules.
 """
-from .arguments import add_subcommands, run_deploy, run_destroy
 from .aws_errors import DeployError
 from .options import DeployOptions
 from .policies import INLINE_POLICY_NAME, least_privilege_policy
@@ -38,6 +37,6 @@ from .teardown import Teardown, destroy
 
 __all__ = [
     "Call", "DeployError", "DeployOptions", "DeployReport", "Deployment", "DestroyReport", "INLINE_POLICY_NAME",
-    "ResolvedTarget", "StepResult", "Teardown", "add_subcommands", "deploy", "destroy", "least_privilege_policy",
-    "probe_endpoint", "resolve_target", "run_deploy", "run_destroy",
+    "ResolvedTarget", "StepResult", "Teardown", "deploy", "destroy", "least_privilege_policy",
+    "probe_endpoint", "resolve_target",
 ]

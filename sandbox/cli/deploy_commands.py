@@ -13,12 +13,12 @@ from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_MEMORY_MB, DEFAULT_REGION, D
                       DESTINATION_BUCKET, FUNCTION_NAME, LAMBDA_RUNTIME, LAYER_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S,
                       MIN_MEMORY_MB, MIN_TIMEOUT_S, ROLE_NAME, SOURCE_BUCKET, parse_env_pairs)
 from ..errors import ConfigError, SandboxError
-from .aws_errors import DeployError
-from .options import ARCHITECTURES, DEFAULT_BUILD_DIR, DEFAULT_CODE_DIR, DeployOptions
-from .packages import FUNCTION_ZIP, LAYER_ZIP, LOCAL_LAYER_ZIP
-from .steps import deploy
-from .target import ResolvedTarget, resolve_target
-from .teardown import destroy
+from ..deploy.aws_errors import DeployError
+from ..deploy.options import ARCHITECTURES, DEFAULT_BUILD_DIR, DEFAULT_CODE_DIR, DeployOptions
+from ..deploy.packages import FUNCTION_ZIP, LAYER_ZIP, LOCAL_LAYER_ZIP
+from ..deploy.steps import deploy
+from ..deploy.target import ResolvedTarget, resolve_target
+from ..deploy.teardown import destroy
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:

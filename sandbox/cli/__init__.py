@@ -1,0 +1,156 @@
+"""``run_local.py``: start the sandbox, or one of its tools. ``run_local.py --help`` lists them all.
+
+- ``serve.py``: the sandbox itself (the default command), its banner and live log tail;
+- ``tools.py``: invoke, generate-event, upload, redrive, bench against a running sandbox;
+- ``deploy_commands.py``: deploy and destroy (the guide's four steps with boto3);
+- ``packaging.add_subcommand``: package.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
+                      FUNCTION_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, PROJECT_ROOT,
+                      SOURCE_BUCKET, FunctionConfiguration, SandboxConfig, parse_env_pairs)
+from ..errors import SandboxError
+from .. import packaging
+from . import deploy_commands
+from .serve import cmd_serve
+from .tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_upload
+
+DEFAULTS = SandboxConfig()
+DEFAULT_ENDPOINT_PORT = DEFAULTS.port
+FUNCTION_DEFAULTS = FunctionConfiguration()
+
+EPILOG = f"""examples:
+  run_local.py                                  start the sandbox (endpoint :{DEFAULTS.port}, page :{DEFAULTS.web_port})
+  run_local.py --watch drop/ --open             ... upload every file dropped into drop/, open the page
+  run_local.py --code-dir my_handler --handler {DEFAULT_HANDLER}
+  run_local.py upload sample_images/            upload files to a running sandbox, print each result
+  run_local.py invoke --event events/put.json   one synchronous invocation, result and log lines
+  run_local.py generate-event s3-put --bucket {SOURCE_BUCKET} --key test.jpg
+  run_local.py redrive                          re-submit dead-lettered events
+  run_local.py bench                            measure start-up, latency, throughput
+  run_local.py package                          build function.zip and pillow-layer.zip for AWS
+  run_local.py deploy [--aws] [--dry-run]       the guide's 4 steps with boto3 (the sandbox if running, else AWS)
+  run_local.py destroy [--aws] [--delete-buckets]  remove what deploy created
+"""
+
+def add_function_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("function (the console's Configuration tab)")
+    group.add_argument("--code-dir", default=str(PROJECT_ROOT / "handler"),
+                       help="folder holding the function's code, deployed as its task root (default: handler/)")
+    group.add_argument("--handler", default=DEFAULT_HANDLER,
+                       help=f"file.function to call (default: {DEFAULT_HANDLER})")
+    group.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB,
+                       help=f"memory size in MB, {MIN_MEMORY_MB}-{MAX_MEMORY_MB} (default: {DEFAULT_MEMORY_MB})")
+    group.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S,
+                       help=f"timeout in seconds, {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} (default: {DEFAULT_TIMEOUT_S})")
+    group.add_argument("--env", action="append", metavar="KEY=VALUE",
+                       help="an environment variable of the function (repeatable), e.g. --env SCALE=0.25")
+    group.add_argument("--concurrency", type=int, default=FUNCTION_DEFAULTS.reserved_concurrency,
+                       help=f"reserved concurrency: most environments at once (default: {FUNCTION_DEFAULTS.reserved_concurrency})")
+    group.add_argument("--retries", type=int, default=FUNCTION_DEFAULTS.maximum_retry_attempts, choices=(0, 1, 2),
+                       help="maximum retry attempts of a failed asynchronous invocation (default: 2)")
+
+
+def function_from_args(args) -> FunctionConfiguration:
+    return FunctionConfiguration(
+        code_dir=Path(args.code_dir), handler=args.handler, memory_size=args.memory, timeout=args.timeout,
+        environment=parse_env_pairs(args.env), reserved_concurrency=args.concurrency,
+        maximum_retry_attempts=args.retries)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_local.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description=f"A local, Docker-free AWS Lambda sandbox: S3 uploads to {SOURCE_BUCKET} run "
+                    f"{FUNCTION_NAME} (handler/) in Lambda-like execution environments.")
+    parser.add_argument("--port", type=int, default=DEFAULT_ENDPOINT_PORT,
+                        help=f"local AWS endpoint port (default: {DEFAULT_ENDPOINT_PORT})")
+    parser.add_argument("--web-port", type=int, default=DEFAULTS.web_port,
+                        help=f"the page's port (default: {DEFAULTS.web_port})")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the page")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only; e.g. 0.0.0.0 "
+                             "shares the sandbox with a classroom: clients then need its access token)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="let the web page at this origin (e.g. http://localhost:3000, your own front "
+                             "end) use the endpoint; S3 then answers it per the bucket's CORS configuration "
+                             "(repeatable; default: only the sandbox's own page)")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="with --host beyond loopback: the access token clients on other machines must "
+                             "use as AWS_ACCESS_KEY_ID (default: a new random one each start)")
+    parser.add_argument("--open", action="store_true", help="open the page in a browser once ready")
+    parser.add_argument("--watch", metavar="DIR", help="upload every file dropped into DIR to the source bucket")
+    parser.add_argument("--real-retry-delays", action="store_true",
+                        help="retry failed asynchronous invocations after 1 and 2 minutes, as AWS does "
+                             "(default: after 1 and 2 seconds)")
+    parser.add_argument("--idle-timeout", type=float, default=300.0,
+                        help="seconds an idle execution environment is kept (default: 300)")
+    parser.add_argument("--max-upload-mb", type=float, default=25.0, help="the page's upload limit (default: 25)")
+    parser.add_argument("--quiet", action="store_true", help="no live tail of the function's logs")
+    add_function_options(parser)
+    parser.set_defaults(func=cmd_serve)
+
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("invoke", help="one synchronous invocation, printing the result and the log lines",
+                       description="Invoke the function once with an event file, like `sam local invoke -e`. "
+                                   "With a sandbox running at --endpoint-url it runs there (through the Lambda "
+                                   "Invoke API); otherwise a temporary sandbox is started for it.")
+    p.add_argument("--event", required=True, help="JSON file with the event ('-' for standard input)")
+    p.add_argument("--function-name", default=FUNCTION_NAME)
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    add_function_options(p)
+    p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("generate-event", help="print a complete sample event",
+                       description="Print an event exactly as AWS sends it, like `sam local generate-event`.")
+    p.add_argument("kind", choices=["s3-put"])
+    p.add_argument("--bucket", default=SOURCE_BUCKET)
+    p.add_argument("--key", default="test.jpg")
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--region", default=DEFAULT_REGION)
+    p.set_defaults(func=cmd_generate_event)
+
+    p = sub.add_parser("upload", help="upload files or folders to a running sandbox and print each result",
+                       description="Upload files (folders are walked) to the source bucket of a running "
+                                   "sandbox with a progress bar, then wait for and print each file's result.")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--bucket", default=SOURCE_BUCKET)
+    p.add_argument("--prefix", default="", help="key prefix, e.g. photos/")
+    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for each result (default: 30)")
+    p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser("redrive", help="re-submit the events in the dead-letter queue",
+                       description="Re-submit dead-lettered events of a running sandbox as new asynchronous "
+                                   "invocations.")
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--function-name", default=FUNCTION_NAME)
+    p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
+    p.add_argument("--only", choices=["pipeline", "runtime", "image"], action="append",
+                   help="run only these parts (repeatable)")
+    p.add_argument("--uploads", type=int, default=20, help="warm uploads to time (default: 20)")
+    p.set_defaults(func=cmd_bench)
+
+    packaging.add_subcommand(sub)
+    deploy_commands.add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,153 @@
+"""``run_local.py`` (no command): start the sandbox and its page, print the banner, tail the logs."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..endpoint_access import new_access_token
+from ..errors import SandboxError
+from ..host_names import is_loopback_name, normalise_name
+
+class TerminalTail:
+    """A readable live tail of the function's logs on the terminal."""
+
+    COLORS = {"platform": "\033[2m", "error": "\033[31m", "function": ""}
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.color = stream.isatty() and os.environ.get("NO_COLOR") is None
+        self._lock = threading.Lock()
+
+    def __call__(self, event) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.timestamp_ms / 1000))
+        env = event.stream.rsplit("]", 1)[-1][:6]
+        text = event.message.rstrip("\t").replace("\t", "  ")
+        lines = text.split("\n")
+        prefix = f"{stamp} {env} "
+        body = ("\n" + " " * len(prefix)).join(lines)
+        if self.color and self.COLORS.get(event.kind):
+            body = f"{self.COLORS[event.kind]}{body}\033[0m"
+        with self._lock:
+            self.stream.write(prefix + body + "\n")
+            self.stream.flush()
+
+
+def cmd_serve(args) -> int:
+    from ..core import Sandbox
+    from . import function_from_args
+    from ..config import SandboxConfig
+
+    token = None
+    if not is_loopback_name(normalise_name(args.host)):
+        token = args.token or new_access_token()
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can reach the sandbox, "
+              f"and a function can run any code on it. Clients on other machines must use the access "
+              f"token as AWS_ACCESS_KEY_ID (shown below); use the default --host 127.0.0.1 unless you "
+              f"mean to share it.", file=sys.stderr)
+    elif args.token:
+        raise SandboxError("--token is for a sandbox shared on the network (--host 0.0.0.0 or another "
+                           "address); on 127.0.0.1 only this machine can reach it.")
+    config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
+                           real_retry_delays=args.real_retry_delays,
+                           idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
+                           allowed_origins=tuple(args.allow_origin), access_token=token)
+    function = function_from_args(args)
+    started = time.perf_counter()
+    sandbox = Sandbox(config, function)
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, on_signal)
+    web = watcher = None
+    try:
+        sandbox.start()
+        if config.web_port is not None:
+            web = _start_web(sandbox, config, args)
+        if args.watch:
+            from ..watched_folder import WatchedFolder
+
+            watcher = WatchedFolder(Path(args.watch), lambda path, key: sandbox.s3.upload_file(
+                str(path), config.source_bucket, key)).start()
+        if config.terminal_logs:
+            sandbox.logs.subscribe(TerminalTail())
+        _print_banner(sandbox, web, args, time.perf_counter() - started)
+        if args.open and web is not None:
+            import webbrowser
+            webbrowser.open(web.url)
+        while not stopping.wait(0.5):
+            pass
+        print("\nstopping…", flush=True)
+    finally:
+        for part in (watcher, web):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    pass
+        sandbox.stop()
+    _print_session_cost(sandbox)
+    return 0
+
+
+def _start_web(sandbox, config, args):
+    from web.server import serve
+
+    return serve(sandbox, host=config.host, port=config.web_port, max_upload_mb=args.max_upload_mb)
+
+
+def _print_banner(sandbox, web, args, seconds: float) -> None:
+    function = sandbox.function
+    env = sandbox.client_environment()
+    shell = "\n".join(f"  export {k}={v}" for k, v in env.items())
+    powershell = "\n".join(f"  $env:{k}=\"{v}\"" for k, v in env.items())
+    page = web.url if web is not None else "(disabled)"
+    print(f"""Lambda sandbox — {function.function_name} ({function.handler} in {function.code_dir})
+  local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS)
+  page               : {page}
+  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}
+  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
+  retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}
+{"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}
+Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
+{shell}
+  (PowerShell)
+{powershell}
+{_access_lines(sandbox)}
+Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg
+       aws s3 ls s3://{sandbox.config.destination_bucket}/
+       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}
+ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
+
+
+def _access_lines(sandbox) -> str:
+    access = sandbox.access
+    if not access.shared_on_network:
+        extra = ", ".join(sorted(o for o in access.allowed_origins if not is_loopback_origin(o)))
+        return ("Only this machine can reach the sandbox; web pages of other origins are refused"
+                + (f" (allowed: {extra})." if extra else " (--allow-origin URL adds your front end)."))
+    port = sandbox.endpoint.port
+    return (f"Shared on the network. On another machine (use this machine's address):\n"
+            f"  export AWS_ENDPOINT_URL=http://<this-machine>:{port}\n"
+            f"  export AWS_ACCESS_KEY_ID={access.access_token}   # the access token; without it: AccessDenied\n"
+            f"  export AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={sandbox.config.region}")
+
+
+def is_loopback_origin(origin: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return is_loopback_name(urlsplit(origin).hostname or "")
+
+
+def _print_session_cost(sandbox) -> None:
+    cost = sandbox.cost
+    print(f"session: {cost.requests} invocations, {cost.gb_seconds:.4f} GB-s, "
+          f"${cost.total_usd:.8f} on AWS before the free tier, ${cost.with_free_tier():.2f} with it.")
+
