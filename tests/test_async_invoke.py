@@ -2,6 +2,7 @@
 import threading
 import time
 
+from sandbox import async_invoke
 from sandbox.async_invoke import AsyncInvoker
 from sandbox.config import FunctionConfiguration
 from sandbox.function_runtime import Throttled
@@ -29,7 +30,7 @@ class FakeRuntime:
         return record
 
 
-def _invoker(runtime, clock=time.time, scale=0.01):
+def _invoker(runtime, clock=time.time, scale=0.001):  # retries after 60 and 120 ms
     failures = []
     records = InvocationLog()
     invoker = AsyncInvoker(lambda name: runtime, records, on_failure=lambda r, c: failures.append(c) or True,
@@ -75,7 +76,9 @@ def test_second_attempt_succeeds_after_one_failure():
     invoker.stop()
 
 
-def test_throttled_events_wait_and_are_not_lost():
+def test_throttled_events_wait_and_are_not_lost(monkeypatch):
+    # The fake runtime hands no environment back, so each throttled attempt waits for the back-off timer.
+    monkeypatch.setattr(async_invoke, "THROTTLE_RETRY_S", 0.02)
     runtime = FakeRuntime(throttles=3)
     invoker, records, failures = _invoker(runtime)
     _submit(invoker)
@@ -94,3 +97,14 @@ def test_an_event_older_than_the_maximum_age_is_not_run():
     assert records.wait_for(lambda r: r.final, 5) is record
     invoker.stop()
     assert runtime.calls == 0 and failures == ["EventAgeExceeded"]
+
+
+def test_the_log_is_idle_only_once_every_attempt_is_final():
+    records = InvocationLog()
+    records.add(InvocationRecord(request_id="open", function_name="ImageResizeLambda", event={}))
+    assert records.wait_idle(0.05) is False
+    invoker, records, _ = _invoker(FakeRuntime(failures=1))
+    _submit(invoker)
+    assert records.wait_idle(10) is True  # not between the failed attempt and its retry
+    assert [(r.attempt, r.status, r.final) for r in records.all()] == [(1, "error", True), (2, "success", True)]
+    invoker.stop()

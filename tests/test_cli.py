@@ -1,18 +1,19 @@
 """run_local.py as a user runs it: a real process, real ports, real signals."""
 import json
-import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import boto3
 import psutil
 import pytest
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from conftest import PROJECT_ROOT, SAMPLES, free_port
+from conftest import PROJECT_ROOT, SAMPLES
+from waiting import eventually
 
 RUN_LOCAL = [sys.executable, str(PROJECT_ROOT / "run_local.py")]
 
@@ -23,22 +24,34 @@ def _run(*args, timeout=120, **kwargs):
 
 
 class RunningSandbox:
+    """run_local.py in its own process on a free port (--port 0: it prints the one it got), its output read
+    as it comes so the process never blocks on a full pipe."""
+
     def __init__(self, *extra):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(RUN_LOCAL + ["--port", str(self.port), "--no-web", *extra],
+        self.proc = subprocess.Popen(RUN_LOCAL + ["--port", "0", "--no-web", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      cwd=PROJECT_ROOT)
         self.output = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
+        self._reader = threading.Thread(target=self._read, name="run_local-output", daemon=True)
+        self._reader.start()
+        eventually(lambda: "".join(self.output), lambda text: "ready" in text or self.proc.poll() is not None,
+                   what="run_local.py's ready line")
+        self.banner = "".join(self.output)
+        if "ready" not in self.banner:
+            raise AssertionError("no ready line:\n" + self.banner)
+        self.ready_lines = len(self.output)
+        self.url = re.search(r"local AWS endpoint : (http://127\.0\.0\.1:(\d+))", self.banner).group(1)
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def _read(self):
+        for line in self.proc.stdout:
             self.output.append(line)
-            if "ready" in line:
-                return
-        raise AssertionError("no ready line:\n" + "".join(self.output))
+
+    def output_after_ready(self) -> str:
+        """What it printed after the ready line, once it has exited."""
+        self.proc.wait(20)
+        self._reader.join(10)
+        return "".join(self.output[self.ready_lines:])
 
     def s3(self):
         return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
@@ -59,20 +72,23 @@ def running(tmp_path_factory):
     sandbox.stop()
 
 
+@pytest.mark.slow
 def test_banner_prints_endpoint_paste_lines_and_ready(running):
-    text = "".join(running.output)
-    assert running.url in text
+    text = running.banner
+    assert running.port != 0  # the port it listens on, not the 0 it was given
     assert f"export AWS_ENDPOINT_URL={running.url}" in text
     assert "export AWS_ACCESS_KEY_ID=test" in text and "export AWS_DEFAULT_REGION=us-east-1" in text
     assert "ready in" in text
 
 
+@pytest.mark.slow
 def test_upload_command_prints_each_files_result(running):
     result = _run("upload", str(SAMPLES / "test.jpg"), "--endpoint-url", running.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test.jpg: resized-test.jpg" in result.stdout
 
 
+@pytest.mark.slow
 def test_upload_reports_a_rejected_file_and_exits_nonzero(running, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
@@ -81,6 +97,7 @@ def test_upload_reports_a_rejected_file_and_exits_nonzero(running, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_invoke_command_runs_in_the_running_sandbox_and_prints_logs(running, tmp_path):
     running.s3().upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "test.jpg")
     event = tmp_path / "event.json"
@@ -92,16 +109,10 @@ def test_invoke_command_runs_in_the_running_sandbox_and_prints_logs(running, tmp
     assert '"statusCode": 200' in result.stdout
 
 
+@pytest.mark.slow
 def test_watched_folder_uploads_new_files(running):
     shutil.copy(SAMPLES / "test.jpg", running.watch / "dropped.jpg")
-    s3 = running.s3()
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])]
-        if "resized-dropped.jpg" in keys:
-            break
-        time.sleep(0.2)
-    assert "resized-dropped.jpg" in keys
+    _wait_for_key(running.s3(), "resized-dropped.jpg")
 
 
 def test_generate_event_prints_a_complete_s3_put_event():
@@ -112,6 +123,7 @@ def test_generate_event_prints_a_complete_s3_put_event():
     assert event["Records"][0]["s3"]["object"]["size"] == 99
 
 
+@pytest.mark.slow
 def test_busy_port_gives_one_clear_sentence(running):
     result = _run("--port", str(running.port), "--no-web", timeout=60)
     assert result.returncode == 2
@@ -120,7 +132,7 @@ def test_busy_port_gives_one_clear_sentence(running):
 
 
 def test_bad_configuration_value_gives_one_clear_sentence():
-    result = _run("--port", str(free_port()), "--no-web", "--memory", "64", timeout=60)
+    result = _run("--port", "0", "--no-web", "--memory", "64", timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Memory size must be" in result.stderr
 
@@ -130,22 +142,19 @@ def test_invoke_with_missing_event_file_says_so():
     assert result.returncode == 2 and "Cannot read the event file" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_sandbox_and_its_worker_processes():
     sandbox = RunningSandbox("--quiet")
     try:
         sandbox.s3().put_object(Bucket="source-image-bucket123", Key="w.jpg",
                                 Body=(SAMPLES / "test.jpg").read_bytes())
-        deadline = time.time() + 20
-        children = []
-        while time.time() < deadline and not children:
-            children = psutil.Process(sandbox.proc.pid).children(recursive=True)
-            time.sleep(0.1)
-        assert children, "no execution environment was started"
+        children = eventually(lambda: psutil.Process(sandbox.proc.pid).children(recursive=True),
+                              what="an execution environment (a worker process of the sandbox)")
         sandbox.proc.send_signal(signal.SIGTERM)
         assert sandbox.proc.wait(20) == 0
         gone, alive = psutil.wait_procs(children, timeout=5)
         assert not alive
-        rest = sandbox.proc.stdout.read()
+        rest = sandbox.output_after_ready()
         assert "session:" in rest and "invocations" in rest
     finally:
         sandbox.stop()
@@ -157,20 +166,17 @@ def test_help_lists_every_command():
         assert command in result.stdout
 
 
-def _wait_for_key(s3, key, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])]
-        if key in keys:
-            return True
-        time.sleep(0.2)
-    return False
+def _wait_for_key(s3, key):
+    """Wait until ``key`` is listed in the destination bucket."""
+    eventually(lambda: [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])],
+               lambda keys: key in keys, what=f"s3://resized-image-bucket123/{key}", interval=0.2)
 
 
+@pytest.mark.slow
 def test_redrive_command_resubmits_dead_lettered_events(running):
     s3 = running.s3()
     s3.upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "redrive/test.jpg")
-    assert _wait_for_key(s3, "resized-redrive/test.jpg")  # the upload's own invocation is done
+    _wait_for_key(s3, "resized-redrive/test.jpg")  # the upload's own invocation is done
     sqs = boto3.client("sqs", endpoint_url=running.url, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
     url = sqs.get_queue_url(QueueName="ImageResizeLambda-dlq")["QueueUrl"]
@@ -180,15 +186,16 @@ def test_redrive_command_resubmits_dead_lettered_events(running):
     result = _run("redrive", "--endpoint-url", running.url)
     assert result.returncode == 0, result.stderr
     assert "re-submitted 1 dead-lettered event(s)" in result.stdout
-    assert _wait_for_key(s3, "resized-redrive/test.jpg")
+    _wait_for_key(s3, "resized-redrive/test.jpg")
     assert sqs.receive_message(QueueUrl=url).get("Messages") is None
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_sandbox_cleanly():
     sandbox = RunningSandbox("--quiet")
     try:
         sandbox.proc.send_signal(signal.SIGINT)
         assert sandbox.proc.wait(20) == 0
-        assert "Traceback" not in sandbox.proc.stdout.read()
+        assert "Traceback" not in sandbox.output_after_ready()
     finally:
         sandbox.stop()

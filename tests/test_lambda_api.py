@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import HANDLERS, PROJECT_ROOT, SAMPLES, start_sandbox
+from waiting import wait_for_record
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +59,9 @@ def test_invoke_event_is_asynchronous_202(sb, lam):
     response = lam.invoke(FunctionName="ImageResizeLambda", Payload=json.dumps({"action": "ok"}),
                           InvocationType="Event")
     assert response["StatusCode"] == 202
-    record = sb.records.wait_for(lambda r: r.invocation_type == "Event" and r.finished, timeout=10)
-    assert record is not None and record.status == "success" and len(sb.invocations()) > before
+    record = wait_for_record(sb, lambda r: r.invocation_type == "Event" and r.finished,
+                             what="the asynchronous invocation to finish")
+    assert record.status == "success" and len(sb.invocations()) > before
 
 
 def test_aws_cli_invoke_writes_the_result_file(sb, tmp_path):

@@ -3,11 +3,11 @@ import json
 import os
 import signal
 import threading
-import time
 
 import pytest
 
 from conftest import HANDLERS, start_sandbox
+from waiting import eventually, wait_for_record
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_logging_output_is_one_event_per_record_in_aws_format(sb):
     assert stamp.endswith("Z") and len(stamp) == len("2026-11-27T01:37:29.324Z")
 
 
+@pytest.mark.slow  # the function's 3 s timeout runs out
 def test_timeout_kills_the_environment_with_aws_messages(sb):
     record = sb.invoke({"action": "sleep", "seconds": 10})
     assert record.status == "timeout"
@@ -110,13 +111,14 @@ def test_sys_exit_is_runtime_exit_error(sb):
 
 def test_worker_killed_from_outside_ends_the_invocation_and_a_new_environment_starts(sb):
     warm = sb.invoke({"action": "ok"})
+    event = {"action": "sleep", "seconds": 2}
     result = {}
-    thread = threading.Thread(target=lambda: result.update(record=sb.invoke({"action": "sleep", "seconds": 2})))
+    thread = threading.Thread(target=lambda: result.update(record=sb.invoke(event)))
     thread.start()
-    deadline = time.time() + 5
-    while time.time() < deadline and not [e for e in sb.runtime("ImageResizeLambda").describe() if e["state"] == "busy"]:
-        time.sleep(0.01)
-    time.sleep(0.2)
+    running = wait_for_record(sb, lambda r: r.event is event, what="the sleeping invocation to be recorded")
+    # started_at is set once the event is handed to the (warm) environment: a kill from then on ends this
+    # invocation, not the environment before it is chosen.
+    eventually(lambda: running.started_at, what="the sleeping invocation to start in the warm environment")
     os.kill(warm.result["pid"], signal.SIGKILL)
     thread.join(10)
     assert result["record"].error_type == "Runtime.ExitError"
