@@ -9,7 +9,10 @@ What it does to every accepted image (issue 4):
 
 * Formats: only the allow-list ``ACCEPTED_FORMATS`` reaches a decoder (``Image.open(formats=...)``).
 * Limits are checked from the header, before any pixel is decoded: ``MAX_INPUT_PIXELS`` (decompression
-  bombs) and an estimate of the memory the decode needs against the function's memory size.
+  bombs) and an estimate of the process's peak memory against the function's memory size: what the
+  process already holds, plus what each step below adds - including what decoders hold besides the
+  pixels they return (libjpeg's coefficient buffers for progressive and multi-scan JPEGs, libwebp's
+  canvases, TIFF strips, BMP run-length data). See "Memory" below.
 * JPEG (and MPO) are decoded by libjpeg at a reduced scale (``Image.draft``: 1/2, 1/4 or 1/8) that is
   still at least the target size, then a good filter (LANCZOS by default) brings it to the exact size;
   when the reduced decode already has the target size there is no resampling at all.
@@ -25,19 +28,39 @@ What it does to every accepted image (issue 4):
 
 from __future__ import annotations
 
+import ctypes
 import io
 import math
+import os
+import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from PIL import Image, ImageChops, ImageColor
+from PIL import Image, ImageChops, ImageColor, ImageCms
+
+# The decoders of the allow-list, imported once (during INIT in Lambda) rather than on the first
+# image: Image.open() would otherwise import all ~40 of Pillow's plugins the first time it meets a
+# format that preinit() does not load (WebP, TIFF). This way every image starts from the same
+# memory, whatever the function processed before.
+from PIL import (  # noqa: F401  (registered with Image.open by being imported)
+    BmpImagePlugin,
+    GifImagePlugin,
+    JpegImagePlugin,
+    MpoImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
 
 __all__ = [
     "ACCEPTED_FORMATS",
     "OUTPUT_FORMATS",
     "RESAMPLING_FILTERS",
     "RUNTIME_BASELINE_MB",
+    "memory_in_use",
+    "release_freed_memory_promptly",
+    "TYPE_EXTENSIONS",
     "ImageRejected",
     "NotAnImage",
     "UnsupportedFormat",
@@ -77,10 +100,12 @@ RESAMPLING_FILTERS = {
 }
 
 # What the runtime itself occupies before the first image: Python, the runtime client, boto3 with
-# an S3 client and Pillow. 52 MB is the peak RSS (VmHWM) measured for exactly that on Linux x86_64
-# (sandbox/bench/image_step.py prints it). The rest of the function's memory is what one image may
-# use; ``_estimate_bytes`` predicts that use from the header.
+# an S3 client and Pillow with the allow-list's plugins. 52 MB is the resident memory measured for
+# exactly that on Linux x86_64 (``run_local.py bench --only image`` prints it). It stands in for
+# ``memory_in_use()`` where that cannot be read (not Linux), and in ``resize_image`` called without
+# ``memory_in_use`` (notebooks, tests): there it plays a fresh execution environment.
 RUNTIME_BASELINE_MB = 52
+MIB = 1024 * 1024
 
 # Bytes per pixel Pillow uses in memory for each mode (RGB is stored as 4 bytes per pixel).
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -212,11 +237,6 @@ class ResizeSettings:
         if not (1 <= self.quality <= 100):
             raise ValueError(f"quality must be from 1 to 100, got {self.quality!r}.")
 
-    @property
-    def image_memory_budget(self) -> int:
-        """Bytes an image may use: the function's memory minus what the runtime itself occupies."""
-        return max(0, self.memory_size_mb - RUNTIME_BASELINE_MB) * 1024 * 1024
-
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "ResizeSettings":
         """Read and validate the settings; ``ValueError`` names the variable and what is allowed."""
@@ -274,7 +294,9 @@ class ResizedImage:
     decoded_height: int = 0
     animated: bool = False  # the source has more frames (GIF, APNG, WebP, MPO, TIFF pages); frame 0 was used
     icc_profile_kept: bool = False
-    estimated_peak_bytes: int = 0  # the header-based memory estimate the limit check used
+    # The process's peak memory the limit check predicted from the header: what it held before plus
+    # what the steps added (compare with Max Memory Used).
+    estimated_peak_bytes: int = 0
 
     def as_dict(self) -> dict:
         """JSON-friendly summary (without the bytes) for logs and the handler's result body."""
@@ -292,6 +314,7 @@ class ResizedImage:
             "decodedWidth": self.decoded_width,
             "decodedHeight": self.decoded_height,
             "animated": self.animated,
+            "estimatedMemoryMB": math.ceil(self.estimated_peak_bytes / MIB),
         }
 
 
@@ -320,20 +343,62 @@ def target_size(width: int, height: int, settings: ResizeSettings) -> tuple[int,
     return w, h
 
 
+# Extensions that name a file type. A key ending in one that does not match the output's bytes
+# gets the output's extension added; any other ending (none, ``.v2``, ``.20240101``) is part of the
+# name and stays as it is.
+TYPE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".tif", ".tiff", ".bmp",
+    ".dib", ".mpo", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".ico", ".cur", ".svg", ".svgz",
+    ".psd", ".xcf", ".eps", ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".pnm", ".dng", ".cr2", ".cr3",
+    ".nef", ".arw", ".orf", ".rw2", ".raf", ".raw", ".pdf", ".txt", ".zip", ".gz", ".html", ".htm",
+    ".json", ".xml", ".csv", ".bin", ".dat", ".mp4", ".mov",
+})
+
+
 def output_key_for(source_key: str, prefix: str, extension: str, accepted_extensions=()) -> str:
-    """``prefix + key``, with the extension changed only when it doesn't match the output's bytes:
-    ``test.jpg`` -> ``resized-test.jpg``; ``scan.tiff`` written as JPEG -> ``resized-scan.jpg``;
-    ``photo`` (no extension) -> ``resized-photo.jpg``; ``photos/a b.JPG`` -> ``resized-photos/a b.JPG``."""
-    accepted = tuple(e.lower() for e in accepted_extensions) or (extension.lower(),)
-    folder, slash, name = source_key.rpartition("/")
-    stem, dot, ext = name.rpartition(".")
-    if dot and stem and ("." + ext).lower() in accepted:
-        new_name = name
-    elif dot and stem:
-        new_name = stem + extension
-    else:
-        new_name = name + extension
-    return prefix + folder + slash + new_name
+    """The key a resized image is written under: ``prefix + source key``, plus the output's extension
+    when the source's own names another file type.
+
+    * an extension that matches the output (any case) is kept: ``test.jpg`` -> ``resized-test.jpg``,
+      ``photos/a b.JPG`` -> ``resized-photos/a b.JPG``, ``x.jpeg`` -> ``resized-x.jpeg``;
+    * the extension of another type stays in the name and the output's is added: ``hopper.png``
+      written as JPEG -> ``resized-hopper.png.jpg``, ``scan.tif`` -> ``resized-scan.tif.jpg``,
+      ``scan.tiff`` -> ``resized-scan.tiff.jpg``;
+    * a name without a type extension is kept as it is (nothing in it contradicts the bytes, and
+      ``photo.jpg`` already owns ``resized-photo.jpg``): ``photo`` -> ``resized-photo``,
+      ``IMG.20240101`` -> ``resized-IMG.20240101``;
+    * so that no two keys meet, a key that ends in exactly the added extension after a name that
+      gets it added gets it too: ``x.png.jpg`` -> ``resized-x.png.jpg.jpg`` (``x.png`` has
+      ``resized-x.png.jpg``).
+
+    Distinct keys therefore never share an output key, whatever the prefix, the output format (AUTO
+    picks one per image) and the extensions' case: tests/test_output_key_rule.py proves it over
+    generated keys."""
+    accepted = {e.lower() for e in accepted_extensions} | {extension.lower()}
+    return prefix + source_key + (extension if _gets_extension(source_key, extension, accepted) else "")
+
+
+def _extension(key: str) -> str | None:
+    """The extension of the key's last path segment, dot included; None when it has none (a dot
+    that starts the name, as in ``.hidden``, is not one)."""
+    name = key.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if dot > 0 else None
+
+
+def _gets_extension(key: str, extension: str, accepted: set) -> bool:
+    """Whether ``output_key_for`` adds ``extension`` to ``key``: its extension names another type,
+    or it is exactly ``extension`` after a name that gets it (followed down the chain, so
+    ``x.png.jpg.jpg`` follows ``x.png.jpg``, which follows ``x.png``)."""
+    while True:
+        ext = _extension(key)
+        if ext is None:
+            return False
+        if ext.lower() not in accepted:
+            return ext.lower() in TYPE_EXTENSIONS
+        if ext != extension:
+            return False
+        key = key[:-len(extension)]
 
 
 def _draft_request(width: int, height: int, target: tuple[int, int]) -> tuple[int, int] | None:
@@ -499,45 +564,343 @@ def _working_mode(mode: str, alpha: bool) -> str:
     return "RGBA" if alpha else "RGB"
 
 
-def _estimate_bytes(*, data_len: int, source_format: str, mode: str, decoded: tuple[int, int],
-                    target: tuple[int, int], work_mode: str, flatten: bool, keep_alpha: bool,
-                    rotate: bool, out_format: str) -> int:
-    """Upper estimate, from the header only, of the peak memory of the steps below, in bytes.
+# --------------------------------------------------------------------------------------------- memory
+#
+# Lambda kills the runtime when its memory passes the function's memory size (Runtime.OutOfMemory),
+# and the sandbox does the same with the worker's resident memory. So before anything is decoded the
+# step predicts the process's peak: what it already holds (``memory_in_use``) plus what each step
+# adds while it runs, walked in the same order as ``_resize_opened`` with the images and buffers
+# alive at each moment. Pillow stores 1/L/P at 1 byte per pixel, I;16 at 2 and every other mode (RGB
+# and LA included) at 4. Decoders that hold more than the image they return are counted by name:
+#
+# * progressive and multi-scan JPEG: libjpeg keeps every DCT coefficient of the whole image (2 bytes
+#   per coefficient, 64 per 8x8 block, per component at its own sampling) until the last scan, at any
+#   draft scale. A 4800x3600 4:4:4 progressive JPEG holds 99 MB of coefficients for a 2400x1800 output.
+#   (A baseline JPEG holds a few rows.) This cannot be avoided through Pillow, so such images are
+#   refused when it does not fit.
+# * WebP: Pillow decodes through libwebp's animation decoder, which keeps the canvas and the previous
+#   canvas (8 bytes per pixel, until the image is released) and returns the frame as bytes (4 more);
+#   lossless data and alpha planes need libwebp's own pixel buffer besides.
+# * TIFF through libtiff: one strip or tile at a time at the file's bit depth - the whole image when
+#   it is stored as one strip; JPEG-compressed YCbCr strips are read as RGBA.
+# * BMP with run-length encoding: Pillow expands the runs into a bytearray and copies it (2 bytes per
+#   pixel besides the image).
+# * PNG (interlaced too: Pillow de-interlaces row by row into the image), GIF and baseline BMP/TIFF
+#   hold a few rows.
+#
+# ``run_local.py bench --only image`` prints this estimate beside the Max Memory Used measured for
+# every decodable file of the real-world corpus.
 
-    Walks the same steps as ``_resize_opened`` and tracks which images are alive: Pillow stores
-    1/L/P at 1 byte per pixel, I;16 at 2 and everything else (RGB included) at 4; each step's
-    result replaces the previous image at once. Calibrated against VmHWM (see sandbox/bench)."""
-    dec_px = decoded[0] * decoded[1]
-    tgt_px = target[0] * target[1]
-    out_bpp = 1 if work_mode == "L" else 4
-    dec = dec_px * _BYTES_PER_PIXEL.get(mode, 4)
-    # Decoders that hold more than the image while decoding: Pillow's WebP decoder keeps libwebp's
-    # canvas and previous canvas and returns the frame as bytes (3 x 4 bytes per pixel); TIFF
-    # strips may be read whole.
-    extra = {"WEBP": dec_px * 12, "TIFF": data_len}.get(source_format, 0)
-    peak = alive = data_len + dec + extra
-    alive -= extra
-    if mode != work_mode:
-        if mode in _HIGH_BIT_GREY:
-            step = dec_px * (3 if mode == "I;16" else 9)  # rescaled copy, then the 8-bit result
-        elif flatten:
-            step = dec_px * (4 + out_bpp + 1)  # with-alpha copy, background, alpha channel
-        else:
-            step = dec_px * out_bpp
-        peak = max(peak, alive + step)
-        alive += dec_px * out_bpp - dec
+# Besides the buffers counted: decoder state, Huffman/LZW tables, Python objects, an ICC transform.
+_FIXED_OVERHEAD = 2 * MIB
+
+try:
+    _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+    _PAGE_SIZE = 4096
+
+
+def memory_in_use() -> int | None:
+    """This process's resident memory now, in bytes; None where it cannot be read (not Linux).
+
+    Max Memory Used (on AWS and in the sandbox) is the peak resident memory of the runtime, so what
+    the process holds already - Python, boto3, Pillow, the downloaded object, and whatever an earlier
+    invocation left in the heap - is read, not assumed. (On AWS the limit applies to the whole
+    execution environment, of which the runtime's process is almost all.)"""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_freed_memory_promptly() -> bool:
+    """Make the C allocator give freed image buffers back to the system at once. Returns whether it
+    could (glibc: Linux, and so Lambda; elsewhere nothing happens).
+
+    glibc serves large blocks with mmap and returns them on free, but after the first such block is
+    freed it raises that threshold (up to 32 MB) and then keeps up to twice as much free memory in
+    its heap for reuse. One invocation's image buffers would stay resident into the next, and a warm
+    execution environment would carry tens of MB that a fresh one does not (measured: 87 MB instead
+    of 53 MB after a few photos). Setting the threshold explicitly (to glibc's own default of 128 KiB)
+    turns that adjustment off, so every image starts from the memory a fresh environment has."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_mmap_threshold = -3  # M_MMAP_THRESHOLD in glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, 128 * 1024))
+
+
+@dataclass(frozen=True)
+class _JpegLayout:
+    """What libjpeg will allocate for a JPEG, from its frame header (SOFn) and first scan header."""
+
+    width: int
+    height: int
+    sampling: tuple  # (h, v) sampling factors, one pair per component
+    full_buffer: bool  # progressive, or the first scan lacks components: every coefficient is kept
+
+    def coefficient_bytes(self) -> int:
+        """libjpeg's whole-image coefficient arrays (jdcoefct.c): per component, its blocks rounded up
+        to whole MCUs, 64 coefficients of 2 bytes each."""
+        h_max = max(h for h, _ in self.sampling)
+        v_max = max(v for _, v in self.sampling)
+        total = 0
+        for h, v in self.sampling:
+            width_in_blocks = -(-self.width * h // (h_max * 8))
+            height_in_blocks = -(-self.height * v // (v_max * 8))
+            total += (-(-width_in_blocks // h) * h) * (-(-height_in_blocks // v) * v) * 128
+        return total
+
+
+def _jpeg_layout(data: bytes) -> _JpegLayout | None:
+    """Parse the markers up to the first scan (SOS); None if they cannot be read."""
+    i, n = 2, len(data)
+    frame = None
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        body = data[i + 4:i + 2 + length]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn
+            if len(body) < 6:
+                return None
+            height, width, count = struct.unpack(">HHB", body[1:6])
+            if len(body) < 6 + 3 * count or count == 0:
+                return None
+            sampling = tuple((body[7 + 3 * c] >> 4 or 1, body[7 + 3 * c] & 15 or 1) for c in range(count))
+            frame = (width, height, sampling, marker in (0xC2, 0xC6, 0xCA, 0xCE))
+        elif marker == 0xDA:  # SOS: the first scan
+            if frame is None or not body:
+                return None
+            width, height, sampling, progressive = frame
+            return _JpegLayout(width, height, sampling, progressive or body[0] < len(sampling))
+        i += 2 + length
+    if frame is None:
+        return None
+    width, height, sampling, progressive = frame
+    return _JpegLayout(width, height, sampling, progressive)
+
+
+def _riff_chunks(data: bytes, start: int, end: int):
+    """(fourcc, offset of body, size) of each RIFF chunk between ``start`` and ``end``."""
+    i = start
+    while i + 8 <= end:
+        fourcc = data[i:i + 4]
+        size = int.from_bytes(data[i + 4:i + 8], "little")
+        yield fourcc, i + 8, size
+        i += 8 + size + (size & 1)
+
+
+def _webp_decoder_bytes(data: bytes, pixels: int) -> tuple[int, int]:
+    """(transient, held): libwebp's memory for the first frame besides the image Pillow makes of it.
+    Held until the image object is released: the canvas and the previous canvas (RGBA), and what
+    the decoder set up for lossless data or an alpha plane. Transient: the frame returned to Pillow
+    as bytes, and the lossless decoder's work buffers. (Measured on 6 MP images: lossy 16.2 bytes per
+    pixel at the peak, lossy with alpha 16.8, lossless 17.5, with 1.4 of it held.)"""
+    kinds = set()
+    for fourcc, offset, size in _riff_chunks(data, 12, len(data)):
+        kinds.add(fourcc)
+        if fourcc == b"ANMF":  # the first frame's own chunks follow its 16-byte header
+            kinds.update(f for f, _, _ in _riff_chunks(data, offset + 16, min(len(data), offset + size)))
+            break
+    held, transient = 8 * pixels, 9 * pixels // 2  # (4 for the bytes, and a margin)
+    if b"VP8L" in kinds:
+        held, transient = held + 2 * pixels, transient + pixels
+    if b"ALPH" in kinds:
+        held, transient = held + pixels, transient + pixels
+    return transient, held
+
+
+def _tiff_decoder_bytes(im: Image.Image) -> int:
+    """The strip or tile buffer libtiff fills (compressed TIFF; Pillow reads uncompressed ones itself,
+    a few rows at a time)."""
+    tags = getattr(im, "tag_v2", None)
+    if tags is None or getattr(im, "_compression", "raw") == "raw":
+        return 0
+    width, height = im.size
+    bits = tags.get(258, (8,))
+    bits_per_pixel = (sum(bits) if isinstance(bits, tuple) else int(bits)) or 8
+    samples = int(tags.get(277, 1) or 1)
+    if isinstance(bits, tuple) and len(bits) < samples:
+        bits_per_pixel = bits[0] * samples
+    if 322 in tags and 323 in tags:  # tiled
+        region = int(tags[322]) * min(int(tags[323]), height)
+        row_width = int(tags[322])
+    else:
+        rows = int(tags.get(278, height) or height)
+        region = width * min(rows, height)
+        row_width = width
+    buffer = region * bits_per_pixel // 8 + row_width * 8
+    if tags.get(262) == 6 and im._compression in ("jpeg", "tiff_jpeg"):  # YCbCr JPEG: read as RGBA
+        buffer += region * 4
+    return buffer
+
+
+def _decoder_bytes(im: Image.Image, data: bytes, full: tuple[int, int], decoded: tuple[int, int]) -> tuple[int, int]:
+    """(transient, held): what the decoder needs besides the image while ``load()`` runs, and what
+    it keeps after it until the source image is released."""
+    fmt = im.format
+    full_px = full[0] * full[1]
+    if fmt in ("JPEG", "MPO"):
+        layout = _jpeg_layout(data)
+        components = len(layout.sampling) if layout else len(im.getbands())
+        # a few MCU rows per component at the decoded width (sequential decoding)
+        rows = decoded[0] * components * 16 * 4
+        if layout is None:  # cannot tell: assume the worst, a progressive 4:4:4 image
+            return rows + full_px * components * 2, 0
+        return rows + (layout.coefficient_bytes() if layout.full_buffer else 0), 0
+    if fmt == "WEBP":
+        return _webp_decoder_bytes(data, full_px)
+    if fmt == "TIFF":
+        return _tiff_decoder_bytes(im), 0
+    if fmt == "BMP" and im.tile and im.tile[0][0] == "bmp_rle":
+        return full_px * 9 // 4, 0  # bytearray (grown by ~1/8) + its bytes() copy
+    return 0, 0
+
+
+class _Ledger:
+    """Bytes alive now and the highest total seen."""
+
+    def __init__(self):
+        self.alive = 0
+        self.peak = 0
+
+    def during(self, transient: int) -> None:
+        self.peak = max(self.peak, self.alive + transient)
+
+    def hold(self, n: int) -> None:
+        self.alive += n
+        self.peak = max(self.peak, self.alive)
+
+    def release(self, n: int) -> None:
+        self.alive -= n
+
+
+def _describe_source(im: Image.Image, data: bytes) -> str:
+    """'progressive JPEG', 'lossless WebP', '16-bit TIFF'...: the words that explain a memory need."""
+    fmt = {"WEBP": "WebP"}.get(im.format or "", im.format or "image")
+    if im.format in ("JPEG", "MPO"):
+        layout = _jpeg_layout(data)
+        if layout is not None and layout.full_buffer:
+            return ("progressive " if im.info.get("progressive") else "multi-scan ") + fmt
+    if im.format == "WEBP" and b"VP8L" in data[12:4096]:
+        return "lossless " + fmt
+    if im.mode.startswith("I;16"):
+        return "16-bit " + fmt
+    if im.mode in ("I", "F", "CMYK"):
+        return {"I": "32-bit ", "F": "floating-point ", "CMYK": "CMYK "}[im.mode] + fmt
+    return fmt
+
+
+def _pillow_bytes(mode: str, size: tuple[int, int]) -> int:
+    return size[0] * size[1] * _BYTES_PER_PIXEL.get(mode, 4)
+
+
+def _estimate_bytes(im: Image.Image, data: bytes, *, full: tuple[int, int], decoded: tuple[int, int],
+                    target: tuple[int, int], work_mode: str, has_alpha: bool, keep_alpha: bool,
+                    rotate: bool, out_format: str, settings: "ResizeSettings") -> int:
+    """Upper estimate, from the header only, of the memory the steps of ``_resize_opened`` add to
+    what the process holds before them (the downloaded bytes included), in bytes."""
+    mode = im.mode
+    ledger = _Ledger()
+    # 0. An ICC profile is in info, joined from its segments, and written again by the encoder; a
+    # CMYK profile is also parsed by LittleCMS for the transform to sRGB.
+    icc = len(im.info.get("icc_profile") or b"")
+    ledger.hold(4 * icc + (MIB if icc and mode == "CMYK" else 0))
+    # 1. Decode.
+    decoded_image = _pillow_bytes(mode, decoded)
+    transient, held = _decoder_bytes(im, data, full, decoded)
+    ledger.during(decoded_image + transient + held)
+    ledger.hold(decoded_image + held)
+    if im.format == "TIFF" and rotate:
+        ledger.during(decoded_image)  # Pillow applies a TIFF's orientation in load(), into a new image
+
+    # 2. Mode (_normalise_mode): each conversion makes a new image while the one before is alive;
+    # the decoded image is closed once something has replaced it.
+    px = decoded[0] * decoded[1]
+    work_bpp = 1 if work_mode == "L" else 4
+    alpha_mode = _working_mode(mode, has_alpha)
+    current = decoded_image  # bytes of the image the next step reads
+    converted = False
+
+    def replace_with(new: int, transient: int = 0) -> None:
+        nonlocal current, converted
+        ledger.during(new + transient)
+        ledger.hold(new)
+        if converted:
+            ledger.release(current)
+        current, converted = new, True
+
+    if mode == "CMYK":
+        replace_with(4 * px)  # sRGB out of the ICC transform (or convert)
+    elif mode in _HIGH_BIT_GREY:
+        # I;16: point() keeps 2 bytes, then L; the others: convert("I") 4, point() 4, then L
+        replace_with(px, px * (2 if mode == "I;16" else 8))
+        if alpha_mode == "LA" and mode != "F":  # colour key: mask from two clipped differences
+            replace_with(4 * px if keep_alpha else px, 14 * px)
+    else:
+        if mode in ("P", "PA", "La", "RGBa") or mode != alpha_mode:
+            replace_with(_pillow_bytes("L" if alpha_mode == "L" else "RGBA", decoded))
+        if alpha_mode in ("LA", "RGBA") and not keep_alpha:  # flatten: background, alpha (and grey)
+            replace_with(px if alpha_mode == "LA" else 4 * px, 2 * px if alpha_mode == "LA" else px)
+    if work_bpp == 4 and _working_mode(mode, False) == "L":
+        replace_with(4 * px)  # WebP output has no grey modes: to RGB(A)
+    if converted:
+        ledger.release(decoded_image)
+    source = current
+
+    # 3. Resample to the target size (two passes: a horizontal one into a temporary image, then a
+    # vertical one; images with alpha are premultiplied first and converted back after).
+    tw, th = target
+    out = tw * th * work_bpp
     if decoded != target:
-        premultiply = work_mode in ("LA", "RGBA") and keep_alpha
-        step = (dec_px * 4 if premultiply else 0) + target[0] * decoded[1] * out_bpp + tgt_px * out_bpp
-        peak = max(peak, alive + step)
-        alive += tgt_px * out_bpp - dec_px * out_bpp
+        dw, dh = decoded
+        temp = tw * dh * work_bpp if (dw != tw and dh != th) else 0
+        support = {"NEAREST": 0, "BOX": 0.5, "BILINEAR": 1, "HAMMING": 1, "BICUBIC": 2, "LANCZOS": 3}
+        ratio = max(dw / tw, dh / th, 1.0)
+        coefficients = (tw + th) * (2 * math.ceil(support[settings.resampling] * ratio) + 1) * 8 * 2
+        if settings.resampling == "NEAREST":
+            temp = coefficients = 0
+        premultiplied = work_mode in ("LA", "RGBA") and settings.resampling != "NEAREST"
+        if premultiplied:
+            ledger.during(4 * px + temp + coefficients + out)
+            ledger.during(out + out)  # converted back from premultiplied
+        else:
+            ledger.during(temp + coefficients + out)
+        ledger.hold(out)
+        ledger.release(source)
+    else:
+        out = source
+    # 4. Upright.
     if rotate:
-        peak = max(peak, alive + tgt_px * out_bpp)
-    # The encoder's output (JPEG/WebP rarely exceed 1/3 byte per pixel; PNG may not compress at all).
-    encoded = tgt_px * out_bpp if out_format == "PNG" else tgt_px // 3
+        ledger.during(out)
+    # 5. Encode into memory: the output bytes (as JPEG, random noise takes 0.6 bytes per pixel at
+    # quality 75, 1.2 at 95, 2.0 at 100; PNG may not compress at all; BytesIO grows by 1/8 more than
+    # it needs) and the encoder's own buffers.
+    pixels = tw * th
+    if out_format == "PNG":
+        encoded = pixels * (1 if work_mode == "L" else 3 if work_mode == "RGB" else 4) * 9 // 8
+    else:
+        encoded = int(pixels * (0.75 if settings.quality <= 80 else 1.4 if settings.quality <= 95 else 2.3))
     if out_format == "WEBP":
-        encoded += tgt_px * 4  # libwebp's own picture buffers
-    return max(peak, alive + encoded)
+        # libwebp's pictures and token buffers, which grow with the quality (measured: 7.5 bytes per
+        # pixel at 75, 13 at 95); an alpha plane is compressed losslessly, with hash chains of its own
+        # (measured: 39-50 bytes per pixel).
+        encoded += pixels * (8 + max(0, settings.quality - 70) * 3 // 10)
+        if work_mode in ("LA", "RGBA"):
+            encoded += 6 * MIB + pixels * 36
+    encoded += max(65536, tw * 4) + tw * 3 * 16 * 4  # the encoder's chunk and row buffers
+    ledger.during(encoded)
+    return ledger.peak + _FIXED_OVERHEAD
 
 
 def _to_8bit_grey(im: Image.Image) -> Image.Image:
@@ -641,18 +1004,24 @@ def _normalise_mode(im: Image.Image, work_mode: str, keep_alpha: bool, backgroun
     return out, (icc if _icc_colour_space(icc) == wanted else None)
 
 
-def resize_image(data: bytes, settings: ResizeSettings | None = None) -> ResizedImage:
+def resize_image(data: bytes, settings: ResizeSettings | None = None, *,
+                 bytes_in_use: int | None = None) -> ResizedImage:
     """Resize one image. Raises an ``ImageRejected`` subclass (one-sentence message) for anything
-    that is not a resizable image; any other exception is a bug."""
+    that is not a resizable image; any other exception is a bug.
+
+    ``bytes_in_use``: the memory the process holds already (the handler passes ``memory_in_use()``);
+    by default that of a fresh execution environment holding ``data``: RUNTIME_BASELINE_MB + the bytes."""
     settings = settings or ResizeSettings()
+    if bytes_in_use is None:
+        bytes_in_use = RUNTIME_BASELINE_MB * MIB + len(data)
     im = _open(data)
     try:
-        return _resize_opened(im, len(data), settings)
+        return _resize_opened(im, data, settings, bytes_in_use)
     finally:
         im.close()
 
 
-def _resize_opened(im: Image.Image, data_len: int, settings: ResizeSettings) -> ResizedImage:
+def _resize_opened(im: Image.Image, data: bytes, settings: ResizeSettings, bytes_in_use: int) -> ResizedImage:
     source_format = im.format or "unknown"
     source_mode = im.mode
     source_w, source_h = im.size
@@ -697,19 +1066,20 @@ def _resize_opened(im: Image.Image, data_len: int, settings: ResizeSettings) -> 
     work_mode = _working_mode(im.mode, keep_alpha)
     if out_format == "WEBP" and work_mode in ("L", "LA"):
         work_mode = "RGBA" if work_mode == "LA" else "RGB"  # WebP has no grey modes
-    needed = _estimate_bytes(
-        data_len=data_len, source_format=source_format, mode=im.mode, decoded=decoded,
-        target=stored_target, work_mode=work_mode, flatten=has_alpha and not keep_alpha,
-        keep_alpha=keep_alpha, rotate=orientation != 1, out_format=out_format,
+    # What the steps below will add to what the process holds, against the function's memory size.
+    needed = bytes_in_use + _estimate_bytes(
+        im, data, full=(source_w, source_h), decoded=decoded, target=stored_target, work_mode=work_mode,
+        has_alpha=has_alpha, keep_alpha=keep_alpha, rotate=orientation != 1, out_format=out_format,
+        settings=settings,
     )
-    if needed > settings.image_memory_budget:
-        need_mb = RUNTIME_BASELINE_MB + math.ceil(needed / (1024 * 1024))
+    if needed > settings.memory_size_mb * MIB:
+        need_mb = math.ceil(needed / MIB)
         suggestion = min(10_240, 64 * math.ceil(need_mb / 64))
         raise ImageTooLarge(
-            f"Resizing this {source_w}x{source_h} {source_format} needs about {need_mb} MB but the "
-            f"function has {settings.memory_size_mb} MB; it was refused before decoding - raise the "
-            f"function's memory size to at least {suggestion} MB, or lower MAX_INPUT_PIXELS to refuse "
-            "such images sooner."
+            f"Resizing this {source_w}x{source_h} {_describe_source(im, data)} needs about {need_mb} MB "
+            f"but the function has {settings.memory_size_mb} MB; it was refused before decoding - raise "
+            f"the function's memory size to at least {suggestion} MB, or lower MAX_INPUT_PIXELS to "
+            "refuse such images sooner."
         )
 
     # 3. Decode the first frame (animated GIF/PNG/WebP, MPO and multi-page TIFF: frame 0 only).
@@ -745,6 +1115,7 @@ def _resize_opened(im: Image.Image, data_len: int, settings: ResizeSettings) -> 
             f"The colour mode {source_mode} of this {source_format} cannot be converted: {_describe(exc)}."
         ) from None
     replace(converted)
+    del converted  # or the full-size converted image would stay alive through the steps below
 
     # 5. Resample to the exact target size; skipped when the reduced-scale decode already has it.
     if work.size != stored_target:

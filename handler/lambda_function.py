@@ -11,17 +11,17 @@ with a message naming the variable):
 | Variable | Default | Allowed values | Meaning |
 |---|---|---|---|
 | `DESTINATION_BUCKET` | `resized-image-bucket123` | an S3 bucket name | Where resized images are written. May be the source bucket: the loop guard then skips keys that start with `OUTPUT_KEY_PREFIX` (logged at INFO). |
-| `OUTPUT_KEY_PREFIX` | `resized-` | any text, may contain `/`; empty only with a separate destination bucket | Put in front of the source key: `test.jpg` -> `resized-test.jpg`. |
+| `OUTPUT_KEY_PREFIX` | `resized-` | any text, may contain `/`; empty only with a separate destination bucket | Put in front of the source key: `test.jpg` -> `resized-test.jpg`. Distinct source keys never share an output key (see `OUTPUT_FORMAT`). |
 | `RESIZE_SCALE` | `0.5` | number, `0 < x <= 1` | Factor applied to each side (0.5 = half width, half height, as in the guide). No side becomes 0 px. |
 | `MAX_WIDTH` | unset | whole number 1-65535 | Optional: also fit the output inside this width (aspect ratio kept). |
 | `MAX_HEIGHT` | unset | whole number 1-65535 | Optional: also fit the output inside this height (aspect ratio kept). |
-| `OUTPUT_FORMAT` | `JPEG` | `JPEG`, `PNG`, `WEBP`, `AUTO` | Format written. `AUTO` keeps JPEG/PNG/WebP sources in their format; other sources become PNG when they have transparency, JPEG otherwise. The output key's extension follows the bytes (`scan.tiff` -> `resized-scan.jpg`); a matching extension is kept (`test.jpg` -> `resized-test.jpg`). |
+| `OUTPUT_FORMAT` | `JPEG` | `JPEG`, `PNG`, `WEBP`, `AUTO` | Format written. `AUTO` keeps JPEG/PNG/WebP sources in their format; other sources become PNG when they have transparency, JPEG otherwise. The output key is the prefix + the whole source key; a matching extension is kept (`test.jpg` -> `resized-test.jpg`, `a.JPG` -> `resized-a.JPG`), the extension of another type stays and the output's is added (`hopper.png` -> `resized-hopper.png.jpg`, `scan.tif` -> `resized-scan.tif.jpg`), a name without a type extension is kept (`photo` -> `resized-photo`), and `x.png.jpg` -> `resized-x.png.jpg.jpg` because `x.png` has `resized-x.png.jpg`: no two keys meet. |
 | `OUTPUT_QUALITY` | `75` | whole number 1-100 | JPEG/WebP quality (75 is Pillow's default, what the guide's handler writes). |
 | `RESAMPLING_FILTER` | `LANCZOS` | `NEAREST`, `BOX`, `BILINEAR`, `HAMMING`, `BICUBIC`, `LANCZOS` | Filter used after libjpeg's reduced-scale decode to reach the exact size. |
 | `BACKGROUND_COLOR` | `#ffffff` | a CSS-style colour (`#rrggbb`, `white`, `rgb(r,g,b)`) | Transparency is flattened onto this colour for JPEG output (kept as is for PNG/WebP). |
 | `MAX_INPUT_PIXELS` | `89478485` | whole number >= 1 | Images with more pixels are refused from their header, before decoding (decompression bombs). Pillow's own default. |
 | `MAX_INPUT_BYTES` | `52428800` (50 MiB) | whole number >= 1 | Objects larger than this are refused before they are downloaded. |
-| `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | `128` (set by Lambda) | 128-10240 | The function's memory; images whose decode would not fit are refused from the header with the memory size to choose. |
+| `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | `128` (set by Lambda) | 128-10240 | The function's memory. Before decoding, what the process holds (its resident memory) plus what the image will need - decoders' own buffers included, such as a progressive JPEG's coefficients - is checked against it; an image that would not fit is refused, naming the key and the memory size to choose. |
 
 What happens to an image (details in image_resize.py): accepted formats JPEG (and MPO), PNG, GIF,
 WebP, TIFF, BMP; each side is scaled and rounded half up, never to 0 px (1801 px -> 901 px);
@@ -68,7 +68,9 @@ from image_resize import (
     ImageRejected,
     ResizeSettings,
     env_int,
+    memory_in_use,
     output_key_for,
+    release_freed_memory_promptly,
     resize_image,
 )
 
@@ -125,6 +127,10 @@ SETTINGS = Settings(os.environ)
 # Pillow warns from MAX_IMAGE_PIXELS and refuses at twice it; align it with our own limit so raising
 # MAX_INPUT_PIXELS is the one knob (image_resize refuses anything above MAX_INPUT_PIXELS itself).
 Image.MAX_IMAGE_PIXELS = SETTINGS.resize.max_input_pixels
+# Freed image buffers go back to the system at once, so a warm execution environment starts each
+# image with the memory a fresh one has, and the memory check (which reads what the process holds)
+# does not refuse images because of what an earlier one left behind.
+release_freed_memory_promptly()
 
 # One S3 client per execution environment, created during INIT as AWS recommends: warm invocations
 # reuse it and its connection pool. Creating it lazily would not make a cold start cheaper: the same
@@ -240,7 +246,8 @@ def process_record(record, index: int = 0):
         return _s3_failure(result, exc, "GetObject", bucket, key)
 
     try:
-        resized = resize_image(data, settings.resize)
+        # The memory check adds what the image will need to what this process holds now.
+        resized = resize_image(data, settings.resize, bytes_in_use=memory_in_use())
     except ImageRejected as exc:
         result["kind"] = exc.kind
         return _reject(result, str(exc))

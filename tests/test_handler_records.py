@@ -24,7 +24,8 @@ except ImportError:
     import fixtures_images as fx
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-import lambda_function  # noqa: E402 - handler/ is put on sys.path by fixtures_images
+import image_resize  # noqa: E402 - handler/ is put on sys.path by fixtures_images
+import lambda_function  # noqa: E402
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
 EVENT_TEMPLATE = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())["Records"][0]
@@ -104,10 +105,27 @@ def jpeg(size=(64, 48)) -> bytes:
     return fx.encode(fx.card_image(*size), "JPEG")
 
 
+def progressive_header_only(width: int, height: int) -> bytes:
+    """A progressive 4:4:4 JPEG cut after its first scan header, declaring ``width x height``: a
+    memory refusal from it proves the check ran before any decoding (decoding would fail)."""
+    import struct
+
+    full = fx.encode(Image.new("RGB", (16, 16), "grey"), "JPEG", progressive=True, subsampling=0)
+    sos = full.index(b"\xff\xda")
+    head = bytearray(full[: sos + 2 + struct.unpack(">H", full[sos + 2:sos + 4])[0]])
+    sof = head.index(b"\xff\xc2")
+    head[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(head)
+
+
 @pytest.fixture
 def s3(monkeypatch):
     fake = FakeS3()
     monkeypatch.setattr(lambda_function, "s3", fake)
+    # The handler weighs each image against what its process holds; the test process holds far more
+    # than a Lambda worker (pytest, moto, ...), so it plays a fresh execution environment instead.
+    monkeypatch.setattr(lambda_function, "memory_in_use",
+                        lambda: image_resize.RUNTIME_BASELINE_MB * image_resize.MIB)
     return fake
 
 
@@ -170,21 +188,43 @@ def test_destination_bucket_and_prefix_come_from_the_environment(s3, configure):
     assert (s3.puts[0]["Bucket"], s3.puts[0]["Key"]) == ("thumbs", "small/test.jpg")
 
 
-def test_output_extension_follows_the_bytes_but_test_jpg_stays_jpg(s3, configure):
+def test_output_key_adds_the_extension_of_the_bytes_but_test_jpg_stays_jpg(s3, configure):
     s3.add(SOURCE, "scan.tiff", fx.encode(fx.card_image(), "TIFF"))
     s3.add(SOURCE, "test.jpg", jpeg())
     s3.add(SOURCE, "IMG_1.JPG", jpeg())
     lambda_function.lambda_handler(event(record("scan.tiff"), record("test.jpg"), record("IMG_1.JPG")), None)
     assert [(p["Key"], p["ContentType"]) for p in s3.puts] == [
-        ("resized-scan.jpg", "image/jpeg"), ("resized-test.jpg", "image/jpeg"), ("resized-IMG_1.JPG", "image/jpeg")]
+        ("resized-scan.tiff.jpg", "image/jpeg"), ("resized-test.jpg", "image/jpeg"),
+        ("resized-IMG_1.JPG", "image/jpeg")]
 
 
 def test_png_output_format_setting_changes_key_and_content_type(s3, configure):
     configure(OUTPUT_FORMAT="PNG")
     s3.add(SOURCE, "test.jpg", jpeg())
     lambda_function.lambda_handler(event(record("test.jpg")), None)
-    assert (s3.puts[0]["Key"], s3.puts[0]["ContentType"]) == ("resized-test.png", "image/png")
+    assert (s3.puts[0]["Key"], s3.puts[0]["ContentType"]) == ("resized-test.jpg.png", "image/png")
     assert Image.open(io.BytesIO(s3.puts[0]["Body"])).format == "PNG"
+
+
+def test_two_sources_differing_only_in_extension_get_two_outputs(s3, configure):
+    s3.add(SOURCE, "hopper.jpg", jpeg())
+    s3.add(SOURCE, "hopper.png", fx.encode(fx.card_image(), "PNG"))
+    lambda_function.lambda_handler(event(record("hopper.jpg"), record("hopper.png")), None)
+    assert [p["Key"] for p in s3.puts] == ["resized-hopper.jpg", "resized-hopper.png.jpg"]
+
+
+def test_image_too_large_for_the_memory_is_rejected_naming_the_key_and_the_memory_to_choose(
+        s3, configure, caplog):
+    # a progressive 4:4:4 JPEG declaring 4800x3600: libjpeg would keep 99 MB of coefficients
+    s3.add(SOURCE, "big photo.jpg", progressive_header_only(4800, 3600))
+    with caplog.at_level(logging.ERROR):
+        body = body_of(lambda_function.lambda_handler(event(record("big photo.jpg")), None))
+    result = body["results"][0]
+    assert (result["status"], result["kind"]) == ("rejected", "too-large")
+    assert "memory size to at least 192 MB" in result["reason"]
+    line = next(r.getMessage() for r in caplog.records if "big photo.jpg" in r.getMessage())
+    assert "s3://source-image-bucket123/big photo.jpg" in line and "at least 192 MB" in line
+    assert s3.puts == []
 
 
 def test_resize_is_logged_at_info_through_the_root_logger(s3, configure, caplog):
@@ -303,11 +343,11 @@ def test_unexpected_bug_is_raised_after_the_other_records(s3, configure, monkeyp
     s3.add(SOURCE, "b.jpg", jpeg())
     real = lambda_function.resize_image
 
-    def broken(data, settings):
+    def broken(data, settings, **options):
         if broken.calls == 0:
             broken.calls += 1
             raise KeyError("bug")
-        return real(data, settings)
+        return real(data, settings, **options)
     broken.calls = 0
     monkeypatch.setattr(lambda_function, "resize_image", broken)
     with pytest.raises(lambda_function.RetryableEventError):

@@ -11,7 +11,6 @@ try:  # tests/ as a package or as a plain folder on sys.path
 except ImportError:
     import fixtures_images as fx
 
-import image_resize as ir  # noqa: E402 - handler/ is put on sys.path by fixtures_images
 from image_resize import (  # noqa: E402
     CorruptImage,
     ImageRejected,
@@ -420,25 +419,3 @@ def test_bad_setting_names_the_variable_and_the_allowed_values(name, value, allo
         ResizeSettings.from_environ({name: value})
     message = str(refused.value)
     assert message.startswith(name) and allowed in message and repr(value) in message
-
-
-# ------------------------------------------------------------------------------------------ output key
-
-
-@pytest.mark.parametrize("key, fmt, expected", [
-    ("test.jpg", "JPEG", "resized-test.jpg"),
-    ("photos/a b.jpg", "JPEG", "resized-photos/a b.jpg"),
-    ("IMG_0001.JPG", "JPEG", "resized-IMG_0001.JPG"),
-    ("x.jpeg", "JPEG", "resized-x.jpeg"),
-    ("scan.tiff", "JPEG", "resized-scan.jpg"),
-    ("logo.png", "JPEG", "resized-logo.jpg"),
-    ("logo.png", "PNG", "resized-logo.png"),
-    ("test.jpg", "WEBP", "resized-test.webp"),
-    ("photo", "JPEG", "resized-photo.jpg"),
-    ("dir.v2/photo", "JPEG", "resized-dir.v2/photo.jpg"),
-    (".hidden", "JPEG", "resized-.hidden.jpg"),
-    ("café/été.gif", "JPEG", "resized-café/été.jpg"),
-])
-def test_output_key_keeps_a_matching_extension_and_fixes_a_wrong_one(key, fmt, expected):
-    _, extension, accepted = ir.OUTPUT_FORMATS[fmt]
-    assert ir.output_key_for(key, "resized-", extension, accepted) == expected
