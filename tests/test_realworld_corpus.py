@@ -6,6 +6,8 @@ one-sentence message - never an unhandled exception. Skipped when the corpus is 
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
@@ -148,3 +150,70 @@ def test_the_22_megapixel_photo_fits_128_mb():
                           ResizeSettings(memory_size_mb=128))
     assert (result.width, result.height) == (2880, 1920)
     assert (result.decoded_width, result.decoded_height) == (2880, 1920)  # libjpeg decoded at 1/2
+
+
+def test_the_progressive_jpeg_that_was_killed_at_128_mb_is_refused_naming_the_memory_that_fits_it():
+    data = (CORPUS / "image-size/valid/jpg/very-large.jpg").read_bytes()  # 4800x3600, 4:4:4, 224 KB
+    with pytest.raises(ImageTooLarge, match=r"progressive JPEG needs about \d+ MB .* at least (\d+) MB") as refused:
+        resize_image(data, ResizeSettings(memory_size_mb=128))
+    suggested = int(str(refused.value).split("at least ")[1].split(" MB")[0])
+    result = resize_image(data, ResizeSettings(memory_size_mb=suggested))
+    assert (result.width, result.height) == (2400, 1800)
+
+
+# --------------------------------------------------------------------- the corpus through a sandbox
+
+
+@pytest.mark.slow
+def test_the_corpus_uploaded_at_128_mb_is_resized_or_refused_up_front_with_no_oom_and_no_shared_output():
+    """The issue's acceptance: every file uploaded through a running sandbox at the defaults (128 MB).
+    Each decodable file is resized, or refused before decoding with the memory size to choose; no
+    invocation runs out of memory; no two outputs share a key (the corpus has groups such as
+    pillow/hopper.bmp, .gif and .webp, which all became resized-pillow/hopper.jpg)."""
+    from conftest import start_sandbox  # noqa: PLC0415 - tests/ is on sys.path under pytest
+
+    # Decodable: what the step resizes when memory is no object.
+    decodable = set()
+    for path in FILES:
+        try:
+            resize_image(path.read_bytes(), ResizeSettings(memory_size_mb=10_240))
+            decodable.add(rel(path))
+        except ImageRejected:
+            pass
+    assert len(decodable) >= 140
+
+    sb = start_sandbox(memory_size=128, timeout=30)
+    try:
+        for path in FILES:
+            sb.s3.put_object(Bucket="source-image-bucket123", Key=rel(path), Body=path.read_bytes())
+        results = {}
+        for path in FILES:
+            record = sb.wait_for_key(rel(path), timeout=120)
+            assert record is not None, f"{rel(path)}: no invocation"
+            assert record.status == "success" and record.attempt == 1, \
+                f"{rel(path)}: {record.status} {record.error_type} {record.error_message}"
+            assert record.max_memory_used_mb <= 128
+            results[rel(path)] = json.loads(record.result["body"])["results"][0]
+        listed = [o["Key"] for page in sb.s3.get_paginator("list_objects_v2").paginate(
+            Bucket="resized-image-bucket123") for o in page.get("Contents", [])]
+    finally:
+        sb.stop()
+
+    refused_for_memory = {}
+    for key in decodable:
+        result = results[key]
+        if result["status"] == "resized":
+            continue
+        assert result["status"] == "rejected" and result["kind"] == "too-large", f"{key}: {result}"
+        needed = re.search(r"needs about (\d+) MB .* memory size to at least (\d+) MB", result["reason"])
+        assert needed and int(needed.group(1)) > 128 and int(needed.group(2)) >= int(needed.group(1)), result
+        refused_for_memory[key] = int(needed.group(2))
+    # the two the issue saw: one killed, one refused; both now refused up front
+    assert set(refused_for_memory) == {"image-size/valid/jpg/very-large.jpg",
+                                       "metadata-extractor-images/webp/Nikon Coolpix P7000.webp"}
+    resized = [r["outputKey"] for r in results.values() if r["status"] == "resized"]
+    assert len(resized) == len(decodable) - len(refused_for_memory)
+    assert len(set(resized)) == len(resized) and sorted(listed) == sorted(resized)
+    # the corpus's clashing groups, each file now with its own output
+    assert {"resized-pillow/hopper.bmp.jpg", "resized-pillow/hopper.gif.jpg", "resized-pillow/hopper.webp.jpg",
+            "resized-pillow/iss634.gif.jpg", "resized-pillow/iss634.webp.jpg"} <= set(listed)
