@@ -6,7 +6,8 @@ import pytest
 
 from conftest import HANDLERS
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="awslambdaric runs on Linux")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="awslambdaric runs on Linux"),
+              pytest.mark.slow]
 awslambdaric = pytest.importorskip("awslambdaric")
 
 CASES = [{"action": "ok"}, {"action": "raise"}, {"action": "multiline"}, {"action": "unserializable"}]

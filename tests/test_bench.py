@@ -1,9 +1,12 @@
 """The benchmark's burst harness (run_local.py bench): its figures are only as good as its counting."""
+import pytest
+
 from sandbox.bench.runner import _burst_phase
 from sandbox.config import SandboxConfig
 from sandbox.core import Sandbox
 
 
+@pytest.mark.slow
 def test_a_burst_from_a_separate_client_is_counted_in_full_with_the_cpu_it_cost():
     with Sandbox(SandboxConfig(port=0, web_port=None)) as sb:
         cold = _burst_phase(sb, "cold", 12)

@@ -30,6 +30,7 @@ def test_guide_handler_pasted_unmodified_works_through_code_dir():
         sb.stop()
 
 
+@pytest.mark.slow  # an INIT error is retried, after 1 and 2 s
 @pytest.mark.parametrize("handler, error", [
     ("lambda_function.no_such_function", "Runtime.HandlerNotFound"),
     ("missing_module.lambda_handler", "Runtime.ImportModuleError"),

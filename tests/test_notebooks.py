@@ -82,6 +82,7 @@ def stream_text(cell) -> str:
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_notebook_kernel_is_this_interpreter_started_in_notebooks_folder(kernel_dirs):
     pytest.importorskip("nbformat")
     from nbformat.v4 import new_code_cell, new_notebook
@@ -94,6 +95,7 @@ def test_notebook_kernel_is_this_interpreter_started_in_notebooks_folder(kernel_
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_top_to_bottom_without_errors(name, kernel_dirs):
     nbformat = pytest.importorskip("nbformat")

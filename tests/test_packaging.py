@@ -124,6 +124,7 @@ def test_missing_code_dir_is_a_packaging_error(tmp_path):
 
 
 # ------------------------------------------------------------------------------ real layers from PyPI
+# (marked slow: the `built` fixture downloads Pillow's wheels)
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -144,6 +145,7 @@ def layer_path(built, arch: str) -> Path:
     return built["out"] / "pillow-layer.zip" if arch == "x86_64" else built["arm64"].path
 
 
+@pytest.mark.slow
 def test_package_command_builds_function_and_layer_zips(built):
     assert built["rc"] == 0, built["stdout"] + built["stderr"]
     assert built["stderr"] == ""
@@ -151,6 +153,7 @@ def test_package_command_builds_function_and_layer_zips(built):
         "function.zip", "pillow-layer-local.zip", "pillow-layer.zip"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_aws_layer_has_python_layout_pillow_only(built, arch):
     with zipfile.ZipFile(layer_path(built, arch)) as zf:
@@ -164,6 +167,7 @@ def test_aws_layer_has_python_layout_pillow_only(built, arch):
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_aws_layer_modules_carry_lambda_python_and_arch_tags(built, arch):
     path = layer_path(built, arch)
@@ -179,6 +183,7 @@ def test_aws_layer_modules_carry_lambda_python_and_arch_tags(built, arch):
     assert check_layer(path, arch, "3.12") == []
 
 
+@pytest.mark.slow
 def test_layer_report_describes_target_and_sizes(built):
     report = built["arm64"]
     assert report.ok
@@ -191,6 +196,7 @@ def test_layer_report_describes_target_and_sizes(built):
     assert report.zipped_bytes < DIRECT_UPLOAD_LIMIT_BYTES
 
 
+@pytest.mark.slow
 def test_layer_pillow_version_matches_local_install_by_default(built):
     from importlib.metadata import version
     assert built["arm64"].pillow_version == version("pillow")
@@ -198,6 +204,7 @@ def test_layer_pillow_version_matches_local_install_by_default(built):
         assert f"python/pillow-{version('pillow')}.dist-info/METADATA" in zf.namelist()
 
 
+@pytest.mark.slow
 def test_summary_names_each_zip_its_target_and_aws_limits(built):
     text = built["stdout"]
     assert "function.zip" in text and "pillow-layer.zip" in text
@@ -209,6 +216,7 @@ def test_summary_names_each_zip_its_target_and_aws_limits(built):
     assert "of 50 MB" in text and "of 250 MB" in text
 
 
+@pytest.mark.slow
 def test_local_twin_imports_in_this_interpreter(built, tmp_path):
     twin = built["out"] / "pillow-layer-local.zip"
     assert check_layer(twin, local=True) == []
@@ -222,6 +230,7 @@ def test_local_twin_imports_in_this_interpreter(built, tmp_path):
     assert result.stdout.strip().startswith(str(tmp_path / "python"))
 
 
+@pytest.mark.slow
 def test_check_layer_rejects_layer_built_for_the_other_arch(built):
     problems = check_layer(built["arm64"].path, arch="x86_64", python="3.12")
     assert any("_imaging.cpython-312-aarch64-linux-gnu.so is not built for AWS Lambda python3.12 x86_64" in p
@@ -229,6 +238,7 @@ def test_check_layer_rejects_layer_built_for_the_other_arch(built):
     assert any("compiled for aarch64" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_check_layer_rejects_aws_layer_for_the_local_interpreter_when_they_differ(built):
     here = sysconfig.get_config_var("EXT_SUFFIX")
     if here == SUFFIX["arm64"]:
