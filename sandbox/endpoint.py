@@ -83,6 +83,32 @@ def _silence_moto_notifications() -> None:
     notifications._invoke_awslambda = lambda *args, **kwargs: None
 
 
+def _keep_moto_from_running_event_source_mappings() -> None:
+    """moto, told of an event source mapping, hooks it onto the queue or table: every SendMessage then
+    receives the message inside the request (its receive count goes up; with maxReceiveCount 1 it goes
+    straight to the DLQ) and every table write tries Docker and then clears the stream shard. The
+    sandbox's own pollers run mappings (sandbox/event_sources/sqs.py, dynamodb_streams.py), so moto keeps
+    only the mapping's record, which the Lambda API reads back."""
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_event_source_mapping, "_sandbox", False):
+        return
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self, spec):
+        mapping = original(self, spec)
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
+            table.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        return mapping
+    create_event_source_mapping._sandbox = True
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+
 _running_lock = threading.Lock()
 _running: list["LocalEndpoint"] = []
 
@@ -129,6 +155,7 @@ class LocalEndpoint:
 
         _silence_moto_notifications()
         _disable_moto_cors()
+        _keep_moto_from_running_event_source_mappings()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 _FUNCTION_PATH = re.compile(r"^/(?P<version>[^/]+)/functions/(?P<name>[^/]+)(?P<rest>/.*)?$")
 _LAYER_PATH = re.compile(r"^/(?P<version>[^/]+)/layers/(?P<name>[^/]+)/versions/?$")
+_MAPPING_PATH = re.compile(r"^/(?P<version>[^/]+)/event-source-mappings/?(?P<uuid>[^/]*)/?$")
 LOG_TAIL_BYTES = 4096
 
 
@@ -41,6 +42,9 @@ class FunctionHooks(Protocol):
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
     def apply_event_invoke_config(self, name: str, request: dict) -> None: ...
+    def check_mapping(self, request: dict) -> str | None: ...
+    def mapping_changed(self, mapping: dict) -> None: ...
+    def mapping_deleted(self, uuid: str) -> None: ...
 
 
 def function_name_from(identifier: str) -> str:
@@ -126,6 +130,9 @@ class LambdaApiInterceptor:
             return self._create_function(environ, start_response)
         if method == "POST" and _LAYER_PATH.match(path):
             return self._publish_layer(environ, start_response)
+        mapping = _MAPPING_PATH.match(path)
+        if mapping and method in ("POST", "PUT", "DELETE"):
+            return self._event_source_mapping(method, mapping.group("uuid"), environ, start_response)
         return self.app(environ, start_response)
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -254,6 +261,25 @@ class LambdaApiInterceptor:
         captured = _Capture(self.app, environ)
         if captured.code < 300 and function is not None:
             self.hooks.function_created(function)
+        return captured.replay(start_response)
+
+    def _event_source_mapping(self, method, uuid, environ, start_response):
+        """create/update/delete-event-source-mapping: validated as Lambda does, stored by moto, run by the
+        sandbox's pollers (moto's own delivery is switched off in endpoint.py)."""
+        try:
+            request = json.loads(self._body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        if method == "POST":
+            problem = self.hooks.check_mapping(request)
+            if problem:
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException", problem)
+        captured = _Capture(self.app, environ)
+        if captured.code < 300:
+            if method == "DELETE":
+                self.hooks.mapping_deleted(uuid)
+            else:
+                self.hooks.mapping_changed(captured.json())
         return captured.replay(start_response)
 
     def _publish_layer(self, environ, start_response):

@@ -26,8 +26,10 @@ from .config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMB
 from .dead_letters import DeadLetters
 from .errors import ConfigError, SandboxError
 from .execution_environment import EnvironmentSettings
-from .function_runtime import FunctionRuntime
+from .function_runtime import FunctionRuntime, Throttled
 from .invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
+from .lambda_api import function_name_from
+from .event_source_mappings import MappingConfig, validate_filters
 from .recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
 
 # (event) -> (source, summary, subject) for events an event source recognises, else None.
@@ -56,6 +58,8 @@ class LambdaService:
                                     retry_delay_scale=retry_delay_scale, workers=async_workers)
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
+        self._mapping_runners: list = []  # polled event sources: accepts/validate/apply/remove
+        self._mappings: dict[str, MappingConfig] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def reap_idle_every(self, idle_timeout_s: float, interval_s: float = 1.0) -> None:
@@ -119,10 +123,23 @@ class LambdaService:
                trace_id: str | None = None) -> InvocationRecord:
         """A synchronous invocation (RequestResponse), in the caller's thread."""
         runtime = self.runtime_or_fail(function_name)
-        record = self.new_record(event, runtime.name, trigger, trace_id, invocation_type="RequestResponse")
+        return self.run(self.new_record(event, runtime.name, trigger, trace_id))
+
+    def run(self, record: InvocationRecord) -> InvocationRecord:
+        """Run a prepared record synchronously (RequestResponse): the caller waits, nothing is retried.
+        Raises Throttled when every environment the function may have is busy."""
+        runtime = self.runtime_or_fail(record.function_name)
+        record.invocation_type = "RequestResponse"
         self.records.add(record)
         record.status = InvocationStatus.RUNNING
-        runtime.invoke(record, json.dumps(event).encode())
+        try:
+            runtime.invoke(record, json.dumps(record.event).encode())
+        except Throttled as exc:
+            record.status, record.error_type, record.error_message = (
+                InvocationStatus.THROTTLED, "TooManyRequestsException", str(exc))
+            record.final = True
+            self.records.changed(record)
+            raise
         record.responded_at = time.time()
         record.final = True
         self.records.changed(record)
@@ -267,6 +284,45 @@ class LambdaService:
             changes["on_failure_destination"] = destination or None
         # Not a code or configuration change: warm environments stay.
         runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+
+    # -- event source mappings (run by the polled event sources) ----------------------------------------
+    def add_mapping_runner(self, runner) -> None:
+        """A polled event source runs the mappings whose EventSourceArn it ``accepts``."""
+        self._mapping_runners.append(runner)
+
+    def _runner_for(self, arn: str):
+        return next((r for r in self._mapping_runners if r.accepts(arn)), None)
+
+    def check_mapping(self, request: dict) -> str | None:
+        """Lambda's validation of create-event-source-mapping, before moto stores anything."""
+        arn = request.get("EventSourceArn") or ""
+        runner = self._runner_for(arn)
+        if runner is None:
+            return None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
+        name = request.get("FunctionName") or ""
+        runtime = self.runtime(function_name_from(name))
+        if runtime is None:
+            return f"Function not found: {name}"
+        return validate_filters(request) or runner.validate(request, runtime.function)
+
+    def mapping_changed(self, data: dict) -> None:
+        if not data.get("UUID") or not data.get("EventSourceArn"):
+            return
+        runner = self._runner_for(data["EventSourceArn"])
+        if runner is None:
+            return
+        mapping = MappingConfig.from_api(data, function_name_from(data.get("FunctionArn", "")))
+        self._mappings[mapping.uuid] = mapping
+        runner.apply(mapping)
+
+    def mapping_deleted(self, uuid: str) -> None:
+        mapping = self._mappings.pop(uuid, None)
+        runner = mapping and self._runner_for(mapping.event_source_arn)
+        if runner is not None:
+            runner.remove(uuid)
+
+    def mappings(self) -> list[MappingConfig]:
+        return list(self._mappings.values())
 
     # -- code and layers on disk ---------------------------------------------------------------------
     def _layer_dir(self, arn: str) -> Path:

@@ -25,6 +25,8 @@ class SourceContext:
 
 
 def event_source_classes() -> tuple:
+    from .dynamodb_streams import DynamoDbStreamsEventSource
     from .s3 import S3EventSource
+    from .sqs import SqsEventSource
 
-    return (S3EventSource,)
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource)

@@ -1,0 +1,291 @@
+"""DynamoDB Streams as an event source: a table with ``StreamSpecification`` and
+``aws lambda create-event-source-mapping --event-source-arn <stream ARN> --starting-position ...``.
+
+As on AWS, the mapping's poller reads each shard through the DynamoDB Streams API (about four times a
+second), in order, from ``TRIM_HORIZON`` or ``LATEST``; gathers up to ``BatchSize`` records (waiting at
+most ``MaximumBatchingWindowInSeconds``); drops those no ``FilterCriteria`` pattern matches; and invokes the
+function synchronously. A failing batch blocks its shard: it is retried until it succeeds, its oldest
+record is older than ``MaximumRecordAgeInSeconds``, or ``MaximumRetryAttempts`` are used up; then it is
+skipped and AWS's on-failure record (``DDBStreamBatchInfo``, without the records) goes to the mapping's
+on-failure destination. ``BisectBatchOnFunctionError`` splits a failing batch in two (without using up
+retries); a partial batch response (``ReportBatchItemFailures``) checkpoints at the lowest failed
+sequence number.
+
+Where the sandbox differs: retries follow each other after ``RETRY_DELAY_S`` (AWS backs off
+exponentially); moto's streams have one shard per table.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from datetime import datetime
+
+from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
+                                     passes_filters)
+from . import SourceContext
+
+SOURCE = "aws:dynamodb"
+POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
+RETRY_DELAY_S = 0.5
+THROTTLED_WAIT_S = 0.05
+
+
+def describe(event) -> tuple[str, str, dict] | None:
+    try:
+        records = event["Records"]
+        if not records or records[0].get("eventSource") != SOURCE:
+            return None
+        table = records[0]["eventSourceARN"].split(":table/", 1)[1].split("/", 1)[0]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return SOURCE, f"{len(records)} change(s) to {table}", {"table": table, "records": len(records)}
+
+
+def table_of(stream_arn: str) -> str:
+    return stream_arn.split(":table/", 1)[-1].split("/", 1)[0]
+
+
+class DynamoDbStreamsEventSource:
+    name = "dynamodb"
+    describe = staticmethod(describe)
+
+    def __init__(self, context: SourceContext):
+        self.context = context
+        self._pollers: dict[str, PollerThread] = {}
+        self._service = None
+        self._streams = None
+
+    def service_middleware(self) -> dict:
+        return {}
+
+    def start(self, service) -> None:
+        self._service = service
+        service.add_mapping_runner(self)
+
+    def stop(self) -> None:
+        for poller in list(self._pollers.values()):
+            poller.stop()
+        self._pollers.clear()
+
+    @property
+    def streams(self):
+        if self._streams is None:
+            self._streams = self.context.client("dynamodbstreams")
+        return self._streams
+
+    # -- the mapping runner's side -----------------------------------------------------------------
+    def accepts(self, arn: str) -> bool:
+        return arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn
+
+    def validate(self, request: dict, function) -> str | None:
+        position = request.get("StartingPosition")
+        if position not in ("TRIM_HORIZON", "LATEST"):
+            return ("1 validation error detected: Value at 'startingPosition' failed to satisfy constraint: "
+                    "Member must satisfy enum value set: [TRIM_HORIZON, LATEST] (DynamoDB streams need one).")
+        try:
+            self.streams.describe_stream(StreamArn=request["EventSourceArn"])
+        except Exception:
+            return f"Stream not found: {request['EventSourceArn']}"
+        batch = int(request.get("BatchSize") or 100)
+        if not 1 <= batch <= MAX_BATCH_SIZE["dynamodb"]:
+            return f"BatchSize must be between 1 and {MAX_BATCH_SIZE['dynamodb']} for DynamoDB streams."
+        return None
+
+    def apply(self, mapping: MappingConfig) -> None:
+        previous = self._pollers.pop(mapping.uuid, None)
+        position = getattr(previous, "shard_position", None)
+        if previous is not None:
+            previous.stop()
+        if mapping.enabled:
+            reader = _ShardReader(self, mapping, position)
+            poller = PollerThread(f"ddb-stream-poller-{table_of(mapping.event_source_arn)}", reader.poll)
+            poller.shard_position = reader.position  # an update or re-enable resumes where it was
+            self._pollers[mapping.uuid] = poller.start()
+
+    def remove(self, uuid: str) -> None:
+        poller = self._pollers.pop(uuid, None)
+        if poller is not None:
+            poller.stop()
+
+
+class _ShardReader:
+    """Reads one mapping's shards in order and hands them to the function, batch by batch."""
+
+    def __init__(self, source: DynamoDbStreamsEventSource, mapping: MappingConfig, position: dict | None):
+        self.source = source
+        self.mapping = mapping
+        self.position = position if position is not None else {}  # shard id -> last sequence number done
+        self._iterators: dict[str, str] = {}
+        self._pending: deque = deque()  # read, not yet delivered (kept across retries: the shard blocks)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _iterator(self, shard_id: str) -> str:
+        streams, arn = self.source.streams, self.mapping.event_source_arn
+        if shard_id not in self._iterators:
+            done = self.position.get(shard_id)
+            if done is not None:
+                kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": done}
+            else:
+                kwargs = {"ShardIteratorType": self.mapping.starting_position or "LATEST"}
+            self._iterators[shard_id] = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard_id, **kwargs)["ShardIterator"]
+        return self._iterators[shard_id]
+
+    def _read(self) -> None:
+        streams = self.source.streams
+        shards = streams.describe_stream(StreamArn=self.mapping.event_source_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            response = streams.get_records(ShardIterator=self._iterator(shard_id), Limit=1000)
+            if response.get("NextShardIterator"):
+                self._iterators[shard_id] = response["NextShardIterator"]
+            for item in response.get("Records", []):
+                record = self._record(item)
+                if record is not None:
+                    self._pending.append((shard_id, record))
+
+    def _record(self, item: dict) -> dict | None:
+        """A stream record as Lambda's event carries it (DynamoDBStreamModel's shape)."""
+        change = dict(item["dynamodb"])
+        if item["eventName"] == "MODIFY" and "OldImage" in change and change.get("OldImage") == change.get("NewImage"):
+            return None  # a write that changes nothing emits no record on AWS
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {"eventID": item.get("eventID"), "eventName": item["eventName"], "eventVersion": "1.1",
+                "eventSource": SOURCE, "awsRegion": self.source.context.region, "dynamodb": change,
+                "eventSourceARN": self.mapping.event_source_arn}
+
+    # -- delivering --------------------------------------------------------------------------------
+    def poll(self, stop) -> None:
+        if not self._pending:
+            self._read()
+        if not self._pending:
+            stop.wait(POLL_INTERVAL_S)
+            return
+        if self.mapping.batching_window_s > 0 and len(self._pending) < self.mapping.batch_size:
+            deadline = time.monotonic() + self.mapping.batching_window_s
+            while len(self._pending) < self.mapping.batch_size and time.monotonic() < deadline:
+                if stop.wait(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic()))):
+                    return
+                self._read()
+        shard_id = self._pending[0][0]
+        batch = []
+        while self._pending and len(batch) < self.mapping.batch_size and self._pending[0][0] == shard_id:
+            batch.append(self._pending.popleft()[1])
+        self._deliver(shard_id, batch, stop)
+
+    def _deliver(self, shard_id: str, records: list[dict], stop) -> None:
+        """Blocks the shard until the batch is done: delivered, or skipped after its retries or age."""
+        wanted = [r for r in records if passes_filters(self.mapping, r)]
+        work = deque([wanted]) if wanted else deque()
+        attempts = 0
+        while work and not stop.is_set():
+            batch = work[0]
+            if self._too_old(batch):
+                self._skip(shard_id, batch, "RecordAgeExceeded", attempts, None)
+                work.popleft()
+                attempts = 0
+                continue
+            result = self._invoke(batch, stop)
+            if result is None:
+                return  # stopping: the shard resumes from its last checkpoint
+            failed = self._failed_sequence_numbers(batch, result)
+            if not failed:
+                work.popleft()
+                attempts = 0
+                continue
+            if result.status != "success" and self.mapping.bisect_on_error and len(batch) > 1:
+                middle = len(batch) // 2  # bisecting does not use up retries
+                work.popleft()
+                work.appendleft(batch[middle:])
+                work.appendleft(batch[:middle])
+                continue
+            if failed is not True:  # a partial batch response: checkpoint at the lowest failed record
+                lowest = min(failed, key=int)
+                work[0] = [r for r in batch if int(r["dynamodb"]["SequenceNumber"]) >= int(lowest)]
+            attempts += 1
+            if self.mapping.maximum_retry_attempts >= 0 and attempts > self.mapping.maximum_retry_attempts:
+                self._skip(shard_id, work.popleft(), "RetryAttemptsExhausted", attempts, result)
+                attempts = 0
+                continue
+            stop.wait(RETRY_DELAY_S)
+        if not stop.is_set() and records:
+            self.position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def _failed_sequence_numbers(self, batch: list[dict], result):
+        """True: the whole batch failed; a list: the partial response's failures; empty: success."""
+        if result.status != "success":
+            return True
+        if not self.mapping.report_batch_item_failures:
+            return []
+        failed = failed_item_ids(result.result)
+        if failed is None:
+            return True
+        known = {r["dynamodb"]["SequenceNumber"] for r in batch}
+        if any(f not in known for f in failed):
+            return True  # an identifier that is no record of the batch fails it whole, as on AWS
+        return failed
+
+    def _too_old(self, batch: list[dict]) -> bool:
+        limit = self.mapping.maximum_record_age_s
+        if limit is None or limit < 0 or not batch:
+            return False
+        oldest = batch[0]["dynamodb"].get("ApproximateCreationDateTime") or time.time()
+        return time.time() - float(oldest) > limit
+
+    def _invoke(self, batch: list[dict], stop):
+        from ..function_runtime import Throttled
+
+        table = table_of(self.mapping.event_source_arn)
+        while not stop.is_set():
+            record = self.source._service.new_record(
+                {"Records": batch}, self.mapping.function_name, trigger="dynamodb", source=SOURCE,
+                summary=f"{len(batch)} change(s) to {table}",
+                subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid})
+            try:
+                return self.source._service.run(record)
+            except Throttled:
+                stop.wait(THROTTLED_WAIT_S)
+        return None
+
+    def _skip(self, shard_id: str, batch: list[dict], condition: str, attempts: int, result) -> None:
+        """AWS's on-failure record for a stream batch: where it was, not the records."""
+        destination = self.mapping.on_failure_destination
+        if not destination or not batch:
+            return
+        first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+        body = {
+            "requestContext": {"requestId": getattr(result, "request_id", None),
+                               "functionArn": self._function_arn(), "condition": condition,
+                               "approximateInvokeCount": attempts},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                                "functionError": "Unhandled" if result is not None and result.status != "success" else None},
+            "version": "1.0", "timestamp": now_iso(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id, "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+                "batchSize": len(batch), "streamArn": self.mapping.event_source_arn},
+        }
+        try:
+            sqs = self.source.context.client("sqs")
+            parts = destination.split(":")
+            url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        except Exception as exc:
+            self.source.context.report(f"sandbox: could not send a skipped stream batch to {destination}: {exc}")
+
+    def _function_arn(self) -> str:
+        runtime = self.source._service.runtime(self.mapping.function_name)
+        return runtime.function.arn(self.source.context.region) if runtime else self.mapping.function_name
+
+
+def _iso(epoch) -> str | None:
+    from datetime import timezone
+
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,219 @@
+"""SQS queues as an event source: what ``aws lambda create-event-source-mapping --event-source-arn
+<queue ARN>`` sets up.
+
+As on AWS, the mapping's poller long-polls the queue, gathers up to ``BatchSize`` messages (waiting at
+most ``MaximumBatchingWindowInSeconds``), deletes those no ``FilterCriteria`` pattern matches, and invokes
+the function synchronously with the rest. On success it deletes the batch (with
+``ReportBatchItemFailures``, all but the listed ``messageId``s); on failure it leaves the messages, which
+come back when their visibility timeout ends, and the queue's redrive policy (``maxReceiveCount``)
+moves a message that keeps failing to the queue's dead-letter queue. Everything goes through the SQS API
+of the local endpoint, as Lambda's pollers use SQS's.
+
+Where the sandbox differs: one poller per mapping (AWS scales up to 1,250 concurrent invocations for
+standard queues); long polls last 1 s instead of 20 s so that stopping is quick.
+"""
+from __future__ import annotations
+
+import base64
+import time
+
+from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
+                                     passes_filters)
+from . import SourceContext
+
+SOURCE = "aws:sqs"
+LONG_POLL_S = 1
+THROTTLED_WAIT_S = 0.05
+
+
+def describe(event) -> tuple[str, str, dict] | None:
+    try:
+        records = event["Records"]
+        if not records or records[0].get("eventSource") != SOURCE:
+            return None
+        queue = records[0]["eventSourceARN"].rsplit(":", 1)[-1]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return SOURCE, f"{len(records)} message(s) from {queue}", {"queue": queue, "messages": len(records)}
+
+
+def queue_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+class SqsEventSource:
+    name = "sqs"
+    describe = staticmethod(describe)
+
+    def __init__(self, context: SourceContext):
+        self.context = context
+        self._pollers: dict[str, PollerThread] = {}
+        self._urls: dict[str, str] = {}
+        self._service = None
+        self._sqs = None
+
+    def service_middleware(self) -> dict:
+        return {}
+
+    def start(self, service) -> None:
+        self._service = service
+        service.add_mapping_runner(self)
+
+    def stop(self) -> None:
+        for poller in list(self._pollers.values()):
+            poller.stop()
+        self._pollers.clear()
+
+    @property
+    def sqs(self):
+        if self._sqs is None:
+            self._sqs = self.context.client("sqs")
+        return self._sqs
+
+    # -- the mapping runner's side (see LambdaService.add_mapping_runner) ----------------------------
+    def accepts(self, arn: str) -> bool:
+        return arn.startswith("arn:aws:sqs:")
+
+    def validate(self, request: dict, function) -> str | None:
+        """Lambda's checks of CreateEventSourceMapping for a queue."""
+        arn = request["EventSourceArn"]
+        if request.get("StartingPosition"):
+            return "StartingPosition is not valid for SQS event sources."
+        try:
+            attributes = self.sqs.get_queue_attributes(QueueUrl=self._url(arn),
+                                                       AttributeNames=["VisibilityTimeout"])["Attributes"]
+        except Exception:
+            return (f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+                    f"SQS Error Message: The specified queue does not exist: {queue_name(arn)}")
+        visibility = int(attributes.get("VisibilityTimeout", 30))
+        if visibility < function.timeout:
+            return (f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                    f"{function.timeout} seconds")
+        batch = int(request.get("BatchSize") or 10)
+        fifo = arn.endswith(".fifo")
+        limit = MAX_BATCH_SIZE["sqs-fifo" if fifo else "sqs"]
+        if not 1 <= batch <= limit:
+            return f"BatchSize must be between 1 and {limit} for {'FIFO' if fifo else 'standard'} queues."
+        if batch > 10 and not float(request.get("MaximumBatchingWindowInSeconds") or 0) >= 1:
+            return "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+        return None
+
+    def apply(self, mapping: MappingConfig) -> None:
+        self.remove(mapping.uuid)
+        if mapping.enabled:
+            self._pollers[mapping.uuid] = PollerThread(
+                f"sqs-poller-{queue_name(mapping.event_source_arn)}",
+                lambda stop, m=mapping: self._poll(m, stop)).start()
+
+    def remove(self, uuid: str) -> None:
+        poller = self._pollers.pop(uuid, None)
+        if poller is not None:
+            poller.stop()
+
+    # -- polling -----------------------------------------------------------------------------------
+    def _url(self, arn: str) -> str:
+        if arn not in self._urls:
+            parts = arn.split(":")
+            self._urls[arn] = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        return self._urls[arn]
+
+    def _receive(self, mapping: MappingConfig, stop) -> list[dict]:
+        url = self._url(mapping.event_source_arn)
+        batch: list[dict] = []
+        deadline = None
+        while len(batch) < mapping.batch_size and not stop.is_set():
+            wait = LONG_POLL_S
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait = min(LONG_POLL_S, max(0, int(remaining + 0.999)))
+            messages = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(10, mapping.batch_size - len(batch)), WaitTimeSeconds=wait,
+                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+            if messages:
+                batch.extend(messages)
+                if mapping.batching_window_s <= 0:
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + mapping.batching_window_s
+            elif batch and deadline is None:
+                break
+        return batch
+
+    def _poll(self, mapping: MappingConfig, stop) -> None:
+        messages = self._receive(mapping, stop)
+        if not messages:
+            return
+        records = [self._record(m, mapping.event_source_arn) for m in messages]
+        wanted = [r for r in records if passes_filters(mapping, r, body_as_json=True)]
+        self._delete(mapping, [r for r in records if r not in wanted])  # AWS deletes filtered-out messages
+        if not wanted:
+            return
+        result = self._invoke(mapping, wanted, stop)
+        if result is None:
+            return  # stopping: the messages come back after their visibility timeout
+        if result.status != "success":
+            return  # the whole batch comes back after the visibility timeout
+        failed = failed_item_ids(result.result) if mapping.report_batch_item_failures else []
+        if failed is None:
+            return  # a malformed partial batch response fails the whole batch
+        self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
+
+    def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
+        from ..function_runtime import Throttled
+
+        queue = queue_name(mapping.event_source_arn)
+        while not stop.is_set():
+            record = self._service.new_record(
+                {"Records": records}, mapping.function_name, trigger="sqs", source=SOURCE,
+                summary=f"{len(records)} message(s) from {queue}",
+                subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid})
+            try:
+                return self._service.run(record)
+            except Throttled:
+                stop.wait(THROTTLED_WAIT_S)  # AWS's pollers back off too; the messages stay in flight
+        return None
+
+    def _delete(self, mapping: MappingConfig, records: list[dict]) -> None:
+        url = self._url(mapping.event_source_arn)
+        for start in range(0, len(records), 10):
+            chunk = records[start:start + 10]
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
+
+    def _record(self, message: dict, arn: str) -> dict:
+        """A message as the event's record carries it (SqsModel's shape)."""
+        attributes = dict(message.get("Attributes") or {})
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": {k: attributes[k] for k in (
+                "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
+                "SequenceNumber", "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader") if k in attributes},
+            "messageAttributes": {name: _attribute(value)
+                                  for name, value in (message.get("MessageAttributes") or {}).items()},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            **({"md5OfMessageAttributes": message["MD5OfMessageAttributes"]}
+               if message.get("MD5OfMessageAttributes") else {}),
+            "eventSource": SOURCE,
+            "eventSourceARN": arn,
+            "awsRegion": self.context.region,
+        }
+
+
+def _attribute(value: dict) -> dict:
+    """A message attribute as Lambda's event spells it (lower camel case, binary as base64)."""
+    attribute = {"stringListValues": value.get("StringListValues", []),
+                 "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
+                 "dataType": value.get("DataType")}
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = _b64(value["BinaryValue"])
+    return attribute
+
+
+def _b64(data) -> str:
+    return base64.b64encode(data if isinstance(data, bytes) else str(data).encode()).decode()
