@@ -591,8 +591,10 @@ def _working_mode(mode: str, alpha: bool) -> str:
 # ``run_local.py bench --only image`` prints this estimate beside the Max Memory Used measured for
 # every decodable file of the real-world corpus.
 
-# Besides the buffers counted: decoder state, Huffman/LZW tables, Python objects, an ICC transform.
-_FIXED_OVERHEAD = 2 * MIB
+# Besides the buffers counted: decoder state, Huffman/LZW tables, Python objects, an ICC transform,
+# and the code of a codec's library, paged in the first time an environment uses it (measured: a
+# 64x64 WebP or a 100x100 JPEG-compressed CMYK TIFF as first image adds 2-3 MB).
+_FIXED_OVERHEAD = 3 * MIB
 
 try:
     _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

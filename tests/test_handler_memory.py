@@ -244,3 +244,17 @@ def test_releasing_freed_memory_is_a_no_op_where_glibc_is_absent(monkeypatch):
             pass
     monkeypatch.setattr(ir.ctypes, "CDLL", NoMallopt)
     assert ir.release_freed_memory_promptly() is False
+
+
+def test_the_benchs_memory_summary_reports_under_estimates_and_would_be_kills_at_128_mb():
+    """run_local.py bench --only image: its verdict is only as good as this counting."""
+    from sandbox.bench.image_step import _memory_summary  # noqa: PLC0415
+
+    rows = [{"file": f, "estimate_mb": e, "measured_mb": m, "ratio": e / m}
+            for f, e, m in [("fits.jpg", 60, 58), ("refused.jpg", 171, 168), ("missed.webp", 120, 131)]]
+    summary = _memory_summary(rows, others=2, memory_mb=1024)
+    assert summary["under_estimates"] == 1 and summary["lowest_ratio"]["file"] == "missed.webp"
+    assert summary["highest_ratio"]["file"] == "fits.jpg"
+    assert summary["refused_at_default"] == ["refused.jpg"]
+    assert summary["killed_at_default"] == ["missed.webp"]
+    assert (summary["decodable"], summary["not_decodable"], summary["within_goal"]) == (3, 2, 2)

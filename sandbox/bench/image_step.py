@@ -12,15 +12,23 @@ real-world corpus (``metadata-extractor-images/jpg/Issue 266.jpg``, 5760x3840), 
   same JPEG quality as the guide (Pillow's default, 75) so that only the resize path differs, and
   also at our default quality;
 * peak memory (VmHWM) of a fresh worker process that imports boto3 and ``lambda_function`` as a
-  Lambda execution environment does during INIT, then processes the 22 MP photo.
+  Lambda execution environment does during INIT, then processes the 22 MP photo;
+* the handler's memory estimate against what it really takes, for every decodable file of the
+  real-world corpus: each uploaded through a sandbox at a generous memory size into a fresh execution
+  environment, the estimate (``estimatedMemoryMB`` in the handler's result) beside the invocation's
+  Max Memory Used, with the worst under- and over-estimate. Goal: no under-estimate (an image the
+  check lets through must not be killed), over-estimates within 15 % (an image that fits must not be
+  refused).
 
 Goals (issue 4): at least 4x faster than the guide, within 1.25x of the floor, SSIM >= 0.97,
 peak memory <= 128 MB (the guide's way needs about 200 MB).
 
-Run: ``.venv/bin/python -m sandbox.bench.image_step`` or ``run_local.py bench``.
+Run: ``.venv/bin/python -m sandbox.bench.image_step`` (``--memory-only`` for the corpus table alone)
+or ``run_local.py bench --only image``.
 """
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -36,13 +44,17 @@ from PIL import Image, ImageDraw, ImageFilter
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER_DIR = REPO_ROOT / "handler"
 BUILD_DIR = REPO_ROOT / "build" / "bench"
-CORPUS_PHOTO = REPO_ROOT.parent / "shared" / "testdata" / "realworld" / "metadata-extractor-images" / "jpg" / "Issue 266.jpg"
+CORPUS = REPO_ROOT.parent / "shared" / "testdata" / "realworld"
+CORPUS_PHOTO = CORPUS / "metadata-extractor-images" / "jpg" / "Issue 266.jpg"
 
 GOAL_SPEEDUP = 4.0
 GOAL_FLOOR_RATIO = 1.25
 GOAL_SSIM = 0.97
 GOAL_PEAK_MB = 128
 GUIDE_QUALITY = 75  # Pillow's default JPEG quality: what the guide's `image.save(buffer, 'JPEG')` writes
+GOAL_OVER_ESTIMATE = 1.15  # the memory estimate may exceed the measured peak by at most 15 %
+GENEROUS_MB = 1024  # memory size for measuring: nothing in the corpus is refused or killed at it
+DEFAULT_MB = 128
 
 
 def photo_like(width: int, height: int, seed: int = 1) -> Image.Image:
@@ -166,7 +178,8 @@ with open(sys.argv[3], "rb") as f:
     data = f.read()
 estimate = None
 if sys.argv[2] == "ours":
-    result = lambda_function.resize_image(data, lambda_function.SETTINGS.resize)
+    result = lambda_function.resize_image(data, lambda_function.SETTINGS.resize,
+                                          bytes_in_use=lambda_function.memory_in_use())
     estimate = result.estimated_peak_bytes
 else:
     import io
@@ -267,6 +280,10 @@ def run(print_fn=print) -> dict:
     }
     figures["goals_met"] = _goals_met(figures)
     _print_table(figures, print_fn, ours_quality)
+    if CORPUS.is_dir():
+        figures["corpus_memory"] = corpus_memory(print_fn)
+    else:
+        print_fn(f"(real-world corpus not found at {CORPUS}; no memory table)")
     return figures
 
 
@@ -313,8 +330,7 @@ def _print_table(figures: dict, print_fn, ours_quality: int) -> None:
         print_fn(f"  ours: {ours}  guide: {guide}")
     else:
         estimate = ours.get("estimate_bytes")
-        est_text = "" if estimate is None else (
-            f"; header estimate {memory['runtime_baseline_mb_assumed'] + estimate / 2**20:.0f} MB")
+        est_text = "" if estimate is None else f"; the handler's estimate {estimate / 2**20:.0f} MB"
         print_fn(f"  after INIT {ours['after_init_mb']:.1f} MB; ours {ours['peak_mb']:.1f} MB{est_text}; "
                  f"guide {guide['peak_mb']:.1f} MB; goal <= {GOAL_PEAK_MB} MB")
     met = figures["goals_met"]
@@ -323,5 +339,97 @@ def _print_table(figures: dict, print_fn, ours_quality: int) -> None:
     print_fn("Image step: all goals met." if not failed else "Image step: goals missed - " + "; ".join(failed))
 
 
+# ------------------------------------------------------------------------- memory: estimate vs measured
+
+
+def corpus_memory(print_fn=print, memory_mb: int = GENEROUS_MB) -> dict:
+    """Every file of the real-world corpus through a sandbox at ``memory_mb``, each in a fresh
+    execution environment (so Max Memory Used is that image's own peak, INIT included, as a cold
+    invocation reports it): the handler's estimate beside Max Memory Used for every file it resized.
+    Prints the table and the worst ratios; returns the figures."""
+    from ..config import FunctionConfiguration, SandboxConfig  # noqa: PLC0415 - only this part needs a sandbox
+    from ..core import Sandbox  # noqa: PLC0415
+
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
+    rows, others = [], 0
+    function = FunctionConfiguration(memory_size=memory_mb, timeout=60)
+    with Sandbox(SandboxConfig(port=0, web_port=None), function) as sb:
+        for path in files:
+            name = path.relative_to(CORPUS).as_posix()
+            key = "bench-memory/" + name
+            sb.retire_environments()
+            sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=path.read_bytes())
+            record = sb.wait_for_key(key, timeout=120)
+            result = _first_result(record)
+            if record is None or record.status != "success" or result.get("status") != "resized":
+                others += 1  # not decodable (not an image, corrupt, a bomb, another format)
+                continue
+            rows.append({"file": name, "what": f"{result['sourceFormat']} {result['sourceMode']}",
+                         "size": f"{result['sourceWidth']}x{result['sourceHeight']}",
+                         "estimate_mb": result["estimatedMemoryMB"], "measured_mb": record.max_memory_used_mb,
+                         "ratio": result["estimatedMemoryMB"] / record.max_memory_used_mb})
+    figures = _memory_summary(rows, others, memory_mb)
+    _print_memory(figures, print_fn)
+    return figures
+
+
+def _first_result(record) -> dict:
+    try:
+        return json.loads(record.result["body"])["results"][0]
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return {}
+
+
+def _memory_summary(rows: list[dict], others: int, memory_mb: int) -> dict:
+    under = min(rows, key=lambda r: r["ratio"]) if rows else None
+    over = max(rows, key=lambda r: r["ratio"]) if rows else None
+    return {
+        "memory_size_mb": memory_mb, "rows": rows, "decodable": len(rows), "not_decodable": others,
+        "under_estimates": sum(1 for r in rows if r["ratio"] < 1),
+        "lowest_ratio": under, "highest_ratio": over,
+        "within_goal": sum(1 for r in rows if 1 <= r["ratio"] <= GOAL_OVER_ESTIMATE),
+        # at the console's default memory size: refused up front, and what would have been killed
+        "refused_at_default": [r["file"] for r in rows if r["estimate_mb"] > DEFAULT_MB],
+        "killed_at_default": [r["file"] for r in rows if r["measured_mb"] > DEFAULT_MB and r["estimate_mb"] <= DEFAULT_MB],
+    }
+
+
+def _print_memory(figures: dict, print_fn) -> None:
+    rows = figures["rows"]
+    print_fn(f"Memory: the handler's estimate against Max Memory Used, every decodable corpus file "
+             f"(fresh environment each, at {figures['memory_size_mb']} MB)")
+    print_fn(f"  {'file':<58} {'source':<11} {'size':>10} {'estimate':>8} {'measured':>8} {'ratio':>6}")
+    for r in sorted(rows, key=lambda r: r["ratio"]):
+        name = r["file"] if len(r["file"]) <= 58 else "..." + r["file"][-55:]
+        print_fn(f"  {name:<58} {r['what'][:11]:<11} {r['size']:>10} {r['estimate_mb']:>5} MB "
+                 f"{r['measured_mb']:>5} MB {r['ratio']:>6.3f}")
+    if not rows:
+        print_fn("  (no decodable file: corpus missing?)")
+        return
+    low, high = figures["lowest_ratio"], figures["highest_ratio"]
+    print_fn(f"  {figures['decodable']} decodable files ({figures['not_decodable']} others: not images, corrupt, "
+             "bombs, other formats)")
+    print_fn(f"  largest under-estimate: {'none' if low['ratio'] >= 1 else low['file']} - lowest ratio "
+             f"{low['ratio']:.3f} ({low['file']}: {low['estimate_mb']} MB for {low['measured_mb']} MB); goal >= 1")
+    print_fn(f"  largest over-estimate: ratio {high['ratio']:.3f} ({high['file']}: {high['estimate_mb']} MB for "
+             f"{high['measured_mb']} MB); goal <= {GOAL_OVER_ESTIMATE:.2f}; "
+             f"{figures['within_goal']} of {figures['decodable']} within")
+    refused = figures["refused_at_default"]
+    print_fn(f"  at {DEFAULT_MB} MB: {figures['decodable'] - len(refused)} resized, {len(refused)} refused up front "
+             f"({', '.join(refused) or 'none'}), {len(figures['killed_at_default'])} out-of-memory kills "
+             f"(measured above {DEFAULT_MB} MB with an estimate under it)")
+
+
+def _main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the corpus table: the memory estimate against Max Memory Used")
+    args = parser.parse_args(argv)
+    if args.memory_only:
+        corpus_memory()
+    else:
+        run()
+
+
 if __name__ == "__main__":
-    run()
+    _main()
