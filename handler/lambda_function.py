@@ -20,7 +20,7 @@ with a message naming the variable):
 | `RESAMPLING_FILTER` | `LANCZOS` | `NEAREST`, `BOX`, `BILINEAR`, `HAMMING`, `BICUBIC`, `LANCZOS` | Filter used after libjpeg's reduced-scale decode to reach the exact size. |
 | `BACKGROUND_COLOR` | `#ffffff` | a CSS-style colour (`#rrggbb`, `white`, `rgb(r,g,b)`) | Transparency is flattened onto this colour for JPEG output (kept as is for PNG/WebP). |
 | `MAX_INPUT_PIXELS` | `89478485` | whole number >= 1 | Images with more pixels are refused from their header, before decoding (decompression bombs). Pillow's own default. |
-| `MAX_INPUT_BYTES` | `52428800` (50 MiB) | whole number >= 1 | Objects larger than this are refused before they are downloaded. |
+| `MAX_INPUT_BYTES` | `52428800` (50 MiB) | whole number >= 1 | Objects larger than this are refused before they are downloaded, as is one whose bytes alone would not fit the memory size. |
 | `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | `128` (set by Lambda) | 128-10240 | The function's memory. Before decoding, what the process holds (its resident memory) plus what the image will need - decoders' own buffers included, such as a progressive JPEG's coefficients - is checked against it; an image that would not fit is refused, naming the key and the memory size to choose. |
 
 What happens to an image (details in image_resize.py): accepted formats JPEG (and MPO), PNG, GIF,
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 import urllib.parse
@@ -64,6 +65,7 @@ from botocore.exceptions import (
 from PIL import Image
 
 from image_resize import (
+    MIB,
     OUTPUT_FORMATS,
     ImageRejected,
     ResizeSettings,
@@ -241,6 +243,11 @@ def process_record(record, index: int = 0):
         if isinstance(length, int) and length > settings.max_input_bytes:
             response["Body"].close()
             return _reject(result, _too_many_bytes(length, settings.max_input_bytes))
+        too_big = _download_would_not_fit(length, settings.resize.memory_size_mb)
+        if too_big:
+            response["Body"].close()
+            result["kind"] = "too-large"
+            return _reject(result, too_big)
         data = response["Body"].read()
     except Exception as exc:  # noqa: BLE001 - classified below
         return _s3_failure(result, exc, "GetObject", bucket, key)
@@ -286,6 +293,18 @@ def process_record(record, index: int = 0):
         destination, out_key, resized.width, resized.height, resized.format, len(resized.data), elapsed_ms,
     )
     return result, None
+
+
+def _download_would_not_fit(length, memory_size_mb: int) -> str | None:
+    """The reason to refuse an object before downloading it when the bytes alone would take the
+    process past the function's memory (only with MAX_INPUT_BYTES raised: 50 MB fit in 128 MB)."""
+    in_use = memory_in_use()
+    if not isinstance(length, int) or in_use is None or in_use + length <= memory_size_mb * MIB:
+        return None
+    need_mb = math.ceil((in_use + length) / MIB)
+    return (f"The object is {length:,} bytes: with the {in_use / MIB:.0f} MB the function already holds, "
+            f"downloading it needs about {need_mb} MB of its {memory_size_mb} MB; it was not downloaded - "
+            f"raise the function's memory size to at least {min(10_240, 64 * math.ceil(need_mb / 64))} MB.")
 
 
 def _too_many_bytes(size: int, limit: int) -> str:

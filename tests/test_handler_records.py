@@ -338,6 +338,18 @@ def test_transient_error_raises_after_the_other_records_so_lambda_retries(s3, co
     assert raised.value.__cause__ is error
 
 
+def test_object_whose_bytes_alone_would_not_fit_is_refused_before_download(s3, configure, monkeypatch):
+    configure(MAX_INPUT_BYTES=str(200 * 1024 * 1024))
+    monkeypatch.setattr(lambda_function, "memory_in_use", lambda: 120 * image_resize.MIB)
+    s3.add(SOURCE, "huge.jpg", b"\xff\xd8" + bytes(9 * image_resize.MIB))
+    s3.read_errors["huge.jpg"] = AssertionError("the body was read")  # would fail the record
+    body = body_of(lambda_function.lambda_handler(event(record("huge.jpg")), None))
+    result = body["results"][0]
+    assert (result["status"], result["kind"]) == ("rejected", "too-large")
+    assert "was not downloaded" in result["reason"] and "at least 192 MB" in result["reason"]
+    assert s3.puts == []
+
+
 def test_unexpected_bug_is_raised_after_the_other_records(s3, configure, monkeypatch):
     s3.add(SOURCE, "a.jpg", jpeg())
     s3.add(SOURCE, "b.jpg", jpeg())
