@@ -1,12 +1,10 @@
-"""Records every batch it receives (in a table the test reads back through DynamoDB) and fails as the
-records ask: a message body or item containing "fail" fails the whole batch; "partial" reports that
-record in batchItemFailures (ReportBatchItemFailures)."""
+"""Reports every batch it receives on the queue "<source queue or table>-seen", and fails as the records
+ask: a message body or item containing "fail" fails the whole batch; "partial" reports that record in
+batchItemFailures (ReportBatchItemFailures)."""
 import json
-import os
 
 import boto3
 
-LOG_QUEUE = os.environ.get("SEEN_QUEUE", "seen")
 sqs = boto3.client("sqs")
 
 
@@ -19,7 +17,9 @@ def _identifier(record):
 
 def lambda_handler(event, context):
     items = [_identifier(r) for r in event["Records"]]
-    url = sqs.get_queue_url(QueueName=LOG_QUEUE)["QueueUrl"]
+    source = event["Records"][0]["eventSourceARN"]
+    name = source.rsplit(":", 1)[-1] if ":table/" not in source else source.split(":table/")[1].split("/")[0]
+    url = sqs.get_queue_url(QueueName=name.removesuffix(".fifo") + "-seen")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"batch": [text for _, text in items],
                                                           "ids": [i for i, _ in items],
                                                           "event": event}))
