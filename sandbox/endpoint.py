@@ -73,14 +73,31 @@ def _disable_moto_cors() -> None:
 
 
 def _silence_moto_notifications() -> None:
-    """moto tries to invoke Lambda itself on S3 notifications, through Docker.
+    """moto tries to invoke Lambda itself on S3 notifications, through Docker, and sends SQS messages with
+    a reduced event.
 
-    The sandbox delivers S3 events itself (with every field AWS sends), so moto's delivery to Lambda is
-    switched off. SQS and SNS targets keep moto's own delivery.
+    The sandbox delivers S3 events to functions and queues itself (with every field AWS sends, see
+    event_sources/s3.py), so moto's delivery to both is switched off. SNS and EventBridge targets, and the
+    s3:TestEvent S3 sends a queue when the configuration is set, keep moto's own delivery.
     """
     from moto.s3 import notifications
 
-    notifications._invoke_awslambda = lambda *args, **kwargs: None
+    if getattr(notifications.send_event, "_sandbox", False):
+        return
+
+    def send_event(account_id, event_name, bucket, key):  # moto's send_event, less Lambda and SQS
+        configuration = bucket.notification_configuration
+        if configuration is None:
+            return
+        for notification in configuration.topic:
+            if notification.matches(event_name, key.name):
+                body = notifications._get_s3_event(event_name, bucket, key, notification.id)
+                notifications._send_sns_message(account_id, body, notification.arn,
+                                                notifications._get_region_from_arn(notification.arn))
+        if configuration.event_bridge is not None:
+            notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+    send_event._sandbox = True
+    notifications.send_event = send_event
 
 
 def _keep_moto_from_running_event_source_mappings() -> None:

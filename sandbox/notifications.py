@@ -14,20 +14,12 @@ from .s3_events import S3Write
 
 
 @dataclass(frozen=True)
-class LambdaTarget:
-    """One entry of ``LambdaFunctionConfigurations``."""
-
+class _Target:
     configuration_id: str
-    function_arn: str
+    arn: str
     events: tuple[str, ...]  # "s3:ObjectCreated:*", "s3:ObjectCreated:Put", ...
     prefix: str = ""
     suffix: str = ""
-
-    @property
-    def function_name(self) -> str:
-        # arn:aws:lambda:us-east-1:123456789012:function:ImageResizeLambda[:qualifier]
-        parts = self.function_arn.split(":")
-        return parts[6] if len(parts) > 6 else self.function_arn
 
     def matches(self, event_name: str, key: str) -> bool:
         """Does a write with this eventName ("ObjectCreated:Put") and decoded key fire this target?
@@ -42,10 +34,36 @@ class LambdaTarget:
         return key.startswith(self.prefix) and key.endswith(self.suffix)
 
 
-def targets_from_configuration(configuration: dict) -> list[LambdaTarget]:
-    """Parse a GetBucketNotificationConfiguration response."""
-    targets = []
-    for entry in configuration.get("LambdaFunctionConfigurations", []):
+@dataclass(frozen=True)
+class LambdaTarget(_Target):
+    """One entry of ``LambdaFunctionConfigurations``."""
+
+    @property
+    def function_arn(self) -> str:
+        return self.arn
+
+    @property
+    def function_name(self) -> str:
+        # arn:aws:lambda:us-east-1:123456789012:function:ImageResizeLambda[:qualifier]
+        parts = self.arn.split(":")
+        return parts[6] if len(parts) > 6 else self.arn
+
+
+@dataclass(frozen=True)
+class QueueTarget(_Target):
+    """One entry of ``QueueConfigurations``: S3 sends the event to an SQS queue (S3 -> SQS -> Lambda)."""
+
+    @property
+    def queue_name(self) -> str:
+        return self.arn.rsplit(":", 1)[-1]
+
+
+def targets_from_configuration(configuration: dict) -> list[_Target]:
+    """Parse a GetBucketNotificationConfiguration response: Lambda functions and SQS queues."""
+    targets: list[_Target] = []
+    entries = [(LambdaTarget, e, e.get("LambdaFunctionArn")) for e in configuration.get("LambdaFunctionConfigurations", [])]
+    entries += [(QueueTarget, e, e.get("QueueArn")) for e in configuration.get("QueueConfigurations", [])]
+    for kind, entry, arn in entries:
         prefix = suffix = ""
         for rule in entry.get("Filter", {}).get("Key", {}).get("FilterRules", []):
             name = rule.get("Name", "").lower()
@@ -53,9 +71,9 @@ def targets_from_configuration(configuration: dict) -> list[LambdaTarget]:
                 prefix = rule.get("Value", "")
             elif name == "suffix":
                 suffix = rule.get("Value", "")
-        targets.append(LambdaTarget(
+        targets.append(kind(
             configuration_id=entry.get("Id", ""),
-            function_arn=entry["LambdaFunctionArn"],
+            arn=arn,
             events=tuple(entry.get("Events", [])),
             prefix=prefix,
             suffix=suffix,

@@ -267,3 +267,28 @@ def aws_env_for():
         values.pop("AWS_PROFILE", None)
         return values
     return env
+
+
+def test_s3_queue_configurations_feed_a_queue_whose_mapping_invokes_the_function(sb):
+    from aws_lambda_powertools.utilities.parser.models import S3Model
+
+    url, arn, seen = new_queue(sb)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3 = sb.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    s3.put_object(Bucket=bucket, Key="photo one.jpg", Body=b"not really an image")
+
+    def s3_events():
+        bodies = [json.loads(r["body"]) for b in seen(0) for r in b["event"]["Records"]]
+        return [b for b in bodies if "Records" in b]
+    event = eventually(s3_events, what="the S3 event delivered through the queue")[0]
+    S3Model.model_validate(event)  # every field AWS sends, not moto's reduced event
+    assert event["Records"][0]["s3"]["object"]["key"] == "photo+one.jpg"
+    assert event["Records"][0]["s3"]["configurationId"] == "to-queue"
+    tests = [json.loads(r["body"]) for b in seen(0) for r in b["event"]["Records"]
+             if json.loads(r["body"]).get("Event") == "s3:TestEvent"]
+    assert tests, "S3 sends the queue an s3:TestEvent when the configuration is set, as on AWS"
+    eventually(lambda: queue_counts(sb, url) == (0, 0), what="the queue drained")

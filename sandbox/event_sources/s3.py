@@ -8,12 +8,13 @@ carries (recursive loop detection).
 """
 from __future__ import annotations
 
+import json
 import queue
 import sys
 import threading
 from urllib.parse import unquote_plus
 
-from ..notifications import BucketNotifications
+from ..notifications import BucketNotifications, QueueTarget
 from ..recursion import lineage_depth, new_trace_id
 from ..s3_events import S3Write, build_event
 from ..s3_write_observer import S3WriteObserver
@@ -74,11 +75,22 @@ class S3EventSource:
         depth = lineage_depth(write.trace_header) + 1
         for target in self.notifications.targets_for(write):
             event = build_event(write, target.configuration_id, self.context.region)
+            if isinstance(target, QueueTarget):
+                self._send_to_queue(target, event)
+                continue
             record = self._service.new_record(
                 event, target.function_name, trigger="s3", trace_id=new_trace_id(target.function_name, depth),
                 detected_at=write.event_time, source=SOURCE, summary=f"s3://{write.bucket}/{write.key}",
                 subject={"bucket": write.bucket, "key": write.key})
             self._service.submit(record, chain_depth=depth)
+
+
+    def _send_to_queue(self, target: QueueTarget, event: dict) -> None:
+        """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function)."""
+        sqs = self.context.client("sqs")
+        parts = target.arn.split(":")
+        url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
 
 
 def s3_object(record) -> tuple[str, str] | None:
