@@ -12,16 +12,9 @@ Adding one is adding a module with a class like ``s3.S3EventSource`` and naming 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from ..source_context import SourceContext
 
-
-@dataclass(frozen=True)
-class SourceContext:
-    region: str
-    client: Callable[[str], Any]  # a boto3 client for the local endpoint (usable once it has started)
-    object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
-    report: Callable[[str], None]  # a line for the person at the terminal
+__all__ = ["SourceContext", "event_source_classes"]
 
 
 def event_source_classes() -> tuple:

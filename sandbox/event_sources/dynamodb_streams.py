@@ -23,7 +23,7 @@ from datetime import datetime
 
 from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
                                      passes_filters)
-from . import SourceContext
+from ..source_context import SourceContext
 
 SOURCE = "aws:dynamodb"
 POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"

@@ -18,7 +18,7 @@ from ..notifications import BucketNotifications, QueueTarget
 from ..recursion import lineage_depth, new_trace_id
 from ..s3_events import S3Write, build_event
 from ..s3_write_observer import S3WriteObserver
-from . import SourceContext
+from ..source_context import SourceContext
 
 SOURCE = "aws:s3"
 

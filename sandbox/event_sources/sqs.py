@@ -19,7 +19,7 @@ import time
 
 from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
-from . import SourceContext
+from ..source_context import SourceContext
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1

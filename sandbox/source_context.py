@@ -1,0 +1,14 @@
+"""What an event source is given when the Sandbox builds it (see sandbox/event_sources/__init__.py). It
+lives outside the event_sources package so that sources import nothing of each other's package."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    region: str
+    client: Callable[[str], Any]  # a boto3 client for the local endpoint (usable once it has started)
+    object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
+    report: Callable[[str], None]  # a line for the person at the terminal
