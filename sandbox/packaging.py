@@ -497,6 +497,24 @@ def build_pillow_layer(out_path: str | os.PathLike, arch: str = "x86_64", python
                        problems=tuple(problems))
 
 
+def installed_pillow_layer_bytes() -> bytes:
+    """A Pillow layer (python/ layout) made from the Pillow this interpreter has installed, without pip or
+    a network: the local twin the examples publish. It runs here, not on AWS (build that with
+    ``run_local.py package``)."""
+    import io
+
+    import PIL
+
+    package = Path(PIL.__file__).resolve().parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for folder in (package, package.parent / "pillow.libs"):
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                if path.is_file() and "__pycache__" not in path.parts:
+                    archive.write(path, "python/" + path.relative_to(package.parent).as_posix())
+    return buffer.getvalue()
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 
 def add_subcommand(subparsers) -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from .. import examples
 from ..endpoint_access import new_access_token
 from ..errors import SandboxError
 from ..host_names import is_loopback_name, normalise_name
@@ -54,7 +55,7 @@ def cmd_serve(args) -> int:
     config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
                            real_retry_delays=args.real_retry_delays,
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
-                           allowed_origins=tuple(args.allow_origin), access_token=token)
+                           allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu)
     function = function_from_args(args)
     started = time.perf_counter()
     sandbox = Sandbox(config, function)
@@ -69,6 +70,7 @@ def cmd_serve(args) -> int:
     web = watcher = None
     try:
         sandbox.start()
+        example_lines = examples.set_up(sandbox, args.example) if args.example else []
         if config.web_port is not None:
             web = _start_web(sandbox, config, args)
         if args.watch:
@@ -78,7 +80,7 @@ def cmd_serve(args) -> int:
                 str(path), config.source_bucket, key)).start()
         if config.terminal_logs:
             sandbox.logs.subscribe(TerminalTail())
-        _print_banner(sandbox, web, args, time.perf_counter() - started)
+        _print_banner(sandbox, web, args, time.perf_counter() - started, example_lines)
         if args.open and web is not None:
             import webbrowser
             webbrowser.open(web.url)
@@ -103,19 +105,20 @@ def _start_web(sandbox, config, args):
     return serve(sandbox, host=config.host, port=config.web_port, max_upload_mb=args.max_upload_mb)
 
 
-def _print_banner(sandbox, web, args, seconds: float) -> None:
+def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] = ()) -> None:
     function = sandbox.function
     env = sandbox.client_environment()
     shell = "\n".join(f"  export {k}={v}" for k, v in env.items())
     powershell = "\n".join(f"  $env:{k}=\"{v}\"" for k, v in env.items())
     page = web.url if web is not None else "(disabled)"
     print(f"""Lambda sandbox — {function.function_name} ({function.handler} in {function.code_dir})
-  local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS)
+  local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS, DynamoDB, EventBridge, API Gateway)
   page               : {page}
   trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}
   memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
+  CPU                : {_cpu_line(sandbox)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}
-{"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}
+{"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}{"".join(chr(10) + "  " + line for line in example_lines)}
 Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
 {shell}
   (PowerShell)
@@ -125,6 +128,14 @@ Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test
        aws s3 ls s3://{sandbox.config.destination_bucket}/
        aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}
 ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
+
+
+def _cpu_line(sandbox) -> str:
+    cpu = sandbox.cpu_share()
+    if cpu["full_cpu"]:
+        return cpu["text"] + " (--full-cpu)"
+    return cpu["text"] + " (--full-cpu: this machine's full speed)" + (
+        f"\n                       note: {cpu['shortfall']}" if cpu["shortfall"] else "")
 
 
 def _access_lines(sandbox) -> str:

@@ -1,0 +1,61 @@
+"""The examples' README walkthroughs run as written: the sandbox started with `run_local.py --example NAME`
+(what `make run ARGS="--example NAME"` runs), then each command of the README's bash block with the real
+AWS CLI. A command that checks an effect is retried until it holds, as a person would run it again."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PROJECT_ROOT
+from waiting import eventually
+
+pytestmark = pytest.mark.slow
+EXAMPLES = PROJECT_ROOT / "examples"
+
+
+def walkthrough(name: str) -> list[str]:
+    text = (EXAMPLES / name / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands[0].startswith(f'make run ARGS="--example {name}"')
+    return commands[1:]
+
+
+@pytest.fixture
+def running_example(request):
+    name = request.param
+    process = subprocess.Popen([sys.executable, "run_local.py", "--port", "0", "--no-web", "--quiet",
+                                "--example", name], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if line.startswith("ready in"):
+            break
+    endpoint = re.search(r"local AWS endpoint : (\S+)", "".join(banner))
+    assert endpoint, "".join(banner) + process.stderr.read() if process.poll() is not None else "".join(banner)
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint.group(1), "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("AWS_PROFILE", None)
+    yield name, env, "".join(banner)
+    process.terminate()
+    process.communicate(timeout=60)
+
+
+@pytest.mark.parametrize("running_example", ["queue", "stream"], indirect=True)
+def test_example_walkthrough_runs_as_written(running_example):
+    name, env, banner = running_example
+    assert f"example {name}" in banner
+    for command in walkthrough(name):
+        def run():
+            return subprocess.run(shlex.split(command), cwd=PROJECT_ROOT, env=env, capture_output=True,
+                                  text=True, timeout=120)
+        wants_output = "--query" in command  # a query that finds nothing yet prints []
+        result = eventually(run, lambda r: r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "")),
+                            what=f"`{command}` to succeed", timeout=60, interval=0.5)
+        assert "Traceback" not in result.stderr
