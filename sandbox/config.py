@@ -54,6 +54,15 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test
 # Lambda's limits.
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
 MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 900
+# Memory buys CPU (Lambda developer guide, "Configure Lambda function memory"): "Lambda allocates CPU power
+# in proportion to the amount of memory configured ... At 1,769 MB, a function has the equivalent of one
+# vCPU (one vCPU-second of credits per second)". How the sandbox holds each environment to that share:
+# sandbox/cpu_share.py.
+MEMORY_MB_PER_VCPU = 1_769
+# How many vCPUs a function sees, by memory size: (up to this many MB, vCPUs). 2 up to 3,008 MB and 6 at
+# 10,240 MB (AWS News Blog, "New for AWS Lambda - Functions with Up to 10 GB of Memory and 6 vCPUs",
+# 2020-12-01); the steps between follow the credits (one more vCPU per 1,769 MB), as measured in functions.
+VCPU_COUNT_BY_MEMORY = ((3_008, 2), (5_307, 3), (7_076, 4), (8_845, 5), (MAX_MEMORY_MB, 6))
 RESERVED_ENV_KEYS = {
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
@@ -168,6 +177,10 @@ class SandboxConfig:
     # key id when the sandbox listens beyond loopback (--host 0.0.0.0).
     allowed_origins: tuple = ()
     access_token: str | None = None
+    # False (the default): each execution environment gets its memory's share of a CPU, as on AWS
+    # (memory / 1,769 MB of a vCPU), so Duration, timeouts and cost mean what they would there. True
+    # (--full-cpu, or the page's setting): every environment may use the whole machine - raw local speed.
+    full_cpu: bool = False
 
     def validate(self) -> None:
         if self.runtime_client not in ("bootstrap", "awslambdaric"):

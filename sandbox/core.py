@@ -24,6 +24,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from . import cloudwatch_logs as cw
+from . import cpu_share
 from .accounting import UsageAccounting
 from .config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
 from .dead_letters import DeadLetters
@@ -120,7 +121,7 @@ class Sandbox:
             endpoint_url=self.endpoint_url, region=self.config.region,
             python=self.config.python or sys.executable, init_timeout_s=self.config.init_timeout_s,
             bootstrap_command=AWSLAMBDARIC_COMMAND if self.config.runtime_client == "awslambdaric" else None,
-            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")))
+            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")), cpu=self.config)
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
             logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,
@@ -214,6 +215,15 @@ class Sandbox:
         except ClientError as exc:
             raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
         return runtime.function
+
+    def set_full_cpu(self, on: bool) -> None:
+        """--full-cpu at run time (the page's setting): True lets every environment use the whole machine;
+        False holds each to its memory's share of a CPU, as on AWS. Busy environments follow at once."""
+        self.config.full_cpu = bool(on)
+
+    def cpu_share(self, memory_mb: int | None = None) -> dict:
+        """What an environment of the function (or of ``memory_mb``) gets: share, vCPUs, a sentence."""
+        return cpu_share.describe(memory_mb or self.function.memory_size, self.config.full_cpu)
 
     def invoke(self, event: dict, function_name: str | None = None, trigger: str = "invoke",
                trace_id: str | None = None) -> InvocationRecord:

@@ -16,6 +16,12 @@ How the sandbox measures and enforces, compared with AWS:
   (and also when its peak is found above the limit afterwards). A very short spike between two samples
   can slip through where AWS's cgroup would not let it.
 - Timeout: the worker is killed at the deadline, as AWS does.
+- CPU: memory buys CPU, as on AWS. From the moment the event is handed to the runtime until its
+  response, the worker is held to memory / 1,769 MB of a CPU (7.2 % at 128 MB) by a CPU-time budget
+  that suspends and resumes it (cpu_share.py); INIT runs at full speed, as AWS's on-demand INIT does.
+  Duration is wall time under that share, as on AWS. Memory sampling, the memory limit and the deadline
+  work the same on a suspended worker (it is sampled and killed like a running one), and a suspended
+  worker is resumed - or killed - whenever an invocation or the environment ends.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +43,7 @@ import psutil
 
 from . import cloudwatch_logs as cw
 from .config import RUNTIME_VERSION, FunctionConfiguration
+from .cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin_to_vcpus, vcpu_share
 from .env_vars import RoleCredentials, build_environment
 from .invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
 from .pricing import billed_duration_ms, gb_seconds, invocation_cost
@@ -61,6 +68,9 @@ class EnvironmentSettings:
     # (awslambdaric) does not, and the sandbox then waits only briefly for its last lines.
     bootstrap_command: tuple[str, ...] | None = None
     runtime_packages: str | None = None  # the runtime's own packages (boto3) for strict functions
+    # Whether environments are held to their memory's share of a CPU, read live (the sandbox passes its
+    # SandboxConfig, whose full_cpu the page can switch).
+    cpu: CpuPolicy = field(default_factory=CpuPolicy)
 
 
 class _Outcome:
@@ -114,6 +124,9 @@ class ExecutionEnvironment:
         self._ps: psutil.Process | None = None
         self._statm: int | None = None
         self.init_duration_ms: float | None = None
+        self._throttle: CpuThrottle | None = None
+        self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
+        self.pinned_cores: list[int] | None = None
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -162,6 +175,8 @@ class ExecutionEnvironment:
             self._ps = psutil.Process(self._proc.pid)
         except psutil.Error:
             self._ps = None
+        if not self.settings.cpu.full_cpu:  # no more cores than the function's vCPUs, INIT included
+            self.pinned_cores = pin_to_vcpus(self._proc.pid, self.function.memory_size)
         if sys.platform.startswith("linux"):
             try:
                 self._statm = os.open(f"/proc/{self._proc.pid}/statm", os.O_RDONLY)
@@ -177,6 +192,7 @@ class ExecutionEnvironment:
                 return
             self.state = "dead"
             self.exit_reason = self.exit_reason or reason
+        self._release_cpu()  # a suspended worker is resumed before it is killed
         self._kill()
         try:
             self._api.stop()
@@ -199,6 +215,19 @@ class ExecutionEnvironment:
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
+
+    # -- CPU share -----------------------------------------------------------------------------------
+    def _hold_to_cpu_share(self) -> None:
+        """From now until _release_cpu, the worker gets its memory's share of a CPU (not with full_cpu)."""
+        if self.settings.cpu.full_cpu or self._proc is None:
+            return
+        self._throttle = CpuThrottle(self._proc, vcpu_share(self.function.memory_size), self.settings.cpu).start()
+
+    def _release_cpu(self) -> None:
+        """Stop holding the worker to its share; it is left running (or gone), never suspended."""
+        throttle, self._throttle = self._throttle, None
+        if throttle is not None:
+            self.cpu_stats.add(throttle.stop())
 
     # -- worker output -------------------------------------------------------------------------------
     def _read_output(self) -> None:
@@ -342,24 +371,28 @@ class ExecutionEnvironment:
         record.started_at = time.time()
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
+        self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
         self._api.put(NextInvocation(
             request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
             invoked_function_arn=function.arn(self.settings.region),
             trace_id=record.trace_id or "Root=1-00000000-000000000000000000000000;Sampled=0"))
         limit_mb = function.memory_size
         deadline = start + function.timeout
-        # Sample often at first (a decode can grow fast), then every 10 ms to leave the CPU to the work.
-        while not outcome.wait(MEMORY_SAMPLE_S if time.perf_counter() - start < 0.1 else 2 * MEMORY_SAMPLE_S):
-            rss = self._rss_mb()
-            self._sampled_peak = max(self._sampled_peak, rss)
-            if rss > limit_mb:
-                self._killed_for = "oom"
-                outcome.set("oom")
-                self._kill()
-            elif time.perf_counter() >= deadline:
-                self._killed_for = "timeout"
-                outcome.set("timeout")
-                self._kill()
+        try:
+            # Sample often at first (a decode can grow fast), then every 10 ms to leave the CPU to the work.
+            while not outcome.wait(MEMORY_SAMPLE_S if time.perf_counter() - start < 0.1 else 2 * MEMORY_SAMPLE_S):
+                rss = self._rss_mb()
+                self._sampled_peak = max(self._sampled_peak, rss)
+                if rss > limit_mb:
+                    self._killed_for = "oom"
+                    outcome.set("oom")
+                    self._kill()
+                elif time.perf_counter() >= deadline:
+                    self._killed_for = "timeout"
+                    outcome.set("timeout")
+                    self._kill()
+        finally:
+            self._release_cpu()
         end = outcome.at
         record.finished_at = time.time()
         duration_ms = (end - start) * 1000

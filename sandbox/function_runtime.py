@@ -4,6 +4,9 @@ As on AWS: environments are created on demand; an idle one is reused (the most r
 which keeps the others idle long enough to be shut down); one idle longer than the idle timeout is shut
 down; a configuration or code change retires every environment of the old revision (busy ones finish
 their invocation first). When every allowed environment is busy the invocation is throttled.
+
+Each environment gets its memory's share of a CPU while it runs an invocation (cpu_share.py); describe()
+shows the share and what holding the worker to it measured.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import time
 
 from . import cloudwatch_logs as cw
 from .config import FunctionConfiguration
+from .cpu_share import vcpu_count, vcpu_share
 from .execution_environment import EnvironmentSettings, ExecutionEnvironment
 from .invocation import InvocationRecord
 
@@ -106,4 +110,10 @@ class FunctionRuntime:
             envs = [(e, "busy") for e in self._busy] + [(e, "idle") for e in self._idle]
         return [{"id": e.id, "state": state, "pid": e.pid, "log_stream": e.log_stream,
                  "invocations": e.invocation_count, "revision": e.function.revision,
-                 "max_memory_used_mb": e.peak_memory_mb()} for e, state in envs]
+                 "max_memory_used_mb": e.peak_memory_mb(), "cpu": self._cpu(e)} for e, state in envs]
+
+    def _cpu(self, env: ExecutionEnvironment) -> dict:
+        """The environment's CPU share (None with full CPU) and what holding it there measured."""
+        memory = env.function.memory_size
+        return {"vcpu_share": None if self.settings.cpu.full_cpu else vcpu_share(memory),
+                "vcpus": vcpu_count(memory), "cores": env.pinned_cores, **env.cpu_stats.as_dict()}

@@ -1,7 +1,7 @@
 """The sandbox's own small HTTP API under ``/_sandbox/`` on the local endpoint (like LocalStack's
 ``/_localstack/health``), for ``run_local.py upload``, ``redrive`` and ``invoke``:
 
-- ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...]}``
+- ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...], "full_cpu": bool}``
 - ``GET  /_sandbox/invocations[?key=K]``: every attempt, newest first (only those about key K)
 - ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F
 """
@@ -35,7 +35,8 @@ class SandboxApi:
 
     def health(self, request) -> dict:
         return {"status": "ready" if self.sandbox.running else "starting",
-                "functions": [f.function_name for f in self.sandbox.functions()]}
+                "functions": [f.function_name for f in self.sandbox.functions()],
+                "full_cpu": self.sandbox.config.full_cpu}
 
     def invocations(self, request) -> dict:
         key = request.args.get("key")

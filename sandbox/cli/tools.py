@@ -53,7 +53,7 @@ def cmd_invoke(args) -> int:
     from . import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
-    config = SandboxConfig(port=0, web_port=None)
+    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
     with Sandbox(config, function_from_args(args)) as sandbox:
         record = sandbox.invoke(event, trigger="cli")
         sandbox.logs.flush()
