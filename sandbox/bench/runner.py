@@ -278,7 +278,7 @@ def print_burst(burst: dict) -> None:
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
-    parts = set(only or ("pipeline", "runtime", "image"))
+    parts = set(only or ("pipeline", "runtime", "image", "mappings"))
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
@@ -304,6 +304,11 @@ def run_all(only=None, uploads: int = 20) -> dict:
         burst = bench_burst()
         figures["burst"] = burst
         print_burst(burst)
+    if "mappings" in parts:
+        from . import event_source_mappings
+
+        print("\nqueues and streams (issue: the guide's other triggers)")
+        figures["mappings"] = event_source_mappings.run()
     if "image" in parts:
         try:
             from . import image_step

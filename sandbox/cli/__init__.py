@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--region", default=DEFAULT_REGION)
     p.add_argument("--rule", default="my-scheduled-rule", help="scheduled: the rule's name")
-    p.add_argument("--time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
+    p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
     p.set_defaults(func=cmd_generate_event)
 
     p = sub.add_parser("upload", help="upload files or folders to a running sandbox and print each result",
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
-    p.add_argument("--only", choices=["pipeline", "runtime", "image"], action="append",
+    p.add_argument("--only", choices=["pipeline", "runtime", "image", "mappings"], action="append",
                    help="run only these parts (repeatable)")
     p.add_argument("--uploads", type=int, default=20, help="warm uploads to time (default: 20)")
     p.set_defaults(func=cmd_bench)
