@@ -292,3 +292,11 @@ def test_s3_queue_configurations_feed_a_queue_whose_mapping_invokes_the_function
              if json.loads(r["body"]).get("Event") == "s3:TestEvent"]
     assert tests, "S3 sends the queue an s3:TestEvent when the configuration is set, as on AWS"
     eventually(lambda: queue_counts(sb, url) == (0, 0), what="the queue drained")
+
+
+@pytest.mark.parametrize("kind,model", [("sqs-receive-message", SqsModel), ("dynamodb-update", DynamoDBStreamModel)])
+def test_generate_event_prints_what_a_mapping_hands_the_function(kind, model, capsys):
+    from sandbox.cli import main
+
+    assert main(["generate-event", kind]) == 0
+    model.model_validate(json.loads(capsys.readouterr().out))

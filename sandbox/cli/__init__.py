@@ -31,6 +31,7 @@ EPILOG = f"""examples:
   run_local.py upload sample_images/            upload files to a running sandbox, print each result
   run_local.py invoke --event events/put.json   one synchronous invocation, result and log lines
   run_local.py generate-event s3-put --bucket {SOURCE_BUCKET} --key test.jpg
+  run_local.py generate-event sqs-receive-message --body hello   (also dynamodb-update, scheduled)
   run_local.py redrive                          re-submit dead-lettered events
   run_local.py fire-rule bucket-report          fire a scheduled rule now (EventBridge), print the results
   run_local.py generate-event scheduled --rule bucket-report   a Scheduled Event, as EventBridge sends it
@@ -123,12 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate-event", help="print a complete sample event",
                        description="Print an event exactly as AWS sends it, like `sam local generate-event`.")
-    p.add_argument("kind", choices=["s3-put", "scheduled"])
+    p.add_argument("kind", choices=["s3-put", "scheduled", "sqs-receive-message", "dynamodb-update"])
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--key", default="test.jpg")
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--region", default=DEFAULT_REGION)
     p.add_argument("--rule", default="my-scheduled-rule", help="scheduled: the rule's name")
+    p.add_argument("--queue", default="image-resize-queue", help="sqs-receive-message: the queue's name")
+    p.add_argument("--body", default="Hello from SQS!", help="sqs-receive-message: the message body")
+    p.add_argument("--table", default="image-captions", help="dynamodb-update: the table's name")
     p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
     p.set_defaults(func=cmd_generate_event)
 

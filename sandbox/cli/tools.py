@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..config import DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
+from ..config import ACCOUNT_ID, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from ..errors import SandboxError
 from ..invocation import InvocationStatus
 
@@ -65,6 +65,21 @@ def cmd_invoke(args) -> int:
 
 # -- generate-event -----------------------------------------------------------------------------------
 def cmd_generate_event(args) -> int:
+    if args.kind == "sqs-receive-message":
+        from ..event_sources.sqs import sample_receive_message_event
+
+        print(json.dumps(sample_receive_message_event(args.queue, args.body, args.region, ACCOUNT_ID), indent=2))
+        return 0
+    if args.kind == "dynamodb-update":
+        from ..event_sources.dynamodb_streams import sample_update_event
+
+        print(json.dumps(sample_update_event(args.table, args.region, ACCOUNT_ID), indent=2))
+        return 0
+    if args.kind == "scheduled":
+        from .schedule_commands import sample_scheduled_event
+
+        print(json.dumps(sample_scheduled_event(args.rule, args.region, args.event_time), indent=2))
+        return 0
     from ..s3_events import sample_put_event
 
     print(json.dumps(sample_put_event(args.bucket, args.key, args.size, args.region), indent=2))

@@ -42,6 +42,29 @@ def describe(event) -> tuple[str, str, dict] | None:
     return SOURCE, f"{len(records)} change(s) to {table}", {"table": table, "records": len(records)}
 
 
+def sample_update_event(table: str, region: str, account: str) -> dict:
+    """An INSERT, a MODIFY and a REMOVE of one item, as a stream mapping hands them over (``sam local
+    generate-event dynamodb update``)."""
+    import uuid
+
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/2026-11-30T00:00:00.000"
+    keys = {"key": {"S": "test.jpg"}}
+    old, new = {**keys, "caption": {"S": "A sunny day"}}, {**keys, "caption": {"S": "A sunny afternoon"}}
+    changes = [("INSERT", None, old), ("MODIFY", old, new), ("REMOVE", new, None)]
+    records = []
+    for number, (name, before, after) in enumerate(changes, start=1):
+        change = {"ApproximateCreationDateTime": int(time.time()), "Keys": keys,
+                  "SequenceNumber": f"{number}00000000000000000000{number}", "SizeBytes": 64,
+                  "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        if after is not None:
+            change["NewImage"] = after
+        if before is not None:
+            change["OldImage"] = before
+        records.append({"eventID": uuid.uuid4().hex, "eventName": name, "eventVersion": "1.1",
+                        "eventSource": SOURCE, "awsRegion": region, "dynamodb": change, "eventSourceARN": arn})
+    return {"Records": records}
+
+
 def table_of(stream_arn: str) -> str:
     return stream_arn.split(":table/", 1)[-1].split("/", 1)[0]
 

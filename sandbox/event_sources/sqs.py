@@ -37,6 +37,21 @@ def describe(event) -> tuple[str, str, dict] | None:
     return SOURCE, f"{len(records)} message(s) from {queue}", {"queue": queue, "messages": len(records)}
 
 
+def sample_receive_message_event(queue: str, body: str, region: str, account: str) -> dict:
+    """What a queue's mapping hands the function for one message (``sam local generate-event sqs
+    receive-message``)."""
+    import hashlib
+    import uuid
+
+    now = str(int(time.time() * 1000))
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": uuid.uuid4().hex, "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": "AIDAEXAMPLESENDER",
+                       "ApproximateFirstReceiveTimestamp": now},
+        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": SOURCE,
+        "eventSourceARN": f"arn:aws:sqs:{region}:{account}:{queue}", "awsRegion": region}]}
+
+
 def queue_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
