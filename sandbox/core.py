@@ -76,6 +76,10 @@ class Sandbox:
         for source in self.event_sources:
             for service, wrap in source.service_middleware().items():
                 self.endpoint.add_service_middleware(service, wrap)
+            for prefix, app in getattr(source, "routes", dict)().items():  # public URLs (execute-api)
+                self.endpoint.add_public_route(app, path_prefix=prefix)
+            for suffix, app in getattr(source, "host_routes", list)():
+                self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
         self._clients: dict = {}
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()

@@ -9,6 +9,10 @@ as a user's code would, or through the small hooks this module offers:
   service.
 - ``routes``: extra WSGI applications mounted under a path prefix (``/_sandbox/``), like LocalStack's
   ``/_localstack/health``.
+- ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
+  Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
+  access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
+  configuration says on AWS.
 - ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
 
 Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .endpoint_access import AccessPolicy, EndpointGuard
+from .host_names import split_host
 from .errors import SandboxError
 
 WSGIApp = Callable
@@ -126,6 +131,47 @@ def _keep_moto_from_running_event_source_mappings() -> None:
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
 
 
+def _keep_rest_api_binary_media_types() -> None:
+    """moto drops the ``binaryMediaTypes`` of create-rest-api and misreads the ``add``/``remove`` operations
+    of update-rest-api (API Gateway names the media type in the path: ``/binaryMediaTypes/image~1jpeg``).
+    A REST API needs them to pass binary bodies (sandbox/event_sources/api_gateway/), so they are kept
+    as API Gateway keeps them."""
+    import json
+
+    from moto.apigateway.models import RestAPI
+    from moto.apigateway.responses import APIGatewayResponse
+
+    if getattr(RestAPI.apply_patch_operations, "_sandbox", False):
+        return
+    create, patch = APIGatewayResponse.create_rest_api, RestAPI.apply_patch_operations
+
+    def create_rest_api(self):
+        status, headers, body = create(self)
+        media_types = self._get_param("binaryMediaTypes")
+        if status == 200 and media_types:
+            api = self.backend.get_rest_api(json.loads(body)["id"])
+            api.binaryMediaTypes = list(media_types)
+            body = json.dumps(api.to_dict())
+        return status, headers, body
+
+    def apply_patch_operations(self, operations):
+        others = []
+        for operation in operations:
+            path = operation.get("path", "")
+            if path.startswith("/binaryMediaTypes/") and operation.get("op") in ("add", "remove"):
+                media_type = path.split("/", 2)[2].replace("~1", "/").replace("~0", "~")
+                if operation["op"] == "add" and media_type not in self.binaryMediaTypes:
+                    self.binaryMediaTypes.append(media_type)
+                elif operation["op"] == "remove" and media_type in self.binaryMediaTypes:
+                    self.binaryMediaTypes.remove(media_type)
+            else:
+                others.append(operation)
+        patch(self, others)
+    apply_patch_operations._sandbox = True
+    APIGatewayResponse.create_rest_api = create_rest_api
+    RestAPI.apply_patch_operations = apply_patch_operations
+
+
 _running_lock = threading.Lock()
 _running: list["LocalEndpoint"] = []
 
@@ -147,6 +193,8 @@ class LocalEndpoint:
         self.requested_port = port
         self._middleware = dict(service_middleware or {})
         self._routes = dict(routes or {})
+        self._public_prefixes: dict[str, WSGIApp] = {}
+        self._host_routes: list[tuple[str, WSGIApp]] = []
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -154,6 +202,14 @@ class LocalEndpoint:
         """Wrap one moto service's app (before start); several wraps nest, the first added outermost."""
         inner = self._middleware.get(service)
         self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
+
+    def add_public_route(self, app: WSGIApp, path_prefix: str | None = None, host_suffix: str | None = None) -> None:
+        """Serve ``app`` (before start) at a path prefix and/or on every Host name ending in ``host_suffix``
+        (port aside): a URL that is public on AWS, so the guard applies only its Host rule to it."""
+        if path_prefix:
+            self._public_prefixes[path_prefix] = app
+        if host_suffix:
+            self._host_routes.append((host_suffix.lower(), app))
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "LocalEndpoint":
@@ -173,6 +229,7 @@ class LocalEndpoint:
         _silence_moto_notifications()
         _disable_moto_cors()
         _keep_moto_from_running_event_source_mappings()
+        _keep_rest_api_binary_media_types()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "
@@ -207,7 +264,8 @@ class LocalEndpoint:
                     return backend
 
         dispatcher = CachedDispatcher(create_app)
-        app = EndpointGuard(_PrefixRoutes(dispatcher, self._routes), self.access, self.bucket_cors)
+        routes = _PrefixRoutes(dispatcher, self._routes, self._public_prefixes, self._host_routes)
+        app = EndpointGuard(routes, self.access, self.bucket_cors, public=routes.is_public)
         try:
             self._server = make_server(
                 self.host, self.requested_port, app, threaded=True, request_handler=QuietRequestHandler
@@ -316,13 +374,29 @@ class LocalEndpoint:
 
 
 class _PrefixRoutes:
-    """Send ``/_sandbox/...`` (and any other registered prefix) to the sandbox's own small apps."""
+    """Send ``/_sandbox/...`` (and any other registered prefix) to the sandbox's own small apps, and the
+    public URLs (a path prefix, or a Host name suffix such as ``.execute-api.localhost``) to theirs."""
 
-    def __init__(self, fallback: WSGIApp, routes: Mapping[str, WSGIApp]):
+    def __init__(self, fallback: WSGIApp, routes: Mapping[str, WSGIApp],
+                 public_prefixes: Mapping[str, WSGIApp] | None = None, host_routes=()):
         self.fallback = fallback
-        self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
+        self.routes = sorted({**routes, **(public_prefixes or {})}.items(), key=lambda item: -len(item[0]))
+        self.public_prefixes = tuple(public_prefixes or ())
+        self.host_routes = list(host_routes)
+
+    def _host_app(self, environ) -> WSGIApp | None:
+        if not self.host_routes:
+            return None
+        name = split_host(environ.get("HTTP_HOST") or "")[0]
+        return next((app for suffix, app in self.host_routes if name.endswith(suffix)), None)
+
+    def is_public(self, environ) -> bool:
+        return self._host_app(environ) is not None or environ.get("PATH_INFO", "").startswith(self.public_prefixes)
 
     def __call__(self, environ, start_response):
+        app = self._host_app(environ)
+        if app is not None:
+            return app(environ, start_response)
         path = environ.get("PATH_INFO", "")
         for prefix, app in self.routes:
             if path.startswith(prefix):

@@ -23,6 +23,12 @@ before any AWS service sees a request (the outermost WSGI layer of the endpoint)
    S3 does (first matching rule; no configuration, no CORS); for the other services, which AWS serves to
    browser SDKs, the allowed origin itself. Nothing reflects an arbitrary origin.
 
+Public AWS URLs (API Gateway's ``execute-api``, registered with ``LocalEndpoint.add_public_route``) keep
+rule 1 only. On AWS an API without an authorizer answers any client and any web page, and its CORS is
+the API's own (an HTTP API's ``CorsConfiguration``, a REST proxy API's function headers): the app
+serving it decides, and the guard neither refuses an Origin nor asks for the token nor touches the
+``Access-Control-*`` headers. Such a URL only runs functions someone already deployed, as on AWS.
+
 Refusals are AWS-shaped error bodies (S3's XML, the query protocol's ``ErrorResponse``, or the JSON
 protocols' ``__type``/``message``), so the AWS CLI and boto3 show the sentence that says what to do.
 """
@@ -245,12 +251,21 @@ def bucket_of(environ) -> str | None:
 class EndpointGuard:
     """The endpoint's outermost WSGI layer: rules 1-4 of this module's docstring."""
 
-    def __init__(self, app, policy: AccessPolicy, bucket_cors: BucketCors):
+    def __init__(self, app, policy: AccessPolicy, bucket_cors: BucketCors,
+                 public: Callable[[dict], bool] | None = None):
+        """``public(environ)``: whether the request is for a public AWS URL (see the module's docstring)."""
         self.app = app
         self.policy = policy
         self.bucket_cors = bucket_cors
+        self.public = public
 
     def __call__(self, environ, start_response):
+        if self.public is not None and self.public(environ):
+            host = environ.get("HTTP_HOST")
+            if not self.policy.host_allowed(host):
+                return self._respond(start_response, error_response("json", 403, "AccessDenied",
+                                                                    self._host_refusal(host)))
+            return self.app(environ, start_response)
         service = service_of(environ)
         refusal = self._refusal(environ)
         if refusal is not None:
@@ -272,10 +287,7 @@ class EndpointGuard:
         policy = self.policy
         host = environ.get("HTTP_HOST")
         if not policy.host_allowed(host):
-            return (f"The local AWS endpoint answers only at 127.0.0.1, localhost or [::1]; this request named "
-                    f"the host {host!r}, which is how a DNS-rebinding attack from a web page looks. Use "
-                    f"http://127.0.0.1:<port>, or start the sandbox with --host <that address> if you mean "
-                    f"to serve it there.")
+            return self._host_refusal(host)
         origin = request_origin(environ)
         if origin is not None and not policy.origin_allowed(origin):
             return (f"The local AWS endpoint refused a request from the web page at {origin}: only the AWS "
@@ -292,6 +304,13 @@ class EndpointGuard:
                     "AWS_ACCESS_KEY_ID to the token printed where the sandbox was started "
                     "(any AWS_SECRET_ACCESS_KEY will do).")
         return None
+
+    @staticmethod
+    def _host_refusal(host) -> str:
+        return (f"The local AWS endpoint answers only at 127.0.0.1, localhost or [::1]; this request named "
+                f"the host {host!r}, which is how a DNS-rebinding attack from a web page looks. Use "
+                f"http://127.0.0.1:<port>, or start the sandbox with --host <that address> if you mean "
+                f"to serve it there.")
 
     # -- rule 4 ----------------------------------------------------------------------------------
     def _preflight(self, environ, start_response, service: str, origin: str):

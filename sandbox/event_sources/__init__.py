@@ -8,7 +8,9 @@ Adding one is adding a module with a class like ``s3.S3EventSource`` and naming 
 - ``service_middleware() -> {moto service name: wrap(app) -> app}``: hooks on the endpoint, if any;
 - ``start(service)`` / ``stop()``: ``service`` is the :class:`sandbox.lambda_service.LambdaService`;
 - ``describe(event) -> (source, summary, subject) | None``: what one of its events is about, for records
-  of events invoked directly (``aws lambda invoke``, redrive).
+  of events invoked directly (``aws lambda invoke``, redrive);
+- optionally ``routes() -> {path prefix: wsgi app}`` and ``host_routes() -> [(host suffix, wsgi app)]``:
+  URLs AWS serves to anyone (API Gateway's execute-api), mounted on the endpoint as public routes.
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ __all__ = ["SourceContext", "event_source_classes"]
 
 
 def event_source_classes() -> tuple:
+    from .api_gateway import ApiGatewayEventSource
     from .dynamodb_streams import DynamoDbStreamsEventSource
     from .s3 import S3EventSource
     from .sqs import SqsEventSource
 
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource)
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ApiGatewayEventSource)
