@@ -181,8 +181,14 @@ class SandboxConfig:
     # (memory / 1,769 MB of a vCPU), so Duration, timeouts and cost mean what they would there. True
     # (--full-cpu, or the page's setting): every environment may use the whole machine - raw local speed.
     full_cpu: bool = False
+    # The clock of scheduled rules runs this many times faster than real time (--time-scale 60: a minute
+    # per second), so a class can watch cron(0 3 * * ? *) fire; 1 is the real UTC clock, as on AWS.
+    time_scale: float = 1.0
 
     def validate(self) -> None:
+        if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):
+            raise ConfigError(f"--time-scale must be a number above 0 and at most 86400 (a day per second); "
+                              f"got {self.time_scale!r}.")
         if self.runtime_client not in ("bootstrap", "awslambdaric"):
             raise ConfigError(f"The runtime client must be 'bootstrap' or 'awslambdaric'; got {self.runtime_client!r}.")
         for name in ("port", "web_port"):

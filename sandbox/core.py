@@ -70,7 +70,8 @@ class Sandbox:
         self.endpoint = endpoint or LocalEndpoint(self.config.host, self.config.port, access=self.access,
                                                   routes={"/_sandbox/": SandboxApi(self)})
         context = SourceContext(region=self.config.region, client=self.client,
-                                object_facts=self.endpoint.object_facts, report=self._report)
+                                object_facts=self.endpoint.object_facts, report=self._report,
+                                time_scale=self.config.time_scale)
         self.event_sources = event_sources if event_sources is not None else [
             source(context) for source in event_source_classes()]
         for source in self.event_sources:
@@ -245,6 +246,21 @@ class Sandbox:
     def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]:
         """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
         return self.service.redrive(function_name, message_ids)
+
+    # -- scheduled rules (sandbox/event_sources/schedules/) ------------------------------------------
+    def _schedule_source(self):
+        for source in self.event_sources:
+            if getattr(source, "name", None) == "schedules":
+                return source
+        raise ConfigError("This sandbox was built without scheduled events.")
+
+    def schedules(self) -> list[dict]:
+        """Scheduled rules and Scheduler schedules with their targets and next fire time."""
+        return self._schedule_source().schedules()
+
+    def fire_rule(self, name: str, kind: str = "rule", group: str | None = None) -> list[InvocationRecord]:
+        """Fire a scheduled rule (kind "schedule": a Scheduler schedule) now; its next time is unchanged."""
+        return self._schedule_source().fire_now(name, kind, group)
 
     # -- reading -------------------------------------------------------------------------------------
     def _report(self, message: str) -> None:

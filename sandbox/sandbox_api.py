@@ -2,16 +2,22 @@
 ``/_localstack/health``), for ``run_local.py upload``, ``redrive`` and ``invoke``:
 
 - ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...], "full_cpu": bool}``
-- ``GET  /_sandbox/invocations[?key=K]``: every attempt, newest first (only those about key K)
+- ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt, newest first (only those about
+  key K, or of request R)
 - ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F
+- ``GET  /_sandbox/schedules``: scheduled rules and Scheduler schedules with their next fire time
+- ``POST /_sandbox/schedules/fire?name=N[&kind=schedule&group=G]``: fire a scheduled rule now (409 with
+  the reason when there is no such enabled rule); ``/_sandbox/invocations?request_id=R`` then follows it
 """
 from __future__ import annotations
 
 import json
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, Conflict, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from .errors import SandboxError
 
 
 class SandboxApi:
@@ -21,6 +27,8 @@ class SandboxApi:
             Rule("/_sandbox/health", endpoint="health", methods=["GET"]),
             Rule("/_sandbox/invocations", endpoint="invocations", methods=["GET"]),
             Rule("/_sandbox/redrive", endpoint="redrive", methods=["POST"]),
+            Rule("/_sandbox/schedules", endpoint="schedules", methods=["GET"]),
+            Rule("/_sandbox/schedules/fire", endpoint="fire_schedule", methods=["POST"]),
         ])
 
     def __call__(self, environ, start_response):
@@ -29,7 +37,8 @@ class SandboxApi:
             endpoint, _ = self.routes.bind_to_environ(environ).match()
             status, body = 200, getattr(self, endpoint)(request)
         except HTTPException as exc:
-            status, body = exc.code, {"error": f"{exc.name}: {request.method} {request.path}"}
+            status, body = exc.code, {"error": f"{exc.name}: {request.method} {request.path}",
+                                      "message": exc.description}
         response = Response(json.dumps(body, default=str), status=status, mimetype="application/json")
         return response(environ, start_response)
 
@@ -39,10 +48,24 @@ class SandboxApi:
                 "full_cpu": self.sandbox.config.full_cpu}
 
     def invocations(self, request) -> dict:
-        key = request.args.get("key")
+        key, request_id = request.args.get("key"), request.args.get("request_id")
         return {"invocations": [r.as_dict() for r in self.sandbox.invocations()
-                                if key is None or r.subject.get("key") == key]}
+                                if (key is None or r.subject.get("key") == key)
+                                and (request_id is None or r.request_id == request_id)]}
 
     def redrive(self, request) -> dict:
         records = self.sandbox.redrive(request.args.get("function"))
         return {"redriven": [{"request_id": r.request_id, "key": r.subject.get("key")} for r in records]}
+
+    def schedules(self, request) -> dict:
+        return {"schedules": self.sandbox.schedules()}
+
+    def fire_schedule(self, request) -> dict:
+        if not request.args.get("name"):
+            raise BadRequest(description="name= is required: the rule to fire.")
+        try:
+            records = self.sandbox.fire_rule(request.args["name"], request.args.get("kind", "rule"),
+                                             request.args.get("group"))
+        except SandboxError as exc:
+            raise Conflict(description=str(exc)) from None
+        return {"fired": [{"request_id": r.request_id, "function": r.function_name} for r in records]}

@@ -12,3 +12,4 @@ class SourceContext:
     client: Callable[[str], Any]  # a boto3 client for the local endpoint (usable once it has started)
     object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
     report: Callable[[str], None]  # a line for the person at the terminal
+    time_scale: float = 1.0  # the schedules' clock runs this many times faster than real time (--time-scale)

@@ -55,7 +55,8 @@ def cmd_serve(args) -> int:
     config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
                            real_retry_delays=args.real_retry_delays,
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
-                           allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu)
+                           allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu,
+                           time_scale=args.time_scale)
     function = function_from_args(args)
     started = time.perf_counter()
     sandbox = Sandbox(config, function)
@@ -117,7 +118,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
   trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}
   memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
   CPU                : {_cpu_line(sandbox)}
-  retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}
+  retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}
 {"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}{"".join(chr(10) + "  " + line for line in example_lines)}
 Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
 {shell}
@@ -128,6 +129,23 @@ Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test
        aws s3 ls s3://{sandbox.config.destination_bucket}/
        aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}
 ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
+
+
+def _clock_line(sandbox) -> str:
+    """Shown only when --time-scale makes the schedules' clock run faster than real time."""
+    scale = sandbox.config.time_scale
+    if scale == 1:
+        return ""
+    return (f"\n  schedules clock    : {scale:g}x FASTER than real time (--time-scale {scale:g}): scheduled rules "
+            f"fire on a sandbox clock where a real second is {_sandbox_span(scale)}; AWS uses the real UTC clock")
+
+
+def _sandbox_span(scale: float) -> str:
+    seconds = scale
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}{'s' if seconds != size else ''}"
+    return f"{seconds:g} seconds"
 
 
 def _cpu_line(sandbox) -> str:

@@ -65,6 +65,11 @@ def cmd_invoke(args) -> int:
 
 # -- generate-event -----------------------------------------------------------------------------------
 def cmd_generate_event(args) -> int:
+    if args.kind == "scheduled":
+        from .schedule_commands import sample_scheduled_event
+
+        print(json.dumps(sample_scheduled_event(args.rule, args.region, args.event_time), indent=2))
+        return 0
     if args.kind == "sqs-receive-message":
         from ..event_sources.sqs import sample_receive_message_event
 

@@ -23,6 +23,7 @@ def event_source_classes() -> tuple:
     from .api_gateway import ApiGatewayEventSource
     from .dynamodb_streams import DynamoDbStreamsEventSource
     from .s3 import S3EventSource
+    from .schedules import ScheduledEventSource
     from .sqs import SqsEventSource
 
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ApiGatewayEventSource)
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource)

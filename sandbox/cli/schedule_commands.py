@@ -1,0 +1,140 @@
+"""``run_local.py fire-rule NAME`` and ``run_local.py schedules``: scheduled rules of a running sandbox
+(through its ``/_sandbox/schedules`` routes: AWS has no API that fires a rule now); and the Scheduled
+Event that ``generate-event scheduled`` prints."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlencode
+
+from ..config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
+from ..errors import SandboxError
+from ..event_sources.schedules.targets import scheduled_event
+from .tools import _running_sandbox
+
+
+def sample_scheduled_event(rule: str, region: str, when: str | None = None) -> dict:
+    """The event a scheduled rule sends, like ``sam local generate-event cloudwatch scheduled-event``."""
+    at = time.time()
+    if when:
+        try:
+            at = _parse_time(when)
+        except ValueError:
+            raise SandboxError(f"--event-time takes a UTC time such as 2026-11-30T03:00:00Z; got {when!r}.") from None
+    return scheduled_event(f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}", region, ACCOUNT_ID, at)
+
+
+def _parse_time(text: str) -> float:
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser("fire-rule", help="fire a scheduled rule of a running sandbox now, print the results",
+                       description="Fire a scheduled EventBridge rule now, as if its time had come (its next "
+                                   "time is unchanged): each target gets the Scheduled Event (or its Input), a "
+                                   "Lambda function asynchronously. AWS has no such command; the sandbox offers "
+                                   "it so a class need not wait for cron(0 3 * * ? *).")
+    p.add_argument("name", help="the rule's name (aws events list-rules)")
+    p.add_argument("--schedule", action="store_true",
+                   help="NAME is an EventBridge Scheduler schedule (aws scheduler list-schedules)")
+    p.add_argument("--group", default=None, help="with --schedule: its schedule group (default: default)")
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait for each invocation's result (default: 60; 0: do not wait)")
+    p.set_defaults(func=cmd_fire_rule)
+
+    p = sub.add_parser("schedules", help="list the scheduled rules of a running sandbox with their next time",
+                       description="List the scheduled rules (and EventBridge Scheduler schedules) of a running "
+                                   "sandbox: expression, state, targets and when each fires next.")
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.set_defaults(func=cmd_schedules)
+
+
+def _request(url: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message")
+        except ValueError:
+            message = None
+        raise SandboxError(message or f"The sandbox answered {exc.code} to {method} {url}.") from None
+
+
+def _require_sandbox(endpoint_url: str) -> None:
+    if not _running_sandbox(endpoint_url):
+        raise SandboxError(f"No sandbox is running at {endpoint_url}; start one with `make run` "
+                           f"(or `python run_local.py`) first.")
+
+
+def cmd_fire_rule(args) -> int:
+    _require_sandbox(args.endpoint_url)
+    query = {"name": args.name, **({"kind": "schedule", "group": args.group or "default"} if args.schedule else {})}
+    fired = _request(f"{args.endpoint_url}/_sandbox/schedules/fire?{urlencode(query)}", "POST")["fired"]
+    what = "schedule" if args.schedule else "rule"
+    if not fired:
+        print(f"fired {what} {args.name}: no Lambda target was invoked (see the sandbox's terminal)")
+        return 0
+    print(f"fired {what} {args.name}: " + ", ".join(f"{f['function']} ({f['request_id']})" for f in fired))
+    if args.wait <= 0:
+        return 0
+    failures = 0
+    for item in fired:
+        record = _wait_final(args.endpoint_url, item["request_id"], args.wait)
+        if record is None:
+            print(f"  {item['function']}: no result after {args.wait:.0f} s")
+            failures += 1
+        elif record["status"] == "success":
+            print(f"  {item['function']}: success in {record['duration_ms']} ms -> {json.dumps(record.get('result'))[:300]}")
+        else:
+            failures += 1
+            print(f"  {item['function']}: {record['status']} (attempt {record['attempt']}) - "
+                  f"{record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip())
+    return 1 if failures else 0
+
+
+def _wait_final(endpoint_url: str, request_id: str, timeout: float) -> dict | None:
+    """The latest attempt of an invocation, once it is final (a failed attempt is final when its retry
+    is scheduled: it is reported then, as the first answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attempts = _request(f"{endpoint_url}/_sandbox/invocations?{urlencode({'request_id': request_id})}")["invocations"]
+        latest = max(attempts, key=lambda r: r["attempt"], default=None)
+        if latest is not None and latest.get("final"):
+            return latest
+        time.sleep(0.1)
+    return None
+
+
+def cmd_schedules(args) -> int:
+    _require_sandbox(args.endpoint_url)
+    items = _request(f"{args.endpoint_url}/_sandbox/schedules")["schedules"]
+    if not items:
+        print("no scheduled rules (aws events put-rule --name NAME --schedule-expression \"rate(5 minutes)\")")
+        return 0
+    for item in items:
+        name = item["name"] if item["kind"] == "rule" else f"{item['group']}/{item['name']}"
+        targets = ", ".join(t["function"] or t["arn"] for t in item["targets"]) or "no targets"
+        if item["next_fire_at"] is None:
+            when = "does not fire" if item["state"] == "DISABLED" else "no next time"
+        else:
+            stamp = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            scale = f", sandbox clock x{item['time_scale']:g}" if item["time_scale"] != 1 else ""
+            when = f"next {stamp} (in {_duration(item['next_fire_in_s'])}{scale})"
+        print(f"{item['kind']:<8} {name:<24} {item['expression']:<22} {item['state']:<8} -> {targets}; {when}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

@@ -1,0 +1,303 @@
+"""Scheduled events: EventBridge rules with a schedule expression (``aws events put-rule
+--schedule-expression "rate(5 minutes)"`` + ``put-targets``) and EventBridge Scheduler schedules
+(``aws scheduler create-schedule``), fired on the sandbox's clock.
+
+As on AWS:
+
+- rules are made with EventBridge's own API on the local endpoint; an expression AWS would refuse is
+  refused with AWS's ``ValidationException: Parameter ScheduleExpression is not valid.`` (the
+  sandbox's terminal says why); ``rate()`` counts from the rule's creation, ``cron()`` is UTC;
+- at its time a rule sends each target the Scheduled Event (source ``aws.events``), or what the
+  target's ``Input`` / ``InputPath`` / ``InputTransformer`` makes of it; a Lambda target is invoked
+  **asynchronously**, so Lambda's retries and the dead-letter queue apply; an SQS target gets a message;
+- a disabled rule does not fire; a rule in another region than the sandbox's is stored, never fired.
+
+Where the sandbox differs: ``--time-scale N`` makes its clock (for schedules only) run N times faster;
+a rule can be fired now (``run_local.py fire-rule NAME``, the page), which AWS cannot do; a Lambda
+target whose resource policy does not let ``events.amazonaws.com`` invoke it is still invoked, with a
+line saying that AWS would not; Scheduler's flexible time windows fire at their start, and its own retry
+policy and dead-letter queue are not applied (Lambda's are).
+
+moto's own delivery never runs: it would treat a scheduled rule as matching every PutEvents and fail
+with 500 on a Lambda target (see ``_keep_moto_from_delivering_events_to_lambda`` in endpoint.py).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+from ...errors import SandboxError
+from ...source_context import SourceContext
+from .clock import ScaledClock, ScheduleTimer, TimerEntry
+from .control_plane import RulesControlPlane, SchedulerControlPlane
+from .expressions import InvalidScheduleExpression, ScheduleExpression, parse
+from .targets import (DETAIL_TYPE, RULES_SOURCE, SCHEDULER_SOURCE, lambda_function_name, scheduled_event,
+                      sqs_queue, target_payload)
+
+__all__ = ["ScheduledEventSource", "describe", "ScaledClock", "parse", "InvalidScheduleExpression"]
+
+
+def describe(event) -> tuple[str, str, dict] | None:
+    """What a Scheduled Event is about: the rule (or Scheduler schedule) named in its resources."""
+    if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
+        return None
+    source = event.get("source")
+    resources = event.get("resources") or [""]
+    name = str(resources[0]).rsplit("/", 1)[-1]
+    if source == RULES_SOURCE:
+        return RULES_SOURCE, f"rule {name}", {"rule": name}
+    if source == SCHEDULER_SOURCE:
+        return SCHEDULER_SOURCE, f"schedule {name}", {"schedule": name}
+    return None
+
+
+@dataclass
+class Scheduled:
+    """A rule with a schedule expression, or a Scheduler schedule, as the clock knows it."""
+
+    kind: str  # "rule" or "schedule"
+    name: str
+    group: str | None  # Scheduler's schedule group; None for rules
+    arn: str
+    expression: ScheduleExpression
+    enabled: bool
+    targets: list = field(default_factory=list)  # PutTargets' targets, or the schedule's one Target
+    created: float = 0.0  # on the sandbox's clock: where a rate starts counting
+    start: float | None = None  # Scheduler's StartDate / EndDate (epoch seconds)
+    end: float | None = None
+    delete_after: bool = False  # Scheduler's ActionAfterCompletion DELETE (one-time schedules)
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, self.group, self.name)
+
+    @property
+    def source(self) -> str:
+        return RULES_SOURCE if self.kind == "rule" else SCHEDULER_SOURCE
+
+    @property
+    def label(self) -> str:
+        return f"rule {self.name}" if self.kind == "rule" else f"schedule {self.group}/{self.name}"
+
+    @property
+    def subject(self) -> dict:
+        return {"rule": self.name} if self.kind == "rule" else {"schedule": self.name, "group": self.group}
+
+
+class ScheduledEventSource:
+    name = "schedules"
+    describe = staticmethod(describe)
+
+    def __init__(self, context: SourceContext, clock: ScaledClock | None = None):
+        self.context = context
+        self.clock = clock or ScaledClock(context.time_scale)
+        self.timer = ScheduleTimer(self.clock, self._due, self._timer_failed)
+        self._items: dict[tuple, Scheduled] = {}
+        self._sync_lock = threading.Lock()  # one re-read of the rules at a time
+        self._said: set = set()  # lines already shown on the terminal (each once)
+        self._service = None
+
+    def service_middleware(self) -> dict:
+        return {"events": lambda app: RulesControlPlane(app, lambda action, request: self._resync(self.sync_rules)),
+                "scheduler": lambda app: SchedulerControlPlane(
+                    app, lambda what, request: self._resync(self.sync_schedules))}
+
+    def start(self, service) -> None:
+        self._service = service
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    # -- what the clock knows, re-read through the API after every change ---------------------------
+    def _resync(self, sync) -> None:
+        """After a change the caller's request succeeded; a failure to re-read is told, never theirs."""
+        try:
+            sync()
+        except Exception as exc:
+            self.context.report(f"sandbox: could not re-read the schedules after a change: {exc}")
+
+    def sync_rules(self) -> None:
+        """Read the default event bus's scheduled rules and their targets back from EventBridge."""
+        events = self.context.client("events")
+        found = []
+        for page in events.get_paginator("list_rules").paginate():
+            for rule in page["Rules"]:
+                if not rule.get("ScheduleExpression"):
+                    continue
+                targets = [t for p in events.get_paginator("list_targets_by_rule").paginate(Rule=rule["Name"])
+                           for t in p["Targets"]]
+                found.append((rule, targets))
+        with self._sync_lock:
+            current = set()
+            for rule, targets in found:
+                try:
+                    expression = parse(rule["ScheduleExpression"])
+                except InvalidScheduleExpression:
+                    continue  # stored before the sandbox watched (cannot happen in a fresh endpoint)
+                item = Scheduled("rule", rule["Name"], None, rule["Arn"], expression,
+                                 rule.get("State", "ENABLED") == "ENABLED", targets)
+                current.add(item.key)
+                self._put(item)
+            self._drop_missing("rule", current)
+
+    def sync_schedules(self) -> None:
+        """Read every EventBridge Scheduler schedule back from the Scheduler API."""
+        scheduler = self.context.client("scheduler")
+        found = []
+        for page in scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                found.append(scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default")))
+        with self._sync_lock:
+            current = set()
+            for schedule in found:
+                try:
+                    expression = parse(schedule["ScheduleExpression"], allow_at=True,
+                                       timezone=schedule.get("ScheduleExpressionTimezone") or "UTC")
+                except InvalidScheduleExpression:
+                    continue
+                item = Scheduled(
+                    "schedule", schedule["Name"], schedule.get("GroupName", "default"), schedule["Arn"], expression,
+                    schedule.get("State", "ENABLED") == "ENABLED", [schedule["Target"]],
+                    start=_epoch(schedule.get("StartDate")), end=_epoch(schedule.get("EndDate")),
+                    delete_after=schedule.get("ActionAfterCompletion") == "DELETE")
+                current.add(item.key)
+                self._put(item)
+            self._drop_missing("schedule", current)
+
+    def _put(self, item: Scheduled) -> None:
+        known = self._items.get(item.key)
+        same_schedule = known is not None and known.expression.describe() == item.expression.describe() and (
+            known.start, known.end) == (item.start, item.end)
+        item.created = known.created if same_schedule else self.clock.now()
+        self._items[item.key] = item
+        if not item.enabled:
+            self.timer.remove(item.key)
+        elif not (same_schedule and known.enabled and self.timer.get(item.key) is not None):
+            # a new or changed schedule starts counting now; an unchanged one keeps its next time
+            self.timer.put(TimerEntry(item.key, item.expression, anchor=item.start or item.created,
+                                      not_before=item.start, not_after=item.end))
+
+    def _drop_missing(self, kind: str, current: set) -> None:
+        for key in [k for k in self._items if k[0] == kind and k not in current]:
+            del self._items[key]
+            self.timer.remove(key)
+
+    # -- firing --------------------------------------------------------------------------------------
+    def _due(self, key: tuple, due: float) -> None:
+        item = self._items.get(key)
+        if item is None or not item.enabled:
+            return
+        self.fire(item, due)
+        if item.kind == "schedule" and item.delete_after and self.timer.get(key) and self.timer.get(key).next_due is None:
+            self.context.client("scheduler").delete_schedule(Name=item.name, GroupName=item.group)
+
+    def _timer_failed(self, key: tuple, exc: Exception) -> None:
+        self.context.report(f"sandbox: the scheduled {key[0]} {key[2]} could not fire: {exc}")
+
+    def fire(self, item: Scheduled, at: float) -> list:
+        """Send each target of ``item`` what AWS would send it at ``at``; the invocation records made."""
+        account = item.arn.split(":")[4]
+        event = scheduled_event(item.arn, self.context.region, account, at, source=item.source)
+        records = []
+        for target in item.targets:
+            if item.kind == "rule":
+                payload = target_payload(target, event, item.name, item.arn)
+            else:  # Scheduler sends its Input, or its default notification
+                payload = target_payload({"Input": target.get("Input")}, event, item.name, item.arn)
+            records.extend(self._deliver(item, target, payload))
+        return records
+
+    def _deliver(self, item: Scheduled, target: dict, payload) -> list:
+        function = lambda_function_name(target.get("Arn", ""))
+        if function is not None:
+            if self._service.runtime(function) is None:
+                self._say(f"{item.label}: its target {target.get('Arn')} names no function of the sandbox; "
+                          f"nothing was invoked (AWS counts a FailedInvocation).")
+                return []
+            if item.kind == "rule":
+                self._check_permission(item, function)
+            record = self._service.new_record(payload, function, trigger="schedule", source=item.source,
+                                              summary=item.label, subject=item.subject)
+            self._service.submit(record)  # asynchronous, as EventBridge invokes: retries and the DLQ apply
+            return [record]
+        queue = sqs_queue(target.get("Arn", ""))
+        if queue is not None:
+            sqs = self.context.client("sqs")
+            url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            parameters = target.get("SqsParameters") or {}
+            extra = {"MessageGroupId": parameters["MessageGroupId"]} if parameters.get("MessageGroupId") else {}
+            sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
+            return []
+        self._say(f"{item.label}: the sandbox delivers scheduled events to Lambda functions and SQS queues "
+                  f"only; target {target.get('Arn')} was skipped.")
+        return []
+
+    def _check_permission(self, item: Scheduled, function: str) -> None:
+        """EventBridge may invoke a function only if its resource-based policy allows
+        ``events.amazonaws.com`` (``aws lambda add-permission``); the sandbox says so instead of failing."""
+        try:
+            policy = json.loads(self.context.client("lambda").get_policy(FunctionName=function)["Policy"])
+        except Exception:
+            policy = {"Statement": []}
+        for statement in policy.get("Statement", []):
+            principal = statement.get("Principal")
+            service = principal.get("Service") if isinstance(principal, dict) else principal
+            conditions = json.dumps(statement.get("Condition") or {})
+            if service == "events.amazonaws.com" and statement.get("Effect", "Allow") == "Allow" and (
+                    "SourceArn" not in conditions or item.arn in conditions):
+                return
+        self._say(f"{item.label} invokes {function}, whose resource-based policy does not let EventBridge "
+                  f"invoke it: on AWS this invocation would fail. The sandbox runs it anyway; add the "
+                  f"permission with: aws lambda add-permission --function-name {function} --statement-id "
+                  f"{item.name}-events --action lambda:InvokeFunction --principal events.amazonaws.com "
+                  f"--source-arn {item.arn}")
+
+    def _say(self, line: str) -> None:
+        if line not in self._said:
+            self._said.add(line)
+            self.context.report(f"sandbox: {line}")
+
+    # -- for the CLI and the page ------------------------------------------------------------------
+    def fire_now(self, name: str, kind: str = "rule", group: str | None = None) -> list:
+        """Fire a rule (or a Scheduler schedule) now, as if its time had come; its next time is unchanged."""
+        key = (kind, (group or "default") if kind == "schedule" else None, name)
+        item = self._items.get(key)
+        what = "scheduled rule" if kind == "rule" else "schedule"
+        if item is None:
+            raise SandboxError(f"No {what} named {name!r} in {self.context.region}; list them with "
+                               + ("`aws events list-rules`." if kind == "rule" else "`aws scheduler list-schedules`."))
+        if not item.enabled:
+            command = (f"aws events enable-rule --name {name}" if kind == "rule" else
+                       f"aws scheduler update-schedule --name {name} --state ENABLED ...")
+            raise SandboxError(f"The {what} {name!r} is disabled, so it does not fire; enable it with `{command}`.")
+        return self.fire(item, self.clock.now())
+
+    def schedules(self) -> list[dict]:
+        """Every scheduled rule and schedule, with its next time (sandbox clock and real seconds from now)."""
+        now = self.clock.now()
+        listed = []
+        for item in sorted(self._items.values(), key=lambda i: (i.kind, i.group or "", i.name)):
+            entry = self.timer.get(item.key)
+            next_due = entry.next_due if entry is not None and item.enabled else None
+            listed.append({
+                "kind": item.kind, "name": item.name, "group": item.group, "arn": item.arn,
+                "expression": item.expression.text, "timezone": item.expression.timezone,
+                "state": "ENABLED" if item.enabled else "DISABLED",
+                "targets": [{"id": t.get("Id"), "arn": t.get("Arn"), "function": lambda_function_name(t.get("Arn", "")),
+                             "input": t.get("Input")} for t in item.targets],
+                "next_fire_at": next_due,
+                "next_fire_in_s": None if next_due is None else round(self.clock.real_seconds(next_due - now), 3),
+                "last_fired_at": entry.last_fired if entry else None,
+                "last_fire_lag_ms": None if entry is None or entry.last_lag_s is None else round(entry.last_lag_s * 1000, 1),
+                "time_scale": self.clock.scale,
+            })
+        return listed
+
+
+def _epoch(value) -> float | None:
+    if value is None:
+        return None
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)

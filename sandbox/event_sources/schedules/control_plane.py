@@ -1,0 +1,122 @@
+"""Hooks on EventBridge's control plane, as moto serves it on the local endpoint.
+
+A WSGI wrap around moto's ``events`` app (JSON 1.1 protocol: ``X-Amz-Target: AWSEvents.PutRule``) and
+one around its ``scheduler`` app (REST-JSON: ``POST /schedules/<name>``):
+
+- before moto stores a schedule expression, it is checked as AWS checks it, and refused in AWS's words
+  and shape (moto accepts ``rate(1 minutes)`` or ``cron(0 3 * * * *)``);
+- after a change succeeds (a rule or its targets put, removed, enabled, disabled; a schedule created,
+  updated, deleted), ``changed()`` is told, so the clock re-reads the rules through the API.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Callable
+from urllib.parse import unquote
+
+from .expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
+
+RULE_ACTIONS = {"PutRule", "DeleteRule", "EnableRule", "DisableRule", "PutTargets", "RemoveTargets"}
+_SCHEDULE_PATH = re.compile(r"^/schedules/(?P<name>[^/]+)/?$")
+_GROUP_PATH = re.compile(r"^/schedule-groups/(?P<name>[^/]+)/?$")
+
+
+def _read_body(environ) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _json(body: bytes) -> dict:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class _Captured:
+    """Runs the wrapped app, keeping its answer to act on it before passing it on."""
+
+    def __init__(self, app, environ):
+        self.status, self.headers = "500 Internal Server Error", []
+
+        def start(status, headers, exc_info=None):
+            self.status, self.headers = status, headers
+            return lambda data: None
+        self.body = b"".join(app(environ, start))
+
+    @property
+    def ok(self) -> bool:
+        return self.status[:1] == "2"
+
+    def replay(self, start_response):
+        start_response(self.status, self.headers)
+        return [self.body]
+
+
+def _error(start_response, content_type: str, error_type: str, message: str, json_protocol: bool):
+    body = {"__type": error_type, "message": message} if json_protocol else {"message": message}
+    data = json.dumps(body).encode()
+    start_response("400 Bad Request", [("Content-Type", content_type), ("Content-Length", str(len(data))),
+                                       ("x-amzn-ErrorType", error_type)])
+    return [data]
+
+
+class RulesControlPlane:
+    """EventBridge rules: ``aws events put-rule --schedule-expression ...`` and its companions."""
+
+    def __init__(self, app, changed: Callable[[str, dict], None]):
+        self.app = app
+        self.changed = changed
+
+    def __call__(self, environ, start_response):
+        action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        if action not in RULE_ACTIONS:
+            return self.app(environ, start_response)
+        request = _json(_read_body(environ))
+        expression = request.get("ScheduleExpression")
+        if action == "PutRule" and expression:
+            try:
+                parse(expression)
+            except InvalidScheduleExpression:
+                # AWS's whole answer; why it is invalid is not part of it.
+                return _error(start_response, "application/x-amz-json-1.1", "ValidationException",
+                              RULE_INVALID_MESSAGE, json_protocol=True)
+        captured = _Captured(self.app, environ)
+        if captured.ok:
+            self.changed(action, request)
+        return captured.replay(start_response)
+
+
+class SchedulerControlPlane:
+    """EventBridge Scheduler: ``aws scheduler create-schedule | update-schedule | delete-schedule`` (and
+    ``delete-schedule-group``, which deletes its schedules)."""
+
+    def __init__(self, app, changed: Callable[[str, dict], None]):
+        self.app = app
+        self.changed = changed
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        schedule = _SCHEDULE_PATH.match(path)
+        group = _GROUP_PATH.match(path)
+        if method not in ("POST", "PUT", "DELETE") or not (schedule or (group and method == "DELETE")):
+            return self.app(environ, start_response)
+        request = _json(_read_body(environ))
+        if schedule and method in ("POST", "PUT") and "ScheduleExpression" in request:
+            try:
+                parse(request["ScheduleExpression"], allow_at=True,
+                      timezone=request.get("ScheduleExpressionTimezone"))
+            except InvalidScheduleExpression:
+                return _error(start_response, "application/json", "ValidationException",
+                              f"Invalid Schedule Expression {request['ScheduleExpression']}", json_protocol=False)
+        captured = _Captured(self.app, environ)
+        if captured.ok:
+            name = unquote((schedule or group)["name"])
+            self.changed("schedule" if schedule else "group", {"Name": name, **request})
+        return captured.replay(start_response)
