@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..packaging import function_zip_bytes
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-_MODULES = ("queue", "stream")
+_MODULES = ("api", "queue", "stream")
 
 
 @dataclass(frozen=True)
