@@ -201,25 +201,13 @@ class Sandbox:
         self.service.retire_environments(function_name)
 
     def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration:
-        """Change memory_size, timeout, environment or handler, as the console's Configuration tab does:
-        through Lambda's UpdateFunctionConfiguration, so moto's view and the running function agree. The
-        next invocation is a cold start (as on AWS)."""
-        from botocore.exceptions import ClientError
+        """As the console's Configuration tab: memory_size, timeout, environment or handler (see
+        LambdaService.update_configuration)."""
+        return self.service.update_configuration(self.client("lambda"), function_name, **changes)
 
-        runtime = self.service.runtime_or_fail(function_name)
-        names = {"memory_size": "MemorySize", "timeout": "Timeout", "handler": "Handler"}
-        unknown = set(changes) - set(names) - {"environment"}
-        if unknown:
-            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
-        request = {names[k]: v for k, v in changes.items() if k in names}
-        if "environment" in changes:
-            request["Environment"] = {"Variables": dict(changes["environment"])}
-        self.service.check_configuration(runtime.name, request)
-        try:
-            self.client("lambda").update_function_configuration(FunctionName=runtime.name, **request)
-        except ClientError as exc:
-            raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
-        return runtime.function
+    def triggers(self) -> list[dict]:
+        """Every function's triggers, as their event sources describe them (page, `run_local.py triggers`)."""
+        return [t for source in self.event_sources for t in getattr(source, "triggers", list)()]
 
     def set_full_cpu(self, on: bool) -> None:
         """--full-cpu at run time (the page's setting): True lets every environment use the whole machine;

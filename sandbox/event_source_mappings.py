@@ -66,6 +66,22 @@ class MappingConfig:
             filters=patterns)
 
 
+def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None) -> dict:
+    """A mapping as the page and `run_local.py triggers` list it."""
+    details = [f"batch {mapping.batch_size}"]
+    if mapping.batching_window_s:
+        details.append(f"window {mapping.batching_window_s:g} s")
+    if mapping.starting_position:
+        details.append(mapping.starting_position)
+    if mapping.filters:
+        details.append(f"{len(mapping.filters)} filter(s)")
+    if mapping.report_batch_item_failures:
+        details.append("ReportBatchItemFailures")
+    return {"kind": kind, "source": mapping.event_source_arn, "function": mapping.function_name,
+            "detail": ", ".join(details), "state": "Enabled" if mapping.enabled else "Disabled",
+            "last_result": last_result or "No records processed", "uuid": mapping.uuid}
+
+
 def validate_filters(request: dict) -> str | None:
     """Lambda refuses a FilterCriteria pattern that is not a JSON object."""
     for item in ((request.get("FilterCriteria") or {}).get("Filters") or []):

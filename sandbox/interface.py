@@ -4,7 +4,7 @@ implements it; a test can hand the page any object that does.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .endpoint_access import AccessPolicy
 from .config import FunctionConfiguration, SandboxConfig
@@ -24,9 +24,14 @@ class FunctionView(Protocol):
 class LogsView(Protocol):
     def streams(self, group: str) -> list: ...
 
+    def subscribe(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(event)`` with every log line as it is written (in the writer's thread: the
+        callback must only take note). The page's change feed pushes new lines to open pages with it."""
+
 
 class SandboxView(Protocol):
     config: SandboxConfig
+    # Every invocation attempt; the page's change feed uses ``subscribe`` (hear each change) and ``all``.
     records: InvocationLog
     cost: CostSummary
     logs: LogsView
@@ -51,6 +56,11 @@ class SandboxView(Protocol):
     def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]: ...
 
     def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]: ...
+
+    def triggers(self) -> list[dict]:
+        """Every function's triggers: kind, source, function, detail, state, and where they apply
+        last_result (mappings), url (APIs), next_fire (schedules)."""
+        ...
 
     # Memory buys CPU (sandbox/cpu_share.py): config.full_cpu says whether environments run at this machine's
     # full speed; set_full_cpu switches it at once; cpu_share describes what a memory size gets.

@@ -51,6 +51,10 @@ class InvocationRecord:
     source: str | None = None
     summary: str | None = None
     subject: dict = field(default_factory=dict)
+    # How the guide's first and last stages read for this source, as the source tells it: an upload is
+    # detected by S3's notification, a queue message by a poller, an API call by a request...
+    how_detected: str | None = None
+    how_responded: str | None = None
     attempt: int = 1  # 1, 2, 3: asynchronous retries keep the request id
     status: InvocationStatus = InvocationStatus.PENDING
     cold_start: bool | None = None
@@ -88,7 +92,8 @@ class InvocationRecord:
         return InvocationRecord(
             request_id=self.request_id, function_name=self.function_name, event=self.event,
             invocation_type=self.invocation_type, trigger=self.trigger, source=self.source,
-            summary=self.summary, subject=dict(self.subject), attempt=self.attempt + 1,
+            summary=self.summary, subject=dict(self.subject), how_detected=self.how_detected,
+            how_responded=self.how_responded, attempt=self.attempt + 1,
             trace_id=self.trace_id, detected_at=self.detected_at)
 
     @property
@@ -100,12 +105,13 @@ class InvocationRecord:
         def span(a, b):
             return None if a is None or b is None else round((b - a) * 1000, 2)
         return [
-            {"stage": "Event detection", "at": self.detected_at, "ms": 0.0},
+            {"stage": "Event detection", "at": self.detected_at, "ms": 0.0, "how": self.how_detected},
             {"stage": "Execution environment allocation", "at": self.allocated_at,
              "ms": span(self.detected_at, self.allocated_at)},
             {"stage": "Code execution", "at": self.started_at, "ms": span(self.started_at, self.finished_at)},
             {"stage": "Logging", "at": self.logged_at, "ms": span(self.finished_at, self.logged_at)},
-            {"stage": "Response", "at": self.responded_at, "ms": span(self.logged_at, self.responded_at)},
+            {"stage": "Response", "at": self.responded_at, "ms": span(self.logged_at, self.responded_at),
+             "how": self.how_responded},
         ]
 
     def as_dict(self) -> dict:

@@ -217,6 +217,27 @@ class LambdaService:
             changes["dead_letter_queue"] = _queue_name((request["DeadLetterConfig"] or {}).get("TargetArn"))
         return changes
 
+    def update_configuration(self, lambda_client, function_name: str | None = None, **changes) -> FunctionConfiguration:
+        """Change memory_size, timeout, environment or handler through Lambda's UpdateFunctionConfiguration
+        (``lambda_client``: boto3's, against the endpoint), so moto's view and the running function agree.
+        The next invocation is a cold start (as on AWS)."""
+        from botocore.exceptions import ClientError
+
+        runtime = self.runtime_or_fail(function_name)
+        names = {"memory_size": "MemorySize", "timeout": "Timeout", "handler": "Handler"}
+        unknown = set(changes) - set(names) - {"environment"}
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        request = {names[k]: v for k, v in changes.items() if k in names}
+        if "environment" in changes:
+            request["Environment"] = {"Variables": dict(changes["environment"])}
+        self.check_configuration(runtime.name, request)
+        try:
+            lambda_client.update_function_configuration(FunctionName=runtime.name, **request)
+        except ClientError as exc:
+            raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
+        return runtime.function
+
     def check_configuration(self, name: str, request: dict) -> None:
         self.runtime_or_fail(name).function.replace(**self.configuration_changes(request))
 

@@ -5,6 +5,7 @@
 - ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt, newest first (only those about
   key K, or of request R)
 - ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F
+- ``GET  /_sandbox/triggers``: every function's triggers, as their event sources describe them
 - ``GET  /_sandbox/schedules``: scheduled rules and Scheduler schedules with their next fire time
 - ``POST /_sandbox/schedules/fire?name=N[&kind=schedule&group=G]``: fire a scheduled rule now (409 with
   the reason when there is no such enabled rule); ``/_sandbox/invocations?request_id=R`` then follows it
@@ -27,6 +28,7 @@ class SandboxApi:
             Rule("/_sandbox/health", endpoint="health", methods=["GET"]),
             Rule("/_sandbox/invocations", endpoint="invocations", methods=["GET"]),
             Rule("/_sandbox/redrive", endpoint="redrive", methods=["POST"]),
+            Rule("/_sandbox/triggers", endpoint="triggers", methods=["GET"]),
             Rule("/_sandbox/schedules", endpoint="schedules", methods=["GET"]),
             Rule("/_sandbox/schedules/fire", endpoint="fire_schedule", methods=["POST"]),
         ])
@@ -52,6 +54,9 @@ class SandboxApi:
         return {"invocations": [r.as_dict() for r in self.sandbox.invocations()
                                 if (key is None or r.subject.get("key") == key)
                                 and (request_id is None or r.request_id == request_id)]}
+
+    def triggers(self, request) -> dict:
+        return {"triggers": self.sandbox.triggers()}
 
     def redrive(self, request) -> dict:
         records = self.sandbox.redrive(request.args.get("function"))

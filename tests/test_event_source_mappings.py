@@ -300,3 +300,23 @@ def test_generate_event_prints_what_a_mapping_hands_the_function(kind, model, ca
 
     assert main(["generate-event", kind]) == 0
     model.model_validate(json.loads(capsys.readouterr().out))
+
+
+def test_triggers_list_each_mapping_with_its_state_and_last_result(sb, capsys):
+    from sandbox.cli import main
+
+    url, arn, seen = new_queue(sb)
+    mapping = sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name,
+                                                              EventSourceArn=arn, BatchSize=7)
+    listed = next(t for t in sb.triggers() if t["source"] == arn)
+    assert (listed["kind"], listed["state"], listed["last_result"]) == ("SQS queue", "Enabled", "No records processed")
+    sb.client("sqs").send_message(QueueUrl=url, MessageBody="fail please")
+    seen(1)
+    eventually(lambda: next(t for t in sb.triggers() if t["source"] == arn)["last_result"],
+               lambda result: result == "PROBLEM: Function call failed", what="the failed batch as the last result")
+    sb.client("lambda").update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    assert main(["triggers", "--endpoint-url", sb.endpoint_url]) == 0
+    printed = capsys.readouterr().out
+    assert arn in printed and "Disabled" in printed and "batch 7" in printed
+    s3_trigger = next(t for t in sb.triggers() if t["kind"] == "S3 notification")
+    assert s3_trigger["function"] == sb.function.function_name

@@ -18,7 +18,7 @@ from ..errors import SandboxError
 from .. import examples, packaging
 from . import deploy_commands, schedule_commands, tune
 from .serve import cmd_serve
-from .tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_upload
+from .tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
 
 DEFAULTS = SandboxConfig()
 DEFAULT_ENDPOINT_PORT = DEFAULTS.port
@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="", help="key prefix, e.g. photos/")
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for each result (default: 30)")
     p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser("triggers", help="list every function's triggers in a running sandbox",
+                       description="List the triggers of a running sandbox: S3 notifications, queue and stream "
+                                   "mappings (state, last result), APIs (URLs) and schedules (next fire time).")
+    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.set_defaults(func=cmd_triggers)
 
     p = sub.add_parser("redrive", help="re-submit the events in the dead-letter queue",
                        description="Re-submit dead-lettered events of a running sandbox as new asynchronous "

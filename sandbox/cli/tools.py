@@ -65,11 +65,6 @@ def cmd_invoke(args) -> int:
 
 # -- generate-event -----------------------------------------------------------------------------------
 def cmd_generate_event(args) -> int:
-    if args.kind == "scheduled":
-        from .schedule_commands import sample_scheduled_event
-
-        print(json.dumps(sample_scheduled_event(args.rule, args.region, args.event_time), indent=2))
-        return 0
     if args.kind == "sqs-receive-message":
         from ..event_sources.sqs import sample_receive_message_event
 
@@ -179,6 +174,22 @@ def _wait_result(endpoint_url: str, key: str, since: float, timeout: float) -> d
                 return item
         time.sleep(0.1)
     return None
+
+
+# -- triggers ---------------------------------------------------------------------------------------
+def cmd_triggers(args) -> int:
+    """Every trigger of a running sandbox: S3 notifications, mappings (state, last result), APIs, rules."""
+    if not _running_sandbox(args.endpoint_url):
+        raise SandboxError(f"No sandbox is running at {args.endpoint_url}; start one with `make run` first.")
+    with urllib.request.urlopen(f"{args.endpoint_url}/_sandbox/triggers", timeout=30) as response:
+        triggers = json.loads(response.read())["triggers"]
+    if not triggers:
+        print("no triggers")
+    for item in sorted(triggers, key=lambda t: (t.get("function") or "", t["kind"])):
+        extra = "  ".join(f"{k.replace('_', ' ')}: {item[k]}" for k in ("url", "next_fire", "last_result") if item.get(k))
+        print(f"{item.get('function') or '-':<24} {item['kind']:<18} {item['source']}\n"
+              f"{'':<24} {item['state']:<18} {item['detail']}" + (f"\n{'':<43} {extra}" if extra else ""))
+    return 0
 
 
 # -- redrive ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from datetime import datetime
 
-from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
+from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
                                      passes_filters)
 from ..source_context import SourceContext
 
@@ -76,11 +76,16 @@ class DynamoDbStreamsEventSource:
     def __init__(self, context: SourceContext):
         self.context = context
         self._pollers: dict[str, PollerThread] = {}
+        self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
         self._service = None
         self._streams = None
 
     def service_middleware(self) -> dict:
         return {}
+
+    def triggers(self) -> list[dict]:
+        return [mapping_trigger(m, "DynamoDB stream", self.last_results.get(m.uuid)) for m in self._service.mappings()
+                if self.accepts(m.event_source_arn)]
 
     def start(self, service) -> None:
         self._service = service
@@ -266,9 +271,16 @@ class _ShardReader:
             record = self.source._service.new_record(
                 {"Records": batch}, self.mapping.function_name, trigger="dynamodb", source=SOURCE,
                 summary=f"{len(batch)} change(s) to {table}",
-                subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid})
+                subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid},
+                how_detected=f"the mapping's poller read {len(batch)} change(s) of {table} from its stream "
+                             f"(4 reads a second per shard)",
+                how_responded="the poller checkpoints the shard when the function succeeds; a failure blocks "
+                              "the shard and the batch is retried")
             try:
-                return self.source._service.run(record)
+                result = self.source._service.run(record)
+                self.source.last_results[self.mapping.uuid] = ("OK" if result.status == "success"
+                                                               else "PROBLEM: Function call failed")
+                return result
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)
         return None

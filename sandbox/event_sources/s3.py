@@ -14,7 +14,7 @@ import sys
 import threading
 from urllib.parse import unquote_plus
 
-from ..notifications import BucketNotifications, QueueTarget
+from ..notifications import BucketNotifications, LambdaTarget, QueueTarget
 from ..recursion import lineage_depth, new_trace_id
 from ..s3_events import S3Write, build_event
 from ..s3_write_observer import S3WriteObserver
@@ -53,6 +53,22 @@ class S3EventSource:
             app, on_write=self._writes.put, object_facts=self.context.object_facts,
             on_notification_change=self.notifications.invalidate)}
 
+    def triggers(self) -> list[dict]:
+        """Every bucket's notification configuration, as the page and `run_local.py triggers` list it."""
+        s3 = self.context.client("s3")
+        found = []
+        for bucket in s3.list_buckets().get("Buckets", []):
+            for target in self.notifications.targets(bucket["Name"]):
+                what = "function" if isinstance(target, LambdaTarget) else "queue"
+                filters = " ".join(f for f in (f"prefix {target.prefix!r}" if target.prefix else "",
+                                               f"suffix {target.suffix!r}" if target.suffix else "") if f)
+                found.append({"kind": "S3 notification", "source": f"s3://{bucket['Name']}",
+                              "function": getattr(target, "function_name", None),
+                              "detail": f"{', '.join(target.events)} -> {what} {target.arn.rsplit(':', 1)[-1]}"
+                                        + (f" ({filters})" if filters else ""),
+                              "state": "Enabled"})
+        return found
+
     def start(self, service) -> None:
         self._service = service
         self._router = threading.Thread(target=self._route, name="s3-event-router", daemon=True)
@@ -81,7 +97,11 @@ class S3EventSource:
             record = self._service.new_record(
                 event, target.function_name, trigger="s3", trace_id=new_trace_id(target.function_name, depth),
                 detected_at=write.event_time, source=SOURCE, summary=f"s3://{write.bucket}/{write.key}",
-                subject={"bucket": write.bucket, "key": write.key})
+                subject={"bucket": write.bucket, "key": write.key},
+                how_detected=f"S3 saw s3:{write.event_name} of {write.key} in {write.bucket} and sent its event "
+                             f"notification ({target.configuration_id})",
+                how_responded="S3 invokes asynchronously: it does not wait; Lambda keeps the result, retries "
+                              "failures twice, then sends the event to the dead-letter queue")
             self._service.submit(record, chain_depth=depth)
 
 

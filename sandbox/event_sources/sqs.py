@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import time
 
-from ..event_source_mappings import (MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
+from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
 from ..source_context import SourceContext
 
@@ -63,12 +63,17 @@ class SqsEventSource:
     def __init__(self, context: SourceContext):
         self.context = context
         self._pollers: dict[str, PollerThread] = {}
+        self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
         self._urls: dict[str, str] = {}
         self._service = None
         self._sqs = None
 
     def service_middleware(self) -> dict:
         return {}
+
+    def triggers(self) -> list[dict]:
+        return [mapping_trigger(m, "SQS queue", self.last_results.get(m.uuid)) for m in self._service.mappings()
+                if self.accepts(m.event_source_arn)]
 
     def start(self, service) -> None:
         self._service = service
@@ -183,9 +188,14 @@ class SqsEventSource:
             record = self._service.new_record(
                 {"Records": records}, mapping.function_name, trigger="sqs", source=SOURCE,
                 summary=f"{len(records)} message(s) from {queue}",
-                subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid})
+                subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid},
+                how_detected=f"the mapping's poller received {len(records)} message(s) from {queue} (long poll)",
+                how_responded="the poller deletes the batch when the function succeeds (all but the reported "
+                              "batchItemFailures); failed messages return after the visibility timeout")
             try:
-                return self._service.run(record)
+                result = self._service.run(record)
+                self.last_results[mapping.uuid] = "OK" if result.status == "success" else "PROBLEM: Function call failed"
+                return result
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)  # AWS's pollers back off too; the messages stay in flight
         return None
