@@ -4,6 +4,10 @@ Requests: $0.20 per million. Compute: per GB-second of Billed Duration x configu
 1 ms: $0.0000166667 on x86_64, $0.0000133334 on arm64. Since 2025-08-01 the INIT phase of a zip function
 on a managed runtime is billed too, so a cold start bills ceil(Duration + Init Duration).
 Free tier each month: 1 million requests and 400,000 GB-seconds.
+
+A month's projection (``monthly_projection``) prices warm invocations plus a share of cold starts, each
+billing its INIT phase too; not the session's average, which a few cold starts that started together on
+a laptop's few cores (each INIT slowed by the others) can make several times what AWS would bill.
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ PRICE_PER_REQUEST = 0.20 / 1_000_000
 PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 FREE_REQUESTS = 1_000_000
 FREE_GB_SECONDS = 400_000
+# The Lambda Operator Guide (Lambda execution environments): "According to an analysis of production Lambda
+# workloads, cold starts typically occur in under 1% of invocations." A trickle has more; a steady stream fewer.
+DEFAULT_COLD_START_SHARE = 0.01
 
 
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None = None) -> int:
@@ -56,7 +63,8 @@ class CostSummary:
         return paid_requests * PRICE_PER_REQUEST + paid_seconds * PRICE_PER_GB_SECOND[architecture]
 
     def projection(self, images_per_month: int, architecture: str = "x86_64") -> dict:
-        """Monthly cost for a number of invocations at this session's average billed GB-seconds."""
+        """Monthly cost for a number of invocations at this session's average billed GB-seconds (cold starts
+        and all: see ``monthly_projection`` for what the page projects)."""
         if not self.requests:
             return {"images": images_per_month, "gb_seconds": 0.0, "usd": 0.0, "usd_free_tier": 0.0}
         average = self.gb_seconds / self.requests
@@ -69,3 +77,20 @@ class CostSummary:
     def as_dict(self, architecture: str = "x86_64") -> dict:
         return {"requests": self.requests, "gb_seconds": self.gb_seconds, "usd": self.total_usd,
                 "usd_free_tier": self.with_free_tier(architecture)}
+
+
+def monthly_projection(invocations: int, warm_billed_ms: float, memory_mb: float,
+                       cold_start_share: float = DEFAULT_COLD_START_SHARE, init_ms: float = 0.0,
+                       architecture: str = "x86_64") -> dict:
+    """A month of ``invocations`` on AWS: each bills ``warm_billed_ms`` at ``memory_mb``; the
+    ``cold_start_share`` of them that are cold starts bill their INIT phase (``init_ms``) on top."""
+    cold_starts = invocations * cold_start_share
+    billed_ms = invocations * warm_billed_ms + cold_starts * init_ms
+    seconds = billed_ms / 1000.0 * memory_mb / 1024.0
+    month = CostSummary(requests=invocations, gb_seconds=seconds,
+                        compute_usd=seconds * PRICE_PER_GB_SECOND[architecture],
+                        request_usd=invocations * PRICE_PER_REQUEST)
+    return {"images": invocations, "cold_start_share": cold_start_share, "cold_starts": cold_starts,
+            "warm_billed_ms": warm_billed_ms, "init_ms": init_ms, "memory_mb": memory_mb,
+            "billed_ms_per_invocation": billed_ms / invocations if invocations else warm_billed_ms,
+            "gb_seconds": seconds, "usd": month.total_usd, "usd_free_tier": month.with_free_tier(architecture)}

@@ -21,7 +21,7 @@ from sandbox.errors import SandboxError
 from sandbox.event_sources.s3 import s3_object
 from sandbox.invocation import InvocationRecord
 from web.app import create_app
-from web.gallery import build_gallery
+from web.gallery import gallery_item
 from web.handler_settings import parse_settings_table, read_handler_settings
 from web.server import WebServer, serve
 
@@ -465,8 +465,10 @@ def test_cost_for_the_session_and_a_projection(sb, client, token):
     assert session["usd"] == pytest.approx(session["request_usd"] + session["compute_usd"])
     assert session["usd_free_tier"] == 0  # a session is far inside the free tier
     projection = data["projection"]
-    assert projection["images"] == 1_000_000
-    assert projection["gb_seconds"] == pytest.approx(data["average"]["gb_seconds"] * 1_000_000)
+    assert projection["images"] == 1_000_000 and data["cold_pct"] == 1.0
+    assert projection["cold_starts"] == pytest.approx(10_000)
+    assert projection["gb_seconds"] == pytest.approx(
+        1_000_000 * (projection["warm_billed_ms"] + 0.01 * projection["init_ms"]) / 1000 * projection["memory_mb"] / 1024)
     assert projection["usd"] > projection["usd_free_tier"] >= 0
 
 
@@ -561,10 +563,11 @@ def test_handler_without_a_settings_table_gets_the_plain_editor():
     assert read_handler_settings(HANDLERS / "missing", "lambda_function.lambda_handler") == []
 
 
-def _record(key, status, attempt=1, result=None, error=None):
-    event = {"Records": [{"s3": {"bucket": {"name": SOURCE}, "object": {"key": key.replace(" ", "+")}}}]}
+def _record(key, status, attempt=1, result=None, error=None, trigger="s3"):
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": SOURCE}, "object": {
+        "key": key.replace(" ", "+"), "size": 100, "eTag": "e"}}}]}
     record = InvocationRecord(request_id=f"id-{key}", function_name="ImageResizeLambda", event=event,
-                              attempt=attempt, status=status, result=result,
+                              attempt=attempt, status=status, result=result, trigger=trigger,
                               source="aws:s3", subject={"bucket": SOURCE, "key": key})  # as the S3 source tells it
     if error:
         record.error_type, record.error_message = error
@@ -572,8 +575,6 @@ def _record(key, status, attempt=1, result=None, error=None):
 
 
 def test_gallery_status_follows_the_invocation():
-    objects = [{"Key": k, "Size": 100, "ETag": '"e"'} for k in
-               ("waiting.jpg", "queued.jpg", "retry.jpg", "dead.jpg", "rejected.jpg", "a b.jpg")]
     body = {"results": [{"bucket": SOURCE, "key": "rejected.jpg", "status": "rejected", "reason": "Not an image."}]}
     ok = {"results": [{"bucket": SOURCE, "key": "a b.jpg", "status": "resized", "outputBucket": DEST,
                        "outputKey": "resized-a b.jpg", "width": 5, "height": 4, "bytes": 40,
@@ -585,16 +586,18 @@ def test_gallery_status_follows_the_invocation():
         _record("rejected.jpg", "success", result={"statusCode": 200, "body": json.dumps(body)}),
         _record("a b.jpg", "success", result={"statusCode": 200, "body": json.dumps(ok)}),
     ]
-    outputs = {(DEST, "resized-a b.jpg"): {"Key": "resized-a b.jpg", "Size": 40, "ETag": '"r"'}}
-    items = {i["key"]: i for i in build_gallery(SOURCE, objects, outputs, records, maximum_retry_attempts=2)}
-    assert items["waiting.jpg"]["status"] == "pending"
+    items = {r.subject["key"]: gallery_item(r, SOURCE, maximum_retry_attempts=2) for r in records}
     assert items["queued.jpg"]["status"] == "pending"
     assert items["retry.jpg"]["status"] == "retrying" and "boom" in items["retry.jpg"]["reason"]
     assert items["dead.jpg"]["status"] == "failed" and "dead-letter" in items["dead.jpg"]["reason"]
     assert items["rejected.jpg"]["status"] == "failed" and items["rejected.jpg"]["reason"] == "Not an image."
+    assert items["rejected.jpg"]["resized"] is None
     done = items["a b.jpg"]
     assert done["status"] == "done" and done["saving_pct"] == 60.0
-    assert (done["resized"]["width"], done["resized"]["height"], done["resized"]["etag"]) == (5, 4, "r")
+    assert done["source"] == {"bucket": SOURCE, "key": "a b.jpg", "bytes": 100, "etag": "e", "width": 10,
+                              "height": 8, "orientation": None}
+    assert done["resized"] == {"bucket": DEST, "key": "resized-a b.jpg", "width": 5, "height": 4, "bytes": 40,
+                               "version": "r-id-a b.jpg-1"}
 
 
 # -- the server ----------------------------------------------------------------------------------------

@@ -7,13 +7,16 @@ failure.
 from __future__ import annotations
 
 import io
+import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from conftest import SAMPLES, TEST_OUTPUT, start_sandbox
+from waiting import settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -96,14 +99,16 @@ def card(page, key: str):
 def test_uploaded_image_renders_beside_its_resized_copy_and_report_reaches_the_logs(sb, server, page, shots):
     page.goto(server.url)
     page.set_input_files("#file-input", str(SAMPLES / "test.jpg"))
-    card_image_loaded(page, "test.jpg", "source-img", 1600)
     card_image_loaded(page, "test.jpg", "resized-img", 800)
     record = sb.wait_for_key("test.jpg", timeout=60)
     assert record.status == "success"
     test_card = card(page, "test.jpg")
-    assert "800×600" in test_card.locator("figcaption").nth(1).inner_text()
+    assert "1600×1200" in test_card.locator(".caption-source").inner_text()
+    assert "800×600" in test_card.locator(".caption-resized").inner_text()
     assert "done" in test_card.locator(".badge").inner_text()
     assert "uploaded" in page.locator("#upload-list").inner_text()
+    # the card shows the resized image only; the source is read at full size when the pair is opened
+    assert test_card.locator("img").count() == 1
     page.screenshot(path=str(shots / "gallery.png"))
 
     page.click('.tabs [data-tab="logs"]')
@@ -194,4 +199,104 @@ def test_saving_memory_in_the_configuration_tab_changes_the_function(sb, server,
         assert sb.function.memory_size == 256
     finally:
         sb.update_function_configuration(memory_size=128, environment={})
+    assert page.errors == []
+
+
+BURST = 120
+
+
+def wait_live(page) -> None:
+    page.wait_for_function("() => document.querySelector('#live').textContent === 'live'")
+
+
+def test_a_page_open_through_a_burst_shows_every_image_without_a_reload(sb, server, page):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(server.url)
+    wait_live(page)
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), (90, 60, 160)).save(buffer, "JPEG")
+    keys = [f"class/{i:03d}.jpg" for i in range(BURST)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key,
+                                                   Body=buffer.getvalue()), keys))
+    settle(sb)
+    outputs = {}
+    for record in sb.invocations():
+        for result in json.loads(record.result["body"]).get("results", []) if record.status == "success" else []:
+            if result["key"].startswith("class/"):
+                outputs[result["key"]] = result["outputKey"]
+    assert set(outputs) == set(keys)
+    # The newest cards arrived on their own; the older ones are read as the reader scrolls down.
+    page.wait_for_function("""(n) => {
+        window.scrollTo(0, document.body.scrollHeight);
+        return [...document.querySelectorAll("article.card.status-done")]
+            .filter(c => c.dataset.key.startsWith("class/")).length === n;
+    }""", arg=BURST, polling=200)
+    shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll("article.card")]
+        .filter(c => c.dataset.key.startsWith("class/"))
+        .map(c => [c.dataset.key, [c.querySelector(".caption-resized").title,
+                                   c.querySelector(".caption-resized").textContent]]))""")
+    assert {key: title for key, (title, _) in shown.items()} == outputs
+    assert all("40×30" in text for _, text in shown.values())
+    first_reads = [url for url in requests if "/api/gallery" in url and "before=" not in url]
+    assert len(first_reads) == 1  # the list was read once; the burst came through the change feed
+    assert not [url for url in requests if "/api/state" in url]  # nothing polls
+    # Back at the top, the thumbnails on screen are the resized images.
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_function("""() => {
+        const onScreen = [...document.querySelectorAll("article.card")].filter(c => {
+            const box = c.getBoundingClientRect();
+            return box.bottom > 0 && box.top < window.innerHeight;
+        });
+        return onScreen.length > 0 && onScreen.every(c => {
+            const img = c.querySelector("img.resized-img");
+            return img && img.complete && img.naturalWidth === 40;
+        });
+    }""", polling=200)
+    assert page.errors == []
+
+
+def test_tabs_of_one_browser_share_one_change_feed_and_a_tab_without_workers_opens_its_own(browser, sb, server):
+    streams = server.app.extensions["sandbox_web_streams"]
+    context = browser.new_context()
+    try:
+        tabs = [context.new_page() for _ in range(3)]
+        before = streams.opened
+        for tab in tabs:
+            tab.goto(server.url)
+            wait_live(tab)
+        assert streams.opened - before == 1
+        sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, "seen by every tab.jpg")
+        for tab in tabs:
+            card_image_loaded(tab, "seen by every tab.jpg", "resized-img", 800)
+    finally:
+        context.close()
+    lone = browser.new_context()
+    try:
+        lone.add_init_script("delete window.SharedWorker")
+        tab = lone.new_page()
+        before = streams.opened
+        tab.goto(server.url)
+        wait_live(tab)
+        assert streams.opened - before == 1
+        sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, "seen without a worker.jpg")
+        card_image_loaded(tab, "seen without a worker.jpg", "resized-img", 800)
+    finally:
+        lone.close()
+
+
+def test_cost_tab_projects_a_month_from_warm_invocations_with_a_cold_share_the_reader_sets(sb, server, page):
+    sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, "cost-tab.jpg")
+    sb.wait_for_key("cost-tab.jpg", timeout=60)
+    page.goto(server.url + "#cost")
+    price = page.locator("#cost-projection .stat", has_text="Price per month").locator(".stat-value")
+    price.wait_for()
+    assert "inflated" in page.locator("#cost-caveat").inner_text()
+    assert "Init Duration measured here" in page.locator("#cost-init").inner_text()
+    before = price.inner_text()
+    page.fill("#cost-cold", "50")
+    page.wait_for_function("(before) => document.querySelector('#cost-projection .stat:nth-child(4) .stat-value')"
+                           ".textContent !== before", arg=before)
+    assert "50.00 %" in page.locator("#cost-projection").inner_text()
     assert page.errors == []

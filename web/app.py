@@ -1,8 +1,9 @@
 """The page's Flask app factory: ``create_app(sandbox, config=None)``.
 
 The app is a thin view over one :class:`sandbox.core.Sandbox`, built elsewhere and passed in (kept in
-``app.extensions["sandbox"]``). Everything the page shows comes from the sandbox's public methods or
-from the local AWS endpoint through boto3, as any client would see it.
+``app.extensions["sandbox"]``). Everything the page shows comes from the sandbox's public methods (its
+invocation records and log lines, through the change feed in feed.py) or from the local AWS endpoint
+through boto3, as any client would see it. The page is told of changes (``/api/feed``); it never polls.
 
 Config keys (all optional):
 - ``MAX_UPLOAD_BYTES``: largest file the page accepts (default 25 MB; the CLI's ``--max-upload-mb``).
@@ -11,8 +12,6 @@ Config keys (all optional):
 - ``WEB_PORT``: the port the page is served on; :class:`web.server.WebServer` sets it once bound.
   ``None`` (the test client) accepts any port.
 - ``SAMPLE_IMAGES_DIR``: the folder the "Upload sample images" button reads (``sample_images/``).
-- ``POLL_INTERVAL_MS``: how often the page asks "anything new?" (default 1000).
-- ``GALLERY_LIMIT``: how many source objects the gallery shows, newest first (default 200).
 """
 from __future__ import annotations
 
@@ -37,8 +36,6 @@ DEFAULT_CONFIG = {
     "ALLOWED_HOSTS": [],
     "WEB_PORT": None,
     "SAMPLE_IMAGES_DIR": PROJECT_ROOT / "sample_images",
-    "POLL_INTERVAL_MS": 1000,
-    "GALLERY_LIMIT": 200,
 }
 
 

@@ -1,5 +1,5 @@
-"""Small accessors the views share: the sandbox, an S3 client for its endpoint, the buckets the page
-may read."""
+"""Small accessors the views share: the sandbox, its change feed, an S3 client for its endpoint, the
+buckets the page may read."""
 from __future__ import annotations
 
 import threading
@@ -8,12 +8,19 @@ from flask import current_app
 
 from sandbox.interface import SandboxView
 
+from .feed import ChangeFeed, feed_for
+
 _client_lock = threading.Lock()
 
 
 def sandbox() -> SandboxView:
     """The sandbox the app was made for, seen through its declared interface."""
     return current_app.extensions["sandbox"]
+
+
+def feed() -> ChangeFeed:
+    """The sandbox's change feed (web/feed.py), shared by every page and every app over the sandbox."""
+    return feed_for(sandbox())
 
 
 def s3():

@@ -1,14 +1,22 @@
 """The gallery: each source object beside its resized result, with the status of its invocation.
 
-Pure functions over plain data (S3 listings as boto3 returns them, InvocationRecords), so they are
-tested without a server. The S3 reads happen in views/gallery.py.
+Pure functions over the sandbox's own invocation records (which know the S3 event, the handler's result
+and every timing), so they are tested without a server and the page never lists a bucket to build the
+gallery. The source and the output are paired by what the handler itself returned (``results[].key`` ->
+``results[].outputKey``), never by guessing the output's name: the output key rule depends on the
+handler's settings (prefix, format) and on the source's extension.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
+from urllib.parse import unquote_plus
 
 FAILED_STATUSES = {"error", "timeout", "out of memory"}
+S3_SOURCE = "aws:s3"  # the event source the S3 trigger's records name (InvocationRecord.source)
+# Triggers whose records put an object in the gallery; a manual invoke or a redrive only updates an
+# object the gallery already shows (a test event may name an object that was never uploaded).
+UPLOAD_TRIGGERS = {"s3"}
 
 
 def will_retry(record, maximum_retry_attempts: int) -> bool:
@@ -40,6 +48,12 @@ def result_for(record, bucket: str, key: str) -> dict | None:
     return None
 
 
+def outputs_in(record, bucket: str) -> list[str]:
+    """Keys the handler wrote into ``bucket`` (its own outputs, when it writes back into the source)."""
+    return [e["outputKey"] for e in handler_results(record)
+            if e.get("outputBucket") == bucket and isinstance(e.get("outputKey"), str)]
+
+
 def object_status(record, maximum_retry_attempts: int, bucket: str, key: str) -> tuple[str, str | None]:
     """(status, reason) as the gallery shows it: pending, running, retrying, done, skipped, failed."""
     if record is None:
@@ -55,7 +69,10 @@ def object_status(record, maximum_retry_attempts: int, bucket: str, key: str) ->
         return "running", None
     if status == "success":
         entry = result_for(record, bucket, key)
-        if entry is None or entry.get("status") in (None, "resized"):
+        if entry is None:
+            return "done", ("The function succeeded, but its result names no output object, so the page "
+                            "cannot pair one with this image.")
+        if entry.get("status") in (None, "resized"):
             return "done", None
         if entry.get("status") == "skipped":
             return "skipped", entry.get("reason")
@@ -78,84 +95,88 @@ def _error_text(record) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _timestamp(value) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value or 0)
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat() if epoch else None
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else None
+def s3_object_of(record, bucket: str) -> str | None:
+    """The key of the ``bucket`` object an S3 trigger's record is about, else None."""
+    subject = record.subject or {}
+    if record.source != S3_SOURCE or subject.get("bucket") != bucket or not subject.get("key"):
+        return None
+    return subject["key"]
 
 
-def build_gallery(source_bucket: str, source_objects: list[dict], outputs: dict[tuple[str, str], dict],
-                  records: list, maximum_retry_attempts: int = 2, default_prefix: str = "resized-",
-                  default_destination: str = "resized-image-bucket123", limit: int = 200) -> list[dict]:
-    """One item per source object, newest first.
+def s3_event_facts(record) -> dict:
+    """What the S3 event itself says of the object: eventName, size and ETag (the first record's)."""
+    try:
+        first = record.event["Records"][0]
+        obj = first["s3"]["object"]
+    except (KeyError, IndexError, TypeError):
+        return {}
+    return {"event_name": first.get("eventName") or "", "size": obj.get("size"), "etag": obj.get("eTag") or None,
+            "key": unquote_plus(obj.get("key") or "")}
 
-    ``source_objects``: ``Contents`` entries of the source bucket; ``outputs``: (bucket, key) ->
-    ``Contents`` entry of every object in the destination bucket(s); ``records``: InvocationRecords,
-    newest first.
-    """
-    latest: dict[tuple[str, str], object] = {}
-    output_keys_in_source: set[str] = set()
-    for record in records:
-        obj = (record.subject["bucket"], record.subject["key"]) if "key" in record.subject else None
-        if obj is not None and obj not in latest:
-            latest[obj] = record
-        for entry in handler_results(record):
-            if entry.get("outputBucket") == source_bucket and entry.get("outputKey"):
-                output_keys_in_source.add(entry["outputKey"])
 
-    items = []
-    for obj in source_objects:
-        key = obj["Key"]
-        if key in output_keys_in_source:
-            continue  # the function's own output, written back into the source bucket
-        record = latest.get((source_bucket, key))
-        status, reason = object_status(record, maximum_retry_attempts, source_bucket, key)
-        entry = result_for(record, source_bucket, key) if record is not None else None
-        source = {"bucket": source_bucket, "key": key, "bytes": obj.get("Size"),
-                  "etag": (obj.get("ETag") or "").strip('"'), "width": None, "height": None}
-        resized = None
-        if entry is not None:
-            source["width"], source["height"] = entry.get("sourceWidth"), entry.get("sourceHeight")
-            source["orientation"] = entry.get("orientation")  # EXIF: browsers show 5-8 turned a quarter
-            if entry.get("outputKey"):
-                out = (entry.get("outputBucket") or default_destination, entry["outputKey"])
-                listed = outputs.get(out)
-                resized = {"bucket": out[0], "key": out[1], "width": entry.get("width"),
-                           "height": entry.get("height"),
-                           "bytes": listed.get("Size") if listed else entry.get("bytes"),
-                           "etag": (listed.get("ETag") or "").strip('"') if listed else None,
-                           "exists": listed is not None}
-        if resized is None and status in ("done", "failed", "skipped"):
-            # A handler that returns nothing we understand (the guide's own, for one): look for
-            # its output under the guide's name.
-            out = (default_destination, default_prefix + key)
-            listed = outputs.get(out)
-            if listed is not None and status == "done":
-                resized = {"bucket": out[0], "key": out[1], "width": None, "height": None,
-                           "bytes": listed.get("Size"), "etag": (listed.get("ETag") or "").strip('"'),
-                           "exists": True}
-        saving = None
-        if resized and resized.get("bytes") is not None and source["bytes"]:
-            saving = round(100.0 * (1 - resized["bytes"] / source["bytes"]), 1)
-        items.append({
-            "key": key,
-            "uploaded": _iso(obj.get("LastModified")),
-            "status": status,
-            "reason": reason,
-            "source": source,
-            "resized": resized,
-            "saving_pct": saving,
-            "request_id": record.request_id if record is not None else None,
-            "attempt": record.attempt if record is not None else None,
-            "cold_start": record.cold_start if record is not None else None,
-            "duration_ms": record.duration_ms if record is not None else None,
-            "_order": (_timestamp(obj.get("LastModified")), record.detected_at if record is not None else float("inf")),
-        })
-    items.sort(key=lambda item: item["_order"], reverse=True)
-    for item in items:
-        del item["_order"]
-    return items[:limit]
+def is_removal(record) -> bool:
+    """An ``ObjectRemoved:*`` event: the object is gone from the bucket."""
+    return s3_event_facts(record).get("event_name", "").startswith("ObjectRemoved")
+
+
+def output_version(record) -> str:
+    """The ``v`` of an output's URL: the invocation that wrote it, so a new invocation's output gets a
+    new URL (the handler does not report the output's ETag)."""
+    return f"r-{record.request_id}-{record.attempt}"
+
+
+def gallery_item(record, bucket: str, maximum_retry_attempts: int = 2) -> dict:
+    """One gallery item from the newest invocation record about an object of the source bucket."""
+    key = record.subject["key"]
+    status, reason = object_status(record, maximum_retry_attempts, bucket, key)
+    entry = result_for(record, bucket, key) or {}
+    facts = s3_event_facts(record)
+    source = {"bucket": bucket, "key": key, "bytes": facts.get("size"), "etag": facts.get("etag"),
+              "width": entry.get("sourceWidth"), "height": entry.get("sourceHeight"),
+              "orientation": entry.get("orientation")}  # EXIF: browsers show 5-8 turned a quarter
+    resized = None
+    if status == "done" and entry.get("outputKey"):
+        resized = {"bucket": entry.get("outputBucket"), "key": entry["outputKey"], "width": entry.get("width"),
+                   "height": entry.get("height"), "bytes": entry.get("bytes"), "version": output_version(record)}
+    saving = None
+    if resized and resized.get("bytes") is not None and source["bytes"]:
+        saving = round(100.0 * (1 - resized["bytes"] / source["bytes"]), 1)
+    return {
+        "key": key,
+        "uploaded": _iso(record.detected_at),
+        "status": status,
+        "reason": reason,
+        "source": source,
+        "resized": resized,
+        "saving_pct": saving,
+        "request_id": record.request_id,
+        "attempt": record.attempt,
+        "cold_start": record.cold_start,
+        "duration_ms": record.duration_ms,
+    }
+
+
+def listed_item(bucket: str, obj: dict) -> dict:
+    """An object found in the source bucket with no invocation recorded in this session (uploaded
+    before the trigger saw it, or older than the records the session keeps)."""
+    modified = obj.get("LastModified")
+    return {
+        "key": obj["Key"],
+        "uploaded": modified.isoformat() if isinstance(modified, datetime) else None,
+        "status": "not invoked",
+        "reason": "In the bucket, but no invocation of it is recorded in this session (uploaded before "
+                  "the trigger saw it, or older than the records the session keeps).",
+        "source": {"bucket": bucket, "key": obj["Key"], "bytes": obj.get("Size"),
+                   "etag": (obj.get("ETag") or "").strip('"') or None, "width": None, "height": None,
+                   "orientation": None},
+        "resized": None,
+        "saving_pct": None,
+        "request_id": None,
+        "attempt": None,
+        "cold_start": None,
+        "duration_ms": None,
+    }

@@ -20,7 +20,7 @@ WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """The page polls every second; one access-log line per poll would bury the sandbox's own output.
+    """One access-log line per thumbnail and per page of a list would bury the sandbox's own output.
     Errors are still logged."""
 
     def log_request(self, code="-", size="-"):
@@ -101,6 +101,10 @@ class WebServer:
         return f"http://{host}:{port}/"
 
     def stop(self) -> None:
+        # Open change-feed streams (one per open page) would keep their threads waiting: end them first.
+        from .views.feed import gate
+
+        gate(self.app).close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -84,6 +84,7 @@ def save_config():
     before = context.function()
     # ConfigError (a SandboxError) carries the sentence for the user; errors.py turns it into a 400.
     context.sandbox().update_function_configuration(**changes)
+    context.feed().ask("revision")  # other open pages reload their Configuration tab
     after = context.function()
     result = describe()
     result["message"] = (f"Saved. Memory {after.memory_size} MB, timeout {after.timeout} s"

@@ -36,5 +36,6 @@ def redrive():
     if ids == []:
         raise ApiError(400, "Select at least one message to redrive.")
     records = context.sandbox().redrive(message_ids=ids)
+    context.feed().ask("dead_letters")  # every open page's badge: the queue has changed
     return jsonify(redriven=[{"id": r.id, "request_id": r.request_id, "key": r.subject.get("key")}
                              for r in records])

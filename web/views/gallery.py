@@ -1,5 +1,8 @@
 """Gallery, uploads and images.
 
+The gallery is paged, newest first, from the change feed's index (web/feed.py), which the sandbox's own
+invocation records keep up to date; nothing here lists a bucket.
+
 Uploads go into the source bucket through the S3 API (boto3 against the sandbox's endpoint), so they
 take the same path as any client's upload and trigger the function the same way. Images are streamed
 back from S3 by bucket and key; a key is only ever an S3 key here, never part of a local path, so
@@ -14,7 +17,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import context
 from ..errors import ApiError, format_bytes
-from ..gallery import build_gallery
+from ..feed import parse_cursor
+from ..object_cache import CachedObject, ObjectCache
+from .logs import int_arg
 
 bp = Blueprint("gallery", __name__, url_prefix="/api")
 
@@ -24,38 +29,24 @@ IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"
                "image/x-ms-bmp"}
 SAMPLE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif"}
 MAX_KEY_BYTES = 1024  # S3's limit for an object key (UTF-8)
-
-
-def _list(bucket: str) -> list[dict]:
-    client = context.s3()
-    objects: list[dict] = []
-    try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            objects.extend(page.get("Contents", []))
-    except client.exceptions.NoSuchBucket:
-        return []
-    return objects
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 
 
 @bp.get("/gallery")
 def gallery():
-    sb = context.sandbox()
-    source_bucket = sb.config.source_bucket
-    function = context.function()
-    outputs = {}
-    for bucket in context.destination_buckets():
-        for obj in _list(bucket):
-            outputs[(bucket, obj["Key"])] = obj
-    sources = _list(source_bucket)
-    if source_bucket in context.destination_buckets():
-        outputs.update({(source_bucket, o["Key"]): o for o in sources})
-    items = build_gallery(source_bucket, sources, outputs, sb.invocations(),
-                          maximum_retry_attempts=function.maximum_retry_attempts,
-                          default_destination=context.destination_buckets()[-1],
-                          default_prefix=(function.environment or {}).get("OUTPUT_KEY_PREFIX", "resized-"),
-                          limit=int(current_app.config["GALLERY_LIMIT"]))
-    return jsonify(items=items, total=len(sources), source_bucket=source_bucket,
-                   version=sb.records.version)
+    """A page of the gallery, newest first: ``limit`` items (default 50) older than the cursor ``before``
+    (the previous page's ``next``). Built from the sandbox's records by the change feed, not by listing
+    the buckets; ``seq`` is the feed's frame the page reflects (later frames update it)."""
+    limit = int_arg("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    cursor = None
+    if request.args.get("before"):
+        try:
+            cursor = parse_cursor(request.args["before"])
+        except ValueError:
+            raise ApiError(400, "'before' must be a cursor the gallery returned (its 'next').") from None
+    page = context.feed().gallery_page(cursor, limit)
+    return jsonify(items=page["items"], next=page["next"], total=page["total"], seq=page["seq"],
+                   listing=page["listing"], source_bucket=context.sandbox().config.source_bucket)
 
 
 def object_key(filename: str | None) -> str:
@@ -134,15 +125,28 @@ def upload_samples():
     return jsonify(uploaded=uploaded)
 
 
+def object_cache() -> ObjectCache:
+    return current_app.extensions.setdefault("sandbox_web_objects", ObjectCache())
+
+
 @bp.get("/object")
 def get_object():
-    """Stream one object from S3: ``/api/object?bucket=<name>&key=<key>`` (``v`` = ETag, for caching)."""
+    """One object from S3: ``/api/object?bucket=<name>&key=<key>&v=<version>``. ``v`` names the bytes: the
+    source's ETag, or ``r-<request id>-<attempt>`` for the output that invocation wrote (the handler does
+    not report the output's ETag). A URL with a version never changes its bytes, so the browser keeps it
+    and small objects (thumbnails) are kept here too: every open page is served from one S3 read."""
     bucket = request.args.get("bucket", "")
     key = request.args.get("key", "")
+    version = request.args.get("v", "")
     if bucket not in context.readable_buckets():
         raise ApiError(404, "The page shows objects of the source and destination buckets only.")
     if not key:
         raise ApiError(400, "Say which object: /api/object?bucket=<bucket>&key=<key>.")
+    cache = object_cache()
+    if version:
+        cached = cache.get((bucket, key, version))
+        if cached is not None:
+            return _object_response(cached.body, cached.content_type, len(cached.body), cached.etag, True)
     client = context.s3()
     try:
         obj = client.get_object(Bucket=bucket, Key=key)
@@ -150,6 +154,16 @@ def get_object():
         raise ApiError(404, f"There is no object {key!r} in {bucket}.") from None
     body = obj["Body"]
     content_type = obj.get("ContentType") if obj.get("ContentType") in IMAGE_TYPES else "application/octet-stream"
+    etag = (obj.get("ETag") or "").strip('"')
+    length = obj.get("ContentLength")
+    immutable = bool(version) and (version == etag or version.startswith("r-"))
+    if immutable and length is not None and length <= cache.max_object_bytes:
+        try:
+            data = body.read()
+        finally:
+            body.close()
+        cache.put((bucket, key, version), CachedObject(data, content_type, etag))
+        return _object_response(data, content_type, len(data), etag, True)
 
     def stream():
         try:
@@ -157,17 +171,17 @@ def get_object():
         finally:
             body.close()
 
-    response = Response(stream(), mimetype=content_type)
-    if obj.get("ContentLength") is not None:
-        response.content_length = obj["ContentLength"]
-    etag = (obj.get("ETag") or "").strip('"')
+    return _object_response(stream(), content_type, length, etag, immutable)
+
+
+def _object_response(body, content_type: str, length: int | None, etag: str, immutable: bool) -> Response:
+    response = Response(body, mimetype=content_type)
+    if length is not None:
+        response.content_length = length
     if etag:
         response.set_etag(etag)
-    # The URL carries the ETag when the page knows it, so the bytes behind it never change.
-    response.headers["Cache-Control"] = "private, max-age=86400, immutable" if request.args.get("v") == etag \
-        and etag else "no-cache"
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable" if immutable else "no-cache"
     # Served bytes are never a document: no script, no plugins, even if someone stored HTML here.
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     response.headers["Content-Disposition"] = "inline"
     return response
-

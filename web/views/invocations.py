@@ -1,38 +1,31 @@
-"""Invocations: one row per attempt (retries keep the request id and count up ``attempt``), and one
-invocation in full: its event, its log lines and the guide's five stages."""
+"""Invocations: one row per attempt (retries keep the request id and count up ``attempt``), paged
+newest first from the change feed's index, and one invocation in full: its event, its log lines and the
+guide's five stages."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..errors import ApiError
 from ..gallery import will_retry
-from .logs import event_json, int_arg
+from ..rows import invocation_row, log_event_json
+from .logs import int_arg
 
 bp = Blueprint("invocations", __name__, url_prefix="/api/invocations")
 
-ROW_FIELDS = ("id", "request_id", "function_name", "key", "bucket", "trigger", "invocation_type", "attempt",
-              "status", "cold_start", "environment_id", "log_stream", "duration_ms", "billed_duration_ms",
-              "init_duration_ms", "memory_size_mb", "max_memory_used_mb", "cost_usd", "gb_seconds",
-              "error_type", "error_message", "detected_at")
-
-
-def row(record, maximum_retry_attempts: int) -> dict:
-    data = record.as_dict()
-    out = {name: data.get(name) for name in ROW_FIELDS}
-    out["retry"] = record.attempt - 1  # "retry 1" is the 2nd attempt
-    out["will_retry"] = will_retry(record, maximum_retry_attempts)
-    return out
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 
 
 @bp.get("")
 def list_invocations():
-    limit = int_arg("limit", 500, 1, 5000)
-    sb = context.sandbox()
+    """A page of attempts, newest first: ``limit`` (default 50) made before the attempt whose ``serial``
+    is ``before`` (the previous page's ``next``). Later changes reach the page through the change feed."""
+    limit = int_arg("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    before = int_arg("before", 0, 1) if request.args.get("before") else None
     retries = context.function().maximum_retry_attempts
-    records = sb.invocations()
-    return jsonify(invocations=[row(r, retries) for r in records[:limit]], total=len(records),
-                   version=sb.records.version)
+    page = context.feed().invocation_page(before, limit)
+    return jsonify(invocations=[invocation_row(record, retries, serial) for serial, record in page["records"]],
+                   next=page["next"], total=page["total"], seq=page["seq"])
 
 
 @bp.get("/<request_id>/<int:attempt>")
@@ -44,14 +37,14 @@ def invocation(request_id: str, attempt: int):
     data = record.as_dict()
     data["retry"] = record.attempt - 1
     data["will_retry"] = will_retry(record, context.function().maximum_retry_attempts)
-    logs = [event_json(e) for e in sb.log_events(group=context.log_group(), request_id=request_id)]
+    logs = [log_event_json(e) for e in sb.log_events(group=context.log_group(), request_id=request_id)]
     logs = lines_of_attempt(logs, record, sb.records.find(request_id))
     if record.cold_start and record.log_stream:
         # A cold start's environment was made for this invocation: the lines its stream holds before
         # START, which carry no request id (INIT_START, module-level logging, an INIT error's
         # traceback, INIT_REPORT), are this invocation's INIT phase.
         first = logs[0]["seq"] if logs else None
-        init = [event_json(e) for e in sb.log_events(group=context.log_group(), stream=record.log_stream)
+        init = [log_event_json(e) for e in sb.log_events(group=context.log_group(), stream=record.log_stream)
                 if e.request_id is None and (first is None or e.seq < first)]
         logs = init + logs
     data["logs"] = logs

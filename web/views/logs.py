@@ -10,8 +10,7 @@ from ..errors import ApiError
 
 bp = Blueprint("logs", __name__, url_prefix="/api/logs")
 
-DEFAULT_LIMIT, MAX_LIMIT = 1000, 5000
-PLATFORM_HEADS = ("INIT_START", "INIT_REPORT", "START", "END", "REPORT")
+DEFAULT_LIMIT, MAX_LIMIT = 200, 5000
 
 
 def int_arg(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
@@ -47,25 +46,19 @@ def streams():
     return jsonify(group=group, streams=items)
 
 
-def event_json(event) -> dict:
-    head = event.message.split(" ", 1)[0].split("\t", 1)[0]
-    return {"seq": event.seq, "stream": event.stream, "timestamp_ms": event.timestamp_ms,
-            "message": event.message, "request_id": event.request_id, "kind": event.kind,
-            "platform": head if head in PLATFORM_HEADS else None}
-
-
 @bp.get("/events")
 def events():
-    """Newest ``limit`` events after ``after`` (a sequence number; 0 = from the start), optionally of
-    one ``stream``, one ``request_id``, or containing ``filter`` (case-insensitive, as the console's
-    plain-text filter)."""
-    sb = context.sandbox()
-    group = context.log_group()
-    after = int_arg("after", 0)
+    """The function's log lines, oldest first, optionally of one ``stream``, one ``request_id``, or
+    containing ``filter`` (case-insensitive, as the console's plain-text filter): the newest ``limit``
+    (default 200) before the sequence number ``before`` (the previous page's ``next_before``), or - for a
+    live tail - the newest ``limit`` after ``after``. Read from the change feed's copy of the lines."""
+    after = int_arg("after", 0) if request.args.get("after") not in (None, "") else None
+    before = int_arg("before", 0, 1) if request.args.get("before") not in (None, "") else None
+    if after is not None and before is not None:
+        raise ApiError(400, "Ask for lines 'after' one sequence number or 'before' one, not both.")
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    found = sb.log_events(group=group, stream=request.args.get("stream") or None, after_seq=after,
-                          contains=request.args.get("filter") or None,
-                          request_id=request.args.get("request_id") or None, limit=limit)
-    newest = sb.log_events(group=group, limit=1)
-    last_seq = max(newest[-1].seq if newest else 0, after)
-    return jsonify(group=group, events=[event_json(e) for e in found], last_seq=last_seq)
+    page = context.feed().log_page(before=before, after=after, stream=request.args.get("stream") or None,
+                                   contains=request.args.get("filter") or None,
+                                   request_id=request.args.get("request_id") or None, limit=limit)
+    return jsonify(group=context.log_group(), events=page["events"], last_seq=page["last_seq"],
+                   next_before=page["next_before"], seq=page["seq"])

@@ -23,7 +23,6 @@ def index():
         log_group=context.log_group(),
         max_upload_bytes=limit,
         max_upload_text=format_bytes(limit),
-        poll_interval_ms=int(current_app.config["POLL_INTERVAL_MS"]),
     ))
     response.headers["Cache-Control"] = "no-store"
     return response

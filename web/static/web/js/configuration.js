@@ -4,11 +4,14 @@ import { getJSON, postJSON } from "./api.js";
 import { $, el, append, clear, fmtNumber } from "./dom.js";
 import { streamLabel } from "./logs.js";
 
+const ENVIRONMENTS_EVERY_MS = 1000; // the environments' table is read at most once a second
+
 let ctx;
 let current = null; // the last configuration loaded from the server
 let dirty = false;
 let loadedRevision = null;
-let envVersion = null;
+let envTimer = null;
+let envAt = 0;
 
 export function init(context) {
   ctx = context;
@@ -30,20 +33,37 @@ export function init(context) {
   });
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible) return;
-  const revisionChanged = state && loadedRevision !== null && state.revision !== loadedRevision;
-  if (force && !dirty) await load();
-  else if (revisionChanged && !dirty) await load();
-  else if (state && state.records_version !== envVersion) {
-    envVersion = state.records_version;
+export function show() {
+  if (!dirty) load();
+}
+
+export function hello(message) {
+  revisionIs(message.revision);
+}
+
+// The configuration changed elsewhere (another page, the Lambda API): read it again, unless the form
+// holds unsaved changes. Environments come and go with invocations.
+export function frame(message) {
+  if (message.revision !== undefined) revisionIs(message.revision);
+  if (message.invocations && ctx.visible("configuration")) refreshEnvironments();
+}
+
+function revisionIs(revision) {
+  if (loadedRevision !== null && revision !== loadedRevision && ctx.visible("configuration") && !dirty) load();
+}
+
+function refreshEnvironments() {
+  if (envTimer !== null) return;
+  envTimer = setTimeout(async () => {
+    envTimer = null;
+    envAt = Date.now();
     try {
       const data = await getJSON("/api/environments");
       renderEnvironments(data.environments);
     } catch (err) {
-      /* the next poll tries again */
+      /* the next change tries again */
     }
-  }
+  }, Math.max(0, envAt + ENVIRONMENTS_EVERY_MS - Date.now()));
 }
 
 async function load() {

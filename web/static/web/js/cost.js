@@ -1,29 +1,42 @@
-// Cost: the session's requests, GB-seconds and price (with and without the free tier), and a monthly
-// projection at the observed average.
+// Cost: the session's requests, GB-seconds and price (with and without the free tier), as billed here,
+// and what a month would cost on AWS: the warm invocations' average plus a share of cold starts the
+// reader sets, each billing its INIT.
 import { getJSON } from "./api.js";
 import { $, el, clear, fmtMs, fmtNumber, fmtUsd, showBanner } from "./dom.js";
 
-let lastKey = null;
-let busy = false;
+const EVERY_MS = 2000; // while the tab is shown, read again at most every 2 s as invocations finish
 
-export function init() {
-  let timer = null;
-  $("#cost-images").addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => load(), 300);
-  });
+let ctx;
+let busy = false;
+let again = false;
+let timer = null;
+let loadedAt = 0;
+
+export function init(context) {
+  ctx = context;
+  let typing = null;
+  for (const id of ["#cost-images", "#cost-cold"]) {
+    $(id).addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => load(), 300);
+    });
+  }
   $("#cost-form").addEventListener("submit", (event) => {
     event.preventDefault();
     load();
   });
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible) return;
-  const key = state ? `${state.requests}/${state.records_version}` : null;
-  if (!force && key === lastKey) return;
-  lastKey = key;
-  await load();
+export function show() {
+  load();
+}
+
+export function frame(message) {
+  if (!message.invocations || !ctx.visible("cost") || timer !== null) return;
+  timer = setTimeout(() => {
+    timer = null;
+    load();
+  }, Math.max(0, loadedAt + EVERY_MS - Date.now()));
 }
 
 function stat(label, value, note) {
@@ -34,17 +47,28 @@ function stat(label, value, note) {
 }
 
 async function load() {
-  if (busy) return;
+  if (busy) {
+    again = true;
+    return;
+  }
   busy = true;
-  const raw = $("#cost-images").value.trim();
+  loadedAt = Date.now();
+  const images = $("#cost-images").value.trim();
+  const cold = $("#cost-cold").value.trim();
+  const params = new URLSearchParams({ images: images || "0" });
+  if (cold) params.set("cold_pct", cold);
   try {
-    const data = await getJSON(`/api/cost?images=${encodeURIComponent(raw || "0")}`);
+    const data = await getJSON(`/api/cost?${params.toString()}`);
     render(data);
     showBanner("#cost-error", null);
   } catch (err) {
     showBanner("#cost-error", err.message);
   } finally {
     busy = false;
+    if (again) {
+      again = false;
+      load();
+    }
   }
 }
 
@@ -59,16 +83,38 @@ function render(data) {
     stat("With the free tier", fmtUsd(s.usd_free_tier), "1M requests and 400,000 GB-s free each month"));
   const a = data.average;
   $("#cost-average").textContent = a
-    ? `Average invocation: billed ${fmtMs(a.billed_duration_ms, 1)} at ${fmtNumber(a.memory_size_mb)} MB = ${a.gb_seconds.toFixed(6)} GB-s = ${fmtUsd(a.usd)}. Cold starts bill their INIT phase too (since August 2025).`
+    ? `Average invocation this session: billed ${fmtMs(a.billed_duration_ms, 1)} at ${fmtNumber(a.memory_size_mb)} MB = ${a.gb_seconds.toFixed(6)} GB-s = ${fmtUsd(a.usd)}, cold starts included: this is what was billed here. Cold starts bill their INIT phase too (since August 2025).`
     : "No billed invocations yet: upload an image to see what it costs.";
-  const p = data.projection;
+
+  const m = data.measured;
+  $("#cost-cold").placeholder = String(data.default_cold_pct);
+  const inits = m.cold
+    ? `Init Duration measured here: median ${fmtMs(m.init_ms_median, 0)} of ${m.cold} cold start${m.cold === 1 ? "" : "s"} (fastest ${fmtMs(m.init_ms_min, 0)})`
+      + (m.init_alone ? `; ${fmtMs(m.init_ms_alone_median, 0)} for the ${m.init_alone} that started alone.` : ".")
+    : "No cold start measured yet.";
+  $("#cost-init").textContent = inits;
+
   const projection = $("#cost-projection");
   clear(projection);
-  projection.append(
-    stat("Requests per month", fmtNumber(p.images)),
-    stat("GB-seconds per month", fmtNumber(p.gb_seconds, 1)),
-    stat("Price per month", fmtUsd(p.usd)),
-    stat("With the free tier", fmtUsd(p.usd_free_tier)));
+  const p = data.projection;
+  if (!p) {
+    $("#cost-basis").textContent = "The projection needs one finished invocation.";
+    $("#cost-caveat").textContent = "";
+  } else {
+    projection.append(
+      stat("Requests per month", fmtNumber(p.images)),
+      stat("Cold starts", fmtNumber(p.cold_starts), `${fmtNumber(p.cold_start_share * 100, 2)} % of them, each billing ${fmtMs(p.init_ms, 0)} of INIT`),
+      stat("GB-seconds per month", fmtNumber(p.gb_seconds, 1), `${fmtMs(p.billed_ms_per_invocation, 1)} billed per request on average`),
+      stat("Price per month", fmtUsd(p.usd)),
+      stat("With the free tier", fmtUsd(p.usd_free_tier)));
+    const warm = p.basis === "warm"
+      ? `the average warm invocation here (${fmtMs(p.warm_billed_ms, 1)} billed at ${fmtNumber(p.memory_mb)} MB, ${fmtNumber(m.warm)} measured)`
+      : `the cold starts' Duration without their INIT (${fmtMs(p.warm_billed_ms, 1)} at ${fmtNumber(p.memory_mb)} MB): no warm invocation yet`;
+    const init = p.init_basis === "alone" ? "the INIT of cold starts that had the machine to themselves"
+      : p.init_basis === "fastest" ? "the fastest INIT measured here" : "no INIT measured yet";
+    $("#cost-basis").textContent = `From ${warm}, plus the cold starts' share above, each billing ${init}.`;
+    $("#cost-caveat").textContent = `Local INIT times are inflated when several environments start together: here they share this machine's ${m.cores} core${m.cores === 1 ? "" : "s"} (uploading 7 sample images at once starts 7), while on AWS every environment gets its own CPU. So the projection does not use the session's average, which such cold starts dominate; the session's totals above stay what was billed here.`;
+  }
   const pr = data.prices;
   $("#cost-prices").textContent = `Prices: ${pr.region}, ${data.architecture}: ${fmtUsd(pr.per_request * 1e6)} per million requests, ${fmtUsd(pr.per_gb_second)} per GB-second, billed per 1 ms. Free tier each month: ${fmtNumber(pr.free_requests)} requests and ${fmtNumber(pr.free_gb_seconds)} GB-seconds. The whole session counts as one month.`;
 }

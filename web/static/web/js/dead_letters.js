@@ -21,12 +21,19 @@ export function init(context) {
   $("#dlq-redrive-all").addEventListener("click", () => redrive(null));
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible) return;
-  const key = state ? `${state.dead_letter_count}/${state.dead_lettered}` : null;
-  if (!force && key === lastKey) return;
-  lastKey = key;
-  await load();
+export function show() {
+  load();
+}
+
+// The queue is read again when the feed's counters say it changed and the tab is shown.
+export function frame(message) {
+  const counts = message.counts;
+  if (!counts || !ctx.visible("dead-letters")) return;
+  const key = `${counts.dead_letter_count}/${counts.dead_lettered}`;
+  if (key !== lastKey) {
+    lastKey = key;
+    load();
+  }
 }
 
 function syncButtons() {
@@ -79,7 +86,6 @@ async function redrive(ids) {
     status.textContent = `Redrove ${n} event${n === 1 ? "" : "s"}: each is a new asynchronous invocation (see Invocations).`;
     status.className = "ok-text";
     await load();
-    ctx.refresh("gallery", true);
   } catch (err) {
     status.textContent = err.message;
     status.className = "error-text";

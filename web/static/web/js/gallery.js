@@ -1,31 +1,35 @@
-// Gallery: each source object beside its resized result, newest first, updated in place (cards are
-// keyed by S3 key, so images are not reloaded on every poll).
+// Gallery: each source object with its resized copy, newest first. The first 50 are read once; older
+// ones are read on scroll; the change feed adds and updates cards as invocations change, without reading
+// the list again. A card's picture is the resized image, loaded only while the card is on screen and a
+// few a second at most (a burst must not become a burst of image requests); the source is loaded at full
+// size only when the pair is opened.
 import { getJSON, objectUrl } from "./api.js";
 import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, shortId, showBanner } from "./dom.js";
+import { LiveList } from "./feed.js";
 
-const STATUS_TEXT = {
-  pending: "pending",
-  running: "running",
-  retrying: "retrying",
-  done: "done",
-  skipped: "skipped",
-  failed: "failed",
-};
+const PAGE = 50;
+const KEEP = 100; // cards kept while the reader is at the top; older ones are read again on scroll
+const THUMBS_PER_S = 4; // thumbnails started per second once the first THUMB_BURST are under way
+const THUMB_BURST = 6;
+const THUMBS_IN_FLIGHT = 2;
+
 const PLACEHOLDER = {
   pending: "Waiting for the function…",
   running: "Resizing…",
   retrying: "Waiting for a retry…",
   failed: "No result",
   skipped: "Skipped",
-  done: "No output object found",
+  done: "No output to show",
+  "not invoked": "Not invoked",
 };
 
 let ctx;
 const cards = new Map(); // key -> card
-let lastVersion = null;
-let lastFetch = 0;
-let busy = false;
-let again = false;
+let order = []; // keys, newest first, as the gallery shows them
+let next = null; // cursor of the items older than the last card; null: every item is shown
+let moreBusy = false;
+let firstPaint = true;
+const live = new LiveList(loadFirst, applyFrame);
 
 export function init(context) {
   ctx = context;
@@ -33,141 +37,203 @@ export function init(context) {
   $("#pair-dialog").addEventListener("click", (event) => {
     if (event.target === event.currentTarget) event.currentTarget.close(); // click on the backdrop
   });
+  $("#gallery-more-button").addEventListener("click", loadMore);
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) loadMore();
+  }, { rootMargin: "400px 0px" }).observe($("#gallery-more"));
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible && !force) return;
-  const stale = Date.now() - lastFetch > 5000;
-  if (!force && !stale && state && state.records_version === lastVersion) return;
-  if (busy) {
-    again = true;
-    return;
-  }
-  busy = true;
+export function show() {
+  if (live.state === "empty") reload();
+}
+
+export function hello(message) {
+  live.hello(message);
+}
+
+export function frame(message) {
+  if (message.gallery || message.gallery_removed) live.frame(message);
+}
+
+async function reload() {
   try {
-    const data = await getJSON("/api/gallery");
-    lastVersion = data.version;
-    lastFetch = Date.now();
-    render(data.items);
+    await live.reload();
+    showBanner("#gallery-error", null);
+  } catch (err) {
+    showBanner("#gallery-error", err.message);
+  }
+}
+
+// -- the list --------------------------------------------------------------------------------------
+function newer(a, b) {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+}
+
+function oldestShown() {
+  return order.length ? cards.get(order[order.length - 1]).item : null;
+}
+
+async function loadFirst() {
+  const data = await getJSON(`/api/gallery?limit=${PAGE}`);
+  for (const key of [...order]) removeCard(key);
+  for (const item of data.items) addCard(item);
+  next = data.next;
+  updateEnds();
+  if (firstPaint) {
+    firstPaint = false;
+    requestAnimationFrame(() => performance.mark("gallery-first-paint"));
+  }
+  return data.seq;
+}
+
+function applyFrame(message) {
+  for (const key of message.gallery_removed || []) removeCard(key);
+  for (const item of message.gallery || []) upsert(item);
+  trim();
+  updateEnds();
+}
+
+function upsert(item) {
+  const card = cards.get(item.key);
+  if (card) {
+    if (card.item.rev > item.rev) return; // an older state than the one shown
+    const moved = card.item.order[0] !== item.order[0] || card.item.order[1] !== item.order[1];
+    if (moved) {
+      unplace(item.key);
+      fill(card, item);
+      place(card);
+    } else {
+      fill(card, item);
+    }
+  } else {
+    const oldest = oldestShown();
+    // Items older than the last card belong to pages not read yet, unless every item is shown.
+    if (next === null || (oldest && newer(item.order, oldest.order))) addCard(item);
+  }
+}
+
+function addCard(item) {
+  if (cards.has(item.key)) return upsert(item);
+  const card = createCard(item.key);
+  cards.set(item.key, card);
+  fill(card, item);
+  place(card);
+  thumbObserver.observe(card.root);
+}
+
+function removeCard(key) {
+  const card = cards.get(key);
+  if (!card) return;
+  unplace(key);
+  cards.delete(key);
+  thumbObserver.unobserve(card.root);
+  visible.delete(card);
+}
+
+function place(card) {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (newer(cards.get(order[mid]).item.order, card.item.order)) lo = mid + 1;
+    else hi = mid;
+  }
+  const container = $("#gallery");
+  order.splice(lo, 0, card.key);
+  container.insertBefore(card.root, container.children[lo] || null);
+}
+
+function unplace(key) {
+  const index = order.indexOf(key);
+  if (index >= 0) order.splice(index, 1);
+  const card = cards.get(key);
+  if (card) card.root.remove();
+}
+
+// While the reader is at the top, a long burst does not grow the page without end: cards beyond the
+// first KEEP go, and scrolling down reads them again.
+function trim() {
+  if (order.length <= KEEP || window.scrollY > 200) return;
+  const last = cards.get(order[KEEP - 1]).item;
+  for (const key of order.slice(KEEP)) removeCard(key);
+  next = last.cursor;
+}
+
+async function loadMore() {
+  if (moreBusy || next === null || live.state !== "ready") return;
+  moreBusy = true;
+  try {
+    const data = await getJSON(`/api/gallery?limit=${PAGE}&before=${encodeURIComponent(next)}`);
+    for (const item of data.items) addCard(item);
+    next = data.next;
     showBanner("#gallery-error", null);
   } catch (err) {
     showBanner("#gallery-error", err.message);
   } finally {
-    busy = false;
-    if (again) {
-      again = false;
-      update(ctx.state, { visible: true, force: true });
-    }
+    moreBusy = false;
+    updateEnds();
   }
 }
 
-function render(items) {
-  const container = $("#gallery");
-  const seen = new Set();
-  items.forEach((item, index) => {
-    seen.add(item.key);
-    let card = cards.get(item.key);
-    if (!card) {
-      card = createCard(item.key);
-      cards.set(item.key, card);
-    }
-    fill(card, item);
-    if (container.children[index] !== card.root) container.insertBefore(card.root, container.children[index] || null);
-  });
-  for (const [key, card] of cards) {
-    if (!seen.has(key)) {
-      card.root.remove();
-      cards.delete(key);
-    }
-  }
-  $("#gallery-empty").hidden = items.length > 0;
+function updateEnds() {
+  $("#gallery-empty").hidden = order.length > 0 || live.state === "loading";
+  $("#gallery-more").hidden = next === null;
 }
 
+// -- cards -----------------------------------------------------------------------------------------
 function createCard(key) {
-  const card = { key, item: null };
-  card.sourceImg = el("img", { class: "source-img", alt: `Original: ${key}`, loading: "lazy", decoding: "async" });
-  card.sourceCaption = el("figcaption");
-  card.resizedBox = el("div", { class: "resized-box" });
-  card.resizedCaption = el("figcaption");
+  const card = { key, item: null, want: null, shown: null, loading: null, failed: null };
+  card.thumb = el("div", { class: "thumb-box placeholder" });
+  card.sourceCaption = el("p", { class: "caption caption-source" });
+  card.resizedCaption = el("p", { class: "caption caption-resized" });
   card.title = el("h3", { class: "key", title: key, text: key });
   card.badge = el("span", { class: "badge" });
   card.saving = el("span", { class: "saving" });
   card.reason = el("p", { class: "reason" });
   card.facts = el("p", { class: "facts" });
-  card.pair = el("button", { class: "pair", type: "button", title: "Show the full-size pair" },
-    el("figure", { class: "thumb" }, el("div", { class: "img-box", dataset: { label: "The browser cannot display this file" } }, card.sourceImg), card.sourceCaption),
-    el("span", { class: "arrow", "aria-hidden": "true", text: "→" }),
-    el("figure", { class: "thumb" }, card.resizedBox, card.resizedCaption));
+  card.pair = el("button", { class: "pair", type: "button", title: "Show the original and the resized image at full size" },
+    card.thumb, el("div", { class: "captions" }, card.sourceCaption, card.resizedCaption));
   card.pair.addEventListener("click", () => openPair(card.item));
-  card.sourceImg.addEventListener("load", () => {
-    markTiny(card.sourceImg);
-    card.sourceImg.parentElement.classList.remove("not-image");
-    // The handler reports the source's size; until it has (or if it never does), the browser knows it.
-    if (card.item && !card.item.source.width) fill(card, card.item);
-  });
-  card.sourceImg.addEventListener("error", () => {
-    // Not something a browser can show (a text file, a TIFF...): say so instead of a broken icon.
-    card.sourceImg.parentElement.classList.add("not-image");
-  });
   card.root = el("article", { class: "card", dataset: { key } },
     card.pair,
     el("div", { class: "card-meta" },
       el("div", { class: "card-head" }, card.title, card.badge, card.saving),
       card.reason, card.facts));
+  card.root.sandboxCard = card;
   return card;
 }
 
-function sourceDims(card, item) {
-  if (item.source.width) {
-    const dims = fmtDims(item.source.width, item.source.height);
-    // The handler reports the stored pixels; browsers apply EXIF orientation when they show them.
-    return item.source.orientation > 1 ? `${dims} stored, EXIF orientation ${item.source.orientation}` : dims;
-  }
-  const img = card.sourceImg;
-  return img.complete && img.naturalWidth ? fmtDims(img.naturalWidth, img.naturalHeight) : null;
+function sourceDims(item) {
+  const dims = fmtDims(item.source.width, item.source.height);
+  // The handler reports the stored pixels; browsers apply EXIF orientation when they show them.
+  return dims && item.source.orientation > 1 ? `${dims} stored, EXIF orientation ${item.source.orientation}` : dims;
 }
 
 function fill(card, item) {
   card.item = item;
-  card.root.className = `card status-${item.status}`;
-  const srcUrl = objectUrl(item.source.bucket, item.source.key, item.source.etag);
-  if (card.sourceImg.getAttribute("src") !== srcUrl) card.sourceImg.src = srcUrl;
-  card.sourceCaption.textContent = ["Original", sourceDims(card, item), fmtBytes(item.source.bytes)]
-    .filter(Boolean).join(" · ");
-
-  const resized = item.resized && item.resized.exists !== false ? item.resized : null;
-  if (resized) {
-    const url = objectUrl(resized.bucket, resized.key, resized.etag);
-    let img = card.resizedBox.querySelector("img");
-    if (!img) {
-      clear(card.resizedBox);
-      img = el("img", { class: "resized-img", alt: `Resized: ${resized.key}`, decoding: "async" });
-      img.addEventListener("load", () => markTiny(img));
-      card.resizedBox.className = "img-box";
-      card.resizedBox.append(img);
-    }
-    if (img.getAttribute("src") !== url) img.src = url;
-    card.resizedCaption.textContent = ["Resized", fmtDims(resized.width, resized.height), fmtBytes(resized.bytes)]
-      .filter(Boolean).join(" · ");
-    card.resizedCaption.title = resized.key;
-  } else {
-    const text = PLACEHOLDER[item.status] || item.status;
-    if (card.resizedBox.textContent !== text || card.resizedBox.querySelector("img")) {
-      clear(card.resizedBox);
-      card.resizedBox.className = `placeholder placeholder-${item.status}`;
-      append(card.resizedBox, el("span", { text }));
-    }
-    card.resizedCaption.textContent = "Resized";
-    card.resizedCaption.title = "";
+  card.root.className = `card status-${item.status.replace(/ /g, "-")}`;
+  card.sourceCaption.textContent = ["Original", sourceDims(item), fmtBytes(item.source.bytes)].filter(Boolean).join(" · ");
+  const resized = item.resized;
+  card.resizedCaption.textContent = resized
+    ? ["Resized", fmtDims(resized.width, resized.height), fmtBytes(resized.bytes)].filter(Boolean).join(" · ")
+    : "Resized: –";
+  card.resizedCaption.title = resized ? resized.key : "";
+  card.want = resized ? objectUrl(resized.bucket, resized.key, resized.version) : null;
+  if (!card.want) {
+    showPlaceholder(card, PLACEHOLDER[item.status] || item.status, item.status);
+  } else if (card.failed === card.want) {
+    showPlaceholder(card, "The resized object could not be read", "failed");
+  } else if (!card.shown) {
+    showPlaceholder(card, "Loading the resized image…", "done");
   }
 
-  card.badge.className = `badge badge-${item.status}`;
-  card.badge.textContent = STATUS_TEXT[item.status] || item.status;
-  card.saving.classList.toggle("larger", item.saving_pct !== null && item.saving_pct < 0);
-  card.saving.textContent = item.saving_pct !== null && item.saving_pct !== undefined
-    ? `${item.saving_pct >= 0 ? "−" : "+"}${Math.abs(item.saving_pct).toFixed(0)}% bytes` : "";
-  card.saving.title = item.saving_pct !== null && item.saving_pct !== undefined
-    ? `The resized image is ${Math.abs(item.saving_pct)}% ${item.saving_pct >= 0 ? "smaller" : "larger"} than the original.` : "";
+  card.badge.className = `badge badge-${item.status.replace(/ /g, "-")}`;
+  card.badge.textContent = item.status;
+  const saving = item.saving_pct;
+  card.saving.classList.toggle("larger", saving !== null && saving < 0);
+  card.saving.textContent = saving !== null && saving !== undefined ? `${saving >= 0 ? "−" : "+"}${Math.abs(saving).toFixed(0)}% bytes` : "";
+  card.saving.title = saving !== null && saving !== undefined
+    ? `The resized image is ${Math.abs(saving)}% ${saving >= 0 ? "smaller" : "larger"} than the original.` : "";
   card.reason.textContent = item.reason || "";
   card.reason.hidden = !item.reason;
   const facts = [];
@@ -176,6 +242,23 @@ function fill(card, item) {
   if (item.cold_start !== null && item.cold_start !== undefined) facts.push(item.cold_start ? "cold start" : "warm");
   if (item.duration_ms !== null && item.duration_ms !== undefined) facts.push(fmtMs(item.duration_ms));
   card.facts.textContent = facts.join(" · ");
+  if (card.want && visible.has(card)) pumpThumbs();
+}
+
+function showPlaceholder(card, text, status) {
+  card.shown = null;
+  clear(card.thumb);
+  card.thumb.className = `thumb-box placeholder placeholder-${status.replace(/ /g, "-")}`;
+  append(card.thumb, el("span", { text }));
+}
+
+function showThumb(card, img) {
+  clear(card.thumb);
+  card.thumb.className = "thumb-box img-box";
+  img.className = "resized-img";
+  img.alt = `Resized: ${card.item.resized ? card.item.resized.key : card.key}`;
+  markTiny(img);
+  card.thumb.append(img);
 }
 
 // A 1x1 image would be invisible: show small images enlarged, with crisp pixels.
@@ -183,6 +266,75 @@ function markTiny(img) {
   img.classList.toggle("tiny", img.naturalWidth > 0 && img.naturalWidth < 48 && img.naturalHeight < 48);
 }
 
+// -- thumbnails: only on screen, newest first, a few a second ----------------------------------------
+const visible = new Set();
+const thumbObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const card = entry.target.sandboxCard;
+    if (entry.isIntersecting) visible.add(card);
+    else visible.delete(card);
+  }
+  pumpThumbs();
+}, { rootMargin: "200px 0px" });
+let tokens = THUMB_BURST;
+let refilled = performance.now();
+let inFlight = 0;
+let pumpTimer = null;
+
+function wanting(card) {
+  return card.want && card.shown !== card.want && card.loading !== card.want && card.failed !== card.want;
+}
+
+function nextThumb() {
+  let best = null;
+  for (const card of visible) if (wanting(card) && (!best || newer(card.item.order, best.item.order))) best = card;
+  return best;
+}
+
+function pumpThumbs() {
+  const now = performance.now();
+  tokens = Math.min(THUMB_BURST, tokens + ((now - refilled) / 1000) * THUMBS_PER_S);
+  refilled = now;
+  while (inFlight < THUMBS_IN_FLIGHT && tokens >= 1) {
+    const card = nextThumb();
+    if (!card) return;
+    tokens -= 1;
+    loadThumb(card);
+  }
+  if (pumpTimer === null && inFlight < THUMBS_IN_FLIGHT && nextThumb()) {
+    pumpTimer = setTimeout(() => {
+      pumpTimer = null;
+      pumpThumbs();
+    }, Math.max(20, ((1 - tokens) / THUMBS_PER_S) * 1000));
+  }
+}
+
+function loadThumb(card) {
+  const url = card.want;
+  card.loading = url;
+  inFlight += 1;
+  const img = new Image();
+  img.decoding = "async";
+  const done = (ok) => {
+    inFlight -= 1;
+    if (card.loading === url) card.loading = null;
+    if (!ok) card.failed = url;
+    if (card.want === url && cards.get(card.key) === card) {
+      if (ok) {
+        card.shown = url;
+        showThumb(card, img);
+      } else {
+        showPlaceholder(card, "The resized object could not be read", "failed");
+      }
+    }
+    pumpThumbs();
+  };
+  img.addEventListener("load", () => done(true), { once: true });
+  img.addEventListener("error", () => done(false), { once: true });
+  img.src = url;
+}
+
+// -- the full-size pair ------------------------------------------------------------------------------
 function openPair(item) {
   if (!item) return;
   const dialog = $("#pair-dialog");
@@ -192,11 +344,11 @@ function openPair(item) {
   src.alt = `Original: ${item.key}`;
   $("#pair-source-caption").textContent = [`Original · s3://${item.source.bucket}/${item.source.key}`,
     fmtDims(item.source.width, item.source.height), fmtBytes(item.source.bytes)].filter(Boolean).join(" · ");
-  const resized = item.resized && item.resized.exists !== false ? item.resized : null;
+  const resized = item.resized;
   const out = $("#pair-resized");
   if (resized) {
     out.hidden = false;
-    out.src = objectUrl(resized.bucket, resized.key, resized.etag);
+    out.src = objectUrl(resized.bucket, resized.key, resized.version);
     out.alt = `Resized: ${resized.key}`;
     $("#pair-resized-caption").textContent = [`Resized · s3://${resized.bucket}/${resized.key}`,
       fmtDims(resized.width, resized.height), fmtBytes(resized.bytes)].filter(Boolean).join(" · ");

@@ -1,6 +1,8 @@
-// Invocations: one row per attempt; a row opens to its event, its log lines and the guide's five
-// stages with their timings.
+// Invocations: one row per attempt, newest first: the first 50 read once, older ones on scroll, and
+// rows added and updated by the change feed. A row opens to its event, its log lines and the guide's
+// five stages with their timings.
 import { getJSON } from "./api.js";
+import { LiveList } from "./feed.js";
 import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner } from "./dom.js";
 import { logLine, showRequest, streamLabel } from "./logs.js";
 
@@ -12,30 +14,118 @@ const STAGE_NOTES = {
   "Response": "The result went back to the asynchronous invoker (S3 does not wait for it).",
 };
 
-let ctx;
-let lastVersion = null;
-let busy = false;
-let selected = null; // {request_id, attempt}
-let detailCache = { key: null, version: null, node: null };
+const PAGE = 50;
+const KEEP = 200; // rows kept while the reader is at the top; older ones are read again on scroll
 
-export function init(context) {
-  ctx = context;
+const rows = new Map(); // id -> {inv, tr}
+let order = []; // ids, newest first
+let next = null; // serial before which the next page starts; null: every row is shown
+let moreBusy = false;
+let selected = null; // id of the open row
+let detail = null; // {id, tr, final}
+const live = new LiveList(loadFirst, applyFrame);
+
+export function init() {
+  $("#invocations-more-button").addEventListener("click", loadMore);
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) loadMore();
+  }, { rootMargin: "400px 0px" }).observe($("#invocations-more"));
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible || busy) return;
-  if (!force && state && state.records_version === lastVersion) return;
-  busy = true;
+export function show() {
+  if (live.state === "empty") reload();
+}
+
+export function hello(message) {
+  live.hello(message);
+}
+
+export function frame(message) {
+  if (message.invocations) live.frame(message);
+}
+
+async function reload() {
   try {
-    const data = await getJSON("/api/invocations?limit=500");
-    lastVersion = data.version;
-    await render(data.invocations, data.version);
+    await live.reload();
+    showBanner("#invocations-error", null);
+  } catch (err) {
+    showBanner("#invocations-error", err.message);
+  }
+}
+
+async function loadFirst() {
+  const data = await getJSON(`/api/invocations?limit=${PAGE}`);
+  for (const id of [...order]) removeRow(id);
+  for (const inv of data.invocations) upsert(inv, true);
+  next = data.next;
+  updateEnds();
+  return data.seq;
+}
+
+function applyFrame(message) {
+  for (const inv of message.invocations) upsert(inv, false);
+  trim();
+  updateEnds();
+}
+
+async function loadMore() {
+  if (moreBusy || next === null || live.state !== "ready") return;
+  moreBusy = true;
+  try {
+    const data = await getJSON(`/api/invocations?limit=${PAGE}&before=${next}`);
+    for (const inv of data.invocations) upsert(inv, true);
+    next = data.next;
     showBanner("#invocations-error", null);
   } catch (err) {
     showBanner("#invocations-error", err.message);
   } finally {
-    busy = false;
+    moreBusy = false;
+    updateEnds();
   }
+}
+
+function updateEnds() {
+  $("#invocations-empty").hidden = order.length > 0 || live.state === "loading";
+  $("#invocations-more").hidden = next === null;
+}
+
+function trim() {
+  if (order.length <= KEEP || window.scrollY > 200) return;
+  const last = rows.get(order[KEEP - 1]).inv;
+  for (const id of order.slice(KEEP)) removeRow(id);
+  next = last.serial;
+}
+
+function upsert(inv, read) {
+  const row = rows.get(inv.id);
+  if (row) {
+    const tr = buildRow(inv);
+    row.tr.replaceWith(tr);
+    row.tr = tr;
+    row.inv = inv;
+    if (selected === inv.id) refreshDetail(inv);
+    return;
+  }
+  const oldest = order.length ? rows.get(order[order.length - 1]).inv : null;
+  // Rows older than the last shown belong to pages not read yet, unless every row is shown.
+  if (!read && next !== null && !(oldest && inv.serial > oldest.serial)) return;
+  let index = 0;
+  while (index < order.length && rows.get(order[index]).inv.serial > inv.serial) index += 1;
+  const tr = buildRow(inv);
+  const body = $("#invocations-body");
+  const before = index < order.length ? rows.get(order[index]).tr : null;
+  body.insertBefore(tr, before);
+  order.splice(index, 0, inv.id);
+  rows.set(inv.id, { inv, tr });
+}
+
+function removeRow(id) {
+  const row = rows.get(id);
+  if (!row) return;
+  if (selected === id) closeDetail();
+  row.tr.remove();
+  rows.delete(id);
+  order.splice(order.indexOf(id), 1);
 }
 
 function statusCell(inv) {
@@ -54,55 +144,74 @@ function startCell(inv) {
   return el("td", {}, el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }));
 }
 
-async function render(rows, version) {
-  const body = $("#invocations-body");
-  clear(body);
-  $("#invocations-empty").hidden = rows.length > 0;
-  for (const inv of rows) {
-    const isSelected = selected && selected.request_id === inv.request_id && selected.attempt === inv.attempt;
-    const tr = el("tr", { class: `row${isSelected ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
-      el("td", { class: "nowrap", text: fmtTime(inv.detected_at * 1000) }),
-      el("td", { class: "mono", title: inv.request_id, text: shortId(inv.request_id) }),
-      el("td", { class: "key-cell", title: inv.key || "", text: inv.key || "(not an S3 event)" }),
-      startCell(inv),
-      el("td", { class: "mono", title: inv.log_stream || "", text: inv.environment_id || "–" }),
-      el("td", { class: "num", text: fmtMs(inv.duration_ms, 2) }),
-      el("td", { class: "num", text: inv.billed_duration_ms === null ? "–" : `${inv.billed_duration_ms} ms` }),
-      el("td", { class: "num", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} / ${inv.memory_size_mb} MB` }),
-      statusCell(inv),
-      el("td", { class: "num", text: fmtUsd(inv.cost_usd) }));
-    const toggle = () => {
-      selected = isSelected ? null : { request_id: inv.request_id, attempt: inv.attempt };
-      update(ctx.state, { visible: true, force: true });
-    };
-    tr.addEventListener("click", toggle);
-    tr.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        toggle();
-      }
-    });
-    body.append(tr);
-    if (isSelected) {
-      const detail = el("tr", { class: "detail-row" }, el("td", { colspan: 10 }, await detailNode(inv, version)));
-      body.append(detail);
+function buildRow(inv) {
+  const tr = el("tr", { class: `row${selected === inv.id ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
+    el("td", { class: "nowrap", text: fmtTime(inv.detected_at * 1000) }),
+    el("td", { class: "mono", title: inv.request_id, text: shortId(inv.request_id) }),
+    el("td", { class: "key-cell", title: inv.key || "", text: inv.key || "(not an S3 event)" }),
+    startCell(inv),
+    el("td", { class: "mono", title: inv.log_stream || "", text: inv.environment_id || "–" }),
+    el("td", { class: "num", text: fmtMs(inv.duration_ms, 2) }),
+    el("td", { class: "num", text: inv.billed_duration_ms === null ? "–" : `${inv.billed_duration_ms} ms` }),
+    el("td", { class: "num", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} / ${inv.memory_size_mb} MB` }),
+    statusCell(inv),
+    el("td", { class: "num", text: fmtUsd(inv.cost_usd) }));
+  const toggle = () => {
+    if (selected === inv.id) closeDetail();
+    else openDetail(inv.id);
+  };
+  tr.addEventListener("click", toggle);
+  tr.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      toggle();
     }
-  }
+  });
+  return tr;
 }
 
-async function detailNode(inv, version) {
-  const key = `${inv.request_id}#${inv.attempt}`;
-  const finished = !["pending", "running", "throttled"].includes(inv.status);
-  if (detailCache.key === key && (finished || detailCache.version === version) && detailCache.node) return detailCache.node;
+function closeDetail() {
+  if (detail) detail.tr.remove();
+  const row = selected && rows.get(selected);
+  if (row) row.tr.classList.remove("selected");
+  selected = null;
+  detail = null;
+}
+
+function openDetail(id) {
+  closeDetail();
+  const row = rows.get(id);
+  if (!row) return;
+  selected = id;
+  row.tr.classList.add("selected");
+  refreshDetail(row.inv);
+}
+
+const UNFINISHED = ["pending", "running", "throttled"];
+
+async function refreshDetail(inv) {
+  const row = rows.get(inv.id);
+  if (!row) return;
+  if (detail && detail.id === inv.id && detail.final) {
+    row.tr.after(detail.tr); // the row was rebuilt: keep its detail under it
+    return;
+  }
+  const node = await detailNode(inv);
+  if (selected !== inv.id) return;
+  const tr = el("tr", { class: "detail-row" }, el("td", { colspan: 10 }, node));
+  if (detail) detail.tr.remove();
+  detail = { id: inv.id, tr, final: !UNFINISHED.includes(inv.status) };
+  rows.get(inv.id).tr.after(tr);
+}
+
+async function detailNode(inv) {
   let data;
   try {
     data = await getJSON(`/api/invocations/${encodeURIComponent(inv.request_id)}/${inv.attempt}`);
   } catch (err) {
     return el("p", { class: "error-banner", text: err.message });
   }
-  const node = buildDetail(data);
-  detailCache = { key, version, node };
-  return node;
+  return buildDetail(data);
 }
 
 function kv(label, value) {

@@ -1,18 +1,22 @@
 // A CloudWatch-style log viewer: streams (one per execution environment), a live tail, a text filter,
-// ERROR lines highlighted, START/END/REPORT set apart.
+// ERROR lines highlighted, START/END/REPORT set apart. The newest 200 lines are read once (earlier ones on
+// demand); new lines arrive with the change feed and are filtered here as the server filters.
 import { getJSON } from "./api.js";
 import { $, el, append, clear, fmtTime, showBanner } from "./dom.js";
+import { LiveList } from "./feed.js";
 
+const PAGE = 200;
 const MAX_LINES = 3000;
+const STREAMS_EVERY_MS = 1000; // the stream list (environments' states) is read at most once a second
 let ctx;
 let stream = ""; // "" = all streams
 let filter = "";
 let lastSeq = 0;
-let generation = 0; // bumps when the selection changes, so late answers for the old one are dropped
-let loaded = false;
-let busy = false;
-let streamsVersion = null;
-let streamsFetched = 0;
+let earlier = null; // sequence number before which earlier lines can be read; null: none
+let earlierBusy = false;
+let streamsTimer = null;
+let streamsAt = 0;
+const live = new LiveList(loadFirst, applyFrame);
 
 export function init(context) {
   ctx = context;
@@ -25,9 +29,24 @@ export function init(context) {
     }, 250);
   });
   $("#log-live").addEventListener("change", (event) => {
-    if (event.target.checked) tail();
+    if (event.target.checked) reload(); // catch up with what arrived while paused
   });
   $("#log-bottom").addEventListener("click", () => scrollToBottom());
+  $("#log-earlier").addEventListener("click", loadEarlier);
+}
+
+export function show() {
+  if (live.state === "empty") reload();
+  refreshStreams();
+}
+
+export function hello(message) {
+  live.hello(message);
+}
+
+export function frame(message) {
+  if (message.logs) live.frame(message);
+  if ((message.streams || message.invocations) && ctx.visible("logs")) refreshStreams();
 }
 
 export function streamLabel(name) {
@@ -64,19 +83,12 @@ export function showRequest(requestId) {
   reload();
 }
 
-export async function update(state, { visible, force }) {
-  if (!visible) return;
-  if (busy && !force) return;
-  if (!loaded || force) {
-    await reload();
-  } else if ($("#log-live").checked && state && state.log_seq > lastSeq) {
-    await tail();
-  }
-  const now = Date.now();
-  if (force || (state && state.records_version !== streamsVersion) || now - streamsFetched > 3000) {
-    streamsVersion = state ? state.records_version : null;
-    streamsFetched = now;
-    refreshStreams();
+async function reload() {
+  try {
+    await live.reload();
+    showBanner("#logs-error", null);
+  } catch (err) {
+    showBanner("#logs-error", err.message);
   }
 }
 
@@ -87,39 +99,44 @@ function query(params) {
   return `/api/logs/events?${q.toString()}`;
 }
 
-async function reload() {
-  const mine = ++generation;
-  busy = true;
-  try {
-    const data = await getJSON(query({ limit: 1000 }));
-    if (mine !== generation) return;
-    const view = $("#log-view");
-    clear(view);
-    lastSeq = data.last_seq;
-    loaded = true;
-    appendEvents(data.events, true);
-    showBanner("#logs-error", null);
-  } catch (err) {
-    showBanner("#logs-error", err.message);
-  } finally {
-    if (mine === generation) busy = false;
-  }
+async function loadFirst() {
+  const data = await getJSON(query({ limit: PAGE }));
+  clear($("#log-view"));
+  lastSeq = data.last_seq;
+  earlier = data.next_before;
+  appendEvents(data.events, true);
+  return data.seq;
 }
 
-async function tail() {
-  if (busy) return;
-  const mine = generation;
-  busy = true;
+function matches(event) {
+  return (!stream || event.stream === stream) && (!filter || event.message.toLowerCase().includes(filter.toLowerCase()));
+}
+
+function applyFrame(message) {
+  if (!$("#log-live").checked) return; // paused: ticking the box again reads what was missed
+  const fresh = message.logs.filter((event) => event.seq > lastSeq);
+  if (!fresh.length) return;
+  lastSeq = fresh[fresh.length - 1].seq;
+  appendEvents(fresh.filter(matches), false);
+}
+
+async function loadEarlier() {
+  if (earlierBusy || earlier === null || live.state !== "ready") return;
+  earlierBusy = true;
   try {
-    const data = await getJSON(query({ after: lastSeq, limit: 1000 }));
-    if (mine !== generation) return;
-    lastSeq = data.last_seq;
-    appendEvents(data.events, false);
-    showBanner("#logs-error", null);
+    const data = await getJSON(query({ limit: PAGE, before: earlier }));
+    const view = $("#log-view");
+    const height = view.scrollHeight;
+    const fragment = document.createDocumentFragment();
+    for (const event of data.events) fragment.append(logLine(event, { showStream: !stream }));
+    view.prepend(fragment);
+    view.scrollTop += view.scrollHeight - height; // the lines the reader was looking at stay in place
+    earlier = data.next_before;
+    updateStatus();
   } catch (err) {
     showBanner("#logs-error", err.message);
   } finally {
-    if (mine === generation) busy = false;
+    earlierBusy = false;
   }
 }
 
@@ -129,12 +146,20 @@ function appendEvents(events, initial) {
   const fragment = document.createDocumentFragment();
   for (const event of events) fragment.append(logLine(event, { showStream: !stream }));
   view.append(fragment);
-  while (view.children.length > MAX_LINES) view.firstElementChild.remove();
-  const count = view.children.length;
+  if (view.children.length > MAX_LINES) {
+    while (view.children.length > MAX_LINES) view.firstElementChild.remove();
+    earlier = Number(view.firstElementChild.dataset.seq); // the removed lines can be read again
+  }
+  updateStatus();
+  if (initial || atBottom) scrollToBottom();
+}
+
+function updateStatus() {
+  const count = $("#log-view").children.length;
   $("#log-status").textContent = count
     ? `${count} event${count === 1 ? "" : "s"}${filter ? " matching the filter" : ""}`
     : filter ? "No events match the filter." : "No events yet.";
-  if (initial || atBottom) scrollToBottom();
+  $("#log-earlier").hidden = earlier === null;
 }
 
 function scrollToBottom() {
@@ -142,7 +167,19 @@ function scrollToBottom() {
   view.scrollTop = view.scrollHeight;
 }
 
-async function refreshStreams() {
+// The stream list, read when the tab is shown and then at most once a second while lines and
+// invocations arrive (an environment's state changes with them).
+function refreshStreams() {
+  if (streamsTimer !== null) return;
+  const wait = Math.max(0, streamsAt + STREAMS_EVERY_MS - Date.now());
+  streamsTimer = setTimeout(() => {
+    streamsTimer = null;
+    streamsAt = Date.now();
+    loadStreams();
+  }, wait);
+}
+
+async function loadStreams() {
   let data;
   try {
     data = await getJSON("/api/logs/streams");
@@ -159,7 +196,7 @@ async function refreshStreams() {
     button.addEventListener("click", () => {
       stream = name;
       reload();
-      refreshStreams();
+      loadStreams();
     });
     list.append(el("li", {}, button));
   };

@@ -1,7 +1,7 @@
-// The page: tabs, and one poll of /api/state per second ("anything new?"); each tab fetches its own
-// data only when it is shown and something changed.
-import { getJSON } from "./api.js";
+// The page: tabs, and the change feed. Nothing is polled: the server pushes what changed (feed.js) and
+// each tab applies it to what it shows; a tab reads its first page when it is first shown.
 import { $, $$ } from "./dom.js";
+import { connectFeed, onFeed } from "./feed.js";
 import * as gallery from "./gallery.js";
 import * as upload from "./upload.js";
 import * as invocations from "./invocations.js";
@@ -12,17 +12,16 @@ import * as deadLetters from "./dead_letters.js";
 
 const body = document.body;
 const ctx = {
-  pollMs: Number(body.dataset.pollMs) || 1000,
   maxUploadBytes: Number(body.dataset.maxUploadBytes),
   maxUploadText: body.dataset.maxUploadText,
   sourceBucket: body.dataset.sourceBucket,
   destinationBucket: body.dataset.destinationBucket,
   functionName: body.dataset.functionName,
   logGroup: body.dataset.logGroup,
-  state: null,
+  counts: null,
   activeTab: null,
   showTab,
-  refresh,
+  visible: (name) => ctx.activeTab === name && !document.hidden,
 };
 
 const tabs = {
@@ -44,20 +43,15 @@ function showTab(name) {
     link.setAttribute("aria-selected", active ? "true" : "false");
   }
   for (const panel of $$(".tab-panel")) panel.hidden = panel.id !== `tab-${name}`;
-  refresh(name, true);
+  if (tabs[name].show) tabs[name].show();
 }
 
-// Ask one tab (or the active one) to bring itself up to date.
-function refresh(name = ctx.activeTab, force = false) {
-  const module = tabs[name];
-  if (module && module.update) module.update(ctx.state, { visible: name === ctx.activeTab, force });
-}
-
-function setLive(ok, message) {
+function setLive(ok) {
   const live = $("#live");
   live.classList.toggle("down", !ok);
-  live.textContent = ok ? "live" : "disconnected";
-  live.title = ok ? "The page updates every second." : message || "";
+  live.textContent = ok ? "live" : "reconnecting…";
+  live.title = ok ? "Changes are pushed to this page as they happen."
+    : "The page lost its connection to the sandbox; it reconnects by itself. Is run_local.py still running?";
 }
 
 function setCount(id, n) {
@@ -66,32 +60,33 @@ function setCount(id, n) {
   node.hidden = !n;
 }
 
-async function poll() {
-  try {
-    const state = await getJSON("/api/state");
-    ctx.state = state;
-    setLive(true);
-    setCount("#count-invocations", state.invocations);
-    setCount("#count-dead-letters", state.dead_letter_count);
-    for (const [name, module] of Object.entries(tabs)) {
-      if (module.update) module.update(state, { visible: name === ctx.activeTab, force: false });
-    }
-  } catch (err) {
-    setLive(false, err.message);
-  } finally {
-    // A page in a background tab only needs to notice it is still connected.
-    setTimeout(poll, document.hidden ? Math.max(ctx.pollMs, 5000) : ctx.pollMs);
-  }
+function setCounts(counts) {
+  if (!counts) return;
+  ctx.counts = counts;
+  setCount("#count-invocations", counts.invocations);
+  setCount("#count-dead-letters", counts.dead_letter_count);
 }
+
+onFeed((message) => {
+  if (message.type === "up" || message.type === "down") {
+    setLive(message.type === "up");
+  } else if (message.type === "hello") {
+    setCounts(message.hello.counts);
+    for (const module of Object.values(tabs)) if (module.hello) module.hello(message.hello);
+  } else if (message.type === "frame") {
+    setCounts(message.frame.counts);
+    for (const module of Object.values(tabs)) if (module.frame) module.frame(message.frame);
+  }
+});
 
 function start() {
   for (const module of [...Object.values(tabs), upload]) if (module.init) module.init(ctx);
   window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) refresh(ctx.activeTab, true);
+    if (!document.hidden && tabs[ctx.activeTab].show) tabs[ctx.activeTab].show();
   });
   showTab(location.hash.slice(1) || "gallery");
-  poll();
+  connectFeed();
 }
 
 start();

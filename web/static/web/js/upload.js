@@ -77,8 +77,7 @@ function pump() {
       r.status.textContent = `${Math.round(fraction * 100)}%`;
     })
       .then(() => {
-        finish(r, true, "uploaded");
-        ctx.refresh("gallery", true);
+        finish(r, true, "uploaded"); // the gallery hears of it through the change feed
       })
       .catch((err) => finish(r, false, err.message))
       .finally(() => {
@@ -97,7 +96,6 @@ async function uploadSamples() {
   try {
     const data = await postJSON("/api/upload-samples");
     finish(r, true, `uploaded ${data.uploaded.length} files`);
-    ctx.refresh("gallery", true);
   } catch (err) {
     finish(r, false, err.message);
   } finally {
