@@ -9,7 +9,9 @@
   what the sandbox's machinery can carry on these cores, not a function held to 7 % of a CPU at 128 MB;
 - cpu: memory buys CPU - Duration at 128, 512, 1,769 and 3,008 MB against AWS's ratios, and what holding
   each environment to its share costs (sandbox/bench/cpu_share.py);
-- image: the handler's image step against the guide-style baseline and the floor (sandbox/bench/image_step.py).
+- image: the handler's image step against the guide-style baseline and the floor (sandbox/bench/image_step.py);
+- api: API Gateway's warm request -> response overhead over the function's Duration, HTTP and REST APIs
+  (goals: p50 <= 5 ms, p99 <= 20 ms; sandbox/bench/api_gateway.py).
 """
 from __future__ import annotations
 
@@ -285,7 +287,7 @@ def print_burst(burst: dict) -> None:
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
-    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings"))
+    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "api"))
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
@@ -321,6 +323,11 @@ def run_all(only=None, uploads: int = 20) -> dict:
 
         print("\nqueues and streams (issue: the guide's other triggers)")
         figures["mappings"] = event_source_mappings.run()
+    if "api" in parts:
+        from . import api_gateway
+
+        print("\nAPI Gateway, warm (issue: the guide's other triggers)")
+        figures["api"] = api_gateway.run()
     if "image" in parts:
         try:
             from . import image_step
