@@ -366,12 +366,25 @@ def test_invocation_is_recorded_with_its_route_and_logged_to_cloudwatch(sb, func
     assert record.subject == {"api": api, "route": "GET /items/{id}", "method": "GET", "path": "/items/42",
                               "stage": "$default"}
     assert record.trigger == "apigateway" and record.billed_duration_ms and record.cost_usd is not None
+    assert record.how_detected.startswith(f"API Gateway received GET /items/42 for API {api}")
+    assert record.how_responded.endswith("answered HTTP 200")
     logs = sb.client("logs")
     found = eventually(lambda: logs.filter_log_events(logGroupName="/aws/lambda/api-test",
                                                       filterPattern=f'"{record.request_id}"')["events"],
                        what="the invocation's REPORT line in CloudWatch Logs",
                        until=lambda events: any(e["message"].startswith("REPORT") for e in events))
     assert found
+
+
+def test_api_routes_are_listed_among_the_triggers(sb, functions):
+    http_ = http_api(sb, functions["api-test"], routes=("GET /listed/{id}",), stage="dev")
+    rest = rest_api(sb, functions["api-short"], paths=("/listed",), method="GET")
+    found = [t for t in sb.triggers() if t["source"].endswith(f"({http_})") or t["source"].endswith(f"({rest})")]
+    assert sorted((t["kind"], t["function"], t["detail"], t["url"]) for t in found) == [
+        ("HTTP API", "api-test", "GET /listed/{id} (stage dev)",
+         f"http://{http_}.execute-api.localhost:{sb.endpoint.port}/dev"),
+        ("REST API", "api-short", "GET /listed (stage prod)",
+         f"http://{rest}.execute-api.localhost:{sb.endpoint.port}/prod")]
 
 
 # -- CORS and the endpoint's access rules ----------------------------------------------------------

@@ -64,6 +64,22 @@ class ApiGatewayEventSource:
         """Public URLs served on Host names ending in a suffix."""
         return [(HOST_SUFFIX, self.app)]
 
+    def triggers(self) -> list[dict]:
+        """Every API route that invokes a function, per stage, as the page and `run_local.py triggers` list them."""
+        endpoint = self.directory.api_client("apigatewayv2").meta.endpoint_url
+        port = endpoint.rsplit(":", 1)[-1].strip("/")
+        found = []
+        for api in self.directory.all():
+            kind = "HTTP API" if api.kind == "http" else "REST API"
+            for stage in api.stages.values():
+                url = f"http://{api.id}{HOST_SUFFIX}:{port}" + ("" if stage.name == "$default" else f"/{stage.name}")
+                for route in api.routes_of(stage):
+                    function = route.integration.function_name(stage.variables) if route.integration else None
+                    found.append({"kind": kind, "source": f"{api.name or api.id} ({api.id})", "function": function,
+                                  "detail": f"{route.key} (stage {stage.name})", "url": url,
+                                  "state": "Enabled" if function else "No Lambda proxy integration"})
+        return found
+
     def start(self, service) -> None:
         self._service = service
 
@@ -75,6 +91,10 @@ class ApiGatewayEventSource:
         if service is None or service.runtime(function_name) is None:
             raise LookupError(function_name)
         source, summary, subject = describe(event)
-        record = service.new_record(event, function_name, trigger="apigateway", source=source, summary=summary,
-                                    subject=subject)
+        record = service.new_record(
+            event, function_name, trigger="apigateway", source=source, summary=summary, subject=subject,
+            how_detected=f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
+                         f"(stage {subject['stage']}) and matched the route {subject['route']}",
+            how_responded=f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "
+                          f"its output into the HTTP response; nothing is retried")
         return run_with_timeout(lambda: service.run(record), timeout_s, name=f"apigateway-{function_name}")

@@ -73,6 +73,7 @@ class Api:
     stages: dict  # name -> Stage
     cors: dict | None = None  # an HTTP API's CorsConfiguration
     binary_media_types: tuple = ()  # a REST API's binaryMediaTypes
+    name: str = ""
     deployments: dict = field(default_factory=dict)  # a REST API's deployment id -> its routes
 
     def routes_of(self, stage: Stage) -> list:
@@ -181,6 +182,13 @@ class ApiDirectory:
                 self._apis[api_id] = api
         return api
 
+    def all(self) -> list[Api]:
+        """Every HTTP and REST API of the endpoint."""
+        ids = [a["ApiId"] for a in _pages(self.api_client("apigatewayv2").get_apis)]
+        ids += [a["id"] for a in _pages(self.api_client("apigateway").get_rest_apis, token=("position", "position"),
+                                        items="items")]
+        return [api for api in map(self.api, ids) if api is not None]
+
     def snapshot_deployment(self, api_id: str, deployment_id: str) -> None:
         """What ``create-deployment`` froze: the REST API's resources, methods and integrations now."""
         self._deployments[(api_id, deployment_id)] = self._rest_routes(api_id)
@@ -219,7 +227,8 @@ class ApiDirectory:
             routes.append(Route.of(key, method, path, integration, r.get("RouteId", "")))
         stages = {s["StageName"]: Stage(s["StageName"], dict(s.get("StageVariables") or {}))
                   for s in _pages(v2.get_stages, ApiId=api_id)}
-        return Api(api_id, "http", routes, stages, cors=found.get("CorsConfiguration") or None)
+        return Api(api_id, "http", routes, stages, cors=found.get("CorsConfiguration") or None,
+                   name=found.get("Name", ""))
 
     def _rest_api(self, rest: dict) -> Api:
         api_id = rest["id"]
@@ -227,7 +236,8 @@ class ApiDirectory:
                   for s in self.api_client("apigateway").get_stages(restApiId=api_id).get("item", [])}
         deployments = {key[1]: routes for key, routes in self._deployments.items() if key[0] == api_id}
         return Api(api_id, "rest", self._rest_routes(api_id), stages,
-                   binary_media_types=tuple(rest.get("binaryMediaTypes") or ()), deployments=deployments)
+                   binary_media_types=tuple(rest.get("binaryMediaTypes") or ()), deployments=deployments,
+                   name=rest.get("name", ""))
 
     def _rest_routes(self, api_id: str) -> list:
         routes = []

@@ -100,6 +100,11 @@ class ExecuteApi:
         except LookupError:
             self.report(f"API {api.id}: its integration names the function {function}, which does not exist.")
             return responses.gateway_error(api.kind, "configuration")
+        response = self._response(api, function, event, request, record)
+        record.how_responded = f"{record.how_responded}: it answered HTTP {response.status}"
+        return response
+
+    def _response(self, api, function: str, event: dict, request, record) -> HttpResponse:
         if record.status != "success":
             return responses.gateway_error(api.kind, "function error")
         try:
