@@ -201,3 +201,17 @@ def test_public_urls_need_no_token_on_a_shared_sandbox():
     assert client.get("/_aws/execute-api/abc/x", headers={"Host": "192.168.1.5:4566"},
                       environ_overrides=environ).status_code == 200
     assert client.get("/bucket", headers={"Host": "192.168.1.5:4566"}, environ_overrides=environ).status_code == 403
+
+
+# -- run_local.py generate-event -------------------------------------------------------------------
+@pytest.mark.parametrize("kind, model", [("apigateway-http-api", APIGatewayProxyEventV2Model),
+                                         ("apigateway-aws-proxy", APIGatewayProxyEventModel)])
+def test_generate_event_prints_a_complete_api_gateway_event(capsys, kind, model):
+    import json
+
+    from sandbox.cli import main
+
+    assert main(["generate-event", kind, "--method", "POST", "--path", "/items/7", "--body", '{"a": 1}']) == 0
+    event = json.loads(capsys.readouterr().out)
+    model.model_validate(event)
+    assert event["body"] == '{"a": 1}' and describe(event)[0] == "aws:apigateway"

@@ -124,14 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate-event", help="print a complete sample event",
                        description="Print an event exactly as AWS sends it, like `sam local generate-event`.")
-    p.add_argument("kind", choices=["s3-put", "scheduled", "sqs-receive-message", "dynamodb-update"])
+    p.add_argument("kind", choices=["s3-put", "scheduled", "sqs-receive-message", "dynamodb-update",
+                                    "apigateway-http-api", "apigateway-aws-proxy"])
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--key", default="test.jpg")
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--region", default=DEFAULT_REGION)
     p.add_argument("--rule", default="my-scheduled-rule", help="scheduled: the rule's name")
     p.add_argument("--queue", default="image-resize-queue", help="sqs-receive-message: the queue's name")
-    p.add_argument("--body", default="Hello from SQS!", help="sqs-receive-message: the message body")
+    p.add_argument("--body", default="Hello from SQS!",
+                   help="sqs-receive-message: the message body; apigateway-*: the request body (not for GET)")
+    p.add_argument("--method", default="GET", help="apigateway-*: the request's method")
+    p.add_argument("--path", default="/items/42", help="apigateway-*: the request's path")
     p.add_argument("--table", default="image-captions", help="dynamodb-update: the table's name")
     p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
     p.set_defaults(func=cmd_generate_event)

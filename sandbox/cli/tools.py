@@ -75,6 +75,12 @@ def cmd_generate_event(args) -> int:
 
         print(json.dumps(sample_update_event(args.table, args.region, ACCOUNT_ID), indent=2))
         return 0
+    if args.kind.startswith("apigateway-"):
+        from ..event_sources.api_gateway import sample_event
+
+        body = args.body if args.method.upper() not in ("GET", "HEAD") else None
+        print(json.dumps(sample_event(args.kind[len("apigateway-"):], args.method, args.path, body), indent=2))
+        return 0
     if args.kind == "scheduled":
         from .schedule_commands import sample_scheduled_event
 

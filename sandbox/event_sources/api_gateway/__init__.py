@@ -14,8 +14,9 @@ moto serves no execute-api traffic itself, so nothing runs twice.
 from __future__ import annotations
 
 from ...source_context import SourceContext
-from .apis import ApiDirectory
+from .apis import ApiDirectory, Route
 from .control import ApiGatewayControlPlane
+from .events import ApiRequest, http_api_event, new_request_ids, proxy_event
 from .gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 
 SOURCE = "aws:apigateway"
@@ -39,6 +40,23 @@ def describe(event) -> tuple[str, str, dict] | None:
     summary = f"{method} {path} ($default route, api {api})" if route == "$default" else f"{route} (api {api})"
     return SOURCE, summary, {"api": api, "route": route, "method": method, "path": path,
                              "stage": context.get("stage")}
+
+
+def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: str | None = None) -> dict:
+    """A complete event as API Gateway sends it (``run_local.py generate-event``, like ``sam local
+    generate-event apigateway http-api-proxy | aws-proxy``): ``kind`` "http-api" (payload 2.0, the
+    ``$default`` route) or "aws-proxy" (a REST API's ``/{proxy+}`` on stage ``prod``)."""
+    api = "abcd1234" if kind == "http-api" else "abcd123456"
+    request = ApiRequest(method=method.upper(), path=path, stage_prefix="", query_string="",
+                         headers=[("host", f"{api}{HOST_SUFFIX}:4566"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")]
+                         + ([("content-type", "application/json")] if body else []),
+                         body=(body or "").encode(), source_ip="127.0.0.1", domain_name=f"{api}{HOST_SUFFIX}", port="4566")
+    if kind == "http-api":
+        return http_api_event(request, api, "$default", "$default", {}, {}, new_request_ids()[1])
+    request.stage_prefix = "/prod"
+    route = Route.of("ANY /{proxy+}", "ANY", "/{proxy+}", None, id="a1b2c3")
+    return proxy_event(request, api, route, "prod", {"proxy": path.strip("/")} if path.strip("/") else {}, {},
+                       new_request_ids())
 
 
 class ApiGatewayEventSource:
