@@ -81,6 +81,7 @@ def test_scaled_clock_runs_n_times_faster_from_the_real_time():
     monotonic.now += 2.5
     assert fast.now() == 1_800_000_000.0 + 150
     assert fast.real_seconds(60) == 1.0
+    assert fast.real_time_at(1_800_000_000.0 + 150) == 1_800_000_000.0 + 2.5  # when it showed that time
     with pytest.raises(ValueError):
         ScaledClock(0)
 

@@ -266,10 +266,12 @@ def test_fire_rule_command_fires_now_and_prints_each_result(sb):
     assert result.returncode == 0, result.stderr
     assert f"fired rule {name}: {sb.function.function_name}" in result.stdout
     assert "success in" in result.stdout and '"hello": "class"' in result.stdout
-    listing = subprocess.run([sys.executable, "run_local.py", "schedules", "--endpoint-url", sb.endpoint_url],
+    listing = subprocess.run([sys.executable, "run_local.py", "triggers", "--endpoint-url", sb.endpoint_url],
                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
-    line = next(line for line in listing.stdout.splitlines() if name in line)
-    assert YEARLY in line and "sandbox clock x60" in line
+    assert listing.returncode == 0, listing.stderr
+    entry = listing.stdout[listing.stdout.index(f"rule {name}"):]
+    assert "EventBridge rule" in listing.stdout and f"{YEARLY} -> function {sb.function.function_name}" in entry
+    assert "sandbox clock 60x faster" in entry.split("\n", 3)[2]
 
 
 def test_fire_rule_command_names_a_rule_that_does_not_exist(sb):
@@ -277,3 +279,41 @@ def test_fire_rule_command_names_a_rule_that_does_not_exist(sb):
                              sb.endpoint_url], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "No scheduled rule named 'no-such-rule'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_invoke_permission_is_reported_once_and_the_function_still_runs(sb, capsys):
+    sb.config.terminal_logs = True  # the sandbox's lines go to the terminal (stdout) only then
+    try:
+        name, arn = new_rule(sb, YEARLY)
+        for _ in range(2):
+            fired = sb.fire_rule(name)
+            wait_for_record(sb, lambda r: r.request_id == fired[0].request_id and r.final, what="the invocation")
+        lines = [line for line in capsys.readouterr().out.splitlines() if f"rule {name} invokes" in line]
+        assert len(lines) == 1 and "on AWS this invocation would fail" in lines[0]
+        assert f"aws lambda add-permission --function-name {sb.function.function_name}" in lines[0]
+
+        permitted, permitted_arn = new_rule(sb, YEARLY)
+        sb.client("lambda").add_permission(FunctionName=sb.function.function_name, StatementId=f"{permitted}-events",
+                                           Action="lambda:InvokeFunction", Principal="events.amazonaws.com",
+                                           SourceArn=permitted_arn)
+        fired = sb.fire_rule(permitted)
+        wait_for_record(sb, lambda r: r.request_id == fired[0].request_id and r.final, what="the invocation")
+        assert f"rule {permitted} invokes" not in capsys.readouterr().out
+    finally:
+        sb.config.terminal_logs = False
+
+
+def test_time_scale_option_reaches_the_config_and_the_banner_says_so():
+    from types import SimpleNamespace
+
+    from sandbox.cli import build_parser
+    from sandbox.cli.serve import _clock_line
+    from sandbox.config import SandboxConfig
+    from sandbox.errors import ConfigError
+
+    assert build_parser().parse_args(["--time-scale", "60"]).time_scale == 60
+    line = _clock_line(SimpleNamespace(config=SandboxConfig(time_scale=60)))
+    assert "60x FASTER than real time" in line and "a real second is 1 minute" in line
+    assert _clock_line(SimpleNamespace(config=SandboxConfig())) == ""  # the real clock needs no line
+    with pytest.raises(ConfigError, match="--time-scale"):
+        SandboxConfig(time_scale=0).validate()

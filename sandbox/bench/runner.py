@@ -11,7 +11,9 @@
   each environment to its share costs (sandbox/bench/cpu_share.py);
 - image: the handler's image step against the guide-style baseline and the floor (sandbox/bench/image_step.py);
 - api: API Gateway's warm request -> response overhead over the function's Duration, HTTP and REST APIs
-  (goals: p50 <= 5 ms, p99 <= 20 ms; sandbox/bench/api_gateway.py).
+  (goals: p50 <= 5 ms, p99 <= 20 ms; sandbox/bench/api_gateway.py);
+- schedules: how long after its minute a scheduled rule fires, on the real clock and at --time-scale 60
+  (goal <= 1 s; sandbox/bench/schedules.py).
 """
 from __future__ import annotations
 
@@ -287,7 +289,7 @@ def print_burst(burst: dict) -> None:
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
-    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "api"))
+    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api"))
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
@@ -328,6 +330,11 @@ def run_all(only=None, uploads: int = 20) -> dict:
 
         print("\nAPI Gateway, warm (issue: the guide's other triggers)")
         figures["api"] = api_gateway.run()
+    if "schedules" in parts:
+        from . import schedules
+
+        print("\nscheduled events (issue: the guide's other triggers)")
+        figures["schedules"] = schedules.run()
     if "image" in parts:
         try:
             from . import image_step

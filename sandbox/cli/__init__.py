@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
-    p.add_argument("--only", choices=["pipeline", "runtime", "cpu", "image", "mappings", "api"], action="append",
+    p.add_argument("--only", action="append",
+                   choices=["pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api"],
                    help="run only these parts (repeatable)")
     p.add_argument("--uploads", type=int, default=20, help="warm uploads to time (default: 20)")
     p.set_defaults(func=cmd_bench)

@@ -1,10 +1,11 @@
-"""``run_local.py fire-rule NAME`` and ``run_local.py schedules``: scheduled rules of a running sandbox
-(through its ``/_sandbox/schedules`` routes: AWS has no API that fires a rule now); and the Scheduled
-Event that ``generate-event scheduled`` prints."""
+"""``run_local.py fire-rule NAME``: fire a scheduled rule of a running sandbox now (through its
+``/_sandbox/schedules/fire`` route: AWS has no API that fires a rule now); and the Scheduled Event that
+``generate-event scheduled`` prints. ``run_local.py triggers`` lists the rules with their next time."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +35,11 @@ def _parse_time(text: str) -> float:
     return parsed.timestamp()
 
 
+# The exports the banner prints point these commands at the sandbox, as they point the AWS CLI.
+_ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
+_ENDPOINT_HELP = f"the running sandbox (default: $AWS_ENDPOINT_URL, else {DEFAULT_ENDPOINT_URL})"
+
+
 def add_subcommands(sub) -> None:
     p = sub.add_parser("fire-rule", help="fire a scheduled rule of a running sandbox now, print the results",
                        description="Fire a scheduled EventBridge rule now, as if its time had come (its next "
@@ -44,16 +50,10 @@ def add_subcommands(sub) -> None:
     p.add_argument("--schedule", action="store_true",
                    help="NAME is an EventBridge Scheduler schedule (aws scheduler list-schedules)")
     p.add_argument("--group", default=None, help="with --schedule: its schedule group (default: default)")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=_ENDPOINT, help=_ENDPOINT_HELP)
     p.add_argument("--wait", type=float, default=60.0,
                    help="seconds to wait for each invocation's result (default: 60; 0: do not wait)")
     p.set_defaults(func=cmd_fire_rule)
-
-    p = sub.add_parser("schedules", help="list the scheduled rules of a running sandbox with their next time",
-                       description="List the scheduled rules (and EventBridge Scheduler schedules) of a running "
-                                   "sandbox: expression, state, targets and when each fires next.")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
-    p.set_defaults(func=cmd_schedules)
 
 
 def _request(url: str, method: str = "GET") -> dict:
@@ -93,7 +93,9 @@ def cmd_fire_rule(args) -> int:
             print(f"  {item['function']}: no result after {args.wait:.0f} s")
             failures += 1
         elif record["status"] == "success":
-            print(f"  {item['function']}: success in {record['duration_ms']} ms -> {json.dumps(record.get('result'))[:300]}")
+            result = json.dumps(record.get("result"))
+            result = result if len(result) <= 2000 else result[:2000] + " ..."
+            print(f"  {item['function']}: success in {record['duration_ms']} ms -> {result}")
         else:
             failures += 1
             print(f"  {item['function']}: {record['status']} (attempt {record['attempt']}) - "
@@ -112,29 +114,3 @@ def _wait_final(endpoint_url: str, request_id: str, timeout: float) -> dict | No
             return latest
         time.sleep(0.1)
     return None
-
-
-def cmd_schedules(args) -> int:
-    _require_sandbox(args.endpoint_url)
-    items = _request(f"{args.endpoint_url}/_sandbox/schedules")["schedules"]
-    if not items:
-        print("no scheduled rules (aws events put-rule --name NAME --schedule-expression \"rate(5 minutes)\")")
-        return 0
-    for item in items:
-        name = item["name"] if item["kind"] == "rule" else f"{item['group']}/{item['name']}"
-        targets = ", ".join(t["function"] or t["arn"] for t in item["targets"]) or "no targets"
-        if item["next_fire_at"] is None:
-            when = "does not fire" if item["state"] == "DISABLED" else "no next time"
-        else:
-            stamp = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-            scale = f", sandbox clock x{item['time_scale']:g}" if item["time_scale"] != 1 else ""
-            when = f"next {stamp} (in {_duration(item['next_fire_in_s'])}{scale})"
-        print(f"{item['kind']:<8} {name:<24} {item['expression']:<22} {item['state']:<8} -> {targets}; {when}")
-    return 0
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

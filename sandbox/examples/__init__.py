@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..packaging import function_zip_bytes
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-_MODULES = ("api", "queue", "stream")
+_MODULES = ("api", "queue", "schedule", "stream")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ with 500 on a Lambda target (see ``_keep_moto_from_delivering_events_to_lambda``
 """
 from __future__ import annotations
 
+import datetime as dt
+import fnmatch
 import json
 import threading
 from dataclasses import dataclass, field
@@ -94,8 +96,10 @@ class ScheduledEventSource:
         self.clock = clock or ScaledClock(context.time_scale)
         self.timer = ScheduleTimer(self.clock, self._due, self._timer_failed)
         self._items: dict[tuple, Scheduled] = {}
-        self._sync_lock = threading.Lock()  # one re-read of the rules at a time
+        self._sync_lock = threading.Lock()  # one re-read of the rules (or schedules) at a time
         self._said: set = set()  # lines already shown on the terminal (each once)
+        self._clients: dict = {}
+        self._permission_checked: set = set()  # (rule ARN, function) pairs whose permission was looked at
         self._service = None
 
     def service_middleware(self) -> dict:
@@ -112,15 +116,17 @@ class ScheduledEventSource:
 
     # -- what the clock knows, re-read through the API after every change ---------------------------
     def _resync(self, sync) -> None:
-        """After a change the caller's request succeeded; a failure to re-read is told, never theirs."""
+        """After a change the caller's request succeeded; a failure to re-read is told, never theirs.
+        One re-read at a time, so an older reading never overwrites a newer one."""
         try:
-            sync()
+            with self._sync_lock:
+                sync()
         except Exception as exc:
             self.context.report(f"sandbox: could not re-read the schedules after a change: {exc}")
 
     def sync_rules(self) -> None:
         """Read the default event bus's scheduled rules and their targets back from EventBridge."""
-        events = self.context.client("events")
+        events = self._client("events")
         found = []
         for page in events.get_paginator("list_rules").paginate():
             for rule in page["Rules"]:
@@ -129,42 +135,40 @@ class ScheduledEventSource:
                 targets = [t for p in events.get_paginator("list_targets_by_rule").paginate(Rule=rule["Name"])
                            for t in p["Targets"]]
                 found.append((rule, targets))
-        with self._sync_lock:
-            current = set()
-            for rule, targets in found:
-                try:
-                    expression = parse(rule["ScheduleExpression"])
-                except InvalidScheduleExpression:
-                    continue  # stored before the sandbox watched (cannot happen in a fresh endpoint)
-                item = Scheduled("rule", rule["Name"], None, rule["Arn"], expression,
-                                 rule.get("State", "ENABLED") == "ENABLED", targets)
-                current.add(item.key)
-                self._put(item)
-            self._drop_missing("rule", current)
+        current = set()
+        for rule, targets in found:
+            try:
+                expression = parse(rule["ScheduleExpression"])
+            except InvalidScheduleExpression:
+                continue  # stored before the sandbox watched (cannot happen in a fresh endpoint)
+            item = Scheduled("rule", rule["Name"], None, rule["Arn"], expression,
+                             rule.get("State", "ENABLED") == "ENABLED", targets)
+            current.add(item.key)
+            self._put(item)
+        self._drop_missing("rule", current)
 
     def sync_schedules(self) -> None:
         """Read every EventBridge Scheduler schedule back from the Scheduler API."""
-        scheduler = self.context.client("scheduler")
+        scheduler = self._client("scheduler")
         found = []
         for page in scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
                 found.append(scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default")))
-        with self._sync_lock:
-            current = set()
-            for schedule in found:
-                try:
-                    expression = parse(schedule["ScheduleExpression"], allow_at=True,
-                                       timezone=schedule.get("ScheduleExpressionTimezone") or "UTC")
-                except InvalidScheduleExpression:
-                    continue
-                item = Scheduled(
-                    "schedule", schedule["Name"], schedule.get("GroupName", "default"), schedule["Arn"], expression,
-                    schedule.get("State", "ENABLED") == "ENABLED", [schedule["Target"]],
-                    start=_epoch(schedule.get("StartDate")), end=_epoch(schedule.get("EndDate")),
-                    delete_after=schedule.get("ActionAfterCompletion") == "DELETE")
-                current.add(item.key)
-                self._put(item)
-            self._drop_missing("schedule", current)
+        current = set()
+        for schedule in found:
+            try:
+                expression = parse(schedule["ScheduleExpression"], allow_at=True,
+                                   timezone=schedule.get("ScheduleExpressionTimezone") or "UTC")
+            except InvalidScheduleExpression:
+                continue
+            item = Scheduled(
+                "schedule", schedule["Name"], schedule.get("GroupName", "default"), schedule["Arn"], expression,
+                schedule.get("State", "ENABLED") == "ENABLED", [schedule["Target"]],
+                start=_epoch(schedule.get("StartDate")), end=_epoch(schedule.get("EndDate")),
+                delete_after=schedule.get("ActionAfterCompletion") == "DELETE")
+            current.add(item.key)
+            self._put(item)
+        self._drop_missing("schedule", current)
 
     def _put(self, item: Scheduled) -> None:
         known = self._items.get(item.key)
@@ -190,8 +194,9 @@ class ScheduledEventSource:
         if item is None or not item.enabled:
             return
         self.fire(item, due)
-        if item.kind == "schedule" and item.delete_after and self.timer.get(key) and self.timer.get(key).next_due is None:
-            self.context.client("scheduler").delete_schedule(Name=item.name, GroupName=item.group)
+        entry = self.timer.get(key)
+        if item.kind == "schedule" and item.delete_after and entry is not None and entry.next_due is None:
+            self._client("scheduler").delete_schedule(Name=item.name, GroupName=item.group)  # as Scheduler does
 
     def _timer_failed(self, key: tuple, exc: Exception) -> None:
         self.context.report(f"sandbox: the scheduled {key[0]} {key[2]} could not fire: {exc}")
@@ -216,15 +221,15 @@ class ScheduledEventSource:
                 self._say(f"{item.label}: its target {target.get('Arn')} names no function of the sandbox; "
                           f"nothing was invoked (AWS counts a FailedInvocation).")
                 return []
-            if item.kind == "rule":
-                self._check_permission(item, function)
             record = self._service.new_record(payload, function, trigger="schedule", source=item.source,
                                               summary=item.label, subject=item.subject)
             self._service.submit(record)  # asynchronous, as EventBridge invokes: retries and the DLQ apply
+            if item.kind == "rule":
+                self._check_permission(item, function)
             return [record]
         queue = sqs_queue(target.get("Arn", ""))
         if queue is not None:
-            sqs = self.context.client("sqs")
+            sqs = self._client("sqs")
             url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
             body = payload if isinstance(payload, str) else json.dumps(payload)
             parameters = target.get("SqsParameters") or {}
@@ -237,17 +242,23 @@ class ScheduledEventSource:
 
     def _check_permission(self, item: Scheduled, function: str) -> None:
         """EventBridge may invoke a function only if its resource-based policy allows
-        ``events.amazonaws.com`` (``aws lambda add-permission``); the sandbox says so instead of failing."""
+        ``events.amazonaws.com`` (``aws lambda add-permission``); the sandbox says so instead of failing.
+        Checked once per rule and function."""
+        if (item.arn, function) in self._permission_checked:
+            return
+        self._permission_checked.add((item.arn, function))
         try:
-            policy = json.loads(self.context.client("lambda").get_policy(FunctionName=function)["Policy"])
-        except Exception:
+            policy = json.loads(self._client("lambda").get_policy(FunctionName=function)["Policy"])
+        except Exception:  # no policy at all (ResourceNotFoundException)
             policy = {"Statement": []}
         for statement in policy.get("Statement", []):
             principal = statement.get("Principal")
             service = principal.get("Service") if isinstance(principal, dict) else principal
-            conditions = json.dumps(statement.get("Condition") or {})
+            sources = [arn for test in (statement.get("Condition") or {}).values()
+                       for key, arns in test.items() if key.lower() == "aws:sourcearn"
+                       for arn in ([arns] if isinstance(arns, str) else arns)]
             if service == "events.amazonaws.com" and statement.get("Effect", "Allow") == "Allow" and (
-                    "SourceArn" not in conditions or item.arn in conditions):
+                    not sources or any(fnmatch.fnmatchcase(item.arn, arn) for arn in sources)):
                 return
         self._say(f"{item.label} invokes {function}, whose resource-based policy does not let EventBridge "
                   f"invoke it: on AWS this invocation would fail. The sandbox runs it anyway; add the "
@@ -255,12 +266,32 @@ class ScheduledEventSource:
                   f"{item.name}-events --action lambda:InvokeFunction --principal events.amazonaws.com "
                   f"--source-arn {item.arn}")
 
+    def _client(self, service: str):
+        """One boto3 client per service, made on first use (making one costs tens of milliseconds)."""
+        if service not in self._clients:
+            self._clients[service] = self.context.client(service)
+        return self._clients[service]
+
     def _say(self, line: str) -> None:
         if line not in self._said:
             self._said.add(line)
             self.context.report(f"sandbox: {line}")
 
     # -- for the CLI and the page ------------------------------------------------------------------
+    def triggers(self) -> list[dict]:
+        """Each target of each scheduled rule (and schedule), as the page and `run_local.py triggers` list it."""
+        found = []
+        for item in self.schedules():
+            name = item["name"] if item["kind"] == "rule" else f"{item['group']}/{item['name']}"
+            for target in item["targets"] or [{"function": None, "arn": "no targets"}]:
+                found.append({
+                    "kind": "EventBridge rule" if item["kind"] == "rule" else "Scheduler schedule",
+                    "source": f"{item['kind']} {name}", "function": target["function"],
+                    "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
+                              f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
+                    "state": item["state"].capitalize(), "next_fire": _when(item)})
+        return found
+
     def fire_now(self, name: str, kind: str = "rule", group: str | None = None) -> list:
         """Fire a rule (or a Scheduler schedule) now, as if its time had come; its next time is unchanged."""
         key = (kind, (group or "default") if kind == "schedule" else None, name)
@@ -295,6 +326,18 @@ class ScheduledEventSource:
                 "time_scale": self.clock.scale,
             })
         return listed
+
+
+def _when(item: dict) -> str | None:
+    """``2026-12-01 03:00:00 UTC (in 5 h 12 min)``; the real wait, and the clock's speed when it is not 1."""
+    if item["next_fire_at"] is None:
+        return None
+    stamp = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    seconds = max(0, int(round(item["next_fire_in_s"])))
+    hours, rest = divmod(seconds, 3600)
+    wait = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"
+    scale = f", sandbox clock {item['time_scale']:g}x faster" if item["time_scale"] != 1 else ""
+    return f"{stamp} (in {wait}{scale})"
 
 
 def _epoch(value) -> float | None:

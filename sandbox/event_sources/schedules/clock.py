@@ -38,6 +38,12 @@ class ScaledClock:
             return self._wall()
         return self._start_wall + (self._monotonic() - self._start_mono) * self.scale
 
+    def real_time_at(self, sandbox_time: float) -> float:
+        """The real (wall-clock) time at which this clock shows ``sandbox_time``."""
+        if self.scale == 1.0:
+            return sandbox_time
+        return self._start_wall + (sandbox_time - self._start_wall) / self.scale
+
     def real_seconds(self, sandbox_seconds: float) -> float:
         """How long ``sandbox_seconds`` on this clock take in real time."""
         return sandbox_seconds / self.scale

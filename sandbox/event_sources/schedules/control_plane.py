@@ -16,6 +16,7 @@ import re
 from typing import Callable
 from urllib.parse import unquote
 
+from ...lambda_api import _Capture  # runs moto's app and keeps its answer, to act on it first
 from .expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
 
 RULE_ACTIONS = {"PutRule", "DeleteRule", "EnableRule", "DisableRule", "PutTargets", "RemoveTargets"}
@@ -36,26 +37,6 @@ def _json(body: bytes) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-class _Captured:
-    """Runs the wrapped app, keeping its answer to act on it before passing it on."""
-
-    def __init__(self, app, environ):
-        self.status, self.headers = "500 Internal Server Error", []
-
-        def start(status, headers, exc_info=None):
-            self.status, self.headers = status, headers
-            return lambda data: None
-        self.body = b"".join(app(environ, start))
-
-    @property
-    def ok(self) -> bool:
-        return self.status[:1] == "2"
-
-    def replay(self, start_response):
-        start_response(self.status, self.headers)
-        return [self.body]
 
 
 def _error(start_response, content_type: str, error_type: str, message: str, json_protocol: bool):
@@ -86,8 +67,8 @@ class RulesControlPlane:
                 # AWS's whole answer; why it is invalid is not part of it.
                 return _error(start_response, "application/x-amz-json-1.1", "ValidationException",
                               RULE_INVALID_MESSAGE, json_protocol=True)
-        captured = _Captured(self.app, environ)
-        if captured.ok:
+        captured = _Capture(self.app, environ)
+        if captured.code < 300:
             self.changed(action, request)
         return captured.replay(start_response)
 
@@ -115,8 +96,8 @@ class SchedulerControlPlane:
             except InvalidScheduleExpression:
                 return _error(start_response, "application/json", "ValidationException",
                               f"Invalid Schedule Expression {request['ScheduleExpression']}", json_protocol=False)
-        captured = _Captured(self.app, environ)
-        if captured.ok:
+        captured = _Capture(self.app, environ)
+        if captured.code < 300:
             name = unquote((schedule or group)["name"])
             self.changed("schedule" if schedule else "group", {"Name": name, **request})
         return captured.replay(start_response)
