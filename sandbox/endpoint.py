@@ -131,47 +131,6 @@ def _keep_moto_from_running_event_source_mappings() -> None:
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
 
 
-def _keep_rest_api_binary_media_types() -> None:
-    """moto drops the ``binaryMediaTypes`` of create-rest-api and misreads the ``add``/``remove`` operations
-    of update-rest-api (API Gateway names the media type in the path: ``/binaryMediaTypes/image~1jpeg``).
-    A REST API needs them to pass binary bodies (sandbox/event_sources/api_gateway/), so they are kept
-    as API Gateway keeps them."""
-    import json
-
-    from moto.apigateway.models import RestAPI
-    from moto.apigateway.responses import APIGatewayResponse
-
-    if getattr(RestAPI.apply_patch_operations, "_sandbox", False):
-        return
-    create, patch = APIGatewayResponse.create_rest_api, RestAPI.apply_patch_operations
-
-    def create_rest_api(self):
-        status, headers, body = create(self)
-        media_types = self._get_param("binaryMediaTypes")
-        if status == 200 and media_types:
-            api = self.backend.get_rest_api(json.loads(body)["id"])
-            api.binaryMediaTypes = list(media_types)
-            body = json.dumps(api.to_dict())
-        return status, headers, body
-
-    def apply_patch_operations(self, operations):
-        others = []
-        for operation in operations:
-            path = operation.get("path", "")
-            if path.startswith("/binaryMediaTypes/") and operation.get("op") in ("add", "remove"):
-                media_type = path.split("/", 2)[2].replace("~1", "/").replace("~0", "~")
-                if operation["op"] == "add" and media_type not in self.binaryMediaTypes:
-                    self.binaryMediaTypes.append(media_type)
-                elif operation["op"] == "remove" and media_type in self.binaryMediaTypes:
-                    self.binaryMediaTypes.remove(media_type)
-            else:
-                others.append(operation)
-        patch(self, others)
-    apply_patch_operations._sandbox = True
-    APIGatewayResponse.create_rest_api = create_rest_api
-    RestAPI.apply_patch_operations = apply_patch_operations
-
-
 def _keep_moto_from_delivering_events_to_lambda() -> None:
     """moto's EventBridge reads a rule without an event pattern as matching every event, so each
     PutEvents is sent to the targets of every scheduled rule, and a Lambda target raises
