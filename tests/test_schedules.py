@@ -61,10 +61,15 @@ def of_rule(name: str):
 
 
 # -- configuring through EventBridge's API, with AWS's answers ----------------------------------------
-def test_put_rule_refuses_an_invalid_schedule_with_awss_validation_exception(sb, cli_env):
-    result = aws(cli_env, "events", "put-rule", "--name", "bad-schedule", "--schedule-expression", "cron(0 3 * * * *)")
+def test_put_rule_refuses_an_invalid_schedule_with_awss_validation_exception(sb, cli_env, capsys):
+    sb.config.terminal_logs = True  # the sandbox's own line (why) goes to the terminal
+    try:
+        result = aws(cli_env, "events", "put-rule", "--name", "bad-schedule", "--schedule-expression", "cron(0 3 * * * *)")
+    finally:
+        sb.config.terminal_logs = False
     assert result.returncode != 0
     assert INVALID in result.stderr
+    assert "One must be a question mark (?)" in capsys.readouterr().out  # what AWS does not say
     missing = aws(cli_env, "events", "describe-rule", "--name", "bad-schedule")
     assert "ResourceNotFoundException" in missing.stderr  # nothing was stored
 
@@ -243,6 +248,22 @@ def test_scheduler_one_time_schedule_fires_once_then_deletes_itself(sb):
     assert EventBridgeModel.model_validate(record.result["event"]).source == "aws.scheduler"
     eventually(lambda: [s["Name"] for s in scheduler.list_schedules()["Schedules"]], lambda names: name not in names,
                what=f"schedule {name} to be deleted after it fired")
+
+
+def test_scheduler_schedule_in_a_group_can_be_fired_now_with_the_default_notification(sb):
+    scheduler = sb.client("scheduler")
+    scheduler.create_schedule_group(Name="reports")
+    name = f"grouped-{uuid.uuid4().hex[:6]}"
+    arn = scheduler.create_schedule(Name=name, GroupName="reports", ScheduleExpression=YEARLY,
+                                    ScheduleExpressionTimezone="Europe/Paris", FlexibleTimeWindow={"Mode": "OFF"},
+                                    Target={"Arn": sb.function.arn(), "RoleArn": sb.function.role_arn})["ScheduleArn"]
+    listed = {s["name"]: s for s in sb.schedules()}[name]
+    assert (listed["group"], listed["timezone"]) == ("reports", "Europe/Paris")
+    fired = sb.fire_rule(name, kind="schedule", group="reports")
+    record = wait_for_record(sb, lambda r: r.request_id == fired[0].request_id and r.final, what="the schedule's invocation")
+    event = EventBridgeModel.model_validate(record.result["event"])
+    assert event.source == "aws.scheduler" and event.resources == [arn]
+    assert record.subject == {"schedule": name, "group": "reports"}
 
 
 def test_scheduler_refuses_an_invalid_schedule_expression(sb):

@@ -103,9 +103,10 @@ class ScheduledEventSource:
         self._service = None
 
     def service_middleware(self) -> dict:
-        return {"events": lambda app: RulesControlPlane(app, lambda action, request: self._resync(self.sync_rules)),
+        return {"events": lambda app: RulesControlPlane(
+                    app, lambda action, request: self._resync(self.sync_rules), self.context.report),
                 "scheduler": lambda app: SchedulerControlPlane(
-                    app, lambda what, request: self._resync(self.sync_schedules))}
+                    app, lambda what, request: self._resync(self.sync_schedules), self.context.report)}
 
     def start(self, service) -> None:
         self._service = service

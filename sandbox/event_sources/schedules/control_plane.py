@@ -50,9 +50,10 @@ def _error(start_response, content_type: str, error_type: str, message: str, jso
 class RulesControlPlane:
     """EventBridge rules: ``aws events put-rule --schedule-expression ...`` and its companions."""
 
-    def __init__(self, app, changed: Callable[[str, dict], None]):
+    def __init__(self, app, changed: Callable[[str, dict], None], report: Callable[[str], None]):
         self.app = app
         self.changed = changed
+        self.report = report  # why an expression was refused, for the terminal (AWS's answer does not say)
 
     def __call__(self, environ, start_response):
         action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
@@ -63,7 +64,8 @@ class RulesControlPlane:
         if action == "PutRule" and expression:
             try:
                 parse(expression)
-            except InvalidScheduleExpression:
+            except InvalidScheduleExpression as exc:
+                self.report(f"sandbox: PutRule {request.get('Name')!r} refused: {exc}")
                 # AWS's whole answer; why it is invalid is not part of it.
                 return _error(start_response, "application/x-amz-json-1.1", "ValidationException",
                               RULE_INVALID_MESSAGE, json_protocol=True)
@@ -77,9 +79,10 @@ class SchedulerControlPlane:
     """EventBridge Scheduler: ``aws scheduler create-schedule | update-schedule | delete-schedule`` (and
     ``delete-schedule-group``, which deletes its schedules)."""
 
-    def __init__(self, app, changed: Callable[[str, dict], None]):
+    def __init__(self, app, changed: Callable[[str, dict], None], report: Callable[[str], None]):
         self.app = app
         self.changed = changed
+        self.report = report  # why an expression was refused, for the terminal (AWS's answer does not say)
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -93,7 +96,8 @@ class SchedulerControlPlane:
             try:
                 parse(request["ScheduleExpression"], allow_at=True,
                       timezone=request.get("ScheduleExpressionTimezone"))
-            except InvalidScheduleExpression:
+            except InvalidScheduleExpression as exc:
+                self.report(f"sandbox: schedule {unquote(schedule['name'])!r} refused: {exc}")
                 return _error(start_response, "application/json", "ValidationException",
                               f"Invalid Schedule Expression {request['ScheduleExpression']}", json_protocol=False)
         captured = _Capture(self.app, environ)
