@@ -17,8 +17,9 @@ How the sandbox measures and enforces, compared with AWS:
   can slip through where AWS's cgroup would not let it.
 - Timeout: the worker is killed at the deadline, as AWS does.
 - CPU: memory buys CPU, as on AWS. From the moment the event is handed to the runtime until its
-  response, the worker is held to memory / 1,769 MB of a CPU (7.2 % at 128 MB) by a CPU-time budget
-  that suspends and resumes it (cpu_share.py); INIT runs at full speed, as AWS's on-demand INIT does.
+  response, the worker is held to memory / 1,769 MB of a CPU (7.2 % at 128 MB) by a quota of CPU time per
+  20 ms window, suspending and resuming it (cpu_share.py); INIT runs at full speed, as AWS's on-demand
+  INIT does.
   Duration is wall time under that share, as on AWS. Memory sampling, the memory limit and the deadline
   work the same on a suspended worker (it is sampled and killed like a running one), and a suspended
   worker is resumed - or killed - whenever an invocation or the environment ends.
@@ -225,7 +226,8 @@ class ExecutionEnvironment:
 
     def _release_cpu(self) -> None:
         """Stop holding the worker to its share; it is left running (or gone), never suspended."""
-        throttle, self._throttle = self._throttle, None
+        with self._lock:  # the invocation's end and the environment's stop may both get here
+            throttle, self._throttle = self._throttle, None
         if throttle is not None:
             self.cpu_stats.add(throttle.stop())
 
