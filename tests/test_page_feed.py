@@ -45,9 +45,9 @@ def server(sb):
 class Stream:
     """One page's ``/api/feed``, read as the browser's EventSource reads it."""
 
-    def __init__(self, port: int, headers: dict | None = None):
+    def __init__(self, port: int, headers: dict | None = None, query: str = ""):
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
-        self.connection.request("GET", "/api/feed", headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+        self.connection.request("GET", "/api/feed" + query, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
         self.response = self.connection.getresponse()
 
     def event(self) -> dict:
@@ -253,3 +253,17 @@ def test_a_burst_reaches_the_lists_whole(sb, server):
     items = json.loads(get(server, "/api/gallery?limit=200")[1])["items"]
     shown = {item["key"]: item["status"] for item in items if item["key"].startswith("burst/")}
     assert shown == {key: "done" for key in keys}
+
+
+def test_a_stream_carries_only_the_lists_its_page_has_open(sb, server):
+    gallery_only = Stream(server.port, query="?topics=gallery")
+    try:
+        assert gallery_only.event()["data"]["topics"] == ["gallery"]
+        sb.s3.put_object(Bucket=sb.config.source_bucket, Key="gallery-only.jpg", Body=jpeg())
+        frame = gallery_only.frame_where(done("gallery-only.jpg"), "gallery-only.jpg done")["data"]
+    finally:
+        gallery_only.close()
+    assert "invocations" not in frame and "logs" not in frame
+    assert frame["changes"]["invocations"] >= 1 and "counts" in frame
+    response, body = get(server, "/api/feed?topics=gallery,secrets")
+    assert response.status == 400 and b"topics" in body

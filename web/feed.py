@@ -15,6 +15,9 @@ watching a burst made the sandbox several times slower. Now:
   feed's condition; a frame wakes it and it writes the frame's bytes. An extra page costs one socket write
   per frame. Nothing wakes while nothing changes, except a keep-alive comment every ``HEARTBEAT_S`` that
   lets a stream notice its page has gone.
+  While a burst goes on (a frame about more than ``BUSY_RECORDS`` attempts), frames go out every
+  ``BUSY_FRAME_INTERVAL_S`` instead: each one makes every open page lay out and paint again, on the same
+  cores the functions need; a single upload still goes out at once.
 - The views answer paged, newest-first reads (``gallery_page``, ``invocation_page``, ``log_page``) from
   the indexes, without listing a bucket or copying a list.
 
@@ -37,12 +40,48 @@ from contextlib import contextmanager
 from . import gallery as model
 from .rows import invocation_row, log_event_json
 
-FRAME_INTERVAL_S = 0.1  # with pages open: at most ten frames a second, each carrying every change since
+FRAME_INTERVAL_S = 0.05  # with pages open: at most twenty frames a second, each carrying every change since
+BUSY_FRAME_INTERVAL_S = 1.0  # ... and one while a burst goes on: every open page renders once per frame
+BUSY_RECORDS = 10  # a frame about more attempts than this means a burst
 QUIET_INTERVAL_S = 1.0  # with none open, the indexes are still kept up to date, once a second
 HEARTBEAT_S = 15.0  # a comment on every open stream, so a stream whose page has gone ends
-RING_FRAMES = 512  # frames kept for a page that reconnects (EventSource's Last-Event-ID)
+RING_FRAMES = 512  # frames kept for a page that reconnects (EventSource's Last-Event-ID) ...
+RING_BYTES = 16 * 1024 * 1024  # ... within this much memory (a burst's frames are large)
 INVOCATIONS_KEPT = 5000  # as many attempts as the sandbox's InvocationLog keeps
 LOG_EVENTS_KEPT = 20_000  # as many lines as the sandbox's log mirror keeps
+# What a page can ask a stream for (``/api/feed?topics=...``): each tab's list. Every frame also carries
+# the counters and the function's revision, and how many of each changed.
+TOPICS = ("gallery", "invocations", "logs")
+
+
+class Frame:
+    """One published frame: its parts serialised once, and the bytes for each set of topics made once."""
+
+    def __init__(self, epoch: str, seq: int, base: dict, parts: dict[str, str], base_changed: bool):
+        self.seq = seq
+        self._id = f"{epoch}.{seq}"
+        self._base = json.dumps(base, separators=(",", ":"), default=str)[:-1]  # without its closing brace
+        self._parts = parts
+        self._base_changed = base_changed
+        self._bytes: dict[frozenset, bytes] = {}
+        self.size = len(self._base) + 2 * sum(len(part) for part in parts.values())  # with the bytes made
+
+    @staticmethod
+    def serialise(parts: dict[str, dict]) -> dict[str, str]:
+        """Each topic's part as the JSON members it adds to a frame: ``"gallery":[...],"gallery_removed":[]``."""
+        return {topic: json.dumps(part, separators=(",", ":"), default=str)[1:-1] for topic, part in parts.items()}
+
+    def bytes_for(self, topics: frozenset) -> bytes:
+        """The SSE message for a stream of ``topics`` (empty when nothing in it concerns that stream)."""
+        data = self._bytes.get(topics)
+        if data is None:
+            chosen = [self._parts[topic] for topic in TOPICS if topic in topics and topic in self._parts]
+            if not chosen and not self._base_changed:
+                data = b""
+            else:
+                data = f"id: {self._id}\ndata: {','.join([self._base, *chosen])}}}\n\n".encode()
+            self._bytes[topics] = data
+        return data
 
 
 class ChangeFeed:
@@ -70,11 +109,14 @@ class ChangeFeed:
         self._published = threading.Condition(self._lock)
         self.seq = 0  # the newest frame's number
         self.epoch = secrets.token_hex(4)  # frame ids are "<epoch>.<seq>": a restarted feed never resumes old ids
-        self._ring: deque[tuple[int, bytes]] = deque(maxlen=RING_FRAMES)
+        self._ring: deque[Frame] = deque(maxlen=RING_FRAMES)
+        self._ring_bytes = 0
         self._replayable_after = 0  # frames after this number are all in the ring
         self._streams = 0
+        self._topic_streams: Counter = Counter()  # open streams by topic
         self._beats = 0
         self._last_publish = 0.0
+        self._busy = False  # the last frame was about many attempts (a burst): wait longer for the next
         self.listing = "pending"  # the one listing of the source bucket: pending, running, done, failed
         # gallery: key -> item (dicts are replaced, never changed, so readers may hold them)
         self._items: dict[str, dict] = {}
@@ -166,7 +208,7 @@ class ChangeFeed:
             if not woke:
                 self._heartbeat()
                 continue
-            interval = FRAME_INTERVAL_S if self._streams else QUIET_INTERVAL_S
+            interval = QUIET_INTERVAL_S if not self._streams else BUSY_FRAME_INTERVAL_S if self._busy else FRAME_INTERVAL_S
             delay = self._last_publish + interval - time.monotonic()
             if delay > 0:
                 self._hurry.wait(delay)  # coalesce what else changes meanwhile, unless a reader waits
@@ -219,8 +261,8 @@ class ChangeFeed:
             return
         retries = function.maximum_retry_attempts
         seq = self.seq + 1
-        frame: dict = {}
-        listening = publish and self._streams > 0  # rows go only into frames: built only for a listener
+        # rows go only into frames: built only while a stream asks for them
+        listening = publish and self._topic_streams["invocations"] > 0
 
         # invocations: rows for every changed attempt, counts kept by status
         rows, new_records, status_change = [], [], []
@@ -298,21 +340,19 @@ class ChangeFeed:
         count = self._count_dead_letters(sandbox, function) if dead_letters else self._dead_letter_count
         revision = function.revision
 
+        parts = {}
+        if items or removed:
+            parts["gallery"] = {"gallery": list(items.values()), "gallery_removed": removed}
         if rows:
-            frame["invocations"] = rows
-        if items:
-            frame["gallery"] = list(items.values())
-        if removed:
-            frame["gallery_removed"] = removed
+            parts["invocations"] = {"invocations": rows}
         if lines:
-            frame["logs"] = lines
-        if new_streams:
-            frame["streams"] = sorted(new_streams)
-        if revision != self._revision:
-            frame["revision"] = revision
+            parts["logs"] = {"logs": lines, "streams": sorted(new_streams)}
+        self._busy = len(dirty) > BUSY_RECORDS
         counts_changed = bool(new_records or status_change or count != self._dead_letter_count)
-        if not frame and not counts_changed:
+        if not parts and not counts_changed and revision == self._revision:
             return
+        changes = {"gallery": len(items) + len(removed), "invocations": len(dirty), "logs": len(lines)}
+        serialised = Frame.serialise(parts) if publish and self._streams else None
 
         with self._published:
             for rid, entry in new_records:
@@ -337,24 +377,31 @@ class ChangeFeed:
                 del self._logs[:-LOG_EVENTS_KEPT], self._log_seqs[:-LOG_EVENTS_KEPT]
             self._log_streams |= new_streams
             self._dead_letter_count = count
+            base_changed = counts_changed or revision != self._revision
             self._revision = revision
-            frame = {"seq": seq, **frame, "counts": self._counts()}
             self.seq = seq
-            if publish and self._streams:
-                data = json.dumps(frame, separators=(",", ":"), default=str)
-                self._ring.append((seq, self._event(seq, data)))
+            if serialised is None and publish and self._streams:  # a page connected meanwhile
+                serialised = Frame.serialise(parts)
+            if serialised is not None:
+                base = {"seq": seq, "counts": self._counts(), "revision": revision, "changes": changes}
+                self._keep(Frame(self.epoch, seq, base, serialised, base_changed))
             else:
                 self._replayable_after = seq  # nobody listened: a page that reconnects reloads instead
             self._last_publish = time.monotonic()
             self._published.notify_all()
 
-    def _event(self, seq: int, data: str) -> bytes:
-        return f"id: {self.epoch}.{seq}\ndata: {data}\n\n".encode()
-
     def parse_event_id(self, text: str | None) -> int | None:
         """The frame number of a ``Last-Event-ID`` this feed sent, else None."""
         epoch, _, seq = (text or "").partition(".")
         return int(seq) if epoch == self.epoch and seq.isdigit() else None
+
+    def _keep(self, frame: Frame) -> None:
+        if len(self._ring) == self._ring.maxlen:
+            self._ring_bytes -= self._ring[0].size
+        self._ring.append(frame)
+        self._ring_bytes += frame.size
+        while self._ring_bytes > RING_BYTES and len(self._ring) > 1:
+            self._ring_bytes -= self._ring.popleft().size
 
     def _put_item(self, key: str, item: dict) -> None:
         old = self._items.get(key)
@@ -480,30 +527,33 @@ class ChangeFeed:
 
     # -- streams (views/feed.py) ---------------------------------------------------------------------
     @contextmanager
-    def stream(self):
-        """Held by each open ``/api/feed`` response: while any is open, frames are serialised."""
+    def stream(self, topics: frozenset = frozenset(TOPICS)):
+        """Held by each open ``/api/feed`` response: while any is open, frames are serialised (and
+        invocation rows built while one asks for them)."""
         with self._lock:
             self._streams += 1
+            self._topic_streams.update(topics)
         self._wake.set()  # the broadcaster's idle wait now needs a keep-alive timeout
         try:
             yield self
         finally:
             with self._lock:
                 self._streams -= 1
+                self._topic_streams.subtract(topics)
 
-    def hello(self, last_event_id: str | None) -> tuple[bytes, int]:
+    def hello(self, last_event_id: str | None, topics: frozenset = frozenset(TOPICS)) -> tuple[bytes, int]:
         """The first message of a stream and the frame number it continues from. A reconnecting page sends
         the id of the last frame it had (``Last-Event-ID``): when the ring still holds every frame since,
         the stream resumes there; otherwise it starts from now and says ``reset`` (the page reloads its
         lists)."""
         after = self.parse_event_id(last_event_id)
         with self._lock:
-            oldest = self._ring[0][0] if self._ring else self.seq + 1
+            oldest = self._ring[0].seq if self._ring else self.seq + 1
             resumable = (after is not None and after <= self.seq and after >= self._replayable_after
                          and after >= oldest - 1)
             start = after if resumable else self.seq
             data = {"seq": self.seq, "resumed": resumable, "reset": bool(last_event_id) and not resumable,
-                    "counts": self._counts(), "revision": self._revision}
+                    "topics": sorted(topics), "counts": self._counts(), "revision": self._revision}
         body = f"retry: 2000\nevent: hello\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
         return body, start
 
@@ -516,11 +566,11 @@ class ChangeFeed:
         """How many pages' streams are open now (a browser's tabs share one)."""
         return self._streams
 
-    def wait(self, after: int, beats: int, closing=lambda: False) -> tuple[list[tuple[int, bytes]] | None, int]:
+    def wait(self, after: int, beats: int, closing=lambda: False) -> tuple[list[Frame] | None, int]:
         """Block until there is a frame after ``after`` or a keep-alive (``beats`` moved on); returns the
-        frames as (number, bytes) - none for a keep-alive - or None when the stream must end: the feed or
-        the page's server is closing, or the page fell so far behind that the ring no longer holds what it
-        missed (its EventSource reconnects and the page reloads)."""
+        frames - none for a keep-alive - or None when the stream must end: the feed or the page's server
+        is closing, or the page fell so far behind that the ring no longer holds what it missed (its
+        EventSource reconnects and the page reloads)."""
         with self._published:
             while (self.seq <= after and self._beats == beats and not self._stopping.is_set()
                    and not closing()):
@@ -528,9 +578,9 @@ class ChangeFeed:
             if self._stopping.is_set() or closing():
                 return None, self._beats
             if self.seq > after and (after < self._replayable_after or not self._ring
-                                     or self._ring[0][0] > after + 1):
+                                     or self._ring[0].seq > after + 1):
                 return None, self._beats
-            return [(seq, data) for seq, data in self._ring if seq > after], self._beats
+            return [frame for frame in self._ring if frame.seq > after], self._beats
 
     def wake_streams(self) -> None:
         with self._published:

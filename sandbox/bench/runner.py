@@ -13,7 +13,10 @@
 - api: API Gateway's warm request -> response overhead over the function's Duration, HTTP and REST APIs
   (goals: p50 <= 5 ms, p99 <= 20 ms; sandbox/bench/api_gateway.py);
 - schedules: how long after its minute a scheduled rule fires, on the real clock and at --time-scale 60
-  (goal <= 1 s; sandbox/bench/schedules.py).
+  (goal <= 1 s; sandbox/bench/schedules.py);
+- page: what watching costs - bursts with 0, 1 and 3 headless Chromium pages open, idle CPU, upload-to-page
+  latency, first gallery paint at 10,000 images (goals: >= 90 % of the no-page burst, <= 1 % of a core idle,
+  <= 250 ms, <= 300 ms; sandbox/bench/page.py).
 """
 from __future__ import annotations
 
@@ -289,7 +292,7 @@ def print_burst(burst: dict) -> None:
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
-    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api"))
+    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api", "page"))
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
@@ -335,6 +338,11 @@ def run_all(only=None, uploads: int = 20) -> dict:
 
         print("\nscheduled events (issue: the guide's other triggers)")
         figures["schedules"] = schedules.run()
+    if "page" in parts:
+        from . import page
+
+        print("\nthe page, watched by a class (issue 17: watching must not slow the sandbox down)")
+        figures["page"] = page.run()
     if "image" in parts:
         try:
             from . import image_step

@@ -2,8 +2,9 @@
 
 One stream per open page (a browser's tabs share one, through a SharedWorker: see static/web/js/feed.js).
 It starts with a ``hello`` (the frame number it continues from, the counters the tabs' badges show), then
-one ``message`` per frame of the sandbox's change feed (web/feed.py): the gallery items, invocation rows
-and log lines that changed, already serialised once for every page. While nothing changes the stream's
+one ``message`` per frame of the sandbox's change feed (web/feed.py): the counters, and the gallery items,
+invocation rows and log lines that changed - only the ``topics`` the page asked for (the lists it has
+open; all three by default), each part serialised once for every page. While nothing changes the stream's
 thread is blocked on the feed's condition; a comment every 15 s lets it notice a page that has gone.
 
 Like every route it passes the page's Host check and the network token (security.py), sends no CORS
@@ -16,6 +17,8 @@ import threading
 from flask import Blueprint, current_app, request
 
 from .. import context
+from ..errors import ApiError
+from ..feed import TOPICS
 
 bp = Blueprint("feed", __name__, url_prefix="/api")
 
@@ -50,20 +53,27 @@ def feed():
     streams = gate(current_app)
     streams.feeds.add(hub)
     streams.opened += 1
-    last_event_id = request.headers.get("Last-Event-ID")
+    # A new EventSource (the page asked for other topics) names the last frame it had in ``last``; the
+    # browser's own reconnection sends it as Last-Event-ID.
+    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last")
+    topics = frozenset((request.args.get("topics") or ",".join(TOPICS)).split(","))
+    if not topics <= set(TOPICS):
+        raise ApiError(400, f"'topics' names what the stream carries: some of {', '.join(TOPICS)}.")
 
     def generate():
-        with hub.stream():
-            hello, after = hub.hello(last_event_id)
+        with hub.stream(topics):
+            hello, after = hub.hello(last_event_id, topics)
             beats = hub.beats
             yield hello
             while True:
                 frames, now = hub.wait(after, beats, lambda: streams.closed)
                 if frames is None:
                     return  # closing, or the page fell behind: its EventSource reconnects and reloads
+                data = b"".join(frame.bytes_for(topics) for frame in frames or ())
                 if frames:
-                    after = frames[-1][0]
-                    yield b"".join(data for _, data in frames)
+                    after = frames[-1].seq
+                if data:
+                    yield data
                 elif now != beats:
                     yield KEEP_ALIVE
                 beats = now

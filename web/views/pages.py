@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, render_template
 from .. import context, security
 from ..errors import format_bytes
 
+FIRST_PAGE = 30  # the gallery's first page (gallery.js asks for as many): enough to fill a large screen
+
 bp = Blueprint("pages", __name__)
 
 
@@ -23,6 +25,7 @@ def index():
         log_group=context.log_group(),
         max_upload_bytes=limit,
         max_upload_text=format_bytes(limit),
+        first_page=FIRST_PAGE,
     ))
     response.headers["Cache-Control"] = "no-store"
     return response

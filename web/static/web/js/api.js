@@ -24,10 +24,11 @@ async function parse(response) {
   return data;
 }
 
-export async function getJSON(url) {
+// `pending`: a fetch of the same URL already made (the gallery's preloaded first page), to take instead.
+export async function getJSON(url, pending = null) {
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+    response = await (pending || fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" }));
   } catch (err) {
     throw new ApiError("The sandbox's page server is not answering; is run_local.py still running?", 0);
   }

@@ -45,7 +45,7 @@ export function hello(message) {
 // holds unsaved changes. Environments come and go with invocations.
 export function frame(message) {
   if (message.revision !== undefined) revisionIs(message.revision);
-  if (message.invocations && ctx.visible("configuration")) refreshEnvironments();
+  if (message.changes && message.changes.invocations && ctx.visible("configuration")) refreshEnvironments();
 }
 
 function revisionIs(revision) {

@@ -32,7 +32,7 @@ export function show() {
 }
 
 export function frame(message) {
-  if (!message.invocations || !ctx.visible("cost") || timer !== null) return;
+  if (!(message.changes && message.changes.invocations) || !ctx.visible("cost") || timer !== null) return;
   timer = setTimeout(() => {
     timer = null;
     load();

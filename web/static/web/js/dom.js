@@ -35,6 +35,15 @@ export function replaceChildren(node, ...children) {
   return append(node, ...children);
 }
 
+// Writing the same text or class again still makes the browser restyle: write only what changed.
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+export function setClass(node, className) {
+  if (node.className !== className) node.className = className;
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 

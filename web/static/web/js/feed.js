@@ -1,15 +1,26 @@
 // The change feed, page side. The server pushes what changed (server-sent events on /api/feed); the page
 // never polls. Every tab of this browser shares one connection through a SharedWorker (feed_worker.js);
-// where SharedWorker is missing the page opens its own.
-import { openFeed } from "./feed_source.js";
-
+// where SharedWorker is missing the page opens its own (feed_source.js, loaded only then). The stream
+// carries the lists the page has open (`topics`): a tab that opens another list asks for it first.
 const listeners = new Set();
+let topics = new Set(["gallery"]);
+let send = null; // (topics) => void: tell the connection which lists this page needs
+const waiting = []; // [topics, resolve]: tabs waiting for a stream that carries their list
 
 export function onFeed(listener) {
   listeners.add(listener);
 }
 
 function dispatch(message) {
+  if (message.type === "hello") {
+    const carried = new Set(message.hello.topics || []);
+    for (const entry of [...waiting]) {
+      if ([...entry[0]].every((topic) => carried.has(topic))) {
+        waiting.splice(waiting.indexOf(entry), 1);
+        entry[1]();
+      }
+    }
+  }
   for (const listener of listeners) listener(message);
 }
 
@@ -20,6 +31,8 @@ export function connectFeed() {
         { type: "module", name: "sandbox-change-feed" });
       worker.port.addEventListener("message", (event) => dispatch(event.data));
       worker.port.start();
+      send = (wanted) => worker.port.postMessage({ topics: [...wanted] });
+      send(topics);
       window.addEventListener("pagehide", () => worker.port.postMessage("bye"), { once: true });
       window.addEventListener("pageshow", (event) => {
         if (event.persisted) connectFeed(); // back from the back-forward cache: join again
@@ -29,9 +42,28 @@ export function connectFeed() {
       /* no worker allowed here: connect this page on its own */
     }
   }
-  const feed = openFeed(dispatch);
-  window.addEventListener("pagehide", () => feed.close(), { once: true });
+  let feed = null;
+  send = (wanted) => {
+    if (feed) feed.setTopics(wanted);
+  };
+  import("./feed_source.js").then(({ openFeed }) => {
+    feed = openFeed(dispatch, topics);
+    window.addEventListener("pagehide", () => feed.close(), { once: true });
+  });
   return "page";
+}
+
+// Resolves once the stream carries `topic` (at once if it already does), so that a list read afterwards
+// misses no frame. If the sandbox does not answer, the list is read anyway after a while (and says so).
+export function needTopic(topic) {
+  if (topics.has(topic)) return Promise.resolve();
+  topics = new Set([...topics, topic]);
+  const wanted = new Set(topics);
+  return new Promise((resolve) => {
+    waiting.push([wanted, resolve]);
+    if (send) send(wanted);
+    setTimeout(resolve, 3000);
+  });
 }
 
 // A list the page read once (its first page) and keeps current from the feed. Frames that arrive while
@@ -64,9 +96,9 @@ export class LiveList {
       this.pending = [];
       throw err;
     }
-    const waiting = this.pending;
+    const waitingFrames = this.pending;
     this.pending = [];
-    for (const frame of waiting) this.frame(frame);
+    for (const frame of waitingFrames) this.frame(frame);
     const missed = this.streamSeq !== null && this.streamSeq > this.seq;
     this.streamSeq = null;
     if (this.again || missed) {

@@ -4,12 +4,15 @@
 // few a second at most (a burst must not become a burst of image requests); the source is loaded at full
 // size only when the pair is opened.
 import { getJSON, objectUrl } from "./api.js";
-import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, shortId, showBanner } from "./dom.js";
+import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, setClass, setText, shortId, showBanner } from "./dom.js";
 import { LiveList } from "./feed.js";
 
 const PAGE = 50;
+const FIRST_PAGE = 30; // enough to fill a large screen; the page preloads it (views/pages.py), so the same URL
 const KEEP = 100; // cards kept while the reader is at the top; older ones are read again on scroll
-const THUMBS_PER_S = 4; // thumbnails started per second once the first THUMB_BURST are under way
+const THUMBS_PER_S = 4; // thumbnails started per second once the first THUMB_BURST are under way ...
+const BUSY_THUMBS_PER_S = 2; // ... and while a burst goes on (each one lays out and paints the page again)
+const BUSY_ITEMS = 10; // a frame about more items than this means a burst
 const THUMB_BURST = 6;
 const THUMBS_IN_FLIGHT = 2;
 
@@ -28,8 +31,17 @@ const cards = new Map(); // key -> card
 let order = []; // keys, newest first, as the gallery shows them
 let next = null; // cursor of the items older than the last card; null: every item is shown
 let moreBusy = false;
-let firstPaint = true;
+let scrolledDown = false; // kept from scroll events: reading scrollY after changing the page would lay it out
+let firstPaint = true; // the first page painted and the first thumbnail shown are marked for the benchmark
+let firstThumbnail = true;
 const live = new LiveList(loadFirst, applyFrame);
+export const topic = "gallery";
+
+// Resolves once the first page of the gallery is on screen (or could not be read).
+let painted;
+export const firstPaintDone = new Promise((resolve) => {
+  painted = resolve;
+});
 
 export function init(context) {
   ctx = context;
@@ -38,6 +50,9 @@ export function init(context) {
     if (event.target === event.currentTarget) event.currentTarget.close(); // click on the backdrop
   });
   $("#gallery-more-button").addEventListener("click", loadMore);
+  window.addEventListener("scroll", () => {
+    scrolledDown = window.scrollY > 200;
+  }, { passive: true });
   new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting)) loadMore();
   }, { rootMargin: "400px 0px" }).observe($("#gallery-more"));
@@ -61,6 +76,7 @@ async function reload() {
     showBanner("#gallery-error", null);
   } catch (err) {
     showBanner("#gallery-error", err.message);
+    painted();
   }
 }
 
@@ -74,19 +90,26 @@ function oldestShown() {
 }
 
 async function loadFirst() {
-  const data = await getJSON(`/api/gallery?limit=${PAGE}`);
+  const url = `/api/gallery?limit=${FIRST_PAGE}`;
+  // The first read takes the answer the page preloaded (a plain fetch of the same URL); later ones ask again.
+  const preloaded = firstPaint ? fetch(url, { headers: { Accept: "application/json" } }) : null;
+  const data = await getJSON(url, preloaded);
   for (const key of [...order]) removeCard(key);
   for (const item of data.items) addCard(item);
   next = data.next;
   updateEnds();
   if (firstPaint) {
     firstPaint = false;
-    requestAnimationFrame(() => performance.mark("gallery-first-paint"));
+    requestAnimationFrame(() => {
+      performance.mark("gallery-first-paint");
+      painted();
+    });
   }
   return data.seq;
 }
 
 function applyFrame(message) {
+  if ((message.gallery || []).length > BUSY_ITEMS) busyUntil = performance.now() + 3000;
   for (const key of message.gallery_removed || []) removeCard(key);
   for (const item of message.gallery || []) upsert(item);
   trim();
@@ -153,7 +176,7 @@ function unplace(key) {
 // While the reader is at the top, a long burst does not grow the page without end: cards beyond the
 // first KEEP go, and scrolling down reads them again.
 function trim() {
-  if (order.length <= KEEP || window.scrollY > 200) return;
+  if (order.length <= KEEP || scrolledDown) return;
   const last = cards.get(order[KEEP - 1]).item;
   for (const key of order.slice(KEEP)) removeCard(key);
   next = last.cursor;
@@ -210,38 +233,40 @@ function sourceDims(item) {
 }
 
 function fill(card, item) {
+  const before = card.item;
   card.item = item;
-  card.root.className = `card status-${item.status.replace(/ /g, "-")}`;
-  card.sourceCaption.textContent = ["Original", sourceDims(item), fmtBytes(item.source.bytes)].filter(Boolean).join(" · ");
+  const status = item.status.replace(/ /g, "-");
+  setClass(card.root, `card status-${status}`);
+  setText(card.sourceCaption, ["Original", sourceDims(item), fmtBytes(item.source.bytes)].filter(Boolean).join(" · "));
   const resized = item.resized;
-  card.resizedCaption.textContent = resized
+  setText(card.resizedCaption, resized
     ? ["Resized", fmtDims(resized.width, resized.height), fmtBytes(resized.bytes)].filter(Boolean).join(" · ")
-    : "Resized: –";
+    : "Resized: –");
   card.resizedCaption.title = resized ? resized.key : "";
   card.want = resized ? objectUrl(resized.bucket, resized.key, resized.version) : null;
   if (!card.want) {
-    showPlaceholder(card, PLACEHOLDER[item.status] || item.status, item.status);
+    if (!before || before.status !== item.status || card.shown) showPlaceholder(card, PLACEHOLDER[item.status] || item.status, item.status);
   } else if (card.failed === card.want) {
     showPlaceholder(card, "The resized object could not be read", "failed");
-  } else if (!card.shown) {
+  } else if (!card.shown && card.thumb.textContent !== "Loading the resized image…") {
     showPlaceholder(card, "Loading the resized image…", "done");
   }
 
-  card.badge.className = `badge badge-${item.status.replace(/ /g, "-")}`;
-  card.badge.textContent = item.status;
+  setClass(card.badge, `badge badge-${status}`);
+  setText(card.badge, item.status);
   const saving = item.saving_pct;
-  card.saving.classList.toggle("larger", saving !== null && saving < 0);
-  card.saving.textContent = saving !== null && saving !== undefined ? `${saving >= 0 ? "−" : "+"}${Math.abs(saving).toFixed(0)}% bytes` : "";
-  card.saving.title = saving !== null && saving !== undefined
-    ? `The resized image is ${Math.abs(saving)}% ${saving >= 0 ? "smaller" : "larger"} than the original.` : "";
-  card.reason.textContent = item.reason || "";
+  const known = saving !== null && saving !== undefined;
+  card.saving.classList.toggle("larger", known && saving < 0);
+  setText(card.saving, known ? `${saving >= 0 ? "−" : "+"}${Math.abs(saving).toFixed(0)}% bytes` : "");
+  card.saving.title = known ? `The resized image is ${Math.abs(saving)}% ${saving >= 0 ? "smaller" : "larger"} than the original.` : "";
+  setText(card.reason, item.reason || "");
   card.reason.hidden = !item.reason;
   const facts = [];
   if (item.request_id) facts.push(`request ${shortId(item.request_id)}`);
   if (item.attempt > 1) facts.push(`attempt ${item.attempt}`);
   if (item.cold_start !== null && item.cold_start !== undefined) facts.push(item.cold_start ? "cold start" : "warm");
   if (item.duration_ms !== null && item.duration_ms !== undefined) facts.push(fmtMs(item.duration_ms));
-  card.facts.textContent = facts.join(" · ");
+  setText(card.facts, facts.join(" · "));
   if (card.want && visible.has(card)) pumpThumbs();
 }
 
@@ -253,6 +278,10 @@ function showPlaceholder(card, text, status) {
 }
 
 function showThumb(card, img) {
+  if (firstThumbnail) {
+    firstThumbnail = false;
+    performance.mark("gallery-first-thumbnail");
+  }
   clear(card.thumb);
   card.thumb.className = "thumb-box img-box";
   img.className = "resized-img";
@@ -276,6 +305,7 @@ const thumbObserver = new IntersectionObserver((entries) => {
   }
   pumpThumbs();
 }, { rootMargin: "200px 0px" });
+let busyUntil = 0;
 let tokens = THUMB_BURST;
 let refilled = performance.now();
 let inFlight = 0;
@@ -293,7 +323,8 @@ function nextThumb() {
 
 function pumpThumbs() {
   const now = performance.now();
-  tokens = Math.min(THUMB_BURST, tokens + ((now - refilled) / 1000) * THUMBS_PER_S);
+  const rate = now < busyUntil ? BUSY_THUMBS_PER_S : THUMBS_PER_S;
+  tokens = Math.min(THUMB_BURST, tokens + ((now - refilled) / 1000) * rate);
   refilled = now;
   while (inFlight < THUMBS_IN_FLIGHT && tokens >= 1) {
     const card = nextThumb();
@@ -305,7 +336,7 @@ function pumpThumbs() {
     pumpTimer = setTimeout(() => {
       pumpTimer = null;
       pumpThumbs();
-    }, Math.max(20, ((1 - tokens) / THUMBS_PER_S) * 1000));
+    }, Math.max(20, ((1 - tokens) / rate) * 1000));
   }
 }
 

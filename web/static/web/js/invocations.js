@@ -24,6 +24,7 @@ let moreBusy = false;
 let selected = null; // id of the open row
 let detail = null; // {id, tr, final}
 const live = new LiveList(loadFirst, applyFrame);
+export const topic = "invocations";
 
 export function init() {
   $("#invocations-more-button").addEventListener("click", loadMore);
@@ -89,8 +90,13 @@ function updateEnds() {
   $("#invocations-more").hidden = next === null;
 }
 
+let scrolledDown = false; // kept from scroll events: reading scrollY after changing the page would lay it out
+window.addEventListener("scroll", () => {
+  scrolledDown = window.scrollY > 200;
+}, { passive: true });
+
 function trim() {
-  if (order.length <= KEEP || window.scrollY > 200) return;
+  if (order.length <= KEEP || scrolledDown) return;
   const last = rows.get(order[KEEP - 1]).inv;
   for (const id of order.slice(KEEP)) removeRow(id);
   next = last.serial;

@@ -17,6 +17,7 @@ let earlierBusy = false;
 let streamsTimer = null;
 let streamsAt = 0;
 const live = new LiveList(loadFirst, applyFrame);
+export const topic = "logs";
 
 export function init(context) {
   ctx = context;
@@ -46,7 +47,8 @@ export function hello(message) {
 
 export function frame(message) {
   if (message.logs) live.frame(message);
-  if ((message.streams || message.invocations) && ctx.visible("logs")) refreshStreams();
+  const changed = message.changes || {};
+  if (((message.streams && message.streams.length) || changed.invocations) && ctx.visible("logs")) refreshStreams();
 }
 
 export function streamLabel(name) {

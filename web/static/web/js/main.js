@@ -1,14 +1,10 @@
 // The page: tabs, and the change feed. Nothing is polled: the server pushes what changed (feed.js) and
-// each tab applies it to what it shows; a tab reads its first page when it is first shown.
-import { $, $$ } from "./dom.js";
-import { connectFeed, onFeed } from "./feed.js";
+// each tab applies it to what it shows; a tab reads its first page when it is first shown. Only the
+// gallery's code loads with the page; another tab's module is fetched the first time it is shown.
+import { $, $$, setText } from "./dom.js";
+import { connectFeed, needTopic, onFeed } from "./feed.js";
 import * as gallery from "./gallery.js";
 import * as upload from "./upload.js";
-import * as invocations from "./invocations.js";
-import * as logs from "./logs.js";
-import * as configuration from "./configuration.js";
-import * as cost from "./cost.js";
-import * as deadLetters from "./dead_letters.js";
 
 const body = document.body;
 const ctx = {
@@ -24,17 +20,32 @@ const ctx = {
   visible: (name) => ctx.activeTab === name && !document.hidden,
 };
 
-const tabs = {
-  gallery,
-  invocations,
-  logs,
-  configuration,
-  cost,
-  "dead-letters": deadLetters,
+const tabs = { gallery }; // the modules loaded so far, by tab
+const later = {
+  invocations: () => import("./invocations.js"),
+  logs: () => import("./logs.js"),
+  configuration: () => import("./configuration.js"),
+  cost: () => import("./cost.js"),
+  "dead-letters": () => import("./dead_letters.js"),
 };
+const loading = {};
+
+function load(name) {
+  if (tabs[name]) return Promise.resolve(tabs[name]);
+  if (!loading[name]) {
+    // The Invocations tab opens rows in the log viewer: its module comes with the viewer's.
+    const needs = name === "invocations" ? load("logs") : Promise.resolve();
+    loading[name] = needs.then(() => later[name]()).then((module) => {
+      if (module.init) module.init(ctx);
+      tabs[name] = module;
+      return module;
+    });
+  }
+  return loading[name];
+}
 
 function showTab(name) {
-  if (!tabs[name]) name = "gallery";
+  if (!tabs[name] && !later[name]) name = "gallery";
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
   ctx.activeTab = name;
   for (const link of $$(".tabs [data-tab]")) {
@@ -43,7 +54,10 @@ function showTab(name) {
     link.setAttribute("aria-selected", active ? "true" : "false");
   }
   for (const panel of $$(".tab-panel")) panel.hidden = panel.id !== `tab-${name}`;
-  if (tabs[name].show) tabs[name].show();
+  load(name).then(async (module) => {
+    if (module.topic) await needTopic(module.topic); // the stream carries this list before it is read
+    if (ctx.activeTab === name && module.show) module.show();
+  });
 }
 
 function setLive(ok) {
@@ -56,8 +70,8 @@ function setLive(ok) {
 
 function setCount(id, n) {
   const node = $(id);
-  node.textContent = n ? String(n) : "";
-  node.hidden = !n;
+  setText(node, n ? String(n) : "");
+  if (node.hidden !== !n) node.hidden = !n;
 }
 
 function setCounts(counts) {
@@ -74,19 +88,24 @@ onFeed((message) => {
     setCounts(message.hello.counts);
     for (const module of Object.values(tabs)) if (module.hello) module.hello(message.hello);
   } else if (message.type === "frame") {
-    setCounts(message.frame.counts);
-    for (const module of Object.values(tabs)) if (module.frame) module.frame(message.frame);
+    const frame = JSON.parse(message.data);
+    setCounts(frame.counts);
+    for (const module of Object.values(tabs)) if (module.frame) module.frame(frame);
   }
 });
 
 function start() {
-  for (const module of [...Object.values(tabs), upload]) if (module.init) module.init(ctx);
+  for (const module of [gallery, upload]) module.init(ctx);
   window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && tabs[ctx.activeTab].show) tabs[ctx.activeTab].show();
+    const module = tabs[ctx.activeTab];
+    if (!document.hidden && module && module.show) module.show();
   });
   showTab(location.hash.slice(1) || "gallery");
-  connectFeed();
+  // The feed connects once the gallery is painted (its worker and stream would compete with the first
+  // paint for the CPU); the gallery then catches up with anything newer than what it read.
+  const fallback = new Promise((resolve) => setTimeout(resolve, 1000));
+  Promise.race([ctx.activeTab === "gallery" ? gallery.firstPaintDone : Promise.resolve(), fallback]).then(connectFeed);
 }
 
 start();
