@@ -25,6 +25,7 @@ def test_burst_fans_out_over_several_environments_and_throttled_events_are_not_l
         sb.stop()
 
 
+@pytest.mark.slow  # holds the only environment for a second
 def test_synchronous_invoke_beyond_concurrency_is_throttled():
     sb = start_sandbox(HANDLERS / "faults", reserved_concurrency=1)
     try:
