@@ -35,12 +35,13 @@ from .errors import ConfigError
 from .event_sources import SourceContext, event_source_classes
 from .execution_environment import EnvironmentSettings
 from .function_runtime import FunctionRuntime
-from .guide_stack import create_guide_stack
+from .guide_stack import GuideStack
 from .invocation import InvocationLog, InvocationRecord
 from .lambda_api import LambdaApiInterceptor
 from .lambda_service import LambdaService
 from .metrics import LambdaMetrics
 from .pricing import CostSummary
+from .sam.applications import Applications
 from .sandbox_api import SandboxApi
 
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
@@ -51,17 +52,11 @@ COMPRESSED_RETRY_DELAY_SCALE = 1 / 60
 
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, function: FunctionConfiguration | None = None, *,
-                 endpoint: LocalEndpoint | None = None, event_sources: list | None = None):
+                 endpoint: LocalEndpoint | None = None, event_sources: list | None = None, stack=None):
         self.config = config or SandboxConfig()
         self.config.validate()
-        function = function or FunctionConfiguration()
-        if function.dead_letter_queue is None:  # the sandbox's function has a DLQ, readable with SQS
-            function = function.replace(dead_letter_queue=f"{function.function_name}-dlq",
-                                        revision=function.revision)
-        if not Path(function.code_dir).is_dir():
-            raise ConfigError(f"Code directory {function.code_dir} does not exist; point --code-dir at the "
-                              f"folder that holds your lambda_function.py.")
-        self._initial_function = function
+        # What start() creates through the APIs: the guide's stack, or a template's (sandbox/sam/).
+        self.stack = stack or GuideStack(function or FunctionConfiguration())
         self.records = InvocationLog()
         self.cost = CostSummary()
         # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
@@ -82,6 +77,8 @@ class Sandbox:
             for suffix, app in getattr(source, "host_routes", list)():
                 self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
+        self.stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
+        self.endpoint.add_service_app("cloudformation", self.stacks.cloudformation_app())
         self._clients: dict = {}
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()
         self.service: LambdaService | None = None
@@ -107,10 +104,11 @@ class Sandbox:
             self.service = self._lambda_service()
             starting.callback(self.service.stop)
             self.records.subscribe(UsageAccounting(self.cost, self.metrics, self.service.runtime).on_record_change)
-            create_guide_stack(self.client, self.config, self._initial_function, self.service.register)
             for source in self.event_sources:
                 source.start(self.service)
                 starting.callback(source.stop)
+            starting.callback(self.stacks.stop)
+            self.stack.create(self)
             self.service.reap_idle_every(self.config.idle_timeout_s)
             if self.config.hot_reload:
                 from .hot_reload import CodeWatcher
@@ -130,8 +128,8 @@ class Sandbox:
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
             logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,
-            code_dir=self.state_dir, default_function=self._initial_function.function_name,
-            count_metric=self.metrics.put, async_workers=max(10, self._initial_function.reserved_concurrency),
+            code_dir=self.state_dir, default_function=self.stack.default_function,
+            count_metric=self.metrics.put, async_workers=self.stack.async_workers,
             retry_delay_scale=1.0 if self.config.real_retry_delays else COMPRESSED_RETRY_DELAY_SCALE,
             describers=[source.describe for source in self.event_sources])
 
@@ -186,7 +184,7 @@ class Sandbox:
     # -- functions (the Lambda service's, for the CLI, the page and the notebooks) --------------------
     @property
     def function(self) -> FunctionConfiguration:
-        return self.service.runtime_or_fail(self._initial_function.function_name).function
+        return self.service.runtime_or_fail(self.stack.default_function).function
 
     def functions(self) -> list[FunctionConfiguration]:
         return self.service.functions()
@@ -249,6 +247,10 @@ class Sandbox:
     def fire_rule(self, name: str, kind: str = "rule", group: str | None = None) -> list[InvocationRecord]:
         """Fire a scheduled rule (kind "schedule": a Scheduler schedule) now; its next time is unchanged."""
         return self._schedule_source().fire_now(name, kind, group)
+
+    def applications(self) -> list[dict]:
+        """The applications made from templates (--template, aws cloudformation deploy): sam/stack.py."""
+        return self.stacks.describe()
 
     # -- reading -------------------------------------------------------------------------------------
     def _report(self, message: str) -> None:

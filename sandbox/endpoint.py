@@ -9,6 +9,9 @@ as a user's code would, or through the small hooks this module offers:
   service.
 - ``routes``: extra WSGI applications mounted under a path prefix (``/_sandbox/``), like LocalStack's
   ``/_localstack/health``.
+- ``add_service_app(service, app)``: a service the sandbox answers itself in moto's place (moto's app for
+  it is never built): CloudFormation, whose stacks moto would create inside its own backends, unseen by
+  the sandbox, and without the SAM transform (sandbox/sam/cloudformation.py).
 - ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
   Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
   access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
@@ -222,6 +225,7 @@ class LocalEndpoint:
         self.access = access or AccessPolicy(bind_host=host)
         self.requested_port = port
         self._middleware = dict(service_middleware or {})
+        self._service_apps: dict[str, WSGIApp] = {}
         self._routes = dict(routes or {})
         self._public_prefixes: dict[str, WSGIApp] = {}
         self._host_routes: list[tuple[str, WSGIApp]] = []
@@ -232,6 +236,10 @@ class LocalEndpoint:
         """Wrap one moto service's app (before start); several wraps nest, the first added outermost."""
         inner = self._middleware.get(service)
         self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
+
+    def add_service_app(self, service: str, app: WSGIApp) -> None:
+        """Answer one AWS service (as moto names it) with ``app`` instead of moto's (before start)."""
+        self._service_apps[service] = app
 
     def add_public_route(self, app: WSGIApp, path_prefix: str | None = None, host_suffix: str | None = None) -> None:
         """Serve ``app`` (before start) at a path prefix and/or on every Host name ending in ``host_suffix``
@@ -271,6 +279,8 @@ class LocalEndpoint:
             _running.append(self)
 
         def create_app(service):
+            if service in self._service_apps:
+                return self._service_apps[service]
             app = create_backend_app(service)
             wrap = self._middleware.get(service)
             return wrap(app) if wrap else app

@@ -3,15 +3,46 @@ would call: the two buckets, the role with the guide's managed policies (step 1)
 dead-letter queue (step 2), its reserved concurrency, and the S3 trigger with the permission S3 needs
 (step 4). Step 3 (the Pillow layer) is not needed locally: the function runs on this Python, which has
 Pillow; functions created through the API get strict imports instead (see env_vars.py).
+
+A *stack* is what a sandbox creates when it starts, after its event sources (``Sandbox(config, stack=...)``):
+
+- ``default_function``: the function ``Sandbox.function`` names (the page's and the CLI's default);
+- ``async_workers``: threads for asynchronous invocations;
+- ``create(sandbox)``: create it through the local endpoint's APIs; ``stop()``: the sandbox stops.
+
+:class:`GuideStack` (this module) is the default; :class:`sandbox.sam.TemplateStack` makes one from a
+SAM or CloudFormation template (``run_local.py --template``).
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 from .config import (ACCOUNT_ID, GUIDE_MANAGED_POLICY_ARNS, TRIGGER_ID, TRUST_POLICY, FunctionConfiguration,
                      SandboxConfig)
+from .errors import ConfigError
 from .packaging import function_zip_bytes
+
+
+class GuideStack:
+    """The guide's stack, with the sandbox's own function (handler/ or ``--code-dir``), run from its folder."""
+
+    def __init__(self, function: FunctionConfiguration):
+        if function.dead_letter_queue is None:  # the sandbox's function has a DLQ, readable with SQS
+            function = function.replace(dead_letter_queue=f"{function.function_name}-dlq", revision=function.revision)
+        if not Path(function.code_dir).is_dir():
+            raise ConfigError(f"Code directory {function.code_dir} does not exist; point --code-dir at the "
+                              f"folder that holds your lambda_function.py.")
+        self.function = function
+        self.default_function = function.function_name
+        self.async_workers = max(10, function.reserved_concurrency)
+
+    def create(self, sandbox) -> None:
+        create_guide_stack(sandbox.client, sandbox.config, self.function, sandbox.register_function)
+
+    def stop(self) -> None:
+        pass
 
 
 def create_guide_stack(client: Callable[[str], Any], config: SandboxConfig, function: FunctionConfiguration,

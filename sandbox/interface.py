@@ -75,3 +75,13 @@ class SandboxView(Protocol):
     def schedules(self) -> list[dict]: ...
 
     def fire_rule(self, name: str, kind: str = "rule", group: str | None = None) -> list[InvocationRecord]: ...
+
+    # Applications made from templates (run_local.py --template, aws cloudformation deploy; sandbox/sam/):
+    # one dict per stack, {"name", "template", "origin", "description", "status", "created_at",
+    # "functions": [{"logical_id", "name", "from", "handler", "runtime", "code", "memory_size", "timeout",
+    #                "triggers": [{"type": S3|SQS|DynamoDB|Schedule|ScheduleV2|Api|HttpApi, "source",
+    #                              "summary", and per type "events", "route", "urls", "schedule"...}]}],
+    # "resources": [{"logical_id", "type", "physical_id", "from"}], "outputs": [{"key", "value",
+    # "description", "export"?}] (AWS URLs made local), "notes": [...], "warnings": [...]}. Empty when the
+    # sandbox runs the guide's stack and nothing was deployed from a template.
+    def applications(self) -> list[dict]: ...

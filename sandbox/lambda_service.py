@@ -346,6 +346,11 @@ class LambdaService:
         return list(self._mappings.values())
 
     # -- code and layers on disk ---------------------------------------------------------------------
+    def layer_folder(self, arn: str) -> Path:
+        """Where a layer version published through the API is unpacked (its ``/opt``), for a function the
+        sandbox runs from a folder with that layer (a template's, sandbox/sam/)."""
+        return self._layer_dir(arn)
+
     def _layer_dir(self, arn: str) -> Path:
         if arn not in self._layers:
             raise ConfigError(f"Layer version {arn} does not exist in this sandbox; publish it first "

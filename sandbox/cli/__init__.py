@@ -28,6 +28,8 @@ EPILOG = f"""examples:
   run_local.py                                  start the sandbox (endpoint :{DEFAULTS.port}, page :{DEFAULTS.web_port})
   run_local.py --watch drop/ --open             ... upload every file dropped into drop/, open the page
   run_local.py --code-dir my_handler --handler {DEFAULT_HANDLER}
+  run_local.py --template template.yaml         run a SAM/CloudFormation template's application instead
+  run_local.py --template sam-app/template.yaml --parameter-overrides Stage=dev Bucket=my-bucket
   run_local.py upload sample_images/            upload files to a running sandbox, print each result
   run_local.py invoke --event events/put.json   one synchronous invocation, result and log lines
   run_local.py generate-event s3-put --bucket {SOURCE_BUCKET} --key test.jpg
@@ -92,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--example", action="append", default=[], metavar="NAME",
                         help=f"also set up an example of another trigger (examples/NAME): "
                              f"{', '.join(examples.names())} (repeatable)")
+    parser.add_argument("--template", metavar="FILE",
+                        help="create what this SAM or CloudFormation template declares, instead of the guide's "
+                             "stack, and run its functions from their CodeUri folders (hot reload); every "
+                             "trigger the sandbox runs is wired as on AWS (the function options below are then "
+                             "the template's to set)")
+    parser.add_argument("--parameter-overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="with --template: the template's parameter values, as sam deploy takes them "
+                             "(Key=Value or ParameterKey=Key,ParameterValue=Value)")
+    parser.add_argument("--stack-name", help="with --template: the stack's name (default: the template's folder)")
     parser.add_argument("--real-retry-delays", action="store_true",
                         help="retry failed asynchronous invocations after 1 and 2 minutes, as AWS does "
                              "(default: after 1 and 2 seconds)")

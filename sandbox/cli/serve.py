@@ -57,9 +57,8 @@ def cmd_serve(args) -> int:
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
                            allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu,
                            time_scale=args.time_scale)
-    function = function_from_args(args)
     started = time.perf_counter()
-    sandbox = Sandbox(config, function)
+    sandbox = Sandbox(config, function_from_args(args), stack=_template_stack(args, config))
     stopping = threading.Event()
 
     def on_signal(signum, frame):
@@ -100,6 +99,33 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _template_stack(args, config):
+    """--template: the template's stack (read, expanded and checked now, before anything starts)."""
+    if not args.template:
+        if args.parameter_overrides or args.stack_name:
+            raise SandboxError("--parameter-overrides and --stack-name go with --template FILE.")
+        return None
+    from ..sam import TemplateStack, parse_parameter_overrides
+
+    return TemplateStack.from_file(args.template, parse_parameter_overrides(args.parameter_overrides),
+                                   args.stack_name, config.region)
+
+
+def _application_lines(sandbox) -> list[str]:
+    """The template's application: each function with its triggers, then its Outputs with local URLs."""
+    lines = []
+    for application in sandbox.applications():
+        lines.append(f"template           : {application['template']} (stack {application['name']})")
+        for function in application["functions"]:
+            lines.append(f"  {function['logical_id']} ({function['name']}, {function['handler']} in {function['code']})")
+            lines += [f"    <- {trigger['summary']}" for trigger in function["triggers"]]
+        if application["outputs"]:
+            lines.append("Outputs:")
+            lines += [f"  {o['key']:<19}: {o['value']}" for o in application["outputs"]]
+        lines += [f"note: {line}" for line in application["notes"] + application["warnings"]]
+    return lines
+
+
 def _start_web(sandbox, config, args):
     from web.server import serve
 
@@ -107,6 +133,8 @@ def _start_web(sandbox, config, args):
 
 
 def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] = ()) -> None:
+    if args.template:
+        example_lines = _application_lines(sandbox) + list(example_lines)
     function = sandbox.function
     env = sandbox.client_environment()
     shell = "\n".join(f"  export {k}={v}" for k, v in env.items())
@@ -115,8 +143,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
     print(f"""Lambda sandbox — {function.function_name} ({function.handler} in {function.code_dir})
   local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS, DynamoDB, EventBridge, API Gateway)
   page               : {page}
-  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}
-  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
+{"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
   CPU                : {_cpu_line(sandbox)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}
 {"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}{"".join(chr(10) + "  " + line for line in example_lines)}
@@ -125,10 +152,18 @@ Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
   (PowerShell)
 {powershell}
 {_access_lines(sandbox)}
-Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg
-       aws s3 ls s3://{sandbox.config.destination_bucket}/
-       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}
+{_then_lines(sandbox, args, function)}
 ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
+
+
+def _then_lines(sandbox, args, function) -> str:
+    if args.template:
+        name = sandbox.applications()[0]["name"] if sandbox.applications() else ""
+        return (f"Then:  aws cloudformation describe-stack-resources --stack-name {name}\n"
+                f"       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}")
+    return (f"Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg\n"
+            f"       aws s3 ls s3://{sandbox.config.destination_bucket}/\n"
+            f"       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}")
 
 
 def _clock_line(sandbox) -> str:
