@@ -41,6 +41,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..config import DEFAULT_MEMORY_MB
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER_DIR = REPO_ROOT / "handler"
 BUILD_DIR = REPO_ROOT / "build" / "bench"
@@ -50,11 +52,11 @@ CORPUS_PHOTO = CORPUS / "metadata-extractor-images" / "jpg" / "Issue 266.jpg"
 GOAL_SPEEDUP = 4.0
 GOAL_FLOOR_RATIO = 1.25
 GOAL_SSIM = 0.97
-GOAL_PEAK_MB = 128
+GOAL_PEAK_MB = DEFAULT_MEMORY_MB  # the image step fits the console's default memory
 GUIDE_QUALITY = 75  # Pillow's default JPEG quality: what the guide's `image.save(buffer, 'JPEG')` writes
 GOAL_OVER_ESTIMATE = 1.15  # the memory estimate may exceed the measured peak by at most 15 %
 GENEROUS_MB = 1024  # memory size for measuring: nothing in the corpus is refused or killed at it
-DEFAULT_MB = 128
+DEFAULT_MB = DEFAULT_MEMORY_MB
 
 
 def photo_like(width: int, height: int, seed: int = 1) -> Image.Image:
@@ -197,7 +199,7 @@ def worker_peak_memory(way: str, photo: Path) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RESIZE_SCALE", "MAX_WIDTH", "MAX_HEIGHT", "OUTPUT_FORMAT", "MAX_INPUT_PIXELS")}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(DEFAULT_MEMORY_MB)
     out = subprocess.run([sys.executable, "-c", _WORKER, str(HANDLER_DIR), way, str(photo)],
                          capture_output=True, text=True, env=env, timeout=300)
     if out.returncode != 0:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import FUNCTION_NAME
+from ..config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FUNCTION_NAME
 from ..errors import ConfigError
 from .intrinsics import TemplateError
 from .plan import Plan
@@ -224,7 +224,7 @@ class TemplateStack:
                 "from": self.template.origin(logical_id) if self.template.origin(logical_id) != logical_id else None,
                 "handler": props.get("Handler"), "runtime": props.get("Runtime"),
                 "code": created.extra.get("folder") or "zip (through the Lambda API)",
-                "memory_size": int(props.get("MemorySize", 128)), "timeout": int(props.get("Timeout", 3)),
+                "memory_size": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
                 "triggers": triggers.get(created.physical_id, [])})
         resources = [{"logical_id": n, "type": self.plan.type_of(n), "physical_id": self.plan.created[n].physical_id,
                       "from": self.template.origin(n) if self.template.origin(n) != n else None}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ...config import FunctionConfiguration
+from ...config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FunctionConfiguration
 from ...packaging import function_zip_bytes
 from . import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
 from .storage import queue_or_stream_source
@@ -80,7 +80,7 @@ class Function(Kind):
                        ((props.get("Environment") or {}).get("Variables") or {}).items()}
         request = {"FunctionName": name, "Runtime": props["Runtime"], "Role": props["Role"],
                    "Handler": props["Handler"], "PackageType": "Zip",
-                   "MemorySize": int(props.get("MemorySize", 128)), "Timeout": int(props.get("Timeout", 3)),
+                   "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
                    "Environment": {"Variables": environment}, "Architectures": props.get("Architectures") or ["x86_64"]}
         if layer_arns:
             request["Layers"] = layer_arns
@@ -136,7 +136,7 @@ class Function(Kind):
             package = ctx.read_s3(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
         lam.update_function_code(FunctionName=name, ZipFile=package)
         request = {"FunctionName": name, "Runtime": props["Runtime"], "Role": props["Role"], "Handler": props["Handler"],
-                   "MemorySize": int(props.get("MemorySize", 128)), "Timeout": int(props.get("Timeout", 3)),
+                   "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
                    "Environment": {"Variables": {str(k): str(v) for k, v in
                                                  ((props.get("Environment") or {}).get("Variables") or {}).items()}},
                    "Layers": [str(arn) for arn in props.get("Layers") or []],
