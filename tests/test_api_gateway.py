@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 
 import pytest
@@ -316,12 +315,12 @@ def test_malformed_response_is_500_on_http_apis(sb, functions, action):
 def test_integration_timeout_answers_504_on_rest_and_503_on_http_while_the_function_runs_on(sb, functions):
     rest = rest_api(sb, functions["api-test"], timeout_ms=1000)
     http_ = http_api(sb, functions["api-test"], timeout_ms=1000)
-    started = time.monotonic()
     answer = call(sb, rest, "/prod/sleep?seconds=3")
     assert (answer.status, answer.body) == (504, b'{"message": "Endpoint request timed out"}')
     answer = call(sb, http_, "/sleep?seconds=3")
     assert (answer.status, answer.body) == (503, b'{"message":"Service Unavailable"}')
-    assert time.monotonic() - started < 5.5  # answered at the integration timeout, not the function's end
+    # answered at the integration timeout, while the function still runs (not at its end)
+    assert [r.final for r in records_for(sb, http_)] == [False]
     finished = wait_for_record(sb, lambda r: r.subject.get("api") == http_ and r.final, what="the slow invocation")
     assert finished.status == "success"  # the function went on and finished
 

@@ -348,6 +348,7 @@ def test_foreign_page_cannot_read_write_or_delete_objects(sandbox):
     assert not [q for q in sandbox.client("sqs").list_queues().get("QueueUrls", []) if q.endswith("/evil")]
 
 
+@pytest.mark.slow
 def test_the_cli_and_boto3_still_use_the_endpoint(sandbox, aws_env):
     listed = subprocess.run(["aws", "lambda", "list-functions", "--query", "Functions[].FunctionName"],
                             env=aws_env, capture_output=True, text=True, timeout=120)
@@ -382,6 +383,7 @@ def test_allowed_origin_uses_a_presigned_put_per_the_bucket_cors(sandbox):
         sandbox.access.allowed_origins.discard(FRONT_END)
 
 
+@pytest.mark.slow
 def test_sharing_on_the_network_prints_a_warning_and_the_token(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "run_local.py", "--host", "0.0.0.0", "--port", "0", "--no-web", "--quiet",
@@ -401,12 +403,14 @@ def test_sharing_on_the_network_prints_a_warning_and_the_token(tmp_path):
     assert "warning: listening on 0.0.0.0" in err and "run any code" in err
 
 
+@pytest.mark.slow
 def test_token_is_refused_on_loopback_where_it_would_mean_nothing():
     result = subprocess.run([sys.executable, "run_local.py", "--token", "x", "--port", "0", "--no-web"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--token is for a sandbox shared on the network" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_allow_origin_is_one_clear_message():
     result = subprocess.run([sys.executable, "run_local.py", "--allow-origin", "*", "--port", "0", "--no-web"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)

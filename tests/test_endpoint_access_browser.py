@@ -15,7 +15,7 @@ import pytest
 from conftest import free_port, start_sandbox
 from test_web_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _unavailable
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REBIND_NAME = "rebind.evil.example"
 

@@ -111,6 +111,7 @@ def test_messages_reach_the_function_as_an_sqs_event_and_leave_the_queue(sb, aws
     assert invocation.source == "aws:sqs" and invocation.summary.endswith(url.rsplit("/", 1)[1])
 
 
+@pytest.mark.slow
 def test_a_failed_batch_returns_after_the_visibility_timeout_and_moves_to_the_dlq(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
@@ -125,6 +126,7 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_and_moves_to_the_dl
     assert queue_counts(sb, url) == (0, 0)
 
 
+@pytest.mark.slow
 def test_report_batch_item_failures_keeps_only_the_failed_messages(sb):
     sqs = sb.client("sqs")
     url, arn, seen = new_queue(sb, visibility=5)
@@ -203,6 +205,7 @@ def test_starting_position_is_required_for_a_stream(sb):
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
+@pytest.mark.slow
 def test_a_failing_batch_blocks_its_shard_then_is_skipped_with_an_on_failure_record(sb):
     dlq_url, dlq_arn, _ = new_queue(sb)
     table, stream, seen = new_table(sb)
