@@ -17,6 +17,7 @@ import base64
 import io
 import json
 import re
+from .invocation import InvocationStatus
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -168,7 +169,7 @@ class LambdaApiInterceptor:
             return [b""]
         payload = json.dumps(record.result).encode() if record.result is not None else b"null"
         headers.append(("X-Amz-Executed-Version", "$LATEST"))
-        if record.status != "success":
+        if record.status != InvocationStatus.SUCCESS:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
             tail = self.hooks.log_tail(record.request_id, LOG_TAIL_BYTES)

@@ -33,6 +33,7 @@ from .config import DEFAULT_REGION, LOCAL_CREDENTIALS, MAX_MEMORY_MB, MIN_MEMORY
 from .cpu_share import host_shortfall, vcpu_share
 from .errors import ConfigError
 from .pricing import invocation_cost
+from .invocation import InvocationStatus
 
 DEFAULT_MEMORY_SIZES = (128, 256, 512, 1024, 1536, 3008)  # Power Tuning's default power values
 DEFAULT_RUNS = 5  # Power Tuning's smallest "num"
@@ -64,11 +65,11 @@ class SizeResult:
 
     @property
     def succeeded(self) -> bool:
-        return bool(self.runs) and all(r.status == "success" for r in self.runs) and not self.skipped
+        return bool(self.runs) and all(r.status == InvocationStatus.SUCCESS for r in self.runs) and not self.skipped
 
     @property
     def failures(self) -> list[Run]:
-        return [r for r in self.runs if r.status != "success"]
+        return [r for r in self.runs if r.status != InvocationStatus.SUCCESS]
 
     @property
     def duration_p50_ms(self) -> float:
@@ -282,7 +283,7 @@ def tune(endpoint_url: str, function_name: str, event, memory_sizes=DEFAULT_MEMO
             for done in range(runs):
                 run = invoke_once(client, function_name, payload)
                 size.runs.append(run)
-                in_a_row = in_a_row + 1 if run.status != "success" else 0
+                in_a_row = in_a_row + 1 if run.status != InvocationStatus.SUCCESS else 0
                 if in_a_row >= STOP_AFTER_FAILURES:
                     size.skipped = runs - done - 1
                     break

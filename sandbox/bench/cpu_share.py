@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .. import cpu_share as share
 from ..config import MEMORY_MB_PER_VCPU, FunctionConfiguration, SandboxConfig
+from ..invocation import InvocationStatus
 
 CPU_BOUND = Path(__file__).resolve().parent / "handlers" / "cpu_bound"
 SIZES = (128, 512, 1769, 3008)
@@ -73,7 +74,7 @@ def _interleaved(sb, sizes, event: dict, repeats: int, label: str) -> dict:
     for _ in range(repeats):
         for memory in sizes:
             record = sb.invoke(event, function_name=names[memory])
-            if record.status != "success":
+            if record.status != InvocationStatus.SUCCESS:
                 raise RuntimeError(f"the CPU-bound function failed at {memory} MB: {record.error_message}")
             records[memory].append(record)
     rows = {}

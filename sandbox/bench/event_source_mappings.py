@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..config import FunctionConfiguration, SandboxConfig
+from ..invocation import InvocationStatus
 
 PROBE = Path(__file__).resolve().parent / "handlers" / "batch_probe"
 POISON_EVERY = 20  # 5 % of the burst
@@ -102,7 +103,7 @@ def burst(sb, count: int = 1000) -> dict:
                                     DestinationConfig={"OnFailure": {"Destination": skipped_arn}})
 
     def delivered(trigger: str, field) -> list:
-        return [field(r) for rec in sb.invocations() if rec.trigger == trigger and rec.status == "success"
+        return [field(r) for rec in sb.invocations() if rec.trigger == trigger and rec.status == InvocationStatus.SUCCESS
                 and "bench-burst" in rec.summary for r in rec.event["Records"]]
 
     def queue_done():
@@ -127,7 +128,7 @@ def burst(sb, count: int = 1000) -> dict:
 
 def delivered_in_order(sb, table: str = "bench-burst") -> list[str]:
     """The table's successfully delivered keys, in the order the function received them."""
-    records = sorted((r for r in sb.invocations() if r.trigger == "dynamodb" and r.status == "success"
+    records = sorted((r for r in sb.invocations() if r.trigger == "dynamodb" and r.status == InvocationStatus.SUCCESS
                       and r.subject.get("table") == table),
                      key=lambda r: r.started_at or 0)
     return [item["dynamodb"]["Keys"]["id"]["S"] for r in records for item in r.event["Records"]]

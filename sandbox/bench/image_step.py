@@ -42,6 +42,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..config import DEFAULT_MEMORY_MB
+from ..invocation import InvocationStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER_DIR = REPO_ROOT / "handler"
@@ -363,7 +364,7 @@ def corpus_memory(print_fn=print, memory_mb: int = GENEROUS_MB) -> dict:
             sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=path.read_bytes())
             record = sb.wait_for_key(key, timeout=120)
             result = _first_result(record)
-            if record is None or record.status != "success" or result.get("status") != "resized":
+            if record is None or record.status != InvocationStatus.SUCCESS or result.get("status") != "resized":
                 others += 1  # not decodable (not an image, corrupt, a bomb, another format)
                 continue
             rows.append({"file": name, "what": f"{result['sourceFormat']} {result['sourceMode']}",

@@ -36,6 +36,7 @@ import psutil
 
 from ..config import PROJECT_ROOT, SandboxConfig
 from .runner import _UPLOADER, _cpu_seconds, _line
+from ..invocation import InvocationStatus
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -95,7 +96,7 @@ class Completions:
         key = (record.subject or {}).get("key") or ""
         if self._prefix is None or not key.startswith(self._prefix) or not record.final:
             return
-        if record.status != "success":
+        if record.status != InvocationStatus.SUCCESS:
             return
         with self._lock:
             self._done.add(key)

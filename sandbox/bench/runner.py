@@ -31,6 +31,7 @@ import psutil
 
 from ..config import (DESTINATION_BUCKET, OUTPUT_KEY_PREFIX, PROJECT_ROOT, SOURCE_BUCKET, FunctionConfiguration,
                       SandboxConfig)
+from ..invocation import InvocationStatus
 
 NOOP = Path(__file__).resolve().parent / "handlers" / "noop"
 TEST_JPG = PROJECT_ROOT / "sample_images" / "test.jpg"
@@ -92,7 +93,7 @@ def bench_pipeline(uploads: int) -> dict:
             ms, record = _upload_and_wait(sb, f"bench/warm-{i}.jpg", body)
             warm.append(ms)
             durations.append(record.duration_ms)
-            if record.status != "success":
+            if record.status != InvocationStatus.SUCCESS:
                 print(f"  warning: warm upload {i} ended as {record.status}")
         overheads = [w - d for w, d in zip(warm, durations)]
     return {"cold_e2e_ms": cold_ms, "cold_duration_ms": cold.duration_ms, "cold_init_ms": cold.init_duration_ms,
@@ -214,7 +215,7 @@ def _burst_phase(sb, prefix: str, count: int) -> dict:
     keys = [f"{prefix}/{i:03d}.jpg" for i in range(count)]
     run = _burst(sb, keys, TEST_JPG)
     records = [sb.wait_for_key(key, timeout=1) for key in keys]
-    ok = sum(1 for r in records if r is not None and r.status == "success")
+    ok = sum(1 for r in records if r is not None and r.status == InvocationStatus.SUCCESS)
     outputs = set()
     for page in sb.s3.get_paginator("list_objects_v2").paginate(
             Bucket=DESTINATION_BUCKET, Prefix=f"{OUTPUT_KEY_PREFIX}{prefix}/"):

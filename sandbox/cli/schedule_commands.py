@@ -15,6 +15,7 @@ from ..config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
 from ..errors import SandboxError
 from ..event_sources.schedules.targets import scheduled_event
 from .tools import _running_sandbox
+from ..invocation import InvocationStatus
 
 
 def sample_scheduled_event(rule: str, region: str, when: str | None = None) -> dict:
@@ -92,7 +93,7 @@ def cmd_fire_rule(args) -> int:
         if record is None:
             print(f"  {item['function']}: no result after {args.wait:.0f} s")
             failures += 1
-        elif record["status"] == "success":
+        elif record["status"] == InvocationStatus.SUCCESS:
             result = json.dumps(record.get("result"))
             result = result if len(result) <= 2000 else result[:2000] + " ..."
             print(f"  {item['function']}: success in {record['duration_ms']} ms -> {result}")

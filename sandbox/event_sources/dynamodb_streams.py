@@ -24,6 +24,7 @@ from datetime import datetime
 from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
                                      passes_filters)
 from ..source_context import SourceContext
+from ..invocation import InvocationStatus
 
 SOURCE = "aws:dynamodb"
 POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
@@ -224,7 +225,7 @@ class _ShardReader:
                 work.popleft()
                 attempts = 0
                 continue
-            if result.status != "success" and self.mapping.bisect_on_error and len(batch) > 1:
+            if result.status != InvocationStatus.SUCCESS and self.mapping.bisect_on_error and len(batch) > 1:
                 middle = len(batch) // 2  # bisecting does not use up retries
                 work.popleft()
                 work.appendleft(batch[middle:])
@@ -244,7 +245,7 @@ class _ShardReader:
 
     def _failed_sequence_numbers(self, batch: list[dict], result):
         """True: the whole batch failed; a list: the partial response's failures; empty: success."""
-        if result.status != "success":
+        if result.status != InvocationStatus.SUCCESS:
             return True
         if not self.mapping.report_batch_item_failures:
             return []
@@ -278,7 +279,7 @@ class _ShardReader:
                               "the shard and the batch is retried")
             try:
                 result = self.source._service.run(record)
-                self.source.last_results[self.mapping.uuid] = ("OK" if result.status == "success"
+                self.source.last_results[self.mapping.uuid] = ("OK" if result.status == InvocationStatus.SUCCESS
                                                                else "PROBLEM: Function call failed")
                 return result
             except Throttled:
@@ -296,7 +297,7 @@ class _ShardReader:
                                "functionArn": self._function_arn(), "condition": condition,
                                "approximateInvokeCount": attempts},
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                                "functionError": "Unhandled" if result is not None and result.status != "success" else None},
+                                "functionError": "Unhandled" if result is not None and result.status != InvocationStatus.SUCCESS else None},
             "version": "1.0", "timestamp": now_iso(),
             "DDBStreamBatchInfo": {
                 "shardId": shard_id, "startSequenceNumber": first["SequenceNumber"],

@@ -20,6 +20,7 @@ import time
 from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
 from ..source_context import SourceContext
+from ..invocation import InvocationStatus
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1
@@ -173,7 +174,7 @@ class SqsEventSource:
         result = self._invoke(mapping, wanted, stop)
         if result is None:
             return  # stopping: the messages come back after their visibility timeout
-        if result.status != "success":
+        if result.status != InvocationStatus.SUCCESS:
             return  # the whole batch comes back after the visibility timeout
         failed = failed_item_ids(result.result) if mapping.report_batch_item_failures else []
         if failed is None:
@@ -194,7 +195,7 @@ class SqsEventSource:
                               "batchItemFailures); failed messages return after the visibility timeout")
             try:
                 result = self._service.run(record)
-                self.last_results[mapping.uuid] = "OK" if result.status == "success" else "PROBLEM: Function call failed"
+                self.last_results[mapping.uuid] = "OK" if result.status == InvocationStatus.SUCCESS else "PROBLEM: Function call failed"
                 return result
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)  # AWS's pollers back off too; the messages stay in flight

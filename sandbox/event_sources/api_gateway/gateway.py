@@ -21,6 +21,7 @@ from ...host_names import split_host
 from . import events, responses
 from .apis import ApiDirectory, select_http_route, select_rest_method
 from .responses import HttpResponse, MalformedResponse
+from ...invocation import InvocationStatus
 
 PATH_PREFIX = "/_aws/execute-api/"
 HOST_SUFFIX = ".execute-api.localhost"
@@ -105,7 +106,7 @@ class ExecuteApi:
         return response
 
     def _response(self, api, function: str, event: dict, request, record) -> HttpResponse:
-        if record.status != "success":
+        if record.status != InvocationStatus.SUCCESS:
             return responses.gateway_error(api.kind, "function error")
         try:
             if api.kind == "http" and event.get("version") == "2.0":
