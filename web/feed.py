@@ -533,7 +533,10 @@ class ChangeFeed:
         with self._lock:
             self._streams += 1
             self._topic_streams.update(topics)
-        self._wake.set()  # the broadcaster's idle wait now needs a keep-alive timeout
+        # The broadcaster's idle wait now needs a keep-alive timeout, and a pause it may be in (coalescing
+        # for nobody, once a second) ends: the page hears of changes at once.
+        self._hurry.set()
+        self._wake.set()
         try:
             yield self
         finally:

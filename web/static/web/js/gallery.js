@@ -9,11 +9,11 @@ import { LiveList } from "./feed.js";
 
 const PAGE = 50;
 const FIRST_PAGE = 30; // enough to fill a large screen; the page preloads it (views/pages.py), so the same URL
-const KEEP = 100; // cards kept while the reader is at the top; older ones are read again on scroll
-const THUMBS_PER_S = 4; // thumbnails started per second once the first THUMB_BURST are under way ...
+const KEEP = 40; // cards kept while the reader is at the top (three screens); older ones are read again on scroll
+const THUMBS_PER_S = 10; // thumbnails started per second once the first THUMB_BURST are under way ...
 const BUSY_THUMBS_PER_S = 2; // ... and while a burst goes on (each one lays out and paints the page again)
 const BUSY_ITEMS = 10; // a frame about more items than this means a burst
-const THUMB_BURST = 6;
+const THUMB_BURST = 10;
 const THUMBS_IN_FLIGHT = 2;
 
 const PLACEHOLDER = {
@@ -109,10 +109,22 @@ async function loadFirst() {
 }
 
 function applyFrame(message) {
-  if ((message.gallery || []).length > BUSY_ITEMS) busyUntil = performance.now() + 3000;
+  const items = message.gallery || [];
+  if (items.length > BUSY_ITEMS) busyUntil = performance.now() + 3000;
   for (const key of message.gallery_removed || []) removeCard(key);
-  for (const item of message.gallery || []) upsert(item);
-  trim();
+  let fresh = items.filter((item) => !cards.has(item.key));
+  if (!scrolledDown && fresh.length > KEEP) {
+    // A burst, and the reader at the top: only the newest KEEP can stay, so only they get a card (the
+    // others are read again if the reader scrolls down).
+    fresh.sort((a, b) => (newer(a.order, b.order) ? -1 : 1));
+    fresh = new Set(fresh.slice(0, KEEP));
+    for (const item of items) if (cards.has(item.key) || fresh.has(item)) upsert(item);
+    trim();
+    next = cards.get(order[order.length - 1]).item.cursor; // what was skipped is older than every card
+  } else {
+    for (const item of items) upsert(item);
+    trim();
+  }
   updateEnds();
 }
 
