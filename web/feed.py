@@ -130,6 +130,7 @@ class ChangeFeed:
         self._total = 0
         self._status_counts: Counter = Counter()
         self._dead_letter_count: int | None = None
+        self._dlq_asked = False  # asked SQS once: from then on only when a record or a redrive says so
         self._revision = function.revision
         # logs: the function's lines, oldest first
         self._logs: list[dict] = []
@@ -334,7 +335,7 @@ class ChangeFeed:
         new_streams = {line["stream"] for line in lines} - self._log_streams
 
         # things no record announces
-        dead_letters = ("dead_letters" in asked or self._dead_letter_count is None
+        dead_letters = ("dead_letters" in asked or not self._dlq_asked
                         or any(status == "dead-lettered" for _, status in status_change)
                         or any(entry[1].trigger == "redrive" for _, entry in new_records))
         count = self._count_dead_letters(sandbox, function) if dead_letters else self._dead_letter_count
@@ -429,6 +430,9 @@ class ChangeFeed:
     def _count_dead_letters(self, sandbox, function) -> int | None:
         """Messages in the function's dead-letter queue (SQS's approximate counts): asked once per frame
         that needs it, for every page at once."""
+        self._dlq_asked = True
+        if not function.dlq_name:
+            return None
         try:
             sqs = getattr(self, "_sqs", None) or sandbox.client("sqs")
             self._sqs = sqs

@@ -44,6 +44,20 @@ export function setClass(node, className) {
   if (node.className !== className) node.className = className;
 }
 
+// Call `callback` when the element comes near the screen (the "show older" line under a list).
+export function whenNear(element, callback) {
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) callback();
+  }, { rootMargin: "400px 0px" }).observe(element);
+}
+
+// Whether the reader has scrolled down, kept from scroll events: reading scrollY right after changing the
+// page would make the browser lay it out at once.
+export const reader = { scrolledDown: false };
+window.addEventListener("scroll", () => {
+  reader.scrolledDown = window.scrollY > 200;
+}, { passive: true });
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 

@@ -1,3 +1,5 @@
+import { showBanner } from "./dom.js";
+
 // The change feed, page side. The server pushes what changed (server-sent events on /api/feed); the page
 // never polls. Every tab of this browser shares one connection through a SharedWorker (feed_worker.js);
 // where SharedWorker is missing the page opens its own (feed_source.js, loaded only then). The stream
@@ -71,9 +73,10 @@ export function needTopic(topic) {
 // (the server restarted, or the page fell behind, or the stream started after the list was read and
 // something changed in between) reads it again.
 export class LiveList {
-  constructor(load, apply) {
+  constructor(load, apply, banner) {
     this.load = load; // async () => the frame number (seq) the list reflects
     this.apply = apply; // (frame) => void
+    this.banner = banner; // the tab's error banner: says why the list could not be read
     this.state = "empty"; // empty, loading, ready
     this.seq = null;
     this.pending = [];
@@ -105,6 +108,23 @@ export class LiveList {
       this.again = false;
       await this.reload();
     }
+  }
+
+  // Read the list (again), saying why in the tab's banner if it cannot be read; true when it was.
+  async refresh() {
+    try {
+      await this.reload();
+      showBanner(this.banner, null);
+      return true;
+    } catch (err) {
+      showBanner(this.banner, err.message);
+      return false;
+    }
+  }
+
+  // The tab is shown: read its list the first time.
+  show() {
+    if (this.state === "empty") this.refresh();
   }
 
   frame(frame) {

@@ -4,7 +4,7 @@
 // few a second at most (a burst must not become a burst of image requests); the source is loaded at full
 // size only when the pair is opened.
 import { getJSON, objectUrl } from "./api.js";
-import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, setClass, setText, shortId, showBanner } from "./dom.js";
+import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, reader, setClass, setText, shortId, showBanner, whenNear } from "./dom.js";
 import { LiveList } from "./feed.js";
 
 const PAGE = 50;
@@ -31,10 +31,9 @@ const cards = new Map(); // key -> card
 let order = []; // keys, newest first, as the gallery shows them
 let next = null; // cursor of the items older than the last card; null: every item is shown
 let moreBusy = false;
-let scrolledDown = false; // kept from scroll events: reading scrollY after changing the page would lay it out
 let firstPaint = true; // the first page painted and the first thumbnail shown are marked for the benchmark
 let firstThumbnail = true;
-const live = new LiveList(loadFirst, applyFrame);
+const live = new LiveList(loadFirst, applyFrame, "#gallery-error");
 export const topic = "gallery";
 
 // Resolves once the first page of the gallery is on screen (or could not be read).
@@ -50,16 +49,11 @@ export function init(context) {
     if (event.target === event.currentTarget) event.currentTarget.close(); // click on the backdrop
   });
   $("#gallery-more-button").addEventListener("click", loadMore);
-  window.addEventListener("scroll", () => {
-    scrolledDown = window.scrollY > 200;
-  }, { passive: true });
-  new IntersectionObserver((entries) => {
-    if (entries.some((entry) => entry.isIntersecting)) loadMore();
-  }, { rootMargin: "400px 0px" }).observe($("#gallery-more"));
+  whenNear($("#gallery-more"), loadMore);
 }
 
 export function show() {
-  if (live.state === "empty") reload();
+  if (live.state === "empty") live.refresh().then((read) => read || painted());
 }
 
 export function hello(message) {
@@ -68,16 +62,6 @@ export function hello(message) {
 
 export function frame(message) {
   if (message.gallery || message.gallery_removed) live.frame(message);
-}
-
-async function reload() {
-  try {
-    await live.reload();
-    showBanner("#gallery-error", null);
-  } catch (err) {
-    showBanner("#gallery-error", err.message);
-    painted();
-  }
 }
 
 // -- the list --------------------------------------------------------------------------------------
@@ -113,7 +97,7 @@ function applyFrame(message) {
   if (items.length > BUSY_ITEMS) busyUntil = performance.now() + 3000;
   for (const key of message.gallery_removed || []) removeCard(key);
   let fresh = items.filter((item) => !cards.has(item.key));
-  if (!scrolledDown && fresh.length > KEEP) {
+  if (!reader.scrolledDown && fresh.length > KEEP) {
     // A burst, and the reader at the top: only the newest KEEP can stay, so only they get a card (the
     // others are read again if the reader scrolls down).
     fresh.sort((a, b) => (newer(a.order, b.order) ? -1 : 1));
@@ -188,7 +172,7 @@ function unplace(key) {
 // While the reader is at the top, a long burst does not grow the page without end: cards beyond the
 // first KEEP go, and scrolling down reads them again.
 function trim() {
-  if (order.length <= KEEP || scrolledDown) return;
+  if (order.length <= KEEP || reader.scrolledDown) return;
   const last = cards.get(order[KEEP - 1]).item;
   for (const key of order.slice(KEEP)) removeCard(key);
   next = last.cursor;

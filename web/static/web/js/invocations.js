@@ -3,7 +3,7 @@
 // five stages with their timings.
 import { getJSON } from "./api.js";
 import { LiveList } from "./feed.js";
-import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner } from "./dom.js";
+import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear } from "./dom.js";
 import { logLine, showRequest, streamLabel } from "./logs.js";
 
 const STAGE_NOTES = {
@@ -23,18 +23,16 @@ let next = null; // serial before which the next page starts; null: every row is
 let moreBusy = false;
 let selected = null; // id of the open row
 let detail = null; // {id, tr, final}
-const live = new LiveList(loadFirst, applyFrame);
+const live = new LiveList(loadFirst, applyFrame, "#invocations-error");
 export const topic = "invocations";
 
 export function init() {
   $("#invocations-more-button").addEventListener("click", loadMore);
-  new IntersectionObserver((entries) => {
-    if (entries.some((entry) => entry.isIntersecting)) loadMore();
-  }, { rootMargin: "400px 0px" }).observe($("#invocations-more"));
+  whenNear($("#invocations-more"), loadMore);
 }
 
 export function show() {
-  if (live.state === "empty") reload();
+  live.show();
 }
 
 export function hello(message) {
@@ -43,15 +41,6 @@ export function hello(message) {
 
 export function frame(message) {
   if (message.invocations) live.frame(message);
-}
-
-async function reload() {
-  try {
-    await live.reload();
-    showBanner("#invocations-error", null);
-  } catch (err) {
-    showBanner("#invocations-error", err.message);
-  }
 }
 
 async function loadFirst() {
@@ -90,13 +79,8 @@ function updateEnds() {
   $("#invocations-more").hidden = next === null;
 }
 
-let scrolledDown = false; // kept from scroll events: reading scrollY after changing the page would lay it out
-window.addEventListener("scroll", () => {
-  scrolledDown = window.scrollY > 200;
-}, { passive: true });
-
 function trim() {
-  if (order.length <= KEEP || scrolledDown) return;
+  if (order.length <= KEEP || reader.scrolledDown) return;
   const last = rows.get(order[KEEP - 1]).inv;
   for (const id of order.slice(KEEP)) removeRow(id);
   next = last.serial;

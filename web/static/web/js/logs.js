@@ -16,7 +16,7 @@ let earlier = null; // sequence number before which earlier lines can be read; n
 let earlierBusy = false;
 let streamsTimer = null;
 let streamsAt = 0;
-const live = new LiveList(loadFirst, applyFrame);
+const live = new LiveList(loadFirst, applyFrame, "#logs-error");
 export const topic = "logs";
 
 export function init(context) {
@@ -37,7 +37,7 @@ export function init(context) {
 }
 
 export function show() {
-  if (live.state === "empty") reload();
+  live.show();
   refreshStreams();
 }
 
@@ -85,13 +85,8 @@ export function showRequest(requestId) {
   reload();
 }
 
-async function reload() {
-  try {
-    await live.reload();
-    showBanner("#logs-error", null);
-  } catch (err) {
-    showBanner("#logs-error", err.message);
-  }
+function reload() {
+  live.refresh();
 }
 
 function query(params) {
