@@ -643,3 +643,19 @@ def test_serve_warns_when_the_page_listens_beyond_this_machine(sb):
         assert quiet == [] and server.app.config["MAX_UPLOAD_BYTES"] == 2 * 1024 * 1024
     finally:
         server.stop()
+
+
+def test_full_cpu_setting_on_the_page_switches_the_sandbox_and_back(sb, client, token):
+    shown = client.get("/api/config").get_json()["cpu"]
+    assert shown["full_cpu"] is False and shown["vcpu_share"] < 0.1  # 128 MB: about 7 % of a vCPU, as on AWS
+    try:
+        on = post(client, token, "/api/config/cpu", json={"full_cpu": True})
+        assert on.status_code == 200 and on.get_json()["cpu"]["full_cpu"] is True
+        assert sb.config.full_cpu is True and "full speed" in on.get_json()["message"]
+        assert post(client, token, "/api/config/cpu", json={"full_cpu": "yes"}).status_code == 400
+        assert client.post("/api/config/cpu", json={"full_cpu": False},
+                           headers={"X-Sandbox-Token": "guess"}).status_code == 403  # same-origin rules hold
+        assert sb.config.full_cpu is True
+    finally:
+        off = post(client, token, "/api/config/cpu", json={"full_cpu": False})
+    assert off.status_code == 200 and sb.config.full_cpu is False

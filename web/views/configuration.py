@@ -41,6 +41,9 @@ def describe() -> dict:
         "trigger": {"bucket": sb.config.source_bucket, "events": ["s3:ObjectCreated:*"],
                     "destination_bucket": sb.config.destination_bucket},
         "environments": runtime.describe() if runtime else [],
+        # Memory buys CPU, as on AWS (memory / 1,769 MB of a vCPU), unless the page or --full-cpu says
+        # to run at this machine's full speed.
+        "cpu": sb.cpu_share(),
     }
 
 
@@ -56,6 +59,22 @@ def _whole_number(data: dict, name: str, label: str, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, f"{label} must be a whole number of {unit}; got {data[name]!r}.")
     return value
+
+
+@bp.post("/cpu")
+def save_cpu():
+    """The page's CPU setting: {"full_cpu": true} runs every environment at this machine's full speed
+    (raw local speed, shown as such); false holds each to its memory's share of a CPU, as on AWS."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("full_cpu"), bool):
+        raise ApiError(400, "Send {\"full_cpu\": true} or {\"full_cpu\": false}.")
+    context.sandbox().set_full_cpu(data["full_cpu"])
+    context.feed().ask("revision")  # other open pages reload their Configuration tab
+    result = describe()
+    result["message"] = ("Full CPU: every environment runs at this machine's full speed; Durations and cost "
+                         "are no longer AWS's." if data["full_cpu"] else
+                         "Memory buys CPU, as on AWS: each environment gets memory / 1,769 MB of a vCPU.")
+    return jsonify(result)
 
 
 @bp.post("")

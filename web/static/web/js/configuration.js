@@ -27,6 +27,10 @@ export function init(context) {
     if (current) fillForm(current);
     status("", null);
   });
+  $("#cfg-full-cpu").addEventListener("change", (event) => {
+    event.stopPropagation();
+    saveCpu(event.target.checked);
+  });
   $("#cfg-add").addEventListener("click", () => {
     $("#cfg-extra").append(extraRow("", ""));
     dirty = true;
@@ -85,6 +89,7 @@ function fillForm(data) {
   memory.max = limits.memory_max;
   memory.value = fn.memory_size;
   $("#cfg-memory-hint").textContent = `${fmtNumber(limits.memory_min)}–${fmtNumber(limits.memory_max)} MB. CPU grows with memory: 1,769 MB is one full vCPU.`;
+  fillCpu(data.cpu);
   const timeout = $("#cfg-timeout");
   timeout.min = limits.timeout_min;
   timeout.max = limits.timeout_max;
@@ -189,6 +194,24 @@ function status(text, ok) {
   const node = $("#config-status");
   node.textContent = text;
   node.className = ok === null ? "" : ok ? "ok-text" : "error-text";
+}
+
+function fillCpu(cpu) {
+  $("#cfg-full-cpu").checked = cpu.full_cpu;
+  $("#cfg-cpu-hint").textContent = cpu.text + (cpu.shortfall ? ` ${cpu.shortfall}` : "");
+}
+
+async function saveCpu(fullCpu) {
+  status("Saving…", null);
+  try {
+    const data = await postJSON("/api/config/cpu", { full_cpu: fullCpu });
+    current = data;
+    fillCpu(data.cpu);
+    status(data.message, true);
+  } catch (err) {
+    $("#cfg-full-cpu").checked = !fullCpu;
+    status(err.message, false);
+  }
 }
 
 async function save() {
