@@ -659,3 +659,12 @@ def test_full_cpu_setting_on_the_page_switches_the_sandbox_and_back(sb, client, 
     finally:
         off = post(client, token, "/api/config/cpu", json={"full_cpu": False})
     assert off.status_code == 200 and sb.config.full_cpu is False
+
+
+def test_triggers_tab_lists_every_trigger_and_refuses_to_fire_an_unknown_rule(sb, client, token):
+    triggers = client.get("/api/triggers").get_json()["triggers"]
+    s3 = next(t for t in triggers if t["kind"] == "S3 notification")
+    assert s3["function"] == sb.function.function_name and s3["source"] == f"s3://{sb.config.source_bucket}"
+    refused = post(client, token, "/api/triggers/fire", json={"name": "no-such-rule"})
+    assert refused.status_code in (400, 404, 409) and "no-such-rule" in refused.get_json()["error"]
+    assert post(client, token, "/api/triggers/fire", json={}).status_code == 400

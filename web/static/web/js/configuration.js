@@ -78,6 +78,44 @@ async function load() {
   } catch (err) {
     status(err.message, false);
   }
+  loadTriggers();
+}
+
+async function loadTriggers() {
+  const body = $("#cfg-triggers");
+  let triggers;
+  try {
+    triggers = (await getJSON("/api/triggers")).triggers;
+  } catch (err) {
+    return; /* the next load tries again */
+  }
+  clear(body);
+  for (const t of triggers) {
+    const now = [];
+    if (t.url) now.push(el("a", { href: t.url, target: "_blank", rel: "noopener", text: "open" }));
+    if (t.kind === "EventBridge rule" || t.kind === "Scheduler schedule") {
+      const fire = el("button", { class: "button small", type: "button", text: "Run now" });
+      const [kind, name] = t.source.split(" ");
+      fire.addEventListener("click", async () => {
+        try {
+          const [group, plain] = name.includes("/") ? name.split("/") : [null, name];
+          status((await postJSON("/api/triggers/fire", { name: plain, kind, group })).message, true);
+        } catch (err) {
+          status(err.message, false);
+        }
+      });
+      now.push(fire);
+    }
+    const extra = [t.last_result && `last result: ${t.last_result}`, t.next_fire && `next: ${t.next_fire}`]
+      .filter(Boolean).join(" · ");
+    body.append(el("tr", {},
+      el("td", { class: "mono", text: t.function || "–" }),
+      el("td", { text: t.kind }),
+      el("td", { class: "mono", text: t.source }),
+      el("td", { text: t.detail + (extra ? ` (${extra})` : "") }),
+      el("td", { text: t.state }),
+      el("td", {}, ...now)));
+  }
 }
 
 function fillForm(data) {

@@ -214,6 +214,7 @@ function buildDetail(d) {
     kv("Attempt", d.attempt > 1 ? `${d.attempt} (retry ${d.retry})` : "1"),
     kv("Status", d.status),
     kv("Trigger", `${d.trigger} (${d.invocation_type === "Event" ? "asynchronous" : "synchronous"})`),
+    kv("Source", d.source ? `${d.source}: ${d.summary || ""}` : null),
     kv("Start", d.cold_start === null ? "–" : d.cold_start ? "cold" : "warm"),
     kv("Init duration", d.init_duration_ms === null ? "–" : fmtMs(d.init_duration_ms, 2)),
     kv("Duration", fmtMs(d.duration_ms, 2)),
@@ -234,7 +235,7 @@ function buildDetail(d) {
       el("span", { class: "stage-name", text: `${i + 1}. ${stage.stage}` }),
       el("span", { class: "stage-bar" }, fill),
       el("span", { class: "stage-ms", text: reached ? (i === 0 ? fmtTime(stage.at * 1000) : fmtMs(stage.ms, 2)) : "not reached" }),
-      el("span", { class: "stage-note", text: stageNote(stage.stage, d) })));
+      el("span", { class: "stage-note", text: stageNote(stage, d) })));
   });
 
   const logs = el("div", { class: "log-view compact", role: "log" });
@@ -261,8 +262,11 @@ function buildDetail(d) {
       el("section", {}, el("h3", { text: "Result" }), el("pre", { class: "json", text: prettyResult(d.result) }))));
 }
 
-function stageNote(name, d) {
-  let note = STAGE_NOTES[name] || "";
+function stageNote(stage, d) {
+  // The event source says how its event was detected and where the response went (an upload, a queue
+  // poll, an API request and a schedule read differently); the other stages are the same for all.
+  const name = stage.stage;
+  let note = stage.how || STAGE_NOTES[name] || "";
   if (name === "Execution environment allocation" && d.attempt > 1) {
     note += " For a retry this includes the wait before the attempt: retries keep the original event's detection time.";
   }
