@@ -181,6 +181,41 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class PolledEventSource:
+    """What the polled event sources (SQS, DynamoDB streams) share: a poller per mapping, AWS's last
+    processing result per mapping, their place among the triggers. A subclass names its ``trigger_kind``
+    and implements ``accepts``, ``validate`` and ``apply`` (see LambdaService.add_mapping_runner)."""
+
+    trigger_kind = ""
+
+    def __init__(self, context):
+        self.context = context
+        self._pollers: dict[str, PollerThread] = {}
+        self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
+        self._service = None
+
+    def service_middleware(self) -> dict:
+        return {}
+
+    def start(self, service) -> None:
+        self._service = service
+        service.add_mapping_runner(self)
+
+    def stop(self) -> None:
+        for poller in list(self._pollers.values()):
+            poller.stop()
+        self._pollers.clear()
+
+    def remove(self, uuid: str) -> None:
+        poller = self._pollers.pop(uuid, None)
+        if poller is not None:
+            poller.stop()
+
+    def triggers(self) -> list[dict]:
+        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid))
+                for m in self._service.mappings() if self.accepts(m.event_source_arn)]
+
+
 class PollerThread:
     """A mapping's poller: one daemon thread running ``poll_once`` until stopped or disabled."""
 

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from datetime import datetime
 
-from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
+from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
                                      passes_filters)
 from ..source_context import SourceContext
 from ..invocation import InvocationStatus
@@ -70,32 +70,14 @@ def table_of(stream_arn: str) -> str:
     return stream_arn.split(":table/", 1)[-1].split("/", 1)[0]
 
 
-class DynamoDbStreamsEventSource:
+class DynamoDbStreamsEventSource(PolledEventSource):
     name = "dynamodb"
+    trigger_kind = "DynamoDB stream"
     describe = staticmethod(describe)
 
     def __init__(self, context: SourceContext):
-        self.context = context
-        self._pollers: dict[str, PollerThread] = {}
-        self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
-        self._service = None
+        super().__init__(context)
         self._streams = None
-
-    def service_middleware(self) -> dict:
-        return {}
-
-    def triggers(self) -> list[dict]:
-        return [mapping_trigger(m, "DynamoDB stream", self.last_results.get(m.uuid)) for m in self._service.mappings()
-                if self.accepts(m.event_source_arn)]
-
-    def start(self, service) -> None:
-        self._service = service
-        service.add_mapping_runner(self)
-
-    def stop(self) -> None:
-        for poller in list(self._pollers.values()):
-            poller.stop()
-        self._pollers.clear()
 
     @property
     def streams(self):
@@ -131,11 +113,6 @@ class DynamoDbStreamsEventSource:
             poller = PollerThread(f"ddb-stream-poller-{table_of(mapping.event_source_arn)}", reader.poll)
             poller.shard_position = reader.position  # an update or re-enable resumes where it was
             self._pollers[mapping.uuid] = poller.start()
-
-    def remove(self, uuid: str) -> None:
-        poller = self._pollers.pop(uuid, None)
-        if poller is not None:
-            poller.stop()
 
 
 class _ShardReader:

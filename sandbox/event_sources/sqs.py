@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import time
 
-from ..event_source_mappings import (mapping_trigger, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
+from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
 from ..source_context import SourceContext
 from ..invocation import InvocationStatus
@@ -57,33 +57,15 @@ def queue_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
-class SqsEventSource:
+class SqsEventSource(PolledEventSource):
     name = "sqs"
+    trigger_kind = "SQS queue"
     describe = staticmethod(describe)
 
     def __init__(self, context: SourceContext):
-        self.context = context
-        self._pollers: dict[str, PollerThread] = {}
-        self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
+        super().__init__(context)
         self._urls: dict[str, str] = {}
-        self._service = None
         self._sqs = None
-
-    def service_middleware(self) -> dict:
-        return {}
-
-    def triggers(self) -> list[dict]:
-        return [mapping_trigger(m, "SQS queue", self.last_results.get(m.uuid)) for m in self._service.mappings()
-                if self.accepts(m.event_source_arn)]
-
-    def start(self, service) -> None:
-        self._service = service
-        service.add_mapping_runner(self)
-
-    def stop(self) -> None:
-        for poller in list(self._pollers.values()):
-            poller.stop()
-        self._pollers.clear()
 
     @property
     def sqs(self):
@@ -125,11 +107,6 @@ class SqsEventSource:
             self._pollers[mapping.uuid] = PollerThread(
                 f"sqs-poller-{queue_name(mapping.event_source_arn)}",
                 lambda stop, m=mapping: self._poll(m, stop)).start()
-
-    def remove(self, uuid: str) -> None:
-        poller = self._pollers.pop(uuid, None)
-        if poller is not None:
-            poller.stop()
 
     # -- polling -----------------------------------------------------------------------------------
     def _url(self, arn: str) -> str:
