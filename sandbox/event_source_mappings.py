@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 DEFAULT_BATCH_SIZE = {"sqs": 10, "dynamodb": 100}
+THROTTLED_WAIT_S = 0.05
 MAX_BATCH_SIZE = {"sqs": 10_000, "sqs-fifo": 10, "dynamodb": 10_000}
 
 
@@ -214,6 +215,26 @@ class PolledEventSource:
     def triggers(self) -> list[dict]:
         return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid))
                 for m in self._service.mappings() if self.accepts(m.event_source_arn)]
+
+    def invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, **record_fields):
+        """Invoke the mapping's function synchronously with one batch, as Lambda's poller does: while
+        every environment is busy the batch waits (AWS's pollers back off; the records stay in flight).
+        Returns the invocation record, or None when the poller is stopping. Keeps AWS's
+        LastProcessingResult for the mapping."""
+        from .function_runtime import Throttled
+        from .invocation import InvocationStatus
+
+        while not stop.is_set():
+            record = self._service.new_record({"Records": records}, mapping.function_name, **record_fields)
+            try:
+                result = self._service.run(record)
+            except Throttled:
+                stop.wait(THROTTLED_WAIT_S)
+                continue
+            self.last_results[mapping.uuid] = ("OK" if result.status == InvocationStatus.SUCCESS
+                                               else "PROBLEM: Function call failed")
+            return result
+        return None
 
 
 class PollerThread:

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import free_port, start_sandbox
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _unavailable
+from test_web_browser import WAIT_MS, launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -22,19 +22,8 @@ REBIND_NAME = "rebind.evil.example"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            # What DNS rebinding achieves: the attacker's name resolves to this machine.
-            args=CHROMIUM_ARGS + [f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"])
-        yield browser
-        browser.close()
+    # What DNS rebinding achieves: the attacker's name resolves to this machine.
+    yield from launched_chromium([f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"])
 
 
 @pytest.fixture(scope="module")

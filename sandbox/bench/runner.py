@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 import subprocess
@@ -292,6 +293,16 @@ def print_burst(burst: dict) -> None:
           f"the warm burst uses {warm['images_per_s'] / burst['cpu_ceiling'] * 100:.0f} % of it")
 
 
+# Parts that live in a module of their own, each with a run() that prints its figures and returns them.
+MODULE_PARTS = (  # (part, module, heading)
+    ("cpu", "cpu_share", "CPU share (issue: memory buys CPU, as on AWS)"),
+    ("mappings", "event_source_mappings", "queues and streams (issue: the guide's other triggers)"),
+    ("api", "api_gateway", "API Gateway, warm (issue: the guide's other triggers)"),
+    ("schedules", "schedules", "scheduled events (issue: the guide's other triggers)"),
+    ("page", "page", "the page, watched by a class (issue 17: watching must not slow the sandbox down)"),
+)
+
+
 def run_all(only=None, uploads: int = 20) -> dict:
     parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api", "page"))
     figures: dict = {}
@@ -319,31 +330,10 @@ def run_all(only=None, uploads: int = 20) -> dict:
         burst = bench_burst()
         figures["burst"] = burst
         print_burst(burst)
-    if "cpu" in parts:
-        from . import cpu_share
-
-        print("\nCPU share (issue: memory buys CPU, as on AWS)")
-        figures["cpu"] = cpu_share.run()
-    if "mappings" in parts:
-        from . import event_source_mappings
-
-        print("\nqueues and streams (issue: the guide's other triggers)")
-        figures["mappings"] = event_source_mappings.run()
-    if "api" in parts:
-        from . import api_gateway
-
-        print("\nAPI Gateway, warm (issue: the guide's other triggers)")
-        figures["api"] = api_gateway.run()
-    if "schedules" in parts:
-        from . import schedules
-
-        print("\nscheduled events (issue: the guide's other triggers)")
-        figures["schedules"] = schedules.run()
-    if "page" in parts:
-        from . import page
-
-        print("\nthe page, watched by a class (issue 17: watching must not slow the sandbox down)")
-        figures["page"] = page.run()
+    for part, module, heading in MODULE_PARTS:
+        if part in parts:
+            print(f"\n{heading}")
+            figures[part] = importlib.import_module(f"{__package__}.{module}").run()
     if "image" in parts:
         try:
             from . import image_step

@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import json
 import time
+from functools import cached_property
 from collections import deque
 from datetime import datetime
 
 from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
                                      passes_filters)
-from ..source_context import SourceContext
 from ..invocation import InvocationStatus
 
 SOURCE = "aws:dynamodb"
 POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
 RETRY_DELAY_S = 0.5
-THROTTLED_WAIT_S = 0.05
 
 
 def describe(event) -> tuple[str, str, dict] | None:
@@ -75,15 +74,9 @@ class DynamoDbStreamsEventSource(PolledEventSource):
     trigger_kind = "DynamoDB stream"
     describe = staticmethod(describe)
 
-    def __init__(self, context: SourceContext):
-        super().__init__(context)
-        self._streams = None
-
-    @property
+    @cached_property
     def streams(self):
-        if self._streams is None:
-            self._streams = self.context.client("dynamodbstreams")
-        return self._streams
+        return self.context.client("dynamodbstreams")
 
     # -- the mapping runner's side -----------------------------------------------------------------
     def accepts(self, arn: str) -> bool:
@@ -242,26 +235,14 @@ class _ShardReader:
         return time.time() - float(oldest) > limit
 
     def _invoke(self, batch: list[dict], stop):
-        from ..function_runtime import Throttled
-
         table = table_of(self.mapping.event_source_arn)
-        while not stop.is_set():
-            record = self.source._service.new_record(
-                {"Records": batch}, self.mapping.function_name, trigger="dynamodb", source=SOURCE,
-                summary=f"{len(batch)} change(s) to {table}",
-                subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid},
-                how_detected=f"the mapping's poller read {len(batch)} change(s) of {table} from its stream "
-                             f"(4 reads a second per shard)",
-                how_responded="the poller checkpoints the shard when the function succeeds; a failure blocks "
-                              "the shard and the batch is retried")
-            try:
-                result = self.source._service.run(record)
-                self.source.last_results[self.mapping.uuid] = ("OK" if result.status == InvocationStatus.SUCCESS
-                                                               else "PROBLEM: Function call failed")
-                return result
-            except Throttled:
-                stop.wait(THROTTLED_WAIT_S)
-        return None
+        return self.source.invoke_batch(
+            self.mapping, batch, stop, trigger="dynamodb", source=SOURCE, summary=f"{len(batch)} change(s) to {table}",
+            subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid},
+            how_detected=f"the mapping's poller read {len(batch)} change(s) of {table} from its stream "
+                         f"(4 reads a second per shard)",
+            how_responded="the poller checkpoints the shard when the function succeeds; a failure blocks "
+                          "the shard and the batch is retried")
 
     def _skip(self, shard_id: str, batch: list[dict], condition: str, attempts: int, result) -> None:
         """AWS's on-failure record for a stream batch: where it was, not the records."""

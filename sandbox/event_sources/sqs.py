@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import time
+from functools import cached_property
 
 from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
@@ -24,7 +25,6 @@ from ..invocation import InvocationStatus
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1
-THROTTLED_WAIT_S = 0.05
 
 
 def describe(event) -> tuple[str, str, dict] | None:
@@ -65,13 +65,10 @@ class SqsEventSource(PolledEventSource):
     def __init__(self, context: SourceContext):
         super().__init__(context)
         self._urls: dict[str, str] = {}
-        self._sqs = None
 
-    @property
+    @cached_property
     def sqs(self):
-        if self._sqs is None:
-            self._sqs = self.context.client("sqs")
-        return self._sqs
+        return self.context.client("sqs")
 
     # -- the mapping runner's side (see LambdaService.add_mapping_runner) ----------------------------
     def accepts(self, arn: str) -> bool:
@@ -159,24 +156,13 @@ class SqsEventSource(PolledEventSource):
         self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
-        from ..function_runtime import Throttled
-
         queue = queue_name(mapping.event_source_arn)
-        while not stop.is_set():
-            record = self._service.new_record(
-                {"Records": records}, mapping.function_name, trigger="sqs", source=SOURCE,
-                summary=f"{len(records)} message(s) from {queue}",
-                subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid},
-                how_detected=f"the mapping's poller received {len(records)} message(s) from {queue} (long poll)",
-                how_responded="the poller deletes the batch when the function succeeds (all but the reported "
-                              "batchItemFailures); failed messages return after the visibility timeout")
-            try:
-                result = self._service.run(record)
-                self.last_results[mapping.uuid] = "OK" if result.status == InvocationStatus.SUCCESS else "PROBLEM: Function call failed"
-                return result
-            except Throttled:
-                stop.wait(THROTTLED_WAIT_S)  # AWS's pollers back off too; the messages stay in flight
-        return None
+        return self.invoke_batch(
+            mapping, records, stop, trigger="sqs", source=SOURCE, summary=f"{len(records)} message(s) from {queue}",
+            subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid},
+            how_detected=f"the mapping's poller received {len(records)} message(s) from {queue} (long poll)",
+            how_responded="the poller deletes the batch when the function succeeds (all but the reported "
+                          "batchItemFailures); failed messages return after the visibility timeout")
 
     def _delete(self, mapping: MappingConfig, records: list[dict]) -> None:
         url = self._url(mapping.event_source_arn)
