@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
+# `make run` keeps its state across restarts here (run_local.py --state-dir; `run_local.py reset` empties it).
+STATE_DIR ?= .sandbox-state
 
 .PHONY: run test bench notebook clean
 
@@ -24,7 +26,7 @@ $(VENV)/.installed-notebook: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	$(PY) run_local.py $(ARGS)
+	$(PY) run_local.py --state-dir $(STATE_DIR) $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(ARGS)

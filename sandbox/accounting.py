@@ -23,16 +23,25 @@ class UsageAccounting:
         self._runtime_of = runtime_of
         self._accounted: set[str] = set()  # record ids (request id # attempt) already billed
 
-    def on_record_change(self, record: InvocationRecord) -> None:
-        if record.status == InvocationStatus.THROTTLED:
-            self.metrics.put(record.function_name, "Throttles")
-            return
+    def bill(self, record: InvocationRecord) -> bool:
+        """A finished attempt restored from a state directory: in the session's cost again, once; its
+        metrics are not put again (CloudWatch's are restored with the rest). False when not billable or
+        already billed."""
         if record.billed_duration_ms is None or not record.finished or record.id in self._accounted:
-            return
+            return False
         self._accounted.add(record.id)
         runtime = self._runtime_of(record.function_name)
         self.cost.add(record.billed_duration_ms, record.memory_size_mb or DEFAULT_MEMORY_MB,
                       runtime.function.architecture if runtime else "x86_64")
+        return True
+
+    def on_record_change(self, record: InvocationRecord) -> None:
+        if record.status == InvocationStatus.THROTTLED:
+            self.metrics.put(record.function_name, "Throttles")
+            return
+        if not self.bill(record):
+            return
+        runtime = self._runtime_of(record.function_name)
         name = record.function_name
         self.metrics.put(name, "Invocations")
         self.metrics.put(name, "Duration", record.duration_ms or 0.0)

@@ -141,6 +141,27 @@ class CloudWatchLogs(BatchedWrites):
                 pass
         return event
 
+    def restore(self, events: Iterable[tuple[str, str, int, str]]) -> int:
+        """Fill the mirror from CloudWatch Logs' restored events ``(group, stream, timestamp_ms, message)``,
+        oldest first, without writing them again. A stream is one environment, which runs one invocation
+        at a time, so each line belongs to the request of the START before it."""
+        current: dict[str, str | None] = {}
+        count = 0
+        with self._lock:
+            for group, stream, ts, message in events:
+                if message.startswith("START RequestId: "):
+                    current[stream] = message.split()[2]
+                request_id = current.get(stream)
+                if message.startswith(("END RequestId: ", "REPORT RequestId: ")):
+                    request_id = message.split()[2]
+                self._seq += 1
+                self._events.append(LogEvent(self._seq, group, stream, ts, message, request_id))
+                info = self._streams.setdefault(stream, {"group": group, "created": ts, "last": ts})
+                info["last"] = max(info["last"], ts)
+                self._known.update({(group, None), (group, stream)})
+                count += 1
+        return count
+
     # -- reading (the page, the CLI) ----------------------------------------------------------------
     def events(self, group: str | None = None, stream: str | None = None, after_seq: int = 0,
                contains: str | None = None, request_id: str | None = None, limit: int | None = None

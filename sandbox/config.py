@@ -50,6 +50,10 @@ DEFAULT_TIMEOUT_S = 3
 # The local AWS endpoint, and the dummy credentials for it (moto accepts any; the banner prints these).
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:4566"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# Where `make run` keeps state across restarts (sandbox/state/): in the project folder, next to handler/,
+# so it survives reboots and a laptop's sleep (unlike /tmp), belongs to this checkout (two classes' clones
+# do not share it), and is seen and removed like any folder (`run_local.py reset`). Git ignores it.
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".sandbox-state"
 
 # Lambda's limits.
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
@@ -184,6 +188,12 @@ class SandboxConfig:
     # The clock of scheduled rules runs this many times faster than real time (--time-scale 60: a minute
     # per second), so a class can watch cron(0 3 * * ? *) fire; 1 is the real UTC clock, as on AWS.
     time_scale: float = 1.0
+    # Where state is kept across restarts (--state-dir; sandbox/state/), or None: in memory only, as the
+    # tests, notebooks and bench use it. ``fresh`` deletes it first; ``salvage`` restores what can be read
+    # of a damaged one.
+    state_dir: str | None = None
+    fresh: bool = False
+    salvage: bool = False
 
     def validate(self) -> None:
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):

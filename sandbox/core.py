@@ -43,6 +43,7 @@ from .metrics import LambdaMetrics
 from .pricing import CostSummary
 from .sam.applications import Applications
 from .sandbox_api import SandboxApi
+from .state import Persistence
 
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
@@ -64,9 +65,14 @@ class Sandbox:
                                    access_token=self.config.access_token)
         self.endpoint = endpoint or LocalEndpoint(self.config.host, self.config.port, access=self.access,
                                                   routes={"/_sandbox/": SandboxApi(self)})
+        # --state-dir: what changes is written before it is acknowledged, and restored on start (sandbox/state/)
+        self.persistence = Persistence(self.config.state_dir, fresh=self.config.fresh, salvage=self.config.salvage,
+                                       report=self._report) if self.config.state_dir else None
+        if self.persistence:
+            self.persistence.install(self)
         context = SourceContext(region=self.config.region, client=self.client,
                                 object_facts=self.endpoint.object_facts, report=self._report,
-                                time_scale=self.config.time_scale)
+                                time_scale=self.config.time_scale, state=self.persistence)
         self.event_sources = event_sources if event_sources is not None else [
             source(context) for source in event_source_classes()]
         for source in self.event_sources:
@@ -90,8 +96,12 @@ class Sandbox:
     def start(self) -> "Sandbox":
         started = time.perf_counter()
         with contextlib.ExitStack() as starting:  # a failed start stops what it had started
-            self.state_dir = Path(tempfile.mkdtemp(prefix="lambda-sandbox-"))
-            starting.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
+            if self.persistence:
+                self.state_dir = self.persistence.open().files_dir
+                starting.callback(self.persistence.close)
+            else:
+                self.state_dir = Path(tempfile.mkdtemp(prefix="lambda-sandbox-"))
+                starting.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
             self.endpoint.start()
             starting.callback(self.endpoint.stop)
             self.endpoint.load_aws_managed_policies(tuple(a.rsplit("/", 1)[-1] for a in GUIDE_MANAGED_POLICY_ARNS))
@@ -103,12 +113,20 @@ class Sandbox:
             starting.callback(self.metrics.close)
             self.service = self._lambda_service()
             starting.callback(self.service.stop)
-            self.records.subscribe(UsageAccounting(self.cost, self.metrics, self.service.runtime).on_record_change)
+            accounting = UsageAccounting(self.cost, self.metrics, self.service.runtime)
+            if self.persistence:
+                self.persistence.restore_sandbox(self, accounting)
+            self.records.subscribe(accounting.on_record_change)
             for source in self.event_sources:
                 source.start(self.service)
                 starting.callback(source.stop)
             starting.callback(self.stacks.stop)
-            self.stack.create(self)
+            if not self.restored:
+                self.stack.create(self)
+            elif hasattr(self.stack, "restore"):  # a restored state has its stack's resources already
+                self.stack.restore(self)
+            if self.persistence:
+                self.persistence.resume(self)
             self.service.reap_idle_every(self.config.idle_timeout_s)
             if self.config.hot_reload:
                 from .hot_reload import CodeWatcher
@@ -136,6 +154,11 @@ class Sandbox:
     def stop(self) -> None:
         self.started_at = None
         self._running.close()
+
+    @property
+    def restored(self) -> bool:
+        """True when this start restored a state directory's state."""
+        return bool(self.persistence and self.persistence.restored)
 
     @property
     def running(self) -> bool:

@@ -231,11 +231,22 @@ class LocalEndpoint:
         self._host_routes: list[tuple[str, WSGIApp]] = []
         self._server = None
         self._thread: threading.Thread | None = None
+        self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
+        self._before_serving: list[Callable[[], None]] = []
 
     def add_service_middleware(self, service: str, wrap: Wrap) -> None:
         """Wrap one moto service's app (before start); several wraps nest, the first added outermost."""
         inner = self._middleware.get(service)
         self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
+
+    def wrap_every_service(self, wrap: Callable[[str, WSGIApp], WSGIApp]) -> None:
+        """``wrap(service, app)`` right around each of moto's service apps, inside every other middleware
+        (the state directory's recorder: it writes what moto did before anyone else acts on it)."""
+        self._innermost = wrap
+
+    def before_serving(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` after moto's state is reset and before the first request (restoring a state)."""
+        self._before_serving.append(hook)
 
     def add_service_app(self, service: str, app: WSGIApp) -> None:
         """Answer one AWS service (as moto names it) with ``app`` instead of moto's (before start)."""
@@ -282,12 +293,17 @@ class LocalEndpoint:
             if service in self._service_apps:
                 return self._service_apps[service]
             app = create_backend_app(service)
+            if self._innermost is not None:
+                app = self._innermost(service, app)
             wrap = self._middleware.get(service)
             return wrap(app) if wrap else app
 
         try:
             check_port_free(self.host, self.requested_port)
-        except SandboxError:
+            for hook in self._before_serving:
+                hook()
+        except BaseException:
+            moto_api_backend.reset()  # never a half-restored state
             with _running_lock:
                 _running.remove(self)
             raise

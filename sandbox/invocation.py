@@ -143,6 +143,13 @@ class InvocationLog:
         self.changed(record)
         return record
 
+    def restore(self, record: InvocationRecord) -> None:
+        """A record from the state directory: kept and shown, no listener told (it was accounted for)."""
+        with self._changed:
+            self._records.append(record)
+            self.version += 1
+            self._recent.append((self.version, record))
+
     def changed(self, record: InvocationRecord) -> None:
         with self._changed:
             self.version += 1

@@ -88,6 +88,36 @@ class LambdaService:
         self._functions[function.function_name] = runtime
         return runtime
 
+    # -- what a state directory keeps of the service (sandbox/state/) -----------------------------------
+    def registry(self) -> dict:
+        """The functions as the sandbox runs them (folder, settings), layers' folders, recursion settings."""
+        return {"functions": [r.function for r in self._functions.values()], "layers": dict(self._layers),
+                "recursion_allowed": set(self._recursion_allowed)}
+
+    def restore_registry(self, registry: dict) -> None:
+        for function in registry.get("functions", []):
+            if function.function_name not in self._functions:
+                self.register(function)
+        self._layers.update(registry.get("layers", {}))
+        self._recursion_allowed |= set(registry.get("recursion_allowed", ()))
+
+    def resume_unfinished(self) -> list[InvocationRecord]:
+        """Asynchronous events accepted but not finished when the sandbox stopped (restored records): each
+        attempt is closed as interrupted and the event delivered again as the next attempt (at least once,
+        as AWS promises). Synchronous ones are not: their caller got no answer and AWS does not retry them."""
+        resumed = []
+        for record in self.records.all():
+            if record.final or record.invocation_type != "Event" or self.runtime(record.function_name) is None:
+                continue
+            record.status, record.final = InvocationStatus.ERROR, True
+            record.error_type = "Sandbox.Interrupted"
+            record.error_message = "The sandbox stopped during this attempt; the event was delivered again after the restart."
+            self.records.changed(record)
+            retry = record.next_attempt()
+            self.invoker.submit(retry)
+            resumed.append(retry)
+        return resumed
+
     def runtime(self, function_name: str) -> FunctionRuntime | None:
         return self._functions.get(function_name)
 

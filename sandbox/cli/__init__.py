@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
+from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_STATE_DIR, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
                       FUNCTION_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, PROJECT_ROOT,
                       SOURCE_BUCKET, FunctionConfiguration, SandboxConfig, parse_env_pairs)
 from ..errors import SandboxError
 from .. import examples, packaging
 from . import deploy_commands, schedule_commands, tune
 from .serve import cmd_serve
+from . import tools
 from .tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
 
 DEFAULTS = SandboxConfig()
@@ -116,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--full-cpu", action="store_true",
                         help="let every execution environment use this machine's whole CPU (raw local speed); "
                              "default: memory buys CPU as on AWS, memory / 1,769 MB of a vCPU (7%% at 128 MB)")
+    state = parser.add_argument_group("state across restarts (sandbox/state/)")
+    state.add_argument("--state-dir", metavar="DIR",
+                       help="keep buckets, objects, functions, logs, queues, tables, APIs, rules and the "
+                            "invocation history in DIR, written before each acknowledgement, restored on the "
+                            "next start; each stack (the guide's, a template's, a set of examples) keeps its "
+                            "own folder in DIR (make run: .sandbox-state; default: in memory only)")
+    state.add_argument("--fresh", action="store_true", help="with --state-dir: delete the kept state and start empty")
+    state.add_argument("--salvage", action="store_true",
+                       help="with --state-dir: restore what can be read of a damaged state (the damaged one is "
+                            "kept aside) and name what could not")
     add_function_options(parser)
     parser.set_defaults(func=cmd_serve)
 
@@ -173,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
     p.add_argument("--function-name", default=FUNCTION_NAME)
     p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("reset", help="delete the state kept in a state directory (all its stacks' folders)",
+                       description="Delete what --state-dir kept, so the next start is empty. The sandbox "
+                                   "using it must be stopped.")
+    p.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=f"default: {DEFAULT_STATE_DIR}, as make run uses")
+    p.set_defaults(func=tools.cmd_reset)
 
     p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
     p.add_argument("--only", action="append",

@@ -58,7 +58,9 @@ def cmd_serve(args) -> int:
                            allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu,
                            time_scale=args.time_scale)
     started = time.perf_counter()
-    sandbox = Sandbox(config, function_from_args(args), stack=_template_stack(args, config))
+    stack = _template_stack(args, config)
+    config.state_dir, config.fresh, config.salvage = _state_dir(args, stack), args.fresh, args.salvage
+    sandbox = Sandbox(config, function_from_args(args), stack=stack)
     stopping = threading.Event()
 
     def on_signal(signum, frame):
@@ -70,7 +72,10 @@ def cmd_serve(args) -> int:
     web = watcher = None
     try:
         sandbox.start()
-        example_lines = examples.set_up(sandbox, args.example) if args.example else []
+        if args.example and sandbox.restored:  # they are in the restored state already
+            example_lines = [f"examples           : {', '.join(args.example)}, as the state directory kept them"]
+        else:
+            example_lines = examples.set_up(sandbox, args.example) if args.example else []
         if config.web_port is not None:
             web = _start_web(sandbox, config, args)
         if args.watch:
@@ -97,6 +102,28 @@ def cmd_serve(args) -> int:
         sandbox.stop()
     _print_session_cost(sandbox)
     return 0
+
+
+def _state_dir(args, stack) -> str | None:
+    """--state-dir DIR: each stack keeps its own folder in DIR (``guide``, ``template-<stack>``, with
+    ``+examples-...``), so `make run` and `make run ARGS="--template ..."` never restore each other's."""
+    if not args.state_dir:
+        if args.fresh or args.salvage:
+            raise SandboxError("--fresh and --salvage go with --state-dir DIR.")
+        return None
+    key = f"template-{stack.name}" if stack is not None else "guide"
+    if args.example:
+        key += "+examples-" + "-".join(sorted(set(args.example)))
+    return str(Path(args.state_dir) / key)
+
+
+def _state_line(sandbox) -> str:
+    if sandbox.persistence is None:
+        return "in memory only (--state-dir DIR keeps it across restarts)"
+    line = sandbox.persistence.describe()
+    if sandbox.persistence.skipped:
+        line += f"; --salvage left out {len(sandbox.persistence.skipped)}: " + "; ".join(sandbox.persistence.skipped[:5])
+    return line
 
 
 def _template_stack(args, config):
@@ -145,6 +172,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
   page               : {page}
 {"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
   CPU                : {_cpu_line(sandbox)}
+  state              : {_state_line(sandbox)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}
 {"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}{"".join(chr(10) + "  " + line for line in example_lines)}
 Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):

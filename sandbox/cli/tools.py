@@ -213,6 +213,20 @@ def cmd_redrive(args) -> int:
 
 
 # -- bench ------------------------------------------------------------------------------------------
+def cmd_reset(args) -> int:
+    """Delete the state a state directory keeps: its own, and each stack's folder in it."""
+    from ..state import reset
+
+    base = Path(args.state_dir)
+    folders = [base] + (sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else [])
+    removed = [folder for folder in folders if (folder / "state.sqlite3").exists() and reset(folder)]
+    if not removed:
+        print(f"Nothing to delete: no state in {base}.")
+    for folder in removed:
+        print(f"Deleted the state kept in {folder}.")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from ..bench.runner import run_all
 

@@ -1,0 +1,207 @@
+"""moto's state, written to and read from the state database.
+
+moto keeps every service's state in module globals (``BackendDict``: account -> region -> backend) and
+has no persistence of its own. LocalStack persists the same objects by pickling them; so does this
+module, with three differences that keep each write small and a restore whole:
+
+- one service at a time (``moto/<service>``), written after each request that changed it;
+- S3's objects are not part of the S3 snapshot: each key (with all its versions) is its own entity
+  (``s3key/<account>/<bucket>/<key>``), so an upload writes one object, not the bucket. The pickler
+  replaces each bucket's key store by a reference that restore fills from those entities;
+- what cannot be pickled in moto's objects (locks, weak dictionaries, references to another service's
+  backends) is reduced to what recreates it.
+
+This module and sandbox/endpoint.py are the only ones that import moto.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+import weakref
+from collections import defaultdict
+from typing import Iterable
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+PROTOCOL = 5
+
+
+def backend_dict(service: str):
+    from moto.backends import get_backend
+
+    return get_backend(service)
+
+
+def _defaultdict(factory, items: dict) -> defaultdict:
+    return defaultdict(factory, items)
+
+
+def _weak_value_dict(items: dict) -> weakref.WeakValueDictionary:
+    return weakref.WeakValueDictionary(items)
+
+
+def _module_global(module: str, name: str):
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def _global_name(obj) -> tuple[str, str]:
+    """Where a BackendDict lives (``moto.awslambda.models``, ``lambda_backends``)."""
+    import sys
+
+    module = obj.backend.__module__
+    for name, value in vars(sys.modules[module]).items():
+        if value is obj:
+            return module, name
+    raise pickle.PicklingError(f"cannot find where moto keeps the {obj.service_name} backends")
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles one service's backends; S3 key stores and other services' backends become references."""
+
+    def __init__(self, file, service: str, key_stores: dict[int, tuple] | None = None):
+        super().__init__(file, protocol=PROTOCOL)
+        self.service = service
+        self.key_stores = key_stores or {}
+
+    def persistent_id(self, obj):
+        ref = self.key_stores.get(id(obj))
+        if ref is not None:
+            return ("s3keys",) + ref
+        return None
+
+    def reducer_override(self, obj):
+        from moto.core.base_backend import AccountSpecificBackend, BackendDict
+
+        if isinstance(obj, _LOCK_TYPES):
+            return type(obj) is _LOCK_TYPES[1] and (threading.RLock, ()) or (threading.Lock, ())
+        if type(obj) is defaultdict and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            sample = obj.default_factory()  # moto's defaultdict(lambda: {}) is a defaultdict(dict)
+            if type(sample) in (dict, list, set, int) and not sample:
+                return (_defaultdict, (type(sample), dict(obj)))
+        if isinstance(obj, weakref.WeakValueDictionary):
+            return (_weak_value_dict, (dict(obj.items()),))
+        if isinstance(obj, BackendDict):  # another service's backends, reached through a reference
+            return (_module_global, _global_name(obj))
+        if isinstance(obj, AccountSpecificBackend):
+            return (_account_backends, (obj.backend.__module__, obj.account_id))
+        return NotImplemented
+
+
+def _account_backends(module: str, account_id: str):
+    import sys
+
+    for value in vars(sys.modules[module]).values():
+        if type(value).__name__.endswith("BackendDict") and getattr(value, "backend", None).__module__ == module:
+            return value[account_id]
+    raise pickle.UnpicklingError(f"no moto backends in {module}")
+
+
+def _s3_key_stores(service: str) -> dict[int, tuple]:
+    """id(bucket.keys) -> (account, bucket name), for every bucket, when pickling S3."""
+    if service != "s3":
+        return {}
+    stores = {}
+    for account_id, account in list(backend_dict("s3").items()):
+        for backend in list(account.values()):
+            for name, bucket in list(backend.buckets.items()):
+                stores[id(bucket.keys)] = (account_id, name)
+    return stores
+
+
+def snapshot(service: str) -> bytes:
+    """The pickled backends of ``service`` (all accounts and regions), S3's objects excepted."""
+    backends = {account_id: dict(account) for account_id, account in list(backend_dict(service).items())}
+    for attempt in range(5):
+        buffer = io.BytesIO()
+        try:
+            _Pickler(buffer, service, _s3_key_stores(service)).dump(backends)
+            return buffer.getvalue()
+        except RuntimeError:  # a dict changed size under a concurrent read-side mutation: try again
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, key_stores: dict[tuple, object]):
+        super().__init__(file)
+        self.key_stores = key_stores
+
+    def persistent_load(self, pid):
+        if pid[0] == "s3keys":
+            from moto.s3.utils import _VersionedKeyStore
+
+            return self.key_stores.setdefault(tuple(pid[1:]), _VersionedKeyStore())
+        raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+
+
+def load_service(service: str, data: bytes, key_stores: dict[tuple, object]) -> None:
+    """Put a snapshot's backends in place of moto's (which the endpoint has just reset)."""
+    backends = _Unpickler(io.BytesIO(data), key_stores).load()
+    live = backend_dict(service)
+    for account_id, regions in backends.items():
+        account = live[account_id]  # creates the AccountSpecificBackend as moto would
+        for region, backend in regions.items():
+            dict.__setitem__(account, region, backend)
+
+
+# -- S3 objects ------------------------------------------------------------------------------------
+def s3_key_entity(account_id: str, bucket: str, key: str) -> str:
+    return f"s3key/{account_id}/{bucket}/{key}"
+
+
+def find_bucket(bucket: str):
+    """(account id, moto's bucket) for a bucket name, or (None, None)."""
+    for account_id, account in list(backend_dict("s3").items()):
+        for backend in list(account.values()):
+            found = backend.buckets.get(bucket)
+            if found is not None:
+                return account_id, found
+    return None, None
+
+
+def key_versions(bucket, key: str) -> bytes | None:
+    """A key's versions (pickled), or None when the key is gone."""
+    versions = bucket.keys.getlist(key)
+    if not versions:
+        return None
+    return pickle.dumps(list(versions), protocol=PROTOCOL)
+
+
+def load_key(key_stores: dict[tuple, object], account_id: str, bucket: str, key: str, data: bytes) -> bool:
+    """Put a key's versions into the restored bucket's store; False when the bucket is not there."""
+    store = key_stores.get((account_id, bucket))
+    if store is None:
+        return False
+    store.setlist(key, pickle.loads(data))
+    return True
+
+
+def bucket_key_names(bucket) -> list[str]:
+    return list(bucket.keys.keys())
+
+
+# -- replayed requests (logs, metrics) -------------------------------------------------------------
+_apps: dict[str, object] = {}
+
+
+def replay(service: str, request: dict) -> int:
+    """Send a recorded request to moto's app for ``service`` (no middleware, no network): the status."""
+    from moto.moto_server.werkzeug_app import create_backend_app
+    from werkzeug.test import Client
+
+    app = _apps.get(service)
+    if app is None:
+        app = _apps[service] = create_backend_app(service)
+    response = Client(app).open(
+        path=request["path"], method=request["method"], query_string=request.get("query", ""),
+        headers=list(request.get("headers", [])), data=request.get("body", b""))
+    return response.status_code
+
+
+def services_with_state() -> Iterable[str]:
+    from moto.core.base_backend import BackendDict
+
+    return [bd.service_name for bd in list(BackendDict._instances)]

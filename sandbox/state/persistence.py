@@ -1,0 +1,286 @@
+"""A sandbox's state directory: what is written while it runs, and what a start restores.
+
+Written while running (each before its acknowledgement, see recorder.py):
+- moto's services (buckets and their notification configuration, objects with metadata, functions, layers,
+  concurrency, event-invoke configs, mappings, log groups, streams and events, metrics, queues with
+  their messages, the dead-letter queue, tables with items and streams, APIs, rules);
+- the Lambda service's own registry (each function's folder, layers, recursion settings), after every
+  change made through the Lambda API;
+- every invocation attempt when it is accepted and when it is final (the page's history); an accepted
+  event is on disk before the upload or message that caused it is acknowledged;
+- event sources' positions (a DynamoDB stream's last checkpointed sequence number per shard).
+
+Restored on start, in this order, before anything is served or run: moto's state (objects go straight
+into the buckets, so no S3 event fires for them), the Lambda registry, the history; then, once the
+event sources run, the mappings are applied again (streams resume at their checkpoint, queues from
+their messages), and asynchronous events that were accepted but not finished are delivered again (at
+least once, as AWS promises). A state that cannot be read whole is not restored at all.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable
+
+from . import moto_backends
+from .recorder import StateRecorder
+from .store import StateError, StateStore, set_aside
+
+KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
+
+
+class Persistence:
+    def __init__(self, directory: str | Path, *, fresh: bool = False, salvage: bool = False,
+                 report: Callable[[str], None] = print):
+        self.directory = Path(directory).expanduser().resolve()
+        self.fresh = fresh
+        self.salvage = salvage
+        self.report = report
+        self.store = StateStore(self.directory)
+        self.recorder = StateRecorder(self.store, report)
+        self.restored: dict[str, int] = {}  # what a start found: kind -> count (empty: a new state)
+        self.skipped: list[str] = []  # --salvage: what could not be read
+        self._records_written: dict[str, bool] = {}  # record id -> written when final
+        self._records_lock = threading.Lock()
+
+    @property
+    def files_dir(self) -> Path:
+        """Where functions' and layers' code is unpacked: kept with the state."""
+        return self.directory / "files"
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open(self) -> "Persistence":
+        if self.fresh and reset(self.directory):
+            self.report(f"[state] --fresh: the state kept in {self.directory} was deleted.")
+        try:
+            self.store.open()
+        except StateError:
+            if not self.salvage:
+                raise
+            aside = set_aside(self.directory, "damaged")  # kept for the user; salvage reads the copy
+            self.report(f"[state] The damaged state is kept in {aside}; restoring what can be read from it.")
+            self._salvage_from(aside)
+            return self
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the endpoint --------------------------------------------------------------------------------
+    def install(self, sandbox) -> None:
+        """Hook into the sandbox's endpoint (before its event sources add their middleware)."""
+        sandbox.endpoint.wrap_every_service(self.wrap)
+        sandbox.endpoint.before_serving(self.restore_endpoint)
+        # Outermost on Lambda's API: after the sandbox has acted on a change (a function registered, its
+        # code unpacked), its registry is written, still before the client hears of it.
+        sandbox.endpoint.add_service_middleware(
+            "awslambda", lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)))
+
+    def wrap(self, service: str, app):
+        return self.recorder.wrap(service, app)
+
+    def restore_endpoint(self) -> None:
+        """moto's state (called by the endpoint after its reset, before it serves a request)."""
+        if self.store.is_empty:
+            return
+        key_stores: dict[tuple, object] = {}
+        counts: dict[str, int] = {}
+        for name, data in self.store.entities("moto/"):
+            service = name.split("/", 1)[1]
+            self._load(name, lambda: moto_backends.load_service(service, data, key_stores))
+            counts["services"] = counts.get("services", 0) + 1
+        for name, data in self.store.entities("s3key/"):
+            _, account_id, rest = name.split("/", 2)
+            bucket, key = rest.split("/", 1)
+            if self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data)) is False:
+                self._problem(name, "its bucket is not in the state")
+            counts["objects"] = counts.get("objects", 0) + 1
+        for seq, service, data in self.store.appends():
+            status = self._load(f"append/{seq}", lambda: moto_backends.replay(service, pickle.loads(data)))
+            if isinstance(status, int) and status >= 400:
+                self._problem(f"append/{seq}", f"{service} answered {status} when it was replayed")
+            counts[f"{service} writes"] = counts.get(f"{service} writes", 0) + 1
+        self.restored.update(counts)
+
+    def _load(self, name: str, load):
+        try:
+            return load()
+        except StateError:
+            raise
+        except Exception as exc:
+            self._problem(name, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _problem(self, name: str, detail: str) -> None:
+        if self.salvage:
+            self.skipped.append(f"{name} ({detail})")
+            return
+        raise StateError(
+            f"The state directory {self.directory} cannot be restored: {name} could not be read ({detail}); "
+            f"nothing was restored. Start with --salvage to restore what can be read (the state is kept "
+            f"aside first), or --fresh to begin empty (this deletes it).")
+
+    # -- the sandbox's own state ---------------------------------------------------------------------
+    def attach(self, sandbox) -> None:
+        """Write what the sandbox itself holds as it changes."""
+        sandbox.records.subscribe(self._record_changed)
+
+    def _record_changed(self, record) -> None:
+        with self._records_lock:
+            written_final = self._records_written.get(record.id)
+            if written_final or (written_final is False and not record.final):
+                return
+            self._records_written[record.id] = record.final
+        try:
+            self.store.put(f"record/{record.id}", pickle.dumps(record))
+        except Exception as exc:  # the page's history only: the run goes on
+            self.report(f"[state] Could not write invocation {record.id}: {exc}")
+
+    def save_functions(self, service) -> None:
+        """The Lambda service's registry (after a change made through the Lambda API)."""
+        self.store.put("lambda/registry", pickle.dumps(service.registry()))
+
+    def restore_sandbox(self, sandbox, accounting) -> None:
+        """The Lambda registry and the history (after the Lambda service is built, before sources start);
+        restored attempts are billed again in the session's cost (``accounting``), not counted again in
+        the metrics, which are restored with CloudWatch."""
+        data = self.store.get("lambda/registry")
+        if data is not None:
+            self._load("lambda/registry", lambda: sandbox.service.restore_registry(pickle.loads(data)))
+            self.restored["functions"] = len(sandbox.service.functions())
+        records = []
+        for name, blob in self.store.entities("record/"):
+            record = self._load(name, lambda: pickle.loads(blob))
+            if record is not None:
+                records.append(record)
+        records.sort(key=lambda r: (r.detected_at, r.attempt))
+        old = records[:-KEEP_RECORDS]
+        for record in old:
+            self.store.delete(f"record/{record.id}")
+        for record in records[-KEEP_RECORDS:]:
+            self._records_written[record.id] = record.final
+            sandbox.records.restore(record)
+            accounting.bill(record)
+        if records:
+            self.restored["invocations"] = len(records) - len(old)
+        if "logs writes" in self.restored or "services" in self.restored:
+            sandbox.logs.restore(_function_log_events(sandbox.client("logs")))
+        self.attach(sandbox)
+
+    def resume(self, sandbox) -> list:
+        """After the event sources run: mappings applied again; unfinished asynchronous events delivered
+        again (at least once). Returns the re-submitted records."""
+        client = sandbox.client("lambda")
+        for page in client.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page.get("EventSourceMappings", []):
+                sandbox.service.mapping_changed(mapping)
+        return sandbox.service.resume_unfinished()
+
+    # -- event sources' small state (positions) ------------------------------------------------------
+    def save(self, name: str, value) -> None:
+        self.store.put(f"source/{name}", json.dumps(value).encode())
+
+    def load(self, name: str):
+        data = self.store.get(f"source/{name}")
+        return None if data is None else json.loads(data)
+
+    def describe(self) -> str:
+        """The banner's line."""
+        if not self.restored:
+            return f"{self.directory} (new)"
+        parts = ", ".join(f"{n} {kind}" for kind, n in self.restored.items() if n)
+        return f"{self.directory} (restored: {parts})"
+
+    # -- --salvage -------------------------------------------------------------------------------------
+    def _salvage_from(self, aside: Path) -> None:
+        """Copy what SQLite can still read of a damaged database into a new one."""
+        import sqlite3
+
+        self.store.open()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        if (aside / "files").is_dir():
+            shutil.copytree(aside / "files", self.files_dir, dirs_exist_ok=True)
+        try:
+            old = sqlite3.connect(f"file:{aside / 'state.sqlite3'}?mode=ro", uri=True)
+            rows = old.execute("SELECT name, data FROM entities ORDER BY seq")
+            while True:
+                try:
+                    row = rows.fetchone()
+                except sqlite3.DatabaseError as exc:
+                    self.skipped.append(f"the rest of the entities ({exc})")
+                    break
+                if row is None:
+                    break
+                self.store.put(row[0], row[1])
+            try:
+                for _, service, data in old.execute("SELECT seq, service, data FROM appends ORDER BY seq"):
+                    self.store.append(service, data)
+            except sqlite3.DatabaseError as exc:
+                self.skipped.append(f"the rest of the logs and metrics ({exc})")
+            old.close()
+        except sqlite3.DatabaseError as exc:
+            self.skipped.append(f"everything in the database ({exc})")
+
+
+def reset(directory: str | Path) -> bool:
+    """Delete a state directory's state (``--fresh``, ``run_local.py reset``); True when there was one.
+    Refused while a sandbox uses it."""
+    directory = Path(directory)
+    if not directory.exists():
+        return False
+    holder = StateStore(directory)
+    holder._take_directory_lock()  # StateError when a running sandbox holds it
+    try:
+        found = False
+        for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
+            path = directory / name
+            if path.exists():
+                path.unlink()
+                found = True
+        if (directory / "files").exists():
+            shutil.rmtree(directory / "files")
+            found = True
+        return found
+    finally:
+        holder.close()
+
+def _function_log_events(client):
+    """Every event of the ``/aws/lambda/`` log groups, oldest first, as CloudWatchLogs.restore takes them."""
+    events = []
+    for page in client.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/"):
+        for group in page.get("logGroups", []):
+            name = group["logGroupName"]
+            for found in client.get_paginator("filter_log_events").paginate(logGroupName=name):
+                events += [(name, e["logStreamName"], e["timestamp"], e["message"]) for e in found.get("events", [])]
+    events.sort(key=lambda e: e[2])  # stable: lines of one millisecond keep their order
+    return events
+
+
+class _AfterWrites:
+    """Calls ``after()`` once a request that changed something has succeeded, before its response leaves."""
+
+    def __init__(self, app, after: Callable[[], None]):
+        self.app, self.after = app, after
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method in ("GET", "HEAD", "OPTIONS") or environ.get("PATH_INFO", "").rstrip("/").endswith("/invocations"):
+            return self.app(environ, start_response)
+        captured: dict = {}
+
+        def start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+        result = self.app(environ, start)
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        if captured.get("status", "")[:1] == "2":
+            self.after()
+        start_response(captured["status"], captured["headers"])
+        return [body]

@@ -1,0 +1,151 @@
+"""The endpoint's writes, on disk before the client hears of them.
+
+A WSGI middleware around each moto service's app (the innermost layer, right around moto): it lets moto
+answer, and when the answer is a success for a request that changed state, it writes what changed to the
+state database *before* the response goes back. So an upload that got its 200 and a message that got its
+MessageId are on disk, as S3 and SQS promise for their acknowledgements.
+
+Requests that change a service are serialised per service while moto runs them and their state is
+written, so a snapshot never catches a service half-way through another request. Reads run as before,
+side by side.
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import threading
+from xml.sax.saxutils import escape
+from typing import Callable
+
+from . import moto_backends
+from .requests import NOT_WRITTEN, Operation, operation, recorded_request
+from .store import StateStore
+
+SERVICES_WITH_APPENDS = {"logs", "cloudwatch"}
+
+
+class _Response:
+    def __init__(self, app, environ):
+        self.status, self.headers = "500 Internal Server Error", []
+
+        def start(status, headers, exc_info=None):
+            self.status, self.headers = status, list(headers)
+            return lambda data: None
+        result = app(environ, start)
+        try:
+            self.body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+
+    @property
+    def ok(self) -> bool:
+        return self.status[:1] == "2"
+
+
+class StateRecorder:
+    """Wraps moto's service apps (``wrap(service, app)``); ``report`` tells the terminal of a failure."""
+
+    def __init__(self, store: StateStore, report: Callable[[str], None] = print):
+        self.store = store
+        self.report = report
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def lock(self, service: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(service, threading.Lock())
+
+    def wrap(self, service: str, app):
+        def persisted(environ, start_response):
+            body = _read_body(environ)
+            op = operation(service, environ, body)
+            if not op.writes:
+                return app(environ, start_response)
+            if op.name in NOT_WRITTEN:
+                return app(environ, start_response)
+            serialise = not (service == "s3" and not op.s3_bucket_changed)  # objects: the key's own write
+            with (self.lock(service) if serialise else _no_lock):
+                response = _Response(app, environ)
+                if response.ok:
+                    try:
+                        self.record(op, environ, body)
+                    except Exception as exc:  # not on disk: the client must not take it as done
+                        return _state_error(start_response, service, exc, self.report)
+            start_response(response.status, response.headers)
+            return [response.body]
+        return persisted
+
+    # -- what is written -------------------------------------------------------------------------------
+    def record(self, op: Operation, environ, body: bytes) -> None:
+        if op.appended:
+            self.store.append(op.service, pickle.dumps(recorded_request(environ, body)))
+        elif op.service == "s3":
+            self._record_s3(op)
+        else:
+            self.snapshot(op.service)
+
+    def snapshot(self, service: str) -> None:
+        with self.store.lock:  # read and written in one piece: a later writer writes later state
+            self.store.put(f"moto/{service}", moto_backends.snapshot(service),
+                           replaces_appends_of=service if service in SERVICES_WITH_APPENDS else None)
+
+    def _record_s3(self, op: Operation) -> None:
+        with self.store.lock:
+            if op.s3_keys:
+                account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
+                if bucket is not None:
+                    self.store.put_many([
+                        (moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
+                         moto_backends.key_versions(bucket, key)) for key in op.s3_keys])
+            if op.s3_bucket_changed:
+                account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
+                if bucket is None:  # deleted (S3 deletes only empty buckets; versions may remain)
+                    for account in _accounts():
+                        self.store.delete_prefix(moto_backends.s3_key_entity(account, op.s3_bucket, ""))
+                self.store.put("moto/s3", moto_backends.snapshot("s3"))
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_no_lock = _NoLock()
+
+
+def _accounts() -> list[str]:
+    return list(moto_backends.backend_dict("s3").keys()) or ["123456789012"]
+
+
+def _read_body(environ) -> bytes:
+    """The request body, read once and put back for moto."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = stream.read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _state_error(start_response, service: str, exc: Exception, report) -> list[bytes]:
+    message = (f"The sandbox could not write this change to its state directory ({type(exc).__name__}: "
+               f"{exc}); it is applied in memory but would not survive a restart.")
+    report(f"[state] {message}")
+    if service == "s3":
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>{escape(message)}"
+                f"</Message></Error>").encode()
+        start_response("500 Internal Server Error", [("Content-Type", "application/xml")])
+    else:
+        body = json.dumps({"__type": "InternalFailure", "message": message}).encode()
+        start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0"),
+                                                     ("x-amzn-ErrorType", "InternalFailure")])
+    return [body]

@@ -1,0 +1,237 @@
+"""The state directory's database: one SQLite file, written before an acknowledgement leaves the sandbox.
+
+Why SQLite (the standard library's ``sqlite3``): a commit in WAL mode with ``synchronous=FULL`` is on
+disk when it returns, a crash in mid-write leaves the last commit whole (a torn tail is rolled back by
+SQLite itself, never half-applied), and "the latest state of each thing" is a primary key. Measured
+here: a 200 KB object commits in about 0.5 ms.
+
+Two tables:
+
+- ``entities(name, seq, data)``: the latest state of one thing, replaced as a whole: a moto service's
+  backends (``moto/sqs``), one S3 key with its versions (``s3key/<account>/<bucket>/<key>``), one
+  invocation attempt (``record/<request id>#<attempt>``), the Lambda service's functions...
+- ``appends(seq, service, data)``: requests replayed in order after the entities, for the services whose
+  state only grows in small steps (CloudWatch Logs' PutLogEvents, metrics' PutMetricData): rewriting the
+  whole log service for every batch of lines would cost more than the invocation. A snapshot of the
+  service removes the appends it already contains.
+
+``seq`` orders everything: restore applies entities, then appends by ``seq``.
+
+The file carries its format in ``PRAGMA user_version`` and the version of moto that wrote it in
+``meta``; a newer format is refused with a message, never half-read.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import SandboxError
+
+FORMAT = 1  # PRAGMA user_version; bump when the meaning of a table changes
+DATABASE = "state.sqlite3"
+LOCK_FILE = "lock"
+
+
+class StateError(SandboxError):
+    """The state directory cannot be used as it is; the message says why and what to do."""
+
+
+def _damaged(path: Path, detail: str) -> StateError:
+    return StateError(
+        f"The state directory {path} is damaged ({detail}); nothing was restored. Start with --fresh to begin "
+        f"empty (the damaged state is kept aside in {path}/damaged-<time>/), or with --salvage to restore "
+        f"what can still be read and leave the rest aside.")
+
+
+class StateStore:
+    """The state database of one sandbox. Thread-safe: every write takes the store's lock, so a write
+    made of a read of live state (a pickle) and its commit happens in one piece."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._seq = 0
+        self.writes = 0  # commits made since opening (the bench reports them)
+
+    # -- opening -------------------------------------------------------------------------------------
+    def open(self) -> "StateStore":
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._take_directory_lock()
+        path = self.directory / DATABASE
+        new = not path.exists()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if not new and version == 0 and self._tables() == set():
+                new = True  # an empty file (a crash right after creating it)
+            if new:
+                self._create()
+            elif version > FORMAT:
+                raise StateError(
+                    f"The state directory {self.directory} was written by a newer version of the sandbox "
+                    f"(state format {version}; this one reads format {FORMAT}). Update the sandbox, use "
+                    f"another --state-dir, or start with --fresh (the newer state is kept aside).")
+            elif version < 1 or not {"entities", "appends", "meta"} <= self._tables():
+                raise _damaged(self.directory, f"{DATABASE} is not a sandbox state database")
+            else:
+                check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise _damaged(self.directory, f"SQLite's check says: {check}")
+            self._seq = self._db.execute(
+                "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM appends)"
+            ).fetchone()[0] or 0
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise _damaged(self.directory, f"SQLite says: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _tables(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def _create(self) -> None:
+        with self._transaction():
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS entities("
+                             "name TEXT PRIMARY KEY, seq INTEGER NOT NULL, data BLOB NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS appends("
+                             "seq INTEGER PRIMARY KEY, service TEXT NOT NULL, data BLOB NOT NULL)")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
+            self._db.execute(f"PRAGMA user_version = {FORMAT}")
+
+    def _take_directory_lock(self) -> None:
+        """One sandbox per state directory: a second one gets a message, not a shared, corrupted state."""
+        import fcntl
+
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StateError(f"The state directory {self.directory} is in use by another sandbox (process "
+                             f"{holder}); stop it, or give this one another --state-dir.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        with self.lock:
+            if self._db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.close()
+                self._db = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self._db.execute("SELECT NOT EXISTS(SELECT 1 FROM entities) AND NOT EXISTS(SELECT 1 FROM appends)"
+                                ).fetchone()[0] == 1
+
+    # -- meta ----------------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- writing -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")  # on disk (synchronous=FULL) when this returns
+            self.writes += 1
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def put(self, name: str, data: bytes, replaces_appends_of: str | None = None) -> None:
+        """Store the latest state of ``name``; with ``replaces_appends_of``, drop that service's appends,
+        which ``data`` already contains. Caller holds ``lock`` if ``data`` was read from live state."""
+        with self._transaction():
+            seq = self._next_seq()
+            self._db.execute("INSERT OR REPLACE INTO entities VALUES (?, ?, ?)", (name, seq, data))
+            if replaces_appends_of:
+                self._db.execute("DELETE FROM appends WHERE service=? AND seq<?", (replaces_appends_of, seq))
+
+    def put_many(self, items: list[tuple[str, bytes | None]]) -> None:
+        """Several entities in one commit; ``None`` deletes."""
+        with self._transaction():
+            for name, data in items:
+                if data is None:
+                    self._db.execute("DELETE FROM entities WHERE name=?", (name,))
+                else:
+                    self._db.execute("INSERT OR REPLACE INTO entities VALUES (?, ?, ?)",
+                                     (name, self._next_seq(), data))
+
+    def delete(self, name: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM entities WHERE name=?", (name,))
+
+    def delete_prefix(self, prefix: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM entities WHERE substr(name, 1, ?)=?", (len(prefix), prefix))
+
+    def append(self, service: str, data: bytes) -> None:
+        with self._transaction():
+            self._db.execute("INSERT INTO appends VALUES (?, ?, ?)", (self._next_seq(), service, data))
+
+    # -- reading -------------------------------------------------------------------------------------
+    def entities(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        """``(name, data)`` of the entities whose name starts with ``prefix``, in the order written."""
+        query = "SELECT name, data FROM entities WHERE substr(name, 1, ?)=? ORDER BY seq"
+        yield from self._db.execute(query, (len(prefix), prefix))
+
+    def get(self, name: str) -> bytes | None:
+        row = self._db.execute("SELECT data FROM entities WHERE name=?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def appends(self) -> Iterator[tuple[int, str, bytes]]:
+        yield from self._db.execute("SELECT seq, service, data FROM appends ORDER BY seq")
+
+    def counts(self) -> dict[str, int]:
+        """How many entities of each kind (the part of the name before the first ``/``), and appends."""
+        counts: dict[str, int] = {}
+        for (kind, n) in self._db.execute(
+                "SELECT substr(name, 1, instr(name, '/') - 1), count(*) FROM entities GROUP BY 1"):
+            counts[kind] = n
+        counts["appends"] = self._db.execute("SELECT count(*) FROM appends").fetchone()[0]
+        return counts
+
+
+def set_aside(directory: str | os.PathLike, reason: str = "damaged") -> Path | None:
+    """Move a state directory's database out of the way (``<dir>/<reason>-<time>/``), keeping it for the
+    user: used by --fresh and by --salvage. Returns where it went, or None when there was nothing."""
+    directory = Path(directory)
+    files = [directory / name for name in (DATABASE, DATABASE + "-wal", DATABASE + "-shm", "files")]
+    files = [f for f in files if f.exists()]
+    if not files:
+        return None
+    aside = directory / f"{reason}-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        f.rename(aside / f.name)
+    return aside
