@@ -13,6 +13,7 @@ class SourceContext:
     object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
     report: Callable[[str], None]  # a line for the person at the terminal
     time_scale: float = 1.0  # the schedules' clock runs this many times faster than real time (--time-scale)
-    # The state directory's small store for a source's own positions (``save(name, value)``,
-    # ``load(name)``, JSON values), or None when the sandbox keeps its state in memory only.
+    # The state directory's small store for a source's own state (positions, accepted events):
+    # ``save(name, value)``, ``load(name)``, ``forget(name)``, ``saved(prefix)``, JSON values, each on disk
+    # when the call returns; None when the sandbox keeps its state in memory only.
     state: Any = None

@@ -99,6 +99,8 @@ class DynamoDbStreamsEventSource(PolledEventSource):
     def apply(self, mapping: MappingConfig) -> None:
         previous = self._pollers.pop(mapping.uuid, None)
         position = getattr(previous, "shard_position", None)
+        if position is None and self.context.state is not None:  # a restart: resume at the kept checkpoint
+            position = self.context.state.load(f"esm-position/{mapping.uuid}")
         if previous is not None:
             previous.stop()
         if mapping.enabled:
@@ -122,14 +124,36 @@ class _ShardReader:
     def _iterator(self, shard_id: str) -> str:
         streams, arn = self.source.streams, self.mapping.event_source_arn
         if shard_id not in self._iterators:
+            if shard_id not in self.position and self.source.context.state is not None:
+                self._keep_starting_point(shard_id)
             done = self.position.get(shard_id)
             if done is not None:
                 kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": done}
+            elif shard_id in self.position:  # kept as "from the shard's start"
+                kwargs = {"ShardIteratorType": "TRIM_HORIZON"}
             else:
                 kwargs = {"ShardIteratorType": self.mapping.starting_position or "LATEST"}
             self._iterators[shard_id] = streams.get_shard_iterator(
                 StreamArn=arn, ShardId=shard_id, **kwargs)["ShardIterator"]
         return self._iterators[shard_id]
+
+    def _keep_starting_point(self, shard_id: str) -> None:
+        """With a state directory, where the mapping starts reading a shard is kept on disk at once, so
+        a restart before the first checkpoint resumes there: LATEST is the shard's newest record now
+        (None: the shard is empty, read it from its start), TRIM_HORIZON its start."""
+        newest = None
+        if (self.mapping.starting_position or "LATEST") == "LATEST":
+            streams, arn = self.source.streams, self.mapping.event_source_arn
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id,
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                if not page.get("Records"):
+                    break
+                newest = page["Records"][-1]["dynamodb"]["SequenceNumber"]
+                iterator = page.get("NextShardIterator")
+        self.position[shard_id] = newest
+        self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position)
 
     def _read(self) -> None:
         streams = self.source.streams
@@ -212,6 +236,8 @@ class _ShardReader:
             stop.wait(RETRY_DELAY_S)
         if not stop.is_set() and records:
             self.position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+            if self.source.context.state is not None:  # on disk: a restart resumes after these records
+                self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position)
 
     def _failed_sequence_numbers(self, batch: list[dict], result):
         """True: the whole batch failed; a list: the partial response's failures; empty: success."""

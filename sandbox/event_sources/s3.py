@@ -8,10 +8,12 @@ carries (recursive loop detection).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import sys
 import threading
+import uuid
 from urllib.parse import unquote_plus
 
 from ..notifications import BucketNotifications, LambdaTarget, QueueTarget
@@ -50,7 +52,7 @@ class S3EventSource:
     def service_middleware(self) -> dict:
         """The write observer wraps moto's S3 app, so it sees only requests moto routed to S3."""
         return {"s3": lambda app: S3WriteObserver(
-            app, on_write=self._writes.put, object_facts=self.context.object_facts,
+            app, on_write=self._accept, object_facts=self.context.object_facts,
             on_notification_change=self.notifications.invalidate)}
 
     def triggers(self) -> list[dict]:
@@ -71,21 +73,50 @@ class S3EventSource:
 
     def start(self, service) -> None:
         self._service = service
+        self._resume_accepted()
         self._router = threading.Thread(target=self._route, name="s3-event-router", daemon=True)
         self._router.start()
 
     def stop(self) -> None:
         self._writes.put(None)
 
+    # -- accepted writes: with a state directory, on disk before the upload's 200 -----------------------
+    def _accept(self, write: S3Write) -> None:
+        """S3 has accepted the write; its event will be delivered. With a state directory, the write is
+        kept until its event has been handed on (a record made, or a message sent), so an event accepted
+        just before a crash is delivered after the restart."""
+        name = None
+        if self.context.state is not None:
+            name = f"s3-accepted/{write.event_time:.6f}-{uuid.uuid4().hex[:8]}"
+            self.context.state.save(name, dataclasses.asdict(write))
+        self._writes.put((name, write))
+
+    def _resume_accepted(self) -> None:
+        """After a restart: writes accepted but not handed on, in their order. One whose record was kept
+        (the crash came between the two) is not delivered again."""
+        if self.context.state is None:
+            return
+        made = {(r.subject.get("bucket"), r.subject.get("key"), round(r.detected_at, 6))
+                for r in self._service.records.all() if r.source == SOURCE}
+        for name, fields in self.context.state.saved("s3-accepted/"):
+            write = S3Write(**fields)
+            if (write.bucket, write.key, round(write.event_time, 6)) in made:
+                self.context.state.forget(name)
+            else:
+                self._writes.put((name, write))
+
     def _route(self) -> None:
         while True:
-            write = self._writes.get()
-            if write is None:
+            item = self._writes.get()
+            if item is None:
                 return
+            name, write = item
             try:
                 self._deliver(write)
             except Exception as exc:  # the router must survive anything
                 print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
+            if name is not None:
+                self.context.state.forget(name)
 
     def _deliver(self, write: S3Write) -> None:
         depth = lineage_depth(write.trace_header) + 1

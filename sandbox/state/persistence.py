@@ -188,6 +188,13 @@ class Persistence:
         data = self.store.get(f"source/{name}")
         return None if data is None else json.loads(data)
 
+    def forget(self, name: str) -> None:
+        self.store.delete(f"source/{name}")
+
+    def saved(self, prefix: str) -> list[tuple[str, object]]:
+        """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
+        return [(name[len("source/"):], json.loads(data)) for name, data in self.store.entities(f"source/{prefix}")]
+
     def describe(self) -> str:
         """The banner's line."""
         if not self.restored:

@@ -111,6 +111,9 @@ class ScheduledEventSource:
     def start(self, service) -> None:
         self._service = service
         self.timer.start()
+        if self.context.state is not None:  # rules restored from a state directory: the clock learns them
+            self._resync(self.sync_rules)
+            self._resync(self.sync_schedules)
 
     def stop(self) -> None:
         self.timer.stop()
@@ -175,7 +178,7 @@ class ScheduledEventSource:
         known = self._items.get(item.key)
         same_schedule = known is not None and known.expression.describe() == item.expression.describe() and (
             known.start, known.end) == (item.start, item.end)
-        item.created = known.created if same_schedule else self.clock.now()
+        item.created = known.created if same_schedule else self._anchor(item, known)
         self._items[item.key] = item
         if not item.enabled:
             self.timer.remove(item.key)
@@ -183,6 +186,21 @@ class ScheduledEventSource:
             # a new or changed schedule starts counting now; an unchanged one keeps its next time
             self.timer.put(TimerEntry(item.key, item.expression, anchor=item.start or item.created,
                                       not_before=item.start, not_after=item.end))
+
+    def _anchor(self, item: Scheduled, known: Scheduled | None) -> float:
+        """Where a new or changed schedule starts counting: now; with a state directory (and the real
+        clock), a schedule the sandbox already knew before a restart keeps its creation time, so rate()
+        keeps its phase across restarts as it does on AWS."""
+        now = self.clock.now()
+        state = self.context.state if self.context.time_scale == 1 else None
+        if state is None:
+            return now
+        name = f"schedule-anchor/{item.kind}/{item.group or ''}/{item.name}"
+        kept = state.load(name) if known is None else None
+        if kept and kept.get("expression") == item.expression.describe():
+            return kept["created"]
+        state.save(name, {"expression": item.expression.describe(), "created": now})
+        return now
 
     def _drop_missing(self, kind: str, current: set) -> None:
         for key in [k for k in self._items if k[0] == kind and k not in current]:
