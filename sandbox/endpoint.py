@@ -232,10 +232,15 @@ class LocalEndpoint:
         self._server = None
         self._thread: threading.Thread | None = None
         self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
+        self._outermost: dict[str, Wrap] = {}
         self._before_serving: list[Callable[[], None]] = []
 
-    def add_service_middleware(self, service: str, wrap: Wrap) -> None:
-        """Wrap one moto service's app (before start); several wraps nest, the first added outermost."""
+    def add_service_middleware(self, service: str, wrap: Wrap, outermost: bool = False) -> None:
+        """Wrap one moto service's app (before start); several wraps nest, the last added outside the
+        earlier ones, and an ``outermost`` one outside them all."""
+        if outermost:
+            self._outermost[service] = wrap
+            return
         inner = self._middleware.get(service)
         self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
 
@@ -296,7 +301,8 @@ class LocalEndpoint:
             if self._innermost is not None:
                 app = self._innermost(service, app)
             wrap = self._middleware.get(service)
-            return wrap(app) if wrap else app
+            app = wrap(app) if wrap else app
+            return self._outermost[service](app) if service in self._outermost else app
 
         try:
             check_port_free(self.host, self.requested_port)

@@ -22,6 +22,7 @@ import json
 import pickle
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -64,6 +65,10 @@ class Persistence:
             self.report(f"[state] The damaged state is kept in {aside}; restoring what can be read from it.")
             self._salvage_from(aside)
             return self
+        if self.salvage and not self.store.is_empty:  # readable, but parts may not load: keep it all first
+            aside = self.directory / f"damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            self.store.copy_to(aside / "state.sqlite3")
+            self.report(f"[state] --salvage: the state as it was is kept in {aside}.")
         self.files_dir.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -72,13 +77,14 @@ class Persistence:
 
     # -- the endpoint --------------------------------------------------------------------------------
     def install(self, sandbox) -> None:
-        """Hook into the sandbox's endpoint (before its event sources add their middleware)."""
+        """Hook into the sandbox's endpoint: the recorder right around moto, the registry's writer around
+        everything on Lambda's API (so it sees what the sandbox made of a change)."""
         sandbox.endpoint.wrap_every_service(self.wrap)
         sandbox.endpoint.before_serving(self.restore_endpoint)
         # Outermost on Lambda's API: after the sandbox has acted on a change (a function registered, its
         # code unpacked), its registry is written, still before the client hears of it.
         sandbox.endpoint.add_service_middleware(
-            "awslambda", lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)))
+            "awslambda", lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)), outermost=True)
 
     def wrap(self, service: str, app):
         return self.recorder.wrap(service, app)
@@ -116,8 +122,12 @@ class Persistence:
             return None
 
     def _problem(self, name: str, detail: str) -> None:
-        if self.salvage:
+        if self.salvage:  # left out, and dropped from the state, so the next start needs no --salvage
             self.skipped.append(f"{name} ({detail})")
+            if name.startswith("append/"):
+                self.store.delete_append(int(name.split("/", 1)[1]))
+            else:
+                self.store.delete(name)
             return
         raise StateError(
             f"The state directory {self.directory} cannot be restored: {name} could not be read ({detail}); "

@@ -84,6 +84,8 @@ def _s3_operation(environ, method: str, body: bytes) -> Operation:
     if not op.writes or bucket is None:
         return op
     if key:
+        if "tagging" in query or environ.get("HTTP_X_AMZ_TAGGING"):
+            op.s3_bucket_changed = True  # moto keeps object tags in the backend's tagger, not on the key
         if _S3_NOT_KEYS & set(query):
             op.s3_bucket_changed = True  # the multipart upload's parts
             if method == "POST" and "uploadId" in query:  # CompleteMultipartUpload makes the object

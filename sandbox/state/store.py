@@ -58,6 +58,7 @@ class StateStore:
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._seq = 0
+        self._opened = False  # a database refused at open is closed without writing to it
         self.writes = 0  # commits made since opening (the bench reports them)
 
     # -- opening -------------------------------------------------------------------------------------
@@ -89,6 +90,7 @@ class StateStore:
             self._seq = self._db.execute(
                 "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM appends)"
             ).fetchone()[0] or 0
+            self._opened = True
         except sqlite3.DatabaseError as exc:
             self.close()
             raise _damaged(self.directory, f"SQLite says: {exc}") from None
@@ -129,10 +131,12 @@ class StateStore:
     def close(self) -> None:
         with self.lock:
             if self._db is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if self._opened:  # fold the write-ahead log into the database: one file at rest
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.close()
                 self._db = None
+                self._opened = False
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the flock
                 self._lock_fd = None
@@ -194,6 +198,16 @@ class StateStore:
     def delete_prefix(self, prefix: str) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM entities WHERE substr(name, 1, ?)=?", (len(prefix), prefix))
+
+    def delete_append(self, seq: int) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM appends WHERE seq=?", (seq,))
+
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the database (SQLite's online backup), e.g. kept aside before --salvage."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock, contextlib.closing(sqlite3.connect(path)) as target:
+            self._db.backup(target)
 
     def append(self, service: str, data: bytes) -> None:
         with self._transaction():

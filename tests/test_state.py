@@ -1,0 +1,285 @@
+"""The state directory (sandbox/state/): what a restart keeps, what it must not do again, and how a damaged
+state is refused. Real sandboxes on free ports, stopped and started again on the same directory; the
+AWS CLI and boto3 as clients."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import PROJECT_ROOT, SAMPLES
+from waiting import eventually, settle, wait_for_record
+
+from sandbox.config import FunctionConfiguration, SandboxConfig
+from sandbox.core import Sandbox
+from sandbox.state import StateError
+from sandbox.state.requests import operation
+from sandbox.state.store import FORMAT, StateStore
+
+IMAGE = (SAMPLES / "test.jpg").read_bytes()
+
+
+def _sandbox(state_dir, **config):
+    return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
+                   FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
+
+
+# -- which requests are written (units) --------------------------------------------------------------
+def _environ(method="GET", path="/", query="", **headers):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "HTTP_HOST": "127.0.0.1:4566"}
+    environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    return environ
+
+
+@pytest.mark.parametrize("method,path,query,keys,bucket_changed", [
+    ("PUT", "/b/photos/a.jpg", "", ["photos/a.jpg"], False),  # PutObject
+    ("DELETE", "/b/a.jpg", "", ["a.jpg"], False),  # DeleteObject
+    ("PUT", "/b/a.jpg", "tagging", ["a.jpg"], True),  # moto keeps object tags in the backend
+    ("PUT", "/b/a.jpg", "partNumber=1&uploadId=u", [], True),  # a part: the bucket's upload
+    ("POST", "/b/a.jpg", "uploadId=u", ["a.jpg"], True),  # CompleteMultipartUpload
+    ("PUT", "/b", "", [], True),  # CreateBucket
+    ("PUT", "/b", "notification", [], True),
+])
+def test_s3_writes_name_the_keys_or_the_bucket_they_change(method, path, query, keys, bucket_changed):
+    op = operation("s3", _environ(method, path, query), b"")
+    assert op.writes and op.s3_bucket == "b" and op.s3_keys == keys and op.s3_bucket_changed == bucket_changed
+
+
+def test_s3_reads_and_delete_objects_are_told_apart():
+    assert not operation("s3", _environ("GET", "/b/a.jpg"), b"").writes
+    assert not operation("s3", _environ("HEAD", "/b/a.jpg"), b"").writes
+    body = b"<Delete><Object><Key>a.jpg</Key></Object><Object><Key>b/c d.png</Key></Object></Delete>"
+    op = operation("s3", _environ("POST", "/b", "delete"), body)
+    assert op.s3_keys == ["a.jpg", "b/c d.png"] and not op.s3_bucket_changed
+
+
+@pytest.mark.parametrize("service,environ,body,writes,appended", [
+    ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.SendMessage"), b"{}", True, False),
+    ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.ReceiveMessage"), b"{}", False, False),
+    ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.PutItem"), b"{}", True, False),
+    ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.Query"), b"{}", False, False),
+    ("logs", _environ("POST", "/", x_amz_target="Logs_20140328.PutLogEvents"), b"{}", True, True),
+    ("iam", {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+     b"Action=CreateRole&RoleName=r", True, False),
+    ("iam", {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+     b"Action=GetRole&RoleName=r", False, False),
+    ("awslambda", _environ("POST", "/2015-03-31/functions"), b"{}", True, False),
+    ("awslambda", _environ("POST", "/2015-03-31/functions/f/invocations"), b"{}", False, False),
+    ("awslambda", _environ("GET", "/2015-03-31/functions/f"), b"", False, False),
+])
+def test_operations_of_every_protocol_are_read_as_writes_or_reads(service, environ, body, writes, appended):
+    op = operation(service, environ, body)
+    assert (op.writes, op.appended) == (writes, appended)
+
+
+# -- what a restart keeps ------------------------------------------------------------------------------
+def test_objects_metadata_functions_logs_and_history_survive_a_restart(tmp_path, aws_cli_env):
+    sb = _sandbox(tmp_path)
+    try:
+        s3 = sb.s3
+        s3.put_object(Bucket=sb.config.source_bucket, Key="a b/test.jpg", Body=IMAGE, ContentType="image/jpeg",
+                      Metadata={"owner": "class-3"}, Tagging="lesson=1")
+        record = wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "a b/test.jpg", what="resize")
+        sb.update_function_configuration(memory_size=256, environment={"SCALE": "0.25"})
+        settle(sb)
+        logs_before = [e.message for e in sb.log_events()]
+    finally:
+        sb.stop()
+
+    sb = _sandbox(tmp_path)
+    try:
+        assert sb.restored and "restored" in sb.persistence.describe()
+        got = sb.s3.get_object(Bucket=sb.config.source_bucket, Key="a b/test.jpg")
+        assert got["Body"].read() == IMAGE and got["ContentType"] == "image/jpeg"
+        assert got["Metadata"] == {"owner": "class-3"}
+        tags = sb.s3.get_object_tagging(Bucket=sb.config.source_bucket, Key="a b/test.jpg")["TagSet"]
+        assert tags == [{"Key": "lesson", "Value": "1"}]
+        assert sb.s3.head_object(Bucket=sb.config.destination_bucket, Key="resized-a b/test.jpg")
+        # the configuration changed through the API, in moto's view and in the function that runs
+        config = sb.client("lambda").get_function_configuration(FunctionName=sb.function.function_name)
+        assert config["MemorySize"] == 256 and config["Environment"]["Variables"] == {"SCALE": "0.25"}
+        assert sb.function.memory_size == 256 and sb.function.environment == {"SCALE": "0.25"}
+        # the history the page shows, with its outcome, and no event fired again for the restored object
+        restored = [r for r in sb.invocations() if r.subject.get("key") == "a b/test.jpg"]
+        assert [(r.request_id, r.status) for r in restored] == [(record.request_id, "success")]
+        # CloudWatch Logs, through the real AWS CLI, and the page's mirror with each line's request
+        out = subprocess.run(["aws", "logs", "filter-log-events", "--log-group-name",
+                              f"/aws/lambda/{sb.function.function_name}"], capture_output=True, text=True,
+                             env={**aws_cli_env, **sb.client_environment()}, timeout=60, check=True)
+        messages = [e["message"] for e in json.loads(out.stdout)["events"]]
+        assert f"START RequestId: {record.request_id} Version: $LATEST" in messages
+        assert [e.message for e in sb.log_events()] == logs_before
+        assert {e.request_id for e in sb.log_events(request_id=record.request_id)} == {record.request_id}
+        # and it runs: a new upload is resized with the restored settings
+        sb.s3.put_object(Bucket=sb.config.source_bucket, Key="after.jpg", Body=IMAGE)
+        after = wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "after.jpg", what="resize")
+        assert after.status == "success" and after.memory_size_mb == 256
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def aws_cli_env():
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_functions_layers_queues_tables_and_dead_letters_created_through_the_apis_survive(tmp_path):
+    sb = _sandbox(tmp_path)
+    try:
+        lam, sqs, ddb = sb.client("lambda"), sb.client("sqs"), sb.client("dynamodb")
+        layer = lam.publish_layer_version(LayerName="greeting", Content={"ZipFile": _zip(
+            {"python/greeting.py": "WORD = 'hello'\n"})})["LayerVersionArn"]
+        sqs.create_queue(QueueName="greeter-dlq")
+        lam.create_function(FunctionName="Greeter", Runtime="python3.12", Role=sb.function.role_arn,
+                            Handler="app.handler", Layers=[layer], Code={"ZipFile": _zip(
+                                {"app.py": "import greeting\ndef handler(event, context):\n"
+                                           "    return {'said': greeting.WORD + ' ' + event['name']}\n"})},
+                            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:greeter-dlq"})
+        lam.put_function_concurrency(FunctionName="Greeter", ReservedConcurrentExecutions=3)
+        lam.put_function_event_invoke_config(FunctionName="Greeter", MaximumRetryAttempts=0)
+        url = sqs.create_queue(QueueName="kept")["QueueUrl"]
+        sent = sqs.send_message(QueueUrl=url, MessageBody="still here")["MessageId"]
+        ddb.create_table(TableName="notes", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="notes", Item={"id": {"S": "1"}, "text": {"S": "kept"}})
+        # a failing asynchronous event (no retries configured) ends in the function's dead-letter queue
+        lam.invoke(FunctionName="Greeter", InvocationType="Event", Payload=b'{"nobody": 1}')
+        eventually(lambda: sb.dead_letters("Greeter"), what="the dead-lettered event", timeout=60)
+        settle(sb)
+    finally:
+        sb.stop()
+
+    sb = _sandbox(tmp_path)
+    try:
+        lam = sb.client("lambda")
+        result = json.loads(lam.invoke(FunctionName="Greeter", Payload=b'{"name": "class"}')["Payload"].read())
+        assert result == {"said": "hello class"}
+        assert lam.get_function_concurrency(FunctionName="Greeter")["ReservedConcurrentExecutions"] == 3
+        assert lam.get_function_event_invoke_config(FunctionName="Greeter")["MaximumRetryAttempts"] == 0
+        assert sb.runtime("Greeter").function.maximum_retry_attempts == 0
+        sqs = sb.client("sqs")
+        url = sqs.get_queue_url(QueueName="kept")["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        assert [(m["MessageId"], m["Body"]) for m in messages] == [(sent, "still here")]
+        item = sb.client("dynamodb").get_item(TableName="notes", Key={"id": {"S": "1"}})["Item"]
+        assert item["text"] == {"S": "kept"}
+        dead = sb.dead_letters("Greeter")
+        assert len(dead) == 1 and dead[0]["event"] == {"nobody": 1}
+    finally:
+        sb.stop()
+
+
+# -- a damaged state: one message, nothing half-restored ------------------------------------------
+def _kept_state(tmp_path):
+    sb = _sandbox(tmp_path)
+    try:
+        sb.s3.put_object(Bucket=sb.config.source_bucket, Key="kept.jpg", Body=IMAGE)
+        wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "kept.jpg", what="resize")
+        settle(sb)
+    finally:
+        sb.stop()
+    return tmp_path / "state.sqlite3"
+
+
+def _assert_refused(tmp_path, *words):
+    database = tmp_path / "state.sqlite3"
+    before = database.read_bytes() if database.exists() else None
+    with pytest.raises(StateError) as refused:
+        _sandbox(tmp_path)
+    message = str(refused.value)
+    for word in words:
+        assert word in message
+    assert str(tmp_path) in message
+    assert (database.read_bytes() if database.exists() else None) == before  # left as it was
+    # nothing half-restored: the endpoint is stopped and the next sandbox (in memory) starts empty
+    with Sandbox(SandboxConfig(port=0, web_port=None)) as fresh:
+        assert fresh.s3.list_objects_v2(Bucket=fresh.config.source_bucket).get("KeyCount") == 0
+    return message
+
+
+def test_a_state_from_a_newer_version_is_refused_with_what_to_do(tmp_path):
+    database = _kept_state(tmp_path)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute(f"PRAGMA user_version = {FORMAT + 1}")
+    message = _assert_refused(tmp_path, "newer version", f"format {FORMAT + 1}", "--fresh")
+    assert "damaged" not in message
+
+
+def test_a_file_that_is_not_a_state_database_is_refused(tmp_path):
+    (tmp_path / "state.sqlite3").write_bytes(b"this is not a database, it was typed by hand\n" * 100)
+    _assert_refused(tmp_path, "damaged", "--salvage", "--fresh")
+
+
+def test_a_database_torn_in_mid_write_is_refused(tmp_path):
+    database = _kept_state(tmp_path)
+    data = bytearray(database.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 8192] = os.urandom(8192)  # a torn page in the middle of the file
+    database.write_bytes(bytes(data))
+    _assert_refused(tmp_path, "damaged")
+
+
+def test_an_entry_edited_by_hand_is_refused_and_named(tmp_path):
+    database = _kept_state(tmp_path)
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("UPDATE entities SET data = x'00ff00ff' WHERE name = 'moto/sqs'")
+    _assert_refused(tmp_path, "moto/sqs", "--salvage")
+
+
+def test_salvage_restores_what_can_be_read_and_names_the_rest(tmp_path):
+    database = _kept_state(tmp_path)
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("UPDATE entities SET data = x'00ff00ff' WHERE name = 'moto/sqs'")
+    sb = _sandbox(tmp_path, salvage=True)
+    try:
+        assert any(item.startswith("moto/sqs") for item in sb.persistence.skipped)
+        assert sb.s3.get_object(Bucket=sb.config.source_bucket, Key="kept.jpg")["Body"].read() == IMAGE
+        assert list((tmp_path).glob("damaged-*/state.sqlite3"))  # the original is kept aside
+    finally:
+        sb.stop()
+    sb = _sandbox(tmp_path)  # and the next start needs no --salvage
+    sb.stop()
+
+
+def test_two_sandboxes_never_share_a_state_directory(tmp_path):
+    sb = _sandbox(tmp_path)
+    try:
+        with pytest.raises(StateError, match="in use by another sandbox"):
+            StateStore(tmp_path).open()
+    finally:
+        sb.stop()
+
+
+def test_fresh_and_reset_start_empty(tmp_path):
+    _kept_state(tmp_path)
+    out = subprocess.run([sys.executable, str(PROJECT_ROOT / "run_local.py"), "reset", "--state-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and f"Deleted the state kept in {tmp_path}" in out.stdout
+    sb = _sandbox(tmp_path)
+    try:
+        assert not sb.restored
+        assert sb.s3.list_objects_v2(Bucket=sb.config.source_bucket).get("KeyCount") == 0
+        sb.s3.put_object(Bucket=sb.config.source_bucket, Key="x.txt", Body=b"x")
+    finally:
+        sb.stop()
+    sb = _sandbox(tmp_path, fresh=True)
+    try:
+        assert not sb.restored and sb.s3.list_objects_v2(Bucket=sb.config.source_bucket).get("KeyCount") == 0
+    finally:
+        sb.stop()
