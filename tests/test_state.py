@@ -42,7 +42,6 @@ def _environ(method="GET", path="/", query="", **headers):
     ("PUT", "/b/photos/a.jpg", "", ["photos/a.jpg"], False),  # PutObject
     ("DELETE", "/b/a.jpg", "", ["a.jpg"], False),  # DeleteObject
     ("PUT", "/b/a.jpg", "tagging", ["a.jpg"], True),  # moto keeps object tags in the backend
-    ("PUT", "/b/a.jpg", "partNumber=1&uploadId=u", [], True),  # a part: the bucket's upload
     ("POST", "/b/a.jpg", "uploadId=u", ["a.jpg"], True),  # CompleteMultipartUpload
     ("PUT", "/b", "", [], True),  # CreateBucket
     ("PUT", "/b", "notification", [], True),
@@ -55,6 +54,7 @@ def test_s3_writes_name_the_keys_or_the_bucket_they_change(method, path, query, 
 def test_s3_reads_and_delete_objects_are_told_apart():
     assert not operation("s3", _environ("GET", "/b/a.jpg"), b"").writes
     assert not operation("s3", _environ("HEAD", "/b/a.jpg"), b"").writes
+    assert not operation("s3", _environ("PUT", "/b/a.jpg", "partNumber=1&uploadId=u"), b"").writes
     body = b"<Delete><Object><Key>a.jpg</Key></Object><Object><Key>b/c d.png</Key></Object></Delete>"
     op = operation("s3", _environ("POST", "/b", "delete"), body)
     assert op.s3_keys == ["a.jpg", "b/c d.png"] and not op.s3_bucket_changed
@@ -281,5 +281,60 @@ def test_fresh_and_reset_start_empty(tmp_path):
     sb = _sandbox(tmp_path, fresh=True)
     try:
         assert not sb.restored and sb.s3.list_objects_v2(Bucket=sb.config.source_bucket).get("KeyCount") == 0
+    finally:
+        sb.stop()
+
+
+def test_a_multipart_upload_by_the_aws_cli_survives_and_fires_once(tmp_path, aws_cli_env):
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))  # over the CLI's 8 MB threshold: a multipart upload
+    state = tmp_path / "state"
+    sb = _sandbox(state)
+    try:
+        env = {**aws_cli_env, **sb.client_environment()}
+        subprocess.run(["aws", "s3", "cp", str(big), f"s3://{sb.config.source_bucket}/big.bin"], env=env,
+                       check=True, capture_output=True, timeout=120)
+        wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "big.bin", what="its event")
+        settle(sb)
+    finally:
+        sb.stop()
+    sb = _sandbox(state)
+    try:
+        got = sb.s3.get_object(Bucket=sb.config.source_bucket, Key="big.bin")["Body"].read()
+        assert got == big.read_bytes()
+        assert sb.s3.list_multipart_uploads(Bucket=sb.config.source_bucket).get("Uploads", []) == []
+        assert len([r for r in sb.invocations() if r.subject.get("key") == "big.bin"]) == 1
+    finally:
+        sb.stop()
+
+
+def test_apis_and_scheduled_rules_work_after_a_restart(tmp_path):
+    import urllib.request
+
+    sb = _sandbox(tmp_path)
+    try:
+        lam = sb.client("lambda")
+        lam.create_function(FunctionName="Hello", Runtime="python3.12", Role=sb.function.role_arn,
+                            Handler="app.handler", Code={"ZipFile": _zip(
+                                {"app.py": "def handler(event, context):\n    return {'statusCode': 200, "
+                                           "'body': 'hi ' + event.get('rawPath', event.get('source', ''))}\n"})})
+        arn = lam.get_function(FunctionName="Hello")["Configuration"]["FunctionArn"]
+        api = sb.client("apigatewayv2").create_api(Name="hello", ProtocolType="HTTP", Target=arn)
+        events = sb.client("events")
+        events.put_rule(Name="every-5-minutes", ScheduleExpression="rate(5 minutes)")
+        events.put_targets(Rule="every-5-minutes", Targets=[{"Id": "1", "Arn": arn}])
+        before = {s["name"]: s["next_fire_at"] for s in sb.schedules()}
+    finally:
+        sb.stop()
+    sb = _sandbox(tmp_path)
+    try:
+        url = f"{sb.endpoint_url}/_aws/execute-api/{api['ApiId']}/there"  # the $default stage: no stage in the path
+        with urllib.request.urlopen(url) as response:
+            assert response.read() == b"hi /there"
+        after = {s["name"]: s["next_fire_at"] for s in sb.schedules()}
+        assert after == before  # rate() counts from the rule's creation, not from the restart
+        fired = sb.fire_rule("every-5-minutes")
+        record = wait_for_record(sb, lambda r: r.final and r.request_id == fired[0].request_id, what="the rule")
+        assert record.status == "success" and record.result["body"] == "hi aws.events"
     finally:
         sb.stop()

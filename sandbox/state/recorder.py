@@ -23,6 +23,9 @@ from .requests import NOT_WRITTEN, Operation, operation, recorded_request
 from .store import StateStore
 
 SERVICES_WITH_APPENDS = {"logs", "cloudwatch"}
+# moto answers some services from one app: API Gateway's v1 and v2 share a host, and which app a request
+# reaches says little about which backend it changed. Both are written.
+SHARED_APPS = {"apigateway": ("apigateway", "apigatewayv2"), "apigatewayv2": ("apigateway", "apigatewayv2")}
 
 
 class _Response:
@@ -83,7 +86,8 @@ class StateRecorder:
         elif op.service == "s3":
             self._record_s3(op)
         else:
-            self.snapshot(op.service)
+            for service in SHARED_APPS.get(op.service, (op.service,)):
+                self.snapshot(service)
 
     def snapshot(self, service: str) -> None:
         with self.store.lock:  # read and written in one piece: a later writer writes later state

@@ -23,7 +23,6 @@ READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet",
 NOT_WRITTEN = {"ReceiveMessage", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"}
 # Services whose operations grow state in small steps: the request is kept and replayed, not the service.
 APPENDED = {("logs", "PutLogEvents"), ("cloudwatch", "PutMetricData")}
-_S3_NOT_KEYS = {"uploads", "uploadId", "partNumber"}  # multipart uploads live in the bucket
 
 
 @dataclass
@@ -86,9 +85,15 @@ def _s3_operation(environ, method: str, body: bytes) -> Operation:
     if key:
         if "tagging" in query or environ.get("HTTP_X_AMZ_TAGGING"):
             op.s3_bucket_changed = True  # moto keeps object tags in the backend's tagger, not on the key
-        if _S3_NOT_KEYS & set(query):
-            op.s3_bucket_changed = True  # the multipart upload's parts
-            if method == "POST" and "uploadId" in query:  # CompleteMultipartUpload makes the object
+        if "partNumber" in query or "uploads" in query:
+            # A multipart upload in progress (CreateMultipartUpload, UploadPart) is not written: it is not
+            # an object yet, and writing the bucket with every part would write an upload's size many
+            # times over. After a crash the client's CompleteMultipartUpload gets NoSuchUpload and its
+            # tool starts the upload again (the AWS CLI and boto3 do).
+            op.writes = False
+        elif "uploadId" in query:
+            op.s3_bucket_changed = True  # the upload is gone from the bucket...
+            if method == "POST":  # ... and CompleteMultipartUpload made the object
                 op.s3_keys.append(key)
         else:
             op.s3_keys.append(key)
