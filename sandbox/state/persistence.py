@@ -98,19 +98,21 @@ class Persistence:
         for name, data in self.store.entities("moto/"):
             service = name.split("/", 1)[1]
             self._load(name, lambda: moto_backends.load_service(service, data, key_stores))
-            counts["services"] = counts.get("services", 0) + 1
+            counts["services"] = counts.get("services", 0) + 1  # moto's: S3, Lambda, SQS...
         for name, data in self.store.entities("s3key/"):
             _, account_id, rest = name.split("/", 2)
             bucket, key = rest.split("/", 1)
             if self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data)) is False:
                 self._problem(name, "its bucket is not in the state")
             counts["objects"] = counts.get("objects", 0) + 1
+        replayed = set()
         for seq, service, data in self.store.appends():
             status = self._load(f"append/{seq}", lambda: moto_backends.replay(service, pickle.loads(data)))
             if isinstance(status, int) and status >= 400:
                 self._problem(f"append/{seq}", f"{service} answered {status} when it was replayed")
-            counts[f"{service} writes"] = counts.get(f"{service} writes", 0) + 1
-        for service in {name.split(" ")[0] for name in counts if name.endswith(" writes")}:
+            counts["log and metric batches"] = counts.get("log and metric batches", 0) + 1
+            replayed.add(service)
+        for service in replayed:
             self.recorder.snapshot(service)  # folded into one snapshot: the next start replays nothing
         self.restored.update(counts)
 
@@ -179,7 +181,7 @@ class Persistence:
             accounting.bill(record)
         if records:
             self.restored["invocations"] = len(records) - len(old)
-        if "logs writes" in self.restored or "services" in self.restored:
+        if self.restored:
             sandbox.logs.restore(_function_log_events(sandbox.client("logs")))
         self.attach(sandbox)
 
@@ -211,7 +213,7 @@ class Persistence:
         """The banner's line."""
         if not self.restored:
             return f"{self.directory} (new)"
-        parts = ", ".join(f"{n} {kind}" for kind, n in self.restored.items() if n)
+        parts = ", ".join(f"{n:,} {kind}" for kind, n in self.restored.items() if n)
         return f"{self.directory} (restored: {parts})"
 
     # -- --salvage -------------------------------------------------------------------------------------
