@@ -37,14 +37,6 @@ class Operation:
     s3_bucket_changed: bool = False
 
 
-def _decoded_path(environ) -> str:
-    raw = environ.get("PATH_INFO", "")
-    try:
-        return raw.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return raw
-
-
 def operation(service: str, environ, body: bytes) -> Operation:
     method = environ.get("REQUEST_METHOD", "GET").upper()
     if service == "s3":
@@ -75,7 +67,7 @@ def _operation_name(environ, body: bytes) -> str | None:
 
 
 def _s3_operation(environ, method: str, body: bytes) -> Operation:
-    from ..s3_write_observer import _bucket_and_key
+    from ..s3_write_observer import _bucket_and_key, _decoded_path
 
     bucket, key = _bucket_and_key(environ)
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
