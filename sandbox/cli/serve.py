@@ -139,17 +139,24 @@ def _template_stack(args, config):
 
 
 def _application_lines(sandbox) -> list[str]:
-    """The template's application: each function with its triggers, then its Outputs with local URLs."""
+    """The template's application (and, on a restored start, the other stacks the state kept): each
+    function with its triggers, then its Outputs with local URLs. A stack restored from the state says so,
+    and what changed since (its template, its parameters) comes first."""
     lines = []
     for application in sandbox.applications():
-        lines.append(f"template           : {application['template']} (stack {application['name']})")
+        origin = "" if application["origin"] == "run_local.py --template" else f", {application['origin']}"
+        restored = application.get("restored")
+        kept = ", restored from the state" if restored is not None else ""
+        lines.append(f"template           : {application['template']} (stack {application['name']}{origin}{kept})")
+        lines += [f"  warning: {line}" for line in restored or []]
         for function in application["functions"]:
             lines.append(f"  {function['logical_id']} ({function['name']}, {function['handler']} in {function['code']})")
             lines += [f"    <- {trigger['summary']}" for trigger in function["triggers"]]
         if application["outputs"]:
             lines.append("Outputs:")
             lines += [f"  {o['key']:<19}: {o['value']}" for o in application["outputs"]]
-        lines += [f"note: {line}" for line in application["notes"] + application["warnings"]]
+        warnings = [line for line in application["warnings"] if line not in (restored or [])]
+        lines += [f"note: {line}" for line in application["notes"] + warnings]
     return lines
 
 
@@ -186,7 +193,7 @@ ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
 
 def _then_lines(sandbox, args, function) -> str:
     if args.template:
-        name = sandbox.applications()[0]["name"] if sandbox.applications() else ""
+        name = getattr(sandbox.stack, "name", "") or (sandbox.applications()[0]["name"] if sandbox.applications() else "")
         return (f"Then:  aws cloudformation describe-stack-resources --stack-name {name}\n"
                 f"       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}")
     return (f"Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg\n"

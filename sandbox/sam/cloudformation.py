@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from ..errors import SandboxError
+from .applications import StackNotKept
 from .intrinsics import TemplateError
 
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -138,6 +139,8 @@ class CloudFormationApi:
             return self._error(start_response, exc)
         except SandboxError as exc:
             return self._error(start_response, CloudFormationError("ValidationError", str(exc)))
+        except StackNotKept as exc:  # done in memory, not on disk: the client must not take it as done
+            return self._error(start_response, CloudFormationError("InternalFailure", str(exc), 500))
         body = (f'<{action}Response xmlns="{NAMESPACE}">{_xml(f"{action}Result", result or {})}'
                 f'<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>')
         data = body.encode()
@@ -147,10 +150,12 @@ class CloudFormationApi:
 
     @staticmethod
     def _error(start_response, exc: CloudFormationError):
-        data = (f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>Sender</Type><Code>{exc.code}</Code>'
+        party = "Receiver" if exc.status >= 500 else "Sender"
+        data = (f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{party}</Type><Code>{exc.code}</Code>'
                 f'<Message>{escape(exc.message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId>'
                 f'</ErrorResponse>').encode()
-        start_response(f"{exc.status} Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+        reason = {404: "Not Found", 500: "Internal Server Error"}.get(exc.status, "Bad Request")
+        start_response(f"{exc.status} {reason}", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
         return [data]
 
     # -- reading a request -----------------------------------------------------------------------------

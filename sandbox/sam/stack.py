@@ -7,21 +7,31 @@ through the AWS APIs of the local endpoint (a failure deletes what was created, 
 rollback does); functions whose code is a folder run from it with hot reload. ``describe()`` is what the
 page shows of it: its functions with their triggers, its resources, its ``Outputs`` with AWS URLs made
 local.
+
+With a state directory (``--state-dir``) each stack is kept after every create, update and delete
+(``state()``, written by applications.py) and rebuilt on a restored start (``from_state``; ``restore`` for
+the stack the sandbox starts with): its resources came back with the state, so nothing is created again;
+the stack is what the state kept, the template as it was then, with its folders watched again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 from ..config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FUNCTION_NAME
 from ..errors import ConfigError
 from .intrinsics import TemplateError
 from .plan import Plan
 from .resources import KINDS, Created
-from .template import ExpandedTemplate, expand
+from .template import ExpandedTemplate, decode, expand
 
+STATE_VERSION = 1  # of what state() gives
 _AWS_API_URL = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com")
 
 
@@ -30,6 +40,10 @@ def stack_name_for(path: Path) -> str:
     allows them: letters, digits and hyphens, starting with a letter."""
     name = re.sub(r"[^A-Za-z0-9-]+", "-", Path(path).resolve().parent.name).strip("-")
     return name if name[:1].isalpha() else f"stack-{name}" if name else "sam-app"
+
+
+def template_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def local_urls(text, port: int):
@@ -72,6 +86,8 @@ class TemplateStack:
         self.outputs: list[dict] = []
         self.created_at = time.time()
         self.updated_at: float | None = None
+        self.restored = False  # rebuilt from a state directory on this start
+        self.restore_notes: list[str] = []  # what that start says of the stack (not kept)
         self._watched: dict[Path, set[str]] = {}
         self._watcher = None
         self._port = 0
@@ -119,6 +135,7 @@ class TemplateStack:
                 self.events.append(StackEvent(logical_id, kind_name, "CREATE_FAILED", reason=reason))
                 self._roll_back(done, deployment)
                 self.status, self.status_reason = "ROLLBACK_COMPLETE", f"{logical_id}: {reason}"
+                sandbox.stacks.save(self)
                 raise TemplateError(f"{self.template.source}: {logical_id} ({kind_name}) could not be created: "
                                     f"{reason}; what had been created was deleted again.") from None
             self.plan.created[logical_id] = created
@@ -127,12 +144,17 @@ class TemplateStack:
             self.events.append(StackEvent(logical_id, kind_name, "CREATE_COMPLETE", created.physical_id))
         self.complete("CREATE_COMPLETE", sandbox, deployment)
         self._watched = deployment.watched
-        if sandbox.config.hot_reload and self._watched:
+        self._watch(sandbox)
+        sandbox.stacks.save(self)  # on disk (--state-dir) before anyone hears the stack is there
+        for line in self.plan.notes + self.warnings:
+            _say(sandbox, f"{self.name}: {line}")
+
+    def _watch(self, sandbox) -> None:
+        """Hot reload of the folders the stack's functions (and their layers) run from."""
+        if sandbox.config.hot_reload and self._watched and self._watcher is None:
             from .watcher import FolderWatcher
 
             self._watcher = FolderWatcher(sandbox, self._watched, lambda line: _say(sandbox, line)).start()
-        for line in self.plan.notes + self.warnings:
-            _say(sandbox, f"{self.name}: {line}")
 
     def complete(self, status: str, sandbox, deployment) -> None:
         """Every resource is created (or updated): the outputs can be resolved."""
@@ -158,6 +180,7 @@ class TemplateStack:
         failures = self._roll_back(list(self.plan.created), deployment)
         self.status = "DELETE_FAILED" if failures else "DELETE_COMPLETE"
         self.status_reason = "; ".join(failures)
+        sandbox.stacks.save(self)
 
     def _roll_back(self, done: list[str], deployment) -> list[str]:
         failures = []
@@ -175,6 +198,112 @@ class TemplateStack:
                 failures.append(f"{logical_id}: {_reason(exc)}")
                 self.events.append(StackEvent(logical_id, kind_name, "DELETE_FAILED", reason=_reason(exc)))
         return failures
+
+    # -- the state directory (--state-dir) -------------------------------------------------------------
+    def state(self, endpoint_url: str = "") -> dict:
+        """What the state directory keeps of the stack (JSON): enough to rebuild it without creating
+        anything (the template as expanded, the names and ids of what was created, its events)."""
+        template = self.template
+        found = {
+            "version": STATE_VERSION, "name": self.name, "region": self.region, "origin": self.origin,
+            "capabilities": list(self.capabilities), "source": template.source, "text": template.text,
+            "template_hash": template_hash(template.text), "base_dir": str(template.base_dir),
+            "parameters": template.parameters, "expanded": template.expanded,
+            "local_code": [[bucket, key, str(path)] for (bucket, key), path in template.local_code.items()],
+            "stack_id": self.plan.stack_id, "names": dict(self.plan.names),
+            "created": {n: asdict(c) for n, c in self.plan.created.items()}, "props": dict(self.plan.props),
+            "status": self.status, "status_reason": self.status_reason, "events": [asdict(e) for e in self.events],
+            "warnings": list(self.warnings), "outputs": list(self.outputs), "created_at": self.created_at,
+            "updated_at": self.updated_at, "watched": {str(f): sorted(n) for f, n in self._watched.items()},
+            "endpoint": endpoint_url}
+        return json.loads(json.dumps(found, default=str))  # plain JSON (a YAML date becomes its text)
+
+    @classmethod
+    def from_state(cls, state: dict, exports=dict, endpoint_url: str = "") -> "TemplateStack":
+        """The stack ``state()`` kept, as it was (its resources exist: nothing is created). URLs of the
+        local endpoint it kept (a queue's) follow the endpoint to its port of this run."""
+        if state.get("version") != STATE_VERSION:
+            raise ConfigError(f"it was kept in another format ({state.get('version')}, this sandbox reads "
+                              f"{STATE_VERSION})")
+        state = dict(state, **{part: _moved(state[part], state.get("endpoint") or "", endpoint_url)
+                               for part in ("created", "props", "outputs", "events")})
+        template = ExpandedTemplate(
+            source=state["source"], text=state["text"], original=decode(state["text"], state["source"]),
+            expanded=state["expanded"], parameters=state["parameters"],
+            local_code={(bucket, key): Path(path) for bucket, key, path in state["local_code"]},
+            base_dir=Path(state["base_dir"]))
+        previous = SimpleNamespace(plan=SimpleNamespace(stack_id=state["stack_id"], names=state["names"]))
+        stack = cls(template, state["name"], state["region"], exports, origin=state["origin"], previous=previous)
+        stack.plan.created = {n: Created(**c) for n, c in state["created"].items()}
+        stack.plan.props = dict(state["props"])
+        stack.capabilities = list(state["capabilities"])
+        stack.status, stack.status_reason = state["status"], state["status_reason"]
+        stack.events = [StackEvent(**e) for e in state["events"]]
+        stack.warnings, stack.outputs = list(state["warnings"]), list(state["outputs"])
+        stack.created_at, stack.updated_at = state["created_at"], state["updated_at"]
+        stack._watched = {Path(folder): set(names) for folder, names in state["watched"].items()}
+        stack.restored = True
+        return stack
+
+    def restore(self, sandbox) -> None:
+        """A restored start (``Sandbox.start`` with a state directory that has a state): the stack the
+        sandbox starts with is the one the state kept, whose resources came back with it. If the template
+        (or its parameters) changed since, the kept one still runs, and a line says so. A stack the state
+        has no record of (or only a rolled-back one) is created now."""
+        kept = sandbox.stacks.kept(self.name)
+        if kept is None or kept.get("status") == "ROLLBACK_COMPLETE":  # nothing of it exists
+            try:
+                self.create(sandbox)
+            except TemplateError as exc:
+                if kept is not None:
+                    raise
+                directory = getattr(sandbox.persistence, "directory", "")
+                raise TemplateError(f"{exc}\nThe state directory {directory} has no record of stack {self.name} "
+                                    f"(kept by an older sandbox?): start with --fresh to create it in a new "
+                                    f"state.") from None
+            return
+        current_hash, current_parameters, current_source = \
+            template_hash(self.template.text), self.template.parameters, self.template.source
+        try:
+            revived = TemplateStack.from_state(kept, sandbox.stacks.exports, sandbox.endpoint_url)
+        except Exception as exc:
+            raise ConfigError(f"Stack {self.name} is in the state directory {sandbox.persistence.directory} but "
+                              f"cannot be rebuilt from it ({exc}); start with --fresh to create it again.") from None
+        self.__dict__.update(revived.__dict__)  # this object stays the sandbox's stack
+        sandbox.stacks.add(self)
+        if kept["template_hash"] != current_hash:
+            self.restore_notes.append(
+                f"template changed since the state was kept: the stack runs as the state kept it, without the "
+                f"changes to {current_source}; run with --fresh to re-create it from the file, or update it with "
+                f"aws cloudformation package and deploy")
+        else:
+            given, was = json.loads(json.dumps(current_parameters, default=str)), kept["parameters"]
+            changed = sorted(k for k in set(given) | set(was) if given.get(k) != was.get(k))
+            if changed:  # named, not shown: a parameter may be a secret (NoEcho)
+                self.restore_notes.append(
+                    f"parameters changed since the state was kept ({', '.join(changed)}): the stack runs with the "
+                    f"kept values; run with --fresh to re-create it with the new ones, or update it with aws "
+                    f"cloudformation deploy --parameter-overrides")
+        self.resume(sandbox)
+        if sandbox.service is not None and self.default_function:
+            sandbox.service.default_function = self.default_function
+
+    def resume(self, sandbox) -> None:
+        """A stack rebuilt from the state starts again: the endpoint's port of this run in its URLs, its
+        folders watched (hot reload)."""
+        self._port = sandbox.endpoint.port
+        try:
+            self.outputs = self._outputs()
+        except Exception:
+            pass  # as kept (an import from a stack no longer there)
+        missing = sorted(str(folder) for folder in self._watched if not Path(folder).is_dir())
+        for folder in missing:
+            names = ", ".join(sorted(self._watched[Path(folder)]))
+            self.restore_notes.append(f"{folder} no longer exists: {names} cannot run until it is back")
+        self._watched = {folder: names for folder, names in self._watched.items() if str(folder) not in missing}
+        self._watch(sandbox)
+        for line in self.restore_notes:
+            _say(sandbox, f"{self.name}: {line}")
 
     # -- reading -------------------------------------------------------------------------------------
     def _outputs(self) -> list[dict]:
@@ -232,7 +361,28 @@ class TemplateStack:
         return {"name": self.name, "template": self.template.source, "origin": self.origin,
                 "description": self.template.description, "status": self.status, "created_at": self.created_at,
                 "functions": functions, "resources": resources, "outputs": list(self.outputs),
-                "notes": list(self.plan.notes), "warnings": list(self.warnings)}
+                "notes": list(self.plan.notes), "warnings": self.restore_notes + list(self.warnings),
+                "restored": list(self.restore_notes) if self.restored else None}
+
+
+def _moved(value, old_url: str, new_url: str):
+    """``value`` with the local endpoint's old port replaced by this run's in its URLs (a queue's URL is
+    ``http://127.0.0.1:<port>/...``)."""
+    old, new = urlsplit(old_url).port, urlsplit(new_url).port
+    if not old or not new or old == new:
+        return value
+    hosts = "|".join(re.escape(h) for h in ("localhost", "127.0.0.1", urlsplit(new_url).hostname) if h)
+    pattern = re.compile(rf"(://(?:[A-Za-z0-9.-]*\.)?(?:{hosts})):{old}\b")
+
+    def move(item):
+        if isinstance(item, str):
+            return pattern.sub(rf"\g<1>:{new}", item)
+        if isinstance(item, list):
+            return [move(i) for i in item]
+        if isinstance(item, dict):
+            return {k: move(v) for k, v in item.items()}
+        return item
+    return move(value)
 
 
 def _say(sandbox, line: str) -> None:
