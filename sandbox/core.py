@@ -123,8 +123,9 @@ class Sandbox:
             starting.callback(self.stacks.stop)
             if not self.restored:
                 self.stack.create(self)
-            elif hasattr(self.stack, "restore"):  # a restored state has its stack's resources already
-                self.stack.restore(self)
+            else:  # the resources came back with the state: the stacks are rebuilt, nothing created
+                getattr(self.stack, "restore", lambda sandbox: None)(self)
+                self.stacks.restore()
             if self.persistence:
                 self.persistence.resume(self)
             self.service.reap_idle_every(self.config.idle_timeout_s)

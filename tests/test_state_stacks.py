@@ -130,9 +130,6 @@ def test_a_template_stack_comes_back_with_its_functions_triggers_outputs_and_hot
         sb.stop()
 
 
-@pytest.mark.xfail(reason="a REST API's stage serves no routes after a restart: the routes each deployment froze "
-                          "(ApiDirectory.snapshot_deployment, sandbox/event_sources/api_gateway/apis.py) are kept "
-                          "in memory only, so the restored stage's deployment has none (403)")
 def test_a_template_stacks_rest_api_answers_after_a_restart(tmp_path):
     app = Path(shutil.copytree(APPS / "hello-world", tmp_path / "hello-world"))
     state = tmp_path / "state"

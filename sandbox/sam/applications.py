@@ -6,7 +6,7 @@ every stack ``aws cloudformation deploy`` (or ``deploy()`` from Python) created 
 With a state directory (``sandbox.persistence``) every stack is written after each create, update and
 delete, before CloudFormation's API answers (``save``): ``stack/<name>`` holds what the stack keeps
 (TemplateStack.state()), ``stacks`` their names in creation order. A restored start rebuilds them
-(``restore``) right after the sandbox's own stack is restored; nothing is created again, since their
+(``restore``, called by Sandbox.start) right after the sandbox's own stack is restored; nothing is created again, since their
 resources came back with the state.
 """
 from __future__ import annotations
@@ -32,26 +32,8 @@ class Applications:
         self._lock = threading.RLock()
         self._index: list[str] | None = None  # as kept in the state directory
         self._restored = False
-        self._restore_after_stack(sandbox.stack)
 
     # -- the state directory ---------------------------------------------------------------------------
-    def _restore_after_stack(self, stack) -> None:
-        """On a restored start ``Sandbox.start`` calls its stack's ``restore(sandbox)`` (when it has one) and
-        nothing else of the applications; so the applications are restored right after it, whichever stack
-        the sandbox runs (the guide's has no ``restore`` of its own: its resources are all in the state)."""
-        own = getattr(stack, "restore", None)
-        own = getattr(own, "own", own)  # a stack given to another sandbox before: its own restore only
-
-        def restore(sandbox) -> None:
-            if own is not None:
-                own(sandbox)
-            self.restore()
-        restore.own = own
-        try:
-            stack.restore = restore
-        except AttributeError:  # a stack that takes no attributes: restore() must be called by hand
-            pass
-
     def kept(self, name: str) -> dict | None:
         """What the state directory keeps of a stack, or None (no state directory, or no such stack)."""
         persistence = self.sandbox.persistence

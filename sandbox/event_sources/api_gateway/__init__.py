@@ -65,7 +65,7 @@ class ApiGatewayEventSource:
 
     def __init__(self, context: SourceContext):
         self.context = context
-        self.directory = ApiDirectory(context.client)
+        self.directory = ApiDirectory(context.client, context.state)
         self.app = ExecuteApi(self.directory, self._invoke, context.report)
         self._service = None
 

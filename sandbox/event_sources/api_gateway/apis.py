@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -152,8 +152,10 @@ class ApiDirectory:
     until ``invalidate()`` (the control plane changed something). REST deployments are snapshots taken
     by ``snapshot_deployment`` when ``create-deployment`` succeeds."""
 
-    def __init__(self, client: Callable[[str], Any]):
+    def __init__(self, client: Callable[[str], Any], state=None):
+        """``state``: the state directory's store (SourceContext.state), where deployments are kept."""
         self._client = client
+        self._state = state
         self._clients: dict = {}
         self._lock = threading.Lock()
         self._apis: dict[str, Api | None] = {}
@@ -192,6 +194,18 @@ class ApiDirectory:
     def snapshot_deployment(self, api_id: str, deployment_id: str) -> None:
         """What ``create-deployment`` froze: the REST API's resources, methods and integrations now."""
         self._deployments[(api_id, deployment_id)] = self._rest_routes(api_id)
+        if self._state is not None:  # moto keeps no deployment's routes: a restart must find them here
+            self._state.save(f"api-deployments/{api_id}", {
+                key[1]: [[r.key, r.method, r.path, r.integration and list(astuple(r.integration)), r.id]
+                         for r in routes] for key, routes in self._deployments.items() if key[0] == api_id})
+
+    def _kept_deployments(self, api_id: str) -> None:
+        """After a restart: the deployments a state directory kept for this API."""
+        kept = self._state.load(f"api-deployments/{api_id}") if self._state is not None else None
+        for deployment_id, routes in (kept or {}).items():
+            self._deployments.setdefault((api_id, deployment_id), [
+                Route.of(key, method, path, Integration(*integration) if integration else None, route_id)
+                for key, method, path, integration, route_id in routes])
 
     # -- reading ---------------------------------------------------------------------------------
     def _load(self, api_id: str) -> Api | None:
@@ -234,6 +248,8 @@ class ApiDirectory:
         api_id = rest["id"]
         stages = {s["stageName"]: Stage(s["stageName"], dict(s.get("variables") or {}), s.get("deploymentId"))
                   for s in self.api_client("apigateway").get_stages(restApiId=api_id).get("item", [])}
+        if not any(key[0] == api_id for key in self._deployments):
+            self._kept_deployments(api_id)
         deployments = {key[1]: routes for key, routes in self._deployments.items() if key[0] == api_id}
         return Api(api_id, "rest", self._rest_routes(api_id), stages,
                    binary_media_types=tuple(rest.get("binaryMediaTypes") or ()), deployments=deployments,
