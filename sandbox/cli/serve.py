@@ -72,10 +72,13 @@ def cmd_serve(args) -> int:
     web = watcher = None
     try:
         sandbox.start()
-        if args.example and sandbox.restored:  # they are in the restored state already
-            example_lines = [f"examples           : {', '.join(args.example)}, as the state directory kept them"]
+        if args.example and sandbox.restored:  # they are in the restored state already: their lines too
+            example_lines = (sandbox.persistence.load("banner/examples") or []) + [
+                f"examples           : {', '.join(args.example)}, as the state directory kept them"]
         else:
             example_lines = examples.set_up(sandbox, args.example) if args.example else []
+            if example_lines and sandbox.persistence is not None:
+                sandbox.persistence.save("banner/examples", example_lines)
         if config.web_port is not None:
             web = _start_web(sandbox, config, args)
         if args.watch:
