@@ -1,4 +1,4 @@
-"""Gallery, uploads and images.
+"""Gallery, uploads, images and a pair's own log lines.
 
 The gallery is paged, newest first, from the change feed's index (web/feed.py), which the sandbox's own
 invocation records keep up to date; nothing here lists a bucket.
@@ -19,6 +19,7 @@ from .. import context
 from ..errors import ApiError, format_bytes
 from ..feed import parse_cursor
 from ..object_cache import CachedObject, ObjectCache
+from ..pair_logs import pair_log
 from .logs import int_arg
 
 bp = Blueprint("gallery", __name__, url_prefix="/api")
@@ -47,6 +48,18 @@ def gallery():
     page = context.feed().gallery_page(cursor, limit)
     return jsonify(items=page["items"], next=page["next"], total=page["total"], seq=page["seq"],
                    listing=page["listing"], source_bucket=context.sandbox().config.source_bucket)
+
+
+@bp.get("/gallery/logs")
+def pair_logs():
+    """One pair's own log lines, read when the page opens the pair: ``/api/gallery/logs?key=<key>``. Every
+    attempt of the invocations that made it (its upload, retries, a redrive), oldest first, each with its
+    lines as CloudWatch Logs holds them. Nothing in the gallery's list or the change feed carries them."""
+    key = request.args.get("key", "")
+    if not key:
+        raise ApiError(400, "Say which image: /api/gallery/logs?key=<key>.")
+    sb = context.sandbox()
+    return jsonify(pair_log(sb, sb.config.source_bucket, key, context.function().maximum_retry_attempts))
 
 
 def object_key(filename: str | None) -> str:

@@ -1,8 +1,10 @@
 // Configuration, as the console's Configuration tab: memory, timeout, environment variables (the
-// handler's settings, with their defaults), the trigger and the execution environments.
+// handler's settings, with their defaults), the trigger, the applications made from templates
+// (applications.js), every trigger and the execution environments.
 import { getJSON, postJSON } from "./api.js";
+import { loadApplications } from "./applications.js";
 import { $, el, append, clear, fmtNumber } from "./dom.js";
-import { streamLabel } from "./logs.js";
+import { streamLabel } from "./log_lines.js";
 
 const ENVIRONMENTS_EVERY_MS = 1000; // the environments' table is read at most once a second
 
@@ -78,6 +80,7 @@ async function load() {
   } catch (err) {
     status(err.message, false);
   }
+  loadApplications();
   loadTriggers();
 }
 

@@ -2,7 +2,8 @@
 // ones are read on scroll; the change feed adds and updates cards as invocations change, without reading
 // the list again. A card's picture is the resized image, loaded only while the card is on screen and a
 // few a second at most (a burst must not become a burst of image requests); the source is loaded at full
-// size only when the pair is opened.
+// size only when the pair is opened, with the log lines of the invocations that made it (pair.js, loaded
+// then).
 import { getJSON, objectUrl } from "./api.js";
 import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, reader, setClass, setText, shortId, showBanner, whenNear } from "./dom.js";
 import { LiveList } from "./feed.js";
@@ -44,10 +45,6 @@ export const firstPaintDone = new Promise((resolve) => {
 
 export function init(context) {
   ctx = context;
-  $("#pair-close").addEventListener("click", () => $("#pair-dialog").close());
-  $("#pair-dialog").addEventListener("click", (event) => {
-    if (event.target === event.currentTarget) event.currentTarget.close(); // click on the backdrop
-  });
   $("#gallery-more-button").addEventListener("click", loadMore);
   whenNear($("#gallery-more"), loadMore);
 }
@@ -209,15 +206,17 @@ function createCard(key) {
   card.badge = el("span", { class: "badge" });
   card.saving = el("span", { class: "saving" });
   card.reason = el("p", { class: "reason" });
-  card.facts = el("p", { class: "facts" });
-  card.pair = el("button", { class: "pair", type: "button", title: "Show the original and the resized image at full size" },
+  card.facts = el("span", {});
+  card.pair = el("button", { class: "pair", type: "button", title: "Show the original and the resized image at full size, with the invocation's log lines" },
     card.thumb, el("div", { class: "captions" }, card.sourceCaption, card.resizedCaption));
-  card.pair.addEventListener("click", () => openPair(card.item));
+  card.pair.addEventListener("click", () => showPair(card.item));
+  card.logs = el("button", { class: "link-button logs-link", type: "button", text: "Log lines", title: "This image's START … REPORT lines beside the two images" });
+  card.logs.addEventListener("click", () => showPair(card.item, { toLogs: true }));
   card.root = el("article", { class: "card", dataset: { key } },
     card.pair,
     el("div", { class: "card-meta" },
       el("div", { class: "card-head" }, card.title, card.badge, card.saving),
-      card.reason, card.facts));
+      card.reason, el("p", { class: "facts" }, card.facts, card.logs)));
   card.root.sandboxCard = card;
   return card;
 }
@@ -263,7 +262,9 @@ function fill(card, item) {
   if (item.cold_start !== null && item.cold_start !== undefined) facts.push(item.cold_start ? "cold start" : "warm");
   if (item.duration_ms !== null && item.duration_ms !== undefined) facts.push(fmtMs(item.duration_ms));
   setText(card.facts, facts.join(" · "));
+  if (card.logs.hidden !== !item.request_id) card.logs.hidden = !item.request_id;
   if (card.want && visible.has(card)) pumpThumbs();
+  if (pair && pair.openKey() === item.key) pair.changed(item);
 }
 
 function showPlaceholder(card, text, status) {
@@ -361,28 +362,16 @@ function loadThumb(card) {
   img.src = url;
 }
 
-// -- the full-size pair ------------------------------------------------------------------------------
-function openPair(item) {
+// -- the full-size pair and its log lines (pair.js, loaded the first time a pair is opened) --------------
+let pair = null;
+
+function showPair(item, options = {}) {
   if (!item) return;
-  const dialog = $("#pair-dialog");
-  $("#pair-title").textContent = item.key;
-  const src = $("#pair-source");
-  src.src = objectUrl(item.source.bucket, item.source.key, item.source.etag);
-  src.alt = `Original: ${item.key}`;
-  $("#pair-source-caption").textContent = [`Original · s3://${item.source.bucket}/${item.source.key}`,
-    fmtDims(item.source.width, item.source.height), fmtBytes(item.source.bytes)].filter(Boolean).join(" · ");
-  const resized = item.resized;
-  const out = $("#pair-resized");
-  if (resized) {
-    out.hidden = false;
-    out.src = objectUrl(resized.bucket, resized.key, resized.version);
-    out.alt = `Resized: ${resized.key}`;
-    $("#pair-resized-caption").textContent = [`Resized · s3://${resized.bucket}/${resized.key}`,
-      fmtDims(resized.width, resized.height), fmtBytes(resized.bytes)].filter(Boolean).join(" · ");
-  } else {
-    out.hidden = true;
-    out.removeAttribute("src");
-    $("#pair-resized-caption").textContent = `No resized image: ${item.reason || item.status}`;
-  }
-  dialog.showModal();
+  import("./pair.js").then((module) => {
+    if (!pair) {
+      module.init(ctx);
+      pair = module;
+    }
+    pair.openPair(item, options);
+  }).catch(() => showBanner("#gallery-error", "The page could not load its pair viewer; reload the page."));
 }

@@ -4,7 +4,8 @@
 import { getJSON } from "./api.js";
 import { LiveList } from "./feed.js";
 import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear } from "./dom.js";
-import { logLine, showRequest, streamLabel } from "./logs.js";
+import { logLine, streamLabel } from "./log_lines.js";
+import { showRequest } from "./logs.js";
 
 const STAGE_NOTES = {
   "Event detection": "S3 saw the completed PUT and built the event notification.",

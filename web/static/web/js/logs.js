@@ -2,8 +2,9 @@
 // ERROR lines highlighted, START/END/REPORT set apart. The newest 200 lines are read once (earlier ones on
 // demand); new lines arrive with the change feed and are filtered here as the server filters.
 import { getJSON } from "./api.js";
-import { $, el, append, clear, fmtTime, showBanner } from "./dom.js";
+import { $, el, clear, fmtTime, showBanner } from "./dom.js";
 import { LiveList } from "./feed.js";
+import { logLine, streamLabel } from "./log_lines.js";
 
 const PAGE = 200;
 const MAX_LINES = 3000;
@@ -49,32 +50,6 @@ export function frame(message) {
   if (message.logs) live.frame(message);
   const changed = message.changes || {};
   if (((message.streams && message.streams.length) || changed.invocations) && ctx.visible("logs")) refreshStreams();
-}
-
-export function streamLabel(name) {
-  // 2026/11/27/[$LATEST]e28d5e5ac517bc264dd732bc67936e60 -> [$LATEST]e28d5e5a…
-  const match = /(\[[^\]]*\])([0-9a-f]{8})[0-9a-f]*$/.exec(name || "");
-  return match ? `${match[1]}${match[2]}…` : name || "";
-}
-
-// One log event as a row. Used by the Invocations tab too.
-export function logLine(event, { showStream = false } = {}) {
-  const classes = ["log-line", `kind-${event.kind}`];
-  if (event.platform) classes.push(`platform-${event.platform.toLowerCase()}`);
-  const row = el("div", { class: classes.join(" "), dataset: { seq: event.seq } });
-  append(row, el("time", { text: fmtTime(event.timestamp_ms), title: `${fmtTime(event.timestamp_ms, true)} UTC` }));
-  if (showStream) append(row, el("span", { class: "log-stream", title: event.stream, text: streamLabel(event.stream) }));
-  const message = el("span", { class: "log-msg" });
-  if (event.platform) {
-    // Platform lines are tab-separated fields; show each one apart.
-    event.message.replace(/\t+$/, "").split("\t").forEach((part, i) => {
-      append(message, el("span", { class: i === 0 ? "field head" : "field", text: part }));
-    });
-  } else {
-    message.textContent = event.message;
-  }
-  append(row, message);
-  return row;
 }
 
 export function showRequest(requestId) {

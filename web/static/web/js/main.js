@@ -17,6 +17,8 @@ const ctx = {
   counts: null,
   activeTab: null,
   showTab,
+  // The Logs tab filtered to one request (a gallery pair's "Open in the log viewer").
+  showRequest: (requestId) => load("logs").then((logs) => logs.showRequest(requestId)),
   visible: (name) => ctx.activeTab === name && !document.hidden,
 };
 
