@@ -300,6 +300,7 @@ MODULE_PARTS = (  # (part, module, heading)
     ("api", "api_gateway", "API Gateway, warm (issue: the guide's other triggers)"),
     ("schedules", "schedules", "scheduled events (issue: the guide's other triggers)"),
     ("page", "page", "the page, watched by a class (issue 17: watching must not slow the sandbox down)"),
+    ("state", "state", "the state directory (issue 16: nothing lost across restarts, at little cost)"),
 )
 
 
