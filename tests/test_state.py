@@ -338,3 +338,32 @@ def test_apis_and_scheduled_rules_work_after_a_restart(tmp_path):
         assert record.status == "success" and record.result["body"] == "hi aws.events"
     finally:
         sb.stop()
+
+
+def test_a_state_caught_mid_run_replays_the_log_writes_it_had_not_folded(tmp_path):
+    """A copy of the database taken while the sandbox runs is what a crash leaves: the log lines are still
+    appended requests (a clean stop folds them). They are replayed into CloudWatch Logs and the page."""
+    import shutil
+
+    sb = _sandbox(tmp_path / "live")
+    try:
+        sb.s3.put_object(Bucket=sb.config.source_bucket, Key="logged.jpg", Body=IMAGE)
+        record = wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "logged.jpg", what="resize")
+        group = f"/aws/lambda/{sb.function.function_name}"
+        logs = sb.client("logs")
+        written = eventually(lambda: [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]],
+                             lambda messages: any(m.startswith("REPORT") for m in messages), what="the REPORT line")
+        assert sb.persistence.store.counts()["appends"] > 0
+        sb.persistence.store.copy_to(tmp_path / "crashed" / "state.sqlite3")
+        shutil.copytree(tmp_path / "live" / "files", tmp_path / "crashed" / "files")
+    finally:
+        sb.stop()
+    sb = _sandbox(tmp_path / "crashed")
+    try:
+        assert "log and metric batches" in sb.persistence.describe()
+        replayed = [e["message"] for e in sb.client("logs").filter_log_events(logGroupName=group)["events"]]
+        assert replayed == written
+        assert [e.message for e in sb.log_events(request_id=record.request_id)][-1].startswith("REPORT")
+        assert sb.persistence.store.counts()["appends"] == 0  # folded: the next start replays nothing
+    finally:
+        sb.stop()

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ import psutil
 from ..config import (DESTINATION_BUCKET, OUTPUT_KEY_PREFIX, PROJECT_ROOT, SOURCE_BUCKET, FunctionConfiguration,
                       SandboxConfig)
 from ..invocation import InvocationStatus
+from . import MODULE_PARTS, PARTS
 
 NOOP = Path(__file__).resolve().parent / "handlers" / "noop"
 TEST_JPG = PROJECT_ROOT / "sample_images" / "test.jpg"
@@ -293,19 +295,8 @@ def print_burst(burst: dict) -> None:
           f"the warm burst uses {warm['images_per_s'] / burst['cpu_ceiling'] * 100:.0f} % of it")
 
 
-# Parts that live in a module of their own, each with a run() that prints its figures and returns them.
-MODULE_PARTS = (  # (part, module, heading)
-    ("cpu", "cpu_share", "CPU share (issue: memory buys CPU, as on AWS)"),
-    ("mappings", "event_source_mappings", "queues and streams (issue: the guide's other triggers)"),
-    ("api", "api_gateway", "API Gateway, warm (issue: the guide's other triggers)"),
-    ("schedules", "schedules", "scheduled events (issue: the guide's other triggers)"),
-    ("page", "page", "the page, watched by a class (issue 17: watching must not slow the sandbox down)"),
-    ("state", "state", "the state directory (issue 16: nothing lost across restarts, at little cost)"),
-)
-
-
 def run_all(only=None, uploads: int = 20) -> dict:
-    parts = set(only or ("pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api", "page"))
+    parts = set(only or PARTS)
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
@@ -334,7 +325,9 @@ def run_all(only=None, uploads: int = 20) -> dict:
     for part, module, heading in MODULE_PARTS:
         if part in parts:
             print(f"\n{heading}")
-            figures[part] = importlib.import_module(f"{__package__}.{module}").run()
+            run = importlib.import_module(f"{__package__}.{module}").run
+            takes_uploads = "uploads" in inspect.signature(run).parameters
+            figures[part] = run(uploads=uploads) if takes_uploads else run()
     if "image" in parts:
         try:
             from . import image_step

@@ -192,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=tools.cmd_reset)
 
     p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
-    p.add_argument("--only", action="append",
-                   choices=["pipeline", "runtime", "cpu", "image", "mappings", "schedules", "api", "page"],
-                   help="run only these parts (repeatable)")
+    from ..bench import PARTS
+
+    p.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
     p.add_argument("--uploads", type=int, default=20, help="warm uploads to time (default: 20)")
     p.set_defaults(func=cmd_bench)
 

@@ -237,7 +237,7 @@ class _ShardReader:
         if not stop.is_set() and records:
             self.position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             if self.source.context.state is not None:  # on disk: a restart resumes after these records
-                self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position)
+                self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position, durable=False)
 
     def _failed_sequence_numbers(self, batch: list[dict], result):
         """True: the whole batch failed; a list: the partial response's failures; empty: success."""

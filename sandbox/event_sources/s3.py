@@ -86,7 +86,7 @@ class S3EventSource:
         kept until its event has been handed on (a record made, or a message sent), so an event accepted
         just before a crash is delivered after the restart."""
         name = None
-        if self.context.state is not None:
+        if self.context.state is not None and self.notifications.targets_for(write):
             name = f"s3-accepted/{write.event_time:.6f}-{uuid.uuid4().hex[:8]}"
             self.context.state.save(name, dataclasses.asdict(write))
         self._writes.put((name, write))

@@ -73,6 +73,14 @@ class Persistence:
         return self
 
     def close(self) -> None:
+        """A clean stop folds the logs' and metrics' appended requests into snapshots, so the next start
+        replays none."""
+        try:
+            if self.store._db is not None and self.store.opened:
+                for service in self.store.appended_services():
+                    self.recorder.snapshot(service)
+        except Exception as exc:  # the appends stay; the next start replays them
+            self.report(f"[state] Could not fold the logs into one snapshot: {exc}")
         self.store.close()
 
     # -- the endpoint --------------------------------------------------------------------------------
@@ -149,8 +157,11 @@ class Persistence:
             if written_final or (written_final is False and not record.final):
                 return
             self._records_written[record.id] = record.final
+        # Durable only when the record is what acknowledged an event: an asynchronous Invoke's 202 (an
+        # S3 event was kept on disk before its upload's 200; a poller's batch stays in its queue or stream).
+        durable = not record.final and record.invocation_type == "Event" and record.trigger not in ("s3", "schedule")
         try:
-            self.store.put(f"record/{record.id}", pickle.dumps(record))
+            self.store.put(f"record/{record.id}", pickle.dumps(record), durable=durable)
         except Exception as exc:  # the page's history only: the run goes on
             self.report(f"[state] Could not write invocation {record.id}: {exc}")
 
@@ -195,15 +206,16 @@ class Persistence:
         return sandbox.service.resume_unfinished()
 
     # -- event sources' small state (positions) ------------------------------------------------------
-    def save(self, name: str, value) -> None:
-        self.store.put(f"source/{name}", json.dumps(value).encode())
+    def save(self, name: str, value, durable: bool = True) -> None:
+        """``durable=False`` for bookkeeping nobody was promised (a checkpoint: a lost one redelivers)."""
+        self.store.put(f"source/{name}", json.dumps(value).encode(), durable=durable)
 
     def load(self, name: str):
         data = self.store.get(f"source/{name}")
         return None if data is None else json.loads(data)
 
     def forget(self, name: str) -> None:
-        self.store.delete(f"source/{name}")
+        self.store.delete(f"source/{name}", durable=False)  # lost in a machine crash: done again, at least once
 
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""

@@ -22,7 +22,10 @@ READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet",
 # every poll.
 NOT_WRITTEN = {"ReceiveMessage", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"}
 # Services whose operations grow state in small steps: the request is kept and replayed, not the service.
-APPENDED = {("logs", "PutLogEvents"), ("cloudwatch", "PutMetricData")}
+# CloudWatch Logs' group and stream creation too: every new execution environment makes a stream, and
+# writing the whole log service for it would cost more the more lines were kept.
+APPENDED = {("logs", "PutLogEvents"), ("logs", "CreateLogGroup"), ("logs", "CreateLogStream"),
+            ("cloudwatch", "PutMetricData")}
 
 
 @dataclass
@@ -127,6 +130,7 @@ def _form_key(environ, body: bytes) -> str | None:
     return key
 
 
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _KEEP_HEADERS = re.compile(r"^(content-type|x-amz-target|smithy-protocol|content-encoding|host)$", re.I)
 
 
@@ -140,5 +144,7 @@ def recorded_request(environ, body: bytes) -> dict:
                 headers.append((header, value))
     if environ.get("CONTENT_TYPE"):
         headers.append(("content-type", environ["CONTENT_TYPE"]))
+    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     return {"method": environ.get("REQUEST_METHOD", "POST"), "path": environ.get("PATH_INFO", "/"),
-            "query": environ.get("QUERY_STRING", ""), "headers": headers, "body": body}
+            "query": environ.get("QUERY_STRING", ""), "headers": headers, "body": body,
+            "region": scope.group(1) if scope else None}
