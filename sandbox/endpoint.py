@@ -233,6 +233,7 @@ class LocalEndpoint:
         self._thread: threading.Thread | None = None
         self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
         self._outermost: dict[str, Wrap] = {}
+        self._every_outermost: Callable[[str, WSGIApp], WSGIApp] | None = None
         self._before_serving: list[Callable[[], None]] = []
 
     def add_service_middleware(self, service: str, wrap: Wrap, outermost: bool = False) -> None:
@@ -244,10 +245,14 @@ class LocalEndpoint:
         inner = self._middleware.get(service)
         self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
 
-    def wrap_every_service(self, wrap: Callable[[str, WSGIApp], WSGIApp]) -> None:
+    def wrap_every_service(self, wrap: Callable[[str, WSGIApp], WSGIApp], outermost: bool = False) -> None:
         """``wrap(service, app)`` right around each of moto's service apps, inside every other middleware
-        (the state directory's recorder: it writes what moto did before anyone else acts on it)."""
-        self._innermost = wrap
+        (the state directory's recorder: it writes what moto did before anyone else acts on it), or with
+        ``outermost`` outside them all (its barrier: what the request wrote is flushed before it is answered)."""
+        if outermost:
+            self._every_outermost = wrap
+        else:
+            self._innermost = wrap
 
     def before_serving(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` after moto's state is reset and before the first request (restoring a state)."""
@@ -302,7 +307,8 @@ class LocalEndpoint:
                 app = self._innermost(service, app)
             wrap = self._middleware.get(service)
             app = wrap(app) if wrap else app
-            return self._outermost[service](app) if service in self._outermost else app
+            app = self._outermost[service](app) if service in self._outermost else app
+            return self._every_outermost(service, app) if self._every_outermost is not None else app
 
         try:
             check_port_free(self.host, self.requested_port)

@@ -14,6 +14,7 @@ class SourceContext:
     report: Callable[[str], None]  # a line for the person at the terminal
     time_scale: float = 1.0  # the schedules' clock runs this many times faster than real time (--time-scale)
     # The state directory's small store for a source's own state (positions, accepted events):
-    # ``save(name, value)``, ``load(name)``, ``forget(name)``, ``saved(prefix)``, JSON values, each on disk
-    # when the call returns; None when the sandbox keeps its state in memory only.
+    # ``save(name, value, durable=True)``, ``load(name)``, ``forget(name)``, ``saved(prefix)``, JSON values,
+    # on disk when the call returns (``durable=False``: when the request being answered is, or for
+    # bookkeeping, with the next flush); None when the sandbox keeps its state in memory only.
     state: Any = None

@@ -88,7 +88,8 @@ class S3EventSource:
         name = None
         if self.context.state is not None and self.notifications.targets_for(write):
             name = f"s3-accepted/{write.event_time:.6f}-{uuid.uuid4().hex[:8]}"
-            self.context.state.save(name, dataclasses.asdict(write))
+            # flushed with the object itself, one flush before the upload's 200 (sandbox/state/recorder.py)
+            self.context.state.save(name, dataclasses.asdict(write), durable=False)
         self._writes.put((name, write))
 
     def _resume_accepted(self) -> None:

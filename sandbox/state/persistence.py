@@ -88,6 +88,7 @@ class Persistence:
         """Hook into the sandbox's endpoint: the recorder right around moto, the registry's writer around
         everything on Lambda's API (so it sees what the sandbox made of a change)."""
         sandbox.endpoint.wrap_every_service(self.wrap)
+        sandbox.endpoint.wrap_every_service(self.recorder.barrier, outermost=True)
         sandbox.endpoint.before_serving(self.restore_endpoint)
         # Outermost on Lambda's API: after the sandbox has acted on a change (a function registered, its
         # code unpacked), its registry is written, still before the client hears of it.

@@ -2,8 +2,10 @@
 
 A WSGI middleware around each moto service's app (the innermost layer, right around moto): it lets moto
 answer, and when the answer is a success for a request that changed state, it writes what changed to the
-state database *before* the response goes back. So an upload that got its 200 and a message that got its
-MessageId are on disk, as S3 and SQS promise for their acknowledgements.
+state database. ``barrier`` (the outermost layer) makes it durable with one flush *before* the response
+goes back, together with what the layers between wrote of the same request (the S3 event it accepted).
+So an upload that got its 200 and a message that got its MessageId are on disk, as S3 and SQS promise for
+their acknowledgements.
 
 Requests that change a service are serialised per service while moto runs them and their state is
 written, so a snapshot never catches a service half-way through another request. Reads run as before,
@@ -80,9 +82,17 @@ class StateRecorder:
         return persisted
 
     # -- what is written -------------------------------------------------------------------------------
+    def barrier(self, service: str, app):
+        """The outermost layer: every commit the request made is flushed before its response leaves."""
+        def flushed(environ, start_response):
+            result = app(environ, start_response)
+            self.store.sync()  # werkzeug sends the status and headers with the first chunk, after this
+            return result
+        return flushed
+
     def record(self, op: Operation, environ, body: bytes) -> None:
         if op.appended:
-            self.store.append(op.service, pickle.dumps(recorded_request(environ, body)))
+            self.store.append(op.service, pickle.dumps(recorded_request(environ, body)), durable=False)
         elif op.service == "s3":
             self._record_s3(op)
         else:
@@ -92,22 +102,23 @@ class StateRecorder:
     def snapshot(self, service: str) -> None:
         with self.store.lock:  # read and written in one piece: a later writer writes later state
             self.store.put(f"moto/{service}", moto_backends.snapshot(service),
-                           replaces_appends_of=service if service in SERVICES_WITH_APPENDS else None)
+                           replaces_appends_of=service if service in SERVICES_WITH_APPENDS else None,
+                           durable=False)  # flushed by the barrier before the response
 
     def _record_s3(self, op: Operation) -> None:
         with self.store.lock:
             if op.s3_keys:
                 account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
                 if bucket is not None:
-                    self.store.put_many([
+                    self.store.put_many(durable=False, items=[
                         (moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
                          moto_backends.key_versions(bucket, key)) for key in op.s3_keys])
             if op.s3_bucket_changed:
                 account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
                 if bucket is None:  # deleted (S3 deletes only empty buckets; versions may remain)
                     for account in _accounts():
-                        self.store.delete_prefix(moto_backends.s3_key_entity(account, op.s3_bucket, ""))
-                self.store.put("moto/s3", moto_backends.snapshot("s3"))
+                        self.store.delete_prefix(moto_backends.s3_key_entity(account, op.s3_bucket, ""), durable=False)
+                self.store.put("moto/s3", moto_backends.snapshot("s3"), durable=False)
 
 
 class _NoLock:
