@@ -13,6 +13,7 @@ import json
 import queue
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import unquote_plus
 
@@ -21,6 +22,8 @@ from ..recursion import lineage_depth, new_trace_id
 from ..s3_events import S3Write, build_event
 from ..s3_write_observer import S3WriteObserver
 from ..source_context import SourceContext
+
+FORGET_EVERY_S = 1.0  # how long a handed-on write's entry may stay in the state directory
 
 SOURCE = "aws:s3"
 
@@ -107,17 +110,31 @@ class S3EventSource:
                 self._writes.put((name, write))
 
     def _route(self) -> None:
+        handed_on: list[str] = []  # accepted writes whose event has been handed on, forgotten in batches
+        since = 0.0
         while True:
-            item = self._writes.get()
+            try:
+                item = self._writes.get(timeout=FORGET_EVERY_S if handed_on else None)
+            except queue.Empty:
+                item = ()
+            if handed_on and (item is None or item == () or len(handed_on) >= 100
+                              or time.monotonic() - since >= FORGET_EVERY_S):
+                # One commit for many; one not yet forgotten at a crash is matched to its kept record.
+                self.context.state.forget(*handed_on)
+                handed_on.clear()
             if item is None:
                 return
+            if item == ():
+                continue
             name, write = item
             try:
                 self._deliver(write)
             except Exception as exc:  # the router must survive anything
                 print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
             if name is not None:
-                self.context.state.forget(name)
+                if not handed_on:
+                    since = time.monotonic()
+                handed_on.append(name)
 
     def _deliver(self, write: S3Write) -> None:
         depth = lineage_depth(write.trace_header) + 1

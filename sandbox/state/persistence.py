@@ -215,8 +215,9 @@ class Persistence:
         data = self.store.get(f"source/{name}")
         return None if data is None else json.loads(data)
 
-    def forget(self, name: str) -> None:
-        self.store.delete(f"source/{name}", durable=False)  # lost in a machine crash: done again, at least once
+    def forget(self, *names: str) -> None:
+        """Drop what was saved (one commit for all); lost in a machine crash: done again, at least once."""
+        self.store.put_many([(f"source/{name}", None) for name in names], durable=False)
 
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
