@@ -61,7 +61,8 @@ class StateStore:
         self._seq = 0
         self._opened = False  # a database refused at open is closed without writing to it
         self._durable = True  # synchronous=FULL (set at open)
-        self._unsynced = False  # a commit since the last fsync of the write-ahead log
+        self._commits = 0  # commits made, and how many of them are known flushed to disk
+        self._synced_upto = 0
         self.writes = 0  # commits made since opening (the bench reports them)
         self.syncs = 0  # flushes made by sync()
 
@@ -179,21 +180,25 @@ class StateStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")  # on disk (synchronous=FULL) when this returns
-            self._unsynced = not durable
+            self._commits += 1
+            if durable:  # synchronous=FULL flushed it, and every commit before it
+                self._synced_upto = self._commits
             self.writes += 1
 
     def sync(self) -> None:
         """Make every commit so far durable, with one fsync of the write-ahead log (what a durable commit
         does): a request that made several commits pays for one flush, just before it is answered."""
         with self.lock:
-            if not self._unsynced:
+            target = self._commits  # every commit up to here must be on disk when this returns
+            if self._synced_upto >= target:
                 return
             fd = os.open(self.directory / (DATABASE + "-wal"), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._unsynced = False
+        try:  # outside the lock: other writers go on while the disk works
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with self.lock:
+            self._synced_upto = max(self._synced_upto, target)
             self.syncs += 1
 
     def _next_seq(self) -> int:
