@@ -112,7 +112,9 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored
                            if r.get("function_name") == "ImageResizeLambda" and r.get("key")}:
             per_key[request_id[0]] += 1
         assert per_key and max(per_key.values()) == 1, per_key.most_common(3)
-        assert set(per_key) == set(acknowledged["source"])
+        # every acknowledged upload ran; so may one the sandbox stored but died before answering
+        assert set(acknowledged["source"]) <= set(per_key)
+        assert len(set(per_key) - set(acknowledged["source"])) <= 1
 
         # the page's history: everything seen before the kill is still there, with its outcome
         after = {r["id"]: r for r in history}
