@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import PROJECT_ROOT, TEST_OUTPUT, start_sandbox
-from test_web_browser import WAIT_MS, launched_chromium
+from test_web_browser import launched_chromium, new_page
 from web.app import create_app
 from web.applications import application_view, link
 
@@ -71,14 +71,9 @@ def served(sandbox):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(f"script error: {error}"))
-    page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def function_row(page, stack: str, name: str):

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from conftest import SAMPLES, TEST_OUTPUT, start_sandbox
-from test_web_browser import WAIT_MS, launched_chromium
+from test_web_browser import launched_chromium, new_page
 from waiting import wait_for_record
 from sandbox.invocation import InvocationRecord
 from web.app import create_app
@@ -186,16 +186,11 @@ def server(sb):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(f"script error: {error}"))
-    page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page = new_page(browser)
     page.pair_reads = []
     page.on("request", lambda request: "/api/gallery/logs" in request.url and page.pair_reads.append(request.url))
     yield page
-    context.close()
+    page.context.close()
 
 
 def card(page, key: str):

@@ -32,9 +32,8 @@ def sb():
     sandbox.stop()
 
 
-@pytest.fixture
-def aws(sb):
-    """The AWS CLI pointed at the sandbox, as the banner says to point it."""
+def aws_cli(sb):
+    """The AWS CLI pointed at the sandbox, as the banner says to point it: ``run(*args, cwd=None)``."""
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
 
@@ -42,6 +41,11 @@ def aws(sb):
         return subprocess.run([sys.executable, "-m", "awscli", *args], cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=180)
     return run
+
+
+@pytest.fixture
+def aws(sb):
+    return aws_cli(sb)
 
 
 def package(aws, app: Path) -> Path:

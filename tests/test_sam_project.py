@@ -169,11 +169,10 @@ def test_a_stack_imports_what_another_exports(sb, tmp_path):
     assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == exporter.output("JobsArn")
 
 
-@pytest.mark.slow
-def test_run_local_with_the_template_prints_its_functions_triggers_and_outputs_as_local_urls():
-    process = subprocess.Popen([sys.executable, "run_local.py", "--template", "template.yaml", "--port", "0",
-                                "--no-web", "--quiet"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+def run_local_banner(*args) -> str:
+    """What ``run_local.py ARGS --port 0 --no-web --quiet`` prints up to its ready line (then stopped)."""
+    process = subprocess.Popen([sys.executable, "run_local.py", *args, "--port", "0", "--no-web", "--quiet"],
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     banner = []
     try:
         for line in process.stdout:
@@ -185,6 +184,12 @@ def test_run_local_with_the_template_prints_its_functions_triggers_and_outputs_a
         rest, errors = process.communicate(timeout=60)
     text = "".join(banner)
     assert "ready in" in text, text + errors
+    return text
+
+
+@pytest.mark.slow
+def test_run_local_with_the_template_prints_its_functions_triggers_and_outputs_as_local_urls():
+    text = run_local_banner("--template", "template.yaml")
     assert "<- S3 s3://source-image-bucket123 (s3:ObjectCreated:*)" in text
     assert re.search(r"ImagesApiUrl\s*: http://[a-z0-9]+\.execute-api\.localhost:\d+/images", text), text
 

@@ -5,17 +5,17 @@ directory and drives what was kept through its trigger, as a person would after 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, SAMPLES
+from conftest import SAMPLES
+from test_sam_cloudformation import aws_cli
+from test_sam_project import run_local_banner
 from waiting import eventually, wait_for_record
 
 pytestmark = pytest.mark.slow
@@ -45,16 +45,6 @@ def get(sb, url: str):
 
 def without_port(value, port: int):
     return json.loads(json.dumps(value).replace(f":{port}", ":PORT"))
-
-
-def aws_cli(sb):
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-
-    def run(*args, cwd=None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "awscli", *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=180)
-    return run
 
 
 WORKER_TEMPLATE = """\
@@ -329,20 +319,7 @@ def test_run_local_with_a_state_directory_prints_the_kept_application_on_the_nex
     app = Path(shutil.copytree(APPS / "hello-world", tmp_path / "hello-world"))
 
     def banner() -> str:
-        process = subprocess.Popen([sys.executable, "run_local.py", "--template", str(app / "template.yaml"),
-                                    "--state-dir", str(tmp_path / "state"), "--port", "0", "--no-web", "--quiet"],
-                                   cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines = []
-        try:
-            for line in process.stdout:
-                lines.append(line)
-                if line.startswith("ready in"):
-                    break
-        finally:
-            process.terminate()
-            rest, errors = process.communicate(timeout=60)
-        assert "ready in" in "".join(lines), "".join(lines) + errors
-        return "".join(lines)
+        return run_local_banner("--template", str(app / "template.yaml"), "--state-dir", str(tmp_path / "state"))
 
     first = banner()
     assert "(stack hello-world)" in first

@@ -78,14 +78,21 @@ def shots() -> Path:
 
 @pytest.fixture
 def page(browser, server):
+    page = new_page(browser)
+    yield page
+    page.context.close()
+
+
+def new_page(browser):
+    """A page in a new browser context; ``page.errors`` collects uncaught script errors and alert()
+    calls, which must never happen."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.errors = []  # uncaught script errors and alert() calls, which must never happen
+    page.errors = []
     page.on("pageerror", lambda error: page.errors.append(f"script error: {error}"))
     page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    yield page
-    context.close()
+    return page
 
 
 def card_image_loaded(page, key: str, css_class: str, width: int) -> None:
