@@ -44,7 +44,7 @@ class Persistence:
         self.recorder = StateRecorder(self.store, report)
         self.restored: dict[str, int] = {}  # what a start found: kind -> count (empty: a new state)
         self.skipped: list[str] = []  # --salvage: what could not be read
-        self._records_written: dict[str, bool] = {}  # record id -> written when final
+        self._written_pending: set[str] = set()  # attempts written while not final (a final one is let go)
         self._records_lock = threading.Lock()
 
     @property
@@ -154,10 +154,12 @@ class Persistence:
 
     def _record_changed(self, record) -> None:
         with self._records_lock:
-            written_final = self._records_written.get(record.id)
-            if written_final or (written_final is False and not record.final):
-                return
-            self._records_written[record.id] = record.final
+            if not record.final:
+                if record.id in self._written_pending:
+                    return  # running, throttled...: written again when final
+                self._written_pending.add(record.id)
+            else:
+                self._written_pending.discard(record.id)
         # Durable only when the record is what acknowledged an event: an asynchronous Invoke's 202 (an
         # S3 event was kept on disk before its upload's 200; a poller's batch stays in its queue or stream).
         durable = not record.final and record.invocation_type == "Event" and record.trigger not in ("s3", "schedule")
@@ -188,7 +190,8 @@ class Persistence:
         for record in old:
             self.store.delete(f"record/{record.id}")
         for record in records[-KEEP_RECORDS:]:
-            self._records_written[record.id] = record.final
+            if not record.final:
+                self._written_pending.add(record.id)
             sandbox.records.restore(record)
             accounting.bill(record)
         if records:
