@@ -14,10 +14,10 @@ layers, permissions, and answers ``get-function-configuration``), while this lay
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 from .invocation import InvocationStatus
+from .wsgi import call, read_body
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -71,33 +71,6 @@ def _error(start_response, status: str, error_type: str, message: str):
                           [("x-amzn-ErrorType", error_type)])
 
 
-class _Capture:
-    """Runs the wrapped app and keeps its status and body, to act on what moto answered."""
-
-    def __init__(self, app, environ):
-        self.headers: list = []
-        self.status = ""
-
-        def start(status, headers, exc_info=None):
-            self.status, self.headers = status, headers
-            return lambda data: None
-        self.body = b"".join(app(environ, start))
-
-    @property
-    def code(self) -> int:
-        return int(self.status.split()[0]) if self.status else 500
-
-    def json(self) -> dict:
-        try:
-            return json.loads(self.body or b"{}")
-        except ValueError:
-            return {}
-
-    def replay(self, start_response):
-        start_response(self.status, self.headers)
-        return [self.body]
-
-
 class LambdaApiInterceptor:
     def __init__(self, app, hooks: FunctionHooks):
         self.app = app
@@ -123,7 +96,7 @@ class LambdaApiInterceptor:
             if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
                 return self._event_invoke_config(name, environ, start_response)
             if method == "DELETE" and rest == "":
-                captured = _Capture(self.app, environ)
+                captured = call(self.app, environ)
                 if captured.code < 300:
                     self.hooks.function_deleted(name)
                 return captured.replay(start_response)
@@ -137,17 +110,11 @@ class LambdaApiInterceptor:
         return self.app(environ, start_response)
 
     # -- helpers -------------------------------------------------------------------------------------
-    @staticmethod
-    def _body(environ) -> bytes:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        return body
 
     # -- data plane ----------------------------------------------------------------------------------
     def _invoke(self, name, environ, start_response):
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        body = self._body(environ)
+        body = read_body(environ)
         try:
             event = json.loads(body) if body.strip() else {}
         except ValueError:
@@ -183,7 +150,7 @@ class LambdaApiInterceptor:
         from .errors import ConfigError
 
         try:
-            changes = json.loads(self._body(environ) or b"{}")
+            changes = json.loads(read_body(environ) or b"{}")
         except ValueError:
             changes = {}
         if self.hooks.knows_function(name):
@@ -191,7 +158,7 @@ class LambdaApiInterceptor:
                 self.hooks.check_configuration(name, changes)
             except ConfigError as exc:
                 return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300 and self.hooks.knows_function(name):
             self.hooks.apply_configuration(name, changes)
         return captured.replay(start_response)
@@ -200,7 +167,7 @@ class LambdaApiInterceptor:
         """Put/GetFunctionRecursionConfig: "Terminate" (the default) or "Allow"."""
         if method == "PUT":
             try:
-                value = json.loads(self._body(environ) or b"{}").get("RecursiveLoop", "Terminate")
+                value = json.loads(read_body(environ) or b"{}").get("RecursiveLoop", "Terminate")
             except ValueError:
                 value = ""
             if value not in ("Allow", "Terminate"):
@@ -216,34 +183,34 @@ class LambdaApiInterceptor:
         from .errors import ConfigError
 
         try:
-            value = json.loads(self._body(environ) or b"{}").get("ReservedConcurrentExecutions")
+            value = json.loads(read_body(environ) or b"{}").get("ReservedConcurrentExecutions")
             self.hooks.apply_configuration(name, {"ReservedConcurrentExecutions": value})
         except (ConfigError, ValueError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        return _Capture(self.app, environ).replay(start_response)
+        return call(self.app, environ).replay(start_response)
 
     def _event_invoke_config(self, name, environ, start_response):
         from .errors import ConfigError
 
         try:
-            request = json.loads(self._body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}")
         except ValueError:
             request = {}
         try:
             self.hooks.apply_event_invoke_config(name, request)
         except (ConfigError, ValueError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code >= 400:  # moto may not know this API: answer as Lambda does
             return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
         return captured.replay(start_response)
 
     def _update_code(self, name, environ, start_response):
         try:
-            request = json.loads(self._body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}")
         except ValueError:
             request = {}
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300 and request.get("ZipFile") and self.hooks.knows_function(name):
             self.hooks.apply_code(name, base64.b64decode(request["ZipFile"]))
         return captured.replay(start_response)
@@ -252,14 +219,14 @@ class LambdaApiInterceptor:
         from .errors import ConfigError
 
         try:
-            request = json.loads(self._body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}")
         except ValueError:
             request = {}
         try:
             function = self.hooks.new_function(request)
         except ConfigError as exc:  # refused before moto stores anything, as Lambda does
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300 and function is not None:
             self.hooks.function_created(function)
         return captured.replay(start_response)
@@ -268,14 +235,14 @@ class LambdaApiInterceptor:
         """create/update/delete-event-source-mapping: validated as Lambda does, stored by moto, run by the
         sandbox's pollers (moto's own delivery is switched off in endpoint.py)."""
         try:
-            request = json.loads(self._body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}")
         except ValueError:
             request = {}
         if method == "POST":
             problem = self.hooks.check_mapping(request)
             if problem:
                 return _error(start_response, "400 Bad Request", "InvalidParameterValueException", problem)
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300:
             if method == "DELETE":
                 self.hooks.mapping_deleted(uuid)
@@ -285,10 +252,10 @@ class LambdaApiInterceptor:
 
     def _publish_layer(self, environ, start_response):
         try:
-            request = json.loads(self._body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}")
         except ValueError:
             request = {}
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         zip_b64 = (request.get("Content") or {}).get("ZipFile")
         if captured.code < 300 and zip_b64:
             self.hooks.layer_published(base64.b64decode(zip_b64), captured.json())

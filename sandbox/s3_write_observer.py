@@ -18,6 +18,7 @@ from typing import Callable
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
+from .wsgi import read_body
 from .s3_events import S3Write, Sequencer, new_host_id, new_s3_request_id, principal_for_access_key
 
 ObjectFactsFn = Callable[[str, str, "str | None"], object]
@@ -67,14 +68,19 @@ def _access_key(environ, form_fields: dict | None = None) -> str | None:
     return None
 
 
-def _read_body(environ) -> bytes:
+def deleted_keys(body: bytes) -> list[str]:
+    """The keys a DeleteObjects request names (its XML body)."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # put it back for moto
-    return body
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return []
+    return [el.text or "" for el in root.iter() if el.tag.endswith("Key")]
+
+
+def form_key(fields: dict, filename: str | None) -> str:
+    """The key a presigned POST form names, ``${filename}`` filled in as S3 does."""
+    key = fields.get("key", "")
+    return key.replace("${filename}", filename) if filename is not None else key
 
 
 def _form_fields(environ, body: bytes) -> tuple[dict, str | None]:
@@ -144,22 +150,14 @@ class S3WriteObserver:
             if method == "PUT" and "notification" in query:
                 return ("notification", bucket, [], None)
             if method == "POST" and "delete" in query:
-                body = _read_body(environ)
-                try:
-                    root = ElementTree.fromstring(body)
-                    keys = [el.text or "" for el in root.iter() if el.tag.endswith("Key")]
-                except ElementTree.ParseError:
-                    keys = []
+                keys = deleted_keys(read_body(environ))
                 return ("write", bucket, [("ObjectRemoved:Delete", k) for k in keys], _access_key(environ))
             if method == "POST" and "multipart/form-data" in (environ.get("CONTENT_TYPE") or ""):
-                body = _read_body(environ)
-                fields, filename = _form_fields(environ, body)
-                form_key = fields.get("key", "")
-                if filename is not None:
-                    form_key = form_key.replace("${filename}", filename)
-                if not form_key:
+                fields, filename = _form_fields(environ, read_body(environ))
+                key = form_key(fields, filename)
+                if not key:
                     return None
-                return ("write", bucket, [("ObjectCreated:Post", form_key)], _access_key(environ, fields))
+                return ("write", bucket, [("ObjectCreated:Post", key)], _access_key(environ, fields))
             return None
         if _NOT_A_WRITE & set(query):
             return None

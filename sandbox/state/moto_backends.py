@@ -20,7 +20,8 @@ import pickle
 import threading
 import weakref
 from collections import defaultdict
-from typing import Iterable
+
+from ..config import ACCOUNT_ID, DEFAULT_REGION
 
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 PROTOCOL = 5
@@ -46,24 +47,27 @@ def _module_global(module: str, name: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _global_name(obj) -> tuple[str, str]:
-    """Where a BackendDict lives (``moto.awslambda.models``, ``lambda_backends``)."""
+def _global_name(backends) -> tuple[str, str]:
+    """Where a BackendDict lives (``moto.awslambda.models``, ``lambda_backends``), to pickle a reference."""
     import sys
 
-    module = obj.backend.__module__
+    module = backends.backend.__module__
     for name, value in vars(sys.modules[module]).items():
-        if value is obj:
+        if value is backends:
             return module, name
-    raise pickle.PicklingError(f"cannot find where moto keeps the {obj.service_name} backends")
+    raise pickle.PicklingError(f"cannot find where moto keeps the {backends.service_name} backends")
+
+
+def _account_backends(module: str, name: str, account_id: str):
+    return _module_global(module, name)[account_id]
 
 
 class _Pickler(pickle.Pickler):
     """Pickles one service's backends; S3 key stores and other services' backends become references."""
 
-    def __init__(self, file, service: str, key_stores: dict[int, tuple] | None = None):
+    def __init__(self, file, key_stores: dict[int, tuple]):
         super().__init__(file, protocol=PROTOCOL)
-        self.service = service
-        self.key_stores = key_stores or {}
+        self.key_stores = key_stores
 
     def persistent_id(self, obj):
         ref = self.key_stores.get(id(obj))
@@ -85,17 +89,9 @@ class _Pickler(pickle.Pickler):
         if isinstance(obj, BackendDict):  # another service's backends, reached through a reference
             return (_module_global, _global_name(obj))
         if isinstance(obj, AccountSpecificBackend):
-            return (_account_backends, (obj.backend.__module__, obj.account_id))
+            owner = next(b for b in BackendDict._instances if b.get(obj.account_id) is obj)
+            return (_account_backends, (*_global_name(owner), obj.account_id))
         return NotImplemented
-
-
-def _account_backends(module: str, account_id: str):
-    import sys
-
-    for value in vars(sys.modules[module]).values():
-        if type(value).__name__.endswith("BackendDict") and getattr(value, "backend", None).__module__ == module:
-            return value[account_id]
-    raise pickle.UnpicklingError(f"no moto backends in {module}")
 
 
 def _s3_key_stores(service: str) -> dict[int, tuple]:
@@ -116,7 +112,7 @@ def snapshot(service: str) -> bytes:
     for attempt in range(5):
         buffer = io.BytesIO()
         try:
-            _Pickler(buffer, service, _s3_key_stores(service)).dump(backends)
+            _Pickler(buffer, _s3_key_stores(service)).dump(backends)
             return buffer.getvalue()
         except RuntimeError:  # a dict changed size under a concurrent read-side mutation: try again
             if attempt == 4:
@@ -179,10 +175,6 @@ def load_key(key_stores: dict[tuple, object], account_id: str, bucket: str, key:
     return True
 
 
-def bucket_key_names(bucket) -> list[str]:
-    return list(bucket.keys.keys())
-
-
 # -- replayed requests (logs, metrics) -------------------------------------------------------------
 _apps: dict[str, object] = {}
 
@@ -197,7 +189,7 @@ def _replay_logs(request: dict) -> int | None:
     if operation not in ("PutLogEvents", "CreateLogGroup", "CreateLogStream"):
         return None
     body = json.loads(request.get("body") or b"{}")
-    backend = backend_dict("logs")[request.get("account", "123456789012")][request.get("region") or "us-east-1"]
+    backend = backend_dict("logs")[ACCOUNT_ID][request.get("region") or DEFAULT_REGION]
     group = body.get("logGroupName")
     if operation == "PutLogEvents":
         backend.put_log_events(group, body.get("logStreamName"), body.get("logEvents") or [])
@@ -225,8 +217,3 @@ def replay(service: str, request: dict) -> int:
         headers=list(request.get("headers", [])), data=request.get("body", b""))
     return response.status_code
 
-
-def services_with_state() -> Iterable[str]:
-    from moto.core.base_backend import BackendDict
-
-    return [bd.service_name for bd in list(BackendDict._instances)]

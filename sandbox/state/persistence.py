@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Callable
 
 from . import moto_backends
+from ..wsgi import call
 from .recorder import StateRecorder
-from .store import StateError, StateStore, set_aside
+from .requests import operation
+from .store import StateError, StateStore, reset, set_aside
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 
@@ -76,7 +78,7 @@ class Persistence:
         """A clean stop folds the logs' and metrics' appended requests into snapshots, so the next start
         replays none."""
         try:
-            if self.store._db is not None and self.store.opened:
+            if self.store.opened:
                 for service in self.store.appended_services():
                     self.recorder.snapshot(service)
         except Exception as exc:  # the appends stay; the next start replays them
@@ -87,16 +89,13 @@ class Persistence:
     def install(self, sandbox) -> None:
         """Hook into the sandbox's endpoint: the recorder right around moto, the registry's writer around
         everything on Lambda's API (so it sees what the sandbox made of a change)."""
-        sandbox.endpoint.wrap_every_service(self.wrap)
+        sandbox.endpoint.wrap_every_service(self.recorder.wrap)
         sandbox.endpoint.wrap_every_service(self.recorder.barrier, outermost=True)
         sandbox.endpoint.before_serving(self.restore_endpoint)
         # Outermost on Lambda's API: after the sandbox has acted on a change (a function registered, its
         # code unpacked), its registry is written, still before the client hears of it.
         sandbox.endpoint.add_service_middleware(
             "awslambda", lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)), outermost=True)
-
-    def wrap(self, service: str, app):
-        return self.recorder.wrap(service, app)
 
     def restore_endpoint(self) -> None:
         """moto's state (called by the endpoint after its reset, before it serves a request)."""
@@ -253,38 +252,17 @@ class Persistence:
                     break
                 if row is None:
                     break
-                self.store.put(row[0], row[1])
+                self.store.put(row[0], row[1], durable=False)
             try:
                 for _, service, data in old.execute("SELECT seq, service, data FROM appends ORDER BY seq"):
-                    self.store.append(service, data)
+                    self.store.append(service, data, durable=False)
             except sqlite3.DatabaseError as exc:
                 self.skipped.append(f"the rest of the logs and metrics ({exc})")
             old.close()
         except sqlite3.DatabaseError as exc:
             self.skipped.append(f"everything in the database ({exc})")
+        self.store.sync()  # what was copied is on disk before anything runs
 
-
-def reset(directory: str | Path) -> bool:
-    """Delete a state directory's state (``--fresh``, ``run_local.py reset``); True when there was one.
-    Refused while a sandbox uses it."""
-    directory = Path(directory)
-    if not directory.exists():
-        return False
-    holder = StateStore(directory)
-    holder._take_directory_lock()  # StateError when a running sandbox holds it
-    try:
-        found = False
-        for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
-            path = directory / name
-            if path.exists():
-                path.unlink()
-                found = True
-        if (directory / "files").exists():
-            shutil.rmtree(directory / "files")
-            found = True
-        return found
-    finally:
-        holder.close()
 
 def _function_log_events(client):
     """Every event of the ``/aws/lambda/`` log groups, oldest first, as CloudWatchLogs.restore takes them."""
@@ -305,20 +283,9 @@ class _AfterWrites:
         self.app, self.after = app, after
 
     def __call__(self, environ, start_response):
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method in ("GET", "HEAD", "OPTIONS") or environ.get("PATH_INFO", "").rstrip("/").endswith("/invocations"):
+        if not operation("awslambda", environ, b"").writes:  # REST: the method and path tell
             return self.app(environ, start_response)
-        captured: dict = {}
-
-        def start(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-        result = self.app(environ, start)
-        try:
-            body = b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
-        if captured.get("status", "")[:1] == "2":
+        answer = call(self.app, environ)
+        if answer.ok:
             self.after()
-        start_response(captured["status"], captured["headers"])
-        return [body]
+        return answer.replay(start_response)

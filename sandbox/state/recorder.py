@@ -13,7 +13,7 @@ side by side.
 """
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import pickle
 import threading
@@ -21,31 +21,15 @@ from xml.sax.saxutils import escape
 from typing import Callable
 
 from . import moto_backends
-from .requests import NOT_WRITTEN, Operation, operation, recorded_request
+from ..config import ACCOUNT_ID
+from ..wsgi import call, read_body
+from .requests import Operation, operation, recorded_request
 from .store import StateStore
 
 SERVICES_WITH_APPENDS = {"logs", "cloudwatch"}
 # moto answers some services from one app: API Gateway's v1 and v2 share a host, and which app a request
 # reaches says little about which backend it changed. Both are written.
 SHARED_APPS = {"apigateway": ("apigateway", "apigatewayv2"), "apigatewayv2": ("apigateway", "apigatewayv2")}
-
-
-class _Response:
-    def __init__(self, app, environ):
-        self.status, self.headers = "500 Internal Server Error", []
-
-        def start(status, headers, exc_info=None):
-            self.status, self.headers = status, list(headers)
-            return lambda data: None
-        result = app(environ, start)
-        try:
-            self.body = b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
-
-    @property
-    def ok(self) -> bool:
-        return self.status[:1] == "2"
 
 
 class StateRecorder:
@@ -63,22 +47,19 @@ class StateRecorder:
 
     def wrap(self, service: str, app):
         def persisted(environ, start_response):
-            body = _read_body(environ)
+            body = read_body(environ)
             op = operation(service, environ, body)
             if not op.writes:
                 return app(environ, start_response)
-            if op.name in NOT_WRITTEN:
-                return app(environ, start_response)
             serialise = not (service == "s3" and not op.s3_bucket_changed)  # objects: the key's own write
-            with (self.lock(service) if serialise else _no_lock):
-                response = _Response(app, environ)
-                if response.ok:
+            with self.lock(service) if serialise else contextlib.nullcontext():
+                answer = call(app, environ)
+                if answer.ok:
                     try:
                         self.record(op, environ, body)
                     except Exception as exc:  # not on disk: the client must not take it as done
                         return _state_error(start_response, service, exc, self.report)
-            start_response(response.status, response.headers)
-            return [response.body]
+            return answer.replay(start_response)
         return persisted
 
     # -- what is written -------------------------------------------------------------------------------
@@ -107,48 +88,20 @@ class StateRecorder:
 
     def _record_s3(self, op: Operation) -> None:
         with self.store.lock:
-            if op.s3_keys:
-                account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
-                if bucket is not None:
-                    self.store.put_many(durable=False, items=[
-                        (moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
-                         moto_backends.key_versions(bucket, key)) for key in op.s3_keys])
+            account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
+            if op.s3_keys and bucket is not None:
+                self.store.put_many(durable=False, items=[
+                    (moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
+                     moto_backends.key_versions(bucket, key)) for key in op.s3_keys])
             if op.s3_bucket_changed:
-                account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
                 if bucket is None:  # deleted (S3 deletes only empty buckets; versions may remain)
                     for account in _accounts():
                         self.store.delete_prefix(moto_backends.s3_key_entity(account, op.s3_bucket, ""), durable=False)
                 self.store.put("moto/s3", moto_backends.snapshot("s3"), durable=False)
 
 
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_no_lock = _NoLock()
-
-
 def _accounts() -> list[str]:
-    return list(moto_backends.backend_dict("s3").keys()) or ["123456789012"]
-
-
-def _read_body(environ) -> bytes:
-    """The request body, read once and put back for moto."""
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    if environ.get("wsgi.input_terminated"):
-        body = stream.read()
-    else:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = stream.read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
+    return list(moto_backends.backend_dict("s3").keys()) or [ACCOUNT_ID]
 
 
 def _state_error(start_response, service: str, exc: Exception, report) -> list[bytes]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
-from xml.etree import ElementTree
 
 # Operations that read. Everything else changes state (as AWS's own IAM read/write access levels do).
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Filter", "Test", "Lookup",
@@ -70,7 +69,7 @@ def _operation_name(environ, body: bytes) -> str | None:
 
 
 def _s3_operation(environ, method: str, body: bytes) -> Operation:
-    from ..s3_write_observer import _bucket_and_key, _decoded_path
+    from ..s3_write_observer import _bucket_and_key, _decoded_path, _form_fields, deleted_keys, form_key
 
     bucket, key = _bucket_and_key(environ)
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -94,40 +93,16 @@ def _s3_operation(environ, method: str, body: bytes) -> Operation:
             op.s3_keys.append(key)
         return op
     if method == "POST" and "delete" in query:  # DeleteObjects names its keys in the body
-        op.s3_keys.extend(_deleted_keys(body))
+        op.s3_keys.extend(deleted_keys(body))
     elif method == "POST" and "multipart/form-data" in (environ.get("CONTENT_TYPE") or ""):
-        form_key = _form_key(environ, body)  # a browser's presigned POST upload
-        if form_key:
-            op.s3_keys.append(form_key)
+        key = form_key(*_form_fields(environ, body))  # a browser's presigned POST upload
+        if key:
+            op.s3_keys.append(key)
         else:
             op.s3_bucket_changed = True
     else:
         op.s3_bucket_changed = True
     return op
-
-
-def _deleted_keys(body: bytes) -> list[str]:
-    try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        return []
-    return [el.text or "" for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Key"]
-
-
-def _form_key(environ, body: bytes) -> str | None:
-    import io
-
-    from werkzeug.formparser import parse_form_data
-
-    copy = dict(environ)
-    copy["wsgi.input"] = io.BytesIO(body)
-    copy["CONTENT_LENGTH"] = str(len(body))
-    _, form, files = parse_form_data(copy)
-    key = form.get("key")
-    if key and "${filename}" in key:
-        upload = files.get("file")
-        key = key.replace("${filename}", upload.filename if upload is not None else "")
-    return key
 
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")

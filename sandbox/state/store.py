@@ -276,12 +276,14 @@ class StateStore:
         return counts
 
 
+STATE_FILES = (DATABASE, DATABASE + "-wal", DATABASE + "-shm", "files")  # what a state directory keeps
+
+
 def set_aside(directory: str | os.PathLike, reason: str = "damaged") -> Path | None:
     """Move a state directory's database out of the way (``<dir>/<reason>-<time>/``), keeping it for the
-    user: used by --fresh and by --salvage. Returns where it went, or None when there was nothing."""
+    user: used by --salvage. Returns where it went, or None when there was nothing."""
     directory = Path(directory)
-    files = [directory / name for name in (DATABASE, DATABASE + "-wal", DATABASE + "-shm", "files")]
-    files = [f for f in files if f.exists()]
+    files = [directory / name for name in STATE_FILES if (directory / name).exists()]
     if not files:
         return None
     aside = directory / f"{reason}-{time.strftime('%Y%m%dT%H%M%S')}"
@@ -289,3 +291,22 @@ def set_aside(directory: str | os.PathLike, reason: str = "damaged") -> Path | N
     for f in files:
         f.rename(aside / f.name)
     return aside
+
+
+def reset(directory: str | os.PathLike) -> bool:
+    """Delete a state directory's state (``--fresh``, ``run_local.py reset``); True when there was one.
+    Refused while a sandbox uses it."""
+    import shutil
+
+    directory = Path(directory)
+    if not directory.exists():
+        return False
+    holder = StateStore(directory)
+    holder._take_directory_lock()  # StateError when a running sandbox holds it
+    try:
+        found = [directory / name for name in STATE_FILES if (directory / name).exists()]
+        for path in found:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return bool(found)
+    finally:
+        holder.close()

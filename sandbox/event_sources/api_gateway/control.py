@@ -18,6 +18,8 @@ import re
 import sys
 from typing import Any, Callable
 
+from ...wsgi import call, read_body
+
 _HTTP_APIS = re.compile(r"^/v2/apis/?(?P<id>[^/]*)/?$")
 _REST_DEPLOYMENTS = re.compile(r"^/restapis/(?P<id>[^/]+)/deployments/?$")
 _AWS_ENDPOINT = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com")
@@ -36,9 +38,9 @@ class ApiGatewayControlPlane:
         shows_endpoint = _HTTP_APIS.match(path) is not None
         if method == "GET" and not shows_endpoint:
             return self.app(environ, start_response)
-        request = _body(environ) if method != "GET" else b""
-        status, headers, body = _call(self.app, environ)
-        succeeded = status.startswith("2")
+        request = read_body(environ) if method != "GET" else b""
+        answer = call(self.app, environ)
+        status, headers, body, succeeded = answer.status, answer.headers, answer.body, answer.ok
         if succeeded and method != "GET":
             self.directory.invalidate()
             try:
@@ -67,29 +69,6 @@ class ApiGatewayControlPlane:
                                             IntegrationMethod="POST", PayloadFormatVersion="2.0")
         v2.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration['IntegrationId']}")
         v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-
-
-def _body(environ) -> bytes:
-    import io
-
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
-
-
-def _call(app, environ) -> tuple[str, list, bytes]:
-    answer: dict = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer.update(status=status, headers=list(headers))
-        return lambda data: None
-    chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        getattr(chunks, "close", lambda: None)()
-    return answer["status"], answer["headers"], body
 
 
 def _json(data: bytes) -> dict:

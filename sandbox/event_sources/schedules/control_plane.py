@@ -10,25 +10,17 @@ one around its ``scheduler`` app (REST-JSON: ``POST /schedules/<name>``):
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Callable
 from urllib.parse import unquote
 
-from ...lambda_api import _Capture  # runs moto's app and keeps its answer, to act on it first
+from ...wsgi import call, read_body  # moto's answer kept, to act on it first
 from .expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
 
 RULE_ACTIONS = {"PutRule", "DeleteRule", "EnableRule", "DisableRule", "PutTargets", "RemoveTargets"}
 _SCHEDULE_PATH = re.compile(r"^/schedules/(?P<name>[^/]+)/?$")
 _GROUP_PATH = re.compile(r"^/schedule-groups/(?P<name>[^/]+)/?$")
-
-
-def _read_body(environ) -> bytes:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
 
 
 def _json(body: bytes) -> dict:
@@ -59,7 +51,7 @@ class RulesControlPlane:
         action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
         if action not in RULE_ACTIONS:
             return self.app(environ, start_response)
-        request = _json(_read_body(environ))
+        request = _json(read_body(environ))
         expression = request.get("ScheduleExpression")
         if action == "PutRule" and expression:
             try:
@@ -69,7 +61,7 @@ class RulesControlPlane:
                 # AWS's whole answer; why it is invalid is not part of it.
                 return _error(start_response, "application/x-amz-json-1.1", "ValidationException",
                               RULE_INVALID_MESSAGE, json_protocol=True)
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300:
             self.changed(action, request)
         return captured.replay(start_response)
@@ -91,7 +83,7 @@ class SchedulerControlPlane:
         group = _GROUP_PATH.match(path)
         if method not in ("POST", "PUT", "DELETE") or not (schedule or (group and method == "DELETE")):
             return self.app(environ, start_response)
-        request = _json(_read_body(environ))
+        request = _json(read_body(environ))
         if schedule and method in ("POST", "PUT") and "ScheduleExpression" in request:
             try:
                 parse(request["ScheduleExpression"], allow_at=True,
@@ -100,7 +92,7 @@ class SchedulerControlPlane:
                 self.report(f"sandbox: schedule {unquote(schedule['name'])!r} refused: {exc}")
                 return _error(start_response, "application/json", "ValidationException",
                               f"Invalid Schedule Expression {request['ScheduleExpression']}", json_protocol=False)
-        captured = _Capture(self.app, environ)
+        captured = call(self.app, environ)
         if captured.code < 300:
             name = unquote((schedule or group)["name"])
             self.changed("schedule" if schedule else "group", {"Name": name, **request})
