@@ -6,16 +6,13 @@ invocations that made it), so both show the same lines for the same attempt.
 """
 from __future__ import annotations
 
+from sandbox.cloudwatch_logs import log_group_name
+
 from .rows import log_event_json
 
 # A handler that logs in a loop can write thousands of lines in one invocation; the page shows the first
 # and the last of them (START and END/REPORT are at the two ends) and says how many it left out.
 MAX_LINES_PER_ATTEMPT = 400
-
-
-def log_group_of(function_name: str) -> str:
-    """Lambda writes a function's lines to ``/aws/lambda/<function name>``."""
-    return f"/aws/lambda/{function_name}"
 
 
 def lines_of_attempt(lines: list[dict], record, attempts: list) -> list[dict]:
@@ -36,7 +33,7 @@ def attempt_log(sb, record, attempts: list, request_events: list | None = None) 
     """One attempt's lines, oldest first, as the page's JSON (``rows.log_event_json``). ``attempts``: every
     record of the request (retries keep its id); ``request_events``: the request's log events when the
     caller has read them already (one read for all of a request's attempts)."""
-    group = log_group_of(record.function_name)
+    group = log_group_name(record.function_name)
     if request_events is None:
         request_events = sb.log_events(group=group, request_id=record.request_id)
     lines = lines_of_attempt([log_event_json(e) for e in request_events], record, attempts)

@@ -6,6 +6,7 @@ import threading
 
 from flask import current_app
 
+from sandbox.cloudwatch_logs import log_group_name
 from sandbox.interface import SandboxView
 
 from .feed import ChangeFeed, feed_for
@@ -41,7 +42,7 @@ def function():
 
 
 def log_group() -> str:
-    return f"/aws/lambda/{function().function_name}"
+    return log_group_name(function().function_name)
 
 
 def destination_buckets() -> list[str]:

@@ -37,6 +37,8 @@ import weakref
 from collections import Counter, OrderedDict, deque
 from contextlib import contextmanager
 
+from sandbox.cloudwatch_logs import log_group_name
+
 from . import gallery as model
 from .rows import invocation_row, log_event_json
 
@@ -92,7 +94,7 @@ class ChangeFeed:
             self._sandbox = lambda: sandbox
         self.source_bucket = sandbox.config.source_bucket
         function = sandbox.function
-        self.log_group = f"/aws/lambda/{function.function_name}"
+        self.log_group = log_group_name(function.function_name)
         # -- hand-off from the sandbox's threads to the broadcaster (a listener only notes and wakes)
         self._handoff = threading.Lock()
         self._dirty: dict[str, object] = {}  # record id -> record, in the order first changed

@@ -8,7 +8,9 @@ what was invoked about the object since - a redrive of its dead-lettered event, 
 """
 from __future__ import annotations
 
-from .attempt_logs import attempt_log, log_group_of, shortened
+from sandbox.cloudwatch_logs import log_group_name
+
+from .attempt_logs import attempt_log, shortened
 from .gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of
 from .rows import invocation_row
 
@@ -44,12 +46,12 @@ def pair_log(sb, bucket: str, key: str, maximum_retry_attempts: int) -> dict:
     attempts = []
     for record in chosen:
         if record.request_id not in events:  # one read of the log lines per request, for all its attempts
-            events[record.request_id] = sb.log_events(group=log_group_of(record.function_name),
+            events[record.request_id] = sb.log_events(group=log_group_name(record.function_name),
                                                       request_id=record.request_id)
         lines, left_out, after = shortened(attempt_log(sb, record, by_request[record.request_id],
                                                        events[record.request_id]))
         row = invocation_row(record, maximum_retry_attempts)
-        row.update(log_group=log_group_of(record.function_name), logs=lines, lines_left_out=left_out,
+        row.update(log_group=log_group_name(record.function_name), logs=lines, lines_left_out=left_out,
                    lines_left_out_after=after)
         attempts.append(row)
     return {"bucket": bucket, "key": key, "attempts": attempts, "attempts_left_out": omitted}
