@@ -111,7 +111,7 @@ class ExecutionEnvironment:
         self.created_at = time.time()
         self.exit_reason: str | None = None
         self._proc: subprocess.Popen | None = None
-        self._api = RuntimeApiServer(self)
+        self._api = RuntimeApiServer(self, worker_pid=lambda: self.pid)
         self._tmp = tempfile.mkdtemp(prefix=f"lambda-tmp-{self.id}-")
         self._lock = threading.Lock()
         self._init_requested = threading.Event()  # the runtime asked for its first event: INIT is over

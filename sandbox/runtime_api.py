@@ -10,7 +10,12 @@ sandbox, on a free loopback port. Routes and headers are AWS's, so AWS's own run
 - ``POST /2018-06-01/runtime/invocation/{id}/response`` and ``.../{id}/error``;
 - ``POST /2018-06-01/runtime/init/error`` when the handler cannot be loaded.
 
-The server knows nothing about S3 or processes: it hands what the runtime says to a ``RuntimeApiListener``.
+Only the environment's own runtime process (or a process it started) is served: the server checks which
+process holds the other end of each connection (socket_owner.py) and refuses the rest, before anything
+waits for or takes an event. ``AWS_LAMBDA_RUNTIME_API`` stays a plain ``host:port``, as AWS documents it,
+so every Runtime API client works unchanged; a secret path in it would break those that split it into
+host and port (awslambdaric's own init-error call, Node's runtime). Beyond that, the server knows nothing
+about S3 or processes: it hands what the runtime says to a ``RuntimeApiListener``.
 """
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ import json
 import queue
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Callable, Protocol
 
 from .host_names import is_loopback_address, is_loopback_name, split_host
+from .http_server import BoundedThreadingMixIn
+from .socket_owner import held_by
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -45,8 +52,34 @@ class RuntimeApiListener(Protocol):
     def on_init_error(self, payload: bytes, error_type: str | None) -> None: ...
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
+# Headers only a browser sends: a request carrying one comes from a web page, never from a runtime.
+BROWSER_HEADERS = ("Origin", "Referer", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User")
+WORKER_CONNECTIONS = 16  # a runtime keeps one or two; its extensions or children may open a few more
+OTHER_CONNECTIONS = 4  # connections from anyone else, only ever refused, never take the worker's places
+
+
+class _QuietServer(BoundedThreadingMixIn, HTTPServer):
+    """Connections from the worker and from anyone else count against separate bounds, so other local
+    processes cannot crowd the runtime out."""
+
+    wait_for_slot_s = 0.2
+
+    def __init__(self, address, handler, worker_pid: Callable[[], int | None]):
+        super().__init__(address, handler)
+        self.worker_pid = worker_pid
+        self.worker_connections: set = set()
+        self._worker_slots = threading.BoundedSemaphore(WORKER_CONNECTIONS)
+        self._other_slots = threading.BoundedSemaphore(OTHER_CONNECTIONS)
+
+    def _slots_for(self, request, client_address):
+        if held_by(self.worker_pid(), client_address, self.server_address):
+            self.worker_connections.add(request)
+            return self._worker_slots
+        return self._other_slots
+
+    def close_request(self, request):
+        self.worker_connections.discard(request)
+        super().close_request(request)
 
     def handle_error(self, request, client_address):
         pass  # a runtime process that died mid-request is reported by its environment, not here
@@ -55,7 +88,9 @@ class _QuietServer(ThreadingHTTPServer):
 class RuntimeApiServer:
     """One Runtime API endpoint. ``put(NextInvocation)`` queues the event that ``/next`` will return."""
 
-    def __init__(self, listener: RuntimeApiListener, host: str = "127.0.0.1"):
+    def __init__(self, listener: RuntimeApiListener, worker_pid: Callable[[], int | None],
+                 host: str = "127.0.0.1"):
+        """``worker_pid()`` is the environment's runtime process, the only one served (None: nobody)."""
         self.listener = listener
         self._events: "queue.Queue[NextInvocation | None]" = queue.Queue()
         api = self
@@ -65,6 +100,14 @@ class RuntimeApiServer:
             # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and
             # delayed ACKs add ~40 ms to every keep-alive exchange.
             disable_nagle_algorithm = True
+
+            def setup(self):
+                super().setup()
+                self.from_worker = self.request in self.server.worker_connections
+                if self.from_worker:
+                    # The runtime is silent on its connection while its handler runs, up to the
+                    # function's timeout; it is killed at the deadline, which closes the connection.
+                    self.connection.settimeout(None)
 
             def log_message(self, *args):  # quiet: the terminal shows the function's logs
                 pass
@@ -81,20 +124,39 @@ class RuntimeApiServer:
                 self.wfile.write(body)
 
             def _body(self) -> bytes:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return self._chunked_body()  # Node's http module sends a body without a length so
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
+            def _chunked_body(self) -> bytes:
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        break
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(1024)
+                while self.rfile.readline(65536).strip():  # trailers, up to the blank line
+                    pass
+                return b"".join(chunks)
+
             def _foreign(self) -> bool:
                 """Only the runtime process of this environment talks to its Runtime API: a request from
-                another machine, from a web page (it carries Origin) or under a foreign Host name
-                (DNS rebinding) is refused. AWS's Runtime API is unreachable from outside the sandbox."""
+                another process, from another machine, from a web page (Origin, Referer or Sec-Fetch-*)
+                or under a foreign Host name (DNS rebinding) is refused, and the connection closed.
+                AWS's Runtime API is unreachable from outside the execution environment."""
                 name, _ = split_host(self.headers.get("Host") or "127.0.0.1")
-                if (is_loopback_address(self.client_address[0]) and "Origin" not in self.headers
-                        and is_loopback_name(name)):
+                if (self.from_worker and is_loopback_address(self.client_address[0]) and is_loopback_name(name)
+                        and not any(header in self.headers for header in BROWSER_HEADERS)):
                     return False
-                self._body()
+                self.close_connection = True
+                length = self.headers.get("Content-Length") or ""
+                if length.isdigit() and int(length) <= 65536:
+                    self._body()  # a small body is read, so the client sees the answer, not a reset
                 self._reply(403, b'{"errorType":"AccessDenied","errorMessage":"The Runtime API serves only '
-                                 b'the runtime process of its own execution environment."}')
+                                 b'the runtime process of its own execution environment."}',
+                            {"Connection": "close"})
                 return True
 
             def do_GET(self):
@@ -138,8 +200,7 @@ class RuntimeApiServer:
                         return self._reply(202, b'{"status":"OK"}')
                 self._reply(404, json.dumps({"errorType": "NotFound", "path": path}).encode())
 
-        self._server = _QuietServer((host, 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, 0), Handler, worker_pid)
         self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
 
     @property

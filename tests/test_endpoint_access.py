@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -262,7 +263,7 @@ def test_runtime_api_refuses_web_pages_and_foreign_hosts(headers):
     from sandbox.runtime_api import PREFIX, RuntimeApiServer
 
     listener = Listener()
-    server = RuntimeApiServer(listener).start()
+    server = RuntimeApiServer(listener, worker_pid=os.getpid).start()
     try:
         host, port = server.address.rsplit(":", 1)
         connection = http.client.HTTPConnection(host, int(port), timeout=5)

@@ -1,0 +1,102 @@
+"""Thread-per-connection HTTP servers that slow or idle clients cannot exhaust.
+
+Every server of the sandbox (the endpoint, the page, each Runtime API) serves one thread per connection.
+So each read waits at most ``read_timeout_s`` for the client (then the connection is closed), a response
+write at most ``write_timeout_s``, and at most ``max_connections`` connections are served at once. A
+connection over the bound waits up to ``wait_for_slot_s`` for one to end, then gets a 503 with
+``Retry-After`` (AWS sheds load with 503s too, S3's ``SlowDown``; the SDKs retry them).
+"""
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+from werkzeug.serving import BaseWSGIServer
+
+# AWS S3 closes a connection that sends nothing for about 20 seconds (RequestTimeout); so does the sandbox.
+READ_TIMEOUT_S = 20.0
+WRITE_TIMEOUT_S = 300.0  # a client that stops reading a response frees its thread after this long
+BUSY_MESSAGE = "Too many open connections to this server; retry shortly."
+
+
+class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
+    """``socketserver.ThreadingMixIn`` with a bound on the connections served at once."""
+
+    daemon_threads = True
+    max_connections = 128
+    wait_for_slot_s = 1.0
+    read_timeout_s = READ_TIMEOUT_S
+    write_timeout_s = WRITE_TIMEOUT_S
+    _slots: threading.Semaphore | None = None
+
+    def _slots_for(self, request, client_address) -> threading.Semaphore:
+        """The pool of slots this connection counts against (one pool unless a server says otherwise)."""
+        if self._slots is None:  # only the accepting thread gets here
+            self._slots = threading.BoundedSemaphore(self.max_connections)
+        return self._slots
+
+    def process_request(self, request, client_address):
+        slots = self._slots_for(request, client_address)
+        if not slots.acquire(timeout=self.wait_for_slot_s):
+            refuse_busy(request)
+            self.close_request(request)
+            return
+        request.settimeout(self.read_timeout_s)
+        thread = threading.Thread(target=self._serve_in_slot, args=(request, client_address, slots),
+                                  daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # the process cannot start another thread: as over the bound
+            slots.release()
+            refuse_busy(request)
+            self.close_request(request)
+
+    def _serve_in_slot(self, request, client_address, slots) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            slots.release()
+
+
+def refuse_busy(request: socket.socket) -> None:
+    """Answer 503 on a connection no thread will serve, without waiting on the client."""
+    body = ('{"message": "%s"}' % BUSY_MESSAGE).encode()
+    try:
+        request.settimeout(0)
+        try:  # read what already arrived, so closing does not reset the connection before the answer
+            request.recv(65536)
+        except OSError:
+            pass
+        request.settimeout(0.2)
+        request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(body), body))
+        request.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        request.close()
+
+
+class WriteTimeoutMixIn:
+    """For a ``BaseHTTPRequestHandler``: once the response starts, the client's reads are timed with the
+    server's ``write_timeout_s`` instead of its read timeout (a large object takes a while to download)."""
+
+    def send_response(self, code, message=None):
+        try:
+            self.connection.settimeout(self.server.write_timeout_s)
+        except OSError:
+            pass
+        super().send_response(code, message)
+
+
+
+class BoundedWSGIServer(BoundedThreadingMixIn, BaseWSGIServer):
+    """werkzeug's threaded server (what ``make_server(threaded=True)`` builds), bounded as above."""
+
+    multithread = True
+
+    def __init__(self, host: str, port: int, app, handler, max_connections: int, fd: int | None = None):
+        self.max_connections = max_connections
+        super().__init__(host, port, app, handler, fd=fd)
