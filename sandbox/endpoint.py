@@ -31,6 +31,7 @@ from typing import Callable, Mapping
 
 from .endpoint_access import AccessPolicy, EndpointGuard
 from .host_names import split_host
+from .http_server import BoundedWSGIServer, WriteTimeoutMixIn
 from .errors import SandboxError
 
 WSGIApp = Callable
@@ -205,6 +206,39 @@ def _keep_rest_api_binary_media_types() -> None:
     RestAPI.apply_patch_operations = apply_patch_operations
 
 
+# Requests served at once (each holds a thread): room for the sandbox's own traffic (workers' SDK calls,
+# long-polling pollers, synchronous invokes) besides many clients; a slow client is dropped after
+# http_server.READ_TIMEOUT_S of silence.
+MAX_CONNECTIONS = 256
+# The request's headers exactly as the client sent them, in order, names in its case, repeats kept: a list
+# of (name, value). The WSGI environ folds repeats and upper-cases names; API Gateway's payload 1.0
+# events need both as sent.
+RAW_HEADERS = "sandbox.raw_headers"
+
+
+def _request_handler():
+    """moto's request handler (it keeps headers with ``_`` in their names, such as S3 user metadata
+    ``x-amz-meta-my_key``, which werkzeug's drops), quiet, with the raw headers in the environ."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class EndpointRequestHandler(WriteTimeoutMixIn, MotoRequestHandler):
+        # HTTP/1.1 framing (chunked responses) for clients that expect it. werkzeug still closes the
+        # connection after every response, so each S3 call opens a new one: AWS keeps them alive.
+        # waitress and cheroot, which do keep connections alive, cost more CPU per request here.
+        protocol_version = "HTTP/1.1"
+
+        def make_environ(self):
+            environ = super().make_environ()
+            environ[RAW_HEADERS] = list(self.headers.items())
+            return environ
+
+        # The terminal shows the function's logs, not one line per HTTP request.
+        def log_request(self, *args, **kwargs):
+            pass
+
+    return EndpointRequestHandler
+
+
 _running_lock = threading.Lock()
 _running: list["LocalEndpoint"] = []
 
@@ -273,17 +307,6 @@ class LocalEndpoint:
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "LocalEndpoint":
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        class QuietRequestHandler(WSGIRequestHandler):
-            # HTTP/1.1 framing (chunked responses) for clients that expect it. werkzeug still closes the
-            # connection after every response, so each S3 call opens a new one: AWS keeps them alive.
-            # waitress and cheroot, which do keep connections alive, cost more CPU per request here.
-            protocol_version = "HTTP/1.1"
-
-            # The terminal shows the function's logs, not one line per HTTP request.
-            def log_request(self, *args, **kwargs):
-                pass
 
         _silence_moto_notifications()
         _disable_moto_cors()
@@ -333,12 +356,12 @@ class LocalEndpoint:
                     return backend
 
         dispatcher = CachedDispatcher(create_app)
+        handler = _request_handler()
         routes = _PrefixRoutes(dispatcher, self._routes, self._public_prefixes, self._host_routes)
         app = EndpointGuard(routes, self.access, self.bucket_cors, public=routes.is_public)
         try:
-            self._server = make_server(
-                self.host, self.requested_port, app, threaded=True, request_handler=QuietRequestHandler
-            )
+            self._server = BoundedWSGIServer(self.host, self.requested_port, app, handler,
+                                             max_connections=MAX_CONNECTIONS)
         except OSError as exc:
             with _running_lock:
                 _running.remove(self)
@@ -348,7 +371,6 @@ class LocalEndpoint:
                     f"or choose another port with --port."
                 ) from None
             raise SandboxError(f"Could not listen on {self.host}:{self.requested_port}: {exc.strerror or exc}.") from None
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
         return self

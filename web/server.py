@@ -11,15 +11,19 @@ import sys
 import threading
 import webbrowser
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 
 from sandbox.errors import SandboxError
+from sandbox.http_server import BoundedWSGIServer, WriteTimeoutMixIn
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+# Connections served at once (each holds a thread; an open page keeps one for its change feed); a slow
+# client is dropped after sandbox.http_server.READ_TIMEOUT_S of silence.
+MAX_CONNECTIONS = 128
 
 
-class QuietRequestHandler(WSGIRequestHandler):
+class QuietRequestHandler(WriteTimeoutMixIn, WSGIRequestHandler):
     """One access-log line per thumbnail and per page of a list would bury the sandbox's own output.
     Errors are still logged."""
 
@@ -49,10 +53,10 @@ class WebServer:
             sock.close()
             raise SandboxError(self._bind_error(exc)) from None
         try:
-            # werkzeug's make_server would print and sys.exit() on a busy port; binding ourselves and
+            # werkzeug's server would print and sys.exit() on a busy port; binding ourselves and
             # handing it the socket keeps that failure a SandboxError with one sentence.
-            self._server = make_server(self.host, self.requested_port, self.app, threaded=True,
-                                       request_handler=QuietRequestHandler, fd=sock.fileno())
+            self._server = BoundedWSGIServer(self.host, self.requested_port, self.app, QuietRequestHandler,
+                                             max_connections=MAX_CONNECTIONS, fd=sock.fileno())
         finally:
             sock.close()  # make_server works on its own duplicate of the descriptor
         self.port = self._server.server_address[1]
