@@ -24,6 +24,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
     """``socketserver.ThreadingMixIn`` with a bound on the connections served at once."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog (werkzeug's); socketserver's 5 drops bursts of connects
     max_connections = 128
     wait_for_slot_s = 1.0
     read_timeout_s = READ_TIMEOUT_S

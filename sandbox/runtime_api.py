@@ -62,7 +62,7 @@ class _QuietServer(BoundedThreadingMixIn, HTTPServer):
     """Connections from the worker and from anyone else count against separate bounds, so other local
     processes cannot crowd the runtime out."""
 
-    wait_for_slot_s = 0.2
+    wait_for_slot_s = 0  # over its bound, a connection is refused at once: the accept loop never waits
 
     def __init__(self, address, handler, worker_pid: Callable[[], int | None]):
         super().__init__(address, handler)

@@ -4,6 +4,7 @@ invocation still runs warm in the same environment. Runtimes that split AWS_LAMB
 and port (Node's) keep working."""
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -77,6 +78,17 @@ def test_a_process_that_is_not_the_runtime_is_refused_and_takes_no_event(sb, war
     abandoned.request("GET", NEXT)
     abandoned.close()
     assert_still_warm(sb, first)
+
+
+def test_idle_connections_from_other_processes_do_not_crowd_out_the_runtime(sb, warm):
+    first, address = warm
+    host, port = address.rsplit(":", 1)
+    idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(40)]
+    try:
+        assert_still_warm(sb, first)
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 ATTACKER = r"""
