@@ -52,8 +52,8 @@ class RuntimeApiListener(Protocol):
     def on_init_error(self, payload: bytes, error_type: str | None) -> None: ...
 
 
-# Headers only a browser sends: a request carrying one comes from a web page, never from a runtime.
-BROWSER_HEADERS = ("Origin", "Referer", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User")
+# Headers only a browser sends (and every Sec-Fetch-*): a request carrying one comes from a web page.
+BROWSER_HEADERS = ("origin", "referer")
 WORKER_CONNECTIONS = 16  # a runtime keeps one or two; its extensions or children may open a few more
 OTHER_CONNECTIONS = 4  # connections from anyone else, only ever refused, never take the worker's places
 
@@ -125,7 +125,7 @@ class RuntimeApiServer:
 
             def _body(self) -> bytes:
                 if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    return self._chunked_body()  # Node's http module sends a body without a length so
+                    return self._chunked_body()  # as Node's http module sends a body of unknown length
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
@@ -147,8 +147,10 @@ class RuntimeApiServer:
                 or under a foreign Host name (DNS rebinding) is refused, and the connection closed.
                 AWS's Runtime API is unreachable from outside the execution environment."""
                 name, _ = split_host(self.headers.get("Host") or "127.0.0.1")
-                if (self.from_worker and is_loopback_address(self.client_address[0]) and is_loopback_name(name)
-                        and not any(header in self.headers for header in BROWSER_HEADERS)):
+                browser = any(header.lower() in BROWSER_HEADERS or header.lower().startswith("sec-fetch-")
+                              for header in self.headers.keys())
+                if (self.from_worker and is_loopback_address(self.client_address[0])
+                        and is_loopback_name(name) and not browser):
                     return False
                 self.close_connection = True
                 length = self.headers.get("Content-Length") or ""
