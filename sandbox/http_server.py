@@ -92,7 +92,6 @@ class WriteTimeoutMixIn:
         super().send_response(code, message)
 
 
-
 class BoundedWSGIServer(BoundedThreadingMixIn, BaseWSGIServer):
     """werkzeug's threaded server (what ``make_server(threaded=True)`` builds), bounded as above."""
 
