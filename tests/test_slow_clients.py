@@ -64,6 +64,7 @@ def _upload_and_resize(sb, key: str) -> tuple[float, float]:
     return uploaded, time.perf_counter() - started
 
 
+@pytest.mark.slow
 def test_a_normal_upload_is_served_at_once_while_100_slow_requests_are_held_open(sb):
     _upload_and_resize(sb, "warm-up.jpg")  # the function's environment is warm, as in a session
     threads_before = threading.active_count()
@@ -82,6 +83,7 @@ def test_a_normal_upload_is_served_at_once_while_100_slow_requests_are_held_open
             sock.close()
 
 
+@pytest.mark.slow
 def test_a_request_that_stalls_is_dropped_after_the_read_timeout(sb):
     server = sb.endpoint._server
     server.read_timeout_s = 1.0  # the sandbox's is 20 s, as S3's
