@@ -1,9 +1,10 @@
 """The Runtime API answers only its own environment's runtime process: a web page (fetch metadata), the
 sandbox's own process and any other local process are refused at once, take no event, and the next
-invocation still runs warm in the same environment. Runtimes that split AWS_LAMBDA_RUNTIME_API into host
-and port (Node's) keep working."""
+invocation still runs warm in the same environment. Custom runtimes (Node's, that splits
+AWS_LAMBDA_RUNTIME_API into host and port; a shell script whose curl makes the calls) keep working."""
 import http.client
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -159,28 +160,44 @@ function call(method, path, body) {
 """
 
 
-@pytest.mark.skipif(subprocess.run(["which", "node"], capture_output=True).returncode != 0,
-                    reason="node is not installed")
-def test_a_node_runtime_using_the_address_as_aws_documents_it_is_served(tmp_path):
+SHELL_RUNTIME = r"""#!/bin/bash
+# AWS's custom runtime tutorial: bash, with curl (a child process) speaking the Runtime API.
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT=$(curl -sS -D "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  curl -sS -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$ID/response" \
+    -d "{\"echo\": $EVENT, \"runtime\": \"bash\"}"
+done
+"""
+
+
+@pytest.mark.parametrize("runtime, script, name", [("node", NODE_RUNTIME, "bootstrap.js"),
+                                                   ("bash", SHELL_RUNTIME, "bootstrap")])
+def test_custom_runtimes_using_the_address_as_aws_documents_it_are_served(tmp_path, runtime, script, name):
+    """Node splits AWS_LAMBDA_RUNTIME_API into host and port; the shell runtime's requests come from
+    curl, a process the runtime started."""
     from sandbox.config import FunctionConfiguration
     from sandbox.execution_environment import EnvironmentSettings, ExecutionEnvironment
     from sandbox.invocation import InvocationRecord
+
+    if shutil.which(runtime) is None or shutil.which("curl") is None:
+        pytest.skip(f"{runtime} or curl is not installed")
 
     class Logs:
         def put(self, *args, **kwargs):
             pass
 
-    (tmp_path / "bootstrap.js").write_text(NODE_RUNTIME)
+    (tmp_path / name).write_text(script)
     function = FunctionConfiguration(code_dir=tmp_path, timeout=10)
     settings = EnvironmentSettings(endpoint_url="http://127.0.0.1:9",
-                                   bootstrap_command=("node", str(tmp_path / "bootstrap.js")))
+                                   bootstrap_command=(runtime, str(tmp_path / name)))
     environment = ExecutionEnvironment(function, Logs(), settings)
     try:
         for n in range(2):
             record = InvocationRecord(request_id=f"req-{n}", function_name=function.function_name, event={})
             environment.invoke(record, json.dumps({"n": n}).encode())
             assert record.status == "success", record.result
-            assert record.result == {"echo": {"n": n}, "runtime": "node"}
+            assert record.result == {"echo": {"n": n}, "runtime": runtime}
     finally:
         environment.stop()
-
