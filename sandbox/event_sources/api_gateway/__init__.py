@@ -13,10 +13,11 @@ moto serves no execute-api traffic itself, so nothing runs twice.
 """
 from __future__ import annotations
 
+from ...recursion import new_trace_id
 from ...source_context import SourceContext
 from .apis import ApiDirectory, Route
 from .control import ApiGatewayControlPlane
-from .events import ApiRequest, http_api_event, new_request_ids, proxy_event
+from .events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
 from .gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 
 SOURCE = "aws:apigateway"
@@ -57,6 +58,16 @@ def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: 
     route = Route.of("ANY /{proxy+}", "ANY", "/{proxy+}", None, id="a1b2c3")
     return proxy_event(request, api, route, "prod", {"proxy": path.strip("/")} if path.strip("/") else {}, {},
                        new_request_ids())
+
+
+def _function_trace(function_name: str, event: dict) -> str:
+    """The function's trace header (``_X_AMZN_TRACE_ID``): the same trace as the event's
+    ``x-amzn-trace-id`` (same Root), with the Lambda segment's own Parent, as on AWS."""
+    trace = new_trace_id(function_name, 1)
+    root = event_trace_root(event)
+    if root is None:
+        return trace
+    return ";".join(f"Root={root}" if part.startswith("Root=") else part for part in trace.split(";"))
 
 
 class ApiGatewayEventSource:
@@ -111,6 +122,7 @@ class ApiGatewayEventSource:
         source, summary, subject = describe(event)
         record = service.new_record(
             event, function_name, trigger="apigateway", source=source, summary=summary, subject=subject,
+            trace_id=_function_trace(function_name, event),
             how_detected=f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
                          f"(stage {subject['stage']}) and matched the route {subject['route']}",
             how_responded=f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "
