@@ -8,18 +8,31 @@ import http.client
 import json
 import re
 import uuid
-from pathlib import Path
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, APIGatewayProxyEventV2Model
+from aws_lambda_powertools.utilities.parser.models import (APIGatewayProxyEventModel,
+                                                           APIGatewayProxyEventV2Model)
 
-from conftest import PROJECT_ROOT
-from test_api_gateway import call, functions, http_api, rest_api, sb  # noqa: F401 (fixtures)
+from conftest import PROJECT_ROOT, start_sandbox
+from test_api_gateway import call, create_functions, http_api, records_for, rest_api
 
 SHORT_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")  # LV7fzho-PHcEJPw=
 # The endpoint passes the headers as the client sent them (environ["sandbox.raw_headers"]); until it does,
 # header names' case and repeated headers cannot reach payload 1.0 as sent.
-RAW_HEADERS = any("sandbox.raw_headers" in path.read_text() for path in (PROJECT_ROOT / "sandbox").glob("*.py"))
+RAW_HEADERS = any("sandbox.raw_headers" in path.read_text()
+                  for path in (PROJECT_ROOT / "sandbox").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def sb():
+    sandbox = start_sandbox()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def functions(sb):
+    return create_functions(sb)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +78,8 @@ def test_payload_2_joins_repeated_headers_with_commas_under_lower_case_names(sb,
 def test_http_api_1_0_lower_cases_header_names(sb, apis):
     event = send(sb, apis["http1"][0], "/echo", [("User-Agent", "agent/1"), ("X-Custom", "v")])
     assert event["headers"]["user-agent"] == "agent/1" and event["headers"]["x-custom"] == "v"
-    assert {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"} <= set(event["headers"])
+    added = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
+    assert added <= set(event["headers"])
     assert not [name for name in event["headers"] if name != name.lower()]
 
 
@@ -106,6 +120,8 @@ def test_http_api_1_0_request_context_is_as_aws_documents_it(sb, apis):
     assert SHORT_ID.match(context.requestId), context.requestId
     assert context.requestId == context.extendedRequestId == answer.header("apigw-requestid")
     assert raw["resourceId"] is None and raw["authorizer"] == {"claims": None, "scopes": None}
+    assert "routeKey" not in raw  # a 1.0 event names its resource, not its route; the record names the route
+    assert {r.subject["route"] for r in records_for(sb, apis["http1"][0])} == {"ANY /{proxy+}"}
 
 
 # -- the trace ----------------------------------------------------------------------------------------

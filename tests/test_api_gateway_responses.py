@@ -16,9 +16,22 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from test_api_gateway import LAMBDA_URI, add_resource, call, functions, sb  # noqa: F401 (fixtures)
+from conftest import start_sandbox
+from test_api_gateway import add_resource, call, create_functions
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+@pytest.fixture(scope="module")
+def sb():
+    sandbox = start_sandbox()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def functions(sb):
+    return create_functions(sb)
 
 
 @dataclass(frozen=True)
@@ -29,9 +42,11 @@ class Expect:
 
 
 HTTP_ERROR = Expect(500, b'{"message":"Internal Server Error"}', {"Content-Type": ["application/json"]})
-REST_ERROR = Expect(502, b'{"message": "Internal server error"}',
-                    {"Content-Type": ["application/json"], "x-amzn-ErrorType": ["InternalServerErrorException"]})
 JSON = {"Content-Type": ["application/json"]}
+REST_ERROR = Expect(502, b'{"message": "Internal server error"}',
+                    {**JSON, "x-amzn-ErrorType": ["InternalServerErrorException"]})
+NOT_FOUND = Expect(404, b'{"message":"Not Found"}', JSON)
+PNG_TYPE = {"Content-Type": ["image/png"]}
 
 # path after the stage: {api kind: what API Gateway answers}; "rest-binary" only where it differs from "rest"
 CASES = {
@@ -47,9 +62,10 @@ CASES = {
                                                     "rest": REST_ERROR}),
     # A REST API without a matching binary media type passes the body through as text, undecoded.
     "bad base64 with isBase64Encoded": ("/x/bad-base64", {
-        "http2": HTTP_ERROR, "http1": HTTP_ERROR, "rest": Expect(200, b"not base64!", {"Content-Type": ["image/png"]}),
+        "http2": HTTP_ERROR, "http1": HTTP_ERROR, "rest": Expect(200, b"not base64!", PNG_TYPE),
         "rest-binary": REST_ERROR}),
-    "extra keys": ("/x/extra-key", {"http2": Expect(200, b"x"), "http1": Expect(200, b"x"), "rest": REST_ERROR}),
+    "extra keys": ("/x/extra-key", {"http2": Expect(200, b"x"), "http1": Expect(200, b"x"),
+                                    "rest": REST_ERROR}),
     "cookies": ("/x/cookies", {"http2": Expect(200, b"cookies", {"Set-Cookie": ["a=1", "b=2; Secure"]}),
                                "http1": Expect(200, b"cookies", {"Set-Cookie": []}),  # not a 1.0 key: ignored
                                "rest": REST_ERROR}),
@@ -58,12 +74,10 @@ CASES = {
         "http1": Expect(200, b"multi", {"X-Multi": ["a", "b"], "X-Single": ["s"]}),
         "rest": Expect(200, b"multi", {"X-Multi": ["a", "b"], "X-Single": ["s"]})}),
     "binary": ("/x/binary", {
-        "http2": Expect(200, PNG, {"Content-Type": ["image/png"]}),
-        "http1": Expect(200, PNG, {"Content-Type": ["image/png"]}),
-        "rest": Expect(200, base64.b64encode(PNG), {"Content-Type": ["image/png"]}),
-        "rest-binary": Expect(200, PNG, {"Content-Type": ["image/png"]})}),
+        "http2": Expect(200, PNG, PNG_TYPE), "http1": Expect(200, PNG, PNG_TYPE),
+        "rest": Expect(200, base64.b64encode(PNG), PNG_TYPE), "rest-binary": Expect(200, PNG, PNG_TYPE)}),
     "no route": ("/nowhere", {
-        "http2": Expect(404, b'{"message":"Not Found"}', JSON), "http1": Expect(404, b'{"message":"Not Found"}', JSON),
+        "http2": NOT_FOUND, "http1": NOT_FOUND,
         "rest": Expect(403, b'{"message":"Missing Authentication Token"}',
                        {"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]})}),
     "function timeout": ("/short/sleep?seconds=3", {"http2": HTTP_ERROR, "http1": HTTP_ERROR,
@@ -81,9 +95,11 @@ def apis(sb, functions):
     for kind, payload in (("http2", "2.0"), ("http1", "1.0")):
         api = v2.create_api(Name=f"responses-{kind}", ProtocolType="HTTP")["ApiId"]
         for prefix, name in (("/x", "api-test"), ("/short", "api-short")):
-            integration = v2.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=functions[name],
-                                                PayloadFormatVersion=payload)["IntegrationId"]
-            v2.create_route(ApiId=api, RouteKey=f"ANY {prefix}/{{proxy+}}", Target=f"integrations/{integration}")
+            integration = v2.create_integration(
+                ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=functions[name],
+                PayloadFormatVersion=payload)["IntegrationId"]
+            v2.create_route(ApiId=api, RouteKey=f"ANY {prefix}/{{proxy+}}",
+                            Target=f"integrations/{integration}")
         v2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True)
         made[kind] = (api, "")
     apigw = sb.client("apigateway")

@@ -121,7 +121,8 @@ def test_payload_1_keeps_repeated_headers_and_names_as_the_client_sent_them():
 
 
 def test_without_raw_headers_rest_names_are_canonical_and_repeats_stay_joined():
-    environ = EnvironBuilder(path="/_aws/execute-api/abc/prod/x", headers=[("x-multi", "one,two")]).get_environ()
+    environ = EnvironBuilder(path="/_aws/execute-api/abc/prod/x",
+                             headers=[("x-multi", "one,two")]).get_environ()
     rest = proxy_event(gateway._request(environ, "/prod/x", "abc.execute-api.localhost"), "abc",
                        Route.of("ANY /x", "ANY", "/x", PROXY), "prod", {}, {}, ("uuid", "ext="))
     assert rest["multiValueHeaders"]["X-Multi"] == ["one,two"]

@@ -23,8 +23,9 @@ from .gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 SOURCE = "aws:apigateway"
 
 
-def describe(event) -> tuple[str, str, dict] | None:
-    """What an API Gateway event (payload 2.0 or 1.0) is about: its route and API."""
+def describe(event, route_key: str | None = None) -> tuple[str, str, dict] | None:
+    """What an API Gateway event (payload 2.0 or 1.0) is about: its route (``route_key`` when the gateway
+    knows it: a 1.0 event names no route, only its resource path) and API."""
     if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
         return None
     context = event["requestContext"]
@@ -35,9 +36,10 @@ def describe(event) -> tuple[str, str, dict] | None:
         method, path, route = context["http"].get("method"), event.get("rawPath"), event["routeKey"]
     elif "httpMethod" in event and "resource" in event:
         method, path = event["httpMethod"], event.get("path")
-        route = context.get("routeKey") or f"{method} {event['resource']}"
+        route = f"{method} {event['resource']}"
     else:
         return None
+    route = route_key or route
     summary = f"{method} {path} ($default route, api {api})" if route == "$default" else f"{route} (api {api})"
     return SOURCE, summary, {"api": api, "route": route, "method": method, "path": path,
                              "stage": context.get("stage")}
@@ -115,11 +117,11 @@ class ApiGatewayEventSource:
     def stop(self) -> None:
         self._service = None
 
-    def _invoke(self, function_name: str, event: dict, timeout_s: float):
+    def _invoke(self, function_name: str, event: dict, timeout_s: float, route_key: str):
         service = self._service
         if service is None or service.runtime(function_name) is None:
             raise LookupError(function_name)
-        source, summary, subject = describe(event)
+        source, summary, subject = describe(event, route_key)
         record = service.new_record(
             event, function_name, trigger="apigateway", source=source, summary=summary, subject=subject,
             trace_id=_function_trace(function_name, event),

@@ -211,10 +211,8 @@ def proxy_event(request: ApiRequest, api_id: str, route, stage: str, path_parame
     if http_api:
         # AWS's documented 1.0 example of an HTTP API: requestId is the extendedRequestId, resourceId null,
         # an authorizer with null claims and scopes. (Events captured from HTTP APIs have shown the route
-        # key as resourceId and no authorizer; the sandbox follows the documentation.) AWS sends no
-        # routeKey here; the sandbox adds it so the invocation's record names the route.
-        context.update(requestId=extended, resourceId=None, authorizer={"claims": None, "scopes": None},
-                       routeKey=route.key)
+        # key as resourceId and no authorizer; the sandbox follows the documentation.)
+        context.update(requestId=extended, resourceId=None, authorizer={"claims": None, "scopes": None})
     event = {"resource": route.path or "/", "path": path or "/", "httpMethod": request.method,
              "headers": headers, "multiValueHeaders": multi_headers,
              "queryStringParameters": query or None, "multiValueQueryStringParameters": multi_query or None,

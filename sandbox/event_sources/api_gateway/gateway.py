@@ -34,9 +34,9 @@ class IntegrationTimeout(Exception):
 
 class ExecuteApi:
     def __init__(self, directory: ApiDirectory, invoke: Callable, report: Callable[[str], None]):
-        """``invoke(function_name, event, timeout_s) -> record``: run the function synchronously; raises
-        IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or LookupError (no such
-        function)."""
+        """``invoke(function_name, event, timeout_s, route_key) -> record``: run the function
+        synchronously; raises IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or
+        LookupError (no such function)."""
         self.directory = directory
         self.invoke = invoke
         self.report = report
@@ -85,16 +85,17 @@ class ExecuteApi:
         else:
             event = events.proxy_event(request, api.id, route, stage.name, path_parameters, stage.variables,
                                        (request_id, extended), api.binary_media_types, http_api=api.kind == "http")
-        response = self._run(api, function, event, integration.timeout_ms / 1000, request)
+        response = self._run(api, function, event, integration.timeout_ms / 1000, request, route.key)
         response.headers += ([("apigw-requestid", extended)] if api.kind == "http" else
                              [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", extended)])
         return response
 
-    def _run(self, api, function: str, event: dict, timeout_s: float, request) -> HttpResponse:
+    def _run(self, api, function: str, event: dict, timeout_s: float, request,
+             route_key: str) -> HttpResponse:
         from ...function_runtime import Throttled
 
         try:
-            record = self.invoke(function, event, timeout_s)
+            record = self.invoke(function, event, timeout_s, route_key)
         except IntegrationTimeout:
             return responses.gateway_error(api.kind, "timeout")
         except Throttled:
