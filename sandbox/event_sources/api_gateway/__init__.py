@@ -64,7 +64,8 @@ def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: 
 
 def _function_trace(function_name: str, event: dict) -> str:
     """The function's trace header (``_X_AMZN_TRACE_ID``): the same trace as the event's
-    ``x-amzn-trace-id`` (same Root), with the Lambda segment's own Parent, as on AWS."""
+    ``x-amzn-trace-id`` (same Root), with the Lambda segment's own Parent, as on AWS. AWS samples as the
+    stage's X-Ray tracing says; here always ``Sampled=0``, as the sandbox collects no traces."""
     trace = new_trace_id(function_name, 1)
     root = event_trace_root(event)
     if root is None:
