@@ -39,6 +39,10 @@ def _package() -> bytes:
 
 @pytest.fixture(scope="module")
 def functions(sb):
+    return create_functions(sb)
+
+
+def create_functions(sb) -> dict:
     """ARNs of the test function: "api-test" (timeout 10 s) and "api-short" (timeout 1 s)."""
     lam = sb.client("lambda")
     arns = {}

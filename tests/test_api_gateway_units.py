@@ -7,10 +7,10 @@ import base64
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, APIGatewayProxyEventV2Model
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
 
 from sandbox.endpoint_access import AccessPolicy, EndpointGuard
-from sandbox.event_sources.api_gateway import describe
+from sandbox.event_sources.api_gateway import describe, gateway
 from sandbox.event_sources.api_gateway.apis import Integration, Route, select_http_route, select_rest_method
 from sandbox.event_sources.api_gateway.events import ApiRequest, http_api_event, proxy_event
 from sandbox.event_sources.api_gateway.responses import (MalformedResponse, cors_preflight, http_api_response,
@@ -95,6 +95,37 @@ def test_payload_1_event_passes_powertools_strict_model_with_nulls_for_absent_pa
     assert model.path == "/items/a%2Fb" and model.headers["User-Agent"] == "curl/8"  # REST keeps the encoding
     assert (event["body"], event["queryStringParameters"], event["stageVariables"]) == (None, None, None)
     assert model.requestContext.resourcePath == "/items/{id}" and "version" not in event
+
+
+def _raw_request(raw_headers, query=""):
+    """The gateway's request from a WSGI environ carrying the endpoint's raw headers."""
+    environ = EnvironBuilder(path="/_aws/execute-api/abc/prod/items/1", query_string=query).get_environ()
+    environ["sandbox.raw_headers"] = raw_headers
+    return gateway._request(environ, "/prod/items/1", "abc.execute-api.localhost")
+
+
+def test_payload_1_keeps_repeated_headers_and_names_as_the_client_sent_them():
+    sent = [("Host", "abc.execute-api.localhost"), ("X-Multi", "one"), ("X-Multi", "two"), ("x-MiXed", "m")]
+    route = Route.of("GET /items/{id}", "GET", "/items/{id}", PROXY, id="res1")
+    rest = proxy_event(_raw_request(sent, "p=1&p=2"), "abc", route, "prod", {}, {}, ("uuid", "ext="))
+    APIGatewayProxyEventModel.model_validate(rest)
+    assert (rest["headers"]["X-Multi"], rest["multiValueHeaders"]["X-Multi"]) == ("two", ["one", "two"])
+    assert rest["headers"]["x-MiXed"] == "m" and rest["headers"]["X-Forwarded-Proto"] == "http"
+    assert (rest["queryStringParameters"], rest["multiValueQueryStringParameters"]) == ({"p": "2"},
+                                                                                       {"p": ["1", "2"]})
+    http1 = proxy_event(_raw_request(sent), "abc", route, "$default", {}, {}, ("uuid", "ext="), http_api=True)
+    assert (http1["headers"]["x-multi"], http1["multiValueHeaders"]["x-multi"]) == ("two", ["one", "two"])
+    assert http1["headers"]["x-mixed"] == "m" and "x-forwarded-for" in http1["headers"]
+    v2 = http_api_event(_raw_request(sent), "abc", "$default", "$default", {}, {}, "ext=")
+    assert v2["headers"]["x-multi"] == "one,two" and v2["headers"]["x-mixed"] == "m"
+
+
+def test_without_raw_headers_rest_names_are_canonical_and_repeats_stay_joined():
+    environ = EnvironBuilder(path="/_aws/execute-api/abc/prod/x",
+                             headers=[("x-multi", "one,two")]).get_environ()
+    rest = proxy_event(gateway._request(environ, "/prod/x", "abc.execute-api.localhost"), "abc",
+                       Route.of("ANY /x", "ANY", "/x", PROXY), "prod", {}, {}, ("uuid", "ext="))
+    assert rest["multiValueHeaders"]["X-Multi"] == ["one,two"]
 
 
 def test_rest_api_base64_encodes_only_binary_media_types():

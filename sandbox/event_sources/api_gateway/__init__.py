@@ -13,17 +13,19 @@ moto serves no execute-api traffic itself, so nothing runs twice.
 """
 from __future__ import annotations
 
+from ...recursion import new_trace_id
 from ...source_context import SourceContext
 from .apis import ApiDirectory, Route
 from .control import ApiGatewayControlPlane
-from .events import ApiRequest, http_api_event, new_request_ids, proxy_event
+from .events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
 from .gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 
 SOURCE = "aws:apigateway"
 
 
-def describe(event) -> tuple[str, str, dict] | None:
-    """What an API Gateway event (payload 2.0 or 1.0) is about: its route and API."""
+def describe(event, route_key: str | None = None) -> tuple[str, str, dict] | None:
+    """What an API Gateway event (payload 2.0 or 1.0) is about: its route (``route_key`` when the gateway
+    knows it: a 1.0 event names no route, only its resource path) and API."""
     if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
         return None
     context = event["requestContext"]
@@ -34,9 +36,10 @@ def describe(event) -> tuple[str, str, dict] | None:
         method, path, route = context["http"].get("method"), event.get("rawPath"), event["routeKey"]
     elif "httpMethod" in event and "resource" in event:
         method, path = event["httpMethod"], event.get("path")
-        route = context.get("routeKey") or f"{method} {event['resource']}"
+        route = f"{method} {event['resource']}"
     else:
         return None
+    route = route_key or route
     summary = f"{method} {path} ($default route, api {api})" if route == "$default" else f"{route} (api {api})"
     return SOURCE, summary, {"api": api, "route": route, "method": method, "path": path,
                              "stage": context.get("stage")}
@@ -57,6 +60,17 @@ def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: 
     route = Route.of("ANY /{proxy+}", "ANY", "/{proxy+}", None, id="a1b2c3")
     return proxy_event(request, api, route, "prod", {"proxy": path.strip("/")} if path.strip("/") else {}, {},
                        new_request_ids())
+
+
+def _function_trace(function_name: str, event: dict) -> str:
+    """The function's trace header (``_X_AMZN_TRACE_ID``): the same trace as the event's
+    ``x-amzn-trace-id`` (same Root), with the Lambda segment's own Parent, as on AWS. AWS samples as the
+    stage's X-Ray tracing says; here always ``Sampled=0``, as the sandbox collects no traces."""
+    trace = new_trace_id(function_name, 1)
+    root = event_trace_root(event)
+    if root is None:
+        return trace
+    return ";".join(f"Root={root}" if part.startswith("Root=") else part for part in trace.split(";"))
 
 
 class ApiGatewayEventSource:
@@ -104,13 +118,14 @@ class ApiGatewayEventSource:
     def stop(self) -> None:
         self._service = None
 
-    def _invoke(self, function_name: str, event: dict, timeout_s: float):
+    def _invoke(self, function_name: str, event: dict, timeout_s: float, route_key: str):
         service = self._service
         if service is None or service.runtime(function_name) is None:
             raise LookupError(function_name)
-        source, summary, subject = describe(event)
+        source, summary, subject = describe(event, route_key)
         record = service.new_record(
             event, function_name, trigger="apigateway", source=source, summary=summary, subject=subject,
+            trace_id=_function_trace(function_name, event),
             how_detected=f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
                          f"(stage {subject['stage']}) and matched the route {subject['route']}",
             how_responded=f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "

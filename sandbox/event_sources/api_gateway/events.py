@@ -12,8 +12,13 @@
   percent-encoded and base64-encodes a body only when its content type is one of the API's
   ``binaryMediaTypes``.
 
-Where the sandbox differs: header names reach payload 1.0 in canonical case (``Content-Type``), since the
-WSGI server keeps no original case; repeated headers arrive comma-joined, as one value.
+Payload 1.0 keeps each repeated header and query parameter: the last value in ``headers`` /
+``queryStringParameters``, every value in the ``multiValue…`` maps. A REST API keeps header names as the
+client sent them; an HTTP API lower-cases them (its 1.0 example has ``requestId`` = ``extendedRequestId``,
+``resourceId: null`` and ``authorizer: {claims: null, scopes: null}``).
+
+Where the sandbox differs: without the endpoint's raw headers (``environ["sandbox.raw_headers"]``) a
+REST API's header names arrive in canonical case (``Content-Type``) and repeated headers comma-joined.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import base64
 import fnmatch
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -31,6 +37,11 @@ _TEXT_TYPES = ("text/*", "application/json", "application/*+json", "application/
                "application/*+xml")
 
 
+def new_trace_root() -> str:
+    """An X-Ray trace id: ``1-<epoch seconds, 8 hex>-<24 hex>``."""
+    return f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+
+
 @dataclass
 class ApiRequest:
     """One request to an API, as the gateway saw it."""
@@ -39,16 +50,18 @@ class ApiRequest:
     path: str  # after the stage, percent-encoded as sent: "/items/a%20b"
     stage_prefix: str  # "/prod" for a named stage, "" for $default
     query_string: str  # as sent, without "?"
-    headers: list  # [(name, value)], lower-case names, in order
+    headers: list  # [(name, value)], names as the client sent them, in order, repeats kept
     body: bytes
     source_ip: str
     domain_name: str  # "<api-id>.execute-api.localhost"
     port: str = "80"  # the port the client called
     protocol: str = "HTTP/1.1"
     received_at: float = field(default_factory=time.time)
+    names_as_sent: bool = False  # the header names keep the client's case (else they are lower-cased)
+    trace_root: str = field(default_factory=new_trace_root)  # used when the client sent no trace header
 
     def header(self, name: str) -> str | None:
-        values = [v for k, v in self.headers if k == name]
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
         return ",".join(values) if values else None
 
     @property
@@ -57,10 +70,19 @@ class ApiRequest:
 
 
 def new_request_ids() -> tuple[str, str]:
-    """(request id, extended request id): REST APIs use a UUID and a short base64 id; HTTP APIs the latter."""
-    import uuid
+    """(request id, extended request id): a REST API's requestId is a UUID, its extendedRequestId (and its
+    ``x-amz-apigw-id``) 16 characters of URL-safe base64 with one ``=`` (``LV7fzho-PHcEJPw=``); an HTTP
+    API's requestId (and ``apigw-requestid``) is of the latter kind."""
+    return str(uuid.uuid4()), base64.urlsafe_b64encode(os.urandom(11)).decode()
 
-    return str(uuid.uuid4()), base64.b64encode(os.urandom(10)).decode()
+
+def root_of(header: str | None) -> str | None:
+    """The ``Root`` of an ``X-Amzn-Trace-Id`` header, if it has one."""
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "root" and value:
+            return value
+    return None
 
 
 def _times(request: ApiRequest) -> tuple[str, int]:
@@ -68,12 +90,24 @@ def _times(request: ApiRequest) -> tuple[str, int]:
     return stamp, int(request.received_at * 1000)
 
 
-def _forwarded(request: ApiRequest, headers: list) -> list:
-    """What API Gateway adds: the client's address and port, the scheme, a trace id."""
-    added = [("x-forwarded-for", request.source_ip), ("x-forwarded-port", request.port), ("x-forwarded-proto", "http")]
-    if not any(k == "x-amzn-trace-id" for k, _ in headers):
-        added.append(("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"))
-    return [(k, v) for k, v in headers if k not in {a for a, _ in added}] + added
+def _forwarded(request: ApiRequest) -> list:
+    """The request's headers with what API Gateway adds: the client's address and port, the scheme, and
+    ``X-Amzn-Trace-Id`` (the client's own when it carries a Root, which continues that trace)."""
+    added = [("X-Forwarded-For", request.source_ip), ("X-Forwarded-Port", request.port),
+             ("X-Forwarded-Proto", "http")]
+    trace = request.header("x-amzn-trace-id")
+    if root_of(trace) is None:
+        added.append(("X-Amzn-Trace-Id", f"Root={request.trace_root}"))
+    replaced = {a.lower() for a, _ in added}
+    return [(k, v) for k, v in request.headers if k.lower() not in replaced] + added
+
+
+def event_trace_root(event: dict) -> str | None:
+    """The trace Root an event's ``x-amzn-trace-id`` header carries (either payload format)."""
+    headers = event.get("headers") if isinstance(event, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    return root_of(next((v for k, v in headers.items() if k.lower() == "x-amzn-trace-id"), None))
 
 
 def is_text(content_type: str | None) -> bool:
@@ -99,7 +133,8 @@ def http_api_event(request: ApiRequest, api_id: str, route_key: str, stage: str,
     stamp, epoch_ms = _times(request)
     raw_path = unquote(request.stage_prefix + request.path) or "/"
     headers, cookies = {}, []
-    for name, value in _forwarded(request, request.headers):
+    for name, value in _forwarded(request):
+        name = name.lower()
         if name == "cookie":
             cookies += [c.strip() for c in value.split(";") if c.strip()]
             continue
@@ -132,6 +167,15 @@ def http_api_event(request: ApiRequest, api_id: str, route_key: str, stage: str,
     return event
 
 
+def _single_and_multi(pairs) -> tuple[dict, dict]:
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
 def _canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
@@ -141,17 +185,11 @@ def proxy_event(request: ApiRequest, api_id: str, route, stage: str, path_parame
     """Payload format 1.0: a REST API's Lambda proxy integration (``http_api``: an HTTP API asking for 1.0,
     which passes the path decoded and always base64-encodes non-text bodies)."""
     stamp, epoch_ms = _times(request)
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in _forwarded(request, request.headers):
-        name = _canonical(name)
-        headers[name] = value
-        multi_headers.setdefault(name, []).append(value)
-    query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for name, value in _query(request):
-        query[name] = value
-        multi_query.setdefault(name, []).append(value)
+    # Names as the client sent them (REST; canonical case when the endpoint could not say) or lower-cased
+    # (HTTP APIs); a repeated header or parameter: its last value, and every value in the multi-value map.
+    named = (str.lower if http_api else (lambda name: name) if request.names_as_sent else _canonical)
+    headers, multi_headers = _single_and_multi((named(k), v) for k, v in _forwarded(request))
+    query, multi_query = _single_and_multi(_query(request))
     path = unquote(request.path) if http_api else request.path
     body = None
     binary = False
@@ -171,7 +209,10 @@ def proxy_event(request: ApiRequest, api_id: str, route, stage: str, path_parame
         "protocol": request.protocol, "requestId": request_id, "requestTime": stamp, "requestTimeEpoch": epoch_ms,
         "resourceId": route.id, "resourcePath": route.path or "/", "stage": stage}
     if http_api:
-        context["routeKey"] = route.key
+        # AWS's documented 1.0 example of an HTTP API: requestId is the extendedRequestId, resourceId null,
+        # an authorizer with null claims and scopes. (Events captured from HTTP APIs have shown the route
+        # key as resourceId and no authorizer; the sandbox follows the documentation.)
+        context.update(requestId=extended, resourceId=None, authorizer={"claims": None, "scopes": None})
     event = {"resource": route.path or "/", "path": path or "/", "httpMethod": request.method,
              "headers": headers, "multiValueHeaders": multi_headers,
              "queryStringParameters": query or None, "multiValueQueryStringParameters": multi_query or None,

@@ -13,6 +13,7 @@ HTTP APIs, or the integration's ``timeoutInMillis``); the function may go on run
 """
 from __future__ import annotations
 
+import json
 import threading
 from http import HTTPStatus
 from typing import Callable
@@ -33,9 +34,9 @@ class IntegrationTimeout(Exception):
 
 class ExecuteApi:
     def __init__(self, directory: ApiDirectory, invoke: Callable, report: Callable[[str], None]):
-        """``invoke(function_name, event, timeout_s) -> record``: run the function synchronously; raises
-        IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or LookupError (no such
-        function)."""
+        """``invoke(function_name, event, timeout_s, route_key) -> record``: run the function
+        synchronously; raises IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or
+        LookupError (no such function)."""
         self.directory = directory
         self.invoke = invoke
         self.report = report
@@ -84,16 +85,17 @@ class ExecuteApi:
         else:
             event = events.proxy_event(request, api.id, route, stage.name, path_parameters, stage.variables,
                                        (request_id, extended), api.binary_media_types, http_api=api.kind == "http")
-        response = self._run(api, function, event, integration.timeout_ms / 1000, request)
+        response = self._run(api, function, event, integration.timeout_ms / 1000, request, route.key)
         response.headers += ([("apigw-requestid", extended)] if api.kind == "http" else
                              [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", extended)])
         return response
 
-    def _run(self, api, function: str, event: dict, timeout_s: float, request) -> HttpResponse:
+    def _run(self, api, function: str, event: dict, timeout_s: float, request,
+             route_key: str) -> HttpResponse:
         from ...function_runtime import Throttled
 
         try:
-            record = self.invoke(function, event, timeout_s)
+            record = self.invoke(function, event, timeout_s, route_key)
         except IntegrationTimeout:
             return responses.gateway_error(api.kind, "timeout")
         except Throttled:
@@ -109,6 +111,7 @@ class ExecuteApi:
         if record.status != InvocationStatus.SUCCESS:
             return responses.gateway_error(api.kind, "function error")
         try:
+            _check_json(record.result)
             if api.kind == "http" and event.get("version") == "2.0":
                 return responses.http_api_response(record.result)
             accept = request.header("accept")
@@ -119,6 +122,15 @@ class ExecuteApi:
             self.report(f"API {api.id}: Execution failed due to configuration error: Malformed Lambda proxy "
                         f"response from {function} ({exc}).")
             return responses.gateway_error(api.kind, "function error")
+
+
+def _check_json(result) -> None:
+    """API Gateway parses the function's output as JSON: ``NaN`` and ``Infinity`` (which Python's json
+    writes by default) make it unparseable, so the response is malformed whatever the payload format."""
+    try:
+        json.dumps(result, allow_nan=False)
+    except ValueError:
+        raise MalformedResponse("the output is not valid JSON (NaN or Infinity)") from None
 
 
 def run_with_timeout(run: Callable[[], object], timeout_s: float, name: str):
@@ -157,20 +169,31 @@ def _locate(environ) -> tuple[str, str, str] | None:
     return None
 
 
-def _request(environ, path: str, domain: str) -> events.ApiRequest:
+def _headers(environ) -> tuple[list, bool]:
+    """The request's headers and whether they are as the client sent them: the endpoint's raw headers
+    (names' case, order and repeats kept), else rebuilt from the WSGI environ, which has lost the names'
+    case (``HTTP_X_MULTI``) and joined repeated headers with commas."""
+    raw = environ.get("sandbox.raw_headers")
+    if raw is not None:
+        return [(str(k), str(v)) for k, v in raw], True
     headers = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             headers.append((key[5:].lower().replace("_", "-"), value))
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers.append((key.lower().replace("_", "-"), value))
+    return headers, False
+
+
+def _request(environ, path: str, domain: str) -> events.ApiRequest:
+    headers, as_sent = _headers(environ)
     length = int(environ.get("CONTENT_LENGTH") or 0)
     stream = environ["wsgi.input"]
     body = stream.read(length) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
     return events.ApiRequest(
         method=environ.get("REQUEST_METHOD", "GET").upper(), path=path, stage_prefix="",
         query_string=environ.get("QUERY_STRING", ""), headers=headers, body=body,
-        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), domain_name=domain,
+        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), domain_name=domain, names_as_sent=as_sent,
         port=str(split_host(environ.get("HTTP_HOST") or "")[1] or environ.get("SERVER_PORT", "80")),
         protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
 

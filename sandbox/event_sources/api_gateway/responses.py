@@ -14,6 +14,9 @@ the API's ``binaryMediaTypes``. A malformed response or a function error answers
 a throttled function 500, an integration timeout (29 s) 504 ``{"message": "Endpoint request timed out"}``,
 an unknown resource or method 403 ``{"message":"Missing Authentication Token"}``, an unknown stage 403
 ``{"message":"Forbidden"}``.
+
+Output that is not valid JSON (``NaN``, which Python's json writes) is malformed in either format: API
+Gateway cannot parse it (gateway.py checks it before these functions see the output).
 """
 from __future__ import annotations
 
@@ -125,6 +128,8 @@ def proxy_response(result, decode_binary: bool, http_api: bool = False) -> HttpR
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))
     encoded = bool(result.get("isBase64Encoded"))
+    # A body that is not base64 where API Gateway must decode it: AWS does not document a REST API's
+    # answer; here it is the malformed response's 502.
     body = _body(dict(result, isBase64Encoded=encoded and (decode_binary or http_api)))
     return HttpResponse(status, headers, body)
 

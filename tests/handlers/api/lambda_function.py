@@ -1,6 +1,8 @@
 """A function behind API Gateway for the tests: the request's last path segment says what to answer."""
 import base64
 import json
+import math
+import os
 import time
 
 
@@ -32,7 +34,26 @@ def lambda_handler(event, context):
         if event.get("version") == "2.0":  # cookies are payload 2.0's; 1.0 has multiValueHeaders
             return dict(response, cookies=["c1=v1; Path=/", "c2=v2"])
         return dict(response, multiValueHeaders={"X-Multi": ["a", "b"]})
+    if action in OUTPUTS:
+        return OUTPUTS[action]()
+    if action == "trace":  # the trace header of the event and the one of the environment
+        return {"statusCode": 200, "body": json.dumps({"event": event, "environment": os.environ.get(
+            "_X_AMZN_TRACE_ID")})}
     if action == "cors":
         return {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "https://from-function.example"},
                 "body": "cors"}
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
+
+
+# Outputs API Gateway must turn into a response (or refuse), by the path's last segment.
+OUTPUTS = {
+    "list": lambda: [1, "two"],
+    "none": lambda: None,
+    "nan": lambda: {"statusCode": 200, "body": "x", "headers": {"X-Value": math.nan}},  # json writes NaN
+    "unserialisable": lambda: {"statusCode": 200, "body": {1, 2}},  # the runtime cannot marshal a set
+    "bad-base64": lambda: {"statusCode": 200, "isBase64Encoded": True, "body": "not base64!",
+                           "headers": {"Content-Type": "image/png"}},
+    "cookies": lambda: {"statusCode": 200, "cookies": ["a=1", "b=2; Secure"], "body": "cookies"},
+    "multi-value-headers": lambda: {"statusCode": 200, "multiValueHeaders": {"X-Multi": ["a", "b"]},
+                                    "headers": {"X-Single": "s"}, "body": "multi"},
+}
