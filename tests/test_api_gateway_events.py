@@ -13,14 +13,10 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import (APIGatewayProxyEventModel,
                                                            APIGatewayProxyEventV2Model)
 
-from conftest import PROJECT_ROOT, start_sandbox
+from conftest import start_sandbox
 from test_api_gateway import call, create_functions, http_api, records_for, rest_api
 
 SHORT_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")  # LV7fzho-PHcEJPw=
-# The endpoint passes the headers as the client sent them (environ["sandbox.raw_headers"]); until it does,
-# header names' case and repeated headers cannot reach payload 1.0 as sent.
-RAW_HEADERS = any("sandbox.raw_headers" in path.read_text()
-                  for path in (PROJECT_ROOT / "sandbox").glob("*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +54,6 @@ def send(sb, api, target, headers):
 
 
 # -- repeated headers and query parameters, names' case -----------------------------------------------
-@pytest.mark.xfail(not RAW_HEADERS, strict=True, reason="the endpoint does not pass raw headers yet")
 def test_payload_1_keeps_each_repeated_header_and_the_names_as_sent(sb, apis):
     sent = [("X-Multi", "one"), ("X-Multi", "two"), ("x-MiXed-Case", "m")]
     rest = APIGatewayProxyEventModel.model_validate(send(sb, apis["rest"][0], "/prod/echo", sent))
