@@ -54,7 +54,8 @@ def _deploy_the_projects_handler(sb) -> None:
     layer_files = {"python/PIL/" + p.relative_to(pil).as_posix(): p for p in pil.rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts}
     for libs in pil.parent.glob("pillow.libs"):
-        layer_files.update({"python/pillow.libs/" + p.relative_to(libs).as_posix(): p for p in libs.rglob("*")})
+        layer_files.update({"python/pillow.libs/" + p.relative_to(libs).as_posix(): p
+                            for p in libs.rglob("*")})
     layer = lam.publish_layer_version(LayerName="pillow", Content={"ZipFile": _zip(layer_files)},
                                       CompatibleRuntimes=["python3.12"])
     code = {p.name: p for p in sorted((PROJECT_ROOT / "handler").glob("*.py"))}
