@@ -154,6 +154,197 @@ class ImageTooLarge(ImageRejected):
     kind = "too-large"
 
 
+# ------------------------------------------------------------------------------------------ the step
+
+
+def resize_image(data: bytes, settings: ResizeSettings | None = None, *,
+                 bytes_in_use: int | None = None) -> ResizedImage:
+    """Resize one image. Raises an ``ImageRejected`` subclass (one-sentence message) for anything
+    that is not a resizable image; any other exception is a bug.
+
+    ``bytes_in_use``: the memory the process holds already (the handler passes ``memory_in_use()``);
+    by default that of a fresh execution environment holding ``data``: RUNTIME_BASELINE_MB + the bytes."""
+    settings = settings or ResizeSettings()
+    if bytes_in_use is None:
+        bytes_in_use = RUNTIME_BASELINE_MB * MIB + len(data)
+    im = _open(data)
+    try:
+        return _resize_opened(im, data, settings, bytes_in_use)
+    finally:
+        im.close()
+
+
+@dataclass
+class _Plan:
+    """What the header says and what the steps will do, decided before any pixel is decoded."""
+
+    source_format: str
+    source_mode: str
+    source_size: tuple[int, int]  # as stored, before EXIF orientation
+    animated: bool
+    orientation: int  # EXIF orientation to apply (1 = none)
+    target: tuple[int, int]  # output size as stored, before the orientation is applied
+    out_format: str = "JPEG"
+    keep_alpha: bool = False
+    work_mode: str = "RGB"
+    icc: bytes | None = None
+
+
+def _resize_opened(im: Image.Image, data: bytes, settings: ResizeSettings, bytes_in_use: int) -> ResizedImage:
+    plan = _read_header(im, settings)
+    source_orientation = plan.orientation
+    # 1. Limits, from the header only (nothing is decoded yet): pixels here, memory after step 2.
+    _check_pixels(plan, settings)
+    # 2. Reduced-scale decoding: libjpeg decodes at 1/2, 1/4 or 1/8 while the result is still at
+    # least the target size. draft() only changes what load() will do; nothing is decoded yet.
+    if plan.source_format in ("JPEG", "MPO"):
+        request = _draft_request(*plan.source_size, plan.target)
+        if request is not None:
+            try:
+                im.draft(im.mode, request)
+            except Exception:  # noqa: BLE001 - decode at full size instead
+                pass
+    _choose_output(im, plan, settings)
+    needed = _check_memory(im, data, plan, settings, bytes_in_use)
+    # 3. Decode the first frame (animated GIF/PNG/WebP, MPO and multi-page TIFF: frame 0 only).
+    decoded = _decode(im, plan, settings)
+    # Each step below makes a new image; the one before is released at once, so that at most two
+    # images are alive (this is what lets a 50 MP JPEG fit into 128 MB).
+    # 4. Mode for the output: 8-bit, alpha kept or flattened, CMYK through its profile.
+    try:
+        converted, keep_icc = normalise_mode(im, plan.work_mode, plan.keep_alpha, settings.background,
+                                             plan.icc)
+    except (ValueError, OSError) as exc:
+        raise UnsupportedFormat(f"The colour mode {plan.source_mode} of this {plan.source_format} cannot "
+                                f"be converted: {_describe(exc)}.") from None
+    work = _replace(im, im, converted)
+    del converted  # or the full-size converted image would stay alive through the steps below
+    # 5. Resample to the exact target size; skipped when the reduced-scale decode already has it.
+    if work.size != plan.target:
+        work = _replace(im, work, work.resize(plan.target, RESAMPLING_FILTERS[settings.resampling]))
+    # 6. Upright.
+    if plan.orientation != 1:
+        work = _replace(im, work, work.transpose(_ORIENTATION_TRANSPOSE[plan.orientation]))
+    # 7. Encode.
+    content_type, extension, _ = OUTPUT_FORMATS[plan.out_format]
+    return ResizedImage(
+        data=_encode(work, plan, settings, keep_icc), format=plan.out_format, content_type=content_type,
+        extension=extension, width=work.width, height=work.height, source_format=plan.source_format,
+        source_mode=plan.source_mode, source_width=plan.source_size[0], source_height=plan.source_size[1],
+        orientation=source_orientation, decoded_width=decoded[0], decoded_height=decoded[1],
+        animated=plan.animated, icc_profile_kept=bool(keep_icc), estimated_peak_bytes=needed,
+    )
+
+
+def _replace(im: Image.Image, work: Image.Image, new: Image.Image) -> Image.Image:
+    """The next step's image; the decoded source is closed as soon as something has replaced it (the
+    images between are freed when the caller lets go of them)."""
+    if new is not work and work is im:
+        im.close()  # frees the decoded pixels; `im` is not used after this
+    return new
+
+
+def _read_header(im: Image.Image, settings: ResizeSettings) -> _Plan:
+    """Format, mode, size, frames, orientation and target size: all from the header."""
+    try:  # reads the second frame's header only (no pixels); the first frame stays current
+        animated = bool(getattr(im, "is_animated", False))
+    except Exception:  # noqa: BLE001 - a damaged second frame does not matter: only frame 0 is used
+        animated = False
+        im.seek(0)
+    source_w, source_h = im.size
+    if source_w < 1 or source_h < 1:
+        raise CorruptImage(f"The header declares an empty {source_w}x{source_h} image.")
+    orientation = _orientation(im)
+    return _Plan(source_format=im.format or "unknown", source_mode=im.mode, source_size=(source_w, source_h),
+                 animated=animated, orientation=orientation,
+                 target=_stored_target(im.size, orientation, settings))
+
+
+def _stored_target(size: tuple[int, int], orientation: int, settings: ResizeSettings) -> tuple[int, int]:
+    """The output size as stored (before the orientation is applied) for an image stored at ``size``."""
+    swap = orientation in (5, 6, 7, 8)
+    out_w, out_h = target_size(*((size[1], size[0]) if swap else size), settings)
+    return (out_h, out_w) if swap else (out_w, out_h)
+
+
+def _check_pixels(plan: _Plan, settings: ResizeSettings) -> None:
+    source_w, source_h = plan.source_size
+    pixels = source_w * source_h
+    if pixels > settings.max_input_pixels:
+        raise ImageTooLarge(
+            f"The image is {source_w}x{source_h} ({pixels / 1e6:,.1f} MP), above "
+            f"MAX_INPUT_PIXELS={settings.max_input_pixels:,}; it was refused before decoding - "
+            "raise MAX_INPUT_PIXELS if such images are expected."
+        )
+
+
+def _choose_output(im: Image.Image, plan: _Plan, settings: ResizeSettings) -> None:
+    """Output format, whether transparency is kept, and the 8-bit mode the image is worked in."""
+    plan.icc = im.info.get("icc_profile") or None
+    alpha = has_alpha(im)
+    plan.out_format = _choose_output_format(plan.source_format, alpha, settings)
+    plan.keep_alpha = plan.out_format in ("PNG", "WEBP") and alpha
+    plan.work_mode = working_mode(im.mode, plan.keep_alpha)
+    if plan.out_format == "WEBP" and plan.work_mode in ("L", "LA"):
+        plan.work_mode = "RGBA" if plan.work_mode == "LA" else "RGB"  # WebP has no grey modes
+
+
+def _check_memory(im: Image.Image, data: bytes, plan: _Plan, settings: ResizeSettings,
+                  bytes_in_use: int) -> int:
+    """What the steps will add to what the process holds, against the function's memory size; returns
+    the predicted peak."""
+    source_w, source_h = plan.source_size
+    needed = bytes_in_use + estimate_bytes(
+        im, data, full=plan.source_size, decoded=im.size, target=plan.target, work_mode=plan.work_mode,
+        has_alpha=has_alpha(im), keep_alpha=plan.keep_alpha, rotate=plan.orientation != 1,
+        out_format=plan.out_format, settings=settings,
+    )
+    if needed > settings.memory_size_mb * MIB:
+        need_mb = math.ceil(needed / MIB)
+        suggestion = min(10_240, 64 * math.ceil(need_mb / 64))
+        raise ImageTooLarge(
+            f"Resizing this {source_w}x{source_h} {describe_source(im, data)} needs about {need_mb} MB "
+            f"but the function has {settings.memory_size_mb} MB; it was refused before decoding - raise "
+            f"the function's memory size to at least {suggestion} MB, or lower MAX_INPUT_PIXELS to "
+            "refuse such images sooner."
+        )
+    return needed
+
+
+def _decode(im: Image.Image, plan: _Plan, settings: ResizeSettings) -> tuple[int, int]:
+    """Decode the first frame; returns the size decoded at."""
+    try:
+        im.load()
+    except Exception as exc:  # noqa: BLE001 - truncated/corrupt data in any decoder
+        raise _decoder_failure(exc, f"{plan.source_format} image data") from None
+    if plan.source_format == "TIFF":
+        # Recent Pillow applies a TIFF's orientation itself while loading (and drops the tag);
+        # older Pillow does not. Read it again now so it is applied exactly once either way.
+        plan.orientation = _orientation(im)
+        plan.target = _stored_target(im.size, plan.orientation, settings)
+    return im.size
+
+
+def _encode(work: Image.Image, plan: _Plan, settings: ResizeSettings, keep_icc: bytes | None) -> bytes:
+    """Only the ICC profile is passed on: EXIF (GPS included), XMP and comments are not copied, and
+    info is emptied so no encoder picks any of them up by itself."""
+    work.info = {}
+    params: dict = {}
+    if keep_icc:
+        params["icc_profile"] = keep_icc
+    if plan.out_format == "JPEG":
+        params["quality"] = settings.quality
+    elif plan.out_format == "WEBP":
+        params.update(quality=settings.quality, method=4)
+    buf = io.BytesIO()
+    try:
+        work.save(buf, plan.out_format, **params)
+    except (ValueError, OSError) as exc:
+        raise UnsupportedFormat(f"The {plan.source_mode} {plan.source_format} could not be written as "
+                                f"{plan.out_format}: {_describe(exc)}.") from None
+    return buf.getvalue()
+
+
 # ------------------------------------------------------------------------------------------- settings
 
 
@@ -391,7 +582,7 @@ def _draft_request(width: int, height: int, target: tuple[int, int]) -> tuple[in
     return None
 
 
-# ------------------------------------------------------------------------------------------ the step
+# ------------------------------------------------------------------------------ opening untrusted bytes
 
 
 _SIGNATURES_OF_ACCEPTED = (
@@ -521,193 +712,3 @@ def _choose_output_format(source_format: str, has_alpha: bool, settings: ResizeS
     if source_format in ("JPEG", "MPO"):
         return "JPEG"
     return "PNG" if has_alpha else "JPEG"
-
-# ------------------------------------------------------------------------------------------ the step
-
-
-def resize_image(data: bytes, settings: ResizeSettings | None = None, *,
-                 bytes_in_use: int | None = None) -> ResizedImage:
-    """Resize one image. Raises an ``ImageRejected`` subclass (one-sentence message) for anything
-    that is not a resizable image; any other exception is a bug.
-
-    ``bytes_in_use``: the memory the process holds already (the handler passes ``memory_in_use()``);
-    by default that of a fresh execution environment holding ``data``: RUNTIME_BASELINE_MB + the bytes."""
-    settings = settings or ResizeSettings()
-    if bytes_in_use is None:
-        bytes_in_use = RUNTIME_BASELINE_MB * MIB + len(data)
-    im = _open(data)
-    try:
-        return _resize_opened(im, data, settings, bytes_in_use)
-    finally:
-        im.close()
-
-
-@dataclass
-class _Plan:
-    """What the header says and what the steps will do, decided before any pixel is decoded."""
-
-    source_format: str
-    source_mode: str
-    source_size: tuple[int, int]  # as stored, before EXIF orientation
-    animated: bool
-    orientation: int  # EXIF orientation to apply (1 = none)
-    target: tuple[int, int]  # output size as stored, before the orientation is applied
-    out_format: str = "JPEG"
-    keep_alpha: bool = False
-    work_mode: str = "RGB"
-    icc: bytes | None = None
-
-
-def _resize_opened(im: Image.Image, data: bytes, settings: ResizeSettings, bytes_in_use: int) -> ResizedImage:
-    plan = _read_header(im, settings)
-    source_orientation = plan.orientation
-    # 1. Limits, from the header only (nothing is decoded yet): pixels here, memory after step 2.
-    _check_pixels(plan, settings)
-    # 2. Reduced-scale decoding: libjpeg decodes at 1/2, 1/4 or 1/8 while the result is still at
-    # least the target size. draft() only changes what load() will do; nothing is decoded yet.
-    if plan.source_format in ("JPEG", "MPO"):
-        request = _draft_request(*plan.source_size, plan.target)
-        if request is not None:
-            try:
-                im.draft(im.mode, request)
-            except Exception:  # noqa: BLE001 - decode at full size instead
-                pass
-    _choose_output(im, plan, settings)
-    needed = _check_memory(im, data, plan, settings, bytes_in_use)
-    # 3. Decode the first frame (animated GIF/PNG/WebP, MPO and multi-page TIFF: frame 0 only).
-    decoded = _decode(im, plan, settings)
-    # Each step below makes a new image; the one before is released at once, so that at most two
-    # images are alive (this is what lets a 50 MP JPEG fit into 128 MB).
-    # 4. Mode for the output: 8-bit, alpha kept or flattened, CMYK through its profile.
-    try:
-        converted, keep_icc = normalise_mode(im, plan.work_mode, plan.keep_alpha, settings.background,
-                                             plan.icc)
-    except (ValueError, OSError) as exc:
-        raise UnsupportedFormat(f"The colour mode {plan.source_mode} of this {plan.source_format} cannot "
-                                f"be converted: {_describe(exc)}.") from None
-    work = _replace(im, im, converted)
-    del converted  # or the full-size converted image would stay alive through the steps below
-    # 5. Resample to the exact target size; skipped when the reduced-scale decode already has it.
-    if work.size != plan.target:
-        work = _replace(im, work, work.resize(plan.target, RESAMPLING_FILTERS[settings.resampling]))
-    # 6. Upright.
-    if plan.orientation != 1:
-        work = _replace(im, work, work.transpose(_ORIENTATION_TRANSPOSE[plan.orientation]))
-    # 7. Encode.
-    content_type, extension, _ = OUTPUT_FORMATS[plan.out_format]
-    return ResizedImage(
-        data=_encode(work, plan, settings, keep_icc), format=plan.out_format, content_type=content_type,
-        extension=extension, width=work.width, height=work.height, source_format=plan.source_format,
-        source_mode=plan.source_mode, source_width=plan.source_size[0], source_height=plan.source_size[1],
-        orientation=source_orientation, decoded_width=decoded[0], decoded_height=decoded[1],
-        animated=plan.animated, icc_profile_kept=bool(keep_icc), estimated_peak_bytes=needed,
-    )
-
-
-def _replace(im: Image.Image, work: Image.Image, new: Image.Image) -> Image.Image:
-    """The next step's image; the decoded source is closed as soon as something has replaced it (the
-    images between are freed when the caller lets go of them)."""
-    if new is not work and work is im:
-        im.close()  # frees the decoded pixels; `im` is not used after this
-    return new
-
-
-def _read_header(im: Image.Image, settings: ResizeSettings) -> _Plan:
-    """Format, mode, size, frames, orientation and target size: all from the header."""
-    try:  # reads the second frame's header only (no pixels); the first frame stays current
-        animated = bool(getattr(im, "is_animated", False))
-    except Exception:  # noqa: BLE001 - a damaged second frame does not matter: only frame 0 is used
-        animated = False
-        im.seek(0)
-    source_w, source_h = im.size
-    if source_w < 1 or source_h < 1:
-        raise CorruptImage(f"The header declares an empty {source_w}x{source_h} image.")
-    orientation = _orientation(im)
-    return _Plan(source_format=im.format or "unknown", source_mode=im.mode, source_size=(source_w, source_h),
-                 animated=animated, orientation=orientation,
-                 target=_stored_target(im.size, orientation, settings))
-
-
-def _stored_target(size: tuple[int, int], orientation: int, settings: ResizeSettings) -> tuple[int, int]:
-    """The output size as stored (before the orientation is applied) for an image stored at ``size``."""
-    swap = orientation in (5, 6, 7, 8)
-    out_w, out_h = target_size(*((size[1], size[0]) if swap else size), settings)
-    return (out_h, out_w) if swap else (out_w, out_h)
-
-
-def _check_pixels(plan: _Plan, settings: ResizeSettings) -> None:
-    source_w, source_h = plan.source_size
-    pixels = source_w * source_h
-    if pixels > settings.max_input_pixels:
-        raise ImageTooLarge(
-            f"The image is {source_w}x{source_h} ({pixels / 1e6:,.1f} MP), above "
-            f"MAX_INPUT_PIXELS={settings.max_input_pixels:,}; it was refused before decoding - "
-            "raise MAX_INPUT_PIXELS if such images are expected."
-        )
-
-
-def _choose_output(im: Image.Image, plan: _Plan, settings: ResizeSettings) -> None:
-    """Output format, whether transparency is kept, and the 8-bit mode the image is worked in."""
-    plan.icc = im.info.get("icc_profile") or None
-    alpha = has_alpha(im)
-    plan.out_format = _choose_output_format(plan.source_format, alpha, settings)
-    plan.keep_alpha = plan.out_format in ("PNG", "WEBP") and alpha
-    plan.work_mode = working_mode(im.mode, plan.keep_alpha)
-    if plan.out_format == "WEBP" and plan.work_mode in ("L", "LA"):
-        plan.work_mode = "RGBA" if plan.work_mode == "LA" else "RGB"  # WebP has no grey modes
-
-
-def _check_memory(im: Image.Image, data: bytes, plan: _Plan, settings: ResizeSettings,
-                  bytes_in_use: int) -> int:
-    """What the steps will add to what the process holds, against the function's memory size; returns
-    the predicted peak."""
-    source_w, source_h = plan.source_size
-    needed = bytes_in_use + estimate_bytes(
-        im, data, full=plan.source_size, decoded=im.size, target=plan.target, work_mode=plan.work_mode,
-        has_alpha=has_alpha(im), keep_alpha=plan.keep_alpha, rotate=plan.orientation != 1,
-        out_format=plan.out_format, settings=settings,
-    )
-    if needed > settings.memory_size_mb * MIB:
-        need_mb = math.ceil(needed / MIB)
-        suggestion = min(10_240, 64 * math.ceil(need_mb / 64))
-        raise ImageTooLarge(
-            f"Resizing this {source_w}x{source_h} {describe_source(im, data)} needs about {need_mb} MB "
-            f"but the function has {settings.memory_size_mb} MB; it was refused before decoding - raise "
-            f"the function's memory size to at least {suggestion} MB, or lower MAX_INPUT_PIXELS to "
-            "refuse such images sooner."
-        )
-    return needed
-
-
-def _decode(im: Image.Image, plan: _Plan, settings: ResizeSettings) -> tuple[int, int]:
-    """Decode the first frame; returns the size decoded at."""
-    try:
-        im.load()
-    except Exception as exc:  # noqa: BLE001 - truncated/corrupt data in any decoder
-        raise _decoder_failure(exc, f"{plan.source_format} image data") from None
-    if plan.source_format == "TIFF":
-        # Recent Pillow applies a TIFF's orientation itself while loading (and drops the tag);
-        # older Pillow does not. Read it again now so it is applied exactly once either way.
-        plan.orientation = _orientation(im)
-        plan.target = _stored_target(im.size, plan.orientation, settings)
-    return im.size
-
-
-def _encode(work: Image.Image, plan: _Plan, settings: ResizeSettings, keep_icc: bytes | None) -> bytes:
-    """Only the ICC profile is passed on: EXIF (GPS included), XMP and comments are not copied, and
-    info is emptied so no encoder picks any of them up by itself."""
-    work.info = {}
-    params: dict = {}
-    if keep_icc:
-        params["icc_profile"] = keep_icc
-    if plan.out_format == "JPEG":
-        params["quality"] = settings.quality
-    elif plan.out_format == "WEBP":
-        params.update(quality=settings.quality, method=4)
-    buf = io.BytesIO()
-    try:
-        work.save(buf, plan.out_format, **params)
-    except (ValueError, OSError) as exc:
-        raise UnsupportedFormat(f"The {plan.source_mode} {plan.source_format} could not be written as "
-                                f"{plan.out_format}: {_describe(exc)}.") from None
-    return buf.getvalue()
