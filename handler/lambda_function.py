@@ -1,47 +1,10 @@
 """ImageResizeLambda: resize every image uploaded to the source bucket into the destination bucket.
 
-Deployed as ``lambda_function.lambda_handler`` (the console's default), triggered by S3
-``ObjectCreated:*`` on the source bucket, with Pillow from a layer. Only boto3, Pillow and the standard
-library are imported; the endpoint comes from the environment (boto3 reads ``AWS_ENDPOINT_URL``), so the
-same file runs on AWS and in the local sandbox.
-
-Settings (environment variables; validated when the module loads, so a bad value fails the INIT phase
-with a message naming the variable):
-
-| Variable | Default | Allowed values | Meaning |
-|---|---|---|---|
-| `DESTINATION_BUCKET` | `resized-image-bucket123` | an S3 bucket name | Where resized images are written. May be the source bucket: the loop guard then skips keys that start with `OUTPUT_KEY_PREFIX` (logged at INFO). |
-| `OUTPUT_KEY_PREFIX` | `resized-` | any text, may contain `/`; empty only with a separate destination bucket | Put in front of the source key: `test.jpg` -> `resized-test.jpg`. Distinct source keys never share an output key (see `OUTPUT_FORMAT`). |
-| `RESIZE_SCALE` | `0.5` | number, `0 < x <= 1` | Factor applied to each side (0.5 = half width, half height, as in the guide). No side becomes 0 px. |
-| `MAX_WIDTH` | unset | whole number 1-65535 | Optional: also fit the output inside this width (aspect ratio kept). |
-| `MAX_HEIGHT` | unset | whole number 1-65535 | Optional: also fit the output inside this height (aspect ratio kept). |
-| `OUTPUT_FORMAT` | `JPEG` | `JPEG`, `PNG`, `WEBP`, `AUTO` | Format written. `AUTO` keeps JPEG/PNG/WebP sources in their format; other sources become PNG when they have transparency, JPEG otherwise. The output key is the prefix + the whole source key; a matching extension is kept (`test.jpg` -> `resized-test.jpg`, `a.JPG` -> `resized-a.JPG`), the extension of another type stays and the output's is added (`hopper.png` -> `resized-hopper.png.jpg`, `scan.tif` -> `resized-scan.tif.jpg`), a name without a type extension is kept (`photo` -> `resized-photo`), and `x.png.jpg` -> `resized-x.png.jpg.jpg` because `x.png` has `resized-x.png.jpg`: no two keys meet. |
-| `OUTPUT_QUALITY` | `75` | whole number 1-100 | JPEG/WebP quality (75 is Pillow's default, what the guide's handler writes). |
-| `RESAMPLING_FILTER` | `LANCZOS` | `NEAREST`, `BOX`, `BILINEAR`, `HAMMING`, `BICUBIC`, `LANCZOS` | Filter used after libjpeg's reduced-scale decode to reach the exact size. |
-| `BACKGROUND_COLOR` | `#ffffff` | a CSS-style colour (`#rrggbb`, `white`, `rgb(r,g,b)`) | Transparency is flattened onto this colour for JPEG output (kept as is for PNG/WebP). |
-| `MAX_INPUT_PIXELS` | `89478485` | whole number >= 1 | Images with more pixels are refused from their header, before decoding (decompression bombs). Pillow's own default. |
-| `MAX_INPUT_BYTES` | `52428800` (50 MiB) | whole number >= 1 | Objects larger than this are refused before they are downloaded, as is one whose bytes alone would not fit the memory size. |
-| `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | `128` (set by Lambda) | 128-10240 | The function's memory. Before decoding, what the process holds (its resident memory) plus what the image will need - decoders' own buffers included, such as a progressive JPEG's coefficients - is checked against it; an image that would not fit is refused, naming the key and the memory size to choose. |
-
-What happens to an image (details in image_resize.py): accepted formats JPEG (and MPO), PNG, GIF,
-WebP, TIFF, BMP; each side is scaled and rounded half up, never to 0 px (1801 px -> 901 px);
-EXIF orientation is applied; the ICC profile is kept (CMYK goes to sRGB through its profile); EXIF
-(GPS included) and XMP are not copied; animated GIF/PNG/WebP, MPO and multi-page TIFF give their
-first frame; transparency is flattened onto BACKGROUND_COLOR for JPEG.
-
-Loop guard: when DESTINATION_BUCKET is the source bucket, a record whose key starts with
-OUTPUT_KEY_PREFIX, or whose object carries this function's `resized-from` metadata, is the function's
-own output: it is skipped and logged at INFO, so one upload never triggers an endless chain.
-
-Errors, per record (each record succeeds or fails on its own; the source object is never modified):
-* permanent - not an image, unsupported, corrupt, too large, object gone (NoSuchKey), access denied:
-  logged at ERROR with the key and one sentence, listed in the result body, NOT raised. S3 invokes
-  Lambda asynchronously and retries a raised error twice; retrying cannot fix these.
-* transient - S3 throttling or 5xx (SlowDown, ServiceUnavailable, InternalError, RequestTimeout, ...)
-  and connection errors/timeouts: the other records are still processed, then the handler raises so
-  Lambda retries the whole event (rewriting the same output keys is harmless).
-* anything unexpected (a bug) is logged with its traceback and also raised after the other records,
-  so it shows in the function's Errors metric and reaches a dead-letter queue if one is configured.
+The guide's handler (examples/guide/lambda_function.py) in its four steps - read the record, fetch,
+resize, store - for every record of the event, with the key URL-decoded, limits checked before
+decoding, and errors a retry can fix raised while the others are logged and listed. Deployed as
+``lambda_function.lambda_handler`` with Pillow from a layer; boto3, Pillow and the standard library
+only. Settings: settings.py. What each addition prevents: examples/guide/README.md, docs/handler.md.
 """
 
 from __future__ import annotations
@@ -75,14 +38,12 @@ from image_resize import (
     release_freed_memory_promptly,
     resize_image,
 )
+from settings import DEFAULTS
 
 # The Lambda Python runtime installs a handler on the root logger that prints
 # "[LEVEL]\t<time>\t<request id>\t<message>"; AWS samples use the root logger the same way.
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
-
-DEFAULT_DESTINATION_BUCKET = "resized-image-bucket123"
-DEFAULT_OUTPUT_KEY_PREFIX = "resized-"
 
 # S3 error codes worth retrying: throttling and server-side failures.
 TRANSIENT_S3_CODES = frozenset({
@@ -97,13 +58,15 @@ class RetryableEventError(Exception):
 
 
 class Settings:
-    """Everything the handler reads from the environment, validated once per execution environment."""
+    """Everything the handler reads from the environment (over the defaults of settings.py), validated
+    once per execution environment."""
 
     def __init__(self, environ):
-        self.destination_bucket = (environ.get("DESTINATION_BUCKET") or "").strip() or DEFAULT_DESTINATION_BUCKET
-        prefix = environ.get("OUTPUT_KEY_PREFIX")
-        self.output_key_prefix = DEFAULT_OUTPUT_KEY_PREFIX if prefix is None else prefix
-        self.max_input_bytes = env_int(environ, "MAX_INPUT_BYTES", 50 * 1024 * 1024, 1)
+        environ = {**DEFAULTS, **environ}
+        self.destination_bucket = (environ["DESTINATION_BUCKET"].strip()
+                                   or DEFAULTS["DESTINATION_BUCKET"])
+        self.output_key_prefix = environ["OUTPUT_KEY_PREFIX"]  # may be empty: checked per record
+        self.max_input_bytes = env_int(environ, "MAX_INPUT_BYTES", int(DEFAULTS["MAX_INPUT_BYTES"]), 1)
         self.resize = ResizeSettings.from_environ(environ)
 
     def as_dict(self) -> dict:
@@ -133,13 +96,10 @@ Image.MAX_IMAGE_PIXELS = SETTINGS.resize.max_input_pixels
 # image with the memory a fresh one has, and the memory check (which reads what the process holds)
 # does not refuse images because of what an earlier one left behind.
 release_freed_memory_promptly()
-
 # One S3 client per execution environment, created during INIT as AWS recommends: warm invocations
-# reuse it and its connection pool. Creating it lazily would not make a cold start cheaper: the same
-# work (about 0.3 s for the first client, which loads botocore's S3 model) would only move from INIT
-# into the first invocation, and since August 2025 AWS bills INIT too. boto3 reads the endpoint
-# (AWS_ENDPOINT_URL) and the region from the environment, so nothing here knows whether it runs on
-# AWS or in the sandbox. Tests replace this global with a fake.
+# reuse it and its connection pool (creating it lazily would only move the same work into the first
+# invocation, and AWS bills INIT too). boto3 reads the endpoint (AWS_ENDPOINT_URL) and the region
+# from the environment, so this file runs unchanged on AWS and in the sandbox. Tests replace it.
 s3 = boto3.client("s3")
 
 
@@ -153,6 +113,7 @@ def lambda_handler(event, context):
         logger.warning(message)
         return {"statusCode": 400, "body": json.dumps({"error": message})}
 
+    # Every record, not only Records[0]: each succeeds or fails on its own.
     results = []
     retryable = []  # (result, exception) pairs that a retry could fix, or bugs
     for index, record in enumerate(records):
@@ -163,13 +124,13 @@ def lambda_handler(event, context):
 
     summary = {
         "records": len(records),
-        "resized": sum(r["status"] == "resized" for r in results),
-        "skipped": sum(r["status"] == "skipped" for r in results),
-        "rejected": sum(r["status"] == "rejected" for r in results),
-        "failed": sum(r["status"] == "failed" for r in results),
+        **{status: sum(r["status"] == status for r in results)
+           for status in ("resized", "skipped", "rejected", "failed")},
         "results": results,
     }
     if retryable:
+        # S3 invokes Lambda asynchronously: only a raised error is retried (a returned statusCode 500
+        # counts as success). Raised after the other records, so one bad object does not stop them.
         first_result, first_exc = retryable[0]
         detail = "; ".join(f"{r.get('key')!r}: {r.get('reason')}" for r, _ in retryable)
         logger.error("Result: %s", json.dumps(summary))
@@ -180,119 +141,107 @@ def lambda_handler(event, context):
     return {"statusCode": 200, "body": json.dumps(summary)}
 
 
-def _record_location(record) -> tuple[str, str]:
-    """(bucket, decoded key). S3 form-encodes keys in events: 'a b.jpg' arrives as 'a+b.jpg'."""
-    s3_part = record["s3"]
-    bucket = s3_part["bucket"]["name"]
-    key = urllib.parse.unquote_plus(s3_part["object"]["key"])
-    if not isinstance(bucket, str) or not bucket or not key:
-        raise ValueError("empty bucket or key")
-    return bucket, key
+class _RecordEnded(Exception):
+    """A record's processing stopped early: skipped, rejected, or failed with ``error`` to raise later."""
+
+    def __init__(self, error: BaseException | None = None):
+        super().__init__()
+        self.error = error
 
 
 def process_record(record, index: int = 0):
-    """Process one record. Returns (result dict, exception to re-raise later or None)."""
-    settings = SETTINGS
+    """Read the record, fetch, resize, store. Returns (result dict, exception to re-raise later or None)."""
+    result = {"index": index}
     try:
-        bucket, key = _record_location(record)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        reason = "The record is not an S3 event record (no s3.bucket.name / s3.object.key)."
-        logger.error("Record %d rejected: %s", index, reason)
-        return {"index": index, "status": "rejected", "reason": reason}, None
-    result = {"index": index, "bucket": bucket, "key": key}
-
-    event_name = record.get("eventName") or ""
-    if event_name and not event_name.startswith("ObjectCreated:"):
-        result.update(status="skipped", reason=f"{event_name} is not an object-created event.")
-        logger.info("Skipped s3://%s/%s: %s", bucket, key, result["reason"])
-        return result, None
-
-    destination = settings.destination_bucket
-    prefix = settings.output_key_prefix
-    # Loop guard: when results are written into the bucket that triggers the function, every output
-    # would trigger it again. Outputs are recognised by the prefix and never processed.
-    if bucket == destination:
-        if not prefix:
-            reason = ("OUTPUT_KEY_PREFIX is empty and DESTINATION_BUCKET is the source bucket, so the "
-                      "output would overwrite the source; set a prefix or another destination bucket.")
-            logger.error("Rejected s3://%s/%s: %s", bucket, key, reason)
-            result.update(status="rejected", reason=reason)
-            return result, None
-        if key.startswith(prefix):
-            reason = (f"The key starts with OUTPUT_KEY_PREFIX {prefix!r} in the destination bucket, so it "
-                      "is this function's own output (loop guard).")
-            logger.info("Skipped s3://%s/%s: %s", bucket, key, reason)
-            result.update(status="skipped", reason=reason)
-            return result, None
-
-    size = (record.get("s3", {}).get("object") or {}).get("size")
-    if isinstance(size, int) and size > settings.max_input_bytes:
-        return _reject(result, _too_many_bytes(size, settings.max_input_bytes))
-
-    started = time.perf_counter()
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-        metadata = response.get("Metadata") or {}
-        if bucket == destination and metadata.get("resized-from"):
-            response["Body"].close()
-            reason = "The object carries this function's resized-from metadata, so it is an output (loop guard)."
-            logger.info("Skipped s3://%s/%s: %s", bucket, key, reason)
-            result.update(status="skipped", reason=reason)
-            return result, None
-        length = response.get("ContentLength")
-        if isinstance(length, int) and length > settings.max_input_bytes:
-            response["Body"].close()
-            return _reject(result, _too_many_bytes(length, settings.max_input_bytes))
-        too_big = _download_would_not_fit(length, settings.resize.memory_size_mb)
-        if too_big:
-            response["Body"].close()
-            result["kind"] = "too-large"
-            return _reject(result, too_big)
-        data = response["Body"].read()
-    except Exception as exc:  # noqa: BLE001 - classified below
-        return _s3_failure(result, exc, "GetObject", bucket, key)
-
-    try:
-        # The memory check adds what the image will need to what this process holds now.
-        resized = resize_image(data, settings.resize, bytes_in_use=memory_in_use())
-    except ImageRejected as exc:
-        result["kind"] = exc.kind
-        return _reject(result, str(exc))
-    except Exception as exc:  # noqa: BLE001 - a bug: logged with traceback, raised after the others
-        logger.exception("Unexpected error resizing s3://%s/%s", bucket, key)
-        result.update(status="failed", reason=f"Unexpected {type(exc).__name__}: {exc}")
-        return result, exc
-    del data
-
-    _, _, accepted = OUTPUT_FORMATS[resized.format]
-    out_key = output_key_for(key, prefix, resized.extension, accepted)
-    if bucket == destination and out_key == key:  # cannot happen with a non-empty prefix; belt and braces
-        return _reject(result, "The output key equals the source key; the source object is never overwritten.")
-    try:
-        s3.put_object(
-            Bucket=destination,
-            Key=out_key,
-            Body=resized.data,
-            ContentType=resized.content_type,
-            # Marks the object as an output for the loop guard; S3 metadata must be ASCII.
-            Metadata={"resized-from": urllib.parse.quote(f"{bucket}/{key}", safe="/")},
-        )
-    except Exception as exc:  # noqa: BLE001 - classified below
-        return _s3_failure(result, exc, "PutObject", destination, out_key)
-
+        bucket, key = _read_record(record, result)
+        started = time.perf_counter()
+        data = _fetch(bucket, key, record, result)
+        resized = _resize(data, result)
+        del data  # the source bytes are not needed while the output is uploaded
+        out_key = _store(resized, bucket, key, result)
+    except _RecordEnded as ended:
+        return result, ended.error
     elapsed_ms = (time.perf_counter() - started) * 1000
-    result.update(
-        status="resized",
-        outputBucket=destination,
-        outputKey=out_key,
-        **resized.as_dict(),
-    )
+    destination = SETTINGS.destination_bucket
+    result.update(status="resized", outputBucket=destination, outputKey=out_key, **resized.as_dict())
     logger.info(
         "Resized s3://%s/%s (%dx%d %s) to s3://%s/%s (%dx%d %s, %d bytes) in %.0f ms",
         bucket, key, resized.source_width, resized.source_height, resized.source_format,
         destination, out_key, resized.width, resized.height, resized.format, len(resized.data), elapsed_ms,
     )
     return result, None
+
+
+# ------------------------------------------------------------------------------ 1. read the record
+
+
+def _read_record(record, result: dict) -> tuple[str, str]:
+    """(bucket, decoded key) of an object-created record that is not this function's own output."""
+    try:
+        s3_part = record["s3"]
+        bucket = s3_part["bucket"]["name"]
+        # S3 form-encodes keys in events: 'a b.jpg' arrives as 'a+b.jpg'.
+        key = urllib.parse.unquote_plus(s3_part["object"]["key"])
+        if not isinstance(bucket, str) or not bucket or not key:
+            raise ValueError("empty bucket or key")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        reason = "The record is not an S3 event record (no s3.bucket.name / s3.object.key)."
+        logger.error("Record %d rejected: %s", result["index"], reason)
+        result.update(status="rejected", reason=reason)
+        raise _RecordEnded() from None
+    result.update(bucket=bucket, key=key)
+
+    event_name = record.get("eventName") or ""
+    if event_name and not event_name.startswith("ObjectCreated:"):
+        raise _skip(result, f"{event_name} is not an object-created event.")
+    # Loop guard: when results are written into the bucket that triggers the function, every output
+    # would trigger it again. Outputs are recognised by the prefix (and, in _fetch, by their metadata).
+    prefix = SETTINGS.output_key_prefix
+    if bucket == SETTINGS.destination_bucket:
+        if not prefix:
+            raise _reject(result, "OUTPUT_KEY_PREFIX is empty and DESTINATION_BUCKET is the source bucket, "
+                                  "so the output would overwrite the source; set a prefix or another "
+                                  "destination bucket.")
+        if key.startswith(prefix):
+            raise _skip(result, f"The key starts with OUTPUT_KEY_PREFIX {prefix!r} in the destination "
+                                "bucket, so it is this function's own output (loop guard).")
+    size = (record.get("s3", {}).get("object") or {}).get("size")
+    if isinstance(size, int) and size > SETTINGS.max_input_bytes:
+        raise _reject(result, _too_many_bytes(size, SETTINGS.max_input_bytes))
+    return bucket, key
+
+
+# ------------------------------------------------------------------------------------- 2. fetch
+
+
+def _fetch(bucket: str, key: str, record, result: dict) -> bytes:
+    """The object's bytes, unless its metadata, its length or the memory says not to download it."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+        refusal = _refuse_download(response, bucket, result)
+        if refusal is not None:
+            response["Body"].close()
+            raise refusal
+        return response["Body"].read()
+    except _RecordEnded:
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified by _s3_failure
+        raise _s3_failure(result, exc, "GetObject", bucket, key) from None
+
+
+def _refuse_download(response: dict, bucket: str, result: dict) -> _RecordEnded | None:
+    metadata = response.get("Metadata") or {}
+    if bucket == SETTINGS.destination_bucket and metadata.get("resized-from"):
+        return _skip(result, "The object carries this function's resized-from metadata, so it is an "
+                             "output (loop guard).")
+    length = response.get("ContentLength")
+    if isinstance(length, int) and length > SETTINGS.max_input_bytes:
+        return _reject(result, _too_many_bytes(length, SETTINGS.max_input_bytes))
+    too_big = _download_would_not_fit(length, SETTINGS.resize.memory_size_mb)
+    if too_big:
+        result["kind"] = "too-large"
+        return _reject(result, too_big)
+    return None
 
 
 def _download_would_not_fit(length, memory_size_mb: int) -> str | None:
@@ -312,10 +261,61 @@ def _too_many_bytes(size: int, limit: int) -> str:
             "raise MAX_INPUT_BYTES (and the memory size) if such files are expected.")
 
 
-def _reject(result: dict, reason: str):
+# ------------------------------------------------------------------------------------ 3. resize
+
+
+def _resize(data: bytes, result: dict):
+    try:
+        # The memory check adds what the image will need to what this process holds now.
+        return resize_image(data, SETTINGS.resize, bytes_in_use=memory_in_use())
+    except ImageRejected as exc:
+        result["kind"] = exc.kind
+        raise _reject(result, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with traceback, raised after the others
+        logger.exception("Unexpected error resizing s3://%s/%s", result["bucket"], result["key"])
+        result.update(status="failed", reason=f"Unexpected {type(exc).__name__}: {exc}")
+        raise _RecordEnded(exc) from None
+
+
+# ------------------------------------------------------------------------------------- 4. store
+
+
+def _store(resized, bucket: str, key: str, result: dict) -> str:
+    """Write the output as ``OUTPUT_KEY_PREFIX`` + the source key (see output_key_for); its key."""
+    destination = SETTINGS.destination_bucket
+    _, _, accepted = OUTPUT_FORMATS[resized.format]
+    out_key = output_key_for(key, SETTINGS.output_key_prefix, resized.extension, accepted)
+    if bucket == destination and out_key == key:  # cannot happen with a non-empty prefix; belt and braces
+        raise _reject(result, "The output key equals the source key; the source object is never overwritten.")
+    try:
+        s3.put_object(
+            Bucket=destination,
+            Key=out_key,
+            Body=resized.data,
+            ContentType=resized.content_type,
+            # Marks the object as an output for the loop guard; S3 metadata must be ASCII.
+            Metadata={"resized-from": urllib.parse.quote(f"{bucket}/{key}", safe="/")},
+        )
+    except Exception as exc:  # noqa: BLE001 - classified by _s3_failure
+        raise _s3_failure(result, exc, "PutObject", destination, out_key) from None
+    return out_key
+
+
+# ------------------------------------------------------------------------------------ outcomes
+
+
+def _skip(result: dict, reason: str) -> _RecordEnded:
+    logger.info("Skipped s3://%s/%s: %s", result.get("bucket"), result.get("key"), reason)
+    result.update(status="skipped", reason=reason)
+    return _RecordEnded()
+
+
+def _reject(result: dict, reason: str) -> _RecordEnded:
+    """A permanent failure (not an image, too large, object gone, access denied): logged at ERROR and
+    listed in the result, not raised - Lambda's retries cannot fix it."""
     result.update(status="rejected", reason=reason)
     logger.error("Rejected s3://%s/%s: %s", result.get("bucket"), result.get("key"), reason)
-    return result, None
+    return _RecordEnded()
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -330,12 +330,15 @@ def is_transient(exc: BaseException) -> bool:
                             ResponseStreamingError, ConnectionError, TimeoutError))
 
 
-def _s3_failure(result: dict, exc: Exception, operation: str, bucket: str, key: str):
+def _s3_failure(result: dict, exc: Exception, operation: str, bucket: str, key: str) -> _RecordEnded:
+    """Transient: raised after the other records so Lambda retries the event (rewriting the same
+    output keys is harmless). Permanent: rejected. Anything else is a bug: logged and raised later."""
     if is_transient(exc):
-        reason = f"{operation} s3://{bucket}/{key} failed with a transient error ({_error_text(exc)}); the event will be retried."
+        reason = (f"{operation} s3://{bucket}/{key} failed with a transient error ({_error_text(exc)}); "
+                  "the event will be retried.")
         logger.warning("Transient failure for %s: %s", result.get("key"), reason)
         result.update(status="failed", retryable=True, reason=reason)
-        return result, exc
+        return _RecordEnded(exc)
     if isinstance(exc, (ClientError, BotoCoreError)):
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         if code in ("NoSuchKey", "404") and operation == "GetObject":
@@ -352,7 +355,7 @@ def _s3_failure(result: dict, exc: Exception, operation: str, bucket: str, key: 
         return _reject(result, reason)
     logger.exception("Unexpected error during %s of s3://%s/%s", operation, bucket, key)
     result.update(status="failed", reason=f"Unexpected {type(exc).__name__} during {operation}: {exc}")
-    return result, exc
+    return _RecordEnded(exc)
 
 
 def _error_text(exc: Exception) -> str:

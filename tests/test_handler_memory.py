@@ -26,6 +26,7 @@ except ImportError:
     import fixtures_images as fx
 
 import image_resize as ir  # noqa: E402 - handler/ is put on sys.path by fixtures_images
+import memory_budget  # noqa: E402
 from image_resize import CorruptImage, ImageTooLarge, ResizeSettings, resize_image  # noqa: E402
 
 HANDLER_DIR = Path(ir.__file__).resolve().parent
@@ -47,8 +48,8 @@ def jpeg_cut_after_first_scan_header(width: int, height: int, **save) -> bytes:
 
 
 def test_progressive_and_baseline_jpegs_are_told_apart_from_their_headers():
-    progressive = ir._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, progressive=True, subsampling=0))
-    baseline = ir._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, subsampling=0))
+    progressive = memory_budget._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, progressive=True, subsampling=0))
+    baseline = memory_budget._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, subsampling=0))
     assert (progressive.width, progressive.height, progressive.sampling) == (4800, 3600, ((1, 1),) * 3)
     assert progressive.full_buffer and not baseline.full_buffer
 
@@ -57,7 +58,7 @@ def test_a_sequential_jpeg_whose_first_scan_lacks_components_is_multi_scan():
     head = bytearray(jpeg_cut_after_first_scan_header(4800, 3600, subsampling=0))
     sos = head.index(b"\xff\xda")
     head[sos + 4] = 1  # the first scan carries one component of three: libjpeg buffers the whole image
-    assert ir._jpeg_layout(bytes(head)).full_buffer
+    assert memory_budget._jpeg_layout(bytes(head)).full_buffer
 
 
 @pytest.mark.parametrize("subsampling, sampling, expected", [
@@ -65,7 +66,7 @@ def test_a_sequential_jpeg_whose_first_scan_lacks_components_is_multi_scan():
     (2, ((2, 2), (1, 1), (1, 1)), (600 * 450 + 2 * 300 * 225) * 128),  # 4:2:0: chroma at a quarter
 ])
 def test_coefficient_buffer_follows_components_and_sampling_factors(subsampling, sampling, expected):
-    layout = ir._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, progressive=True, subsampling=subsampling))
+    layout = memory_budget._jpeg_layout(jpeg_cut_after_first_scan_header(4800, 3600, progressive=True, subsampling=subsampling))
     assert layout.sampling == sampling
     assert layout.coefficient_bytes() == expected
 
@@ -242,8 +243,8 @@ def test_releasing_freed_memory_is_a_no_op_where_glibc_is_absent(monkeypatch):
     class NoMallopt:
         def __init__(self, _name):
             pass
-    monkeypatch.setattr(ir.ctypes, "CDLL", NoMallopt)
-    assert ir.release_freed_memory_promptly() is False
+    monkeypatch.setattr(memory_budget.ctypes, "CDLL", NoMallopt)
+    assert memory_budget.release_freed_memory_promptly() is False
 
 
 def test_the_benchs_memory_summary_reports_under_estimates_and_would_be_kills_at_128_mb():

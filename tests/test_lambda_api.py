@@ -100,6 +100,10 @@ def test_out_of_range_configuration_is_refused_with_lambdas_message(sb, lam):
     assert sb.function.timeout != 901
 
 
+# The function's files, as `run_local.py package` zips them.
+HANDLER_FILES = {path.name: path for path in sorted((PROJECT_ROOT / "handler").glob("*.py"))}
+
+
 def test_update_function_code_runs_the_new_code_on_a_cold_start(sb, lam, tmp_path):
     source = tmp_path / "lambda_function.py"
     source.write_text("def lambda_handler(event, context):\n    return {'version': 2}\n")
@@ -111,8 +115,7 @@ def test_update_function_code_runs_the_new_code_on_a_cold_start(sb, lam, tmp_pat
 def test_created_function_without_the_pillow_layer_fails_like_aws(lam):
     lam.create_function(FunctionName="NoLayer", Runtime="python3.12", Handler="lambda_function.lambda_handler",
                         Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
-                        Code={"ZipFile": _zip({"lambda_function.py": PROJECT_ROOT / "handler/lambda_function.py",
-                                               "image_resize.py": PROJECT_ROOT / "handler/image_resize.py"})})
+                        Code={"ZipFile": _zip(HANDLER_FILES)})
     response = lam.invoke(FunctionName="NoLayer", Payload=b"{}")
     payload = json.loads(response["Payload"].read())
     assert response["FunctionError"] == "Unhandled"
@@ -136,8 +139,7 @@ def test_created_function_with_a_layer_runs_and_sees_boto3_from_the_runtime(sb, 
     lam.create_function(FunctionName="WithLayer", Runtime="python3.12", Handler="lambda_function.lambda_handler",
                         Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
                         Layers=[layer["LayerVersionArn"]],
-                        Code={"ZipFile": _zip({"lambda_function.py": PROJECT_ROOT / "handler/lambda_function.py",
-                                               "image_resize.py": PROJECT_ROOT / "handler/image_resize.py"})})
+                        Code={"ZipFile": _zip(HANDLER_FILES)})
     sb.s3.upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "layer-test.jpg")
     event = {"Records": [{"s3": {"bucket": {"name": "source-image-bucket123"}, "object": {"key": "layer-test.jpg"}},
                           "eventName": "ObjectCreated:Put"}]}

@@ -27,6 +27,7 @@ from sandbox.packaging import (
     check_layer,
 )
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = {"x86_64": ".cpython-312-x86_64-linux-gnu.so", "arm64": ".cpython-312-aarch64-linux-gnu.so"}
 
 
@@ -86,6 +87,24 @@ def test_function_zip_holds_code_dir_files_at_root_without_pycache(tmp_path):
         assert zf.read("lambda_function.py").startswith(b"def lambda_handler")
     assert check_function_zip(out) == []
 
+
+
+def test_function_zip_of_the_handler_holds_every_module_it_imports(tmp_path):
+    # The zip alone, extracted as Lambda's task root, must import: no module of handler/ left out.
+    out = build_function_zip(PROJECT_ROOT / "handler", tmp_path / "function.zip")
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(task_root)
+    code = ("import sys, lambda_function; "
+            "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) "
+            "if (getattr(m, '__file__', None) or '').startswith(sys.argv[1]))))")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(task_root)}
+    result = subprocess.run([sys.executable, "-c", code, str(task_root)], cwd=task_root, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    imported = {Path(line).name for line in result.stdout.split()}
+    assert {"lambda_function.py", "image_resize.py", "memory_budget.py", "settings.py"} <= imported
+    assert imported == {path.name for path in (PROJECT_ROOT / "handler").glob("*.py")}
 
 def test_function_zip_files_are_world_readable_for_lambda(tmp_path):
     # AWS extracts the zip as another user: a 0600 file would fail there with "Permission denied".

@@ -1,4 +1,4 @@
-"""The page's change feed (web/feed.py, /api/feed) and its paged, newest-first lists, against a real sandbox
+"""The page's change feed (web/feed/, /api/feed) and its paged, newest-first lists, against a real sandbox
 and the real WebServer on a free port: what changed is pushed once to every open page, lists are read a
 page at a time from the sandbox's own records, and the page's security rules hold for the stream too."""
 from __future__ import annotations

@@ -544,19 +544,23 @@ def test_state_counts_what_the_page_badges_show(sb, client):
 
 
 # -- pure parts ----------------------------------------------------------------------------------------
-def test_settings_table_is_read_from_the_handler_docstring():
-    settings = parse_settings_table("""Intro.
-
-| Variable | Default | Allowed values | Meaning |
-|---|---|---|---|
-| `COLOUR` | `red` | `red`, `green` | Which colour. |
-| `SIZE` | unset | whole number | How big. |
-| `AWS_REGION` | `us-east-1` | | Set by Lambda. |
-
-After the table.
-""")
+def test_settings_table_is_read_as_data_from_the_handlers_settings_module():
+    settings = parse_settings_table('''"""Intro."""
+SETTINGS = [
+    {"name": "COLOUR", "default": "red", "allowed": "red, green", "choices": ["red", "green"],
+     "meaning": "Which colour."},
+    {"name": "SIZE", "default": "", "allowed": "whole number", "meaning": "How big."},
+    {"name": "AWS_REGION", "default": "us-east-1", "allowed": "", "meaning": "Set by Lambda."},
+]
+DEFAULTS = {s["name"]: s["default"] for s in SETTINGS}
+''')
     assert [(s.name, s.default, s.choices) for s in settings] == [("COLOUR", "red", ["red", "green"]),
                                                                   ("SIZE", "", [])]
+
+
+def test_a_settings_table_that_is_not_a_literal_is_not_run():
+    source = "import os\nos.remove('nothing-here')\nSETTINGS = [{'name': 'A', 'default': os.sep}]\n"
+    assert parse_settings_table(source) == []
 
 
 def test_handler_without_a_settings_table_gets_the_plain_editor():

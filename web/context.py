@@ -20,7 +20,7 @@ def sandbox() -> SandboxView:
 
 
 def feed() -> ChangeFeed:
-    """The sandbox's change feed (web/feed.py), shared by every page and every app over the sandbox."""
+    """The sandbox's change feed (web/feed/), shared by every page and every app over the sandbox."""
     return feed_for(sandbox())
 
 

@@ -1,10 +1,9 @@
-"""The handler's settings (environment variables), read from the table in its module docstring.
+"""The handler's settings (environment variables), read from ``SETTINGS`` in the settings.py beside it.
 
-The handler documents its settings in one Markdown table (``| Variable | Default | Allowed values |
-Meaning |``). The page reads that table - without importing the handler, whose INIT phase creates an S3
-client - so the Configuration tab always shows the settings of the code that is actually deployed,
-with their defaults, and a handler without such a table just gets the plain environment-variable
-editor, as in the console.
+The handler keeps its settings in one table, ``handler/settings.py``, which it imports for its defaults.
+The page reads that same table as data (``ast.literal_eval`` of the one assignment), without running any
+of the deployed code, so the Configuration tab always shows the settings of the code actually deployed.
+A handler without such a table gets the plain environment-variable editor, as in the console.
 """
 from __future__ import annotations
 
@@ -15,15 +14,16 @@ from pathlib import Path
 
 from sandbox.config import RESERVED_ENV_KEYS
 
-_TICKED = re.compile(r"`([^`]*)`")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SETTINGS_MODULE = "settings.py"  # beside the handler's module
+SETTINGS_NAME = "SETTINGS"
 
 
 @dataclass(frozen=True)
 class HandlerSetting:
     name: str
     default: str  # "" when unset by default
-    default_text: str  # the table's default cell, without backticks ("50 MiB" notes kept)
+    default_text: str  # what the page shows as the default ("" shows as unset)
     allowed: str
     meaning: str
     choices: list = field(default_factory=list)  # filled when the allowed values are a closed list
@@ -32,17 +32,17 @@ class HandlerSetting:
         return asdict(self)
 
 
-def handler_source(code_dir: Path, handler: str) -> Path:
-    """``lambda_function.lambda_handler`` -> ``<code_dir>/lambda_function.py``."""
+def settings_source(code_dir: Path, handler: str) -> Path:
+    """``lambda_function.lambda_handler`` -> ``<code_dir>/settings.py`` (beside the handler's module)."""
     module = handler.rsplit(".", 1)[0]
-    return Path(code_dir, *module.split(".")).with_suffix(".py")
+    return Path(code_dir, *module.split(".")).with_suffix(".py").with_name(SETTINGS_MODULE)
 
 
 _cache: dict[Path, tuple[float, list[HandlerSetting]]] = {}
 
 
 def read_handler_settings(code_dir: Path, handler: str) -> list[HandlerSetting]:
-    path = handler_source(code_dir, handler)
+    path = settings_source(code_dir, handler)
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -51,56 +51,42 @@ def read_handler_settings(code_dir: Path, handler: str) -> list[HandlerSetting]:
     if cached and cached[0] == mtime:
         return cached[1]
     try:
-        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        docstring = ""
-    settings = parse_settings_table(docstring)
+        settings = parse_settings_table(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        settings = []
     _cache[path] = (mtime, settings)
     return settings
 
 
-def _plain(cell: str) -> str:
-    return cell.replace("`", "").strip()
-
-
-def parse_settings_table(text: str) -> list[HandlerSetting]:
-    """Rows of the first Markdown table whose header starts with ``Variable | Default``."""
-    settings: list[HandlerSetting] = []
-    in_table = False
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("|"):
-            if in_table:
-                break
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if not in_table:
-            in_table = len(cells) >= 2 and cells[0].lower() == "variable" and cells[1].lower() == "default"
-            continue
-        if set("".join(cells)) <= set("-: "):
-            continue  # the |---|---| separator row
-        if len(cells) < 2:
-            continue
-        name = _plain(cells[0])
-        if not _NAME.match(name) or name in RESERVED_ENV_KEYS:
-            continue  # e.g. AWS_LAMBDA_FUNCTION_MEMORY_SIZE: Lambda sets it, the user cannot
-        default_cell = cells[1]
-        ticked = _TICKED.findall(default_cell)
-        default = ticked[0] if ticked else ""
-        if default_cell.strip().lower().startswith("unset"):
-            default = ""
-        allowed = cells[2] if len(cells) > 2 else ""
-        meaning = cells[3] if len(cells) > 3 else ""
-        choices = _choices(allowed)
-        settings.append(HandlerSetting(name=name, default=default, default_text=_plain(default_cell),
-                                       allowed=_plain(allowed), meaning=_plain(meaning), choices=choices))
-    return settings
-
-
-def _choices(allowed: str) -> list[str]:
-    """``"`JPEG`, `PNG`, `WEBP`"`` is a closed list; anything with other words around it is not."""
-    ticked = _TICKED.findall(allowed)
-    if len(ticked) < 2:
+def parse_settings_table(source: str) -> list[HandlerSetting]:
+    """The rows of the module-level ``SETTINGS = [...]`` literal in ``source``: dicts with ``name``,
+    ``default``, ``allowed``, ``meaning`` and optionally ``choices``. Nothing in ``source`` is run; a
+    table that is not a plain literal reads as no table, a row that is not a setting is left out."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
         return []
-    rest = _TICKED.sub("", allowed).replace(",", "").replace(" or ", "").strip()
-    return ticked if not rest else []
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == SETTINGS_NAME):
+            try:
+                rows = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return []
+            return [setting for setting in map(_setting, rows if isinstance(rows, (list, tuple)) else [])
+                    if setting is not None]
+    return []
+
+
+def _setting(row) -> HandlerSetting | None:
+    if not isinstance(row, dict):
+        return None
+    name = row.get("name")
+    if not isinstance(name, str) or not _NAME.match(name) or name in RESERVED_ENV_KEYS:
+        return None  # e.g. AWS_LAMBDA_FUNCTION_MEMORY_SIZE: Lambda sets it, the user cannot
+    text = {key: str(row.get(key) or "") for key in ("default", "allowed", "meaning")}
+    choices = row.get("choices") or []
+    if not isinstance(choices, (list, tuple)):
+        choices = []
+    return HandlerSetting(name=name, default=text["default"], default_text=text["default"],
+                          allowed=text["allowed"], meaning=text["meaning"], choices=[str(c) for c in choices])

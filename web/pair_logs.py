@@ -3,7 +3,7 @@ with its lines as CloudWatch Logs holds them (START ... END, REPORT; a cold star
 
 Read when a pair is opened, not for every card: the gallery's cards and the change feed carry no log
 lines. Which invocations belong to the pair is decided as the gallery decides which record it shows
-(web/feed.py): the newest upload of the object (an S3 event), its retries (which keep the request id), and
+(web/feed/): the newest upload of the object (an S3 event), its retries (which keep the request id), and
 what was invoked about the object since - a redrive of its dead-lettered event, a test event naming it.
 """
 from __future__ import annotations

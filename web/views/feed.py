@@ -2,7 +2,7 @@
 
 One stream per open page (a browser's tabs share one, through a SharedWorker: see static/web/js/feed.js).
 It starts with a ``hello`` (the frame number it continues from, the counters the tabs' badges show), then
-one ``message`` per frame of the sandbox's change feed (web/feed.py): the counters, and the gallery items,
+one ``message`` per frame of the sandbox's change feed (web/feed/): the counters, and the gallery items,
 invocation rows and log lines that changed - only the ``topics`` the page asked for (the lists it has
 open; all three by default), each part serialised once for every page. While nothing changes the stream's
 thread is blocked on the feed's condition; a comment every 15 s lets it notice a page that has gone.

@@ -1,6 +1,6 @@
 """Gallery, uploads, images and a pair's own log lines.
 
-The gallery is paged, newest first, from the change feed's index (web/feed.py), which the sandbox's own
+The gallery is paged, newest first, from the change feed's index (web/feed/), which the sandbox's own
 invocation records keep up to date; nothing here lists a bucket.
 
 Uploads go into the source bucket through the S3 API (boto3 against the sandbox's endpoint), so they

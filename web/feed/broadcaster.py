@@ -1,89 +1,32 @@
 """The page's change feed: one per sandbox, shared by every open page.
 
-The page used to ask ``/api/state`` every second and refetch whole lists when anything changed; a class
-watching a burst made the sandbox several times slower. Now:
-
-- The feed listens to the sandbox's own records (``InvocationLog.subscribe``) and log lines
-  (``logs.subscribe``). A listener only notes *what* changed (O(1), in the invoking thread) and wakes
-  one broadcaster thread.
-- The broadcaster brings three indexes up to date from those changes - the gallery (one item per
-  source object, newest first, paired by the handler's own result), the invocations (newest first) and
-  the function's log lines - and publishes one *frame*: what changed, serialised once, whatever the
-  number of pages. While pages are open, frames go out at most every ``FRAME_INTERVAL_S`` (changes in
-  between are coalesced: an object that went pending -> running -> done is sent once, as done).
-- Each open page's server-sent-events stream (``/api/feed``, views/feed.py) is a thread blocked on the
-  feed's condition; a frame wakes it and it writes the frame's bytes. An extra page costs one socket write
-  per frame. Nothing wakes while nothing changes, except a keep-alive comment every ``HEARTBEAT_S`` that
-  lets a stream notice its page has gone.
-  While a burst goes on (a frame about more than ``BUSY_RECORDS`` attempts), frames go out every
-  ``BUSY_FRAME_INTERVAL_S`` instead: each one makes every open page lay out and paint again, on the same
-  cores the functions need; a single upload still goes out at once.
-- The views answer paged, newest-first reads (``gallery_page``, ``invocation_page``, ``log_page``) from
-  the indexes, without listing a bucket or copying a list.
-
-Objects that were in the source bucket before the feed started and have no invocation record (put there
-before the trigger saw them, or older than the records the session keeps) are found by listing the
-source bucket once, in the background, when the feed starts; from then on the records are the truth.
+Listeners note what changed (``InvocationLog.subscribe``, ``logs.subscribe``) and wake one broadcaster
+thread; it brings the indexes (indexes.py) up to date and publishes one frame (frames.py) for every open
+page's server-sent-events stream (``/api/feed``, views/feed.py). The design - coalescing, busy frames,
+keep-alives, reconnects, the one listing of the source bucket - is explained in docs/page-feed.md.
 """
 from __future__ import annotations
 
-import bisect
 import json
 import secrets
 import sys
 import threading
 import time
 import weakref
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
 from sandbox.cloudwatch_logs import log_group_name
 
-from . import gallery as model
-from .rows import invocation_row, log_event_json
+from ..rows import log_event_json
+from .frames import TOPICS, Frame, FrameRing
+from .indexes import Gallery, Invocations, LogLines
 
 FRAME_INTERVAL_S = 0.05  # with pages open: at most twenty frames a second, each carrying every change since
 BUSY_FRAME_INTERVAL_S = 1.0  # ... and one while a burst goes on: every open page renders once per frame
 BUSY_RECORDS = 10  # a frame about more attempts than this means a burst
 QUIET_INTERVAL_S = 1.0  # with none open, the indexes are still kept up to date, once a second
 HEARTBEAT_S = 15.0  # a comment on every open stream, so a stream whose page has gone ends
-RING_FRAMES = 512  # frames kept for a page that reconnects (EventSource's Last-Event-ID) ...
-RING_BYTES = 16 * 1024 * 1024  # ... within this much memory (a burst's frames are large)
-INVOCATIONS_KEPT = 5000  # as many attempts as the sandbox's InvocationLog keeps
-LOG_EVENTS_KEPT = 20_000  # as many lines as the sandbox's log mirror keeps
-# What a page can ask a stream for (``/api/feed?topics=...``): each tab's list. Every frame also carries
-# the counters and the function's revision, and how many of each changed.
-TOPICS = ("gallery", "invocations", "logs")
-
-
-class Frame:
-    """One published frame: its parts serialised once, and the bytes for each set of topics made once."""
-
-    def __init__(self, epoch: str, seq: int, base: dict, parts: dict[str, str], base_changed: bool):
-        self.seq = seq
-        self._id = f"{epoch}.{seq}"
-        self._base = json.dumps(base, separators=(",", ":"), default=str)[:-1]  # without its closing brace
-        self._parts = parts
-        self._base_changed = base_changed
-        self._bytes: dict[frozenset, bytes] = {}
-        self.size = len(self._base) + 2 * sum(len(part) for part in parts.values())  # with the bytes made
-
-    @staticmethod
-    def serialise(parts: dict[str, dict]) -> dict[str, str]:
-        """Each topic's part as the JSON members it adds to a frame: ``"gallery":[...],"gallery_removed":[]``."""
-        return {topic: json.dumps(part, separators=(",", ":"), default=str)[1:-1] for topic, part in parts.items()}
-
-    def bytes_for(self, topics: frozenset) -> bytes:
-        """The SSE message for a stream of ``topics`` (empty when nothing in it concerns that stream)."""
-        data = self._bytes.get(topics)
-        if data is None:
-            chosen = [self._parts[topic] for topic in TOPICS if topic in topics and topic in self._parts]
-            if not chosen and not self._base_changed:
-                data = b""
-            else:
-                data = f"id: {self._id}\ndata: {','.join([self._base, *chosen])}}}\n\n".encode()
-            self._bytes[topics] = data
-        return data
 
 
 class ChangeFeed:
@@ -110,34 +53,21 @@ class ChangeFeed:
         self._lock = threading.Lock()
         self._published = threading.Condition(self._lock)
         self.seq = 0  # the newest frame's number
-        self.epoch = secrets.token_hex(4)  # frame ids are "<epoch>.<seq>": a restarted feed never resumes old ids
-        self._ring: deque[Frame] = deque(maxlen=RING_FRAMES)
-        self._ring_bytes = 0
-        self._replayable_after = 0  # frames after this number are all in the ring
+        # frame ids are "<epoch>.<seq>": a restarted feed never resumes old ids
+        self.epoch = secrets.token_hex(4)
+        self._ring = FrameRing()
         self._streams = 0
         self._topic_streams: Counter = Counter()  # open streams by topic
         self._beats = 0
         self._last_publish = 0.0
         self._busy = False  # the last frame was about many attempts (a burst): wait longer for the next
         self.listing = "pending"  # the one listing of the source bucket: pending, running, done, failed
-        # gallery: key -> item (dicts are replaced, never changed, so readers may hold them)
-        self._items: dict[str, dict] = {}
-        self._order: list[tuple[float, int, str]] = []  # (time, n, key), oldest first
-        self._shown_serial: dict[str, int] = {}  # key -> serial of the record the item shows
-        self._outputs: set[str] = set()  # the function's own outputs in the source bucket: not gallery items
-        self._placed = 0
-        # invocations: record id -> [serial, record], oldest first
-        self._records: OrderedDict[str, list] = OrderedDict()
-        self._serial = 0
-        self._total = 0
-        self._status_counts: Counter = Counter()
+        self._gallery = Gallery(self.source_bucket)
+        self._invocations = Invocations()
+        self._logs = LogLines()
         self._dead_letter_count: int | None = None
         self._dlq_asked = False  # asked SQS once: from then on only when a record or a redrive says so
         self._revision = function.revision
-        # logs: the function's lines, oldest first
-        self._logs: list[dict] = []
-        self._log_seqs: list[int] = []
-        self._log_streams: set[str] = set()
         self._seed(sandbox)
         self._thread = threading.Thread(target=self._run, name="page-change-feed", daemon=True)
 
@@ -211,7 +141,8 @@ class ChangeFeed:
             if not woke:
                 self._heartbeat()
                 continue
-            interval = QUIET_INTERVAL_S if not self._streams else BUSY_FRAME_INTERVAL_S if self._busy else FRAME_INTERVAL_S
+            interval = (QUIET_INTERVAL_S if not self._streams
+                        else BUSY_FRAME_INTERVAL_S if self._busy else FRAME_INTERVAL_S)
             delay = self._last_publish + interval - time.monotonic()
             if delay > 0:
                 self._hurry.wait(delay)  # coalesce what else changes meanwhile, unless a reader waits
@@ -266,76 +197,11 @@ class ChangeFeed:
         seq = self.seq + 1
         # rows go only into frames: built only while a stream asks for them
         listening = publish and self._topic_streams["invocations"] > 0
-
-        # invocations: rows for every changed attempt, counts kept by status
-        rows, new_records, status_change = [], [], []
-        for rid, record in dirty.items():
-            entry = self._records.get(rid)
-            if entry is None:
-                self._serial += 1
-                entry = [self._serial, record, None]
-                new_records.append((rid, entry))
-            status = str(record.status)
-            if entry[2] != status:
-                status_change.append((entry, status))
-            if listening:
-                rows.append(invocation_row(record, retries, entry[0]))
-
-        # gallery: the newest record about each object decides its item
-        items: dict[str, dict] = {}
-        removed: list[str] = []
-        serial_of = {rid: e[0] for rid, e in new_records}
-        for rid, record in dirty.items():
-            for output in model.outputs_in(record, self.source_bucket):
-                if output not in self._outputs:
-                    self._outputs.add(output)
-                    removed.append(output)
-                    items.pop(output, None)
-            key = model.s3_object_of(record, self.source_bucket)
-            if key is None or key in self._outputs:
-                continue
-            serial = serial_of.get(rid) or self._records[rid][0]
-            if serial < self._shown_serial.get(key, 0):
-                continue  # an older upload's record changed after a newer upload of the same key
-            if model.is_removal(record):
-                self._shown_serial[key] = serial
-                items.pop(key, None)
-                removed.append(key)
-                continue
-            current = items.get(key) or self._items.get(key)
-            if current is None and record.trigger not in model.UPLOAD_TRIGGERS:
-                continue
-            item = model.gallery_item(record, self.source_bucket, retries)
-            if current is not None and (record.trigger not in model.UPLOAD_TRIGGERS
-                                        or current["request_id"] == record.request_id):
-                item["order"] = current["order"]  # a retry or a redrive: the object keeps its place
-            else:
-                self._placed += 1
-                item["order"] = [record.detected_at, self._placed]
-            item["cursor"] = _cursor(item["order"])
-            item["rev"] = seq
-            self._shown_serial[key] = serial
-            if key in removed:
-                removed.remove(key)
-            items[key] = item
-
-        # objects of the listing that no record told of (records, even this pass's, come first)
-        for obj in listed:
-            key = obj["Key"]
-            if key in self._items or key in items or key in self._shown_serial or key in self._outputs:
-                continue
-            item = model.listed_item(self.source_bucket, obj)
-            modified = obj.get("LastModified")
-            self._placed += 1
-            item["order"] = [modified.timestamp() if modified else 0.0, self._placed]
-            item["cursor"] = _cursor(item["order"])
-            item["rev"] = seq
-            items[key] = item
-
-        # logs
+        new_records, status_change, rows, serials = self._invocations.changes(dirty, retries, listening)
+        items, removed = self._gallery.changes(dirty, serials, seq, retries)
+        self._gallery.listed_changes(listed, items, seq)
         lines = [log_event_json(e) for e in logs]
-        new_streams = {line["stream"] for line in lines} - self._log_streams
-
+        new_streams = self._logs.new_streams(lines)
         # things no record announces
         dead_letters = ("dead_letters" in asked or not self._dlq_asked
                         or any(status == "dead-lettered" for _, status in status_change)
@@ -343,13 +209,7 @@ class ChangeFeed:
         count = self._count_dead_letters(sandbox, function) if dead_letters else self._dead_letter_count
         revision = function.revision
 
-        parts = {}
-        if items or removed:
-            parts["gallery"] = {"gallery": list(items.values()), "gallery_removed": removed}
-        if rows:
-            parts["invocations"] = {"invocations": rows}
-        if lines:
-            parts["logs"] = {"logs": lines, "streams": sorted(new_streams)}
+        parts = _frame_parts(items, removed, rows, lines, new_streams)
         self._busy = len(dirty) > BUSY_RECORDS
         counts_changed = bool(new_records or status_change or count != self._dead_letter_count)
         if not parts and not counts_changed and revision == self._revision:
@@ -358,27 +218,9 @@ class ChangeFeed:
         serialised = Frame.serialise(parts) if publish and self._streams else None
 
         with self._published:
-            for rid, entry in new_records:
-                self._records[rid] = entry
-                self._total += 1
-            for entry, status in status_change:
-                if entry[2] is not None:
-                    self._status_counts[entry[2]] -= 1
-                self._status_counts[status] += 1
-                entry[2] = status
-            while len(self._records) > INVOCATIONS_KEPT:
-                _, (_, _, status) = self._records.popitem(last=False)
-                self._status_counts[status] -= 1
-            for key in removed:
-                self._remove_item(key)
-            for key, item in items.items():
-                self._put_item(key, item)
-            for line in lines:
-                self._logs.append(line)
-                self._log_seqs.append(line["seq"])
-            if len(self._logs) > 2 * LOG_EVENTS_KEPT:
-                del self._logs[:-LOG_EVENTS_KEPT], self._log_seqs[:-LOG_EVENTS_KEPT]
-            self._log_streams |= new_streams
+            self._invocations.apply(new_records, status_change)
+            self._gallery.apply(items, removed)
+            self._logs.apply(lines, new_streams)
             self._dead_letter_count = count
             base_changed = counts_changed or revision != self._revision
             self._revision = revision
@@ -387,9 +229,9 @@ class ChangeFeed:
                 serialised = Frame.serialise(parts)
             if serialised is not None:
                 base = {"seq": seq, "counts": self._counts(), "revision": revision, "changes": changes}
-                self._keep(Frame(self.epoch, seq, base, serialised, base_changed))
+                self._ring.keep(Frame(self.epoch, seq, base, serialised, base_changed))
             else:
-                self._replayable_after = seq  # nobody listened: a page that reconnects reloads instead
+                self._ring.skipped(seq)  # nobody listened: a page that reconnects reloads instead
             self._last_publish = time.monotonic()
             self._published.notify_all()
 
@@ -398,36 +240,10 @@ class ChangeFeed:
         epoch, _, seq = (text or "").partition(".")
         return int(seq) if epoch == self.epoch and seq.isdigit() else None
 
-    def _keep(self, frame: Frame) -> None:
-        if len(self._ring) == self._ring.maxlen:
-            self._ring_bytes -= self._ring[0].size
-        self._ring.append(frame)
-        self._ring_bytes += frame.size
-        while self._ring_bytes > RING_BYTES and len(self._ring) > 1:
-            self._ring_bytes -= self._ring.popleft().size
-
-    def _put_item(self, key: str, item: dict) -> None:
-        old = self._items.get(key)
-        if old is not None and old["order"] != item["order"]:
-            self._remove_order(old["order"], key)
-        if old is None or old["order"] != item["order"]:
-            bisect.insort(self._order, (item["order"][0], item["order"][1], key))
-        self._items[key] = item
-
-    def _remove_item(self, key: str) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self._remove_order(old["order"], key)
-
-    def _remove_order(self, order, key: str) -> None:
-        entry = (order[0], order[1], key)
-        index = bisect.bisect_left(self._order, entry)
-        if index < len(self._order) and self._order[index] == entry:
-            del self._order[index]
-
     def _counts(self) -> dict:
-        return {"invocations": self._total, "running": self._status_counts["running"],
-                "dead_lettered": self._status_counts["dead-lettered"], "dead_letter_count": self._dead_letter_count}
+        counts = self._invocations.status_counts
+        return {"invocations": self._invocations.total, "running": counts["running"],
+                "dead_lettered": counts["dead-lettered"], "dead_letter_count": self._dead_letter_count}
 
     def _count_dead_letters(self, sandbox, function) -> int | None:
         """Messages in the function's dead-letter queue (SQS's approximate counts): asked once per frame
@@ -473,28 +289,17 @@ class ChangeFeed:
         the end), how many items there are and the frame they reflect."""
         self._fresh()
         with self._lock:
-            end = len(self._order) if before is None else bisect.bisect_left(self._order, (before[0], before[1]))
-            start = max(0, end - limit)
-            items = [self._items[key] for _, _, key in reversed(self._order[start:end])]
-            return {"items": items, "next": items[-1]["cursor"] if start > 0 and items else None,
-                    "total": len(self._items), "seq": self.seq, "listing": self.listing}
+            items, after = self._gallery.page(before, limit)
+            return {"items": items, "next": after, "total": len(self._gallery.items), "seq": self.seq,
+                    "listing": self.listing}
 
     def invocation_page(self, before: int | None = None, limit: int = 50) -> dict:
         """Up to ``limit`` attempts made before the attempt numbered ``before`` (newest first), as
         (serial, record) pairs."""
         self._fresh()
         with self._lock:
-            found = []
-            for serial, record, _ in reversed(self._records.values()):
-                if before is not None and serial >= before:
-                    continue
-                found.append((serial, record))
-                if len(found) > limit:
-                    break
-            more = len(found) > limit
-            found = found[:limit]
-            return {"records": found, "next": found[-1][0] if more else None, "total": self._total,
-                    "seq": self.seq}
+            found, after = self._invocations.page(before, limit)
+            return {"records": found, "next": after, "total": self._invocations.total, "seq": self.seq}
 
     def log_page(self, *, before: int | None = None, after: int | None = None, stream: str | None = None,
                  contains: str | None = None, request_id: str | None = None, limit: int = 200) -> dict:
@@ -507,24 +312,11 @@ class ChangeFeed:
                     and (request_id is None or line["request_id"] == request_id)
                     and (needle is None or needle in line["message"].lower()))
 
+        filtered = stream is not None or request_id is not None or needle is not None
         self._fresh()
         with self._lock:
-            last_seq = self._log_seqs[-1] if self._log_seqs else 0
-            if after is not None:
-                start = bisect.bisect_right(self._log_seqs, after)
-                found = [line for line in self._logs[start:] if match(line)][-limit:]
-                return {"events": found, "next_before": None, "last_seq": max(last_seq, after), "seq": self.seq}
-            index = len(self._logs) if before is None else bisect.bisect_left(self._log_seqs, before)
-            found = []
-            while index > 0 and len(found) < limit:
-                index -= 1
-                if match(self._logs[index]):
-                    found.append(self._logs[index])
-            filtered = stream is not None or request_id is not None or needle is not None
-            more = index > 0 and (not filtered or any(match(line) for line in self._logs[:index]))
-            found.reverse()
-            return {"events": found, "next_before": found[0]["seq"] if more and found else None,
-                    "last_seq": last_seq, "seq": self.seq}
+            page = self._logs.page(before=before, after=after, match=match, limit=limit, filtered=filtered)
+            return {**page, "seq": self.seq}
 
     def counts(self) -> dict:
         self._fresh()
@@ -557,9 +349,7 @@ class ChangeFeed:
         lists)."""
         after = self.parse_event_id(last_event_id)
         with self._lock:
-            oldest = self._ring[0].seq if self._ring else self.seq + 1
-            resumable = (after is not None and after <= self.seq and after >= self._replayable_after
-                         and after >= oldest - 1)
+            resumable = self._ring.can_resume(after, self.seq)
             start = after if resumable else self.seq
             data = {"seq": self.seq, "resumed": resumable, "reset": bool(last_event_id) and not resumable,
                     "topics": sorted(topics), "counts": self._counts(), "revision": self._revision}
@@ -586,24 +376,22 @@ class ChangeFeed:
                 self._published.wait()
             if self._stopping.is_set() or closing():
                 return None, self._beats
-            if self.seq > after and (after < self._replayable_after or not self._ring
-                                     or self._ring[0].seq > after + 1):
-                return None, self._beats
-            return [frame for frame in self._ring if frame.seq > after], self._beats
+            return self._ring.frames_after(after, self.seq), self._beats
 
     def wake_streams(self) -> None:
         with self._published:
             self._published.notify_all()
 
 
-def _cursor(order) -> str:
-    return f"{order[0]!r}:{order[1]}"
-
-
-def parse_cursor(text: str) -> tuple[float, int]:
-    """``"<time>:<n>"`` -> (time, n); ValueError for anything else."""
-    time_text, _, n_text = text.rpartition(":")
-    return float(time_text), int(n_text)
+def _frame_parts(items: dict, removed: list, rows: list, lines: list, new_streams: set) -> dict:
+    parts = {}
+    if items or removed:
+        parts["gallery"] = {"gallery": list(items.values()), "gallery_removed": removed}
+    if rows:
+        parts["invocations"] = {"invocations": rows}
+    if lines:
+        parts["logs"] = {"logs": lines, "streams": sorted(new_streams)}
+    return parts
 
 
 _feeds: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
