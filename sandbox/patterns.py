@@ -30,9 +30,9 @@ def compiled(pattern: str):
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
         detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise PatternError(f"pattern {pattern} cannot be used by the sandbox's linear-time regular expressions "
-                           f"(RE2: {detail}); lookaround, backreferences and possessive quantifiers are not "
-                           f"supported: write it without them") from None
+        raise PatternError(f"pattern {pattern} cannot be used by the sandbox's linear-time regular "
+                           f"expressions (RE2: {detail}); lookaround, backreferences and possessive "
+                           f"quantifiers are not supported: write it without them") from None
 
 
 def fullmatch(pattern: str, text: str) -> bool:

@@ -54,7 +54,8 @@ def test_the_longest_rate_accepted_still_shows_its_next_time(sb):
     try:
         shown = [t for t in _triggers(sb) if t["source"] == "rule century"]
         assert shown and shown[0]["next_fire"] and shown[0]["state"] == "Enabled"
-        refused = _aws(sb, "events", "put-rule", "--name", "longer", "--schedule-expression", "rate(36501 days)")
+        refused = _aws(sb, "events", "put-rule", "--name", "longer",
+                       "--schedule-expression", "rate(36501 days)")
         assert INVALID in refused.stderr
     finally:
         _aws(sb, "events", "delete-rule", "--name", "century")
@@ -78,9 +79,11 @@ def test_a_template_with_a_rate_too_large_fails_with_the_validation_error(sb, tm
             Properties:
               ScheduleExpression: "{HUGE}"
         """))
-    result = _aws(sb, "cloudformation", "deploy", "--stack-name", "huge-rate", "--template-file", str(template))
+    result = _aws(sb, "cloudformation", "deploy", "--stack-name", "huge-rate",
+                  "--template-file", str(template))
     assert result.returncode != 0
-    events = json.loads(_aws(sb, "cloudformation", "describe-stack-events", "--stack-name", "huge-rate").stdout)
+    described = _aws(sb, "cloudformation", "describe-stack-events", "--stack-name", "huge-rate")
+    events = json.loads(described.stdout)
     reasons = " ".join(e.get("ResourceStatusReason", "") for e in events["StackEvents"])
     assert "Parameter ScheduleExpression is not valid." in reasons, reasons
     assert _triggers(sb) is not None

@@ -14,7 +14,6 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT
-from test_cli import RunningSandbox
 
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.core import Sandbox
@@ -46,8 +45,8 @@ def _plant(directory, marker):
     return {p.name: p.read_bytes() for p in directory.iterdir()}
 
 
-def _sandbox(state_dir):
-    sb = Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True),
+def _sandbox(state_dir, **config):
+    sb = Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
                  FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
     sb.stop()  # reached only when the state directory was not refused
     return sb
@@ -77,12 +76,13 @@ def _assert_refused_by_cli(state_dir, *words):
 
 
 # -- a directory another user can write to, or owns ------------------------------------------------
-def test_a_state_directory_others_can_write_to_is_refused_before_anything_is_read(tmp_path):
+@pytest.mark.parametrize("how", [{}, {"salvage": True}, {"fresh": True}])
+def test_a_state_directory_others_can_write_to_is_refused_before_anything_is_read(tmp_path, how):
     state, marker = tmp_path / "shared", tmp_path / "planted-code-ran"
     before = _plant(state, marker)
     state.chmod(0o777)
-    with pytest.raises(StateError) as refused:
-        _sandbox(state)
+    with pytest.raises(StateError) as refused:  # --salvage and --fresh neither read nor delete it
+        _sandbox(state, **how)
     message = str(refused.value)
     assert str(state) in message and "chmod 700" in message and "0777" in message
     assert not marker.exists()  # the crafted pickle was not loaded

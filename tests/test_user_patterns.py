@@ -40,7 +40,8 @@ def _aws(sb, *args, timeout=QUICK_S):
 
 
 def _health_while(sb, action):
-    """Runs ``action`` while asking /_sandbox/health every 0.2 s; returns its result and the slowest answer."""
+    """Runs ``action`` while asking /_sandbox/health every 0.2 s; returns its result and the slowest
+    answer."""
     slowest, done = [0.0], threading.Event()
 
     def probe():

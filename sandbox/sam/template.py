@@ -169,8 +169,8 @@ def _allowed(pattern: str, text: str, name: str, source: str) -> bool:
     try:
         return patterns.fullmatch(pattern, text)
     except patterns.PatternError as exc:
-        raise TemplateError(f"{source}: Parameter '{name}' has an AllowedPattern the sandbox cannot use: {exc}") \
-            from None
+        raise TemplateError(
+            f"{source}: Parameter '{name}' has an AllowedPattern the sandbox cannot use: {exc}") from None
 
 
 def _transforms(template: dict) -> list[str]:

@@ -31,7 +31,7 @@ from ..invocation import InvocationRecord
 from ..wsgi import call
 from .recorder import StateRecorder
 from .requests import operation
-from .store import StateError, StateStore, reset, set_aside
+from .store import StateError, StateRefused, StateStore, reset, set_aside
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 
@@ -61,6 +61,8 @@ class Persistence:
             self.report(f"[state] --fresh: the state kept in {self.directory} was deleted.")
         try:
             self.store.open()
+        except StateRefused:
+            raise
         except StateError:
             if not self.salvage:
                 raise

@@ -44,6 +44,11 @@ class StateError(SandboxError):
     """The state directory cannot be used as it is; the message says why and what to do."""
 
 
+class StateRefused(StateError):
+    """The state directory is not this sandbox's to read (another user's, writable by others, a link, in
+    use): --fresh and --salvage do not touch it either."""
+
+
 def own_directory(path: str | os.PathLike) -> Path:
     """``path``, made (mode 0700) if missing, once it is known to be this user's alone: its pickles run code
     when a sandbox restores them, so a directory another user owns or can write to is refused before
@@ -53,19 +58,19 @@ def own_directory(path: str | os.PathLike) -> Path:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         found = os.stat(path)
     except OSError as exc:
-        raise StateError(f"The state directory {path} cannot be used ({exc.strerror}); choose another "
-                         f"--state-dir.") from None
+        raise StateRefused(f"The state directory {path} cannot be used ({exc.strerror}); choose another "
+                           f"--state-dir.") from None
     if not stat.S_ISDIR(found.st_mode):
-        raise StateError(f"The state directory {path} is not a directory; choose another --state-dir.")
+        raise StateRefused(f"The state directory {path} is not a directory; choose another --state-dir.")
     if found.st_uid != os.geteuid():
-        raise StateError(f"The state directory {path} belongs to another user (uid {found.st_uid}), whose "
-                         f"state would run code in this sandbox; nothing in it was read: choose a directory "
-                         f"of your own with --state-dir.")
+        raise StateRefused(f"The state directory {path} belongs to another user (uid {found.st_uid}), "
+                           f"whose state would run code in this sandbox; nothing in it was read: choose a "
+                           f"directory of your own with --state-dir.")
     if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise StateError(f"The state directory {path} can be written by other users (mode "
-                         f"{stat.S_IMODE(found.st_mode):04o}), who could plant state that runs code in this "
-                         f"sandbox; nothing in it was read: make it yours alone with `chmod 700 {path}` (if "
-                         f"you trust what is in it) or choose another --state-dir.")
+        raise StateRefused(f"The state directory {path} can be written by other users (mode "
+                           f"{stat.S_IMODE(found.st_mode):04o}), who could plant state that runs code in "
+                           f"this sandbox; nothing in it was read: make it yours alone with "
+                           f"`chmod 700 {path}` (if you trust what is in it) or choose another --state-dir.")
     return path
 
 
@@ -75,8 +80,8 @@ def open_private(path: Path, flags: int) -> int:
         return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise StateError(f"{path} in the state directory is a symbolic link, which the sandbox does not "
-                             f"follow; remove it (or choose another --state-dir).") from None
+            raise StateRefused(f"{path} in the state directory is a symbolic link, which the sandbox does "
+                               f"not follow; remove it (or choose another --state-dir).") from None
         raise
 
 
@@ -85,9 +90,9 @@ def _refuse_links(directory: Path, names) -> None:
     for name in names:
         with contextlib.suppress(FileNotFoundError):
             if not stat.S_ISREG(os.lstat(directory / name).st_mode):
-                raise StateError(f"{directory / name} in the state directory is not a plain file (a symbolic "
-                                 f"link?), which the sandbox does not follow; remove it (or choose another "
-                                 f"--state-dir).")
+                raise StateRefused(f"{directory / name} in the state directory is not a plain file (a "
+                                   f"symbolic link?), which the sandbox does not follow; remove it (or "
+                                   f"choose another --state-dir).")
 
 
 def _damaged(path: Path, detail: str) -> StateError:
@@ -182,15 +187,15 @@ class StateStore:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
             os.close(fd)
-            raise StateError(f"{path} in the state directory is not a plain file of yours; remove it (or "
-                             f"choose another --state-dir).")
+            raise StateRefused(f"{path} in the state directory is not a plain file of yours; remove it (or "
+                               f"choose another --state-dir).")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise StateError(f"The state directory {self.directory} is in use by another sandbox (process "
-                             f"{holder}); stop it, or give this one another --state-dir.") from None
+            raise StateRefused(f"The state directory {self.directory} is in use by another sandbox (process "
+                               f"{holder}); stop it, or give this one another --state-dir.") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd

@@ -363,9 +363,10 @@ def _when(item: dict) -> str | None:
     if item["next_fire_at"] is None:
         return None
     try:
-        stamp = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc)
     except (OverflowError, ValueError, OSError):
         return "beyond the dates the sandbox can show"
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S UTC")
     seconds = max(0, int(round(item["next_fire_in_s"])))
     hours, rest = divmod(seconds, 3600)
     wait = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"
