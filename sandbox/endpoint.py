@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 from .endpoint_access import AccessPolicy, EndpointGuard
 from .host_names import split_host
 from .http_server import BoundedWSGIServer, WriteTimeoutMixIn
+from .patterns import keep_moto_patterns_linear
 from .errors import SandboxError
 
 WSGIApp = Callable
@@ -313,6 +314,7 @@ class LocalEndpoint:
         _keep_moto_from_running_event_source_mappings()
         _keep_moto_from_delivering_events_to_lambda()
         _keep_rest_api_binary_media_types()
+        keep_moto_patterns_linear()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "

@@ -114,6 +114,9 @@ def _state_dir(args, stack) -> str | None:
         if args.fresh or args.salvage:
             raise SandboxError("--fresh and --salvage go with --state-dir DIR.")
         return None
+    from ..state.store import own_directory
+
+    own_directory(args.state_dir)  # refused unless it is this user's alone (each stack's folder too)
     key = f"template-{stack.name}" if stack is not None else "guide"
     if args.example:
         key += "+examples-" + "-".join(sorted(set(args.example)))

@@ -217,7 +217,11 @@ def cmd_reset(args) -> int:
     """Delete the state a state directory keeps: its own, and each stack's folder in it."""
     from ..state import reset
 
+    from ..state.store import own_directory
+
     base = Path(args.state_dir)
+    if base.exists():
+        own_directory(base)  # another user's folders are not touched
     folders = [base] + (sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else [])
     removed = [folder for folder in folders if (folder / "state.sqlite3").exists() and reset(folder)]
     if not removed:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import patterns
 from ..config import ACCOUNT_ID
 from .intrinsics import TemplateError
 
@@ -153,13 +154,23 @@ def _checked(name: str, spec: dict, raw, source: str):
                     "MaxValue" in spec and number > float(spec["MaxValue"]):
                 raise TemplateError(f"{source}: Parameter '{name}' must be a number from {spec.get('MinValue', '-inf')} "
                                     f"to {spec.get('MaxValue', 'inf')}")
-    if "AllowedPattern" in spec and not re.fullmatch(str(spec["AllowedPattern"]), text):
+    if "AllowedPattern" in spec and not _allowed(str(spec["AllowedPattern"]), text, name, source):
         raise TemplateError(f"{source}: Parameter '{name}' must match pattern {spec['AllowedPattern']}")
     if "MinLength" in spec and len(text) < int(spec["MinLength"]) or \
             "MaxLength" in spec and len(text) > int(spec["MaxLength"]):
         raise TemplateError(f"{source}: Parameter '{name}' must be from {spec.get('MinLength', 0)} to "
                             f"{spec.get('MaxLength', 'any')} characters long")
     return items if is_list else text
+
+
+def _allowed(pattern: str, text: str, name: str, source: str) -> bool:
+    """AWS reads AllowedPattern as a Java regular expression; here RE2 (linear time, sandbox/patterns.py)
+    reads it, so a pattern that backtracks cannot hold the sandbox."""
+    try:
+        return patterns.fullmatch(pattern, text)
+    except patterns.PatternError as exc:
+        raise TemplateError(
+            f"{source}: Parameter '{name}' has an AllowedPattern the sandbox cannot use: {exc}") from None
 
 
 def _transforms(template: dict) -> list[str]:

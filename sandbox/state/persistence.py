@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import moto_backends
+from ..invocation import InvocationRecord
 from ..wsgi import call
 from .recorder import StateRecorder
 from .requests import operation
-from .store import StateError, StateStore, reset, set_aside
+from .store import StateError, StateRefused, StateStore, reset, set_aside
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 
@@ -60,6 +61,8 @@ class Persistence:
             self.report(f"[state] --fresh: the state kept in {self.directory} was deleted.")
         try:
             self.store.open()
+        except StateRefused:
+            raise
         except StateError:
             if not self.salvage:
                 raise
@@ -71,7 +74,7 @@ class Persistence:
             aside = self.directory / f"damaged-{time.strftime('%Y%m%dT%H%M%S')}"
             self.store.copy_to(aside / "state.sqlite3")
             self.report(f"[state] --salvage: the state as it was is kept in {aside}.")
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self
 
     def close(self) -> None:
@@ -177,11 +180,11 @@ class Persistence:
         the metrics, which are restored with CloudWatch."""
         data = self.store.get("lambda/registry")
         if data is not None:
-            self._load("lambda/registry", lambda: sandbox.service.restore_registry(pickle.loads(data)))
+            self._load("lambda/registry", lambda: sandbox.service.restore_registry(_loads(data, dict)))
             self.restored["functions"] = len(sandbox.service.functions())
         records = []
         for name, blob in self.store.entities("record/"):
-            record = self._load(name, lambda: pickle.loads(blob))
+            record = self._load(name, lambda: _loads(blob, InvocationRecord))
             if record is not None:
                 records.append(record)
         records.sort(key=lambda r: (r.detected_at, r.attempt))
@@ -215,7 +218,7 @@ class Persistence:
 
     def load(self, name: str):
         data = self.store.get(f"source/{name}")
-        return None if data is None else json.loads(data)
+        return None if data is None else self._load(f"source/{name}", lambda: json.loads(data))
 
     def forget(self, *names: str) -> None:
         """Drop what was saved (one commit for all); lost in a machine crash: done again, at least once."""
@@ -223,7 +226,9 @@ class Persistence:
 
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
-        return [(name[len("source/"):], json.loads(data)) for name, data in self.store.entities(f"source/{prefix}")]
+        found = [(name, self._load(name, lambda: json.loads(data)))
+                 for name, data in list(self.store.entities(f"source/{prefix}"))]
+        return [(name[len("source/"):], value) for name, value in found if value is not None]
 
     def describe(self) -> str:
         """The banner's line."""
@@ -238,7 +243,7 @@ class Persistence:
         import sqlite3
 
         self.store.open()
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if (aside / "files").is_dir():
             shutil.copytree(aside / "files", self.files_dir, dirs_exist_ok=True)
         try:
@@ -262,6 +267,14 @@ class Persistence:
         except sqlite3.DatabaseError as exc:
             self.skipped.append(f"everything in the database ({exc})")
         self.store.sync()  # what was copied is on disk before anything runs
+
+
+def _loads(data: bytes, kind: type):
+    """A pickle of the state that must be a ``kind`` (anything else is a damaged or planted state)."""
+    found = pickle.loads(data)
+    if not isinstance(found, kind):
+        raise TypeError(f"found {type(found).__name__} where {kind.__name__} was kept")
+    return found
 
 
 def _function_log_events(client):

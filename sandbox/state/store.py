@@ -24,8 +24,10 @@ The file carries its format in ``PRAGMA user_version`` and the version of moto t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -40,6 +42,57 @@ LOCK_FILE = "lock"
 
 class StateError(SandboxError):
     """The state directory cannot be used as it is; the message says why and what to do."""
+
+
+class StateRefused(StateError):
+    """The state directory is not this sandbox's to read (another user's, writable by others, a link, in
+    use): --fresh and --salvage do not touch it either."""
+
+
+def own_directory(path: str | os.PathLike) -> Path:
+    """``path``, made (mode 0700) if missing, once it is known to be this user's alone: its pickles run code
+    when a sandbox restores them, so a directory another user owns or can write to is refused before
+    anything in it is read or written."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        found = os.stat(path)
+    except OSError as exc:
+        raise StateRefused(f"The state directory {path} cannot be used ({exc.strerror}); choose another "
+                           f"--state-dir.") from None
+    if not stat.S_ISDIR(found.st_mode):
+        raise StateRefused(f"The state directory {path} is not a directory; choose another --state-dir.")
+    if found.st_uid != os.geteuid():
+        raise StateRefused(f"The state directory {path} belongs to another user (uid {found.st_uid}), "
+                           f"whose state would run code in this sandbox; nothing in it was read: choose a "
+                           f"directory of your own with --state-dir.")
+    if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StateRefused(f"The state directory {path} can be written by other users (mode "
+                           f"{stat.S_IMODE(found.st_mode):04o}), who could plant state that runs code in "
+                           f"this sandbox; nothing in it was read: make it yours alone with "
+                           f"`chmod 700 {path}` (if you trust what is in it) or choose another --state-dir.")
+    return path
+
+
+def open_private(path: Path, flags: int) -> int:
+    """A file of the state directory, never through a symbolic link; created mode 0600 (``os.O_CREAT``)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StateRefused(f"{path} in the state directory is a symbolic link, which the sandbox does "
+                               f"not follow; remove it (or choose another --state-dir).") from None
+        raise
+
+
+def _refuse_links(directory: Path, names) -> None:
+    """SQLite follows links: its files must be plain files (or absent) before it opens them."""
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(directory / name).st_mode):
+                raise StateRefused(f"{directory / name} in the state directory is not a plain file (a "
+                                   f"symbolic link?), which the sandbox does not follow; remove it (or "
+                                   f"choose another --state-dir).")
 
 
 def _damaged(path: Path, detail: str) -> StateError:
@@ -68,11 +121,13 @@ class StateStore:
 
     # -- opening -------------------------------------------------------------------------------------
     def open(self) -> "StateStore":
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._take_directory_lock()
+        self._take_directory_lock()  # the directory is checked to be this user's first
         path = self.directory / DATABASE
         new = not path.exists()
         try:
+            _refuse_links(self.directory, (DATABASE, DATABASE + "-wal", DATABASE + "-shm"))
+            # created 0600 here, since SQLite would use 0644; its WAL and shared memory take this file's mode
+            os.close(open_private(path, os.O_RDWR | os.O_CREAT))
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             if new:  # larger pages: an object is a few pages, not fifty (measured: commits ~10 % faster)
                 self._db.execute("PRAGMA page_size=16384")
@@ -123,14 +178,24 @@ class StateStore:
         """One sandbox per state directory: a second one gets a message, not a shared, corrupted state."""
         import fcntl
 
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        own_directory(self.directory)
+        path = self.directory / LOCK_FILE
+        try:  # a new lock file is this process's own; one left by a stopped sandbox is taken over
+            fd = open_private(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            fd = open_private(path, os.O_RDWR)
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
+            os.close(fd)
+            raise StateRefused(f"{path} in the state directory is not a plain file of yours; remove it (or "
+                               f"choose another --state-dir).")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise StateError(f"The state directory {self.directory} is in use by another sandbox (process "
-                             f"{holder}); stop it, or give this one another --state-dir.") from None
+            raise StateRefused(f"The state directory {self.directory} is in use by another sandbox (process "
+                               f"{holder}); stop it, or give this one another --state-dir.") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
@@ -192,7 +257,7 @@ class StateStore:
             target = self._commits  # every commit up to here must be on disk when this returns
             if self._synced_upto >= target:
                 return
-            fd = os.open(self.directory / (DATABASE + "-wal"), os.O_RDONLY)
+            fd = open_private(self.directory / (DATABASE + "-wal"), os.O_RDONLY)
         try:  # outside the lock: other writers go on while the disk works
             os.fsync(fd)
         finally:
@@ -238,7 +303,8 @@ class StateStore:
 
     def copy_to(self, path: Path) -> None:
         """A consistent copy of the database (SQLite's online backup), e.g. kept aside before --salvage."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(open_private(path, os.O_RDWR | os.O_CREAT | os.O_EXCL))  # 0600, as the database
         with self.lock, contextlib.closing(sqlite3.connect(path)) as target:
             self._db.backup(target)
 
@@ -287,7 +353,7 @@ def set_aside(directory: str | os.PathLike, reason: str = "damaged") -> Path | N
     if not files:
         return None
     aside = directory / f"{reason}-{time.strftime('%Y%m%dT%H%M%S')}"
-    aside.mkdir(parents=True, exist_ok=True)
+    aside.mkdir(parents=True, exist_ok=True, mode=0o700)
     for f in files:
         f.rename(aside / f.name)
     return aside

@@ -96,6 +96,7 @@ class ScheduledEventSource:
         self.clock = clock or ScaledClock(context.time_scale)
         self.timer = ScheduleTimer(self.clock, self._due, self._timer_failed)
         self._items: dict[tuple, Scheduled] = {}
+        self._unreadable: dict[str, list[tuple]] = {}  # kind -> (label, expression, why) kept but not run
         self._sync_lock = threading.Lock()  # one re-read of the rules (or schedules) at a time
         self._said: set = set()  # lines already shown on the terminal (each once)
         self._clients: dict = {}
@@ -139,17 +140,19 @@ class ScheduledEventSource:
                 targets = [t for p in events.get_paginator("list_targets_by_rule").paginate(Rule=rule["Name"])
                            for t in p["Targets"]]
                 found.append((rule, targets))
-        current = set()
+        current, unreadable = set(), []
         for rule, targets in found:
             try:
                 expression = parse(rule["ScheduleExpression"])
-            except InvalidScheduleExpression:
-                continue  # stored before the sandbox watched (cannot happen in a fresh endpoint)
+            except InvalidScheduleExpression as exc:  # stored before PutRule checked it (a kept state)
+                unreadable.append((f"rule {rule['Name']}", rule["ScheduleExpression"], str(exc)))
+                continue
             item = Scheduled("rule", rule["Name"], None, rule["Arn"], expression,
                              rule.get("State", "ENABLED") == "ENABLED", targets)
             current.add(item.key)
             self._put(item)
         self._drop_missing("rule", current)
+        self._unreadable["rule"] = unreadable
 
     def sync_schedules(self) -> None:
         """Read every EventBridge Scheduler schedule back from the Scheduler API."""
@@ -158,12 +161,14 @@ class ScheduledEventSource:
         for page in scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
                 found.append(scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default")))
-        current = set()
+        current, unreadable = set(), []
         for schedule in found:
             try:
                 expression = parse(schedule["ScheduleExpression"], allow_at=True,
                                    timezone=schedule.get("ScheduleExpressionTimezone") or "UTC")
-            except InvalidScheduleExpression:
+            except InvalidScheduleExpression as exc:
+                unreadable.append((f"schedule {schedule.get('GroupName', 'default')}/{schedule['Name']}",
+                                   schedule["ScheduleExpression"], str(exc)))
                 continue
             item = Scheduled(
                 "schedule", schedule["Name"], schedule.get("GroupName", "default"), schedule["Arn"], expression,
@@ -173,6 +178,7 @@ class ScheduledEventSource:
             current.add(item.key)
             self._put(item)
         self._drop_missing("schedule", current)
+        self._unreadable["schedule"] = unreadable
 
     def _put(self, item: Scheduled) -> None:
         known = self._items.get(item.key)
@@ -309,6 +315,11 @@ class ScheduledEventSource:
                     "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
                               f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
                     "state": item["state"].capitalize(), "next_fire": _when(item)})
+        for kind, unreadable in list(self._unreadable.items()):  # kept, but their times cannot be computed
+            for label, expression, why in unreadable:
+                found.append({"kind": "EventBridge rule" if kind == "rule" else "Scheduler schedule",
+                              "source": label, "function": None, "state": "Cannot be computed",
+                              "detail": f"{expression} -> never fires here ({why})", "next_fire": None})
         return found
 
     def fire_now(self, name: str, kind: str = "rule", group: str | None = None) -> list:
@@ -351,7 +362,11 @@ def _when(item: dict) -> str | None:
     """``2026-12-01 03:00:00 UTC (in 5 h 12 min)``; the real wait, and the clock's speed when it is not 1."""
     if item["next_fire_at"] is None:
         return None
-    stamp = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        when = dt.datetime.fromtimestamp(item["next_fire_at"], dt.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return "beyond the dates the sandbox can show"
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S UTC")
     seconds = max(0, int(round(item["next_fire_in_s"])))
     hours, rest = divmod(seconds, 3600)
     wait = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"

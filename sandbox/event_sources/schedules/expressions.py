@@ -23,6 +23,9 @@ from aws_croniter import AwsCroniter
 # EventBridge's answer to an expression it cannot read (PutRule). Scheduler words it differently.
 RULE_INVALID_MESSAGE = "Parameter ScheduleExpression is not valid."
 UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
+# AWS documents no largest rate value. Here a rate whose period is over 100 years is refused, as AWS
+# refuses an expression it cannot read: its fire times would lie beyond what a clock (or a date) can hold.
+MAX_RATE_PERIOD_S = 36500 * 86400
 _RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)")
 _CRON = re.compile(r"cron\((?P<fields>.*)\)")
 _AT = re.compile(r"at\((?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
@@ -82,6 +85,9 @@ def parse(text: str, *, allow_at: bool = False, timezone: str | None = None) -> 
         value, unit = int(rate["value"]), rate["unit"]
         if value < 1:
             raise InvalidScheduleExpression(f"{text}: the rate must be a positive whole number")
+        if value * UNITS_S[unit.rstrip("s")] > MAX_RATE_PERIOD_S:
+            raise InvalidScheduleExpression(f"{text}: the rate's period is over 100 years (36500 days), more "
+                                            f"than the sandbox can schedule")
         if (value == 1) != (not unit.endswith("s")):
             raise InvalidScheduleExpression(
                 f"{text}: use the singular unit exactly when the value is 1 (rate(1 {unit.rstrip('s')}), "

@@ -1,0 +1,78 @@
+"""Patterns users write (CloudFormation's ``AllowedPattern``, EventBridge's ``wildcard`` filters and name
+prefixes) matched with RE2 (``google-re2``), whose time is linear in the text: a pattern like ``(a+)+b``
+that backtracks for hours in Python's ``re`` is judged at once, and the sandbox keeps serving meanwhile.
+
+AWS reads ``AllowedPattern`` as a Java regular expression. RE2 reads the common part of both (classes,
+groups, alternation, counted repetition, ``(?i)``); what only a backtracking engine can do (lookaround,
+backreferences, possessive quantifiers, class intersection) is refused with a message, never run.
+"""
+from __future__ import annotations
+
+import functools
+
+import re2
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # a refused pattern is the caller's message, not a line on stderr
+_INTERSECTION = re2.compile(r"\[[^\]]*&&", _OPTIONS)  # Java's [a-z&&[^aeiou]]; RE2 would read it literally
+
+
+class PatternError(ValueError):
+    """A pattern the linear-time engine cannot run; the message says what to change."""
+
+
+@functools.lru_cache(maxsize=512)
+def compiled(pattern: str):
+    if _INTERSECTION.search(pattern):
+        raise PatternError(f"pattern {pattern} uses a character class intersection (&&), which the sandbox's "
+                           f"linear-time regular expressions (RE2) do not support; write the class out")
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PatternError(f"pattern {pattern} cannot be used by the sandbox's linear-time regular "
+                           f"expressions (RE2: {detail}); lookaround, backreferences and possessive "
+                           f"quantifiers are not supported: write it without them") from None
+
+
+def fullmatch(pattern: str, text: str) -> bool:
+    """True when ``text`` matches all of ``pattern``; PatternError for a pattern RE2 cannot run."""
+    return compiled(pattern).fullmatch(text) is not None
+
+
+def wildcard_match(text: str, pattern: str) -> bool:
+    """EventBridge's ``wildcard``: ``*`` matches any characters, ``\\*`` and ``\\\\`` are literal."""
+    parts, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and pattern[i + 1:i + 2] in ("*", "\\"):
+            parts.append(re2.escape(pattern[i + 1]))
+            i += 2
+            continue
+        parts.append(".*" if pattern[i] == "*" else re2.escape(pattern[i]))
+        i += 1
+    return fullmatch("(?s)" + "".join(parts), text)
+
+
+def keep_moto_patterns_linear() -> None:
+    """moto turns EventBridge's ``wildcard`` filters into a backtracking ``.*`` pattern, and reads the
+    NamePrefix of ListRules and the QueueNamePrefix of ListQueues as regular expressions: any of them
+    could hold the server. Here a wildcard runs on RE2 and a prefix is a prefix, as on AWS."""
+    from moto.events.models import PAGINATION_MODEL, EventPattern, EventsBackend
+    from moto.sqs.models import SQSBackend
+    from moto.utilities.paginator import paginate
+
+    if getattr(EventsBackend.list_rules, "_sandbox", False):
+        return
+    EventPattern._wildcard_match = staticmethod(
+        lambda item, pattern: isinstance(item, str) and wildcard_match(item, pattern))
+    all_rules, all_queues = EventsBackend.list_rules.__wrapped__, SQSBackend.list_queues  # without paging
+
+    @paginate(pagination_model=PAGINATION_MODEL)  # the model is found by the method's name
+    def list_rules(self, prefix=None, event_bus_arn=None):
+        return [rule for rule in all_rules(self, None, event_bus_arn) if rule.name.startswith(prefix or "")]
+
+    def list_queues(self, queue_name_prefix):
+        return [queue for queue in all_queues(self, None) if queue.name.startswith(queue_name_prefix or "")]
+
+    list_rules._sandbox = True
+    EventsBackend.list_rules, SQSBackend.list_queues = list_rules, list_queues
