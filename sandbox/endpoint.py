@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 from .endpoint_access import AccessPolicy, EndpointGuard
 from .host_names import split_host
 from .http_server import BoundedWSGIServer, WriteTimeoutMixIn
-from .patterns import keep_moto_patterns_linear
+from .patterns import wildcard_match
 from .errors import SandboxError
 
 WSGIApp = Callable
@@ -242,6 +242,31 @@ def _request_handler():
 
 _running_lock = threading.Lock()
 _running: list["LocalEndpoint"] = []
+
+
+def keep_moto_patterns_linear() -> None:
+    """moto turns EventBridge's ``wildcard`` filters into a backtracking ``.*`` pattern, and reads the
+    NamePrefix of ListRules and the QueueNamePrefix of ListQueues as regular expressions: any of them
+    could hold the server. Here a wildcard runs on RE2 and a prefix is a prefix, as on AWS."""
+    from moto.events.models import PAGINATION_MODEL, EventPattern, EventsBackend
+    from moto.sqs.models import SQSBackend
+    from moto.utilities.paginator import paginate
+
+    if getattr(EventsBackend.list_rules, "_sandbox", False):
+        return
+    EventPattern._wildcard_match = staticmethod(
+        lambda item, pattern: isinstance(item, str) and wildcard_match(item, pattern))
+    all_rules, all_queues = EventsBackend.list_rules.__wrapped__, SQSBackend.list_queues  # without paging
+
+    @paginate(pagination_model=PAGINATION_MODEL)  # the model is found by the method's name
+    def list_rules(self, prefix=None, event_bus_arn=None):
+        return [rule for rule in all_rules(self, None, event_bus_arn) if rule.name.startswith(prefix or "")]
+
+    def list_queues(self, queue_name_prefix):
+        return [queue for queue in all_queues(self, None) if queue.name.startswith(queue_name_prefix or "")]
+
+    list_rules._sandbox = True
+    EventsBackend.list_rules, SQSBackend.list_queues = list_rules, list_queues
 
 
 class LocalEndpoint:
