@@ -8,6 +8,7 @@ level, the value types, and the formats of ids, ARNs, times and encodings.
   no key that no reference has, and each value of the type the references give it.
 - ``FORMATS`` and ``check_formats(event, checks)``: small format checkers (regexes and predicates).
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,9 +21,22 @@ REFERENCES = Path(__file__).resolve().parent / "references"
 
 # Maps whose keys come from the request or the data (header names, query parameters, item attributes,
 # a rule's detail, message attributes): their own keys are not part of the event's shape.
-OPEN_MAPS = {"headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters",
-             "pathParameters", "stageVariables", "messageAttributes", "Keys", "NewImage", "OldImage", "detail",
-             "authorizer", "authentication", "clientCert"}
+OPEN_MAPS = {
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "messageAttributes",
+    "Keys",
+    "NewImage",
+    "OldImage",
+    "detail",
+    "authorizer",
+    "authentication",
+    "clientCert",
+}
 
 
 def reference(name: str) -> dict:
@@ -51,8 +65,14 @@ def kind(value) -> str:
     return {str: "string", dict: "object", list: "array", type(None): "null"}[type(value)]
 
 
-def compare(event: dict, primary: dict, others: tuple[dict, ...] = (), *, optional: set[str] = frozenset(),
-            nullable: set[str] = frozenset()) -> list[str]:
+def compare(
+    event: dict,
+    primary: dict,
+    others: tuple[dict, ...] = (),
+    *,
+    optional: set[str] = frozenset(),
+    nullable: set[str] = frozenset(),
+) -> list[str]:
     """What differs between ``event`` and the references. ``optional``: keys that are there or not
     depending on the request (a path, or a path prefix ending in ``/``); ``nullable``: keys whose value is
     null or not depending on the request."""
@@ -61,10 +81,17 @@ def compare(event: dict, primary: dict, others: tuple[dict, ...] = (), *, option
 
     def is_optional(path: str) -> bool:
         return path in optional or any(path.startswith(o) for o in optional if o.endswith("/"))
-    problems = [f"missing {p!r} (reference has {kind(want[p])})" for p in sorted(set(want) - set(mine))
-                if not is_optional(p)]
-    problems += [f"extra {p!r} = {mine[p]!r:.60} (in no reference)" for p in sorted(set(mine) - set(every))
-                 if not is_optional(p)]
+
+    problems = [
+        f"missing {p!r} (reference has {kind(want[p])})"
+        for p in sorted(set(want) - set(mine))
+        if not is_optional(p)
+    ]
+    problems += [
+        f"extra {p!r} = {mine[p]!r:.60} (in no reference)"
+        for p in sorted(set(mine) - set(every))
+        if not is_optional(p)
+    ]
     for path in sorted(set(mine) & set(every)):
         kinds = {kind(paths(ref).get(path)) for ref in (primary, *others) if path in paths(ref)}
         got = kind(mine[path])
@@ -99,8 +126,10 @@ FORMATS = {
     "principal": re.compile(r"^(AWS:)?[A-Z0-9]{10,}(:[\w+=,.@-]+)?$"),
     "s3-bucket-arn": re.compile(r"^arn:aws:s3:::[a-z0-9.-]{3,63}$"),
     "sqs-arn": re.compile(r"^arn:aws:sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}(\.fifo)?$"),
-    "stream-arn": re.compile(r"^arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[\w.-]+/stream/"
-                             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$"),
+    "stream-arn": re.compile(
+        r"^arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[\w.-]+/stream/"
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$"
+    ),
     "rule-arn": re.compile(r"^arn:aws:events:[a-z0-9-]+:\d{12}:rule/[\w.-]+$"),
     "schedule-arn": re.compile(r"^arn:aws:scheduler:[a-z0-9-]+:\d{12}:schedule/[\w.-]+/[\w.-]+$"),
     "ddb-event-id": re.compile(r"^[0-9a-f]{32}$"),
@@ -124,8 +153,11 @@ def check_formats(event: dict, checks: dict[str, str]) -> list[str]:
         if path not in found:
             continue
         value, check = found[path], FORMATS[name]
-        ok = check(value) if callable(check) and not hasattr(check, "match") else (
-            isinstance(value, str) and check.match(value) is not None)
+        ok = (
+            check(value)
+            if callable(check) and not hasattr(check, "match")
+            else (isinstance(value, str) and check.match(value) is not None)
+        )
         if not ok:
             problems.append(f"{path!r} = {value!r} is not of the {name} format")
     return problems
