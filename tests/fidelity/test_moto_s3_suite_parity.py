@@ -161,15 +161,17 @@ def plain_moto():
 @pytest.mark.timeout(240)
 def test_moto_s3_tests_pass_and_fail_alike_on_the_sandbox_and_on_plain_moto(plain_moto, tmp_path):
     directory = moto_tests()
-    sandbox = start_sandbox()
+    sandbox, runs = start_sandbox(), {}
     try:
-        runs = {
-            name: (run_suite(directory, endpoint, tmp_path / f"{name}.xml"), tmp_path / f"{name}.xml")
-            for name, endpoint in (("sandbox", sandbox.endpoint_url), ("moto", plain_moto))
-        }
+        for name, endpoint in (("sandbox", sandbox.endpoint_url), ("moto", plain_moto)):
+            runs[name] = (run_suite(directory, endpoint, tmp_path / f"{name}.xml"), tmp_path / f"{name}.xml")
         for process, _ in runs.values():
             process.wait(timeout=200)
     finally:
+        for process, _ in runs.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         sandbox.stop()
     on_sandbox, on_moto = (outcomes(report) for _, report in runs.values())
     assert len(on_moto) > 50 and set(on_sandbox) == set(on_moto)
