@@ -27,7 +27,7 @@ from conftest import HANDLERS
 from shapes import FORMATS, check_formats, compare, reference
 from waiting import eventually, wait_for_record
 
-pytestmark = pytest.mark.slow  # one sandbox for the module; the first look at each kind of event takes seconds
+pytestmark = pytest.mark.slow  # one sandbox for the module; the first look at each kind takes seconds
 
 TIME_SCALE = 60  # a sandbox minute per real second: a rate(1 minute) rule fires within a second
 LAMBDA_URI = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{}/invocations"
@@ -41,7 +41,7 @@ PENDING = {
     ),
     "s3-versioned-delete": (
         "S3 versioned deletes (DeleteMarkerCreated / Delete with versionId)",
-        lambda k, p: k in ("s3-delete-marker", "s3-delete-version"),
+        lambda k, p: k.startswith("s3-delete-") and ("versionId" in p or p.startswith("no ")),
     ),
     "scheduler-detail": ('Scheduler\'s detail as the string "{}"', lambda k, p: k == "scheduler"),
     "fifo-sequence": (
@@ -61,8 +61,8 @@ PENDING = {
         lambda k, p: "RequestId'" in p or "requestId'" in p,
     ),
     "http-v1-shape": (
-        "HTTP API payload 1.0 differences from AWS's documented example",
-        lambda k, p: k == "http-v1",
+        "HTTP API payload 1.0 differences from AWS's documented example",  # its key set and value types
+        lambda k, p: k == "http-v1" and (p.startswith(("missing ", "extra ")) or "references have" in p),
     ),
 }
 # Differences found here that nobody is fixing yet: reported, kept visible as xfail until fixed.
