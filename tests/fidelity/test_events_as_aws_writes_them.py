@@ -52,6 +52,7 @@ PENDING = {
         "the S3 -> SQS s3:TestEvent RequestId/HostId",
         lambda k, p: k == "s3-test-event" and ("RequestId" in p or "HostId" in p),
     ),
+    "trace-root": ("trace id Root consistency", lambda k, p: p.startswith("the X-Amzn-Trace-Id header")),
     "apigw-v1-headers": (
         "API Gateway payload 1.0 repeated headers and header-name case",
         lambda k, p: k in ("rest", "http-v1") and "header" in p.lower(),
@@ -638,7 +639,20 @@ def api_event(sb, kind: str) -> tuple[dict, str]:
         lambda r: r.trigger == "apigateway" and r.event.get("requestContext", {}).get("apiId") == api,
         f"the request to API {api}",
     )
-    return event, api
+    [record] = [r for r in sb.invocations() if r.event.get("requestContext", {}).get("apiId") == api]
+    return event, api, record.trace_id
+
+
+def trace_problems(event: dict, trace_id: str | None) -> list[str]:
+    """The X-Amzn-Trace-Id header API Gateway adds carries the invocation's trace: the same Root."""
+    headers = event.get("headers") or {}
+    header = next((v for k, v in headers.items() if k.lower() == "x-amzn-trace-id"), None)
+    root = (header or "").split(";")[0]
+    if not header or not FORMATS["trace-id"].match(header):
+        return [f"the X-Amzn-Trace-Id header {header!r} is not of AWS's form Root=1-<8 hex>-<24 hex>"]
+    if not trace_id or root != trace_id.split(";")[0]:
+        return [f"the X-Amzn-Trace-Id header's {root} is not the invocation's Root ({trace_id})"]
+    return []
 
 
 def expect(event: dict, values: dict) -> list[str]:
@@ -663,7 +677,8 @@ APIGW_FORMATS = {
 
 
 def api_problems(sb, kind: str) -> list[str]:
-    event, api = api_event(sb, kind)
+    event, api, trace_id = api_event(sb, kind)
+    trace = trace_problems(event, trace_id)
     if kind == "http-v2":
         primary, *others = [
             reference(n)
@@ -706,7 +721,7 @@ def api_problems(sb, kind: str) -> list[str]:
         if not isinstance(event["requestContext"].get("timeEpoch"), int):
             problems.append("requestContext/timeEpoch is not an integer of milliseconds")
         pt.APIGatewayProxyEventV2Model.model_validate(event)
-        return problems
+        return problems + trace
     if kind == "rest":
         primary, *others = [
             reference(n)
@@ -784,7 +799,7 @@ def api_problems(sb, kind: str) -> list[str]:
     if not isinstance(event["requestContext"].get("requestTimeEpoch"), int):
         problems.append("requestContext/requestTimeEpoch is not an integer of milliseconds")
     pt.APIGatewayProxyEventModel.model_validate(event)
-    return problems
+    return problems + trace
 
 
 # -- the tests -----------------------------------------------------------------------------------
