@@ -50,7 +50,8 @@ class FunctionHooks(Protocol):
     def discard_code(self, folder: Path) -> None: ...
     def new_function(self, request: dict): ...
     def function_created(self, function) -> None: ...
-    def layer_published(self, zip_bytes: bytes, response: dict) -> None: ...
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path: ...
+    def layer_published(self, folder: Path, response: dict) -> None: ...
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
@@ -147,7 +148,8 @@ class LambdaApiInterceptor:
         except Exception:
             if started:
                 raise
-            _log.exception("The sandbox failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            _log.exception("The sandbox failed on %s %s", environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
             return _error(start_response, "500 Internal Server Error", "ServiceException",
                           "The sandbox failed on this request; the sandbox's log has the traceback.")
 
@@ -189,8 +191,9 @@ class LambdaApiInterceptor:
                 return captured.replay(start_response)
         if method == "POST" and path.rstrip("/").endswith("/functions"):
             return self._create_function(environ, start_response)
-        if method == "POST" and _LAYER_PATH.match(path):
-            return self._publish_layer(environ, start_response)
+        layer = _LAYER_PATH.match(path)
+        if method == "POST" and layer:
+            return self._publish_layer(unquote(layer.group("name")).split(":")[-1], environ, start_response)
         mapping = _MAPPING_PATH.match(path)
         if mapping and method in ("POST", "PUT", "DELETE"):
             return self._event_source_mapping(method, mapping.group("uuid"), environ, start_response)
@@ -340,13 +343,14 @@ class LambdaApiInterceptor:
                 self.hooks.mapping_changed(captured.json())
         return captured.replay(start_response)
 
-    def _publish_layer(self, environ, start_response):
-        try:
-            request = json.loads(read_body(environ) or b"{}")
-        except ValueError:
-            request = {}
-        captured = call(self.app, environ)
+    def _publish_layer(self, layer_name, environ, start_response):
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
         zip_b64 = (request.get("Content") or {}).get("ZipFile")
-        if captured.code < 300 and zip_b64:
-            self.hooks.layer_published(base64.b64decode(zip_b64), captured.json())
+        folder = self.hooks.prepare_layer(layer_name, base64.b64decode(zip_b64)) if zip_b64 else None
+        captured = call(self.app, environ)
+        if folder is not None:
+            if captured.code < 300:
+                self.hooks.layer_published(folder, captured.json())
+            else:
+                self.hooks.discard_code(folder)
         return captured.replay(start_response)

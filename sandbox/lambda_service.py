@@ -300,8 +300,9 @@ class LambdaService:
             self._remove_unpacked(previous)
 
     def discard_code(self, folder: Path) -> None:
-        """A package unpacked for a request moto then refused, unless a function runs from it."""
-        if all(Path(r.function.code_dir) != Path(folder) for r in self._functions.values()):
+        """A package unpacked for a request moto then refused, unless a function or layer uses it."""
+        used = [r.function.code_dir for r in self._functions.values()] + list(self._layers.values())
+        if all(Path(path) != Path(folder) for path in used):
             self._remove_unpacked(folder)
 
     def new_function(self, request: dict) -> FunctionConfiguration | None:
@@ -332,10 +333,14 @@ class LambdaService:
             runtime.shutdown()
             self._remove_unpacked(runtime.function.code_dir)
 
-    def layer_published(self, zip_bytes: bytes, response: dict) -> None:
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path:
+        """publish-layer-version, before moto stores it: the zip unpacked (refused as Lambda would)."""
+        return self._unpack("layers", layer_name, zip_bytes)
+
+    def layer_published(self, folder: Path, response: dict) -> None:
         arn = response.get("LayerVersionArn")
         if arn:
-            self._layers[arn] = self._unpack("layers", arn.split(":")[-2] + "-" + arn.split(":")[-1], zip_bytes)
+            self._layers[arn] = folder
 
     def set_recursion(self, name: str, allow: bool) -> None:
         (self._recursion_allowed.add if allow else self._recursion_allowed.discard)(name)
@@ -432,8 +437,8 @@ class LambdaService:
 
     def _remove_unpacked(self, folder: Path) -> None:
         """Remove a package folder the service unpacked (never a folder a function runs from in place),
-        and its function's folder once empty."""
-        if not self._holds(folder, "functions"):
+        and its name's folder once empty."""
+        if not (self._holds(folder, "functions") or self._holds(folder, "layers")):
             return
         shutil.rmtree(folder, ignore_errors=True)
         with contextlib.suppress(OSError):

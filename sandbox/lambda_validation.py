@@ -118,12 +118,13 @@ def validate(operation: Operation, path_params: dict, query: str, body: bytes) -
         _check(member, body_json[name], _field(name), problems)
     for name in shape.required_members:
         if request.get(name) is None and name not in body_json and not _is_payload(operation, name):
-            problems.append(f"Value null at '{_field(name)}' failed to satisfy constraint: Member must not be null")
+            problems.append(f"Value null at '{_field(name)}' failed to satisfy constraint: "
+                            f"Member must not be null")
     _check_name_length(request, body_json, problems)
     if problems:
         count = len(problems)
-        raise LambdaApiError(400, "ValidationException", f"{count} validation error{'s' if count > 1 else ''} "
-                                                         f"detected: " + "; ".join(problems))
+        errors = "validation error" if count == 1 else "validation errors"
+        raise LambdaApiError(400, "ValidationException", f"{count} {errors} detected: " + "; ".join(problems))
     return body_json
 
 
@@ -179,13 +180,14 @@ def _check(shape, value, where: str, problems: list[str]) -> None:
         except (binascii.Error, ValueError):
             raise _unreadable(f"'{where}' is not valid base64.") from None
     elif shape.type_name == "string":
+        pattern = _pattern(meta["pattern"]) if "pattern" in meta else None
         if "max" in meta and len(value) > meta["max"]:
             problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
                             f"length less than or equal to {meta['max']}")
         elif "min" in meta and len(value) < meta["min"]:
             problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
                             f"length greater than or equal to {meta['min']}")
-        elif "pattern" in meta and _pattern(meta["pattern"]).fullmatch(value) is None:
+        elif pattern is not None and pattern.fullmatch(value) is None:
             problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must "
                             f"satisfy regular expression pattern: {meta['pattern']}")
     elif shape.type_name in ("integer", "long"):
@@ -214,5 +216,14 @@ def _article(type_name: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern:
-    return re.compile(text)
+def _pattern(text: str):
+    """A model pattern compiled; Java's ``\\p{L}`` classes (tag keys and values) need the ``regex``
+    package, and without it such a pattern is not enforced."""
+    try:
+        return re.compile(text)
+    except re.error:
+        try:
+            import regex
+        except ImportError:
+            return None
+        return regex.compile(text)

@@ -67,6 +67,7 @@ class S3KeyLimits:
                 f"<Message>Your key is too long</Message><Size>{size}</Size>"
                 f"<MaxSizeAllowed>{KEY_LIMIT_BYTES}</MaxSizeAllowed><RequestId>{request_id}</RequestId>"
                 f"<HostId>{escape(host_id)}</HostId></Error>").encode()
-        start_response("400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body))),
+        start_response("400 Bad Request", [("Content-Type", "application/xml"),
+                                           ("Content-Length", str(len(body))),
                                            ("x-amz-request-id", request_id), ("x-amz-id-2", host_id)])
         return [body]

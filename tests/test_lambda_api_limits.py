@@ -104,7 +104,8 @@ def _escaping_names(tmp_path: Path) -> list[tuple[str, Path]]:
 def test_a_name_that_escapes_the_code_folder_is_refused_before_anything_is_unpacked(sb, lam, tmp_path):
     before = _function_names(lam)
     for name, landing in _escaping_names(tmp_path):
-        message = _refused(lambda: _create(sb, lam, name, _zip({"app.py": HANDLER % 1})), "ValidationException")
+        message = _refused(lambda: _create(sb, lam, name, _zip({"app.py": HANDLER % 1})),
+                           "ValidationException")
         assert message.startswith("1 validation error detected: Value ") and "at 'functionName'" in message
         assert "Member must satisfy regular expression pattern" in message
         assert not landing.exists()
@@ -125,7 +126,8 @@ def test_every_operation_on_a_function_checks_its_name(lam, call, tmp_path):
 
 
 def test_a_name_longer_than_64_characters_is_refused(sb, lam):
-    message = _refused(lambda: _create(sb, lam, "f" * 65, _zip({"app.py": HANDLER % 1})), "ValidationException")
+    message = _refused(lambda: _create(sb, lam, "f" * 65, _zip({"app.py": HANDLER % 1})),
+                       "ValidationException")
     assert "Member must have length less than or equal to 64" in message
     assert "f" * 65 not in _function_names(lam)
 
@@ -213,11 +215,13 @@ def test_zip_entries_outside_the_task_root_are_refused(sb, lam, entry):
     assert message == "Could not unzip uploaded file. Please check your file, then try to upload again."
     assert "Slip" not in _function_names(lam)
     assert not (Path(sb.state_dir) / "functions" / "Slip").exists()
-    assert not list(Path(sb.state_dir).parent.glob("escaped*.py")) and not Path("/tmp/escaped-absolute.py").exists()
+    assert not list(Path(sb.state_dir).parent.glob("escaped*.py"))
+    assert not Path("/tmp/escaped-absolute.py").exists()
 
 
 def test_a_body_that_is_not_a_zip_is_refused_by_boto3_and_the_aws_cli(sb, lam, tmp_path):
-    message = _refused(lambda: _create(sb, lam, "NotAZip", b"this is not a zip"), "InvalidParameterValueException")
+    message = _refused(lambda: _create(sb, lam, "NotAZip", b"this is not a zip"),
+                       "InvalidParameterValueException")
     assert message == "Could not unzip uploaded file. Please check your file, then try to upload again."
     # The AWS CLI itself refuses a file that is not a zip at all; a damaged one reaches Lambda.
     damaged = bytearray(_zip_compressed({"app.py": HANDLER % 1 * 50}))
@@ -272,8 +276,9 @@ def test_an_asynchronous_payload_over_1_mb_is_413_and_one_under_is_accepted(sb, 
                                           Payload=payload), "RequestEntityTooLargeException", 413)
     assert message == "Request must be smaller than 1048576 bytes for the InvokeFunction operation"
     assert len(sb.invocations()) == before
+    _create(sb, lam, "Small", _zip({"app.py": HANDLER % 1}))
     fits = json.dumps({"data": "x" * (MB - 1024)}).encode()
-    assert lam.invoke(FunctionName="ImageResizeLambda", InvocationType="DryRun", Payload=fits)["StatusCode"] == 204
+    assert lam.invoke(FunctionName="Small", InvocationType="Event", Payload=fits)["StatusCode"] == 202
 
 
 # -- S3 keys ---------------------------------------------------------------------------------------------
@@ -314,7 +319,8 @@ def test_a_presigned_post_with_a_key_over_1024_bytes_is_refused(sb, bucket):
     boundary = "----limits"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
              for k, v in post["fields"].items()]
-    body = ("".join(parts) + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+    body = ("".join(parts) + f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n'
             f"Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n").encode()
     request = urllib.request.Request(post["url"], data=body, method="POST",
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
@@ -338,7 +344,8 @@ def _create_body(sb, **changes) -> bytes:
     import base64
 
     request = {"FunctionName": "Malformed", "Runtime": "python3.12", "Role": sb.function.role_arn,
-               "Handler": "app.handler", "Code": {"ZipFile": base64.b64encode(_zip({"app.py": HANDLER % 1})).decode()}}
+               "Handler": "app.handler",
+               "Code": {"ZipFile": base64.b64encode(_zip({"app.py": HANDLER % 1})).decode()}}
     return json.dumps(dict(request, **changes)).encode()
 
 
@@ -360,16 +367,19 @@ def test_a_malformed_create_function_gets_a_400_json_error(sb, lam, what, body):
 
 def test_malformed_configuration_and_code_updates_get_400_json_errors(sb, lam):
     before = lam.get_function_configuration(FunctionName="ImageResizeLambda")
-    for path, body in [("/2015-03-31/functions/ImageResizeLambda/configuration", b'{"Environment": {"Variables": []}}'),
-                       ("/2015-03-31/functions/ImageResizeLambda/configuration", b"nope"),
-                       ("/2015-03-31/functions/ImageResizeLambda/code", b'{"ZipFile": "%%%"}')]:
+    function = "/2015-03-31/functions/ImageResizeLambda"
+    for path, body in [(function + "/configuration", b'{"Environment": {"Variables": []}}'),
+                       (function + "/configuration", b"nope"),
+                       (function + "/code", b'{"ZipFile": "%%%"}')]:
         status, headers, answer = _signed(sb, "PUT", path, body)
         assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestContentException"), answer
     after = lam.get_function_configuration(FunctionName="ImageResizeLambda")
-    assert (after["CodeSha256"], after.get("Environment")) == (before["CodeSha256"], before.get("Environment"))
+    assert after["CodeSha256"] == before["CodeSha256"]
+    assert after.get("Environment") == before.get("Environment")
 
 
-def test_an_unexpected_failure_in_the_sandbox_is_a_json_service_exception_logged_once(sb, monkeypatch, caplog):
+def test_an_unexpected_failure_in_the_sandbox_is_a_json_service_exception_logged_once(sb, monkeypatch,
+                                                                                     caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the sandbox")
     monkeypatch.setattr(sb.service, "log_tail", broken)
@@ -380,3 +390,33 @@ def test_an_unexpected_failure_in_the_sandbox_is_a_json_service_exception_logged
     assert headers["Content-Type"] == "application/json" and json.loads(answer)["message"]
     logged = [r for r in caplog.records if r.exc_info and "a bug in the sandbox" in str(r.exc_info[1])]
     assert len(logged) == 1
+
+
+# -- layers ----------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_layer_zip_bomb_is_refused_and_no_layer_version_is_stored(sb, lam, tmp_path):
+    bomb = _zip_bomb(tmp_path / "layer-bomb.zip", 300)
+    publish = lambda: lam.publish_layer_version(LayerName="bomb", Content={"ZipFile": bomb.read_bytes()})
+    message = _refused(publish, "InvalidParameterValueException")
+    assert message == "Unzipped size must be smaller than 262144000 bytes"
+    assert not lam.list_layer_versions(LayerName="bomb").get("LayerVersions")
+    assert not (Path(sb.state_dir) / "layers" / "bomb").exists()
+
+
+@pytest.mark.slow
+def test_code_and_layers_together_may_not_pass_250_mb_unzipped(sb, lam, tmp_path):
+    layer = lam.publish_layer_version(LayerName="heavy", Content={"ZipFile": _zip_bomb(
+        tmp_path / "layer.zip", 130).read_bytes()})["LayerVersionArn"]
+    package = _zip_bomb(tmp_path / "function.zip", 130).read_bytes()
+    message = _refused(lambda: _create(sb, lam, "Heavy", package, Layers=[layer]),
+                       "InvalidParameterValueException")
+    assert message.startswith("Function code combined with layers exceeds the maximum allowed size of "
+                              "262144000 bytes. The actual size is ")
+    assert "Heavy" not in _function_names(lam)
+    _create(sb, lam, "Heavy", package)
+    message = _refused(lambda: lam.update_function_configuration(FunctionName="Heavy", Layers=[layer]),
+                       "InvalidParameterValueException")
+    assert message.startswith("Function code combined with layers exceeds the maximum allowed size")
+    assert not lam.get_function_configuration(FunctionName="Heavy").get("Layers")
+    lam.delete_function(FunctionName="Heavy")
