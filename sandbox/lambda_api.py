@@ -155,7 +155,8 @@ class LambdaApiInterceptor:
 
     def _check(self, environ) -> None:
         """Lambda's checks (sizes, names, patterns, types) before anything acts on the request."""
-        found = find_operation(environ.get("REQUEST_METHOD", "GET"), _raw_path(environ))
+        found = find_operation(environ.get("REQUEST_METHOD", "GET"), _raw_path(environ),
+                               environ.get("QUERY_STRING", ""))
         if found is None:
             return
         operation, path_params = found

@@ -47,6 +47,7 @@ def _unreadable(detail: str) -> LambdaApiError:
 class Operation:
     model: object  # botocore OperationModel
     path: re.Pattern
+    query: str  # a literal the query must hold (``find=LayerVersion``), or ""
 
     @property
     def name(self) -> str:
@@ -61,17 +62,19 @@ def operations() -> tuple[Operation, ...]:
     found = []
     for name in service.operation_names:
         model = service.operation_model(name)
-        uri = model.http["requestUri"].split("?")[0]
+        uri, _, query = model.http["requestUri"].partition("?")
         pattern = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(uri.rstrip("/")))
-        found.append(Operation(model, re.compile(f"^{pattern}/?$")))
-    # Literal paths before templated ones (``/functions/{name}`` must not swallow a literal route).
-    return tuple(sorted(found, key=lambda op: op.path.pattern.count("(?P<")))
+        found.append(Operation(model, re.compile(f"^{pattern}/?$"), query))
+    # Literal paths before templated ones (``/functions/{name}`` must not swallow a literal route), and
+    # of two operations on one path, the one a query literal picks out first.
+    return tuple(sorted(found, key=lambda op: (op.path.pattern.count("(?P<"), not op.query)))
 
 
-def find_operation(method: str, raw_path: str) -> tuple[Operation, dict] | None:
+def find_operation(method: str, raw_path: str, query: str = "") -> tuple[Operation, dict] | None:
     """The operation a request calls and its path parameters (percent-decoded), or None."""
+    given = query.split("&")
     for operation in operations():
-        if operation.model.http["method"] != method:
+        if operation.model.http["method"] != method or (operation.query and operation.query not in given):
             continue
         match = operation.path.match(raw_path)
         if match:
@@ -101,13 +104,17 @@ def validate(operation: Operation, path_params: dict, query: str, body: bytes) -
         return {}
     given = parse_qs(query, keep_blank_values=True)
     request: dict = {}
+    present: set[str] = set()
     for name, member in shape.members.items():
-        location = member.serialization.get("location")
+        location, key = member.serialization.get("location"), member.serialization.get("name", name)
         if location == "uri":
-            request[name] = path_params.get(member.serialization.get("name", name))
-        elif location == "querystring" and member.serialization.get("name", name) in given:
+            request[name] = path_params.get(key)
+        elif location == "querystring" and key in given:
+            present.add(name)  # only strings and lists of them are checked: other values come as text
             if member.type_name == "string":
-                request[name] = given[member.serialization["name"]][0]
+                request[name] = given[key][0]
+            elif member.type_name == "list" and member.member.type_name == "string":
+                request[name] = given[key]
     for name, value in request.items():
         if value is not None:
             _check(shape.members[name], value, _field(name), problems)
@@ -117,7 +124,8 @@ def validate(operation: Operation, path_params: dict, query: str, body: bytes) -
             continue
         _check(member, body_json[name], _field(name), problems)
     for name in shape.required_members:
-        if request.get(name) is None and name not in body_json and not _is_payload(operation, name):
+        if (request.get(name) is None and name not in present and name not in body_json
+                and not _is_payload(operation, name)):
             problems.append(f"Value null at '{_field(name)}' failed to satisfy constraint: "
                             f"Member must not be null")
     _check_name_length(request, body_json, problems)
