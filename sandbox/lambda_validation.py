@@ -20,8 +20,10 @@ from urllib.parse import parse_qs, unquote
 # A function's own name (not an ARN) is at most 64 characters (Lambda's CreateFunction reference).
 FUNCTION_NAME_LIMIT = 64
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-# AWS raised the asynchronous limit from 256 KB to 1 MB in October 2025.
+# AWS raised the asynchronous limit from 256 KB to 1 MB in October 2025; the deprecated InvokeAsync
+# kept 256 KB.
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+INVOKE_ASYNC_LIMIT = 256 * 1024
 DIRECT_UPLOAD_REQUEST_LIMIT = 70_167_211  # what Lambda answers for a zip over 50 MB sent in the request
 _UPLOADS = {"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"}
 
@@ -86,14 +88,17 @@ def request_limit(operation: Operation, invocation_type: str | None) -> int | No
     if operation.name == "Invoke":
         return ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
     if operation.name == "InvokeAsync":
-        return ASYNC_PAYLOAD_LIMIT
+        return INVOKE_ASYNC_LIMIT
     return DIRECT_UPLOAD_REQUEST_LIMIT if operation.name in _UPLOADS else None
 
 
 def too_large(operation: Operation, limit: int) -> LambdaApiError:
-    name = "InvokeFunction" if operation.name in ("Invoke", "InvokeAsync") else operation.name
+    if operation.name == "InvokeAsync":
+        what = "InvokeAsync API"
+    else:
+        what = ("InvokeFunction" if operation.name == "Invoke" else operation.name) + " operation"
     return LambdaApiError(413, "RequestEntityTooLargeException",
-                          f"Request must be smaller than {limit} bytes for the {name} operation")
+                          f"Request must be smaller than {limit} bytes for the {what}")
 
 
 def validate(operation: Operation, path_params: dict, query: str, body: bytes) -> dict:

@@ -420,3 +420,31 @@ def test_code_and_layers_together_may_not_pass_250_mb_unzipped(sb, lam, tmp_path
     assert message.startswith("Function code combined with layers exceeds the maximum allowed size")
     assert not lam.get_function_configuration(FunctionName="Heavy").get("Layers")
     lam.delete_function(FunctionName="Heavy")
+
+
+def test_a_function_running_from_a_folder_of_the_users_keeps_that_folder(sb, tmp_path):
+    from sandbox.config import FunctionConfiguration
+
+    folder = tmp_path / "code"
+    folder.mkdir()
+    (folder / "app.py").write_text(HANDLER % 1)
+    sb.service.register(FunctionConfiguration(function_name="FromFolder", code_dir=folder,
+                                              handler="app.handler"))
+    unpacked = sb.service.prepare_code("FromFolder", _zip({"app.py": HANDLER % 2}))
+    sb.service.apply_code("FromFolder", unpacked)
+    assert (folder / "app.py").is_file() and unpacked.is_dir()
+    sb.service.function_deleted("FromFolder")
+    assert not unpacked.exists()
+    sb.service.register(FunctionConfiguration(function_name="FromFolder", code_dir=folder,
+                                              handler="app.handler"))
+    sb.service.function_deleted("FromFolder")
+    assert (folder / "app.py").is_file()
+
+
+def test_the_deprecated_invoke_async_keeps_its_256_kb_limit(sb, lam):
+    before = len(sb.invocations())
+    message = _refused(lambda: lam.invoke_async(FunctionName="ImageResizeLambda",
+                                                InvokeArgs=json.dumps({"data": "x" * (300 * 1024)})),
+                       "RequestEntityTooLargeException", 413)
+    assert message == "Request must be smaller than 262144 bytes for the InvokeAsync API"
+    assert len(sb.invocations()) == before
