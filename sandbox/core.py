@@ -41,6 +41,7 @@ from .lambda_api import LambdaApiInterceptor
 from .lambda_service import LambdaService
 from .metrics import LambdaMetrics
 from .pricing import CostSummary
+from .s3_key_limits import S3KeyLimits
 from .sam.applications import Applications
 from .sandbox_api import SandboxApi
 from .state import Persistence
@@ -83,6 +84,7 @@ class Sandbox:
             for suffix, app in getattr(source, "host_routes", list)():
                 self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
+        self.endpoint.add_service_middleware("s3", S3KeyLimits)  # outside the event sources' S3 middleware
         self.stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
         self.endpoint.add_service_app("cloudformation", self.stacks.cloudformation_app())
         self._clients: dict = {}

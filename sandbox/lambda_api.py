@@ -10,16 +10,26 @@ layers, permissions, and answers ``get-function-configuration``), while this lay
   environment, handler and layers to the running function (warm environments are retired, as on AWS);
 - unpacks the zip of ``create-function`` / ``update-function-code`` as the function's task root, and the
   zips of ``publish-layer-version`` as its layers (``/opt`` on AWS), so a deployed function really runs.
+
+Every request is first checked as Lambda checks it (lambda_validation.py): names, patterns, types, sizes.
 """
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import re
-from .invocation import InvocationStatus
-from .wsgi import call, read_body
+from http import HTTPStatus
+from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlsplit
+
+from .invocation import InvocationStatus
+from .lambda_validation import LambdaApiError, find_operation, request_limit, too_large, validate
+from .wsgi import call, read_body
+
+_log = logging.getLogger(__name__)
 
 _FUNCTION_PATH = re.compile(r"^/(?P<version>[^/]+)/functions/(?P<name>[^/]+)(?P<rest>/.*)?$")
 _LAYER_PATH = re.compile(r"^/(?P<version>[^/]+)/layers/(?P<name>[^/]+)/versions/?$")
@@ -35,10 +45,13 @@ class FunctionHooks(Protocol):
     def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
     def check_configuration(self, name: str, changes: dict) -> None: ...
     def apply_configuration(self, name: str, changes: dict) -> None: ...
-    def apply_code(self, name: str, zip_bytes: bytes) -> None: ...
+    def prepare_code(self, name: str, zip_bytes: bytes) -> Path: ...
+    def apply_code(self, name: str, folder: Path) -> None: ...
+    def discard_code(self, folder: Path) -> None: ...
     def new_function(self, request: dict): ...
     def function_created(self, function) -> None: ...
-    def layer_published(self, zip_bytes: bytes, response: dict) -> None: ...
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path: ...
+    def layer_published(self, folder: Path, response: dict) -> None: ...
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
@@ -71,12 +84,88 @@ def _error(start_response, status: str, error_type: str, message: str):
                           [("x-amzn-ErrorType", error_type)])
 
 
+def _api_error(start_response, error: LambdaApiError):
+    status = f"{error.status} {HTTPStatus(error.status).phrase}"
+    return _error(start_response, status, error.code, error.message)
+
+
+def _raw_path(environ) -> str:
+    """The path as the client sent it (percent-encoded), so an encoded ``/`` stays inside its segment."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return urlsplit(raw).path if raw.startswith(("http://", "https://")) else raw.split("?", 1)[0]
+    return quote(environ.get("PATH_INFO", ""))
+
+
+def _body_within(environ, limit: int) -> bool:
+    """Is the request's body at most ``limit`` bytes? A larger one is read and dropped in pieces (never held
+    in memory), so the client hears the answer instead of a reset connection."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return True
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if not environ.get("wsgi.input_terminated"):
+        if length <= limit:
+            return True
+        while length > 0:
+            chunk = stream.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            length -= len(chunk)
+        return False
+    kept = stream.read(limit + 1)
+    if len(kept) <= limit:
+        environ["wsgi.input"] = io.BytesIO(kept)
+        return True
+    while stream.read(1 << 20):
+        pass
+    return False
+
+
 class LambdaApiInterceptor:
     def __init__(self, app, hooks: FunctionHooks):
         self.app = app
         self.hooks = hooks
 
     def __call__(self, environ, start_response):
+        """Lambda's answer to every request: a refused one gets Lambda's error; an unexpected failure of
+        the sandbox a JSON ServiceException (its traceback in the log), never an HTML page."""
+        started: list[str] = []
+
+        def start(status, headers, exc_info=None):
+            started.append(status)
+            return start_response(status, headers, exc_info)
+        try:
+            self._check(environ)
+            return self._route(environ, start)
+        except LambdaApiError as exc:
+            if started:
+                raise
+            return _api_error(start_response, exc)
+        except Exception:
+            if started:
+                raise
+            _log.exception("The sandbox failed on %s %s", environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
+            return _error(start_response, "500 Internal Server Error", "ServiceException",
+                          "The sandbox failed on this request; the sandbox's log has the traceback.")
+
+    def _check(self, environ) -> None:
+        """Lambda's checks (sizes, names, patterns, types) before anything acts on the request."""
+        found = find_operation(environ.get("REQUEST_METHOD", "GET"), _raw_path(environ),
+                               environ.get("QUERY_STRING", ""))
+        if found is None:
+            return
+        operation, path_params = found
+        limit = request_limit(operation, environ.get("HTTP_X_AMZ_INVOCATION_TYPE"))
+        if limit is not None and not _body_within(environ, limit):
+            raise too_large(operation, limit)
+        validate(operation, path_params, environ.get("QUERY_STRING", ""), read_body(environ))
+
+    def _route(self, environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
         match = _FUNCTION_PATH.match(path)
@@ -97,13 +186,15 @@ class LambdaApiInterceptor:
                 return self._event_invoke_config(name, environ, start_response)
             if method == "DELETE" and rest == "":
                 captured = call(self.app, environ)
-                if captured.code < 300:
+                # With a Qualifier only that version goes; the sandbox runs $LATEST, which stays.
+                if captured.code < 300 and "Qualifier=" not in environ.get("QUERY_STRING", ""):
                     self.hooks.function_deleted(name)
                 return captured.replay(start_response)
         if method == "POST" and path.rstrip("/").endswith("/functions"):
             return self._create_function(environ, start_response)
-        if method == "POST" and _LAYER_PATH.match(path):
-            return self._publish_layer(environ, start_response)
+        layer = _LAYER_PATH.match(path)
+        if method == "POST" and layer:
+            return self._publish_layer(unquote(layer.group("name")).split(":")[-1], environ, start_response)
         mapping = _MAPPING_PATH.match(path)
         if mapping and method in ("POST", "PUT", "DELETE"):
             return self._event_source_mapping(method, mapping.group("uuid"), environ, start_response)
@@ -206,29 +297,32 @@ class LambdaApiInterceptor:
         return captured.replay(start_response)
 
     def _update_code(self, name, environ, start_response):
-        try:
-            request = json.loads(read_body(environ) or b"{}")
-        except ValueError:
-            request = {}
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
+        folder = None
+        if request.get("ZipFile") and self.hooks.knows_function(name):
+            folder = self.hooks.prepare_code(name, base64.b64decode(request["ZipFile"]))
         captured = call(self.app, environ)
-        if captured.code < 300 and request.get("ZipFile") and self.hooks.knows_function(name):
-            self.hooks.apply_code(name, base64.b64decode(request["ZipFile"]))
+        if folder is not None:
+            if captured.code < 300:
+                self.hooks.apply_code(name, folder)
+            else:
+                self.hooks.discard_code(folder)
         return captured.replay(start_response)
 
     def _create_function(self, environ, start_response):
         from .errors import ConfigError
 
-        try:
-            request = json.loads(read_body(environ) or b"{}")
-        except ValueError:
-            request = {}
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
         try:
             function = self.hooks.new_function(request)
         except ConfigError as exc:  # refused before moto stores anything, as Lambda does
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
         captured = call(self.app, environ)
-        if captured.code < 300 and function is not None:
-            self.hooks.function_created(function)
+        if function is not None:
+            if captured.code < 300:
+                self.hooks.function_created(function)
+            else:
+                self.hooks.discard_code(function.code_dir)
         return captured.replay(start_response)
 
     def _event_source_mapping(self, method, uuid, environ, start_response):
@@ -250,13 +344,14 @@ class LambdaApiInterceptor:
                 self.hooks.mapping_changed(captured.json())
         return captured.replay(start_response)
 
-    def _publish_layer(self, environ, start_response):
-        try:
-            request = json.loads(read_body(environ) or b"{}")
-        except ValueError:
-            request = {}
-        captured = call(self.app, environ)
+    def _publish_layer(self, layer_name, environ, start_response):
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
         zip_b64 = (request.get("Content") or {}).get("ZipFile")
-        if captured.code < 300 and zip_b64:
-            self.hooks.layer_published(base64.b64decode(zip_b64), captured.json())
+        folder = self.hooks.prepare_layer(layer_name, base64.b64decode(zip_b64)) if zip_b64 else None
+        captured = call(self.app, environ)
+        if folder is not None:
+            if captured.code < 300:
+                self.hooks.layer_published(folder, captured.json())
+            else:
+                self.hooks.discard_code(folder)
         return captured.replay(start_response)

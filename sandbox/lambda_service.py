@@ -10,12 +10,12 @@ invocation was about without the runtime reading events.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
-import io
 import json
+import shutil
 import threading
 import time
-import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -29,6 +29,8 @@ from .execution_environment import EnvironmentSettings
 from .function_runtime import FunctionRuntime, Throttled
 from .invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
 from .lambda_api import function_name_from
+from .lambda_validation import LambdaApiError
+from .packaging import PackageRefused, UNZIPPED_LIMIT_BYTES, folder_size, too_large_unzipped, unpack_package
 from .event_source_mappings import MappingConfig, validate_filters
 from .recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
 
@@ -269,7 +271,11 @@ class LambdaService:
         return runtime.function
 
     def check_configuration(self, name: str, request: dict) -> None:
-        self.runtime_or_fail(name).function.replace(**self.configuration_changes(request))
+        function = self.runtime_or_fail(name).function.replace(**self.configuration_changes(request))
+        if "Layers" in request and function.layers:
+            total = folder_size(function.code_dir) + self._layers_size(function.layers)
+            if total >= UNZIPPED_LIMIT_BYTES:
+                raise ConfigError(str(too_large_unzipped(total, with_layers=True)))
 
     def apply_configuration(self, name: str, request: dict) -> None:
         runtime = self.runtime_or_fail(name)
@@ -279,11 +285,25 @@ class LambdaService:
         else:
             runtime.update(runtime.function.replace(**changes))
 
-    def apply_code(self, name: str, zip_bytes: bytes) -> None:
-        """update-function-code: the zip becomes the task root; imports become strict (as on AWS)."""
+    def prepare_code(self, name: str, zip_bytes: bytes) -> Path:
+        """update-function-code, before moto stores it: the zip unpacked (refused as Lambda would)."""
         runtime = self.runtime_or_fail(name)
-        folder = self._unpack("functions", name, zip_bytes)
+        return self._unpack("functions", name, zip_bytes, self._layers_size(runtime.function.layers))
+
+    def apply_code(self, name: str, folder: Path) -> None:
+        """update-function-code: the unpacked zip becomes the task root, the previous one is removed;
+        imports become strict (as on AWS)."""
+        runtime = self.runtime_or_fail(name)
+        previous = runtime.function.code_dir
         runtime.update(runtime.function.replace(code_dir=folder, strict_imports=True))
+        if Path(previous) != Path(folder):
+            self._remove_unpacked(previous)
+
+    def discard_code(self, folder: Path) -> None:
+        """A package unpacked for a request moto then refused, unless a function or layer uses it."""
+        used = [r.function.code_dir for r in self._functions.values()] + list(self._layers.values())
+        if all(Path(path) != Path(folder) for path in used):
+            self._remove_unpacked(folder)
 
     def new_function(self, request: dict) -> FunctionConfiguration | None:
         """create-function through the API: the sandbox's configuration for it (raises ConfigError with
@@ -291,15 +311,16 @@ class LambdaService:
         name = request.get("FunctionName", "")
         if not name or self.knows_function(name) or not (request.get("Code") or {}).get("ZipFile"):
             return None
+        layers = tuple(self._layer_dir(arn) for arn in request.get("Layers") or [])
         return FunctionConfiguration(
             function_name=name, handler=request.get("Handler", DEFAULT_HANDLER),
-            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"])),
+            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"]),
+                                  self._layers_size(layers)),
             runtime=request.get("Runtime", LAMBDA_RUNTIME), memory_size=request.get("MemorySize", DEFAULT_MEMORY_MB),
             timeout=request.get("Timeout", DEFAULT_TIMEOUT_S),
             environment=dict((request.get("Environment") or {}).get("Variables") or {}),
             architecture=(request.get("Architectures") or ["x86_64"])[0],
-            layers=tuple(self._layer_dir(arn) for arn in request.get("Layers") or []),
-            role_arn=request.get("Role", ""), strict_imports=True,
+            layers=layers, role_arn=request.get("Role", ""), strict_imports=True,
             dead_letter_queue=_queue_name((request.get("DeadLetterConfig") or {}).get("TargetArn")))
 
     def function_created(self, function: FunctionConfiguration) -> None:
@@ -310,11 +331,16 @@ class LambdaService:
         runtime = self._functions.pop(name, None)
         if runtime is not None:
             runtime.shutdown()
+            self._remove_unpacked(runtime.function.code_dir)
 
-    def layer_published(self, zip_bytes: bytes, response: dict) -> None:
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path:
+        """publish-layer-version, before moto stores it: the zip unpacked (refused as Lambda would)."""
+        return self._unpack("layers", layer_name, zip_bytes)
+
+    def layer_published(self, folder: Path, response: dict) -> None:
         arn = response.get("LayerVersionArn")
         if arn:
-            self._layers[arn] = self._unpack("layers", arn.split(":")[-2] + "-" + arn.split(":")[-1], zip_bytes)
+            self._layers[arn] = folder
 
     def set_recursion(self, name: str, allow: bool) -> None:
         (self._recursion_allowed.add if allow else self._recursion_allowed.discard)(name)
@@ -387,12 +413,39 @@ class LambdaService:
                               f"(aws lambda publish-layer-version).")
         return self._layers[arn]
 
-    def _unpack(self, kind: str, name: str, zip_bytes: bytes) -> Path:
+    def _unpack(self, kind: str, name: str, zip_bytes: bytes, layers_bytes: int = 0) -> Path:
+        """The zip unpacked under the code directory (a folder per content), or LambdaApiError with
+        Lambda's InvalidParameterValueException when Lambda would refuse it."""
         folder = self.code_dir / kind / name / hashlib.sha256(zip_bytes).hexdigest()[:12]
-        if not folder.exists():
-            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
-                archive.extractall(folder)
-        return folder
+        if not self._holds(folder, kind):  # names are validated before: this is the last line of defence
+            raise LambdaApiError(400, "InvalidParameterValueException", f"Invalid name: {name}.")
+        if folder.exists():
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return unpack_package(zip_bytes, folder, layers_bytes)
+        except PackageRefused as exc:
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # the name's folder, unless it holds another package
+            raise LambdaApiError(400, "InvalidParameterValueException", str(exc)) from None
+
+    def _holds(self, folder: Path, kind: str) -> bool:
+        """Is ``folder`` one of the code directory's own package folders (``<kind>/<name>/<hash>``)?"""
+        root = (self.code_dir / kind).resolve()
+        resolved = Path(folder).resolve()
+        return resolved.parent.parent == root and resolved.is_relative_to(root)
+
+    def _remove_unpacked(self, folder: Path) -> None:
+        """Remove a package folder the service unpacked (never a folder a function runs from in place),
+        and its name's folder once empty."""
+        if not (self._holds(folder, "functions") or self._holds(folder, "layers")):
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            Path(folder).parent.rmdir()
+
+    def _layers_size(self, layers) -> int:
+        return sum(folder_size(folder) for folder in layers)
 
 
 def _queue_name(target_arn: str | None) -> str | None:

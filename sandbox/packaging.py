@@ -249,6 +249,87 @@ def check_function_zip(zip_path: str | os.PathLike, handler: str = "lambda_funct
     return problems
 
 
+# ------------------------------------------------------------------------- unpacking what the API gets
+
+UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+
+class PackageRefused(PackagingError):
+    """A deployment package Lambda refuses (InvalidParameterValueException); the message is Lambda's."""
+
+
+def too_large_unzipped(actual: int, with_layers: bool) -> PackageRefused:
+    if with_layers:
+        return PackageRefused(f"Function code combined with layers exceeds the maximum allowed size of "
+                              f"{UNZIPPED_LIMIT_BYTES} bytes. The actual size is {actual} bytes.")
+    return PackageRefused(f"Unzipped size must be smaller than {UNZIPPED_LIMIT_BYTES} bytes")
+
+
+def _unsafe_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def unpack_package(zip_bytes: bytes, folder: Path, layers_bytes: int = 0) -> Path:
+    """Unpack a deployment package into ``folder`` (created whole, or not at all), as Lambda accepts it:
+    a readable zip, at most 250 MB unzipped together with its layers (``layers_bytes``), every entry
+    inside the folder. The declared sizes (the central directory) are checked first; extraction stops at
+    the limit too, whatever the headers claim. Raises PackageRefused with Lambda's message."""
+    import io
+    import uuid
+    import zlib
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise PackageRefused(UNZIP_FAILED) from None
+    with archive:
+        entries = archive.infolist()
+        # AWS answers a zip it cannot unpack with this message; here also one whose entries would land
+        # outside the task root (an absolute path or "..": a "zip slip").
+        if any(_unsafe_name(info.filename) for info in entries):
+            raise PackageRefused(UNZIP_FAILED)
+        declared = layers_bytes + sum(info.file_size for info in entries)
+        if declared >= UNZIPPED_LIMIT_BYTES:
+            raise too_large_unzipped(declared, layers_bytes > 0)
+        partial = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:8]}"
+        try:
+            _extract(archive, entries, partial, UNZIPPED_LIMIT_BYTES - layers_bytes, layers_bytes)
+            if folder.exists():
+                shutil.rmtree(partial)
+            else:
+                partial.rename(folder)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+            shutil.rmtree(partial, ignore_errors=True)
+            raise PackageRefused(UNZIP_FAILED) from None
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    return folder
+
+
+def _extract(archive: zipfile.ZipFile, entries, target: Path, room: int, layers_bytes: int) -> None:
+    written = 0
+    target.mkdir(parents=True)
+    for info in entries:
+        path = target / info.filename
+        if info.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(info) as source, open(path, "wb") as out:
+            while chunk := source.read(1024 * 1024):
+                written += len(chunk)
+                if written >= room:
+                    raise too_large_unzipped(layers_bytes + written, layers_bytes > 0)
+                out.write(chunk)
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (what a function's code or a layer adds to the 250 MB)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
+
+
 # ---------------------------------------------------------------------------------------------- layers
 
 @dataclass(frozen=True)
