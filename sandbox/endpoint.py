@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from .endpoint_access import AccessPolicy, EndpointGuard
+from .endpoint_access import OWN_ORIGIN, AccessPolicy, EndpointGuard
 from .host_names import split_host
 from .errors import SandboxError
 
@@ -459,8 +459,12 @@ class _PrefixRoutes:
         name = split_host(environ.get("HTTP_HOST") or "")[0]
         return next((app for suffix, app in self.host_routes if name.endswith(suffix)), None)
 
-    def is_public(self, environ) -> bool:
-        return self._host_app(environ) is not None or environ.get("PATH_INFO", "").startswith(self.public_prefixes)
+    def is_public(self, environ) -> str | None:
+        """``OWN_ORIGIN`` for a public URL on a host name of its own, ``"endpoint-origin"`` for one under
+        a path prefix of the endpoint's origin, None for the rest (see sandbox/endpoint_access.py)."""
+        if self._host_app(environ) is not None:
+            return OWN_ORIGIN
+        return "endpoint-origin" if environ.get("PATH_INFO", "").startswith(self.public_prefixes) else None
 
     def __call__(self, environ, start_response):
         app = self._host_app(environ)
