@@ -453,7 +453,8 @@ def assert_nothing_created(sb, user=None, queue=None, rule=None, stack=None):
     if rule:
         assert rule not in [r["Name"] for r in sb.client("events").list_rules()["Rules"]]
     if stack:
-        assert stack not in [s["StackName"] for s in sb.client("cloudformation").list_stacks()["StackSummaries"]]
+        stacks = sb.client("cloudformation").list_stacks()["StackSummaries"]
+        assert stack not in [s["StackName"] for s in stacks]
 
 
 def test_options_request_never_reaches_a_service(sandbox):
@@ -491,8 +492,8 @@ def test_query_actions_that_change_things_are_accepted_only_as_post(sandbox):
     for method in ("GET", "HEAD"):
         status, _, data = send(sandbox, method, f"/?Action=CreateUser&UserName={user}", signed("iam"))
         assert status == 405, (method, status)
-        status, _, data = send(sandbox, method, "/?" + urlencode(
-            {"Action": "CreateStack", "StackName": stack, "TemplateBody": template}), signed("cloudformation"))
+        create_stack = urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template})
+        status, _, data = send(sandbox, method, "/?" + create_stack, signed("cloudformation"))
         assert status == 405, (method, status)
     status, _, data = send(sandbox, "GET", f"/?Action=CreateUser&UserName={user}", signed("iam"))
     assert b"<Code>MethodNotAllowed</Code>" in data and b"POST" in data
@@ -506,18 +507,20 @@ def test_query_actions_that_change_things_are_accepted_only_as_post(sandbox):
 
 def test_json_protocol_calls_are_accepted_only_as_post(sandbox):
     rule = f"evil-{uuid.uuid4().hex[:8]}"
-    headers = {**signed("events"), "X-Amz-Target": "AWSEvents.PutRule", "Content-Type": "application/x-amz-json-1.1"}
+    headers = {**signed("events"), "X-Amz-Target": "AWSEvents.PutRule",
+               "Content-Type": "application/x-amz-json-1.1"}
+    body = json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"})
     for method in ("GET", "PUT", "DELETE"):
-        status, _, data = send(sandbox, method, "/", headers, json.dumps({"Name": rule,
-                                                                         "ScheduleExpression": "rate(1 minute)"}))
+        status, _, data = send(sandbox, method, "/", headers, body)
         assert status == 405 and b"MethodNotAllowedException" in data, (method, status, data[:200])
     assert_nothing_created(sandbox, rule=rule)
 
 
 def test_moto_api_is_off_unless_asked(sandbox):
     bucket = sandbox.config.source_bucket
-    for method, path in [("POST", "/moto-api/reset"), ("GET", "/moto-api/reset"), ("GET", "/moto-api/data.json"),
-                         ("POST", "/moto-api/recorder/start-recording"), ("GET", "/moto-api/")]:
+    for method, path in [("POST", "/moto-api/reset"), ("GET", "/moto-api/reset"),
+                         ("GET", "/moto-api/data.json"), ("POST", "/moto-api/recorder/start-recording"),
+                         ("GET", "/moto-api/")]:
         status, _, data = send(sandbox, method, path, body=b"" if method == "POST" else None)
         assert status == 403 and b"--moto-api" in data, (method, path, status)
     assert bucket in [b["Name"] for b in sandbox.s3.list_buckets()["Buckets"]]  # nothing was reset
@@ -525,7 +528,8 @@ def test_moto_api_is_off_unless_asked(sandbox):
 
 def test_moto_api_is_served_with_the_flag():
     service, client = guarded(AccessPolicy(moto_api=True))
-    assert client.post("/moto-api/reset").status_code == 200 and service.calls == [("POST", "/moto-api/reset")]
+    assert client.post("/moto-api/reset").status_code == 200
+    assert service.calls == [("POST", "/moto-api/reset")]
     from sandbox.cli import build_parser
 
     assert build_parser().parse_args(["--moto-api"]).moto_api is True
@@ -555,8 +559,9 @@ def test_a_page_on_the_endpoints_own_origin_cannot_use_it(sandbox):
     # What Chromium sends for a same-origin fetch from a page with Referrer-Policy: no-referrer.
     browser = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
     user = f"evil-{uuid.uuid4().hex[:8]}"
-    for path, headers in [("/", signed("s3")), (f"/{bucket}/{key}", signed("s3")), ("/_sandbox/invocations", {}),
-                          (f"/?Action=CreateUser&UserName={user}", signed("iam"))]:
+    attempts = [("/", signed("s3")), (f"/{bucket}/{key}", signed("s3")), ("/_sandbox/invocations", {}),
+                (f"/?Action=CreateUser&UserName={user}", signed("iam"))]
+    for path, headers in attempts:
         status, _, data = send(sandbox, "GET", path, {**browser, **headers})
         assert status == 403 and b"precious" not in data and bucket.encode() not in data, (path, status)
     assert_nothing_created(sandbox, user=user)
@@ -572,3 +577,56 @@ def test_objects_served_on_the_endpoint_cannot_script_it(sandbox):
     status, head, _ = send(sandbox, "GET", f"/{bucket}/page.html")
     assert status == 200 and head["content-security-policy"] == "sandbox"
     assert head["x-content-type-options"] == "nosniff"
+
+
+# -- the page (web/, its own port) follows the same method and fetch-metadata rules ---------------
+@pytest.fixture(scope="module")
+def page_server(sandbox):
+    from web.app import create_app
+    from web.server import WebServer
+
+    server = WebServer(create_app(sandbox), port=0).start()
+    yield server
+    server.stop()
+
+
+def page_request(server, method, path, headers=None):
+    port = int(server.url.rstrip("/").rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+def test_page_answers_no_options_request(page_server):
+    for headers in ({}, {"Origin": EVIL, "Access-Control-Request-Method": "POST"}):
+        for path in ("/", "/api/state", "/api/configuration", "/api/upload"):
+            status, head, _ = page_request(page_server, "OPTIONS", path, headers)
+            assert status == 405 and "access-control-allow-origin" not in head, (path, headers, status)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+    {"Origin": EVIL},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+])
+def test_page_refuses_what_another_page_sends(page_server, headers):
+    for path in ("/api/state", "/api/invocations", "/api/gallery", "/static/web/js/api.js"):
+        status, _, data = page_request(page_server, "GET", path, headers)
+        assert status == 403 and b"Cross-site request refused" in data, (path, status)
+
+
+def test_page_opens_from_a_link_a_typed_address_and_itself(page_server):
+    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+            "Sec-Fetch-User": "?1"}
+    assert page_request(page_server, "GET", "/", link)[0] == 200
+    assert page_request(page_server, "GET", "/api/state", link)[0] == 403  # data is for the page itself
+    typed = {**link, "Sec-Fetch-Site": "none"}
+    assert page_request(page_server, "GET", "/", typed)[0] == 200
+    itself = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+    assert page_request(page_server, "GET", "/api/state", itself)[0] == 200
+    assert page_request(page_server, "GET", "/api/state")[0] == 200  # curl

@@ -28,8 +28,8 @@ def browser():
     # endpoint sees anything; other browsers have none, so they are off to test the endpoint's own rule.
     yield from launched_chromium([f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
                                   "--disable-features=PrivateNetworkAccessSendPreflights,"
-                                  "PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests,"
-                                  "LocalNetworkAccessChecks"])
+                                  "PrivateNetworkAccessRespectPreflightResults,"
+                                  "BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks"])
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +197,10 @@ def test_an_allowed_origin_uploads_with_a_presigned_url_as_the_bucket_cors_allow
 
 
 # -- pages served from the endpoint's own origin ----------------------------------------------------
-# What a page on the endpoint's origin tries (same-origin, so the browser lets it set Authorization and
-# read the answers; no Referer, so neither Origin nor Referer says where it comes from): list buckets, read an object, read the sandbox's history, create an IAM user and a
-# stack whose function runs the attacker's code, all by GET.
+# What a page on the endpoint's origin tries, all by GET: list buckets, read an object, read the
+# sandbox's history, create an IAM user and a stack whose function runs the attacker's code. Same-origin,
+# the browser lets it set Authorization and read the answers; with no Referer, neither Origin nor Referer
+# says where it comes from.
 SAME_ORIGIN_ATTACKS = """async ([bucket, key, user, stack]) => {
   const auth = (service) => "AWS4-HMAC-SHA256 Credential=test/20261130/us-east-1/" + service +
       "/aws4_request, SignedHeaders=host, Signature=0";
