@@ -17,6 +17,7 @@ import pytest
 from conftest import PROJECT_ROOT
 
 TOKEN = "SBXNETWORKTOKEN12345"
+FRONT_END = "http://localhost:3000"
 OTHER_MACHINE = "127.0.0.2"
 
 # An HTTP API in front of a function whose code is in the template: CreateStack would run it.
@@ -97,6 +98,15 @@ def test_every_method_and_path_from_another_machine_needs_the_token(shared):
             status, data = from_other_machine(shared, method, path, headers, b"" if method != "GET" else None)
             assert status == 403, (method, path, status, data[:200])
             assert method == "HEAD" or b"AWS_ACCESS_KEY_ID" in data, (method, path, data[:200])
+    # A preflight from an allowed page on another machine needs it too (only a presigned URL carries it).
+    shared.access.allowed_origins.add(FRONT_END)
+    try:
+        preflight = {"Origin": FRONT_END, "Access-Control-Request-Method": "POST"}
+        for path in ("/", f"/{shared.config.source_bucket}/k", "/2015-03-31/functions"):
+            status, data = from_other_machine(shared, "OPTIONS", path, preflight)
+            assert status == 403 and b"AWS_ACCESS_KEY_ID" in data, (path, status, data[:200])
+    finally:
+        shared.access.allowed_origins.discard(FRONT_END)
     assert_nothing_created(shared, stack, user, queue, rule)
 
 
