@@ -617,7 +617,7 @@ def test_page_answers_no_options_request(page_server):
 def test_page_refuses_what_another_page_sends(page_server, headers):
     for path in ("/api/state", "/api/invocations", "/api/gallery", "/static/web/js/api.js"):
         status, _, data = page_request(page_server, "GET", path, headers)
-        assert status == 403 and b"Cross-site request refused" in data, (path, status)
+        assert status == 403 and b"request refused: only the sandbox's own page" in data, (path, status)
 
 
 def test_page_opens_from_a_link_a_typed_address_and_itself(page_server):

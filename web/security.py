@@ -100,7 +100,8 @@ def check_fetch_metadata():
                   and request.headers.get("Sec-Fetch-Dest") in ("document", None) and not foreign_origin)
     if navigation and not request.path.startswith("/api/"):
         return
-    raise ApiError(403, "Cross-site request refused: only the sandbox's own page may use it.")
+    kind = "Cross-origin" if foreign_origin else "Cross-site"
+    raise ApiError(403, f"{kind} request refused: only the sandbox's own page may use it.")
 
 
 def check_same_origin():
