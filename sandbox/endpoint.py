@@ -15,7 +15,7 @@ as a user's code would, or through the small hooks this module offers:
 - ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
   Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
   access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
-  configuration says on AWS.
+  configuration says on AWS (the path form, on the endpoint's origin, also gets a sandboxed CSP).
 - ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
 
 Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,

@@ -333,14 +333,13 @@ class EndpointGuard:
                     f"browser cannot. If this is your own front end, start the sandbox with "
                     f"--allow-origin {origin}.")
         fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
-        if origin is None and fetch_site == "same-origin":
+        if origin is None and fetch_site in FROM_A_PAGE:
             # Without Origin or Referer, same-origin means a page the endpoint served itself (an object,
             # an API's answer): never an allowed page.
-            return ("The local AWS endpoint refused a request from a page it served itself (an object or "
-                    "an API's answer); only the AWS CLI, SDKs and allowed pages (--allow-origin) may use it.")
-        if origin is None and fetch_site in FROM_A_PAGE:
-            return ("The local AWS endpoint refused a request a web page sent without saying where it came "
-                    "from; only the AWS CLI, SDKs and allowed pages (--allow-origin) may use it.")
+            page = ("a page it served itself (an object or an API's answer)" if fetch_site == "same-origin"
+                    else "a web page that did not say where it came from")
+            return (f"The local AWS endpoint refused a request from {page}; only the AWS CLI, SDKs and "
+                    f"allowed pages (--allow-origin) may use it.")
         if policy.access_token and not policy.this_machine(environ.get("REMOTE_ADDR", "")) \
                 and access_key_id(environ) != policy.access_token:
             return ("This sandbox is shared on the network and needs its access token: set "
