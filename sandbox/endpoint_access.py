@@ -48,6 +48,7 @@ protocols' ``__type``/``message``), so the AWS CLI and boto3 show the sentence t
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
 import re
 import uuid
@@ -208,6 +209,20 @@ def service_of(environ) -> str:
     return "s3"
 
 
+def form_actions(environ) -> list[str]:
+    """The ``Action`` values of a form body, which moto and the sandbox's CloudFormation read whatever
+    the method; the body is put back for them."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return []
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return []
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return parse_qs(body.decode("utf-8", "replace")).get("Action", [])
+
+
 def error_response(service: str, status: int, code: str, message: str) -> tuple[str, list, bytes]:
     """An AWS-shaped error for ``service``: what botocore parses into ``Error.Code``/``Message``."""
     request_id = str(uuid.uuid4())
@@ -361,12 +376,13 @@ class EndpointGuard:
         if environ.get("HTTP_X_AMZ_TARGET"):
             return (f"{environ['HTTP_X_AMZ_TARGET']} is a JSON-protocol call (X-Amz-Target): AWS takes those "
                     f"only as POST, as the AWS CLI and SDKs send them, not as {method}.")
-        action = (parse_qs(environ.get("QUERY_STRING", "")).get("Action") or [None])[0]
-        if action is not None and not READ_ACTION.match(action):
+        actions = parse_qs(environ.get("QUERY_STRING", "")).get("Action", []) + form_actions(environ)
+        changing = next((action for action in actions if not READ_ACTION.match(action)), None)
+        if changing is not None:
             # AWS also takes a signed GET for query-protocol actions; here only reads, because a GET is
             # what a link, an image or a page can send without a preflight.
-            return (f"Action={action} changes things and is accepted only as POST, as the AWS CLI and SDKs "
-                    f"send it, not as {method}.")
+            return (f"Action={changing} changes things and is accepted only as POST, as the AWS CLI and "
+                    f"SDKs send it, not as {method}.")
         return None
 
     @staticmethod
