@@ -181,6 +181,7 @@ class SandboxConfig:
     # key id when the sandbox listens beyond loopback (--host 0.0.0.0).
     allowed_origins: tuple = ()
     access_token: str | None = None
+    moto_api: bool = False  # --moto-api: serve moto's /moto-api/ (reset, recorder, replay) on the endpoint
     # False (the default): each execution environment gets its memory's share of a CPU, as on AWS
     # (memory / 1,769 MB of a vCPU), so Duration, timeouts and cost mean what they would there. True
     # (--full-cpu, or the page's setting): every environment may use the whole machine - raw local speed.

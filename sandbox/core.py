@@ -63,7 +63,7 @@ class Sandbox:
         self.cost = CostSummary()
         # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
         self.access = AccessPolicy(bind_host=self.config.host, allowed_origins=set(self.config.allowed_origins),
-                                   access_token=self.config.access_token)
+                                   access_token=self.config.access_token, moto_api=self.config.moto_api)
         self.endpoint = endpoint or LocalEndpoint(self.config.host, self.config.port, access=self.access,
                                                   routes={"/_sandbox/": SandboxApi(self)})
         # --state-dir: what changes is written before it is acknowledged, and restored on start (sandbox/state/)

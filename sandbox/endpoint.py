@@ -15,7 +15,7 @@ as a user's code would, or through the small hooks this module offers:
 - ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
   Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
   access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
-  configuration says on AWS.
+  configuration says on AWS (the path form, on the endpoint's origin, also gets a sandboxed CSP).
 - ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
 
 Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,
@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from .endpoint_access import AccessPolicy, EndpointGuard
+from .endpoint_access import OWN_ORIGIN, AccessPolicy, EndpointGuard
 from .host_names import split_host
 from .http_server import BoundedWSGIServer, WriteTimeoutMixIn
 from .patterns import wildcard_match
@@ -508,8 +508,12 @@ class _PrefixRoutes:
         name = split_host(environ.get("HTTP_HOST") or "")[0]
         return next((app for suffix, app in self.host_routes if name.endswith(suffix)), None)
 
-    def is_public(self, environ) -> bool:
-        return self._host_app(environ) is not None or environ.get("PATH_INFO", "").startswith(self.public_prefixes)
+    def is_public(self, environ) -> str | None:
+        """``OWN_ORIGIN`` for a public URL on a host name of its own, ``"endpoint-origin"`` for one under
+        a path prefix of the endpoint's origin, None for the rest (see sandbox/endpoint_access.py)."""
+        if self._host_app(environ) is not None:
+            return OWN_ORIGIN
+        return "endpoint-origin" if environ.get("PATH_INFO", "").startswith(self.public_prefixes) else None
 
     def __call__(self, environ, start_response):
         app = self._host_app(environ)

@@ -12,22 +12,35 @@ before any AWS service sees a request (the outermost WSGI layer of the endpoint)
    needs a DNS name the attacker controls, which an IP literal never is.
 2. **Origin**, as LocalStack judges it: the ``Origin`` header, else the origin of ``Referer``. Requests
    with neither (the AWS CLI, SDKs, curl) pass; so do the sandbox's own page and origins added with
-   ``--allow-origin``; any other origin gets 403 — preflights, simple requests and form posts alike. A
-   request a browser marks ``Sec-Fetch-Site: cross-site``/``same-site`` without saying from where is
-   refused too (a page with ``Referrer-Policy: no-referrer``).
+   ``--allow-origin``; any other origin gets 403 — preflights, simple requests and form posts alike.
+   ``Sec-Fetch-Site`` is judged the same way: a request a browser marks as sent by a page
+   (``same-origin``, ``same-site``, ``cross-site``) without saying from where is refused (a page with
+   ``Referrer-Policy: no-referrer``; same-origin, that page is on the endpoint itself, which is no
+   allowed page). ``none`` (a typed address, a bookmark) passes.
 3. **Token** (only when the sandbox listens beyond loopback): a request from another machine must be
    signed with the sandbox's token as its access key id (``AWS_ACCESS_KEY_ID``); it travels in the
-   ``Authorization`` header's ``Credential=`` or, for presigned URLs, ``X-Amz-Credential``.
-4. **CORS**: moto's allow-everything headers are removed from every response. An allowed origin then
+   ``Authorization`` header's ``Credential=`` or, for presigned URLs, ``X-Amz-Credential``. Every method
+   and path needs it, preflights, ``/_sandbox/`` and ``/moto-api/`` included.
+4. **Methods**, as AWS's protocols send them: ``OPTIONS`` is only ever a CORS preflight, answered here
+   and never passed to a service; JSON-protocol calls (``X-Amz-Target``) are POSTs; a query-protocol
+   ``Action`` that changes something (anything but ``Get*``, ``List*``, ``Describe*``) is a POST. moto
+   reads ``Action`` from the query string and ``X-Amz-Target`` whatever the method. ``/moto-api/``
+   (moto's reset, recorder and replay) is served only with ``--moto-api``.
+5. **CORS**: moto's allow-everything headers are removed from every response. An allowed origin then
    gets, for S3, exactly what the bucket's CORS configuration (``put-bucket-cors``) grants, evaluated as
    S3 does (first matching rule; no configuration, no CORS); for the other services, which AWS serves to
    browser SDKs, the allowed origin itself. Nothing reflects an arbitrary origin.
+6. **Nothing served can script the endpoint**: every answer carries ``Content-Security-Policy: sandbox``
+   and ``nosniff``, so an HTML object opened at ``http://127.0.0.1:4566/bucket/page.html`` runs no script
+   on the endpoint's origin. AWS serves objects from each bucket's own host; here they share one origin.
 
 Public AWS URLs (API Gateway's ``execute-api``, registered with ``LocalEndpoint.add_public_route``) keep
 rule 1 only. On AWS an API without an authorizer answers any client and any web page, and its CORS is
 the API's own (an HTTP API's ``CorsConfiguration``, a REST proxy API's function headers): the app
 serving it decides, and the guard neither refuses an Origin nor asks for the token nor touches the
-``Access-Control-*`` headers. Such a URL only runs functions someone already deployed, as on AWS.
+``Access-Control-*`` headers. Such a URL only runs functions someone already deployed, as on AWS. Its
+path form (``/_aws/execute-api/<id>/``) shares the endpoint's origin and so gets rule 6 too; the
+``<id>.execute-api.localhost`` form is its own origin, as on AWS, and is the one for front ends.
 
 Refusals are AWS-shaped error bodies (S3's XML, the query protocol's ``ErrorResponse``, or the JSON
 protocols' ``__type``/``message``), so the AWS CLI and boto3 show the sentence that says what to do.
@@ -35,10 +48,12 @@ protocols' ``__type``/``message``), so the AWS CLI and boto3 show the sentence t
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -48,6 +63,14 @@ from .host_names import (WILDCARD_HOSTS, ip_literal, is_loopback_address, is_loo
                          normalise_name, split_host)
 
 SANDBOX_ROUTES = "/_sandbox/"
+MOTO_API_ROUTES = "/moto-api"
+# Where a public URL is served: on its own origin (<id>.execute-api.localhost) or on the endpoint's.
+OWN_ORIGIN = "own-origin"
+# Rule 6: what the endpoint's origin serves (objects, API answers on the path form) never runs a script
+# there; a page of its own may not script the endpoint.
+ENDPOINT_ORIGIN_HEADERS = [("Content-Security-Policy", "sandbox"), ("X-Content-Type-Options", "nosniff")]
+FROM_A_PAGE = ("same-origin", "same-site", "cross-site")  # Sec-Fetch-Site of a request a page sent
+READ_ACTION = re.compile(r"^(Get|List|Describe)[A-Z]")  # query-protocol actions that change nothing
 # The headers browser SDKs need to read from AWS responses.
 EXPOSED_HEADERS = ("x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, x-amz-id-2, x-amz-log-result, "
                    "x-amz-function-error, x-amz-executed-version, x-amz-version-id, ETag, Date")
@@ -99,6 +122,10 @@ class AccessPolicy:
     bind_host: str = "127.0.0.1"
     allowed_origins: set = field(default_factory=set)
     access_token: str | None = None
+    moto_api: bool = False  # --moto-api: serve moto's /moto-api/ (reset, recorder, replay)
+    # Whether a client address is this machine (it needs no token): loopback. The tests let 127.0.0.2
+    # play another machine on the network.
+    this_machine: Callable[[str], bool] = field(default=is_loopback_address, repr=False, compare=False)
 
     def __post_init__(self):
         self.allowed_origins = {parse_allowed_origin(o) for o in self.allowed_origins}
@@ -169,6 +196,8 @@ def service_of(environ) -> str:
     path = environ.get("PATH_INFO", "")
     if path.startswith(SANDBOX_ROUTES):
         return "sandbox"
+    if "Action" in parse_qs(environ.get("QUERY_STRING", "")):
+        return "query"
     method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") or environ.get("REQUEST_METHOD", "GET")
     requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").lower()
     if _DATED_PATH.match(path):
@@ -178,6 +207,20 @@ def service_of(environ) -> str:
     if path in ("", "/") and method.upper() == "POST":
         return "query"  # IAM, SQS, STS, CloudWatch: Action=... posted to /
     return "s3"
+
+
+def form_actions(environ) -> list[str]:
+    """The ``Action`` values of a form body, which moto and the sandbox's CloudFormation read whatever
+    the method; the body is put back for them."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return []
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return []
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return parse_qs(body.decode("utf-8", "replace")).get("Action", [])
 
 
 def error_response(service: str, status: int, code: str, message: str) -> tuple[str, list, bytes]:
@@ -198,7 +241,7 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
     headers.append(("Content-Length", str(len(body))))
-    return f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", headers, body
+    return f"{status} {HTTPStatus(status).phrase}", headers, body
 
 
 # -- S3's CORS, as S3 evaluates a bucket's configuration --------------------------------------------
@@ -249,37 +292,47 @@ def bucket_of(environ) -> str | None:
 
 
 class EndpointGuard:
-    """The endpoint's outermost WSGI layer: rules 1-4 of this module's docstring."""
+    """The endpoint's outermost WSGI layer: rules 1-6 of this module's docstring."""
 
     def __init__(self, app, policy: AccessPolicy, bucket_cors: BucketCors,
-                 public: Callable[[dict], bool] | None = None):
-        """``public(environ)``: whether the request is for a public AWS URL (see the module's docstring)."""
+                 public: Callable[[dict], object] | None = None):
+        """``public(environ)``: whether the request is for a public AWS URL (see the module's docstring):
+        false, ``OWN_ORIGIN`` when it is served on a host name of its own, else anything true."""
         self.app = app
         self.policy = policy
         self.bucket_cors = bucket_cors
         self.public = public
 
     def __call__(self, environ, start_response):
-        if self.public is not None and self.public(environ):
+        where = self.public(environ) if self.public is not None else None
+        if where:
             host = environ.get("HTTP_HOST")
             if not self.policy.host_allowed(host):
                 return self._respond(start_response, error_response("json", 403, "AccessDenied",
                                                                     self._host_refusal(host)))
-            return self.app(environ, start_response)
+            if where == OWN_ORIGIN:
+                return self.app(environ, start_response)
+            return self.app(environ, lambda status, headers, exc_info=None: start_response(
+                status, headers + ENDPOINT_ORIGIN_HEADERS, exc_info))
         service = service_of(environ)
         refusal = self._refusal(environ)
         if refusal is not None:
             return self._respond(start_response, error_response(service, 403, "AccessDenied", refusal))
+        refusal = self._method_refusal(environ)
+        if refusal is not None:
+            return self._respond(start_response, error_response(service, 405, "MethodNotAllowed", refusal))
+        if environ.get("PATH_INFO", "").startswith(MOTO_API_ROUTES) and not self.policy.moto_api:
+            return self._respond(start_response, error_response("s3", 403, "AccessDenied", (
+                "moto's /moto-api/ (reset, recorder, replay) is off: anything that reaches the endpoint "
+                "could reset or replay it. Start the sandbox with --moto-api to use it.")))
         origin = request_origin(environ)
-        preflight = (environ.get("REQUEST_METHOD") == "OPTIONS" and origin is not None
-                     and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
-        if preflight:
-            return self._preflight(environ, start_response, service, origin)
+        if environ.get("REQUEST_METHOD") == "OPTIONS":  # a preflight: _method_refusal let no other through
+            return self._preflight(environ, start_response, service, environ["HTTP_ORIGIN"])
         cors = self._cors_for_request(environ, service, origin) if origin else []
 
         def start(status, headers, exc_info=None):
             kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
-            return start_response(status, kept + cors, exc_info)
+            return start_response(status, kept + cors + ENDPOINT_ORIGIN_HEADERS, exc_info)
         return self.app(environ, start)
 
     # -- rules 1-3 -------------------------------------------------------------------------------
@@ -294,15 +347,42 @@ class EndpointGuard:
                     f"CLI, SDKs and the sandbox's own page may use it, so that other sites open in your "
                     f"browser cannot. If this is your own front end, start the sandbox with "
                     f"--allow-origin {origin}.")
-        if origin is None and environ.get("HTTP_SEC_FETCH_SITE") in ("cross-site", "same-site"):
-            return ("The local AWS endpoint refused a request a web page sent without saying where it came "
-                    "from; only the AWS CLI, SDKs and allowed pages (--allow-origin) may use it.")
-        if policy.access_token and not is_loopback_address(environ.get("REMOTE_ADDR", "")) \
-                and environ.get("REQUEST_METHOD") != "OPTIONS" \
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+        if origin is None and fetch_site in FROM_A_PAGE:
+            # Without Origin or Referer, same-origin means a page the endpoint served itself (an object,
+            # an API's answer): never an allowed page.
+            page = ("a page it served itself (an object or an API's answer)" if fetch_site == "same-origin"
+                    else "a web page that did not say where it came from")
+            return (f"The local AWS endpoint refused a request from {page}; only the AWS CLI, SDKs and "
+                    f"allowed pages (--allow-origin) may use it.")
+        if policy.access_token and not policy.this_machine(environ.get("REMOTE_ADDR", "")) \
                 and access_key_id(environ) != policy.access_token:
             return ("This sandbox is shared on the network and needs its access token: set "
                     "AWS_ACCESS_KEY_ID to the token printed where the sandbox was started "
                     "(any AWS_SECRET_ACCESS_KEY will do).")
+        return None
+
+    # -- rule 4 ----------------------------------------------------------------------------------
+    @staticmethod
+    def _method_refusal(environ) -> str | None:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method == "OPTIONS":
+            if environ.get("HTTP_ORIGIN") and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+                return None
+            return ("OPTIONS is answered only as a browser's CORS preflight (with Origin and "
+                    "Access-Control-Request-Method); no AWS API takes any other OPTIONS request.")
+        if method == "POST":
+            return None
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            return (f"{environ['HTTP_X_AMZ_TARGET']} is a JSON-protocol call (X-Amz-Target): AWS takes those "
+                    f"only as POST, as the AWS CLI and SDKs send them, not as {method}.")
+        actions = parse_qs(environ.get("QUERY_STRING", "")).get("Action", []) + form_actions(environ)
+        changing = next((action for action in actions if not READ_ACTION.match(action)), None)
+        if changing is not None:
+            # AWS also takes a signed GET for query-protocol actions; here only reads, because a GET is
+            # what a link, an image or a page can send without a preflight.
+            return (f"Action={changing} changes things and is accepted only as POST, as the AWS CLI and "
+                    f"SDKs send it, not as {method}.")
         return None
 
     @staticmethod
@@ -312,7 +392,7 @@ class EndpointGuard:
                 f"http://127.0.0.1:<port>, or start the sandbox with --host <that address> if you mean "
                 f"to serve it there.")
 
-    # -- rule 4 ----------------------------------------------------------------------------------
+    # -- rule 5 ----------------------------------------------------------------------------------
     def _preflight(self, environ, start_response, service: str, origin: str):
         method = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]
         requested = [h.strip() for h in environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").split(",") if h.strip()]
@@ -355,5 +435,5 @@ class EndpointGuard:
     @staticmethod
     def _respond(start_response, response):
         status, headers, body = response
-        start_response(status, headers)
+        start_response(status, headers + ENDPOINT_ORIGIN_HEADERS)
         return [body]

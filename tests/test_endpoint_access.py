@@ -435,3 +435,205 @@ def test_page_shared_on_the_network_asks_other_machines_for_the_token(sandbox):
         assert local.status_code == 200  # this machine needs no token
     finally:
         sandbox.access.access_token = None
+
+
+# -- methods and fetch metadata --------------------------------------------------------------------
+def signed(service: str, key: str = "test") -> dict:
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261130/us-east-1/{service}/aws4_request, "
+                             f"SignedHeaders=host, Signature=0123"}
+
+
+def assert_nothing_created(sb, user=None, queue=None, rule=None, stack=None):
+    from botocore.exceptions import ClientError
+
+    if user:
+        with pytest.raises(ClientError, match="NoSuchEntity|cannot be found"):
+            sb.client("iam").get_user(UserName=user)
+    if queue:
+        assert not [q for q in sb.client("sqs").list_queues().get("QueueUrls", []) if q.endswith("/" + queue)]
+    if rule:
+        assert rule not in [r["Name"] for r in sb.client("events").list_rules()["Rules"]]
+    if stack:
+        stacks = sb.client("cloudformation").list_stacks()["StackSummaries"]
+        assert stack not in [s["StackName"] for s in stacks]
+
+
+def test_options_request_never_reaches_a_service(sandbox):
+    from urllib.parse import urlencode
+
+    user, queue, rule, stack = (f"evil-{uuid.uuid4().hex[:8]}" for _ in range(4))
+    template = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    json_call = {"Content-Type": "application/x-amz-json-1.1"}
+    attacks = [
+        ("/?" + urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template}),
+         signed("cloudformation"), None),
+        (f"/?Action=CreateUser&UserName={user}", signed("iam"), None),
+        (f"/?Action=CreateQueue&QueueName={queue}", signed("sqs"), None),
+        ("/", {**signed("events"), **json_call, "X-Amz-Target": "AWSEvents.PutRule"},
+         json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"})),
+        ("/", {**signed("logs"), **json_call, "X-Amz-Target": "Logs_20140328.DescribeLogGroups"}, "{}"),
+        (f"/{sandbox.config.source_bucket}?list-type=2", {}, None),
+        ("/_sandbox/invocations", {}, None),
+    ]
+    for path, headers, body in attacks:
+        # Neither a bare OPTIONS nor one with an Origin but no Access-Control-Request-Method is a preflight.
+        for extra in ({}, {"Origin": FRONT_END}):
+            status, _, data = send(sandbox, "OPTIONS", path, {**headers, **extra}, body)
+            assert status in (403, 405), (path, extra, status, data[:200])
+            assert b"<Code>" in data or b"__type" in data, data[:200]
+            assert b"/aws/lambda/" not in data and b"<Contents>" not in data and b"invocations" not in data
+    assert_nothing_created(sandbox, user=user, queue=queue, rule=rule, stack=stack)
+
+
+def test_query_actions_that_change_things_are_accepted_only_as_post(sandbox):
+    user, stack = f"evil-{uuid.uuid4().hex[:8]}", f"evil-{uuid.uuid4().hex[:8]}"
+    template = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    from urllib.parse import urlencode
+
+    for method in ("GET", "HEAD"):
+        status, _, data = send(sandbox, method, f"/?Action=CreateUser&UserName={user}", signed("iam"))
+        assert status == 405, (method, status)
+        create_stack = urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template})
+        status, _, data = send(sandbox, method, "/?" + create_stack, signed("cloudformation"))
+        assert status == 405, (method, status)
+    status, _, data = send(sandbox, "GET", f"/?Action=CreateUser&UserName={user}", signed("iam"))
+    assert b"<Code>MethodNotAllowed</Code>" in data and b"POST" in data
+    # A read in the query does not cover a change in a second Action or in a body (read whatever the method).
+    two = f"/?Action=ListUsers&Action=CreateUser&UserName={user}"
+    assert send(sandbox, "GET", two, signed("iam"))[0] == 405
+    form = {**signed("cloudformation"), "Content-Type": "application/x-www-form-urlencoded"}
+    body = urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template})
+    assert send(sandbox, "GET", "/?Action=DescribeStacks", form, body)[0] == 405
+    assert_nothing_created(sandbox, user=user, stack=stack)
+    # Reads by GET are still answered, and the SDKs (POST) still change things.
+    status, _, data = send(sandbox, "GET", "/?Action=ListUsers&Version=2010-05-08", signed("iam"))
+    assert status == 200 and b"ListUsersResponse" in data
+    sandbox.client("iam").create_user(UserName=user)
+    sandbox.client("iam").delete_user(UserName=user)
+
+
+def test_json_protocol_calls_are_accepted_only_as_post(sandbox):
+    rule = f"evil-{uuid.uuid4().hex[:8]}"
+    headers = {**signed("events"), "X-Amz-Target": "AWSEvents.PutRule",
+               "Content-Type": "application/x-amz-json-1.1"}
+    body = json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"})
+    for method in ("GET", "PUT", "DELETE"):
+        status, _, data = send(sandbox, method, "/", headers, body)
+        assert status == 405 and b"MethodNotAllowedException" in data, (method, status, data[:200])
+    assert_nothing_created(sandbox, rule=rule)
+
+
+def test_moto_api_is_off_unless_asked(sandbox):
+    bucket = sandbox.config.source_bucket
+    for method, path in [("POST", "/moto-api/reset"), ("GET", "/moto-api/reset"),
+                         ("GET", "/moto-api/data.json"), ("POST", "/moto-api/recorder/start-recording"),
+                         ("GET", "/moto-api/")]:
+        status, _, data = send(sandbox, method, path, body=b"" if method == "POST" else None)
+        assert status == 403 and b"--moto-api" in data, (method, path, status)
+    assert bucket in [b["Name"] for b in sandbox.s3.list_buckets()["Buckets"]]  # nothing was reset
+
+
+def test_moto_api_is_served_with_the_flag():
+    service, client = guarded(AccessPolicy(moto_api=True))
+    assert client.post("/moto-api/reset").status_code == 200
+    assert service.calls == [("POST", "/moto-api/reset")]
+    from sandbox.cli import build_parser
+
+    assert build_parser().parse_args(["--moto-api"]).moto_api is True
+    assert build_parser().parse_args([]).moto_api is False
+
+
+@pytest.mark.parametrize("fetch_site", ["same-origin", "same-site", "cross-site"])
+def test_a_request_a_browser_marks_as_from_a_page_needs_an_allowed_origin(fetch_site):
+    service, client = guarded(AccessPolicy(allowed_origins={FRONT_END}))
+    refused = client.get("/", headers={"Sec-Fetch-Site": fetch_site, **signed("s3")})
+    assert refused.status_code == 403 and service.calls == []
+    served = client.get("/", headers={"Sec-Fetch-Site": fetch_site, "Origin": FRONT_END, **signed("s3")})
+    assert served.status_code == 200
+
+
+def test_a_typed_address_and_tools_without_fetch_metadata_are_served():
+    service, client = guarded()
+    assert client.get("/bucket/key", headers={"Sec-Fetch-Site": "none"}).status_code == 200
+    assert client.get("/bucket/key").status_code == 200
+    assert len(service.calls) == 2
+
+
+def test_a_page_on_the_endpoints_own_origin_cannot_use_it(sandbox):
+    key = f"secret-{uuid.uuid4().hex[:8]}.txt"
+    bucket = sandbox.config.source_bucket
+    sandbox.s3.put_object(Bucket=bucket, Key=key, Body=b"precious", ACL="public-read")
+    # What Chromium sends for a same-origin fetch from a page with Referrer-Policy: no-referrer.
+    browser = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+    user = f"evil-{uuid.uuid4().hex[:8]}"
+    attempts = [("/", signed("s3")), (f"/{bucket}/{key}", signed("s3")), ("/_sandbox/invocations", {}),
+                (f"/?Action=CreateUser&UserName={user}", signed("iam"))]
+    for path, headers in attempts:
+        status, _, data = send(sandbox, "GET", path, {**browser, **headers})
+        assert status == 403 and b"precious" not in data and bucket.encode() not in data, (path, status)
+    assert_nothing_created(sandbox, user=user)
+    typed = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    status, head, data = send(sandbox, "GET", f"/{bucket}/{key}", typed)
+    assert status == 200 and data == b"precious"
+
+
+def test_objects_served_on_the_endpoint_cannot_script_it(sandbox):
+    bucket = sandbox.config.source_bucket
+    sandbox.s3.put_object(Bucket=bucket, Key="page.html", Body=b"<script>1</script>", ContentType="text/html",
+                          ACL="public-read")
+    status, head, _ = send(sandbox, "GET", f"/{bucket}/page.html")
+    assert status == 200 and head["content-security-policy"] == "sandbox"
+    assert head["x-content-type-options"] == "nosniff"
+
+
+# -- the page (web/, its own port) follows the same method and fetch-metadata rules ---------------
+@pytest.fixture(scope="module")
+def page_server(sandbox):
+    from web.app import create_app
+    from web.server import WebServer
+
+    server = WebServer(create_app(sandbox), port=0).start()
+    yield server
+    server.stop()
+
+
+def page_request(server, method, path, headers=None):
+    port = int(server.url.rstrip("/").rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+def test_page_answers_no_options_request(page_server):
+    for headers in ({}, {"Origin": EVIL, "Access-Control-Request-Method": "POST"}):
+        for path in ("/", "/api/state", "/api/configuration", "/api/upload"):
+            status, head, _ = page_request(page_server, "OPTIONS", path, headers)
+            assert status == 405 and "access-control-allow-origin" not in head, (path, headers, status)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+    {"Origin": EVIL},
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+])
+def test_page_refuses_what_another_page_sends(page_server, headers):
+    for path in ("/api/state", "/api/invocations", "/api/gallery", "/static/web/js/api.js"):
+        status, _, data = page_request(page_server, "GET", path, headers)
+        assert status == 403 and b"request refused: only the sandbox's own page" in data, (path, status)
+
+
+def test_page_opens_from_a_link_a_typed_address_and_itself(page_server):
+    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+            "Sec-Fetch-User": "?1"}
+    assert page_request(page_server, "GET", "/", link)[0] == 200
+    assert page_request(page_server, "GET", "/api/state", link)[0] == 403  # data is for the page itself
+    typed = {**link, "Sec-Fetch-Site": "none"}
+    assert page_request(page_server, "GET", "/", typed)[0] == 200
+    itself = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+    assert page_request(page_server, "GET", "/api/state", itself)[0] == 200
+    assert page_request(page_server, "GET", "/api/state")[0] == 200  # curl

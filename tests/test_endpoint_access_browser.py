@@ -7,6 +7,7 @@ a presigned URL as the bucket's CORS configuration allows.
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import uuid
 
@@ -22,8 +23,13 @@ REBIND_NAME = "rebind.evil.example"
 
 @pytest.fixture(scope="module")
 def browser():
-    # What DNS rebinding achieves: the attacker's name resolves to this machine.
-    yield from launched_chromium([f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"])
+    # What DNS rebinding achieves: the attacker's name resolves to this machine. Chromium's Private
+    # Network Access checks would stop the attacker's page (not loaded from loopback) before the
+    # endpoint sees anything; other browsers have none, so they are off to test the endpoint's own rule.
+    yield from launched_chromium([f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
+                                  "--disable-features=PrivateNetworkAccessSendPreflights,"
+                                  "PrivateNetworkAccessRespectPreflightResults,"
+                                  "BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks"])
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +161,11 @@ def test_a_rebound_host_name_is_refused_even_as_same_origin(sb, page):
     response = page.goto(f"{rebound}/{sb.config.source_bucket}?list-type=2")
     assert response.status == 403
     assert "DNS-rebinding" in page.content() and key not in page.content()
-    # From the rebound page every request is same-origin, so the browser would let it read answers.
+    # The attacker's own page, served under that name before it was rebound (answered here by the
+    # browser's request routing): every request it sends is same-origin, so it could read the answers.
+    page.route(f"{rebound}/attack.html", lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>rebound</title>"))
+    page.goto(f"{rebound}/attack.html")
     results = page.evaluate(FETCH_ATTACKS, [rebound, sb.config.source_bucket, key])
     for name, outcome in results.items():
         assert outcome.startswith("read 403"), (name, outcome)
@@ -184,3 +194,96 @@ def test_an_allowed_origin_uploads_with_a_presigned_url_as_the_bucket_cors_allow
     finally:
         sb.access.allowed_origins.discard(other_site)
     assert sb.s3.get_object(Bucket=bucket, Key="from-browser.txt")["Body"].read() == b"hello"
+
+
+# -- pages served from the endpoint's own origin ----------------------------------------------------
+# What a page on the endpoint's origin tries, all by GET: list buckets, read an object, read the
+# sandbox's history, create an IAM user and a stack whose function runs the attacker's code. Same-origin,
+# the browser lets it set Authorization and read the answers; with no Referer, neither Origin nor Referer
+# says where it comes from.
+SAME_ORIGIN_ATTACKS = """async ([bucket, key, user, stack]) => {
+  const auth = (service) => "AWS4-HMAC-SHA256 Credential=test/20261130/us-east-1/" + service +
+      "/aws4_request, SignedHeaders=host, Signature=0";
+  const template = JSON.stringify({Transform: "AWS::Serverless-2016-10-31", Resources: {Evil: {
+      Type: "AWS::Serverless::Function", Properties: {Runtime: "python3.12", Handler: "index.handler",
+      InlineCode: "def handler(e, c):\\n    return {'statusCode': 200, 'body': 'pwned'}\\n",
+      Events: {Api: {Type: "HttpApi"}}}}}});
+  const attempts = {
+    listBuckets: () => fetch("/", {headers: {Authorization: auth("s3")}, referrerPolicy: "no-referrer"}),
+    readObject: () => fetch("/" + bucket + "/" + key, {referrerPolicy: "no-referrer"}),
+    invocations: () => fetch("/_sandbox/invocations", {referrerPolicy: "no-referrer"}),
+    createUser: () => fetch("/?Action=CreateUser&UserName=" + user,
+        {headers: {Authorization: auth("iam")}, referrerPolicy: "no-referrer"}),
+    createStack: () => fetch("/?" + new URLSearchParams({Action: "CreateStack", StackName: stack,
+        "Capabilities.member.1": "CAPABILITY_IAM", TemplateBody: template}),
+        {headers: {Authorization: auth("cloudformation")}, referrerPolicy: "no-referrer"}),
+  };
+  const results = {};
+  for (const [name, attempt] of Object.entries(attempts)) {
+    try {
+      const response = await attempt();
+      results[name] = response.status + ": " + (await response.text()).slice(0, 120);
+    } catch (error) { results[name] = "blocked"; }
+  }
+  return results;
+}"""
+
+
+def same_origin_page(sb) -> tuple[str, list]:
+    """An HTML page that runs the attacks as soon as it loads, and their arguments."""
+    args = [sb.config.source_bucket, precious_object(sb), f"evil-{uuid.uuid4().hex[:8]}",
+            f"evil-{uuid.uuid4().hex[:8]}"]
+    html = (f"<!doctype html><title>evil</title><meta name=referrer content=no-referrer>"
+            f"<script>window.started = true; ({SAME_ORIGIN_ATTACKS})({json.dumps(args)});</script>")
+    return html, args
+
+
+def assert_page_got_nowhere(sb, page, args) -> None:
+    from botocore.exceptions import ClientError
+
+    _, key, user, stack = args
+    # Run in that document, every attempt is refused ...
+    for name, outcome in page.evaluate(SAME_ORIGIN_ATTACKS, args).items():
+        assert outcome == "blocked" or outcome[:3] in ("403", "405"), (name, outcome)
+        assert "precious" not in outcome and "ImageResizeLambda" not in outcome
+    # ... and the page's own script never ran (a sandboxed CSP; inline scripts run while a page loads).
+    assert page.evaluate("() => window.started === true") is False
+    with pytest.raises(ClientError, match="NoSuchEntity|cannot be found"):
+        sb.client("iam").get_user(UserName=user)
+    assert stack not in [s["StackName"] for s in sb.client("cloudformation").list_stacks()["StackSummaries"]]
+
+
+def test_an_html_object_on_the_endpoint_cannot_script_it(sb, page):
+    html, args = same_origin_page(sb)
+    bucket = f"public-site-{uuid.uuid4().hex[:8]}"
+    sb.s3.create_bucket(Bucket=bucket)
+    sb.s3.put_object(Bucket=bucket, Key="index.html", Body=html.encode(), ContentType="text/html",
+                     ACL="public-read")
+    response = page.goto(f"{sb.endpoint_url}/{bucket}/index.html")  # typed or bookmarked: served
+    assert response.status == 200
+    assert_page_got_nowhere(sb, page, args)
+    assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_api_response_on_the_endpoint_path_cannot_script_it(sb, page):
+    from waiting import eventually
+
+    html, args = same_origin_page(sb)
+    code = (f"def handler(event, context):\n    return {{'statusCode': 200, "
+            f"'headers': {{'Content-Type': 'text/html'}}, 'body': {html!r}}}\n")
+    name = f"site-{uuid.uuid4().hex[:8]}"
+    cloudformation = sb.client("cloudformation")
+    cloudformation.create_stack(StackName=name, Capabilities=["CAPABILITY_IAM"], TemplateBody=json.dumps({
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Site": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "InlineCode": code,
+            "Events": {"Api": {"Type": "HttpApi"}}}}}}))
+    eventually(lambda: cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"],
+               lambda status: status == "CREATE_COMPLETE", what="the site's stack", timeout=60)
+    resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
+    api_id = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ApiGatewayV2::Api")
+    response = page.goto(f"{sb.endpoint_url}/_aws/execute-api/{api_id}/")
+    assert response.status == 200
+    assert_page_got_nowhere(sb, page, args)
+    assert "sandbox" in response.headers["content-security-policy"]

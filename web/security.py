@@ -3,6 +3,10 @@
 - Host header check: a page on another site can point its own DNS name at 127.0.0.1 (DNS rebinding)
   and then read this page as "same origin". The browser still sends that name in ``Host``, so any
   request whose Host is not 127.0.0.1, localhost, [::1] (or the configured host) on our port gets 400.
+- Methods and fetch metadata, as on the endpoint: ``OPTIONS`` gets 405 (the page answers no preflight).
+  A request a browser marks as sent by another page (``Sec-Fetch-Site: same-site``/``cross-site``, or
+  an ``Origin`` that is not this page's) gets 403, unless it is a plain GET navigation to a page (a
+  link followed from elsewhere opens the page; its JSON and images are not readable from there).
 - Same-origin check for state-changing requests (POST, PUT, PATCH, DELETE): they must carry the app's
   token in ``X-Sandbox-Token`` (a custom header a cross-site form cannot send, and a value a page from
   another origin cannot read), and, when the browser sends them, ``Origin`` must be this page's origin
@@ -34,6 +38,7 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 def init_app(app: Flask) -> None:
     app.before_request(check_host)
     app.before_request(check_network_token)
+    app.before_request(check_fetch_metadata)
     app.before_request(check_same_origin)
     app.after_request(add_security_headers)
 
@@ -63,8 +68,10 @@ ACCESS_COOKIE = "sandbox_access"
 def check_network_token():
     """Another machine reaches the page only with the sandbox's access token (see the module docstring)."""
     sandbox = current_app.extensions["sandbox"]
-    expected = getattr(getattr(sandbox, "access", None), "access_token", None)
-    if not expected or is_loopback_address(request.remote_addr or ""):
+    access = getattr(sandbox, "access", None)
+    expected = getattr(access, "access_token", None)
+    this_machine = getattr(access, "this_machine", is_loopback_address)
+    if not expected or this_machine(request.remote_addr or ""):
         return None
     offered = request.args.get("token") or request.cookies.get(ACCESS_COOKIE) or ""
     if not hmac.compare_digest(offered.encode(), expected.encode()):
@@ -78,6 +85,23 @@ def check_network_token():
         response.set_cookie(ACCESS_COOKIE, expected, httponly=True, samesite="Strict")
         return response
     return None
+
+
+def check_fetch_metadata():
+    """OPTIONS is never served; another page may only navigate to this one (see the module docstring)."""
+    if request.method == "OPTIONS":
+        raise ApiError(405, "OPTIONS is not served: the page answers no cross-origin request.")
+    origin = request.headers.get("Origin")
+    foreign_origin = origin is not None and origin.rstrip("/").lower() != request.host_url.rstrip("/").lower()
+    from_a_page = request.headers.get("Sec-Fetch-Site") in ("same-site", "cross-site")
+    if not (foreign_origin or from_a_page):
+        return
+    navigation = (request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Mode") == "navigate"
+                  and request.headers.get("Sec-Fetch-Dest") in ("document", None) and not foreign_origin)
+    if navigation and not request.path.startswith("/api/"):
+        return
+    kind = "Cross-origin" if foreign_origin else "Cross-site"
+    raise ApiError(403, f"{kind} request refused: only the sandbox's own page may use it.")
 
 
 def check_same_origin():

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", metavar="TOKEN",
                         help="with --host beyond loopback: the access token clients on other machines must "
                              "use as AWS_ACCESS_KEY_ID (default: a new random one each start)")
+    parser.add_argument("--moto-api", action="store_true",
+                        help="serve moto's /moto-api/ (reset, recorder, replay) on the endpoint "
+                             "(default: off; whatever reaches the endpoint could reset or replay its state)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser once ready")
     parser.add_argument("--watch", metavar="DIR", help="upload every file dropped into DIR to the source bucket")
     parser.add_argument("--example", action="append", default=[], metavar="NAME",

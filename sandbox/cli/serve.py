@@ -55,7 +55,8 @@ def cmd_serve(args) -> int:
     config = SandboxConfig(host=args.host, port=args.port, web_port=None if args.no_web else args.web_port,
                            real_retry_delays=args.real_retry_delays,
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
-                           allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu,
+                           allowed_origins=tuple(args.allow_origin), access_token=token,
+                           moto_api=args.moto_api, full_cpu=args.full_cpu,
                            time_scale=args.time_scale)
     started = time.perf_counter()
     stack = _template_stack(args, config)
