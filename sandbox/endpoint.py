@@ -106,6 +106,14 @@ def _silence_moto_notifications() -> None:
             notifications._send_event_bridge_message(account_id, bucket, event_name, key)
     send_event._sandbox = True
     notifications.send_event = send_event
+    original_test_event = notifications._get_test_event
+
+    def test_event(bucket_name):  # AWS's s3:TestEvent also names the request (RequestId, HostId)
+        from .s3_events import new_host_id, new_s3_request_id
+
+        # AWS: the ids of the PutBucketNotificationConfiguration request; here fresh ids of that shape.
+        return {**original_test_event(bucket_name), "RequestId": new_s3_request_id(), "HostId": new_host_id()}
+    notifications._get_test_event = test_event
 
 
 def _keep_moto_from_running_event_source_mappings() -> None:
@@ -162,6 +170,28 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
         return original(rule, original_event, transform_input)
     send_to_targets._sandbox = True
     Rule.send_to_targets = send_to_targets
+
+
+def _keep_stream_labels_as_aws_writes_them() -> None:
+    """A DynamoDB stream's label (the end of its ARN) is its creation time with milliseconds on AWS
+    (``2026-12-07T00:45:12.123``); moto writes microseconds."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.set_stream_specification, "_sandbox", False):
+        return
+    original = Table.set_stream_specification
+
+    def set_stream_specification(self, streams):
+        before = self.latest_stream_label
+        original(self, streams)
+        label = self.latest_stream_label
+        if label and label != before and "." in label:
+            whole, fraction = label.split(".", 1)
+            self.latest_stream_label = f"{whole}.{fraction[:3]}"
+        elif label and label != before:
+            self.latest_stream_label = f"{label}.000"
+    set_stream_specification._sandbox = True
+    Table.set_stream_specification = set_stream_specification
 
 
 def _keep_rest_api_binary_media_types() -> None:
@@ -290,6 +320,7 @@ class LocalEndpoint:
         _keep_moto_from_running_event_source_mappings()
         _keep_moto_from_delivering_events_to_lambda()
         _keep_rest_api_binary_media_types()
+        _keep_stream_labels_as_aws_writes_them()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "
@@ -401,6 +432,31 @@ class LocalEndpoint:
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
 
+
+    def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
+        """A bucket's notification configuration for Lambda functions and queues, in the shape of
+        GetBucketNotificationConfiguration, read from moto's state: the sandbox's bookkeeping never shows
+        up as the user's request (in the bucket's access log, for one). {} for an unknown bucket."""
+        from moto.s3.models import s3_backends
+
+        try:
+            configuration = s3_backends[account_id]["aws"].get_bucket(bucket).notification_configuration
+        except Exception:
+            return {}
+        if configuration is None:
+            return {}
+
+        def as_list(value):
+            return [value] if isinstance(value, (str, dict)) else list(value or [])
+
+        def entry(notification, arn_name):
+            rules = as_list((notification.filters.get("S3Key") or {}).get("FilterRule"))
+            found = {"Id": notification.id, arn_name: notification.arn, "Events": as_list(notification.events)}
+            if rules:
+                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+            return found
+        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn") for n in configuration.cloud_function],
+                "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue]}
 
     def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:
         """A bucket's CORS rules (``put-bucket-cors``) in the API's shape, or None when it has none."""

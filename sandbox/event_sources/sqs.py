@@ -102,8 +102,8 @@ class SqsEventSource(PolledEventSource):
         self.remove(mapping.uuid)
         if mapping.enabled:
             self._pollers[mapping.uuid] = PollerThread(
-                f"sqs-poller-{queue_name(mapping.event_source_arn)}",
-                lambda stop, m=mapping: self._poll(m, stop)).start()
+                f"sqs-poller-{queue_name(mapping.event_source_arn)}", lambda stop, m=mapping: self._poll(m, stop),
+                on_error=lambda exc, m=mapping: self.fault(m, "polling the queue", exc)).start()
 
     # -- polling -----------------------------------------------------------------------------------
     def _url(self, arn: str) -> str:
@@ -137,10 +137,17 @@ class SqsEventSource(PolledEventSource):
         return batch
 
     def _poll(self, mapping: MappingConfig, stop) -> None:
+        """One batch. Until its outcome is known nothing is deleted: whatever fails (the function, or the
+        sandbox building or sending the batch) leaves the messages to return after their visibility
+        timeout, and the queue's redrive policy moves those that keep failing to its dead-letter queue."""
         messages = self._receive(mapping, stop)
         if not messages:
             return
-        records = [self._record(m, mapping.event_source_arn) for m in messages]
+        try:
+            records = [self._record(m, mapping.event_source_arn) for m in messages]
+        except Exception as exc:
+            self.fault(mapping, "building the batch's event", exc)
+            return  # a failed batch: every message returns after its visibility timeout
         wanted = [r for r in records if passes_filters(mapping, r, body_as_json=True)]
         self._delete(mapping, [r for r in records if r not in wanted])  # AWS deletes filtered-out messages
         if not wanted:
@@ -151,8 +158,11 @@ class SqsEventSource(PolledEventSource):
         if result.status != InvocationStatus.SUCCESS:
             return  # the whole batch comes back after the visibility timeout
         failed = failed_item_ids(result.result) if mapping.report_batch_item_failures else []
-        if failed is None:
-            return  # a malformed partial batch response fails the whole batch
+        if failed is None or any(f not in {r["messageId"] for r in wanted} for f in failed):
+            # AWS: a malformed partial batch response, or one naming a messageId that is not in the batch,
+            # fails the whole batch.
+            self.last_results[mapping.uuid] = "PROBLEM: Function call failed"
+            return
         self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
