@@ -194,6 +194,39 @@ def _keep_stream_labels_as_aws_writes_them() -> None:
     Table.set_stream_specification = set_stream_specification
 
 
+def _keep_sqs_as_aws_answers() -> None:
+    """Two things of moto's SQS the sandbox's pollers meet:
+
+    - it checks each received message's retention period by computing every attribute of its queue,
+      which counts all of the queue's messages: a ReceiveMessage on a 1,000-message queue took seconds
+      (a poller fell behind its messages' visibility timeout); the check reads the one attribute;
+    - it gives a FIFO message a SequenceNumber only when the sender named a MessageDeduplicationId (not
+      with ContentBasedDeduplication), and a random one; AWS numbers every FIFO message, increasing."""
+    import itertools
+
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_sandbox", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+    is_message_valid_based_on_retention_period._sandbox = True
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+    numbers = itertools.count(18_849_496_460_467_696_128)  # 20 digits, as AWS's
+    original_send = SQSBackend.send_message
+
+    def send_message(self, queue_name, *args, **kwargs):
+        message = original_send(self, queue_name, *args, **kwargs)
+        if self.get_queue(queue_name).fifo_queue and not getattr(message, "sandbox_numbered", False):
+            message.sequence_number, message.sandbox_numbered = str(next(numbers)), True  # not a duplicate's
+        return message
+    SQSBackend.send_message = send_message
+
+
 def _keep_rest_api_binary_media_types() -> None:
     """moto drops the ``binaryMediaTypes`` of create-rest-api and misreads the ``add``/``remove`` operations
     of update-rest-api (API Gateway names the media type in the path: ``/binaryMediaTypes/image~1jpeg``).
@@ -321,6 +354,7 @@ class LocalEndpoint:
         _keep_moto_from_delivering_events_to_lambda()
         _keep_rest_api_binary_media_types()
         _keep_stream_labels_as_aws_writes_them()
+        _keep_sqs_as_aws_answers()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "

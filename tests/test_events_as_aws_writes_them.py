@@ -6,6 +6,7 @@ bookkeeping kept out of the user's S3 access log. Each event is checked with Pow
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import uuid
@@ -115,16 +116,22 @@ def test_a_partial_batch_response_naming_a_stranger_fails_the_whole_batch(sb):
 
 
 def test_fifo_records_carry_sequence_number_group_and_deduplication_id(sb):
-    url, arn, seen = new_queue(sb, FifoQueue="true")
-    sb.client("sqs").send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g1",
-                                  MessageDeduplicationId="d1")
+    url, arn, seen = new_queue(sb, FifoQueue="true", ContentBasedDeduplication="true")
+    sqs = sb.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g1", MessageDeduplicationId="d1")
+    sqs.send_message(QueueUrl=url, MessageBody="second", MessageGroupId="g1")  # content-based deduplication
     sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn,
                                                     BatchSize=10)
-    event = seen(1)[0]["event"]
-    SqsModel.model_validate(event)
-    attributes = event["Records"][0]["attributes"]
-    assert attributes["MessageGroupId"] == "g1" and attributes["MessageDeduplicationId"] == "d1"
-    assert attributes["SequenceNumber"].isdigit()
+    seen(1)
+    eventually(lambda: len([r for b in seen(0) for r in b["event"]["Records"]]) == 2, what="both messages")
+    records = [r for b in seen(0) for r in b["event"]["Records"]]
+    for batch in seen(0):
+        SqsModel.model_validate(batch["event"])
+    first, second = (r["attributes"] for r in records)
+    assert first["MessageGroupId"] == second["MessageGroupId"] == "g1" and first["MessageDeduplicationId"] == "d1"
+    assert second["MessageDeduplicationId"] == hashlib.sha256(b"second").hexdigest()
+    numbers = [int(first["SequenceNumber"]), int(second["SequenceNumber"])]
+    assert numbers == sorted(numbers) and all(len(str(n)) == 20 for n in numbers)
 
 
 # -- S3 ------------------------------------------------------------------------------------------
