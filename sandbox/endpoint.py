@@ -485,11 +485,14 @@ class LocalEndpoint:
 
         def entry(notification, arn_name):
             rules = as_list((notification.filters.get("S3Key") or {}).get("FilterRule"))
-            found = {"Id": notification.id, arn_name: notification.arn, "Events": as_list(notification.events)}
+            found = {"Id": notification.id, arn_name: notification.arn,
+                     "Events": as_list(notification.events)}
             if rules:
-                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]}
+                                                           for r in rules]}}
             return found
-        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn") for n in configuration.cloud_function],
+        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn")
+                                                 for n in configuration.cloud_function],
                 "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue]}
 
     def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:

@@ -82,7 +82,8 @@ def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None, 
     return {"kind": kind, "source": mapping.event_source_arn, "function": mapping.function_name,
             "detail": ", ".join(details), "state": "Enabled" if mapping.enabled else "Disabled",
             "last_result": last_result or "No records processed", "uuid": mapping.uuid,
-            **({"faults": f"{faults} batch(es) the sandbox failed to handle (see its output)"} if faults else {})}
+            **({"faults": f"{faults} batch(es) the sandbox failed to handle (see its output)"}
+               if faults else {})}
 
 
 def validate_filters(request: dict) -> str | None:
@@ -216,7 +217,8 @@ class PolledEventSource:
             poller.stop()
 
     def triggers(self) -> list[dict]:
-        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid), self.faults.get(m.uuid, 0))
+        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid),
+                                self.faults.get(m.uuid, 0))
                 for m in self._service.mappings() if self.accepts(m.event_source_arn)]
 
     def fault(self, mapping: MappingConfig, what: str, exc: BaseException) -> None:
@@ -224,8 +226,8 @@ class PolledEventSource:
         and counted on the mapping; the caller handles the batch as AWS handles a failed one."""
         self.faults[mapping.uuid] = self.faults.get(mapping.uuid, 0) + 1
         self.last_results[mapping.uuid] = f"PROBLEM: the sandbox failed while {what}"
-        self.context.report(f"sandbox: mapping {mapping.uuid} ({mapping.event_source_arn}) failed while {what}: "
-                            f"{type(exc).__name__}: {exc}; the batch is handled as a failed batch")
+        self.context.report(f"sandbox: mapping {mapping.uuid} ({mapping.event_source_arn}) failed while "
+                            f"{what}: {type(exc).__name__}: {exc}; the batch is handled as a failed batch")
 
     def invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, **record_fields):
         """Invoke the mapping's function synchronously with one batch, as Lambda's poller does: while
@@ -238,7 +240,8 @@ class PolledEventSource:
         while not stop.is_set():
             record = None
             try:
-                record = self._service.new_record({"Records": records}, mapping.function_name, **record_fields)
+                record = self._service.new_record({"Records": records}, mapping.function_name,
+                                                  **record_fields)
                 result = self._service.run(record)
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)

@@ -11,8 +11,13 @@ on-failure destination. ``BisectBatchOnFunctionError`` splits a failing batch in
 retries); a partial batch response (``ReportBatchItemFailures``) checkpoints at the lowest failed
 sequence number.
 
+A failure of the sandbox's own path (reading the stream, building or sending a batch's event,
+checkpointing) is told on the terminal, counted on the mapping and handled as a failed attempt: records
+leave the shard's queue only when their batch is delivered or skipped.
+
 Where the sandbox differs: retries follow each other after ``RETRY_DELAY_S`` (AWS backs off
-exponentially); moto's streams have one shard per table.
+exponentially); moto's streams have one shard per table; ``SizeBytes`` follows DynamoDB's documented
+item-size rules, which AWS calls approximate for numbers.
 """
 from __future__ import annotations
 
@@ -23,8 +28,8 @@ from functools import cached_property
 from collections import deque
 from datetime import datetime, timezone
 
-from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_batch,
-                                     failed_item_ids, now_iso, passes_filters)
+from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread,
+                                     failed_batch, failed_item_ids, now_iso, passes_filters)
 from ..invocation import InvocationStatus
 
 SOURCE = "aws:dynamodb"
@@ -48,7 +53,8 @@ def sample_update_event(table: str, region: str, account: str) -> dict:
     generate-event dynamodb update``)."""
     import uuid
 
-    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/{stream_label(datetime.now(timezone.utc))}"
+    label = stream_label(datetime.now(timezone.utc))
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/{label}"
     keys = {"key": {"S": "test.jpg"}}
     old, new = {**keys, "caption": {"S": "A sunny day"}}, {**keys, "caption": {"S": "A sunny afternoon"}}
     changes = [("INSERT", None, old), ("MODIFY", old, new), ("REMOVE", new, None)]

@@ -7,7 +7,8 @@ the function synchronously with the rest. On success it deletes the batch (with
 ``ReportBatchItemFailures``, all but the listed ``messageId``s); on failure it leaves the messages, which
 come back when their visibility timeout ends, and the queue's redrive policy (``maxReceiveCount``)
 moves a message that keeps failing to the queue's dead-letter queue. Everything goes through the SQS API
-of the local endpoint, as Lambda's pollers use SQS's.
+of the local endpoint, as Lambda's pollers use SQS's. A batch the sandbox itself fails to build or send is
+told on the terminal, counted on the mapping and left in the queue, as a failed batch.
 
 Where the sandbox differs: one poller per mapping (AWS scales up to 1,250 concurrent invocations for
 standard queues); long polls last 1 s instead of 20 s so that stopping is quick.
