@@ -71,11 +71,18 @@ def test_binary_attributes_reach_the_function_as_base64_text(sb):
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in records] == ["bin", "after"]
 
 
-def test_size_bytes_counts_names_and_values_as_dynamodb_does(sb):
+def test_record_size_counts_names_and_values_as_dynamodb_does():
     from sandbox.event_sources.dynamodb_streams import record_size
 
     for change, aws_size in CAPTURED:
         assert record_size(change) == aws_size
+    assert record_size({"Keys": {"k": {"B": "AAEqQQ=="}}, "NewImage": {"k": {"B": "AAEqQQ=="},
+                                                                       "l": {"L": [{"N": "-0.0100"}, {"NULL": True}]},
+                                                                       "m": {"M": {"a": {"BOOL": False}}}}}) == \
+        (1 + 4) + (1 + 4) + (1 + 3 + (2 + 1) + (1 + 1)) + (1 + 3 + (1 + 1 + 1))
+
+
+def test_size_bytes_of_streamed_changes_are_awss(sb):
     table, stream, seen = new_table(sb, key="Id", key_type="N")
     map_stream(sb, stream)
     dynamodb = sb.client("dynamodb")
@@ -96,8 +103,8 @@ def test_stream_labels_have_milliseconds_in_streams_and_generated_events(sb, cap
     event = json.loads(capsys.readouterr().out)
     DynamoDBStreamModel.model_validate(event)
     assert all(label.search(r["eventSourceARN"]) for r in event["Records"])
-    from sandbox.event_sources.dynamodb_streams import record_size
-    assert all(r["dynamodb"]["SizeBytes"] == record_size(r["dynamodb"]) for r in event["Records"])
+    # key (3) + "test.jpg" (8); caption (7) + "A sunny day" (11) or "A sunny afternoon" (17), with the key again
+    assert [r["dynamodb"]["SizeBytes"] for r in event["Records"]] == [11 + 29, 11 + 29 + 35, 11 + 35]
 
 
 # -- SQS -----------------------------------------------------------------------------------------
