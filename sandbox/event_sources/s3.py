@@ -134,13 +134,13 @@ class S3EventSource:
             if item == ():
                 continue
             name, write, *retry = item
-            if not self._hand_on(write, *retry) or name is None:
+            if not self._hand_on(name, write, *retry) or name is None:
                 continue  # to be retried: the write stays accepted (on disk with a state directory)
             if not handed_on:
                 since = time.monotonic()
             handed_on.append(name)
 
-    def _hand_on(self, write: S3Write, attempt: int = 1, done: frozenset = frozenset()) -> bool:
+    def _hand_on(self, name: str | None, write: S3Write, attempt: int = 1, done=frozenset()) -> bool:
         """Deliver a write's events, target by target. When the sandbox's own path fails (building or
         sending the event) it is told, counted on the bucket's triggers and retried (the targets already
         served are not served twice); after ``DELIVERY_ATTEMPTS`` the event goes to the function's
@@ -159,7 +159,7 @@ class S3EventSource:
         if final:
             self._dead_letter(write, done)
             return True
-        retry = threading.Timer(RETRY_DELAY_S, self._writes.put, ((None, write, attempt + 1, frozenset(done)),))
+        retry = threading.Timer(RETRY_DELAY_S, self._writes.put, ((name, write, attempt + 1, frozenset(done)),))
         retry.daemon = True
         retry.start()
         return False

@@ -179,8 +179,11 @@ class SqsEventSource(PolledEventSource):
         url = self._url(mapping.event_source_arn)
         for start in range(0, len(records), 10):
             chunk = records[start:start + 10]
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
+            failed = self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)]).get("Failed")
+            if failed:  # those messages come back after their visibility timeout: delivered again, not lost
+                self.fault(mapping, "deleting a delivered batch",
+                           RuntimeError("; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)))
 
     def _record(self, message: dict, arn: str) -> dict:
         """A message as the event's record carries it (SqsModel's shape)."""
