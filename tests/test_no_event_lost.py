@@ -96,6 +96,10 @@ def test_a_stream_batch_the_sandbox_fails_to_build_is_retried_in_order(sb, monke
     assert texts == ["text 0", "text 1", "text 2"]
     assert "failed while building the batch's event" in capsys.readouterr().out
     assert trigger_of(sb, stream)["faults"].startswith("1 batch(es)")
+    from sandbox.cli import main
+
+    assert main(["triggers", "--endpoint-url", sb.endpoint_url]) == 0
+    assert "faults: 1 batch(es) the sandbox failed to handle" in capsys.readouterr().out
 
 
 def test_a_stream_record_the_sandbox_can_never_build_lands_in_the_on_failure_destination(sb, monkeypatch):
