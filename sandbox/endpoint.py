@@ -203,6 +203,7 @@ def _keep_sqs_as_aws_answers() -> None:
     - it gives a FIFO message a SequenceNumber only when the sender named a MessageDeduplicationId (not
       with ContentBasedDeduplication), and a random one; AWS numbers every FIFO message, increasing."""
     import itertools
+    import time
 
     from moto.core.utils import unix_time
     from moto.sqs.models import SQSBackend
@@ -215,6 +216,13 @@ def _keep_sqs_as_aws_answers() -> None:
         return retention + message.sent_timestamp / 1000 > unix_time()
     is_message_valid_based_on_retention_period._sandbox = True
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+    # moto's clock (a naive datetime minus the epoch, ~10 us) is read for every message of a queue on every
+    # send and receive; time.time() is the same number.
+    from moto.sqs import models
+
+    models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
+    models.unix_time_millis = lambda dt=None: models.unix_time(dt) * 1000.0
 
     numbers = itertools.count(18_849_496_460_467_696_128)  # 20 digits, as AWS's
     original_send = SQSBackend.send_message
