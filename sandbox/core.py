@@ -71,9 +71,9 @@ class Sandbox:
                                        report=self._report) if self.config.state_dir else None
         if self.persistence:
             self.persistence.install(self)
-        context = SourceContext(region=self.config.region, client=self.client,
-                                object_facts=self.endpoint.object_facts, report=self._report,
-                                time_scale=self.config.time_scale, state=self.persistence)
+        context = SourceContext(self.config.region, self.client, self.endpoint.object_facts, self._report,
+                                time_scale=self.config.time_scale, state=self.persistence,
+                                bucket_notifications=self.endpoint.bucket_notifications)
         self.event_sources = event_sources if event_sources is not None else [
             source(context) for source in event_source_classes()]
         for source in self.event_sources:

@@ -108,6 +108,14 @@ def _silence_moto_notifications() -> None:
             notifications._send_event_bridge_message(account_id, bucket, event_name, key)
     send_event._sandbox = True
     notifications.send_event = send_event
+    original_test_event = notifications._get_test_event
+
+    def test_event(bucket_name):  # AWS's s3:TestEvent also names the request (RequestId, HostId)
+        from .s3_events import new_host_id, new_s3_request_id
+
+        # AWS: the ids of the PutBucketNotificationConfiguration request; here fresh ids of that shape.
+        return {**original_test_event(bucket_name), "RequestId": new_s3_request_id(), "HostId": new_host_id()}
+    notifications._get_test_event = test_event
 
 
 def _keep_moto_from_running_event_source_mappings() -> None:
@@ -164,6 +172,69 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
         return original(rule, original_event, transform_input)
     send_to_targets._sandbox = True
     Rule.send_to_targets = send_to_targets
+
+
+def _keep_stream_labels_as_aws_writes_them() -> None:
+    """A DynamoDB stream's label (the end of its ARN) is its creation time with milliseconds on AWS
+    (``2026-12-07T00:45:12.123``); moto writes microseconds."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.set_stream_specification, "_sandbox", False):
+        return
+    original = Table.set_stream_specification
+
+    def set_stream_specification(self, streams):
+        before = self.latest_stream_label
+        original(self, streams)
+        label = self.latest_stream_label
+        if label and label != before and "." in label:
+            whole, fraction = label.split(".", 1)
+            self.latest_stream_label = f"{whole}.{fraction[:3]}"
+        elif label and label != before:
+            self.latest_stream_label = f"{label}.000"
+    set_stream_specification._sandbox = True
+    Table.set_stream_specification = set_stream_specification
+
+
+def _keep_sqs_as_aws_answers() -> None:
+    """Two things of moto's SQS the sandbox's pollers meet:
+
+    - it checks each received message's retention period by computing every attribute of its queue,
+      which counts all of the queue's messages: a ReceiveMessage on a 1,000-message queue took seconds
+      (a poller fell behind its messages' visibility timeout); the check reads the one attribute;
+    - it gives a FIFO message a SequenceNumber only when the sender named a MessageDeduplicationId (not
+      with ContentBasedDeduplication), and a random one; AWS numbers every FIFO message, increasing."""
+    import itertools
+    import time
+
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_sandbox", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+    is_message_valid_based_on_retention_period._sandbox = True
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+    # moto's clock (a naive datetime minus the epoch, ~10 us) is read for every message of a queue on every
+    # send and receive; time.time() is the same number.
+    from moto.sqs import models
+
+    models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
+    models.unix_time_millis = lambda dt=None: models.unix_time(dt) * 1000.0
+
+    numbers = itertools.count(18_849_496_460_467_696_128)  # 20 digits, as AWS's
+    original_send = SQSBackend.send_message
+
+    def send_message(self, queue_name, *args, **kwargs):
+        message = original_send(self, queue_name, *args, **kwargs)
+        if self.get_queue(queue_name).fifo_queue and not getattr(message, "sandbox_numbered", False):
+            message.sequence_number, message.sandbox_numbered = str(next(numbers)), True  # not a duplicate's
+        return message
+    SQSBackend.send_message = send_message
 
 
 def _keep_rest_api_binary_media_types() -> None:
@@ -340,6 +411,8 @@ class LocalEndpoint:
         _keep_moto_from_delivering_events_to_lambda()
         _keep_rest_api_binary_media_types()
         keep_moto_patterns_linear()
+        _keep_stream_labels_as_aws_writes_them()
+        _keep_sqs_as_aws_answers()
         with _running_lock:
             if _running:
                 raise SandboxError("A sandbox is already running in this process (moto's state is "
@@ -450,6 +523,34 @@ class LocalEndpoint:
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
 
+
+    def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
+        """A bucket's notification configuration for Lambda functions and queues, in the shape of
+        GetBucketNotificationConfiguration, read from moto's state: the sandbox's bookkeeping never shows
+        up as the user's request (in the bucket's access log, for one). {} for an unknown bucket."""
+        from moto.s3.models import s3_backends
+
+        try:
+            configuration = s3_backends[account_id]["aws"].get_bucket(bucket).notification_configuration
+        except Exception:
+            return {}
+        if configuration is None:
+            return {}
+
+        def as_list(value):
+            return [value] if isinstance(value, (str, dict)) else list(value or [])
+
+        def entry(notification, arn_name):
+            rules = as_list((notification.filters.get("S3Key") or {}).get("FilterRule"))
+            found = {"Id": notification.id, arn_name: notification.arn,
+                     "Events": as_list(notification.events)}
+            if rules:
+                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]}
+                                                           for r in rules]}}
+            return found
+        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn")
+                                                 for n in configuration.cloud_function],
+                "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue]}
 
     def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:
         """A bucket's CORS rules (``put-bucket-cors``) in the API's shape, or None when it has none."""

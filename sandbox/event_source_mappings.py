@@ -67,8 +67,9 @@ class MappingConfig:
             filters=patterns)
 
 
-def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None) -> dict:
-    """A mapping as the page and `run_local.py triggers` list it."""
+def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None, faults: int = 0) -> dict:
+    """A mapping as the page and `run_local.py triggers` list it; ``faults``: batches the sandbox itself
+    failed to build, send or checkpoint (each handled as a failed batch, and told on the terminal)."""
     details = [f"batch {mapping.batch_size}"]
     if mapping.batching_window_s:
         details.append(f"window {mapping.batching_window_s:g} s")
@@ -80,7 +81,9 @@ def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None) 
         details.append("ReportBatchItemFailures")
     return {"kind": kind, "source": mapping.event_source_arn, "function": mapping.function_name,
             "detail": ", ".join(details), "state": "Enabled" if mapping.enabled else "Disabled",
-            "last_result": last_result or "No records processed", "uuid": mapping.uuid}
+            "last_result": last_result or "No records processed", "uuid": mapping.uuid,
+            **({"faults": f"{faults} batch(es) the sandbox failed to handle (see its output)"}
+               if faults else {})}
 
 
 def validate_filters(request: dict) -> str | None:
@@ -193,6 +196,7 @@ class PolledEventSource:
         self.context = context
         self._pollers: dict[str, PollerThread] = {}
         self.last_results: dict[str, str] = {}  # mapping uuid -> AWS's LastProcessingResult
+        self.faults: dict[str, int] = {}  # mapping uuid -> failures of the sandbox's own path
         self._service = None
 
     def service_middleware(self) -> dict:
@@ -213,8 +217,17 @@ class PolledEventSource:
             poller.stop()
 
     def triggers(self) -> list[dict]:
-        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid))
+        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid),
+                                self.faults.get(m.uuid, 0))
                 for m in self._service.mappings() if self.accepts(m.event_source_arn)]
+
+    def fault(self, mapping: MappingConfig, what: str, exc: BaseException) -> None:
+        """The sandbox's own path failed (building, sending or checkpointing a batch): told on the terminal
+        and counted on the mapping; the caller handles the batch as AWS handles a failed one."""
+        self.faults[mapping.uuid] = self.faults.get(mapping.uuid, 0) + 1
+        self.last_results[mapping.uuid] = f"PROBLEM: the sandbox failed while {what}"
+        self.context.report(f"sandbox: mapping {mapping.uuid} ({mapping.event_source_arn}) failed while "
+                            f"{what}: {type(exc).__name__}: {exc}; the batch is handled as a failed batch")
 
     def invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, **record_fields):
         """Invoke the mapping's function synchronously with one batch, as Lambda's poller does: while
@@ -225,24 +238,49 @@ class PolledEventSource:
         from .invocation import InvocationStatus
 
         while not stop.is_set():
-            record = self._service.new_record({"Records": records}, mapping.function_name, **record_fields)
+            record = None
             try:
+                record = self._service.new_record({"Records": records}, mapping.function_name,
+                                                  **record_fields)
                 result = self._service.run(record)
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)
                 continue
+            except Exception as exc:  # the sandbox's own path: a failed batch, never a lost one
+                self.fault(mapping, "sending a batch to the function", exc)
+                failed = failed_batch(exc, record)
+                if record is not None:
+                    self._service.records.changed(record)  # not left "running" on the page
+                return failed
             self.last_results[mapping.uuid] = ("OK" if result.status == InvocationStatus.SUCCESS
                                                else "PROBLEM: Function call failed")
             return result
         return None
 
 
+def failed_batch(exc: BaseException | None, record=None):
+    """A batch the sandbox could not hand to the function, as a failed invocation (``exc`` None: a batch
+    with nothing to invoke, as a successful one)."""
+    from types import SimpleNamespace
+
+    from .invocation import InvocationStatus
+
+    if record is None:
+        return SimpleNamespace(status=InvocationStatus.SUCCESS if exc is None else InvocationStatus.ERROR,
+                               result=None, request_id=None)
+    record.status, record.error_type, record.error_message = InvocationStatus.ERROR, "SandboxError", str(exc)
+    record.final = True
+    return record
+
+
 class PollerThread:
     """A mapping's poller: one daemon thread running ``poll_once`` until stopped or disabled."""
 
-    def __init__(self, name: str, poll_once: Callable[[threading.Event], None]):
+    def __init__(self, name: str, poll_once: Callable[[threading.Event], None],
+                 on_error: Callable[[Exception], None] | None = None):
         self._stop = threading.Event()
         self._poll_once = poll_once
+        self._on_error = on_error
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> "PollerThread":
@@ -257,6 +295,8 @@ class PollerThread:
                 if self._stop.wait(0.5):
                     return
                 self.last_error = exc
+                if self._on_error is not None:
+                    self._on_error(exc)
 
     def stop(self, wait: float = 2.0) -> None:
         self._stop.set()

@@ -1,7 +1,8 @@
 """A bucket's NotificationConfiguration: which writes invoke which function.
 
 The configuration lives where AWS keeps it, in S3 (``put-bucket-notification-configuration``), and is read
-back through the S3 API. The sandbox caches it per bucket and drops the cache whenever the S3 write
+from the endpoint's state (never through the S3 API, where the user would see the sandbox's reads, in a
+bucket's access log for one). The sandbox caches it per bucket and drops the cache whenever the S3 write
 observer sees the configuration replaced, so a change applies to the very next write, as on AWS.
 """
 from __future__ import annotations
@@ -82,8 +83,8 @@ def targets_from_configuration(configuration: dict) -> list[_Target]:
 
 
 class BucketNotifications:
-    """Which Lambda targets a write fires. ``fetch(bucket) -> dict`` reads the configuration through the
-    S3 API (boto3's ``get_bucket_notification_configuration``)."""
+    """Which Lambda targets a write fires. ``fetch(bucket) -> dict`` reads the configuration, in the shape
+    of ``get_bucket_notification_configuration``'s answer."""
 
     def __init__(self, fetch: Callable[[str], dict]):
         self._fetch = fetch

@@ -77,6 +77,38 @@ def deleted_keys(body: bytes) -> list[str]:
     return [el.text or "" for el in root.iter() if el.tag.endswith("Key")]
 
 
+def _removal(query: dict, headers: dict, key: str) -> tuple[str, str, str | None]:
+    """A DeleteObject's event, as S3 names it: deleting a version (``versionId``) is
+    ``ObjectRemoved:Delete`` with that version; deleting without one in a versioned (or suspended) bucket
+    makes a delete marker, ``ObjectRemoved:DeleteMarkerCreated`` with the marker's version; in an
+    unversioned bucket ``ObjectRemoved:Delete`` without a version."""
+    if query.get("versionId"):
+        return "ObjectRemoved:Delete", key, query["versionId"][0]
+    if headers.get("x-amz-delete-marker") == "true":
+        return "ObjectRemoved:DeleteMarkerCreated", key, headers.get("x-amz-version-id")
+    return "ObjectRemoved:Delete", key, None
+
+
+def removals(body: bytes) -> list[tuple[str, str, str | None]]:
+    """A DeleteObjects answer's ``Deleted`` entries as events (named as in ``_removal``); the keys it
+    could not delete (``Errors``) make none."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return []
+    found = []
+    for deleted in (el for el in root.iter() if el.tag.split("}")[-1] == "Deleted"):
+        fields = {child.tag.split("}")[-1]: child.text or "" for child in deleted}
+        if fields.get("VersionId"):
+            found.append(("ObjectRemoved:Delete", fields.get("Key", ""), fields["VersionId"]))
+        elif fields.get("DeleteMarker") == "true":
+            found.append(("ObjectRemoved:DeleteMarkerCreated", fields.get("Key", ""),
+                          fields.get("DeleteMarkerVersionId") or None))
+        else:
+            found.append(("ObjectRemoved:Delete", fields.get("Key", ""), None))
+    return found
+
+
 def form_key(fields: dict, filename: str | None) -> str:
     """The key a presigned POST form names, ``${filename}`` filled in as S3 does."""
     key = fields.get("key", "")
@@ -120,9 +152,11 @@ class S3WriteObserver:
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         request_id, host_id = new_s3_request_id(), new_host_id()
         status_holder: list[int] = []
+        response_headers: dict[str, str] = {}
 
         def start(status, headers, exc_info=None):
             status_holder.append(int(status.split()[0]))
+            response_headers.update((name.lower(), value) for name, value in headers)
             names = {name.lower() for name, _ in headers}
             headers = list(headers)
             if "x-amz-request-id" not in names:
@@ -137,9 +171,15 @@ class S3WriteObserver:
         if kind == "notification":
             self.on_notification_change(bucket)
             return result
+        if kind == "delete":  # what was removed is in moto's answer: a version, or a new delete marker
+            body = b"".join(result)
+            getattr(result, "close", lambda: None)()
+            result = [body]
+            keys = removals(result[0]) if not key else [_removal(query, response_headers, key)]
         source_ip = environ.get("REMOTE_ADDR", "127.0.0.1")
-        for event_name, obj_key in keys:
-            self._report(event_name, bucket, obj_key, request_id, host_id, source_ip, access_key, environ)
+        for event_name, obj_key, *version in keys:
+            self._report(event_name, bucket, obj_key, request_id, host_id, source_ip, access_key, environ,
+                         version[0] if version else None)
         return result
 
     # -- classify the request before moto sees it (the body may be needed) ---------------------------
@@ -150,8 +190,7 @@ class S3WriteObserver:
             if method == "PUT" and "notification" in query:
                 return ("notification", bucket, [], None)
             if method == "POST" and "delete" in query:
-                keys = deleted_keys(read_body(environ))
-                return ("write", bucket, [("ObjectRemoved:Delete", k) for k in keys], _access_key(environ))
+                return ("delete", bucket, [], _access_key(environ))  # the removals: in moto's answer
             if method == "POST" and "multipart/form-data" in (environ.get("CONTENT_TYPE") or ""):
                 fields, filename = _form_fields(environ, read_body(environ))
                 key = form_key(fields, filename)
@@ -171,10 +210,11 @@ class S3WriteObserver:
         if method == "POST" and "uploadId" in query:
             return ("write", bucket, [("ObjectCreated:CompleteMultipartUpload", key)], access_key)
         if method == "DELETE" and "uploadId" not in query:
-            return ("write", bucket, [("ObjectRemoved:Delete", key)], access_key)
+            return ("delete", bucket, [], access_key)
         return None
 
-    def _report(self, event_name, bucket, key, request_id, host_id, source_ip, access_key, environ):
+    def _report(self, event_name, bucket, key, request_id, host_id, source_ip, access_key, environ,
+                version_id=None):
         facts = None
         if event_name.startswith("ObjectCreated"):
             facts = self.object_facts(bucket, key, None)
@@ -186,7 +226,7 @@ class S3WriteObserver:
             key=key,
             size=getattr(facts, "size", None),
             etag=getattr(facts, "etag", None),
-            version_id=getattr(facts, "version_id", None),
+            version_id=getattr(facts, "version_id", None) if facts is not None else version_id,
             request_id=request_id,
             host_id=host_id,
             source_ip=source_ip,

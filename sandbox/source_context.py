@@ -18,3 +18,6 @@ class SourceContext:
     # on disk when the call returns (``durable=False``: when the request being answered is, or for
     # bookkeeping, with the next flush); None when the sandbox keeps its state in memory only.
     state: Any = None
+    # A bucket's notification configuration (GetBucketNotificationConfiguration's shape), read from the
+    # endpoint's state rather than through the S3 API the user watches.
+    bucket_notifications: Callable[[str], dict] | None = None

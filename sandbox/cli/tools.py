@@ -192,7 +192,8 @@ def cmd_triggers(args) -> int:
     if not triggers:
         print("no triggers")
     for item in sorted(triggers, key=lambda t: (t.get("function") or "", t["kind"])):
-        extra = "  ".join(f"{k.replace('_', ' ')}: {item[k]}" for k in ("url", "next_fire", "last_result") if item.get(k))
+        extra = "  ".join(f"{k.replace('_', ' ')}: {item[k]}"
+                          for k in ("url", "next_fire", "last_result", "faults") if item.get(k))
         print(f"{item.get('function') or '-':<24} {item['kind']:<18} {item['source']}\n"
               f"{'':<24} {item['state']:<18} {item['detail']}" + (f"\n{'':<43} {extra}" if extra else ""))
     return 0

@@ -11,19 +11,25 @@ on-failure destination. ``BisectBatchOnFunctionError`` splits a failing batch in
 retries); a partial batch response (``ReportBatchItemFailures``) checkpoints at the lowest failed
 sequence number.
 
+A failure of the sandbox's own path (reading the stream, building or sending a batch's event,
+checkpointing) is told on the terminal, counted on the mapping and handled as a failed attempt: records
+leave the shard's queue only when their batch is delivered or skipped.
+
 Where the sandbox differs: retries follow each other after ``RETRY_DELAY_S`` (AWS backs off
-exponentially); moto's streams have one shard per table.
+exponentially); moto's streams have one shard per table; ``SizeBytes`` follows DynamoDB's documented
+item-size rules, which AWS calls approximate for numbers.
 """
 from __future__ import annotations
 
+import base64
 import json
 import time
 from functools import cached_property
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 
-from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids, now_iso,
-                                     passes_filters)
+from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread,
+                                     failed_batch, failed_item_ids, now_iso, passes_filters)
 from ..invocation import InvocationStatus
 
 SOURCE = "aws:dynamodb"
@@ -47,22 +53,90 @@ def sample_update_event(table: str, region: str, account: str) -> dict:
     generate-event dynamodb update``)."""
     import uuid
 
-    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/2026-11-30T00:00:00.000"
+    label = stream_label(datetime.now(timezone.utc))
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}/stream/{label}"
     keys = {"key": {"S": "test.jpg"}}
     old, new = {**keys, "caption": {"S": "A sunny day"}}, {**keys, "caption": {"S": "A sunny afternoon"}}
     changes = [("INSERT", None, old), ("MODIFY", old, new), ("REMOVE", new, None)]
     records = []
     for number, (name, before, after) in enumerate(changes, start=1):
         change = {"ApproximateCreationDateTime": int(time.time()), "Keys": keys,
-                  "SequenceNumber": f"{number}00000000000000000000{number}", "SizeBytes": 64,
-                  "StreamViewType": "NEW_AND_OLD_IMAGES"}
+                  "SequenceNumber": f"{number}00000000000000000000{number}", "StreamViewType": "NEW_AND_OLD_IMAGES"}
         if after is not None:
             change["NewImage"] = after
         if before is not None:
             change["OldImage"] = before
+        change["SizeBytes"] = record_size(change)
         records.append({"eventID": uuid.uuid4().hex, "eventName": name, "eventVersion": "1.1",
                         "eventSource": SOURCE, "awsRegion": region, "dynamodb": change, "eventSourceARN": arn})
     return {"Records": records}
+
+
+def stream_label(created: datetime) -> str:
+    """A stream's label, as the last part of its ARN: the stream's creation time in UTC, milliseconds."""
+    return created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}"
+
+
+def _sequence(item: dict) -> str:
+    return item["dynamodb"]["SequenceNumber"]
+
+
+def _epoch(created) -> float | None:
+    """ApproximateCreationDateTime as epoch seconds (boto3 reads it as a datetime)."""
+    if created is None:
+        return None
+    return created.timestamp() if isinstance(created, datetime) else float(created)
+
+
+def _as_event_json(value):
+    """An attribute value (or map of them) as Lambda's event spells it: binary (``B``, ``BS``, at any
+    depth) as base64 text, as the Streams API's JSON does."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _as_event_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_event_json(v) for v in value]
+    return value
+
+
+def _number_size(text: str) -> int:
+    """A number's size: 1 byte per two significant digits (leading and trailing zeros trimmed), plus 1."""
+    mantissa = text.lower().split("e", 1)[0].lstrip("+-").replace(".", "")
+    digits = len(mantissa.strip("0"))
+    return (digits + 1) // 2 + 1
+
+
+def _value_size(value: dict) -> int:
+    """An attribute value's size, by DynamoDB's item-size rules (binary counts its raw bytes)."""
+    kind, data = next(iter(value.items()))
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        return _number_size(data)
+    if kind == "B":
+        return len(data) if isinstance(data, (bytes, bytearray)) else len(base64.b64decode(data))
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":  # 3 bytes for the map, 1 per element
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in data)
+    return 0
+
+
+def item_size(item: dict | None) -> int:
+    """An item's size: the UTF-8 length of each attribute name plus its value's size."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in (item or {}).items())
+
+
+def record_size(change: dict) -> int:
+    """A stream record's ``SizeBytes``, as AWS counts it: the sizes of its Keys, NewImage and OldImage
+    (Powertools' and aws-lambda-go's captured events: Keys {Id: N 101} + NewImage {Message: S "New
+    item!", Id: N 101} is 26)."""
+    return sum(item_size(change.get(part)) for part in ("Keys", "NewImage", "OldImage"))
 
 
 def table_of(stream_arn: str) -> str:
@@ -105,7 +179,8 @@ class DynamoDbStreamsEventSource(PolledEventSource):
             previous.stop()
         if mapping.enabled:
             reader = _ShardReader(self, mapping, position)
-            poller = PollerThread(f"ddb-stream-poller-{table_of(mapping.event_source_arn)}", reader.poll)
+            poller = PollerThread(f"ddb-stream-poller-{table_of(mapping.event_source_arn)}", reader.poll,
+                                  on_error=lambda exc, m=mapping: self.fault(m, "reading the stream", exc))
             poller.shard_position = reader.position  # an update or re-enable resumes where it was
             self._pollers[mapping.uuid] = poller.start()
 
@@ -156,6 +231,8 @@ class _ShardReader:
         self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position)
 
     def _read(self) -> None:
+        """Stream records as the Streams API returns them, kept until their batch is done (events are
+        built at each attempt, so a failure to build one is a failed attempt, never a lost record)."""
         streams = self.source.streams
         shards = streams.describe_stream(StreamArn=self.mapping.event_source_arn)["StreamDescription"]["Shards"]
         for shard in shards:
@@ -164,18 +241,19 @@ class _ShardReader:
             if response.get("NextShardIterator"):
                 self._iterators[shard_id] = response["NextShardIterator"]
             for item in response.get("Records", []):
-                record = self._record(item)
-                if record is not None:
-                    self._pending.append((shard_id, record))
+                change = item.get("dynamodb") or {}
+                if item.get("eventName") == "MODIFY" and "OldImage" in change and change["OldImage"] == change.get("NewImage"):
+                    continue  # a write that changes nothing emits no record on AWS
+                self._pending.append((shard_id, item))
 
-    def _record(self, item: dict) -> dict | None:
-        """A stream record as Lambda's event carries it (DynamoDBStreamModel's shape)."""
-        change = dict(item["dynamodb"])
-        if item["eventName"] == "MODIFY" and "OldImage" in change and change.get("OldImage") == change.get("NewImage"):
-            return None  # a write that changes nothing emits no record on AWS
-        created = change.get("ApproximateCreationDateTime")
+    def _record(self, item: dict) -> dict:
+        """A stream record as Lambda's event carries it (DynamoDBStreamModel's shape): binary values as
+        base64 text, ``ApproximateCreationDateTime`` in epoch seconds, ``SizeBytes`` by DynamoDB's rules."""
+        change = {name: _as_event_json(value) for name, value in item["dynamodb"].items()}
+        created = item["dynamodb"].get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = int(created.timestamp())
+        change["SizeBytes"] = record_size(item["dynamodb"])
         return {"eventID": item.get("eventID"), "eventName": item["eventName"], "eventVersion": "1.1",
                 "eventSource": SOURCE, "awsRegion": self.source.context.region, "dynamodb": change,
                 "eventSourceARN": self.mapping.event_source_arn}
@@ -195,14 +273,18 @@ class _ShardReader:
                 self._read()
         shard_id = self._pending[0][0]
         batch = []
-        while self._pending and len(batch) < self.mapping.batch_size and self._pending[0][0] == shard_id:
-            batch.append(self._pending.popleft()[1])
-        self._deliver(shard_id, batch, stop)
+        for pending_shard, item in self._pending:
+            if len(batch) == self.mapping.batch_size or pending_shard != shard_id:
+                break
+            batch.append(item)
+        if self._deliver(shard_id, batch, stop):  # only a batch that is done leaves the shard's queue
+            for _ in batch:
+                self._pending.popleft()
 
-    def _deliver(self, shard_id: str, records: list[dict], stop) -> None:
-        """Blocks the shard until the batch is done: delivered, or skipped after its retries or age."""
-        wanted = [r for r in records if passes_filters(self.mapping, r)]
-        work = deque([wanted]) if wanted else deque()
+    def _deliver(self, shard_id: str, items: list[dict], stop) -> bool:
+        """Blocks the shard until the batch is done: delivered, or skipped after its retries or age
+        (True), or the poller is stopping (False: the shard resumes from its last checkpoint)."""
+        work = deque([items])
         attempts = 0
         while work and not stop.is_set():
             batch = work[0]
@@ -211,9 +293,9 @@ class _ShardReader:
                 work.popleft()
                 attempts = 0
                 continue
-            result = self._invoke(batch, stop)
+            result = self._attempt(batch, stop)
             if result is None:
-                return  # stopping: the shard resumes from its last checkpoint
+                return False
             failed = self._failed_sequence_numbers(batch, result)
             if not failed:
                 work.popleft()
@@ -227,17 +309,40 @@ class _ShardReader:
                 continue
             if failed is not True:  # a partial batch response: checkpoint at the lowest failed record
                 lowest = min(failed, key=int)
-                work[0] = [r for r in batch if int(r["dynamodb"]["SequenceNumber"]) >= int(lowest)]
+                work[0] = [r for r in batch if int(_sequence(r)) >= int(lowest)]
             attempts += 1
             if self.mapping.maximum_retry_attempts >= 0 and attempts > self.mapping.maximum_retry_attempts:
                 self._skip(shard_id, work.popleft(), "RetryAttemptsExhausted", attempts, result)
                 attempts = 0
                 continue
             stop.wait(RETRY_DELAY_S)
-        if not stop.is_set() and records:
-            self.position[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-            if self.source.context.state is not None:  # on disk: a restart resumes after these records
-                self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position, durable=False)
+        if stop.is_set():
+            return False
+        self._checkpoint(shard_id, _sequence(items[-1]))
+        return True
+
+    def _attempt(self, batch: list[dict], stop):
+        """One attempt at a batch: its event built and sent to the function. A failure of the sandbox's
+        own path is told, counted and returned as a failed invocation (retried, bisected or skipped as a
+        function error is). None: the poller is stopping."""
+        try:
+            records = [self._record(item) for item in batch]
+        except Exception as exc:
+            self.source.fault(self.mapping, "building the batch's event", exc)
+            return failed_batch(exc)
+        wanted = [r for r in records if passes_filters(self.mapping, r)]
+        if not wanted:
+            return failed_batch(None)  # every record filtered out: done, nothing invoked
+        return self._invoke(wanted, stop)
+
+    def _checkpoint(self, shard_id: str, sequence_number: str) -> None:
+        self.position[shard_id] = sequence_number
+        if self.source.context.state is None:
+            return
+        try:  # on disk: a restart resumes after these records
+            self.source.context.state.save(f"esm-position/{self.mapping.uuid}", self.position, durable=False)
+        except Exception as exc:  # the records were delivered; a restart would deliver them again
+            self.source.fault(self.mapping, "checkpointing the shard", exc)
 
     def _failed_sequence_numbers(self, batch: list[dict], result):
         """True: the whole batch failed; a list: the partial response's failures; empty: success."""
@@ -248,7 +353,7 @@ class _ShardReader:
         failed = failed_item_ids(result.result)
         if failed is None:
             return True
-        known = {r["dynamodb"]["SequenceNumber"] for r in batch}
+        known = {_sequence(r) for r in batch}
         if any(f not in known for f in failed):
             return True  # an identifier that is no record of the batch fails it whole, as on AWS
         return failed
@@ -257,8 +362,8 @@ class _ShardReader:
         limit = self.mapping.maximum_record_age_s
         if limit is None or limit < 0 or not batch:
             return False
-        oldest = batch[0]["dynamodb"].get("ApproximateCreationDateTime") or time.time()
-        return time.time() - float(oldest) > limit
+        oldest = _epoch(batch[0]["dynamodb"].get("ApproximateCreationDateTime")) or time.time()
+        return time.time() - oldest > limit
 
     def _invoke(self, batch: list[dict], stop):
         table = table_of(self.mapping.event_source_arn)
@@ -296,16 +401,14 @@ class _ShardReader:
             url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
         except Exception as exc:
-            self.source.context.report(f"sandbox: could not send a skipped stream batch to {destination}: {exc}")
+            self.source.fault(self.mapping, f"sending a skipped batch's on-failure record to {destination}", exc)
 
     def _function_arn(self) -> str:
         runtime = self.source._service.runtime(self.mapping.function_name)
         return runtime.function.arn(self.source.context.region) if runtime else self.mapping.function_name
 
 
-def _iso(epoch) -> str | None:
-    from datetime import timezone
-
-    if epoch is None:
+def _iso(created) -> str | None:
+    if created is None:
         return None
-    return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(_epoch(created), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +23,10 @@ from ..s3_write_observer import S3WriteObserver
 from ..source_context import SourceContext
 
 FORGET_EVERY_S = 1.0  # how long a handed-on write's entry may stay in the state directory
+# The sandbox's own failures to deliver an event are retried. AWS: S3 retries its delivery to Lambda and
+# Lambda retries an event twice; here every attempt is 0.5 s apart, and the third failure dead-letters it.
+DELIVERY_ATTEMPTS = 3
+RETRY_DELAY_S = 0.5
 
 SOURCE = "aws:s3"
 
@@ -46,11 +49,12 @@ class S3EventSource:
 
     def __init__(self, context: SourceContext):
         self.context = context
-        self.notifications = BucketNotifications(
-            lambda bucket: context.client("s3").get_bucket_notification_configuration(Bucket=bucket))
+        self.notifications = BucketNotifications(context.bucket_notifications or (
+            lambda bucket: context.client("s3").get_bucket_notification_configuration(Bucket=bucket)))
         self._writes: "queue.Queue[S3Write | None]" = queue.Queue()
         self._router: threading.Thread | None = None
         self._service = None
+        self.faults: dict[str, int] = {}  # bucket -> events the sandbox failed to deliver (then retried)
 
     def service_middleware(self) -> dict:
         """The write observer wraps moto's S3 app, so it sees only requests moto routed to S3."""
@@ -71,7 +75,10 @@ class S3EventSource:
                               "function": getattr(target, "function_name", None),
                               "detail": f"{', '.join(target.events)} -> {what} {target.arn.rsplit(':', 1)[-1]}"
                                         + (f" ({filters})" if filters else ""),
-                              "state": "Enabled"})
+                              "state": "Enabled",
+                              **({"faults": f"{self.faults[bucket['Name']]} event(s) the sandbox failed to "
+                                            f"deliver, then retried (see its output)"}
+                                 if self.faults.get(bucket["Name"]) else {})})
         return found
 
     def start(self, service) -> None:
@@ -126,22 +133,65 @@ class S3EventSource:
                 return
             if item == ():
                 continue
-            name, write = item
-            try:
-                self._deliver(write)
-            except Exception as exc:  # the router must survive anything
-                print(f"sandbox: could not deliver the S3 event for {write.key!r}: {exc}", file=sys.stderr)
-            if name is not None:
-                if not handed_on:
-                    since = time.monotonic()
-                handed_on.append(name)
+            name, write, *retry = item
+            if not self._hand_on(name, write, *retry) or name is None:
+                continue  # to be retried: the write stays accepted (on disk with a state directory)
+            if not handed_on:
+                since = time.monotonic()
+            handed_on.append(name)
 
-    def _deliver(self, write: S3Write) -> None:
+    def _hand_on(self, name: str | None, write: S3Write, attempt: int = 1, done=frozenset()) -> bool:
+        """Deliver a write's events, target by target. When the sandbox's own path fails (building or
+        sending the event) it is told, counted on the bucket's triggers and retried (the targets already
+        served are not served twice); after ``DELIVERY_ATTEMPTS`` the event goes to the function's
+        dead-letter queue or on-failure destination, as Lambda does with an event it cannot process.
+        True when the write is done with."""
+        done = set(done)
+        try:
+            self._deliver(write, done)
+            return True
+        except Exception as exc:
+            self.faults[write.bucket] = self.faults.get(write.bucket, 0) + 1
+            final = attempt >= DELIVERY_ATTEMPTS
+            self.context.report(f"sandbox: could not deliver the S3 event for s3://{write.bucket}/{write.key} "
+                                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
+                                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s"))
+        if final:
+            self._dead_letter(write, done)
+            return True
+        retry = threading.Timer(RETRY_DELAY_S, self._writes.put, ((name, write, attempt + 1, frozenset(done)),))
+        retry.daemon = True
+        retry.start()
+        return False
+
+    def _dead_letter(self, write: S3Write, done: set) -> None:
+        """The event AWS would have retried and then dead-lettered: the write's fields stand in for an
+        event the sandbox could not build."""
+        for target in self.notifications.targets_for(write):
+            if target.configuration_id in done or not isinstance(target, LambdaTarget):
+                continue
+            try:
+                event = build_event(write, target.configuration_id, self.context.region)
+            except Exception:
+                event = {"sandboxUndeliverableS3Write": dataclasses.asdict(write)}
+            record = self._service.new_record(event, target.function_name, trigger="s3", source=SOURCE,
+                                              subject={"bucket": write.bucket, "key": write.key})
+            record.error_type, record.error_message = "SandboxError", "the sandbox could not deliver this event"
+            runtime = self._service.runtime(target.function_name)
+            if runtime is None or not self._service.dead_letters.send(record, runtime.function, "RetriesExhausted"):
+                self.context.report(f"sandbox: the S3 event for s3://{write.bucket}/{write.key} was not delivered "
+                                    f"and {target.function_name} has no dead-letter queue or on-failure "
+                                    f"destination to keep it (AWS discards it too)")
+
+    def _deliver(self, write: S3Write, done: set) -> None:
         depth = lineage_depth(write.trace_header) + 1
         for target in self.notifications.targets_for(write):
+            if target.configuration_id in done:
+                continue
             event = build_event(write, target.configuration_id, self.context.region)
             if isinstance(target, QueueTarget):
                 self._send_to_queue(target, event)
+                done.add(target.configuration_id)
                 continue
             record = self._service.new_record(
                 event, target.function_name, trigger="s3", trace_id=new_trace_id(target.function_name, depth),
@@ -152,7 +202,7 @@ class S3EventSource:
                 how_responded="S3 invokes asynchronously: it does not wait; Lambda keeps the result, retries "
                               "failures twice, then sends the event to the dead-letter queue")
             self._service.submit(record, chain_depth=depth)
-
+            done.add(target.configuration_id)
 
     def _send_to_queue(self, target: QueueTarget, event: dict) -> None:
         """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function)."""

@@ -7,7 +7,8 @@ the function synchronously with the rest. On success it deletes the batch (with
 ``ReportBatchItemFailures``, all but the listed ``messageId``s); on failure it leaves the messages, which
 come back when their visibility timeout ends, and the queue's redrive policy (``maxReceiveCount``)
 moves a message that keeps failing to the queue's dead-letter queue. Everything goes through the SQS API
-of the local endpoint, as Lambda's pollers use SQS's.
+of the local endpoint, as Lambda's pollers use SQS's. A batch the sandbox itself fails to build or send is
+told on the terminal, counted on the mapping and left in the queue, as a failed batch.
 
 Where the sandbox differs: one poller per mapping (AWS scales up to 1,250 concurrent invocations for
 standard queues); long polls last 1 s instead of 20 s so that stopping is quick.
@@ -102,8 +103,8 @@ class SqsEventSource(PolledEventSource):
         self.remove(mapping.uuid)
         if mapping.enabled:
             self._pollers[mapping.uuid] = PollerThread(
-                f"sqs-poller-{queue_name(mapping.event_source_arn)}",
-                lambda stop, m=mapping: self._poll(m, stop)).start()
+                f"sqs-poller-{queue_name(mapping.event_source_arn)}", lambda stop, m=mapping: self._poll(m, stop),
+                on_error=lambda exc, m=mapping: self.fault(m, "polling the queue", exc)).start()
 
     # -- polling -----------------------------------------------------------------------------------
     def _url(self, arn: str) -> str:
@@ -137,10 +138,17 @@ class SqsEventSource(PolledEventSource):
         return batch
 
     def _poll(self, mapping: MappingConfig, stop) -> None:
+        """One batch. Until its outcome is known nothing is deleted: whatever fails (the function, or the
+        sandbox building or sending the batch) leaves the messages to return after their visibility
+        timeout, and the queue's redrive policy moves those that keep failing to its dead-letter queue."""
         messages = self._receive(mapping, stop)
         if not messages:
             return
-        records = [self._record(m, mapping.event_source_arn) for m in messages]
+        try:
+            records = [self._record(m, mapping.event_source_arn) for m in messages]
+        except Exception as exc:
+            self.fault(mapping, "building the batch's event", exc)
+            return  # a failed batch: every message returns after its visibility timeout
         wanted = [r for r in records if passes_filters(mapping, r, body_as_json=True)]
         self._delete(mapping, [r for r in records if r not in wanted])  # AWS deletes filtered-out messages
         if not wanted:
@@ -151,8 +159,11 @@ class SqsEventSource(PolledEventSource):
         if result.status != InvocationStatus.SUCCESS:
             return  # the whole batch comes back after the visibility timeout
         failed = failed_item_ids(result.result) if mapping.report_batch_item_failures else []
-        if failed is None:
-            return  # a malformed partial batch response fails the whole batch
+        if failed is None or any(f not in {r["messageId"] for r in wanted} for f in failed):
+            # AWS: a malformed partial batch response, or one naming a messageId that is not in the batch,
+            # fails the whole batch.
+            self.last_results[mapping.uuid] = "PROBLEM: Function call failed"
+            return
         self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
@@ -168,8 +179,11 @@ class SqsEventSource(PolledEventSource):
         url = self._url(mapping.event_source_arn)
         for start in range(0, len(records), 10):
             chunk = records[start:start + 10]
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)])
+            failed = self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)]).get("Failed")
+            if failed:  # those messages come back after their visibility timeout: delivered again, not lost
+                self.fault(mapping, "deleting a delivered batch",
+                           RuntimeError("; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)))
 
     def _record(self, message: dict, arn: str) -> dict:
         """A message as the event's record carries it (SqsModel's shape)."""

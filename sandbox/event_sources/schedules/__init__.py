@@ -37,6 +37,9 @@ from .expressions import InvalidScheduleExpression, ScheduleExpression, parse
 from .targets import (DETAIL_TYPE, RULES_SOURCE, SCHEDULER_SOURCE, lambda_function_name, scheduled_event,
                       sqs_queue, target_payload)
 
+DELIVERY_ATTEMPTS = 3  # the sandbox's own failures to send a scheduled event: attempts, then the DLQ
+RETRY_DELAY_S = 0.5
+
 __all__ = ["ScheduledEventSource", "describe", "ScaledClock", "parse", "InvalidScheduleExpression"]
 
 
@@ -102,6 +105,7 @@ class ScheduledEventSource:
         self._clients: dict = {}
         self._permission_checked: set = set()  # (rule ARN, function) pairs whose permission was looked at
         self._service = None
+        self.faults: dict[tuple, int] = {}  # item key -> events the sandbox failed to send (then retried)
 
     def service_middleware(self) -> dict:
         return {"events": lambda app: RulesControlPlane(
@@ -228,16 +232,68 @@ class ScheduledEventSource:
 
     def fire(self, item: Scheduled, at: float) -> list:
         """Send each target of ``item`` what AWS would send it at ``at``; the invocation records made."""
-        account = item.arn.split(":")[4]
-        event = scheduled_event(item.arn, self.context.region, account, at, source=item.source)
         records = []
         for target in item.targets:
+            records.extend(self._send(item, target, at))
+        return records
+
+    def _send(self, item: Scheduled, target: dict, at: float, attempt: int = 1) -> list:
+        """One target's event. When the sandbox's own path fails (building or sending it), the failure is
+        told and counted on the trigger, and the event is sent again; after ``DELIVERY_ATTEMPTS`` it goes
+        to the target's dead-letter queue (``DeadLetterConfig``), as EventBridge does with an event it
+        could not deliver. AWS retries for up to 24 hours (185 attempts) with backoff; here every attempt
+        is ``RETRY_DELAY_S`` apart, so a failure shows at once."""
+        try:
+            account = item.arn.split(":")[4]
+            event = scheduled_event(item.arn, self.context.region, account, at, source=item.source)
             if item.kind == "rule":
                 payload = target_payload(target, event, item.name, item.arn)
             else:  # Scheduler sends its Input, or its default notification
                 payload = target_payload({"Input": target.get("Input")}, event, item.name, item.arn)
-            records.extend(self._deliver(item, target, payload))
-        return records
+            return self._deliver(item, target, payload)
+        except Exception as exc:
+            self.faults[item.key] = self.faults.get(item.key, 0) + 1
+            final = attempt >= DELIVERY_ATTEMPTS
+            self.context.report(f"sandbox: {item.label} could not send its event to {target.get('Arn')} "
+                                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
+                                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s"))
+            if final:
+                self._dead_letter(item, target, at, attempt, exc)
+            else:
+                retry = threading.Timer(RETRY_DELAY_S, self._send, (item, target, at, attempt + 1))
+                retry.daemon = True
+                retry.start()
+            return []
+
+    def _dead_letter(self, item: Scheduled, target: dict, at: float, attempts: int, exc: Exception) -> None:
+        """The undelivered event to the target's dead-letter queue, with the message attributes EventBridge
+        (rules) or Scheduler (schedules) puts on it; told when the target has none (AWS drops it)."""
+        queue = sqs_queue(((target.get("DeadLetterConfig") or {}).get("Arn")) or "")
+        if queue is None:
+            self.context.report(f"sandbox: {item.label}'s event for {target.get('Arn')} was not delivered and "
+                                f"the target has no DeadLetterConfig to keep it (AWS drops it too)")
+            return
+        try:
+            body = json.dumps(scheduled_event(item.arn, self.context.region, item.arn.split(":")[4], at,
+                                              source=item.source))
+        except Exception:
+            body = json.dumps({"resources": [item.arn], "time": at})
+        if item.kind == "rule":
+            attributes = {"RULE_ARN": item.arn, "TARGET_ARN": target.get("Arn", ""), "ERROR_CODE": "SandboxError",
+                          "ERROR_MESSAGE": str(exc)[:1000], "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+                          "RETRY_ATTEMPTS": str(attempts - 1)}
+        else:
+            attributes = {"X-Amz-Scheduler-Schedule-Arn": item.arn, "X-Amz-Scheduler-Target-Arn": target.get("Arn", ""),
+                          "X-Amz-Scheduler-Attempt": str(attempts), "X-Amz-Scheduler-Error-Code": "SandboxError",
+                          "X-Amz-Scheduler-Error-Message": str(exc)[:1000]}
+        try:
+            sqs = self._client("sqs")
+            url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes={
+                name: {"DataType": "String", "StringValue": value or "-"} for name, value in attributes.items()})
+        except Exception as error:
+            self.context.report(f"sandbox: {item.label}'s undelivered event could not reach its dead-letter "
+                                f"queue {queue[0]}: {error}")
 
     def _deliver(self, item: Scheduled, target: dict, payload) -> list:
         function = lambda_function_name(target.get("Arn", ""))
@@ -314,7 +370,9 @@ class ScheduledEventSource:
                     "source": f"{item['kind']} {name}", "function": target["function"],
                     "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
                               f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
-                    "state": item["state"].capitalize(), "next_fire": _when(item)})
+                    "state": item["state"].capitalize(), "next_fire": _when(item),
+                    **({"faults": f"{item['faults']} event(s) the sandbox failed to send (see its output)"}
+                       if item["faults"] else {})})
         for kind, unreadable in list(self._unreadable.items()):  # kept, but their times cannot be computed
             for label, expression, why in unreadable:
                 found.append({"kind": "EventBridge rule" if kind == "rule" else "Scheduler schedule",
@@ -354,6 +412,7 @@ class ScheduledEventSource:
                 "last_fired_at": entry.last_fired if entry else None,
                 "last_fire_lag_ms": None if entry is None or entry.last_lag_s is None else round(entry.last_lag_s * 1000, 1),
                 "time_scale": self.clock.scale,
+                "faults": self.faults.get(item.key, 0),
             })
         return listed
 

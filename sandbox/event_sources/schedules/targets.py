@@ -7,7 +7,8 @@ The event (it passes Powertools' strict ``EventBridgeModel``)::
      "account": "123456789012", "time": "2026-11-30T03:00:00Z", "region": "us-east-1",
      "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly-report"], "detail": {}}
 
-``time`` is the time the schedule was due, on the sandbox's clock (faster than real time with
+Scheduler's default notification is the same with ``"source": "aws.scheduler"`` and ``"detail": "{}"``
+(a string). ``time`` is the time the schedule was due, on the sandbox's clock (faster than real time with
 ``--time-scale``).
 """
 from __future__ import annotations
@@ -24,8 +25,11 @@ SCHEDULER_SOURCE = "aws.scheduler"  # EventBridge Scheduler's default notificati
 
 
 def scheduled_event(resource_arn: str, region: str, account: str, at: float, source: str = RULES_SOURCE) -> dict:
+    """EventBridge's Scheduled Event; Scheduler's default notification has the same shape, but its
+    ``detail`` is the JSON text ``"{}"``, not an object (as AWS sends it)."""
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": source,
-            "account": account, "time": iso(at), "region": region, "resources": [resource_arn], "detail": {}}
+            "account": account, "time": iso(at), "region": region, "resources": [resource_arn],
+            "detail": "{}" if source == SCHEDULER_SOURCE else {}}
 
 
 def target_payload(target: dict, event: dict, rule_name: str, rule_arn: str):

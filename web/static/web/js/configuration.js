@@ -109,7 +109,8 @@ async function loadTriggers() {
       });
       now.push(fire);
     }
-    const extra = [t.last_result && `last result: ${t.last_result}`, t.next_fire && `next: ${t.next_fire}`]
+    const extra = [t.last_result && `last result: ${t.last_result}`, t.next_fire && `next: ${t.next_fire}`,
+                   t.faults && `sandbox faults: ${t.faults}`]
       .filter(Boolean).join(" · ");
     body.append(el("tr", {},
       el("td", { class: "mono", text: t.function || "–" }),
