@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 from .config import DEFAULT_REGION, TRIGGER_ID
 
 # The bucket owner's canonical principal, as S3 shows it in ownerIdentity (an upper-case id).
-OWNER_PRINCIPAL_ID = "A3NL1KOZZKExample"
+OWNER_PRINCIPAL_ID = "A3NL1KOZZKEXAMPLE"
 
 @dataclass(frozen=True)
 class S3Write:

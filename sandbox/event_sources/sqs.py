@@ -48,7 +48,7 @@ def sample_receive_message_event(queue: str, body: str, region: str, account: st
     now = str(int(time.time() * 1000))
     return {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": uuid.uuid4().hex, "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": "AIDAEXAMPLESENDER",
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": "AIDAIENQZJOLO23YVJ4VO",
                        "ApproximateFirstReceiveTimestamp": now},
         "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": SOURCE,
         "eventSourceARN": f"arn:aws:sqs:{region}:{account}:{queue}", "awsRegion": region}]}

@@ -33,33 +33,9 @@ TIME_SCALE = 60  # a sandbox minute per real second: a rate(1 minute) rule fires
 LAMBDA_URI = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{}/invocations"
 
 # Differences being fixed elsewhere: {name: (reason, predicate on (kind, problem))}.
-PENDING = {
-    "ddb-binary": ("DynamoDB binary B/BS values as base64", lambda k, p: "binary" in p),
-    "ddb-size-label": (
-        "DynamoDB SizeBytes and the stream label's 3 fractional digits in eventSourceARN",
-        lambda k, p: k.startswith("dynamodb") and ("SizeBytes" in p or "eventSourceARN" in p),
-    ),
-    "s3-versioned-delete": (
-        "S3 versioned deletes (DeleteMarkerCreated / Delete with versionId)",
-        lambda k, p: k.startswith("s3-delete-") and ("versionId" in p or p.startswith("no ")),
-    ),
-    "scheduler-detail": ('Scheduler\'s detail as the string "{}"', lambda k, p: k == "scheduler"),
-    "fifo-sequence": (
-        "SQS FIFO attributes.SequenceNumber",
-        lambda k, p: k == "sqs-fifo" and "SequenceNumber" in p,
-    ),
-    "s3-test-event-ids": (
-        "the S3 -> SQS s3:TestEvent RequestId/HostId",
-        lambda k, p: k == "s3-test-event" and ("RequestId" in p or "HostId" in p),
-    ),
-}
+PENDING: dict = {}
 # Differences found here that nobody is fixing yet: reported, kept visible as xfail until fixed.
 REPORTED = {
-    "s3-owner-id": (
-        "S3 bucket ownerIdentity.principalId 'A3NL1KOZZKExample' has lower-case letters; AWS's is "
-        "upper-case letters and digits (A3I5XTEXAMAI3E)",
-        lambda k, p: "ownerIdentity" in p,
-    ),
     "rest-resource-id": (
         "REST API resource ids are moto's 10 characters; AWS's are 6 (roq9wj)",
         lambda k, p: k == "rest" and "resourceId" in p,

@@ -161,11 +161,6 @@ CASES = {  # generate-event kind: (the sandbox's event kind whose known differen
 
 # Differences of generate-event's samples found here that nobody is fixing yet: {kind: (reason, predicate)}.
 REPORTED = {
-    "sqs-receive-message": (
-        "the sample's SenderId 'AIDAEXAMPLESENDER' is 17 characters; AWS's are an account "
-        "id or a 21-character IAM id (AIDAIENQZJOLO23YVJ4VO)",
-        lambda p: "SenderId" in p,
-    ),
 }
 
 
