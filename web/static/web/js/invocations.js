@@ -201,15 +201,16 @@ function triggerCell(inv) {
 
 function buildRow(inv) {
   const tr = el("tr", { class: `row${selected === inv.id ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
-    el("td", { class: "nowrap", text: fmtTime(inv.detected_at * 1000) }),
-    el("td", { class: "mono", title: inv.request_id, text: shortId(inv.request_id) }),
+    el("td", { class: "nowrap" }, el("span", { class: "block", text: fmtTime(inv.detected_at * 1000) }),
+      el("span", { class: "block mono small muted", title: inv.request_id, text: shortId(inv.request_id) })),
     el("td", { class: "fn-cell", title: inv.function_name, text: inv.function_name }),
     triggerCell(inv),
     el("td", { class: "key-cell", title: subjectText(inv), text: subjectText(inv) }),
     startCell(inv),
     el("td", { class: "num" }, el("span", { class: "block", text: fmtMs(inv.duration_ms, 2) }),
       inv.billed_duration_ms === null ? null : el("span", { class: "block muted small", text: `billed ${inv.billed_duration_ms} ms` })),
-    el("td", { class: "num", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} / ${inv.memory_size_mb} MB` }),
+    el("td", { class: "num" }, el("span", { class: "block", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} MB` }),
+      inv.memory_size_mb === null ? null : el("span", { class: "block muted small", text: `of ${inv.memory_size_mb} MB` })),
     statusCell(inv),
     el("td", { class: "num", text: fmtUsd(inv.cost_usd) }));
   const toggle = () => {
@@ -254,7 +255,7 @@ async function refreshDetail(inv) {
   }
   const node = await detailNode(inv);
   if (selected !== inv.id) return;
-  const tr = el("tr", { class: "detail-row" }, el("td", { colspan: 10 }, node));
+  const tr = el("tr", { class: "detail-row" }, el("td", { colspan: 9 }, node));
   if (detail) detail.tr.remove();
   detail = { id: inv.id, tr, final: !UNFINISHED.includes(inv.status) };
   rows.get(inv.id).tr.after(tr);
