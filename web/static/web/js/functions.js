@@ -2,7 +2,7 @@
 // triggers, last invocation, errors, log group). Read when the tab is shown and again when the feed says
 // an invocation changed (at most once a second).
 import { getJSON } from "./api.js";
-import { $, el, clear, fmtNumber, fmtTime, showBanner } from "./dom.js";
+import { $, el, clear, fmtNumber, fmtTime, showBanner, wordBreaks } from "./dom.js";
 
 const EVERY_MS = 1000;
 let ctx;
@@ -43,10 +43,10 @@ async function load() {
 
 function row(fn) {
   const last = fn.last_invocation;
-  const logs = el("button", { class: "link-button mono", type: "button", text: fn.log_group, title: "Open in the Logs tab" });
+  const logs = el("button", { class: "link-button mono", type: "button", title: "Open in the Logs tab" }, wordBreaks(fn.log_group));
   logs.addEventListener("click", () => ctx.showGroup(fn.log_group));
   return el("tr", { dataset: { functionName: fn.function_name } },
-    el("td", { class: "fn-cell", title: fn.handler, text: fn.function_name }),
+    el("td", { class: "fn-cell", title: fn.handler }, wordBreaks(fn.function_name)),
     el("td", { text: fn.runtime }),
     el("td", { class: "num", text: `${fmtNumber(fn.memory_size)} MB` }),
     el("td", { class: "num", text: `${fn.timeout} s` }),

@@ -3,7 +3,7 @@
 // five stages with their timings.
 import { getJSON } from "./api.js";
 import { LiveList } from "./feed.js";
-import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear } from "./dom.js";
+import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear, wordBreaks } from "./dom.js";
 import { streamLabel } from "./log_lines.js";
 import { foldedLines, timeline } from "./stages.js";
 import { showRequest } from "./logs.js";
@@ -183,9 +183,9 @@ function statusCell(inv) {
 // The environment that ran the attempt, and whether it was a cold start or a warm one reused.
 function startCell(inv) {
   if (inv.cold_start === null || inv.cold_start === undefined) return el("td", { text: "–" });
-  return el("td", { class: "nowrap", title: inv.log_stream || "" },
-    el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }), " ",
-    el("span", { class: "mono small", text: inv.environment_id || "" }));
+  return el("td", { title: inv.log_stream || "" },
+    el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }),
+    el("span", { class: "block mono small", text: inv.environment_id || "" }));
 }
 
 // What the invocation is about: the object's key for an S3 event, else the event source's summary.
@@ -203,7 +203,7 @@ function buildRow(inv) {
   const tr = el("tr", { class: `row${selected === inv.id ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
     el("td", { class: "nowrap" }, el("span", { class: "block", text: fmtTime(inv.detected_at * 1000) }),
       el("span", { class: "block mono small muted", title: inv.request_id, text: shortId(inv.request_id) })),
-    el("td", { class: "fn-cell", title: inv.function_name, text: inv.function_name }),
+    el("td", { class: "fn-cell", title: inv.function_name }, wordBreaks(inv.function_name)),
     triggerCell(inv),
     el("td", { class: "key-cell", title: subjectText(inv), text: subjectText(inv) }),
     startCell(inv),
