@@ -14,7 +14,8 @@ from .gallery import handler_results
 ASYNC_TRIGGERS = {"s3", "schedule", "redrive"}
 POLLED_TRIGGERS = {"sqs", "dynamodb", "kinesis"}
 SENDERS = {"s3": "S3", "schedule": "EventBridge", "redrive": "The redrive", "apigateway": "API Gateway",
-           "sqs": "Lambda's SQS poller", "dynamodb": "Lambda's stream poller", "kinesis": "Lambda's stream poller",
+           "sqs": "Lambda's SQS poller", "dynamodb": "Lambda's stream poller",
+           "kinesis": "Lambda's stream poller",
            "cli": "run_local.py"}
 
 
@@ -34,8 +35,8 @@ def event_time(event) -> float | None:
         return None
     records = event.get("Records")
     first = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
-    millis = (first.get("attributes") or {}).get("SentTimestamp") if isinstance(first.get("attributes"), dict) \
-        else None
+    attributes = first.get("attributes") if isinstance(first.get("attributes"), dict) else {}
+    millis = attributes.get("SentTimestamp")
     context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
     millis = millis or context.get("timeEpoch") or context.get("requestTimeEpoch")
     if millis is not None:
@@ -61,7 +62,8 @@ def _written(record) -> str | None:
     done = [e for e in handler_results(record) if isinstance(e.get("outputKey"), str)]
     if not done:
         return None
-    parts = [f"{e['outputKey']} written" + (f", {e['bytes'] / 1024:.1f} KB" if isinstance(e.get("bytes"), int) else "")
+    parts = [f"{e['outputKey']} written"
+             + (f", {e['bytes'] / 1024:.1f} KB" if isinstance(e.get("bytes"), int) else "")
              + f", to s3://{e.get('outputBucket')}" for e in done[:3]]
     more = f" and {len(done) - 3} more" if len(done) > 3 else ""
     return "; ".join(parts) + more
@@ -83,16 +85,18 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
            "sync": f"{sender} invoked it synchronously{attempt} and waited for the response",
            "polled": f"{sender} read a batch and invoked it synchronously{attempt}"}[kind]
     if record.cold_start:
-        environment = f"Cold start: new environment {record.environment_id or ''}, INIT {init_ms or 0:.0f} ms."
+        environment = (f"Cold start: new environment {record.environment_id or ''}, "
+                       f"INIT {init_ms or 0:.0f} ms.")
     elif record.cold_start is False:
         environment = f"Warm: environment {record.environment_id or ''} was reused (no INIT)."
     else:
         environment = "Waiting for an execution environment."
     result = _written(record) if record.status == "success" else None
     errored = f"{record.error_type or 'Error'}: {record.error_message or record.status}"
+    subject = record.summary or (record.subject or {}).get("key") or f"a {record.trigger} event"
     return [
         {"stage": "Event occurs", "ms": _span(occurred, record.detected_at) if occurred else None,
-         "reached": True, "note": record.summary or (record.subject or {}).get("key") or f"a {record.trigger} event"},
+         "reached": True, "note": subject},
         {"stage": "Event detected", "ms": queued, "reached": True,
          "note": f"{how}." + (f" {record.how_detected[0].upper()}{record.how_detected[1:]}."
                                        if record.how_detected else "")},

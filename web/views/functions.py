@@ -22,7 +22,8 @@ def function_rows(sb) -> list[dict]:
     triggers: dict[str, list[str]] = {}
     for trigger in sb.triggers():
         source = str(trigger["source"])
-        source = source.rsplit(":", 1)[-1] if source.startswith("arn:") else source  # a queue's or stream's name
+        if source.startswith("arn:"):
+            source = source.rsplit(":", 1)[-1]  # a queue's or a stream's name
         triggers.setdefault(trigger.get("function") or "", []).append(f"{trigger['kind']} {source}")
     last: dict[str, object] = {}
     errors: dict[str, int] = {}
@@ -34,8 +35,9 @@ def function_rows(sb) -> list[dict]:
     for name in [default] + sorted(n for n in functions if n != default):
         fn, newest, runtime = functions[name], last.get(name), sb.runtime(name)
         rows.append({
-            "function_name": name, "runtime": fn.runtime, "handler": fn.handler, "memory_size": fn.memory_size,
-            "timeout": fn.timeout, "triggers": triggers.get(name, []), "log_group": log_group_name(name),
+            "function_name": name, "runtime": fn.runtime, "handler": fn.handler,
+            "memory_size": fn.memory_size, "timeout": fn.timeout, "triggers": triggers.get(name, []),
+            "log_group": log_group_name(name),
             "last_invocation": None if newest is None else {
                 "request_id": newest.request_id, "attempt": newest.attempt, "status": str(newest.status),
                 "trigger": newest.trigger, "detected_at": newest.detected_at},
