@@ -154,7 +154,8 @@ def test_every_attempt_has_its_own_lines_and_a_redrive_follows_them(sb, client):
 
 def test_an_object_never_invoked_has_no_lines_and_the_route_wants_a_key(client):
     assert pair(client, "never uploaded.jpg") == {"bucket": SOURCE, "key": "never uploaded.jpg", "attempts": [],
-                                                  "attempts_left_out": 0}
+                                                  "attempts_left_out": 0, "source_object": None,
+                                                  "resized_object": None}
     missing = client.get("/api/gallery/logs")
     assert missing.status_code == 400 and "key" in missing.get_json()["error"]
 
@@ -223,10 +224,11 @@ def test_an_opened_pair_shows_its_start_to_report_lines_beside_the_two_images(sb
     assert lines.filter(has_text=f"END RequestId: {record.request_id}").count() == 1
     page.wait_for_function("() => document.querySelector('#pair-resized').naturalWidth === 800"
                            " && document.querySelector('#pair-source').naturalWidth === 1600")
-    # beside the images, not under them: the log column starts right of both and shares their height
-    images = page.locator("#pair-dialog .pair-full").bounding_box()
+    # under the two images and their five stages, scrolling on its own (the projector layout)
+    images = page.locator("#pair-dialog .pair-images").bounding_box()
+    stages = page.locator("#pair-stages .timeline").bounding_box()
     logs = page.locator("#pair-logs").bounding_box()
-    assert logs["x"] >= images["x"] + images["width"] - 1 and logs["y"] < images["y"] + images["height"]
+    assert stages["y"] >= images["y"] + images["height"] - 1 and logs["y"] >= stages["y"] + stages["height"] - 1
     assert open_attempts(page).count() == 1 and "attempt 1" in open_attempts(page).locator("h4").inner_text()
     assert page.pair_reads and all("key=side%20by%20side.jpg" in url for url in page.pair_reads)
     (TEST_OUTPUT / "web").mkdir(parents=True, exist_ok=True)

@@ -131,8 +131,8 @@ def test_uploaded_image_renders_beside_its_resized_copy_and_report_reaches_the_l
 
     page.click('.tabs [data-tab="invocations"]')
     page.locator("#invocations-body tr.row", has_text="test.jpg").first.click()
-    page.locator(".detail .stages li").nth(4).wait_for()
-    assert page.locator(".detail .stages li").count() == 5
+    page.locator(".detail .timeline li").nth(4).wait_for()
+    assert page.locator(".detail .timeline li").count() == 5
     page.locator(".detail .log-line.platform-report").wait_for()
     page.screenshot(path=str(shots / "invocation.png"), full_page=True)
     assert page.errors == []

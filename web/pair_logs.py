@@ -13,6 +13,7 @@ from sandbox.cloudwatch_logs import log_group_name
 from .attempt_logs import attempt_log, shortened
 from .gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of
 from .rows import invocation_row
+from .stages import guide_stages, invocation_kind
 
 # Re-invoking one object by hand again and again (a test event, repeated redrives) could make a long
 # history; the pair shows the newest attempts and says how many earlier ones it left out.
@@ -52,6 +53,19 @@ def pair_log(sb, bucket: str, key: str, maximum_retry_attempts: int) -> dict:
                                                        events[record.request_id]))
         row = invocation_row(record, maximum_retry_attempts)
         row.update(log_group=log_group_name(record.function_name), logs=lines, lines_left_out=left_out,
-                   lines_left_out_after=after)
+                   lines_left_out_after=after, stages=guide_stages(record, maximum_retry_attempts),
+                   kind=invocation_kind(record))
         attempts.append(row)
     return {"bucket": bucket, "key": key, "attempts": attempts, "attempts_left_out": omitted}
+
+
+def object_facts(s3, bucket: str | None, key: str | None) -> dict | None:
+    """What S3 itself says of an object (HeadObject): its size and ETag; None when it is not there. The
+    event's own ``size`` is what was uploaded then, not what the bucket holds now."""
+    if not bucket or not key:
+        return None
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except Exception:  # gone, or never written: the pair says so
+        return None
+    return {"bucket": bucket, "key": key, "bytes": head.get("ContentLength"), "etag": head.get("ETag")}

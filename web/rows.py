@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .gallery import will_retry
 
-ROW_FIELDS = ("id", "request_id", "function_name", "trigger", "invocation_type", "attempt", "status",
+ROW_FIELDS = ("id", "request_id", "function_name", "trigger", "invocation_type", "summary", "attempt", "status",
               "cold_start", "environment_id", "log_stream", "duration_ms", "billed_duration_ms",
               "init_duration_ms", "memory_size_mb", "max_memory_used_mb", "cost_usd", "gb_seconds",
               "error_type", "error_message", "detected_at")

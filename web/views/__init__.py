@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import applications, configuration, cost, dead_letters, feed, gallery, invocations, logs, pages, status, triggers
+from . import (applications, configuration, cost, dead_letters, feed, functions, gallery, invocations, logs, pages,
+               status, triggers)
 
 
 def register_blueprints(app: Flask) -> None:
     for module in (pages, status, feed, gallery, logs, invocations, configuration, cost, dead_letters, triggers,
-                   applications):
+                   applications, functions):
         app.register_blueprint(module.bp)

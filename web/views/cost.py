@@ -5,7 +5,9 @@ projection does not scale them up: on a laptop, a few environments that start to
 so each INIT takes several times what it takes on AWS (where every environment has its own CPU), and in
 a short session most invocations may be such cold starts. It prices the warm invocations' average plus a
 share of cold starts the user sets (default: AWS's "under 1 %"), each billing the measured INIT: the one
-measured on a cold start that had the cores to itself when there is one, else the fastest.
+measured on a cold start that had the cores to itself when there is one, else the fastest. It is built
+only from the chosen function's invocations at its configured memory: runs at other sizes (a power
+tuning, a memory size since changed) are counted apart in ``other_memory``, never averaged in.
 """
 from __future__ import annotations
 
@@ -85,15 +87,37 @@ def measured(records: list) -> dict:
     }
 
 
+def chosen_function(sb):
+    """The function asked for (``function``), the default one when left out; 404 for an unknown name."""
+    name = request.args.get("function")
+    if not name or name == sb.function.function_name:
+        return sb.function
+    for fn in sb.functions():
+        if fn.function_name == name:
+            return fn
+    raise ApiError(404, f"Function not found: {name!r} is not a function of this sandbox.")
+
+
+def at_other_memory(records: list, memory_mb: int) -> list[dict]:
+    """The finished invocations made at another memory size than the function's configured one."""
+    sizes: dict[int, list] = {}
+    for r in records:
+        if r.billed_duration_ms is not None and r.finished and r.memory_size_mb != memory_mb:
+            sizes.setdefault(r.memory_size_mb, []).append(r.billed_duration_ms)
+    return [{"memory_mb": size, "invocations": len(billed), "billed_ms_mean": statistics.fmean(billed)}
+            for size, billed in sorted(sizes.items(), key=lambda item: item[0] or 0)]
+
+
 @bp.get("")
 def cost():
     sb = context.sandbox()
     images = int_arg("images", DEFAULT_IMAGES_PER_MONTH, 0, MAX_IMAGES_PER_MONTH)
     cold_pct = percent_arg("cold_pct", DEFAULT_COLD_START_SHARE * 100)
-    fn = context.function()
+    fn = chosen_function(sb)
     architecture = fn.architecture
     summary = sb.cost
-    records = sb.invocations()
+    records = [r for r in sb.invocations() if r.function_name == fn.function_name]
+    configured = [r for r in records if r.memory_size_mb in (None, fn.memory_size)]
     billed = [r for r in records if r.billed_duration_ms is not None and r.finished]
     average = None
     if summary.requests:  # the session's own average: what was billed, cold starts and all
@@ -103,7 +127,7 @@ def cost():
             "gb_seconds": summary.gb_seconds / summary.requests,
             "usd": summary.total_usd / summary.requests,
         }
-    facts = measured(records)
+    facts = measured(configured)
     if facts["init_ms_alone_median"] is not None:
         init_ms, init_basis = facts["init_ms_alone_median"], "alone"
     elif facts["init_ms_min"] is not None:
@@ -116,6 +140,9 @@ def cost():
                                         init_ms, architecture)
         projection.update(basis=facts["basis"], init_basis=init_basis)
     return jsonify(
+        function_name=fn.function_name,
+        memory_size=fn.memory_size,
+        other_memory=at_other_memory(records, fn.memory_size),
         architecture=architecture,
         session={**summary.as_dict(architecture), "compute_usd": summary.compute_usd,
                  "request_usd": summary.request_usd},

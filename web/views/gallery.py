@@ -19,7 +19,8 @@ from .. import context
 from ..errors import ApiError, format_bytes
 from ..feed import parse_cursor
 from ..object_cache import CachedObject, ObjectCache
-from ..pair_logs import pair_log
+from ..gallery import result_for
+from ..pair_logs import object_facts, pair_log, pair_records
 from .logs import int_arg
 
 bp = Blueprint("gallery", __name__, url_prefix="/api")
@@ -59,7 +60,16 @@ def pair_logs():
     if not key:
         raise ApiError(400, "Say which image: /api/gallery/logs?key=<key>.")
     sb = context.sandbox()
-    return jsonify(pair_log(sb, sb.config.source_bucket, key, context.function().maximum_retry_attempts))
+    data = pair_log(sb, sb.config.source_bucket, key, context.function().maximum_retry_attempts)
+    # Sizes from S3 itself (HeadObject), not from the event: one request per image, when the pair opens.
+    data["source_object"] = object_facts(context.s3(), sb.config.source_bucket, key)
+    data["resized_object"] = None
+    for record in reversed(pair_records(sb.records.all(), sb.config.source_bucket, key)):
+        entry = result_for(record, sb.config.source_bucket, key) or {}
+        if record.status == "success" and entry.get("outputKey"):
+            data["resized_object"] = object_facts(context.s3(), entry.get("outputBucket"), entry["outputKey"])
+            break
+    return jsonify(data)
 
 
 def object_key(filename: str | None) -> str:

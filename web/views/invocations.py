@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from sandbox.cloudwatch_logs import log_group_name
+
 from .. import context
 from ..attempt_logs import attempt_log
 from ..errors import ApiError
 from ..gallery import will_retry
 from ..rows import invocation_row
+from ..stages import guide_stages, invocation_kind
 from .logs import int_arg
 
 bp = Blueprint("invocations", __name__, url_prefix="/api/invocations")
@@ -37,8 +40,13 @@ def invocation(request_id: str, attempt: int):
     if record is None:
         raise ApiError(404, f"No invocation {request_id} (attempt {attempt}) in this session.")
     data = record.as_dict()
+    runtime = sb.runtime(record.function_name)  # the retries of the function that ran, not the default one
+    retries = (runtime.function if runtime else context.function()).maximum_retry_attempts
     data["retry"] = record.attempt - 1
-    data["will_retry"] = will_retry(record, context.function().maximum_retry_attempts)
+    data["will_retry"] = will_retry(record, retries)
+    data["guide_stages"] = guide_stages(record, retries)
+    data["kind"] = invocation_kind(record)
+    data["log_group"] = log_group_name(record.function_name)
     data["logs"] = attempt_log(sb, record, attempts)
     return jsonify(data)
 

@@ -1,12 +1,13 @@
-"""The function's CloudWatch Logs: ``/aws/lambda/ImageResizeLambda``, one stream per execution
-environment, read from the sandbox's log mirror (the same lines ``aws logs filter-log-events`` returns
-from the endpoint)."""
+"""Every function's CloudWatch Logs: ``/aws/lambda/<function>``, one stream per execution environment,
+read from the sandbox's log mirror (the same lines ``aws logs filter-log-events`` returns from the
+endpoint). ``group`` picks the log group; the default function's group when it is left out."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..errors import ApiError
+from ..log_groups import group_page, log_groups
 
 bp = Blueprint("logs", __name__, url_prefix="/api/logs")
 
@@ -27,17 +28,32 @@ def int_arg(name: str, default: int, minimum: int = 0, maximum: int | None = Non
     return value
 
 
-def environment_states() -> dict[str, dict]:
-    runtime = context.sandbox().runtime(context.function().function_name)
+def chosen_group() -> tuple[str, str | None]:
+    """The log group asked for (``group``) and its function's name; 404 for a group nobody wrote to."""
+    asked = request.args.get("group") or context.log_group()
+    for known in log_groups(context.sandbox()):
+        if known["group"] == asked:
+            return asked, known["function_name"]
+    raise ApiError(404, f"No log group {asked!r} in this sandbox: its functions' groups are listed "
+                        f"by /api/logs/groups.")
+
+
+def environment_states(function_name: str | None) -> dict[str, dict]:
+    runtime = context.sandbox().runtime(function_name) if function_name else None
     if runtime is None:
         return {}
     return {env["log_stream"]: env for env in runtime.describe()}
 
 
+@bp.get("/groups")
+def groups():
+    return jsonify(groups=log_groups(context.sandbox()), default=context.log_group())
+
+
 @bp.get("/streams")
 def streams():
-    group = context.log_group()
-    states = environment_states()
+    group, function_name = chosen_group()
+    states = environment_states(function_name)
     items = []
     for stream in context.sandbox().logs.streams(group):
         env = states.get(stream["name"])
@@ -57,8 +73,13 @@ def events():
     if after is not None and before is not None:
         raise ApiError(400, "Ask for lines 'after' one sequence number or 'before' one, not both.")
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    page = context.feed().log_page(before=before, after=after, stream=request.args.get("stream") or None,
-                                   contains=request.args.get("filter") or None,
-                                   request_id=request.args.get("request_id") or None, limit=limit)
-    return jsonify(group=context.log_group(), events=page["events"], last_seq=page["last_seq"],
+    group, _ = chosen_group()
+    query = dict(before=before, after=after, stream=request.args.get("stream") or None,
+                 contains=request.args.get("filter") or None,
+                 request_id=request.args.get("request_id") or None, limit=limit)
+    if group == context.log_group():
+        page = context.feed().log_page(**query)
+    else:  # the feed keeps the default group's lines; another group is read from the log mirror
+        page = {**group_page(context.sandbox(), group, **query), "seq": context.feed().counts()["seq"]}
+    return jsonify(group=group, events=page["events"], last_seq=page["last_seq"],
                    next_before=page["next_before"], seq=page["seq"])

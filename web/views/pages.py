@@ -20,6 +20,7 @@ def index():
         "web/index.html",
         token=security.token(),
         function=fn,
+        function_count=len({f.function_name for f in sb.functions()} | {fn.function_name}),
         config=sb.config,
         endpoint_url=sb.endpoint_url,
         log_group=context.log_group(),

@@ -1,5 +1,5 @@
 """``/api/state``: the sandbox's counters in one small answer (for scripts and tests; the page itself is
-told of changes by the change feed, ``/api/feed``), and the execution environments of the function."""
+told of changes by the change feed, ``/api/feed``), and every function's execution environments."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -32,5 +32,12 @@ def state():
 
 @bp.get("/environments")
 def environments():
-    runtime = context.sandbox().runtime(context.function().function_name)
-    return jsonify(environments=runtime.describe() if runtime else [])
+    """Every function's execution environments, each naming its function (the default function's first)."""
+    sb = context.sandbox()
+    names = [sb.function.function_name] + sorted({fn.function_name for fn in sb.functions()}
+                                                  - {sb.function.function_name})
+    found = []
+    for name in names:
+        runtime = sb.runtime(name)
+        found += [{**env, "function_name": name} for env in (runtime.describe() if runtime else [])]
+    return jsonify(environments=found)

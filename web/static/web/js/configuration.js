@@ -165,7 +165,7 @@ function fillForm(data) {
 
   const t = data.trigger;
   $("#cfg-trigger").textContent = `S3 bucket ${t.bucket}, events ${t.events.join(", ")} → ${fn.function_name} → writes to ${fn.environment.DESTINATION_BUCKET || t.destination_bucket}. S3 invokes the function asynchronously (InvocationType Event).`;
-  renderEnvironments(data.environments);
+  refreshEnvironments(); // every function's, not only this one's
   dirty = false;
 }
 
@@ -240,7 +240,18 @@ function status(text, ok) {
 
 function fillCpu(cpu) {
   $("#cfg-full-cpu").checked = cpu.full_cpu;
-  $("#cfg-cpu-hint").textContent = cpu.text + (cpu.shortfall ? ` ${cpu.shortfall}` : "");
+  $("#cfg-cpu-hint").textContent = cpuText(cpu) + (cpu.shortfall ? ` Note: ${cpu.shortfall}.` : "");
+}
+
+// "7.2 % of one vCPU (AWS gives 128 MB that share); this machine has 2 cores."
+export function cpuText(cpu) {
+  const share = `${fmtNumber(cpu.vcpu_share * 100, 1)} % of one vCPU`;
+  const cores = `this machine has ${cpu.host_cores} core${cpu.host_cores === 1 ? "" : "s"}`;
+  if (cpu.full_cpu) {
+    return `Full CPU: every environment may use all of this machine's cores, whatever its memory (on AWS ${cpu.memory_mb} MB gets ${share}); ${cores}.`;
+  }
+  const many = cpu.vcpu_share > 1 ? ` More than one vCPU's worth: it is spread over the ${cpu.vcpus} vCPUs the function sees.` : "";
+  return `${share} (AWS gives ${fmtNumber(cpu.memory_mb)} MB that share); ${cores}. INIT runs at full speed, as on AWS.${many}`;
 }
 
 async function saveCpu(fullCpu) {
@@ -276,11 +287,12 @@ function renderEnvironments(environments) {
   const body = $("#cfg-environments");
   clear(body);
   if (!environments.length) {
-    body.append(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "None running: the next invocation is a cold start." })));
+    body.append(el("tr", {}, el("td", { colspan: 8, class: "muted", text: "None running: the next invocation is a cold start." })));
     return;
   }
   for (const env of environments) {
     body.append(el("tr", {},
+      el("td", { class: "fn-cell", title: env.function_name, text: env.function_name }),
       el("td", { class: "mono", text: env.id }),
       el("td", {}, el("span", { class: `env-state env-${env.state}`, text: env.state })),
       el("td", { class: "mono", text: env.pid ?? "–" }),

@@ -21,6 +21,7 @@ export function init(context) {
       typing = setTimeout(() => load(), 300);
     });
   }
+  $("#cost-function").addEventListener("change", () => load());
   $("#cost-form").addEventListener("submit", (event) => {
     event.preventDefault();
     load();
@@ -28,7 +29,26 @@ export function init(context) {
 }
 
 export function show() {
+  loadFunctions();
   load();
+}
+
+// The function picker: every function of the sandbox, each projected at its own configured memory.
+async function loadFunctions() {
+  let data;
+  try {
+    data = await getJSON("/api/functions");
+  } catch (err) {
+    return; // the picker keeps what it had; the projection still reads
+  }
+  const select = $("#cost-function");
+  const chosen = select.value || data.default;
+  clear(select);
+  for (const fn of data.functions) {
+    select.append(el("option", { value: fn.function_name, text: `${fn.function_name} (${fn.memory_size} MB)` }));
+  }
+  select.value = chosen;
+  $("#cost-function-label").hidden = data.functions.length < 2;
 }
 
 export function frame(message) {
@@ -57,6 +77,7 @@ async function load() {
   const cold = $("#cost-cold").value.trim();
   const params = new URLSearchParams({ images: images || "0" });
   if (cold) params.set("cold_pct", cold);
+  if ($("#cost-function").value) params.set("function", $("#cost-function").value);
   try {
     const data = await getJSON(`/api/cost?${params.toString()}`);
     render(data);
@@ -98,7 +119,7 @@ function render(data) {
   clear(projection);
   const p = data.projection;
   if (!p) {
-    $("#cost-basis").textContent = "The projection needs one finished invocation.";
+    $("#cost-basis").textContent = `The projection needs one finished invocation of ${data.function_name} at its configured ${data.memory_size} MB.`;
     $("#cost-caveat").textContent = "";
   } else {
     projection.append(
@@ -115,6 +136,11 @@ function render(data) {
     $("#cost-basis").textContent = `From ${warm}, plus the cold starts' share above, each billing ${init}.`;
     $("#cost-caveat").textContent = `Local INIT times are inflated when several environments start together: here they share this machine's ${m.cores} core${m.cores === 1 ? "" : "s"} (uploading 7 sample images at once starts 7), while on AWS every environment gets its own CPU. So the projection does not use the session's average, which such cold starts dominate; the session's totals above stay what was billed here.`;
   }
+  const others = data.other_memory || [];
+  $("#cost-other-memory").textContent = others.length
+    ? `Left out of the projection, made at another memory size than ${data.function_name}'s ${data.memory_size} MB `
+      + `(a power tuning, or before the memory was changed): ${others.map((o) => `${fmtNumber(o.invocations)} at ${fmtNumber(o.memory_mb)} MB (${fmtMs(o.billed_ms_mean, 1)} billed on average)`).join(", ")}.`
+    : "";
   const pr = data.prices;
   $("#cost-prices").textContent = `Prices: ${pr.region}, ${data.architecture}: ${fmtUsd(pr.per_request * 1e6)} per million requests, ${fmtUsd(pr.per_gb_second)} per GB-second, billed per 1 ms. Free tier each month: ${fmtNumber(pr.free_requests)} requests and ${fmtNumber(pr.free_gb_seconds)} GB-seconds. The whole session counts as one month.`;
 }

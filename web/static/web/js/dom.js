@@ -110,3 +110,14 @@ export function fmtTime(ms, withDate = false) {
 export function shortId(id, n = 8) {
   return id ? String(id).slice(0, n) : "–";
 }
+
+// A CamelCase name (ImageResizeQueueLambda) that may wrap only between its words, never inside one.
+export function wordBreaks(name) {
+  const parts = String(name).split(/(?<=[a-z0-9])(?=[A-Z])|(?<=[-_./])/);
+  const nodes = [];
+  parts.forEach((part, i) => {
+    if (i) nodes.push(document.createElement("wbr"));
+    nodes.push(document.createTextNode(part));
+  });
+  return nodes;
+}

@@ -73,10 +73,12 @@ export function needTopic(topic) {
 // (the server restarted, or the page fell behind, or the stream started after the list was read and
 // something changed in between) reads it again.
 export class LiveList {
-  constructor(load, apply, banner) {
+  constructor(load, apply, banner, settled = null) {
     this.load = load; // async () => the frame number (seq) the list reflects
     this.apply = apply; // (frame) => void
     this.banner = banner; // the tab's error banner: says why the list could not be read
+    // () => void, called once a read has ended (the tab's empty state can only be decided then)
+    this.settled = settled;
     this.state = "empty"; // empty, loading, ready
     this.seq = null;
     this.pending = [];
@@ -97,8 +99,10 @@ export class LiveList {
     } catch (err) {
       this.state = "empty";
       this.pending = [];
+      if (this.settled) this.settled();
       throw err;
     }
+    if (this.settled) this.settled();
     const waitingFrames = this.pending;
     this.pending = [];
     for (const frame of waitingFrames) this.frame(frame);

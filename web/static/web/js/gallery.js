@@ -34,7 +34,7 @@ let next = null; // cursor of the items older than the last card; null: every it
 let moreBusy = false;
 let firstPaint = true; // the first page painted and the first thumbnail shown are marked for the benchmark
 let firstThumbnail = true;
-const live = new LiveList(loadFirst, applyFrame, "#gallery-error");
+const live = new LiveList(loadFirst, applyFrame, "#gallery-error", () => updateEnds());
 export const topic = "gallery";
 
 // Resolves once the first page of the gallery is on screen (or could not be read).

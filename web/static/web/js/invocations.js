@@ -3,17 +3,34 @@
 // five stages with their timings.
 import { getJSON } from "./api.js";
 import { LiveList } from "./feed.js";
-import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear } from "./dom.js";
-import { logLine, streamLabel } from "./log_lines.js";
+import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear, wordBreaks } from "./dom.js";
+import { streamLabel } from "./log_lines.js";
+import { foldedLines, timeline } from "./stages.js";
 import { showRequest } from "./logs.js";
 
-const STAGE_NOTES = {
-  "Event detection": "S3 saw the completed PUT and built the event notification.",
-  "Execution environment allocation": "A warm environment was reused, or a new one started (cold start: process, runtime, INIT of the handler module).",
-  "Code execution": "lambda_handler ran: this is the REPORT line's Duration.",
-  "Logging": "END and REPORT were written to CloudWatch Logs.",
-  "Response": "The result went back to the asynchronous invoker (S3 does not wait for it).",
+// How each trigger invokes, in the guide's words: who waits for the result, and what retries a failure.
+export const TRIGGER_KINDS = {
+  s3: { label: "S3 event", how: "async", text: "S3 invoked the function asynchronously with the event notification: it does not wait for the result; Lambda retries a failed attempt twice." },
+  sqs: { label: "SQS batch", how: "polled", text: "Lambda's poller read a batch of messages from the queue and invoked the function synchronously; a failed message returns to the queue." },
+  dynamodb: { label: "DynamoDB stream batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously; a failed batch is retried." },
+  kinesis: { label: "Kinesis batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously." },
+  apigateway: { label: "API request", how: "sync", text: "API Gateway invoked the function synchronously with the HTTP request and waited for its response." },
+  schedule: { label: "Scheduled event", how: "async", text: "EventBridge invoked the function asynchronously when the schedule fired: nobody waits for the result." },
+  redrive: { label: "Redrive", how: "async", text: "The dead-lettered event was sent again: a new asynchronous invocation." },
+  invoke: { label: "Lambda API", how: null, text: "" },
+  cli: { label: "run_local.py invoke", how: "sync", text: "run_local.py invoked the function synchronously and waited for its result." },
 };
+
+export function triggerKind(inv) {
+  const known = TRIGGER_KINDS[inv.trigger] || { label: inv.trigger, how: null, text: "" };
+  if (known.how) return known;
+  const sync = inv.invocation_type !== "Event";
+  return { ...known, how: sync ? "sync" : "async",
+    text: sync ? "Invoked synchronously through the Lambda API (Invoke, RequestResponse): the caller waited for the result."
+      : "Invoked asynchronously through the Lambda API (Invoke, Event): Lambda queued the event and retries a failed attempt." };
+}
+
+const HOW = { sync: "sync", async: "async", polled: "polled" };
 
 const PAGE = 50;
 const KEEP = 200; // rows kept while the reader is at the top; older ones are read again on scroll
@@ -24,10 +41,21 @@ let next = null; // serial before which the next page starts; null: every row is
 let moreBusy = false;
 let selected = null; // id of the open row
 let detail = null; // {id, tr, final}
-const live = new LiveList(loadFirst, applyFrame, "#invocations-error");
+const live = new LiveList(loadFirst, applyFrame, "#invocations-error", () => updateEnds());
 export const topic = "invocations";
 
-export function init() {
+let ctx;
+const filters = { fn: "", trigger: "" };
+
+export function init(context) {
+  ctx = context;
+  for (const [id, name] of [["#inv-filter-function", "fn"], ["#inv-filter-trigger", "trigger"]]) {
+    $(id).addEventListener("change", (event) => {
+      filters[name] = event.target.value;
+      for (const id2 of order) applyFilter(rows.get(id2));
+      updateEnds();
+    });
+  }
   $("#invocations-more-button").addEventListener("click", loadMore);
   whenNear($("#invocations-more"), loadMore);
 }
@@ -75,8 +103,26 @@ async function loadMore() {
   }
 }
 
+function shownBy(inv) {
+  return (!filters.fn || inv.function_name === filters.fn) && (!filters.trigger || inv.trigger === filters.trigger);
+}
+
+function applyFilter(row) {
+  const hide = !shownBy(row.inv);
+  if (row.tr.hidden !== hide) row.tr.hidden = hide;
+  if (hide && selected === row.inv.id) closeDetail();
+}
+
+// The filters offer the functions and triggers of the rows read so far.
+function addOption(select, value, label) {
+  if (!value || [...select.options].some((o) => o.value === value)) return;
+  select.append(el("option", { value, text: label }));
+}
+
 function updateEnds() {
+  const visible = order.some((id) => !rows.get(id).tr.hidden);
   $("#invocations-empty").hidden = order.length > 0 || live.state === "loading";
+  $("#invocations-none-match").hidden = !order.length || visible;
   $("#invocations-more").hidden = next === null;
 }
 
@@ -94,6 +140,7 @@ function upsert(inv, read) {
     row.tr.replaceWith(tr);
     row.tr = tr;
     row.inv = inv;
+    applyFilter(row);
     if (selected === inv.id) refreshDetail(inv);
     return;
   }
@@ -102,7 +149,10 @@ function upsert(inv, read) {
   if (!read && next !== null && !(oldest && inv.serial > oldest.serial)) return;
   let index = 0;
   while (index < order.length && rows.get(order[index]).inv.serial > inv.serial) index += 1;
+  addOption($("#inv-filter-function"), inv.function_name, inv.function_name);
+  addOption($("#inv-filter-trigger"), inv.trigger, triggerKind(inv).label);
   const tr = buildRow(inv);
+  if (!shownBy(inv)) tr.hidden = true;
   const body = $("#invocations-body");
   const before = index < order.length ? rows.get(order[index]).tr : null;
   body.insertBefore(tr, before);
@@ -130,21 +180,37 @@ function statusCell(inv) {
   return cell;
 }
 
+// The environment that ran the attempt, and whether it was a cold start or a warm one reused.
 function startCell(inv) {
   if (inv.cold_start === null || inv.cold_start === undefined) return el("td", { text: "–" });
-  return el("td", {}, el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }));
+  return el("td", { title: inv.log_stream || "" },
+    el("span", { class: inv.cold_start ? "tag cold" : "tag warm", text: inv.cold_start ? "cold" : "warm" }),
+    el("span", { class: "block mono small", text: inv.environment_id || "" }));
+}
+
+// What the invocation is about: the object's key for an S3 event, else the event source's summary.
+function subjectText(inv) {
+  return inv.key || inv.summary || "–";
+}
+
+function triggerCell(inv) {
+  const kind = triggerKind(inv);
+  return el("td", { class: "trigger-cell", title: kind.text },
+    el("span", { text: kind.label }), " ", el("span", { class: `tag how-${kind.how}`, text: HOW[kind.how] || "" }));
 }
 
 function buildRow(inv) {
   const tr = el("tr", { class: `row${selected === inv.id ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
-    el("td", { class: "nowrap", text: fmtTime(inv.detected_at * 1000) }),
-    el("td", { class: "mono", title: inv.request_id, text: shortId(inv.request_id) }),
-    el("td", { class: "key-cell", title: inv.key || "", text: inv.key || "(not an S3 event)" }),
+    el("td", { class: "nowrap" }, el("span", { class: "block", text: fmtTime(inv.detected_at * 1000) }),
+      el("span", { class: "block mono small muted", title: inv.request_id, text: shortId(inv.request_id) })),
+    el("td", { class: "fn-cell", title: inv.function_name }, wordBreaks(inv.function_name)),
+    triggerCell(inv),
+    el("td", { class: "key-cell", title: subjectText(inv), text: subjectText(inv) }),
     startCell(inv),
-    el("td", { class: "mono", title: inv.log_stream || "", text: inv.environment_id || "–" }),
-    el("td", { class: "num", text: fmtMs(inv.duration_ms, 2) }),
-    el("td", { class: "num", text: inv.billed_duration_ms === null ? "–" : `${inv.billed_duration_ms} ms` }),
-    el("td", { class: "num", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} / ${inv.memory_size_mb} MB` }),
+    el("td", { class: "num" }, el("span", { class: "block", text: fmtMs(inv.duration_ms, 2) }),
+      inv.billed_duration_ms === null ? null : el("span", { class: "block muted small", text: `billed ${inv.billed_duration_ms} ms` })),
+    el("td", { class: "num" }, el("span", { class: "block", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} MB` }),
+      inv.memory_size_mb === null ? null : el("span", { class: "block muted small", text: `of ${inv.memory_size_mb} MB` })),
     statusCell(inv),
     el("td", { class: "num", text: fmtUsd(inv.cost_usd) }));
   const toggle = () => {
@@ -189,7 +255,7 @@ async function refreshDetail(inv) {
   }
   const node = await detailNode(inv);
   if (selected !== inv.id) return;
-  const tr = el("tr", { class: "detail-row" }, el("td", { colspan: 10 }, node));
+  const tr = el("tr", { class: "detail-row" }, el("td", { colspan: 9 }, node));
   if (detail) detail.tr.remove();
   detail = { id: inv.id, tr, final: !UNFINISHED.includes(inv.status) };
   rows.get(inv.id).tr.after(tr);
@@ -214,7 +280,8 @@ function buildDetail(d) {
     kv("Request ID", d.request_id),
     kv("Attempt", d.attempt > 1 ? `${d.attempt} (retry ${d.retry})` : "1"),
     kv("Status", d.status),
-    kv("Trigger", `${d.trigger} (${d.invocation_type === "Event" ? "asynchronous" : "synchronous"})`),
+    kv("Function", d.function_name),
+    kv("Trigger", `${triggerKind(d).label} (${{ sync: "synchronous", async: "asynchronous", polled: "polled batch" }[d.kind] || d.kind})`),
     kv("Source", d.source ? `${d.source}: ${d.summary || ""}` : null),
     kv("Start", d.cold_start === null ? "–" : d.cold_start ? "cold" : "warm"),
     kv("Init duration", d.init_duration_ms === null ? "–" : fmtMs(d.init_duration_ms, 2)),
@@ -225,22 +292,11 @@ function buildDetail(d) {
     kv("Environment", d.environment_id),
     kv("Log stream", d.log_stream));
 
-  const maxMs = Math.max(1, ...d.stages.map((s) => s.ms || 0));
-  const stages = el("ol", { class: "stages" });
-  d.stages.forEach((stage, i) => {
-    const reached = stage.at !== null && stage.at !== undefined;
-    const width = reached && stage.ms ? Math.max(0.5, (100 * stage.ms) / maxMs) : 0;
-    const fill = el("span", { class: "stage-fill" });
-    fill.style.width = `${width}%`; // CSSOM, which the page's Content-Security-Policy allows
-    stages.append(el("li", { class: reached ? "stage" : "stage not-reached" },
-      el("span", { class: "stage-name", text: `${i + 1}. ${stage.stage}` }),
-      el("span", { class: "stage-bar" }, fill),
-      el("span", { class: "stage-ms", text: reached ? (i === 0 ? fmtTime(stage.at * 1000) : fmtMs(stage.ms, 2)) : "not reached" }),
-      el("span", { class: "stage-note", text: stageNote(stage, d) })));
-  });
+  const kind = triggerKind(d);
+  const stages = el("div", {}, el("p", { class: "hint", text: kind.text }), timeline(d.guide_stages));
 
   const logs = el("div", { class: "log-view compact", role: "log" });
-  for (const line of d.logs) logs.append(logLine(line));
+  append(logs, foldedLines(d.logs));
   if (!d.logs.length) logs.append(el("p", { class: "muted", text: "No log lines for this attempt (yet)." }));
 
   const error = d.error_type || d.error_message
@@ -248,7 +304,7 @@ function buildDetail(d) {
   const openLogs = el("button", { class: "button small", type: "button", text: "Open in the log viewer" });
   openLogs.addEventListener("click", (event) => {
     event.stopPropagation();
-    showRequest(d.request_id);
+    showRequest(d.request_id, { group: d.log_group, stream: d.log_stream });
   });
 
   return el("div", { class: "detail", onclick: (event) => event.stopPropagation() },
@@ -261,17 +317,6 @@ function buildDetail(d) {
     el("div", { class: "detail-grid" },
       el("section", {}, el("h3", { text: "Event" }), el("pre", { class: "json", text: JSON.stringify(d.event, null, 2) })),
       el("section", {}, el("h3", { text: "Result" }), el("pre", { class: "json", text: prettyResult(d.result) }))));
-}
-
-function stageNote(stage, d) {
-  // The event source says how its event was detected and where the response went (an upload, a queue
-  // poll, an API request and a schedule read differently); the other stages are the same for all.
-  const name = stage.stage;
-  let note = stage.how || STAGE_NOTES[name] || "";
-  if (name === "Execution environment allocation" && d.attempt > 1) {
-    note += " For a retry this includes the wait before the attempt: retries keep the original event's detection time.";
-  }
-  return note;
 }
 
 function prettyResult(result) {

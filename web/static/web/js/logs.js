@@ -1,6 +1,8 @@
-// A CloudWatch-style log viewer: streams (one per execution environment), a live tail, a text filter,
-// ERROR lines highlighted, START/END/REPORT set apart. The newest 200 lines are read once (earlier ones on
-// demand); new lines arrive with the change feed and are filtered here as the server filters.
+// A CloudWatch-style log viewer: every function's log group, its streams (one per execution environment),
+// a live tail, a text filter, ERROR lines highlighted, START/END/REPORT set apart. The newest 200 lines are
+// read once (earlier ones on demand); the default function's new lines arrive with the change feed and are
+// filtered here as the server filters; another group's are read after the lines it has when the feed
+// says an invocation changed (nothing is polled).
 import { getJSON } from "./api.js";
 import { $, el, clear, fmtTime, showBanner } from "./dom.js";
 import { LiveList } from "./feed.js";
@@ -10,6 +12,9 @@ const PAGE = 200;
 const MAX_LINES = 3000;
 const STREAMS_EVERY_MS = 1000; // the stream list (environments' states) is read at most once a second
 let ctx;
+let group = ""; // the log group shown ("" until init: the default function's)
+let catchingUp = false; // a read of another group's newer lines is in flight ...
+let catchUpAgain = false; // ... and more changed meanwhile
 let stream = ""; // "" = all streams
 let filter = "";
 let lastSeq = 0;
@@ -22,6 +27,13 @@ export const topic = "logs";
 
 export function init(context) {
   ctx = context;
+  group = ctx.logGroup;
+  $("#log-group").addEventListener("change", (event) => {
+    group = event.target.value;
+    stream = "";
+    reload();
+    loadStreams();
+  });
   let timer = null;
   $("#log-filter").addEventListener("input", (event) => {
     clearTimeout(timer);
@@ -39,7 +51,23 @@ export function init(context) {
 
 export function show() {
   live.show();
+  loadGroups();
   refreshStreams();
+}
+
+// The log-group picker: every function's group (the default function's first).
+async function loadGroups() {
+  let data;
+  try {
+    data = await getJSON("/api/logs/groups");
+  } catch (err) {
+    return; // the picker keeps the groups it has
+  }
+  const select = $("#log-group");
+  clear(select);
+  for (const g of data.groups) select.append(el("option", { value: g.group, text: g.group }));
+  if (!data.groups.some((g) => g.group === group)) select.append(el("option", { value: group, text: group }));
+  select.value = group;
 }
 
 export function hello(message) {
@@ -47,17 +75,58 @@ export function hello(message) {
 }
 
 export function frame(message) {
-  if (message.logs) live.frame(message);
   const changed = message.changes || {};
+  if (group !== ctx.logGroup) {
+    if (changed.invocations && live.state === "ready") catchUp();
+  } else if (message.logs) live.frame(message);
   if (((message.streams && message.streams.length) || changed.invocations) && ctx.visible("logs")) refreshStreams();
 }
 
-export function showRequest(requestId) {
+// The lines of one request in its own function's log group (and stream, when known).
+export function showRequest(requestId, where = {}) {
   $("#log-filter").value = requestId;
   filter = requestId;
-  stream = "";
+  group = where.group || ctx.logGroup;
+  stream = where.stream || "";
+  const select = $("#log-group");
+  if (![...select.options].some((o) => o.value === group)) select.append(el("option", { value: group, text: group }));
+  select.value = group;
   ctx.showTab("logs");
   reload();
+  loadStreams();
+}
+
+// One group's lines, every stream, no filter (the Functions tab's links).
+export function showGroup(name) {
+  $("#log-filter").value = "";
+  filter = "";
+  showRequest("", { group: name });
+}
+
+// Another group than the feed's: read the lines written after the last one shown.
+async function catchUp() {
+  if (catchingUp) {
+    catchUpAgain = true;
+    return;
+  }
+  catchingUp = true;
+  const shownGroup = group;
+  try {
+    const data = await getJSON(query({ limit: PAGE, after: lastSeq }));
+    if (shownGroup === group && $("#log-live").checked) {
+      const fresh = data.events.filter((event) => event.seq > lastSeq);
+      lastSeq = Math.max(lastSeq, data.last_seq);
+      appendEvents(fresh, false);
+    }
+  } catch (err) {
+    /* the next change tries again */
+  } finally {
+    catchingUp = false;
+    if (catchUpAgain) {
+      catchUpAgain = false;
+      catchUp();
+    }
+  }
 }
 
 function reload() {
@@ -66,6 +135,7 @@ function reload() {
 
 function query(params) {
   const q = new URLSearchParams(params);
+  if (group && group !== ctx.logGroup) q.set("group", group);
   if (stream) q.set("stream", stream);
   if (filter) q.set("filter", filter);
   return `/api/logs/events?${q.toString()}`;
@@ -154,7 +224,7 @@ function refreshStreams() {
 async function loadStreams() {
   let data;
   try {
-    data = await getJSON("/api/logs/streams");
+    data = await getJSON(`/api/logs/streams?${new URLSearchParams({ group })}`);
   } catch (err) {
     return;
   }

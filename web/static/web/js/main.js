@@ -13,17 +13,21 @@ const ctx = {
   sourceBucket: body.dataset.sourceBucket,
   destinationBucket: body.dataset.destinationBucket,
   functionName: body.dataset.functionName,
+  functionCount: Number(body.dataset.functionCount),
   logGroup: body.dataset.logGroup,
   counts: null,
   activeTab: null,
   showTab,
-  // The Logs tab filtered to one request (a gallery pair's "Open in the log viewer").
-  showRequest: (requestId) => load("logs").then((logs) => logs.showRequest(requestId)),
+  // The Logs tab filtered to one request in its own log group and stream ("Open in the log viewer").
+  showRequest: (requestId, where) => load("logs").then((logs) => logs.showRequest(requestId, where)),
+  // The Logs tab showing one function's log group (the Functions tab's links).
+  showGroup: (group) => load("logs").then((logs) => logs.showGroup(group)),
   visible: (name) => ctx.activeTab === name && !document.hidden,
 };
 
 const tabs = { gallery }; // the modules loaded so far, by tab
 const later = {
+  functions: () => import("./functions.js"),
   invocations: () => import("./invocations.js"),
   logs: () => import("./logs.js"),
   configuration: () => import("./configuration.js"),
@@ -96,14 +100,28 @@ onFeed((message) => {
   }
 });
 
+// Presenter: larger type for the back row of a classroom, remembered by this browser.
+function presenter() {
+  const box = $("#presenter");
+  const apply = (on) => document.documentElement.classList.toggle("presenter", on);
+  box.checked = localStorage.getItem("sandbox-presenter") === "1";
+  apply(box.checked);
+  box.addEventListener("change", () => {
+    localStorage.setItem("sandbox-presenter", box.checked ? "1" : "0");
+    apply(box.checked);
+  });
+}
+
 function start() {
+  presenter();
   for (const module of [gallery, upload]) module.init(ctx);
   window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
   document.addEventListener("visibilitychange", () => {
     const module = tabs[ctx.activeTab];
     if (!document.hidden && module && module.show) module.show();
   });
-  showTab(location.hash.slice(1) || "gallery");
+  // A sandbox running more than the guide's function opens on its Functions list.
+  showTab(location.hash.slice(1) || (ctx.functionCount > 1 ? "functions" : "gallery"));
   // The feed connects once the gallery is painted (its worker and stream would compete with the first
   // paint for the CPU); the gallery then catches up with anything newer than what it read.
   const fallback = new Promise((resolve) => setTimeout(resolve, 1000));

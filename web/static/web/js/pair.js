@@ -1,14 +1,17 @@
-// A gallery pair, opened: the original and the resized image at full size and, beside them, the log lines
-// of the invocations that made the pair, as CloudWatch Logs holds them (START, the handler's lines, END,
-// REPORT; a cold start's INIT first). Every attempt is shown: S3 invokes asynchronously and Lambda retries
-// a failed attempt twice, keeping the request id; a redrive of the dead-lettered event is a new request.
+// A gallery pair, opened, made to be projected: the original and the resized image side by side, fitted
+// to the same width (or at 100 %), each with its dimensions and its size as S3 holds it; under them the
+// guide's five stages of the newest attempt, and the log lines of the invocations that made the pair
+// (START, the handler's lines, END, REPORT; INIT and the SDK's lines folded). Every attempt is shown: S3
+// invokes asynchronously and Lambda retries a failed attempt twice, keeping the request id; a redrive of
+// the dead-lettered event is a new request.
 //
 // The lines are read from /api/gallery/logs when a pair is opened, and again when that pair changes while
 // it is open (a retry, a redrive): never for the cards, and never for a pair nobody opened. This module
 // itself is loaded the first time a pair is opened, so the gallery's first paint does not wait for it.
 import { getJSON, objectUrl } from "./api.js";
 import { $, el, append, clear, fmtBytes, fmtDims, fmtMs, setClass, setText, shortId } from "./dom.js";
-import { logLine, streamLabel } from "./log_lines.js";
+import { streamLabel } from "./log_lines.js";
+import { foldedLines, timeline } from "./stages.js";
 
 const UNFINISHED = ["pending", "running", "throttled"];
 const TRIGGERS = { s3: "S3 event", redrive: "Redrive", invoke: "Invoke", cli: "Invoke (CLI)" };
@@ -24,6 +27,12 @@ export function init(context) {
   ctx = context;
   const dialog = $("#pair-dialog");
   $("#pair-close").addEventListener("click", () => dialog.close());
+  $("#pair-zoom").addEventListener("click", () => {
+    const images = $("#pair-images");
+    const fit = !images.classList.toggle("fit");
+    $("#pair-zoom").textContent = fit ? "Fit" : "100 %";
+    $("#pair-zoom").setAttribute("aria-pressed", fit ? "true" : "false");
+  });
   dialog.addEventListener("click", (event) => {
     if (event.target === event.currentTarget) dialog.close(); // a click on the backdrop
   });
@@ -45,6 +54,8 @@ export function openPair(item, { toLogs = false } = {}) {
   showImages(item, !same);
   if (!same) {
     clear($("#pair-attempts"));
+    clear($("#pair-stages"));
+    setText($("#pair-stages-which"), "");
     $("#pair-attempts").append(el("p", { class: "muted", text: "Reading the log lines…" }));
     $("#pair-logs").scrollTop = 0;
   }
@@ -122,6 +133,8 @@ async function readLines() {
     return;
   }
   showAttempts(attemptNodes(data));
+  showObjects(data);
+  showStages(data.attempts[data.attempts.length - 1]);
   const last = data.attempts[data.attempts.length - 1];
   if (last && !UNFINISHED.includes(last.status) && last.billed_duration_ms !== null
       && !last.logs.some((line) => line.platform === "REPORT") && rereads < REREADS) {
@@ -130,6 +143,30 @@ async function readLines() {
       if (shown && shown.key === key) readLines();
     }, 500);
   }
+}
+
+// Sizes as S3 holds the objects now (HeadObject, read with the lines), not as the event told them.
+function showObjects(data) {
+  const caption = (label, object, dims, fallback) => [label, object ? `s3://${object.bucket}/${object.key}` : null,
+    dims, object ? fmtBytes(object.bytes) : fallback].filter(Boolean).join(" · ");
+  const item = shown;
+  $("#pair-source-caption").textContent = caption("Original", data.source_object,
+    fmtDims(item.source.width, item.source.height), "not in S3");
+  if (item.resized) {
+    $("#pair-resized-caption").textContent = caption("Resized", data.resized_object || item.resized,
+      fmtDims(item.resized.width, item.resized.height), null);
+  }
+}
+
+function showStages(attempt) {
+  const box = $("#pair-stages");
+  clear(box);
+  if (!attempt || !attempt.stages) {
+    box.append(el("p", { class: "muted", text: "No invocation of this object is recorded in this session." }));
+    return;
+  }
+  setText($("#pair-stages-which"), `· ${attemptTitle(attempt)} · request ${shortId(attempt.request_id)}`);
+  box.append(timeline(attempt.stages));
 }
 
 function showAttempts(nodes) {
@@ -165,7 +202,7 @@ function attemptNode(a) {
   const openLogs = el("button", { class: "link-button", type: "button", text: "Open in the log viewer", title: "All of this request's lines in the Logs tab" });
   openLogs.addEventListener("click", () => {
     $("#pair-dialog").close();
-    ctx.showRequest(a.request_id);
+    ctx.showRequest(a.request_id, { group: a.log_group, stream: a.log_stream });
   });
   const facts = [
     a.cold_start === null || a.cold_start === undefined ? null
@@ -200,11 +237,11 @@ function linesNode(a) {
     view.append(el("p", { class: "muted", text: why }));
     return view;
   }
-  a.logs.forEach((line, i) => {
-    if (a.lines_left_out && i === a.lines_left_out_after) {
-      view.append(el("p", { class: "log-gap", text: `… ${a.lines_left_out} lines not shown here: the log viewer has them all.` }));
-    }
-    view.append(logLine(line));
-  });
+  const head = a.lines_left_out ? a.logs.slice(0, a.lines_left_out_after) : a.logs;
+  append(view, foldedLines(head));
+  if (a.lines_left_out) {
+    view.append(el("p", { class: "log-gap", text: `… ${a.lines_left_out} lines not shown here: the log viewer has them all.` }));
+    append(view, foldedLines(a.logs.slice(a.lines_left_out_after)));
+  }
   return view;
 }
