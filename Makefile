@@ -26,6 +26,7 @@ $(VENV)/.installed-notebook: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	@echo "Other commands, in another terminal: $(PY) run_local.py --help  (python run_local.py ... uses $(VENV) too)"
 	$(PY) run_local.py --state-dir $(STATE_DIR) $(ARGS)
 
 test: $(VENV)/.installed-test
