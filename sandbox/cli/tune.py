@@ -11,9 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import DEFAULT_ENDPOINT_URL, FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
+from ..config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
 from ..errors import SandboxError
 from .. import power_tuning
+from .tools import ENDPOINT_URL
 
 DEFAULT_ROUNDS = 4  # so that two runs of `tune` on a quiet machine name the same sizes
 
@@ -48,7 +49,7 @@ def add_subcommand(sub, add_function_options) -> None:
                         f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more (default: %(default)s; 1: one round)")
     p.add_argument("--chart", metavar="PNG", help="also draw time and cost against memory into PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=ENDPOINT_URL)
     p.add_argument("--full-cpu", action="store_true",
                    help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)")
     add_function_options(p)
