@@ -254,7 +254,8 @@ def test_invoke_of_an_s3_event_for_a_missing_object_says_so_before_invoking(runn
     event = tmp_path / "event.json"
     event.write_text(_run("generate-event", "s3-put", "--key", "my photo.jpg").stdout)
     result = _run("invoke", "--event", str(event), "--endpoint-url", running.url)
-    warning = "no such object: s3://source-image-bucket123/my photo.jpg — upload it first, or use --upload FILE"
+    warning = ("no such object: s3://source-image-bucket123/my photo.jpg — upload it first, "
+               "or use --upload FILE")
     assert warning in result.stderr
     assert "START RequestId:" in result.stdout  # then invoked all the same: its log lines follow
 
@@ -274,6 +275,7 @@ def test_an_examples_banner_says_its_state_is_kept_apart_and_where_the_guides_is
     sandbox = RunningSandbox("--quiet", "--state-dir", str(tmp_path), "--example", "queue")
     try:
         assert f"{tmp_path / 'guide+examples-queue'} (new)" in sandbox.banner
-        assert f"kept apart from plain `make run`'s state (its uploads are in {tmp_path / 'guide'}" in sandbox.banner
+        guide = tmp_path / "guide"
+        assert f"kept apart from plain `make run`'s state (its uploads are in {guide}" in sandbox.banner
     finally:
         sandbox.stop()

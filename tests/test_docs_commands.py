@@ -35,7 +35,8 @@ SKIP = [
     (r"^export AWS_", "the banner's export lines: the test's environment has them, for its own port"),
     (r"^aws configure\b", "writes the user's ~/.aws"),
     (r"-m pytest\b", "the whole suite"),
-    (r"run_local\.py( --state-dir \S+)?( --template .*| --example .*)?$", "starts a sandbox: the test has one"),
+    (r"run_local\.py( --state-dir \S+)?( --template .*| --example .*)?$",
+     "starts a sandbox: the test has one"),
     (r"run_local\.py (bench|deploy --aws|destroy --aws)\b", "minutes of benchmarks, or the real AWS"),
     (r"photo-12mp\.jpg", "photo-12mp.jpg stands for your own photo"),
     (r"--cli-binary-format", "AWS CLI v2 only; the tests' CLI is v1 (awscli on PyPI)"),
@@ -109,8 +110,8 @@ def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
         script = assignments + (f'{command}; printf %s "${variable.group(1)}"' if variable else command)
 
         def run():
-            return subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
-                                  timeout=180)
+            return subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True,
+                                  text=True, timeout=180)
         wants_output = bool(variable) or "--query" in command  # a query that finds nothing yet prints []
         result = eventually(run, lambda r: r.returncode == 0 and not (
             wants_output and r.stdout.strip() in ("[]", "", "None")), what=f"`{command}` to succeed",
@@ -135,7 +136,10 @@ def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
     passed_over = []
     for example, lines in shell_blocks(doc):
         with ExitStack() as stack:
-            env = guide if example is None else stack.enter_context(started_run_local("--example", example))[0]
+            if example is None:
+                env = guide
+            else:
+                env = stack.enter_context(started_run_local("--example", example))[0]
             passed_over += run_commands(lines, terminal(env, workdir), workdir)
     print(f"{doc.name}: not run:\n  " + "\n  ".join(passed_over))
 

@@ -111,10 +111,12 @@ def test_the_report_says_whether_each_sizes_figures_held_still_between_rounds():
     steady, moving = _size(128, 1000, 1010, 990, 1000), _size(512, 300, 340, 280, 330)
     steady.rounds, steady.last_move = 2, 0.01
     moving.rounds, moving.last_move = 4, 0.12
-    assert "steady: each size's Duration p50 moved less than 5%" in TuningResult("f", "e", 2, False, [steady]).report()
+    steady_report = TuningResult("f", "e", 2, False, [steady]).report()
+    assert "steady: each size's Duration p50 moved less than 5%" in steady_report
     noisy = TuningResult("f", "e", 2, False, [steady, moving]).report()
     assert "NOISY: 512 MB's p50 still moved 12% after 4 rounds" in noisy
-    assert TuningResult("f", "e", 2, False, [_size(128, 5, 6)]).stability_note() is None  # one round: no claim
+    one_round = TuningResult("f", "e", 2, False, [_size(128, 5, 6)])
+    assert one_round.stability_note() is None  # one round: no claim either way
 
 
 def test_the_chart_is_drawn_without_matplotlib(tmp_path):
@@ -124,7 +126,8 @@ def test_the_chart_is_drawn_without_matplotlib(tmp_path):
         "import sys; sys.modules['matplotlib'] = None\n"  # importing matplotlib now fails, as when absent
         "from sandbox.power_tuning import Run, SizeResult, TuningResult\n"
         "from sandbox.cli.tune_chart import save_chart\n"
-        "sizes = [SizeResult(m, runs=[Run('success', d, int(d) + 1, 40)]) for m, d in ((128, 700.0), (1024, 90.0))]\n"
+        "sizes = [SizeResult(m, runs=[Run('success', d, int(d) + 1, 40)])\n"
+        "         for m, d in ((128, 700.0), (1024, 90.0))]\n"
         f"save_chart(TuningResult('f', 'an event', 1, False, sizes), {str(chart)!r})\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                             cwd=PROJECT_ROOT)

@@ -52,7 +52,8 @@ def cmd_invoke(args) -> int:
 
 
 def _invoke(endpoint_url: str, args, event: dict | None) -> int:
-    """One synchronous Invoke through the Lambda API with ``LogType: Tail``: the log lines, then the result."""
+    """One synchronous Invoke through the Lambda API with ``LogType: Tail``: the log lines, then the
+    result."""
     import base64
 
     import boto3
@@ -61,7 +62,8 @@ def _invoke(endpoint_url: str, args, event: dict | None) -> int:
         event = _upload_for_invoke(endpoint_url, args)
     else:
         _say_missing_objects(endpoint_url, event)
-    client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=DEFAULT_REGION, **LOCAL_CREDENTIALS)
+    client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=DEFAULT_REGION,
+                          **LOCAL_CREDENTIALS)
     response = client.invoke(FunctionName=args.function_name, Payload=json.dumps(event).encode(),
                              LogType="Tail")
     logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
@@ -79,7 +81,8 @@ def _s3_objects(event) -> list[tuple[str, str]]:
     for record in records if isinstance(records, list) else []:
         s3 = record.get("s3") if isinstance(record, dict) else None
         if isinstance(s3, dict) and str(record.get("eventName", "")).startswith("ObjectCreated"):
-            found.append((s3.get("bucket", {}).get("name", ""), unquote_plus(s3.get("object", {}).get("key", ""))))
+            key = unquote_plus(s3.get("object", {}).get("key", ""))
+            found.append((s3.get("bucket", {}).get("name", ""), key))
     return found
 
 

@@ -46,7 +46,8 @@ def add_subcommand(sub, add_function_options) -> None:
                    help="warm invocations per size, after one cold start (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                    help="most rounds of --runs warm runs per size: another round while its Duration p50 "
-                        f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more (default: %(default)s; 1: one round)")
+                        f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more "
+                        "(default: %(default)s; 1: one round)")
     p.add_argument("--chart", metavar="PNG", help="also draw time and cost against memory into PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
     p.add_argument("--endpoint-url", default=ENDPOINT_URL)
@@ -90,8 +91,8 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
             _stage_upload(endpoint_url, args, key, max(sizes))
         event, summary = _s3_event(endpoint_url, args.bucket, key), f"s3://{args.bucket}/{key}"
     result = power_tuning.tune(endpoint_url, args.function_name, event, sizes, args.runs, event_summary=summary,
-                               full_cpu=full_cpu, progress=lambda line: print(line, file=sys.stderr, flush=True),
-                               max_rounds=max(1, args.rounds))
+                               full_cpu=full_cpu, max_rounds=max(1, args.rounds),
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps({"function": result.function_name, "event": summary, "full_cpu": full_cpu,
                           "sizes": result.as_rows(),
