@@ -9,6 +9,7 @@ STATE_DIR ?= .sandbox-state
 .PHONY: run test bench notebook clean
 
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "$(PYTHON) is Python " + sys.version.split()[0] + ": the sandbox needs 3.10 or newer; name one, e.g. make run PYTHON=python3.12")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 
@@ -26,6 +27,7 @@ $(VENV)/.installed-notebook: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	@echo "Other commands, in another terminal: $(PY) run_local.py --help  (python run_local.py ... uses $(VENV) too)"
 	$(PY) run_local.py --state-dir $(STATE_DIR) $(ARGS)
 
 test: $(VENV)/.installed-test

@@ -118,15 +118,17 @@ def markdown_table(rows: Sequence[Mapping], columns: Mapping[str, str]) -> str:
 
 
 def crops_side_by_side(images: Mapping[str, Image.Image], box: tuple[int, int, int, int],
-                       gap: int = 8, label_height: int = 18) -> Image.Image:
+                       gap: int = 8, label_height: int = 18, zoom: int = 1) -> Image.Image:
     """The same ``box`` cut from each image, placed side by side at 100 % (one image pixel = one
-    screen pixel), each with its label above it. Display the result as it is: no scaling."""
-    width, height = box[2] - box[0], box[3] - box[1]
+    screen pixel), or ``zoom`` times larger with each pixel kept square (NEAREST), each with its label
+    above it. Display the result as it is: no scaling."""
+    width, height = (box[2] - box[0]) * zoom, (box[3] - box[1]) * zoom
     sheet = Image.new("RGB", (len(images) * (width + gap) - gap, height + label_height), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for index, (label, image) in enumerate(images.items()):
         x = index * (width + gap)
-        sheet.paste(image.convert("RGB").crop(box), (x, label_height))
+        crop = image.convert("RGB").crop(box)
+        sheet.paste(crop.resize((width, height), Image.Resampling.NEAREST), (x, label_height))
         draw.text((x + 2, 2), label, fill="black", font=font)
     return sheet

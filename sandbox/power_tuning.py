@@ -39,6 +39,7 @@ DEFAULT_MEMORY_SIZES = (128, 256, 512, 1024, 1536, 3008)  # Power Tuning's defau
 DEFAULT_RUNS = 5  # Power Tuning's smallest "num"
 BALANCED_WEIGHT = 0.5  # Power Tuning's default balancedWeight: 0 = fastest, 1 = cheapest
 STOP_AFTER_FAILURES = 2  # consecutive timeouts or crashes after which a size's remaining runs are skipped
+STABLE_WITHIN = 0.05  # with max_rounds > 1: a size is measured again until its p50 moves less than this
 
 
 @dataclass
@@ -62,6 +63,8 @@ class SizeResult:
     cold: Run | None = None  # the first invocation after the change: a cold start, not counted
     runs: list[Run] = field(default_factory=list)
     skipped: int = 0  # runs not made after STOP_AFTER_FAILURES failures in a row
+    rounds: int = 1  # rounds of warm runs made (tune's max_rounds)
+    last_move: float | None = None  # how far the p50 moved in the last round (0.03: 3 %); None: one round
 
     @property
     def succeeded(self) -> bool:
@@ -129,7 +132,8 @@ class TuningResult:
         rows = []
         for size in self.sizes:
             row = {"memory_mb": size.memory_mb, "vcpu_share": None if self.full_cpu else vcpu_share(size.memory_mb),
-                   "runs": len(size.runs), "failures": len(size.failures) + size.skipped,
+                   "runs": len(size.runs), "rounds": size.rounds,
+                   "failures": len(size.failures) + size.skipped,
                    "statuses": sorted({r.status for r in size.runs}),
                    "init_ms": size.cold.init_ms if size.cold else None}
             if size.runs:
@@ -143,7 +147,8 @@ class TuningResult:
         """The table and the three choices, as text."""
         cpu = ("FULL CPU (--full-cpu): this machine's speed, not AWS's" if self.full_cpu
                else "each size held to its share of a CPU, as on AWS")
-        lines = [f"Power tuning {self.function_name} with {self.event_summary}: {self.runs} warm runs per size "
+        per = "per size and round" if any(s.rounds > 1 for s in self.sizes) else "per size"
+        lines = [f"Power tuning {self.function_name} with {self.event_summary}: {self.runs} warm runs {per} "
                  f"after a cold start; {cpu}.", "",
                  f"{'memory':>8} {'vCPU':>6} {'Duration p50':>13} {'p90':>10} {'billed p50':>11} "
                  f"{'$ / invocation':>15} {'$ / million':>12} {'max mem':>8} {'cold Init':>10}  result"]
@@ -167,7 +172,25 @@ class TuningResult:
                                                   if size else "none: no size succeeded in every run"))
         notes = [] if self.full_cpu else sorted({n for n in (host_shortfall(s.memory_mb) for s in self.sizes) if n})
         lines += [f"note: {n}." for n in notes]
+        stability = self.stability_note()
+        if stability:
+            lines.append(stability)
         return "\n".join(lines)
+
+    def stability_note(self) -> str | None:
+        """How steady the figures were: each size was measured again until its p50 moved less than
+        STABLE_WITHIN, or how far the unsteady ones still moved (a busy machine: run again)."""
+        measured = [s for s in self.sizes if s.last_move is not None]
+        if not measured:
+            return None
+        unsteady = [s for s in measured if s.last_move >= STABLE_WITHIN]
+        if not unsteady:
+            return (f"steady: each size's Duration p50 moved less than {STABLE_WITHIN:.0%} in its last round "
+                    f"(rounds: {', '.join(f'{s.memory_mb} MB {s.rounds}' for s in measured)}).")
+        moved = ", ".join(f"{s.memory_mb} MB's p50 still moved {s.last_move:.0%}" for s in unsteady)
+        return (f"NOISY: {moved}"
+                + f" after {max(s.rounds for s in unsteady)} rounds: other work on this machine disturbs the "
+                  f"timing; sizes that close may swap places in another run (run again, or more --runs).")
 
     def chart(self, axis=None):
         """Power Tuning's chart: Duration (p50, with p90) and cost per million against memory. Needs
@@ -193,7 +216,9 @@ class TuningResult:
         cost.set_ylabel("cost per million invocations ($)")
         cost.set_ylim(bottom=0)
         handles = axis.get_legend_handles_labels()[0] + cost.get_legend_handles_labels()[0]
-        axis.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center")
+        # below the axes, clear of the data (the lines cross the whole plot)
+        axis.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center",
+                    bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
         chosen = {"cheapest": self.cheapest, "fastest": self.fastest, "balanced": self.balanced}
         picks = ", ".join(f"{k} {v.memory_mb} MB" for k, v in chosen.items() if v)
         axis.set_title(f"{self.function_name}: {self.event_summary}\n{picks or 'no size succeeded'}", fontsize=9)
@@ -258,12 +283,27 @@ def check_memory_sizes(sizes) -> list[int]:
     return sizes
 
 
+def _warm_runs(client, function_name: str, payload: bytes, size: SizeResult, runs: int) -> None:
+    """``runs`` warm invocations into ``size``; after STOP_AFTER_FAILURES failures in a row the rest are
+    skipped."""
+    in_a_row = 0
+    for done in range(runs):
+        run = invoke_once(client, function_name, payload)
+        size.runs.append(run)
+        in_a_row = in_a_row + 1 if run.status != InvocationStatus.SUCCESS else 0
+        if in_a_row >= STOP_AFTER_FAILURES:
+            size.skipped = runs - done - 1
+            return
+
+
 def tune(endpoint_url: str, function_name: str, event, memory_sizes=DEFAULT_MEMORY_SIZES,
          runs: int = DEFAULT_RUNS, *, event_summary: str | None = None, full_cpu: bool = False,
-         progress: Callable[[str], None] | None = None) -> TuningResult:
+         progress: Callable[[str], None] | None = None, max_rounds: int = 1) -> TuningResult:
     """Invoke ``function_name`` at each memory size (one cold start, then ``runs`` warm runs) through the
-    Lambda API at ``endpoint_url``; its memory size is restored afterwards. ``full_cpu`` only labels the
-    result (say whether the sandbox runs with --full-cpu)."""
+    Lambda API at ``endpoint_url``; its memory size is restored afterwards. With ``max_rounds`` > 1 a size
+    gets another ``runs`` warm runs while its Duration p50 still moves by STABLE_WITHIN or more, up to
+    ``max_rounds`` rounds. ``full_cpu`` only labels the result (say whether the sandbox runs with
+    --full-cpu)."""
     if runs < 1:
         raise ConfigError(f"The number of runs must be at least 1; got {runs}.")
     sizes = check_memory_sizes(memory_sizes)
@@ -279,17 +319,18 @@ def tune(endpoint_url: str, function_name: str, event, memory_sizes=DEFAULT_MEMO
             setup.update_function_configuration(FunctionName=function_name, MemorySize=memory)
             size = SizeResult(memory, architecture)
             size.cold = invoke_once(client, function_name, payload)
-            in_a_row = 0
-            for done in range(runs):
-                run = invoke_once(client, function_name, payload)
-                size.runs.append(run)
-                in_a_row = in_a_row + 1 if run.status != InvocationStatus.SUCCESS else 0
-                if in_a_row >= STOP_AFTER_FAILURES:
-                    size.skipped = runs - done - 1
+            _warm_runs(client, function_name, payload, size, runs)
+            while size.succeeded and size.rounds < max_rounds:
+                before = size.duration_p50_ms
+                _warm_runs(client, function_name, payload, size, runs)
+                size.rounds += 1
+                size.last_move = abs(size.duration_p50_ms - before) / before if before else 0.0
+                if size.last_move < STABLE_WITHIN:
                     break
             results.append(size)
             if progress:
                 progress(f"{memory} MB: Duration p50 {size.duration_p50_ms:.1f} ms"
+                         + (f" ({size.rounds} rounds)" if size.rounds > 1 else "")
                          + ("" if size.succeeded else f" ({_failure_text(size)})"))
     finally:
         setup.update_function_configuration(FunctionName=function_name, MemorySize=original)

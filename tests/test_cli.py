@@ -1,5 +1,6 @@
 """run_local.py as a user runs it: a real process, real ports, real signals."""
 import json
+import os
 import re
 import shutil
 import signal
@@ -197,5 +198,84 @@ def test_ctrl_c_stops_the_sandbox_cleanly():
         sandbox.proc.send_signal(signal.SIGINT)
         assert sandbox.proc.wait(20) == 0
         assert "Traceback" not in sandbox.output_after_ready()
+    finally:
+        sandbox.stop()
+
+
+def _project_copy(tmp_path, venv_python: str | None):
+    """run_local.py in a folder of its own beside the project's packages, with a `.venv` whose Python is
+    ``venv_python`` (a script that runs it), or none."""
+    for name in ("sandbox", "web", "handler"):
+        (tmp_path / name).symlink_to(PROJECT_ROOT / name)
+    shutil.copy(PROJECT_ROOT / "run_local.py", tmp_path / "run_local.py")
+    if venv_python:
+        (tmp_path / ".venv" / "bin").mkdir(parents=True)
+        python = tmp_path / ".venv" / "bin" / "python"
+        python.write_text(f'#!/bin/sh\nexec "{venv_python}" "$@"\n')
+        python.chmod(0o755)
+    return tmp_path / "run_local.py"
+
+
+def test_run_local_with_a_python_lacking_the_packages_reruns_itself_with_dot_venvs(tmp_path):
+    script = _project_copy(tmp_path, sys.executable)
+    # -S: no site-packages, as the system's python3 has none of the sandbox's packages
+    result = subprocess.run([sys.executable, "-S", str(script), "--help"], capture_output=True, text=True,
+                            timeout=60, env={k: v for k, v in os.environ.items() if k != "RUN_LOCAL_REEXEC"})
+    assert result.returncode == 0, result.stderr
+    assert "usage: run_local.py" in result.stdout
+    assert "lacks the sandbox's packages; running it with" in result.stderr and ".venv" in result.stderr
+
+
+def test_run_local_without_a_venv_says_what_to_do_in_one_sentence(tmp_path):
+    script = _project_copy(tmp_path, None)
+    result = subprocess.run([sys.executable, "-S", str(script), "fire-rule", "bucket-report"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "run `make run` once" in result.stderr and ".venv/bin/python run_local.py" in result.stderr
+
+
+@pytest.mark.slow
+def test_upload_of_a_folder_takes_its_images_and_says_what_it_skipped(running, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "test.jpg", folder / "test.jpg")
+    (folder / "README.md").write_text("# my photos\n")
+    (folder / "make_samples.py").write_text("print('hi')\n")
+    result = _run("upload", str(folder), "--prefix", "folder-upload/", "--endpoint-url", running.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipped 2 file(s) that are not images: README.md, make_samples.py (--all" in result.stdout
+    listed = running.s3().list_objects_v2(Bucket="source-image-bucket123", Prefix="folder-upload/")
+    assert [o["Key"] for o in listed["Contents"]] == ["folder-upload/test.jpg"]
+
+
+@pytest.mark.slow
+def test_invoke_of_an_s3_event_for_a_missing_object_says_so_before_invoking(running, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(_run("generate-event", "s3-put", "--key", "my photo.jpg").stdout)
+    result = _run("invoke", "--event", str(event), "--endpoint-url", running.url)
+    warning = ("no such object: s3://source-image-bucket123/my photo.jpg — upload it first, "
+               "or use --upload FILE")
+    assert warning in result.stderr
+    assert "START RequestId:" in result.stdout  # then invoked all the same: its log lines follow
+
+
+@pytest.mark.slow
+def test_invoke_upload_uploads_the_file_then_invokes_with_its_event(running):
+    result = _run("invoke", "--upload", str(SAMPLES / "test.jpg"), "--key", "invoke-upload/test.jpg",
+                  "--endpoint-url", running.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no such object" not in result.stderr
+    assert "REPORT RequestId:" in result.stdout and '"statusCode": 200' in result.stdout
+    assert "resized-invoke-upload/test.jpg" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_examples_banner_says_its_state_is_kept_apart_and_where_the_guides_is(tmp_path):
+    sandbox = RunningSandbox("--quiet", "--state-dir", str(tmp_path), "--example", "queue")
+    try:
+        assert f"{tmp_path / 'guide+examples-queue'} (new)" in sandbox.banner
+        guide = tmp_path / "guide"
+        assert f"kept apart from plain `make run`'s state (its uploads are in {guide}" in sandbox.banner
     finally:
         sandbox.stop()

@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -26,25 +27,34 @@ def walkthrough(name: str) -> list[str]:
     return commands[1:]
 
 
+@contextmanager
+def started_run_local(*args: str):
+    """`run_local.py ARGS` as a user starts it (on a free port, no page, no live tail): yields the
+    environment of a terminal where its export lines were pasted, and its banner."""
+    process = subprocess.Popen([sys.executable, "run_local.py", "--port", "0", "--no-web", "--quiet", *args],
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = []
+        for line in process.stdout:
+            banner.append(line)
+            if line.startswith("ready in"):
+                break
+        endpoint = re.search(r"local AWS endpoint : (\S+)", "".join(banner))
+        assert endpoint, "".join(banner) + process.stderr.read() if process.poll() is not None else "".join(banner)
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint.group(1), "AWS_ACCESS_KEY_ID": "test",
+               "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+        env.pop("AWS_PROFILE", None)
+        yield env, "".join(banner)
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
+
+
 @pytest.fixture
 def running_example(request):
     name = request.param
-    process = subprocess.Popen([sys.executable, "run_local.py", "--port", "0", "--no-web", "--quiet",
-                                "--example", name], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    banner = []
-    for line in process.stdout:
-        banner.append(line)
-        if line.startswith("ready in"):
-            break
-    endpoint = re.search(r"local AWS endpoint : (\S+)", "".join(banner))
-    assert endpoint, "".join(banner) + process.stderr.read() if process.poll() is not None else "".join(banner)
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint.group(1), "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-    env.pop("AWS_PROFILE", None)
-    yield name, env, "".join(banner)
-    process.terminate()
-    process.communicate(timeout=60)
+    with started_run_local("--example", name) as (env, banner):
+        yield name, env, banner
 
 
 @pytest.mark.parametrize("running_example", ["queue", "stream"], indirect=True)

@@ -100,6 +100,42 @@ def test_run_local_tune_starts_a_temporary_sandbox_and_prints_each_size_as_json(
     assert "starting a temporary one" in result.stderr
     figures = json.loads(result.stdout)
     assert [row["memory_mb"] for row in figures["sizes"]] == [512, 1769]
-    assert all(row["failures"] == 0 and row["runs"] == 2 for row in figures["sizes"])
+    # each size measured again until its p50 held still (or --rounds ran out): two rounds at least
+    assert all(row["failures"] == 0 and row["rounds"] >= 2 and row["runs"] == 2 * row["rounds"]
+               for row in figures["sizes"])
     assert figures["fastest"] in (512, 1769) and figures["full_cpu"] is False
     assert figures["sizes"][0]["vcpu_share"] == pytest.approx(512 / 1769)
+
+
+def test_the_report_says_whether_each_sizes_figures_held_still_between_rounds():
+    steady, moving = _size(128, 1000, 1010, 990, 1000), _size(512, 300, 340, 280, 330)
+    steady.rounds, steady.last_move = 2, 0.01
+    moving.rounds, moving.last_move = 4, 0.12
+    steady_report = TuningResult("f", "e", 2, False, [steady]).report()
+    assert "steady: each size's Duration p50 moved less than 5%" in steady_report
+    noisy = TuningResult("f", "e", 2, False, [steady, moving]).report()
+    assert "NOISY: 512 MB's p50 still moved 12% after 4 rounds" in noisy
+    one_round = TuningResult("f", "e", 2, False, [_size(128, 5, 6)])
+    assert one_round.stability_note() is None  # one round: no claim either way
+
+
+def test_the_chart_is_drawn_without_matplotlib(tmp_path):
+    """tune --chart right after `make run`, whose install has no matplotlib: Pillow draws it."""
+    chart = tmp_path / "tune.png"
+    script = (
+        "import sys; sys.modules['matplotlib'] = None\n"  # importing matplotlib now fails, as when absent
+        "from sandbox.power_tuning import Run, SizeResult, TuningResult\n"
+        "from sandbox.cli.tune_chart import save_chart\n"
+        "sizes = [SizeResult(m, runs=[Run('success', d, int(d) + 1, 40)])\n"
+        "         for m, d in ((128, 700.0), (1024, 90.0))]\n"
+        f"save_chart(TuningResult('f', 'an event', 1, False, sizes), {str(chart)!r})\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(chart) as image:
+        assert image.format == "PNG" and image.size == (960, 480)
+        colors = image.convert("RGB").getcolors(image.width * image.height)
+        red = sum(count for count, (r, g, b) in colors if r > 150 and g < 80 and b < 80)
+        assert red > 200  # the Duration line and its markers are drawn

@@ -31,8 +31,9 @@ EPILOG = f"""examples:
   run_local.py --code-dir my_handler --handler {DEFAULT_HANDLER}
   run_local.py --template template.yaml         run a SAM/CloudFormation template's application instead
   run_local.py --template sam-app/template.yaml --parameter-overrides Stage=dev Bucket=my-bucket
-  run_local.py upload sample_images/            upload files to a running sandbox, print each result
-  run_local.py invoke --event events/put.json   one synchronous invocation, result and log lines
+  run_local.py upload sample_images/            upload the images in it to a running sandbox, print each result
+  run_local.py invoke --upload sample_images/test.jpg   upload, then one synchronous invocation with its event
+  run_local.py invoke --event tests/events/s3-put.json  one synchronous invocation, result and log lines
   run_local.py generate-event s3-put --bucket {SOURCE_BUCKET} --key test.jpg
   run_local.py generate-event sqs-receive-message --body hello   (also dynamodb-update, scheduled)
   run_local.py redrive                          re-submit dead-lettered events
@@ -139,9 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Invoke the function once with an event file, like `sam local invoke -e`. "
                                    "With a sandbox running at --endpoint-url it runs there (through the Lambda "
                                    "Invoke API); otherwise a temporary sandbox is started for it.")
-    p.add_argument("--event", required=True, help="JSON file with the event ('-' for standard input)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--event", help="JSON file with the event ('-' for standard input), e.g. "
+                                      "tests/events/s3-put.json")
+    what.add_argument("--upload", metavar="FILE",
+                      help="upload FILE to --bucket first (key: its name, or --key), then invoke with its "
+                           "S3 ObjectCreated:Put event")
+    p.add_argument("--key", help="with --upload: the key to upload as")
+    p.add_argument("--bucket", default=SOURCE_BUCKET, help="with --upload: the bucket (default: %(default)s)")
     p.add_argument("--function-name", default=FUNCTION_NAME)
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=tools.ENDPOINT_URL)
     p.add_argument("--full-cpu", action="store_true",
                    help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)")
     add_function_options(p)
@@ -166,10 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate_event)
 
     p = sub.add_parser("upload", help="upload files or folders to a running sandbox and print each result",
-                       description="Upload files (folders are walked) to the source bucket of a running "
-                                   "sandbox with a progress bar, then wait for and print each file's result.")
+                       description="Upload files to the source bucket of a running sandbox with a progress "
+                                   "bar, then wait for and print each file's result. Folders are walked for "
+                                   "images (the file types Pillow opens); --all uploads every file in them. "
+                                   "A file named on its own is always uploaded.")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--all", action="store_true", help="in folders, upload every file, not only images")
+    p.add_argument("--endpoint-url", default=tools.ENDPOINT_URL)
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--prefix", default="", help="key prefix, e.g. photos/")
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for each result (default: 30)")
@@ -178,13 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("triggers", help="list every function's triggers in a running sandbox",
                        description="List the triggers of a running sandbox: S3 notifications, queue and stream "
                                    "mappings (state, last result), APIs (URLs) and schedules (next fire time).")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=tools.ENDPOINT_URL)
     p.set_defaults(func=cmd_triggers)
 
     p = sub.add_parser("redrive", help="re-submit the events in the dead-letter queue",
                        description="Re-submit dead-lettered events of a running sandbox as new asynchronous "
                                    "invocations.")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=tools.ENDPOINT_URL)
     p.add_argument("--function-name", default=FUNCTION_NAME)
     p.set_defaults(func=cmd_redrive)
 

@@ -133,6 +133,17 @@ def _state_line(sandbox) -> str:
     return line
 
 
+def _apart_line(sandbox, args) -> str:
+    """--example and --template keep their state in a folder of their own: say so, and where the guide's
+    (plain `make run`'s) uploads are, so they do not seem to have vanished."""
+    if sandbox.persistence is None or not (args.example or args.template):
+        return ""
+    folder = Path(sandbox.config.state_dir)
+    guide = folder.parent / "guide"
+    return (f"\n                       kept apart from plain `make run`'s state (its uploads are in {guide}; "
+            f"they are back when you start without --example/--template)")
+
+
 def _template_stack(args, config):
     """--template: the template's stack (read, expanded and checked now, before anything starts)."""
     if not args.template:
@@ -186,7 +197,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
   page               : {page}
 {"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
   CPU                : {_cpu_line(sandbox)}
-  state              : {_state_line(sandbox)}
+  state              : {_state_line(sandbox)}{_apart_line(sandbox, args)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}
 {"  watching           : " + str(Path(args.watch).resolve()) if args.watch else ""}{"".join(chr(10) + "  " + line for line in example_lines)}
 Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):

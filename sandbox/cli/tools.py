@@ -3,15 +3,20 @@ temporary one)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..config import ACCOUNT_ID, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
+from ..config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from ..errors import SandboxError
 from ..invocation import InvocationStatus
+
+# The commands' --endpoint-url: where the export lines of the banner point the AWS CLI, else the default.
+ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT_URL
+
 
 # -- invoke -----------------------------------------------------------------------------------------
 def _running_sandbox(endpoint_url: str) -> dict | None:
@@ -34,33 +39,89 @@ def _read_event(path: str) -> dict:
 
 
 def cmd_invoke(args) -> int:
-    event = _read_event(args.event)
+    event = _read_event(args.event) if args.event else None
     if _running_sandbox(args.endpoint_url):
-        import base64
-
-        import boto3
-
-        client = boto3.client("lambda", endpoint_url=args.endpoint_url, region_name=DEFAULT_REGION,
-                              **LOCAL_CREDENTIALS)
-        response = client.invoke(FunctionName=args.function_name, Payload=json.dumps(event).encode(),
-                                 LogType="Tail")
-        logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
-        print(logs.rstrip("\n"))
-        payload = response["Payload"].read().decode("utf-8", "replace")
-        print(payload)
-        return 1 if response.get("FunctionError") else 0
+        return _invoke(args.endpoint_url, args, event)
     from ..core import Sandbox
     from . import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
     config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
     with Sandbox(config, function_from_args(args)) as sandbox:
-        record = sandbox.invoke(event, trigger="cli")
-        sandbox.logs.flush()
-        for line in sandbox.log_events(request_id=None):
-            print(line.message.rstrip("\t"))
-        print(json.dumps(record.result))
-    return 0 if record.status == InvocationStatus.SUCCESS else 1
+        return _invoke(sandbox.endpoint_url, args, event)
+
+
+def _invoke(endpoint_url: str, args, event: dict | None) -> int:
+    """One synchronous Invoke through the Lambda API with ``LogType: Tail``: the log lines, then the
+    result."""
+    import base64
+
+    import boto3
+
+    if args.upload:
+        event = _upload_for_invoke(endpoint_url, args)
+    else:
+        _say_missing_objects(endpoint_url, event)
+    client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=DEFAULT_REGION,
+                          **LOCAL_CREDENTIALS)
+    response = client.invoke(FunctionName=args.function_name, Payload=json.dumps(event).encode(),
+                             LogType="Tail")
+    logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
+    print(logs.rstrip("\n"))
+    print(response["Payload"].read().decode("utf-8", "replace"))
+    return 1 if response.get("FunctionError") else 0
+
+
+def _s3_objects(event) -> list[tuple[str, str]]:
+    """(bucket, key) of each record of an S3 event (keys arrive form-encoded, as S3 sends them)."""
+    from urllib.parse import unquote_plus
+
+    records = event.get("Records") if isinstance(event, dict) else None
+    found = []
+    for record in records if isinstance(records, list) else []:
+        s3 = record.get("s3") if isinstance(record, dict) else None
+        if isinstance(s3, dict) and str(record.get("eventName", "")).startswith("ObjectCreated"):
+            key = unquote_plus(s3.get("object", {}).get("key", ""))
+            found.append((s3.get("bucket", {}).get("name", ""), key))
+    return found
+
+
+def _say_missing_objects(endpoint_url: str, event) -> None:
+    """An S3 event names objects: say plainly, before invoking, which of them are not there."""
+    from botocore.exceptions import ClientError
+
+    s3 = _s3_client(endpoint_url)
+    for bucket, key in _s3_objects(event):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            print(f"warning: no such object: s3://{bucket}/{key} — upload it first, or use --upload FILE; "
+                  f"invoking anyway (the function will not find it)", file=sys.stderr, flush=True)
+
+
+def _upload_for_invoke(endpoint_url: str, args) -> dict:
+    """invoke --upload FILE: upload it; into the source bucket the upload triggers the function as any
+    upload does, so that run is waited for (it never overlaps the invocation); then the matching event."""
+    from ..config import SOURCE_BUCKET
+    from ..s3_events import sample_put_event
+
+    path = Path(args.upload)
+    if not path.is_file():
+        raise SandboxError(f"{path} is not a file.")
+    key = args.key or path.name
+    started = time.time()
+    _s3_client(endpoint_url).upload_file(str(path), args.bucket, key)
+    if args.bucket == SOURCE_BUCKET:
+        print(f"(uploaded s3://{args.bucket}/{key}; its S3 trigger ran the function once, then:)",
+              file=sys.stderr, flush=True)
+        _wait_result(endpoint_url, key, started, 120)
+    return sample_put_event(args.bucket, key, path.stat().st_size)
+
+
+def _s3_client(endpoint_url: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=DEFAULT_REGION, **LOCAL_CREDENTIALS)
 
 
 # -- generate-event -----------------------------------------------------------------------------------
@@ -93,30 +154,48 @@ def cmd_generate_event(args) -> int:
 
 
 # -- upload -----------------------------------------------------------------------------------------
-def _files(paths: list[str]) -> list[tuple[Path, str]]:
-    found = []
+def _files(paths: list[str], every_file: bool = False) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """The files to upload with their keys, and the files of folders left out (not images, without
+    ``every_file``). A file named on its own is always uploaded."""
+    images = _image_suffixes()
+    found, skipped = [], []
     for item in paths:
         path = Path(item)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and not child.name.startswith("."):
+                if not child.is_file() or child.name.startswith("."):
+                    continue
+                if every_file or child.suffix.lower() in images:
                     found.append((child, child.relative_to(path).as_posix()))
+                else:
+                    skipped.append(child)
         elif path.is_file():
             found.append((path, path.name))
         else:
             raise SandboxError(f"{item} is not a file or folder.")
-    return found
+    return found, skipped
+
+
+def _image_suffixes() -> set[str]:
+    """The file name extensions Pillow opens (.jpg, .png, .gif, .webp, .tif, ...)."""
+    from PIL import Image
+
+    return {suffix.lower() for suffix in Image.registered_extensions()}
 
 
 def cmd_upload(args) -> int:
-    import boto3
     from tqdm import tqdm
 
     if not _running_sandbox(args.endpoint_url):
         raise SandboxError(f"No sandbox is running at {args.endpoint_url}; start one with `make run` "
                            f"(or `python run_local.py`) first.")
-    files = _files(args.paths)
-    s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=DEFAULT_REGION, **LOCAL_CREDENTIALS)
+    files, skipped = _files(args.paths, args.all)
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        print(f"skipped {len(skipped)} file(s) that are not images: {names} (--all uploads them too)")
+    if not files:
+        raise SandboxError(f"No images to upload in {', '.join(args.paths)} (--all uploads every file).")
+    s3 = _s3_client(args.endpoint_url)
     total = sum(p.stat().st_size for p, _ in files)
     started = time.time()
     keys = []

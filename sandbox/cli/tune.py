@@ -11,9 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import DEFAULT_ENDPOINT_URL, FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
+from ..config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
 from ..errors import SandboxError
 from .. import power_tuning
+from .tools import ENDPOINT_URL
+
+DEFAULT_ROUNDS = 4  # so that two runs of `tune` on a quiet machine name the same sizes
 
 
 def add_subcommand(sub, add_function_options) -> None:
@@ -41,9 +44,13 @@ def add_subcommand(sub, add_function_options) -> None:
                    help="comma-separated MB (default: Power Tuning's %(default)s)")
     p.add_argument("--runs", type=int, default=power_tuning.DEFAULT_RUNS,
                    help="warm invocations per size, after one cold start (default: %(default)s)")
-    p.add_argument("--chart", metavar="PNG", help="also draw time and cost against memory into PNG (matplotlib)")
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                   help="most rounds of --runs warm runs per size: another round while its Duration p50 "
+                        f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more "
+                        "(default: %(default)s; 1: one round)")
+    p.add_argument("--chart", metavar="PNG", help="also draw time and cost against memory into PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
-    p.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
+    p.add_argument("--endpoint-url", default=ENDPOINT_URL)
     p.add_argument("--full-cpu", action="store_true",
                    help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)")
     add_function_options(p)
@@ -84,7 +91,8 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
             _stage_upload(endpoint_url, args, key, max(sizes))
         event, summary = _s3_event(endpoint_url, args.bucket, key), f"s3://{args.bucket}/{key}"
     result = power_tuning.tune(endpoint_url, args.function_name, event, sizes, args.runs, event_summary=summary,
-                               full_cpu=full_cpu, progress=lambda line: print(line, file=sys.stderr, flush=True))
+                               full_cpu=full_cpu, max_rounds=max(1, args.rounds),
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps({"function": result.function_name, "event": summary, "full_cpu": full_cpu,
                           "sizes": result.as_rows(),
@@ -93,7 +101,9 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
     else:
         print(result.report())
     if args.chart:
-        result.chart().savefig(args.chart, dpi=120)
+        from .tune_chart import save_chart
+
+        save_chart(result, args.chart)
         print(f"chart: {args.chart}", file=sys.stderr)
     return 0 if result.candidates else 1
 
