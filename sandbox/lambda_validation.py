@@ -113,7 +113,10 @@ def validate(operation: Operation, path_params: dict, query: str, body: bytes) -
     for name, member in shape.members.items():
         location, key = member.serialization.get("location"), member.serialization.get("name", name)
         if location == "uri":
-            request[name] = path_params.get(key)
+            value = path_params.get(key)
+            if value is not None and member.type_name in ("integer", "long") and value.isdigit():
+                value = int(value)  # a path carries text: /layers/{name}/versions/{versionNumber}
+            request[name] = value
         elif location == "querystring" and key in given:
             present.add(name)  # only strings and lists of them are checked: other values come as text
             if member.type_name == "string":
