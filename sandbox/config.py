@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from sandbox.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +61,7 @@ MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 900
 # Memory buys CPU (Lambda developer guide, "Configure Lambda function memory"): "Lambda allocates CPU power
 # in proportion to the amount of memory configured ... At 1,769 MB, a function has the equivalent of one
 # vCPU (one vCPU-second of credits per second)". How the sandbox holds each environment to that share:
-# sandbox/cpu_share.py.
+# sandbox/lambda_/cpu_share.py.
 MEMORY_MB_PER_VCPU = 1_769
 # How many vCPUs a function sees, by memory size: (up to this many MB, vCPUs). 2 up to 3,008 MB and 6 at
 # 10,240 MB (AWS News Blog, "New for AWS Lambda - Functions with Up to 10 GB of Memory and 6 vCPUs",
@@ -176,7 +176,7 @@ class SandboxConfig:
     # The runtime client in each environment: the sandbox's own bootstrap, or AWS's awslambdaric
     # (Linux; `pip install awslambdaric`), which talks to the same Runtime API.
     runtime_client: str = "bootstrap"
-    # Who may use the local endpoint (sandbox/endpoint_access.py): web-page origins besides the sandbox's
+    # Who may use the local endpoint (sandbox/endpoint/access.py): web-page origins besides the sandbox's
     # own page (--allow-origin), and the token that clients on other machines must send as their access
     # key id when the sandbox listens beyond loopback (--host 0.0.0.0).
     allowed_origins: tuple = ()

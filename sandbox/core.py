@@ -23,28 +23,28 @@ from pathlib import Path
 import boto3
 from botocore.config import Config as BotoConfig
 
-from . import cloudwatch_logs as cw
-from . import cpu_share
-from .accounting import UsageAccounting
-from .config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
-from .dead_letters import DeadLetters
-from .endpoint import LocalEndpoint
-from .endpoint_access import AccessPolicy
-from .env_vars import runtime_packages_dir
-from .errors import ConfigError
-from .event_sources import SourceContext, event_source_classes
-from .execution_environment import EnvironmentSettings
-from .function_runtime import FunctionRuntime
-from .guide_stack import GuideStack
-from .invocation import InvocationLog, InvocationRecord
-from .lambda_api import LambdaApiInterceptor
-from .lambda_service import LambdaService
-from .metrics import LambdaMetrics
-from .pricing import CostSummary
-from .s3_key_limits import S3KeyLimits
-from .sam.applications import Applications
-from .sandbox_api import SandboxApi
-from .state import Persistence
+from sandbox.telemetry import cloudwatch_logs as cw
+from sandbox.lambda_ import cpu_share
+from sandbox.lambda_.accounting import UsageAccounting
+from sandbox.config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
+from sandbox.lambda_.dead_letters import DeadLetters
+from sandbox.endpoint.server import LocalEndpoint
+from sandbox.endpoint.access import AccessPolicy
+from sandbox.lambda_.env_vars import runtime_packages_dir
+from sandbox.errors import ConfigError
+from sandbox.event_sources import SourceContext, event_source_classes
+from sandbox.event_sources.schedules import ScheduledEventSource
+from sandbox.lambda_.execution_environment import EnvironmentSettings
+from sandbox.lambda_.environment_pool import FunctionRuntime
+from sandbox.guide.stack import GuideStack
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
+from sandbox.lambda_.api import LambdaApiInterceptor
+from sandbox.lambda_.service import LambdaService
+from sandbox.telemetry.metrics import LambdaMetrics
+from sandbox.telemetry.pricing import CostSummary
+from sandbox.sam.applications import Applications
+from sandbox.endpoint.sandbox_api import SandboxApi
+from sandbox.state import Persistence
 
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
@@ -79,12 +79,11 @@ class Sandbox:
         for source in self.event_sources:
             for service, wrap in source.service_middleware().items():
                 self.endpoint.add_service_middleware(service, wrap)
-            for prefix, app in getattr(source, "routes", dict)().items():  # public URLs (execute-api)
+            for prefix, app in source.routes().items():  # public URLs (execute-api)
                 self.endpoint.add_public_route(app, path_prefix=prefix)
-            for suffix, app in getattr(source, "host_routes", list)():
+            for suffix, app in source.host_routes():
                 self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
-        self.endpoint.add_service_middleware("s3", S3KeyLimits)  # outside the event sources' S3 middleware
         self.stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
         self.endpoint.add_service_app("cloudformation", self.stacks.cloudformation_app())
         self._clients: dict = {}
@@ -126,13 +125,13 @@ class Sandbox:
             if not self.restored:
                 self.stack.create(self)
             else:  # the resources came back with the state: the stacks are rebuilt, nothing created
-                getattr(self.stack, "restore", lambda sandbox: None)(self)
+                self.stack.restore(self)
                 self.stacks.restore()
             if self.persistence:
                 self.persistence.resume(self)
             self.service.reap_idle_every(self.config.idle_timeout_s)
             if self.config.hot_reload:
-                from .hot_reload import CodeWatcher
+                from sandbox.devloop.hot_reload import CodeWatcher
 
                 starting.callback(CodeWatcher(self, report=self._report).start().stop)
             self._running = starting.pop_all()
@@ -231,7 +230,7 @@ class Sandbox:
 
     def triggers(self) -> list[dict]:
         """Every function's triggers, as their event sources describe them (page, `run_local.py triggers`)."""
-        return [t for source in self.event_sources for t in getattr(source, "triggers", list)()]
+        return [t for source in self.event_sources for t in source.triggers()]
 
     def set_full_cpu(self, on: bool) -> None:
         """--full-cpu at run time (the page's setting): True lets every environment use the whole machine;
@@ -260,10 +259,9 @@ class Sandbox:
         return self.service.redrive(function_name, message_ids)
 
     # -- scheduled rules (sandbox/event_sources/schedules/) ------------------------------------------
-    def _schedule_source(self):
-        for source in self.event_sources:
-            if getattr(source, "name", None) == "schedules":
-                return source
+    def _schedule_source(self) -> ScheduledEventSource:
+        for source in (s for s in self.event_sources if isinstance(s, ScheduledEventSource)):
+            return source
         raise ConfigError("This sandbox was built without scheduled events.")
 
     def schedules(self) -> list[dict]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from .endpoint_access import AccessPolicy
-from .config import FunctionConfiguration, SandboxConfig
-from .invocation import InvocationLog, InvocationRecord
-from .pricing import CostSummary
+from sandbox.endpoint.access import AccessPolicy
+from sandbox.config import FunctionConfiguration, SandboxConfig
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
+from sandbox.telemetry.pricing import CostSummary
 
 
 class FunctionView(Protocol):
@@ -67,7 +67,7 @@ class SandboxView(Protocol):
         deliver a trigger's events, each retried or dead-lettered)."""
         ...
 
-    # Memory buys CPU (sandbox/cpu_share.py): config.full_cpu says whether environments run at this machine's
+    # Memory buys CPU (sandbox/lambda_/cpu_share.py): config.full_cpu says whether environments run at this machine's
     # full speed; set_full_cpu switches it at once; cpu_share describes what a memory size gets.
     def set_full_cpu(self, on: bool) -> None: ...
 

@@ -24,7 +24,7 @@ if str(HANDLER_DIR) not in sys.path:
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from sandbox.bench.image_step import photo_like  # noqa: E402,F401 - one generator for tests and bench
+from sandbox.tools.bench.image_step import photo_like  # noqa: E402,F401 - one generator for tests and bench
 
 # A recognisable, asymmetric test card: a red block in the top-left corner, a blue block in the
 # top-right one, and green along the bottom, on grey. After any EXIF transform is applied the

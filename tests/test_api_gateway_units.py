@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, APIGatewayProxyEventV2Model
 from werkzeug.test import Client, EnvironBuilder
 
-from sandbox.endpoint_access import AccessPolicy, EndpointGuard
+from sandbox.endpoint.access import AccessPolicy, EndpointGuard
 from sandbox.event_sources.api_gateway import describe, gateway
 from sandbox.event_sources.api_gateway.apis import Integration, Route, select_http_route, select_rest_method
 from sandbox.event_sources.api_gateway.events import ApiRequest, http_api_event, proxy_event

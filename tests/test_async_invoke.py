@@ -2,11 +2,11 @@
 import threading
 import time
 
-from sandbox import async_invoke
-from sandbox.async_invoke import AsyncInvoker
+from sandbox.lambda_ import async_invoke
+from sandbox.lambda_.async_invoke import AsyncInvoker
 from sandbox.config import FunctionConfiguration
-from sandbox.function_runtime import Throttled
-from sandbox.invocation import InvocationLog, InvocationRecord
+from sandbox.lambda_.environment_pool import Throttled
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 
 
 class FakeRuntime:

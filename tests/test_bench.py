@@ -1,7 +1,7 @@
 """The benchmark's burst harness (run_local.py bench): its figures are only as good as its counting."""
 import pytest
 
-from sandbox.bench.runner import _burst_phase
+from sandbox.tools.bench.runner import _burst_phase
 from sandbox.config import SandboxConfig
 from sandbox.core import Sandbox
 

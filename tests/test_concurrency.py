@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from conftest import HANDLERS, start_sandbox
-from sandbox.function_runtime import Throttled
+from sandbox.lambda_.environment_pool import Throttled
 from waiting import eventually, settle
 
 

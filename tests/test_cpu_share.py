@@ -1,4 +1,4 @@
-"""Memory buys CPU, as on AWS (sandbox/cpu_share.py): AWS's figures, the throttle on a real process, and a
+"""Memory buys CPU, as on AWS (sandbox/lambda_/cpu_share.py): AWS's figures, the throttle on a real process, and a
 CPU-bound function through a real sandbox - clearly slower at 128 MB than at 1,769 MB, the same with
 --full-cpu. Every check on speed is a ratio with wide bounds, never a time."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from conftest import PROJECT_ROOT, start_sandbox
-from sandbox import cpu_share
-from sandbox.bench.cpu_share import calibrate_iterations
-from sandbox.cpu_share import CpuPolicy, CpuThrottle
+from sandbox.lambda_ import cpu_share
+from sandbox.tools.bench.cpu_share import calibrate_iterations
+from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle
 from waiting import eventually
 
 CPU_BOUND = PROJECT_ROOT / "sandbox" / "bench" / "handlers" / "cpu_bound"

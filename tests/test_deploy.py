@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from sandbox.cli import deploy_commands
-from sandbox.deploy import DeployError, DeployOptions, deploy, destroy
-from sandbox.deploy.trigger_rules import configurations_overlap
+from sandbox.tools.deploy import DeployError, DeployOptions, deploy, destroy
+from sandbox.tools.deploy.trigger_rules import configurations_overlap
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT_ROOT / "sample_images"
@@ -58,7 +58,7 @@ def sandbox():
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory) -> Path:
     """function.zip from handler/ and the local twin Pillow layer, as `run_local.py package --local` makes."""
-    from sandbox.packaging import PackagingError, build_function_zip, build_pillow_layer
+    from sandbox.lambda_.packaging import PackagingError, build_function_zip, build_pillow_layer
 
     folder = tmp_path_factory.mktemp("deploy-build")
     build_function_zip(PROJECT_ROOT / "handler", folder / "function.zip")

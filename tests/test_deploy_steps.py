@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.config import GUIDE_MANAGED_POLICY_ARNS
-from sandbox.deploy import Call, DeployError, DeployOptions, DeployReport, Deployment, Teardown
-from sandbox.deploy.api import RETRY_DELAY_S, Api
-from sandbox.deploy.printer import Printer
+from sandbox.tools.deploy import Call, DeployError, DeployOptions, DeployReport, Deployment, Teardown
+from sandbox.tools.deploy.api import RETRY_DELAY_S, Api
+from sandbox.tools.deploy.printer import Printer
 
 
 def aws_error(code: str, message: str = "") -> ClientError:

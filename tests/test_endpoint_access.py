@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from conftest import PROJECT_ROOT
-from sandbox.endpoint_access import AccessPolicy, EndpointGuard, parse_allowed_origin, s3_cors_rule, service_of
+from sandbox.endpoint.access import AccessPolicy, EndpointGuard, parse_allowed_origin, s3_cors_rule, service_of
 from sandbox.errors import ConfigError
 from sandbox.host_names import is_loopback_address
 
@@ -260,7 +260,7 @@ class Listener:
 
 @pytest.mark.parametrize("headers", [{"Origin": EVIL}, {"Host": "rebind.evil.example"}])
 def test_runtime_api_refuses_web_pages_and_foreign_hosts(headers):
-    from sandbox.runtime_api import PREFIX, RuntimeApiServer
+    from sandbox.lambda_.runtime_api import PREFIX, RuntimeApiServer
 
     listener = Listener()
     server = RuntimeApiServer(listener, worker_pid=os.getpid).start()

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, S
 from botocore.exceptions import ClientError
 
 from conftest import HANDLERS, start_sandbox
-from sandbox.event_source_mappings import failed_item_ids, matches
+from sandbox.lambda_.event_source_mappings import failed_item_ids, matches
 from waiting import eventually
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,7 @@ def test_releasing_freed_memory_is_a_no_op_where_glibc_is_absent(monkeypatch):
 
 def test_the_benchs_memory_summary_reports_under_estimates_and_would_be_kills_at_128_mb():
     """run_local.py bench --only image: its verdict is only as good as this counting."""
-    from sandbox.bench.image_step import _memory_summary  # noqa: PLC0415
+    from sandbox.tools.bench.image_step import _memory_summary  # noqa: PLC0415
 
     rows = [{"file": f, "estimate_mb": e, "measured_mb": m, "ratio": e / m}
             for f, e, m in [("fits.jpg", 60, 58), ("refused.jpg", 171, 168), ("missed.webp", 120, 131)]]

@@ -33,7 +33,7 @@ def _echo_raw_headers(environ, start_response):
 
 
 def test_the_request_handler_exposes_the_headers_exactly_as_sent():
-    from sandbox.endpoint import LocalEndpoint
+    from sandbox.endpoint.server import LocalEndpoint
 
     endpoint = LocalEndpoint(port=0)
     endpoint.add_public_route(_echo_raw_headers, path_prefix="/_aws/echo-headers")

@@ -199,7 +199,7 @@ def test_a_zip_whose_headers_understate_its_size_is_refused_and_leaves_nothing(s
 
 
 def test_extraction_stops_at_the_limit_whatever_the_headers_say(tmp_path):
-    from sandbox.packaging import PackageRefused, _extract
+    from sandbox.lambda_.packaging import PackageRefused, _extract
 
     path = tmp_path / "big.zip"
     path.write_bytes(_zip({"a.txt": "x" * 5000}))
@@ -383,7 +383,7 @@ def test_an_unexpected_failure_in_the_sandbox_is_a_json_service_exception_logged
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the sandbox")
     monkeypatch.setattr(sb.service, "log_tail", broken)
-    with caplog.at_level(logging.ERROR, logger="sandbox.lambda_api"):
+    with caplog.at_level(logging.ERROR, logger="sandbox.lambda_.api"):
         status, headers, answer = _signed(sb, "POST", "/2015-03-31/functions/ImageResizeLambda/invocations",
                                           b"{}", headers={"X-Amz-Log-Type": "Tail"})
     assert status == 500 and headers["x-amzn-ErrorType"] == "ServiceException"

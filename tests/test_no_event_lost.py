@@ -69,7 +69,7 @@ def test_a_queue_batch_the_sandbox_fails_to_build_returns_and_is_delivered(sb, m
 
 @pytest.mark.slow
 def test_a_queue_batch_the_sandbox_cannot_send_reaches_the_queues_dlq(sb, monkeypatch, capsys):
-    from sandbox.lambda_service import LambdaService
+    from sandbox.lambda_.service import LambdaService
 
     dlq_url, dlq_arn, _ = new_queue(sb)
     url, arn, seen = new_queue(sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
@@ -141,7 +141,7 @@ def new_bucket(sb) -> tuple[str, Seen]:
 
 
 def test_an_s3_event_the_sandbox_fails_to_build_is_retried_and_delivered_once(sb, monkeypatch, capsys):
-    from sandbox.event_sources import s3
+    from sandbox.event_sources.s3 import source as s3
 
     bucket, seen = new_bucket(sb)
     monkeypatch.setattr(s3, "build_event", failing(s3.build_event))
@@ -154,7 +154,7 @@ def test_an_s3_event_the_sandbox_fails_to_build_is_retried_and_delivered_once(sb
 
 
 def test_an_s3_event_the_sandbox_can_never_deliver_goes_to_the_functions_dlq(sb, monkeypatch):
-    from sandbox.event_sources import s3
+    from sandbox.event_sources.s3 import source as s3
 
     dlq_url, dlq_arn, _ = new_queue(sb)
     lam = sb.client("lambda")

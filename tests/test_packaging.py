@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import packaging
-from sandbox.packaging import (
+from sandbox.lambda_ import packaging
+from sandbox.lambda_.packaging import (
     DIRECT_UPLOAD_LIMIT_BYTES,
     UNZIPPED_LIMIT_BYTES,
     PackagingError,

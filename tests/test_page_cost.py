@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.config import FunctionConfiguration
-from sandbox.invocation import InvocationRecord
-from sandbox.pricing import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, CostSummary, billed_duration_ms, monthly_projection
+from sandbox.lambda_.invocation import InvocationRecord
+from sandbox.telemetry.pricing import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, CostSummary, billed_duration_ms, monthly_projection
 from web.app import create_app
 from web.views.cost import init_alone, measured
 

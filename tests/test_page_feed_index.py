@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sandbox.cloudwatch_logs import CloudWatchLogs
+from sandbox.telemetry.cloudwatch_logs import CloudWatchLogs
 from sandbox.config import FunctionConfiguration, SandboxConfig
-from sandbox.invocation import InvocationLog, InvocationRecord
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from web.feed import ChangeFeed
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"

@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import SAMPLES, TEST_OUTPUT, start_sandbox
 from test_web_browser import launched_chromium, new_page
 from waiting import wait_for_record
-from sandbox.invocation import InvocationRecord
+from sandbox.lambda_.invocation import InvocationRecord
 from web.app import create_app
 from web.attempt_logs import shortened
 from web.pair_logs import pair_records

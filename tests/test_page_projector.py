@@ -14,8 +14,8 @@ import pytest
 from conftest import SAMPLES, TEST_OUTPUT, start_sandbox
 from test_web_browser import HOSTILE_KEY, launched_chromium, new_page
 from waiting import wait_for_record
-from sandbox.examples import set_up
-from sandbox.invocation import InvocationRecord
+from sandbox.guide.example_setups import set_up
+from sandbox.lambda_.invocation import InvocationRecord
 from web.app import create_app
 from web.stages import event_time, guide_stages
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from PIL import Image
 
 from conftest import HANDLERS, SAMPLES, start_sandbox
-from sandbox.event_sources.s3 import s3_object
+from sandbox.event_sources.s3.source import s3_object
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import HANDLERS, start_sandbox
-from sandbox.runtime_api import PREFIX
+from sandbox.lambda_.runtime_api import PREFIX
 from waiting import eventually
 
 NEXT = PREFIX + "/invocation/next"
@@ -178,8 +178,8 @@ def test_custom_runtimes_using_the_address_as_aws_documents_it_are_served(tmp_pa
     """Node splits AWS_LAMBDA_RUNTIME_API into host and port; the shell runtime's requests come from
     curl, a process the runtime started."""
     from sandbox.config import FunctionConfiguration
-    from sandbox.execution_environment import EnvironmentSettings, ExecutionEnvironment
-    from sandbox.invocation import InvocationRecord
+    from sandbox.lambda_.execution_environment import EnvironmentSettings, ExecutionEnvironment
+    from sandbox.lambda_.invocation import InvocationRecord
 
     if shutil.which(runtime) is None or shutil.which("curl") is None:
         pytest.skip(f"{runtime} or curl is not installed")

@@ -6,8 +6,8 @@ from urllib.parse import unquote_plus
 import pytest
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from sandbox.notifications import LambdaTarget, targets_from_configuration
-from sandbox.s3_events import (S3Write, Sequencer, build_event, event_time_iso, form_encode_key,
+from sandbox.event_sources.s3.notifications import LambdaTarget, targets_from_configuration
+from sandbox.event_sources.s3.events import (S3Write, Sequencer, build_event, event_time_iso, form_encode_key,
                                new_host_id, new_s3_request_id, sample_put_event)
 
 EVENTS = Path(__file__).parent / "events"

@@ -20,8 +20,8 @@ from test_cli import RunningSandbox
 from waiting import eventually
 
 SOURCE, RESIZED = "source-image-bucket123", "resized-image-bucket123"
-QUEUED = "queued-image-bucket123"  # sandbox/examples/queue.py: S3 -> SQS -> ImageResizeQueueLambda
-TABLE = "image-captions"  # sandbox/examples/stream.py: the stream writes captions/<key>.txt
+QUEUED = "queued-image-bucket123"  # sandbox/guide/example_setups/queue.py: S3 -> SQS -> ImageResizeQueueLambda
+TABLE = "image-captions"  # sandbox/guide/example_setups/stream.py: the stream writes captions/<key>.txt
 
 pytestmark = pytest.mark.slow
 

@@ -263,7 +263,7 @@ def test_a_stack_deployed_with_aws_cloudformation_comes_back_and_can_be_updated_
 
 
 def test_the_examples_resources_and_triggers_work_after_a_restart(tmp_path):
-    from sandbox import examples
+    from sandbox.guide import example_setups as examples
 
     state = tmp_path / "state"
     sb = sandbox(state)
@@ -297,7 +297,7 @@ def test_the_examples_resources_and_triggers_work_after_a_restart(tmp_path):
 
 
 def test_the_api_examples_http_api_comes_back_after_a_restart(tmp_path):
-    from sandbox import examples
+    from sandbox.guide import example_setups as examples
 
     state = tmp_path / "state"
     sb = sandbox(state)

@@ -1,4 +1,4 @@
-"""Power tuning, locally (sandbox/power_tuning.py, run_local.py tune): each memory size through the Lambda
+"""Power tuning, locally (sandbox/tools/power_tuning.py, run_local.py tune): each memory size through the Lambda
 API, its REPORT lines read back, and the cheapest, fastest and balanced sizes named as AWS Lambda Power
 Tuning names them. Speed is checked as ratios with wide bounds, never as times."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT, free_port, start_sandbox
-from sandbox import power_tuning
-from sandbox.bench.cpu_share import calibrate_iterations
-from sandbox.power_tuning import Run, SizeResult, TuningResult, parse_report
+from sandbox.tools import power_tuning
+from sandbox.tools.bench.cpu_share import calibrate_iterations
+from sandbox.tools.power_tuning import Run, SizeResult, TuningResult, parse_report
 
 CPU_BOUND = PROJECT_ROOT / "sandbox" / "bench" / "handlers" / "cpu_bound"
 
@@ -124,7 +124,7 @@ def test_the_chart_is_drawn_without_matplotlib(tmp_path):
     chart = tmp_path / "tune.png"
     script = (
         "import sys; sys.modules['matplotlib'] = None\n"  # importing matplotlib now fails, as when absent
-        "from sandbox.power_tuning import Run, SizeResult, TuningResult\n"
+        "from sandbox.tools.power_tuning import Run, SizeResult, TuningResult\n"
         "from sandbox.cli.tune_chart import save_chart\n"
         "sizes = [SizeResult(m, runs=[Run('success', d, int(d) + 1, 40)])\n"
         "         for m, d in ((128, 700.0), (1024, 90.0))]\n"

@@ -18,8 +18,8 @@ from PIL import Image
 from conftest import HANDLERS, SAMPLES, start_sandbox
 from waiting import eventually, wait_for_record
 from sandbox.errors import SandboxError
-from sandbox.event_sources.s3 import s3_object
-from sandbox.invocation import InvocationRecord
+from sandbox.event_sources.s3.source import s3_object
+from sandbox.lambda_.invocation import InvocationRecord
 from web.app import create_app
 from web.gallery import gallery_item
 from web.handler_settings import parse_settings_table, read_handler_settings

@@ -22,8 +22,8 @@ from flask import Flask
 
 from sandbox.errors import ConfigError
 
-from . import errors, security
-from .views import register_blueprints
+from web import errors, security
+from web.views import register_blueprints
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024

@@ -6,9 +6,9 @@ invocations that made it), so both show the same lines for the same attempt.
 """
 from __future__ import annotations
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from .rows import log_event_json
+from web.rows import log_event_json
 
 # A handler that logs in a loop can write thousands of lines in one invocation; the page shows the first
 # and the last of them (START and END/REPORT are at the two ends) and says how many it left out.

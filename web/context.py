@@ -6,10 +6,10 @@ import threading
 
 from flask import current_app
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 from sandbox.interface import SandboxView
 
-from .feed import ChangeFeed, feed_for
+from web.feed import ChangeFeed, feed_for
 
 _client_lock = threading.Lock()
 

@@ -7,9 +7,9 @@ says an invocation changed, so nothing is polled).
 """
 from __future__ import annotations
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from .rows import log_event_json
+from web.rows import log_event_json
 
 
 def log_groups(sb) -> list[dict]:

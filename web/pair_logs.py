@@ -8,12 +8,12 @@ what was invoked about the object since - a redrive of its dead-lettered event, 
 """
 from __future__ import annotations
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from .attempt_logs import attempt_log, shortened
-from .gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of
-from .rows import invocation_row
-from .stages import guide_stages, invocation_kind
+from web.attempt_logs import attempt_log, shortened
+from web.gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of
+from web.rows import invocation_row
+from web.stages import guide_stages, invocation_kind
 
 # Re-invoking one object by hand again and again (a test event, repeated redrives) could make a long
 # history; the pair shows the newest attempts and says how many earlier ones it left out.

@@ -3,7 +3,7 @@ reading attributes (no deep copies): the change feed builds them for every chang
 page of a list."""
 from __future__ import annotations
 
-from .gallery import will_retry
+from web.gallery import will_retry
 
 ROW_FIELDS = ("id", "request_id", "function_name", "trigger", "invocation_type", "summary", "attempt", "status",
               "cold_start", "environment_id", "log_stream", "duration_ms", "billed_duration_ms",

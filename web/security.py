@@ -25,7 +25,7 @@ from flask import Flask, current_app, request
 
 from sandbox.host_names import LOOPBACK_NAMES, is_loopback_address, normalise_name, split_host
 
-from .errors import ApiError
+from web.errors import ApiError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOKEN_HEADER = "X-Sandbox-Token"

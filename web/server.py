@@ -106,7 +106,7 @@ class WebServer:
 
     def stop(self) -> None:
         # Open change-feed streams (one per open page) would keep their threads waiting: end them first.
-        from .views.feed import gate
+        from web.views.feed import gate
 
         gate(self.app).close()
         if self._server is not None:
@@ -128,7 +128,7 @@ def serve(sandbox, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: flo
           open_browser: bool = False, config: dict | None = None, warn=None) -> WebServer:
     """What ``run_local.py`` does for ``--host/--web-port/--max-upload-mb/--open``: build the app, start the
     server, warn when the page is reachable from other machines, optionally open the browser."""
-    from .app import create_app
+    from web.app import create_app
 
     if max_upload_mb is None or not max_upload_mb > 0:
         raise SandboxError(f"--max-upload-mb must be a positive number of megabytes; got {max_upload_mb!r}.")

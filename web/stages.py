@@ -1,6 +1,6 @@
 """The guide's five stages of one invocation attempt, saying what happened in it: event occurs -> event
 detected -> Lambda invoked in an execution environment -> code runs -> response/result, each with its
-duration from the attempt's own timings (sandbox/invocation.py records them).
+duration from the attempt's own timings (sandbox/lambda_/invocation.py records them).
 
 How the first and the last read depends on the trigger: a synchronous API call, an asynchronous S3 or
 scheduled event, a batch a poller read from a queue or a stream.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .gallery import handler_results
+from web.gallery import handler_results
 
 ASYNC_TRIGGERS = {"s3", "schedule", "redrive"}
 POLLED_TRIGGERS = {"sqs", "dynamodb", "kinesis"}

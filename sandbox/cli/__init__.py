@@ -11,15 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_STATE_DIR, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
+from sandbox.config import (DEFAULT_ENDPOINT_URL, DEFAULT_STATE_DIR, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
                       FUNCTION_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S, PROJECT_ROOT,
                       SOURCE_BUCKET, FunctionConfiguration, SandboxConfig, parse_env_pairs)
-from ..errors import SandboxError
-from .. import examples, packaging
-from . import deploy_commands, schedule_commands, tune
-from .serve import cmd_serve
-from . import tools
-from .tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
+from sandbox.errors import SandboxError
+from sandbox.guide import example_setups as examples
+from sandbox.lambda_ import packaging
+from sandbox.cli import deploy_commands, schedule_commands, tune
+from sandbox.cli.serve import cmd_serve
+from sandbox.cli import tools
+from sandbox.cli.tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
 
 DEFAULTS = SandboxConfig()
 DEFAULT_ENDPOINT_PORT = DEFAULTS.port
@@ -206,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=tools.cmd_reset)
 
     p = sub.add_parser("bench", help="measure start-up, latency and throughput; prints figures")
-    from ..bench import PARTS
+    from sandbox.tools.bench import PARTS
 
     p.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
     p.add_argument("--uploads", type=int, default=20, help="warm uploads to time (default: 20)")

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ..config import (DEFAULT_ENDPOINT_URL, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
+from sandbox.config import (DEFAULT_ENDPOINT_URL, DEFAULT_MEMORY_MB, DEFAULT_REGION, DEFAULT_TIMEOUT_S,
                       DESTINATION_BUCKET, FUNCTION_NAME, LAMBDA_RUNTIME, LAYER_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S,
                       MIN_MEMORY_MB, MIN_TIMEOUT_S, ROLE_NAME, SOURCE_BUCKET, parse_env_pairs)
-from ..errors import ConfigError, SandboxError
-from ..deploy.aws_errors import DeployError
-from ..deploy.options import ARCHITECTURES, DEFAULT_BUILD_DIR, DEFAULT_CODE_DIR, DeployOptions
-from ..deploy.packages import FUNCTION_ZIP, LAYER_ZIP, LOCAL_LAYER_ZIP
-from ..deploy.steps import deploy
-from ..deploy.target import ResolvedTarget, resolve_target
-from ..deploy.teardown import destroy
+from sandbox.errors import ConfigError, SandboxError
+from sandbox.tools.deploy.aws_errors import DeployError
+from sandbox.tools.deploy.options import ARCHITECTURES, DEFAULT_BUILD_DIR, DEFAULT_CODE_DIR, DeployOptions
+from sandbox.tools.deploy.packages import FUNCTION_ZIP, LAYER_ZIP, LOCAL_LAYER_ZIP
+from sandbox.tools.deploy.steps import deploy
+from sandbox.tools.deploy.target import ResolvedTarget, resolve_target
+from sandbox.tools.deploy.teardown import destroy
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:

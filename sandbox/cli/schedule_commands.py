@@ -11,11 +11,11 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
-from ..config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
-from ..errors import SandboxError
-from ..event_sources.schedules.targets import scheduled_event
-from .tools import _running_sandbox
-from ..invocation import InvocationStatus
+from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
+from sandbox.errors import SandboxError
+from sandbox.event_sources.schedules.targets import scheduled_event
+from sandbox.cli.tools import _running_sandbox
+from sandbox.lambda_.invocation import InvocationStatus
 
 
 def sample_scheduled_event(rule: str, region: str, when: str | None = None) -> dict:

@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from .. import examples
-from ..endpoint_access import new_access_token
-from ..errors import SandboxError
-from ..host_names import is_loopback_name, normalise_name
+from sandbox.guide import example_setups as examples
+from sandbox.endpoint.access import new_access_token
+from sandbox.errors import SandboxError
+from sandbox.host_names import is_loopback_name, normalise_name
 
 class TerminalTail:
     """A readable live tail of the function's logs on the terminal."""
@@ -38,9 +38,9 @@ class TerminalTail:
 
 
 def cmd_serve(args) -> int:
-    from ..core import Sandbox
-    from . import function_from_args
-    from ..config import SandboxConfig
+    from sandbox.core import Sandbox
+    from sandbox.cli import function_from_args
+    from sandbox.config import SandboxConfig
 
     token = None
     if not is_loopback_name(normalise_name(args.host)):
@@ -83,7 +83,7 @@ def cmd_serve(args) -> int:
         if config.web_port is not None:
             web = _start_web(sandbox, config, args)
         if args.watch:
-            from ..watched_folder import WatchedFolder
+            from sandbox.devloop.watched_folder import WatchedFolder
 
             watcher = WatchedFolder(Path(args.watch), lambda path, key: sandbox.s3.upload_file(
                 str(path), config.source_bucket, key)).start()
@@ -115,7 +115,7 @@ def _state_dir(args, stack) -> str | None:
         if args.fresh or args.salvage:
             raise SandboxError("--fresh and --salvage go with --state-dir DIR.")
         return None
-    from ..state.store import own_directory
+    from sandbox.state.store import own_directory
 
     own_directory(args.state_dir)  # refused unless it is this user's alone (each stack's folder too)
     key = f"template-{stack.name}" if stack is not None else "guide"
@@ -150,7 +150,7 @@ def _template_stack(args, config):
         if args.parameter_overrides or args.stack_name:
             raise SandboxError("--parameter-overrides and --stack-name go with --template FILE.")
         return None
-    from ..sam import TemplateStack, parse_parameter_overrides
+    from sandbox.sam import TemplateStack, parse_parameter_overrides
 
     return TemplateStack.from_file(args.template, parse_parameter_overrides(args.parameter_overrides),
                                    args.stack_name, config.region)

@@ -10,9 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
-from ..errors import SandboxError
-from ..invocation import InvocationStatus
+from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.lambda_.invocation import InvocationStatus
 
 # The commands' --endpoint-url: where the export lines of the banner point the AWS CLI, else the default.
 ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT_URL
@@ -42,8 +42,8 @@ def cmd_invoke(args) -> int:
     event = _read_event(args.event) if args.event else None
     if _running_sandbox(args.endpoint_url):
         return _invoke(args.endpoint_url, args, event)
-    from ..core import Sandbox
-    from . import function_from_args
+    from sandbox.core import Sandbox
+    from sandbox.cli import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
     config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
@@ -102,8 +102,8 @@ def _say_missing_objects(endpoint_url: str, event) -> None:
 def _upload_for_invoke(endpoint_url: str, args) -> dict:
     """invoke --upload FILE: upload it; into the source bucket the upload triggers the function as any
     upload does, so that run is waited for (it never overlaps the invocation); then the matching event."""
-    from ..config import SOURCE_BUCKET
-    from ..s3_events import sample_put_event
+    from sandbox.config import SOURCE_BUCKET
+    from sandbox.event_sources.s3.events import sample_put_event
 
     path = Path(args.upload)
     if not path.is_file():
@@ -127,27 +127,27 @@ def _s3_client(endpoint_url: str):
 # -- generate-event -----------------------------------------------------------------------------------
 def cmd_generate_event(args) -> int:
     if args.kind == "sqs-receive-message":
-        from ..event_sources.sqs import sample_receive_message_event
+        from sandbox.event_sources.sqs import sample_receive_message_event
 
         print(json.dumps(sample_receive_message_event(args.queue, args.body, args.region, ACCOUNT_ID), indent=2))
         return 0
     if args.kind == "dynamodb-update":
-        from ..event_sources.dynamodb_streams import sample_update_event
+        from sandbox.event_sources.dynamodb_streams import sample_update_event
 
         print(json.dumps(sample_update_event(args.table, args.region, ACCOUNT_ID), indent=2))
         return 0
     if args.kind.startswith("apigateway-"):
-        from ..event_sources.api_gateway import sample_event
+        from sandbox.event_sources.api_gateway import sample_event
 
         body = args.body if args.method.upper() not in ("GET", "HEAD") else None
         print(json.dumps(sample_event(args.kind[len("apigateway-"):], args.method, args.path, body), indent=2))
         return 0
     if args.kind == "scheduled":
-        from .schedule_commands import sample_scheduled_event
+        from sandbox.cli.schedule_commands import sample_scheduled_event
 
         print(json.dumps(sample_scheduled_event(args.rule, args.region, args.event_time), indent=2))
         return 0
-    from ..s3_events import sample_put_event
+    from sandbox.event_sources.s3.events import sample_put_event
 
     print(json.dumps(sample_put_event(args.bucket, args.key, args.size, args.region), indent=2))
     return 0
@@ -295,9 +295,9 @@ def cmd_redrive(args) -> int:
 # -- bench ------------------------------------------------------------------------------------------
 def cmd_reset(args) -> int:
     """Delete the state a state directory keeps: its own, and each stack's folder in it."""
-    from ..state import reset
+    from sandbox.state import reset
 
-    from ..state.store import own_directory
+    from sandbox.state.store import own_directory
 
     base = Path(args.state_dir)
     if base.exists():
@@ -312,7 +312,7 @@ def cmd_reset(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ..bench.runner import run_all
+    from sandbox.tools.bench.runner import run_all
 
     run_all(only=args.only, uploads=args.uploads)
     return 0

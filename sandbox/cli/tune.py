@@ -1,4 +1,4 @@
-"""``run_local.py tune``: AWS Lambda Power Tuning, locally (sandbox/power_tuning.py).
+"""``run_local.py tune``: AWS Lambda Power Tuning, locally (sandbox/tools/power_tuning.py).
 
 Runs in the sandbox at --endpoint-url when one is running there (through its Lambda API), otherwise in a
 temporary one started with the function options (``--code-dir``, ``--timeout``, ...), as ``invoke`` does.
@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
-from ..errors import SandboxError
-from .. import power_tuning
-from .tools import ENDPOINT_URL
+from sandbox.config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.tools import power_tuning
+from sandbox.cli.tools import ENDPOINT_URL
 
 DEFAULT_ROUNDS = 4  # so that two runs of `tune` on a quiet machine name the same sizes
 
@@ -65,14 +65,14 @@ def _sizes(text: str) -> list[int]:
 
 
 def cmd_tune(args) -> int:
-    from .tools import _running_sandbox
+    from sandbox.cli.tools import _running_sandbox
 
     sizes = _sizes(args.memory_sizes)
     running = _running_sandbox(args.endpoint_url)
     if running:
         return _tune(args, args.endpoint_url, sizes, bool(running.get("full_cpu")))
-    from ..core import Sandbox
-    from . import function_from_args
+    from sandbox.core import Sandbox
+    from sandbox.cli import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
     config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
@@ -81,7 +81,7 @@ def cmd_tune(args) -> int:
 
 
 def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
-    from .tools import _read_event
+    from sandbox.cli.tools import _read_event
 
     if args.event:
         event, summary = _read_event(args.event), f"the event in {args.event}"
@@ -101,7 +101,7 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
     else:
         print(result.report())
     if args.chart:
-        from .tune_chart import save_chart
+        from sandbox.cli.tune_chart import save_chart
 
         save_chart(result, args.chart)
         print(f"chart: {args.chart}", file=sys.stderr)
@@ -111,7 +111,7 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
 def _s3_event(endpoint_url: str, bucket: str, key: str) -> dict:
     from botocore.exceptions import ClientError
 
-    from ..s3_events import sample_put_event
+    from sandbox.event_sources.s3.events import sample_put_event
 
     try:
         size = _s3(endpoint_url).head_object(Bucket=bucket, Key=key)["ContentLength"]
@@ -124,7 +124,7 @@ def _stage_upload(endpoint_url: str, args, key: str, memory_mb: int) -> None:
     """Upload the file. Into the source bucket the upload triggers the function, as any upload does: it
     runs at the largest size to be tuned, so it ends quickly, and is waited for, so it never overlaps the
     measured runs."""
-    from .tools import _wait_result
+    from sandbox.cli.tools import _wait_result
 
     path = Path(args.upload)
     if not path.is_file():
@@ -144,6 +144,6 @@ def _stage_upload(endpoint_url: str, args, key: str, memory_mb: int) -> None:
 def _s3(endpoint_url: str):
     import boto3
 
-    from ..config import DEFAULT_REGION, LOCAL_CREDENTIALS
+    from sandbox.config import DEFAULT_REGION, LOCAL_CREDENTIALS
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=DEFAULT_REGION, **LOCAL_CREDENTIALS)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import SandboxError
+from sandbox.errors import SandboxError
 
 WIDTH, HEIGHT = 960, 480
 LEFT, RIGHT, TOP, BOTTOM = 90, 110, 110, 60  # margins: axes' labels, the title and legend above the plot

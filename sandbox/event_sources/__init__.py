@@ -1,29 +1,22 @@
 """Event sources: each turns something that happened into invocations through the Lambda service, owns
-its AWS semantics (S3: asynchronous, one record per object; later streams, queues, APIs, schedules) and
-knows nothing of the others.
+its AWS semantics (S3: asynchronous, one record per object; queues and streams: polled batches; APIs:
+synchronous requests; schedules: a clock) and knows nothing of the others.
 
-Adding one is adding a module with a class like ``s3.S3EventSource`` and naming it in ``EVENT_SOURCES``:
-
-- ``__init__(context: SourceContext)``: built before the endpoint starts;
-- ``service_middleware() -> {moto service name: wrap(app) -> app}``: hooks on the endpoint, if any;
-- ``start(service)`` / ``stop()``: ``service`` is the :class:`sandbox.lambda_service.LambdaService`;
-- ``describe(event) -> (source, summary, subject) | None``: what one of its events is about, for records
-  of events invoked directly (``aws lambda invoke``, redrive);
-- optionally ``routes() -> {path prefix: wsgi app}`` and ``host_routes() -> [(host suffix, wsgi app)]``:
-  URLs AWS serves to anyone (API Gateway's execute-api), mounted on the endpoint as public routes.
+Adding one is a module with a subclass of :class:`~sandbox.event_sources.base.EventSource`, named in
+``event_source_classes()`` below; docs/architecture.md lists what else a new trigger may touch.
 """
 from __future__ import annotations
 
-from ..source_context import SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext
 
-__all__ = ["SourceContext", "event_source_classes"]
+__all__ = ["EventSource", "SourceContext", "event_source_classes"]
 
 
 def event_source_classes() -> tuple:
-    from .api_gateway import ApiGatewayEventSource
-    from .dynamodb_streams import DynamoDbStreamsEventSource
-    from .s3 import S3EventSource
-    from .schedules import ScheduledEventSource
-    from .sqs import SqsEventSource
+    from sandbox.event_sources.api_gateway import ApiGatewayEventSource
+    from sandbox.event_sources.dynamodb_streams import DynamoDbStreamsEventSource
+    from sandbox.event_sources.s3.source import S3EventSource
+    from sandbox.event_sources.schedules import ScheduledEventSource
+    from sandbox.event_sources.sqs import SqsEventSource
 
     return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource)

@@ -28,9 +28,10 @@ from functools import cached_property
 from collections import deque
 from datetime import datetime, timezone
 
-from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread,
+from sandbox.lambda_.event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread,
                                      failed_batch, failed_item_ids, now_iso, passes_filters)
-from ..invocation import InvocationStatus
+from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.event_sources.base import EventSource
 
 SOURCE = "aws:dynamodb"
 POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
@@ -143,7 +144,7 @@ def table_of(stream_arn: str) -> str:
     return stream_arn.split(":table/", 1)[-1].split("/", 1)[0]
 
 
-class DynamoDbStreamsEventSource(PolledEventSource):
+class DynamoDbStreamsEventSource(PolledEventSource, EventSource):
     name = "dynamodb"
     trigger_kind = "DynamoDB stream"
     describe = staticmethod(describe)

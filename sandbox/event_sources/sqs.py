@@ -19,10 +19,10 @@ import base64
 import time
 from functools import cached_property
 
-from ..event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
+from sandbox.lambda_.event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
-from ..source_context import SourceContext
-from ..invocation import InvocationStatus
+from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.lambda_.invocation import InvocationStatus
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1
@@ -58,7 +58,7 @@ def queue_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
-class SqsEventSource(PolledEventSource):
+class SqsEventSource(PolledEventSource, EventSource):
     name = "sqs"
     trigger_kind = "SQS queue"
     describe = staticmethod(describe)

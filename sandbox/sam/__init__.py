@@ -10,16 +10,16 @@ same functions and sources through the same APIs a user would call".
                   └─ the event sources run the triggers as for anything else created through the APIs
 
 - ``run_local.py --template template.yaml`` starts the sandbox with ``TemplateStack`` instead of the
-  guide's stack (the ``stack=`` seam of :class:`sandbox.core.Sandbox`, see sandbox/guide_stack.py);
+  guide's stack (the ``stack=`` seam of :class:`sandbox.core.Sandbox`, see sandbox/guide/stack.py);
 - ``aws cloudformation deploy`` against the local endpoint creates a ``TemplateStack`` through
   CloudFormation's API, which the sandbox answers itself (cloudformation.py);
 - ``Sandbox.applications()`` describes them for the page: functions, their triggers, outputs.
 """
 from __future__ import annotations
 
-from .intrinsics import TemplateError
-from .plan import TemplateNotRunnable
-from .stack import TemplateStack
-from .template import parse_parameter_overrides
+from sandbox.sam.intrinsics import TemplateError
+from sandbox.sam.plan import TemplateNotRunnable
+from sandbox.sam.stack import TemplateStack
+from sandbox.sam.template import parse_parameter_overrides
 
 __all__ = ["TemplateStack", "TemplateError", "TemplateNotRunnable", "parse_parameter_overrides"]

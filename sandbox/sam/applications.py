@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..errors import ConfigError
+from sandbox.errors import ConfigError
 
 INDEX = "stacks"  # the kept stacks' names, in creation order
 KEPT = ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")  # statuses of stacks the state does not keep (nothing exists)
@@ -73,7 +73,7 @@ class Applications:
         if persistence is None or self._restored or not persistence.restored:
             return []
         self._restored = True
-        from .stack import TemplateStack
+        from sandbox.sam.stack import TemplateStack
 
         restored = []
         for name in persistence.load(INDEX) or []:
@@ -132,7 +132,7 @@ class Applications:
     def deploy(self, template, stack_name: str | None = None, parameter_overrides: dict | None = None):
         """Create a stack from a template file in the running sandbox, as ``run_local.py --template`` does
         at start (code folders next to the template run from there). Returns the TemplateStack."""
-        from .stack import TemplateStack
+        from sandbox.sam.stack import TemplateStack
 
         stack = TemplateStack.from_file(Path(template), parameter_overrides, stack_name, self.sandbox.config.region,
                                         exports=self.exports)
@@ -150,6 +150,6 @@ class Applications:
 
     def cloudformation_app(self):
         """CloudFormation's API on the local endpoint (a WSGI app), answered by the sandbox itself."""
-        from .cloudformation import CloudFormationApi
+        from sandbox.sam.cloudformation import CloudFormationApi
 
         return CloudFormationApi(self)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from ..errors import SandboxError
-from .applications import StackNotKept
-from .intrinsics import TemplateError
+from sandbox.errors import SandboxError
+from sandbox.sam.applications import StackNotKept
+from sandbox.sam.intrinsics import TemplateError
 
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
@@ -207,8 +207,8 @@ class CloudFormationApi:
     def _candidate(self, text: str, stack_name: str, parameters: dict, capabilities: list, previous=None):
         """The stack a template would make (expanded and checked); template format errors are the API's
         ValidationError, as CloudFormation answers them."""
-        from .stack import TemplateStack
-        from .template import decode, expand
+        from sandbox.sam.stack import TemplateStack
+        from sandbox.sam.template import decode, expand
 
         try:
             decode(text, "template")
@@ -334,7 +334,7 @@ class CloudFormationApi:
         return {"TemplateBody": stack.template.text, "StagesAvailable": ["Original", "Processed"]}
 
     def _summary(self, text: str) -> dict:
-        from .template import decode
+        from sandbox.sam.template import decode
 
         try:
             template = decode(text, "template")
@@ -403,7 +403,7 @@ class CloudFormationApi:
                     "Action": "Add", "LogicalResourceId": n, "ResourceType": candidate.plan.type_of(n)}}
                     for n in candidate.plan.order]
             else:
-                from .update import changes
+                from sandbox.sam.update import changes
 
                 try:
                     change_set.changes = changes(previous, candidate)
@@ -470,7 +470,7 @@ class CloudFormationApi:
         if change_set.kind == "CREATE":
             self._run_create(candidate)
             return
-        from .update import apply_update
+        from sandbox.sam.update import apply_update
 
         previous = self.applications.get(change_set.stack_name)
         apply_update(previous, candidate, self.sandbox)

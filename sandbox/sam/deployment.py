@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import build
-from .intrinsics import TemplateError
-from .resources import KINDS
+from sandbox.sam import build
+from sandbox.sam.intrinsics import TemplateError
+from sandbox.sam.resources import KINDS
 
 
 class Deployment:

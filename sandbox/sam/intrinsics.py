@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Callable, Mapping
 
-from ..errors import ConfigError
+from sandbox.errors import ConfigError
 
 # Intrinsic functions this module resolves (a template using another is refused before anything starts).
 FUNCTIONS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If", "Fn::FindInMap",

@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from ..config import ACCOUNT_ID
-from .intrinsics import CONDITION_FUNCTIONS, FUNCTIONS, Resolver, TemplateError, Unresolved, references
-from .resources import KINDS, Created, unsupported_reason
-from .template import ExpandedTemplate
+from sandbox.config import ACCOUNT_ID
+from sandbox.sam.intrinsics import CONDITION_FUNCTIONS, FUNCTIONS, Resolver, TemplateError, Unresolved, references
+from sandbox.sam.resources import KINDS, Created, unsupported_reason
+from sandbox.sam.template import ExpandedTemplate
 
 RESOURCE_KEYS = {"Type", "Properties", "DependsOn", "Condition", "Metadata", "DeletionPolicy", "UpdateReplacePolicy",
                  "UpdatePolicy"}

@@ -24,12 +24,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from ..config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FUNCTION_NAME
-from ..errors import ConfigError
-from .intrinsics import TemplateError
-from .plan import Plan
-from .resources import KINDS, Created
-from .template import ExpandedTemplate, decode, expand
+from sandbox.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FUNCTION_NAME
+from sandbox.errors import ConfigError
+from sandbox.sam.intrinsics import TemplateError
+from sandbox.sam.plan import Plan
+from sandbox.sam.resources import KINDS, Created
+from sandbox.sam.template import ExpandedTemplate, decode, expand
 
 STATE_VERSION = 1  # of what state() gives
 _AWS_API_URL = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com")
@@ -104,7 +104,7 @@ class TemplateStack:
                           parameter_overrides=parameter_overrides, stack_name=name, region=region)
         return cls(expanded, name, region, exports)
 
-    # -- the Stack seam (sandbox/guide_stack.py) -----------------------------------------------------
+    # -- the Stack seam (sandbox/guide/stack.py) -----------------------------------------------------
     @property
     def default_function(self) -> str | None:
         """The function ``Sandbox.function`` names: the guide's if the template has it, else its first."""
@@ -116,7 +116,7 @@ class TemplateStack:
     def create(self, sandbox) -> None:
         """Create every resource through the local endpoint's APIs (the sandbox has started); on a failure
         delete what was created and raise, naming the resource and the API's answer."""
-        from .deployment import Deployment
+        from sandbox.sam.deployment import Deployment
 
         self._port = sandbox.endpoint.port
         sandbox.stacks.add(self)
@@ -152,7 +152,7 @@ class TemplateStack:
     def _watch(self, sandbox) -> None:
         """Hot reload of the folders the stack's functions (and their layers) run from."""
         if sandbox.config.hot_reload and self._watched and self._watcher is None:
-            from .watcher import FolderWatcher
+            from sandbox.sam.watcher import FolderWatcher
 
             self._watcher = FolderWatcher(sandbox, self._watched, lambda line: _say(sandbox, line)).start()
 
@@ -172,7 +172,7 @@ class TemplateStack:
     def delete(self, sandbox) -> None:
         """Delete the stack's resources in reverse order (``DeletionPolicy: Retain`` ones are kept), as
         ``aws cloudformation delete-stack`` does."""
-        from .deployment import Deployment
+        from sandbox.sam.deployment import Deployment
 
         self.stop()
         self.status = "DELETE_IN_PROGRESS"
@@ -335,7 +335,7 @@ class TemplateStack:
         raise ConfigError(f"Stack {self.name} has no output {key}.")
 
     def describe(self) -> dict:
-        from .triggers import triggers_by_function
+        from sandbox.sam.triggers import triggers_by_function
 
         triggers = triggers_by_function(self.plan, self._port)
         functions = []

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import patterns
-from ..config import ACCOUNT_ID
-from .intrinsics import TemplateError
+from sandbox import patterns
+from sandbox.config import ACCOUNT_ID
+from sandbox.sam.intrinsics import TemplateError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 LOCAL_CODE_BUCKET = "sandbox-local-code"

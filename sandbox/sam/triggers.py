@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .resources import arn_name
-from .resources.apis import _operations, _route_key
+from sandbox.sam.resources import arn_name
+from sandbox.sam.resources.apis import _operations, _route_key
 
 
 def function_name(value) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from .intrinsics import TemplateError
-from .resources import KINDS
-from .stack import StackEvent, _reason, _say
+from sandbox.sam.intrinsics import TemplateError
+from sandbox.sam.resources import KINDS
+from sandbox.sam.stack import StackEvent, _reason, _say
 
 
 def _changed(previous, candidate, logical_id: str) -> set[str]:
@@ -60,7 +60,7 @@ def changes(previous, candidate) -> list[dict]:
 def apply_update(previous, candidate, sandbox) -> None:
     """Make the stack what ``candidate`` describes; on a failure, remove what the update added and leave
     the stack as it was (UPDATE_ROLLBACK_COMPLETE; functions it changed keep their new configuration)."""
-    from .deployment import Deployment
+    from sandbox.sam.deployment import Deployment
 
     old, new = previous.plan, candidate.plan
     previous.status = "UPDATE_IN_PROGRESS"

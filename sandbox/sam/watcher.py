@@ -1,13 +1,13 @@
 """Hot reload for functions that run from a template's folders: saving a file in a function's
 ``CodeUri`` folder (or in the ``ContentUri`` folder of a layer it uses) retires its warm environments,
 so the next invocation is a cold start with the new code, as for the sandbox's own function
-(sandbox/hot_reload.py, whose watching this reuses: here a folder may serve several functions). On AWS the
+(sandbox/devloop/hot_reload.py, whose watching this reuses: here a folder may serve several functions). On AWS the
 equivalent is ``sam sync --watch`` or a new deployment."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..hot_reload import CodeWatcher
+from sandbox.devloop.hot_reload import CodeWatcher
 
 
 class FolderWatcher(CodeWatcher):

@@ -11,7 +11,7 @@ module, with three differences that keep each write small and a restore whole:
 - what cannot be pickled in moto's objects (locks, weak dictionaries, references to another service's
   backends) is reduced to what recreates it.
 
-This module and sandbox/endpoint.py are the only ones that import moto.
+This module and sandbox/endpoint/server.py are the only ones that import moto.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import threading
 import weakref
 from collections import defaultdict
 
-from ..config import ACCOUNT_ID, DEFAULT_REGION
+from sandbox.config import ACCOUNT_ID, DEFAULT_REGION
 
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 PROTOCOL = 5

@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import moto_backends
-from ..invocation import InvocationRecord
-from ..wsgi import call
-from .recorder import StateRecorder
-from .requests import operation
-from .store import StateError, StateRefused, StateStore, reset, set_aside
+from sandbox.state import moto_backends
+from sandbox.lambda_.invocation import InvocationRecord
+from sandbox.wsgi import call
+from sandbox.state.recorder import StateRecorder
+from sandbox.state.requests import operation
+from sandbox.state.store import StateError, StateRefused, StateStore, reset, set_aside
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 

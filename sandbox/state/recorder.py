@@ -20,11 +20,11 @@ import threading
 from xml.sax.saxutils import escape
 from typing import Callable
 
-from . import moto_backends
-from ..config import ACCOUNT_ID
-from ..wsgi import call, read_body
-from .requests import Operation, operation, recorded_request
-from .store import StateStore
+from sandbox.state import moto_backends
+from sandbox.config import ACCOUNT_ID
+from sandbox.wsgi import call, read_body
+from sandbox.state.requests import Operation, operation, recorded_request
+from sandbox.state.store import StateStore
 
 SERVICES_WITH_APPENDS = {"logs", "cloudwatch"}
 # moto answers some services from one app: API Gateway's v1 and v2 share a host, and which app a request

@@ -69,7 +69,7 @@ def _operation_name(environ, body: bytes) -> str | None:
 
 
 def _s3_operation(environ, method: str, body: bytes) -> Operation:
-    from ..s3_write_observer import _bucket_and_key, _decoded_path, _form_fields, deleted_keys, form_key
+    from sandbox.event_sources.s3.write_observer import _bucket_and_key, _decoded_path, _form_fields, deleted_keys, form_key
 
     bucket, key = _bucket_and_key(environ)
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)

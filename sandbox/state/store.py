@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import SandboxError
+from sandbox.errors import SandboxError
 
 FORMAT = 1  # PRAGMA user_version; bump when the meaning of a table changes
 DATABASE = "state.sqlite3"

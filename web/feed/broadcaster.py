@@ -16,11 +16,11 @@ import weakref
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from ..rows import log_event_json
-from .frames import TOPICS, Frame, FrameRing
-from .indexes import Gallery, Invocations, LogLines
+from web.rows import log_event_json
+from web.feed.frames import TOPICS, Frame, FrameRing
+from web.feed.indexes import Gallery, Invocations, LogLines
 
 FRAME_INTERVAL_S = 0.05  # with pages open: at most twenty frames a second, each carrying every change since
 BUSY_FRAME_INTERVAL_S = 1.0  # ... and one while a burst goes on: every open page renders once per frame

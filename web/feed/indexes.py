@@ -9,8 +9,8 @@ from __future__ import annotations
 import bisect
 from collections import Counter, OrderedDict
 
-from .. import gallery as model
-from ..rows import invocation_row
+from web import gallery as model
+from web.rows import invocation_row
 
 INVOCATIONS_KEPT = 5000  # as many attempts as the sandbox's InvocationLog keeps
 LOG_EVENTS_KEPT = 20_000  # as many lines as the sandbox's log mirror keeps

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import (applications, configuration, cost, dead_letters, feed, functions, gallery, invocations, logs, pages,
+from web.views import (applications, configuration, cost, dead_letters, feed, functions, gallery, invocations, logs, pages,
                status, triggers)
 
 

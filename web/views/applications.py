@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .. import context
-from ..applications import applications_view
+from web import context
+from web.applications import applications_view
 
 bp = Blueprint("applications", __name__, url_prefix="/api/applications")
 

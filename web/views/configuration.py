@@ -8,9 +8,9 @@ from flask import Blueprint, jsonify, request
 
 from sandbox.config import MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S
 
-from .. import context
-from ..errors import ApiError
-from ..handler_settings import read_handler_settings
+from web import context
+from web.errors import ApiError
+from web.handler_settings import read_handler_settings
 
 bp = Blueprint("configuration", __name__, url_prefix="/api/config")
 

@@ -17,12 +17,12 @@ import statistics
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.pricing import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS, PRICE_PER_GB_SECOND,
+from sandbox.telemetry.pricing import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS, PRICE_PER_GB_SECOND,
                              PRICE_PER_REQUEST, monthly_projection)
 
-from .. import context
-from ..errors import ApiError
-from .logs import int_arg
+from web import context
+from web.errors import ApiError
+from web.views.logs import int_arg
 
 bp = Blueprint("cost", __name__, url_prefix="/api/cost")
 

@@ -6,8 +6,8 @@ from urllib.parse import unquote_plus
 
 from flask import Blueprint, jsonify, request
 
-from .. import context
-from ..errors import ApiError
+from web import context
+from web.errors import ApiError
 
 bp = Blueprint("dead_letters", __name__, url_prefix="/api/dead-letters")
 

@@ -16,9 +16,9 @@ import threading
 
 from flask import Blueprint, current_app, request
 
-from .. import context
-from ..errors import ApiError
-from ..feed import TOPICS
+from web import context
+from web.errors import ApiError
+from web.feed import TOPICS
 
 bp = Blueprint("feed", __name__, url_prefix="/api")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from .. import context
+from web import context
 
 bp = Blueprint("functions", __name__, url_prefix="/api")
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import context
-from ..errors import ApiError, format_bytes
-from ..feed import parse_cursor
-from ..object_cache import CachedObject, ObjectCache
-from ..gallery import result_for
-from ..pair_logs import object_facts, pair_log, pair_records
-from .logs import int_arg
+from web import context
+from web.errors import ApiError, format_bytes
+from web.feed import parse_cursor
+from web.object_cache import CachedObject, ObjectCache
+from web.gallery import result_for
+from web.pair_logs import object_facts, pair_log, pair_records
+from web.views.logs import int_arg
 
 bp = Blueprint("gallery", __name__, url_prefix="/api")
 

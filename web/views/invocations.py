@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.cloudwatch_logs import log_group_name
+from sandbox.telemetry.cloudwatch_logs import log_group_name
 
-from .. import context
-from ..attempt_logs import attempt_log
-from ..errors import ApiError
-from ..gallery import will_retry
-from ..rows import invocation_row
-from ..stages import guide_stages, invocation_kind
-from .logs import int_arg
+from web import context
+from web.attempt_logs import attempt_log
+from web.errors import ApiError
+from web.gallery import will_retry
+from web.rows import invocation_row
+from web.stages import guide_stages, invocation_kind
+from web.views.logs import int_arg
 
 bp = Blueprint("invocations", __name__, url_prefix="/api/invocations")
 

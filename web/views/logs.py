@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import context
-from ..errors import ApiError
-from ..log_groups import group_page, log_groups
+from web import context
+from web.errors import ApiError
+from web.log_groups import group_page, log_groups
 
 bp = Blueprint("logs", __name__, url_prefix="/api/logs")
 

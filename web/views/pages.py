@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from .. import context, security
-from ..errors import format_bytes
+from web import context, security
+from web.errors import format_bytes
 
 FIRST_PAGE = 30  # the gallery's first page (gallery.js asks for as many): enough to fill a large screen
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .. import context
+from web import context
 
 bp = Blueprint("status", __name__, url_prefix="/api")
 

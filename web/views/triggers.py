@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import context
-from ..errors import ApiError
+from web import context
+from web.errors import ApiError
 
 bp = Blueprint("triggers", __name__, url_prefix="/api/triggers")
 

@@ -13,12 +13,12 @@ moto serves no execute-api traffic itself, so nothing runs twice.
 """
 from __future__ import annotations
 
-from ...recursion import new_trace_id
-from ...source_context import SourceContext
-from .apis import ApiDirectory, Route
-from .control import ApiGatewayControlPlane
-from .events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
-from .gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
+from sandbox.lambda_.recursion import new_trace_id
+from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.api_gateway.apis import ApiDirectory, Route
+from sandbox.event_sources.api_gateway.control import ApiGatewayControlPlane
+from sandbox.event_sources.api_gateway.events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
+from sandbox.event_sources.api_gateway.gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 
 SOURCE = "aws:apigateway"
 
@@ -73,7 +73,7 @@ def _function_trace(function_name: str, event: dict) -> str:
     return ";".join(f"Root={root}" if part.startswith("Root=") else part for part in trace.split(";"))
 
 
-class ApiGatewayEventSource:
+class ApiGatewayEventSource(EventSource):
     name = "apigateway"
     describe = staticmethod(describe)
 

@@ -18,7 +18,7 @@ import re
 import sys
 from typing import Any, Callable
 
-from ...wsgi import call, read_body
+from sandbox.wsgi import call, read_body
 
 _HTTP_APIS = re.compile(r"^/v2/apis/?(?P<id>[^/]*)/?$")
 _REST_DEPLOYMENTS = re.compile(r"^/restapis/(?P<id>[^/]+)/deployments/?$")

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from ...config import ACCOUNT_ID
+from sandbox.config import ACCOUNT_ID
 
 # Bodies of these types reach a payload 2.0 event as text; any other body is base64-encoded.
 _TEXT_TYPES = ("text/*", "application/json", "application/*+json", "application/javascript", "application/xml",

@@ -18,11 +18,11 @@ import threading
 from http import HTTPStatus
 from typing import Callable
 
-from ...host_names import split_host
-from . import events, responses
-from .apis import ApiDirectory, select_http_route, select_rest_method
-from .responses import HttpResponse, MalformedResponse
-from ...invocation import InvocationStatus
+from sandbox.host_names import split_host
+from sandbox.event_sources.api_gateway import events, responses
+from sandbox.event_sources.api_gateway.apis import ApiDirectory, select_http_route, select_rest_method
+from sandbox.event_sources.api_gateway.responses import HttpResponse, MalformedResponse
+from sandbox.lambda_.invocation import InvocationStatus
 
 PATH_PREFIX = "/_aws/execute-api/"
 HOST_SUFFIX = ".execute-api.localhost"
@@ -92,7 +92,7 @@ class ExecuteApi:
 
     def _run(self, api, function: str, event: dict, timeout_s: float, request,
              route_key: str) -> HttpResponse:
-        from ...function_runtime import Throttled
+        from sandbox.lambda_.environment_pool import Throttled
 
         try:
             record = self.invoke(function, event, timeout_s, route_key)

@@ -29,12 +29,12 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from ...errors import SandboxError
-from ...source_context import SourceContext
-from .clock import ScaledClock, ScheduleTimer, TimerEntry
-from .control_plane import RulesControlPlane, SchedulerControlPlane
-from .expressions import InvalidScheduleExpression, ScheduleExpression, parse
-from .targets import (DETAIL_TYPE, RULES_SOURCE, SCHEDULER_SOURCE, lambda_function_name, scheduled_event,
+from sandbox.errors import SandboxError
+from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.schedules.clock import ScaledClock, ScheduleTimer, TimerEntry
+from sandbox.event_sources.schedules.control_plane import RulesControlPlane, SchedulerControlPlane
+from sandbox.event_sources.schedules.expressions import InvalidScheduleExpression, ScheduleExpression, parse
+from sandbox.event_sources.schedules.targets import (DETAIL_TYPE, RULES_SOURCE, SCHEDULER_SOURCE, lambda_function_name, scheduled_event,
                       sqs_queue, target_payload)
 
 DELIVERY_ATTEMPTS = 3  # the sandbox's own failures to send a scheduled event: attempts, then the DLQ
@@ -90,7 +90,7 @@ class Scheduled:
         return {"rule": self.name} if self.kind == "rule" else {"schedule": self.name, "group": self.group}
 
 
-class ScheduledEventSource:
+class ScheduledEventSource(EventSource):
     name = "schedules"
     describe = staticmethod(describe)
 

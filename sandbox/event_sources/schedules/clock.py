@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Hashable
 
-from .expressions import ScheduleExpression
+from sandbox.event_sources.schedules.expressions import ScheduleExpression
 
 MAX_WAIT_S = 30.0  # real seconds between two looks at the wall clock when nothing is due sooner
 

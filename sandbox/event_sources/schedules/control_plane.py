@@ -15,8 +15,8 @@ import re
 from typing import Callable
 from urllib.parse import unquote
 
-from ...wsgi import call, read_body  # moto's answer kept, to act on it first
-from .expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
+from sandbox.wsgi import call, read_body  # moto's answer kept, to act on it first
+from sandbox.event_sources.schedules.expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
 
 RULE_ACTIONS = {"PutRule", "DeleteRule", "EnableRule", "DisableRule", "PutTargets", "RemoveTargets"}
 _SCHEDULE_PATH = re.compile(r"^/schedules/(?P<name>[^/]+)/?$")

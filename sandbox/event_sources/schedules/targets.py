@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 
-from .expressions import iso
+from sandbox.event_sources.schedules.expressions import iso
 
 DETAIL_TYPE = "Scheduled Event"
 RULES_SOURCE = "aws.events"

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...config import ACCOUNT_ID
+from sandbox.config import ACCOUNT_ID
 
 
 @dataclass
@@ -106,7 +106,7 @@ ACCOUNT = ACCOUNT_ID
 
 
 def _kinds() -> dict[str, Kind]:
-    from . import apis, events, functions, iam, storage
+    from sandbox.sam.resources import apis, events, functions, iam, storage
 
     found: dict[str, Kind] = {}
     for module in (iam, storage, functions, events, apis):

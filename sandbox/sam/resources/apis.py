@@ -11,7 +11,7 @@ asks for beyond Lambda proxy integrations (authorizers, validators, MOCK integra
 """
 from __future__ import annotations
 
-from . import Created, Kind, generated_name, tags_dict
+from sandbox.sam.resources import Created, Kind, generated_name, tags_dict
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"}
 _OPERATION_KEYS = {"x-amazon-apigateway-integration", "responses", "parameters", "produces", "consumes", "summary",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from . import Created, Kind, arn_service, referenced_type
+from sandbox.sam.resources import Created, Kind, arn_service, referenced_type
 
 _TARGET_TYPES = {"AWS::Lambda::Function": "lambda", "AWS::SQS::Queue": "sqs"}
 

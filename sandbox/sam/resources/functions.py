@@ -13,10 +13,10 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ...config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FunctionConfiguration
-from ...packaging import function_zip_bytes
-from . import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
-from .storage import queue_or_stream_source
+from sandbox.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FunctionConfiguration
+from sandbox.lambda_.packaging import function_zip_bytes
+from sandbox.sam.resources import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
+from sandbox.sam.resources.storage import queue_or_stream_source
 
 NO_EFFECT = {
     "TracingConfig": "X-Ray traces are not collected; the function runs the same",
@@ -186,7 +186,7 @@ class Permission(Kind):
                             "PrincipalOrgID"})
 
     def create(self, logical_id, props, ctx) -> Created:
-        from . import generated_name
+        from sandbox.sam.resources import generated_name
 
         statement = generated_name(ctx.stack_name, logical_id, 100)
         request = {"FunctionName": props["FunctionName"], "StatementId": statement, "Action": props["Action"],

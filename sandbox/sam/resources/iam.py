@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from . import Created, Kind, generated_name, tags_dict
+from sandbox.sam.resources import Created, Kind, generated_name, tags_dict
 
 
 def _document(value) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from . import ACCOUNT, Created, Kind, arn_service, referenced_type, tags_dict
+from sandbox.sam.resources import ACCOUNT, Created, Kind, arn_service, referenced_type, tags_dict
 
 UNENCRYPTED = "encryption at rest has no visible effect here; the sandbox stores data unencrypted"
 NOT_CHECKED = "access is not checked by the sandbox (policies and ACLs are stored, not enforced)"
@@ -125,7 +125,7 @@ class Queue(Kind):
     name_limit = 80
 
     def physical_name(self, stack, logical_id, props):
-        from . import generated_name
+        from sandbox.sam.resources import generated_name
 
         if isinstance(props.get("QueueName"), str):
             return props["QueueName"]
@@ -159,7 +159,7 @@ class QueuePolicy(Kind):
         for url in props["Queues"]:
             ctx.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={
                 "Policy": document if isinstance(document, str) else json.dumps(document)})
-        from . import generated_name
+        from sandbox.sam.resources import generated_name
 
         name = generated_name(ctx.stack_name, logical_id)
         return Created(name, name)

@@ -1,0 +1,627 @@
+"""The local AWS endpoint: moto's server, in this process, on 127.0.0.1.
+
+This is the only module that imports moto. Everything else talks to the endpoint over HTTP with boto3,
+as a user's code would, or through the small hooks this module offers:
+
+- ``service_middleware``: a mapping from a moto service name (``"s3"``, ``"awslambda"``) to a function
+  ``wrap(app) -> app`` that wraps that service's WSGI application. The S3 write observer and the Lambda
+  Invoke interceptor plug in here, so they only ever see requests that moto itself routed to their
+  service.
+- ``routes``: extra WSGI applications mounted under a path prefix (``/_sandbox/``), like LocalStack's
+  ``/_localstack/health``.
+- ``add_service_app(service, app)``: a service the sandbox answers itself in moto's place (moto's app for
+  it is never built): CloudFormation, whose stacks moto would create inside its own backends, unseen by
+  the sandbox, and without the SAM transform (sandbox/sam/cloudformation.py).
+- ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
+  Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
+  access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
+  configuration says on AWS (the path form, on the endpoint's origin, also gets a sandboxed CSP).
+- ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
+
+Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,
+stop joins the thread), but with a clear error when the port is busy.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from sandbox.endpoint.access import OWN_ORIGIN, AccessPolicy, EndpointGuard
+from sandbox.host_names import split_host
+from sandbox.http_server import BoundedWSGIServer, WriteTimeoutMixIn
+from sandbox.patterns import wildcard_match
+from sandbox.errors import SandboxError
+
+WSGIApp = Callable
+Wrap = Callable[[WSGIApp], WSGIApp]
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, used in every ARN the sandbox makes
+
+
+class PortInUseError(SandboxError):
+    pass
+
+
+def check_port_free(host: str, port: int, option: str = "--port") -> None:
+    """Raise PortInUseError with one clear sentence if ``host:port`` cannot be bound. (werkzeug would
+    print its own message and exit the process instead.)"""
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the real server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1), errno.EACCES):
+                raise PortInUseError(
+                    f"Port {port} on {host} is already in use (or not allowed); stop the program using it "
+                    f"or choose another port with {option}.") from None
+            raise SandboxError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    size: int
+    etag: str  # without quotes, as the S3 event carries it
+    version_id: str | None
+
+
+def _disable_moto_cors() -> None:
+    """moto's server answers CORS for every origin (flask-cors on each service's app). The sandbox
+    decides CORS itself (sandbox/endpoint/access.py), so moto's is switched off; the guard also strips any
+    Access-Control-* header that still comes back."""
+    from moto.moto_server import werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+
+def _silence_moto_notifications() -> None:
+    """moto tries to invoke Lambda itself on S3 notifications, through Docker, and sends SQS messages with
+    a reduced event.
+
+    The sandbox delivers S3 events to functions and queues itself (with every field AWS sends, see
+    event_sources/s3.py), so moto's delivery to both is switched off. SNS and EventBridge targets, and the
+    s3:TestEvent S3 sends a queue when the configuration is set, keep moto's own delivery.
+    """
+    from moto.s3 import notifications
+
+    if getattr(notifications.send_event, "_sandbox", False):
+        return
+
+    def send_event(account_id, event_name, bucket, key):  # moto's send_event, less Lambda and SQS
+        configuration = bucket.notification_configuration
+        if configuration is None:
+            return
+        for notification in configuration.topic:
+            if notification.matches(event_name, key.name):
+                body = notifications._get_s3_event(event_name, bucket, key, notification.id)
+                notifications._send_sns_message(account_id, body, notification.arn,
+                                                notifications._get_region_from_arn(notification.arn))
+        if configuration.event_bridge is not None:
+            notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+    send_event._sandbox = True
+    notifications.send_event = send_event
+    original_test_event = notifications._get_test_event
+
+    def test_event(bucket_name):  # AWS's s3:TestEvent also names the request (RequestId, HostId)
+        from sandbox.endpoint.s3_ids import new_host_id, new_s3_request_id
+
+        # AWS: the ids of the PutBucketNotificationConfiguration request; here fresh ids of that shape.
+        return {**original_test_event(bucket_name), "RequestId": new_s3_request_id(), "HostId": new_host_id()}
+    notifications._get_test_event = test_event
+
+
+def _keep_moto_from_running_event_source_mappings() -> None:
+    """moto, told of an event source mapping, hooks it onto the queue or table: every SendMessage then
+    receives the message inside the request (its receive count goes up; with maxReceiveCount 1 it goes
+    straight to the DLQ) and every table write tries Docker and then clears the stream shard. The
+    sandbox's own pollers run mappings (sandbox/event_sources/sqs.py, dynamodb_streams.py), so moto keeps
+    only the mapping's record, which the Lambda API reads back."""
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_event_source_mapping, "_sandbox", False):
+        return
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self, spec):
+        mapping = original(self, spec)
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
+            table.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        return mapping
+    create_event_source_mapping._sandbox = True
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+
+def _keep_moto_from_delivering_events_to_lambda() -> None:
+    """moto's EventBridge reads a rule without an event pattern as matching every event, so each
+    PutEvents is sent to the targets of every scheduled rule, and a Lambda target raises
+    NotImplementedError: PutEvents answers 500. On AWS a scheduled rule matches no event; the sandbox's
+    clock fires it (sandbox/event_sources/schedules/). So scheduled rules receive no PutEvents, moto
+    sends nothing to Lambda targets (nothing runs twice), and its Docker-based delivery of its own
+    service events to Lambda (moto.events.notifications) is switched off, as for S3."""
+    import copy
+
+    from moto.events import notifications
+    from moto.events.models import Rule
+
+    notifications._invoke_lambda = lambda *args, **kwargs: None
+    if getattr(Rule.send_to_targets, "_sandbox", False):
+        return
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return None
+        rule = self
+        targets = [t for t in self.targets if t.get("Arn", "").split(":")[2:3] != ["lambda"]]
+        if len(targets) != len(self.targets):  # a copy without them: the stored rule keeps its targets
+            rule = copy.copy(self)
+            rule.targets = targets
+        return original(rule, original_event, transform_input)
+    send_to_targets._sandbox = True
+    Rule.send_to_targets = send_to_targets
+
+
+def _keep_stream_labels_as_aws_writes_them() -> None:
+    """A DynamoDB stream's label (the end of its ARN) is its creation time with milliseconds on AWS
+    (``2026-12-07T00:45:12.123``); moto writes microseconds."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.set_stream_specification, "_sandbox", False):
+        return
+    original = Table.set_stream_specification
+
+    def set_stream_specification(self, streams):
+        before = self.latest_stream_label
+        original(self, streams)
+        label = self.latest_stream_label
+        if label and label != before and "." in label:
+            whole, fraction = label.split(".", 1)
+            self.latest_stream_label = f"{whole}.{fraction[:3]}"
+        elif label and label != before:
+            self.latest_stream_label = f"{label}.000"
+    set_stream_specification._sandbox = True
+    Table.set_stream_specification = set_stream_specification
+
+
+def _keep_sqs_as_aws_answers() -> None:
+    """Two things of moto's SQS the sandbox's pollers meet:
+
+    - it checks each received message's retention period by computing every attribute of its queue,
+      which counts all of the queue's messages: a ReceiveMessage on a 1,000-message queue took seconds
+      (a poller fell behind its messages' visibility timeout); the check reads the one attribute;
+    - it gives a FIFO message a SequenceNumber only when the sender named a MessageDeduplicationId (not
+      with ContentBasedDeduplication), and a random one; AWS numbers every FIFO message, increasing."""
+    import itertools
+    import time
+
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_sandbox", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+    is_message_valid_based_on_retention_period._sandbox = True
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+    # moto's clock (a naive datetime minus the epoch, ~10 us) is read for every message of a queue on every
+    # send and receive; time.time() is the same number.
+    from moto.sqs import models
+
+    models.unix_time = lambda dt=None: time.time() if dt is None else unix_time(dt)
+    models.unix_time_millis = lambda dt=None: models.unix_time(dt) * 1000.0
+
+    numbers = itertools.count(18_849_496_460_467_696_128)  # 20 digits, as AWS's
+    original_send = SQSBackend.send_message
+
+    def send_message(self, queue_name, *args, **kwargs):
+        message = original_send(self, queue_name, *args, **kwargs)
+        if self.get_queue(queue_name).fifo_queue and not getattr(message, "sandbox_numbered", False):
+            message.sequence_number, message.sandbox_numbered = str(next(numbers)), True  # not a duplicate's
+        return message
+    SQSBackend.send_message = send_message
+
+
+def _keep_rest_api_binary_media_types() -> None:
+    """moto drops the ``binaryMediaTypes`` of create-rest-api and misreads the ``add``/``remove`` operations
+    of update-rest-api (API Gateway names the media type in the path: ``/binaryMediaTypes/image~1jpeg``).
+    A REST API needs them to pass binary bodies (sandbox/event_sources/api_gateway/), so they are kept
+    as API Gateway keeps them."""
+    import json
+
+    from moto.apigateway.models import RestAPI
+    from moto.apigateway.responses import APIGatewayResponse
+
+    if getattr(RestAPI.apply_patch_operations, "_sandbox", False):
+        return
+    create, patch = APIGatewayResponse.create_rest_api, RestAPI.apply_patch_operations
+
+    def create_rest_api(self):
+        status, headers, body = create(self)
+        media_types = self._get_param("binaryMediaTypes")
+        if status == 200 and media_types:
+            api = self.backend.get_rest_api(json.loads(body)["id"])
+            api.binaryMediaTypes = list(media_types)
+            body = json.dumps(api.to_dict())
+        return status, headers, body
+
+    def apply_patch_operations(self, operations):
+        others = []
+        for operation in operations:
+            path = operation.get("path", "")
+            if path.startswith("/binaryMediaTypes/") and operation.get("op") in ("add", "remove"):
+                media_type = path.split("/", 2)[2].replace("~1", "/").replace("~0", "~")
+                if operation["op"] == "add" and media_type not in self.binaryMediaTypes:
+                    self.binaryMediaTypes.append(media_type)
+                elif operation["op"] == "remove" and media_type in self.binaryMediaTypes:
+                    self.binaryMediaTypes.remove(media_type)
+            else:
+                others.append(operation)
+        patch(self, others)
+    apply_patch_operations._sandbox = True
+    APIGatewayResponse.create_rest_api = create_rest_api
+    RestAPI.apply_patch_operations = apply_patch_operations
+
+
+# Requests served at once (each holds a thread): room for the sandbox's own traffic (workers' SDK calls,
+# long-polling pollers, synchronous invokes) besides many clients; a slow client is dropped after
+# http_server.READ_TIMEOUT_S of silence.
+MAX_CONNECTIONS = 256
+# The request's headers exactly as the client sent them, in order, names in its case, repeats kept: a list
+# of (name, value). The WSGI environ folds repeats and upper-cases names; API Gateway's payload 1.0
+# events need both as sent.
+RAW_HEADERS = "sandbox.raw_headers"
+
+
+def _request_handler():
+    """moto's request handler (it keeps headers with ``_`` in their names, such as S3 user metadata
+    ``x-amz-meta-my_key``, which werkzeug's drops), quiet, with the raw headers in the environ."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class EndpointRequestHandler(WriteTimeoutMixIn, MotoRequestHandler):
+        # HTTP/1.1 framing (chunked responses) for clients that expect it. werkzeug still closes the
+        # connection after every response, so each S3 call opens a new one: AWS keeps them alive.
+        # waitress and cheroot, which do keep connections alive, cost more CPU per request here.
+        protocol_version = "HTTP/1.1"
+
+        def make_environ(self):
+            environ = super().make_environ()
+            environ[RAW_HEADERS] = list(self.headers.items())
+            return environ
+
+        # The terminal shows the function's logs, not one line per HTTP request.
+        def log_request(self, *args, **kwargs):
+            pass
+
+    return EndpointRequestHandler
+
+
+_running_lock = threading.Lock()
+_running: list["LocalEndpoint"] = []
+
+
+def keep_moto_patterns_linear() -> None:
+    """moto turns EventBridge's ``wildcard`` filters into a backtracking ``.*`` pattern, and reads the
+    NamePrefix of ListRules and the QueueNamePrefix of ListQueues as regular expressions: any of them
+    could hold the server. Here a wildcard runs on RE2 and a prefix is a prefix, as on AWS."""
+    from moto.events.models import PAGINATION_MODEL, EventPattern, EventsBackend
+    from moto.sqs.models import SQSBackend
+    from moto.utilities.paginator import paginate
+
+    if getattr(EventsBackend.list_rules, "_sandbox", False):
+        return
+    EventPattern._wildcard_match = staticmethod(
+        lambda item, pattern: isinstance(item, str) and wildcard_match(item, pattern))
+    all_rules, all_queues = EventsBackend.list_rules.__wrapped__, SQSBackend.list_queues  # without paging
+
+    @paginate(pagination_model=PAGINATION_MODEL)  # the model is found by the method's name
+    def list_rules(self, prefix=None, event_bus_arn=None):
+        return [rule for rule in all_rules(self, None, event_bus_arn) if rule.name.startswith(prefix or "")]
+
+    def list_queues(self, queue_name_prefix):
+        return [queue for queue in all_queues(self, None) if queue.name.startswith(queue_name_prefix or "")]
+
+    list_rules._sandbox = True
+    EventsBackend.list_rules, SQSBackend.list_queues = list_rules, list_queues
+
+
+class LocalEndpoint:
+    """moto keeps its state in module globals, so one process holds one endpoint at a time; each start
+    begins from empty state (as a fresh `moto_server` would)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        service_middleware: Mapping[str, Wrap] | None = None,
+        routes: Mapping[str, WSGIApp] | None = None,
+        access: AccessPolicy | None = None,
+    ):
+        self.host = host
+        self.access = access or AccessPolicy(bind_host=host)
+        self.requested_port = port
+        self._middleware = dict(service_middleware or {})
+        self._service_apps: dict[str, WSGIApp] = {}
+        self._routes = dict(routes or {})
+        self._public_prefixes: dict[str, WSGIApp] = {}
+        self._host_routes: list[tuple[str, WSGIApp]] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
+        self._outermost: dict[str, Wrap] = {}
+        self._every_outermost: Callable[[str, WSGIApp], WSGIApp] | None = None
+        self._before_serving: list[Callable[[], None]] = []
+
+    def add_service_middleware(self, service: str, wrap: Wrap, outermost: bool = False) -> None:
+        """Wrap one moto service's app (before start); several wraps nest, the last added outside the
+        earlier ones, and an ``outermost`` one outside them all."""
+        if outermost:
+            self._outermost[service] = wrap
+            return
+        inner = self._middleware.get(service)
+        self._middleware[service] = wrap if inner is None else (lambda app, outer=wrap: outer(inner(app)))
+
+    def wrap_every_service(self, wrap: Callable[[str, WSGIApp], WSGIApp], outermost: bool = False) -> None:
+        """``wrap(service, app)`` right around each of moto's service apps, inside every other middleware
+        (the state directory's recorder: it writes what moto did before anyone else acts on it), or with
+        ``outermost`` outside them all (its barrier: what the request wrote is flushed before it is answered)."""
+        if outermost:
+            self._every_outermost = wrap
+        else:
+            self._innermost = wrap
+
+    def before_serving(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` after moto's state is reset and before the first request (restoring a state)."""
+        self._before_serving.append(hook)
+
+    def add_service_app(self, service: str, app: WSGIApp) -> None:
+        """Answer one AWS service (as moto names it) with ``app`` instead of moto's (before start)."""
+        self._service_apps[service] = app
+
+    def add_public_route(self, app: WSGIApp, path_prefix: str | None = None, host_suffix: str | None = None) -> None:
+        """Serve ``app`` (before start) at a path prefix and/or on every Host name ending in ``host_suffix``
+        (port aside): a URL that is public on AWS, so the guard applies only its Host rule to it."""
+        if path_prefix:
+            self._public_prefixes[path_prefix] = app
+        if host_suffix:
+            self._host_routes.append((host_suffix.lower(), app))
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> "LocalEndpoint":
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        _silence_moto_notifications()
+        _disable_moto_cors()
+        _keep_moto_from_running_event_source_mappings()
+        _keep_moto_from_delivering_events_to_lambda()
+        _keep_rest_api_binary_media_types()
+        keep_moto_patterns_linear()
+        _keep_stream_labels_as_aws_writes_them()
+        _keep_sqs_as_aws_answers()
+        with _running_lock:
+            if _running:
+                raise SandboxError("A sandbox is already running in this process (moto's state is "
+                                   "per process); stop it before starting another.")
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
+            _running.append(self)
+
+        def create_app(service):
+            if service in self._service_apps:
+                return self._service_apps[service]
+            app = create_backend_app(service)
+            if self._innermost is not None:
+                app = self._innermost(service, app)
+            wrap = self._middleware.get(service)
+            app = wrap(app) if wrap else app
+            app = self._outermost[service](app) if service in self._outermost else app
+            return self._every_outermost(service, app) if self._every_outermost is not None else app
+
+        try:
+            check_port_free(self.host, self.requested_port)
+            for hook in self._before_serving:
+                hook()
+        except BaseException:
+            moto_api_backend.reset()  # never a half-restored state
+            with _running_lock:
+                _running.remove(self)
+            raise
+        class CachedDispatcher(DomainDispatcherApplication):
+            # moto matches the host against every service's URL patterns, under a lock, on every
+            # request; the answer for a host never changes, so remember it.
+            _backend_cache: dict = {}
+
+            def get_backend_for_host(self, host):
+                try:
+                    return self._backend_cache[host]
+                except KeyError:
+                    backend = super().get_backend_for_host(host)
+                    self._backend_cache[host] = backend
+                    return backend
+
+        dispatcher = CachedDispatcher(create_app)
+        handler = _request_handler()
+        routes = _PrefixRoutes(dispatcher, self._routes, self._public_prefixes, self._host_routes)
+        app = EndpointGuard(routes, self.access, self.bucket_cors, public=routes.is_public)
+        try:
+            self._server = BoundedWSGIServer(self.host, self.requested_port, app, handler,
+                                             max_connections=MAX_CONNECTIONS)
+        except OSError as exc:
+            with _running_lock:
+                _running.remove(self)
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or "in use" in str(exc):
+                raise PortInUseError(
+                    f"Port {self.requested_port} on {self.host} is already in use; stop the program using it "
+                    f"or choose another port with --port."
+                ) from None
+            raise SandboxError(f"Could not listen on {self.host}:{self.requested_port}: {exc.strerror or exc}.") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+            with _running_lock:
+                if self in _running:
+                    _running.remove(self)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the endpoint is not started")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- facts the S3 event needs -------------------------------------------------------------------
+    def object_facts(self, bucket: str, key: str, version_id: str | None = None,
+                     account_id: str = DEFAULT_ACCOUNT_ID) -> ObjectFacts | None:
+        """Size, ETag and version of a stored object, read from moto's S3 state (no HTTP round trip)."""
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[account_id]["aws"]
+        try:
+            obj = backend.get_object(bucket, key, version_id=version_id)
+        except Exception:
+            return None
+        if obj is None:
+            return None
+        versioned = getattr(backend.get_bucket(bucket), "is_versioned", False)
+        return ObjectFacts(
+            size=int(obj.size),
+            etag=str(obj.etag).strip('"'),
+            version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
+        )
+
+
+    def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
+        """A bucket's notification configuration for Lambda functions and queues, in the shape of
+        GetBucketNotificationConfiguration, read from moto's state: the sandbox's bookkeeping never shows
+        up as the user's request (in the bucket's access log, for one). {} for an unknown bucket."""
+        from moto.s3.models import s3_backends
+
+        try:
+            configuration = s3_backends[account_id]["aws"].get_bucket(bucket).notification_configuration
+        except Exception:
+            return {}
+        if configuration is None:
+            return {}
+
+        def as_list(value):
+            return [value] if isinstance(value, (str, dict)) else list(value or [])
+
+        def entry(notification, arn_name):
+            rules = as_list((notification.filters.get("S3Key") or {}).get("FilterRule"))
+            found = {"Id": notification.id, arn_name: notification.arn,
+                     "Events": as_list(notification.events)}
+            if rules:
+                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]}
+                                                           for r in rules]}}
+            return found
+        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn")
+                                                 for n in configuration.cloud_function],
+                "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue]}
+
+    def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:
+        """A bucket's CORS rules (``put-bucket-cors``) in the API's shape, or None when it has none."""
+        from moto.s3.models import s3_backends
+
+        try:
+            found = s3_backends[account_id]["aws"].get_bucket(bucket)
+        except Exception:
+            return None
+        if not found.cors:
+            return None
+
+        def as_list(value):
+            return [value] if isinstance(value, str) else list(value or [])
+        return [{"AllowedOrigins": as_list(rule.allowed_origins), "AllowedMethods": as_list(rule.allowed_methods),
+                 "AllowedHeaders": as_list(rule.allowed_headers), "ExposeHeaders": as_list(rule.exposed_headers),
+                 "MaxAgeSeconds": int(rule.max_age_seconds) if rule.max_age_seconds not in (None, "") else None}
+                for rule in found.cors]
+
+    def load_aws_managed_policies(self, names: tuple[str, ...], account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        """Make AWS-managed policies (``arn:aws:iam::aws:policy/...``) attachable, as on AWS.
+
+        moto loads all ~1,300 of them only when MOTO_IAM_LOAD_MANAGED_POLICIES is set, which costs about a
+        second of start-up; the guide needs two (AmazonS3FullAccess, AWSLambdaBasicExecutionRole)."""
+        import json
+
+        from moto.iam.aws_managed_policies import aws_managed_policies_data
+        from moto.iam.models import AWSManagedPolicy, iam_backends
+
+        backend = iam_backends[account_id]["aws"]
+        decoder = json.JSONDecoder()
+        for name in names:
+            index = aws_managed_policies_data.find(f'"{name}":')
+            if index < 0:
+                continue
+            start = aws_managed_policies_data.index("{", index)
+            data, _ = decoder.raw_decode(aws_managed_policies_data, start)
+            policy = AWSManagedPolicy.from_data(name, account_id, "us-east-1", data)
+            backend.managed_policies[policy.arn] = policy
+
+
+class _PrefixRoutes:
+    """Send ``/_sandbox/...`` (and any other registered prefix) to the sandbox's own small apps, and the
+    public URLs (a path prefix, or a Host name suffix such as ``.execute-api.localhost``) to theirs."""
+
+    def __init__(self, fallback: WSGIApp, routes: Mapping[str, WSGIApp],
+                 public_prefixes: Mapping[str, WSGIApp] | None = None, host_routes=()):
+        self.fallback = fallback
+        self.routes = sorted({**routes, **(public_prefixes or {})}.items(), key=lambda item: -len(item[0]))
+        self.public_prefixes = tuple(public_prefixes or ())
+        self.host_routes = list(host_routes)
+
+    def _host_app(self, environ) -> WSGIApp | None:
+        if not self.host_routes:
+            return None
+        name = split_host(environ.get("HTTP_HOST") or "")[0]
+        return next((app for suffix, app in self.host_routes if name.endswith(suffix)), None)
+
+    def is_public(self, environ) -> str | None:
+        """``OWN_ORIGIN`` for a public URL on a host name of its own, ``"endpoint-origin"`` for one under
+        a path prefix of the endpoint's origin, None for the rest (see sandbox/endpoint/access.py)."""
+        if self._host_app(environ) is not None:
+            return OWN_ORIGIN
+        return "endpoint-origin" if environ.get("PATH_INFO", "").startswith(self.public_prefixes) else None
+
+    def __call__(self, environ, start_response):
+        app = self._host_app(environ)
+        if app is not None:
+            return app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in self.routes:
+            if path.startswith(prefix):
+                return app(environ, start_response)
+        return self.fallback(environ, start_response)

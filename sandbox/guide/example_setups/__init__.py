@@ -1,0 +1,72 @@
+"""Examples a class can follow: ``examples/<name>/`` holds a small function (deployable to AWS unchanged,
+like ``handler/``) and its README; ``run_local.py --example <name>`` (or ``--example all``) sets it up in
+the sandbox that starts, through the same AWS APIs the README's commands use.
+
+Adding one: a module here with ``EXAMPLE = Example(name, summary, setup)``, named in ``_MODULES``.
+``setup(sandbox)`` creates what the example needs and returns the lines the banner prints.
+"""
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sandbox.config import PROJECT_ROOT
+from sandbox.errors import ConfigError
+from sandbox.lambda_.packaging import function_zip_bytes
+
+EXAMPLES_DIR = PROJECT_ROOT / "examples"
+_MODULES = ("api", "queue", "schedule", "stream")
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    summary: str
+    setup: Callable[[object], list[str]]
+
+
+def available() -> dict[str, Example]:
+    found = {}
+    for module in _MODULES:
+        example = importlib.import_module(f"{__name__}.{module}").EXAMPLE
+        found[example.name] = example
+    return found
+
+
+def names() -> list[str]:
+    return sorted(available()) + ["all"]
+
+
+def set_up(sandbox, requested: list[str]) -> list[str]:
+    """Set up the requested examples (``all`` for every one); the banner lines they return."""
+    examples = available()
+    chosen = sorted(examples) if "all" in requested else list(dict.fromkeys(requested))
+    unknown = [n for n in chosen if n not in examples]
+    if unknown:
+        raise ConfigError(f"No example named {', '.join(unknown)}; choose from {', '.join(names())}.")
+    lines = []
+    for name in chosen:
+        lines += [f"example {name:<9}: {examples[name].summary}"] + [f"  {line}" for line in examples[name].setup(sandbox)]
+    return lines
+
+
+def package(*folders: Path) -> bytes:
+    """A function package holding these folders' files at its root (later folders win), zipped as
+    ``run_local.py package`` zips a function."""
+    with tempfile.TemporaryDirectory() as staging:
+        for folder in folders:
+            shutil.copytree(folder, staging, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.pyc"))
+        return function_zip_bytes(staging)
+
+
+def create_function(sandbox, name: str, package: bytes, handler: str, **options) -> str:
+    """create-function through the Lambda API, with the sandbox's role; returns the function's ARN."""
+    lam = sandbox.client("lambda")
+    response = lam.create_function(FunctionName=name, Runtime=sandbox.function.runtime, Role=sandbox.function.role_arn,
+                                   Handler=handler, Code={"ZipFile": package}, **options)
+    return response["FunctionArn"]

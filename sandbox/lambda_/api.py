@@ -1,0 +1,357 @@
+"""Lambda's API through the local endpoint, made real: functions run in the sandbox, not in moto.
+
+A WSGI middleware around moto's Lambda application. moto keeps the control plane (it stores functions,
+layers, permissions, and answers ``get-function-configuration``), while this layer:
+
+- answers ``Invoke`` itself: ``RequestResponse`` runs the function in an execution environment and returns
+  its result (``X-Amz-Function-Error`` on error, ``X-Amz-Log-Result`` with the last 4 KB of logs for
+  ``--log-type Tail``); ``Event`` queues it with the asynchronous semantics (202); ``DryRun`` answers 204;
+- validates ``update-function-configuration`` with Lambda's own limits, then applies memory, timeout,
+  environment, handler and layers to the running function (warm environments are retired, as on AWS);
+- unpacks the zip of ``create-function`` / ``update-function-code`` as the function's task root, and the
+  zips of ``publish-layer-version`` as its layers (``/opt`` on AWS), so a deployed function really runs.
+
+Every request is first checked as Lambda checks it (lambda_validation.py): names, patterns, types, sizes.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+from http import HTTPStatus
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, unquote, urlsplit
+
+from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.lambda_.validation import LambdaApiError, find_operation, request_limit, too_large, validate
+from sandbox.wsgi import call, read_body
+
+_log = logging.getLogger(__name__)
+
+_FUNCTION_PATH = re.compile(r"^/(?P<version>[^/]+)/functions/(?P<name>[^/]+)(?P<rest>/.*)?$")
+_LAYER_PATH = re.compile(r"^/(?P<version>[^/]+)/layers/(?P<name>[^/]+)/versions/?$")
+_MAPPING_PATH = re.compile(r"^/(?P<version>[^/]+)/event-source-mappings/?(?P<uuid>[^/]*)/?$")
+LOG_TAIL_BYTES = 4096
+
+
+class FunctionHooks(Protocol):
+    """What the interceptor needs from the sandbox."""
+
+    def knows_function(self, name: str) -> bool: ...
+    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None): ...
+    def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
+    def check_configuration(self, name: str, changes: dict) -> None: ...
+    def apply_configuration(self, name: str, changes: dict) -> None: ...
+    def prepare_code(self, name: str, zip_bytes: bytes) -> Path: ...
+    def apply_code(self, name: str, folder: Path) -> None: ...
+    def discard_code(self, folder: Path) -> None: ...
+    def new_function(self, request: dict): ...
+    def function_created(self, function) -> None: ...
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path: ...
+    def layer_published(self, folder: Path, response: dict) -> None: ...
+    def function_deleted(self, name: str) -> None: ...
+    def set_recursion(self, name: str, allow: bool) -> None: ...
+    def recursion_allowed_for(self, name: str) -> bool: ...
+    def apply_event_invoke_config(self, name: str, request: dict) -> None: ...
+    def check_mapping(self, request: dict) -> str | None: ...
+    def mapping_changed(self, mapping: dict) -> None: ...
+    def mapping_deleted(self, uuid: str) -> None: ...
+
+
+def function_name_from(identifier: str) -> str:
+    """A function is named by name, partial ARN or full ARN (optionally with a qualifier)."""
+    identifier = unquote(identifier)
+    if identifier.startswith("arn:"):
+        parts = identifier.split(":")
+        return parts[6] if len(parts) > 6 else identifier
+    if ":function:" in identifier:
+        return identifier.split(":function:")[1].split(":")[0]
+    return identifier.split(":")[0]
+
+
+def _json_response(start_response, status: str, body: dict, headers: list | None = None):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+                   + (headers or []))
+    return [data]
+
+
+def _error(start_response, status: str, error_type: str, message: str):
+    return _json_response(start_response, status, {"Type": "User", "message": message},
+                          [("x-amzn-ErrorType", error_type)])
+
+
+def _api_error(start_response, error: LambdaApiError):
+    status = f"{error.status} {HTTPStatus(error.status).phrase}"
+    return _error(start_response, status, error.code, error.message)
+
+
+def _raw_path(environ) -> str:
+    """The path as the client sent it (percent-encoded), so an encoded ``/`` stays inside its segment."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return urlsplit(raw).path if raw.startswith(("http://", "https://")) else raw.split("?", 1)[0]
+    return quote(environ.get("PATH_INFO", ""))
+
+
+def _body_within(environ, limit: int) -> bool:
+    """Is the request's body at most ``limit`` bytes? A larger one is read and dropped in pieces (never held
+    in memory), so the client hears the answer instead of a reset connection."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return True
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if not environ.get("wsgi.input_terminated"):
+        if length <= limit:
+            return True
+        while length > 0:
+            chunk = stream.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            length -= len(chunk)
+        return False
+    kept = stream.read(limit + 1)
+    if len(kept) <= limit:
+        environ["wsgi.input"] = io.BytesIO(kept)
+        return True
+    while stream.read(1 << 20):
+        pass
+    return False
+
+
+class LambdaApiInterceptor:
+    def __init__(self, app, hooks: FunctionHooks):
+        self.app = app
+        self.hooks = hooks
+
+    def __call__(self, environ, start_response):
+        """Lambda's answer to every request: a refused one gets Lambda's error; an unexpected failure of
+        the sandbox a JSON ServiceException (its traceback in the log), never an HTML page."""
+        started: list[str] = []
+
+        def start(status, headers, exc_info=None):
+            started.append(status)
+            return start_response(status, headers, exc_info)
+        try:
+            self._check(environ)
+            return self._route(environ, start)
+        except LambdaApiError as exc:
+            if started:
+                raise
+            return _api_error(start_response, exc)
+        except Exception:
+            if started:
+                raise
+            _log.exception("The sandbox failed on %s %s", environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
+            return _error(start_response, "500 Internal Server Error", "ServiceException",
+                          "The sandbox failed on this request; the sandbox's log has the traceback.")
+
+    def _check(self, environ) -> None:
+        """Lambda's checks (sizes, names, patterns, types) before anything acts on the request."""
+        found = find_operation(environ.get("REQUEST_METHOD", "GET"), _raw_path(environ),
+                               environ.get("QUERY_STRING", ""))
+        if found is None:
+            return
+        operation, path_params = found
+        limit = request_limit(operation, environ.get("HTTP_X_AMZ_INVOCATION_TYPE"))
+        if limit is not None and not _body_within(environ, limit):
+            raise too_large(operation, limit)
+        validate(operation, path_params, environ.get("QUERY_STRING", ""), read_body(environ))
+
+    def _route(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        match = _FUNCTION_PATH.match(path)
+        if match:
+            name = function_name_from(match.group("name"))
+            rest = (match.group("rest") or "").rstrip("/")
+            if method == "POST" and rest == "/invocations" and self.hooks.knows_function(name):
+                return self._invoke(name, environ, start_response)
+            if method == "PUT" and rest == "/configuration":
+                return self._update_configuration(name, environ, start_response)
+            if method == "PUT" and rest == "/code":
+                return self._update_code(name, environ, start_response)
+            if rest == "/recursion-config" and self.hooks.knows_function(name):
+                return self._recursion_config(name, method, environ, start_response)
+            if method == "PUT" and rest == "/concurrency" and self.hooks.knows_function(name):
+                return self._put_concurrency(name, environ, start_response)
+            if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
+                return self._event_invoke_config(name, environ, start_response)
+            if method == "DELETE" and rest == "":
+                captured = call(self.app, environ)
+                # With a Qualifier only that version goes; the sandbox runs $LATEST, which stays.
+                if captured.code < 300 and "Qualifier=" not in environ.get("QUERY_STRING", ""):
+                    self.hooks.function_deleted(name)
+                return captured.replay(start_response)
+        if method == "POST" and path.rstrip("/").endswith("/functions"):
+            return self._create_function(environ, start_response)
+        layer = _LAYER_PATH.match(path)
+        if method == "POST" and layer:
+            return self._publish_layer(unquote(layer.group("name")).split(":")[-1], environ, start_response)
+        mapping = _MAPPING_PATH.match(path)
+        if mapping and method in ("POST", "PUT", "DELETE"):
+            return self._event_source_mapping(method, mapping.group("uuid"), environ, start_response)
+        return self.app(environ, start_response)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    # -- data plane ----------------------------------------------------------------------------------
+    def _invoke(self, name, environ, start_response):
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        body = read_body(environ)
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _error(start_response, "400 Bad Request", "InvalidRequestContentException",
+                          "Could not parse request body into json: the payload is not valid JSON.")
+        if invocation_type == "DryRun":
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        from sandbox.lambda_.environment_pool import Throttled
+
+        try:
+            record = self.hooks.invoke_from_api(name, event, invocation_type == "Event",
+                                                environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"))
+        except Throttled as exc:
+            return _error(start_response, "429 Too Many Requests", "TooManyRequestsException", str(exc))
+        headers = [("x-amzn-RequestId", record.request_id)]
+        if invocation_type == "Event":
+            start_response("202 Accepted", headers + [("Content-Length", "0")])
+            return [b""]
+        payload = json.dumps(record.result).encode() if record.result is not None else b"null"
+        headers.append(("X-Amz-Executed-Version", "$LATEST"))
+        if record.status != InvocationStatus.SUCCESS:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            tail = self.hooks.log_tail(record.request_id, LOG_TAIL_BYTES)
+            headers.append(("X-Amz-Log-Result", base64.b64encode(tail.encode()).decode()))
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response("200 OK", headers)
+        return [payload]
+
+    # -- control plane -------------------------------------------------------------------------------
+    def _update_configuration(self, name, environ, start_response):
+        from sandbox.errors import ConfigError
+
+        try:
+            changes = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            changes = {}
+        if self.hooks.knows_function(name):
+            try:
+                self.hooks.check_configuration(name, changes)
+            except ConfigError as exc:
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        captured = call(self.app, environ)
+        if captured.code < 300 and self.hooks.knows_function(name):
+            self.hooks.apply_configuration(name, changes)
+        return captured.replay(start_response)
+
+    def _recursion_config(self, name, method, environ, start_response):
+        """Put/GetFunctionRecursionConfig: "Terminate" (the default) or "Allow"."""
+        if method == "PUT":
+            try:
+                value = json.loads(read_body(environ) or b"{}").get("RecursiveLoop", "Terminate")
+            except ValueError:
+                value = ""
+            if value not in ("Allow", "Terminate"):
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException",
+                              "RecursiveLoop must be Allow or Terminate.")
+            self.hooks.set_recursion(name, value == "Allow")
+            return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
+        value = "Allow" if self.hooks.recursion_allowed_for(name) else "Terminate"
+        return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
+
+    def _put_concurrency(self, name, environ, start_response):
+        """put-function-concurrency: the most environments the function may have at once."""
+        from sandbox.errors import ConfigError
+
+        try:
+            value = json.loads(read_body(environ) or b"{}").get("ReservedConcurrentExecutions")
+            self.hooks.apply_configuration(name, {"ReservedConcurrentExecutions": value})
+        except (ConfigError, ValueError, TypeError) as exc:
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        return call(self.app, environ).replay(start_response)
+
+    def _event_invoke_config(self, name, environ, start_response):
+        from sandbox.errors import ConfigError
+
+        try:
+            request = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        try:
+            self.hooks.apply_event_invoke_config(name, request)
+        except (ConfigError, ValueError, TypeError) as exc:
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        captured = call(self.app, environ)
+        if captured.code >= 400:  # moto may not know this API: answer as Lambda does
+            return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
+        return captured.replay(start_response)
+
+    def _update_code(self, name, environ, start_response):
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
+        folder = None
+        if request.get("ZipFile") and self.hooks.knows_function(name):
+            folder = self.hooks.prepare_code(name, base64.b64decode(request["ZipFile"]))
+        captured = call(self.app, environ)
+        if folder is not None:
+            if captured.code < 300:
+                self.hooks.apply_code(name, folder)
+            else:
+                self.hooks.discard_code(folder)
+        return captured.replay(start_response)
+
+    def _create_function(self, environ, start_response):
+        from sandbox.errors import ConfigError
+
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
+        try:
+            function = self.hooks.new_function(request)
+        except ConfigError as exc:  # refused before moto stores anything, as Lambda does
+            return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
+        captured = call(self.app, environ)
+        if function is not None:
+            if captured.code < 300:
+                self.hooks.function_created(function)
+            else:
+                self.hooks.discard_code(function.code_dir)
+        return captured.replay(start_response)
+
+    def _event_source_mapping(self, method, uuid, environ, start_response):
+        """create/update/delete-event-source-mapping: validated as Lambda does, stored by moto, run by the
+        sandbox's pollers (moto's own delivery is switched off in endpoint.py)."""
+        try:
+            request = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            request = {}
+        if method == "POST":
+            problem = self.hooks.check_mapping(request)
+            if problem:
+                return _error(start_response, "400 Bad Request", "InvalidParameterValueException", problem)
+        captured = call(self.app, environ)
+        if captured.code < 300:
+            if method == "DELETE":
+                self.hooks.mapping_deleted(uuid)
+            else:
+                self.hooks.mapping_changed(captured.json())
+        return captured.replay(start_response)
+
+    def _publish_layer(self, layer_name, environ, start_response):
+        request = json.loads(read_body(environ) or b"{}")  # valid JSON: checked by _check
+        zip_b64 = (request.get("Content") or {}).get("ZipFile")
+        folder = self.hooks.prepare_layer(layer_name, base64.b64decode(zip_b64)) if zip_b64 else None
+        captured = call(self.app, environ)
+        if folder is not None:
+            if captured.code < 300:
+                self.hooks.layer_published(folder, captured.json())
+            else:
+                self.hooks.discard_code(folder)
+        return captured.replay(start_response)

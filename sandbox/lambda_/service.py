@@ -1,0 +1,454 @@
+"""The Lambda service: the one place that knows functions (configuration, code, layers, concurrency,
+event-invoke and recursion settings) and invokes them, synchronously or asynchronously.
+
+Event sources (``sandbox/event_sources/``) turn what happened into invocations through ``submit`` (the
+asynchronous path S3 and schedules use) or ``invoke`` (the synchronous path of API Gateway and the
+pollers); the Lambda API on the local endpoint (``lambda_api.py``) calls the hooks below. The service
+knows no event source: a source describes its own events (``describe``), so the records say what each
+invocation was about without the runtime reading events.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sandbox.telemetry import cloudwatch_logs as cw
+from sandbox.lambda_.async_invoke import AsyncInvoker
+from sandbox.config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMBDA_RUNTIME,
+                     FunctionConfiguration)
+from sandbox.lambda_.dead_letters import DeadLetters
+from sandbox.errors import ConfigError, SandboxError
+from sandbox.lambda_.execution_environment import EnvironmentSettings
+from sandbox.lambda_.environment_pool import FunctionRuntime, Throttled
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
+from sandbox.lambda_.api import function_name_from
+from sandbox.lambda_.validation import LambdaApiError
+from sandbox.lambda_.packaging import PackageRefused, UNZIPPED_LIMIT_BYTES, folder_size, too_large_unzipped, unpack_package
+from sandbox.lambda_.event_source_mappings import MappingConfig, validate_filters
+from sandbox.lambda_.recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
+
+# (event) -> (source, summary, subject) for events an event source recognises, else None.
+Describer = Callable[[dict], "tuple[str, str, dict] | None"]
+
+
+class LambdaService:
+    def __init__(self, *, logs: cw.CloudWatchLogs, settings: EnvironmentSettings, records: InvocationLog,
+                 dead_letters: DeadLetters, code_dir: Path, default_function: str,
+                 count_metric: Callable[[str, str], None], retry_delay_scale: float, async_workers: int,
+                 describers: Iterable[Describer] = ()):
+        """``code_dir``: where zips from the API are unpacked; ``retry_delay_scale``: 1.0 waits AWS's
+        1 and 2 minutes before retries, 1/60 waits 1 and 2 seconds (see async_invoke.py)."""
+        self.logs = logs
+        self.settings = settings
+        self.records = records
+        self.dead_letters = dead_letters
+        self.code_dir = Path(code_dir)
+        self.default_function = default_function
+        self._count_metric = count_metric
+        self._describers = list(describers)
+        self._functions: dict[str, FunctionRuntime] = {}
+        self._layers: dict[str, Path] = {}
+        self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
+        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
+                                    retry_delay_scale=retry_delay_scale, workers=async_workers)
+        self._stopped = threading.Event()
+        self._janitor: threading.Thread | None = None
+        self._mapping_runners: list = []  # polled event sources: accepts/validate/apply/remove
+        self._mappings: dict[str, MappingConfig] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def reap_idle_every(self, idle_timeout_s: float, interval_s: float = 1.0) -> None:
+        """Shut down environments idle for ``idle_timeout_s`` (AWS: unspecified, minutes)."""
+        def reap():
+            while not self._stopped.wait(interval_s):
+                for runtime in list(self._functions.values()):
+                    runtime.reap_idle(idle_timeout_s)
+        self._janitor = threading.Thread(target=reap, name="idle-environments", daemon=True)
+        self._janitor.start()
+
+    def stop(self) -> None:
+        """No retry or queued event starts any more; busy workers are killed so in-flight invocations
+        end at once."""
+        self._stopped.set()
+        self.invoker.halt()
+        for runtime in list(self._functions.values()):
+            runtime.shutdown()
+        self.invoker.stop()
+
+    # -- functions -----------------------------------------------------------------------------------
+    def register(self, function: FunctionConfiguration) -> FunctionRuntime:
+        """Make a function runnable in the sandbox."""
+        runtime = FunctionRuntime(function, self.logs, self.settings)
+        runtime.on_capacity.append(lambda: self.invoker.capacity_available(function.function_name))
+        self._functions[function.function_name] = runtime
+        return runtime
+
+    # -- what a state directory keeps of the service (sandbox/state/) -----------------------------------
+    def registry(self) -> dict:
+        """The functions as the sandbox runs them (folder, settings), layers' folders, recursion settings."""
+        return {"functions": [r.function for r in self._functions.values()], "layers": dict(self._layers),
+                "recursion_allowed": set(self._recursion_allowed)}
+
+    def restore_registry(self, registry: dict) -> None:
+        for function in registry.get("functions", []):
+            if function.function_name not in self._functions:
+                self.register(function)
+        self._layers.update(registry.get("layers", {}))
+        self._recursion_allowed |= set(registry.get("recursion_allowed", ()))
+
+    def resume_unfinished(self) -> list[InvocationRecord]:
+        """Asynchronous events accepted but not finished when the sandbox stopped (restored records): each
+        attempt is closed as interrupted and the event delivered again as the next attempt (at least once,
+        as AWS promises). Synchronous ones are not: their caller got no answer and AWS does not retry them."""
+        resumed = []
+        for record in self.records.all():
+            if record.final or record.invocation_type != "Event" or self.runtime(record.function_name) is None:
+                continue
+            record.status, record.final = InvocationStatus.ERROR, True
+            record.error_type = "Sandbox.Interrupted"
+            record.error_message = "The sandbox stopped during this attempt; the event was delivered again after the restart."
+            self.records.changed(record)
+            retry = record.next_attempt()
+            self.invoker.submit(retry)
+            resumed.append(retry)
+        return resumed
+
+    def runtime(self, function_name: str) -> FunctionRuntime | None:
+        return self._functions.get(function_name)
+
+    def runtime_or_fail(self, function_name: str | None) -> FunctionRuntime:
+        name = function_name or self.default_function
+        runtime = self._functions.get(name)
+        if runtime is None:
+            raise SandboxError(f"Function not found: {name}.")
+        return runtime
+
+    def functions(self) -> list[FunctionConfiguration]:
+        return [r.function for r in self._functions.values()]
+
+    def retire_environments(self, function_name: str | None = None) -> None:
+        """Code changed on disk: the next invocation starts cold with the new code."""
+        runtime = self.runtime_or_fail(function_name)
+        runtime.update(runtime.function.replace())
+
+    # -- invoking ------------------------------------------------------------------------------------
+    def new_record(self, event, function_name: str, trigger: str, trace_id: str | None = None,
+                   **fields) -> InvocationRecord:
+        record = InvocationRecord(request_id=new_request_id(), function_name=function_name, event=event,
+                                  trigger=trigger, trace_id=trace_id or new_trace_id(function_name, 1), **fields)
+        if record.source is None:
+            for describe in self._describers:
+                described = describe(event)
+                if described:
+                    record.source, record.summary, record.subject = described
+                    break
+        return record
+
+    def invoke(self, event, function_name: str | None = None, trigger: str = "invoke",
+               trace_id: str | None = None) -> InvocationRecord:
+        """A synchronous invocation (RequestResponse), in the caller's thread."""
+        runtime = self.runtime_or_fail(function_name)
+        return self.run(self.new_record(event, runtime.name, trigger, trace_id))
+
+    def run(self, record: InvocationRecord) -> InvocationRecord:
+        """Run a prepared record synchronously (RequestResponse): the caller waits, nothing is retried.
+        Raises Throttled when every environment the function may have is busy."""
+        runtime = self.runtime_or_fail(record.function_name)
+        record.invocation_type = "RequestResponse"
+        self.records.add(record)
+        record.status = InvocationStatus.RUNNING
+        try:
+            runtime.invoke(record, json.dumps(record.event).encode())
+        except Throttled as exc:
+            record.status, record.error_type, record.error_message = (
+                InvocationStatus.THROTTLED, "TooManyRequestsException", str(exc))
+            record.final = True
+            self.records.changed(record)
+            raise
+        record.responded_at = time.time()
+        record.final = True
+        self.records.changed(record)
+        return record
+
+    def invoke_async(self, event, function_name: str | None = None, trigger: str = "invoke",
+                     trace_id: str | None = None) -> InvocationRecord:
+        runtime = self.runtime_or_fail(function_name)
+        return self.invoker.submit(self.new_record(event, runtime.name, trigger, trace_id))
+
+    def submit(self, record: InvocationRecord, chain_depth: int = 1) -> None:
+        """An event source's asynchronous invocation (Event), ``chain_depth`` invocations into a chain of
+        writes: past the recursion limit it is dropped, unless the function allows recursion."""
+        if self.runtime(record.function_name) is None:
+            return  # AWS would have refused a configuration naming an unknown function
+        if chain_depth > RECURSION_LIMIT and record.function_name not in self._recursion_allowed:
+            self._drop_recursive(record, chain_depth)
+            return
+        self.invoker.submit(record)
+
+    def _drop_recursive(self, record: InvocationRecord, depth: int) -> None:
+        record.status = InvocationStatus.DROPPED
+        record.final = True
+        record.error_type = "RecursiveInvocationException"
+        record.error_message = recursive_loop_message(record.function_name, depth)
+        self.records.add(record)
+        self._count_metric(record.function_name, "RecursiveInvocationsDropped")
+        self.logs.put(cw.log_group_name(record.function_name), "$sandbox/recursive-loop-detection",
+                      record.error_message, record.request_id)
+        self._on_failure(record, "RecursiveInvocationException")
+
+    def _on_failure(self, record: InvocationRecord, condition: str) -> bool:
+        runtime = self.runtime(record.function_name)
+        return runtime is not None and self.dead_letters.send(record, runtime.function, condition)
+
+    def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
+        return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)
+
+    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None
+                ) -> list[InvocationRecord]:
+        """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
+        runtime = self.runtime_or_fail(function_name)
+        submitted: list[InvocationRecord] = []
+        self.dead_letters.take(runtime.function, message_ids, resubmit=lambda event: submitted.append(
+            self.invoke_async(event, runtime.name, trigger="redrive")))
+        return submitted
+
+    # -- hooks for the Lambda API (lambda_api.py) ------------------------------------------------------
+    def knows_function(self, name: str) -> bool:
+        return name in self._functions
+
+    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None):
+        if asynchronous:
+            return self.invoke_async(event, name, trigger="invoke")
+        return self.invoke(event, name, trigger="invoke")
+
+    def log_tail(self, request_id: str, limit_bytes: int) -> str:
+        text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))
+        return text.encode()[-limit_bytes:].decode("utf-8", "ignore")
+
+    def configuration_changes(self, request: dict) -> dict:
+        """UpdateFunctionConfiguration's fields as FunctionConfiguration's."""
+        changes: dict = {}
+        for api_name, name in (("MemorySize", "memory_size"), ("Timeout", "timeout"), ("Handler", "handler")):
+            if api_name in request:
+                changes[name] = request[api_name]
+        if "ReservedConcurrentExecutions" in request:
+            changes["reserved_concurrency"] = int(request["ReservedConcurrentExecutions"])
+        if "Environment" in request:
+            changes["environment"] = dict((request["Environment"] or {}).get("Variables") or {})
+        if "Layers" in request:
+            changes["layers"] = tuple(self._layer_dir(arn) for arn in request["Layers"] or [])
+            changes["strict_imports"] = True
+        if "DeadLetterConfig" in request:
+            changes["dead_letter_queue"] = _queue_name((request["DeadLetterConfig"] or {}).get("TargetArn"))
+        return changes
+
+    def update_configuration(self, lambda_client, function_name: str | None = None, **changes) -> FunctionConfiguration:
+        """Change memory_size, timeout, environment or handler through Lambda's UpdateFunctionConfiguration
+        (``lambda_client``: boto3's, against the endpoint), so moto's view and the running function agree.
+        The next invocation is a cold start (as on AWS)."""
+        from botocore.exceptions import ClientError
+
+        runtime = self.runtime_or_fail(function_name)
+        names = {"memory_size": "MemorySize", "timeout": "Timeout", "handler": "Handler"}
+        unknown = set(changes) - set(names) - {"environment"}
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        request = {names[k]: v for k, v in changes.items() if k in names}
+        if "environment" in changes:
+            request["Environment"] = {"Variables": dict(changes["environment"])}
+        self.check_configuration(runtime.name, request)
+        try:
+            lambda_client.update_function_configuration(FunctionName=runtime.name, **request)
+        except ClientError as exc:
+            raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
+        return runtime.function
+
+    def check_configuration(self, name: str, request: dict) -> None:
+        function = self.runtime_or_fail(name).function.replace(**self.configuration_changes(request))
+        if "Layers" in request and function.layers:
+            total = folder_size(function.code_dir) + self._layers_size(function.layers)
+            if total >= UNZIPPED_LIMIT_BYTES:
+                raise ConfigError(str(too_large_unzipped(total, with_layers=True)))
+
+    def apply_configuration(self, name: str, request: dict) -> None:
+        runtime = self.runtime_or_fail(name)
+        changes = self.configuration_changes(request)
+        if set(changes) <= {"reserved_concurrency"}:  # not a configuration of the environments: they stay
+            runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        else:
+            runtime.update(runtime.function.replace(**changes))
+
+    def prepare_code(self, name: str, zip_bytes: bytes) -> Path:
+        """update-function-code, before moto stores it: the zip unpacked (refused as Lambda would)."""
+        runtime = self.runtime_or_fail(name)
+        return self._unpack("functions", name, zip_bytes, self._layers_size(runtime.function.layers))
+
+    def apply_code(self, name: str, folder: Path) -> None:
+        """update-function-code: the unpacked zip becomes the task root, the previous one is removed;
+        imports become strict (as on AWS)."""
+        runtime = self.runtime_or_fail(name)
+        previous = runtime.function.code_dir
+        runtime.update(runtime.function.replace(code_dir=folder, strict_imports=True))
+        if Path(previous) != Path(folder):
+            self._remove_unpacked(previous)
+
+    def discard_code(self, folder: Path) -> None:
+        """A package unpacked for a request moto then refused, unless a function or layer uses it."""
+        used = [r.function.code_dir for r in self._functions.values()] + list(self._layers.values())
+        if all(Path(path) != Path(folder) for path in used):
+            self._remove_unpacked(folder)
+
+    def new_function(self, request: dict) -> FunctionConfiguration | None:
+        """create-function through the API: the sandbox's configuration for it (raises ConfigError with
+        Lambda's message when a value is out of range), or None when it is not the sandbox's to run."""
+        name = request.get("FunctionName", "")
+        if not name or self.knows_function(name) or not (request.get("Code") or {}).get("ZipFile"):
+            return None
+        layers = tuple(self._layer_dir(arn) for arn in request.get("Layers") or [])
+        return FunctionConfiguration(
+            function_name=name, handler=request.get("Handler", DEFAULT_HANDLER),
+            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"]),
+                                  self._layers_size(layers)),
+            runtime=request.get("Runtime", LAMBDA_RUNTIME), memory_size=request.get("MemorySize", DEFAULT_MEMORY_MB),
+            timeout=request.get("Timeout", DEFAULT_TIMEOUT_S),
+            environment=dict((request.get("Environment") or {}).get("Variables") or {}),
+            architecture=(request.get("Architectures") or ["x86_64"])[0],
+            layers=layers, role_arn=request.get("Role", ""), strict_imports=True,
+            dead_letter_queue=_queue_name((request.get("DeadLetterConfig") or {}).get("TargetArn")))
+
+    def function_created(self, function: FunctionConfiguration) -> None:
+        """The API created it: the function becomes runnable in the sandbox."""
+        self.register(function)
+
+    def function_deleted(self, name: str) -> None:
+        runtime = self._functions.pop(name, None)
+        if runtime is not None:
+            runtime.shutdown()
+            self._remove_unpacked(runtime.function.code_dir)
+
+    def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path:
+        """publish-layer-version, before moto stores it: the zip unpacked (refused as Lambda would)."""
+        return self._unpack("layers", layer_name, zip_bytes)
+
+    def layer_published(self, folder: Path, response: dict) -> None:
+        arn = response.get("LayerVersionArn")
+        if arn:
+            self._layers[arn] = folder
+
+    def set_recursion(self, name: str, allow: bool) -> None:
+        (self._recursion_allowed.add if allow else self._recursion_allowed.discard)(name)
+
+    def recursion_allowed_for(self, name: str) -> bool:
+        return name in self._recursion_allowed
+
+    def apply_event_invoke_config(self, name: str, request: dict) -> None:
+        """put-function-event-invoke-config: retries, maximum event age, on-failure destination."""
+        runtime = self.runtime_or_fail(name)
+        changes: dict = {}
+        if "MaximumRetryAttempts" in request:
+            changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
+        if "MaximumEventAgeInSeconds" in request:
+            changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
+        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if destination is not None:
+            changes["on_failure_destination"] = destination or None
+        # Not a code or configuration change: warm environments stay.
+        runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+
+    # -- event source mappings (run by the polled event sources) ----------------------------------------
+    def add_mapping_runner(self, runner) -> None:
+        """A polled event source runs the mappings whose EventSourceArn it ``accepts``."""
+        self._mapping_runners.append(runner)
+
+    def _runner_for(self, arn: str):
+        return next((r for r in self._mapping_runners if r.accepts(arn)), None)
+
+    def check_mapping(self, request: dict) -> str | None:
+        """Lambda's validation of create-event-source-mapping, before moto stores anything."""
+        arn = request.get("EventSourceArn") or ""
+        runner = self._runner_for(arn)
+        if runner is None:
+            return None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
+        name = request.get("FunctionName") or ""
+        runtime = self.runtime(function_name_from(name))
+        if runtime is None:
+            return f"Function not found: {name}"
+        return validate_filters(request) or runner.validate(request, runtime.function)
+
+    def mapping_changed(self, data: dict) -> None:
+        if not data.get("UUID") or not data.get("EventSourceArn"):
+            return
+        runner = self._runner_for(data["EventSourceArn"])
+        if runner is None:
+            return
+        mapping = MappingConfig.from_api(data, function_name_from(data.get("FunctionArn", "")))
+        self._mappings[mapping.uuid] = mapping
+        runner.apply(mapping)
+
+    def mapping_deleted(self, uuid: str) -> None:
+        mapping = self._mappings.pop(uuid, None)
+        runner = mapping and self._runner_for(mapping.event_source_arn)
+        if runner is not None:
+            runner.remove(uuid)
+
+    def mappings(self) -> list[MappingConfig]:
+        return list(self._mappings.values())
+
+    # -- code and layers on disk ---------------------------------------------------------------------
+    def layer_folder(self, arn: str) -> Path:
+        """Where a layer version published through the API is unpacked (its ``/opt``), for a function the
+        sandbox runs from a folder with that layer (a template's, sandbox/sam/)."""
+        return self._layer_dir(arn)
+
+    def _layer_dir(self, arn: str) -> Path:
+        if arn not in self._layers:
+            raise ConfigError(f"Layer version {arn} does not exist in this sandbox; publish it first "
+                              f"(aws lambda publish-layer-version).")
+        return self._layers[arn]
+
+    def _unpack(self, kind: str, name: str, zip_bytes: bytes, layers_bytes: int = 0) -> Path:
+        """The zip unpacked under the code directory (a folder per content), or LambdaApiError with
+        Lambda's InvalidParameterValueException when Lambda would refuse it."""
+        folder = self.code_dir / kind / name / hashlib.sha256(zip_bytes).hexdigest()[:12]
+        if not self._holds(folder, kind):  # names are validated before: this is the last line of defence
+            raise LambdaApiError(400, "InvalidParameterValueException", f"Invalid name: {name}.")
+        if folder.exists():
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return unpack_package(zip_bytes, folder, layers_bytes)
+        except PackageRefused as exc:
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # the name's folder, unless it holds another package
+            raise LambdaApiError(400, "InvalidParameterValueException", str(exc)) from None
+
+    def _holds(self, folder: Path, kind: str) -> bool:
+        """Is ``folder`` one of the code directory's own package folders (``<kind>/<name>/<hash>``)?"""
+        root = (self.code_dir / kind).resolve()
+        resolved = Path(folder).resolve()
+        return resolved.parent.parent == root and resolved.is_relative_to(root)
+
+    def _remove_unpacked(self, folder: Path) -> None:
+        """Remove a package folder the service unpacked (never a folder a function runs from in place),
+        and its name's folder once empty."""
+        if not (self._holds(folder, "functions") or self._holds(folder, "layers")):
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            Path(folder).parent.rmdir()
+
+    def _layers_size(self, layers) -> int:
+        return sum(folder_size(folder) for folder in layers)
+
+
+def _queue_name(target_arn: str | None) -> str | None:
+    """``arn:aws:sqs:us-east-1:123456789012:name`` -> ``name``; other targets (SNS) are not run here."""
+    target = target_arn or ""
+    return target.split(":")[-1] if target.startswith("arn:aws:sqs:") else None

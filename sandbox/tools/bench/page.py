@@ -1,0 +1,341 @@
+"""``run_local.py bench --only page``: what watching costs (issue 17). Measures and prints; asserts nothing.
+
+A running sandbox with its page, and real headless Chromium tabs on the gallery - each in its own browser
+context, as separate viewers (students' tabs) would be, so each holds its own change-feed stream. Then:
+
+- bursts of ``burst`` uploads of a 640x480 JPEG from 8 client threads (presigned PUTs from another
+  process) with 0, 1 and 3 pages open, then 0 and 3 again (a shared machine drifts): images per second, the sandbox process's CPU for the burst, the browsers' CPU, the time a page takes to paint its
+  gallery again after a reload, and the sandbox process's CPU while idle with those pages open;
+- how long after an upload's output is written it appears on an open page (the card done, and its
+  thumbnail shown), one upload at a time;
+- the first gallery paint of a new tab with 10 images and with ``gallery_images`` (10,000) in the
+  buckets - in a fresh browser context (nothing cached, a new renderer process) and in one that has
+  shown the page before - and what the first page of the gallery and of the invocations costs the
+  server there.
+
+Other jobs on the same cores move every figure: the load average is printed with them.
+
+The environments run at full CPU (--full-cpu), as in the burst benchmark: this measures the sandbox's
+machinery and what the page adds to it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from sandbox.config import PROJECT_ROOT, SandboxConfig
+from sandbox.tools.bench.runner import _UPLOADER, _cpu_seconds, _line
+from sandbox.lambda_.invocation import InvocationStatus
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_CONFIG = {"port": 0, "web_port": None, "full_cpu": True}
+THREADS = 8
+TEST_JPG = PROJECT_ROOT / "sample_images" / "test.jpg"
+
+# Installed in the latency phase's page only: when a card turns done and when its thumbnail is shown.
+WATCH_CARDS = """() => {
+    window.__seen = {done: {}, shown: {}};
+    const note = (card) => {
+        const key = card.dataset.key;
+        if (card.classList.contains("status-done") && !window.__seen.done[key]) window.__seen.done[key] = Date.now();
+        const img = card.querySelector("img.resized-img");
+        if (img && img.complete && img.naturalWidth && !window.__seen.shown[key]) window.__seen.shown[key] = Date.now();
+    };
+    new MutationObserver((mutations) => {
+        for (const m of mutations) {
+            const card = (m.target.closest && m.target.closest("article.card")) || null;
+            if (card) note(card);
+            for (const node of m.addedNodes) if (node.matches && node.matches("article.card")) note(node);
+        }
+    }).observe(document.querySelector("#gallery"), {subtree: true, childList: true, attributes: true,
+                                                    attributeFilter: ["class"]});
+}"""
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(TEST_JPG) as image:
+        small = image.convert("RGB").resize((width, height))
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class Completions:
+    """Counts the uploads of one burst that have their final success, from the records' own changes
+    (one listener, O(1) a change: waiting must not cost the process being measured)."""
+
+    def __init__(self, sb):
+        self._lock = threading.Lock()
+        self._prefix = None
+        self._done: set[str] = set()
+        self._target = 0
+        self._event = threading.Event()
+        sb.records.subscribe(self._on_change)
+
+    def expect(self, prefix: str, count: int) -> None:
+        with self._lock:
+            self._prefix, self._done, self._target = prefix, set(), count
+            self._event.clear()
+
+    def _on_change(self, record) -> None:
+        key = (record.subject or {}).get("key") or ""
+        if self._prefix is None or not key.startswith(self._prefix) or not record.final:
+            return
+        if record.status != InvocationStatus.SUCCESS:
+            return
+        with self._lock:
+            self._done.add(key)
+            if len(self._done) >= self._target:
+                self._event.set()
+
+    def wait(self, timeout: float) -> int:
+        self._event.wait(timeout)
+        with self._lock:
+            return len(self._done)
+
+
+def _browser_cpu(me: psutil.Process) -> float:
+    total = 0.0
+    for child in me.children(recursive=True):
+        try:
+            if "chrom" in child.name():
+                total += _cpu_seconds(child)
+        except psutil.Error:
+            pass
+    return total
+
+
+def _burst(sb, completions: Completions, prefix: str, count: int, body_path: Path) -> dict:
+    keys = [f"{prefix}/{i:04d}.jpg" for i in range(count)]
+    me = psutil.Process()
+    completions.expect(prefix + "/", count)
+    uploader = subprocess.Popen([sys.executable, "-c", _UPLOADER, sb.endpoint_url, sb.config.source_bucket,
+                                 str(body_path), str(THREADS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        uploader.stdin.write(" ".join(keys) + "\n")
+        uploader.stdin.flush()
+        if uploader.stdout.readline().strip() != "ready":
+            raise RuntimeError("the burst's uploader did not start")
+        sandbox_before, browser_before = _cpu_seconds(me), _browser_cpu(me)
+        started = time.perf_counter()
+        uploader.stdin.write("go\n")
+        uploader.stdin.close()
+        report = uploader.stdout.readline().split()
+        if uploader.wait(600) != 0 or report[:1] != ["cpu"]:
+            raise RuntimeError("the burst's uploader failed (its error is above)")
+    finally:
+        if uploader.poll() is None:
+            uploader.kill()
+    done = completions.wait(600)
+    elapsed = time.perf_counter() - started
+    return {"images": done, "seconds": elapsed, "images_per_s": done / elapsed,
+            "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before, "cpu_browser_s": _browser_cpu(me) - browser_before}
+
+
+def _idle_cpu(seconds: float) -> float:
+    """The sandbox process's CPU over ``seconds`` of nothing happening, as % of one core."""
+    me = psutil.Process()
+    before, started = _cpu_seconds(me), time.perf_counter()
+    time.sleep(seconds)  # the measuring interval itself
+    return (_cpu_seconds(me) - before) / (time.perf_counter() - started) * 100
+
+
+def _open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url)
+    page.wait_for_function("() => document.querySelector('#live').textContent === 'live'")
+    return context, page
+
+
+def _first_paint(page) -> dict:
+    page.wait_for_function("() => performance.getEntriesByName('gallery-first-paint').length > 0")
+    paint = page.evaluate("() => performance.getEntriesByName('gallery-first-paint')[0].startTime")
+    page.wait_for_function("() => performance.getEntriesByName('gallery-first-thumbnail').length > 0")
+    thumb = page.evaluate("() => performance.getEntriesByName('gallery-first-thumbnail')[0].startTime")
+    return {"paint_ms": paint, "thumbnail_ms": thumb}
+
+
+def _tab_paint(browser, url: str, repeats: int = 3) -> dict:
+    """Median first paint of a new tab: in a fresh context each time, and in one context that has shown
+    the page before (its files in the browser's cache)."""
+    cold, warm = [], []
+    used = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        first = used.new_page()
+        first.goto(url)
+        _first_paint(first)
+        first.close()
+        for _ in range(repeats):
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            try:
+                page = context.new_page()
+                page.set_default_timeout(120_000)
+                page.goto(url)
+                cold.append(_first_paint(page))
+            finally:
+                context.close()
+            page = used.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            warm.append(_first_paint(page))
+            page.close()
+    finally:
+        used.close()
+    return {"paint_ms": statistics.median(r["paint_ms"] for r in cold),
+            "thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in cold),
+            "cached_paint_ms": statistics.median(r["paint_ms"] for r in warm),
+            "cached_thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in warm)}
+
+
+def _api_cost(url: str) -> dict:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body = response.read()
+    return {"ms": (time.perf_counter() - started) * 1000, "bytes": len(body), "data": json.loads(body)}
+
+
+def _latency(sb, browser, url: str, uploads: int, body: bytes) -> dict:
+    context, page = _open_page(browser, url)
+    try:
+        page.evaluate(WATCH_CARDS)
+        done, shown = [], []
+        for i in range(uploads):
+            key = f"page-latency/{i:02d}.jpg"
+            sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=body)
+            record = sb.wait_for_key(key, timeout=120)
+            page.wait_for_function("(key) => window.__seen.shown[key]", arg=key, polling=50)
+            seen = page.evaluate("(key) => [window.__seen.done[key], window.__seen.shown[key]]", key)
+            written = record.finished_at * 1000  # the handler had written its output when it returned
+            done.append(seen[0] - written)
+            shown.append(seen[1] - written)
+    finally:
+        context.close()
+    return {"card_ms_median": statistics.median(done), "card_ms_max": max(done),
+            "thumbnail_ms_median": statistics.median(shown), "thumbnail_ms_max": max(shown)}
+
+
+def _fill_gallery(sb, completions: Completions, total: int, body_path: Path, base: str) -> int:
+    have = _api_cost(f"{base}api/gallery?limit=1")["data"]["total"]
+    missing = total - have
+    chunk = 0
+    while missing > 0:
+        count = min(missing, 2000)
+        _burst(sb, completions, f"page-fill/{chunk}", count, body_path)
+        chunk += 1
+        missing -= count
+    return _api_cost(f"{base}api/gallery?limit=1")["data"]["total"]
+
+
+def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, latency_uploads: int = 10) -> dict:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("  skipped: the playwright package is not installed (pip install -e '.[test]')")
+        return {}
+    if not CHROMIUM.exists():
+        print(f"  skipped: {CHROMIUM} is not installed (apt-get install chromium)")
+        return {}
+    from web.server import serve
+
+    from sandbox.core import Sandbox
+
+    figures: dict = {"burst": burst, "threads": THREADS}
+    folder = Path(tempfile.mkdtemp(prefix="page-bench-"))
+    photo, tiny = folder / "photo-640x480.jpg", folder / "tiny-64x48.jpg"
+    photo.write_bytes(_jpeg(640, 480))
+    tiny.write_bytes(_jpeg(64, 48))
+    with Sandbox(SandboxConfig(**PAGE_CONFIG)) as sb, sync_playwright() as playwright:
+        server = serve(sb, port=0)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            completions = Completions(sb)
+            url = server.url
+            _burst(sb, completions, "page-warmup-10", 10, photo)
+            figures["load_before"] = os.getloadavg()[0]
+            figures["paint_10"] = _tab_paint(browser, url)
+            figures["paint_10"]["images"] = _api_cost(f"{url}api/gallery?limit=1")["data"]["total"]
+            _burst(sb, completions, "page-warmup", 200, photo)  # every environment started: the bursts are warm
+
+            runs = []
+            for label, pages in (("none", 0), ("one", 1), ("three", 3), ("none again", 0), ("three again", 3)):
+                opened = [_open_page(browser, url) for _ in range(pages)]
+                for _, page in opened:
+                    _first_paint(page)
+                result = _burst(sb, completions, f"page-{label.replace(' ', '-')}", burst, photo)
+                sb.records.wait_idle(120)
+                result.update(label=label, pages=pages)
+                if opened:
+                    page = opened[0][1]
+                    page.reload()
+                    result["reload"] = _first_paint(page)
+                time.sleep(2)  # let the last log batches and frames go out before measuring idle
+                result["idle_cpu_pct"] = _idle_cpu(idle_s)
+                for context, _ in opened:
+                    context.close()
+                runs.append(result)
+                _print_run(result, runs[0])
+            figures["runs"] = runs
+
+            figures["latency"] = _latency(sb, browser, url, latency_uploads, tiny.read_bytes())
+            figures["gallery_images"] = _fill_gallery(sb, completions, gallery_images, tiny, url)
+            figures["paint_many"] = _tab_paint(browser, url)
+            figures["gallery_api"] = {k: v for k, v in _api_cost(f"{url}api/gallery").items() if k != "data"}
+            figures["invocations_api"] = {k: v for k, v in _api_cost(f"{url}api/invocations").items() if k != "data"}
+            figures["load_after"] = os.getloadavg()[0]
+        finally:
+            browser.close()
+            server.stop()
+    _print_summary(figures)
+    return figures
+
+
+def _print_run(run: dict, baseline: dict) -> None:
+    share = run["images_per_s"] / baseline["images_per_s"] * 100
+    reload = f", reload -> gallery painted {run['reload']['paint_ms']:.0f} ms" if "reload" in run else ""
+    _line(f"{run['pages']} page(s) open ({run['label']}): burst of {run['images']}",
+          f"{run['images_per_s']:.1f} /s",
+          f"{share:.0f} % of the first no-page run; sandbox CPU {run['cpu_sandbox_s']:.1f} s, browsers "
+          f"{run['cpu_browser_s']:.1f} s; idle {run['idle_cpu_pct']:.2f} % of a core{reload}")
+
+
+def _print_summary(figures: dict) -> None:
+    runs = figures["runs"]
+    none = statistics.fmean(run["images_per_s"] for run in runs if run["pages"] == 0)
+    three = [run for run in runs if run["pages"] == 3]
+    _line("3 pages against no page (means of the two runs each)",
+          f"{statistics.fmean(run['images_per_s'] for run in three) / none * 100:.0f} %", "goal >= 90 %")
+    _line("sandbox CPU while idle, 3 pages open", f"{max(run['idle_cpu_pct'] for run in three):.2f} %",
+          "the higher of two runs; goal <= 1 % of a core")
+    latency = figures["latency"]
+    _line("upload -> its card done on an open page, after the output is written",
+          f"{latency['card_ms_median']:.0f} ms", f"p50; max {latency['card_ms_max']:.0f} ms")
+    _line("upload -> its thumbnail shown on an open page, after the output is written",
+          f"{latency['thumbnail_ms_median']:.0f} ms", f"p50; max {latency['thumbnail_ms_max']:.0f} ms (goal <= 250 ms)")
+    for label, paint in ((f"{figures['paint_10']['images']} images", figures["paint_10"]),
+                         (f"{figures['gallery_images']:,} images", figures["paint_many"])):
+        _line(f"first gallery paint of a new tab, {label}", f"{paint['paint_ms']:.0f} ms",
+              f"fresh context (first thumbnail {paint['thumbnail_ms']:.0f} ms); page seen before "
+              f"{paint['cached_paint_ms']:.0f} ms (goal <= 300 ms)")
+    gallery, invocations = figures["gallery_api"], figures["invocations_api"]
+    _line(f"GET /api/gallery (a page of 50) at {figures['gallery_images']:,} images", f"{gallery['ms']:.0f} ms",
+          f"{gallery['bytes'] / 1024:.0f} KB; /api/invocations {invocations['ms']:.0f} ms, "
+          f"{invocations['bytes'] / 1024:.0f} KB")
+    print(f"  (load average of the machine: {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)")
