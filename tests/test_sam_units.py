@@ -170,7 +170,7 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
         Properties:
           CodeUri: src/
           Handler: app.handler
-          Runtime: nodejs20.x
+          Runtime: java21
           FileSystemConfigs:
             - Arn: arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-1
               LocalMountPath: /mnt/efs
@@ -183,7 +183,7 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
                 Method: get
     """)
     problems = {str(p) for p in refused.value.problems}
-    assert any("Runtime nodejs20.x: the sandbox runs Python functions (python3.x) only" in p for p in problems)
+    assert any("Runtime java21: the sandbox runs python3.x, nodejs18.x" in p for p in problems)
     assert any("property FileSystemConfigs is not run by the sandbox" in p for p in problems)
     assert any("Body.paths./.options: MOCK integration" in p and "SAM's Cors" in p for p in problems)
 

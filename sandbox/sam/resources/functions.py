@@ -15,6 +15,7 @@ import zipfile
 
 from ...config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FunctionConfiguration
 from ...packaging import function_zip_bytes
+from ...runtimes import NODE_RUNTIMES, PROVIDED_RUNTIMES, is_node, is_provided
 from . import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
 from .storage import queue_or_stream_source
 
@@ -58,8 +59,9 @@ class Function(Kind):
         if props.get("PackageType", "Zip") != "Zip" or (isinstance(code, dict) and "ImageUri" in code):
             problems.append("PackageType Image: the sandbox runs zip functions only, not container images")
         runtime = props.get("Runtime")
-        if isinstance(runtime, str) and not runtime.startswith("python3"):
-            problems.append(f"Runtime {runtime}: the sandbox runs Python functions (python3.x) only")
+        if isinstance(runtime, str) and not (runtime.startswith("python3") or is_node(runtime) or is_provided(runtime)):
+            problems.append(f"Runtime {runtime}: the sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
+                            f"{', '.join(PROVIDED_RUNTIMES)} functions")
         target = (props.get("DeadLetterConfig") or {}).get("TargetArn")
         if target is not None and referenced_type(target, plan) not in (None, "AWS::SQS::Queue") or (
                 isinstance(target, str) and arn_service(target) != "sqs"):
