@@ -12,6 +12,7 @@ from .. import examples
 from ..endpoint_access import new_access_token
 from ..errors import SandboxError
 from ..host_names import is_loopback_name, normalise_name
+from ..runtimes import local_runner
 
 class TerminalTail:
     """A readable live tail of the function's logs on the terminal."""
@@ -183,7 +184,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
     print(f"""Lambda sandbox — {function.function_name} ({function.handler} in {function.code_dir})
   local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS, DynamoDB, EventBridge, API Gateway)
   page               : {page}
-{"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
+{"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} ({local_runner(function.runtime, sys.version.split()[0])})
   CPU                : {_cpu_line(sandbox)}
   state              : {_state_line(sandbox)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}
