@@ -4,7 +4,7 @@ the calls its README shows for AWS: create-function, add-permission, put-bucket-
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..runtimes import node_binary
+from ..runtimes import local_node_version, node_binary
 from . import EXAMPLES_DIR, Example, package
 
 FOLDER = EXAMPLES_DIR / "node-resize"
@@ -25,6 +25,10 @@ def missing() -> str | None:
     if node_binary() is None:
         return ("the node-resize example needs Node.js: no `node` on PATH (install Node.js 20 or newer, "
                 "e.g. `apt-get install nodejs npm`, then run `npm install` in examples/node-resize)")
+    version = local_node_version() or "v0"
+    if int(version.lstrip("v").split(".")[0] or 0) < 20:
+        return (f"the node-resize example needs Node.js 20 or newer (sharp and the AWS SDK v3 require it); "
+                f"this machine's node is {version}")
     absent = [m for m in NEEDED_MODULES if not (FOLDER / "node_modules" / m / "package.json").is_file()]
     if absent:
         return (f"examples/node-resize has no node_modules/{' or '.join(absent)}: run `npm install` in "
