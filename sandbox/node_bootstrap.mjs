@@ -34,6 +34,7 @@ function request(method, urlPath, body, headers = {}) {
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
+    req.on('socket', (socket) => socket.setNoDelay(true));
     req.on('error', reject);
     req.end(body);
   });
