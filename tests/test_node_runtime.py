@@ -148,3 +148,28 @@ def test_provided_runtime_without_an_executable_bootstrap_fails_init(sb):
     response, error, _ = _invoke(sb, "CustomNotExecutable")
     assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.InvalidEntrypoint"
     assert "permission denied" in error["errorMessage"]
+
+
+@needs_node
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("sh") is None, reason="needs sh and curl")
+def test_node_and_custom_runtime_functions_survive_a_restart_with_their_bootstrap_executable(tmp_path):
+    from sandbox.config import FunctionConfiguration, SandboxConfig
+    from sandbox.core import Sandbox
+    from conftest import PROJECT_ROOT
+
+    def started():
+        return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(tmp_path), full_cpu=True),
+                       FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
+
+    sandbox = started()
+    try:
+        _create(sandbox, "KeptNode", "nodejs20.x", "index.handler", _conformance_files("index.mjs"))
+        _create(sandbox, "KeptCustom", "provided.al2", "kept.handler", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o755})
+    finally:
+        sandbox.stop()
+    sandbox = started()
+    try:
+        assert _invoke(sandbox, "KeptNode", {"action": "echo", "value": 1})[1]["value"] == 1
+        assert _invoke(sandbox, "KeptCustom", {"n": 2})[1] == {"echo": {"n": 2}, "handler": "kept.handler"}
+    finally:
+        sandbox.stop()
