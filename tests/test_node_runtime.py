@@ -173,3 +173,19 @@ def test_node_and_custom_runtime_functions_survive_a_restart_with_their_bootstra
         assert _invoke(sandbox, "KeptCustom", {"n": 2})[1] == {"echo": {"n": 2}, "handler": "kept.handler"}
     finally:
         sandbox.stop()
+
+
+@needs_node
+def test_tune_measures_the_node_process_under_each_memory_sizes_cpu_share():
+    from sandbox import power_tuning
+
+    sandbox = start_sandbox(HANDLERS / "conformance", runtime="nodejs20.x", handler="index.handler", timeout=30)
+    try:
+        result = power_tuning.tune(sandbox.endpoint_url, sandbox.function.function_name,
+                                   {"action": "spin", "cpu_ms": 40}, [128, 1769], runs=3)
+    finally:
+        sandbox.stop()
+    small, large = result.sizes
+    assert small.succeeded and large.succeeded and small.cold.init_ms is not None
+    assert small.duration_p50_ms > 3 * large.duration_p50_ms  # 7.2 % of a vCPU against one vCPU
+    assert result.fastest is large

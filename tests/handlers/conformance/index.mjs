@@ -18,6 +18,15 @@ export const handler = async (event, context) => {
     return 'allocated';
   }
   if (action === 'large') return 'x'.repeat(event.bytes);
+  if (action === 'spin') { // use event.cpu_ms of CPU time, however long that takes under the CPU share
+    const start = process.cpuUsage();
+    let used = 0;
+    while (used < event.cpu_ms * 1000) {
+      const now = process.cpuUsage(start);
+      used = now.user + now.system;
+    }
+    return 'spun';
+  }
   if (action === 'client_context') return context.clientContext ?? null;
   return null;
 };
