@@ -8,6 +8,7 @@
 The AWS SDK for JavaScript v3, which AWS's Node runtimes ship in /var/runtime/node_modules, comes from the
 function's own node_modules, or from one shared install (``npm install --prefix <folder> @aws-sdk/...``)
 in ``SANDBOX_NODE_RUNTIME_MODULES``'s folder (default: ~/.cache/lambda-sandbox/nodejs/node_modules).
+``SANDBOX_NODE_RUNTIME_CLIENT`` (the path of aws-lambda-ric's bin/index.mjs) runs AWS's own Node client instead.
 """
 from __future__ import annotations
 
@@ -104,6 +105,9 @@ def command_for(function, default: list[str]) -> tuple[list[str], bool | None]:
         if binary is None:
             raise InvalidEntrypoint(f"{function.runtime} needs Node.js: no `node` on PATH (install Node.js, "
                                     f"or set SANDBOX_NODE to its path)")
+        aws_client = os.environ.get("SANDBOX_NODE_RUNTIME_CLIENT")
+        if aws_client:  # AWS's own aws-lambda-ric (its bin/index.mjs): it writes no markers
+            return [binary, aws_client, function.handler], False
         return [binary, str(NODE_BOOTSTRAP)], True
     if is_provided(function.runtime):
         candidates = [Path(function.code_dir) / "bootstrap"] + [Path(layer) / "bootstrap" for layer in function.layers]

@@ -2,6 +2,8 @@
 Python bootstrap or the Node bootstrap (tests/handlers/conformance/: one handler in each language)."""
 import base64
 import json
+import os
+import re
 import shutil
 
 import pytest
@@ -9,22 +11,32 @@ import pytest
 from conftest import HANDLERS, start_sandbox
 
 node_missing = shutil.which("node") is None
+# AWS's own Node runtime client, when installed (`npm install aws-lambda-ric` compiles native code): the path
+# of its bin/index.mjs in AWS_LAMBDA_RIC_BIN.
+AWS_RIC = os.environ.get("AWS_LAMBDA_RIC_BIN", "")
 RUNTIMES = {
     "python": {"runtime": "python3.12", "handler": "lambda_function.handler", "error_type": "ValueError"},
     "node": {"runtime": "nodejs20.x", "handler": "index.handler", "error_type": "Error"},
+    "aws-lambda-ric": {"runtime": "nodejs20.x", "handler": "index.handler", "error_type": "Error"},
 }
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", params=list(RUNTIMES))
 def lang(request):
-    if request.param == "node" and node_missing:
+    if request.param != "python" and node_missing:
         pytest.skip("node is not installed: the Node runtime's tests need Node.js on PATH")
+    if request.param == "aws-lambda-ric" and not os.path.isfile(AWS_RIC):
+        pytest.skip("AWS's aws-lambda-ric is not installed: set AWS_LAMBDA_RIC_BIN to its bin/index.mjs")
     spec = RUNTIMES[request.param]
+    patch = pytest.MonkeyPatch()
+    if request.param == "aws-lambda-ric":
+        patch.setenv("SANDBOX_NODE_RUNTIME_CLIENT", AWS_RIC)
     sb = start_sandbox(HANDLERS / "conformance", runtime=spec["runtime"], handler=spec["handler"],
                        maximum_retry_attempts=0, timeout=2)
     yield sb, spec
     sb.stop()
+    patch.undo()
 
 
 def messages(sb, record):
@@ -40,12 +52,14 @@ def _other_function(sb, spec, name, code_dir, handler=None):
 
 
 def test_success_returns_the_handlers_value_with_the_context(lang):
-    sb, _ = lang
+    sb, spec = lang
     record = sb.invoke({"action": "echo", "value": 7})
     assert record.status == "success", record.result
     assert record.result == {"value": 7, "requestId": record.request_id, "functionName": "ImageResizeLambda",
                              "memory": "128", "remainingPositive": True}
-    assert any(m.endswith("echo 7") for m in messages(sb, record))
+    [line] = [m for m in messages(sb, record) if m.endswith("echo 7")]
+    if spec["runtime"].startswith("nodejs"):  # the Node runtime's format: <ISO time>\t<request id>\tINFO\t<message>
+        assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{record.request_id}\tINFO\techo 7", line)
     warm = sb.invoke({"action": "echo", "value": 8})
     assert warm.cold_start is False and warm.init_duration_ms is None
     assert any(m.startswith("REPORT RequestId: " + warm.request_id) for m in messages(sb, warm))
@@ -55,6 +69,9 @@ def test_handler_error_is_posted_with_its_type_and_message(lang):
     sb, spec = lang
     record = sb.invoke({"action": "raise"})
     assert (record.status, record.error_type, record.error_message) == ("error", spec["error_type"], "boom")
+    if spec["runtime"].startswith("nodejs"):
+        assert record.result["trace"][0] == "Error: boom"
+        assert any(f"\t{record.request_id}\tERROR\tInvoke Error \t{{" in m for m in messages(sb, record))
     assert sb.invoke({"action": "echo"}).cold_start is False  # the environment survives a handler error
 
 
