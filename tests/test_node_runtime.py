@@ -189,3 +189,18 @@ def test_tune_measures_the_node_process_under_each_memory_sizes_cpu_share():
     assert small.succeeded and large.succeeded and small.cold.init_ms is not None
     assert small.duration_p50_ms > 3 * large.duration_p50_ms  # 7.2 % of a vCPU against one vCPU
     assert result.fastest is large
+
+
+@needs_node
+def test_the_page_lists_a_node_functions_invocations_like_any_other(sb):
+    from web.app import create_app
+
+    _create(sb, "NodeOnThePage", "nodejs20.x", "index.handler", _conformance_files("index.mjs"))
+    response, _, _ = _invoke(sb, "NodeOnThePage", {"action": "echo", "value": 5})
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    client = create_app(sb, {"WEB_PORT": 8000}).test_client()
+    rows = client.get("/api/invocations?limit=500", base_url="http://127.0.0.1:8000").get_json()["invocations"]
+    [row] = [r for r in rows if request_id in json.dumps(r)]
+    assert "NodeOnThePage" in json.dumps(row) and "success" in json.dumps(row)
+    detail = client.get(f"/api/invocations/{request_id}/1", base_url="http://127.0.0.1:8000").get_json()
+    assert f"{request_id}\\tINFO\\techo 5" in json.dumps(detail["logs"])  # the Node format, on the page
