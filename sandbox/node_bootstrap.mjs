@@ -182,7 +182,9 @@ async function loadHandler(taskRoot, fullHandler) {
   }
   const handler = match[2].split('.').reduce((obj, key) => obj && obj[key], app);
   if (!handler) throw new runtimeErrors.HandlerNotFound(`${fullHandler} is undefined or not exported`);
-  if (typeof handler !== 'function') throw new runtimeErrors.HandlerNotFound(`${fullHandler} is not a function`);
+  if (typeof handler !== 'function') {
+    throw new runtimeErrors.HandlerNotFound(`${fullHandler} is not a function`);
+  }
   return handler;
 }
 
@@ -313,7 +315,8 @@ async function main() {
     const next = await request('GET', '/invocation/next');
     const id = next.headers['lambda-runtime-aws-request-id'];
     globalThis[REQUEST_ID] = id;
-    if (next.headers['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = next.headers['lambda-runtime-trace-id'];
+    const traceId = next.headers['lambda-runtime-trace-id'];
+    if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
     else delete process.env._X_AMZN_TRACE_ID;
     let event;
     try {

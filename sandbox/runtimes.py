@@ -8,7 +8,8 @@
 The AWS SDK for JavaScript v3, which AWS's Node runtimes ship in /var/runtime/node_modules, comes from the
 function's own node_modules, or from one shared install (``npm install --prefix <folder> @aws-sdk/...``)
 in ``SANDBOX_NODE_RUNTIME_MODULES``'s folder (default: ~/.cache/lambda-sandbox/nodejs/node_modules).
-``SANDBOX_NODE_RUNTIME_CLIENT`` (the path of aws-lambda-ric's bin/index.mjs) runs AWS's own Node client instead.
+``SANDBOX_NODE_RUNTIME_CLIENT`` (the path of aws-lambda-ric's bin/index.mjs) runs AWS's own Node client
+instead.
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def node_binary() -> str | None:
 @lru_cache(maxsize=4)
 def _node_version(binary: str) -> str | None:
     try:
-        return subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -110,7 +112,7 @@ def command_for(function, default: list[str]) -> tuple[list[str], bool | None]:
             return [binary, aws_client, function.handler], False
         return [binary, str(NODE_BOOTSTRAP)], True
     if is_provided(function.runtime):
-        candidates = [Path(function.code_dir) / "bootstrap"] + [Path(layer) / "bootstrap" for layer in function.layers]
+        candidates = [Path(folder) / "bootstrap" for folder in (function.code_dir, *function.layers)]
         for bootstrap in candidates:
             if bootstrap.is_file():
                 if not os.access(bootstrap, os.X_OK):

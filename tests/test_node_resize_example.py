@@ -1,5 +1,6 @@
-"""examples/node-resize end to end: `run_local.py --example node-resize`, every sample image uploaded with the
-real AWS CLI, each resized to half its (EXIF-oriented) size as resized-<key>, with logs in AWS's Node format."""
+"""examples/node-resize end to end: `run_local.py --example node-resize`, every sample image uploaded with
+the real AWS CLI, each resized to half its (EXIF-oriented) size as resized-<key>, with logs in AWS's Node
+format."""
 from __future__ import annotations
 
 import io
@@ -16,8 +17,8 @@ from waiting import eventually
 
 pytestmark = pytest.mark.slow
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
-IMAGES = ["holiday photo.jpg", "gray-16bit.png", "palette.gif", "pixel.png", "portrait-exif-6.jpg", "test.jpg",
-          "transparent-logo.png"]
+IMAGES = ["holiday photo.jpg", "gray-16bit.png", "palette.gif", "pixel.png", "portrait-exif-6.jpg",
+          "test.jpg", "transparent-logo.png"]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,6 @@ def test_its_logs_are_in_the_node_runtimes_format(example):
                                "/aws/lambda/NodeImageResizeLambda", "--query", "events[].message")) or [],
         lambda found: any("resized s3://" in m for m in found), what="the function's log lines", timeout=120)
     line = next(m for m in messages if "resized s3://" in m)
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t[0-9a-f-]{36}\tINFO\tresized s3://node-image-bucket123/",
-                    line), line
+    iso_time = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.match(rf"^{iso_time}\t[0-9a-f-]{{36}}\tINFO\tresized s3://node-image-bucket123/", line), line
     assert any(m.startswith("REPORT RequestId:") and "Init Duration" in m for m in messages)

@@ -114,8 +114,8 @@ def test_es_module_by_package_type_and_import_error_message(sb):
     assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.ImportModuleError"
     assert "no-such-package" in error["errorMessage"]
     log = "\n".join(e.message for e in sb.log_events())  # logged during INIT, before any request
-    assert re.search(rf"{ISO}\tundefined\tERROR\tUncaught Exception \t{{\"errorType\":\"Runtime.ImportModuleError\"",
-                     log), log
+    uncaught = rf"{ISO}\tundefined\tERROR\tUncaught Exception \t{{\"errorType\":\"Runtime.ImportModuleError\""
+    assert re.search(uncaught, log), log
 
 
 BOOTSTRAP = """#!/bin/sh
@@ -127,7 +127,8 @@ while true; do
   EVENT=$(curl -sS -LD "$HEADERS" "$API/invocation/next")
   ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
   echo "handling $ID with $_HANDLER"
-  curl -sS -X POST "$API/invocation/$ID/response" -d "{\\"echo\\": $EVENT, \\"handler\\": \\"$_HANDLER\\"}" >/dev/null
+  curl -sS -X POST "$API/invocation/$ID/response" \\
+    -d "{\\"echo\\": $EVENT, \\"handler\\": \\"$_HANDLER\\"}" >/dev/null
 done
 """
 
@@ -164,7 +165,8 @@ def test_node_and_custom_runtime_functions_survive_a_restart_with_their_bootstra
     sandbox = started()
     try:
         _create(sandbox, "KeptNode", "nodejs20.x", "index.handler", _conformance_files("index.mjs"))
-        _create(sandbox, "KeptCustom", "provided.al2", "kept.handler", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o755})
+        _create(sandbox, "KeptCustom", "provided.al2", "kept.handler", {"bootstrap": BOOTSTRAP},
+                {"bootstrap": 0o755})
     finally:
         sandbox.stop()
     sandbox = started()
@@ -179,7 +181,8 @@ def test_node_and_custom_runtime_functions_survive_a_restart_with_their_bootstra
 def test_tune_measures_the_node_process_under_each_memory_sizes_cpu_share():
     from sandbox import power_tuning
 
-    sandbox = start_sandbox(HANDLERS / "conformance", runtime="nodejs20.x", handler="index.handler", timeout=30)
+    sandbox = start_sandbox(HANDLERS / "conformance", runtime="nodejs20.x", handler="index.handler",
+                            timeout=30)
     try:
         result = power_tuning.tune(sandbox.endpoint_url, sandbox.function.function_name,
                                    {"action": "spin", "cpu_ms": 40}, [128, 1769], runs=3)
@@ -199,8 +202,9 @@ def test_the_page_lists_a_node_functions_invocations_like_any_other(sb):
     response, _, _ = _invoke(sb, "NodeOnThePage", {"action": "echo", "value": 5})
     request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     client = create_app(sb, {"WEB_PORT": 8000}).test_client()
-    rows = client.get("/api/invocations?limit=500", base_url="http://127.0.0.1:8000").get_json()["invocations"]
+    page = "http://127.0.0.1:8000"
+    rows = client.get("/api/invocations?limit=500", base_url=page).get_json()["invocations"]
     [row] = [r for r in rows if request_id in json.dumps(r)]
     assert "NodeOnThePage" in json.dumps(row) and "success" in json.dumps(row)
-    detail = client.get(f"/api/invocations/{request_id}/1", base_url="http://127.0.0.1:8000").get_json()
+    detail = client.get(f"/api/invocations/{request_id}/1", base_url=page).get_json()
     assert f"{request_id}\\tINFO\\techo 5" in json.dumps(detail["logs"])  # the Node format, on the page

@@ -188,6 +188,17 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
     assert any("Body.paths./.options: MOCK integration" in p and "SAM's Cors" in p for p in problems)
 
 
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2"])
+def test_node_and_custom_runtimes_are_accepted_in_a_template(tmp_path, runtime):
+    stack = stack_from(tmp_path, SAM_HEADER + FUNCTION.replace("python3.12", runtime))
+    assert not any("Runtime" in note for note in stack.plan.notes)
+
+
+def test_the_node_resize_examples_template_is_runnable():
+    stack = TemplateStack.from_file(PROJECT_ROOT / "examples" / "node-resize" / "template.yaml")
+    assert not any("Runtime" in note for note in stack.plan.notes)
+
+
 def test_a_property_with_no_local_effect_is_noted_not_refused(tmp_path):
     stack = stack_from(tmp_path, SAM_HEADER + FUNCTION + """\
           Tracing: Active

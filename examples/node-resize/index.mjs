@@ -52,7 +52,8 @@ export const handler = async (event) => {
   }
   if (failures.length) {
     // Failing the invocation lets Lambda retry an asynchronous event (and dead-letter it at the end).
-    throw new Error(`${failures.length} of ${results.length + failures.length} images failed: ${failures.join(', ')}`);
+    const total = results.length + failures.length;
+    throw new Error(`${failures.length} of ${total} images failed: ${failures.join(', ')}`);
   }
   return { statusCode: 200, body: JSON.stringify(results) };
 };

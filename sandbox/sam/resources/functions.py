@@ -59,7 +59,8 @@ class Function(Kind):
         if props.get("PackageType", "Zip") != "Zip" or (isinstance(code, dict) and "ImageUri" in code):
             problems.append("PackageType Image: the sandbox runs zip functions only, not container images")
         runtime = props.get("Runtime")
-        if isinstance(runtime, str) and not (runtime.startswith("python3") or is_node(runtime) or is_provided(runtime)):
+        if isinstance(runtime, str) and not (runtime.startswith("python3") or is_node(runtime)
+                                             or is_provided(runtime)):
             problems.append(f"Runtime {runtime}: the sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
                             f"{', '.join(PROVIDED_RUNTIMES)} functions")
         target = (props.get("DeadLetterConfig") or {}).get("TargetArn")
