@@ -82,12 +82,13 @@ def node_path(function) -> str:
     """NODE_PATH as AWS sets it (/opt/nodejs/node22/node_modules:/opt/nodejs/node_modules:
     /var/runtime/node_modules:/var/runtime:/var/task), with the layers' folders and the task root."""
     major = NODE_RUNTIMES.get(function.runtime, 22)
-    parts = []
-    for layer in function.layers:
-        parts += [str(Path(layer) / "nodejs" / f"node{major}" / "node_modules"),
-                  str(Path(layer) / "nodejs" / "node_modules")]
+    # AWS unpacks the layers into one /opt, a later layer over an earlier one: here a later layer comes first.
+    layers = [Path(layer) / "nodejs" for layer in reversed(function.layers)]
+    parts = [str(d / f"node{major}" / "node_modules") for d in layers]
+    parts += [str(d / "node_modules") for d in layers]
     runtime_modules = Path(os.environ.get("SANDBOX_NODE_RUNTIME_MODULES") or NODE_RUNTIME_MODULES_DEFAULT)
-    parts += [str(runtime_modules), str(NODE_BOOTSTRAP.parent), str(Path(function.code_dir).resolve())]
+    # /var/runtime itself holds only AWS's runtime client; the sandbox's has nothing to import: left out.
+    parts += [str(runtime_modules), str(Path(function.code_dir).resolve())]
     return os.pathsep.join(parts)
 
 
