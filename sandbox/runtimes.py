@@ -120,4 +120,8 @@ def command_for(function, default: list[str]) -> tuple[list[str], bool | None]:
                     raise InvalidEntrypoint(f"fork/exec {bootstrap}: permission denied")
                 return [str(bootstrap.resolve())], False
         raise InvalidEntrypoint("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]")
+    if not function.runtime.startswith("python3"):
+        # AWS runs Java, .NET and Ruby too; the sandbox keeps such a function but cannot start it.
+        raise InvalidEntrypoint(f"The sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
+                                f"{', '.join(PROVIDED_RUNTIMES)} functions, not {function.runtime}")
     return default, None

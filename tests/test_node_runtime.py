@@ -208,3 +208,11 @@ def test_the_page_lists_a_node_functions_invocations_like_any_other(sb):
     assert "NodeOnThePage" in json.dumps(row) and "success" in json.dumps(row)
     detail = client.get(f"/api/invocations/{request_id}/1", base_url=page).get_json()
     assert f"{request_id}\\tINFO\\techo 5" in json.dumps(detail["logs"])  # the Node format, on the page
+
+
+def test_a_runtime_the_sandbox_cannot_run_fails_its_invocations_with_one_clear_message(sb):
+    _create(sb, "JavaFunction", "java21", "example.Handler::handleRequest", {"app.jar": "not run here"})
+    response, error, _ = _invoke(sb, "JavaFunction")
+    assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "not java21" in error["errorMessage"]
+    assert _invoke(sb, "JavaFunction")[1]["errorType"] == "Runtime.InvalidEntrypoint"  # the sandbox keeps running
