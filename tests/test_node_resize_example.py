@@ -3,7 +3,6 @@ the real AWS CLI, each resized to half its (EXIF-oriented) size as resized-<key>
 format."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
