@@ -130,7 +130,9 @@ class FunctionConfiguration:
         if not isinstance(self.timeout, int) or not MIN_TIMEOUT_S <= self.timeout <= MAX_TIMEOUT_S:
             raise ConfigError(f"Timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
                               f"{MAX_TIMEOUT_S}; got {self.timeout!r}.")
-        if "." not in self.handler or self.handler.startswith(".") or self.handler.endswith("."):
+        # A custom runtime's bootstrap reads _HANDLER as it likes: AWS takes any handler string for it.
+        if not self.runtime.startswith("provided") and (
+                "." not in self.handler or self.handler.startswith(".") or self.handler.endswith(".")):
             raise ConfigError(f"Handler must look like 'file.function' (the console's default is "
                               f"'{DEFAULT_HANDLER}'); got {self.handler!r}.")
         if self.architecture not in ("x86_64", "arm64"):

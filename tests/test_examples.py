@@ -57,7 +57,14 @@ def running_example(request):
         yield name, env, banner
 
 
-@pytest.mark.parametrize("running_example", ["queue", "stream"], indirect=True)
+def _node_resize_missing():
+    from sandbox.guide.example_setups.node_resize import missing
+
+    return missing()
+
+
+@pytest.mark.parametrize("running_example", ["queue", "stream", pytest.param("node-resize", marks=pytest.mark.skipif(
+    bool(_node_resize_missing()), reason=str(_node_resize_missing())))], indirect=True)
 def test_example_walkthrough_runs_as_written(running_example):
     name, env, banner = running_example
     assert f"example {name}" in banner

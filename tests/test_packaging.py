@@ -115,6 +115,23 @@ def test_function_zip_files_are_world_readable_for_lambda(tmp_path):
     assert modes["settings.json"] == 0o644
 
 
+@pytest.mark.skipif(os.name != "posix", reason="Unix permission bits")
+def test_unpacked_entries_keep_their_unix_permission_bits(tmp_path):
+    # A custom runtime's bootstrap zipped as 0755 must arrive executable, as Lambda unpacks it.
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, mode in (("bootstrap", 0o755), ("lib/data.txt", 0o644)):
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, "#!/bin/sh\n")
+    folder = packaging.unpack_package(buffer.getvalue(), tmp_path / "task")
+    assert os.access(folder / "bootstrap", os.X_OK)
+    assert (folder / "lib" / "data.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_function_zip_is_byte_identical_when_rebuilt(tmp_path):
     code = write_code_dir(tmp_path)
     first = build_function_zip(code, tmp_path / "a.zip").read_bytes()

@@ -170,7 +170,7 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
         Properties:
           CodeUri: src/
           Handler: app.handler
-          Runtime: nodejs20.x
+          Runtime: java21
           FileSystemConfigs:
             - Arn: arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-1
               LocalMountPath: /mnt/efs
@@ -183,9 +183,20 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
                 Method: get
     """)
     problems = {str(p) for p in refused.value.problems}
-    assert any("Runtime nodejs20.x: the sandbox runs Python functions (python3.x) only" in p for p in problems)
+    assert any("Runtime java21: the sandbox runs python3.x, nodejs18.x" in p for p in problems)
     assert any("property FileSystemConfigs is not run by the sandbox" in p for p in problems)
     assert any("Body.paths./.options: MOCK integration" in p and "SAM's Cors" in p for p in problems)
+
+
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2"])
+def test_node_and_custom_runtimes_are_accepted_in_a_template(tmp_path, runtime):
+    stack = stack_from(tmp_path, SAM_HEADER + FUNCTION.replace("python3.12", runtime))
+    assert not any("Runtime" in note for note in stack.plan.notes)
+
+
+def test_the_node_resize_examples_template_is_runnable():
+    stack = TemplateStack.from_file(PROJECT_ROOT / "examples" / "node-resize" / "template.yaml")
+    assert not any("Runtime" in note for note in stack.plan.notes)
 
 
 def test_a_property_with_no_local_effect_is_noted_not_refused(tmp_path):

@@ -12,7 +12,7 @@ from sandbox.guide import example_setups as examples
 from sandbox.endpoint.access import new_access_token
 from sandbox.errors import SandboxError
 from sandbox.host_names import is_loopback_name, normalise_name
-
+from sandbox.lambda_.runtimes import local_runner
 class TerminalTail:
     """A readable live tail of the function's logs on the terminal."""
 
@@ -195,7 +195,7 @@ def _print_banner(sandbox, web, args, seconds: float, example_lines: list[str] =
     print(f"""Lambda sandbox — {function.function_name} ({function.handler} in {function.code_dir})
   local AWS endpoint : {sandbox.endpoint_url}   (S3, Lambda, IAM, CloudWatch Logs, CloudWatch, SQS, DynamoDB, EventBridge, API Gateway)
   page               : {page}
-{"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} (run by this Python {sys.version.split()[0]})
+{"" if args.template else f"  trigger            : s3://{sandbox.config.source_bucket} (s3:ObjectCreated:*) -> {function.function_name} -> s3://{sandbox.config.destination_bucket}{chr(10)}"}  memory / timeout   : {function.memory_size} MB / {function.timeout} s    runtime {function.runtime} ({local_runner(function.runtime, sys.version.split()[0])})
   CPU                : {_cpu_line(sandbox)}
   state              : {_state_line(sandbox)}{_apart_line(sandbox, args)}
   retries            : {function.maximum_retry_attempts}, after {'1 and 2 minutes (as AWS)' if sandbox.config.real_retry_delays else '1 and 2 seconds (AWS: 1 and 2 minutes; --real-retry-delays)'}{_clock_line(sandbox)}

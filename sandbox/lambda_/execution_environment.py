@@ -49,6 +49,7 @@ from sandbox.lambda_.env_vars import RoleCredentials, build_environment
 from sandbox.lambda_.invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
 from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation_cost
 from sandbox.lambda_.runtime_api import NextInvocation, RuntimeApiServer
+from sandbox.lambda_ import runtimes
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 MARKER = b"\x1f\x1fSANDBOX:"
@@ -128,6 +129,7 @@ class ExecutionEnvironment:
         self._throttle: CpuThrottle | None = None
         self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
         self.pinned_cores: list[int] | None = None
+        self._writes_markers = settings.bootstrap_command is None  # see runtimes.command_for
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -160,9 +162,12 @@ class ExecutionEnvironment:
             endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
             runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
             runtime_packages=self.settings.runtime_packages)
+        env.update(runtimes.environment_for(self.function))
         command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
                    (self.settings.bootstrap_command or
                     (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
+        command, markers = runtimes.command_for(self.function, command)
+        self._writes_markers = self._writes_markers if markers is None else markers
         kwargs = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True  # Ctrl-C in the terminal goes to the sandbox, not workers
@@ -325,9 +330,15 @@ class ExecutionEnvironment:
         failed (the outcome is kept for the invocation that asked)."""
         self.state = "initializing"
         self.logs.put(self.log_group, self.log_stream,
-                      cw.init_start_line(RUNTIME_VERSION, self.settings.region))
+                      cw.init_start_line(runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION),
+                                         self.settings.region))
         started = time.perf_counter()
-        self._spawn()
+        try:
+            self._spawn()
+        except runtimes.InvalidEntrypoint as exc:
+            self._writes_markers = False
+            self._init_outcome.set("init_error", json.dumps(
+                {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": str(exc)}).encode())
         deadline = started + self.settings.init_timeout_s
         while not self._init_requested.is_set():
             if self._init_outcome.wait(0.002):
@@ -345,7 +356,7 @@ class ExecutionEnvironment:
         return init_ms
 
     def _wait_marker(self, tag: str, timeout: float | None = None) -> None:
-        if self.settings.bootstrap_command is not None:
+        if not self._writes_markers:
             timeout = 0.05 if timeout is None else min(timeout, 0.05)
         event = self._markers.setdefault(tag, threading.Event())
         event.wait(1.0 if timeout is None else timeout)
@@ -376,7 +387,7 @@ class ExecutionEnvironment:
         self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
         self._api.put(NextInvocation(
             request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
-            invoked_function_arn=function.arn(self.settings.region),
+            invoked_function_arn=function.arn(self.settings.region), client_context=record.client_context,
             trace_id=record.trace_id or "Root=1-00000000-000000000000000000000000;Sampled=0"))
         limit_mb = function.memory_size
         deadline = start + function.timeout

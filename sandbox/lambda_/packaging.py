@@ -323,6 +323,15 @@ def _extract(archive: zipfile.ZipFile, entries, target: Path, room: int, layers_
                 if written >= room:
                     raise too_large_unzipped(layers_bytes + written, layers_bytes > 0)
                 out.write(chunk)
+        _keep_mode(info, path)
+
+
+def _keep_mode(info: zipfile.ZipInfo, path: Path) -> None:
+    """An entry zipped on Unix keeps its permission bits (a ``bootstrap`` zipped as 0755 stays executable),
+    as Lambda unpacks it; the owner can always read it."""
+    mode = (info.external_attr >> 16) & 0o777
+    if info.create_system == 3 and mode and os.name == "posix":
+        os.chmod(path, mode | 0o400)
 
 
 def folder_size(folder: Path) -> int:

@@ -224,9 +224,11 @@ class LambdaService:
         return name in self._functions
 
     def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None):
-        if asynchronous:
+        if asynchronous:  # AWS passes ClientContext to synchronous invocations only
             return self.invoke_async(event, name, trigger="invoke")
-        return self.invoke(event, name, trigger="invoke")
+        runtime = self.runtime_or_fail(name)
+        return self.run(self.new_record(event, runtime.name, "invoke",
+                                        client_context=_decoded_client_context(client_context)))
 
     def log_tail(self, request_id: str, limit_bytes: int) -> str:
         text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))
@@ -446,6 +448,18 @@ class LambdaService:
 
     def _layers_size(self, layers) -> int:
         return sum(folder_size(folder) for folder in layers)
+
+
+def _decoded_client_context(value: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 of JSON; the runtime gets the JSON (Lambda-Runtime-Client-Context).
+    Text that is not base64 is passed on as it came: the runtime then fails that invocation, not the
+    environment."""
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except ValueError:
+        return value
 
 
 def _queue_name(target_arn: str | None) -> str | None:

@@ -15,9 +15,9 @@ import zipfile
 
 from sandbox.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, FunctionConfiguration
 from sandbox.lambda_.packaging import function_zip_bytes
+from sandbox.lambda_.runtimes import NODE_RUNTIMES, PROVIDED_RUNTIMES, is_node, is_provided
 from sandbox.sam.resources import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
 from sandbox.sam.resources.storage import queue_or_stream_source
-
 NO_EFFECT = {
     "TracingConfig": "X-Ray traces are not collected; the function runs the same",
     "KmsKeyArn": "environment variables are not encrypted by the sandbox",
@@ -58,8 +58,10 @@ class Function(Kind):
         if props.get("PackageType", "Zip") != "Zip" or (isinstance(code, dict) and "ImageUri" in code):
             problems.append("PackageType Image: the sandbox runs zip functions only, not container images")
         runtime = props.get("Runtime")
-        if isinstance(runtime, str) and not runtime.startswith("python3"):
-            problems.append(f"Runtime {runtime}: the sandbox runs Python functions (python3.x) only")
+        if isinstance(runtime, str) and not (runtime.startswith("python3") or is_node(runtime)
+                                             or is_provided(runtime)):
+            problems.append(f"Runtime {runtime}: the sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
+                            f"{', '.join(PROVIDED_RUNTIMES)} functions")
         target = (props.get("DeadLetterConfig") or {}).get("TargetArn")
         if target is not None and referenced_type(target, plan) not in (None, "AWS::SQS::Queue") or (
                 isinstance(target, str) and arn_service(target) != "sqs"):
