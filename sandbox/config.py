@@ -194,6 +194,8 @@ class SandboxConfig:
     state_dir: str | None = None
     fresh: bool = False
     salvage: bool = False
+    # run_local.py --debug FUNCTION[:PORT]: debugging.DebugTargets, whose environments run under debugpy
+    debug: tuple = ()
 
     def validate(self) -> None:
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):

@@ -23,6 +23,9 @@ How the sandbox measures and enforces, compared with AWS:
   Duration is wall time under that share, as on AWS. Memory sampling, the memory limit and the deadline
   work the same on a suspended worker (it is sampled and killed like a running one), and a suspended
   worker is resumed - or killed - whenever an invocation or the environment ends.
+- Debugging (``run_local.py --debug``, debugging.py): the worker runs debugpy; time the debugger holds
+  it is taken off the deadline and Duration, and it runs at full CPU (no throttle), so a stop at a
+  breakpoint never times out or is suspended by the CPU share. AWS has no such mode.
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ import psutil
 
 from . import cloudwatch_logs as cw
 from .config import RUNTIME_VERSION, FunctionConfiguration
+from .debugging import InvocationClock, debugpy_folder, held_log_line
 from .cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin_to_vcpus, vcpu_share
 from .env_vars import RoleCredentials, build_environment
 from .invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
@@ -72,6 +76,7 @@ class EnvironmentSettings:
     # Whether environments are held to their memory's share of a CPU, read live (the sandbox passes its
     # SandboxConfig, whose full_cpu the page can switch).
     cpu: CpuPolicy = field(default_factory=CpuPolicy)
+    debug: object = None  # a debugging.Debugging: the functions run under a debugger (run_local.py --debug)
 
 
 class _Outcome:
@@ -128,6 +133,9 @@ class ExecutionEnvironment:
         self._throttle: CpuThrottle | None = None
         self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
         self.pinned_cores: list[int] | None = None
+        self.debug = settings.debug.session(function.function_name) if settings.debug else None
+        self._debug_port: int | None = None  # the worker's debugger, told by its runtime at start
+        self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -160,6 +168,9 @@ class ExecutionEnvironment:
             endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
             runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
             runtime_packages=self.settings.runtime_packages)
+        if self.debug is not None:  # read and removed from the environment by the runtime before the handler
+            os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
+            env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)
         command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
                    (self.settings.bootstrap_command or
                     (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
@@ -200,6 +211,8 @@ class ExecutionEnvironment:
         except Exception:
             pass
         shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._debug_clock:
+            shutil.rmtree(os.path.dirname(self._debug_clock), ignore_errors=True)
         statm, self._statm = self._statm, None
         if statm is not None:
             try:
@@ -220,8 +233,8 @@ class ExecutionEnvironment:
     # -- CPU share -----------------------------------------------------------------------------------
     def _hold_to_cpu_share(self) -> None:
         """From now until _release_cpu, the worker gets its memory's share of a CPU (not with full_cpu)."""
-        if self.settings.cpu.full_cpu or self._proc is None:
-            return
+        if self.settings.cpu.full_cpu or self._proc is None or self.debug is not None:
+            return  # a debugged function runs at full CPU: never suspended while the debugger holds it
         self._throttle = CpuThrottle(self._proc, vcpu_share(self.function.memory_size), self.settings.cpu).start()
 
     def _release_cpu(self) -> None:
@@ -263,6 +276,8 @@ class ExecutionEnvironment:
             before, tag = line[:index], line[index + len(MARKER):].decode("utf-8", "replace").strip()
             if before.strip():
                 self._log_output(before)
+            if tag.startswith("debugpy:"):
+                self._debug_port = int(tag.partition(":")[2])
             self._markers.setdefault(tag, threading.Event()).set()
             return
         if line.strip():
@@ -327,12 +342,13 @@ class ExecutionEnvironment:
         self.logs.put(self.log_group, self.log_stream,
                       cw.init_start_line(RUNTIME_VERSION, self.settings.region))
         started = time.perf_counter()
+        held = self.debug.held_seconds() if self.debug else 0.0
         self._spawn()
         deadline = started + self.settings.init_timeout_s
         while not self._init_requested.is_set():
             if self._init_outcome.wait(0.002):
                 break
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline + (self.debug.held_seconds() - held if self.debug else 0):
                 self._init_outcome.set("init_timeout")
                 self._kill()
                 break
@@ -364,6 +380,8 @@ class ExecutionEnvironment:
             init_ms = self.initialize()
             if init_ms is None:
                 return self._finish_init_failure(record)
+        if self.debug is not None:
+            self._attach_debugger()
         record.allocated_at = time.time()
         self.state = "busy"
         self.last_used = time.monotonic()
@@ -374,6 +392,7 @@ class ExecutionEnvironment:
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
         self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
+        clock = InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock) if self.debug else None
         self._api.put(NextInvocation(
             request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
             invoked_function_arn=function.arn(self.settings.region),
@@ -389,15 +408,19 @@ class ExecutionEnvironment:
                     self._killed_for = "oom"
                     outcome.set("oom")
                     self._kill()
-                elif time.perf_counter() >= deadline:
+                elif time.perf_counter() >= deadline + (clock.held_s() if clock else 0) and not (
+                        clock and self.debug.held):
                     self._killed_for = "timeout"
                     outcome.set("timeout")
                     self._kill()
         finally:
             self._release_cpu()
+        held_s = clock.close() if clock else 0.0
         end = outcome.at
         record.finished_at = time.time()
-        duration_ms = (end - start) * 1000
+        duration_ms = max(end - start - held_s, 0.0) * 1000
+        if held_s > 0:
+            self.logs.put(self.log_group, self.log_stream, held_log_line(held_s), record.request_id)
         max_memory = self.peak_memory_mb()
         if outcome.kind in ("response", "error"):
             self._wait_marker("end:" + record.request_id)
@@ -417,6 +440,18 @@ class ExecutionEnvironment:
             self.stop(reason=record.status)
         self._current_request_id = None
         return record
+
+    def _attach_debugger(self) -> None:
+        """Once per worker: the debug proxy connects to it and sets the editor's breakpoints; with
+        --debug-wait the invocation waits (untimed) for an editor."""
+        port, self._debug_port = self._debug_port, None
+        if port is not None:
+            try:
+                self.debug.attach_worker(port)
+            except OSError as exc:
+                self.logs.put(self.log_group, self.log_stream, f"DEBUG could not attach to the worker: {exc}")
+        if self.debug.target.wait:
+            self.debug.wait_for_editor()
 
     def _record_outcome(self, record: InvocationRecord, outcome: _Outcome, duration_ms: float,
                         init_ms: float | None, max_memory: int) -> None:
