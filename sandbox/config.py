@@ -196,6 +196,7 @@ class SandboxConfig:
     salvage: bool = False
     # run_local.py --debug FUNCTION[:PORT]: debugging.DebugTargets, whose environments run under debugpy
     debug: tuple = ()
+    env_vars_file: str | None = None  # --env-vars env.json: SAM CLI's overrides (sandbox/env_vars_file.py)
 
     def validate(self) -> None:
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):

@@ -29,6 +29,7 @@ from .accounting import UsageAccounting
 from .config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
 from .dead_letters import DeadLetters
 from .debugging import Debugging, refusal
+from .env_vars_file import EnvVarsFile
 from .endpoint import LocalEndpoint
 from .endpoint_access import AccessPolicy
 from .env_vars import runtime_packages_dir
@@ -93,6 +94,10 @@ class Sandbox:
         self.metrics: LambdaMetrics | None = None
         self.started_at: float | None = None
         self.debugging: Debugging | None = None  # run_local.py --debug: always on 127.0.0.1, never shared
+        self.env_vars_file = EnvVarsFile.load(self.config.env_vars_file) if self.config.env_vars_file else None
+        if self.env_vars_file is not None:
+            self.env_vars_file.logical_ids = lambda: {f["name"]: f["logical_id"] for app in self.applications()
+                                                      for f in app.get("functions", [])}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -133,6 +138,8 @@ class Sandbox:
             if self.persistence:
                 self.persistence.resume(self)
             self._check_debug_targets()
+            for note in self.env_vars_file.skipped(self.functions()) if self.env_vars_file else ():
+                self._report(note)
             self.service.reap_idle_every(self.config.idle_timeout_s)
             if self.config.hot_reload:
                 from .hot_reload import CodeWatcher
@@ -149,7 +156,7 @@ class Sandbox:
             python=self.config.python or sys.executable, init_timeout_s=self.config.init_timeout_s,
             bootstrap_command=AWSLAMBDARIC_COMMAND if self.config.runtime_client == "awslambdaric" else None,
             runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")), cpu=self.config,
-            debug=self.debugging)
+            debug=self.debugging, env_overrides=self.env_vars_file)
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
             logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,

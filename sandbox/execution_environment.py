@@ -77,6 +77,7 @@ class EnvironmentSettings:
     # SandboxConfig, whose full_cpu the page can switch).
     cpu: CpuPolicy = field(default_factory=CpuPolicy)
     debug: object = None  # a debugging.Debugging: the functions run under a debugger (run_local.py --debug)
+    env_overrides: object = None  # an env_vars_file.EnvVarsFile (--env-vars env.json, SAM CLI's format)
 
 
 class _Outcome:
@@ -168,6 +169,8 @@ class ExecutionEnvironment:
             endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
             runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
             runtime_packages=self.settings.runtime_packages)
+        if self.settings.env_overrides is not None:  # only variables the function declares
+            env.update(self.settings.env_overrides.for_function(self.function))
         if self.debug is not None:  # read and removed from the environment by the runtime before the handler
             os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
             env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)

@@ -96,7 +96,7 @@ def test_cpu_share_never_suspends_a_debugged_function(probe):
 
     record = _held_invocation(sb, port, code, {"busy": 0.3}, while_held=watch_while_held)
     assert record.status == "success", record.error_message
-    assert psutil.STATUS_STOPPED not in seen and seen
+    assert psutil.STATUS_STOPPED not in seen and seen, seen
     environment = sb.runtime("probe").describe()[0]
     assert environment["cpu"]["vcpu_share"] is None
     assert environment["cpu"]["suspensions"] == 0

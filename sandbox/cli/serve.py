@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .. import examples
+from . import debug_commands
 from ..endpoint_access import new_access_token
 from ..errors import SandboxError
 from ..host_names import is_loopback_name, normalise_name
@@ -56,7 +57,7 @@ def cmd_serve(args) -> int:
                            real_retry_delays=args.real_retry_delays,
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
                            allowed_origins=tuple(args.allow_origin), access_token=token, full_cpu=args.full_cpu,
-                           time_scale=args.time_scale)
+                           time_scale=args.time_scale, **debug_commands.sandbox_options(args))
     started = time.perf_counter()
     stack = _template_stack(args, config)
     config.state_dir, config.fresh, config.salvage = _state_dir(args, stack), args.fresh, args.salvage
@@ -88,7 +89,8 @@ def cmd_serve(args) -> int:
                 str(path), config.source_bucket, key)).start()
         if config.terminal_logs:
             sandbox.logs.subscribe(TerminalTail())
-        _print_banner(sandbox, web, args, time.perf_counter() - started, example_lines)
+        _print_banner(sandbox, web, args, time.perf_counter() - started,
+                      list(example_lines) + debug_commands.banner_lines(sandbox))
         if args.open and web is not None:
             import webbrowser
             webbrowser.open(web.url)

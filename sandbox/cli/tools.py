@@ -12,6 +12,7 @@ from pathlib import Path
 from ..config import ACCOUNT_ID, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from ..errors import SandboxError
 from ..invocation import InvocationStatus
+from . import debug_commands
 
 # -- invoke -----------------------------------------------------------------------------------------
 def _running_sandbox(endpoint_url: str) -> dict | None:
@@ -36,6 +37,9 @@ def _read_event(path: str) -> dict:
 def cmd_invoke(args) -> int:
     event = _read_event(args.event)
     if _running_sandbox(args.endpoint_url):
+        if args.debug is not None or args.env_vars:
+            raise SandboxError(f"--debug and --env-vars are the sandbox's: a sandbox is running at "
+                               f"{args.endpoint_url}, so start it with them (run_local.py --debug ...).")
         import base64
 
         import boto3
@@ -53,7 +57,8 @@ def cmd_invoke(args) -> int:
     from . import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
-    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
+    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu,
+                           **debug_commands.sandbox_options(args, args.function_name))
     with Sandbox(config, function_from_args(args)) as sandbox:
         record = sandbox.invoke(event, trigger="cli")
         sandbox.logs.flush()
