@@ -11,6 +11,7 @@ editor's breakpoints, so the editor stays connected.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -449,3 +450,34 @@ class Debugging:
 
     def describe(self) -> list[dict]:
         return [session.describe() for session in self.sessions.values()]
+
+
+@contextlib.contextmanager
+def messages_kept_in_flight(sqs, queue_url: str, receipt_handles: list[str], debugged: bool):
+    """While a debugged function runs an SQS batch, its messages stay invisible: their visibility is
+    extended every half visibility timeout (ChangeMessageVisibilityBatch), as a poller can, so a stop at
+    a breakpoint never hands the same messages to a second invocation. AWS's poller does not do this for
+    an ordinary function, and neither does the sandbox (its timeout is within the visibility timeout)."""
+    if not debugged or not receipt_handles:
+        yield
+        return
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    visibility = max(int(attributes.get("VisibilityTimeout", 30)), 1)
+    done = threading.Event()
+
+    def extend() -> None:
+        while not done.wait(visibility / 2):
+            for start in range(0, len(receipt_handles), 10):
+                try:
+                    sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": visibility}
+                        for i, handle in enumerate(receipt_handles[start:start + 10])])
+                except Exception:  # the queue or the messages are gone: nothing left to keep
+                    return
+
+    thread = threading.Thread(target=extend, name="sqs-visibility", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()

@@ -113,3 +113,33 @@ def test_a_function_not_debugged_keeps_its_cpu_share_and_timeout(probe):
     timed_out = sb.invoke({"busy": 5}, "plain")
     assert timed_out.status == "timeout"
     assert sb.runtime("plain").concurrency_limit == 10 and sb.runtime("probe").concurrency_limit == 1
+
+
+@pytest.mark.slow
+def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
+    from waiting import eventually
+
+    sb, port, code = probe
+    sqs = sb.client("sqs")
+    url = sqs.create_queue(QueueName="debugged-queue", Attributes={"VisibilityTimeout": str(TIMEOUT_S)})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sb.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="probe", BatchSize=1)
+    client = DapClient(port)
+    try:
+        client.attach({str(code / "lambda_function.py"): [BREAK_LINE]})
+        sqs.send_message(QueueUrl=url, MessageBody="look at me")
+        stopped = client.wait_event("stopped")
+        threading.Event().wait(2 * TIMEOUT_S)  # held past the visibility timeout, twice
+        held = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        # still in flight: no other consumer (or poller) can receive it while the developer looks
+        assert (held["ApproximateNumberOfMessages"], held["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+        client.request("continue", {"threadId": stopped["body"]["threadId"]})
+        from_queue = lambda: [r for r in sb.invocations() if r.subject.get("queue") == "debugged-queue"]
+        eventually(from_queue, lambda records: records and all(r.final for r in records),
+                   what="the queue's invocation")
+        eventually(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"],
+                   lambda a: a["ApproximateNumberOfMessages"] == a["ApproximateNumberOfMessagesNotVisible"] == "0",
+                   what="the message deleted after the one invocation")
+    finally:
+        client.close()
+    assert [r.status for r in from_queue()] == ["success"]
