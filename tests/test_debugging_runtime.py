@@ -143,3 +143,29 @@ def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
     finally:
         client.close()
     assert [r.status for r in from_queue()] == ["success"]
+
+
+@pytest.mark.slow
+def test_the_editor_keeps_its_breakpoints_across_a_reload_of_the_code(probe):
+    sb, port, code = probe
+    client = DapClient(port)
+    results = []
+    try:
+        client.attach({str(code / "lambda_function.py"): [BREAK_LINE]})
+        for version in (1, 2):
+            if version == 2:  # a saved edit: the hot reload retires the environment (what CodeWatcher calls)
+                (code / "lambda_function.py").write_text(PROBE.replace('"pause": pause}', '"pause": pause + 1}'))
+                sb.retire_environments("probe")
+            thread = threading.Thread(target=lambda: results.append(sb.invoke({}, "probe")))
+            thread.start()
+            stopped = client.wait_event("stopped")  # the same editor connection, a new worker for version 2
+            frame, _ = client.locals_of_top_frame(stopped["body"]["threadId"])
+            assert frame["line"] == BREAK_LINE
+            client.request("continue", {"threadId": stopped["body"]["threadId"]})
+            thread.join(60)
+    finally:
+        client.close()
+        (code / "lambda_function.py").write_text(PROBE)
+        sb.retire_environments("probe")
+    assert [r.result["pause"] for r in results] == [1, 2]
+    assert results[0].environment_id != results[1].environment_id
