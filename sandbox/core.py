@@ -28,8 +28,6 @@ from . import cpu_share
 from .accounting import UsageAccounting
 from .config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
 from .dead_letters import DeadLetters
-from .debugging import Debugging, refusal
-from .env_vars_file import EnvVarsFile
 from .endpoint import LocalEndpoint
 from .endpoint_access import AccessPolicy
 from .env_vars import runtime_packages_dir
@@ -93,11 +91,6 @@ class Sandbox:
         self.logs: cw.CloudWatchLogs | None = None
         self.metrics: LambdaMetrics | None = None
         self.started_at: float | None = None
-        self.debugging: Debugging | None = None  # run_local.py --debug: always on 127.0.0.1, never shared
-        self.env_vars_file = EnvVarsFile.load(self.config.env_vars_file) if self.config.env_vars_file else None
-        if self.env_vars_file is not None:
-            self.env_vars_file.logical_ids = lambda: {f["name"]: f["logical_id"] for app in self.applications()
-                                                      for f in app.get("functions", [])}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -118,8 +111,6 @@ class Sandbox:
             starting.callback(self.logs.close)
             self.metrics = LambdaMetrics(self.client("cloudwatch", validate=False))
             starting.callback(self.metrics.close)
-            self.debugging = Debugging(self.config.debug).start() if self.config.debug else None
-            starting.callback(lambda: self.debugging and self.debugging.stop())
             self.service = self._lambda_service()
             starting.callback(self.service.stop)
             accounting = UsageAccounting(self.cost, self.metrics, self.service.runtime)
@@ -137,9 +128,6 @@ class Sandbox:
                 self.stacks.restore()
             if self.persistence:
                 self.persistence.resume(self)
-            self._check_debug_targets()
-            for note in self.env_vars_file.skipped(self.functions()) if self.env_vars_file else ():
-                self._report(note)
             self.service.reap_idle_every(self.config.idle_timeout_s)
             if self.config.hot_reload:
                 from .hot_reload import CodeWatcher
@@ -155,8 +143,7 @@ class Sandbox:
             endpoint_url=self.endpoint_url, region=self.config.region,
             python=self.config.python or sys.executable, init_timeout_s=self.config.init_timeout_s,
             bootstrap_command=AWSLAMBDARIC_COMMAND if self.config.runtime_client == "awslambdaric" else None,
-            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")), cpu=self.config,
-            debug=self.debugging, env_overrides=self.env_vars_file)
+            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")), cpu=self.config)
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
             logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,
@@ -164,21 +151,6 @@ class Sandbox:
             count_metric=self.metrics.put, async_workers=self.stack.async_workers,
             retry_delay_scale=1.0 if self.config.real_retry_delays else COMPRESSED_RETRY_DELAY_SCALE,
             describers=[source.describe for source in self.event_sources])
-
-    def _check_debug_targets(self) -> None:
-        """Every --debug names a function this machine's Python runs; otherwise one sentence, and no start."""
-        for name in (self.debugging.sessions if self.debugging else ()):
-            runtime = self.service.runtime(name)
-            if runtime is None:
-                known = ", ".join(f.function_name for f in self.service.functions())
-                raise ConfigError(f"--debug {name}: there is no function of that name (the functions: {known}).")
-            reason = refusal(runtime.function, self.service.settings.bootstrap_command)
-            if reason:
-                raise ConfigError(reason)
-
-    def debugging_state(self) -> list[dict]:
-        """The functions in debug mode: their debugger port, whether an editor is attached and holds one."""
-        return self.debugging.describe() if self.debugging else []
 
     def stop(self) -> None:
         self.started_at = None

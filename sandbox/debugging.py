@@ -143,6 +143,8 @@ class DebugSession:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> "DebugSession":
+        if self._server is not None:
+            return self
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -433,20 +435,13 @@ class Debugging:
     def session(self, function_name: str) -> DebugSession | None:
         return self.sessions.get(function_name)
 
-    def start(self) -> "Debugging":
-        started = []
-        try:
-            for session in self.sessions.values():
-                started.append(session.start())
-        except Exception:
-            for session in started:
-                session.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        for session in self.sessions.values():
-            session.stop()
+    def check(self, function_names) -> None:
+        """One sentence for a --debug naming no function of the sandbox (each session's port opens when its
+        function is registered, so a misspelt name would otherwise wait silently)."""
+        for name in self.sessions:
+            if name not in function_names:
+                raise ConfigError(f"--debug {name}: there is no function of that name (the functions: "
+                                  f"{', '.join(sorted(function_names))}).")
 
     def describe(self) -> list[dict]:
         return [session.describe() for session in self.sessions.values()]

@@ -76,8 +76,17 @@ class EnvironmentSettings:
     # Whether environments are held to their memory's share of a CPU, read live (the sandbox passes its
     # SandboxConfig, whose full_cpu the page can switch).
     cpu: CpuPolicy = field(default_factory=CpuPolicy)
-    debug: object = None  # a debugging.Debugging: the functions run under a debugger (run_local.py --debug)
-    env_overrides: object = None  # an env_vars_file.EnvVarsFile (--env-vars env.json, SAM CLI's format)
+
+    # run_local.py --debug and --env-vars are the sandbox's configuration (``cpu``: its SandboxConfig).
+    @property
+    def debug(self):
+        """A debugging.Debugging: the functions whose environments run under a debugger, or None."""
+        return getattr(self.cpu, "debug", None)
+
+    @property
+    def env_overrides(self):
+        """An env_vars_file.EnvVarsFile (--env-vars env.json, SAM CLI's format), or None."""
+        return getattr(self.cpu, "env_vars_file", None)
 
 
 class _Outcome:

@@ -16,6 +16,8 @@ import time
 from . import cloudwatch_logs as cw
 from .config import FunctionConfiguration
 from .cpu_share import vcpu_count, vcpu_share
+from .debugging import refusal
+from .errors import ConfigError
 from .execution_environment import EnvironmentSettings, ExecutionEnvironment
 from .invocation import InvocationRecord
 
@@ -35,6 +37,11 @@ class FunctionRuntime:
         self.throttles = 0
         self.environments_created = 0
         self.on_capacity: list = []  # called (no arguments) whenever an environment is handed back
+        if self.debug is not None:  # run_local.py --debug: its port is open while the function is here
+            reason = refusal(function, settings.bootstrap_command)
+            if reason:
+                raise ConfigError(reason)
+            self.debug.start()
 
     @property
     def name(self) -> str:
@@ -109,6 +116,8 @@ class FunctionRuntime:
             self._idle, self._busy = [], set()
         for env in envs:
             env.stop(reason="sandbox stopped")
+        if self.debug is not None:
+            self.debug.stop()
 
     @property
     def concurrent_executions(self) -> int:

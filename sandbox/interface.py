@@ -86,7 +86,3 @@ class SandboxView(Protocol):
     # sandbox runs the guide's stack and nothing was deployed from a template.
     def applications(self) -> list[dict]: ...
 
-    # run_local.py --debug (sandbox/debugging.py): one dict per function in debug mode, {"function", "port"
-    # (where the editor attaches), "wait", "editor_attached", "held" (stopped at a breakpoint now),
-    # "worker_attached"}; empty when nothing is debugged.
-    def debugging_state(self) -> list[dict]: ...

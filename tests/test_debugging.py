@@ -31,10 +31,10 @@ FIRST_LINE = _line('records = event.get("Records")')
 def start_debugged_sandbox(port: int, **function_options):
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
-    from sandbox.debugging import DebugTarget
+    from sandbox.debugging import DebugTarget, Debugging
 
     function = FunctionConfiguration(code_dir=PROJECT_ROOT / "handler", timeout=TIMEOUT_S, **function_options)
-    config = SandboxConfig(port=0, web_port=None, debug=(DebugTarget(function.function_name, port),))
+    config = SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget(function.function_name, port)]))
     return Sandbox(config, function).start()
 
 
@@ -77,7 +77,7 @@ def test_breakpoint_in_handler_holds_an_upload_past_its_timeout_without_timing_o
         assert os.path.samefile(frame["source"]["path"], HANDLER_FILE)
         key = _child(client, local["record"], "'s3'", "'object'", "'key'")
         assert key["value"] == "'debug/cat.jpg'"
-        assert sb.debugging_state()[0]["held"] is True
+        assert sb.config.debug.describe()[0]["held"] is True
         _hold_then_continue(client, thread_id)
         record = wait_for_record(sb, lambda r: r.subject.get("key") == "debug/cat.jpg" and r.final,
                                  what="the debugged upload's invocation")

@@ -36,13 +36,13 @@ TIMEOUT_S = 2
 def probe(tmp_path_factory):
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
-    from sandbox.debugging import DebugTarget
+    from sandbox.debugging import DebugTarget, Debugging
 
     code = tmp_path_factory.mktemp("probe")
     (code / "lambda_function.py").write_text(PROBE)
     port = free_port()
     # strict_imports: the function sees its code, its layers and boto3 only (as one deployed with layers)
-    sb = Sandbox(SandboxConfig(port=0, web_port=None, debug=(DebugTarget("probe", port),)),
+    sb = Sandbox(SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget("probe", port)])),
                  FunctionConfiguration(function_name="probe", code_dir=code, timeout=TIMEOUT_S,
                                        strict_imports=True)).start()
     sb.register_function(FunctionConfiguration(function_name="plain", code_dir=code, timeout=1))

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from ..config import FUNCTION_NAME
-from ..debugging import DEFAULT_PORT, parse_target
+from ..debugging import DEFAULT_PORT, Debugging, parse_target
+from ..env_vars_file import EnvVarsFile
 from ..errors import SandboxError
 
 
@@ -42,14 +43,31 @@ def sandbox_options(args, function_name: str | None = None) -> dict:
     names = [t.function_name for t in targets]
     if len(set(names)) < len(names) or len({t.port for t in targets}) < len(targets):
         raise SandboxError("--debug: each function once, each on its own port.")
-    return {"debug": targets, "env_vars_file": args.env_vars}
+    return {"debug": Debugging(targets) if targets else None,
+            "env_vars_file": EnvVarsFile.load(args.env_vars) if args.env_vars else None}
+
+
+def started(sandbox, report=print) -> None:
+    """After the sandbox started: every --debug names one of its functions; env.json's entries are matched
+    to template logical ids, and those that set nothing are named."""
+    functions = sandbox.functions()
+    if sandbox.config.debug is not None:
+        sandbox.config.debug.check({f.function_name for f in functions})
+    env_file = sandbox.config.env_vars_file
+    if env_file is not None:
+        env_file.logical_ids = lambda: {f["name"]: f["logical_id"] for application in sandbox.applications()
+                                        for f in application.get("functions", [])}
+        for note in env_file.skipped(functions):
+            report(note)
 
 
 def banner_lines(sandbox) -> list[str]:
+    if sandbox.config.debug is None:
+        return []
     return [f"debug              : {d['function']} under debugpy, attach to 127.0.0.1:{d['port']} "
             f"(one environment at a time, full CPU, its timeout paused while stopped"
             f"{'; each invocation waits for the editor' if d['wait'] else ''})"
-            for d in sandbox.debugging_state()]
+            for d in sandbox.config.debug.describe()]
 
 
 def launch_configuration(function_name: str, port: int) -> dict:

@@ -73,6 +73,7 @@ def cmd_serve(args) -> int:
     web = watcher = None
     try:
         sandbox.start()
+        debug_commands.started(sandbox)
         if args.example and sandbox.restored:  # they are in the restored state already: their lines too
             example_lines = (sandbox.persistence.load("banner/examples") or []) + [
                 f"examples           : {', '.join(args.example)}, as the state directory kept them"]

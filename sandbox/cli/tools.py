@@ -60,6 +60,7 @@ def cmd_invoke(args) -> int:
     config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu,
                            **debug_commands.sandbox_options(args, args.function_name))
     with Sandbox(config, function_from_args(args)) as sandbox:
+        debug_commands.started(sandbox, report=lambda note: print(note, file=sys.stderr))
         record = sandbox.invoke(event, trigger="cli")
         sandbox.logs.flush()
         for line in sandbox.log_events(request_id=None):

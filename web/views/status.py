@@ -28,7 +28,7 @@ def state():
         revision=context.function().revision,
         requests=sb.cost.requests,
         # run_local.py --debug: [{"function", "port", "editor_attached", "held", ...}] for the page to show
-        debug=sb.debugging_state(),
+        debug=sb.config.debug.describe() if sb.config.debug else [],
     )
 
 
