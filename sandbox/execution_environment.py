@@ -145,6 +145,7 @@ class ExecutionEnvironment:
         self.pinned_cores: list[int] | None = None
         self.debug = settings.debug.session(function.function_name) if settings.debug else None
         self._debug_port: int | None = None  # the worker's debugger, told by its runtime at start
+        self._debugger_ready_at: float | None = None  # when it was listening (its start is not INIT's)
         self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
 
     # -- Runtime API listener ------------------------------------------------------------------------
@@ -186,6 +187,8 @@ class ExecutionEnvironment:
         command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
                    (self.settings.bootstrap_command or
                     (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
+        if self.debug is not None:  # the debugger sees every module's real source (else pydevd warns in the log)
+            command[1:1] = ["-X", "frozen_modules=off"]
         kwargs = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True  # Ctrl-C in the terminal goes to the sandbox, not workers
@@ -290,6 +293,7 @@ class ExecutionEnvironment:
                 self._log_output(before)
             if tag.startswith("debugpy:"):
                 self._debug_port = int(tag.partition(":")[2])
+                self._debugger_ready_at = time.perf_counter()
             self._markers.setdefault(tag, threading.Event()).set()
             return
         if line.strip():
@@ -360,17 +364,25 @@ class ExecutionEnvironment:
         while not self._init_requested.is_set():
             if self._init_outcome.wait(0.002):
                 break
-            if time.perf_counter() > deadline + (self.debug.held_seconds() - held if self.debug else 0):
+            if time.perf_counter() > deadline + self._debuggers_time(started, held):
                 self._init_outcome.set("init_timeout")
                 self._kill()
                 break
-        init_ms = (time.perf_counter() - started) * 1000
+        init_ms = (time.perf_counter() - started - self._debuggers_time(started, held)) * 1000
         self._wait_marker("init")
         self.init_duration_ms = init_ms
         if self._init_outcome.kind is not None and not self._init_requested.is_set():
             return None
         self.state = "idle"
         return init_ms
+
+    def _debuggers_time(self, since: float, held_before: float) -> float:
+        """Seconds since ``since`` that were the debugger's, not INIT's: starting debugpy (at most 30 s)
+        and holding the worker at a breakpoint. The INIT limit and Init Duration leave them out."""
+        if self.debug is None:
+            return 0.0
+        ready = self._debugger_ready_at or time.perf_counter()
+        return min(max(ready - since, 0.0), 30.0) + self.debug.held_seconds() - held_before
 
     def _wait_marker(self, tag: str, timeout: float | None = None) -> None:
         if self.settings.bootstrap_command is not None:
