@@ -234,7 +234,7 @@ def load_code_from_source(task_root):
     sys.path_importer_cache.clear()
 
 
-# -- run_local.py --debug -------------------------------------------------------------------------------------
+# -- run_local.py --debug ----------------------------------------------------------------------------------
 _debug_clock = None
 
 

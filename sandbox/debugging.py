@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
@@ -55,7 +54,8 @@ def debugpy_folder() -> str:
 
     spec = importlib.util.find_spec("debugpy")
     if spec is None or spec.origin is None:
-        raise ConfigError("--debug needs debugpy next to the sandbox: pip install debugpy (make run installs it).")
+        raise ConfigError("--debug needs debugpy next to the sandbox: pip install debugpy "
+                          "(make run installs it).")
     return str(Path(spec.origin).resolve().parent.parent)
 
 
@@ -151,8 +151,9 @@ class DebugSession:
             server.bind((self.host, self.target.port))
         except OSError as exc:
             server.close()
-            raise ConfigError(f"--debug {self.function_name}: port {self.target.port} is taken ({exc.strerror}); "
-                              f"choose another with --debug {self.function_name}:PORT.") from None
+            raise ConfigError(f"--debug {self.function_name}: port {self.target.port} is taken "
+                              f"({exc.strerror}); choose another with --debug "
+                              f"{self.function_name}:PORT.") from None
         server.listen(4)
         self._server, self.port = server, server.getsockname()[1]
         threading.Thread(target=self._accept, name=f"debug-{self.function_name}", daemon=True).start()
@@ -223,6 +224,7 @@ class DebugSession:
             if message.get("type") == "request":
                 self._from_editor(editor, message)
         self._editor_gone(editor)
+        editor.close()
 
     def _from_editor(self, editor: _Peer, request: dict) -> None:
         command, arguments = request.get("command"), request.get("arguments") or {}
@@ -283,7 +285,8 @@ class DebugSession:
         if worker is None:
             return self._resumed()
         for command, arguments in breakpoints.values():
-            cleared = {**arguments, "breakpoints": []} if command != "setExceptionBreakpoints" else {"filters": []}
+            exceptions = command == "setExceptionBreakpoints"
+            cleared = {"filters": []} if exceptions else {**arguments, "breakpoints": []}
             self._call(worker, command, cleared, wait=False)
         if self.held:
             self._continue(worker)
@@ -357,9 +360,12 @@ class DebugSession:
                     self._resumed()
             self._to_editor(message)
         with self._lock:
-            if self._worker is worker:
+            current = self._worker is worker
+            if current:
                 self._worker = None
-        self._resumed()
+        worker.close()
+        if current:  # the held process is gone (an older worker's end says nothing of the current one)
+            self._resumed()
 
     def _to_editor(self, message: dict) -> None:
         editor = self._editor
@@ -402,7 +408,8 @@ class InvocationClock:
     (``<request id> <deadline ms>``, rewritten before each resume)."""
 
     def __init__(self, session: DebugSession, request_id: str, deadline_ms: int, clock_file: str | None):
-        self.session, self.request_id, self.deadline_ms, self.clock_file = session, request_id, deadline_ms, clock_file
+        self.session, self.request_id, self.deadline_ms = session, request_id, deadline_ms
+        self.clock_file = clock_file
         self._start = session.held_seconds()
         session.on_resume = self._write
         self._write()
@@ -456,7 +463,8 @@ def messages_kept_in_flight(sqs, queue_url: str, receipt_handles: list[str], deb
     if not debugged or not receipt_handles:
         yield
         return
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url,
+                                          AttributeNames=["VisibilityTimeout"])["Attributes"]
     visibility = max(int(attributes.get("VisibilityTimeout", 30)), 1)
     done = threading.Event()
 

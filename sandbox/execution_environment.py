@@ -187,7 +187,7 @@ class ExecutionEnvironment:
         command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
                    (self.settings.bootstrap_command or
                     (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
-        if self.debug is not None:  # the debugger sees every module's real source (else pydevd warns in the log)
+        if self.debug is not None:  # the debugger sees every module's real source (pydevd warns otherwise)
             command[1:1] = ["-X", "frozen_modules=off"]
         kwargs = {}
         if os.name == "posix":
@@ -416,7 +416,8 @@ class ExecutionEnvironment:
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
         self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
-        clock = InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock) if self.debug else None
+        clock = (InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock)
+                 if self.debug else None)
         self._api.put(NextInvocation(
             request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
             invoked_function_arn=function.arn(self.settings.region),

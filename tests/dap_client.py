@@ -69,14 +69,16 @@ class DapClient:
         self.request("initialize", {"clientID": "test", "adapterID": "debugpy", "pathFormat": "path",
                                     "linesStartAt1": True, "columnsStartAt1": True})
         self.request("attach", {"justMyCode": True})
-        set_ = {path: self.request("setBreakpoints", {"source": {"path": path},
-                                                      "breakpoints": [{"line": n} for n in lines]})["breakpoints"]
-                for path, lines in breakpoints.items()}
+        set_ = {}
+        for path, lines in breakpoints.items():
+            set_[path] = self.request("setBreakpoints", {"source": {"path": path}, "breakpoints": [
+                {"line": n} for n in lines]})["breakpoints"]
         self.request("configurationDone")
         return set_
 
     def variables(self, reference: int) -> dict[str, dict]:
-        return {v["name"]: v for v in self.request("variables", {"variablesReference": reference})["variables"]}
+        found = self.request("variables", {"variablesReference": reference})["variables"]
+        return {v["name"]: v for v in found}
 
     def locals_of_top_frame(self, thread_id: int) -> tuple[dict, dict[str, dict]]:
         frame = self.request("stackTrace", {"threadId": thread_id})["stackFrames"][0]

@@ -73,7 +73,8 @@ def test_env_vars_file_applies_to_a_templates_function_by_logical_id(echo):
     try:
         names = [f["FunctionName"] for f in _lambda(sandbox).list_functions()["Functions"]]
         name = next(n for n in names if "EchoFunction" in n)
-        assert _invoke(sandbox, name) == {"GREETING": "the function's own", "TABLE": "global", "UNDECLARED": None}
+        assert _invoke(sandbox, name) == {"GREETING": "the function's own", "TABLE": "global",
+                                          "UNDECLARED": None}
         assert "does not declare UNDECLARED" not in sandbox.banner  # Parameters may name any variable
         assert "no function 'ImageResizeLambda' here" in "".join(sandbox.output)
     finally:

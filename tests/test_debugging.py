@@ -3,8 +3,8 @@ clocks paused while the debugger holds the function, the CPU share never suspend
 from __future__ import annotations
 
 import io
-import json
 import os
+import threading
 import time
 
 import pytest
@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import PROJECT_ROOT, free_port
 from dap_client import DapClient
-from waiting import eventually, wait_for_record
+from waiting import wait_for_record
 
 HANDLER_FILE = str(PROJECT_ROOT / "handler" / "lambda_function.py")
 HOLD_S = 3.0
@@ -34,7 +34,8 @@ def start_debugged_sandbox(port: int, **function_options):
     from sandbox.debugging import DebugTarget, Debugging
 
     function = FunctionConfiguration(code_dir=PROJECT_ROOT / "handler", timeout=TIMEOUT_S, **function_options)
-    config = SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget(function.function_name, port)]))
+    debug = Debugging([DebugTarget(function.function_name, port)])
+    config = SandboxConfig(port=0, web_port=None, debug=debug)
     return Sandbox(config, function).start()
 
 
@@ -91,7 +92,8 @@ def test_breakpoint_in_handler_holds_an_upload_past_its_timeout_without_timing_o
     assert record.attempt == 1
     assert [r.attempt for r in sb.invocations() if r.subject.get("key") == "debug/cat.jpg"] == [1]
     assert record.duration_ms < HOLD_S * 1000  # Duration excludes the time held
-    resized = sb.s3.get_object(Bucket=sb.config.destination_bucket, Key="resized-debug/cat.jpg")["Body"].read()
+    resized = sb.s3.get_object(Bucket=sb.config.destination_bucket, Key="resized-debug/cat.jpg")["Body"]
+    resized = resized.read()
     assert Image.open(io.BytesIO(resized)).size[0] < 400
     lines = [e.message for e in sb.log_events(request_id=record.request_id)]
     assert any(line.startswith("DEBUG held the function for 3.") for line in lines), lines
@@ -108,8 +110,6 @@ def test_breakpoint_in_handler_holds_an_api_request_past_its_timeout(debugged):
     answers = []
     try:
         client.attach({HANDLER_FILE: [FIRST_LINE]})
-        import threading
-
         request = threading.Thread(target=lambda: answers.append(call(sb, api, "/debug/me")))
         request.start()
         stopped = client.wait_event("stopped")
@@ -121,7 +121,8 @@ def test_breakpoint_in_handler_holds_an_api_request_past_its_timeout(debugged):
         request.join(60)
     finally:
         client.close()
-    assert answers and answers[0].status == 400, answers  # the handler's own answer to an event without Records
+    # the handler's own answer to an event without Records
+    assert answers and answers[0].status == 400, answers
     assert "no Records" in answers[0].json()["error"]
     api_records = [r for r in sb.invocations() if r.subject.get("api") == api]
     assert [r.status for r in api_records] == ["success"]

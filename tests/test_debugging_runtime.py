@@ -121,7 +121,8 @@ def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
 
     sb, port, code = probe
     sqs = sb.client("sqs")
-    url = sqs.create_queue(QueueName="debugged-queue", Attributes={"VisibilityTimeout": str(TIMEOUT_S)})["QueueUrl"]
+    url = sqs.create_queue(QueueName="debugged-queue",
+                           Attributes={"VisibilityTimeout": str(TIMEOUT_S)})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sb.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="probe", BatchSize=1)
     client = DapClient(port)
@@ -132,13 +133,15 @@ def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
         threading.Event().wait(2 * TIMEOUT_S)  # held past the visibility timeout, twice
         held = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         # still in flight: no other consumer (or poller) can receive it while the developer looks
-        assert (held["ApproximateNumberOfMessages"], held["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+        in_flight = (held["ApproximateNumberOfMessages"], held["ApproximateNumberOfMessagesNotVisible"])
+        assert in_flight == ("0", "1")
         client.request("continue", {"threadId": stopped["body"]["threadId"]})
         from_queue = lambda: [r for r in sb.invocations() if r.subject.get("queue") == "debugged-queue"]
         eventually(from_queue, lambda records: records and all(r.final for r in records),
                    what="the queue's invocation")
         eventually(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"],
-                   lambda a: a["ApproximateNumberOfMessages"] == a["ApproximateNumberOfMessagesNotVisible"] == "0",
+                   lambda a: a["ApproximateNumberOfMessages"] == a["ApproximateNumberOfMessagesNotVisible"]
+                   == "0",
                    what="the message deleted after the one invocation")
     finally:
         client.close()
@@ -154,7 +157,8 @@ def test_the_editor_keeps_its_breakpoints_across_a_reload_of_the_code(probe):
         client.attach({str(code / "lambda_function.py"): [BREAK_LINE]})
         for version in (1, 2):
             if version == 2:  # a saved edit: the hot reload retires the environment (what CodeWatcher calls)
-                (code / "lambda_function.py").write_text(PROBE.replace('"pause": pause}', '"pause": pause + 1}'))
+                edited = PROBE.replace('"pause": pause}', '"pause": pause + 1}')
+                (code / "lambda_function.py").write_text(edited)
                 sb.retire_environments("probe")
             thread = threading.Thread(target=lambda: results.append(sb.invoke({}, "probe")))
             thread.start()

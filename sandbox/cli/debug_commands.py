@@ -22,14 +22,16 @@ def add_options(parser, invoke: bool = False) -> None:
                                 f"(default {DEFAULT_PORT}) before invoking")
     else:
         group.add_argument("--debug", action="append", default=[], metavar="FUNCTION[:PORT]",
-                           help=f"run FUNCTION's execution environments under debugpy, one at a time; an editor "
-                                f"attaches on PORT (default {DEFAULT_PORT}); the function's timeout is paused "
-                                f"while it is stopped at a breakpoint (repeatable)")
+                           help=f"run FUNCTION's execution environments under debugpy, one at a time; an "
+                                f"editor attaches on PORT (default {DEFAULT_PORT}); the function's timeout "
+                                f"is paused while it is stopped at a breakpoint (repeatable)")
         group.add_argument("--debug-wait", action="store_true",
-                           help="with --debug: hold each invocation of a debugged function until an editor attaches")
+                           help="with --debug: hold each invocation of a debugged function until an editor "
+                                "attaches")
     group.add_argument("--env-vars", metavar="FILE",
-                       help="environment variable overrides in sam local's format: {\"FunctionName\": {\"VAR\": "
-                            "\"value\"}, \"Parameters\": {...}}; only variables the function declares are set")
+                       help="environment variable overrides in sam local's format: {\"FunctionName\": "
+                            "{\"VAR\": \"value\"}, \"Parameters\": {...}}; only variables the function "
+                            "declares are set")
 
 
 def sandbox_options(args, function_name: str | None = None) -> dict:
@@ -72,8 +74,8 @@ def banner_lines(sandbox) -> list[str]:
 
 def launch_configuration(function_name: str, port: int) -> dict:
     """VS Code's attach configuration for the Python debugger (debugpy)."""
-    return {"name": f"Attach to {function_name} (run_local.py --debug)", "type": "debugpy", "request": "attach",
-            "connect": {"host": "127.0.0.1", "port": port},
+    return {"name": f"Attach to {function_name} (run_local.py --debug)", "type": "debugpy",
+            "request": "attach", "connect": {"host": "127.0.0.1", "port": port},
             # The function runs from these very files, so local and remote paths are the same.
             "pathMappings": [{"localRoot": "${workspaceFolder}", "remoteRoot": "${workspaceFolder}"}],
             "justMyCode": True}
@@ -102,9 +104,9 @@ def cmd_debug_config(args) -> int:
 
 
 def add_subcommands(sub) -> None:
-    p = sub.add_parser("debug-config", help="write the editor's attach configuration for run_local.py --debug",
-                       description="Write .vscode/launch.json's attach configuration (debugpy, connect to the "
-                                   "--debug port), kept beside the configurations already there.")
+    p = sub.add_parser("debug-config", help="write the editor's attach configuration for --debug",
+                       description="Write .vscode/launch.json's attach configuration (debugpy, connect to "
+                                   "the --debug port), kept beside the configurations already there.")
     p.add_argument("editor", choices=["vscode"])
     p.add_argument("--function-name", default=FUNCTION_NAME)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
