@@ -105,7 +105,8 @@ class _Peer:
             return None
 
     def close(self) -> None:
-        for closing in (self.stream.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+        # shutdown first: it wakes a thread reading the stream, which holds the stream's lock close() needs
+        for closing in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close, self.stream.close):
             try:
                 closing()
             except OSError:

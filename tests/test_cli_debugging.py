@@ -143,3 +143,44 @@ def test_debug_config_vscode_writes_an_attach_configuration_beside_existing_ones
         "debugpy", "attach", {"host": "127.0.0.1", "port": 5799})
     assert attach["pathMappings"] == [{"localRoot": "${workspaceFolder}", "remoteRoot": "${workspaceFolder}"}]
     assert attach["justMyCode"] is True
+
+
+@pytest.mark.slow
+def test_invoke_debug_waits_for_the_editor_then_stops_at_its_breakpoint(tmp_path):
+    import subprocess
+    import threading
+
+    from test_cli import RUN_LOCAL
+    from conftest import PROJECT_ROOT
+
+    (tmp_path / "lambda_function.py").write_text(
+        "def lambda_handler(event, context):\n    answer = event['question'] * 2\n    return answer\n")
+    (tmp_path / "event.json").write_text(json.dumps({"question": 21}))
+    port = free_port()
+    proc = subprocess.Popen(RUN_LOCAL + ["invoke", "--event", str(tmp_path / "event.json"), "--code-dir",
+                                         str(tmp_path), "--timeout", "1", "--debug", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        client = eventually(lambda: _connect(port), what="the debug port of run_local.py invoke --debug")
+        client.attach({str(tmp_path / "lambda_function.py"): [3]})
+        stopped = client.wait_event("stopped")
+        frame, local = client.locals_of_top_frame(stopped["body"]["threadId"])
+        assert local["answer"]["value"] == "42"
+        threading.Event().wait(1.5)  # longer than the 1 s timeout
+        client.request("continue", {"threadId": stopped["body"]["threadId"]})
+        out, err = proc.communicate(timeout=60)
+        client.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert out.strip().splitlines()[-1] == "42"
+    assert "DEBUG held the function for 1." in out
+
+
+def _connect(port):
+    try:
+        return DapClient(port, timeout=60)
+    except OSError:
+        return None
