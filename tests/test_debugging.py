@@ -126,3 +126,12 @@ def test_breakpoint_in_handler_holds_an_api_request_past_its_timeout(debugged):
     assert "no Records" in answers[0].json()["error"]
     api_records = [r for r in sb.invocations() if r.subject.get("api") == api]
     assert [r.status for r in api_records] == ["success"]
+
+
+def test_page_state_says_which_function_is_in_debug_mode_and_on_which_port(debugged):
+    from test_web import local_app
+
+    sb, port = debugged
+    state = local_app(sb).test_client().get("/api/state").get_json()
+    assert state["debug"][0]["function"] == "ImageResizeLambda"
+    assert state["debug"][0]["port"] == port
