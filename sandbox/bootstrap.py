@@ -252,11 +252,12 @@ def start_debugger():
     try:
         import debugpy
         _, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+        emit_marker(f"debugpy:{port}")
+        debugpy.wait_for_client()  # the sandbox's proxy sets the editor's breakpoints before INIT
     finally:
         sys.path.remove(folder)
         for name in [n for n in sys.modules if n == "debugpy" or n.startswith("debugpy.")]:
             _hidden_modules[name] = sys.modules.pop(name)
-    emit_marker(f"debugpy:{port}")
 
 
 _hidden_modules = {}  # kept alive, out of the function's sight

@@ -144,7 +144,6 @@ class ExecutionEnvironment:
         self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
         self.pinned_cores: list[int] | None = None
         self.debug = settings.debug.session(function.function_name) if settings.debug else None
-        self._debug_port: int | None = None  # the worker's debugger, told by its runtime at start
         self._debugger_ready_at: float | None = None  # when it was listening (its start is not INIT's)
         self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
 
@@ -292,8 +291,8 @@ class ExecutionEnvironment:
             if before.strip():
                 self._log_output(before)
             if tag.startswith("debugpy:"):
-                self._debug_port = int(tag.partition(":")[2])
-                self._debugger_ready_at = time.perf_counter()
+                threading.Thread(target=self._attach_debugger, args=(int(tag.partition(":")[2]),),
+                                 name=f"env-{self.id}-debugger", daemon=True).start()
             self._markers.setdefault(tag, threading.Event()).set()
             return
         if line.strip():
@@ -404,8 +403,8 @@ class ExecutionEnvironment:
             init_ms = self.initialize()
             if init_ms is None:
                 return self._finish_init_failure(record)
-        if self.debug is not None:
-            self._attach_debugger()
+        if self.debug is not None and self.debug.target.wait:
+            self.debug.wait_for_editor()  # --debug-wait: untimed, before the event is handed over
         record.allocated_at = time.time()
         self.state = "busy"
         self.last_used = time.monotonic()
@@ -466,17 +465,15 @@ class ExecutionEnvironment:
         self._current_request_id = None
         return record
 
-    def _attach_debugger(self) -> None:
-        """Once per worker: the debug proxy connects to it and sets the editor's breakpoints; with
-        --debug-wait the invocation waits (untimed) for an editor."""
-        port, self._debug_port = self._debug_port, None
-        if port is not None:
-            try:
-                self.debug.attach_worker(port)
-            except OSError as exc:
-                self.logs.put(self.log_group, self.log_stream, f"DEBUG could not attach to the worker: {exc}")
-        if self.debug.target.wait:
-            self.debug.wait_for_editor()
+    def _attach_debugger(self, port: int) -> None:
+        """... the debug proxy has connected to its debugger and set the editor's breakpoints, so a
+        breakpoint in module-level code (INIT) is hit too."""
+        try:
+            self.debug.attach_worker(port)  # the worker waits, before INIT, until ...
+        except OSError as exc:
+            self.logs.put(self.log_group, self.log_stream, f"DEBUG could not attach to the worker: {exc}")
+        finally:
+            self._debugger_ready_at = time.perf_counter()  # INIT's own time starts now
 
     def _record_outcome(self, record: InvocationRecord, outcome: _Outcome, duration_ms: float,
                         init_ms: float | None, max_memory: int) -> None:

@@ -173,3 +173,25 @@ def test_the_editor_keeps_its_breakpoints_across_a_reload_of_the_code(probe):
         sb.retire_environments("probe")
     assert [r.result["pause"] for r in results] == [1, 2]
     assert results[0].environment_id != results[1].environment_id
+
+
+@pytest.mark.slow
+def test_a_breakpoint_in_module_level_code_is_hit_on_a_cold_start(probe):
+    sb, port, code = probe
+    sb.retire_environments("probe")
+    client = DapClient(port)
+    results = []
+    try:
+        client.attach({str(code / "lambda_function.py"): [1]})  # import time: runs in INIT
+        thread = threading.Thread(target=lambda: results.append(sb.invoke({}, "probe")))
+        thread.start()
+        stopped = client.wait_event("stopped")
+        frame, _ = client.locals_of_top_frame(stopped["body"]["threadId"])
+        assert (frame["name"], frame["line"]) == ("<module>", 1)
+        threading.Event().wait(TIMEOUT_S)
+        client.request("continue", {"threadId": stopped["body"]["threadId"]})
+        thread.join(60)
+    finally:
+        client.close()
+    assert results[0].status == "success" and results[0].cold_start, results[0].error_message
+    assert results[0].init_duration_ms < 1000 * TIMEOUT_S  # the time held in INIT is not Init Duration
