@@ -304,9 +304,9 @@ class DebugSession:
             pass
 
     # -- the worker's side -----------------------------------------------------------------------------------
-    def attach_worker(self, port: int, timeout: float = 10.0) -> None:
+    def attach_worker(self, port: int, timeout: float = 10.0, before_run=lambda: None) -> None:
         """Connect to a new worker's debugger and give it the editor's configuration and breakpoints,
-        before the worker gets an event."""
+        before the worker gets an event; ``before_run`` is called just before it may run on."""
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         sock.settimeout(None)
         worker = _Peer(sock)
@@ -328,6 +328,7 @@ class DebugSession:
             for id_, breakpoint in zip(self._unverified.pop(key, ()), set_):  # the editor's ids, now verified
                 self._to_editor({"seq": 0, "type": "event", "event": "breakpoint",
                                  "body": {"reason": "changed", "breakpoint": {**breakpoint, "id": id_}}})
+        before_run()
         self._call(worker, "configurationDone", {}, timeout=timeout)
         self._to_editor({"seq": 0, "type": "event", "event": "output", "body": {
             "category": "console", "output": f"{self.function_name}: a new execution environment attached; "

@@ -367,7 +367,7 @@ class ExecutionEnvironment:
                 self._init_outcome.set("init_timeout")
                 self._kill()
                 break
-        init_ms = (time.perf_counter() - started - self._debuggers_time(started, held)) * 1000
+        init_ms = max(time.perf_counter() - started - self._debuggers_time(started, held), 0.0) * 1000
         self._wait_marker("init")
         self.init_duration_ms = init_ms
         if self._init_outcome.kind is not None and not self._init_requested.is_set():
@@ -466,14 +466,16 @@ class ExecutionEnvironment:
         return record
 
     def _attach_debugger(self, port: int) -> None:
-        """... the debug proxy has connected to its debugger and set the editor's breakpoints, so a
-        breakpoint in module-level code (INIT) is hit too."""
+        """The worker waits, before INIT, until the debug proxy has connected to its debugger and set the
+        editor's breakpoints, so a breakpoint in module-level code is hit too."""
         try:
-            self.debug.attach_worker(port)  # the worker waits, before INIT, until ...
+            self.debug.attach_worker(port, before_run=self._debugger_ready)
         except OSError as exc:
             self.logs.put(self.log_group, self.log_stream, f"DEBUG could not attach to the worker: {exc}")
-        finally:
-            self._debugger_ready_at = time.perf_counter()  # INIT's own time starts now
+            self._debugger_ready()
+
+    def _debugger_ready(self) -> None:
+        self._debugger_ready_at = time.perf_counter()  # INIT's own time starts now
 
     def _record_outcome(self, record: InvocationRecord, outcome: _Outcome, duration_ms: float,
                         init_ms: float | None, max_memory: int) -> None:
