@@ -85,4 +85,3 @@ class SandboxView(Protocol):
     # "description", "export"?}] (AWS URLs made local), "notes": [...], "warnings": [...]}. Empty when the
     # sandbox runs the guide's stack and nothing was deployed from a template.
     def applications(self) -> list[dict]: ...
-
