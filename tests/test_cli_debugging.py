@@ -184,3 +184,17 @@ def _connect(port):
         return DapClient(port, timeout=60)
     except OSError:
         return None
+
+
+def test_debug_of_a_function_run_by_awslambdaric_is_refused_when_the_sandbox_starts():
+    from sandbox.config import FunctionConfiguration, SandboxConfig
+    from sandbox.core import Sandbox
+    from sandbox.debugging import DebugTarget, Debugging
+    from sandbox.errors import ConfigError
+
+    debug = Debugging([DebugTarget("ImageResizeLambda", free_port())])
+    sandbox = Sandbox(SandboxConfig(port=0, web_port=None, runtime_client="awslambdaric", debug=debug),
+                      FunctionConfiguration())
+    with pytest.raises(ConfigError, match="only functions run by this machine's Python"):
+        sandbox.start()
+    assert debug.describe()[0]["port"] is None  # nothing was left listening
