@@ -197,6 +197,11 @@ class SandboxConfig:
     state_dir: str | None = None
     fresh: bool = False
     salvage: bool = False
+    # run_local.py --debug FUNCTION[:PORT]: a debugging.Debugging, whose functions run under debugpy (each
+    # debugged function's runtime opens its debugger port while registered); None: nothing is debugged.
+    debug: object = None
+    # --env-vars env.json: an env_vars_file.EnvVarsFile, SAM CLI's overrides; None: none.
+    env_vars_file: object = None
 
     def validate(self) -> None:
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):

@@ -17,7 +17,7 @@ from sandbox.config import (DEFAULT_ENDPOINT_URL, DEFAULT_STATE_DIR, DEFAULT_HAN
 from sandbox.errors import SandboxError
 from sandbox.guide import example_setups as examples
 from sandbox.lambda_ import packaging
-from sandbox.cli import deploy_commands, schedule_commands, tune
+from sandbox.cli import debug_commands, deploy_commands, schedule_commands, tune
 from sandbox.cli.serve import cmd_serve
 from sandbox.cli import tools
 from sandbox.cli.tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
@@ -31,6 +31,7 @@ EPILOG = f"""examples:
   run_local.py --watch drop/ --open             ... upload every file dropped into drop/, open the page
   run_local.py --code-dir my_handler --handler {DEFAULT_HANDLER}
   run_local.py --template template.yaml         run a SAM/CloudFormation template's application instead
+  run_local.py --debug {FUNCTION_NAME}          step through the handler in your editor (docs/debugging.md)
   run_local.py --template sam-app/template.yaml --parameter-overrides Stage=dev Bucket=my-bucket
   run_local.py upload sample_images/            upload the images in it to a running sandbox, print each result
   run_local.py invoke --upload sample_images/test.jpg   upload, then one synchronous invocation with its event
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --state-dir: restore what can be read of a damaged state (the damaged one is "
                             "kept aside) and name what could not")
     add_function_options(parser)
+    debug_commands.add_options(parser)
     parser.set_defaults(func=cmd_serve)
 
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-cpu", action="store_true",
                    help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)")
     add_function_options(p)
+    debug_commands.add_options(p, invoke=True)
     p.set_defaults(func=cmd_invoke)
 
     p = sub.add_parser("generate-event", help="print a complete sample event",
@@ -217,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule_commands.add_subcommands(sub)
     packaging.add_subcommand(sub)
     deploy_commands.add_subcommands(sub)
+    debug_commands.add_subcommands(sub)
     return parser
 
 

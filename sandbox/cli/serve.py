@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 from sandbox.guide import example_setups as examples
+from sandbox.cli import debug_commands
 from sandbox.endpoint.access import new_access_token
 from sandbox.errors import SandboxError
 from sandbox.host_names import is_loopback_name, normalise_name
 from sandbox.lambda_.runtimes import local_runner
+
 class TerminalTail:
     """A readable live tail of the function's logs on the terminal."""
 
@@ -57,7 +59,7 @@ def cmd_serve(args) -> int:
                            idle_timeout_s=args.idle_timeout, terminal_logs=not args.quiet,
                            allowed_origins=tuple(args.allow_origin), access_token=token,
                            moto_api=args.moto_api, full_cpu=args.full_cpu,
-                           time_scale=args.time_scale)
+                           time_scale=args.time_scale, **debug_commands.sandbox_options(args))
     started = time.perf_counter()
     stack = _template_stack(args, config)
     config.state_dir, config.fresh, config.salvage = _state_dir(args, stack), args.fresh, args.salvage
@@ -73,6 +75,7 @@ def cmd_serve(args) -> int:
     web = watcher = None
     try:
         sandbox.start()
+        debug_commands.started(sandbox)
         if args.example and sandbox.restored:  # they are in the restored state already: their lines too
             example_lines = (sandbox.persistence.load("banner/examples") or []) + [
                 f"examples           : {', '.join(args.example)}, as the state directory kept them"]
@@ -89,7 +92,8 @@ def cmd_serve(args) -> int:
                 str(path), config.source_bucket, key)).start()
         if config.terminal_logs:
             sandbox.logs.subscribe(TerminalTail())
-        _print_banner(sandbox, web, args, time.perf_counter() - started, example_lines)
+        _print_banner(sandbox, web, args, time.perf_counter() - started,
+                      list(example_lines) + debug_commands.banner_lines(sandbox))
         if args.open and web is not None:
             import webbrowser
             webbrowser.open(web.url)

@@ -13,6 +13,7 @@ from pathlib import Path
 from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.cli import debug_commands
 
 # The commands' --endpoint-url: where the export lines of the banner point the AWS CLI, else the default.
 ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT_URL
@@ -41,14 +42,28 @@ def _read_event(path: str) -> dict:
 def cmd_invoke(args) -> int:
     event = _read_event(args.event) if args.event else None
     if _running_sandbox(args.endpoint_url):
+        if args.debug is not None or args.env_vars:
+            raise SandboxError(f"--debug and --env-vars are the sandbox's: a sandbox is running at "
+                               f"{args.endpoint_url}, so start it with them (run_local.py --debug ...).")
         return _invoke(args.endpoint_url, args, event)
     from sandbox.core import Sandbox
     from sandbox.cli import function_from_args
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
-    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
+    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu,
+                           **debug_commands.sandbox_options(args, args.function_name))
     with Sandbox(config, function_from_args(args)) as sandbox:
-        return _invoke(sandbox.endpoint_url, args, event)
+        if args.debug is None:
+            return _invoke(sandbox.endpoint_url, args, event)
+        # Held at a breakpoint for as long as the developer looks: invoked in-process, where no SDK's
+        # read timeout (and retry) applies.
+        debug_commands.started(sandbox, report=lambda note: print(note, file=sys.stderr))
+        record = sandbox.invoke(event, trigger="cli")
+        sandbox.logs.flush()
+        for line in sandbox.log_events(request_id=None):
+            print(line.message.rstrip("\t"))
+        print(json.dumps(record.result))
+    return 0 if record.status == InvocationStatus.SUCCESS else 1
 
 
 def _invoke(endpoint_url: str, args, event: dict | None) -> int:

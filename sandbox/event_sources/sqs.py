@@ -21,6 +21,7 @@ from functools import cached_property
 
 from sandbox.lambda_.event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
                                      passes_filters)
+from sandbox.lambda_.debugging import messages_kept_in_flight
 from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.lambda_.invocation import InvocationStatus
 
@@ -168,6 +169,12 @@ class SqsEventSource(PolledEventSource, EventSource):
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
         queue = queue_name(mapping.event_source_arn)
+        debugged = getattr(self._service.runtime(mapping.function_name), "debug", None) is not None
+        with messages_kept_in_flight(self.sqs, self._url(mapping.event_source_arn),
+                                     [r["receiptHandle"] for r in records], debugged):
+            return self._invoke_batch(mapping, records, stop, queue)
+
+    def _invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, queue: str):
         return self.invoke_batch(
             mapping, records, stop, trigger="sqs", source=SOURCE, summary=f"{len(records)} message(s) from {queue}",
             subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid},

@@ -16,6 +16,7 @@ Two things differ from AWS, both invisible to the handler:
 """
 import http.client
 import importlib
+import importlib.machinery
 import json
 import logging
 import os
@@ -128,8 +129,9 @@ class LambdaContext:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
-        # From the absolute deadline the Runtime API sent, never below 0 (as on AWS).
-        return max(self._deadline_ms - int(time.time() * 1000), 0)
+        # From the absolute deadline the Runtime API sent, never below 0 (as on AWS); under the sandbox's
+        # debugger, moved by the time the debugger held the function.
+        return max(debug_deadline(self.aws_request_id, self._deadline_ms) - int(time.time() * 1000), 0)
 
     def log(self, message):
         sys.stdout.write(str(message))
@@ -205,11 +207,81 @@ def configure_sys_path():
         sys.path[:] = [task_root] + layer_paths + [p for p in stdlib if p not in (task_root, *layer_paths)] + keep
 
 
+# -- the function's own code always from its source ---------------------------------------------------------
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Loads the function's own modules from their source, never from a cached ``.pyc``: a timestamp
+    ``.pyc`` matches a source of the same size saved within the same second, so a quick edit would run the
+    old code after a hot reload. Writing no bytecode (``-B``) would not help: a ``.pyc`` already in
+    ``__pycache__`` is still read. The runtime's packages keep their caches (boto3 compiles slowly)."""
+
+    def path_stats(self, path):
+        raise OSError("no bytecode cache for the function's own code")  # SourceLoader then compiles source
+
+
+def load_code_from_source(task_root):
+    root = os.path.abspath(task_root)
+    finder = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES),
+        (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES))
+
+    def hook(path):
+        folder = os.path.abspath(path or os.getcwd())
+        if folder != root and not folder.startswith(root + os.sep):
+            raise ImportError("not the function's code")
+        return finder(path)
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
+
+
+# -- run_local.py --debug ----------------------------------------------------------------------------------
+_debug_clock = None
+
+
+def start_debugger():
+    """Under ``run_local.py --debug``: debugpy's in-process adapter listens on a private loopback port and
+    the marker tells the sandbox which. debugpy comes from the sandbox's site-packages, which leaves
+    ``sys.path`` again, and its name leaves ``sys.modules``: ``import debugpy`` in the function behaves as
+    without the debugger."""
+    global _debug_clock
+    folder = os.environ.pop("SANDBOX_DEBUGPY", None)
+    _debug_clock = os.environ.pop("SANDBOX_DEBUG_CLOCK", None)
+    if not folder:
+        return
+    sys.path.insert(0, folder)
+    try:
+        import debugpy
+        _, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+        emit_marker(f"debugpy:{port}")
+        debugpy.wait_for_client()  # the sandbox's proxy sets the editor's breakpoints before INIT
+    finally:
+        sys.path.remove(folder)
+        for name in [n for n in sys.modules if n == "debugpy" or n.startswith("debugpy.")]:
+            _hidden_modules[name] = sys.modules.pop(name)
+
+
+_hidden_modules = {}  # kept alive, out of the function's sight
+
+
+def debug_deadline(request_id, deadline_ms):
+    """The deadline, later by the time the debugger held this invocation (the sandbox writes it)."""
+    if not _debug_clock:
+        return deadline_ms
+    try:
+        with open(_debug_clock) as clock:
+            held_request, _, deadline = clock.read().partition(" ")
+        return int(deadline) if held_request == request_id else deadline_ms
+    except (OSError, ValueError):
+        return deadline_ms
+
+
 def main():
     global _current_request_id
     client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     setup_logging()
+    start_debugger()
     configure_sys_path()
+    load_code_from_source(os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
     try:
         handler = load_handler(os.environ["_HANDLER"])
     except Exception as exc:  # as awslambdaric: a module that raises while loading reports that exception

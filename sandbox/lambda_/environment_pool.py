@@ -16,6 +16,8 @@ import time
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.config import FunctionConfiguration
 from sandbox.lambda_.cpu_share import vcpu_count, vcpu_share
+from sandbox.lambda_.debugging import refusal
+from sandbox.errors import ConfigError
 from sandbox.lambda_.execution_environment import EnvironmentSettings, ExecutionEnvironment
 from sandbox.lambda_.invocation import InvocationRecord
 
@@ -35,6 +37,11 @@ class FunctionRuntime:
         self.throttles = 0
         self.environments_created = 0
         self.on_capacity: list = []  # called (no arguments) whenever an environment is handed back
+        if self.debug is not None:  # run_local.py --debug: its port is open while the function is here
+            reason = refusal(function, settings.bootstrap_command)
+            if reason:
+                raise ConfigError(reason)
+            self.debug.start()
 
     @property
     def name(self) -> str:
@@ -56,7 +63,7 @@ class FunctionRuntime:
                     self._busy.add(env)
                     return env
                 env.stop(reason="configuration changed")
-            if len(self._busy) >= self.function.reserved_concurrency:
+            if len(self._busy) >= self.concurrency_limit:
                 self.throttles += 1
                 raise Throttled(f"Rate Exceeded: {self.name} has {len(self._busy)} busy execution "
                                 f"environments, its reserved concurrency.")
@@ -64,6 +71,16 @@ class FunctionRuntime:
             self.environments_created += 1
             self._busy.add(env)
             return env
+
+    @property
+    def debug(self):
+        """The function's debug session (run_local.py --debug), or None."""
+        return self.settings.debug.session(self.name) if self.settings.debug else None
+
+    @property
+    def concurrency_limit(self) -> int:
+        # Debugged: one environment at a time, so every breakpoint is in the one process the editor sees.
+        return 1 if self.debug is not None else self.function.reserved_concurrency
 
     def release(self, env: ExecutionEnvironment) -> None:
         with self._lock:
@@ -99,6 +116,8 @@ class FunctionRuntime:
             self._idle, self._busy = [], set()
         for env in envs:
             env.stop(reason="sandbox stopped")
+        if self.debug is not None:
+            self.debug.stop()
 
     @property
     def concurrent_executions(self) -> int:
@@ -115,5 +134,6 @@ class FunctionRuntime:
     def _cpu(self, env: ExecutionEnvironment) -> dict:
         """The environment's CPU share (None with full CPU) and what holding it there measured."""
         memory = env.function.memory_size
-        return {"vcpu_share": None if self.settings.cpu.full_cpu else vcpu_share(memory),
+        held_free = self.settings.cpu.full_cpu or self.debug is not None  # debugged: full CPU
+        return {"vcpu_share": None if held_free else vcpu_share(memory),
                 "vcpus": vcpu_count(memory), "cores": env.pinned_cores, **env.cpu_stats.as_dict()}

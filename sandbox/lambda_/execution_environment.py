@@ -23,6 +23,9 @@ How the sandbox measures and enforces, compared with AWS:
   Duration is wall time under that share, as on AWS. Memory sampling, the memory limit and the deadline
   work the same on a suspended worker (it is sampled and killed like a running one), and a suspended
   worker is resumed - or killed - whenever an invocation or the environment ends.
+- Debugging (``run_local.py --debug``, debugging.py): the worker runs debugpy; time the debugger holds
+  it is taken off the deadline and Duration, and it runs at full CPU (no throttle), so a stop at a
+  breakpoint never times out or is suspended by the CPU share. AWS has no such mode.
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ import psutil
 
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.config import RUNTIME_VERSION, FunctionConfiguration
+from sandbox.lambda_.debugging import InvocationClock, debugpy_folder, held_log_line
 from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin_to_vcpus, vcpu_share
 from sandbox.lambda_.env_vars import RoleCredentials, build_environment
 from sandbox.lambda_.invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
@@ -73,6 +77,17 @@ class EnvironmentSettings:
     # Whether environments are held to their memory's share of a CPU, read live (the sandbox passes its
     # SandboxConfig, whose full_cpu the page can switch).
     cpu: CpuPolicy = field(default_factory=CpuPolicy)
+
+    # run_local.py --debug and --env-vars are the sandbox's configuration (``cpu``: its SandboxConfig).
+    @property
+    def debug(self):
+        """A debugging.Debugging: the functions whose environments run under a debugger, or None."""
+        return getattr(self.cpu, "debug", None)
+
+    @property
+    def env_overrides(self):
+        """An env_vars_file.EnvVarsFile (--env-vars env.json, SAM CLI's format), or None."""
+        return getattr(self.cpu, "env_vars_file", None)
 
 
 class _Outcome:
@@ -130,6 +145,9 @@ class ExecutionEnvironment:
         self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
         self.pinned_cores: list[int] | None = None
         self._writes_markers = settings.bootstrap_command is None  # see runtimes.command_for
+        self.debug = settings.debug.session(function.function_name) if settings.debug else None
+        self._debugger_ready_at: float | None = None  # when it was listening (its start is not INIT's)
+        self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -163,9 +181,16 @@ class ExecutionEnvironment:
             runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
             runtime_packages=self.settings.runtime_packages)
         env.update(runtimes.environment_for(self.function))
+        if self.settings.env_overrides is not None:  # only variables the function declares
+            env.update(self.settings.env_overrides.for_function(self.function))
+        if self.debug is not None:  # read and removed from the environment by the runtime before the handler
+            os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
+            env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)
         command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
                    (self.settings.bootstrap_command or
                     (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
+        if self.debug is not None:  # the debugger sees every module's real source (pydevd warns otherwise)
+            command[1:1] = ["-X", "frozen_modules=off"]
         command, markers = runtimes.command_for(self.function, command)
         self._writes_markers = self._writes_markers if markers is None else markers
         kwargs = {}
@@ -205,6 +230,8 @@ class ExecutionEnvironment:
         except Exception:
             pass
         shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._debug_clock:
+            shutil.rmtree(os.path.dirname(self._debug_clock), ignore_errors=True)
         statm, self._statm = self._statm, None
         if statm is not None:
             try:
@@ -225,8 +252,8 @@ class ExecutionEnvironment:
     # -- CPU share -----------------------------------------------------------------------------------
     def _hold_to_cpu_share(self) -> None:
         """From now until _release_cpu, the worker gets its memory's share of a CPU (not with full_cpu)."""
-        if self.settings.cpu.full_cpu or self._proc is None:
-            return
+        if self.settings.cpu.full_cpu or self._proc is None or self.debug is not None:
+            return  # a debugged function runs at full CPU: never suspended while the debugger holds it
         self._throttle = CpuThrottle(self._proc, vcpu_share(self.function.memory_size), self.settings.cpu).start()
 
     def _release_cpu(self) -> None:
@@ -268,6 +295,9 @@ class ExecutionEnvironment:
             before, tag = line[:index], line[index + len(MARKER):].decode("utf-8", "replace").strip()
             if before.strip():
                 self._log_output(before)
+            if tag.startswith("debugpy:"):
+                threading.Thread(target=self._attach_debugger, args=(int(tag.partition(":")[2]),),
+                                 name=f"env-{self.id}-debugger", daemon=True).start()
             self._markers.setdefault(tag, threading.Event()).set()
             return
         if line.strip():
@@ -333,6 +363,7 @@ class ExecutionEnvironment:
                       cw.init_start_line(runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION),
                                          self.settings.region))
         started = time.perf_counter()
+        held = self.debug.held_seconds() if self.debug else 0.0
         try:
             self._spawn()
         except runtimes.InvalidEntrypoint as exc:
@@ -343,17 +374,25 @@ class ExecutionEnvironment:
         while not self._init_requested.is_set():
             if self._init_outcome.wait(0.002):
                 break
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline + self._debuggers_time(started, held):
                 self._init_outcome.set("init_timeout")
                 self._kill()
                 break
-        init_ms = (time.perf_counter() - started) * 1000
+        init_ms = max(time.perf_counter() - started - self._debuggers_time(started, held), 0.0) * 1000
         self._wait_marker("init")
         self.init_duration_ms = init_ms
         if self._init_outcome.kind is not None and not self._init_requested.is_set():
             return None
         self.state = "idle"
         return init_ms
+
+    def _debuggers_time(self, since: float, held_before: float) -> float:
+        """Seconds since ``since`` that were the debugger's, not INIT's: starting debugpy (at most 30 s)
+        and holding the worker at a breakpoint. The INIT limit and Init Duration leave them out."""
+        if self.debug is None:
+            return 0.0
+        ready = self._debugger_ready_at or time.perf_counter()
+        return min(max(ready - since, 0.0), 30.0) + self.debug.held_seconds() - held_before
 
     def _wait_marker(self, tag: str, timeout: float | None = None) -> None:
         if not self._writes_markers:
@@ -375,6 +414,8 @@ class ExecutionEnvironment:
             init_ms = self.initialize()
             if init_ms is None:
                 return self._finish_init_failure(record)
+        if self.debug is not None and self.debug.target.wait:
+            self.debug.wait_for_editor()  # --debug-wait: untimed, before the event is handed over
         record.allocated_at = time.time()
         self.state = "busy"
         self.last_used = time.monotonic()
@@ -385,6 +426,8 @@ class ExecutionEnvironment:
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
         self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
+        clock = (InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock)
+                 if self.debug else None)
         self._api.put(NextInvocation(
             request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
             invoked_function_arn=function.arn(self.settings.region), client_context=record.client_context,
@@ -400,15 +443,19 @@ class ExecutionEnvironment:
                     self._killed_for = "oom"
                     outcome.set("oom")
                     self._kill()
-                elif time.perf_counter() >= deadline:
+                elif time.perf_counter() >= deadline + (clock.held_s() if clock else 0) and not (
+                        clock and self.debug.held):
                     self._killed_for = "timeout"
                     outcome.set("timeout")
                     self._kill()
         finally:
             self._release_cpu()
+        held_s = clock.close() if clock else 0.0
         end = outcome.at
         record.finished_at = time.time()
-        duration_ms = (end - start) * 1000
+        duration_ms = max(end - start - held_s, 0.0) * 1000
+        if held_s > 0:
+            self.logs.put(self.log_group, self.log_stream, held_log_line(held_s), record.request_id)
         max_memory = self.peak_memory_mb()
         if outcome.kind in ("response", "error"):
             self._wait_marker("end:" + record.request_id)
@@ -428,6 +475,18 @@ class ExecutionEnvironment:
             self.stop(reason=record.status)
         self._current_request_id = None
         return record
+
+    def _attach_debugger(self, port: int) -> None:
+        """The worker waits, before INIT, until the debug proxy has connected to its debugger and set the
+        editor's breakpoints, so a breakpoint in module-level code is hit too."""
+        try:
+            self.debug.attach_worker(port, before_run=self._debugger_ready)
+        except OSError as exc:
+            self.logs.put(self.log_group, self.log_stream, f"DEBUG could not attach to the worker: {exc}")
+            self._debugger_ready()
+
+    def _debugger_ready(self) -> None:
+        self._debugger_ready_at = time.perf_counter()  # INIT's own time starts now
 
     def _record_outcome(self, record: InvocationRecord, outcome: _Outcome, duration_ms: float,
                         init_ms: float | None, max_memory: int) -> None:

@@ -27,6 +27,8 @@ def state():
         environments=len(runtime.describe()) if runtime else 0,
         revision=context.function().revision,
         requests=sb.cost.requests,
+        # run_local.py --debug: [{"function", "port", "editor_attached", "held", ...}] for the page to show
+        debug=sb.config.debug.describe() if sb.config.debug else [],
     )
 
 
