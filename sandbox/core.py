@@ -35,7 +35,7 @@ from sandbox.errors import ConfigError
 from sandbox.event_sources import SourceContext, event_source_classes
 from sandbox.event_sources.schedules import ScheduledEventSource
 from sandbox.lambda_.execution_environment import EnvironmentSettings
-from sandbox.lambda_.environment_pool import FunctionRuntime
+from sandbox.lambda_.environment_pool import EnvironmentPool
 from sandbox.guide.stack import GuideStack
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.lambda_.api import LambdaApiInterceptor
@@ -214,10 +214,10 @@ class Sandbox:
     def functions(self) -> list[FunctionConfiguration]:
         return self.service.functions()
 
-    def runtime(self, function_name: str) -> FunctionRuntime | None:
+    def runtime(self, function_name: str) -> EnvironmentPool | None:
         return self.service.runtime(function_name)
 
-    def register_function(self, function: FunctionConfiguration) -> FunctionRuntime:
+    def register_function(self, function: FunctionConfiguration) -> EnvironmentPool:
         return self.service.register(function)
 
     def retire_environments(self, function_name: str | None = None) -> None:

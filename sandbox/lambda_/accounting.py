@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sandbox.config import DEFAULT_MEMORY_MB
-from sandbox.lambda_.environment_pool import FunctionRuntime
+from sandbox.lambda_.environment_pool import EnvironmentPool
 from sandbox.lambda_.invocation import InvocationRecord, InvocationStatus
 from sandbox.telemetry.metrics import LambdaMetrics
 from sandbox.telemetry.pricing import CostSummary
@@ -17,7 +17,7 @@ from sandbox.telemetry.pricing import CostSummary
 
 class UsageAccounting:
     def __init__(self, cost: CostSummary, metrics: LambdaMetrics,
-                 runtime_of: Callable[[str], FunctionRuntime | None]):
+                 runtime_of: Callable[[str], EnvironmentPool | None]):
         self.cost = cost
         self.metrics = metrics
         self._runtime_of = runtime_of

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sandbox.lambda_.environment_pool import FunctionRuntime, Throttled
+from sandbox.lambda_.environment_pool import EnvironmentPool, Throttled
 from sandbox.lambda_.invocation import (DEAD_LETTERED, ERROR, OUT_OF_MEMORY, RUNNING, SUCCESS, THROTTLED, TIMEOUT,
                          InvocationLog, InvocationRecord)
 
@@ -38,7 +38,7 @@ class QueuedEvent:
 
 
 class AsyncInvoker:
-    def __init__(self, runtimes: Callable[[str], FunctionRuntime | None], records: InvocationLog,
+    def __init__(self, runtimes: Callable[[str], EnvironmentPool | None], records: InvocationLog,
                  on_failure: Callable[[InvocationRecord, str], None] | None = None,
                  retry_delay_scale: float = 1 / 60, workers: int = 10, clock=time.time):
         self.runtimes = runtimes

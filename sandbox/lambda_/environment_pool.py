@@ -26,7 +26,7 @@ class Throttled(Exception):
     """Rate exceeded: every environment the function may have is busy (TooManyRequestsException)."""
 
 
-class FunctionRuntime:
+class EnvironmentPool:
     def __init__(self, function: FunctionConfiguration, logs: cw.CloudWatchLogs, settings: EnvironmentSettings):
         self.function = function
         self.logs = logs

@@ -26,7 +26,7 @@ from sandbox.config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_
 from sandbox.lambda_.dead_letters import DeadLetters
 from sandbox.errors import ConfigError, SandboxError
 from sandbox.lambda_.execution_environment import EnvironmentSettings
-from sandbox.lambda_.environment_pool import FunctionRuntime, Throttled
+from sandbox.lambda_.environment_pool import EnvironmentPool, Throttled
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
 from sandbox.lambda_.api import function_name_from
 from sandbox.lambda_.validation import LambdaApiError
@@ -53,7 +53,7 @@ class LambdaService:
         self.default_function = default_function
         self._count_metric = count_metric
         self._describers = list(describers)
-        self._functions: dict[str, FunctionRuntime] = {}
+        self._functions: dict[str, EnvironmentPool] = {}
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
         self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
@@ -83,9 +83,9 @@ class LambdaService:
         self.invoker.stop()
 
     # -- functions -----------------------------------------------------------------------------------
-    def register(self, function: FunctionConfiguration) -> FunctionRuntime:
+    def register(self, function: FunctionConfiguration) -> EnvironmentPool:
         """Make a function runnable in the sandbox."""
-        runtime = FunctionRuntime(function, self.logs, self.settings)
+        runtime = EnvironmentPool(function, self.logs, self.settings)
         runtime.on_capacity.append(lambda: self.invoker.capacity_available(function.function_name))
         self._functions[function.function_name] = runtime
         return runtime
@@ -120,10 +120,10 @@ class LambdaService:
             resumed.append(retry)
         return resumed
 
-    def runtime(self, function_name: str) -> FunctionRuntime | None:
+    def runtime(self, function_name: str) -> EnvironmentPool | None:
         return self._functions.get(function_name)
 
-    def runtime_or_fail(self, function_name: str | None) -> FunctionRuntime:
+    def runtime_or_fail(self, function_name: str | None) -> EnvironmentPool:
         name = function_name or self.default_function
         runtime = self._functions.get(name)
         if runtime is None:
