@@ -16,7 +16,7 @@ from __future__ import annotations
 from sandbox.lambda_.recursion import new_trace_id
 from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.event_sources.api_gateway.apis import ApiDirectory, Route
-from sandbox.event_sources.api_gateway.control import ApiGatewayControlPlane
+from sandbox.event_sources.api_gateway.control_plane import ApiGatewayControlPlane
 from sandbox.event_sources.api_gateway.events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
 from sandbox.event_sources.api_gateway.gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
 
