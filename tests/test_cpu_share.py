@@ -13,7 +13,7 @@ import pytest
 
 from conftest import PROJECT_ROOT, start_sandbox
 from sandbox.lambda_ import cpu_share
-from sandbox.tools.bench.cpu_share import calibrate_iterations
+from sandbox.tools.bench.memory_buys_cpu import calibrate_iterations
 from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle
 from waiting import eventually
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import PROJECT_ROOT, free_port, start_sandbox
 from sandbox.tools import power_tuning
-from sandbox.tools.bench.cpu_share import calibrate_iterations
+from sandbox.tools.bench.memory_buys_cpu import calibrate_iterations
 from sandbox.tools.power_tuning import Run, SizeResult, TuningResult, parse_report
 
 CPU_BOUND = PROJECT_ROOT / "sandbox" / "bench" / "handlers" / "cpu_bound"

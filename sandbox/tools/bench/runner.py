@@ -8,7 +8,7 @@
   the CPU each image costs; events lost (goal 0). The burst runs with full CPU (--full-cpu): it measures
   what the sandbox's machinery can carry on these cores, not a function held to 7 % of a CPU at 128 MB;
 - cpu: memory buys CPU - Duration at 128, 512, 1,769 and 3,008 MB against AWS's ratios, and what holding
-  each environment to its share costs (sandbox/tools/bench/cpu_share.py);
+  each environment to its share costs (sandbox/tools/bench/memory_buys_cpu.py);
 - image: the handler's image step against the guide-style baseline and the floor (sandbox/tools/bench/image_step.py);
 - api: API Gateway's warm request -> response overhead over the function's Duration, HTTP and REST APIs
   (goals: p50 <= 5 ms, p99 <= 20 ms; sandbox/tools/bench/api_gateway.py);

@@ -14,7 +14,7 @@ are reported rather than run.
 The figures depend on what else runs on the machine: a worker that is resumed while other programs hold
 the cores uses less than its quota. The load average is printed with them.
 
-Run: ``.venv/bin/python -m sandbox.tools.bench.cpu_share`` or ``run_local.py bench --only cpu``.
+Run: ``.venv/bin/python -m sandbox.tools.bench.memory_buys_cpu`` or ``run_local.py bench --only cpu``.
 """
 from __future__ import annotations
 
