@@ -19,8 +19,8 @@ from sandbox.guide import example_setups as examples
 from sandbox.lambda_ import packaging
 from sandbox.cli import debug_commands, deploy_commands, schedule_commands, tune
 from sandbox.cli.serve import cmd_serve
-from sandbox.cli import tools
-from sandbox.cli.tools import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
+from sandbox.cli import sandbox_commands as tools
+from sandbox.cli.sandbox_commands import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
 
 DEFAULTS = SandboxConfig()
 DEFAULT_ENDPOINT_PORT = DEFAULTS.port

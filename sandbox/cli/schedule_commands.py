@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
 from sandbox.errors import SandboxError
 from sandbox.event_sources.schedules.targets import scheduled_event
-from sandbox.cli.tools import _running_sandbox
+from sandbox.cli.sandbox_commands import _running_sandbox
 from sandbox.lambda_.invocation import InvocationStatus
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from sandbox.config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.tools import power_tuning
-from sandbox.cli.tools import ENDPOINT_URL
+from sandbox.cli.sandbox_commands import ENDPOINT_URL
 
 DEFAULT_ROUNDS = 4  # so that two runs of `tune` on a quiet machine name the same sizes
 
@@ -65,7 +65,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def cmd_tune(args) -> int:
-    from sandbox.cli.tools import _running_sandbox
+    from sandbox.cli.sandbox_commands import _running_sandbox
 
     sizes = _sizes(args.memory_sizes)
     running = _running_sandbox(args.endpoint_url)
@@ -81,7 +81,7 @@ def cmd_tune(args) -> int:
 
 
 def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
-    from sandbox.cli.tools import _read_event
+    from sandbox.cli.sandbox_commands import _read_event
 
     if args.event:
         event, summary = _read_event(args.event), f"the event in {args.event}"
@@ -124,7 +124,7 @@ def _stage_upload(endpoint_url: str, args, key: str, memory_mb: int) -> None:
     """Upload the file. Into the source bucket the upload triggers the function, as any upload does: it
     runs at the largest size to be tuned, so it ends quickly, and is waited for, so it never overlaps the
     measured runs."""
-    from sandbox.cli.tools import _wait_result
+    from sandbox.cli.sandbox_commands import _wait_result
 
     path = Path(args.upload)
     if not path.is_file():
