@@ -116,7 +116,7 @@ class TemplateStack:
     def create(self, sandbox) -> None:
         """Create every resource through the local endpoint's APIs (the sandbox has started); on a failure
         delete what was created and raise, naming the resource and the API's answer."""
-        from sandbox.sam.deployment import Deployment
+        from sandbox.sam.resource_context import Deployment
 
         self._port = sandbox.endpoint.port
         sandbox.stacks.add(self)
@@ -172,7 +172,7 @@ class TemplateStack:
     def delete(self, sandbox) -> None:
         """Delete the stack's resources in reverse order (``DeletionPolicy: Retain`` ones are kept), as
         ``aws cloudformation delete-stack`` does."""
-        from sandbox.sam.deployment import Deployment
+        from sandbox.sam.resource_context import Deployment
 
         self.stop()
         self.status = "DELETE_IN_PROGRESS"

@@ -60,7 +60,7 @@ def changes(previous, candidate) -> list[dict]:
 def apply_update(previous, candidate, sandbox) -> None:
     """Make the stack what ``candidate`` describes; on a failure, remove what the update added and leave
     the stack as it was (UPDATE_ROLLBACK_COMPLETE; functions it changed keep their new configuration)."""
-    from sandbox.sam.deployment import Deployment
+    from sandbox.sam.resource_context import Deployment
 
     old, new = previous.plan, candidate.plan
     previous.status = "UPDATE_IN_PROGRESS"
