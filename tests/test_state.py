@@ -201,7 +201,7 @@ def _assert_refused(tmp_path, *words):
     database = tmp_path / "state.sqlite3"
     before = database.read_bytes() if database.exists() else None
     with pytest.raises(StateError) as refused:
-        _sandbox(tmp_path)
+        _sandbox(tmp_path).stop()  # one that starts is stopped: the failure stays this test's
     message = str(refused.value)
     for word in words:
         assert word in message
@@ -234,6 +234,116 @@ def test_a_database_torn_in_mid_write_is_refused(tmp_path):
     database.write_bytes(bytes(data))
     _assert_refused(tmp_path, "damaged")
 
+
+def _flip_the_objects_bytes(database):
+    """Flip 1 KB of kept.jpg's own bytes wherever the file holds them: an overflow page's content, which
+    SQLite's quick_check does not read."""
+    data = bytearray(database.read_bytes())
+    middle = len(IMAGE) // 2
+    needle, at, found = IMAGE[middle:middle + 1024], -1, 0
+    while (at := data.find(needle, at + 1)) != -1:
+        data[at:at + len(needle)] = bytes(b ^ 0xFF for b in needle)
+        found += 1
+    assert found, "the object's bytes are not in the database file"
+    database.write_bytes(bytes(data))
+
+
+def test_a_torn_page_of_an_objects_bytes_is_refused_and_named(tmp_path):
+    database = _kept_state(tmp_path)
+    _flip_the_objects_bytes(database)
+    _assert_refused(tmp_path, "damaged", "source-image-bucket123/kept.jpg", "--salvage", "--fresh")
+
+
+def test_salvage_of_a_torn_object_restores_the_rest_and_names_it(tmp_path):
+    _flip_the_objects_bytes(_kept_state(tmp_path))
+    sb = _sandbox(tmp_path, salvage=True)
+    try:
+        assert [item for item in sb.persistence.skipped if "kept.jpg" in item and "resized" not in item]
+        with pytest.raises(sb.s3.exceptions.ClientError, match="404"):
+            sb.s3.head_object(Bucket=sb.config.source_bucket, Key="kept.jpg")
+        resized = sb.s3.head_object(Bucket=sb.config.destination_bucket, Key="resized-kept.jpg")
+        assert resized["ContentLength"] > 0
+        assert sb.persistence.restored.get("invocations") == 1
+        assert list(tmp_path.glob("damaged-*/state.sqlite3"))  # the original is kept aside
+    finally:
+        sb.stop()
+    _sandbox(tmp_path).stop()  # the next start needs no --salvage
+
+
+def test_salvage_of_a_database_sqlite_refuses_leaves_out_a_torn_object(tmp_path):
+    database = _kept_state(tmp_path)
+    _flip_the_objects_bytes(database)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entities_1'"
+                          ).fetchone()[0]
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(database.read_bytes())
+    data[(root - 1) * size:root * size] = os.urandom(size)  # the names' index: SQLite's check fails
+    database.write_bytes(bytes(data))
+    sb = _sandbox(tmp_path, salvage=True)
+    try:
+        assert [item for item in sb.persistence.skipped if "kept.jpg" in item and "resized" not in item]
+        with pytest.raises(sb.s3.exceptions.ClientError, match="404"):
+            sb.s3.head_object(Bucket=sb.config.source_bucket, Key="kept.jpg")
+        resized = sb.s3.head_object(Bucket=sb.config.destination_bucket, Key="resized-kept.jpg")
+        assert resized["ContentLength"] > 0
+    finally:
+        sb.stop()
+
+
+def test_a_state_written_before_checksums_opens_and_restores(tmp_path):
+    database = _kept_state(tmp_path)
+    older = tmp_path / "older.sqlite3"
+    with contextlib.closing(sqlite3.connect(older)) as db, db:  # the tables as format 1 made them
+        db.execute("PRAGMA page_size=16384")
+        db.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE entities(name TEXT PRIMARY KEY, seq INTEGER NOT NULL, data BLOB NOT NULL)")
+        db.execute("CREATE TABLE appends(seq INTEGER PRIMARY KEY, service TEXT NOT NULL, data BLOB NOT NULL)")
+        db.execute("ATTACH ? AS kept", (str(database),))
+        db.execute("INSERT INTO meta SELECT key, value FROM kept.meta")
+        db.execute("INSERT INTO entities SELECT name, seq, data FROM kept.entities")
+        db.execute("INSERT INTO appends SELECT seq, service, data FROM kept.appends")
+        db.execute("PRAGMA user_version = 1")
+    older.replace(database)
+    sb = _sandbox(tmp_path)  # opened as it is
+    try:
+        assert sb.s3.get_object(Bucket=sb.config.source_bucket, Key="kept.jpg")["Body"].read() == IMAGE
+        assert sb.persistence.restored.get("invocations") == 1
+        sb.s3.put_object(Bucket=sb.config.destination_bucket, Key="after.txt", Body=b"written after")
+    finally:
+        sb.stop()
+    sb = _sandbox(tmp_path)  # then as the sandbox left it: old entries and new ones
+    try:
+        assert sb.s3.get_object(Bucket=sb.config.source_bucket, Key="kept.jpg")["Body"].read() == IMAGE
+        after = sb.s3.get_object(Bucket=sb.config.destination_bucket, Key="after.txt")
+        assert after["Body"].read() == b"written after"
+    finally:
+        sb.stop()
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+
+
+def test_every_read_of_the_store_checks_the_bytes_against_their_checksum(tmp_path):
+    store = StateStore(tmp_path).open()
+    try:
+        store.put("lambda/registry", b"registry")
+        store.put("source/position", b"{}")
+        store.append("logs", b"a batch")
+        with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db, db:
+            db.execute("UPDATE entities SET data = x'00' WHERE name = 'lambda/registry'")
+            db.execute("UPDATE appends SET data = x'00'")
+        for read in (lambda: store.get("lambda/registry"), lambda: list(store.entities()),
+                     lambda: list(store.appends())):
+            with pytest.raises(StateError, match=r"damaged \((lambda/registry|append/3) does not match"):
+                read()
+        left_out = []  # --salvage's way: the damaged entry is named and left out, the rest is read
+        damaged = lambda name, detail: left_out.append(name)  # noqa: E731
+        assert store.get("lambda/registry", damaged) is None
+        assert list(store.entities("", damaged)) == [("source/position", b"{}")]
+        assert list(store.appends(damaged)) == []
+        assert left_out == ["lambda/registry", "lambda/registry", "append/3"]
+    finally:
+        store.close()
 
 def test_an_entry_edited_by_hand_is_refused_and_named(tmp_path):
     database = _kept_state(tmp_path)

@@ -31,7 +31,7 @@ from sandbox.lambda_.invocation import InvocationRecord
 from sandbox.wsgi import call
 from sandbox.state.recorder import StateRecorder
 from sandbox.state.requests import operation
-from sandbox.state.store import StateError, StateRefused, StateStore, reset, set_aside
+from sandbox.state.store import MISMATCH, StateError, StateRefused, StateStore, intact, reset, set_aside
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 
@@ -106,18 +106,18 @@ class Persistence:
             return
         key_stores: dict[tuple, object] = {}
         counts: dict[str, int] = {}
-        for name, data in self.store.entities("moto/"):
+        for name, data in self.store.entities("moto/", self._damaged):
             service = name.split("/", 1)[1]
             self._load(name, lambda: moto_backends.load_service(service, data, key_stores))
             counts["services"] = counts.get("services", 0) + 1  # moto's: S3, Lambda, SQS...
-        for name, data in self.store.entities("s3key/"):
+        for name, data in self.store.entities("s3key/", self._damaged):
             _, account_id, rest = name.split("/", 2)
             bucket, key = rest.split("/", 1)
             if self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data)) is False:
                 self._problem(name, "its bucket is not in the state")
             counts["objects"] = counts.get("objects", 0) + 1
         replayed = set()
-        for seq, service, data in self.store.appends():
+        for seq, service, data in self.store.appends(self._damaged):
             status = self._load(f"append/{seq}", lambda: moto_backends.replay(service, pickle.loads(data)))
             if isinstance(status, int) and status >= 400:
                 self._problem(f"append/{seq}", f"{service} answered {status} when it was replayed")
@@ -126,6 +126,12 @@ class Persistence:
         for service in replayed:
             self.recorder.snapshot(service)  # folded into one snapshot: the next start replays nothing
         self.restored.update(counts)
+
+    @property
+    def _damaged(self):
+        """What the store does with an entry whose bytes do not match their checksum: --salvage leaves it
+        out (named in ``skipped``); otherwise (None) the store refuses the whole state."""
+        return self._problem if self.salvage else None
 
     def _load(self, name: str, load):
         try:
@@ -178,12 +184,12 @@ class Persistence:
         """The Lambda registry and the history (after the Lambda service is built, before sources start);
         restored attempts are billed again in the session's cost (``accounting``), not counted again in
         the metrics, which are restored with CloudWatch."""
-        data = self.store.get("lambda/registry")
+        data = self.store.get("lambda/registry", self._damaged)
         if data is not None:
             self._load("lambda/registry", lambda: sandbox.service.restore_registry(_loads(data, dict)))
             self.restored["functions"] = len(sandbox.service.functions())
         records = []
-        for name, blob in self.store.entities("record/"):
+        for name, blob in self.store.entities("record/", self._damaged):
             record = self._load(name, lambda: _loads(blob, InvocationRecord))
             if record is not None:
                 records.append(record)
@@ -217,7 +223,7 @@ class Persistence:
         self.store.put(f"source/{name}", json.dumps(value).encode(), durable=durable)
 
     def load(self, name: str):
-        data = self.store.get(f"source/{name}")
+        data = self.store.get(f"source/{name}", self._damaged)
         return None if data is None else self._load(f"source/{name}", lambda: json.loads(data))
 
     def forget(self, *names: str) -> None:
@@ -227,7 +233,7 @@ class Persistence:
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
         found = [(name, self._load(name, lambda: json.loads(data)))
-                 for name, data in list(self.store.entities(f"source/{prefix}"))]
+                 for name, data in list(self.store.entities(f"source/{prefix}", self._damaged))]
         return [(name[len("source/"):], value) for name, value in found if value is not None]
 
     def describe(self) -> str:
@@ -248,7 +254,8 @@ class Persistence:
             shutil.copytree(aside / "files", self.files_dir, dirs_exist_ok=True)
         try:
             old = sqlite3.connect(f"file:{aside / 'state.sqlite3'}?mode=ro", uri=True)
-            rows = old.execute("SELECT name, data FROM entities ORDER BY seq")
+            crc = _crc_column(old, "entities")
+            rows = old.execute(f"SELECT name, data, {crc} FROM entities ORDER BY seq")
             while True:
                 try:
                     row = rows.fetchone()
@@ -257,16 +264,29 @@ class Persistence:
                     break
                 if row is None:
                     break
-                self.store.put(row[0], row[1], durable=False)
+                if intact(row[1], row[2]):  # copied with a new checksum: a damaged one must not be
+                    self.store.put(row[0], row[1], durable=False)
+                else:
+                    self.skipped.append(f"{row[0]} ({MISMATCH})")
             try:
-                for _, service, data in old.execute("SELECT seq, service, data FROM appends ORDER BY seq"):
-                    self.store.append(service, data, durable=False)
+                crc = _crc_column(old, "appends")
+                for seq, service, data, kept in old.execute(
+                        f"SELECT seq, service, data, {crc} FROM appends ORDER BY seq"):
+                    if intact(data, kept):
+                        self.store.append(service, data, durable=False)
+                    else:
+                        self.skipped.append(f"append/{seq} ({MISMATCH})")
             except sqlite3.DatabaseError as exc:
                 self.skipped.append(f"the rest of the logs and metrics ({exc})")
             old.close()
         except sqlite3.DatabaseError as exc:
             self.skipped.append(f"everything in the database ({exc})")
         self.store.sync()  # what was copied is on disk before anything runs
+
+
+def _crc_column(db, table: str) -> str:
+    """``crc``, or ``NULL`` in a table written before checksums (format 1)."""
+    return "crc" if "crc" in {row[1] for row in db.execute(f"PRAGMA table_info({table})")} else "NULL"
 
 
 def _loads(data: bytes, kind: type):
