@@ -55,7 +55,7 @@ class FunctionHooks(Protocol):
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
-    def apply_event_invoke_config(self, name: str, request: dict) -> None: ...
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> None: ...
     def check_mapping(self, request: dict) -> str | None: ...
     def mapping_changed(self, mapping: dict) -> None: ...
     def mapping_deleted(self, uuid: str) -> None: ...
@@ -182,8 +182,9 @@ class LambdaApiInterceptor:
                 return self._recursion_config(name, method, environ, start_response)
             if method == "PUT" and rest == "/concurrency" and self.hooks.knows_function(name):
                 return self._put_concurrency(name, environ, start_response)
-            if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
-                return self._event_invoke_config(name, environ, start_response)
+            if method in ("PUT", "POST", "DELETE") and rest == "/event-invoke-config" \
+                    and self.hooks.knows_function(name):
+                return self._event_invoke_config(name, method, environ, start_response)
             if method == "DELETE" and rest == "":
                 captured = call(self.app, environ)
                 # With a Qualifier only that version goes; the sandbox runs $LATEST, which stays.
@@ -280,19 +281,20 @@ class LambdaApiInterceptor:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
         return call(self.app, environ).replay(start_response)
 
-    def _event_invoke_config(self, name, environ, start_response):
+    def _event_invoke_config(self, name, method, environ, start_response):
+        """Put (replaces), update (changes) and delete (back to the defaults) the asynchronous settings."""
         from .errors import ConfigError
 
         try:
-            request = json.loads(read_body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}") if method != "DELETE" else {}
         except ValueError:
             request = {}
         try:
-            self.hooks.apply_event_invoke_config(name, request)
+            self.hooks.apply_event_invoke_config(name, request, replace=method != "POST")
         except (ConfigError, ValueError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
         captured = call(self.app, environ)
-        if captured.code >= 400:  # moto may not know this API: answer as Lambda does
+        if captured.code >= 400 and method != "DELETE":  # moto may not know this API: answer as Lambda does
             return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
         return captured.replay(start_response)
 

@@ -24,6 +24,7 @@ from .async_invoke import AsyncInvoker
 from .config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMBDA_RUNTIME,
                      FunctionConfiguration)
 from .dead_letters import DeadLetters
+from .destinations import Destinations, destination_problem
 from .errors import ConfigError, SandboxError
 from .execution_environment import EnvironmentSettings
 from .function_runtime import FunctionRuntime, Throttled
@@ -42,13 +43,14 @@ class LambdaService:
     def __init__(self, *, logs: cw.CloudWatchLogs, settings: EnvironmentSettings, records: InvocationLog,
                  dead_letters: DeadLetters, code_dir: Path, default_function: str,
                  count_metric: Callable[[str, str], None], retry_delay_scale: float, async_workers: int,
-                 describers: Iterable[Describer] = ()):
+                 describers: Iterable[Describer] = (), destinations: Destinations | None = None):
         """``code_dir``: where zips from the API are unpacked; ``retry_delay_scale``: 1.0 waits AWS's
         1 and 2 minutes before retries, 1/60 waits 1 and 2 seconds (see async_invoke.py)."""
         self.logs = logs
         self.settings = settings
         self.records = records
         self.dead_letters = dead_letters
+        self.destinations = destinations
         self.code_dir = Path(code_dir)
         self.default_function = default_function
         self._count_metric = count_metric
@@ -56,7 +58,7 @@ class LambdaService:
         self._functions: dict[str, FunctionRuntime] = {}
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
-        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
+        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure, on_success=self._on_success,
                                     retry_delay_scale=retry_delay_scale, workers=async_workers)
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
@@ -204,8 +206,20 @@ class LambdaService:
         self._on_failure(record, "RecursiveInvocationException")
 
     def _on_failure(self, record: InvocationRecord, condition: str) -> bool:
+        """The dead-letter queue and the on-failure destination both receive, as on AWS."""
         runtime = self.runtime(record.function_name)
-        return runtime is not None and self.dead_letters.send(record, runtime.function, condition)
+        if runtime is None:
+            return False
+        dead_lettered = self.dead_letters.send(record, runtime.function, condition)
+        sent = self.destinations is not None and self.destinations.send(
+            runtime.function.on_failure_destination, record, runtime.function.arn(self.dead_letters.region), condition)
+        return dead_lettered or sent
+
+    def _on_success(self, record: InvocationRecord) -> None:
+        runtime = self.runtime(record.function_name)
+        if runtime is not None and self.destinations is not None:
+            self.destinations.send(runtime.function.on_success_destination, record,
+                                   runtime.function.arn(self.dead_letters.region), "Success")
 
     def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
         return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)
@@ -348,17 +362,25 @@ class LambdaService:
     def recursion_allowed_for(self, name: str) -> bool:
         return name in self._recursion_allowed
 
-    def apply_event_invoke_config(self, name: str, request: dict) -> None:
-        """put-function-event-invoke-config: retries, maximum event age, on-failure destination."""
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> None:
+        """put- (``replace``: what the request leaves out goes back to Lambda's defaults), update- and
+        delete-function-event-invoke-config (``replace`` with an empty request): retries, maximum event
+        age, on-success and on-failure destinations."""
         runtime = self.runtime_or_fail(name)
-        changes: dict = {}
+        changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600, "on_success_destination": None,
+                         "on_failure_destination": None} if replace else {}
         if "MaximumRetryAttempts" in request:
             changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
         if "MaximumEventAgeInSeconds" in request:
             changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
-        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        if destination is not None:
-            changes["on_failure_destination"] = destination or None
+        for key, field_name in (("OnSuccess", "on_success_destination"), ("OnFailure", "on_failure_destination")):
+            destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
+            if destination:
+                problem = destination_problem(destination)
+                if problem:
+                    raise ConfigError(problem)
+            if destination is not None or (replace and "DestinationConfig" in request):
+                changes[field_name] = destination or None
         # Not a code or configuration change: warm environments stay.
         runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
 
