@@ -74,7 +74,7 @@ class Sandbox:
             self.persistence.install(self)
         context = SourceContext(region=self.config.region, client=self.client,
                                 object_facts=self.endpoint.object_facts, report=self._report,
-                                time_scale=self.config.time_scale, state=self.persistence)
+                                time_scale=self.config.time_scale, state=self.persistence, access=self.access)
         self.event_sources = event_sources if event_sources is not None else [
             source(context) for source in event_source_classes()]
         for source in self.event_sources:

@@ -18,3 +18,4 @@ class SourceContext:
     # on disk when the call returns (``durable=False``: when the request being answered is, or for
     # bookkeeping, with the next flush); None when the sandbox keeps its state in memory only.
     state: Any = None
+    access: Any = None  # the endpoint's AccessPolicy (its network token), for URLs that check signatures

@@ -10,7 +10,8 @@ Adding one is adding a module with a class like ``s3.S3EventSource`` and naming 
 - ``describe(event) -> (source, summary, subject) | None``: what one of its events is about, for records
   of events invoked directly (``aws lambda invoke``, redrive);
 - optionally ``routes() -> {path prefix: wsgi app}`` and ``host_routes() -> [(host suffix, wsgi app)]``:
-  URLs AWS serves to anyone (API Gateway's execute-api), mounted on the endpoint as public routes.
+  URLs AWS serves to anyone (API Gateway's execute-api, function URLs), mounted on the endpoint as public
+  routes.
 """
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ __all__ = ["SourceContext", "event_source_classes"]
 def event_source_classes() -> tuple:
     from .api_gateway import ApiGatewayEventSource
     from .dynamodb_streams import DynamoDbStreamsEventSource
+    from .function_urls import FunctionUrlEventSource
     from .s3 import S3EventSource
     from .schedules import ScheduledEventSource
     from .sqs import SqsEventSource
 
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource)
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource,
+            FunctionUrlEventSource)
