@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..packaging import function_zip_bytes
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-_MODULES = ("api", "queue", "schedule", "stream")
+_MODULES = ("api", "function_url", "queue", "schedule", "stream")
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ class LayerVersion(Kind):
 class Permission(Kind):
     type = "AWS::Lambda::Permission"
     properties = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
-                            "PrincipalOrgID"})
+                            "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"})
 
     def create(self, logical_id, props, ctx) -> Created:
         from . import generated_name
@@ -191,9 +191,11 @@ class Permission(Kind):
         statement = generated_name(ctx.stack_name, logical_id, 100)
         request = {"FunctionName": props["FunctionName"], "StatementId": statement, "Action": props["Action"],
                    "Principal": props["Principal"]}
-        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID"):
+        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType"):
             if key in props:
                 request[key] = str(props[key])
+        if "InvokedViaFunctionUrl" in props:
+            request["InvokedViaFunctionUrl"] = str(props["InvokedViaFunctionUrl"]).lower() == "true"
         ctx.client("lambda").add_permission(**request)
         return Created(statement, statement, {}, {"function": props["FunctionName"]})
 
