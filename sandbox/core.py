@@ -28,7 +28,6 @@ from . import cpu_share
 from .accounting import UsageAccounting
 from .config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
 from .dead_letters import DeadLetters
-from .destinations import Destinations
 from .endpoint import LocalEndpoint
 from .endpoint_access import AccessPolicy
 from .env_vars import runtime_packages_dir
@@ -153,8 +152,7 @@ class Sandbox:
             code_dir=self.state_dir, default_function=self.stack.default_function,
             count_metric=self.metrics.put, async_workers=self.stack.async_workers,
             retry_delay_scale=1.0 if self.config.real_retry_delays else COMPRESSED_RETRY_DELAY_SCALE,
-            describers=[source.describe for source in self.event_sources],
-            destinations=Destinations(self.client, self.config.region, self._report))
+            describers=[source.describe for source in self.event_sources])
 
     def stop(self) -> None:
         self.started_at = None

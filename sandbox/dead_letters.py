@@ -20,7 +20,7 @@ class DeadLetters:
         self.sqs = sqs
         self.region = region
         self._count_metric = count_metric  # (function name, metric name), e.g. DeadLetterErrors
-        self._report = report
+        self.report = report
 
     def send(self, record: InvocationRecord, function: FunctionConfiguration, condition: str) -> bool:
         """Deliver a failed event to the function's dead-letter queue; True when it took it."""
@@ -37,7 +37,7 @@ class DeadLetters:
                 delivered = True
             except Exception as exc:
                 self._count_metric(record.function_name, "DeadLetterErrors")
-                self._report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
+                self.report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
         return delivered
 
     def peek(self, function: FunctionConfiguration, limit: int = 100) -> list[dict]:

@@ -54,6 +54,18 @@ class Destinations:
         self.client = client
         self.region = region
         self._report = report
+        self._clients: dict[str, Any] = {}
+
+    @classmethod
+    def on_endpoint(cls, endpoint_url: str, region: str, report: Callable[[str], None]) -> "Destinations":
+        """Destinations reached through the local endpoint with the sandbox's credentials."""
+        import boto3
+
+        from .config import LOCAL_CREDENTIALS
+
+        def client(service: str):
+            return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **LOCAL_CREDENTIALS)
+        return cls(client, region, report)
 
     def send(self, destination: str | None, record: InvocationRecord, function_arn: str, condition: str) -> bool:
         """Send the invocation record to ``destination`` (an ARN); True when it took it. A failure to deliver
@@ -63,24 +75,27 @@ class Destinations:
         body = invocation_record(record, function_arn, condition)
         service = destination.split(":")[2]
         try:
-            self._deliver(service, destination, body, function_arn, condition == "Success")
+            if service not in self._clients:
+                self._clients[service] = self.client(service)
+            self._deliver(self._clients[service], service, destination, body, function_arn, condition == "Success")
             return True
         except Exception as exc:
             self._report(f"sandbox: could not send the invocation record of {record.request_id} to "
                          f"{destination}: {exc}")
             return False
 
-    def _deliver(self, service: str, arn: str, body: dict, function_arn: str, success: bool) -> None:
+    @staticmethod
+    def _deliver(client, service: str, arn: str, body: dict, function_arn: str, success: bool) -> None:
         text = json.dumps(body)
         if service == "sqs":
-            sqs = self.client("sqs")
-            sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=arn.split(":")[5])["QueueUrl"], MessageBody=text)
+            url = client.get_queue_url(QueueName=arn.split(":")[5])["QueueUrl"]
+            client.send_message(QueueUrl=url, MessageBody=text)
         elif service == "sns":
-            self.client("sns").publish(TopicArn=arn, Message=text)
+            client.publish(TopicArn=arn, Message=text)
         elif service == "lambda":
-            self.client("lambda").invoke(FunctionName=arn, InvocationType="Event", Payload=text.encode())
+            client.invoke(FunctionName=arn, InvocationType="Event", Payload=text.encode())
         elif service == "events":
-            result = self.client("events").put_events(Entries=[{
+            result = client.put_events(Entries=[{
                 "Source": "lambda", "DetailType": DETAIL_TYPES[success], "Detail": text,
                 "EventBusName": arn, "Resources": [arn, f"{function_arn}:$LATEST"]}])
             if result.get("FailedEntryCount"):

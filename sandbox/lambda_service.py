@@ -50,7 +50,9 @@ class LambdaService:
         self.settings = settings
         self.records = records
         self.dead_letters = dead_letters
-        self.destinations = destinations
+        # On-success and on-failure destinations, through the local endpoint unless given.
+        self.destinations = destinations or Destinations.on_endpoint(settings.endpoint_url, settings.region,
+                                                                     dead_letters.report)
         self.code_dir = Path(code_dir)
         self.default_function = default_function
         self._count_metric = count_metric
@@ -211,13 +213,13 @@ class LambdaService:
         if runtime is None:
             return False
         dead_lettered = self.dead_letters.send(record, runtime.function, condition)
-        sent = self.destinations is not None and self.destinations.send(
+        sent = self.destinations.send(
             runtime.function.on_failure_destination, record, runtime.function.arn(self.dead_letters.region), condition)
         return dead_lettered or sent
 
     def _on_success(self, record: InvocationRecord) -> None:
         runtime = self.runtime(record.function_name)
-        if runtime is not None and self.destinations is not None:
+        if runtime is not None:
             self.destinations.send(runtime.function.on_success_destination, record,
                                    runtime.function.arn(self.dead_letters.region), "Success")
 

@@ -8,7 +8,7 @@ and ``http://127.0.0.1:<port>/_aws/lambda-url/<url-id>/``, which shares the endp
 answered with ``Content-Security-Policy: sandbox`` (a page served there cannot act as that origin).
 ``AuthType`` ``NONE`` is public, as on AWS; ``AWS_IAM`` asks for a SigV4-signed request (signed with the
 sandbox's token when it is shared on the network). The URL's ``Cors`` answers preflights and adds the
-``Access-Control-*`` headers. The configurations' API is function_url_configs.py.
+``Access-Control-*`` headers. The configurations' API is configs.py.
 """
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ import re
 import uuid
 from urllib.parse import parse_qs
 
-from ..config import ACCOUNT_ID
-from ..endpoint_access import access_key_id
-from ..host_names import is_loopback_address, split_host
-from ..source_context import SourceContext
-from .api_gateway import events, responses
-from .api_gateway.gateway import _headers, _send
-from .api_gateway.responses import HttpResponse, MalformedResponse
-from .function_url_configs import HOST_SUFFIX, UrlConfig, UrlConfigApi, UrlConfigs
+from ...config import ACCOUNT_ID
+from ...endpoint_access import access_key_id
+from ...host_names import is_loopback_address, split_host
+from ...source_context import SourceContext
+from ..api_gateway import events, responses
+from ..api_gateway.gateway import _headers, _send
+from ..api_gateway.responses import HttpResponse, MalformedResponse
+from .configs import HOST_SUFFIX, UrlConfig, UrlConfigApi, UrlConfigs
 
 SOURCE = "aws:lambda-url"
 PATH_PREFIX = "/_aws/lambda-url/"
@@ -212,8 +212,8 @@ class FunctionUrlEventSource:
 
     def respond(self, config: UrlConfig, request: events.ApiRequest, key: str | None) -> HttpResponse:
         """Run the function with the request's event and map its output, as a function URL does."""
-        from ..function_runtime import Throttled
-        from ..invocation import InvocationStatus
+        from ...function_runtime import Throttled
+        from ...invocation import InvocationStatus
 
         service = self._service
         if service is None or service.runtime(config.function_name) is None:
@@ -257,7 +257,7 @@ class _ForgetDeleted:
         if environ.get("REQUEST_METHOD") != "DELETE" or match is None \
                 or "Qualifier=" in environ.get("QUERY_STRING", ""):
             return self.app(environ, start_response)
-        from ..lambda_api import function_name_from
+        from ...lambda_api import function_name_from
 
         def start(status, headers, exc_info=None):
             if status.startswith("2"):

@@ -3,7 +3,7 @@ and ``list-function-url-configs``, answered here (moto's copy updates neither ``
 configuration, and lists none) and kept in the state directory when there is one.
 
 ``FunctionUrl`` is the local form of AWS's ``https://<url-id>.lambda-url.<region>.on.aws/``:
-``http://<url-id>.lambda-url.localhost:<port>/`` (function_urls.py serves it).
+``http://<url-id>.lambda-url.localhost:<port>/`` (the package, __init__.py, serves it).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any, Callable
 
-from ..wsgi import read_body
+from ...wsgi import read_body
 
 HOST_SUFFIX = ".lambda-url.localhost"
 _URL_PATH = re.compile(r"^/(?P<version>[^/]+)/functions/(?P<name>[^/]+)/(?P<kind>urls?)/?$")
@@ -168,7 +168,7 @@ class UrlConfigApi:
         match = _URL_PATH.match(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        from ..lambda_api import function_name_from
+        from ...lambda_api import function_name_from
 
         method = environ.get("REQUEST_METHOD", "GET")
         name = function_name_from(match.group("name"))
