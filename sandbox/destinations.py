@@ -8,6 +8,7 @@ The record (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronou
 ``version``, ``timestamp``, ``requestContext{requestId, functionArn, condition, approximateInvokeCount}``,
 ``requestPayload``, ``responseContext{statusCode, executedVersion[, functionError]}``, ``responsePayload``.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,20 @@ from .invocation import InvocationRecord
 
 DESTINATION_SERVICES = ("sqs", "sns", "lambda", "events")
 # EventBridge's detail-type for the record, by whether the invocation succeeded.
-DETAIL_TYPES = {True: "Lambda Function Invocation Result - Success",
-                False: "Lambda Function Invocation Result - Failure"}
+DETAIL_TYPES = {
+    True: "Lambda Function Invocation Result - Success",
+    False: "Lambda Function Invocation Result - Failure",
+}
 
 
 def destination_problem(arn: str | None) -> str | None:
     """Lambda's refusal of a destination ARN, or None when it is one Lambda sends records to."""
     parts = str(arn or "").split(":")
     if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES or not parts[5]:
-        return (f"The destination ARN {arn} is invalid: it must be the ARN of an SQS queue, an SNS topic, "
-                f"a Lambda function or an EventBridge event bus.")
+        return (
+            f"The destination ARN {arn} is invalid: it must be the ARN of an SQS queue, an SNS topic, "
+            f"a Lambda function or an EventBridge event bus."
+        )
     return None
 
 
@@ -40,8 +45,12 @@ def invocation_record(record: InvocationRecord, function_arn: str, condition: st
     return {
         "version": "1.0",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestContext": {"requestId": record.request_id, "functionArn": f"{function_arn}:$LATEST",
-                           "condition": condition, "approximateInvokeCount": record.attempt},
+        "requestContext": {
+            "requestId": record.request_id,
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": record.attempt,
+        },
         "requestPayload": record.event,
         "responseContext": response,
         "responsePayload": record.result,
@@ -65,9 +74,12 @@ class Destinations:
 
         def client(service: str):
             return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **LOCAL_CREDENTIALS)
+
         return cls(client, region, report)
 
-    def send(self, destination: str | None, record: InvocationRecord, function_arn: str, condition: str) -> bool:
+    def send(
+        self, destination: str | None, record: InvocationRecord, function_arn: str, condition: str
+    ) -> bool:
         """Send the invocation record to ``destination`` (an ARN); True when it took it. A failure to deliver
         is reported, never raised: the invocation itself is over."""
         if not destination:
@@ -77,11 +89,15 @@ class Destinations:
         try:
             if service not in self._clients:
                 self._clients[service] = self.client(service)
-            self._deliver(self._clients[service], service, destination, body, function_arn, condition == "Success")
+            self._deliver(
+                self._clients[service], service, destination, body, function_arn, condition == "Success"
+            )
             return True
         except Exception as exc:
-            self._report(f"sandbox: could not send the invocation record of {record.request_id} to "
-                         f"{destination}: {exc}")
+            self._report(
+                f"sandbox: could not send the invocation record of {record.request_id} to "
+                f"{destination}: {exc}"
+            )
             return False
 
     @staticmethod
@@ -95,9 +111,17 @@ class Destinations:
         elif service == "lambda":
             client.invoke(FunctionName=arn, InvocationType="Event", Payload=text.encode())
         elif service == "events":
-            result = client.put_events(Entries=[{
-                "Source": "lambda", "DetailType": DETAIL_TYPES[success], "Detail": text,
-                "EventBusName": arn, "Resources": [arn, f"{function_arn}:$LATEST"]}])
+            result = client.put_events(
+                Entries=[
+                    {
+                        "Source": "lambda",
+                        "DetailType": DETAIL_TYPES[success],
+                        "Detail": text,
+                        "EventBusName": arn,
+                        "Resources": [arn, f"{function_arn}:$LATEST"],
+                    }
+                ]
+            )
             if result.get("FailedEntryCount"):
                 raise RuntimeError(result["Entries"][0].get("ErrorMessage") or "PutEvents refused the record")
         else:

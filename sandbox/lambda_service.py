@@ -60,7 +60,8 @@ class LambdaService:
         self._functions: dict[str, FunctionRuntime] = {}
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
-        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure, on_success=self._on_success,
+        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
+                                    on_success=self._on_success,
                                     retry_delay_scale=retry_delay_scale, workers=async_workers)
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
@@ -213,8 +214,9 @@ class LambdaService:
         if runtime is None:
             return False
         dead_lettered = self.dead_letters.send(record, runtime.function, condition)
-        sent = self.destinations.send(
-            runtime.function.on_failure_destination, record, runtime.function.arn(self.dead_letters.region), condition)
+        function = runtime.function
+        sent = self.destinations.send(function.on_failure_destination, record,
+                                      function.arn(self.dead_letters.region), condition)
         return dead_lettered or sent
 
     def _on_success(self, record: InvocationRecord) -> None:
@@ -369,13 +371,14 @@ class LambdaService:
         delete-function-event-invoke-config (``replace`` with an empty request): retries, maximum event
         age, on-success and on-failure destinations."""
         runtime = self.runtime_or_fail(name)
-        changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600, "on_success_destination": None,
-                         "on_failure_destination": None} if replace else {}
+        changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600,
+                         "on_success_destination": None, "on_failure_destination": None} if replace else {}
         if "MaximumRetryAttempts" in request:
             changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
         if "MaximumEventAgeInSeconds" in request:
             changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
-        for key, field_name in (("OnSuccess", "on_success_destination"), ("OnFailure", "on_failure_destination")):
+        for key, field_name in (("OnSuccess", "on_success_destination"),
+                                ("OnFailure", "on_failure_destination")):
             destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
             if destination:
                 problem = destination_problem(destination)

@@ -66,7 +66,8 @@ def test_example_walkthrough_runs_as_written(running_example):
         argv = [_expand(arg, {**env, **variables}) for arg in shlex.split(command)]
 
         def run():
-            return subprocess.run(argv, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+            return subprocess.run(argv, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                                  timeout=120)
         wants_output = "--query" in command  # a query that finds nothing yet prints []
         result = eventually(run, lambda r: r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "")),
                             what=f"`{command}` to succeed", timeout=60, interval=0.5)

@@ -1,5 +1,6 @@
 """Function URLs through the real parts: configured with the AWS CLI, called over HTTP at both URL forms, the
 event checked with Powertools' LambdaFunctionUrlModel and key by key against Powertools' sample event."""
+
 from __future__ import annotations
 
 import http.client
@@ -18,9 +19,17 @@ from botocore.credentials import Credentials
 from conftest import HANDLERS, PROJECT_ROOT, start_sandbox
 
 FUNCTION = "ImageResizeLambda"
-SAMPLE = json.loads((Path(__file__).parent / "fidelity" / "references" / "lambda-url.powertools.json").read_text())
-CORS = {"AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"], "AllowHeaders": ["x-custom"],
-        "ExposeHeaders": ["x-request-id"], "MaxAge": 120, "AllowCredentials": True}
+SAMPLE = json.loads(
+    (Path(__file__).parent / "fidelity" / "references" / "lambda-url.powertools.json").read_text()
+)
+CORS = {
+    "AllowOrigins": ["https://app.example"],
+    "AllowMethods": ["GET", "POST"],
+    "AllowHeaders": ["x-custom"],
+    "ExposeHeaders": ["x-request-id"],
+    "MaxAge": 120,
+    "AllowCredentials": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +42,14 @@ def sb():
 def aws(sb, *args, check=True) -> subprocess.CompletedProcess:
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
-    result = subprocess.run([sys.executable, "-m", "awscli", "lambda", *args, "--output", "json"], env=env,
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "awscli", "lambda", *args, "--output", "json"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert not check or result.returncode == 0, result.stderr
     return result
 
@@ -42,8 +57,18 @@ def aws(sb, *args, check=True) -> subprocess.CompletedProcess:
 @pytest.fixture
 def url(sb):
     """A fresh function URL (auth NONE, with CORS) for the test, deleted after it."""
-    created = json.loads(aws(sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "NONE",
-                             "--cors", json.dumps(CORS)).stdout)
+    created = json.loads(
+        aws(
+            sb,
+            "create-function-url-config",
+            "--function-name",
+            FUNCTION,
+            "--auth-type",
+            "NONE",
+            "--cors",
+            json.dumps(CORS),
+        ).stdout
+    )
     yield created
     aws(sb, "delete-function-url-config", "--function-name", FUNCTION, check=False)
 
@@ -76,25 +101,51 @@ def key_shapes(value):
 
 
 def test_url_configs_are_created_read_updated_listed_and_deleted_as_lambda_answers(sb):
-    created = json.loads(aws(sb, "create-function-url-config", "--function-name", FUNCTION,
-                             "--auth-type", "NONE").stdout)
+    created = json.loads(
+        aws(sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "NONE").stdout
+    )
     try:
         assert created["FunctionUrl"] == f"http://{url_id(created)}.lambda-url.localhost:{sb.endpoint.port}/"
-        assert len(url_id(created)) == 32 and created["AuthType"] == "NONE" and created["InvokeMode"] == "BUFFERED"
+        assert (
+            len(url_id(created)) == 32
+            and created["AuthType"] == "NONE"
+            and created["InvokeMode"] == "BUFFERED"
+        )
         assert created["FunctionArn"].endswith(f":function:{FUNCTION}")
-        again = aws(sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "NONE", check=False)
+        again = aws(
+            sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "NONE", check=False
+        )
         assert again.returncode != 0 and "ResourceConflictException" in again.stderr
-        updated = json.loads(aws(sb, "update-function-url-config", "--function-name", FUNCTION, "--auth-type",
-                                 "AWS_IAM", "--cors", json.dumps({"AllowOrigins": ["*"]})).stdout)
+        updated = json.loads(
+            aws(
+                sb,
+                "update-function-url-config",
+                "--function-name",
+                FUNCTION,
+                "--auth-type",
+                "AWS_IAM",
+                "--cors",
+                json.dumps({"AllowOrigins": ["*"]}),
+            ).stdout
+        )
         assert updated["FunctionUrl"] == created["FunctionUrl"] and updated["AuthType"] == "AWS_IAM"
         got = json.loads(aws(sb, "get-function-url-config", "--function-name", FUNCTION).stdout)
         assert got["Cors"] == {"AllowOrigins": ["*"]} and got["AuthType"] == "AWS_IAM"
         listed = json.loads(aws(sb, "list-function-url-configs", "--function-name", FUNCTION).stdout)
         assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
-        streaming = aws(sb, "update-function-url-config", "--function-name", FUNCTION, "--invoke-mode",
-                        "RESPONSE_STREAM", check=False)
-        assert "InvalidParameterValueException" in streaming.stderr and "RESPONSE_STREAM is not supported" \
-            in streaming.stderr
+        streaming = aws(
+            sb,
+            "update-function-url-config",
+            "--function-name",
+            FUNCTION,
+            "--invoke-mode",
+            "RESPONSE_STREAM",
+            check=False,
+        )
+        assert (
+            "InvalidParameterValueException" in streaming.stderr
+            and "RESPONSE_STREAM is not supported" in streaming.stderr
+        )
     finally:
         aws(sb, "delete-function-url-config", "--function-name", FUNCTION)
     gone = aws(sb, "get-function-url-config", "--function-name", FUNCTION, check=False)
@@ -103,7 +154,9 @@ def test_url_configs_are_created_read_updated_listed_and_deleted_as_lambda_answe
 
 
 def test_the_event_is_powertools_function_url_model_with_the_sample_events_keys(sb, url):
-    status, headers, body = call(sb, url, "/items/a%20b?colour=red&colour=blue", headers={"Cookie": "a=1; b=2"})
+    status, headers, body = call(
+        sb, url, "/items/a%20b?colour=red&colour=blue", headers={"Cookie": "a=1; b=2"}
+    )
     assert status == 200, body
     raw = json.loads(body)
     event = LambdaFunctionUrlModel.model_validate(raw)
@@ -129,21 +182,37 @@ def test_the_path_form_reaches_the_same_function_and_is_sandboxed_from_the_endpo
 
 def test_a_function_url_maps_responses_and_errors_as_aws_does(sb, url):
     status, headers, body = call(sb, url, "/inferred")
-    assert (status, headers["content-type"], json.loads(body)) == (200, "application/json", {"hello": "world"})
+    assert (status, headers["content-type"], json.loads(body)) == (
+        200,
+        "application/json",
+        {"hello": "world"},
+    )
     status, _, body = call(sb, url, "/raise")
     assert (status, body) == (502, b"Internal Server Error")
 
 
 def test_cors_preflight_and_responses_follow_the_urls_configuration(sb, url):
-    status, headers, _ = call(sb, url, "/items", "OPTIONS", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    status, headers, _ = call(
+        sb,
+        url,
+        "/items",
+        "OPTIONS",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
     assert status == 204
     assert headers["access-control-allow-origin"] == "https://app.example"
     assert headers["access-control-allow-methods"] == "GET,POST"
     assert headers["access-control-allow-headers"] == "x-custom"
-    assert headers["access-control-max-age"] == "120" and headers["access-control-allow-credentials"] == "true"
-    status, headers, _ = call(sb, url, "/items", "OPTIONS", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert (
+        headers["access-control-max-age"] == "120" and headers["access-control-allow-credentials"] == "true"
+    )
+    status, headers, _ = call(
+        sb,
+        url,
+        "/items",
+        "OPTIONS",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert not [h for h in headers if h.startswith("access-control-")]
     _, headers, _ = call(sb, url, "/items", headers={"Origin": "https://app.example"})
     assert headers["access-control-allow-origin"] == "https://app.example"
@@ -158,8 +227,9 @@ def _signed(sb, config, path="/whoami", key="test"):
 
 
 def test_an_aws_iam_url_refuses_an_unsigned_request_and_accepts_a_signed_one(sb):
-    config = json.loads(aws(sb, "create-function-url-config", "--function-name", FUNCTION,
-                            "--auth-type", "AWS_IAM").stdout)
+    config = json.loads(
+        aws(sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "AWS_IAM").stdout
+    )
     try:
         status, headers, body = call(sb, config, "/whoami")
         assert (status, json.loads(body)) == (403, {"Message": "Forbidden"})
@@ -181,7 +251,10 @@ def test_a_sandbox_shared_on_the_network_asks_for_its_token_on_aws_iam_urls():
     from sandbox.event_sources.function_urls import FunctionUrls
 
     class Source:
-        context = type("Context", (), {"access": AccessPolicy(bind_host="0.0.0.0", access_token="SBXTOKEN")})()
+        context = type(
+            "Context", (), {"access": AccessPolicy(bind_host="0.0.0.0", access_token="SBXTOKEN")}
+        )()
+
     urls = FunctionUrls(Source())
     assert not urls._token_accepted({"REMOTE_ADDR": "192.168.1.20"}, "test")
     assert urls._token_accepted({"REMOTE_ADDR": "192.168.1.20"}, "SBXTOKEN")
@@ -190,13 +263,26 @@ def test_a_sandbox_shared_on_the_network_asks_for_its_token_on_aws_iam_urls():
 
 def test_the_url_is_listed_among_the_triggers(sb, url):
     found = [t for t in sb.triggers() if t["kind"] == "Function URL"]
-    assert found == [{"kind": "Function URL", "source": f"{url_id(url)} (auth NONE)", "function": FUNCTION,
-                      "detail": "InvokeMode BUFFERED, CORS", "url": url["FunctionUrl"], "state": "Enabled"}]
+    assert found == [
+        {
+            "kind": "Function URL",
+            "source": f"{url_id(url)} (auth NONE)",
+            "function": FUNCTION,
+            "detail": "InvokeMode BUFFERED, CORS",
+            "url": url["FunctionUrl"],
+            "state": "Enabled",
+        }
+    ]
 
 
 def test_generate_event_lambda_url_prints_an_event_of_the_models_shape():
-    result = subprocess.run([sys.executable, "run_local.py", "generate-event", "lambda-url", "--path", "/"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "run_local.py", "generate-event", "lambda-url", "--path", "/"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     raw = json.loads(result.stdout)
     LambdaFunctionUrlModel.model_validate(raw)
     shapes, sample = key_shapes(raw), key_shapes(SAMPLE)
@@ -227,13 +313,16 @@ Outputs:
 def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
     (tmp_path / "hello").mkdir()
     (tmp_path / "hello" / "app.py").write_text(
-        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi ' + event['rawPath']}\n")
+        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi ' + event['rawPath']}\n"
+    )
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     stack = sb.stacks.deploy(tmp_path / "template.yaml", stack_name="url-app")
     try:
         url = next(o["value"] for o in stack.outputs if o["key"] == "HelloUrl")
         assert url.endswith(".lambda-url.localhost:%d/" % sb.endpoint.port)
-        status, headers, body = call(sb, {"FunctionUrl": url}, "/there", headers={"Origin": "https://app.example"})
+        status, headers, body = call(
+            sb, {"FunctionUrl": url}, "/there", headers={"Origin": "https://app.example"}
+        )
         assert (status, body) == (200, b"hi /there")
         assert headers["access-control-allow-origin"] == "https://app.example"
     finally:

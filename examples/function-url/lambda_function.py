@@ -1,6 +1,7 @@
 """A function behind its own function URL: ``GET /?name=Ada`` or ``POST /`` with ``{"name": "Ada"}`` answers
 a greeting as JSON. Invoked asynchronously (``--invocation-type Event``) it greets the event's ``name``;
 its on-success destination then receives Lambda's invocation record."""
+
 import base64
 import json
 
@@ -16,9 +17,21 @@ def lambda_handler(event, context):
         try:
             name = json.loads(body).get("name", name)
         except (ValueError, AttributeError):
-            return {"statusCode": 400, "body": json.dumps({"message": "send JSON like {\"name\": \"Ada\"}"}),
-                    "headers": {"Content-Type": "application/json"}}
+            return {
+                "statusCode": 400,
+                "body": json.dumps({"message": 'send JSON like {"name": "Ada"}'}),
+                "headers": {"Content-Type": "application/json"},
+            }
     http = event["requestContext"]["http"]
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"greeting": f"Hello, {name or 'world'}!", "method": http["method"],
-                                "path": http["path"], "requestId": context.aws_request_id})}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(
+            {
+                "greeting": f"Hello, {name or 'world'}!",
+                "method": http["method"],
+                "path": http["path"],
+                "requestId": context.aws_request_id,
+            }
+        ),
+    }

@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="GET", help="apigateway-*, lambda-url: the request's method")
     p.add_argument("--path", default="/items/42", help="apigateway-*, lambda-url: the request's path")
     p.add_argument("--auth-type", default="NONE", choices=["NONE", "AWS_IAM"],
-                   help="lambda-url: the function URL's AuthType (AWS_IAM adds requestContext.authorizer.iam)")
+                   help="lambda-url: the URL's AuthType (AWS_IAM adds requestContext.authorizer.iam)")
     p.add_argument("--table", default="image-captions", help="dynamodb-update: the table's name")
     p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
     p.set_defaults(func=cmd_generate_event)

@@ -28,5 +28,5 @@ def event_source_classes() -> tuple:
     from .schedules import ScheduledEventSource
     from .sqs import SqsEventSource
 
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource,
-            FunctionUrlEventSource)
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource,
+            ApiGatewayEventSource, FunctionUrlEventSource)

@@ -10,6 +10,7 @@ answered with ``Content-Security-Policy: sandbox`` (a page served there cannot a
 sandbox's token when it is shared on the network). The URL's ``Cors`` answers preflights and adds the
 ``Access-Control-*`` headers. The configurations' API is configs.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ _FUNCTION_PATH = re.compile(r"^/[^/]+/functions/(?P<name>[^/]+)/?$")
 
 
 def _answer(status: int, message: str, error_type: str | None = None) -> HttpResponse:
-    headers = [("Content-Type", "application/json")] + ([("x-amzn-ErrorType", error_type)] if error_type else [])
+    headers = [("Content-Type", "application/json")] + (
+        [("x-amzn-ErrorType", error_type)] if error_type else []
+    )
     return HttpResponse(status, headers, ('{"Message":"%s"}' % message).encode())
 
 
@@ -48,11 +51,17 @@ def signing_key(environ) -> str | None:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     if authorization.startswith("AWS4-HMAC-SHA256 "):
         scope = _SCOPE.search(authorization)
-        return access_key_id(environ) if scope and scope.group("service") == "lambda" \
-            and "Signature=" in authorization else None
+        return (
+            access_key_id(environ)
+            if scope and scope.group("service") == "lambda" and "Signature=" in authorization
+            else None
+        )
     query = parse_qs(environ.get("QUERY_STRING", ""))
-    if query.get("X-Amz-Algorithm") == ["AWS4-HMAC-SHA256"] and query.get("X-Amz-Signature") \
-            and "/lambda/" in (query.get("X-Amz-Credential") or [""])[0]:
+    if (
+        query.get("X-Amz-Algorithm") == ["AWS4-HMAC-SHA256"]
+        and query.get("X-Amz-Signature")
+        and "/lambda/" in (query.get("X-Amz-Credential") or [""])[0]
+    ):
         return access_key_id(environ)
     return None
 
@@ -65,9 +74,17 @@ def url_event(request: events.ApiRequest, config: UrlConfig, key: str | None, re
     if config.auth_type == "AWS_IAM":
         context["accountId"] = ACCOUNT_ID
         # The caller as IAM knows it; the sandbox's credentials are the account's own user.
-        context["authorizer"] = {"iam": {
-            "accessKey": key, "accountId": ACCOUNT_ID, "callerId": key, "cognitoIdentity": None,
-            "principalOrgId": None, "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/sandbox", "userId": key}}
+        context["authorizer"] = {
+            "iam": {
+                "accessKey": key,
+                "accountId": ACCOUNT_ID,
+                "callerId": key,
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/sandbox",
+                "userId": key,
+            }
+        }
     else:
         context["accountId"] = "anonymous"
     return event
@@ -81,22 +98,44 @@ def describe(event) -> tuple[str, str, dict] | None:
     if not isinstance(context, dict) or ".lambda-url." not in str(context.get("domainName", "")):
         return None
     method, path = (context.get("http") or {}).get("method"), event.get("rawPath")
-    return SOURCE, f"{method} {path} (function URL {context.get('domainPrefix')})", {
-        "url": context.get("domainPrefix"), "method": method, "path": path}
+    return (
+        SOURCE,
+        f"{method} {path} (function URL {context.get('domainPrefix')})",
+        {"url": context.get("domainPrefix"), "method": method, "path": path},
+    )
 
 
-def sample_event(method: str = "GET", path: str = "/", body: str | None = None, auth_type: str = "NONE") -> dict:
+def sample_event(
+    method: str = "GET", path: str = "/", body: str | None = None, auth_type: str = "NONE"
+) -> dict:
     """A complete function URL event (``run_local.py generate-event lambda-url``)."""
     url_id = "abcdefghijklmnopqrstuvwxyz012345"
     domain = f"{url_id}{HOST_SUFFIX}"
     request = events.ApiRequest(
-        method=method.upper(), path=path, stage_prefix="", query_string="", body=(body or "").encode(),
+        method=method.upper(),
+        path=path,
+        stage_prefix="",
+        query_string="",
+        body=(body or "").encode(),
         headers=[("host", f"{domain}:4566"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")]
         + ([("content-type", "application/json")] if body else []),
-        source_ip="127.0.0.1", domain_name=domain, port="4566")
-    config = UrlConfig(url_id, "my-function", f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:my-function",
-                       auth_type, None, "BUFFERED", "", "")
-    return url_event(request, config, "AKIAIOSFODNN7EXAMPLE" if auth_type == "AWS_IAM" else None, str(uuid.uuid4()))
+        source_ip="127.0.0.1",
+        domain_name=domain,
+        port="4566",
+    )
+    config = UrlConfig(
+        url_id,
+        "my-function",
+        f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:my-function",
+        auth_type,
+        None,
+        "BUFFERED",
+        "",
+        "",
+    )
+    return url_event(
+        request, config, "AKIAIOSFODNN7EXAMPLE" if auth_type == "AWS_IAM" else None, str(uuid.uuid4())
+    )
 
 
 class FunctionUrls:
@@ -113,8 +152,12 @@ class FunctionUrls:
             return self._send(environ, start_response, forbidden())
         url_id, path, domain = located
         origin = environ.get("HTTP_ORIGIN")
-        if config.cors and origin and environ.get("REQUEST_METHOD") == "OPTIONS" \
-                and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+        if (
+            config.cors
+            and origin
+            and environ.get("REQUEST_METHOD") == "OPTIONS"
+            and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        ):
             # Lambda answers the preflight itself (unsigned, as browsers send it), from the URL's Cors.
             return self._send(environ, start_response, responses.cors_preflight(config.cors, origin))
         key = None
@@ -146,14 +189,16 @@ class FunctionUrls:
 def _locate(environ) -> tuple[str, str, str] | None:
     """(url id, raw path after it, the URL's domain name) from either URL form."""
     name = split_host(environ.get("HTTP_HOST") or "")[0]
-    raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/").split("?", 1)[0]
+    raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/").split(
+        "?", 1
+    )[0]
     if raw.startswith(("http://", "https://")):  # an absolute request target
         raw = "/" + raw.split("/", 3)[3] if raw.count("/") >= 3 else "/"
     if name.endswith(HOST_SUFFIX):
-        url_id = name[:-len(HOST_SUFFIX)]
+        url_id = name[: -len(HOST_SUFFIX)]
         return (url_id, raw, name) if url_id and "." not in url_id else None
     if raw.startswith(PATH_PREFIX):
-        url_id, _, rest = raw[len(PATH_PREFIX):].partition("/")
+        url_id, _, rest = raw[len(PATH_PREFIX) :].partition("/")
         return (url_id, "/" + rest, f"{url_id}{HOST_SUFFIX}") if url_id else None
     return None
 
@@ -164,11 +209,17 @@ def _request(environ, path: str, domain: str) -> events.ApiRequest:
     stream = environ["wsgi.input"]
     body = stream.read(length) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
     return events.ApiRequest(
-        method=environ.get("REQUEST_METHOD", "GET").upper(), path=path, stage_prefix="",
-        query_string=environ.get("QUERY_STRING", ""), headers=headers, body=body,
-        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), domain_name=domain,
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=path,
+        stage_prefix="",
+        query_string=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        domain_name=domain,
         port=str(split_host(environ.get("HTTP_HOST") or "")[1] or environ.get("SERVER_PORT", "80")),
-        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
+        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+    )
 
 
 class FunctionUrlEventSource:
@@ -182,8 +233,11 @@ class FunctionUrlEventSource:
         self._service = None
 
     def service_middleware(self) -> dict:
-        return {"awslambda": lambda app: _ForgetDeleted(UrlConfigApi(app, self.configs, self._arn, self._port),
-                                                        self.configs)}
+        return {
+            "awslambda": lambda app: _ForgetDeleted(
+                UrlConfigApi(app, self.configs, self._arn, self._port), self.configs
+            )
+        }
 
     def routes(self) -> dict:
         return {PATH_PREFIX: self.app}
@@ -199,9 +253,17 @@ class FunctionUrlEventSource:
 
     def triggers(self) -> list[dict]:
         port = self._port()
-        return [{"kind": "Function URL", "source": f"{c.url_id} (auth {c.auth_type})", "function": c.function_name,
-                 "detail": f"InvokeMode {c.invoke_mode}" + (", CORS" if c.cors else ""),
-                 "url": c.describe(port)["FunctionUrl"], "state": "Enabled"} for c in self.configs.all()]
+        return [
+            {
+                "kind": "Function URL",
+                "source": f"{c.url_id} (auth {c.auth_type})",
+                "function": c.function_name,
+                "detail": f"InvokeMode {c.invoke_mode}" + (", CORS" if c.cors else ""),
+                "url": c.describe(port)["FunctionUrl"],
+                "state": "Enabled",
+            }
+            for c in self.configs.all()
+        ]
 
     def _port(self) -> str:
         return self.context.client("lambda").meta.endpoint_url.rsplit(":", 1)[-1].strip("/")
@@ -222,10 +284,16 @@ class FunctionUrlEventSource:
         event = url_event(request, config, key, request_id)
         source, summary, subject = describe(event)
         record = service.new_record(
-            event, config.function_name, trigger="function-url", source=source, summary=summary, subject=subject,
+            event,
+            config.function_name,
+            trigger="function-url",
+            source=source,
+            summary=summary,
+            subject=subject,
             how_detected=f"the function URL {config.url_id} received {request.method} {request.path}",
-            how_responded="synchronous: the function URL waits for the function (up to its timeout) and turns "
-                          "its output into the HTTP response; nothing is retried")
+            how_responded="synchronous: the function URL waits for the function (up to its timeout) and "
+            "turns its output into the HTTP response; nothing is retried",
+        )
         record.request_id = request_id  # the event's requestId is the invocation's, as on AWS
         try:
             service.run(record)
@@ -233,14 +301,20 @@ class FunctionUrlEventSource:
             return _answer(429, "Rate Exceeded.", "TooManyRequestsException")
         if record.status != InvocationStatus.SUCCESS:
             # AWS answers a function error (or timeout) with 502 and "Internal Server Error".
-            return HttpResponse(502, [("Content-Type", "text/plain; charset=utf-8"),
-                                      ("x-amzn-RequestId", request_id)], b"Internal Server Error")
+            return HttpResponse(
+                502,
+                [("Content-Type", "text/plain; charset=utf-8"), ("x-amzn-RequestId", request_id)],
+                b"Internal Server Error",
+            )
         try:
             response = responses.http_api_response(record.result)
         except MalformedResponse as exc:
-            self.context.report(f"function URL {config.url_id}: the response of {config.function_name} is "
-                                f"malformed ({exc}).")
-            response = HttpResponse(502, [("Content-Type", "text/plain; charset=utf-8")], b"Internal Server Error")
+            self.context.report(
+                f"function URL {config.url_id}: the response of {config.function_name} is malformed ({exc})."
+            )
+            response = HttpResponse(
+                502, [("Content-Type", "text/plain; charset=utf-8")], b"Internal Server Error"
+            )
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
 
@@ -254,8 +328,11 @@ class _ForgetDeleted:
 
     def __call__(self, environ, start_response):
         match = _FUNCTION_PATH.match(environ.get("PATH_INFO", ""))
-        if environ.get("REQUEST_METHOD") != "DELETE" or match is None \
-                or "Qualifier=" in environ.get("QUERY_STRING", ""):
+        if (
+            environ.get("REQUEST_METHOD") != "DELETE"
+            or match is None
+            or "Qualifier=" in environ.get("QUERY_STRING", "")
+        ):
             return self.app(environ, start_response)
         from ...lambda_api import function_name_from
 
@@ -263,4 +340,5 @@ class _ForgetDeleted:
             if status.startswith("2"):
                 self.configs.forget_function(function_name_from(match.group("name")))
             return start_response(status, headers, exc_info)
+
         return self.app(environ, start)

@@ -5,6 +5,7 @@ configuration, and lists none) and kept in the state directory when there is one
 ``FunctionUrl`` is the local form of AWS's ``https://<url-id>.lambda-url.<region>.on.aws/``:
 ``http://<url-id>.lambda-url.localhost:<port>/`` (the package, __init__.py, serves it).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,14 @@ class UrlConfig:
 
     def describe(self, port: str) -> dict:
         """As Lambda's API answers (CreationTime and LastModifiedTime in its ISO 8601 form)."""
-        found = {"FunctionUrl": f"http://{self.url_id}{HOST_SUFFIX}:{port}/", "FunctionArn": self.function_arn,
-                 "AuthType": self.auth_type, "CreationTime": self.created, "LastModifiedTime": self.modified,
-                 "InvokeMode": self.invoke_mode}
+        found = {
+            "FunctionUrl": f"http://{self.url_id}{HOST_SUFFIX}:{port}/",
+            "FunctionArn": self.function_arn,
+            "AuthType": self.auth_type,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "InvokeMode": self.invoke_mode,
+        }
         if self.cors:
             found["Cors"] = self.cors
         return found
@@ -59,29 +65,44 @@ def check_request(request: dict, creating: bool) -> None:
     """Lambda's checks of a create/update request (raises UrlConfigError)."""
     auth = request.get("AuthType")
     if (creating or auth is not None) and auth not in ("NONE", "AWS_IAM"):
-        raise UrlConfigError(400, "ValidationException", f"1 validation error detected: Value '{auth}' at "
-                             f"'authType' failed to satisfy constraint: Member must satisfy enum value set: "
-                             f"[NONE, AWS_IAM]")
+        raise UrlConfigError(
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value '{auth}' at "
+            f"'authType' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[NONE, AWS_IAM]",
+        )
     mode = request.get("InvokeMode")
     if mode == "RESPONSE_STREAM":
-        raise UrlConfigError(400, "InvalidParameterValueException",
-                             "InvokeMode RESPONSE_STREAM is not supported by the sandbox yet: use BUFFERED "
-                             "(the default), which sends the function's response whole.")
+        raise UrlConfigError(
+            400,
+            "InvalidParameterValueException",
+            "InvokeMode RESPONSE_STREAM is not supported by the sandbox yet: use BUFFERED "
+            "(the default), which sends the function's response whole.",
+        )
     if mode not in (None, "BUFFERED"):
-        raise UrlConfigError(400, "ValidationException", f"1 validation error detected: Value '{mode}' at "
-                             f"'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: "
-                             f"[BUFFERED, RESPONSE_STREAM]")
+        raise UrlConfigError(
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value '{mode}' at "
+            f"'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[BUFFERED, RESPONSE_STREAM]",
+        )
     cors = request.get("Cors") or {}
     if not isinstance(cors, dict):
         raise UrlConfigError(400, "ValidationException", "Cors must be an object.")
     bad = [m for m in cors.get("AllowMethods") or [] if str(m).upper() not in _METHODS]
     if bad:
-        raise UrlConfigError(400, "ValidationException", f"Cors.AllowMethods: {bad[0]} is not an HTTP method "
-                             f"(GET, PUT, HEAD, POST, PATCH, DELETE or *).")
+        raise UrlConfigError(
+            400,
+            "ValidationException",
+            f"Cors.AllowMethods: {bad[0]} is not an HTTP method (GET, PUT, HEAD, POST, PATCH, DELETE or *).",
+        )
     age = cors.get("MaxAge")
     if age is not None and not (isinstance(age, int) and 0 <= age <= 86400):
-        raise UrlConfigError(400, "ValidationException", "Cors.MaxAge must be a whole number of seconds from "
-                             "0 to 86400.")
+        raise UrlConfigError(
+            400, "ValidationException", "Cors.MaxAge must be a whole number of seconds from 0 to 86400."
+        )
 
 
 class UrlConfigs:
@@ -105,13 +126,25 @@ class UrlConfigs:
     def create(self, name: str, arn: str, request: dict) -> UrlConfig:
         with self._lock:
             if name in self._by_function:
-                raise UrlConfigError(409, "ResourceConflictException", f"Failed to create function url config "
-                                     f"for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for "
-                                     f"this Lambda function")
+                raise UrlConfigError(
+                    409,
+                    "ResourceConflictException",
+                    f"Failed to create function url config "
+                    f"for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for "
+                    f"this Lambda function",
+                )
             now = _now()
             # AWS's url id: 32 lower-case letters and digits.
-            config = UrlConfig(secrets.token_hex(16), name, arn, request["AuthType"], request.get("Cors") or None,
-                               request.get("InvokeMode") or "BUFFERED", now, now)
+            config = UrlConfig(
+                secrets.token_hex(16),
+                name,
+                arn,
+                request["AuthType"],
+                request.get("Cors") or None,
+                request.get("InvokeMode") or "BUFFERED",
+                now,
+                now,
+            )
             self._by_function[name] = config
             self._save()
         return config
@@ -144,7 +177,9 @@ class UrlConfigs:
     def existing(self, name: str) -> UrlConfig:
         config = self._by_function.get(name)
         if config is None:
-            raise UrlConfigError(404, "ResourceNotFoundException", "The resource you requested does not exist.")
+            raise UrlConfigError(
+                404, "ResourceNotFoundException", "The resource you requested does not exist."
+            )
         return config
 
     def _save(self) -> None:
@@ -155,8 +190,9 @@ class UrlConfigs:
 class UrlConfigApi:
     """Around Lambda's API (inside the sandbox's Lambda interceptor, which has validated the request)."""
 
-    def __init__(self, app, configs: UrlConfigs, function_arn: Callable[[str], "str | None"],
-                 port: Callable[[], str]):
+    def __init__(
+        self, app, configs: UrlConfigs, function_arn: Callable[[str], "str | None"], port: Callable[[], str]
+    ):
         """``function_arn(name)``: the function's ARN, or None when it does not exist; ``port()``: the
         endpoint's port, for the URLs."""
         self.app = app
@@ -175,8 +211,12 @@ class UrlConfigApi:
         try:
             status, body = self._answer(method, match.group("kind"), name, environ)
         except UrlConfigError as exc:
-            return _json(start_response, exc.status, {"Type": "User", "message": exc.message},
-                         [("x-amzn-ErrorType", exc.code)])
+            return _json(
+                start_response,
+                exc.status,
+                {"Type": "User", "message": exc.message},
+                [("x-amzn-ErrorType", exc.code)],
+            )
         return _json(start_response, status, body)
 
     def _answer(self, method: str, kind: str, name: str, environ) -> tuple[int, Any]:
@@ -184,12 +224,16 @@ class UrlConfigApi:
         if arn is None:
             raise UrlConfigError(404, "ResourceNotFoundException", f"Function not found: {name}")
         qualifier = dict(p.partition("=")[::2] for p in environ.get("QUERY_STRING", "").split("&") if p).get(
-            "Qualifier")
+            "Qualifier"
+        )
         if qualifier not in (None, "", "$LATEST"):
             # AWS gives an alias its own URL; the sandbox runs $LATEST only.
-            raise UrlConfigError(400, "InvalidParameterValueException",
-                                 f"Qualifier {qualifier}: the sandbox runs $LATEST only, so only the function "
-                                 f"itself has a URL here.")
+            raise UrlConfigError(
+                400,
+                "InvalidParameterValueException",
+                f"Qualifier {qualifier}: the sandbox runs $LATEST only, so only the function "
+                f"itself has a URL here.",
+            )
         if kind == "urls":
             if method != "GET":
                 raise UrlConfigError(405, "MethodNotAllowedException", "list-function-url-configs is a GET.")
@@ -208,7 +252,9 @@ class UrlConfigApi:
             return 201, created
         if method == "PUT":
             return 200, self._described(self.configs.update(name, request))
-        raise UrlConfigError(405, "MethodNotAllowedException", f"{method} is not an operation on a function URL.")
+        raise UrlConfigError(
+            405, "MethodNotAllowedException", f"{method} is not an operation on a function URL."
+        )
 
     def _described(self, config: UrlConfig) -> dict:
         return config.describe(self.port())
@@ -218,7 +264,9 @@ def _request(environ) -> dict:
     try:
         request = json.loads(read_body(environ) or b"{}")
     except ValueError:
-        raise UrlConfigError(400, "InvalidRequestContentException", "The request body is not valid JSON.") from None
+        raise UrlConfigError(
+            400, "InvalidRequestContentException", "The request body is not valid JSON."
+        ) from None
     if not isinstance(request, dict):
         raise UrlConfigError(400, "InvalidRequestContentException", "The request body must be a JSON object.")
     return request
@@ -226,6 +274,8 @@ def _request(environ) -> dict:
 
 def _json(start_response, status: int, body, headers: list | None = None):
     data = b"" if body is None else json.dumps(body).encode()
-    start_response(f"{status} {HTTPStatus(status).phrase}",
-                   [("Content-Type", "application/json"), ("Content-Length", str(len(data)))] + (headers or []))
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))] + (headers or []),
+    )
     return [data]

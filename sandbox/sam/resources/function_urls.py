@@ -1,5 +1,6 @@
 """Function URLs (``AWS::Lambda::Url``, what SAM's ``FunctionUrlConfig`` becomes), created through Lambda's
 ``create-function-url-config`` on the local endpoint; ``Fn::GetAtt`` gives the local ``FunctionUrl``."""
+
 from __future__ import annotations
 
 from . import Created, Kind
@@ -28,9 +29,12 @@ class Url(Kind):
     def create(self, logical_id, props, ctx) -> Created:
         function = props["TargetFunctionArn"]
         found = ctx.client("lambda").create_function_url_config(FunctionName=function, **self._request(props))
-        return Created(found["FunctionArn"], found["FunctionArn"],
-                       {"FunctionArn": found["FunctionArn"], "FunctionUrl": found["FunctionUrl"]},
-                       {"function": function})
+        return Created(
+            found["FunctionArn"],
+            found["FunctionArn"],
+            {"FunctionArn": found["FunctionArn"], "FunctionUrl": found["FunctionUrl"]},
+            {"function": function},
+        )
 
     def delete(self, created, ctx) -> None:
         ctx.client("lambda").delete_function_url_config(FunctionName=created.extra["function"])
@@ -40,7 +44,9 @@ class Url(Kind):
     def update(self, logical_id, created, props, ctx) -> Created:
         request = self._request(props)
         request.setdefault("Cors", {})  # a Cors removed from the template goes from the URL
-        found = ctx.client("lambda").update_function_url_config(FunctionName=created.extra["function"], **request)
+        found = ctx.client("lambda").update_function_url_config(
+            FunctionName=created.extra["function"], **request
+        )
         created.attributes["FunctionUrl"] = found["FunctionUrl"]
         return created
 

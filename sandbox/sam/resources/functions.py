@@ -191,7 +191,8 @@ class Permission(Kind):
         statement = generated_name(ctx.stack_name, logical_id, 100)
         request = {"FunctionName": props["FunctionName"], "StatementId": statement, "Action": props["Action"],
                    "Principal": props["Principal"]}
-        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType"):
+        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
+                    "FunctionUrlAuthType"):
             if key in props:
                 request[key] = str(props[key])
         if "InvokedViaFunctionUrl" in props:
@@ -269,8 +270,8 @@ class EventInvokeConfig(Kind):
             target = (destinations.get(key) or {}).get("Destination")
             if target is not None and (referenced_type(target, plan) not in kinds or isinstance(target, str)
                                        and arn_service(target) not in ("sqs", "sns", "lambda", "events")):
-                problems.append(f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda functions "
-                                f"and EventBridge event buses")
+                problems.append(f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda "
+                                f"functions and EventBridge event buses")
         return problems
 
     def create(self, logical_id, props, ctx) -> Created:
