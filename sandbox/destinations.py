@@ -12,6 +12,7 @@ The record (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronou
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -64,6 +65,7 @@ class Destinations:
         self.region = region
         self._report = report
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # boto3 builds clients unsafely across threads (the async workers)
 
     @classmethod
     def on_endpoint(cls, endpoint_url: str, region: str, report: Callable[[str], None]) -> "Destinations":
@@ -87,8 +89,9 @@ class Destinations:
         body = invocation_record(record, function_arn, condition)
         service = destination.split(":")[2]
         try:
-            if service not in self._clients:
-                self._clients[service] = self.client(service)
+            with self._lock:
+                if service not in self._clients:
+                    self._clients[service] = self.client(service)
             self._deliver(
                 self._clients[service], service, destination, body, function_arn, condition == "Success"
             )
