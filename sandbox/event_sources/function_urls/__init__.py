@@ -246,6 +246,7 @@ class FunctionUrlEventSource:
         return [(HOST_SUFFIX, self.app)]
 
     def start(self, service) -> None:
+        self.configs.restore()
         self._service = service
 
     def stop(self) -> None:

@@ -111,8 +111,13 @@ class UrlConfigs:
     def __init__(self, state=None):
         self._state = state
         self._lock = threading.Lock()
-        saved = (state.load(_STATE) if state is not None else None) or {}
-        self._by_function: dict[str, UrlConfig] = {name: UrlConfig(**value) for name, value in saved.items()}
+        self._by_function: dict[str, UrlConfig] = {}
+
+    def restore(self) -> None:
+        """The URLs the state directory kept (once it is open, when the sandbox starts)."""
+        saved = (self._state.load(_STATE) if self._state is not None else None) or {}
+        with self._lock:
+            self._by_function = {name: UrlConfig(**value) for name, value in saved.items()}
 
     def of_function(self, name: str) -> UrlConfig | None:
         return self._by_function.get(name)
