@@ -351,3 +351,11 @@ def test_a_url_outlives_a_restart_with_a_state_directory(tmp_path):
         assert status == 200 and json.loads(body)["rawPath"] == "/again"
     finally:
         second.stop()
+
+
+def test_a_url_event_invoked_directly_is_described_as_a_function_urls_not_an_apis():
+    from sandbox.event_sources import event_source_classes
+    from sandbox.event_sources.function_urls import sample_event
+
+    described = next(d for d in (c.describe(sample_event(path="/x")) for c in event_source_classes()) if d)
+    assert described[0] == "aws:lambda-url" and described[2]["path"] == "/x"

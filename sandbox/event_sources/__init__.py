@@ -28,5 +28,6 @@ def event_source_classes() -> tuple:
     from .schedules import ScheduledEventSource
     from .sqs import SqsEventSource
 
+    # Function URLs before API Gateway: a URL's event is payload 2.0 too, told apart by its domain.
     return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource,
-            ApiGatewayEventSource, FunctionUrlEventSource)
+            FunctionUrlEventSource, ApiGatewayEventSource)
