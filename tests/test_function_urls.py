@@ -329,30 +329,6 @@ def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
         stack.delete(sb)
 
 
-@pytest.mark.slow
-def test_a_url_outlives_a_restart_with_a_state_directory(tmp_path):
-    from sandbox.config import FunctionConfiguration, SandboxConfig
-    from sandbox.core import Sandbox
-
-    def started():
-        return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(tmp_path / "state")),
-                       FunctionConfiguration(code_dir=HANDLERS / "api")).start()
-
-    first = started()
-    try:
-        created = first.client("lambda").create_function_url_config(FunctionName=FUNCTION, AuthType="NONE")
-    finally:
-        first.stop()
-    second = started()
-    try:
-        kept = second.client("lambda").get_function_url_config(FunctionName=FUNCTION)
-        assert url_id(kept) == url_id(created) and kept["CreationTime"] == created["CreationTime"]
-        status, _, body = call(second, kept, "/again")
-        assert status == 200 and json.loads(body)["rawPath"] == "/again"
-    finally:
-        second.stop()
-
-
 def test_a_url_event_invoked_directly_is_described_as_a_function_urls_not_an_apis():
     from sandbox.event_sources import event_source_classes
     from sandbox.event_sources.function_urls import sample_event
