@@ -55,7 +55,7 @@ class FunctionHooks(Protocol):
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
-    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> None: ...
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> dict | None: ...
     def check_mapping(self, request: dict) -> str | None: ...
     def mapping_changed(self, mapping: dict) -> None: ...
     def mapping_deleted(self, uuid: str) -> None: ...
@@ -87,6 +87,13 @@ def _error(start_response, status: str, error_type: str, message: str):
 def _api_error(start_response, error: LambdaApiError):
     status = f"{error.status} {HTTPStatus(error.status).phrase}"
     return _error(start_response, status, error.code, error.message)
+
+
+def _with_request(environ, method: str, body: bytes) -> dict:
+    """A copy of the request with another method and body, for the app behind."""
+    copy = dict(environ, REQUEST_METHOD=method, CONTENT_LENGTH=str(len(body)))
+    copy["wsgi.input"] = io.BytesIO(body)
+    return copy
 
 
 def _raw_path(environ) -> str:
@@ -290,12 +297,17 @@ class LambdaApiInterceptor:
         except ValueError:
             request = {}
         try:
-            self.hooks.apply_event_invoke_config(name, request, replace=method != "POST")
+            stored = self.hooks.apply_event_invoke_config(name, request, replace=method != "POST")
         except (ConfigError, ValueError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        captured = call(self.app, environ)
-        if captured.code >= 400 and method != "DELETE":  # moto may not know this API: answer as Lambda does
-            return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
+        if method == "DELETE":
+            return call(self.app, environ).replay(start_response)
+        # moto keeps a list and answers its first, and its update replaces: it is given the whole new
+        # configuration in place of the old, so get-function-event-invoke-config says what runs.
+        call(self.app, _with_request(environ, "DELETE", b""))
+        captured = call(self.app, _with_request(environ, "PUT", json.dumps(stored or request).encode()))
+        if captured.code >= 400:  # moto may not know this API: answer as Lambda does
+            return _json_response(start_response, "200 OK", dict(stored or request, FunctionArn=name))
         return captured.replay(start_response)
 
     def _update_code(self, name, environ, start_response):

@@ -366,10 +366,11 @@ class LambdaService:
     def recursion_allowed_for(self, name: str) -> bool:
         return name in self._recursion_allowed
 
-    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> None:
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> dict:
         """put- (``replace``: what the request leaves out goes back to Lambda's defaults), update- and
         delete-function-event-invoke-config (``replace`` with an empty request): retries, maximum event
-        age, on-success and on-failure destinations."""
+        age, on-success and on-failure destinations. Returns the configuration now in effect, as the API
+        writes it."""
         runtime = self.runtime_or_fail(name)
         changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600,
                          "on_success_destination": None, "on_failure_destination": None} if replace else {}
@@ -387,7 +388,12 @@ class LambdaService:
             if destination is not None or (replace and "DestinationConfig" in request):
                 changes[field_name] = destination or None
         # Not a code or configuration change: warm environments stay.
-        runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        function = runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        targets = (("OnSuccess", function.on_success_destination),
+                   ("OnFailure", function.on_failure_destination))
+        destinations = {key: {"Destination": arn} for key, arn in targets if arn}
+        return {"MaximumRetryAttempts": function.maximum_retry_attempts,
+                "MaximumEventAgeInSeconds": function.maximum_event_age_s, "DestinationConfig": destinations}
 
     # -- event source mappings (run by the polled event sources) ----------------------------------------
     def add_mapping_runner(self, runner) -> None:
