@@ -107,7 +107,8 @@ class FunctionConfiguration:
     # The SQS queue (name) that receives events which failed every attempt (DeadLetterConfig). AWS has
     # none unless configured; the sandbox gives its own function "<name>-dlq" (see Sandbox).
     dead_letter_queue: str | None = None
-    on_failure_destination: str | None = None  # an SQS queue ARN
+    on_failure_destination: str | None = None  # an ARN: SQS queue, SNS topic, function, event bus
+    on_success_destination: str | None = None  # the same kinds (destinations.py)
     role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
     strict_imports: bool = False  # True for functions deployed with layers (see env_vars.py)
     revision: int = 0  # bumped on every change; warm environments of an older revision are retired

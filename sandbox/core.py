@@ -73,7 +73,7 @@ class Sandbox:
             self.persistence.install(self)
         context = SourceContext(self.config.region, self.client, self.endpoint.object_facts, self._report,
                                 time_scale=self.config.time_scale, state=self.persistence,
-                                bucket_notifications=self.endpoint.bucket_notifications)
+                                bucket_notifications=self.endpoint.bucket_notifications, access=self.access)
         self.event_sources = event_sources if event_sources is not None else [
             source(context) for source in event_source_classes()]
         for source in self.event_sources:

@@ -41,6 +41,7 @@ EPILOG = f"""examples:
   run_local.py redrive                          re-submit dead-lettered events
   run_local.py fire-rule bucket-report          fire a scheduled rule now (EventBridge), print the results
   run_local.py generate-event scheduled --rule bucket-report   a Scheduled Event, as EventBridge sends it
+  run_local.py generate-event lambda-url --path /hello   a request to a function URL
   run_local.py bench                            measure start-up, latency, throughput
   run_local.py tune --upload sample_images/test.jpg   time and cost at several memory sizes (Power Tuning)
   run_local.py package                          build function.zip and pillow-layer.zip for AWS
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate-event", help="print a complete sample event",
                        description="Print an event exactly as AWS sends it, like `sam local generate-event`.")
     p.add_argument("kind", choices=["s3-put", "scheduled", "sqs-receive-message", "dynamodb-update",
-                                    "apigateway-http-api", "apigateway-aws-proxy"])
+                                    "apigateway-http-api", "apigateway-aws-proxy", "lambda-url"])
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--key", default="test.jpg")
     p.add_argument("--size", type=int, default=1024)
@@ -171,8 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", default="image-resize-queue", help="sqs-receive-message: the queue's name")
     p.add_argument("--body", default="Hello from SQS!",
                    help="sqs-receive-message: the message body; apigateway-*: the request body (not for GET)")
-    p.add_argument("--method", default="GET", help="apigateway-*: the request's method")
-    p.add_argument("--path", default="/items/42", help="apigateway-*: the request's path")
+    p.add_argument("--method", default="GET", help="apigateway-*, lambda-url: the request's method")
+    p.add_argument("--path", default="/items/42", help="apigateway-*, lambda-url: the request's path")
+    p.add_argument("--auth-type", default="NONE", choices=["NONE", "AWS_IAM"],
+                   help="lambda-url: the URL's AuthType (AWS_IAM adds requestContext.authorizer.iam)")
     p.add_argument("--table", default="image-captions", help="dynamodb-update: the table's name")
     p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
     p.set_defaults(func=cmd_generate_event)

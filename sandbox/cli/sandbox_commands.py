@@ -157,6 +157,12 @@ def cmd_generate_event(args) -> int:
         body = args.body if args.method.upper() not in ("GET", "HEAD") else None
         print(json.dumps(sample_event(args.kind[len("apigateway-"):], args.method, args.path, body), indent=2))
         return 0
+    if args.kind == "lambda-url":
+        from sandbox.event_sources.function_urls import sample_event as url_event
+
+        body = args.body if args.method.upper() not in ("GET", "HEAD") else None
+        print(json.dumps(url_event(args.method, args.path, body, args.auth_type), indent=2))
+        return 0
     if args.kind == "scheduled":
         from sandbox.cli.schedule_commands import sample_scheduled_event
 

@@ -15,8 +15,11 @@ __all__ = ["EventSource", "SourceContext", "event_source_classes"]
 def event_source_classes() -> tuple:
     from sandbox.event_sources.api_gateway import ApiGatewayEventSource
     from sandbox.event_sources.dynamodb_streams import DynamoDbStreamsEventSource
+    from sandbox.event_sources.function_urls import FunctionUrlEventSource
     from sandbox.event_sources.s3.source import S3EventSource
     from sandbox.event_sources.schedules import ScheduledEventSource
     from sandbox.event_sources.sqs import SqsEventSource
 
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource, ApiGatewayEventSource)
+    # Function URLs before API Gateway: a URL's event is payload 2.0 too, told apart by its domain.
+    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource,
+            FunctionUrlEventSource, ApiGatewayEventSource)

@@ -24,6 +24,7 @@ class SourceContext:
     # A bucket's notification configuration (GetBucketNotificationConfiguration's shape), read from the
     # endpoint's state rather than through the S3 API the user watches.
     bucket_notifications: Callable[[str], dict] | None = None
+    access: Any = None  # the endpoint's AccessPolicy (its network token), for URLs that check signatures
 
 
 class EventSource:

@@ -55,7 +55,7 @@ class FunctionHooks(Protocol):
     def function_deleted(self, name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
-    def apply_event_invoke_config(self, name: str, request: dict) -> None: ...
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> dict | None: ...
     def check_mapping(self, request: dict) -> str | None: ...
     def mapping_changed(self, mapping: dict) -> None: ...
     def mapping_deleted(self, uuid: str) -> None: ...
@@ -87,6 +87,13 @@ def _error(start_response, status: str, error_type: str, message: str):
 def _api_error(start_response, error: LambdaApiError):
     status = f"{error.status} {HTTPStatus(error.status).phrase}"
     return _error(start_response, status, error.code, error.message)
+
+
+def _with_request(environ, method: str, body: bytes) -> dict:
+    """A copy of the request with another method and body, for the app behind."""
+    copy = dict(environ, REQUEST_METHOD=method, CONTENT_LENGTH=str(len(body)))
+    copy["wsgi.input"] = io.BytesIO(body)
+    return copy
 
 
 def _raw_path(environ) -> str:
@@ -182,8 +189,9 @@ class LambdaApiInterceptor:
                 return self._recursion_config(name, method, environ, start_response)
             if method == "PUT" and rest == "/concurrency" and self.hooks.knows_function(name):
                 return self._put_concurrency(name, environ, start_response)
-            if method in ("PUT", "POST") and rest == "/event-invoke-config" and self.hooks.knows_function(name):
-                return self._event_invoke_config(name, environ, start_response)
+            if method in ("PUT", "POST", "DELETE") and rest == "/event-invoke-config" \
+                    and self.hooks.knows_function(name):
+                return self._event_invoke_config(name, method, environ, start_response)
             if method == "DELETE" and rest == "":
                 captured = call(self.app, environ)
                 # With a Qualifier only that version goes; the sandbox runs $LATEST, which stays.
@@ -280,20 +288,26 @@ class LambdaApiInterceptor:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
         return call(self.app, environ).replay(start_response)
 
-    def _event_invoke_config(self, name, environ, start_response):
+    def _event_invoke_config(self, name, method, environ, start_response):
+        """Put (replaces), update (changes) and delete (back to the defaults) the asynchronous settings."""
         from sandbox.errors import ConfigError
 
         try:
-            request = json.loads(read_body(environ) or b"{}")
+            request = json.loads(read_body(environ) or b"{}") if method != "DELETE" else {}
         except ValueError:
             request = {}
         try:
-            self.hooks.apply_event_invoke_config(name, request)
+            stored = self.hooks.apply_event_invoke_config(name, request, replace=method != "POST")
         except (ConfigError, ValueError, TypeError) as exc:
             return _error(start_response, "400 Bad Request", "InvalidParameterValueException", str(exc))
-        captured = call(self.app, environ)
+        if method == "DELETE":
+            return call(self.app, environ).replay(start_response)
+        # moto keeps a list and answers its first, and its update replaces: it is given the whole new
+        # configuration in place of the old, so get-function-event-invoke-config says what runs.
+        call(self.app, _with_request(environ, "DELETE", b""))
+        captured = call(self.app, _with_request(environ, "PUT", json.dumps(stored or request).encode()))
         if captured.code >= 400:  # moto may not know this API: answer as Lambda does
-            return _json_response(start_response, "200 OK", dict(request, FunctionArn=name))
+            return _json_response(start_response, "200 OK", dict(stored or request, FunctionArn=name))
         return captured.replay(start_response)
 
     def _update_code(self, name, environ, start_response):

@@ -8,7 +8,8 @@ As on AWS:
 - a throttled event (every allowed environment busy) stays queued and is retried with back-off, until
   ``MaximumEventAgeInSeconds``;
 - an event that fails every attempt, or grows too old, goes to the dead-letter queue and/or the
-  on-failure destination (``on_failure`` callback); it is never silently lost.
+  on-failure destination (``on_failure`` callback); it is never silently lost. A success goes to the
+  on-success destination (``on_success``).
 Retries keep the request id; each attempt is its own InvocationRecord (``attempt`` 1, 2, 3).
 """
 from __future__ import annotations
@@ -40,10 +41,12 @@ class QueuedEvent:
 class AsyncInvoker:
     def __init__(self, runtimes: Callable[[str], EnvironmentPool | None], records: InvocationLog,
                  on_failure: Callable[[InvocationRecord, str], None] | None = None,
+                 on_success: Callable[[InvocationRecord], None] | None = None,
                  retry_delay_scale: float = 1 / 60, workers: int = 10, clock=time.time):
         self.runtimes = runtimes
         self.records = records
         self.on_failure = on_failure or (lambda record, condition: False)
+        self.on_success = on_success or (lambda record: None)  # the on-success destination
         self.retry_delay_scale = retry_delay_scale
         self.clock = clock
         self._queue: "queue.Queue[QueuedEvent | None]" = queue.Queue()
@@ -149,6 +152,7 @@ class AsyncInvoker:
         if record.status == SUCCESS:
             record.final = True
             self.records.changed(record)
+            self.on_success(record)
             return
         if record.status in (ERROR, TIMEOUT, OUT_OF_MEMORY):
             if record.attempt <= function.maximum_retry_attempts:

@@ -1,34 +1,17 @@
-"""Where events that failed every attempt go: the function's dead-letter queue and its on-failure
-destination, both SQS queues on the local endpoint, read and written through the SQS API as on AWS.
-
-- Dead-letter queue (``DeadLetterConfig``): the original event as the message body, with AWS's
-  ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` message attributes.
-- On-failure destination (``put-function-event-invoke-config``): AWS's invocation record (request,
-  response, condition).
+"""Where events that failed every attempt go: the function's dead-letter queue (``DeadLetterConfig``), an
+SQS queue on the local endpoint, read and written through the SQS API as on AWS: the original event as
+the message body, with AWS's ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` message attributes.
+The on-failure destination's invocation record is destinations.py's; both receive when both are set.
 Without either, AWS discards the event; the page and the logs still show it.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Callable
 
 from sandbox.config import FunctionConfiguration
 from sandbox.errors import SandboxError
 from sandbox.lambda_.invocation import InvocationRecord
-
-
-def invocation_record(record: InvocationRecord, function_arn: str, condition: str) -> dict:
-    """What AWS sends to an on-failure destination: the request, the response and why it failed."""
-    return {
-        "version": "1.0",
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestContext": {"requestId": record.request_id, "functionArn": f"{function_arn}:$LATEST",
-                           "condition": condition, "approximateInvokeCount": record.attempt},
-        "requestPayload": record.event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": record.result,
-    }
 
 
 class DeadLetters:
@@ -37,11 +20,10 @@ class DeadLetters:
         self.sqs = sqs
         self.region = region
         self._count_metric = count_metric  # (function name, metric name), e.g. DeadLetterErrors
-        self._report = report
+        self.report = report
 
     def send(self, record: InvocationRecord, function: FunctionConfiguration, condition: str) -> bool:
-        """Deliver a failed event to the function's dead-letter queue and on-failure destination; True
-        when at least one of them took it."""
+        """Deliver a failed event to the function's dead-letter queue; True when it took it."""
         delivered = False
         if function.dlq_name:
             try:
@@ -55,15 +37,7 @@ class DeadLetters:
                 delivered = True
             except Exception as exc:
                 self._count_metric(record.function_name, "DeadLetterErrors")
-                self._report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
-        if function.on_failure_destination:
-            try:
-                self.sqs.send_message(QueueUrl=self._url(function.on_failure_destination.split(":")[-1]),
-                                      MessageBody=json.dumps(invocation_record(
-                                          record, function.arn(self.region), condition)))
-                delivered = True
-            except Exception as exc:
-                self._report(f"sandbox: could not send {record.request_id} to its on-failure destination: {exc}")
+                self.report(f"sandbox: could not dead-letter {record.request_id}: {exc}")
         return delivered
 
     def peek(self, function: FunctionConfiguration, limit: int = 100) -> list[dict]:

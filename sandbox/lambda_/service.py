@@ -24,6 +24,7 @@ from sandbox.lambda_.async_invoke import AsyncInvoker
 from sandbox.config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMBDA_RUNTIME,
                      FunctionConfiguration)
 from sandbox.lambda_.dead_letters import DeadLetters
+from sandbox.lambda_.destinations import Destinations, destination_problem
 from sandbox.errors import ConfigError, SandboxError
 from sandbox.lambda_.execution_environment import EnvironmentSettings
 from sandbox.lambda_.environment_pool import EnvironmentPool, Throttled
@@ -42,13 +43,16 @@ class LambdaService:
     def __init__(self, *, logs: cw.CloudWatchLogs, settings: EnvironmentSettings, records: InvocationLog,
                  dead_letters: DeadLetters, code_dir: Path, default_function: str,
                  count_metric: Callable[[str, str], None], retry_delay_scale: float, async_workers: int,
-                 describers: Iterable[Describer] = ()):
+                 describers: Iterable[Describer] = (), destinations: Destinations | None = None):
         """``code_dir``: where zips from the API are unpacked; ``retry_delay_scale``: 1.0 waits AWS's
         1 and 2 minutes before retries, 1/60 waits 1 and 2 seconds (see async_invoke.py)."""
         self.logs = logs
         self.settings = settings
         self.records = records
         self.dead_letters = dead_letters
+        # On-success and on-failure destinations, through the local endpoint unless given.
+        self.destinations = destinations or Destinations.on_endpoint(settings.endpoint_url, settings.region,
+                                                                     dead_letters.report)
         self.code_dir = Path(code_dir)
         self.default_function = default_function
         self._count_metric = count_metric
@@ -57,6 +61,7 @@ class LambdaService:
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
         self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
+                                    on_success=self._on_success,
                                     retry_delay_scale=retry_delay_scale, workers=async_workers)
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
@@ -204,8 +209,21 @@ class LambdaService:
         self._on_failure(record, "RecursiveInvocationException")
 
     def _on_failure(self, record: InvocationRecord, condition: str) -> bool:
+        """The dead-letter queue and the on-failure destination both receive, as on AWS."""
         runtime = self.runtime(record.function_name)
-        return runtime is not None and self.dead_letters.send(record, runtime.function, condition)
+        if runtime is None:
+            return False
+        dead_lettered = self.dead_letters.send(record, runtime.function, condition)
+        function = runtime.function
+        sent = self.destinations.send(function.on_failure_destination, record,
+                                      function.arn(self.dead_letters.region), condition)
+        return dead_lettered or sent
+
+    def _on_success(self, record: InvocationRecord) -> None:
+        runtime = self.runtime(record.function_name)
+        if runtime is not None:
+            self.destinations.send(runtime.function.on_success_destination, record,
+                                   runtime.function.arn(self.dead_letters.region), "Success")
 
     def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
         return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)
@@ -350,19 +368,34 @@ class LambdaService:
     def recursion_allowed_for(self, name: str) -> bool:
         return name in self._recursion_allowed
 
-    def apply_event_invoke_config(self, name: str, request: dict) -> None:
-        """put-function-event-invoke-config: retries, maximum event age, on-failure destination."""
+    def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> dict:
+        """put- (``replace``: what the request leaves out goes back to Lambda's defaults), update- and
+        delete-function-event-invoke-config (``replace`` with an empty request): retries, maximum event
+        age, on-success and on-failure destinations. Returns the configuration now in effect, as the API
+        writes it."""
         runtime = self.runtime_or_fail(name)
-        changes: dict = {}
+        changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600,
+                         "on_success_destination": None, "on_failure_destination": None} if replace else {}
         if "MaximumRetryAttempts" in request:
             changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
         if "MaximumEventAgeInSeconds" in request:
             changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
-        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        if destination is not None:
-            changes["on_failure_destination"] = destination or None
+        for key, field_name in (("OnSuccess", "on_success_destination"),
+                                ("OnFailure", "on_failure_destination")):
+            destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
+            if destination:
+                problem = destination_problem(destination)
+                if problem:
+                    raise ConfigError(problem)
+            if destination is not None or (replace and "DestinationConfig" in request):
+                changes[field_name] = destination or None
         # Not a code or configuration change: warm environments stay.
-        runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        function = runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
+        targets = (("OnSuccess", function.on_success_destination),
+                   ("OnFailure", function.on_failure_destination))
+        destinations = {key: {"Destination": arn} for key, arn in targets if arn}
+        return {"MaximumRetryAttempts": function.maximum_retry_attempts,
+                "MaximumEventAgeInSeconds": function.maximum_event_age_s, "DestinationConfig": destinations}
 
     # -- event source mappings (run by the polled event sources) ----------------------------------------
     def add_mapping_runner(self, runner) -> None:

@@ -149,6 +149,17 @@ def http_v2(event):
     ) + check_formats(event, {**APIGW_FORMATS, "requestContext/requestId": "apigw-id"})
 
 
+def lambda_url(event):
+    pt.LambdaFunctionUrlModel.model_validate(event)
+    # the sample's request has a browser's headers; generate-event's is curl's, without a query string
+    return compare(event, reference("lambda-url.powertools.json"), (),
+                   optional={"requestContext/authorizer", "body", "cookies", "queryStringParameters"},
+                   ) + check_formats(event, {**URL_FORMATS, "requestContext/requestId": "uuid"})
+
+
+# A function URL's id is 32 characters (not an API's 10) and its accountId "anonymous" without IAM auth.
+URL_FORMATS = {k: v for k, v in APIGW_FORMATS.items()
+               if k not in ("requestContext/apiId", "requestContext/accountId")}
 CASES = {  # generate-event kind: (the sandbox's event kind whose known differences apply, checker)
     "s3-put": ("s3-put", s3_put),
     "sqs-receive-message": ("sqs-standard", sqs),
@@ -156,6 +167,7 @@ CASES = {  # generate-event kind: (the sandbox's event kind whose known differen
     "scheduled": ("scheduled-rule", scheduled),
     "apigateway-aws-proxy": ("rest", rest),
     "apigateway-http-api": ("http-v2", http_v2),
+    "lambda-url": ("lambda-url", lambda_url),
 }
 
 

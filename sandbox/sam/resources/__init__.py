@@ -106,10 +106,10 @@ ACCOUNT = ACCOUNT_ID
 
 
 def _kinds() -> dict[str, Kind]:
-    from sandbox.sam.resources import apis, events, functions, iam, storage
+    from sandbox.sam.resources import apis, events, function_urls, functions, iam, storage
 
     found: dict[str, Kind] = {}
-    for module in (iam, storage, functions, events, apis):
+    for module in (iam, storage, functions, function_urls, events, apis):
         for kind in module.KINDS:
             found[kind.type] = kind
     return found
@@ -124,7 +124,6 @@ UNSUPPORTED = {
     "AWS::SNS::TopicPolicy": "SNS is not part of the local endpoint",
     "AWS::Lambda::Version": "function versions: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)",
     "AWS::Lambda::Alias": "function aliases: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)",
-    "AWS::Lambda::Url": "function URLs are not served by the sandbox (use an HttpApi event instead)",
     "AWS::StepFunctions::StateMachine": "Step Functions state machines are not run by the sandbox",
     "AWS::Kinesis::Stream": "Kinesis streams are not part of the local endpoint",
     "AWS::CloudFormation::Stack": "nested stacks (AWS::Serverless::Application) are not run by the sandbox",

@@ -185,7 +185,7 @@ class LayerVersion(Kind):
 class Permission(Kind):
     type = "AWS::Lambda::Permission"
     properties = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
-                            "PrincipalOrgID"})
+                            "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"})
 
     def create(self, logical_id, props, ctx) -> Created:
         from sandbox.sam.resources import generated_name
@@ -193,9 +193,12 @@ class Permission(Kind):
         statement = generated_name(ctx.stack_name, logical_id, 100)
         request = {"FunctionName": props["FunctionName"], "StatementId": statement, "Action": props["Action"],
                    "Principal": props["Principal"]}
-        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID"):
+        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
+                    "FunctionUrlAuthType"):
             if key in props:
                 request[key] = str(props[key])
+        if "InvokedViaFunctionUrl" in props:
+            request["InvokedViaFunctionUrl"] = str(props["InvokedViaFunctionUrl"]).lower() == "true"
         ctx.client("lambda").add_permission(**request)
         return Created(statement, statement, {}, {"function": props["FunctionName"]})
 
@@ -264,12 +267,13 @@ class EventInvokeConfig(Kind):
         if props.get("Qualifier", "$LATEST") != "$LATEST":
             problems.append(f"Qualifier {props['Qualifier']}: the sandbox runs $LATEST only")
         destinations = props.get("DestinationConfig") or {}
-        if "OnSuccess" in destinations:
-            problems.append("DestinationConfig.OnSuccess: the sandbox sends on-failure records only")
-        failure = (destinations.get("OnFailure") or {}).get("Destination")
-        if failure is not None and (referenced_type(failure, plan) not in (None, "AWS::SQS::Queue")
-                                    or isinstance(failure, str) and arn_service(failure) != "sqs"):
-            problems.append("DestinationConfig.OnFailure: only SQS queues receive on-failure records here")
+        kinds = (None, "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Lambda::Function", "AWS::Events::EventBus")
+        for key in ("OnSuccess", "OnFailure"):
+            target = (destinations.get(key) or {}).get("Destination")
+            if target is not None and (referenced_type(target, plan) not in kinds or isinstance(target, str)
+                                       and arn_service(target) not in ("sqs", "sns", "lambda", "events")):
+                problems.append(f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda "
+                                f"functions and EventBridge event buses")
         return problems
 
     def create(self, logical_id, props, ctx) -> Created:

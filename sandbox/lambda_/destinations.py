@@ -1,0 +1,131 @@
+"""Destinations of asynchronous invocations (``DestinationConfig`` of ``put-function-event-invoke-config``):
+when an event succeeds, or fails every attempt, or grows too old, Lambda sends AWS's invocation record to
+the on-success or on-failure destination: an SQS queue, an SNS topic, a Lambda function (invoked
+asynchronously with the record as its event) or an EventBridge event bus, each through its API on the
+local endpoint. A dead-letter queue (dead_letters.py) and an on-failure destination both receive, as on AWS.
+
+The record (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronous invocations"):
+``version``, ``timestamp``, ``requestContext{requestId, functionArn, condition, approximateInvokeCount}``,
+``requestPayload``, ``responseContext{statusCode, executedVersion[, functionError]}``, ``responsePayload``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sandbox.lambda_.invocation import InvocationRecord
+
+DESTINATION_SERVICES = ("sqs", "sns", "lambda", "events")
+# EventBridge's detail-type for the record, by whether the invocation succeeded.
+DETAIL_TYPES = {
+    True: "Lambda Function Invocation Result - Success",
+    False: "Lambda Function Invocation Result - Failure",
+}
+
+
+def destination_problem(arn: str | None) -> str | None:
+    """Lambda's refusal of a destination ARN, or None when it is one Lambda sends records to."""
+    parts = str(arn or "").split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES or not parts[5]:
+        return (
+            f"The destination ARN {arn} is invalid: it must be the ARN of an SQS queue, an SNS topic, "
+            f"a Lambda function or an EventBridge event bus."
+        )
+    return None
+
+
+def invocation_record(record: InvocationRecord, function_arn: str, condition: str) -> dict:
+    """What AWS sends to a destination: the request, the response and the condition (``Success``,
+    ``RetriesExhausted``, ``EventAgeExceeded``)."""
+    response = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if condition != "Success":
+        response["functionError"] = "Unhandled"
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": record.request_id,
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": record.attempt,
+        },
+        "requestPayload": record.event,
+        "responseContext": response,
+        "responsePayload": record.result,
+    }
+
+
+class Destinations:
+    def __init__(self, client: Callable[[str], Any], region: str, report: Callable[[str], None]):
+        """``client(service)``: a boto3 client for the local endpoint."""
+        self.client = client
+        self.region = region
+        self._report = report
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # boto3 builds clients unsafely across threads (the async workers)
+
+    @classmethod
+    def on_endpoint(cls, endpoint_url: str, region: str, report: Callable[[str], None]) -> "Destinations":
+        """Destinations reached through the local endpoint with the sandbox's credentials."""
+        import boto3
+
+        from sandbox.config import LOCAL_CREDENTIALS
+
+        def client(service: str):
+            return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **LOCAL_CREDENTIALS)
+
+        return cls(client, region, report)
+
+    def send(
+        self, destination: str | None, record: InvocationRecord, function_arn: str, condition: str
+    ) -> bool:
+        """Send the invocation record to ``destination`` (an ARN); True when it took it. A failure to deliver
+        is reported, never raised: the invocation itself is over."""
+        if not destination:
+            return False
+        body = invocation_record(record, function_arn, condition)
+        service = destination.split(":")[2]
+        try:
+            with self._lock:
+                if service not in self._clients:
+                    self._clients[service] = self.client(service)
+            self._deliver(
+                self._clients[service], service, destination, body, function_arn, condition == "Success"
+            )
+            return True
+        except Exception as exc:
+            self._report(
+                f"sandbox: could not send the invocation record of {record.request_id} to "
+                f"{destination}: {exc}"
+            )
+            return False
+
+    @staticmethod
+    def _deliver(client, service: str, arn: str, body: dict, function_arn: str, success: bool) -> None:
+        text = json.dumps(body)
+        if service == "sqs":
+            url = client.get_queue_url(QueueName=arn.split(":")[5])["QueueUrl"]
+            client.send_message(QueueUrl=url, MessageBody=text)
+        elif service == "sns":
+            client.publish(TopicArn=arn, Message=text)
+        elif service == "lambda":
+            client.invoke(FunctionName=arn, InvocationType="Event", Payload=text.encode())
+        elif service == "events":
+            result = client.put_events(
+                Entries=[
+                    {
+                        "Source": "lambda",
+                        "DetailType": DETAIL_TYPES[success],
+                        "Detail": text,
+                        "EventBusName": arn,
+                        "Resources": [arn, f"{function_arn}:$LATEST"],
+                    }
+                ]
+            )
+            if result.get("FailedEntryCount"):
+                raise RuntimeError(result["Entries"][0].get("ErrorMessage") or "PutEvents refused the record")
+        else:
+            raise ValueError(destination_problem(arn))
