@@ -31,7 +31,7 @@ class IntegrationTimeout(Exception):
 class ExecuteApi:
     def __init__(self, directory: ApiDirectory, invoke: Callable, report: Callable[[str], None]):
         """``invoke(function_name, event, timeout_s, route_key) -> record``: run the function
-        synchronously; raises IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or
+        synchronously; raises IntegrationTimeout after ``timeout_s``, environment_pool.Throttled, or
         LookupError (no such function)."""
         self.directory = directory
         self.invoke = invoke
