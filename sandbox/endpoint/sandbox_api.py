@@ -1,8 +1,10 @@
 """The sandbox's own small HTTP API under ``/_sandbox/`` on the local endpoint (like LocalStack's
 ``/_localstack/health``), for ``run_local.py upload``, ``redrive``, ``invoke`` and ``fire-rule``:
 
-- ``GET  /_sandbox/health``, ``/_sandbox/triggers``, ``/_sandbox/schedules``;
-- ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt, newest first;
+- ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...], "full_cpu": bool}``;
+- ``GET  /_sandbox/triggers`` (every function's triggers), ``/_sandbox/schedules`` (with next fire times);
+- ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt (about key K, or of request R),
+  newest first;
 - ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F;
 - ``POST /_sandbox/schedules/fire?name=N[&kind=schedule&group=G]``: fire a scheduled rule now (409 with
   the reason when there is no such enabled rule).

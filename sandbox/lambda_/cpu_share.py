@@ -3,8 +3,8 @@
 AWS allocates CPU in proportion to memory: one vCPU at 1,769 MB, so 7.2 % of one at 128 MB. Here the
 worker gets a quota of CPU time per 20 ms window, counted from the moment the event is handed to the
 runtime; when it has used the quota it is suspended until the window ends. INIT runs at full speed,
-capped at 10 s, as AWS's on-demand INIT does. Where the worker has more cores than its vCPUs it is
-pinned to that many. ``full_cpu`` (``--full-cpu``) turns the share off.
+capped at 10 s, as AWS's on-demand INIT does. Where this machine has more cores than the function's
+vCPUs, the worker is pinned to that many. ``full_cpu`` (``--full-cpu``) turns the share off.
 
 Design note (the method, why not a cgroup, where it differs from AWS): docs/cpu-share.md.
 """
