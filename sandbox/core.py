@@ -4,12 +4,10 @@ the page and the notebooks one object to view.
 
     with Sandbox(SandboxConfig(port=0, web_port=None)) as sb:
         sb.s3.upload_file("sample_images/test.jpg", sb.config.source_bucket, "test.jpg")
-        record = sb.wait_for_key("test.jpg")
-        print(record.status, record.duration_ms)
+        print(sb.wait_for_key("test.jpg").status)
 
-The flow: upload -> S3 event source -> Lambda service -> execution environment -> logs, metrics, dead
-letters -> page. Collaborators can be passed in (``endpoint=``, ``event_sources=``) where a test wants
-its own.
+Collaborators can be passed in (``endpoint=``, ``event_sources=``) where a test wants its own.
+The packages and their layers: docs/architecture.md.
 """
 from __future__ import annotations
 

@@ -1,17 +1,10 @@
 """The page's Flask app factory: ``create_app(sandbox, config=None)``.
 
-The app is a thin view over one :class:`sandbox.core.Sandbox`, built elsewhere and passed in (kept in
-``app.extensions["sandbox"]``). Everything the page shows comes from the sandbox's public methods (its
-invocation records and log lines, through the change feed in feed.py) or from the local AWS endpoint
-through boto3, as any client would see it. The page is told of changes (``/api/feed``); it never polls.
-
-Config keys (all optional):
-- ``MAX_UPLOAD_BYTES``: largest file the page accepts (default 25 MB; the CLI's ``--max-upload-mb``).
-- ``ALLOWED_HOSTS``: extra host names accepted in the ``Host`` header besides 127.0.0.1, localhost
-  and [::1] (DNS-rebinding protection); the server adds the host it is bound to.
-- ``WEB_PORT``: the port the page is served on; :class:`web.server.WebServer` sets it once bound.
-  ``None`` (the test client) accepts any port.
-- ``SAMPLE_IMAGES_DIR``: the folder the "Upload sample images" button reads (``sample_images/``).
+A thin view over one sandbox (kept in ``app.extensions["sandbox"]``): what the page shows comes from the
+sandbox's public methods, through the change feed (``/api/feed``; the page never polls), or from the
+local AWS endpoint through boto3. Config keys, all optional: ``MAX_UPLOAD_BYTES`` (default 25 MB),
+``ALLOWED_HOSTS`` (host names accepted besides the loopback ones), ``WEB_PORT`` (set by
+:class:`web.server.WebServer` once bound; ``None`` accepts any port), ``SAMPLE_IMAGES_DIR``.
 """
 from __future__ import annotations
 

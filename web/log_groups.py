@@ -1,7 +1,7 @@
 """Every function's CloudWatch log group, as the console's log-group list: the groups of the functions
 the sandbox runs and any other group lines were written to, and a page of one group's lines.
 
-The change feed (web/feed.py) keeps a copy of the default function's group and pushes its new lines; the
+The change feed (web/feed/) keeps a copy of the default function's group and pushes its new lines; the
 other groups are read here from the sandbox's log mirror when asked (the page asks again when the feed
 says an invocation changed, so nothing is polled).
 """

@@ -1,21 +1,11 @@
 """What keeps other web pages out of the sandbox's page.
 
-- Host header check: a page on another site can point its own DNS name at 127.0.0.1 (DNS rebinding)
-  and then read this page as "same origin". The browser still sends that name in ``Host``, so any
-  request whose Host is not 127.0.0.1, localhost, [::1] (or the configured host) on our port gets 400.
-- Methods and fetch metadata, as on the endpoint: ``OPTIONS`` gets 405 (the page answers no preflight).
-  A request a browser marks as sent by another page (``Sec-Fetch-Site: same-site``/``cross-site``, or
-  an ``Origin`` that is not this page's) gets 403, unless it is a plain GET navigation to a page (a
-  link followed from elsewhere opens the page; its JSON and images are not readable from there).
-- Same-origin check for state-changing requests (POST, PUT, PATCH, DELETE): they must carry the app's
-  token in ``X-Sandbox-Token`` (a custom header a cross-site form cannot send, and a value a page from
-  another origin cannot read), and, when the browser sends them, ``Origin`` must be this page's origin
-  and ``Sec-Fetch-Site`` must be ``same-origin``. Otherwise 403.
-- Network token: when the sandbox is shared beyond loopback (``--host 0.0.0.0``), a browser on another
-  machine must first open the page once with ``?token=<access token>`` (the token the endpoint wants as
-  the access key id); the page then keeps it in a same-site, HttpOnly cookie. This machine needs none.
-- Response headers: a Content-Security-Policy that allows only this page's own scripts and styles
-  (no inline script, so an escaped-but-unlucky string can never run), nosniff, no framing.
+Host header check (DNS rebinding), ``OPTIONS`` refused and fetch metadata checked as on the endpoint,
+the app's token in ``X-Sandbox-Token`` plus a same-origin ``Origin`` for state-changing requests, the
+network token (kept in an HttpOnly cookie) when the sandbox is shared beyond loopback, and response
+headers: a script-only-from-here Content-Security-Policy, nosniff, no framing.
+
+The rules and why each exists: docs/access-rules.md.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """``run_local.py``: start the sandbox, or one of its tools. ``run_local.py --help`` lists them all.
 
 - ``serve.py``: the sandbox itself (the default command), its banner and live log tail;
-- ``tools.py``: invoke, generate-event, upload, redrive, bench against a running sandbox;
+- ``sandbox_commands.py``: invoke, generate-event, upload, redrive, triggers, bench against a running sandbox;
 - ``deploy_commands.py``: deploy and destroy (the guide's four steps with boto3);
-- ``packaging.add_subcommand``: package.
+- ``tune.py``: power tuning; ``schedule_commands.py``: fire-rule; ``debug_commands.py``: the debugger;
+- ``sandbox/lambda_/packaging.py``'s ``add_subcommand``: package.
 """
 from __future__ import annotations
 

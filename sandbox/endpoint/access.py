@@ -1,49 +1,12 @@
 """Who may use the local AWS endpoint: this machine's tools, the sandbox's own page, and nobody else.
 
-moto checks no signature and its server answers CORS for every origin, so without this layer any web
-page open in the user's browser could create a function from a zip and run it, or read and delete every
-object. AWS itself is protected by credentials a page does not have; a local endpoint whose
-credentials are ``test``/``test`` must be protected by where requests come from. The rules, checked
-before any AWS service sees a request (the outermost WSGI layer of the endpoint):
+The outermost WSGI layer of the endpoint, checked before any AWS service sees a request: Host (DNS
+rebinding), Origin / Referer / ``Sec-Fetch-Site``, the token when listening beyond loopback, methods as
+AWS's protocols send them, CORS as S3's bucket configuration grants it, and a sandboxing CSP on every
+answer. Public AWS URLs (API Gateway's ``execute-api``, ``LocalEndpoint.add_public_route``) get the Host
+rule only, as an API without an authorizer on AWS answers anyone. Refusals are AWS-shaped error bodies.
 
-1. **Host** (DNS rebinding): only loopback names and addresses (``127.0.0.1``, ``[::1]``, ``localhost``,
-   ``*.localhost``), plus the address given with ``--host`` when the user binds elsewhere. On all
-   interfaces (``--host 0.0.0.0``) also any IP literal and this machine's own names: a rebinding attack
-   needs a DNS name the attacker controls, which an IP literal never is.
-2. **Origin**, as LocalStack judges it: the ``Origin`` header, else the origin of ``Referer``. Requests
-   with neither (the AWS CLI, SDKs, curl) pass; so do the sandbox's own page and origins added with
-   ``--allow-origin``; any other origin gets 403 — preflights, simple requests and form posts alike.
-   ``Sec-Fetch-Site`` is judged the same way: a request a browser marks as sent by a page
-   (``same-origin``, ``same-site``, ``cross-site``) without saying from where is refused (a page with
-   ``Referrer-Policy: no-referrer``; same-origin, that page is on the endpoint itself, which is no
-   allowed page). ``none`` (a typed address, a bookmark) passes.
-3. **Token** (only when the sandbox listens beyond loopback): a request from another machine must be
-   signed with the sandbox's token as its access key id (``AWS_ACCESS_KEY_ID``); it travels in the
-   ``Authorization`` header's ``Credential=`` or, for presigned URLs, ``X-Amz-Credential``. Every method
-   and path needs it, preflights, ``/_sandbox/`` and ``/moto-api/`` included.
-4. **Methods**, as AWS's protocols send them: ``OPTIONS`` is only ever a CORS preflight, answered here
-   and never passed to a service; JSON-protocol calls (``X-Amz-Target``) are POSTs; a query-protocol
-   ``Action`` that changes something (anything but ``Get*``, ``List*``, ``Describe*``) is a POST. moto
-   reads ``Action`` from the query string and ``X-Amz-Target`` whatever the method. ``/moto-api/``
-   (moto's reset, recorder and replay) is served only with ``--moto-api``.
-5. **CORS**: moto's allow-everything headers are removed from every response. An allowed origin then
-   gets, for S3, exactly what the bucket's CORS configuration (``put-bucket-cors``) grants, evaluated as
-   S3 does (first matching rule; no configuration, no CORS); for the other services, which AWS serves to
-   browser SDKs, the allowed origin itself. Nothing reflects an arbitrary origin.
-6. **Nothing served can script the endpoint**: every answer carries ``Content-Security-Policy: sandbox``
-   and ``nosniff``, so an HTML object opened at ``http://127.0.0.1:4566/bucket/page.html`` runs no script
-   on the endpoint's origin. AWS serves objects from each bucket's own host; here they share one origin.
-
-Public AWS URLs (API Gateway's ``execute-api``, registered with ``LocalEndpoint.add_public_route``) keep
-rule 1 only. On AWS an API without an authorizer answers any client and any web page, and its CORS is
-the API's own (an HTTP API's ``CorsConfiguration``, a REST proxy API's function headers): the app
-serving it decides, and the guard neither refuses an Origin nor asks for the token nor touches the
-``Access-Control-*`` headers. Such a URL only runs functions someone already deployed, as on AWS. Its
-path form (``/_aws/execute-api/<id>/``) shares the endpoint's origin and so gets rule 6 too; the
-``<id>.execute-api.localhost`` form is its own origin, as on AWS, and is the one for front ends.
-
-Refusals are AWS-shaped error bodies (S3's XML, the query protocol's ``ErrorResponse``, or the JSON
-protocols' ``__type``/``message``), so the AWS CLI and boto3 show the sentence that says what to do.
+The rules and why each exists: docs/access-rules.md.
 """
 from __future__ import annotations
 

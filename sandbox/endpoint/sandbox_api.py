@@ -1,14 +1,13 @@
 """The sandbox's own small HTTP API under ``/_sandbox/`` on the local endpoint (like LocalStack's
-``/_localstack/health``), for ``run_local.py upload``, ``redrive`` and ``invoke``:
+``/_localstack/health``), for ``run_local.py upload``, ``redrive``, ``invoke`` and ``fire-rule``:
 
-- ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...], "full_cpu": bool}``
-- ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt, newest first (only those about
-  key K, or of request R)
-- ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F
-- ``GET  /_sandbox/triggers``: every function's triggers, as their event sources describe them
-- ``GET  /_sandbox/schedules``: scheduled rules and Scheduler schedules with their next fire time
+- ``GET  /_sandbox/health``: ``{"status": "ready" | "starting", "functions": [...], "full_cpu": bool}``;
+- ``GET  /_sandbox/triggers`` (every function's triggers), ``/_sandbox/schedules`` (with next fire times);
+- ``GET  /_sandbox/invocations[?key=K][&request_id=R]``: every attempt (about key K, or of request R),
+  newest first;
+- ``POST /_sandbox/redrive[?function=F]``: re-submit the dead-lettered events of F;
 - ``POST /_sandbox/schedules/fire?name=N[&kind=schedule&group=G]``: fire a scheduled rule now (409 with
-  the reason when there is no such enabled rule); ``/_sandbox/invocations?request_id=R`` then follows it
+  the reason when there is no such enabled rule).
 """
 from __future__ import annotations
 

@@ -1,25 +1,12 @@
-"""The local AWS endpoint: moto's server, in this process, on 127.0.0.1.
+"""The local AWS endpoint: moto's server, in this process, on 127.0.0.1. The only module besides
+sandbox/state/moto_backends.py that imports moto; everything else talks to it over HTTP with boto3.
 
-This is the only module that imports moto. Everything else talks to the endpoint over HTTP with boto3,
-as a user's code would, or through the small hooks this module offers:
-
-- ``service_middleware``: a mapping from a moto service name (``"s3"``, ``"awslambda"``) to a function
-  ``wrap(app) -> app`` that wraps that service's WSGI application. The S3 write observer and the Lambda
-  Invoke interceptor plug in here, so they only ever see requests that moto itself routed to their
-  service.
-- ``routes``: extra WSGI applications mounted under a path prefix (``/_sandbox/``), like LocalStack's
-  ``/_localstack/health``.
-- ``add_service_app(service, app)``: a service the sandbox answers itself in moto's place (moto's app for
-  it is never built): CloudFormation, whose stacks moto would create inside its own backends, unseen by
-  the sandbox, and without the SAM transform (sandbox/sam/cloudformation.py).
-- ``add_public_route(app, path_prefix=..., host_suffix=...)``: a URL AWS serves to anyone, such as API
-  Gateway's ``execute-api`` (``/_aws/execute-api/...`` and ``<api-id>.execute-api.localhost``): the
-  access guard checks only its Host and leaves Origin and CORS to the app, as the API's own
-  configuration says on AWS (the path form, on the endpoint's origin, also gets a sandboxed CSP).
-- ``object_facts(bucket, key)``: size, ETag and version of a stored object, which the S3 event needs.
-
-Like moto's own ``ThreadedMotoServer`` (start blocks until the socket is bound, port 0 picks a free port,
-stop joins the thread), but with a clear error when the port is busy.
+Hooks for the rest of the sandbox: ``service_middleware`` (wrap one moto service's WSGI app, as the S3
+write observer and the Lambda API do), ``routes`` (apps under a path prefix, such as ``/_sandbox/``),
+``add_service_app`` (a service the sandbox answers in moto's place: CloudFormation),
+``add_public_route`` (a URL AWS serves to anyone, such as API Gateway's ``execute-api``) and
+``object_facts`` (size, ETag and version of a stored object). Like moto's ``ThreadedMotoServer``, but
+with a clear error when the port is busy. Access rules: docs/access-rules.md.
 """
 from __future__ import annotations
 
@@ -87,8 +74,8 @@ def _silence_moto_notifications() -> None:
     a reduced event.
 
     The sandbox delivers S3 events to functions and queues itself (with every field AWS sends, see
-    event_sources/s3.py), so moto's delivery to both is switched off. SNS and EventBridge targets, and the
-    s3:TestEvent S3 sends a queue when the configuration is set, keep moto's own delivery.
+    sandbox/event_sources/s3/), so moto's delivery to both is switched off. SNS and EventBridge targets,
+    and the s3:TestEvent S3 sends a queue when the configuration is set, keep moto's own delivery.
     """
     from moto.s3 import notifications
 

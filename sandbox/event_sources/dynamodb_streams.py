@@ -1,23 +1,12 @@
 """DynamoDB Streams as an event source: a table with ``StreamSpecification`` and
 ``aws lambda create-event-source-mapping --event-source-arn <stream ARN> --starting-position ...``.
 
-As on AWS, the mapping's poller reads each shard through the DynamoDB Streams API (about four times a
-second), in order, from ``TRIM_HORIZON`` or ``LATEST``; gathers up to ``BatchSize`` records (waiting at
-most ``MaximumBatchingWindowInSeconds``); drops those no ``FilterCriteria`` pattern matches; and invokes the
-function synchronously. A failing batch blocks its shard: it is retried until it succeeds, its oldest
-record is older than ``MaximumRecordAgeInSeconds``, or ``MaximumRetryAttempts`` are used up; then it is
-skipped and AWS's on-failure record (``DDBStreamBatchInfo``, without the records) goes to the mapping's
-on-failure destination. ``BisectBatchOnFunctionError`` splits a failing batch in two (without using up
-retries); a partial batch response (``ReportBatchItemFailures``) checkpoints at the lowest failed
-sequence number.
+As on AWS, the mapping's poller reads each shard in order, batches and filters the records, and invokes
+the function synchronously; a failing batch blocks its shard until it succeeds, expires or runs out of
+retries, then goes to the on-failure destination. ``BisectBatchOnFunctionError`` and
+``ReportBatchItemFailures`` are honoured. The sandbox retries after ``RETRY_DELAY_S`` (AWS backs off).
 
-A failure of the sandbox's own path (reading the stream, building or sending a batch's event,
-checkpointing) is told on the terminal, counted on the mapping and handled as a failed attempt: records
-leave the shard's queue only when their batch is delivered or skipped.
-
-Where the sandbox differs: retries follow each other after ``RETRY_DELAY_S`` (AWS backs off
-exponentially); moto's streams have one shard per table; ``SizeBytes`` follows DynamoDB's documented
-item-size rules, which AWS calls approximate for numbers.
+AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
 from __future__ import annotations
 

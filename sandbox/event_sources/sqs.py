@@ -1,17 +1,12 @@
 """SQS queues as an event source: what ``aws lambda create-event-source-mapping --event-source-arn
 <queue ARN>`` sets up.
 
-As on AWS, the mapping's poller long-polls the queue, gathers up to ``BatchSize`` messages (waiting at
-most ``MaximumBatchingWindowInSeconds``), deletes those no ``FilterCriteria`` pattern matches, and invokes
-the function synchronously with the rest. On success it deletes the batch (with
-``ReportBatchItemFailures``, all but the listed ``messageId``s); on failure it leaves the messages, which
-come back when their visibility timeout ends, and the queue's redrive policy (``maxReceiveCount``)
-moves a message that keeps failing to the queue's dead-letter queue. Everything goes through the SQS API
-of the local endpoint, as Lambda's pollers use SQS's. A batch the sandbox itself fails to build or send is
-told on the terminal, counted on the mapping and left in the queue, as a failed batch.
+As on AWS, the mapping's poller long-polls the queue, batches and filters messages, invokes the function
+synchronously, deletes the batch on success (all but the failed ones with ``ReportBatchItemFailures``)
+and leaves it on failure, for the queue's visibility timeout and redrive policy to handle. The sandbox
+runs one poller per mapping, with 1 s long polls so that stopping is quick.
 
-Where the sandbox differs: one poller per mapping (AWS scales up to 1,250 concurrent invocations for
-standard queues); long polls last 1 s instead of 20 s so that stopping is quick.
+AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
 from __future__ import annotations
 

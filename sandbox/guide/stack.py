@@ -1,17 +1,11 @@
 """The guide's four steps, done for the learner when the sandbox starts, through the same APIs a user
-would call: the two buckets, the role with the guide's managed policies (step 1), the function and its
-dead-letter queue (step 2), its reserved concurrency, and the S3 trigger with the permission S3 needs
-(step 4). Step 3 (the Pillow layer) is not needed locally: the function runs on this Python, which has
-Pillow; functions created through the API get strict imports instead (see env_vars.py).
+would call: the buckets, the role (step 1), the function and its dead-letter queue (step 2), its reserved
+concurrency, and the S3 trigger with its permission (step 4). Step 3 (the Pillow layer) is not needed
+locally: the function runs on this Python, which has Pillow.
 
-A *stack* is what a sandbox creates when it starts, after its event sources (``Sandbox(config, stack=...)``):
-
-- ``default_function``: the function ``Sandbox.function`` names (the page's and the CLI's default);
-- ``async_workers``: threads for asynchronous invocations;
-- ``create(sandbox)``: create it through the local endpoint's APIs; ``stop()``: the sandbox stops.
-
-:class:`GuideStack` (this module) is the default; :class:`sandbox.sam.TemplateStack` makes one from a
-SAM or CloudFormation template (``run_local.py --template``).
+A *stack* is what a sandbox creates when it starts (``Sandbox(config, stack=...)``): it has a
+``default_function``, ``async_workers``, ``create(sandbox)`` and ``stop()``. :class:`GuideStack` is the
+default; :class:`sandbox.sam.TemplateStack` makes one from a template (``run_local.py --template``).
 """
 from __future__ import annotations
 

@@ -1,17 +1,12 @@
 """Lambda's API through the local endpoint, made real: functions run in the sandbox, not in moto.
 
-A WSGI middleware around moto's Lambda application. moto keeps the control plane (it stores functions,
-layers, permissions, and answers ``get-function-configuration``), while this layer:
+A WSGI middleware around moto's Lambda application. moto keeps the control plane; this layer answers
+``Invoke`` itself (``RequestResponse``, ``Event``, ``DryRun``), validates and applies
+``update-function-configuration``, and unpacks the zips of ``create-function``, ``update-function-code``
+and ``publish-layer-version``, so a deployed function really runs. Every request is first checked as
+Lambda checks it (validation.py).
 
-- answers ``Invoke`` itself: ``RequestResponse`` runs the function in an execution environment and returns
-  its result (``X-Amz-Function-Error`` on error, ``X-Amz-Log-Result`` with the last 4 KB of logs for
-  ``--log-type Tail``); ``Event`` queues it with the asynchronous semantics (202); ``DryRun`` answers 204;
-- validates ``update-function-configuration`` with Lambda's own limits, then applies memory, timeout,
-  environment, handler and layers to the running function (warm environments are retired, as on AWS);
-- unpacks the zip of ``create-function`` / ``update-function-code`` as the function's task root, and the
-  zips of ``publish-layer-version`` as its layers (``/opt`` on AWS), so a deployed function really runs.
-
-Every request is first checked as Lambda checks it (lambda_validation.py): names, patterns, types, sizes.
+What each operation does here: docs/execution-environment.md.
 """
 from __future__ import annotations
 
@@ -341,7 +336,7 @@ class LambdaApiInterceptor:
 
     def _event_source_mapping(self, method, uuid, environ, start_response):
         """create/update/delete-event-source-mapping: validated as Lambda does, stored by moto, run by the
-        sandbox's pollers (moto's own delivery is switched off in endpoint.py)."""
+        sandbox's pollers (moto's own delivery is switched off in sandbox/endpoint/server.py)."""
         try:
             request = json.loads(read_body(environ) or b"{}")
         except ValueError:

@@ -1,16 +1,13 @@
 """Asynchronous invocation, the way S3 invokes Lambda: queue, retries, dead letters.
 
-As on AWS:
-- the caller gets its answer at once (S3 does not wait for the function); the event waits in a queue;
-- a function error or timeout is retried up to ``MaximumRetryAttempts`` (0-2, default 2) times, about
-  1 minute before the 2nd attempt and 2 minutes before the 3rd. The sandbox compresses these to 1 and
-  2 seconds (``retry_delay_scale`` 1/60) unless told to use AWS's real delays;
-- a throttled event (every allowed environment busy) stays queued and is retried with back-off, until
-  ``MaximumEventAgeInSeconds``;
-- an event that fails every attempt, or grows too old, goes to the dead-letter queue and/or the
-  on-failure destination (``on_failure`` callback); it is never silently lost. A success goes to the
-  on-success destination (``on_success``).
-Retries keep the request id; each attempt is its own InvocationRecord (``attempt`` 1, 2, 3).
+The caller gets its answer at once; a function error or timeout is retried up to ``MaximumRetryAttempts``
+times (AWS waits about 1 and 2 minutes; the sandbox 1 and 2 seconds unless told otherwise); a throttled
+event stays queued until ``MaximumEventAgeInSeconds``; an event that fails every attempt goes to the
+dead-letter queue and/or the on-failure destination, never silently lost; a success goes to the
+on-success destination. Retries keep the request id;
+each attempt is its own InvocationRecord.
+
+AWS's semantics: docs/execution-environment.md.
 """
 from __future__ import annotations
 

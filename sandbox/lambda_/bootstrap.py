@@ -1,18 +1,12 @@
 """The runtime inside one execution environment: a small, standard-library-only twin of awslambdaric.
 
-One process is one execution environment. Like AWS's own runtime client (``awslambdaric/bootstrap.py``):
-set up logging, import the handler once (the INIT phase; an import error is reported to
-``/runtime/init/error`` and the process exits), then loop forever on
-``GET /invocation/next -> handler(event, context) -> POST /invocation/{id}/response | /error``.
+Like ``awslambdaric/bootstrap.py``: set up logging, import the handler once (INIT; an import error goes to
+``/runtime/init/error`` and the process exits), then loop on ``GET /invocation/next -> handler(event,
+context) -> POST /invocation/{id}/response | /error``. Started as a script (``python -I -u bootstrap.py``),
+so it imports nothing of the sandbox. Log lines go to stdout (a record's inner newlines written as
+``\\r``), with a marker line before each response that the sandbox reads and removes.
 
-It is started as a script (``python -I -u bootstrap.py``), so it imports nothing of the sandbox: the
-handler sees only its own code, its layers and the runtime's packages.
-
-Two things differ from AWS, both invisible to the handler:
-- log lines go to stdout, which the sandbox reads; a multi-line record (a traceback) is kept as one
-  CloudWatch event by writing its inner newlines as ``\\r``, as awslambdaric does without a telemetry fd;
-- before each response it writes a marker line so the sandbox knows every line of that invocation has
-  been read before it writes END. The sandbox removes the marker.
+How it differs from AWS's runtime: docs/execution-environment.md.
 """
 import http.client
 import importlib

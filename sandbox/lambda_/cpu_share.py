@@ -1,56 +1,12 @@
 """Memory buys CPU, as on AWS: each execution environment's worker gets its memory's share of a CPU.
 
-AWS (Lambda developer guide, "Configure Lambda function memory"): "Lambda allocates CPU power in
-proportion to the amount of memory configured ... At 1,769 MB, a function has the equivalent of one vCPU
-(one vCPU-second of credits per second)." A function sees 2 vCPUs up to 3,008 MB and up to 6 at
-10,240 MB, its credits growing linearly. So at the console's default 128 MB a function gets
-128 / 1,769 = 7.2 % of a vCPU, and one thread never runs on more than one vCPU: single-threaded code is no
-faster at 3,008 MB than at 1,769 MB (AWS's ratios for one thread, against 1,769 MB: 13.8x at 128 MB,
-3.5x at 512 MB, 1x at 1,769 and 3,008 MB).
+AWS allocates CPU in proportion to memory: one vCPU at 1,769 MB, so 7.2 % of one at 128 MB. Here the
+worker gets a quota of CPU time per 20 ms window, counted from the moment the event is handed to the
+runtime; when it has used the quota it is suspended until the window ends. INIT runs at full speed,
+capped at 10 s, as AWS's on-demand INIT does. Where this machine has more cores than the function's
+vCPUs, the worker is pinned to that many. ``full_cpu`` (``--full-cpu``) turns the share off.
 
-How the sandbox holds a worker to its share - portably, with no privileges, on Linux, macOS and Windows:
-
-- A CPU-time quota per 20 ms window, the windows counted from the moment the event is handed to the
-  runtime: in each window the worker may use ``share`` x 20 ms of CPU (1.45 ms at 128 MB), measured,
-  not assumed - a worker waiting for S3 spends none, as on AWS. When it has used its quota it is
-  suspended (SIGSTOP; on Windows NtSuspendProcess, through psutil) until the window ends, then resumed
-  with a new quota. Unused quota is lost; CPU used beyond it (several threads at once, a late check) is
-  taken from the next windows, as Linux's CFS bandwidth control does. A thread per busy environment
-  does this. AWS does not document its window; functions on AWS have been observed to be throttled in
-  20 ms intervals counted from the start of the invocation: "Using more than the allotted CPU time in
-  the first 20 ms results in a pause of execution until the end of the 20 ms. Using slightly less than
-  the allotted CPU time in the first 20 ms results in no pause" (pwrdrvr/lambda-dispatch, issue 246).
-- The worker's CPU time: on Linux its process CPU clock (``clock_gettime`` on the clock that
-  ``clock_getcpuclockid(3)`` names: nanoseconds, every thread); elsewhere psutil's ``cpu_times``.
-- The vCPU count as the ceiling for multi-threaded code: where this machine has more cores than the
-  function's vCPUs, the worker is pinned to that many cores (CPU affinity, Linux and Windows).
-- ``cgroup`` ``cpu.max`` would be exact and cost nothing, but it needs a writable, delegated cgroup v2
-  subtree with the cpu controller, which a sandbox started from a shell (or a container) rarely has, and
-  macOS and Windows have none; the budget above works everywhere.
-
-The INIT phase is not held to the share. AWS: "On-demand Lambda functions use a full vCPU (non-throttled)
-but is limited to 10 seconds during its initialization phase ... For provisioned concurrency, there is no
-cpu burst" (AWS Serverless Land, "Effectively running Java on Serverless: Utilize initialization phase",
-by an AWS specialist solutions architect; the developer guide's "Lambda execution environment lifecycle"
-gives the 10 s cap). That is why a boto3 + Pillow function's cold start at 128 MB takes hundreds of
-milliseconds on AWS, not the seconds 7 % of a CPU would take. The sandbox does the same: INIT runs at
-full speed (within the vCPU count), capped at 10 s, and the budget applies from the moment the event is
-handed to the runtime until its response - the span REPORT's Duration measures, on the wall clock.
-
-Where the sandbox's share differs from AWS's, and why:
-
-- One core of this machine counts as one vCPU; a laptop's core may be faster or slower than Lambda's.
-- The 20 ms window is observed on AWS, not documented; as there, a short burst of CPU (up to one window's
-  quota: 1.45 ms at 128 MB, 5.8 ms at 512 MB) runs at full speed.
-- A suspend or resume can come a little late (the sandbox's own threads share the machine); the CPU used
-  meanwhile is taken from the next window, so the share holds on average, not to the microsecond.
-- Only the runtime process is held to the share: subprocesses a function starts are neither counted nor
-  suspended (AWS's share covers the whole microVM).
-- Between its response and the next event the worker runs free (AWS freezes the environment).
-- This machine may not have the cores: a share beyond them (more than 2 vCPUs' worth of busy threads on a
-  2-core machine, e.g. at 4,096 MB) is reported by ``host_shortfall`` - not silently run slower - and
-  the cores other programs are using are not available to anyone.
-- ``full_cpu`` (``--full-cpu``, the page's setting) turns it off: raw local speed, shown as such.
+Design note (the method, why not a cgroup, where it differs from AWS): docs/cpu-share.md.
 """
 from __future__ import annotations
 

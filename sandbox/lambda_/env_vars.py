@@ -7,7 +7,7 @@ Precedence (lowest first), as on AWS:
    role's temporary credentials, ``_HANDLER``, ``AWS_LAMBDA_RUNTIME_API``;
 4. what only the sandbox sets: ``AWS_ENDPOINT_URL`` (so unchanged boto3 code talks to the local endpoint;
    on AWS it is absent and boto3 uses the real one) and ``TMPDIR`` (AWS gives each environment its own
-   ``/tmp``; the sandbox gives each one its own temporary folder).
+   ``/tmp``; the sandbox gives each one its own temporary folder). See docs/execution-environment.md.
 """
 from __future__ import annotations
 

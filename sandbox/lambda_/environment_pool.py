@@ -6,7 +6,7 @@ down; a configuration or code change retires every environment of the old revisi
 their invocation first). When every allowed environment is busy the invocation is throttled.
 
 Each environment gets its memory's share of a CPU while it runs an invocation (cpu_share.py); describe()
-shows the share and what holding the worker to it measured.
+shows the share and what holding the worker to it measured. More: docs/execution-environment.md.
 """
 from __future__ import annotations
 

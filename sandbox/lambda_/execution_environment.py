@@ -1,31 +1,12 @@
 """One execution environment: a worker process, its Runtime API, its log stream, its /tmp.
 
-The first invocation of an environment is a cold start: the process is spawned and imports the handler
-(the INIT phase, reported as Init Duration). Later invocations reuse the process, its module globals,
-its open clients and its temporary folder (warm starts). The environment ends after a timeout, a crash,
-running out of memory, or when the pool retires it (configuration or code change, idle too long) — as
-on AWS.
+The first invocation is a cold start (the process is spawned and imports the handler: INIT); later ones
+reuse the process, its globals, its clients and its temporary folder. The environment ends after a
+timeout, a crash, running out of memory, or when the pool retires it, as on AWS. Duration, Max Memory
+Used, the memory limit, the timeout and the CPU share are measured and enforced here; ``--debug`` runs
+the worker under debugpy with Lambda's clocks stopped while the debugger holds it.
 
-How the sandbox measures and enforces, compared with AWS:
-- Duration: from handing the event to the runtime until its response, on the sandbox's clock.
-- Max Memory Used: the process's peak resident memory (VmHWM on Linux, peak working set on Windows,
-  sampled elsewhere). Like AWS's figure it is the environment's peak so far, so it never decreases
-  between warm invocations.
-- Memory limit: AWS's cgroup kills the runtime at the configured size. The sandbox samples the
-  worker's resident memory every few milliseconds while it runs and kills it when it passes the limit
-  (and also when its peak is found above the limit afterwards). A very short spike between two samples
-  can slip through where AWS's cgroup would not let it.
-- Timeout: the worker is killed at the deadline, as AWS does.
-- CPU: memory buys CPU, as on AWS. From the moment the event is handed to the runtime until its
-  response, the worker is held to memory / 1,769 MB of a CPU (7.2 % at 128 MB) by a quota of CPU time per
-  20 ms window, suspending and resuming it (cpu_share.py); INIT runs at full speed, as AWS's on-demand
-  INIT does.
-  Duration is wall time under that share, as on AWS. Memory sampling, the memory limit and the deadline
-  work the same on a suspended worker (it is sampled and killed like a running one), and a suspended
-  worker is resumed - or killed - whenever an invocation or the environment ends.
-- Debugging (``run_local.py --debug``, debugging.py): the worker runs debugpy; time the debugger holds
-  it is taken off the deadline and Duration, and it runs at full CPU (no throttle), so a stop at a
-  breakpoint never times out or is suspended by the CPU share. AWS has no such mode.
+How each compares with AWS: docs/execution-environment.md.
 """
 from __future__ import annotations
 

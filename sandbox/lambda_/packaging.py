@@ -1,21 +1,11 @@
-"""`run_local.py package`: build the two zips the guide uploads to AWS, and check them.
+"""``run_local.py package``: build the two zips the guide uploads to AWS, and check them.
 
-- ``build/function.zip``: the files of the code directory (default ``handler/``) at the zip's root, so
-  ``lambda_function.py`` sits at the top and the console's default handler
-  ``lambda_function.lambda_handler`` finds it.
-- ``build/pillow-layer.zip``: Pillow under ``python/``. AWS extracts a layer into ``/opt`` and puts
-  ``/opt/python`` on ``sys.path``. boto3 is left out: the Lambda Python runtime already has it.
+``build/function.zip`` (the code directory's files at the zip's root) and ``build/pillow-layer.zip``
+(Pillow under ``python/``, the wheel pip downloads for Lambda's platform and Python version, whatever
+machine runs this). ``check_layer`` catches a layer built from another platform's wheels before the
+upload; ``--local`` also builds the local twin of the layer, for this interpreter.
 
-Pillow has compiled parts (``PIL/_imaging.cpython-312-x86_64-linux-gnu.so`` and friends), so the layer
-must hold the wheel built for Lambda's platform (Linux, manylinux, x86_64 or aarch64) and Python version,
-whatever machine runs this command. pip downloads exactly that wheel with ``--platform ... --implementation
-cp --python-version 3.12 --only-binary=:all:``; nothing is taken from the local environment. A layer built
-from a Mac's or Windows' wheels deploys fine and then fails on AWS with
-``cannot import name '_imaging' from 'PIL'``; ``check_layer`` catches that before the upload.
-
-The flip side: a layer built for AWS can only be imported on a machine like AWS's. ``--local`` also builds
-the *local twin* (the same Pillow version, for the interpreter running the sandbox) and the summary says
-which zip is which. Only the AWS one is meant for upload.
+Why the layer needs Lambda's wheels: docs/tools.md.
 """
 from __future__ import annotations
 

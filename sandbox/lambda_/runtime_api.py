@@ -1,21 +1,12 @@
 """The Lambda Runtime API: the HTTP interface between the service and one runtime process.
 
-AWS gives each execution environment its own Runtime API endpoint (``AWS_LAMBDA_RUNTIME_API``); so does the
-sandbox, on a free loopback port. Routes and headers are AWS's, so AWS's own runtime client
-(``awslambdaric``) works against it unchanged:
+Each execution environment gets its own endpoint (``AWS_LAMBDA_RUNTIME_API``, a plain ``host:port``) on a
+free loopback port, with AWS's routes and headers (``/2018-06-01/runtime/invocation/next``,
+``.../{id}/response``, ``.../{id}/error``, ``/runtime/init/error``), so ``awslambdaric`` works unchanged.
+Only the environment's own runtime process (or one it started) is served (socket_owner.py). What the
+runtime says goes to a ``RuntimeApiListener``.
 
-- ``GET  /2018-06-01/runtime/invocation/next`` blocks until there is an event, then answers it with
-  ``Lambda-Runtime-Aws-Request-Id``, ``Lambda-Runtime-Deadline-Ms``, ``Lambda-Runtime-Invoked-Function-Arn``,
-  ``Lambda-Runtime-Trace-Id`` (awslambdaric stalls without it) and ``Content-Type``;
-- ``POST /2018-06-01/runtime/invocation/{id}/response`` and ``.../{id}/error``;
-- ``POST /2018-06-01/runtime/init/error`` when the handler cannot be loaded.
-
-Only the environment's own runtime process (or a process it started) is served: the server checks which
-process holds the other end of each connection (socket_owner.py) and refuses the rest, before anything
-waits for or takes an event. ``AWS_LAMBDA_RUNTIME_API`` stays a plain ``host:port``, as AWS documents it,
-so every Runtime API client works unchanged; a secret path in it would break those that split it into
-host and port (awslambdaric's own init-error call, Node's runtime). Beyond that, the server knows nothing
-about S3 or processes: it hands what the runtime says to a ``RuntimeApiListener``.
+The routes, headers and the check on who is served: docs/execution-environment.md.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
 """Which process an execution environment runs, by the function's runtime.
 
-- python3.x: the sandbox's Python bootstrap (bootstrap.py) on this interpreter (or awslambdaric).
-- nodejs18.x / nodejs20.x / nodejs22.x: the sandbox's Node bootstrap (node_bootstrap.mjs) on this
-  machine's ``node``; AWS runs the runtime's own Node version, the banner says which one runs here.
-- provided.al2023 / provided.al2: the executable ``bootstrap`` in the code's root (or a layer's root, as
-  /opt/bootstrap), started with ``AWS_LAMBDA_RUNTIME_API`` set, as on AWS.
-The AWS SDK for JavaScript v3, which AWS's Node runtimes ship in /var/runtime/node_modules, comes from the
-function's own node_modules, or from one shared install (``npm install --prefix <folder> @aws-sdk/...``)
-in ``SANDBOX_NODE_RUNTIME_MODULES``'s folder (default: ~/.cache/lambda-sandbox/nodejs/node_modules).
-``SANDBOX_NODE_RUNTIME_CLIENT`` (the path of aws-lambda-ric's bin/index.mjs) runs AWS's own Node client
-instead.
+``python3.x``: the sandbox's bootstrap.py on this interpreter (or awslambdaric); ``nodejs18.x`` to
+``nodejs22.x``: node_bootstrap.mjs on this machine's ``node`` (the AWS SDK v3 from the function's
+node_modules or from ``SANDBOX_NODE_RUNTIME_MODULES``; ``SANDBOX_NODE_RUNTIME_CLIENT`` runs AWS's own
+client); ``provided.al2023`` / ``provided.al2``: the code's (or a layer's) executable ``bootstrap``.
+
+Each runtime and where it differs from AWS: docs/execution-environment.md.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ event-invoke and recursion settings) and invokes them, synchronously or asynchro
 
 Event sources (``sandbox/event_sources/``) turn what happened into invocations through ``submit`` (the
 asynchronous path S3 and schedules use) or ``invoke`` (the synchronous path of API Gateway and the
-pollers); the Lambda API on the local endpoint (``lambda_api.py``) calls the hooks below. The service
+pollers); the Lambda API on the local endpoint (``api.py``) calls the hooks below. The service
 knows no event source: a source describes its own events (``describe``), so the records say what each
 invocation was about without the runtime reading events.
 """
@@ -237,7 +237,7 @@ class LambdaService:
             self.invoke_async(event, runtime.name, trigger="redrive")))
         return submitted
 
-    # -- hooks for the Lambda API (lambda_api.py) ------------------------------------------------------
+    # -- hooks for the Lambda API (api.py) --------------------------------------------------------------
     def knows_function(self, name: str) -> bool:
         return name in self._functions
 

@@ -1,19 +1,12 @@
 """SAM and CloudFormation templates, run in the sandbox: "a SAM template is only another way to create the
 same functions and sources through the same APIs a user would call".
 
-    template.yaml ─ decode (cfn-lint) ─ parameters ─ SAM transform (aws-sam-translator, with Globals)
-        └─ plan.py: conditions, what the sandbox can run (refused by name before anything starts),
-                    dependency order, physical names (CloudFormation's)
-             └─ stack.py: each resource created through the local endpoint's AWS APIs (resources/),
-                          intrinsic functions resolved as it goes (intrinsics.py); functions run from
-                          their CodeUri folders with hot reload (build.py, watcher.py)
-                  └─ the event sources run the triggers as for anything else created through the APIs
+template.py reads and expands a template (cfn-lint, aws-sam-translator), plan.py decides what runs and in
+which order, stack.py creates each resource through the local endpoint's AWS APIs (resources/), resolving
+intrinsic functions as it goes (intrinsics.py). ``run_local.py --template`` starts the sandbox with a
+``TemplateStack``; ``aws cloudformation deploy`` creates one through cloudformation.py.
 
-- ``run_local.py --template template.yaml`` starts the sandbox with ``TemplateStack`` instead of the
-  guide's stack (the ``stack=`` seam of :class:`sandbox.core.Sandbox`, see sandbox/guide/stack.py);
-- ``aws cloudformation deploy`` against the local endpoint creates a ``TemplateStack`` through
-  CloudFormation's API, which the sandbox answers itself (cloudformation.py);
-- ``Sandbox.applications()`` describes them for the page: functions, their triggers, outputs.
+The path from template to running functions: docs/sam-internals.md.
 """
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
 """CloudFormation's API on the local endpoint, answered by the sandbox: ``aws cloudformation deploy`` (and
-``create-stack``, ``update-stack``, ``delete-stack``, change sets, ``describe-*``) works against the
-sandbox as ``samlocal`` / LocalStack users expect, so a team's deploy script can be pointed at it.
+``create-stack``, ``update-stack``, ``delete-stack``, change sets, ``describe-*``) works against it.
 
-moto implements CloudFormation without the SAM transform, and creates resources inside its own
-backends, where the sandbox's Lambda service, triggers and pollers never hear of them. So the sandbox
-serves the whole ``cloudformation`` API itself (Query protocol, as botocore speaks it): each stack is a
-:class:`~sandbox.sam.stack.TemplateStack`, expanded with AWS's SAM translator and created through the
-same APIs as ``run_local.py --template``.
+moto's CloudFormation has no SAM transform and creates resources the sandbox never hears of, so the whole
+``cloudformation`` API (Query protocol) is served here: each stack is a
+:class:`~sandbox.sam.stack.TemplateStack`, created through the same APIs as ``run_local.py --template``.
+A stack is complete when ``ExecuteChangeSet`` returns; an update refuses to replace most resources.
 
-As on AWS: a template sent to the API names its code in S3 (``aws cloudformation package`` uploads it;
-pointed at the sandbox, to the sandbox's S3), IAM resources need ``--capabilities CAPABILITY_IAM`` (or
-``CAPABILITY_NAMED_IAM`` when they are named), and a change set that changes nothing fails with AWS's
-"didn't contain changes". Where it differs: a stack is created (or updated) while ``ExecuteChangeSet``
-runs, so it is complete by the time the CLI first asks; an update changes functions, stages, bucket
-notifications, mappings and rules in place and adds and removes resources, and refuses to replace any
-other resource (delete the stack and deploy again).
+What matches AWS and where it differs: docs/sam-internals.md.
 """
 from __future__ import annotations
 

@@ -1,14 +1,12 @@
 """CloudFormation's intrinsic functions and conditions, resolved as CloudFormation resolves them.
 
-``Ref`` (parameters, pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub`` (both forms, ``${!Literal}``),
-``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If`` with ``Conditions`` (``Fn::Equals``, ``Fn::And``,
-``Fn::Or``, ``Fn::Not``, ``Condition``), ``Fn::FindInMap``, ``Fn::Base64``, ``Fn::GetAZs``,
-``Fn::ImportValue`` (exports of the sandbox's other stacks), ``Fn::ToJsonString`` and ``Fn::Length``;
-``AWS::NoValue`` removes the property or list item that holds it.
+``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If`` with
+``Conditions``, ``Fn::FindInMap``, ``Fn::Base64``, ``Fn::GetAZs``, ``Fn::ImportValue``,
+``Fn::ToJsonString``, ``Fn::Length`` and ``AWS::NoValue``. Resolution happens twice, as in
+CloudFormation: before anything is created (``partial=True``: parameters and conditions only), and when
+each resource is created, once what it refers to exists.
 
-Resolution happens twice, as in CloudFormation: before anything is created (``partial=True``: parameters
-and conditions are known, so ``Fn::If`` picks its branch, while a reference to a resource stays as it is
-written), and when the resource is created, once what it refers to exists.
+The full list and the two passes: docs/sam-internals.md.
 """
 from __future__ import annotations
 

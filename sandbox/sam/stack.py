@@ -1,17 +1,12 @@
 """A stack made from a template: what ``run_local.py --template`` starts the sandbox with, and what
 ``aws cloudformation deploy`` creates in a running one.
 
-``TemplateStack(...)`` reads, expands and checks the template at once, so a template the sandbox can't
-run fails before anything starts. ``create(sandbox)`` then creates each resource, in dependency order,
-through the AWS APIs of the local endpoint (a failure deletes what was created, as CloudFormation's
-rollback does); functions whose code is a folder run from it with hot reload. ``describe()`` is what the
-page shows of it: its functions with their triggers, its resources, its ``Outputs`` with AWS URLs made
-local.
+``TemplateStack(...)`` reads, expands and checks the template at once; ``create(sandbox)`` creates each
+resource in dependency order through the local endpoint's AWS APIs (a failure deletes what was created,
+as CloudFormation's rollback does); ``describe()`` is what the page shows. With ``--state-dir`` each stack
+is kept (``state()``) and rebuilt on a restored start (``from_state``, ``restore``).
 
-With a state directory (``--state-dir``) each stack is kept after every create, update and delete
-(``state()``, written by applications.py) and rebuilt on a restored start (``from_state``; ``restore`` for
-the stack the sandbox starts with): its resources came back with the state, so nothing is created again;
-the stack is what the state kept, the template as it was then, with its folders watched again.
+How a stack is created and kept: docs/sam-internals.md.
 """
 from __future__ import annotations
 

@@ -1,14 +1,11 @@
-"""Reading a template as CloudFormation does: decode it (YAML with the short tags ``!Ref``, ``!GetAtt``,
-``!Sub``..., or JSON), take its parameter values, and expand the SAM transform with AWS's own
-``aws-sam-translator`` (which also applies ``Globals``).
+"""Reading a template as CloudFormation does: decode it (YAML with the short tags, or JSON), take its
+parameter values, and expand the SAM transform with AWS's own ``aws-sam-translator`` (with ``Globals``).
 
-Errors are the tools' own: a template that does not parse gets cfn-lint's message with its line; one the
-SAM transform refuses gets the translator's messages, each with the line of the resource it names.
+Errors are the tools' own (cfn-lint's for a template that does not parse, the translator's for one the
+transform refuses), each with its line. A local code folder (``CodeUri``, ``ContentUri``,
+``DefinitionUri``) gets a placeholder S3 location that the Lambda resources map back to the folder.
 
-Code on this machine (``CodeUri: hello_world/``, a layer's ``ContentUri``, an API's ``DefinitionUri``)
-is what ``sam build`` / ``aws cloudformation package`` would upload to S3; the transform needs an S3
-location, so each folder gets a placeholder one (``s3://sandbox-local-code/<id>``) that the Lambda
-resources map back to the folder (see resources/functions.py).
+More on reading templates: docs/sam-internals.md.
 """
 from __future__ import annotations
 

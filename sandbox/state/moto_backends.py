@@ -1,17 +1,11 @@
 """moto's state, written to and read from the state database.
 
-moto keeps every service's state in module globals (``BackendDict``: account -> region -> backend) and
-has no persistence of its own. LocalStack persists the same objects by pickling them; so does this
-module, with three differences that keep each write small and a restore whole:
+moto keeps each service's state in module globals and has no persistence; like LocalStack, this module
+pickles it, one service at a time (``moto/<service>``) after each request that changed it. Each S3 key,
+with its versions, is its own entity (``s3key/<account>/<bucket>/<key>``), so an upload writes one
+object, not the bucket. This module and sandbox/endpoint/server.py are the only ones that import moto.
 
-- one service at a time (``moto/<service>``), written after each request that changed it;
-- S3's objects are not part of the S3 snapshot: each key (with all its versions) is its own entity
-  (``s3key/<account>/<bucket>/<key>``), so an upload writes one object, not the bucket. The pickler
-  replaces each bucket's key store by a reference that restore fills from those entities;
-- what cannot be pickled in moto's objects (locks, weak dictionaries, references to another service's
-  backends) is reduced to what recreates it.
-
-This module and sandbox/endpoint/server.py are the only ones that import moto.
+How the snapshot differs from LocalStack's: docs/state-internals.md.
 """
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
 """A sandbox's state directory: what is written while it runs, and what a start restores.
 
-Written while running (each before its acknowledgement, see recorder.py):
-- moto's services (buckets and their notification configuration, objects with metadata, functions, layers,
-  concurrency, event-invoke configs, mappings, log groups, streams and events, metrics, queues with
-  their messages, the dead-letter queue, tables with items and streams, APIs, rules);
-- the Lambda service's own registry (each function's folder, layers, recursion settings), after every
-  change made through the Lambda API;
-- every invocation attempt when it is accepted and when it is final (the page's history); an accepted
-  event is on disk before the upload or message that caused it is acknowledged;
-- event sources' positions (a DynamoDB stream's last checkpointed sequence number per shard).
+Written while running, each before its acknowledgement (recorder.py): moto's services, the Lambda
+service's registry, every invocation attempt, event sources' positions. Restored on start, before
+anything is served or run: moto's state, the Lambda registry, the history; then the mappings are applied
+again and unfinished asynchronous events delivered again (at least once, as AWS promises). A state that
+cannot be read whole is not restored at all.
 
-Restored on start, in this order, before anything is served or run: moto's state (objects go straight
-into the buckets, so no S3 event fires for them), the Lambda registry, the history; then, once the
-event sources run, the mappings are applied again (streams resume at their checkpoint, queues from
-their messages), and asynchronous events that were accepted but not finished are delivered again (at
-least once, as AWS promises). A state that cannot be read whole is not restored at all.
+What is kept and the order of a restore: docs/state-internals.md.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
 """The endpoint's writes, on disk before the client hears of them.
 
-A WSGI middleware around each moto service's app (the innermost layer, right around moto): it lets moto
-answer, and when the answer is a success for a request that changed state, it writes what changed to the
-state database. ``barrier`` (the outermost layer) makes it durable with one flush *before* the response
-goes back, together with what the layers between wrote of the same request (the S3 event it accepted).
-So an upload that got its 200 and a message that got its MessageId are on disk, as S3 and SQS promise for
-their acknowledgements.
+A WSGI middleware right around each moto service's app: after a successful request that changed state,
+it writes what changed to the state database; ``barrier`` (the outermost layer) flushes it before the
+response goes back, so an acknowledged upload or message is on disk, as S3 and SQS promise. Requests that
+change a service are serialised per service, so a snapshot never catches one half-way.
 
-Requests that change a service are serialised per service while moto runs them and their state is
-written, so a snapshot never catches a service half-way through another request. Reads run as before,
-side by side.
+How the layers fit together: docs/state-internals.md.
 """
 from __future__ import annotations
 

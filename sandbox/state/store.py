@@ -1,27 +1,11 @@
 """The state directory's database: one SQLite file, written before an acknowledgement leaves the sandbox.
 
-Why SQLite (the standard library's ``sqlite3``): a commit in WAL mode with ``synchronous=FULL`` is on
-disk when it returns, a crash in mid-write leaves the last commit whole (a torn tail is rolled back by
-SQLite itself, never half-applied), and "the latest state of each thing" is a primary key. Measured
-here: a 200 KB object commits in about 0.5 ms on a quiet disk, a few ms on a busy one; bookkeeping that
-acknowledges nothing commits without waiting for the disk (``durable=False``).
+Two tables: ``entities`` (the latest state of one thing, replaced as a whole) and ``appends`` (requests
+replayed in order after the entities, for services that grow in small steps, such as CloudWatch Logs).
+``seq`` orders everything; ``crc`` (CRC-32 of ``data``) is checked as each row is read. The format is in
+``PRAGMA user_version``: a newer one is refused with a message, an older one brought up to date.
 
-Two tables:
-
-- ``entities(name, seq, data, crc)``: the latest state of one thing, replaced as a whole: a moto service's
-  backends (``moto/sqs``), one S3 key with its versions (``s3key/<account>/<bucket>/<key>``), one
-  invocation attempt (``record/<request id>#<attempt>``), the Lambda service's functions...
-- ``appends(seq, service, data, crc)``: requests replayed in order after the entities, for the services
-  whose state only grows in small steps (CloudWatch Logs' PutLogEvents, metrics' PutMetricData): rewriting the
-  whole log service for every batch of lines would cost more than the invocation. A snapshot of the
-  service removes the appends it already contains.
-
-``seq`` orders everything: restore applies entities, then appends by ``seq``. ``crc`` is the CRC-32 of
-``data``, checked as it is read: SQLite's check at open reads the pages' structure, not a blob's bytes,
-so a torn page of an object or a pickle is only seen there (NULL: written by format 1, unchecked).
-
-The file carries its format in ``PRAGMA user_version`` and the version of moto that wrote it in
-``meta``; a newer format is refused with a message, never half-read; an older one is brought up to date.
+Why SQLite, the tables and the checks: docs/state-internals.md.
 """
 from __future__ import annotations
 

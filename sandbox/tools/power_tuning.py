@@ -1,22 +1,11 @@
 """Power tuning, locally: run a function at several memory sizes and weigh its time against its cost.
 
-AWS's developer guide ("Configure Lambda function memory") calls memory "the principal lever for
-controlling the performance of a function" and points to the open-source AWS Lambda Power Tuning to choose
-it: a Step Functions state machine that invokes the function a number of times at each memory size
-("power value"), reads Duration and Billed Duration from the REPORT lines, and names the cheapest, the
-fastest and a balanced size, with a chart of time and cost against memory.
+As AWS Lambda Power Tuning does, through the real path: ``UpdateFunctionConfiguration`` sets each memory
+size, one invocation absorbs the cold start, then synchronous ``Invoke`` calls with ``LogType: Tail`` give
+the REPORT lines. The choices (cheapest, fastest, balanced) follow Power Tuning's analyzer, on each
+size's median. The function's memory size is put back afterwards.
 
-This does the same against the sandbox, through the real path: ``UpdateFunctionConfiguration`` sets each
-memory size (which retires the warm environments, as on AWS), one invocation absorbs the cold start (its
-Init Duration is shown apart), then ``runs`` synchronous ``Invoke`` calls with ``LogType: Tail`` give the
-REPORT lines. The sandbox holds each environment to its memory's share of a CPU (cpu_share.py), so the
-Durations, and the costs computed from them, are what AWS would show - on this machine's cores. The
-function's memory size is put back afterwards.
-
-The choices follow Power Tuning's analyzer: cheapest = lowest cost (the faster on a tie), fastest = lowest
-Duration (the cheaper on a tie), balanced = lowest ``w * cost / max cost + (1 - w) * time / max time`` with
-its default ``balancedWeight`` w = 0.5. Power Tuning averages each size's runs; here the median is used,
-which a noisy shared machine disturbs less. A size where any run failed or timed out is never chosen.
+How it compares with Power Tuning: docs/tools.md.
 """
 from __future__ import annotations
 

@@ -1,14 +1,10 @@
 """``/api/feed``: what changed, pushed to the page as it happens (server-sent events).
 
-One stream per open page (a browser's tabs share one, through a SharedWorker: see static/web/js/feed.js).
-It starts with a ``hello`` (the frame number it continues from, the counters the tabs' badges show), then
-one ``message`` per frame of the sandbox's change feed (web/feed/): the counters, and the gallery items,
-invocation rows and log lines that changed - only the ``topics`` the page asked for (the lists it has
-open; all three by default), each part serialised once for every page. While nothing changes the stream's
-thread is blocked on the feed's condition; a comment every 15 s lets it notice a page that has gone.
-
-Like every route it passes the page's Host check and the network token (security.py), sends no CORS
-header, and changes nothing. ``WebServer.stop()`` (Ctrl-C) ends every open stream at once.
+One stream per open page (a browser's tabs share one, through a SharedWorker: static/web/js/feed.js):
+a ``hello`` with the frame number it continues from and the counters, then one ``message`` per frame of
+the change feed (web/feed/), limited to the ``topics`` the page asked for. A comment every 15 s lets an
+idle stream notice a page that has gone; ``WebServer.stop()`` ends every open stream at once. Like every
+route it passes the Host check and the network token (security.py) and changes nothing.
 """
 from __future__ import annotations
 

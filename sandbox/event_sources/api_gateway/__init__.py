@@ -1,15 +1,11 @@
-"""API Gateway as an event source: HTTP APIs (payload format 2.0, or 1.0 when asked) and REST APIs with
-Lambda proxy (``AWS_PROXY``) integrations (payload format 1.0), configured with the real API Gateway APIs
-on the local endpoint and served there, synchronously: the caller waits for the function, nothing is
-retried, and the invocation has the same execution environments, logs, metrics and cost as any other.
+"""API Gateway as an event source: HTTP APIs and REST APIs with Lambda proxy (``AWS_PROXY``) integrations,
+configured with the real API Gateway APIs on the local endpoint and served there, synchronously.
 
-- apis.py: the APIs, read through ``apigatewayv2`` / ``apigateway`` and cached; routing;
-- control.py: around moto's API Gateway apps (cache invalidation, quick create, deployments, ApiEndpoint);
-- events.py: the request as payload format 2.0 or 1.0;
-- responses.py: the function's output, or the gateway's own error, as the HTTP response;
-- gateway.py: the execute-api URLs (``/_aws/execute-api/<api-id>/...`` and ``<api-id>.execute-api.localhost``).
+apis.py (the APIs and routing), control_plane.py (around moto's API Gateway apps), events.py (the request
+as payload format 2.0 or 1.0), responses.py (the function's output as the HTTP response), gateway.py (the
+execute-api URLs). moto serves no execute-api traffic itself, so nothing runs twice.
 
-moto serves no execute-api traffic itself, so nothing runs twice.
+AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
 from __future__ import annotations
 

@@ -1,18 +1,11 @@
 """APIs as API Gateway serves them, read through API Gateway's own APIs on the local endpoint.
 
-- An **HTTP API** (``apigatewayv2``) has routes (``"GET /items/{id}"``, ``"ANY /{proxy+}"``, ``"$default"``),
-  each targeting an integration (``AWS_PROXY`` to a function, payload format 2.0 or 1.0), and stages.
-- A **REST API** (``apigateway``) has resources (``/items/{id}``, ``/{proxy+}``) with methods (``GET``,
-  ``ANY``) and their integrations; a stage serves the *deployment* it points to: a snapshot taken by
-  ``create-deployment``, so a change is live only once deployed, as on AWS.
+An HTTP API (``apigatewayv2``) has routes, integrations and stages; a REST API (``apigateway``) has
+resources with methods, and a stage serves the deployment ``create-deployment`` froze. Routing follows
+API Gateway's rules: the most specific path wins, then an exact method over ``ANY``; an HTTP API falls
+back to ``$default``. An HTTP API stage serves the current routes (moto keeps no HTTP API deployments).
 
-Routing follows API Gateway's rules: the most specific path wins (a literal segment over ``{param}``, a
-``{param}`` over ``{proxy+}``), then an exact method over ``ANY``; an HTTP API falls back to
-``$default``. A REST API picks the resource first and then its method, so a resource that matches
-without that method answers 403 even when ``{proxy+}`` would have taken it.
-
-Where the sandbox differs: an HTTP API stage serves the API's current routes whether or not it
-auto-deploys (moto keeps no HTTP API deployments).
+The routing rules and where the sandbox differs: docs/event-sources.md.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
 """API Gateway's control plane on the local endpoint: moto stores the APIs; this layer, wrapped around
 moto's ``apigateway`` and ``apigatewayv2`` applications, does what moto leaves out.
 
-- Every successful change (any call but a GET) drops the directory's cached APIs, so the next request
-  to an API reads its routes, integrations and stages again.
-- ``create-api --target <function ARN>`` (an HTTP API's quick create) gets what AWS creates with it and
-  moto does not: an ``AWS_PROXY`` integration (payload 2.0), the route (``$default``, or the
-  ``--route-key`` given) and the ``$default`` stage with automatic deployment. They are created through
-  the API, as a user would create them.
-- ``create-deployment`` of a REST API freezes its resources as that deployment, which the stage serves.
-- ``ApiEndpoint`` in the answers names the API's URL on this endpoint
-  (``http://<api-id>.execute-api.localhost:4566``) instead of AWS's, so the URL it prints works here.
+Every successful change drops the cached APIs; an HTTP API's quick create (``create-api --target``) gets
+its integration, route and ``$default`` stage; a REST API's ``create-deployment`` freezes its resources;
+``ApiEndpoint`` names the API's URL on this endpoint.
+
+What each of these does: docs/event-sources.md.
 """
 from __future__ import annotations
 

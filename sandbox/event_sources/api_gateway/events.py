@@ -1,24 +1,11 @@
 """The events API Gateway sends a function, built from one HTTP request.
 
-- Payload format 2.0 (HTTP APIs): ``version``, ``routeKey``, ``rawPath``, ``rawQueryString``, ``cookies``,
-  ``headers`` (lower-case names, repeated values comma-joined, cookies moved out), ``queryStringParameters``
-  (repeated values comma-joined), ``pathParameters``, ``stageVariables``, ``requestContext``, ``body``,
-  ``isBase64Encoded``; absent parts are left out. The path arrives decoded; a body is base64-encoded
-  unless its content type is text.
-- Payload format 1.0 (REST APIs' Lambda proxy integrations, and HTTP APIs that ask for it): ``resource``,
-  ``path``, ``httpMethod``, ``headers`` and ``multiValueHeaders``, ``queryStringParameters`` and
-  ``multiValueQueryStringParameters``, ``pathParameters``, ``stageVariables``, ``requestContext``,
-  ``body``, ``isBase64Encoded``; absent parts are ``null``. A REST API passes the path still
-  percent-encoded and base64-encodes a body only when its content type is one of the API's
-  ``binaryMediaTypes``.
+Payload format 2.0 (HTTP APIs) and payload format 1.0 (REST APIs' Lambda proxy integrations, and HTTP
+APIs that ask for it), each with API Gateway's rules for header case, repeated values, path encoding and
+base64 bodies. Without the endpoint's raw headers (``environ["sandbox.raw_headers"]``) a REST API's
+header names arrive in canonical case and repeated headers comma-joined.
 
-Payload 1.0 keeps each repeated header and query parameter: the last value in ``headers`` /
-``queryStringParameters``, every value in the ``multiValue…`` maps. A REST API keeps header names as the
-client sent them; an HTTP API lower-cases them (its 1.0 example has ``requestId`` = ``extendedRequestId``,
-``resourceId: null`` and ``authorizer: {claims: null, scopes: null}``).
-
-Where the sandbox differs: without the endpoint's raw headers (``environ["sandbox.raw_headers"]``) a
-REST API's header names arrive in canonical case (``Content-Type``) and repeated headers comma-joined.
+The fields of each format and their rules: docs/event-sources.md.
 """
 from __future__ import annotations
 

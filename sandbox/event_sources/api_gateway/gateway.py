@@ -1,15 +1,11 @@
 """The execute-api side: a WSGI app answering an API's URLs as API Gateway does.
 
-Two URL forms reach it, both on the local endpoint:
+Two URL forms reach it: ``http://<api-id>.execute-api.localhost:4566/<stage>/<path>`` (the shape of AWS's
+URL) and ``http://127.0.0.1:4566/_aws/execute-api/<api-id>/<stage>/<path>``. The request becomes the
+integration's event, the function runs synchronously, and its output becomes the HTTP response
+(responses.py). The gateway waits at most the integration's timeout; the function may run on after it.
 
-- ``http://<api-id>.execute-api.localhost:4566/<stage>/<path>`` (browsers and curl resolve ``*.localhost``
-  to this machine), the shape of AWS's ``https://<api-id>.execute-api.<region>.amazonaws.com/<stage>/<path>``;
-- ``http://127.0.0.1:4566/_aws/execute-api/<api-id>/<stage>/<path>``, for clients that do not.
-
-An HTTP API's ``$default`` stage has no segment of its own. The request becomes the integration's event,
-the function runs synchronously (the caller waits; nothing is retried), and its output becomes the HTTP
-response (responses.py). The gateway waits at most the integration's timeout (29 s for REST, 30 s for
-HTTP APIs, or the integration's ``timeoutInMillis``); the function may go on running after it answered.
+The URL forms and timeouts: docs/event-sources.md.
 """
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ class IntegrationTimeout(Exception):
 class ExecuteApi:
     def __init__(self, directory: ApiDirectory, invoke: Callable, report: Callable[[str], None]):
         """``invoke(function_name, event, timeout_s, route_key) -> record``: run the function
-        synchronously; raises IntegrationTimeout after ``timeout_s``, function_runtime.Throttled, or
+        synchronously; raises IntegrationTimeout after ``timeout_s``, environment_pool.Throttled, or
         LookupError (no such function)."""
         self.directory = directory
         self.invoke = invoke

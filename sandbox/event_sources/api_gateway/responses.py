@@ -1,22 +1,11 @@
 """What API Gateway answers: the function's response turned into HTTP, or the gateway's own error.
 
-Payload format 2.0 (HTTP APIs): ``{statusCode, headers, cookies, body, isBase64Encoded}``, each cookie its
-own ``Set-Cookie``, a base64 body always decoded. A function that returns valid JSON without
-``statusCode`` gets it inferred: status 200, ``content-type: application/json``, the output as the body
-(a string as it is). Anything else malformed, a function error and a throttled function answer
-500 ``{"message":"Internal Server Error"}``; an integration timeout 503 ``{"message":"Service Unavailable"}``;
-no route 404 ``{"message":"Not Found"}``.
+Payload format 2.0 (HTTP APIs, with ``statusCode`` inferred for plain JSON output) and payload format
+1.0 (REST APIs, strict keys, base64 bodies decoded by ``Accept`` and ``binaryMediaTypes``), each with
+the status codes and bodies API Gateway gives a malformed response, a function error, a throttle, an
+integration timeout and an unknown route or stage. Output that is not valid JSON is malformed.
 
-Payload format 1.0 (REST APIs): ``{statusCode, headers, multiValueHeaders, body, isBase64Encoded}`` and no
-other key, ``body`` a string; a base64 body is decoded only when the request's ``Accept`` names one of
-the API's ``binaryMediaTypes``. A malformed response or a function error answers
-502 ``{"message": "Internal server error"}`` ("Malformed Lambda proxy response" in the execution log),
-a throttled function 500, an integration timeout (29 s) 504 ``{"message": "Endpoint request timed out"}``,
-an unknown resource or method 403 ``{"message":"Missing Authentication Token"}``, an unknown stage 403
-``{"message":"Forbidden"}``.
-
-Output that is not valid JSON (``NaN``, which Python's json writes) is malformed in either format: API
-Gateway cannot parse it (gateway.py checks it before these functions see the output).
+The shapes and error answers of each format: docs/event-sources.md.
 """
 from __future__ import annotations
 

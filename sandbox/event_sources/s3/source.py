@@ -4,7 +4,7 @@ S3 invokes Lambda asynchronously, one record per object, for every completed wri
 CompleteMultipartUpload, Delete) that matches a bucket's ``LambdaFunctionConfigurations`` (events and
 prefix/suffix filters). The write observer sees writes as moto routes them; a router thread turns each
 into the event AWS sends and submits it to the Lambda service, with the chain depth its trace header
-carries (recursive loop detection).
+carries (recursive loop detection). AWS's semantics: docs/event-sources.md.
 """
 from __future__ import annotations
 

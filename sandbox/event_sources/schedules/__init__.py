@@ -1,25 +1,12 @@
 """Scheduled events: EventBridge rules with a schedule expression (``aws events put-rule
---schedule-expression "rate(5 minutes)"`` + ``put-targets``) and EventBridge Scheduler schedules
+--schedule-expression ...`` + ``put-targets``) and EventBridge Scheduler schedules
 (``aws scheduler create-schedule``), fired on the sandbox's clock.
 
-As on AWS:
+A Lambda target is invoked asynchronously with the Scheduled Event (or its ``Input`` / ``InputPath`` /
+``InputTransformer``); an SQS target gets a message. ``--time-scale N`` speeds up the clock, and a rule
+can be fired now (``run_local.py fire-rule``), which AWS cannot do. moto's own delivery never runs.
 
-- rules are made with EventBridge's own API on the local endpoint; an expression AWS would refuse is
-  refused with AWS's ``ValidationException: Parameter ScheduleExpression is not valid.`` (the
-  sandbox's terminal says why); ``rate()`` counts from the rule's creation, ``cron()`` is UTC;
-- at its time a rule sends each target the Scheduled Event (source ``aws.events``), or what the
-  target's ``Input`` / ``InputPath`` / ``InputTransformer`` makes of it; a Lambda target is invoked
-  **asynchronously**, so Lambda's retries and the dead-letter queue apply; an SQS target gets a message;
-- a disabled rule does not fire; a rule in another region than the sandbox's is stored, never fired.
-
-Where the sandbox differs: ``--time-scale N`` makes its clock (for schedules only) run N times faster;
-a rule can be fired now (``run_local.py fire-rule NAME``, the page), which AWS cannot do; a Lambda
-target whose resource policy does not let ``events.amazonaws.com`` invoke it is still invoked, with a
-line saying that AWS would not; Scheduler's flexible time windows fire at their start, and its own retry
-policy and dead-letter queue are not applied (Lambda's are).
-
-moto's own delivery never runs: it would treat a scheduled rule as matching every PutEvents and fail
-with 500 on a Lambda target (see ``_keep_moto_from_delivering_events_to_lambda`` in endpoint.py).
+AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
 from __future__ import annotations
 

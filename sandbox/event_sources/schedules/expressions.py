@@ -1,16 +1,11 @@
 """Schedule expressions as EventBridge reads them: ``rate(N unit)``, ``cron(6 fields)`` and, for
 EventBridge Scheduler, ``at(yyyy-mm-ddThh:mm:ss)``.
 
-- ``rate(N unit)``: N a positive whole number, the unit ``minute|minutes|hour|hours|day|days``, singular
-  exactly when N is 1 (``rate(1 minutes)`` and ``rate(5 minute)`` are refused, as on AWS). A rule's rate
-  counts from the rule's creation: ``rate(5 minutes)`` created at 10:02:30 fires at 10:07:30, 10:12:30 ...
-- ``cron(minutes hours day-of-month month day-of-week year)``: UTC (a Scheduler schedule may name a time
-  zone), one-minute precision, day-of-week 1-7 = SUN-SAT, one of day-of-month / day-of-week must be ``?``,
-  ``L`` and ``W`` in day-of-month, ``L`` and ``#`` in day-of-week. ``aws-croniter`` implements AWS's
-  syntax; croniter itself would read a 6th field as seconds and number days 0-6, wrong for AWS.
-- ``at(2026-12-01T03:00:00)``: once, EventBridge Scheduler only.
+``rate`` is singular exactly when N is 1 and counts from the rule's creation; ``cron`` is UTC (a
+Scheduler schedule may name a time zone) with AWS's fields, read by ``aws-croniter`` (croniter itself
+would read a 6th field as seconds). Times are epoch seconds (floats) everywhere outside this module.
 
-Times are epoch seconds (floats) everywhere outside this module.
+The syntax AWS accepts: docs/event-sources.md.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
-"""What a scheduled rule sends each target: the Scheduled Event, or what the target's ``Input``,
-``InputPath`` or ``InputTransformer`` makes of it (EventBridge's PutTargets parameters).
+"""What a scheduled rule sends each target: the Scheduled Event (source ``aws.events``, ``detail-type``
+"Scheduled Event", ``detail`` ``{}``), or what the target's ``Input``, ``InputPath`` or
+``InputTransformer`` makes of it (EventBridge's PutTargets parameters).
 
-The event (it passes Powertools' strict ``EventBridgeModel``)::
+Scheduler's default notification is the same with ``"source": "aws.scheduler"`` and ``"detail": "{}"``.
+``time`` is when the schedule was due, on the sandbox's clock.
 
-    {"version": "0", "id": "<uuid>", "detail-type": "Scheduled Event", "source": "aws.events",
-     "account": "123456789012", "time": "2026-11-30T03:00:00Z", "region": "us-east-1",
-     "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly-report"], "detail": {}}
-
-Scheduler's default notification is the same with ``"source": "aws.scheduler"`` and ``"detail": "{}"``
-(a string). ``time`` is the time the schedule was due, on the sandbox's clock (faster than real time with
-``--time-scale``).
+The event in full: docs/event-sources.md.
 """
 from __future__ import annotations
 

@@ -1,30 +1,12 @@
 """Benchmark of the pure image step (handler/image_resize.py) against the guide and against the floor.
 
-On a 12 MP photo-like JPEG (generated once into build/bench/) and on the 22 MP camera photo of the
-real-world corpus (``metadata-extractor-images/jpg/Issue 266.jpg``, 5760x3840), it measures:
+Time per image (the guide's resize, ours, and the least work that produces the output), SSIM against the
+guide's output, peak memory of a fresh worker, and the handler's memory estimate against what each image
+of the real-world corpus really takes. Goals: at least 4x faster than the guide, within 1.25x of the
+floor, SSIM >= 0.97, peak memory <= 128 MB.
 
-* time per image for three ways of halving a JPEG:
-  - ``guide``: what the guide's handler does - open, ``resize((w // 2, h // 2))``, save JPEG;
-  - ``ours``: ``image_resize.resize_image`` with the function's default settings;
-  - ``floor``: the least work that can produce the output - libjpeg decodes at half scale
-    (``Image.draft``) and the encoder writes it, nothing else;
-* SSIM (scikit-image ``structural_similarity``) of our output against the guide's output, with the
-  same JPEG quality as the guide (Pillow's default, 75) so that only the resize path differs, and
-  also at our default quality;
-* peak memory (VmHWM) of a fresh worker process that imports boto3 and ``lambda_function`` as a
-  Lambda execution environment does during INIT, then processes the 22 MP photo;
-* the handler's memory estimate against what it really takes, for every decodable file of the
-  real-world corpus: each uploaded through a sandbox at a generous memory size into a fresh execution
-  environment, the estimate (``estimatedMemoryMB`` in the handler's result) beside the invocation's
-  Max Memory Used, with the worst under- and over-estimate. Goal: no under-estimate (an image the
-  check lets through must not be killed), over-estimates within 15 % (an image that fits must not be
-  refused).
-
-Goals (issue 4): at least 4x faster than the guide, within 1.25x of the floor, SSIM >= 0.97,
-peak memory <= 128 MB (the guide's way needs about 200 MB).
-
-Run: ``.venv/bin/python -m sandbox.tools.bench.image_step`` (``--memory-only`` for the corpus table alone)
-or ``run_local.py bench --only image``.
+Run: ``python -m sandbox.tools.bench.image_step`` (``--memory-only``: the corpus table alone) or
+``run_local.py bench --only image``. What it measures and how: docs/tools.md.
 """
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
 """Benchmark of the CPU share (sandbox/lambda_/cpu_share.py): does memory buy CPU here as it does on AWS?
 
-A CPU-bound function (sandbox/tools/bench/handlers/cpu_bound: pure-Python arithmetic on one thread, no I/O) runs
-through the real path - a sandbox, the Lambda service, an execution environment - at 128, 512, 1,769 and
-3,008 MB, the sizes in turn. For each size it prints Duration relative to 1,769 MB - of the fastest warm
-run (the one other programs disturbed least) and of the median - beside AWS's ratio for one thread (13.8x,
-3.5x, 1x, 1x; goal: within 15 % at every size), the share of a CPU the worker really had while busy against
-its target, and the sandbox's own cost of holding it there (the throttling thread's CPU per second of a
-busy environment; goal: under 2 % of a core). Then the same at 128 and 1,769 MB
-with --full-cpu (the difference should go), two threads at 1,769 and 3,008 MB (AWS: 1.7x faster at 3,008,
-which has 1.7 vCPUs of credit), and the memory sizes whose share this machine's cores cannot give, which
-are reported rather than run.
+A CPU-bound function runs through the real path at 128, 512, 1,769 and 3,008 MB; Duration relative to
+1,769 MB is printed beside AWS's ratio for one thread (goal: within 15 %), with the share the worker
+really had and the cost of holding it there (goal: under 2 % of a core). Then ``--full-cpu``, two
+threads, and the sizes this machine's cores cannot give.
 
-The figures depend on what else runs on the machine: a worker that is resumed while other programs hold
-the cores uses less than its quota. The load average is printed with them.
-
-Run: ``.venv/bin/python -m sandbox.tools.bench.memory_buys_cpu`` or ``run_local.py bench --only cpu``.
+Run: ``python -m sandbox.tools.bench.memory_buys_cpu`` or ``run_local.py bench --only cpu``.
+What it measures: docs/tools.md; the share itself: docs/cpu-share.md.
 """
 from __future__ import annotations
 

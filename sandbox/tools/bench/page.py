@@ -1,22 +1,11 @@
-"""``run_local.py bench --only page``: what watching costs (issue 17). Measures and prints; asserts nothing.
+"""``run_local.py bench --only page``: what watching costs. Measures and prints; asserts nothing.
 
-A running sandbox with its page, and real headless Chromium tabs on the gallery - each in its own browser
-context, as separate viewers (students' tabs) would be, so each holds its own change-feed stream. Then:
+A running sandbox with real headless Chromium tabs on the gallery, each in its own browser context: upload
+bursts with 0, 1 and 3 pages open, the sandbox's CPU while idle with them, how long after an upload its
+output appears on an open page, and the first gallery paint at 10 and 10,000 images. The environments
+run at full CPU: this measures the sandbox's machinery and what the page adds to it.
 
-- bursts of ``burst`` uploads of a 640x480 JPEG from 8 client threads (presigned PUTs from another
-  process) with 0, 1 and 3 pages open, then 0 and 3 again (a shared machine drifts): images per second, the sandbox process's CPU for the burst, the browsers' CPU, the time a page takes to paint its
-  gallery again after a reload, and the sandbox process's CPU while idle with those pages open;
-- how long after an upload's output is written it appears on an open page (the card done, and its
-  thumbnail shown), one upload at a time;
-- the first gallery paint of a new tab with 10 images and with ``gallery_images`` (10,000) in the
-  buckets - in a fresh browser context (nothing cached, a new renderer process) and in one that has
-  shown the page before - and what the first page of the gallery and of the invocations costs the
-  server there.
-
-Other jobs on the same cores move every figure: the load average is printed with them.
-
-The environments run at full CPU (--full-cpu), as in the burst benchmark: this measures the sandbox's
-machinery and what the page adds to it.
+What it measures and its goals: docs/tools.md.
 """
 from __future__ import annotations
 

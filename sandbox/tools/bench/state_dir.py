@@ -1,21 +1,11 @@
-"""The state directory's costs (``run_local.py bench --only state``; issue 16, sandbox/state/):
+"""The state directory's costs (``run_local.py bench --only state``): what sandbox/state/ costs.
 
-- restart to ready with 1,000 objects (about 200 MB) and 10,000 CloudWatch log events kept in the state
-  directory (goal: <= 3 s): ``Sandbox(...).start()``, median of 3, each from a copy of the state as the
-  session left it (its log appends not yet folded into a snapshot), with where the time goes; once more
-  from the last copy (nothing left to replay); the same through ``run_local.py --state-dir`` to its "ready"
-  line, a new process as a user restarts it. Also the directory's size, and after each restart every
-  object (key, size, ETag) and the log events (through the API and in the page's mirror) counted again;
-- what keeping the state costs each upload (goal: p50 <= 2 ms more): upload -> resized object, warm,
-  with a state directory and without, back to back in both orders, split into the upload's 200, the
-  handler's Duration and the rest; the store's commits per upload by kind, and the time spent in them.
-  The function runs with --full-cpu here: at 7 % of a CPU its Duration varies by more than the goal.
+Restart to ready with 1,000 objects and 10,000 log events kept (goal: <= 3 s), with where the time goes
+and everything counted again afterwards; and what keeping the state costs each upload (goal: p50 <= 2 ms
+more), with the store's commits per upload. Everything lives in temporary directories, deleted at the
+end.
 
-The objects go into a bucket of their own, without a trigger, so filling the state runs no resizes; the
-log events go through CloudWatch Logs' API in batches of one warm invocation's lines (START, two of the
-handler's, END, REPORT), as the sandbox's own log writer sends them, one upload at a time. The restore's
-phases are timed by wrapping sandbox/state's functions for the restart only. Everything lives in
-temporary directories, deleted at the end.
+What it measures and how: docs/tools.md.
 """
 from __future__ import annotations
 

@@ -1,31 +1,11 @@
-"""`run_local.py deploy` and `run_local.py destroy`: the guide's four steps, done with boto3.
+"""``run_local.py deploy`` and ``run_local.py destroy``: the guide's four steps, done with boto3.
 
-The same code deploys to the running sandbox (a rehearsal: nothing leaves the machine) and to AWS, with the
-guide's names (sandbox/config.py) unless told otherwise:
+The same code deploys to the running sandbox (a rehearsal) and to AWS: the IAM role, the Lambda function,
+the Pillow layer and the S3 trigger. Running it again updates what exists; ``destroy`` removes it all in
+reverse order. ``deploy(clients, DeployOptions(...))`` takes a boto3 ``Session``, a ``Sandbox``, a mapping
+of service name -> client, or a function ``service -> client``.
 
-    Step 1/4  IAM role          trust lambda.amazonaws.com; the guide's two managed policies
-                                (or --least-privilege: one inline policy)
-    Step 2/4  Lambda function   the runtime and handler of config.py, from build/function.zip
-    Step 3/4  Layer             a layer version from the Pillow zip, attached to the function
-    Step 4/4  S3 trigger        buckets, the invoke permission for s3.amazonaws.com, the
-                                bucket notification s3:ObjectCreated:* -> function
-
-Running it again updates what exists instead of failing. ``destroy`` removes it all again, in reverse order.
-
-The Python API (tests, notebooks)::
-
-    from sandbox.tools.deploy import DeployOptions, deploy, destroy
-    report = deploy(sandbox, DeployOptions(function_name="Rehearsal", role_name="RehearsalRole"))
-    destroy(sandbox, DeployOptions(function_name="Rehearsal", role_name="RehearsalRole"))
-
-``deploy`` takes a boto3 ``Session``, a ``Sandbox`` (anything with ``client(service)``), a mapping of
-service name -> client, or a function ``service -> client``.
-
-The modules, outside in: ``sandbox/cli/deploy_commands.py`` (the command line) and ``target`` (sandbox, endpoint or AWS) build
-``DeployOptions`` (``options``); ``steps.Deployment`` and ``teardown.Teardown`` run the steps through
-``api.Api`` (calls, recorded in a ``report.DeployReport``), ``printer.Printer`` and ``packages.Packages``
-(the zips); ``aws_errors`` turns every failure into one sentence; ``policies`` and ``trigger_rules`` hold
-the IAM and S3 documents' rules.
+The steps, the Python API and the modules of this package: docs/tools.md.
 """
 from sandbox.tools.deploy.aws_errors import DeployError
 from sandbox.tools.deploy.options import DeployOptions
