@@ -9,7 +9,14 @@ from typing import Any, Callable, Protocol
 from sandbox.endpoint.access import AccessPolicy
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
-from sandbox.telemetry.pricing import CostSummary
+from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.telemetry.pricing import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS,
+                                       PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, CostSummary,
+                                       monthly_projection)
+
+# What the page names and prices as AWS does: a function's log group, and Lambda's price list.
+__all__ = ["DEFAULT_COLD_START_SHARE", "FREE_GB_SECONDS", "FREE_REQUESTS", "PRICE_PER_GB_SECOND",
+           "PRICE_PER_REQUEST", "log_group_name", "monthly_projection"]
 
 
 class FunctionView(Protocol):

@@ -6,7 +6,7 @@ invocations that made it), so both show the same lines for the same attempt.
 """
 from __future__ import annotations
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web.rows import log_event_json
 

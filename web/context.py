@@ -6,7 +6,7 @@ import threading
 
 from flask import current_app
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 from sandbox.interface import SandboxView
 
 from web.feed import ChangeFeed, feed_for

@@ -7,7 +7,7 @@ says an invocation changed, so nothing is polled).
 """
 from __future__ import annotations
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web.rows import log_event_json
 

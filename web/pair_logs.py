@@ -8,7 +8,7 @@ what was invoked about the object since - a redrive of its dead-lettered event, 
 """
 from __future__ import annotations
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web.attempt_logs import attempt_log, shortened
 from web.gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of

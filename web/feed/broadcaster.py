@@ -16,7 +16,7 @@ import weakref
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web.rows import log_event_json
 from web.feed.frames import TOPICS, Frame, FrameRing

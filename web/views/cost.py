@@ -17,7 +17,7 @@ import statistics
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.telemetry.pricing import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS, PRICE_PER_GB_SECOND,
+from sandbox.interface import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS, PRICE_PER_GB_SECOND,
                              PRICE_PER_REQUEST, monthly_projection)
 
 from web import context

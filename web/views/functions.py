@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web import context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.interface import log_group_name
 
 from web import context
 from web.attempt_logs import attempt_log
