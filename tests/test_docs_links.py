@@ -100,3 +100,17 @@ def test_every_relative_link_reaches_an_existing_file_and_heading(doc):
 def test_the_readme_is_a_five_minute_read():
     lines = len(README.read_text(encoding="utf-8").splitlines())
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move a topic into docs/"
+
+
+def test_every_docs_page_is_reachable_from_the_readme():
+    docs = (PROJECT_ROOT / "docs").resolve()
+    reached, todo = set(), [README]
+    while todo:
+        doc = todo.pop()
+        for target in links(doc):
+            page = (doc.parent / unquote(target.partition("#")[0])).resolve()
+            if page.suffix == ".md" and page.parent == docs and page not in reached:
+                reached.add(page)
+                todo.append(page)
+    orphans = [page.name for page in sorted(docs.glob("*.md")) if page not in reached]
+    assert not orphans, f"docs pages no link from README.md leads to: {orphans}"
