@@ -1,6 +1,6 @@
 """The output key rule (image_resize.output_key_for): distinct source keys never share an output key.
 
-Examples as the README's settings table gives them, a property-based proof over generated keys (any
+Examples as the settings table in docs/handler.md gives them, a property-based proof over generated keys (any
 prefix, any output format - OUTPUT_FORMAT=AUTO picks one per image - any extension case), and the
 clash that used to happen, uploaded through a real sandbox.
 """
