@@ -35,7 +35,7 @@ SKIP = [
     (r"^export AWS_", "the banner's export lines: the test's environment has them, for its own port"),
     (r"^aws configure\b", "writes the user's ~/.aws"),
     (r"-m pytest\b", "the whole suite"),
-    (r"run_local\.py( --state-dir \S+)?( --template .*| --example .*)?$",
+    (r"run_local\.py( --state-dir \S+)?( --template .*| --example .*| --code-dir \S+)?$",
      "starts a sandbox: the test has one"),
     (r"run_local\.py (bench|deploy --aws|destroy --aws)\b", "minutes of benchmarks, or the real AWS"),
     (r"photo-12mp\.jpg", "photo-12mp.jpg stands for your own photo"),
@@ -128,8 +128,17 @@ def guide():
         yield env
 
 
+def _needs(doc: Path) -> list:
+    """The node-resize example needs node and its node_modules (`npm ci` there; CI runs it)."""
+    if doc.parent.name != "node-resize":
+        return []
+    from sandbox.guide.example_setups.node_resize import missing
+
+    return [pytest.mark.skipif(bool(missing()), reason=str(missing()))]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", [d for d in DOCS if d.exists() and any(
+@pytest.mark.parametrize("doc", [pytest.param(d, marks=_needs(d)) for d in DOCS if d.exists() and any(
     lang != "powershell" for lang, _ in blocks(d))], ids=lambda d: str(d.relative_to(PROJECT_ROOT)))
 def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
     workdir = checkout_copy(tmp_path)
