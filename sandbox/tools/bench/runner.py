@@ -288,7 +288,7 @@ def run_all(only=None, uploads: int = 20) -> dict:
     figures: dict = {}
     print(f"Benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "pipeline" in parts:
-        print("\npipeline (issue: the whole path)")
+        print("\npipeline: upload to resized image, the whole path")
         figures.update(bench_ready())
         _line("start-to-ready of run_local.py (median of 3)", f"{figures['ready_s_median']:.2f} s", "goal <= 2 s")
         figures.update(bench_pipeline(uploads))
@@ -298,7 +298,7 @@ def run_all(only=None, uploads: int = 20) -> dict:
         _line("handler Duration from REPORT, warm p50", f"{figures['warm_duration_p50_ms']:.1f} ms")
         _line("warm end-to-end minus Duration, p50", f"{figures['warm_overhead_p50_ms']:.1f} ms", "goal <= 25 ms")
     if "runtime" in parts:
-        print("\nruntime (issue: execution semantics)")
+        print("\nruntime: cold and warm starts, the warm overhead, bursts")
         floor = bench_floor()
         figures["floor_ms"] = floor
         figures.update(bench_runtime())
@@ -322,6 +322,6 @@ def run_all(only=None, uploads: int = 20) -> dict:
         except ImportError:
             print("\nimage step benchmark not available")
         else:
-            print("\nimage step (issue: the handler)")
+            print("\nimage step: the handler's resize")
             figures["image"] = image_step.run()
     return figures
