@@ -199,7 +199,7 @@ def test_a_zip_whose_headers_understate_its_size_is_refused_and_leaves_nothing(s
 
 
 def test_extraction_stops_at_the_limit_whatever_the_headers_say(tmp_path):
-    from sandbox.lambda_.packaging import PackageRefused, _extract
+    from sandbox.lambda_.packaging.function_zip import PackageRefused, _extract
 
     path = tmp_path / "big.zip"
     path.write_bytes(_zip({"a.txt": "x" * 5000}))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.cli import package_command
 from sandbox.lambda_ import packaging
 from sandbox.lambda_.packaging import (
     DIRECT_UPLOAD_LIMIT_BYTES,
@@ -33,7 +34,7 @@ SUFFIX = {"x86_64": ".cpython-312-x86_64-linux-gnu.so", "arm64": ".cpython-312-a
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_local.py")
-    packaging.add_subcommand(parser.add_subparsers(dest="command"))
+    package_command.add_subcommand(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -171,7 +172,7 @@ def built(tmp_path_factory):
     from io import StringIO
     stdout, stderr = StringIO(), StringIO()
     args = make_parser().parse_args(["package", "--code-dir", str(code), "--out", str(out), "--local"])
-    rc = packaging.run_package(args, out=stdout, err=stderr)
+    rc = package_command.run_package(args, out=stdout, err=stderr)
     arm = build_pillow_layer(root / "arm64" / "pillow-layer.zip", arch="arm64", python="3.12")
     return {"rc": rc, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "out": out, "arm64": arm,
             "root": root}

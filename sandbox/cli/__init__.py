@@ -4,7 +4,7 @@
 - ``sandbox_commands.py``: invoke, generate-event, upload, redrive, triggers, bench against a running sandbox;
 - ``deploy_commands.py``: deploy and destroy (the guide's four steps with boto3);
 - ``tune.py``: power tuning; ``schedule_commands.py``: fire-rule; ``debug_commands.py``: the debugger;
-- ``sandbox/lambda_/packaging.py``'s ``add_subcommand``: package.
+- ``package_command.py``: package.
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from sandbox.config import (DEFAULT_ENDPOINT_URL, DEFAULT_STATE_DIR, DEFAULT_HAN
                       SOURCE_BUCKET, FunctionConfiguration, SandboxConfig, parse_env_pairs)
 from sandbox.errors import SandboxError
 from sandbox.guide import example_setups as examples
-from sandbox.lambda_ import packaging
-from sandbox.cli import debug_commands, deploy_commands, schedule_commands, tune
+from sandbox.cli import debug_commands, deploy_commands, package_command, schedule_commands, tune
 from sandbox.cli.serve import cmd_serve
 from sandbox.cli import sandbox_commands as tools
 from sandbox.cli.sandbox_commands import cmd_bench, cmd_generate_event, cmd_invoke, cmd_redrive, cmd_triggers, cmd_upload
@@ -222,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune.add_subcommand(sub, add_function_options)
     schedule_commands.add_subcommands(sub)
-    packaging.add_subcommand(sub)
+    package_command.add_subcommand(sub)
     deploy_commands.add_subcommands(sub)
     debug_commands.add_subcommands(sub)
     return parser
