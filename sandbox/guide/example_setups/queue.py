@@ -23,7 +23,7 @@ def setup(sandbox) -> list[str]:
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{DLQ}",
                                      "maxReceiveCount": "3"})})["QueueUrl"]
     queue_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{QUEUE}"
-    # Step 3 of the guide: the function needs Pillow from a layer (here the local twin, see packaging.py).
+    # Step 3 of the guide: the function needs Pillow from a layer (here the local twin, see sandbox/lambda_/packaging/layers.py).
     layer = lam.publish_layer_version(LayerName=LAYER_NAME, Content={"ZipFile": installed_pillow_layer_bytes()},
                                       CompatibleRuntimes=[sandbox.function.runtime])["LayerVersionArn"]
     create_function(sandbox, FUNCTION, package(PROJECT_ROOT / "handler", EXAMPLES_DIR / "queue"),
