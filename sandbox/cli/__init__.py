@@ -74,6 +74,8 @@ def function_from_args(args) -> FunctionConfiguration:
         maximum_retry_attempts=args.retries)
 
 
+# Long on purpose: one argparse tree, declared in the order --help prints it, so an option is found where
+# the help shows it; each group's options are a few lines apart, and the commands' own modules add theirs.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_local.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,

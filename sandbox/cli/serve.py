@@ -39,6 +39,8 @@ class TerminalTail:
             self.stream.flush()
 
 
+# Long on purpose: the start of `run_local.py`, step by step as the banner reports it (config, examples,
+# watched folder, page, banner, wait); each step is a call, and their order is the point.
 def cmd_serve(args) -> int:
     from sandbox.core import Sandbox
     from sandbox.cli import function_from_args

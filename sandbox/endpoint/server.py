@@ -389,6 +389,8 @@ class LocalEndpoint:
             self._host_routes.append((host_suffix.lower(), app))
 
     # -- lifecycle -----------------------------------------------------------------------------------
+    # Long on purpose: the server's assembly in the order requests meet it (moto's app per service, its
+    # wrappers, the routes, the access guard, the HTTP server), with the undo of each step beside it.
     def start(self) -> "LocalEndpoint":
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 

@@ -382,6 +382,8 @@ class ExecutionEnvironment:
         event.wait(1.0 if timeout is None else timeout)
         self._markers.pop(tag, None)
 
+    # Long on purpose: one invocation as Lambda runs it, in order (cold start if needed, the event handed
+    # over, the deadline and the CPU share kept, the outcome and the REPORT line); each step is a call.
     def invoke(self, record: InvocationRecord, payload: bytes) -> InvocationRecord:
         """Run one invocation in this environment and fill ``record`` with what happened."""
         function = self.function

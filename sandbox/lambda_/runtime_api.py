@@ -79,6 +79,8 @@ class _QuietServer(BoundedThreadingMixIn, HTTPServer):
 class RuntimeApiServer:
     """One Runtime API endpoint. ``put(NextInvocation)`` queues the event that ``/next`` will return."""
 
+    # Long on purpose: the request handler is a class defined here, closing over this server's listener and
+    # worker; its methods are the Runtime API's routes, read together with the checks they share.
     def __init__(self, listener: RuntimeApiListener, worker_pid: Callable[[], int | None],
                  host: str = "127.0.0.1"):
         """``worker_pid()`` is the environment's runtime process, the only one served (None: nobody)."""

@@ -71,6 +71,8 @@ def _binary_kind(header: bytes) -> str:
     return "an unknown format"
 
 
+# Long on purpose: one pass over the zip's entries, gathering every check's evidence as it goes (files
+# outside python/, where PIL sits, _imaging's platform, wheel tags), so the zip is read once.
 def _inspect_layer(zip_path: Path, target: Target) -> tuple[dict, list[str]]:
     facts: dict = {"imaging": None, "elf": None, "tags": (), "unzipped": 0}
     problems: list[str] = []

@@ -193,6 +193,7 @@ def worker_peak_memory(way: str, photo: Path) -> dict:
 # ---------------------------------------------------------------------------------------------- run
 
 
+# Long on purpose: a benchmark's script, measuring and printing in the order of the table it prints.
 def run(print_fn=print) -> dict:
     """Measure, print a table, and return the figures (dict) for run_local.py bench."""
     image_resize = _handler_modules()

@@ -233,6 +233,7 @@ def _fill_gallery(sb, completions: Completions, total: int, body_path: Path, bas
     return _api_cost(f"{base}api/gallery?limit=1")["data"]["total"]
 
 
+# Long on purpose: a benchmark's script, measuring and printing in the order of the table it prints.
 def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, latency_uploads: int = 10) -> dict:
     try:
         from playwright.sync_api import sync_playwright
