@@ -52,11 +52,11 @@ COMPRESSED_RETRY_DELAY_SCALE = 1 / 60
 
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, function: FunctionConfiguration | None = None, *,
-                 endpoint: LocalEndpoint | None = None, event_sources: list | None = None, stack=None):
+                 endpoint: LocalEndpoint | None = None, event_sources: list | None = None, startup_stack=None):
         self.config = config or SandboxConfig()
         self.config.validate()
         # What start() creates through the APIs: the guide's stack, or a template's (sandbox/sam/).
-        self.stack = stack or GuideStack(function or FunctionConfiguration())
+        self.startup_stack = startup_stack or GuideStack(function or FunctionConfiguration())
         self.records = InvocationLog()
         self.cost = CostSummary()
         # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
@@ -82,8 +82,8 @@ class Sandbox:
             for suffix, app in source.host_routes():
                 self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
-        self.stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
-        self.endpoint.add_service_app("cloudformation", self.stacks.cloudformation_app())
+        self.template_stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
+        self.endpoint.add_service_app("cloudformation", self.template_stacks.cloudformation_app())
         self._clients: dict = {}
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()
         self.service: LambdaService | None = None
@@ -119,12 +119,12 @@ class Sandbox:
             for source in self.event_sources:
                 source.start(self.service)
                 starting.callback(source.stop)
-            starting.callback(self.stacks.stop)
+            starting.callback(self.template_stacks.stop)
             if not self.restored:
-                self.stack.create(self)
+                self.startup_stack.create(self)
             else:  # the resources came back with the state: the stacks are rebuilt, nothing created
-                self.stack.restore(self)
-                self.stacks.restore()
+                self.startup_stack.restore(self)
+                self.template_stacks.restore()
             if self.persistence:
                 self.persistence.resume(self)
             self.service.reap_idle_every(self.config.idle_timeout_s)
@@ -146,8 +146,8 @@ class Sandbox:
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
             logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,
-            code_dir=self.state_dir, default_function=self.stack.default_function,
-            count_metric=self.metrics.put, async_workers=self.stack.async_workers,
+            code_dir=self.state_dir, default_function=self.startup_stack.default_function,
+            count_metric=self.metrics.put, async_workers=self.startup_stack.async_workers,
             retry_delay_scale=1.0 if self.config.real_retry_delays else COMPRESSED_RETRY_DELAY_SCALE,
             describers=[source.describe for source in self.event_sources])
 
@@ -207,7 +207,7 @@ class Sandbox:
     # -- functions (the Lambda service's, for the CLI, the page and the notebooks) --------------------
     @property
     def function(self) -> FunctionConfiguration:
-        return self.service.runtime_or_fail(self.stack.default_function).function
+        return self.service.runtime_or_fail(self.startup_stack.default_function).function
 
     def functions(self) -> list[FunctionConfiguration]:
         return self.service.functions()
@@ -272,7 +272,7 @@ class Sandbox:
 
     def applications(self) -> list[dict]:
         """The applications made from templates (--template, aws cloudformation deploy): sam/stack.py."""
-        return self.stacks.describe()
+        return self.template_stacks.describe()
 
     # -- reading -------------------------------------------------------------------------------------
     def _report(self, message: str) -> None:

@@ -325,7 +325,7 @@ def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
         "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi ' + event['rawPath']}\n"
     )
     (tmp_path / "template.yaml").write_text(TEMPLATE)
-    stack = sb.stacks.deploy(tmp_path / "template.yaml", stack_name="url-app")
+    stack = sb.template_stacks.deploy(tmp_path / "template.yaml", stack_name="url-app")
     try:
         url = next(o["value"] for o in stack.outputs if o["key"] == "HelloUrl")
         assert url.endswith(".lambda-url.localhost:%d/" % sb.endpoint.port)

@@ -137,10 +137,10 @@ def sb(hostile_template):
     from sandbox.sam import TemplateStack
 
     sandbox = Sandbox(SandboxConfig(port=0, web_port=None),
-                      stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml", stack_name="main")).start()
+                      startup_stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml", stack_name="main")).start()
     try:
-        sandbox.stacks.deploy(APPS / "hello-world" / "template.yaml", "sam-app")
-        sandbox.stacks.deploy(hostile_template, "hostile-outputs")
+        sandbox.template_stacks.deploy(APPS / "hello-world" / "template.yaml", "sam-app")
+        sandbox.template_stacks.deploy(hostile_template, "hostile-outputs")
     except BaseException:
         sandbox.stop()
         raise
@@ -186,7 +186,7 @@ def test_the_route_answers_only_at_the_pages_own_host_and_changes_nothing(sb):
 def test_an_invocation_of_a_templates_function_shows_its_own_log_groups_lines(sb):
     """Each function writes to /aws/lambda/<its name>: the Invocations tab's detail reads that group, not the
     guide function's."""
-    name = sb.stacks.get("sam-app").resource("HelloWorldFunction").physical_id
+    name = sb.template_stacks.get("sam-app").resource("HelloWorldFunction").physical_id
     record = sb.invoke({}, name)
     detail = client_for(sb).get(f"/api/invocations/{record.request_id}/1").get_json()
     own = [line["platform"] for line in detail["logs"] if line["request_id"] == record.request_id]
@@ -211,7 +211,7 @@ def test_configuration_tab_groups_each_application_with_its_functions_triggers_a
         assert s3.get_attribute("data-type") == "S3" and f"s3://{SOURCE}" in s3.inner_text()
         assert "DynamoDB stream" in function_row(page, "main", "ImageCaptionsLambda").inner_text()
         assert "cron(0 3 * * ? *)" in function_row(page, "main", "BucketReportLambda").inner_text()
-        url = sb.stacks.get("main").output("ImagesApiUrl")
+        url = sb.template_stacks.get("main").output("ImagesApiUrl")
         link = output_cell(page, "main", "ImagesApiUrl").locator("a")
         assert link.get_attribute("href") == url and link.inner_text() == url
         assert output_cell(page, "main", "SourceBucket").locator("a").count() == 0
@@ -221,7 +221,7 @@ def test_configuration_tab_groups_each_application_with_its_functions_triggers_a
         assert "images" in json.loads(api.locator("body").inner_text())
         api.close()
 
-        hello = sb.stacks.get("sam-app")
+        hello = sb.template_stacks.get("sam-app")
         route = function_row(page, "sam-app", hello.resource("HelloWorldFunction").physical_id).locator(".trigger-list li")
         assert "REST API" in route.inner_text() and "GET /hello" in route.inner_text()
         assert route.locator("a").count() == 2  # the Prod and Stage stages' URLs

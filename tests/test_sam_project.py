@@ -26,7 +26,7 @@ def sb():
     from sandbox.sam import TemplateStack
 
     sandbox = Sandbox(SandboxConfig(port=0, web_port=None),
-                      stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml")).start()
+                      startup_stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml")).start()
     yield sandbox
     sandbox.stop()
 
@@ -86,7 +86,7 @@ def test_stream_example_writes_captions_from_the_tables_stream(sb):
 
 
 def test_api_example_answers_at_the_url_its_output_names(sb):
-    stack = sb.stacks.get(sb.applications()[0]["name"])
+    stack = sb.template_stacks.get(sb.applications()[0]["name"])
     url = stack.output("ImagesApiUrl")
     assert url.startswith("http://") and f".execute-api.localhost:{sb.endpoint.port}/images" in url
     assert "images" in get(sb, url)
@@ -133,7 +133,7 @@ def test_saving_a_file_in_a_template_functions_folder_runs_the_new_code_next(sb,
               Handler: app.handler
               Runtime: python3.12
     """))
-    stack = sb.stacks.deploy(app / "template.yaml", "greeter")
+    stack = sb.template_stacks.deploy(app / "template.yaml", "greeter")
     name = stack.resource("Greeter").physical_id
     assert sb.invoke({}, name).result == "v1"
     # (a different length: Python's cached bytecode is checked by the source's size and mtime in seconds)
@@ -162,8 +162,8 @@ def test_a_stack_imports_what_another_exports(sb, tmp_path):
                 deadLetterTargetArn: !ImportValue shared-jobs-arn
                 maxReceiveCount: 2
     """))
-    exporter = sb.stacks.deploy(tmp_path / "exporter.yaml", "exporter")
-    importer = sb.stacks.deploy(tmp_path / "importer.yaml", "importer")
+    exporter = sb.template_stacks.deploy(tmp_path / "exporter.yaml", "exporter")
+    importer = sb.template_stacks.deploy(tmp_path / "importer.yaml", "importer")
     attributes = sb.sqs.get_queue_attributes(QueueUrl=importer.resource("Retries").physical_id,
                                              AttributeNames=["RedrivePolicy"])["Attributes"]
     assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == exporter.output("JobsArn")
@@ -241,7 +241,7 @@ def test_schedule_v2_and_http_api_events_with_path_parameters_run_their_function
           ItemsUrl:
             Value: !Sub https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/items
     """))
-    stack = sb.stacks.deploy(tmp_path / "template.yaml", "items")
+    stack = sb.template_stacks.deploy(tmp_path / "template.yaml", "items")
     name = stack.resource("Items").physical_id
     request = urllib.request.Request(f"{sb.endpoint_url}/_aws/execute-api/{stack.resource('ServerlessHttpApi').physical_id}"
                                      f"/items/42")

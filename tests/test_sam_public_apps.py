@@ -26,7 +26,7 @@ def sb():
     from sandbox.sam import TemplateStack
 
     stack = TemplateStack.from_file(APPS / "hello-world" / "template.yaml", stack_name="sam-app")
-    sandbox = Sandbox(SandboxConfig(port=0, web_port=None), stack=stack).start()
+    sandbox = Sandbox(SandboxConfig(port=0, web_port=None), startup_stack=stack).start()
     yield sandbox
     sandbox.stop()
 
@@ -34,11 +34,11 @@ def sb():
 @pytest.fixture(scope="module")
 def apps(sb) -> dict:
     """Every public app, each deployed from its folder into the running sandbox."""
-    deployed = {"sam-app": sb.stacks.get("sam-app")}
+    deployed = {"sam-app": sb.template_stacks.get("sam-app")}
     for folder, overrides in (("s3-json-logger", {"AppBucketName": "my-json-logger-bucket"}),
                               ("dynamodb-process-stream", {}), ("sqs-payload-logger", {}),
                               ("scheduled-event-logger", {}), ("web-backend", {})):
-        deployed[folder] = sb.stacks.deploy(APPS / folder / "template.yaml", folder, overrides)
+        deployed[folder] = sb.template_stacks.deploy(APPS / folder / "template.yaml", folder, overrides)
     return deployed
 
 

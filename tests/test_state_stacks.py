@@ -30,7 +30,7 @@ def sandbox(state_dir: Path, template: Path | None = None, parameters: dict | No
     from sandbox.sam import TemplateStack
 
     stack = TemplateStack.from_file(template, parameters) if template else None
-    return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir)), stack=stack).start()
+    return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir)), startup_stack=stack).start()
 
 
 def get(sb, url: str):
@@ -125,12 +125,12 @@ def test_a_template_stacks_rest_api_answers_after_a_restart(tmp_path):
     state = tmp_path / "state"
     sb = sandbox(state, app / "template.yaml")
     try:
-        assert get(sb, sb.stack.output("HelloWorldApi")) == {"message": "hello world"}
+        assert get(sb, sb.startup_stack.output("HelloWorldApi")) == {"message": "hello world"}
     finally:
         sb.stop()
     sb = sandbox(state, app / "template.yaml")
     try:
-        assert get(sb, sb.stack.output("HelloWorldApi")) == {"message": "hello world"}
+        assert get(sb, sb.startup_stack.output("HelloWorldApi")) == {"message": "hello world"}
     finally:
         sb.stop()
 
@@ -143,7 +143,7 @@ def test_a_changed_template_is_reported_and_the_kept_stack_still_runs(tmp_path):
     sb = sandbox(state, app / "template.yaml")
     try:
         function = sb.function.function_name
-        queue = sb.stack.resource("SimpleQueue").physical_id
+        queue = sb.startup_stack.resource("SimpleQueue").physical_id
     finally:
         sb.stop()
     template = app / "template.yaml"
@@ -161,7 +161,7 @@ def test_a_changed_template_is_reported_and_the_kept_stack_still_runs(tmp_path):
         [function_info] = application["functions"]
         assert function_info["memory_size"] == 128  # the kept template, not the changed file
         # the queue's URL follows the endpoint to this run's port, and its trigger runs
-        moved = sb.stack.resource("SimpleQueue").physical_id
+        moved = sb.startup_stack.resource("SimpleQueue").physical_id
         assert moved == re.sub(r":\d+/", f":{sb.endpoint.port}/", queue)
         sb.sqs.send_message(QueueUrl=moved, MessageBody="after the restart")
         record = wait_for_record(sb, lambda r: r.function_name == function and r.final, what="the message's invocation")

@@ -65,7 +65,7 @@ def cmd_serve(args) -> int:
     started = time.perf_counter()
     stack = _template_stack(args, config)
     config.state_dir, config.fresh, config.salvage = _state_dir(args, stack), args.fresh, args.salvage
-    sandbox = Sandbox(config, function_from_args(args), stack=stack)
+    sandbox = Sandbox(config, function_from_args(args), startup_stack=stack)
     stopping = threading.Event()
 
     def on_signal(signum, frame):
@@ -217,7 +217,7 @@ ready in {seconds:.2f} s — Ctrl-C stops everything.""", flush=True)
 
 def _then_lines(sandbox, args, function) -> str:
     if args.template:
-        name = getattr(sandbox.stack, "name", "") or (sandbox.applications()[0]["name"] if sandbox.applications() else "")
+        name = getattr(sandbox.startup_stack, "name", "") or (sandbox.applications()[0]["name"] if sandbox.applications() else "")
         return (f"Then:  aws cloudformation describe-stack-resources --stack-name {name}\n"
                 f"       aws logs filter-log-events --log-group-name /aws/lambda/{function.function_name}")
     return (f"Then:  aws s3 cp sample_images/test.jpg s3://{sandbox.config.source_bucket}/test.jpg\n"

@@ -3,7 +3,7 @@ would call: the buckets, the role (step 1), the function and its dead-letter que
 concurrency, and the S3 trigger with its permission (step 4). Step 3 (the Pillow layer) is not needed
 locally: the function runs on this Python, which has Pillow.
 
-A *stack* is what a sandbox creates when it starts (``Sandbox(config, stack=...)``): it has a
+A *stack* is what a sandbox creates when it starts (``Sandbox(config, startup_stack=...)``): it has a
 ``default_function``, ``async_workers``, ``create(sandbox)`` and ``stop()``. :class:`GuideStack` is the
 default; :class:`sandbox.sam.TemplateStack` makes one from a template (``run_local.py --template``).
 """

@@ -114,7 +114,7 @@ class TemplateStack:
         from sandbox.sam.resource_context import Deployment
 
         self._port = sandbox.endpoint.port
-        sandbox.stacks.add(self)
+        sandbox.template_stacks.add(self)
         self.status = "CREATE_IN_PROGRESS"
         deployment = Deployment(self, sandbox)
         done: list[str] = []
@@ -130,7 +130,7 @@ class TemplateStack:
                 self.events.append(StackEvent(logical_id, kind_name, "CREATE_FAILED", reason=reason))
                 self._roll_back(done, deployment)
                 self.status, self.status_reason = "ROLLBACK_COMPLETE", f"{logical_id}: {reason}"
-                sandbox.stacks.save(self)
+                sandbox.template_stacks.save(self)
                 raise TemplateError(f"{self.template.source}: {logical_id} ({kind_name}) could not be created: "
                                     f"{reason}; what had been created was deleted again.") from None
             self.plan.created[logical_id] = created
@@ -140,7 +140,7 @@ class TemplateStack:
         self.complete("CREATE_COMPLETE", sandbox, deployment)
         self._watched = deployment.watched
         self._watch(sandbox)
-        sandbox.stacks.save(self)  # on disk (--state-dir) before anyone hears the stack is there
+        sandbox.template_stacks.save(self)  # on disk (--state-dir) before anyone hears the stack is there
         for line in self.plan.notes + self.warnings:
             _say(sandbox, f"{self.name}: {line}")
 
@@ -175,7 +175,7 @@ class TemplateStack:
         failures = self._roll_back(list(self.plan.created), deployment)
         self.status = "DELETE_FAILED" if failures else "DELETE_COMPLETE"
         self.status_reason = "; ".join(failures)
-        sandbox.stacks.save(self)
+        sandbox.template_stacks.save(self)
 
     def _roll_back(self, done: list[str], deployment) -> list[str]:
         failures = []
@@ -245,7 +245,7 @@ class TemplateStack:
         sandbox starts with is the one the state kept, whose resources came back with it. If the template
         (or its parameters) changed since, the kept one still runs, and a line says so. A stack the state
         has no record of (or only a rolled-back one) is created now."""
-        kept = sandbox.stacks.kept(self.name)
+        kept = sandbox.template_stacks.kept(self.name)
         if kept is None or kept.get("status") == "ROLLBACK_COMPLETE":  # nothing of it exists
             try:
                 self.create(sandbox)
@@ -260,12 +260,12 @@ class TemplateStack:
         current_hash, current_parameters, current_source = \
             template_hash(self.template.text), self.template.parameters, self.template.source
         try:
-            revived = TemplateStack.from_state(kept, sandbox.stacks.exports, sandbox.endpoint_url)
+            revived = TemplateStack.from_state(kept, sandbox.template_stacks.exports, sandbox.endpoint_url)
         except Exception as exc:
             raise ConfigError(f"Stack {self.name} is in the state directory {sandbox.persistence.directory} but "
                               f"cannot be rebuilt from it ({exc}); start with --fresh to create it again.") from None
         self.__dict__.update(revived.__dict__)  # this object stays the sandbox's stack
-        sandbox.stacks.add(self)
+        sandbox.template_stacks.add(self)
         if kept["template_hash"] != current_hash:
             self.restore_notes.append(
                 f"template changed since the state was kept: the stack runs as the state kept it, without the "

@@ -99,11 +99,11 @@ def apply_update(previous, candidate, sandbox) -> None:
                                                 "UPDATE_FAILED", reason=reason)]
         previous.status, previous.status_reason = "UPDATE_ROLLBACK_COMPLETE", f"{deployment.logical_id}: {reason}"
         _say(sandbox, f"{previous.name}: update failed at {deployment.logical_id}: {reason}")
-        sandbox.stacks.save(previous)
+        sandbox.template_stacks.save(previous)
         return
     candidate.events = previous.events + events
     candidate.created_at, candidate.updated_at = previous.created_at, time.time()
     candidate.complete("UPDATE_COMPLETE", sandbox, deployment)
     previous.stop()
-    sandbox.stacks.replace(candidate)
-    sandbox.stacks.save(candidate)  # on disk (--state-dir) before the API answers
+    sandbox.template_stacks.replace(candidate)
+    sandbox.template_stacks.save(candidate)  # on disk (--state-dir) before the API answers
