@@ -14,6 +14,7 @@ from helpers.waiting import eventually
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
 HELD = 100
+pytestmark = pytest.mark.serial  # answers within a wall-clock bound while 100 requests are held: run alone
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from sandbox.tools.bench.memory_buys_cpu import calibrate_iterations
 from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle
 from helpers.waiting import eventually
 
-CPU_BOUND = PROJECT_ROOT / "sandbox" / "bench" / "handlers" / "cpu_bound"
+CPU_BOUND = PROJECT_ROOT / "sandbox" / "tools" / "bench" / "handlers" / "cpu_bound"
 BUSY_LOOP = "x = 0\nwhile True:\n    x += 1\n"
+pytestmark = pytest.mark.serial  # CPU against the wall clock: alone on the cores (make test's second pass)
 
 
 # -- AWS's figures ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def test_node_and_custom_runtime_functions_survive_a_restart_with_their_bootstra
         sandbox.stop()
 
 
+@pytest.mark.serial  # durations under each size's CPU share: alone on the cores
 @needs_node
 def test_tune_measures_the_node_process_under_each_memory_sizes_cpu_share():
     from sandbox.tools import power_tuning

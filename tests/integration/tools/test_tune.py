@@ -15,7 +15,8 @@ from sandbox.tools import power_tuning
 from sandbox.tools.bench.memory_buys_cpu import calibrate_iterations
 from sandbox.tools.power_tuning import Run, SizeResult, TuningResult, parse_report
 
-CPU_BOUND = PROJECT_ROOT / "sandbox" / "bench" / "handlers" / "cpu_bound"
+CPU_BOUND = PROJECT_ROOT / "sandbox" / "tools" / "bench" / "handlers" / "cpu_bound"
+pytestmark = pytest.mark.serial  # calibrates CPU speed and compares sizes' durations: alone on the cores
 
 
 def _size(memory, *durations, status="success"):
