@@ -2,7 +2,7 @@
 
 Units drive the guard as a WSGI app with a fake service behind it; the integration tests send the
 attacks of issue 11 over HTTP to a real sandbox (moto on a free port) and check that nothing changed.
-The same attacks from a real browser are in test_endpoint_access_browser.py.
+The same attacks from a real browser are in tests/browser/test_endpoint_access_browser.py.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """examples/api's README walkthrough runs as written: `run_local.py --example api` (what `make run
-ARGS="--example api"` runs, on a free port: test_examples.py's fixture), then each line of the README's
-bash block in bash with the real AWS CLI and curl, a variable a line sets kept for the next ones, as in a
-person's terminal. A command that fails (an image not resized yet) is run again until it succeeds, as a
-person would."""
+ARGS="--example api"` runs, on a free port: the fixture in this folder's conftest.py), then each line of
+the README's bash block in bash with the real AWS CLI and curl, a variable a line sets kept for the next
+ones, as in a person's terminal. A command that fails (an image not resized yet) is run again until it
+succeeds, as a person would."""
 from __future__ import annotations
 
 import re

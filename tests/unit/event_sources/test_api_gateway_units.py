@@ -1,6 +1,6 @@
 """API Gateway's rules as pure units: routing, the events of both payload formats (checked against
 Powertools' models), the responses built from a function's output, CORS, and the access guard's
-treatment of public execute-api URLs. The same behaviours end to end are in test_api_gateway.py."""
+treatment of public execute-api URLs. The same behaviours end to end are in integration/event_sources/."""
 from __future__ import annotations
 
 import base64

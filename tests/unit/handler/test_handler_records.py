@@ -1,7 +1,7 @@
 """lambda_function.lambda_handler's record logic, with a small fake S3 client in place of boto3's.
 
-The same handler is exercised through a real moto endpoint by tests/test_pipeline.py; here every
-error S3 can return is easy to produce, and nothing needs a server.
+The same handler is exercised through a real moto endpoint by tests/integration/handler/test_pipeline.py;
+here every error S3 can return is easy to produce, and nothing needs a server.
 """
 from __future__ import annotations
 
