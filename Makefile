@@ -34,9 +34,12 @@ run: $(VENV)/.installed-run
 # --dist loadfile keeps each file in one worker: its module sandbox starts once, moto's state stays in one
 # process); then the tests marked `serial` (CPU or latency against the wall clock) run alone. Both passes
 # always run; the exit status fails if either failed (5, "no tests collected", counts as none failed).
-# ARGS narrows both, e.g. ARGS=tests/unit or ARGS="-k cpu". `make test-quick`: the edit loop (no slow tests).
+# ARGS narrows both, e.g. ARGS=tests/unit or ARGS="-k cpu".
+# `make test-quick`: the edit loop (well under a minute): the tests in QUICK that are neither slow nor serial.
 WORKERS ?= 2
 PYTEST_PARALLEL = $(PY) -m pytest -n $(WORKERS) --dist loadfile
+QUICK ?= tests/unit tests/integration/endpoint tests/integration/web tests/integration/handler \
+         tests/integration/telemetry
 
 test: $(VENV)/.installed-test
 	$(PYTEST_PARALLEL) -m "not serial" $(ARGS); first=$$?; \
@@ -44,7 +47,7 @@ test: $(VENV)/.installed-test
 	for status in $$first $$second; do [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status; done
 
 test-quick: $(VENV)/.installed-test
-	$(PYTEST_PARALLEL) -m "not slow and not serial" $(ARGS)
+	$(PYTEST_PARALLEL) -m "not slow and not serial" $(QUICK) $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) run_local.py bench $(ARGS)
