@@ -6,7 +6,7 @@ ARGS   ?=
 # `make run` keeps its state across restarts here (run_local.py --state-dir; `run_local.py reset` empties it).
 STATE_DIR ?= .sandbox-state
 
-.PHONY: run test bench notebook clean
+.PHONY: run test test-quick bench notebook clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "$(PYTHON) is Python " + sys.version.split()[0] + ": the sandbox needs 3.10 or newer; name one, e.g. make run PYTHON=python3.12")'
@@ -30,8 +30,24 @@ run: $(VENV)/.installed-run
 	@echo "Other commands, in another terminal: $(PY) run_local.py --help  (python run_local.py ... uses $(VENV) too)"
 	$(PY) run_local.py --state-dir $(STATE_DIR) $(ARGS)
 
+# `make test`: everything, in two passes. Tests that share the cores run on WORKERS processes (pytest-xdist;
+# --dist loadfile keeps each file in one worker: its module sandbox starts once, moto's state stays in one
+# process); then the tests marked `serial` (CPU or latency against the wall clock) run alone. Both passes
+# always run; the exit status fails if either failed (5, "no tests collected", counts as none failed).
+# ARGS narrows both, e.g. ARGS=tests/unit or ARGS="-k cpu".
+# `make test-quick`: the edit loop (well under a minute): the tests in QUICK that are neither slow nor serial.
+WORKERS ?= 2
+PYTEST_PARALLEL = $(PY) -m pytest -n $(WORKERS) --dist loadfile
+QUICK ?= tests/unit tests/integration/endpoint tests/integration/web tests/integration/handler \
+         tests/integration/telemetry
+
 test: $(VENV)/.installed-test
-	$(PY) -m pytest $(ARGS)
+	$(PYTEST_PARALLEL) -m "not serial" $(ARGS); first=$$?; \
+	$(PY) -m pytest -m serial $(ARGS); second=$$?; \
+	for status in $$first $$second; do [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status; done
+
+test-quick: $(VENV)/.installed-test
+	$(PYTEST_PARALLEL) -m "not slow and not serial" $(QUICK) $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) run_local.py bench $(ARGS)

@@ -23,9 +23,9 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser import models as pt
 
-from conftest import HANDLERS
-from shapes import FORMATS, check_formats, compare, reference
-from waiting import eventually, wait_for_record
+from helpers.paths import HANDLERS
+from helpers.event_shapes import APIGW_FORMATS, check_formats, compare, FORMATS, KNOWN, PENDING, pending_of, reference, SQS_FORMATS
+from helpers.waiting import eventually, wait_for_record
 
 pytestmark = pytest.mark.slow  # one sandbox for the module; the first look at each kind takes seconds
 
@@ -33,23 +33,7 @@ TIME_SCALE = 60  # a sandbox minute per real second: a rate(1 minute) rule fires
 LAMBDA_URI = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{}/invocations"
 
 # Differences being fixed elsewhere: {name: (reason, predicate on (kind, problem))}.
-PENDING: dict = {}
 # Differences found here that nobody is fixing yet: reported, kept visible as xfail until fixed.
-REPORTED = {
-    "rest-resource-id": (
-        "REST API resource ids are moto's 10 characters; AWS's are 6 (roq9wj)",
-        lambda k, p: k == "rest" and "resourceId" in p,
-    ),
-    "http-api-id": (
-        "HTTP API ids are moto's 8 characters; AWS's API ids are 10 (gy415nuibc)",
-        lambda k, p: k.startswith("http") and "apiId" in p,
-    ),
-}
-KNOWN = {**PENDING, **REPORTED}
-
-
-def pending_of(kind: str, problem: str) -> str | None:
-    return next((name for name, (_, applies) in KNOWN.items() if applies(kind, problem)), None)
 
 
 @pytest.fixture(scope="module")
@@ -244,18 +228,6 @@ def sqs_records(sb, arn: str, what: str, count: int = 1) -> list[dict]:
 
     eventually(arrived, what=what)
     return got
-
-
-SQS_FORMATS = {
-    "messageId": "uuid",
-    "md5OfBody": "md5-hex",
-    "eventSourceARN": "sqs-arn",
-    "attributes/SentTimestamp": "epoch-ms",
-    "attributes/ApproximateFirstReceiveTimestamp": "epoch-ms",
-    "attributes/ApproximateReceiveCount": "digits",
-    "attributes/SenderId": "sender-id",
-    "attributes/SequenceNumber": "fifo-sequence",
-}
 
 
 def sqs_record_problems(record: dict, primary: dict, others=(), optional=frozenset()) -> list[str]:
@@ -627,16 +599,6 @@ def expect(event: dict, values: dict) -> list[str]:
         if node != value:
             problems.append(f"{path} = {node!r}; AWS sends {value!r}")
     return problems
-
-
-APIGW_FORMATS = {
-    "requestContext/accountId": "account",
-    "requestContext/apiId": "api-id",
-    "requestContext/requestTime": "clf-time",
-    "requestContext/time": "clf-time",
-    "requestContext/identity/sourceIp": "ip",
-    "requestContext/http/sourceIp": "ip",
-}
 
 
 def api_problems(sb, kind: str) -> list[str]:

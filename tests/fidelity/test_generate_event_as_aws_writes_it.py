@@ -9,8 +9,8 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parser import models as pt
 
-from shapes import check_formats, compare, reference
-from test_events_as_aws_writes_them import APIGW_FORMATS, SQS_FORMATS, pending_of
+from helpers.event_shapes import check_formats, compare, reference
+from helpers.event_shapes import APIGW_FORMATS, pending_of, SQS_FORMATS
 
 S3_FORMATS = {
     "eventTime": "iso-ms-z",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_sandbox
+from helpers.sandboxes import start_sandbox
 
 MOTO_VERSION = importlib.metadata.version("moto")
 CACHE = Path(tempfile.gettempdir()) / f"lambda-sandbox-moto-{MOTO_VERSION}-tests"
