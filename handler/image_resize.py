@@ -539,7 +539,7 @@ def output_key_for(source_key: str, prefix: str, extension: str, accepted_extens
       ``resized-x.png.jpg``).
 
     Distinct keys therefore never share an output key, whatever the prefix, the output format (AUTO
-    picks one per image) and the extensions' case: tests/test_output_key_rule.py proves it over
+    picks one per image) and the extensions' case: tests/unit/handler/test_output_key_rule.py proves it over
     generated keys."""
     accepted = {e.lower() for e in accepted_extensions} | {extension.lower()}
     return prefix + source_key + (extension if _gets_extension(source_key, extension, accepted) else "")
