@@ -4,6 +4,7 @@
 Run by a Python that lacks the sandbox's packages (the system's `python`, with `make run`'s .venv not
 activated), it runs itself again with .venv's Python when .venv exists beside it, and otherwise says in
 one sentence what to do."""
+
 from __future__ import annotations
 
 import os
@@ -30,21 +31,27 @@ def unusable_python(missing: str | None) -> int:
     if python is not None and not os.environ.get("RUN_LOCAL_REEXEC"):
         os.environ["RUN_LOCAL_REEXEC"] = "1"  # once: a .venv that lacks them too gets the sentence below
         why = "lacks the sandbox's packages" if missing else "is older than 3.10"
-        print(f"(run_local.py: {sys.executable} {why}; running it with {python})", file=sys.stderr,
-              flush=True)
+        print(
+            f"(run_local.py: {sys.executable} {why}; running it with {python})", file=sys.stderr, flush=True
+        )
         if os.name == "nt":  # Windows has no exec: run it as a child and pass its exit code on
             return subprocess.call([str(python), str(HERE / "run_local.py"), *sys.argv[1:]])
         os.execv(str(python), [str(python), str(HERE / "run_local.py"), *sys.argv[1:]])
     if missing is None:
-        print(f"run_local.py: the sandbox needs Python 3.10 or newer; {sys.executable} is "
-              f"{sys.version.split()[0]}: run `make run PYTHON=python3.12` (or any 3.10+) once, then use "
-              f"`.venv/bin/python run_local.py ...`.", file=sys.stderr)
+        print(
+            f"run_local.py: the sandbox needs Python 3.10 or newer; {sys.executable} is "
+            f"{sys.version.split()[0]}: run `make run PYTHON=python3.12` (or any 3.10+) once, then use "
+            f"`.venv/bin/python run_local.py ...`.",
+            file=sys.stderr,
+        )
         return 2
-    print(f"run_local.py: the sandbox's packages are not installed for {sys.executable} (no module named "
-          f"{missing!r}): run `make run` once (or `python -m venv .venv` and `.venv/bin/python -m pip "
-          f"install -e .`), then use `.venv/bin/python run_local.py ...` (on Windows "
-          f"`.venv\\Scripts\\python.exe run_local.py ...`); docs/getting-started.md has the details.",
-          file=sys.stderr)
+    print(
+        f"run_local.py: the sandbox's packages are not installed for {sys.executable} (no module named "
+        f"{missing!r}): run `make run` once (or `python -m venv .venv` and `.venv/bin/python -m pip "
+        f"install -e .`), then use `.venv/bin/python run_local.py ...` (on Windows "
+        f"`.venv\\Scripts\\python.exe run_local.py ...`); docs/getting-started.md has the details.",
+        file=sys.stderr,
+    )
     return 2
 
 

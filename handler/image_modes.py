@@ -18,8 +18,9 @@ HIGH_BIT_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N", "I;16S", "F")
 def has_alpha(im: Image.Image) -> bool:
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         return True
-    return im.info.get("transparency") is not None and (im.mode in ("P", "L", "RGB", "1")
-                                                         or im.mode in HIGH_BIT_GREY)
+    return im.info.get("transparency") is not None and (
+        im.mode in ("P", "L", "RGB", "1") or im.mode in HIGH_BIT_GREY
+    )
 
 
 def working_mode(mode: str, alpha: bool) -> str:
@@ -72,7 +73,10 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             out = ImageCms.profileToProfile(
-                im, src, ImageCms.createProfile("sRGB"), outputMode="RGB",
+                im,
+                src,
+                ImageCms.createProfile("sRGB"),
+                outputMode="RGB",
                 renderingIntent=ImageCms.Intent.PERCEPTUAL,
             )
             if out is not None:
@@ -94,8 +98,9 @@ def _flatten(im: Image.Image, background: tuple) -> Image.Image:
     return base
 
 
-def normalise_mode(im: Image.Image, work_mode: str, keep_alpha: bool, background: tuple,
-                    icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+def normalise_mode(
+    im: Image.Image, work_mode: str, keep_alpha: bool, background: tuple, icc: bytes | None
+) -> tuple[Image.Image, bytes | None]:
     """Convert the decoded image to ``work_mode`` (L / LA / RGB / RGBA), flattening alpha onto the
     background when the output keeps none. Returns the image and the ICC profile still valid for it."""
     mode = im.mode

@@ -11,24 +11,8 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
-
-from PIL import Image, ImageColor
-
-# The decoders of the allow-list, imported once (during INIT in Lambda) rather than on the first
-# image: Image.open() would otherwise import all ~40 of Pillow's plugins the first time it meets a
-# format that preinit() does not load (WebP, TIFF). This way every image starts from the same
-# memory, whatever the function processed before.
-from PIL import (  # noqa: F401  (registered with Image.open by being imported)
-    BmpImagePlugin,
-    GifImagePlugin,
-    JpegImagePlugin,
-    MpoImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    WebPImagePlugin,
-)
 
 from image_modes import has_alpha, normalise_mode, working_mode
 from memory_budget import (  # noqa: F401 - MIB, RUNTIME_BASELINE_MB and the two memory calls are re-exported
@@ -38,6 +22,22 @@ from memory_budget import (  # noqa: F401 - MIB, RUNTIME_BASELINE_MB and the two
     estimate_bytes,
     memory_in_use,
     release_freed_memory_promptly,
+)
+
+# The decoders of the allow-list, imported once (during INIT in Lambda) rather than on the first
+# image: Image.open() would otherwise import all ~40 of Pillow's plugins the first time it meets a
+# format that preinit() does not load (WebP, TIFF). This way every image starts from the same
+# memory, whatever the function processed before.
+from PIL import (  # noqa: F401  (registered with Image.open by being imported)
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageColor,
+    JpegImagePlugin,
+    MpoImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
 )
 
 __all__ = [
@@ -157,8 +157,9 @@ class ImageTooLarge(ImageRejected):
 # ------------------------------------------------------------------------------------------ the step
 
 
-def resize_image(data: bytes, settings: ResizeSettings | None = None, *,
-                 bytes_in_use: int | None = None) -> ResizedImage:
+def resize_image(
+    data: bytes, settings: ResizeSettings | None = None, *, bytes_in_use: int | None = None
+) -> ResizedImage:
     """Resize one image. Raises an ``ImageRejected`` subclass (one-sentence message) for anything
     that is not a resizable image; any other exception is a bug.
 
@@ -212,11 +213,14 @@ def _resize_opened(im: Image.Image, data: bytes, settings: ResizeSettings, bytes
     # images are alive (this is what lets a 50 MP JPEG fit into 128 MB).
     # 4. Mode for the output: 8-bit, alpha kept or flattened, CMYK through its profile.
     try:
-        converted, keep_icc = normalise_mode(im, plan.work_mode, plan.keep_alpha, settings.background,
-                                             plan.icc)
+        converted, keep_icc = normalise_mode(
+            im, plan.work_mode, plan.keep_alpha, settings.background, plan.icc
+        )
     except (ValueError, OSError) as exc:
-        raise UnsupportedFormat(f"The colour mode {plan.source_mode} of this {plan.source_format} cannot "
-                                f"be converted: {_describe(exc)}.") from None
+        raise UnsupportedFormat(
+            f"The colour mode {plan.source_mode} of this {plan.source_format} cannot "
+            f"be converted: {_describe(exc)}."
+        ) from None
     work = _replace(im, im, converted)
     del converted  # or the full-size converted image would stay alive through the steps below
     # 5. Resample to the exact target size; skipped when the reduced-scale decode already has it.
@@ -228,11 +232,22 @@ def _resize_opened(im: Image.Image, data: bytes, settings: ResizeSettings, bytes
     # 7. Encode.
     content_type, extension, _ = OUTPUT_FORMATS[plan.out_format]
     return ResizedImage(
-        data=_encode(work, plan, settings, keep_icc), format=plan.out_format, content_type=content_type,
-        extension=extension, width=work.width, height=work.height, source_format=plan.source_format,
-        source_mode=plan.source_mode, source_width=plan.source_size[0], source_height=plan.source_size[1],
-        orientation=source_orientation, decoded_width=decoded[0], decoded_height=decoded[1],
-        animated=plan.animated, icc_profile_kept=bool(keep_icc), estimated_peak_bytes=needed,
+        data=_encode(work, plan, settings, keep_icc),
+        format=plan.out_format,
+        content_type=content_type,
+        extension=extension,
+        width=work.width,
+        height=work.height,
+        source_format=plan.source_format,
+        source_mode=plan.source_mode,
+        source_width=plan.source_size[0],
+        source_height=plan.source_size[1],
+        orientation=source_orientation,
+        decoded_width=decoded[0],
+        decoded_height=decoded[1],
+        animated=plan.animated,
+        icc_profile_kept=bool(keep_icc),
+        estimated_peak_bytes=needed,
     )
 
 
@@ -255,9 +270,14 @@ def _read_header(im: Image.Image, settings: ResizeSettings) -> _Plan:
     if source_w < 1 or source_h < 1:
         raise CorruptImage(f"The header declares an empty {source_w}x{source_h} image.")
     orientation = _orientation(im)
-    return _Plan(source_format=im.format or "unknown", source_mode=im.mode, source_size=(source_w, source_h),
-                 animated=animated, orientation=orientation,
-                 target=_stored_target(im.size, orientation, settings))
+    return _Plan(
+        source_format=im.format or "unknown",
+        source_mode=im.mode,
+        source_size=(source_w, source_h),
+        animated=animated,
+        orientation=orientation,
+        target=_stored_target(im.size, orientation, settings),
+    )
 
 
 def _stored_target(size: tuple[int, int], orientation: int, settings: ResizeSettings) -> tuple[int, int]:
@@ -289,15 +309,24 @@ def _choose_output(im: Image.Image, plan: _Plan, settings: ResizeSettings) -> No
         plan.work_mode = "RGBA" if plan.work_mode == "LA" else "RGB"  # WebP has no grey modes
 
 
-def _check_memory(im: Image.Image, data: bytes, plan: _Plan, settings: ResizeSettings,
-                  bytes_in_use: int) -> int:
+def _check_memory(
+    im: Image.Image, data: bytes, plan: _Plan, settings: ResizeSettings, bytes_in_use: int
+) -> int:
     """What the steps will add to what the process holds, against the function's memory size; returns
     the predicted peak."""
     source_w, source_h = plan.source_size
     needed = bytes_in_use + estimate_bytes(
-        im, data, full=plan.source_size, decoded=im.size, target=plan.target, work_mode=plan.work_mode,
-        has_alpha=has_alpha(im), keep_alpha=plan.keep_alpha, rotate=plan.orientation != 1,
-        out_format=plan.out_format, settings=settings,
+        im,
+        data,
+        full=plan.source_size,
+        decoded=im.size,
+        target=plan.target,
+        work_mode=plan.work_mode,
+        has_alpha=has_alpha(im),
+        keep_alpha=plan.keep_alpha,
+        rotate=plan.orientation != 1,
+        out_format=plan.out_format,
+        settings=settings,
     )
     if needed > settings.memory_size_mb * MIB:
         need_mb = math.ceil(needed / MIB)
@@ -340,8 +369,10 @@ def _encode(work: Image.Image, plan: _Plan, settings: ResizeSettings, keep_icc: 
     try:
         work.save(buf, plan.out_format, **params)
     except (ValueError, OSError) as exc:
-        raise UnsupportedFormat(f"The {plan.source_mode} {plan.source_format} could not be written as "
-                                f"{plan.out_format}: {_describe(exc)}.") from None
+        raise UnsupportedFormat(
+            f"The {plan.source_mode} {plan.source_format} could not be written as "
+            f"{plan.out_format}: {_describe(exc)}."
+        ) from None
     return buf.getvalue()
 
 
@@ -355,8 +386,9 @@ def _env_str(environ: Mapping[str, str], name: str, default: str) -> str:
     return value.strip()
 
 
-def env_int(environ: Mapping[str, str], name: str, default: int | None, minimum: int,
-            maximum: int | None = None) -> int | None:
+def env_int(
+    environ: Mapping[str, str], name: str, default: int | None, minimum: int, maximum: int | None = None
+) -> int | None:
     """Read an integer setting; ``ValueError`` names the variable and the allowed range."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -405,7 +437,7 @@ class ResizeSettings:
             raise ValueError(f"quality must be from 1 to 100, got {self.quality!r}.")
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "ResizeSettings":
+    def from_environ(cls, environ: Mapping[str, str]) -> ResizeSettings:
         """Read and validate the settings; ``ValueError`` names the variable and what is allowed."""
         raw_scale = environ.get("RESIZE_SCALE")
         scale = 0.5
@@ -513,13 +545,64 @@ def target_size(width: int, height: int, settings: ResizeSettings) -> tuple[int,
 # Extensions that name a file type. A key ending in one that does not match the output's bytes
 # gets the output's extension added; any other ending (none, ``.v2``, ``.20240101``) is part of the
 # name and stays as it is.
-TYPE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".tif", ".tiff", ".bmp",
-    ".dib", ".mpo", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".ico", ".cur", ".svg", ".svgz",
-    ".psd", ".xcf", ".eps", ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".pnm", ".dng", ".cr2", ".cr3",
-    ".nef", ".arw", ".orf", ".rw2", ".raf", ".raw", ".pdf", ".txt", ".zip", ".gz", ".html", ".htm",
-    ".json", ".xml", ".csv", ".bin", ".dat", ".mp4", ".mov",
-})
+TYPE_EXTENSIONS = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".apng",
+        ".webp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".dib",
+        ".mpo",
+        ".heic",
+        ".heif",
+        ".avif",
+        ".jxl",
+        ".jp2",
+        ".j2k",
+        ".ico",
+        ".cur",
+        ".svg",
+        ".svgz",
+        ".psd",
+        ".xcf",
+        ".eps",
+        ".tga",
+        ".pcx",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".dng",
+        ".cr2",
+        ".cr3",
+        ".nef",
+        ".arw",
+        ".orf",
+        ".rw2",
+        ".raf",
+        ".raw",
+        ".pdf",
+        ".txt",
+        ".zip",
+        ".gz",
+        ".html",
+        ".htm",
+        ".json",
+        ".xml",
+        ".csv",
+        ".bin",
+        ".dat",
+        ".mp4",
+        ".mov",
+    }
+)
 
 
 def output_key_for(source_key: str, prefix: str, extension: str, accepted_extensions=()) -> str:
@@ -565,7 +648,7 @@ def _gets_extension(key: str, extension: str, accepted: set) -> bool:
             return ext.lower() in TYPE_EXTENSIONS
         if ext != extension:
             return False
-        key = key[:-len(extension)]
+        key = key[: -len(extension)]
 
 
 def _draft_request(width: int, height: int, target: tuple[int, int]) -> tuple[int, int] | None:
@@ -614,7 +697,7 @@ def _jpeg_precision(data: bytes) -> int | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 2
             continue
-        length = int.from_bytes(data[i + 2:i + 4], "big")
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
         i += 2 + length
     return None
 
@@ -622,7 +705,7 @@ def _jpeg_precision(data: bytes) -> int | None:
 def _classify_unidentified(data: bytes) -> ImageRejected:
     """Pillow's allow-listed openers all declined the bytes: say why as precisely as we can."""
     for offset, magic, name in _KNOWN_OTHER_FORMATS:
-        if data[offset:offset + len(magic)] == magic:
+        if data[offset : offset + len(magic)] == magic:
             return UnsupportedFormat(
                 f"{name} images are not accepted; accepted formats are {', '.join(ACCEPTED_FORMATS)}."
             )
@@ -643,10 +726,7 @@ def _classify_unidentified(data: bytes) -> ImageRejected:
                         "save it as an ordinary 8-bit JPEG."
                     )
             return CorruptImage(f"The {name} header is damaged or cut short, so the image cannot be read.")
-    return NotAnImage(
-        "The object is not an image in an accepted format "
-        f"({', '.join(ACCEPTED_FORMATS)})."
-    )
+    return NotAnImage(f"The object is not an image in an accepted format ({', '.join(ACCEPTED_FORMATS)}).")
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,13 +20,13 @@ import boto3
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError as BotoConnectionError,
     HTTPClientError,
     IncompleteReadError,
     ResponseStreamingError,
 )
-from PIL import Image
-
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 from image_resize import (
     MIB,
     OUTPUT_FORMATS,
@@ -38,6 +38,7 @@ from image_resize import (
     release_freed_memory_promptly,
     resize_image,
 )
+from PIL import Image
 from settings import DEFAULTS
 
 # The Lambda Python runtime installs a handler on the root logger that prints
@@ -46,11 +47,24 @@ logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
 # S3 error codes worth retrying: throttling and server-side failures.
-TRANSIENT_S3_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",
-    "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeoutException",
-    "OperationAborted", "503", "500", "502", "504",
-})
+TRANSIENT_S3_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "OperationAborted",
+        "503",
+        "500",
+        "502",
+        "504",
+    }
+)
 
 
 class RetryableEventError(Exception):
@@ -63,8 +77,7 @@ class Settings:
 
     def __init__(self, environ):
         environ = {**DEFAULTS, **environ}
-        self.destination_bucket = (environ["DESTINATION_BUCKET"].strip()
-                                   or DEFAULTS["DESTINATION_BUCKET"])
+        self.destination_bucket = environ["DESTINATION_BUCKET"].strip() or DEFAULTS["DESTINATION_BUCKET"]
         self.output_key_prefix = environ["OUTPUT_KEY_PREFIX"]  # may be empty: checked per record
         self.max_input_bytes = env_int(environ, "MAX_INPUT_BYTES", int(DEFAULTS["MAX_INPUT_BYTES"]), 1)
         self.resize = ResizeSettings.from_environ(environ)
@@ -124,8 +137,10 @@ def lambda_handler(event, context):
 
     summary = {
         "records": len(records),
-        **{status: sum(r["status"] == status for r in results)
-           for status in ("resized", "skipped", "rejected", "failed")},
+        **{
+            status: sum(r["status"] == status for r in results)
+            for status in ("resized", "skipped", "rejected", "failed")
+        },
         "results": results,
     }
     if retryable:
@@ -166,8 +181,18 @@ def process_record(record, index: int = 0):
     result.update(status="resized", outputBucket=destination, outputKey=out_key, **resized.as_dict())
     logger.info(
         "Resized s3://%s/%s (%dx%d %s) to s3://%s/%s (%dx%d %s, %d bytes) in %.0f ms",
-        bucket, key, resized.source_width, resized.source_height, resized.source_format,
-        destination, out_key, resized.width, resized.height, resized.format, len(resized.data), elapsed_ms,
+        bucket,
+        key,
+        resized.source_width,
+        resized.source_height,
+        resized.source_format,
+        destination,
+        out_key,
+        resized.width,
+        resized.height,
+        resized.format,
+        len(resized.data),
+        elapsed_ms,
     )
     return result, None
 
@@ -199,12 +224,18 @@ def _read_record(record, result: dict) -> tuple[str, str]:
     prefix = SETTINGS.output_key_prefix
     if bucket == SETTINGS.destination_bucket:
         if not prefix:
-            raise _reject(result, "OUTPUT_KEY_PREFIX is empty and DESTINATION_BUCKET is the source bucket, "
-                                  "so the output would overwrite the source; set a prefix or another "
-                                  "destination bucket.")
+            raise _reject(
+                result,
+                "OUTPUT_KEY_PREFIX is empty and DESTINATION_BUCKET is the source bucket, "
+                "so the output would overwrite the source; set a prefix or another "
+                "destination bucket.",
+            )
         if key.startswith(prefix):
-            raise _skip(result, f"The key starts with OUTPUT_KEY_PREFIX {prefix!r} in the destination "
-                                "bucket, so it is this function's own output (loop guard).")
+            raise _skip(
+                result,
+                f"The key starts with OUTPUT_KEY_PREFIX {prefix!r} in the destination "
+                "bucket, so it is this function's own output (loop guard).",
+            )
     size = (record.get("s3", {}).get("object") or {}).get("size")
     if isinstance(size, int) and size > SETTINGS.max_input_bytes:
         raise _reject(result, _too_many_bytes(size, SETTINGS.max_input_bytes))
@@ -232,8 +263,10 @@ def _fetch(bucket: str, key: str, record, result: dict) -> bytes:
 def _refuse_download(response: dict, bucket: str, result: dict) -> _RecordEnded | None:
     metadata = response.get("Metadata") or {}
     if bucket == SETTINGS.destination_bucket and metadata.get("resized-from"):
-        return _skip(result, "The object carries this function's resized-from metadata, so it is an "
-                             "output (loop guard).")
+        return _skip(
+            result,
+            "The object carries this function's resized-from metadata, so it is an output (loop guard).",
+        )
     length = response.get("ContentLength")
     if isinstance(length, int) and length > SETTINGS.max_input_bytes:
         return _reject(result, _too_many_bytes(length, SETTINGS.max_input_bytes))
@@ -251,14 +284,18 @@ def _download_would_not_fit(length, memory_size_mb: int) -> str | None:
     if not isinstance(length, int) or in_use is None or in_use + length <= memory_size_mb * MIB:
         return None
     need_mb = math.ceil((in_use + length) / MIB)
-    return (f"The object is {length:,} bytes: with the {in_use / MIB:.0f} MB the function already holds, "
-            f"downloading it needs about {need_mb} MB of its {memory_size_mb} MB; it was not downloaded - "
-            f"raise the function's memory size to at least {min(10_240, 64 * math.ceil(need_mb / 64))} MB.")
+    return (
+        f"The object is {length:,} bytes: with the {in_use / MIB:.0f} MB the function already holds, "
+        f"downloading it needs about {need_mb} MB of its {memory_size_mb} MB; it was not downloaded - "
+        f"raise the function's memory size to at least {min(10_240, 64 * math.ceil(need_mb / 64))} MB."
+    )
 
 
 def _too_many_bytes(size: int, limit: int) -> str:
-    return (f"The object is {size:,} bytes, above MAX_INPUT_BYTES={limit:,}; it was not downloaded - "
-            "raise MAX_INPUT_BYTES (and the memory size) if such files are expected.")
+    return (
+        f"The object is {size:,} bytes, above MAX_INPUT_BYTES={limit:,}; it was not downloaded - "
+        "raise MAX_INPUT_BYTES (and the memory size) if such files are expected."
+    )
 
 
 # ------------------------------------------------------------------------------------ 3. resize
@@ -326,16 +363,27 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return code in TRANSIENT_S3_CODES or (isinstance(status, int) and status >= 500)
     # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError, ...
-    return isinstance(exc, (BotoConnectionError, HTTPClientError, IncompleteReadError,
-                            ResponseStreamingError, ConnectionError, TimeoutError))
+    return isinstance(
+        exc,
+        (
+            BotoConnectionError,
+            HTTPClientError,
+            IncompleteReadError,
+            ResponseStreamingError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
 
 
 def _s3_failure(result: dict, exc: Exception, operation: str, bucket: str, key: str) -> _RecordEnded:
     """Transient: raised after the other records so Lambda retries the event (rewriting the same
     output keys is harmless). Permanent: rejected. Anything else is a bug: logged and raised later."""
     if is_transient(exc):
-        reason = (f"{operation} s3://{bucket}/{key} failed with a transient error ({_error_text(exc)}); "
-                  "the event will be retried.")
+        reason = (
+            f"{operation} s3://{bucket}/{key} failed with a transient error ({_error_text(exc)}); "
+            "the event will be retried."
+        )
         logger.warning("Transient failure for %s: %s", result.get("key"), reason)
         result.update(status="failed", retryable=True, reason=reason)
         return _RecordEnded(exc)
@@ -345,8 +393,10 @@ def _s3_failure(result: dict, exc: Exception, operation: str, bucket: str, key: 
             reason = "The object no longer exists (deleted before it was processed)."
         elif code in ("AccessDenied", "403"):
             action = "s3:GetObject" if operation == "GetObject" else "s3:PutObject"
-            reason = (f"{operation} s3://{bucket}/{key} was denied; give the function's role {action} "
-                      f"on arn:aws:s3:::{bucket}/*.")
+            reason = (
+                f"{operation} s3://{bucket}/{key} was denied; give the function's role {action} "
+                f"on arn:aws:s3:::{bucket}/*."
+            )
         elif code == "NoSuchBucket":
             reason = f"The bucket {bucket!r} does not exist; create it or set DESTINATION_BUCKET."
         else:

@@ -15,9 +15,8 @@ import os
 import struct
 from dataclasses import dataclass
 
-from PIL import Image
-
 from image_modes import HIGH_BIT_GREY, working_mode
+from PIL import Image
 
 # What the runtime itself occupies before the first image: Python, the runtime client, boto3 with
 # an S3 client and Pillow with the allow-list's plugins. 52 MB is the resident memory measured for
@@ -109,8 +108,8 @@ def _jpeg_layout(data: bytes) -> _JpegLayout | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
             i += 2
             continue
-        length = int.from_bytes(data[i + 2:i + 4], "big")
-        body = data[i + 4:i + 2 + length]
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        body = data[i + 4 : i + 2 + length]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn
             if len(body) < 6:
                 return None
@@ -135,8 +134,8 @@ def _riff_chunks(data: bytes, start: int, end: int):
     """(fourcc, offset of body, size) of each RIFF chunk between ``start`` and ``end``."""
     i = start
     while i + 8 <= end:
-        fourcc = data[i:i + 4]
-        size = int.from_bytes(data[i + 4:i + 8], "little")
+        fourcc = data[i : i + 4]
+        size = int.from_bytes(data[i + 4 : i + 8], "little")
         yield fourcc, i + 8, size
         i += 8 + size + (size & 1)
 
@@ -186,8 +185,9 @@ def _tiff_decoder_bytes(im: Image.Image) -> int:
     return buffer
 
 
-def _decoder_bytes(im: Image.Image, data: bytes, full: tuple[int, int],
-                   decoded: tuple[int, int]) -> tuple[int, int]:
+def _decoder_bytes(
+    im: Image.Image, data: bytes, full: tuple[int, int], decoded: tuple[int, int]
+) -> tuple[int, int]:
     """(transient, held): what the decoder needs besides the image while ``load()`` runs, and what
     it keeps after it until the source image is released."""
     fmt = im.format
@@ -247,9 +247,20 @@ def _pillow_bytes(mode: str, size: tuple[int, int]) -> int:
     return size[0] * size[1] * _BYTES_PER_PIXEL.get(mode, 4)
 
 
-def estimate_bytes(im: Image.Image, data: bytes, *, full: tuple[int, int], decoded: tuple[int, int],
-                   target: tuple[int, int], work_mode: str, has_alpha: bool, keep_alpha: bool,
-                   rotate: bool, out_format: str, settings) -> int:
+def estimate_bytes(
+    im: Image.Image,
+    data: bytes,
+    *,
+    full: tuple[int, int],
+    decoded: tuple[int, int],
+    target: tuple[int, int],
+    work_mode: str,
+    has_alpha: bool,
+    keep_alpha: bool,
+    rotate: bool,
+    out_format: str,
+    settings,
+) -> int:
     """Upper estimate, from the header only, of the memory the image step's stages add to what the
     process holds before them (the downloaded bytes included), in bytes. Walks the stages in the
     order ``image_resize`` runs them, with the images and buffers alive at each moment."""
@@ -277,8 +288,15 @@ def estimate_bytes(im: Image.Image, data: bytes, *, full: tuple[int, int], decod
     return ledger.peak + _FIXED_OVERHEAD
 
 
-def _mode_bytes(ledger: _Ledger, mode: str, decoded: tuple[int, int], decoded_image: int, work_mode: str,
-                has_alpha: bool, keep_alpha: bool) -> int:
+def _mode_bytes(
+    ledger: _Ledger,
+    mode: str,
+    decoded: tuple[int, int],
+    decoded_image: int,
+    work_mode: str,
+    has_alpha: bool,
+    keep_alpha: bool,
+) -> int:
     """Each conversion of ``image_modes.normalise_mode`` makes a new image while the one before is
     alive; the decoded image is closed once something has replaced it. Returns the bytes of the image
     the next stage reads."""
@@ -315,8 +333,14 @@ def _mode_bytes(ledger: _Ledger, mode: str, decoded: tuple[int, int], decoded_im
     return current
 
 
-def _resample_bytes(ledger: _Ledger, decoded: tuple[int, int], target: tuple[int, int], work_mode: str,
-                    source: int, resampling: str) -> int:
+def _resample_bytes(
+    ledger: _Ledger,
+    decoded: tuple[int, int],
+    target: tuple[int, int],
+    work_mode: str,
+    source: int,
+    resampling: str,
+) -> int:
     """Two passes: a horizontal one into a temporary image, then a vertical one; images with alpha
     are premultiplied first and converted back after. Returns the bytes of the resampled image."""
     if decoded == target:

@@ -58,8 +58,9 @@ def add_noise(img: Image.Image, seed: int, amplitude: int = 6) -> Image.Image:
     return ImageChops.add(img, n, scale=1.0, offset=-128)
 
 
-def vertical_gradient(size: tuple[int, int], top: tuple[int, int, int],
-                      bottom: tuple[int, int, int]) -> Image.Image:
+def vertical_gradient(
+    size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]
+) -> Image.Image:
     w, h = size
     column = Image.new("RGB", (1, h))
     for y in range(h):
@@ -96,8 +97,10 @@ def landscape(size: tuple[int, int], seed: int) -> Image.Image:
     img.paste((250, 250, 252), mask=clouds.filter(ImageFilter.GaussianBlur(w // 120 + 2)))
 
     # Two mountain ranges, far (bluish) and near (green-grey).
-    for base, height, colour, step in ((horizon, 0.30, (110, 130, 160), w // 14),
-                                       (horizon, 0.20, (70, 100, 80), w // 22)):
+    for base, height, colour, step in (
+        (horizon, 0.30, (110, 130, 160), w // 14),
+        (horizon, 0.20, (70, 100, 80), w // 22),
+    ):
         points = [(0, base)]
         x = 0
         while x <= w:
@@ -124,8 +127,10 @@ def landscape(size: tuple[int, int], seed: int) -> Image.Image:
         tw = th // 3
         ty = horizon + rng.randrange(0, h // 40)
         draw.rectangle((tx - tw // 10, ty - th // 5, tx + tw // 10, ty), fill=(60, 40, 25))
-        draw.polygon([(tx, ty - th), (tx - tw, ty - th // 5), (tx + tw, ty - th // 5)],
-                     fill=(25 + rng.randrange(20), 70 + rng.randrange(30), 35))
+        draw.polygon(
+            [(tx, ty - th), (tx - tw, ty - th // 5), (tx + tw, ty - th // 5)],
+            fill=(25 + rng.randrange(20), 70 + rng.randrange(30), 35),
+        )
 
     # A little softness like a real lens, then sensor noise.
     img = img.filter(ImageFilter.GaussianBlur(0.8))
@@ -134,8 +139,14 @@ def landscape(size: tuple[int, int], seed: int) -> Image.Image:
 
 def label(img: Image.Image, text: str, size: int, xy: tuple[int, int]) -> None:
     """Caption with a dark outline so it is legible on any background."""
-    ImageDraw.Draw(img).text(xy, text, font=font(size), fill=(255, 255, 255),
-                             stroke_width=max(2, size // 14), stroke_fill=(0, 0, 0))
+    ImageDraw.Draw(img).text(
+        xy,
+        text,
+        font=font(size),
+        fill=(255, 255, 255),
+        stroke_width=max(2, size // 14),
+        stroke_fill=(0, 0, 0),
+    )
 
 
 def make_test_jpg() -> Image.Image:
@@ -151,14 +162,25 @@ def make_transparent_logo() -> Image.Image:
     big = Image.new("RGBA", (size * scale, size * scale), (0, 0, 0, 0))
     d = ImageDraw.Draw(big)
     c = size * scale // 2
-    d.ellipse((c - 900, c - 900, c + 900, c + 900), fill=(255, 153, 0, 110))   # ring
+    d.ellipse((c - 900, c - 900, c + 900, c + 900), fill=(255, 153, 0, 110))  # ring
     d.ellipse((c - 720, c - 720, c + 720, c + 720), fill=(0, 0, 0, 0))
-    d.ellipse((c - 640, c - 640, c + 640, c + 640), fill=(35, 47, 62, 255))    # disc
-    d.polygon([(c - 330, c + 300), (c - 60, c - 380), (c + 60, c - 380), (c + 330, c + 300),
-               (c + 180, c + 300), (c, c - 170), (c - 180, c + 300)], fill=(255, 153, 0, 255))
+    d.ellipse((c - 640, c - 640, c + 640, c + 640), fill=(35, 47, 62, 255))  # disc
+    d.polygon(
+        [
+            (c - 330, c + 300),
+            (c - 60, c - 380),
+            (c + 60, c - 380),
+            (c + 330, c + 300),
+            (c + 180, c + 300),
+            (c, c - 170),
+            (c - 180, c + 300),
+        ],
+        fill=(255, 153, 0, 255),
+    )
     logo = big.resize((size, size), Image.Resampling.LANCZOS)
-    ImageDraw.Draw(logo).text((size // 2, size - 70), "LOGO", font=font(44),
-                              fill=(35, 47, 62, 255), anchor="mm")
+    ImageDraw.Draw(logo).text(
+        (size // 2, size - 70), "LOGO", font=font(44), fill=(35, 47, 62, 255), anchor="mm"
+    )
     return logo
 
 
@@ -168,14 +190,38 @@ def up_arrow(img: Image.Image) -> None:
     d = ImageDraw.Draw(img)
     cx, top = w // 2, int(h * 0.12)
     shaft_w, head_w, head_h, bottom = w // 10, w // 3, h // 6, int(h * 0.62)
-    d.polygon([(cx, top), (cx + head_w // 2, top + head_h), (cx + shaft_w // 2, top + head_h),
-               (cx + shaft_w // 2, bottom), (cx - shaft_w // 2, bottom),
-               (cx - shaft_w // 2, top + head_h), (cx - head_w // 2, top + head_h)],
-              fill=(220, 30, 30), outline=(255, 255, 255), width=6)
-    d.text((cx, int(h * 0.74)), "UP", font=font(h // 8), fill=(220, 30, 30), anchor="mm",
-           stroke_width=8, stroke_fill=(255, 255, 255))
-    d.text((cx, int(h * 0.86)), "EXIF Orientation 6", font=font(h // 26), fill=(255, 255, 255),
-           anchor="mm", stroke_width=3, stroke_fill=(0, 0, 0))
+    d.polygon(
+        [
+            (cx, top),
+            (cx + head_w // 2, top + head_h),
+            (cx + shaft_w // 2, top + head_h),
+            (cx + shaft_w // 2, bottom),
+            (cx - shaft_w // 2, bottom),
+            (cx - shaft_w // 2, top + head_h),
+            (cx - head_w // 2, top + head_h),
+        ],
+        fill=(220, 30, 30),
+        outline=(255, 255, 255),
+        width=6,
+    )
+    d.text(
+        (cx, int(h * 0.74)),
+        "UP",
+        font=font(h // 8),
+        fill=(220, 30, 30),
+        anchor="mm",
+        stroke_width=8,
+        stroke_fill=(255, 255, 255),
+    )
+    d.text(
+        (cx, int(h * 0.86)),
+        "EXIF Orientation 6",
+        font=font(h // 26),
+        fill=(255, 255, 255),
+        anchor="mm",
+        stroke_width=3,
+        stroke_fill=(0, 0, 0),
+    )
 
 
 def make_portrait_exif6() -> tuple[Image.Image, Image.Exif]:
@@ -211,10 +257,10 @@ def make_holiday_photo() -> tuple[Image.Image, Image.Exif]:
     # A location (a lake shore in the Alps), like a phone records it. EXIF and GPS
     # survive a Pillow save unless the handler drops them.
     gps = exif.get_ifd(GPS_IFD)
-    gps[1] = "N"                      # GPSLatitudeRef
-    gps[2] = (46.0, 30.0, 36.0)       # GPSLatitude
-    gps[3] = "E"                      # GPSLongitudeRef
-    gps[4] = (7.0, 43.0, 12.0)        # GPSLongitude
+    gps[1] = "N"  # GPSLatitudeRef
+    gps[2] = (46.0, 30.0, 36.0)  # GPSLatitude
+    gps[3] = "E"  # GPSLongitudeRef
+    gps[4] = (7.0, 43.0, 12.0)  # GPSLongitude
     return img, exif
 
 

@@ -3,6 +3,7 @@
 Precedence, as in the console: these defaults, then CLI flags, then the page or the Lambda API
 (``update-function-configuration``). A changed configuration retires warm environments, as on AWS.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,9 @@ TRIGGER_ID = "ImageResizeTrigger"  # step 4: the S3 event notification's configu
 # Step 1's role: Lambda may assume it, and the guide attaches these two AWS managed policies (their ARNs).
 TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 GUIDE_MANAGED_POLICY_ARNS = (
     "arn:aws:iam::aws:policy/AmazonS3FullAccess",
@@ -68,11 +70,24 @@ MEMORY_MB_PER_VCPU = 1_769
 # 2020-12-01); the steps between follow the credits (one more vCPU per 1,769 MB), as measured in functions.
 VCPU_COUNT_BY_MEMORY = ((3_008, 2), (5_307, 3), (7_076, 4), (8_845, 5), (MAX_MEMORY_MB, 6))
 RESERVED_ENV_KEYS = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 }
 _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
 
@@ -126,35 +141,52 @@ class FunctionConfiguration:
 
     def validate(self) -> None:
         if not isinstance(self.memory_size, int) or not MIN_MEMORY_MB <= self.memory_size <= MAX_MEMORY_MB:
-            raise ConfigError(f"Memory size must be a whole number of MB from {MIN_MEMORY_MB} to "
-                              f"{MAX_MEMORY_MB}; got {self.memory_size!r}.")
+            raise ConfigError(
+                f"Memory size must be a whole number of MB from {MIN_MEMORY_MB} to "
+                f"{MAX_MEMORY_MB}; got {self.memory_size!r}."
+            )
         if not isinstance(self.timeout, int) or not MIN_TIMEOUT_S <= self.timeout <= MAX_TIMEOUT_S:
-            raise ConfigError(f"Timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
-                              f"{MAX_TIMEOUT_S}; got {self.timeout!r}.")
+            raise ConfigError(
+                f"Timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
+                f"{MAX_TIMEOUT_S}; got {self.timeout!r}."
+            )
         # A custom runtime's bootstrap reads _HANDLER as it likes: AWS takes any handler string for it.
         if not self.runtime.startswith("provided") and (
-                "." not in self.handler or self.handler.startswith(".") or self.handler.endswith(".")):
-            raise ConfigError(f"Handler must look like 'file.function' (the console's default is "
-                              f"'{DEFAULT_HANDLER}'); got {self.handler!r}.")
+            "." not in self.handler or self.handler.startswith(".") or self.handler.endswith(".")
+        ):
+            raise ConfigError(
+                f"Handler must look like 'file.function' (the console's default is "
+                f"'{DEFAULT_HANDLER}'); got {self.handler!r}."
+            )
         if self.architecture not in ("x86_64", "arm64"):
             raise ConfigError(f"Architecture must be x86_64 or arm64; got {self.architecture!r}.")
         if not 0 <= self.maximum_retry_attempts <= 2:
-            raise ConfigError(f"Maximum retry attempts must be 0, 1 or 2; got {self.maximum_retry_attempts!r}.")
+            raise ConfigError(
+                f"Maximum retry attempts must be 0, 1 or 2; got {self.maximum_retry_attempts!r}."
+            )
         if not 60 <= self.maximum_event_age_s <= 21_600:
-            raise ConfigError(f"Maximum event age must be from 60 to 21600 seconds; got {self.maximum_event_age_s!r}.")
+            raise ConfigError(
+                f"Maximum event age must be from 60 to 21600 seconds; got {self.maximum_event_age_s!r}."
+            )
         if not 1 <= self.reserved_concurrency <= 1000:
-            raise ConfigError(f"Reserved concurrency must be from 1 to 1000; got {self.reserved_concurrency!r}.")
+            raise ConfigError(
+                f"Reserved concurrency must be from 1 to 1000; got {self.reserved_concurrency!r}."
+            )
         for key, value in self.environment.items():
             if key in RESERVED_ENV_KEYS:
-                raise ConfigError(f"Lambda was unable to configure your environment variables because the "
-                                  f"environment variables you have provided contains reserved keys that "
-                                  f"are currently not supported for modification. Reserved keys used in "
-                                  f"this request: {key}")
+                raise ConfigError(
+                    f"Lambda was unable to configure your environment variables because the "
+                    f"environment variables you have provided contains reserved keys that "
+                    f"are currently not supported for modification. Reserved keys used in "
+                    f"this request: {key}"
+                )
             if not _ENV_KEY.match(key) or not isinstance(value, str):
-                raise ConfigError(f"Environment variable names must start with a letter and use only letters, "
-                                  f"digits and '_', and values must be strings; got {key!r}.")
+                raise ConfigError(
+                    f"Environment variable names must start with a letter and use only letters, "
+                    f"digits and '_', and values must be strings; got {key!r}."
+                )
 
-    def replace(self, **changes) -> "FunctionConfiguration":
+    def replace(self, **changes) -> FunctionConfiguration:
         """A changed copy (validated), one revision newer."""
         changes.setdefault("revision", self.revision + 1)
         return dataclasses.replace(self, **changes)
@@ -206,11 +238,17 @@ class SandboxConfig:
 
     def validate(self) -> None:
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 86_400):
-            raise ConfigError(f"--time-scale must be a number above 0 and at most 86400 (a day per second); "
-                              f"got {self.time_scale!r}.")
+            raise ConfigError(
+                f"--time-scale must be a number above 0 and at most 86400 (a day per second); "
+                f"got {self.time_scale!r}."
+            )
         if self.runtime_client not in ("bootstrap", "awslambdaric"):
-            raise ConfigError(f"The runtime client must be 'bootstrap' or 'awslambdaric'; got {self.runtime_client!r}.")
+            raise ConfigError(
+                f"The runtime client must be 'bootstrap' or 'awslambdaric'; got {self.runtime_client!r}."
+            )
         for name in ("port", "web_port"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 65535:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a port number from 0 to 65535; got {value}.")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be a port number from 0 to 65535; got {value}."
+                )

@@ -9,6 +9,7 @@ the page and the notebooks one object to view.
 Collaborators can be passed in (``endpoint=``, ``event_sources=``) where a test wants its own.
 The packages and their layers: docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,28 +22,28 @@ from pathlib import Path
 import boto3
 from botocore.config import Config as BotoConfig
 
-from sandbox.telemetry import cloudwatch_logs as cw
-from sandbox.lambda_ import cpu_share
-from sandbox.lambda_.accounting import UsageAccounting
 from sandbox.config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
-from sandbox.lambda_.dead_letters import DeadLetters
-from sandbox.endpoint.server import LocalEndpoint
 from sandbox.endpoint.access import AccessPolicy
-from sandbox.lambda_.env_vars import runtime_packages_dir
+from sandbox.endpoint.sandbox_api import SandboxApi
+from sandbox.endpoint.server import LocalEndpoint
 from sandbox.errors import ConfigError
 from sandbox.event_sources import SourceContext, event_source_classes
 from sandbox.event_sources.schedules import ScheduledEventSource
-from sandbox.lambda_.execution_environment import EnvironmentSettings
-from sandbox.lambda_.environment_pool import EnvironmentPool
 from sandbox.guide.stack import GuideStack
-from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
+from sandbox.lambda_ import cpu_share
+from sandbox.lambda_.accounting import UsageAccounting
 from sandbox.lambda_.api import LambdaApiInterceptor
+from sandbox.lambda_.dead_letters import DeadLetters
+from sandbox.lambda_.env_vars import runtime_packages_dir
+from sandbox.lambda_.environment_pool import EnvironmentPool
+from sandbox.lambda_.execution_environment import EnvironmentSettings
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.lambda_.service import LambdaService
+from sandbox.sam.applications import Applications
+from sandbox.state import Persistence
+from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.telemetry.metrics import LambdaMetrics
 from sandbox.telemetry.pricing import CostSummary
-from sandbox.sam.applications import Applications
-from sandbox.endpoint.sandbox_api import SandboxApi
-from sandbox.state import Persistence
 
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
@@ -51,8 +52,15 @@ COMPRESSED_RETRY_DELAY_SCALE = 1 / 60
 
 
 class Sandbox:
-    def __init__(self, config: SandboxConfig | None = None, function: FunctionConfiguration | None = None, *,
-                 endpoint: LocalEndpoint | None = None, event_sources: list | None = None, startup_stack=None):
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        function: FunctionConfiguration | None = None,
+        *,
+        endpoint: LocalEndpoint | None = None,
+        event_sources: list | None = None,
+        startup_stack=None,
+    ):
         self.config = config or SandboxConfig()
         self.config.validate()
         # What start() creates through the APIs: the guide's stack, or a template's (sandbox/sam/).
@@ -60,20 +68,43 @@ class Sandbox:
         self.records = InvocationLog()
         self.cost = CostSummary()
         # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
-        self.access = AccessPolicy(bind_host=self.config.host, allowed_origins=set(self.config.allowed_origins),
-                                   access_token=self.config.access_token, moto_api=self.config.moto_api)
-        self.endpoint = endpoint or LocalEndpoint(self.config.host, self.config.port, access=self.access,
-                                                  routes={"/_sandbox/": SandboxApi(self)})
+        self.access = AccessPolicy(
+            bind_host=self.config.host,
+            allowed_origins=set(self.config.allowed_origins),
+            access_token=self.config.access_token,
+            moto_api=self.config.moto_api,
+        )
+        self.endpoint = endpoint or LocalEndpoint(
+            self.config.host, self.config.port, access=self.access, routes={"/_sandbox/": SandboxApi(self)}
+        )
         # --state-dir: what changes is written before it is acknowledged, and restored on start (sandbox/state/)
-        self.persistence = Persistence(self.config.state_dir, fresh=self.config.fresh, salvage=self.config.salvage,
-                                       report=self._report) if self.config.state_dir else None
+        self.persistence = (
+            Persistence(
+                self.config.state_dir,
+                fresh=self.config.fresh,
+                salvage=self.config.salvage,
+                report=self._report,
+            )
+            if self.config.state_dir
+            else None
+        )
         if self.persistence:
             self.persistence.install(self)
-        context = SourceContext(self.config.region, self.client, self.endpoint.object_facts, self._report,
-                                time_scale=self.config.time_scale, state=self.persistence,
-                                bucket_notifications=self.endpoint.bucket_notifications, access=self.access)
-        self.event_sources = event_sources if event_sources is not None else [
-            source(context) for source in event_source_classes()]
+        context = SourceContext(
+            self.config.region,
+            self.client,
+            self.endpoint.object_facts,
+            self._report,
+            time_scale=self.config.time_scale,
+            state=self.persistence,
+            bucket_notifications=self.endpoint.bucket_notifications,
+            access=self.access,
+        )
+        self.event_sources = (
+            event_sources
+            if event_sources is not None
+            else [source(context) for source in event_source_classes()]
+        )
         for source in self.event_sources:
             for service, wrap in source.service_middleware().items():
                 self.endpoint.add_service_middleware(service, wrap)
@@ -82,7 +113,9 @@ class Sandbox:
             for suffix, app in source.host_routes():
                 self.endpoint.add_public_route(app, host_suffix=suffix)
         self.endpoint.add_service_middleware("awslambda", lambda app: LambdaApiInterceptor(app, self.service))
-        self.template_stacks = Applications(self)  # stacks made from templates; CloudFormation's API creates them too
+        self.template_stacks = Applications(
+            self
+        )  # stacks made from templates; CloudFormation's API creates them too
         self.endpoint.add_service_app("cloudformation", self.template_stacks.cloudformation_app())
         self._clients: dict = {}
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()
@@ -92,7 +125,7 @@ class Sandbox:
         self.started_at: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         started = time.perf_counter()
         with contextlib.ExitStack() as starting:  # a failed start stops what it had started
             if self.persistence:
@@ -103,7 +136,9 @@ class Sandbox:
                 starting.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
             self.endpoint.start()
             starting.callback(self.endpoint.stop)
-            self.endpoint.load_aws_managed_policies(tuple(a.rsplit("/", 1)[-1] for a in GUIDE_MANAGED_POLICY_ARNS))
+            self.endpoint.load_aws_managed_policies(
+                tuple(a.rsplit("/", 1)[-1] for a in GUIDE_MANAGED_POLICY_ARNS)
+            )
             # The sandbox's own writers skip boto3's parameter validation: they build valid requests, and
             # validating thousands of log events per batch costs the CPU the invocations need.
             self.logs = cw.CloudWatchLogs(self.client("logs", validate=False))
@@ -139,17 +174,27 @@ class Sandbox:
 
     def _lambda_service(self) -> LambdaService:
         settings = EnvironmentSettings(
-            endpoint_url=self.endpoint_url, region=self.config.region,
-            python=self.config.python or sys.executable, init_timeout_s=self.config.init_timeout_s,
+            endpoint_url=self.endpoint_url,
+            region=self.config.region,
+            python=self.config.python or sys.executable,
+            init_timeout_s=self.config.init_timeout_s,
             bootstrap_command=AWSLAMBDARIC_COMMAND if self.config.runtime_client == "awslambdaric" else None,
-            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")), cpu=self.config)
+            runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")),
+            cpu=self.config,
+        )
         dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
         return LambdaService(
-            logs=self.logs, settings=settings, records=self.records, dead_letters=dead_letters,
-            code_dir=self.state_dir, default_function=self.startup_stack.default_function,
-            count_metric=self.metrics.put, async_workers=self.startup_stack.async_workers,
+            logs=self.logs,
+            settings=settings,
+            records=self.records,
+            dead_letters=dead_letters,
+            code_dir=self.state_dir,
+            default_function=self.startup_stack.default_function,
+            count_metric=self.metrics.put,
+            async_workers=self.startup_stack.async_workers,
             retry_delay_scale=1.0 if self.config.real_retry_delays else COMPRESSED_RETRY_DELAY_SCALE,
-            describers=[source.describe for source in self.event_sources])
+            describers=[source.describe for source in self.event_sources],
+        )
 
     def stop(self) -> None:
         self.started_at = None
@@ -164,7 +209,7 @@ class Sandbox:
     def running(self) -> bool:
         return self.started_at is not None
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -177,10 +222,13 @@ class Sandbox:
 
     def client(self, service: str, validate: bool = True):
         """A boto3 client for the local endpoint, as a user's code would make one."""
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.config.region,
-                            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"},
-                                              parameter_validation=validate),
-                            **LOCAL_CREDENTIALS)
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.config.region,
+            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, parameter_validation=validate),
+            **LOCAL_CREDENTIALS,
+        )
 
     def _shared_client(self, service: str):
         if service not in self._clients:
@@ -221,7 +269,9 @@ class Sandbox:
     def retire_environments(self, function_name: str | None = None) -> None:
         self.service.retire_environments(function_name)
 
-    def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration:
+    def update_function_configuration(
+        self, function_name: str | None = None, **changes
+    ) -> FunctionConfiguration:
         """As the console's Configuration tab: memory_size, timeout, environment or handler (see
         LambdaService.update_configuration)."""
         return self.service.update_configuration(self.client("lambda"), function_name, **changes)
@@ -239,20 +289,32 @@ class Sandbox:
         """What an environment of the function (or of ``memory_mb``) gets: share, vCPUs, a sentence."""
         return cpu_share.describe(memory_mb or self.function.memory_size, self.config.full_cpu)
 
-    def invoke(self, event: dict, function_name: str | None = None, trigger: str = "invoke",
-               trace_id: str | None = None) -> InvocationRecord:
+    def invoke(
+        self,
+        event: dict,
+        function_name: str | None = None,
+        trigger: str = "invoke",
+        trace_id: str | None = None,
+    ) -> InvocationRecord:
         """A synchronous invocation (RequestResponse), in the caller's thread."""
         return self.service.invoke(event, function_name, trigger, trace_id)
 
-    def invoke_async(self, event: dict, function_name: str | None = None, trigger: str = "invoke",
-                     trace_id: str | None = None) -> InvocationRecord:
+    def invoke_async(
+        self,
+        event: dict,
+        function_name: str | None = None,
+        trigger: str = "invoke",
+        trace_id: str | None = None,
+    ) -> InvocationRecord:
         return self.service.invoke_async(event, function_name, trigger, trace_id)
 
     def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
         """The events waiting in the dead-letter queue (peeked: they stay in the queue)."""
         return self.service.dead_lettered(function_name, limit)
 
-    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]:
+    def redrive(
+        self, function_name: str | None = None, message_ids: list[str] | None = None
+    ) -> list[InvocationRecord]:
         """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
         return self.service.redrive(function_name, message_ids)
 
@@ -284,13 +346,22 @@ class Sandbox:
         """Every invocation attempt of the session, newest first."""
         return list(reversed(self.records.all()))
 
-    def wait_for_key(self, key: str, timeout: float = 30.0, bucket: str | None = None) -> InvocationRecord | None:
+    def wait_for_key(
+        self, key: str, timeout: float = 30.0, bucket: str | None = None
+    ) -> InvocationRecord | None:
         """Wait until the invocation for an uploaded key has finished (success, or a final failure)."""
         about = {"bucket": bucket or self.config.source_bucket, "key": key}
 
         def done(record: InvocationRecord) -> bool:
-            return record.final and record.subject == about and record.attempt == max(
-                (r.attempt for r in self.records.all() if r.request_id == record.request_id), default=1)
+            return (
+                record.final
+                and record.subject == about
+                and record.attempt
+                == max(
+                    (r.attempt for r in self.records.all() if r.request_id == record.request_id), default=1
+                )
+            )
+
         return self.records.wait_for(done, timeout)
 
     def log_events(self, **filters) -> list[cw.LogEvent]:

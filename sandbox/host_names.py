@@ -4,6 +4,7 @@ Shared by every server the sandbox runs (the local endpoint, each Runtime API, t
 agree on what "local only" means. A browser tricked by DNS rebinding still sends the attacker's DNS
 name in ``Host``; an IP literal in ``Host`` can never be such a name.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -22,7 +23,7 @@ def split_host(value: str) -> tuple[str, int | None]:
         end = value.find("]")
         if end < 0:
             return value, None
-        name, rest = value[:end + 1], value[end + 1:]
+        name, rest = value[: end + 1], value[end + 1 :]
     elif value.count(":") == 1:
         name, rest = value.split(":", 1)
         rest = ":" + rest

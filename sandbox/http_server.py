@@ -6,6 +6,7 @@ write at most ``write_timeout_s``, and at most ``max_connections`` connections a
 connection over the bound waits up to ``wait_for_slot_s`` for one to end, then gets a 503 with
 ``Retry-After`` (AWS sheds load with 503s too, S3's ``SlowDown``; the SDKs retry them).
 """
+
 from __future__ import annotations
 
 import socket
@@ -44,8 +45,9 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
             self.close_request(request)
             return
         request.settimeout(self.read_timeout_s)
-        thread = threading.Thread(target=self._serve_in_slot, args=(request, client_address, slots),
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._serve_in_slot, args=(request, client_address, slots), daemon=True
+        )
         try:
             thread.start()
         except RuntimeError:  # the process cannot start another thread: as over the bound
@@ -70,9 +72,10 @@ def refuse_busy(request: socket.socket) -> None:
         except OSError:
             pass
         request.settimeout(0.2)
-        request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                        b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-                        % (len(body), body))
+        request.sendall(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         request.shutdown(socket.SHUT_WR)
     except OSError:
         pass

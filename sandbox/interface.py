@@ -2,21 +2,36 @@
 internals (an import-linter contract in pyproject.toml checks it). :class:`sandbox.core.Sandbox`
 implements it; a test can hand the page any object that does.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from sandbox.endpoint.access import AccessPolicy
 from sandbox.config import FunctionConfiguration, SandboxConfig
+from sandbox.endpoint.access import AccessPolicy
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.telemetry.cloudwatch_logs import log_group_name
-from sandbox.telemetry.pricing import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS,
-                                       PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, CostSummary,
-                                       monthly_projection)
+from sandbox.telemetry.pricing import (
+    DEFAULT_COLD_START_SHARE,
+    FREE_GB_SECONDS,
+    FREE_REQUESTS,
+    PRICE_PER_GB_SECOND,
+    PRICE_PER_REQUEST,
+    CostSummary,
+    monthly_projection,
+)
 
 # What the page names and prices as AWS does: a function's log group, and Lambda's price list.
-__all__ = ["DEFAULT_COLD_START_SHARE", "FREE_GB_SECONDS", "FREE_REQUESTS", "PRICE_PER_GB_SECOND",
-           "PRICE_PER_REQUEST", "log_group_name", "monthly_projection"]
+__all__ = [
+    "DEFAULT_COLD_START_SHARE",
+    "FREE_GB_SECONDS",
+    "FREE_REQUESTS",
+    "PRICE_PER_GB_SECOND",
+    "PRICE_PER_REQUEST",
+    "log_group_name",
+    "monthly_projection",
+]
 
 
 class FunctionView(Protocol):
@@ -62,11 +77,15 @@ class SandboxView(Protocol):
 
     def log_events(self, **filters) -> list: ...
 
-    def update_function_configuration(self, function_name: str | None = None, **changes) -> FunctionConfiguration: ...
+    def update_function_configuration(
+        self, function_name: str | None = None, **changes
+    ) -> FunctionConfiguration: ...
 
     def dead_letters(self, function_name: str | None = None, limit: int = 100) -> list[dict]: ...
 
-    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None) -> list[InvocationRecord]: ...
+    def redrive(
+        self, function_name: str | None = None, message_ids: list[str] | None = None
+    ) -> list[InvocationRecord]: ...
 
     def triggers(self) -> list[dict]:
         """Every function's triggers: kind, source, function, detail, state, and where they apply
@@ -86,7 +105,9 @@ class SandboxView(Protocol):
     # page's "Run now" does, and returns the invocation records it started (SandboxError: no such enabled rule).
     def schedules(self) -> list[dict]: ...
 
-    def fire_rule(self, name: str, kind: str = "rule", group: str | None = None) -> list[InvocationRecord]: ...
+    def fire_rule(
+        self, name: str, kind: str = "rule", group: str | None = None
+    ) -> list[InvocationRecord]: ...
 
     # Applications made from templates (run_local.py --template, aws cloudformation deploy; sandbox/sam/):
     # one dict per stack, {"name", "template", "origin", "description", "status", "created_at",

@@ -6,6 +6,7 @@ AWS reads ``AllowedPattern`` as a Java regular expression. RE2 reads the common 
 groups, alternation, counted repetition, ``(?i)``); what only a backtracking engine can do (lookaround,
 backreferences, possessive quantifiers, class intersection) is refused with a message, never run.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,15 +25,19 @@ class PatternError(ValueError):
 @functools.lru_cache(maxsize=512)
 def compiled(pattern: str):
     if _INTERSECTION.search(pattern):
-        raise PatternError(f"pattern {pattern} uses a character class intersection (&&), which the sandbox's "
-                           f"linear-time regular expressions (RE2) do not support; write the class out")
+        raise PatternError(
+            f"pattern {pattern} uses a character class intersection (&&), which the sandbox's "
+            f"linear-time regular expressions (RE2) do not support; write the class out"
+        )
     try:
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
         detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise PatternError(f"pattern {pattern} cannot be used by the sandbox's linear-time regular "
-                           f"expressions (RE2: {detail}); lookaround, backreferences and possessive "
-                           f"quantifiers are not supported: write it without them") from None
+        raise PatternError(
+            f"pattern {pattern} cannot be used by the sandbox's linear-time regular "
+            f"expressions (RE2: {detail}); lookaround, backreferences and possessive "
+            f"quantifiers are not supported: write it without them"
+        ) from None
 
 
 def fullmatch(pattern: str, text: str) -> bool:
@@ -44,7 +49,7 @@ def wildcard_match(text: str, pattern: str) -> bool:
     """EventBridge's ``wildcard``: ``*`` matches any characters, ``\\*`` and ``\\\\`` are literal."""
     parts, i = [], 0
     while i < len(pattern):
-        if pattern[i] == "\\" and pattern[i + 1:i + 2] in ("*", "\\"):
+        if pattern[i] == "\\" and pattern[i + 1 : i + 2] in ("*", "\\"):
             parts.append(re2.escape(pattern[i + 1]))
             i += 2
             continue

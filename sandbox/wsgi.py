@@ -5,6 +5,7 @@ EventBridge's control planes, the S3 write observer, the state recorder):
 - ``call(app, environ)``: run the app and keep its whole answer, to act on it before the client hears
   of it (``answer.replay(start_response)`` then sends it as it was).
 """
+
 from __future__ import annotations
 
 import io
@@ -62,6 +63,7 @@ def call(app, environ) -> Answer:
     def start_response(status, headers, exc_info=None):
         answer.status, answer.headers = status, list(headers)
         return lambda data: None
+
     chunks = app(environ, start_response)
     try:
         answer.body = b"".join(chunks)

@@ -1,5 +1,6 @@
 """Shared fixtures: a real sandbox (moto over HTTP on a free port), the test output folder, the corpus.
 The code behind them, and the project's paths, are in tests/helpers/."""
+
 from __future__ import annotations
 
 import os

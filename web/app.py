@@ -6,6 +6,7 @@ local AWS endpoint through boto3. Config keys, all optional: ``MAX_UPLOAD_BYTES`
 ``ALLOWED_HOSTS`` (host names accepted besides the loopback ones), ``WEB_PORT`` (set by
 :class:`web.server.WebServer` once bound; ``None`` accepts any port), ``SAMPLE_IMAGES_DIR``.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -14,7 +15,6 @@ from pathlib import Path
 from flask import Flask
 
 from sandbox.errors import ConfigError
-
 from web import errors, security
 from web.views import register_blueprints
 
@@ -39,7 +39,9 @@ def create_app(sandbox, config: dict | None = None) -> Flask:
     app.config["ALLOWED_HOSTS"] = list(app.config["ALLOWED_HOSTS"] or [])
     limit = app.config["MAX_UPLOAD_BYTES"]
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
-        raise ConfigError(f"The page's upload limit (--max-upload-mb) must be a positive size; got {limit!r} bytes.")
+        raise ConfigError(
+            f"The page's upload limit (--max-upload-mb) must be a positive size; got {limit!r} bytes."
+        )
     app.config["MAX_UPLOAD_BYTES"] = int(limit)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD_BYTES
     app.json.sort_keys = False

@@ -6,6 +6,7 @@ sandbox, ``https://abc.execute-api.us-east-1.amazonaws.com/Prod/`` served as
 Pure functions over ``SandboxView.applications()``; they only make its answer JSON-safe and say which
 values the page may make links of.
 """
+
 from __future__ import annotations
 
 import json

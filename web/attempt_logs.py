@@ -4,10 +4,10 @@ id (START, the handler's own lines, END, REPORT) and, for a cold start, the INIT
 Shared by the Invocations tab's detail (one attempt) and the gallery's pair (every attempt of the
 invocations that made it), so both show the same lines for the same attempt.
 """
+
 from __future__ import annotations
 
 from sandbox.interface import log_group_name
-
 from web.rows import log_event_json
 
 # A handler that logs in a loop can write thousands of lines in one invocation; the page shows the first
@@ -23,7 +23,7 @@ def lines_of_attempt(lines: list[dict], record, attempts: list) -> list[dict]:
         if line["platform"] == "START" or not segments:
             segments.append([])
         segments[-1].append(line)
-    started = sorted((r.attempt for r in attempts if r.started_at is not None))
+    started = sorted(r.attempt for r in attempts if r.started_at is not None)
     if len(segments) <= 1 or len(segments) != len(started) or record.attempt not in started:
         return lines
     return segments[started.index(record.attempt)]
@@ -42,8 +42,11 @@ def attempt_log(sb, record, attempts: list, request_events: list | None = None) 
         # START, which carry no request id (INIT_START, module-level logging, an INIT error's
         # traceback, INIT_REPORT), are this invocation's INIT phase.
         first = lines[0]["seq"] if lines else None
-        init = [log_event_json(e) for e in sb.log_events(group=group, stream=record.log_stream)
-                if e.request_id is None and (first is None or e.seq < first)]
+        init = [
+            log_event_json(e)
+            for e in sb.log_events(group=group, stream=record.log_stream)
+            if e.request_id is None and (first is None or e.seq < first)
+        ]
         lines = init + lines
     return lines
 
@@ -54,4 +57,4 @@ def shortened(lines: list[dict], limit: int = MAX_LINES_PER_ATTEMPT) -> tuple[li
     if len(lines) <= limit:
         return lines, 0, len(lines)
     head = limit // 4
-    return lines[:head] + lines[len(lines) - (limit - head):], len(lines) - limit, head
+    return lines[:head] + lines[len(lines) - (limit - head) :], len(lines) - limit, head

@@ -1,14 +1,13 @@
 """Small accessors the views share: the sandbox, its change feed, an S3 client for its endpoint, the
 buckets the page may read."""
+
 from __future__ import annotations
 
 import threading
 
 from flask import current_app
 
-from sandbox.interface import log_group_name
-from sandbox.interface import SandboxView
-
+from sandbox.interface import SandboxView, log_group_name
 from web.feed import ChangeFeed, feed_for
 
 _client_lock = threading.Lock()

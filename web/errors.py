@@ -3,6 +3,7 @@
 Expected failures (bad input, a missing object, a too-large upload, the endpoint gone) never produce a
 traceback; only a real bug is logged with one, and the page still gets a sentence.
 """
+
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -43,8 +44,10 @@ def error_response(status: int, message: str):
 
 def too_large_message() -> str:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
-    return (f"The upload is larger than the page's limit of {format_bytes(limit)}; upload a smaller file, "
-            f"or start the sandbox with a larger --max-upload-mb.")
+    return (
+        f"The upload is larger than the page's limit of {format_bytes(limit)}; upload a smaller file, "
+        f"or start the sandbox with a larger --max-upload-mb."
+    )
 
 
 def format_bytes(count: int) -> str:
@@ -77,8 +80,9 @@ def _sandbox_error(exc: SandboxError):
 
 
 def _endpoint_down(exc):
-    return error_response(503, "The sandbox's local AWS endpoint is not answering; is the sandbox still "
-                               "running?")
+    return error_response(
+        503, "The sandbox's local AWS endpoint is not answering; is the sandbox still running?"
+    )
 
 
 def _client_error(exc):

@@ -6,6 +6,7 @@ gallery. The source and the output are paired by what the handler itself returne
 ``results[].outputKey``), never by guessing the output's name: the output key rule depends on the
 handler's settings (prefix, format) and on the source's extension.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ UPLOAD_TRIGGERS = {"s3"}
 
 def will_retry(record, maximum_retry_attempts: int) -> bool:
     """An asynchronous attempt that failed is retried while attempts remain (as Lambda does for S3)."""
-    return (record.invocation_type == "Event" and record.status in FAILED_STATUSES
-            and record.attempt <= maximum_retry_attempts)
+    return (
+        record.invocation_type == "Event"
+        and record.status in FAILED_STATUSES
+        and record.attempt <= maximum_retry_attempts
+    )
 
 
 def handler_results(record) -> list[dict]:
@@ -50,8 +54,11 @@ def result_for(record, bucket: str, key: str) -> dict | None:
 
 def outputs_in(record, bucket: str) -> list[str]:
     """Keys the handler wrote into ``bucket`` (its own outputs, when it writes back into the source)."""
-    return [e["outputKey"] for e in handler_results(record)
-            if e.get("outputBucket") == bucket and isinstance(e.get("outputKey"), str)]
+    return [
+        e["outputKey"]
+        for e in handler_results(record)
+        if e.get("outputBucket") == bucket and isinstance(e.get("outputKey"), str)
+    ]
 
 
 def object_status(record, maximum_retry_attempts: int, bucket: str, key: str) -> tuple[str, str | None]:
@@ -70,8 +77,10 @@ def object_status(record, maximum_retry_attempts: int, bucket: str, key: str) ->
     if status == "success":
         entry = result_for(record, bucket, key)
         if entry is None:
-            return "done", ("The function succeeded, but its result names no output object, so the page "
-                            "cannot pair one with this image.")
+            return "done", (
+                "The function succeeded, but its result names no output object, so the page "
+                "cannot pair one with this image."
+            )
         if entry.get("status") in (None, "resized"):
             return "done", None
         if entry.get("status") == "skipped":
@@ -114,8 +123,12 @@ def s3_event_facts(record) -> dict:
         obj = first["s3"]["object"]
     except (KeyError, IndexError, TypeError):
         return {}
-    return {"event_name": first.get("eventName") or "", "size": obj.get("size"), "etag": obj.get("eTag") or None,
-            "key": unquote_plus(obj.get("key") or "")}
+    return {
+        "event_name": first.get("eventName") or "",
+        "size": obj.get("size"),
+        "etag": obj.get("eTag") or None,
+        "key": unquote_plus(obj.get("key") or ""),
+    }
 
 
 def is_removal(record) -> bool:
@@ -135,13 +148,25 @@ def gallery_item(record, bucket: str, maximum_retry_attempts: int = 2) -> dict:
     status, reason = object_status(record, maximum_retry_attempts, bucket, key)
     entry = result_for(record, bucket, key) or {}
     facts = s3_event_facts(record)
-    source = {"bucket": bucket, "key": key, "bytes": facts.get("size"), "etag": facts.get("etag"),
-              "width": entry.get("sourceWidth"), "height": entry.get("sourceHeight"),
-              "orientation": entry.get("orientation")}  # EXIF: browsers show 5-8 turned a quarter
+    source = {
+        "bucket": bucket,
+        "key": key,
+        "bytes": facts.get("size"),
+        "etag": facts.get("etag"),
+        "width": entry.get("sourceWidth"),
+        "height": entry.get("sourceHeight"),
+        "orientation": entry.get("orientation"),
+    }  # EXIF: browsers show 5-8 turned a quarter
     resized = None
     if status == "done" and entry.get("outputKey"):
-        resized = {"bucket": entry.get("outputBucket"), "key": entry["outputKey"], "width": entry.get("width"),
-                   "height": entry.get("height"), "bytes": entry.get("bytes"), "version": output_version(record)}
+        resized = {
+            "bucket": entry.get("outputBucket"),
+            "key": entry["outputKey"],
+            "width": entry.get("width"),
+            "height": entry.get("height"),
+            "bytes": entry.get("bytes"),
+            "version": output_version(record),
+        }
     saving = None
     if resized and resized.get("bytes") is not None and source["bytes"]:
         saving = round(100.0 * (1 - resized["bytes"] / source["bytes"]), 1)
@@ -169,10 +194,16 @@ def listed_item(bucket: str, obj: dict) -> dict:
         "uploaded": modified.isoformat() if isinstance(modified, datetime) else None,
         "status": "not invoked",
         "reason": "In the bucket, but no invocation of it is recorded in this session (uploaded before "
-                  "the trigger saw it, or older than the records the session keeps).",
-        "source": {"bucket": bucket, "key": obj["Key"], "bytes": obj.get("Size"),
-                   "etag": (obj.get("ETag") or "").strip('"') or None, "width": None, "height": None,
-                   "orientation": None},
+        "the trigger saw it, or older than the records the session keeps).",
+        "source": {
+            "bucket": bucket,
+            "key": obj["Key"],
+            "bytes": obj.get("Size"),
+            "etag": (obj.get("ETag") or "").strip('"') or None,
+            "width": None,
+            "height": None,
+            "orientation": None,
+        },
         "resized": None,
         "saving_pct": None,
         "request_id": None,

@@ -5,6 +5,7 @@ The page reads that same table as data (``ast.literal_eval`` of the one assignme
 of the deployed code, so the Configuration tab always shows the settings of the code actually deployed.
 A handler without such a table gets the plain environment-variable editor, as in the console.
 """
+
 from __future__ import annotations
 
 import ast
@@ -67,14 +68,21 @@ def parse_settings_table(source: str) -> list[HandlerSetting]:
     except (SyntaxError, ValueError):
         return []
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == SETTINGS_NAME):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == SETTINGS_NAME
+        ):
             try:
                 rows = ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return []
-            return [setting for setting in map(_setting, rows if isinstance(rows, (list, tuple)) else [])
-                    if setting is not None]
+            return [
+                setting
+                for setting in map(_setting, rows if isinstance(rows, (list, tuple)) else [])
+                if setting is not None
+            ]
     return []
 
 
@@ -88,5 +96,11 @@ def _setting(row) -> HandlerSetting | None:
     choices = row.get("choices") or []
     if not isinstance(choices, (list, tuple)):
         choices = []
-    return HandlerSetting(name=name, default=text["default"], default_text=text["default"],
-                          allowed=text["allowed"], meaning=text["meaning"], choices=[str(c) for c in choices])
+    return HandlerSetting(
+        name=name,
+        default=text["default"],
+        default_text=text["default"],
+        allowed=text["allowed"],
+        meaning=text["meaning"],
+        choices=[str(c) for c in choices],
+    )

@@ -4,6 +4,7 @@ Every open page shows the same new thumbnails at about the same time; each one i
 served to the others from here. Only URLs that name a version are cached - the source's ETag, or the
 invocation that wrote an output - so a new upload or a new invocation is a new URL, never a stale hit.
 """
+
 from __future__ import annotations
 
 import threading

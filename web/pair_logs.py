@@ -6,10 +6,10 @@ lines. Which invocations belong to the pair is decided as the gallery decides wh
 (web/feed/): the newest upload of the object (an S3 event), its retries (which keep the request id), and
 what was invoked about the object since - a redrive of its dead-lettered event, a test event naming it.
 """
+
 from __future__ import annotations
 
 from sandbox.interface import log_group_name
-
 from web.attempt_logs import attempt_log, shortened
 from web.gallery import UPLOAD_TRIGGERS, is_removal, s3_object_of
 from web.rows import invocation_row
@@ -28,12 +28,16 @@ def pair_records(records: list, bucket: str, key: str) -> list:
     first: dict[str, int] = {}  # request id -> where its first attempt is (its retries come later)
     for index, record in enumerate(about):
         first.setdefault(record.request_id, index)
-    uploads = [index for index in first.values()
-               if about[index].trigger in UPLOAD_TRIGGERS and not is_removal(about[index])]
+    uploads = [
+        index
+        for index in first.values()
+        if about[index].trigger in UPLOAD_TRIGGERS and not is_removal(about[index])
+    ]
     if not uploads:
         return []
     start = max(uploads)
     return [r for r in about[start:] if first[r.request_id] >= start and not is_removal(r)]
+
 
 def pair_log(sb, bucket: str, key: str, maximum_retry_attempts: int) -> dict:
     """The pair's invocations, oldest first, each attempt as an Invocations row with its ``logs``."""
@@ -47,14 +51,21 @@ def pair_log(sb, bucket: str, key: str, maximum_retry_attempts: int) -> dict:
     attempts = []
     for record in chosen:
         if record.request_id not in events:  # one read of the log lines per request, for all its attempts
-            events[record.request_id] = sb.log_events(group=log_group_name(record.function_name),
-                                                      request_id=record.request_id)
-        lines, left_out, after = shortened(attempt_log(sb, record, by_request[record.request_id],
-                                                       events[record.request_id]))
+            events[record.request_id] = sb.log_events(
+                group=log_group_name(record.function_name), request_id=record.request_id
+            )
+        lines, left_out, after = shortened(
+            attempt_log(sb, record, by_request[record.request_id], events[record.request_id])
+        )
         row = invocation_row(record, maximum_retry_attempts)
-        row.update(log_group=log_group_name(record.function_name), logs=lines, lines_left_out=left_out,
-                   lines_left_out_after=after, stages=guide_stages(record, maximum_retry_attempts),
-                   kind=invocation_kind(record))
+        row.update(
+            log_group=log_group_name(record.function_name),
+            logs=lines,
+            lines_left_out=left_out,
+            lines_left_out_after=after,
+            stages=guide_stages(record, maximum_retry_attempts),
+            kind=invocation_kind(record),
+        )
         attempts.append(row)
     return {"bucket": bucket, "key": key, "attempts": attempts, "attempts_left_out": omitted}
 

@@ -7,6 +7,7 @@ headers: a script-only-from-here Content-Security-Policy, nosniff, no framing.
 
 The rules and why each exists: docs/access-rules.md.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -14,15 +15,16 @@ import hmac
 from flask import Flask, current_app, request
 
 from sandbox.host_names import LOOPBACK_NAMES, is_loopback_address, normalise_name, split_host
-
 from web.errors import ApiError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOKEN_HEADER = "X-Sandbox-Token"
 
-PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-               "frame-ancestors 'none'")
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def init_app(app: Flask) -> None:
@@ -48,8 +50,11 @@ def check_host():
         port = 443 if request.scheme == "https" else 80
     if name not in allowed_host_names(current_app) or (expected_port is not None and port != expected_port):
         where = f"http://127.0.0.1:{expected_port}/" if expected_port is not None else "http://127.0.0.1/"
-        raise ApiError(400, f"This page answers only when reached at {where} (or localhost); the "
-                            f"request named another host, which is how DNS-rebinding attacks look.")
+        raise ApiError(
+            400,
+            f"This page answers only when reached at {where} (or localhost); the "
+            f"request named another host, which is how DNS-rebinding attacks look.",
+        )
 
 
 ACCESS_COOKIE = "sandbox_access"
@@ -65,9 +70,12 @@ def check_network_token():
         return None
     offered = request.args.get("token") or request.cookies.get(ACCESS_COOKIE) or ""
     if not hmac.compare_digest(offered.encode(), expected.encode()):
-        raise ApiError(403, "This sandbox is shared on the network: open the page once as "
-                            "http://<this address>:<port>/?token=<access token> (printed where the sandbox "
-                            "was started).")
+        raise ApiError(
+            403,
+            "This sandbox is shared on the network: open the page once as "
+            "http://<this address>:<port>/?token=<access token> (printed where the sandbox "
+            "was started).",
+        )
     if request.args.get("token"):
         from flask import redirect
 
@@ -86,8 +94,12 @@ def check_fetch_metadata():
     from_a_page = request.headers.get("Sec-Fetch-Site") in ("same-site", "cross-site")
     if not (foreign_origin or from_a_page):
         return
-    navigation = (request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Mode") == "navigate"
-                  and request.headers.get("Sec-Fetch-Dest") in ("document", None) and not foreign_origin)
+    navigation = (
+        request.method in ("GET", "HEAD")
+        and request.headers.get("Sec-Fetch-Mode") == "navigate"
+        and request.headers.get("Sec-Fetch-Dest") in ("document", None)
+        and not foreign_origin
+    )
     if navigation and not request.path.startswith("/api/"):
         return
     kind = "Cross-origin" if foreign_origin else "Cross-site"
@@ -99,8 +111,11 @@ def check_same_origin():
         return
     sent = request.headers.get(TOKEN_HEADER, "")
     if not hmac.compare_digest(sent.encode(), token().encode()):
-        raise ApiError(403, "This request did not come from the sandbox's own page (its token is missing "
-                            "or stale); reload the page and try again.")
+        raise ApiError(
+            403,
+            "This request did not come from the sandbox's own page (its token is missing "
+            "or stale); reload the page and try again.",
+        )
     origin = request.headers.get("Origin")
     if origin is not None and origin.rstrip("/").lower() != request.host_url.rstrip("/").lower():
         raise ApiError(403, "Cross-origin request refused: only the sandbox's own page may change things.")

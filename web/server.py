@@ -3,6 +3,7 @@
 Bound to 127.0.0.1 by default: the page can upload into the sandbox and change the function, so it is
 for this machine only unless ``--host`` says otherwise (``serve()`` then prints a warning).
 """
+
 from __future__ import annotations
 
 import errno
@@ -40,7 +41,7 @@ class WebServer:
         self._server = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "WebServer":
+    def start(self) -> WebServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -55,8 +56,14 @@ class WebServer:
         try:
             # werkzeug's server would print and sys.exit() on a busy port; binding ourselves and
             # handing it the socket keeps that failure a SandboxError with one sentence.
-            self._server = BoundedWSGIServer(self.host, self.requested_port, self.app, QuietRequestHandler,
-                                             max_connections=MAX_CONNECTIONS, fd=sock.fileno())
+            self._server = BoundedWSGIServer(
+                self.host,
+                self.requested_port,
+                self.app,
+                QuietRequestHandler,
+                max_connections=MAX_CONNECTIONS,
+                fd=sock.fileno(),
+            )
         finally:
             sock.close()  # make_server works on its own duplicate of the descriptor
         self.port = self._server.server_address[1]
@@ -71,15 +78,21 @@ class WebServer:
 
     def _bind_error(self, exc: OSError) -> str:
         if exc.errno == errno.EADDRINUSE:
-            return (f"Port {self.requested_port} is already in use, so the page cannot start there; choose "
-                    f"another with --web-port (0 picks a free one).")
+            return (
+                f"Port {self.requested_port} is already in use, so the page cannot start there; choose "
+                f"another with --web-port (0 picks a free one)."
+            )
         if exc.errno == errno.EACCES:
-            return (f"Not allowed to listen on port {self.requested_port}; choose a port above 1023 with "
-                    f"--web-port.")
+            return (
+                f"Not allowed to listen on port {self.requested_port}; choose a port above 1023 with "
+                f"--web-port."
+            )
         if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
             return f"This machine has no address {self.host!r} to serve the page on; check --host."
-        return f"Cannot serve the page on {self.host}:{self.requested_port} ({exc.strerror or exc}); " \
-               f"check --host and --web-port."
+        return (
+            f"Cannot serve the page on {self.host}:{self.requested_port} ({exc.strerror or exc}); "
+            f"check --host and --web-port."
+        )
 
     def _extra_host_names(self) -> list[str]:
         """Host names besides the loopback ones that may appear in the Host header."""
@@ -117,15 +130,22 @@ class WebServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "WebServer":
+    def __enter__(self) -> WebServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def serve(sandbox, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 25,
-          open_browser: bool = False, config: dict | None = None, warn=None) -> WebServer:
+def serve(
+    sandbox,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_mb: float = 25,
+    open_browser: bool = False,
+    config: dict | None = None,
+    warn=None,
+) -> WebServer:
     """What ``run_local.py`` does for ``--host/--web-port/--max-upload-mb/--open``: build the app, start the
     server, warn when the page is reachable from other machines, optionally open the browser."""
     from web.app import create_app
@@ -136,8 +156,10 @@ def serve(sandbox, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: flo
     server = WebServer(app, host=host, port=port).start()
     sandbox.access.allow_page(server.url)  # the page's own origin may use the endpoint
     if host not in LOOPBACK_HOSTS:
-        message = (f"warning: the page listens on {host}, so other machines on the network can reach it and "
-                   f"upload files and change the function; use --host 127.0.0.1 unless you mean that.")
+        message = (
+            f"warning: the page listens on {host}, so other machines on the network can reach it and "
+            f"upload files and change the function; use --host 127.0.0.1 unless you mean that."
+        )
         (warn or (lambda text: print(text, file=sys.stderr)))(message)
     if open_browser:
         webbrowser.open(server.url)

@@ -5,6 +5,7 @@ duration from the attempt's own timings (sandbox/lambda_/invocation.py records t
 How the first and the last read depends on the trigger: a synchronous API call, an asynchronous S3 or
 scheduled event, a batch a poller read from a queue or a stream.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,14 +14,20 @@ from web.gallery import handler_results
 
 ASYNC_TRIGGERS = {"s3", "schedule", "redrive"}
 POLLED_TRIGGERS = {"sqs", "dynamodb", "kinesis"}
-SENDERS = {"s3": "S3", "schedule": "EventBridge", "redrive": "The redrive", "apigateway": "API Gateway",
-           "sqs": "Lambda's SQS poller", "dynamodb": "Lambda's stream poller",
-           "kinesis": "Lambda's stream poller",
-           "cli": "run_local.py"}
+SENDERS = {
+    "s3": "S3",
+    "schedule": "EventBridge",
+    "redrive": "The redrive",
+    "apigateway": "API Gateway",
+    "sqs": "Lambda's SQS poller",
+    "dynamodb": "Lambda's stream poller",
+    "kinesis": "Lambda's stream poller",
+    "cli": "run_local.py",
+}
 
 
 def invocation_kind(record) -> str:
-    """"sync", "async" or "polled": how the trigger invokes the function."""
+    """ "sync", "async" or "polled": how the trigger invokes the function."""
     if record.trigger in POLLED_TRIGGERS:
         return "polled"
     if record.trigger in ASYNC_TRIGGERS or record.invocation_type == "Event":
@@ -62,9 +69,12 @@ def _written(record) -> str | None:
     done = [e for e in handler_results(record) if isinstance(e.get("outputKey"), str)]
     if not done:
         return None
-    parts = [f"{e['outputKey']} written"
-             + (f", {e['bytes'] / 1024:.1f} KB" if isinstance(e.get("bytes"), int) else "")
-             + f", to s3://{e.get('outputBucket')}" for e in done[:3]]
+    parts = [
+        f"{e['outputKey']} written"
+        + (f", {e['bytes'] / 1024:.1f} KB" if isinstance(e.get("bytes"), int) else "")
+        + f", to s3://{e.get('outputBucket')}"
+        for e in done[:3]
+    ]
     more = f" and {len(done) - 3} more" if len(done) > 3 else ""
     return "; ".join(parts) + more
 
@@ -79,14 +89,22 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
     queued = None if waited is None else round(max(0.0, waited - (init_ms or 0.0)), 2)
     attempts = maximum_retry_attempts + 1
     sender = SENDERS.get(record.trigger, "The Lambda API")
-    attempt = (f", attempt {record.attempt} of {attempts}" if kind == "async"
-               else f", attempt {record.attempt}" if record.attempt > 1 else "")
-    how = {"async": f"{sender} invoked it asynchronously{attempt}: nobody waits for the result",
-           "sync": f"{sender} invoked it synchronously{attempt} and waited for the response",
-           "polled": f"{sender} read a batch and invoked it synchronously{attempt}"}[kind]
+    attempt = (
+        f", attempt {record.attempt} of {attempts}"
+        if kind == "async"
+        else f", attempt {record.attempt}"
+        if record.attempt > 1
+        else ""
+    )
+    how = {
+        "async": f"{sender} invoked it asynchronously{attempt}: nobody waits for the result",
+        "sync": f"{sender} invoked it synchronously{attempt} and waited for the response",
+        "polled": f"{sender} read a batch and invoked it synchronously{attempt}",
+    }[kind]
     if record.cold_start:
-        environment = (f"Cold start: new environment {record.environment_id or ''}, "
-                       f"INIT {init_ms or 0:.0f} ms.")
+        environment = (
+            f"Cold start: new environment {record.environment_id or ''}, INIT {init_ms or 0:.0f} ms."
+        )
     elif record.cold_start is False:
         environment = f"Warm: environment {record.environment_id or ''} was reused (no INIT)."
     else:
@@ -95,19 +113,41 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
     errored = f"{record.error_type or 'Error'}: {record.error_message or record.status}"
     subject = record.summary or (record.subject or {}).get("key") or f"a {record.trigger} event"
     return [
-        {"stage": "Event occurs", "ms": _span(occurred, record.detected_at) if occurred else None,
-         "reached": True, "note": subject},
-        {"stage": "Event detected", "ms": queued, "reached": True,
-         "note": f"{how}." + (f" {record.how_detected[0].upper()}{record.how_detected[1:]}."
-                                       if record.how_detected else "")},
-        {"stage": "Lambda invoked in an execution environment", "ms": init_ms if init_ms is not None else 0.0,
-         "reached": record.allocated_at is not None, "note": environment},
-        {"stage": "Code runs", "ms": _span(record.started_at, record.finished_at),
-         "reached": record.started_at is not None,
-         "note": f"The handler ran for {record.duration_ms:.0f} ms (billed {record.billed_duration_ms} ms)."
-         if record.duration_ms is not None else "The handler is running."},
-        {"stage": "Response / result", "ms": _span(record.finished_at, record.responded_at),
-         "reached": record.responded_at is not None,
-         "note": (result or "The handler returned its result.") if record.status == "success"
-         else errored if record.finished else "Not yet."},
+        {
+            "stage": "Event occurs",
+            "ms": _span(occurred, record.detected_at) if occurred else None,
+            "reached": True,
+            "note": subject,
+        },
+        {
+            "stage": "Event detected",
+            "ms": queued,
+            "reached": True,
+            "note": f"{how}."
+            + (f" {record.how_detected[0].upper()}{record.how_detected[1:]}." if record.how_detected else ""),
+        },
+        {
+            "stage": "Lambda invoked in an execution environment",
+            "ms": init_ms if init_ms is not None else 0.0,
+            "reached": record.allocated_at is not None,
+            "note": environment,
+        },
+        {
+            "stage": "Code runs",
+            "ms": _span(record.started_at, record.finished_at),
+            "reached": record.started_at is not None,
+            "note": f"The handler ran for {record.duration_ms:.0f} ms (billed {record.billed_duration_ms} ms)."
+            if record.duration_ms is not None
+            else "The handler is running.",
+        },
+        {
+            "stage": "Response / result",
+            "ms": _span(record.finished_at, record.responded_at),
+            "reached": record.responded_at is not None,
+            "note": (result or "The handler returned its result.")
+            if record.status == "success"
+            else errored
+            if record.finished
+            else "Not yet.",
+        },
     ]

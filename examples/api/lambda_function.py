@@ -10,6 +10,7 @@ request reaches it through the `$default` route as a payload 2.0 event:
 
 Deploys to AWS unchanged: boto3 and the standard library, buckets from the environment.
 """
+
 import base64
 import json
 import logging
@@ -31,7 +32,7 @@ def lambda_handler(event, context):
     if path.rstrip("/") == "/images" and method == "GET":
         return list_images()
     if path.startswith("/images/") and len(path) > len("/images/"):
-        key = path[len("/images/"):]
+        key = path[len("/images/") :]
         if method == "GET":
             return get_image(key)
         if method in ("PUT", "POST"):
@@ -43,8 +44,15 @@ def lambda_handler(event, context):
 def list_images():
     images = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=RESIZED_BUCKET, Prefix=PREFIX):
-        images += [{"key": o["Key"], "size": o["Size"], "lastModified": o["LastModified"].isoformat(),
-                    "url": f"/images/{o['Key']}"} for o in page.get("Contents", [])]
+        images += [
+            {
+                "key": o["Key"],
+                "size": o["Size"],
+                "lastModified": o["LastModified"].isoformat(),
+                "url": f"/images/{o['Key']}",
+            }
+            for o in page.get("Contents", [])
+        ]
     return reply(200, {"bucket": RESIZED_BUCKET, "images": images})
 
 
@@ -53,9 +61,12 @@ def get_image(key):
         found = s3.get_object(Bucket=RESIZED_BUCKET, Key=key)
     except s3.exceptions.NoSuchKey:
         return reply(404, {"message": f"No image {key} in {RESIZED_BUCKET}."})
-    return {"statusCode": 200, "isBase64Encoded": True,
-            "headers": {"Content-Type": found.get("ContentType") or "application/octet-stream"},
-            "body": base64.b64encode(found["Body"].read()).decode("ascii")}
+    return {
+        "statusCode": 200,
+        "isBase64Encoded": True,
+        "headers": {"Content-Type": found.get("ContentType") or "application/octet-stream"},
+        "body": base64.b64encode(found["Body"].read()).decode("ascii"),
+    }
 
 
 def upload(key, event):
@@ -66,9 +77,18 @@ def upload(key, event):
     content_type = event["headers"].get("content-type", "application/octet-stream")
     s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=data, ContentType=content_type)
     logger.info("Stored s3://%s/%s (%d bytes) for resizing", SOURCE_BUCKET, key, len(data))
-    return reply(202, {"uploaded": f"s3://{SOURCE_BUCKET}/{key}",
-                       "next": f"GET /images lists {PREFIX}{key} once ImageResizeLambda has resized it"})
+    return reply(
+        202,
+        {
+            "uploaded": f"s3://{SOURCE_BUCKET}/{key}",
+            "next": f"GET /images lists {PREFIX}{key} once ImageResizeLambda has resized it",
+        },
+    )
 
 
 def reply(status, document):
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(document)}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(document),
+    }

@@ -7,6 +7,7 @@ way a retry may fix is reported in batchItemFailures (the mapping's ReportBatchI
 comes back after the visibility timeout, and after maxReceiveCount tries the queue's redrive policy
 moves it to the dead-letter queue. Deploys to AWS unchanged (handler: queue_handler.lambda_handler).
 """
+
 import json
 import logging
 

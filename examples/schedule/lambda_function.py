@@ -7,6 +7,7 @@ a target's Input may replace that event with {"sourceBucket": ..., "destinationB
 one line and writes the report as JSON to reports/bucket-report-<time>.json in the destination bucket.
 Deploys to AWS unchanged: boto3 and the standard library; the endpoint comes from the environment.
 """
+
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ def lambda_handler(event, context):
     outputs = sizes(destination_bucket, OUTPUT_KEY_PREFIX)
     resized = {}  # source key -> size of its resized copy
     for key, size in outputs.items():
-        original = source_key_of(key[len(OUTPUT_KEY_PREFIX):], sources)
+        original = source_key_of(key[len(OUTPUT_KEY_PREFIX) :], sources)
         if original is not None:
             resized[original] = size
     source_bytes = sum(sources[key] for key in resized)
@@ -46,14 +47,29 @@ def lambda_handler(event, context):
         "sourceBytes": source_bytes,
         "resizedBytes": resized_bytes,
         "bytesSaved": source_bytes - resized_bytes,
-        "savedPercent": round(100 * (source_bytes - resized_bytes) / source_bytes, 1) if source_bytes else 0.0,
+        "savedPercent": round(100 * (source_bytes - resized_bytes) / source_bytes, 1)
+        if source_bytes
+        else 0.0,
     }
     report_key = f"{REPORT_PREFIX}bucket-report-{when.replace(':', '-')}.json"
-    s3.put_object(Bucket=destination_bucket, Key=report_key, Body=json.dumps(report, indent=2).encode(),
-                  ContentType="application/json")
-    logger.info("Bucket report %s: %d images, %d resized; %d bytes -> %d bytes, saved %d (%.1f %%); "
-                "s3://%s/%s", when, report["images"], report["resized"], source_bytes, resized_bytes,
-                report["bytesSaved"], report["savedPercent"], destination_bucket, report_key)
+    s3.put_object(
+        Bucket=destination_bucket,
+        Key=report_key,
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+    logger.info(
+        "Bucket report %s: %d images, %d resized; %d bytes -> %d bytes, saved %d (%.1f %%); s3://%s/%s",
+        when,
+        report["images"],
+        report["resized"],
+        source_bytes,
+        resized_bytes,
+        report["bytesSaved"],
+        report["savedPercent"],
+        destination_bucket,
+        report_key,
+    )
     return report
 
 

@@ -4,6 +4,7 @@ A table "image-captions" (key: the image's key) has a stream; each change reache
 order. For every caption written it stores "captions/<key>.txt" in the resized bucket, next to the
 images; a removed caption removes the file. Deploys to AWS unchanged.
 """
+
 import logging
 import os
 
@@ -27,8 +28,9 @@ def lambda_handler(event, context):
             logger.info("Caption of %s removed", key)
             continue
         caption = change.get("NewImage", {}).get("caption", {}).get("S", "")
-        s3.put_object(Bucket=BUCKET, Key=target, Body=caption.encode("utf-8"),
-                      ContentType="text/plain; charset=utf-8")
+        s3.put_object(
+            Bucket=BUCKET, Key=target, Body=caption.encode("utf-8"), ContentType="text/plain; charset=utf-8"
+        )
         written += 1
         logger.info("Caption of %s: %r -> s3://%s/%s", key, caption, BUCKET, target)
     return {"written": written, "removed": removed}

@@ -1,5 +1,6 @@
 """``run_local.py invoke | generate-event | upload | redrive | bench``: tools for a running sandbox (or a
 temporary one)."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sandbox.cli import debug_commands
 from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.lambda_.invocation import InvocationStatus
-from sandbox.cli import debug_commands
 
 # The commands' --endpoint-url: where the export lines of the banner point the AWS CLI, else the default.
 ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT_URL
@@ -43,15 +44,21 @@ def cmd_invoke(args) -> int:
     event = _read_event(args.event) if args.event else None
     if _running_sandbox(args.endpoint_url):
         if args.debug is not None or args.env_vars:
-            raise SandboxError(f"--debug and --env-vars are the sandbox's: a sandbox is running at "
-                               f"{args.endpoint_url}, so start it with them (run_local.py --debug ...).")
+            raise SandboxError(
+                f"--debug and --env-vars are the sandbox's: a sandbox is running at "
+                f"{args.endpoint_url}, so start it with them (run_local.py --debug ...)."
+            )
         return _invoke(args.endpoint_url, args, event)
-    from sandbox.core import Sandbox
     from sandbox.cli import function_from_args
+    from sandbox.core import Sandbox
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
-    config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu,
-                           **debug_commands.sandbox_options(args, args.function_name))
+    config = SandboxConfig(
+        port=0,
+        web_port=None,
+        full_cpu=args.full_cpu,
+        **debug_commands.sandbox_options(args, args.function_name),
+    )
     with Sandbox(config, function_from_args(args)) as sandbox:
         if args.debug is None:
             return _invoke(sandbox.endpoint_url, args, event)
@@ -77,10 +84,12 @@ def _invoke(endpoint_url: str, args, event: dict | None) -> int:
         event = _upload_for_invoke(endpoint_url, args)
     else:
         _say_missing_objects(endpoint_url, event)
-    client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=DEFAULT_REGION,
-                          **LOCAL_CREDENTIALS)
-    response = client.invoke(FunctionName=args.function_name, Payload=json.dumps(event).encode(),
-                             LogType="Tail")
+    client = boto3.client(
+        "lambda", endpoint_url=endpoint_url, region_name=DEFAULT_REGION, **LOCAL_CREDENTIALS
+    )
+    response = client.invoke(
+        FunctionName=args.function_name, Payload=json.dumps(event).encode(), LogType="Tail"
+    )
     logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
     print(logs.rstrip("\n"))
     print(response["Payload"].read().decode("utf-8", "replace"))
@@ -110,8 +119,12 @@ def _say_missing_objects(endpoint_url: str, event) -> None:
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError:
-            print(f"warning: no such object: s3://{bucket}/{key} — upload it first, or use --upload FILE; "
-                  f"invoking anyway (the function will not find it)", file=sys.stderr, flush=True)
+            print(
+                f"warning: no such object: s3://{bucket}/{key} — upload it first, or use --upload FILE; "
+                f"invoking anyway (the function will not find it)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _upload_for_invoke(endpoint_url: str, args) -> dict:
@@ -127,8 +140,11 @@ def _upload_for_invoke(endpoint_url: str, args) -> dict:
     started = time.time()
     _s3_client(endpoint_url).upload_file(str(path), args.bucket, key)
     if args.bucket == SOURCE_BUCKET:
-        print(f"(uploaded s3://{args.bucket}/{key}; its S3 trigger ran the function once, then:)",
-              file=sys.stderr, flush=True)
+        print(
+            f"(uploaded s3://{args.bucket}/{key}; its S3 trigger ran the function once, then:)",
+            file=sys.stderr,
+            flush=True,
+        )
         _wait_result(endpoint_url, key, started, 120)
     return sample_put_event(args.bucket, key, path.stat().st_size)
 
@@ -144,7 +160,9 @@ def cmd_generate_event(args) -> int:
     if args.kind == "sqs-receive-message":
         from sandbox.event_sources.sqs import sample_receive_message_event
 
-        print(json.dumps(sample_receive_message_event(args.queue, args.body, args.region, ACCOUNT_ID), indent=2))
+        print(
+            json.dumps(sample_receive_message_event(args.queue, args.body, args.region, ACCOUNT_ID), indent=2)
+        )
         return 0
     if args.kind == "dynamodb-update":
         from sandbox.event_sources.dynamodb_streams import sample_update_event
@@ -155,7 +173,9 @@ def cmd_generate_event(args) -> int:
         from sandbox.event_sources.api_gateway import sample_event
 
         body = args.body if args.method.upper() not in ("GET", "HEAD") else None
-        print(json.dumps(sample_event(args.kind[len("apigateway-"):], args.method, args.path, body), indent=2))
+        print(
+            json.dumps(sample_event(args.kind[len("apigateway-") :], args.method, args.path, body), indent=2)
+        )
         return 0
     if args.kind == "lambda-url":
         from sandbox.event_sources.function_urls import sample_event as url_event
@@ -208,8 +228,10 @@ def cmd_upload(args) -> int:
     from tqdm import tqdm
 
     if not _running_sandbox(args.endpoint_url):
-        raise SandboxError(f"No sandbox is running at {args.endpoint_url}; start one with `make run` "
-                           f"(or `python run_local.py`) first.")
+        raise SandboxError(
+            f"No sandbox is running at {args.endpoint_url}; start one with `make run` "
+            f"(or `python run_local.py`) first."
+        )
     files, skipped = _files(args.paths, args.all)
     if skipped:
         names = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
@@ -235,7 +257,9 @@ def cmd_upload(args) -> int:
             print(f"{key}: {_describe_success(record)}")
         else:
             failures += 1
-            print(f"{key}: {record['status']} — {record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip())
+            print(
+                f"{key}: {record['status']} — {record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip()
+            )
     return 1 if failures else 0
 
 
@@ -251,8 +275,10 @@ def _describe_success(record: dict) -> str:
         parts = []
         for item in items:
             if item.get("status") == "resized":
-                parts.append(f"{item.get('outputKey')} ({item.get('width')}x{item.get('height')}, "
-                             f"{item.get('bytes', 0):,} bytes)")
+                parts.append(
+                    f"{item.get('outputKey')} ({item.get('width')}x{item.get('height')}, "
+                    f"{item.get('bytes', 0):,} bytes)"
+                )
             else:
                 parts.append(f"{item.get('status')}: {item.get('reason')}")
         return "; ".join(parts) + f"  [{record['duration_ms']} ms]"
@@ -265,7 +291,9 @@ def _wait_result(endpoint_url: str, key: str, since: float, timeout: float) -> d
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"{endpoint_url}/_sandbox/invocations?key={quote(key)}", timeout=2) as r:
+            with urllib.request.urlopen(
+                f"{endpoint_url}/_sandbox/invocations?key={quote(key)}", timeout=2
+            ) as r:
                 items = json.loads(r.read())["invocations"]
         except (urllib.error.URLError, OSError, ValueError):
             items = []
@@ -292,10 +320,15 @@ def cmd_triggers(args) -> int:
     if not triggers:
         print("no triggers")
     for item in sorted(triggers, key=lambda t: (t.get("function") or "", t["kind"])):
-        extra = "  ".join(f"{k.replace('_', ' ')}: {item[k]}"
-                          for k in ("url", "next_fire", "last_result", "faults") if item.get(k))
-        print(f"{item.get('function') or '-':<24} {item['kind']:<18} {item['source']}\n"
-              f"{'':<24} {item['state']:<18} {item['detail']}" + (f"\n{'':<43} {extra}" if extra else ""))
+        extra = "  ".join(
+            f"{k.replace('_', ' ')}: {item[k]}"
+            for k in ("url", "next_fire", "last_result", "faults")
+            if item.get(k)
+        )
+        print(
+            f"{item.get('function') or '-':<24} {item['kind']:<18} {item['source']}\n"
+            f"{'':<24} {item['state']:<18} {item['detail']}" + (f"\n{'':<43} {extra}" if extra else "")
+        )
     return 0
 
 
@@ -303,8 +336,9 @@ def cmd_triggers(args) -> int:
 def cmd_redrive(args) -> int:
     if not _running_sandbox(args.endpoint_url):
         raise SandboxError(f"No sandbox is running at {args.endpoint_url}; start one with `make run` first.")
-    request = urllib.request.Request(f"{args.endpoint_url}/_sandbox/redrive?function={args.function_name}",
-                                     method="POST", data=b"")
+    request = urllib.request.Request(
+        f"{args.endpoint_url}/_sandbox/redrive?function={args.function_name}", method="POST", data=b""
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         result = json.loads(response.read())
     print(f"re-submitted {len(result['redriven'])} dead-lettered event(s) to {args.function_name}")
@@ -317,7 +351,6 @@ def cmd_redrive(args) -> int:
 def cmd_reset(args) -> int:
     """Delete the state a state directory keeps: its own, and each stack's folder in it."""
     from sandbox.state import reset
-
     from sandbox.state.store import own_directory
 
     base = Path(args.state_dir)
@@ -337,4 +370,3 @@ def cmd_bench(args) -> int:
 
     run_all(only=args.only, uploads=args.uploads)
     return 0
-

@@ -1,6 +1,7 @@
 """``run_local.py fire-rule NAME``: fire a scheduled rule of a running sandbox now (through its
 ``/_sandbox/schedules/fire`` route: AWS has no API that fires a rule now); and the Scheduled Event that
 ``generate-event scheduled`` prints. ``run_local.py triggers`` lists the rules with their next time."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,10 +12,10 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
+from sandbox.cli.sandbox_commands import _running_sandbox
 from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
 from sandbox.errors import SandboxError
 from sandbox.event_sources.schedules.targets import scheduled_event
-from sandbox.cli.sandbox_commands import _running_sandbox
 from sandbox.lambda_.invocation import InvocationStatus
 
 
@@ -25,7 +26,9 @@ def sample_scheduled_event(rule: str, region: str, when: str | None = None) -> d
         try:
             at = _parse_time(when)
         except ValueError:
-            raise SandboxError(f"--event-time takes a UTC time such as 2026-11-30T03:00:00Z; got {when!r}.") from None
+            raise SandboxError(
+                f"--event-time takes a UTC time such as 2026-11-30T03:00:00Z; got {when!r}."
+            ) from None
     return scheduled_event(f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}", region, ACCOUNT_ID, at)
 
 
@@ -42,18 +45,28 @@ _ENDPOINT_HELP = f"the running sandbox (default: $AWS_ENDPOINT_URL, else {DEFAUL
 
 
 def add_subcommands(sub) -> None:
-    p = sub.add_parser("fire-rule", help="fire a scheduled rule of a running sandbox now, print the results",
-                       description="Fire a scheduled EventBridge rule now, as if its time had come (its next "
-                                   "time is unchanged): each target gets the Scheduled Event (or its Input), a "
-                                   "Lambda function asynchronously. AWS has no such command; the sandbox offers "
-                                   "it so a class need not wait for cron(0 3 * * ? *).")
+    p = sub.add_parser(
+        "fire-rule",
+        help="fire a scheduled rule of a running sandbox now, print the results",
+        description="Fire a scheduled EventBridge rule now, as if its time had come (its next "
+        "time is unchanged): each target gets the Scheduled Event (or its Input), a "
+        "Lambda function asynchronously. AWS has no such command; the sandbox offers "
+        "it so a class need not wait for cron(0 3 * * ? *).",
+    )
     p.add_argument("name", help="the rule's name (aws events list-rules)")
-    p.add_argument("--schedule", action="store_true",
-                   help="NAME is an EventBridge Scheduler schedule (aws scheduler list-schedules)")
+    p.add_argument(
+        "--schedule",
+        action="store_true",
+        help="NAME is an EventBridge Scheduler schedule (aws scheduler list-schedules)",
+    )
     p.add_argument("--group", default=None, help="with --schedule: its schedule group (default: default)")
     p.add_argument("--endpoint-url", default=_ENDPOINT, help=_ENDPOINT_HELP)
-    p.add_argument("--wait", type=float, default=60.0,
-                   help="seconds to wait for each invocation's result (default: 60; 0: do not wait)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for each invocation's result (default: 60; 0: do not wait)",
+    )
     p.set_defaults(func=cmd_fire_rule)
 
 
@@ -72,13 +85,18 @@ def _request(url: str, method: str = "GET") -> dict:
 
 def _require_sandbox(endpoint_url: str) -> None:
     if not _running_sandbox(endpoint_url):
-        raise SandboxError(f"No sandbox is running at {endpoint_url}; start one with `make run` "
-                           f"(or `python run_local.py`) first.")
+        raise SandboxError(
+            f"No sandbox is running at {endpoint_url}; start one with `make run` "
+            f"(or `python run_local.py`) first."
+        )
 
 
 def cmd_fire_rule(args) -> int:
     _require_sandbox(args.endpoint_url)
-    query = {"name": args.name, **({"kind": "schedule", "group": args.group or "default"} if args.schedule else {})}
+    query = {
+        "name": args.name,
+        **({"kind": "schedule", "group": args.group or "default"} if args.schedule else {}),
+    }
     fired = _request(f"{args.endpoint_url}/_sandbox/schedules/fire?{urlencode(query)}", "POST")["fired"]
     what = "schedule" if args.schedule else "rule"
     if not fired:
@@ -99,8 +117,10 @@ def cmd_fire_rule(args) -> int:
             print(f"  {item['function']}: success in {record['duration_ms']} ms -> {result}")
         else:
             failures += 1
-            print(f"  {item['function']}: {record['status']} (attempt {record['attempt']}) - "
-                  f"{record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip())
+            print(
+                f"  {item['function']}: {record['status']} (attempt {record['attempt']}) - "
+                f"{record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip()
+            )
     return 1 if failures else 0
 
 
@@ -109,7 +129,9 @@ def _wait_final(endpoint_url: str, request_id: str, timeout: float) -> dict | No
     is scheduled: it is reported then, as the first answer)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        attempts = _request(f"{endpoint_url}/_sandbox/invocations?{urlencode({'request_id': request_id})}")["invocations"]
+        attempts = _request(f"{endpoint_url}/_sandbox/invocations?{urlencode({'request_id': request_id})}")[
+            "invocations"
+        ]
         latest = max(attempts, key=lambda r: r["attempt"], default=None)
         if latest is not None and latest.get("final"):
             return latest

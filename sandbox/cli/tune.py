@@ -3,6 +3,7 @@
 Runs in the sandbox at --endpoint-url when one is running there (through its Lambda API), otherwise in a
 temporary one started with the function options (``--code-dir``, ``--timeout``, ...), as ``invoke`` does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,48 +12,69 @@ import sys
 import time
 from pathlib import Path
 
+from sandbox.cli.sandbox_commands import ENDPOINT_URL
 from sandbox.config import FUNCTION_NAME, SOURCE_BUCKET, SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.tools import power_tuning
-from sandbox.cli.sandbox_commands import ENDPOINT_URL
 
 DEFAULT_ROUNDS = 4  # so that two runs of `tune` on a quiet machine name the same sizes
 
 
 def add_subcommand(sub, add_function_options) -> None:
     p = sub.add_parser(
-        "tune", help="run the function at several memory sizes; time and cost for each, and which to choose",
+        "tune",
+        help="run the function at several memory sizes; time and cost for each, and which to choose",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Invoke the function at each memory size - one cold start, then --runs warm runs - and\n"
-                    "print Duration (p50, p90), billed duration and cost per invocation and per million,\n"
-                    "naming the cheapest, the fastest and a balanced size, as AWS Lambda Power Tuning does.\n"
-                    "Each size is held to its share of a CPU (memory / 1,769 MB), as on AWS.",
+        "print Duration (p50, p90), billed duration and cost per invocation and per million,\n"
+        "naming the cheapest, the fastest and a balanced size, as AWS Lambda Power Tuning does.\n"
+        "Each size is held to its share of a CPU (memory / 1,769 MB), as on AWS.",
         epilog="examples:\n"
-               "  run_local.py tune --upload sample_images/test.jpg\n"
-               "  run_local.py tune --s3-key photo.jpg --memory-sizes 128,512,1024 --runs 10\n"
-               "  run_local.py tune --code-dir tests/handlers/guide --timeout 30 --upload photo-12mp.jpg\n"
-               "  run_local.py tune --event event.json --chart tune.png")
+        "  run_local.py tune --upload sample_images/test.jpg\n"
+        "  run_local.py tune --s3-key photo.jpg --memory-sizes 128,512,1024 --runs 10\n"
+        "  run_local.py tune --code-dir tests/handlers/guide --timeout 30 --upload photo-12mp.jpg\n"
+        "  run_local.py tune --event event.json --chart tune.png",
+    )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--event", help="JSON file with the event ('-' for standard input)")
-    what.add_argument("--s3-key", help="an object already in --bucket: the event is S3's ObjectCreated:Put for it")
-    what.add_argument("--upload", metavar="FILE",
-                      help="upload FILE to --bucket first (key: its name, or --key) and use its S3 event")
+    what.add_argument(
+        "--s3-key", help="an object already in --bucket: the event is S3's ObjectCreated:Put for it"
+    )
+    what.add_argument(
+        "--upload",
+        metavar="FILE",
+        help="upload FILE to --bucket first (key: its name, or --key) and use its S3 event",
+    )
     p.add_argument("--key", help="with --upload: the key to upload as")
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--function-name", default=FUNCTION_NAME)
-    p.add_argument("--memory-sizes", default=",".join(map(str, power_tuning.DEFAULT_MEMORY_SIZES)),
-                   help="comma-separated MB (default: Power Tuning's %(default)s)")
-    p.add_argument("--runs", type=int, default=power_tuning.DEFAULT_RUNS,
-                   help="warm invocations per size, after one cold start (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
-                   help="most rounds of --runs warm runs per size: another round while its Duration p50 "
-                        f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more "
-                        "(default: %(default)s; 1: one round)")
+    p.add_argument(
+        "--memory-sizes",
+        default=",".join(map(str, power_tuning.DEFAULT_MEMORY_SIZES)),
+        help="comma-separated MB (default: Power Tuning's %(default)s)",
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=power_tuning.DEFAULT_RUNS,
+        help="warm invocations per size, after one cold start (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help="most rounds of --runs warm runs per size: another round while its Duration p50 "
+        f"moves {power_tuning.STABLE_WITHIN * 100:.0f}%% or more "
+        "(default: %(default)s; 1: one round)",
+    )
     p.add_argument("--chart", metavar="PNG", help="also draw time and cost against memory into PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
     p.add_argument("--endpoint-url", default=ENDPOINT_URL)
-    p.add_argument("--full-cpu", action="store_true",
-                   help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)")
+    p.add_argument(
+        "--full-cpu",
+        action="store_true",
+        help="in a temporary sandbox, run at this machine's full speed (not AWS's CPU share)",
+    )
     add_function_options(p)
     p.set_defaults(func=cmd_tune)
 
@@ -61,7 +83,9 @@ def _sizes(text: str) -> list[int]:
     try:
         return power_tuning.check_memory_sizes(part for part in text.split(",") if part.strip())
     except ValueError:
-        raise SandboxError(f"--memory-sizes takes MB separated by commas, e.g. 128,512,1024; got {text!r}.") from None
+        raise SandboxError(
+            f"--memory-sizes takes MB separated by commas, e.g. 128,512,1024; got {text!r}."
+        ) from None
 
 
 def cmd_tune(args) -> int:
@@ -71,8 +95,8 @@ def cmd_tune(args) -> int:
     running = _running_sandbox(args.endpoint_url)
     if running:
         return _tune(args, args.endpoint_url, sizes, bool(running.get("full_cpu")))
-    from sandbox.core import Sandbox
     from sandbox.cli import function_from_args
+    from sandbox.core import Sandbox
 
     print(f"(no sandbox at {args.endpoint_url}: starting a temporary one)", file=sys.stderr)
     config = SandboxConfig(port=0, web_port=None, full_cpu=args.full_cpu)
@@ -90,14 +114,33 @@ def _tune(args, endpoint_url: str, sizes: list[int], full_cpu: bool) -> int:
         if args.upload:
             _stage_upload(endpoint_url, args, key, max(sizes))
         event, summary = _s3_event(endpoint_url, args.bucket, key), f"s3://{args.bucket}/{key}"
-    result = power_tuning.tune(endpoint_url, args.function_name, event, sizes, args.runs, event_summary=summary,
-                               full_cpu=full_cpu, max_rounds=max(1, args.rounds),
-                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result = power_tuning.tune(
+        endpoint_url,
+        args.function_name,
+        event,
+        sizes,
+        args.runs,
+        event_summary=summary,
+        full_cpu=full_cpu,
+        max_rounds=max(1, args.rounds),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     if args.json:
-        print(json.dumps({"function": result.function_name, "event": summary, "full_cpu": full_cpu,
-                          "sizes": result.as_rows(),
-                          **{k: getattr(result, k) and getattr(result, k).memory_mb
-                             for k in ("cheapest", "fastest", "balanced")}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "function": result.function_name,
+                    "event": summary,
+                    "full_cpu": full_cpu,
+                    "sizes": result.as_rows(),
+                    **{
+                        k: getattr(result, k) and getattr(result, k).memory_mb
+                        for k in ("cheapest", "fastest", "balanced")
+                    },
+                },
+                indent=2,
+            )
+        )
     else:
         print(result.report())
     if args.chart:
@@ -116,7 +159,9 @@ def _s3_event(endpoint_url: str, bucket: str, key: str) -> dict:
     try:
         size = _s3(endpoint_url).head_object(Bucket=bucket, Key=key)["ContentLength"]
     except ClientError:
-        raise SandboxError(f"s3://{bucket}/{key} does not exist; upload it first (or use --upload FILE).") from None
+        raise SandboxError(
+            f"s3://{bucket}/{key} does not exist; upload it first (or use --upload FILE)."
+        ) from None
     return sample_put_event(bucket, key, size)
 
 

@@ -1,6 +1,7 @@
 """``run_local.py tune --chart FILE``: Power Tuning's chart drawn with Pillow (a dependency already), so it
 works right after ``make run`` without matplotlib: Duration p50 (to p90) and cost per million against
 memory, the three choices in the title. The notebooks draw the same with matplotlib (TuningResult.chart)."""
+
 from __future__ import annotations
 
 import math
@@ -62,10 +63,15 @@ def draw_chart(result) -> Image.Image:
     draw.text(((plot[0] + plot[2]) / 2, HEIGHT - 18), "memory (MB)", fill=INK, font=small, anchor="mm")
     for i, size in enumerate(sizes):
         draw.text((x_of[i], plot[3] + 14), str(size.memory_mb), fill=INK, font=small, anchor="mm")
-        draw.line((x_of[i], y(size.duration_p50_ms, time_ticks), x_of[i], y(size.duration_p90_ms, time_ticks)),
-                  fill=(235, 160, 160), width=5)
+        draw.line(
+            (x_of[i], y(size.duration_p50_ms, time_ticks), x_of[i], y(size.duration_p90_ms, time_ticks)),
+            fill=(235, 160, 160),
+            width=5,
+        )
     _series(draw, [(x_of[i], y(s.duration_p50_ms, time_ticks)) for i, s in enumerate(sizes)], RED, "circle")
-    _series(draw, [(x_of[i], y(s.cost_usd * 1_000_000, cost_ticks)) for i, s in enumerate(sizes)], BLUE, "square")
+    _series(
+        draw, [(x_of[i], y(s.cost_usd * 1_000_000, cost_ticks)) for i, s in enumerate(sizes)], BLUE, "square"
+    )
     for i, size in enumerate(sizes):
         if not size.succeeded:
             draw.text((x_of[i] + 6, y(size.duration_p50_ms, time_ticks) - 16), "failed", fill=RED, font=small)
@@ -82,8 +88,11 @@ def _series(draw, points, color, marker) -> None:
 def _legend(draw, font) -> None:
     """Above the plot, clear of the data."""
     x, y = LEFT, 62
-    for color, marker, label in ((RED, "circle", "Duration p50"), ((235, 160, 160), "bar", "... to p90"),
-                                 (BLUE, "square", "$ per million invocations")):
+    for color, marker, label in (
+        (RED, "circle", "Duration p50"),
+        ((235, 160, 160), "bar", "... to p90"),
+        (BLUE, "square", "$ per million invocations"),
+    ):
         if marker == "bar":
             draw.line((x + 5, y - 6, x + 5, y + 6), fill=color, width=5)
         else:

@@ -1,11 +1,12 @@
 """Act on a burst of file-system events once, after it has been quiet for a moment (editors and copies
 produce several events per save). ``DebouncedFolderWatch`` pairs watchdog's observer with a Debouncer for
 the sandbox's two folder watchers (hot reload, the watched upload folder)."""
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
@@ -21,7 +22,7 @@ class Debouncer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def start(self) -> "Debouncer":
+    def start(self) -> Debouncer:
         self._thread.start()
         return self
 

@@ -1,6 +1,7 @@
 """Hot reload: saving a file in a function's code directory retires its warm environments, so the next
 invocation is a cold start with the new code — no restart of the sandbox. (On AWS the equivalent is
 ``update-function-code``, which also retires every warm environment.)"""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ class CodeWatcher(DebouncedFolderWatch):
         self.report = report
         self._watched: dict[str, str] = {}  # folder -> function name
 
-    def start(self) -> "CodeWatcher":
+    def start(self) -> CodeWatcher:
         for function in self.sandbox.functions():
             if function.strict_imports:
                 continue  # code from a zip (create-function): it changes through the API only
@@ -41,5 +42,7 @@ class CodeWatcher(DebouncedFolderWatch):
         if runtime is None:
             return
         self.sandbox.retire_environments(name)
-        self.report(f"code changed in {runtime.function.code_dir}: {name}'s warm environments "
-                    f"retired; the next invocation is a cold start")
+        self.report(
+            f"code changed in {runtime.function.code_dir}: {name}'s warm environments "
+            f"retired; the next invocation is a cold start"
+        )

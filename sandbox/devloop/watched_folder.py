@@ -1,9 +1,10 @@
 """A watched folder: every file dropped into it is uploaded to the source bucket through the S3 API, so it
 takes the same path as any client's upload (and fires the same S3 event)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sandbox.devloop.debounce import DebouncedFolderWatch
 
@@ -11,15 +12,16 @@ SETTLE_S = 0.3  # a file is uploaded once its size has stopped changing for this
 
 
 class WatchedFolder(DebouncedFolderWatch):
-    def __init__(self, folder: Path, upload: Callable[[Path, str], None],
-                 report: Callable[[str], None] = print):
+    def __init__(
+        self, folder: Path, upload: Callable[[Path, str], None], report: Callable[[str], None] = print
+    ):
         super().__init__(self._upload_once, SETTLE_S, "watched-folder", poll_s=0.1)
         self.folder = Path(folder).resolve()
         self.upload = upload
         self.report = report
         self._done: dict[Path, tuple[int, float]] = {}
 
-    def start(self) -> "WatchedFolder":
+    def start(self) -> WatchedFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._watch([self.folder])
         return self

@@ -8,6 +8,7 @@ rule only, as an API without an authorizer on AWS answers anyone. Refusals are A
 
 The rules and why each exists: docs/access-rules.md.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -15,15 +16,22 @@ import io
 import json
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from sandbox.errors import ConfigError
-from sandbox.host_names import (WILDCARD_HOSTS, ip_literal, is_loopback_address, is_loopback_name, machine_names,
-                         normalise_name, split_host)
+from sandbox.host_names import (
+    WILDCARD_HOSTS,
+    ip_literal,
+    is_loopback_address,
+    is_loopback_name,
+    machine_names,
+    normalise_name,
+    split_host,
+)
 
 SANDBOX_ROUTES = "/_sandbox/"
 MOTO_API_ROUTES = "/moto-api"
@@ -35,8 +43,10 @@ ENDPOINT_ORIGIN_HEADERS = [("Content-Security-Policy", "sandbox"), ("X-Content-T
 FROM_A_PAGE = ("same-origin", "same-site", "cross-site")  # Sec-Fetch-Site of a request a page sent
 READ_ACTION = re.compile(r"^(Get|List|Describe)[A-Z]")  # query-protocol actions that change nothing
 # The headers browser SDKs need to read from AWS responses.
-EXPOSED_HEADERS = ("x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, x-amz-id-2, x-amz-log-result, "
-                   "x-amz-function-error, x-amz-executed-version, x-amz-version-id, ETag, Date")
+EXPOSED_HEADERS = (
+    "x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, x-amz-id-2, x-amz-log-result, "
+    "x-amz-function-error, x-amz-executed-version, x-amz-version-id, ETag, Date"
+)
 ANY_METHOD = "GET, HEAD, POST, PUT, PATCH, DELETE"
 JSON_SERVICES = {"lambda", "logs", "events", "dynamodb", "apigateway", "scheduler"}
 _DATED_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/")  # Lambda's REST paths: /2015-03-31/functions ...
@@ -59,13 +69,17 @@ def normalise_origin(value: str) -> str:
 def parse_allowed_origin(value: str) -> str:
     """``--allow-origin`` takes one exact origin; a wildcard would reflect every page on the web."""
     if value.strip() in ("*", "null"):
-        raise ConfigError(f"--allow-origin takes one origin such as http://localhost:3000, not {value!r}: "
-                          f"that would let every web page in your browser use the sandbox.")
+        raise ConfigError(
+            f"--allow-origin takes one origin such as http://localhost:3000, not {value!r}: "
+            f"that would let every web page in your browser use the sandbox."
+        )
     try:
         origin = normalise_origin(value)
     except ValueError:
-        raise ConfigError(f"--allow-origin takes an origin such as http://localhost:3000 (scheme, host and "
-                          f"port); got {value!r}.") from None
+        raise ConfigError(
+            f"--allow-origin takes an origin such as http://localhost:3000 (scheme, host and "
+            f"port); got {value!r}."
+        ) from None
     if urlsplit(value.strip()).path not in ("", "/"):
         raise ConfigError(f"--allow-origin takes an origin without a path (e.g. {origin}); got {value!r}.")
     return origin
@@ -105,7 +119,9 @@ class AccessPolicy:
     def allow_page(self, url: str) -> None:
         """The sandbox's own page is an allowed origin under each loopback name it can be reached by."""
         parts = urlsplit(url)
-        names = {"127.0.0.1", "localhost", "[::1]"} | ({normalise_name(parts.hostname)} if parts.hostname else set())
+        names = {"127.0.0.1", "localhost", "[::1]"} | (
+            {normalise_name(parts.hostname)} if parts.hostname else set()
+        )
         for name in names:
             self.allowed_origins.add(normalise_origin(f"{parts.scheme}://{name}:{parts.port}"))
 
@@ -151,9 +167,10 @@ def access_key_id(environ) -> str | None:
 def service_of(environ) -> str:
     """Which AWS service a request is for, as the signature's credential scope says; unsigned requests
     (anonymous S3, browser preflights) are judged by their shape as moto's dispatcher does."""
-    scope = re.search(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/,\s]+)/aws4_request",
-                      environ.get("HTTP_AUTHORIZATION", "") + " " + environ.get("QUERY_STRING", "").replace(
-                          "%2F", "/"))
+    scope = re.search(
+        r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/,\s]+)/aws4_request",
+        environ.get("HTTP_AUTHORIZATION", "") + " " + environ.get("QUERY_STRING", "").replace("%2F", "/"),
+    )
     if scope:
         return scope.group(1).lower()
     path = environ.get("PATH_INFO", "")
@@ -192,16 +209,23 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
     if service in JSON_SERVICES or service == "json":
         code = code if code.endswith("Exception") else f"{code}Exception"
         body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
-        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
-                   ("x-amzn-RequestId", request_id)]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", code),
+            ("x-amzn-RequestId", request_id),
+        ]
     elif service == "s3" or service == "sandbox":
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
+        ).encode()
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
     else:
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
-                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
     headers.append(("Content-Length", str(len(body))))
     return f"{status} {HTTPStatus(status).phrase}", headers, body
@@ -226,7 +250,9 @@ def s3_cors_rule(rules: list[dict], origin: str, method: str, request_headers: l
             continue
         if method.upper() not in {m.upper() for m in rule.get("AllowedMethods", [])}:
             continue
-        if any(not _matches(h, rule.get("AllowedHeaders", []), case_sensitive=False) for h in request_headers):
+        if any(
+            not _matches(h, rule.get("AllowedHeaders", []), case_sensitive=False) for h in request_headers
+        ):
             continue
         return rule
     return None
@@ -234,8 +260,10 @@ def s3_cors_rule(rules: list[dict], origin: str, method: str, request_headers: l
 
 def s3_cors_headers(rule: dict, origin: str, preflight: bool, request_headers: list[str]) -> list:
     wildcard = "*" in rule.get("AllowedOrigins", [])
-    headers = [("Access-Control-Allow-Origin", "*" if wildcard else origin),
-               ("Access-Control-Allow-Methods", ", ".join(rule.get("AllowedMethods", [])))]
+    headers = [
+        ("Access-Control-Allow-Origin", "*" if wildcard else origin),
+        ("Access-Control-Allow-Methods", ", ".join(rule.get("AllowedMethods", []))),
+    ]
     if not wildcard:
         headers.append(("Access-Control-Allow-Credentials", "true"))
     if preflight and request_headers:
@@ -257,8 +285,13 @@ def bucket_of(environ) -> str | None:
 class EndpointGuard:
     """The endpoint's outermost WSGI layer: rules 1-6 of this module's docstring."""
 
-    def __init__(self, app, policy: AccessPolicy, bucket_cors: BucketCors,
-                 public: Callable[[dict], object] | None = None):
+    def __init__(
+        self,
+        app,
+        policy: AccessPolicy,
+        bucket_cors: BucketCors,
+        public: Callable[[dict], object] | None = None,
+    ):
         """``public(environ)``: whether the request is for a public AWS URL (see the module's docstring):
         false, ``OWN_ORIGIN`` when it is served on a host name of its own, else anything true."""
         self.app = app
@@ -271,12 +304,17 @@ class EndpointGuard:
         if where:
             host = environ.get("HTTP_HOST")
             if not self.policy.host_allowed(host):
-                return self._respond(start_response, error_response("json", 403, "AccessDenied",
-                                                                    self._host_refusal(host)))
+                return self._respond(
+                    start_response, error_response("json", 403, "AccessDenied", self._host_refusal(host))
+                )
             if where == OWN_ORIGIN:
                 return self.app(environ, start_response)
-            return self.app(environ, lambda status, headers, exc_info=None: start_response(
-                status, headers + ENDPOINT_ORIGIN_HEADERS, exc_info))
+            return self.app(
+                environ,
+                lambda status, headers, exc_info=None: start_response(
+                    status, headers + ENDPOINT_ORIGIN_HEADERS, exc_info
+                ),
+            )
         service = service_of(environ)
         refusal = self._refusal(environ)
         if refusal is not None:
@@ -285,9 +323,18 @@ class EndpointGuard:
         if refusal is not None:
             return self._respond(start_response, error_response(service, 405, "MethodNotAllowed", refusal))
         if environ.get("PATH_INFO", "").startswith(MOTO_API_ROUTES) and not self.policy.moto_api:
-            return self._respond(start_response, error_response("s3", 403, "AccessDenied", (
-                "moto's /moto-api/ (reset, recorder, replay) is off: anything that reaches the endpoint "
-                "could reset or replay it. Start the sandbox with --moto-api to use it.")))
+            return self._respond(
+                start_response,
+                error_response(
+                    "s3",
+                    403,
+                    "AccessDenied",
+                    (
+                        "moto's /moto-api/ (reset, recorder, replay) is off: anything that reaches the endpoint "
+                        "could reset or replay it. Start the sandbox with --moto-api to use it."
+                    ),
+                ),
+            )
         origin = request_origin(environ)
         if environ.get("REQUEST_METHOD") == "OPTIONS":  # a preflight: _method_refusal let no other through
             return self._preflight(environ, start_response, service, environ["HTTP_ORIGIN"])
@@ -296,6 +343,7 @@ class EndpointGuard:
         def start(status, headers, exc_info=None):
             kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
             return start_response(status, kept + cors + ENDPOINT_ORIGIN_HEADERS, exc_info)
+
         return self.app(environ, start)
 
     # -- rules 1-3 -------------------------------------------------------------------------------
@@ -306,23 +354,35 @@ class EndpointGuard:
             return self._host_refusal(host)
         origin = request_origin(environ)
         if origin is not None and not policy.origin_allowed(origin):
-            return (f"The local AWS endpoint refused a request from the web page at {origin}: only the AWS "
-                    f"CLI, SDKs and the sandbox's own page may use it, so that other sites open in your "
-                    f"browser cannot. If this is your own front end, start the sandbox with "
-                    f"--allow-origin {origin}.")
+            return (
+                f"The local AWS endpoint refused a request from the web page at {origin}: only the AWS "
+                f"CLI, SDKs and the sandbox's own page may use it, so that other sites open in your "
+                f"browser cannot. If this is your own front end, start the sandbox with "
+                f"--allow-origin {origin}."
+            )
         fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
         if origin is None and fetch_site in FROM_A_PAGE:
             # Without Origin or Referer, same-origin means a page the endpoint served itself (an object,
             # an API's answer): never an allowed page.
-            page = ("a page it served itself (an object or an API's answer)" if fetch_site == "same-origin"
-                    else "a web page that did not say where it came from")
-            return (f"The local AWS endpoint refused a request from {page}; only the AWS CLI, SDKs and "
-                    f"allowed pages (--allow-origin) may use it.")
-        if policy.access_token and not policy.this_machine(environ.get("REMOTE_ADDR", "")) \
-                and access_key_id(environ) != policy.access_token:
-            return ("This sandbox is shared on the network and needs its access token: set "
-                    "AWS_ACCESS_KEY_ID to the token printed where the sandbox was started "
-                    "(any AWS_SECRET_ACCESS_KEY will do).")
+            page = (
+                "a page it served itself (an object or an API's answer)"
+                if fetch_site == "same-origin"
+                else "a web page that did not say where it came from"
+            )
+            return (
+                f"The local AWS endpoint refused a request from {page}; only the AWS CLI, SDKs and "
+                f"allowed pages (--allow-origin) may use it."
+            )
+        if (
+            policy.access_token
+            and not policy.this_machine(environ.get("REMOTE_ADDR", ""))
+            and access_key_id(environ) != policy.access_token
+        ):
+            return (
+                "This sandbox is shared on the network and needs its access token: set "
+                "AWS_ACCESS_KEY_ID to the token printed where the sandbox was started "
+                "(any AWS_SECRET_ACCESS_KEY will do)."
+            )
         return None
 
     # -- rule 4 ----------------------------------------------------------------------------------
@@ -332,55 +392,83 @@ class EndpointGuard:
         if method == "OPTIONS":
             if environ.get("HTTP_ORIGIN") and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
                 return None
-            return ("OPTIONS is answered only as a browser's CORS preflight (with Origin and "
-                    "Access-Control-Request-Method); no AWS API takes any other OPTIONS request.")
+            return (
+                "OPTIONS is answered only as a browser's CORS preflight (with Origin and "
+                "Access-Control-Request-Method); no AWS API takes any other OPTIONS request."
+            )
         if method == "POST":
             return None
         if environ.get("HTTP_X_AMZ_TARGET"):
-            return (f"{environ['HTTP_X_AMZ_TARGET']} is a JSON-protocol call (X-Amz-Target): AWS takes those "
-                    f"only as POST, as the AWS CLI and SDKs send them, not as {method}.")
+            return (
+                f"{environ['HTTP_X_AMZ_TARGET']} is a JSON-protocol call (X-Amz-Target): AWS takes those "
+                f"only as POST, as the AWS CLI and SDKs send them, not as {method}."
+            )
         actions = parse_qs(environ.get("QUERY_STRING", "")).get("Action", []) + form_actions(environ)
         changing = next((action for action in actions if not READ_ACTION.match(action)), None)
         if changing is not None:
             # AWS also takes a signed GET for query-protocol actions; here only reads, because a GET is
             # what a link, an image or a page can send without a preflight.
-            return (f"Action={changing} changes things and is accepted only as POST, as the AWS CLI and "
-                    f"SDKs send it, not as {method}.")
+            return (
+                f"Action={changing} changes things and is accepted only as POST, as the AWS CLI and "
+                f"SDKs send it, not as {method}."
+            )
         return None
 
     @staticmethod
     def _host_refusal(host) -> str:
-        return (f"The local AWS endpoint answers only at 127.0.0.1, localhost or [::1]; this request named "
-                f"the host {host!r}, which is how a DNS-rebinding attack from a web page looks. Use "
-                f"http://127.0.0.1:<port>, or start the sandbox with --host <that address> if you mean "
-                f"to serve it there.")
+        return (
+            f"The local AWS endpoint answers only at 127.0.0.1, localhost or [::1]; this request named "
+            f"the host {host!r}, which is how a DNS-rebinding attack from a web page looks. Use "
+            f"http://127.0.0.1:<port>, or start the sandbox with --host <that address> if you mean "
+            f"to serve it there."
+        )
 
     # -- rule 5 ----------------------------------------------------------------------------------
     def _preflight(self, environ, start_response, service: str, origin: str):
         method = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]
-        requested = [h.strip() for h in environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").split(",") if h.strip()]
+        requested = [
+            h.strip() for h in environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "").split(",") if h.strip()
+        ]
         if service == "sandbox":
-            return self._respond(start_response, error_response(
-                "sandbox", 403, "AccessForbidden", "The sandbox's own routes are not for web pages."))
+            return self._respond(
+                start_response,
+                error_response(
+                    "sandbox", 403, "AccessForbidden", "The sandbox's own routes are not for web pages."
+                ),
+            )
         if service != "s3":
-            headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", ANY_METHOD),
-                       ("Access-Control-Allow-Credentials", "true"), ("Access-Control-Max-Age", "600"),
-                       ("Vary", "Origin")]
+            headers = [
+                ("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Allow-Methods", ANY_METHOD),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Max-Age", "600"),
+                ("Vary", "Origin"),
+            ]
             if requested:
                 headers.append(("Access-Control-Allow-Headers", ", ".join(requested)))
             return self._respond(start_response, ("200 OK", headers + [("Content-Length", "0")], b""))
         bucket = bucket_of(environ)
         rules = self.bucket_cors(bucket) if bucket else None
         if not rules:
-            return self._respond(start_response, error_response(
-                "s3", 403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."))
+            return self._respond(
+                start_response,
+                error_response(
+                    "s3", 403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."
+                ),
+            )
         rule = s3_cors_rule(rules, origin, method, requested)
         if rule is None:
-            return self._respond(start_response, error_response(
-                "s3", 403, "AccessForbidden",
-                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
-                "Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers "
-                "are not whitelisted by the resource's CORS spec."))
+            return self._respond(
+                start_response,
+                error_response(
+                    "s3",
+                    403,
+                    "AccessForbidden",
+                    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
+                    "Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers "
+                    "are not whitelisted by the resource's CORS spec.",
+                ),
+            )
         headers = s3_cors_headers(rule, origin, True, requested)
         return self._respond(start_response, ("200 OK", headers + [("Content-Length", "0")], b""))
 
@@ -388,8 +476,12 @@ class EndpointGuard:
         if service == "sandbox":
             return []
         if service != "s3":
-            return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true"),
-                    ("Access-Control-Expose-Headers", EXPOSED_HEADERS), ("Vary", "Origin")]
+            return [
+                ("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Expose-Headers", EXPOSED_HEADERS),
+                ("Vary", "Origin"),
+            ]
         bucket = bucket_of(environ)
         rules = (self.bucket_cors(bucket) if bucket else None) or []
         rule = s3_cors_rule(rules, origin, environ.get("REQUEST_METHOD", "GET"), [])

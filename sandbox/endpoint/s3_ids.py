@@ -1,5 +1,6 @@
 """The ids S3 gives every request (``x-amz-request-id``, ``x-amz-id-2``), in AWS's formats: the endpoint's
 answers, the S3 events and the test events carry them."""
+
 from __future__ import annotations
 
 import base64

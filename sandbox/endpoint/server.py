@@ -8,19 +8,20 @@ write observer and the Lambda API do), ``routes`` (apps under a path prefix, suc
 ``object_facts`` (size, ETag and version of a stored object). Like moto's ``ThreadedMotoServer``, but
 with a clear error when the port is busy. Access rules: docs/access-rules.md.
 """
+
 from __future__ import annotations
 
 import errno
 import os
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from sandbox.endpoint.access import OWN_ORIGIN, AccessPolicy, EndpointGuard
+from sandbox.errors import SandboxError
 from sandbox.host_names import split_host
 from sandbox.http_server import BoundedWSGIServer, WriteTimeoutMixIn
 from sandbox.patterns import wildcard_match
-from sandbox.errors import SandboxError
 
 WSGIApp = Callable
 Wrap = Callable[[WSGIApp], WSGIApp]
@@ -49,7 +50,8 @@ def check_port_free(host: str, port: int, option: str = "--port") -> None:
             if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1), errno.EACCES):
                 raise PortInUseError(
                     f"Port {port} on {host} is already in use (or not allowed); stop the program using it "
-                    f"or choose another port with {option}.") from None
+                    f"or choose another port with {option}."
+                ) from None
             raise SandboxError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
 
 
@@ -89,10 +91,12 @@ def _silence_moto_notifications() -> None:
         for notification in configuration.topic:
             if notification.matches(event_name, key.name):
                 body = notifications._get_s3_event(event_name, bucket, key, notification.id)
-                notifications._send_sns_message(account_id, body, notification.arn,
-                                                notifications._get_region_from_arn(notification.arn))
+                notifications._send_sns_message(
+                    account_id, body, notification.arn, notifications._get_region_from_arn(notification.arn)
+                )
         if configuration.event_bridge is not None:
             notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+
     send_event._sandbox = True
     notifications.send_event = send_event
     original_test_event = notifications._get_test_event
@@ -102,6 +106,7 @@ def _silence_moto_notifications() -> None:
 
         # AWS: the ids of the PutBucketNotificationConfiguration request; here fresh ids of that shape.
         return {**original_test_event(bucket_name), "RequestId": new_s3_request_id(), "HostId": new_host_id()}
+
     notifications._get_test_event = test_event
 
 
@@ -127,6 +132,7 @@ def _keep_moto_from_running_event_source_mappings() -> None:
         for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
             table.lambda_event_source_mappings.pop(mapping.function_arn, None)
         return mapping
+
     create_event_source_mapping._sandbox = True
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
 
@@ -157,6 +163,7 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
             rule = copy.copy(self)
             rule.targets = targets
         return original(rule, original_event, transform_input)
+
     send_to_targets._sandbox = True
     Rule.send_to_targets = send_to_targets
 
@@ -179,6 +186,7 @@ def _keep_stream_labels_as_aws_writes_them() -> None:
             self.latest_stream_label = f"{whole}.{fraction[:3]}"
         elif label and label != before:
             self.latest_stream_label = f"{label}.000"
+
     set_stream_specification._sandbox = True
     Table.set_stream_specification = set_stream_specification
 
@@ -203,6 +211,7 @@ def _keep_sqs_as_aws_answers() -> None:
     def is_message_valid_based_on_retention_period(self, queue_name, message):
         retention = int(self.get_queue(queue_name).message_retention_period)
         return retention + message.sent_timestamp / 1000 > unix_time()
+
     is_message_valid_based_on_retention_period._sandbox = True
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
@@ -221,6 +230,7 @@ def _keep_sqs_as_aws_answers() -> None:
         if self.get_queue(queue_name).fifo_queue and not getattr(message, "sandbox_numbered", False):
             message.sequence_number, message.sandbox_numbered = str(next(numbers)), True  # not a duplicate's
         return message
+
     SQSBackend.send_message = send_message
 
 
@@ -260,6 +270,7 @@ def _keep_rest_api_binary_media_types() -> None:
             else:
                 others.append(operation)
         patch(self, others)
+
     apply_patch_operations._sandbox = True
     APIGatewayResponse.create_rest_api = create_rest_api
     RestAPI.apply_patch_operations = apply_patch_operations
@@ -299,7 +310,7 @@ def _request_handler():
 
 
 _running_lock = threading.Lock()
-_running: list["LocalEndpoint"] = []
+_running: list[LocalEndpoint] = []
 
 
 def keep_moto_patterns_linear() -> None:
@@ -313,7 +324,8 @@ def keep_moto_patterns_linear() -> None:
     if getattr(EventsBackend.list_rules, "_sandbox", False):
         return
     EventPattern._wildcard_match = staticmethod(
-        lambda item, pattern: isinstance(item, str) and wildcard_match(item, pattern))
+        lambda item, pattern: isinstance(item, str) and wildcard_match(item, pattern)
+    )
     all_rules, all_queues = EventsBackend.list_rules.__wrapped__, SQSBackend.list_queues  # without paging
 
     @paginate(pagination_model=PAGINATION_MODEL)  # the model is found by the method's name
@@ -380,7 +392,9 @@ class LocalEndpoint:
         """Answer one AWS service (as moto names it) with ``app`` instead of moto's (before start)."""
         self._service_apps[service] = app
 
-    def add_public_route(self, app: WSGIApp, path_prefix: str | None = None, host_suffix: str | None = None) -> None:
+    def add_public_route(
+        self, app: WSGIApp, path_prefix: str | None = None, host_suffix: str | None = None
+    ) -> None:
         """Serve ``app`` (before start) at a path prefix and/or on every Host name ending in ``host_suffix``
         (port aside): a URL that is public on AWS, so the guard applies only its Host rule to it."""
         if path_prefix:
@@ -391,7 +405,7 @@ class LocalEndpoint:
     # -- lifecycle -----------------------------------------------------------------------------------
     # Long on purpose: the server's assembly in the order requests meet it (moto's app per service, its
     # wrappers, the routes, the access guard, the HTTP server), with the undo of each step beside it.
-    def start(self) -> "LocalEndpoint":
+    def start(self) -> LocalEndpoint:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         _silence_moto_notifications()
@@ -404,8 +418,10 @@ class LocalEndpoint:
         _keep_sqs_as_aws_answers()
         with _running_lock:
             if _running:
-                raise SandboxError("A sandbox is already running in this process (moto's state is "
-                                   "per process); stop it before starting another.")
+                raise SandboxError(
+                    "A sandbox is already running in this process (moto's state is "
+                    "per process); stop it before starting another."
+                )
             from moto.moto_api._internal.models import moto_api_backend
 
             moto_api_backend.reset()
@@ -431,6 +447,7 @@ class LocalEndpoint:
             with _running_lock:
                 _running.remove(self)
             raise
+
         class CachedDispatcher(DomainDispatcherApplication):
             # moto matches the host against every service's URL patterns, under a lock, on every
             # request; the answer for a host never changes, so remember it.
@@ -449,8 +466,9 @@ class LocalEndpoint:
         routes = _PrefixRoutes(dispatcher, self._routes, self._public_prefixes, self._host_routes)
         app = EndpointGuard(routes, self.access, self.bucket_cors, public=routes.is_public)
         try:
-            self._server = BoundedWSGIServer(self.host, self.requested_port, app, handler,
-                                             max_connections=MAX_CONNECTIONS)
+            self._server = BoundedWSGIServer(
+                self.host, self.requested_port, app, handler, max_connections=MAX_CONNECTIONS
+            )
         except OSError as exc:
             with _running_lock:
                 _running.remove(self)
@@ -459,7 +477,9 @@ class LocalEndpoint:
                     f"Port {self.requested_port} on {self.host} is already in use; stop the program using it "
                     f"or choose another port with --port."
                 ) from None
-            raise SandboxError(f"Could not listen on {self.host}:{self.requested_port}: {exc.strerror or exc}.") from None
+            raise SandboxError(
+                f"Could not listen on {self.host}:{self.requested_port}: {exc.strerror or exc}."
+            ) from None
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
         return self
@@ -493,8 +513,9 @@ class LocalEndpoint:
         return f"http://{self.host}:{self.port}"
 
     # -- facts the S3 event needs -------------------------------------------------------------------
-    def object_facts(self, bucket: str, key: str, version_id: str | None = None,
-                     account_id: str = DEFAULT_ACCOUNT_ID) -> ObjectFacts | None:
+    def object_facts(
+        self, bucket: str, key: str, version_id: str | None = None, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> ObjectFacts | None:
         """Size, ETag and version of a stored object, read from moto's S3 state (no HTTP round trip)."""
         from moto.s3.models import s3_backends
 
@@ -511,7 +532,6 @@ class LocalEndpoint:
             etag=str(obj.etag).strip('"'),
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
-
 
     def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
         """A bucket's notification configuration for Lambda functions and queues, in the shape of
@@ -531,15 +551,23 @@ class LocalEndpoint:
 
         def entry(notification, arn_name):
             rules = as_list((notification.filters.get("S3Key") or {}).get("FilterRule"))
-            found = {"Id": notification.id, arn_name: notification.arn,
-                     "Events": as_list(notification.events)}
+            found = {
+                "Id": notification.id,
+                arn_name: notification.arn,
+                "Events": as_list(notification.events),
+            }
             if rules:
-                found["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]}
-                                                           for r in rules]}}
+                found["Filter"] = {
+                    "Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}
+                }
             return found
-        return {"LambdaFunctionConfigurations": [entry(n, "LambdaFunctionArn")
-                                                 for n in configuration.cloud_function],
-                "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue]}
+
+        return {
+            "LambdaFunctionConfigurations": [
+                entry(n, "LambdaFunctionArn") for n in configuration.cloud_function
+            ],
+            "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue],
+        }
 
     def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:
         """A bucket's CORS rules (``put-bucket-cors``) in the API's shape, or None when it has none."""
@@ -554,10 +582,19 @@ class LocalEndpoint:
 
         def as_list(value):
             return [value] if isinstance(value, str) else list(value or [])
-        return [{"AllowedOrigins": as_list(rule.allowed_origins), "AllowedMethods": as_list(rule.allowed_methods),
-                 "AllowedHeaders": as_list(rule.allowed_headers), "ExposeHeaders": as_list(rule.exposed_headers),
-                 "MaxAgeSeconds": int(rule.max_age_seconds) if rule.max_age_seconds not in (None, "") else None}
-                for rule in found.cors]
+
+        return [
+            {
+                "AllowedOrigins": as_list(rule.allowed_origins),
+                "AllowedMethods": as_list(rule.allowed_methods),
+                "AllowedHeaders": as_list(rule.allowed_headers),
+                "ExposeHeaders": as_list(rule.exposed_headers),
+                "MaxAgeSeconds": int(rule.max_age_seconds)
+                if rule.max_age_seconds not in (None, "")
+                else None,
+            }
+            for rule in found.cors
+        ]
 
     def load_aws_managed_policies(self, names: tuple[str, ...], account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         """Make AWS-managed policies (``arn:aws:iam::aws:policy/...``) attachable, as on AWS.
@@ -585,8 +622,13 @@ class _PrefixRoutes:
     """Send ``/_sandbox/...`` (and any other registered prefix) to the sandbox's own small apps, and the
     public URLs (a path prefix, or a Host name suffix such as ``.execute-api.localhost``) to theirs."""
 
-    def __init__(self, fallback: WSGIApp, routes: Mapping[str, WSGIApp],
-                 public_prefixes: Mapping[str, WSGIApp] | None = None, host_routes=()):
+    def __init__(
+        self,
+        fallback: WSGIApp,
+        routes: Mapping[str, WSGIApp],
+        public_prefixes: Mapping[str, WSGIApp] | None = None,
+        host_routes=(),
+    ):
         self.fallback = fallback
         self.routes = sorted({**routes, **(public_prefixes or {})}.items(), key=lambda item: -len(item[0]))
         self.public_prefixes = tuple(public_prefixes or ())

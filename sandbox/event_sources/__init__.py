@@ -5,6 +5,7 @@ synchronous requests; schedules: a clock) and knows nothing of the others.
 Adding one is a module with a subclass of :class:`~sandbox.event_sources.base.EventSource`, named in
 ``event_source_classes()`` below; docs/architecture.md lists what else a new trigger may touch.
 """
+
 from __future__ import annotations
 
 from sandbox.event_sources.base import EventSource, SourceContext
@@ -21,5 +22,11 @@ def event_source_classes() -> tuple:
     from sandbox.event_sources.sqs import SqsEventSource
 
     # Function URLs before API Gateway: a URL's event is payload 2.0 too, told apart by its domain.
-    return (S3EventSource, SqsEventSource, DynamoDbStreamsEventSource, ScheduledEventSource,
-            FunctionUrlEventSource, ApiGatewayEventSource)
+    return (
+        S3EventSource,
+        SqsEventSource,
+        DynamoDbStreamsEventSource,
+        ScheduledEventSource,
+        FunctionUrlEventSource,
+        ApiGatewayEventSource,
+    )

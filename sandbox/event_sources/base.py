@@ -1,9 +1,11 @@
 """What every event source is: the :class:`EventSource` interface the Sandbox calls (each method a no-op
 by default, so a source overrides only what it does), and the :class:`SourceContext` it is built with."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 WSGIApp = Callable
 Wrap = Callable[[WSGIApp], WSGIApp]

@@ -8,22 +8,33 @@ retries, then goes to the on-failure destination. ``BisectBatchOnFunctionError``
 
 AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import time
-from functools import cached_property
 from collections import deque
 from datetime import datetime, timezone
+from functools import cached_property
 
-from sandbox.lambda_.event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread,
-                                     failed_batch, failed_item_ids, now_iso, passes_filters)
-from sandbox.lambda_.invocation import InvocationStatus
 from sandbox.event_sources.base import EventSource
+from sandbox.lambda_.event_source_mappings import (
+    MAX_BATCH_SIZE,
+    MappingConfig,
+    PolledEventSource,
+    PollerThread,
+    failed_batch,
+    failed_item_ids,
+    now_iso,
+    passes_filters,
+)
+from sandbox.lambda_.invocation import InvocationStatus
 
 SOURCE = "aws:dynamodb"
-POLL_INTERVAL_S = 0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
+POLL_INTERVAL_S = (
+    0.25  # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per second"
+)
 RETRY_DELAY_S = 0.5
 
 
@@ -50,15 +61,28 @@ def sample_update_event(table: str, region: str, account: str) -> dict:
     changes = [("INSERT", None, old), ("MODIFY", old, new), ("REMOVE", new, None)]
     records = []
     for number, (name, before, after) in enumerate(changes, start=1):
-        change = {"ApproximateCreationDateTime": int(time.time()), "Keys": keys,
-                  "SequenceNumber": f"{number}00000000000000000000{number}", "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        change = {
+            "ApproximateCreationDateTime": int(time.time()),
+            "Keys": keys,
+            "SequenceNumber": f"{number}00000000000000000000{number}",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
         if after is not None:
             change["NewImage"] = after
         if before is not None:
             change["OldImage"] = before
         change["SizeBytes"] = record_size(change)
-        records.append({"eventID": uuid.uuid4().hex, "eventName": name, "eventVersion": "1.1",
-                        "eventSource": SOURCE, "awsRegion": region, "dynamodb": change, "eventSourceARN": arn})
+        records.append(
+            {
+                "eventID": uuid.uuid4().hex,
+                "eventName": name,
+                "eventVersion": "1.1",
+                "eventSource": SOURCE,
+                "awsRegion": region,
+                "dynamodb": change,
+                "eventSourceARN": arn,
+            }
+        )
     return {"Records": records}
 
 
@@ -149,8 +173,10 @@ class DynamoDbStreamsEventSource(PolledEventSource, EventSource):
     def validate(self, request: dict, function) -> str | None:
         position = request.get("StartingPosition")
         if position not in ("TRIM_HORIZON", "LATEST"):
-            return ("1 validation error detected: Value at 'startingPosition' failed to satisfy constraint: "
-                    "Member must satisfy enum value set: [TRIM_HORIZON, LATEST] (DynamoDB streams need one).")
+            return (
+                "1 validation error detected: Value at 'startingPosition' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [TRIM_HORIZON, LATEST] (DynamoDB streams need one)."
+            )
         try:
             self.streams.describe_stream(StreamArn=request["EventSourceArn"])
         except Exception:
@@ -169,8 +195,11 @@ class DynamoDbStreamsEventSource(PolledEventSource, EventSource):
             previous.stop()
         if mapping.enabled:
             reader = _ShardReader(self, mapping, position)
-            poller = PollerThread(f"ddb-stream-poller-{table_of(mapping.event_source_arn)}", reader.poll,
-                                  on_error=lambda exc, m=mapping: self.fault(m, "reading the stream", exc))
+            poller = PollerThread(
+                f"ddb-stream-poller-{table_of(mapping.event_source_arn)}",
+                reader.poll,
+                on_error=lambda exc, m=mapping: self.fault(m, "reading the stream", exc),
+            )
             poller.shard_position = reader.position  # an update or re-enable resumes where it was
             self._pollers[mapping.uuid] = poller.start()
 
@@ -198,8 +227,9 @@ class _ShardReader:
                 kwargs = {"ShardIteratorType": "TRIM_HORIZON"}
             else:
                 kwargs = {"ShardIteratorType": self.mapping.starting_position or "LATEST"}
-            self._iterators[shard_id] = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard_id, **kwargs)["ShardIterator"]
+            self._iterators[shard_id] = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **kwargs)[
+                "ShardIterator"
+            ]
         return self._iterators[shard_id]
 
     def _keep_starting_point(self, shard_id: str) -> None:
@@ -209,8 +239,9 @@ class _ShardReader:
         newest = None
         if (self.mapping.starting_position or "LATEST") == "LATEST":
             streams, arn = self.source.streams, self.mapping.event_source_arn
-            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id,
-                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
             while iterator:
                 page = streams.get_records(ShardIterator=iterator, Limit=1000)
                 if not page.get("Records"):
@@ -224,7 +255,9 @@ class _ShardReader:
         """Stream records as the Streams API returns them, kept until their batch is done (events are
         built at each attempt, so a failure to build one is a failed attempt, never a lost record)."""
         streams = self.source.streams
-        shards = streams.describe_stream(StreamArn=self.mapping.event_source_arn)["StreamDescription"]["Shards"]
+        shards = streams.describe_stream(StreamArn=self.mapping.event_source_arn)["StreamDescription"][
+            "Shards"
+        ]
         for shard in shards:
             shard_id = shard["ShardId"]
             response = streams.get_records(ShardIterator=self._iterator(shard_id), Limit=1000)
@@ -232,7 +265,11 @@ class _ShardReader:
                 self._iterators[shard_id] = response["NextShardIterator"]
             for item in response.get("Records", []):
                 change = item.get("dynamodb") or {}
-                if item.get("eventName") == "MODIFY" and "OldImage" in change and change["OldImage"] == change.get("NewImage"):
+                if (
+                    item.get("eventName") == "MODIFY"
+                    and "OldImage" in change
+                    and change["OldImage"] == change.get("NewImage")
+                ):
                     continue  # a write that changes nothing emits no record on AWS
                 self._pending.append((shard_id, item))
 
@@ -244,9 +281,15 @@ class _ShardReader:
         if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = int(created.timestamp())
         change["SizeBytes"] = record_size(item["dynamodb"])
-        return {"eventID": item.get("eventID"), "eventName": item["eventName"], "eventVersion": "1.1",
-                "eventSource": SOURCE, "awsRegion": self.source.context.region, "dynamodb": change,
-                "eventSourceARN": self.mapping.event_source_arn}
+        return {
+            "eventID": item.get("eventID"),
+            "eventName": item["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": SOURCE,
+            "awsRegion": self.source.context.region,
+            "dynamodb": change,
+            "eventSourceARN": self.mapping.event_source_arn,
+        }
 
     # -- delivering --------------------------------------------------------------------------------
     def poll(self, stop) -> None:
@@ -358,12 +401,18 @@ class _ShardReader:
     def _invoke(self, batch: list[dict], stop):
         table = table_of(self.mapping.event_source_arn)
         return self.source.invoke_batch(
-            self.mapping, batch, stop, trigger="dynamodb", source=SOURCE, summary=f"{len(batch)} change(s) to {table}",
+            self.mapping,
+            batch,
+            stop,
+            trigger="dynamodb",
+            source=SOURCE,
+            summary=f"{len(batch)} change(s) to {table}",
             subject={"table": table, "records": len(batch), "mapping": self.mapping.uuid},
             how_detected=f"the mapping's poller read {len(batch)} change(s) of {table} from its stream "
-                         f"(4 reads a second per shard)",
+            f"(4 reads a second per shard)",
             how_responded="the poller checkpoints the shard when the function succeeds; a failure blocks "
-                          "the shard and the batch is retried")
+            "the shard and the batch is retried",
+        )
 
     def _skip(self, shard_id: str, batch: list[dict], condition: str, attempts: int, result) -> None:
         """AWS's on-failure record for a stream batch: where it was, not the records."""
@@ -372,18 +421,30 @@ class _ShardReader:
             return
         first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
         body = {
-            "requestContext": {"requestId": getattr(result, "request_id", None),
-                               "functionArn": self._function_arn(), "condition": condition,
-                               "approximateInvokeCount": attempts},
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                                "functionError": "Unhandled" if result is not None and result.status != InvocationStatus.SUCCESS else None},
-            "version": "1.0", "timestamp": now_iso(),
+            "requestContext": {
+                "requestId": getattr(result, "request_id", None),
+                "functionArn": self._function_arn(),
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled"
+                if result is not None and result.status != InvocationStatus.SUCCESS
+                else None,
+            },
+            "version": "1.0",
+            "timestamp": now_iso(),
             "DDBStreamBatchInfo": {
-                "shardId": shard_id, "startSequenceNumber": first["SequenceNumber"],
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
                 "endSequenceNumber": last["SequenceNumber"],
                 "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
                 "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
-                "batchSize": len(batch), "streamArn": self.mapping.event_source_arn},
+                "batchSize": len(batch),
+                "streamArn": self.mapping.event_source_arn,
+            },
         }
         try:
             sqs = self.source.context.client("sqs")
@@ -391,7 +452,9 @@ class _ShardReader:
             url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
         except Exception as exc:
-            self.source.fault(self.mapping, f"sending a skipped batch's on-failure record to {destination}", exc)
+            self.source.fault(
+                self.mapping, f"sending a skipped batch's on-failure record to {destination}", exc
+            )
 
     def _function_arn(self) -> str:
         runtime = self.source._service.runtime(self.mapping.function_name)
@@ -401,4 +464,8 @@ class _ShardReader:
 def _iso(created) -> str | None:
     if created is None:
         return None
-    return datetime.fromtimestamp(_epoch(created), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(_epoch(created), timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

@@ -8,16 +8,23 @@ runs one poller per mapping, with 1 s long polls so that stopping is quick.
 
 AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import base64
 import time
 from functools import cached_property
 
-from sandbox.lambda_.event_source_mappings import (PolledEventSource, MAX_BATCH_SIZE, MappingConfig, PollerThread, failed_item_ids,
-                                     passes_filters)
-from sandbox.lambda_.debugging import messages_kept_in_flight
 from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.lambda_.debugging import messages_kept_in_flight
+from sandbox.lambda_.event_source_mappings import (
+    MAX_BATCH_SIZE,
+    MappingConfig,
+    PolledEventSource,
+    PollerThread,
+    failed_item_ids,
+    passes_filters,
+)
 from sandbox.lambda_.invocation import InvocationStatus
 
 SOURCE = "aws:sqs"
@@ -42,12 +49,26 @@ def sample_receive_message_event(queue: str, body: str, region: str, account: st
     import uuid
 
     now = str(int(time.time() * 1000))
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": uuid.uuid4().hex, "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-                       "ApproximateFirstReceiveTimestamp": now},
-        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": SOURCE,
-        "eventSourceARN": f"arn:aws:sqs:{region}:{account}:{queue}", "awsRegion": region}]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": uuid.uuid4().hex,
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": now,
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": now,
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+                "eventSource": SOURCE,
+                "eventSourceARN": f"arn:aws:sqs:{region}:{account}:{queue}",
+                "awsRegion": region,
+            }
+        ]
+    }
 
 
 def queue_name(arn: str) -> str:
@@ -77,15 +98,20 @@ class SqsEventSource(PolledEventSource, EventSource):
         if request.get("StartingPosition"):
             return "StartingPosition is not valid for SQS event sources."
         try:
-            attributes = self.sqs.get_queue_attributes(QueueUrl=self._url(arn),
-                                                       AttributeNames=["VisibilityTimeout"])["Attributes"]
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=self._url(arn), AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]
         except Exception:
-            return (f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-                    f"SQS Error Message: The specified queue does not exist: {queue_name(arn)}")
+            return (
+                f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+                f"SQS Error Message: The specified queue does not exist: {queue_name(arn)}"
+            )
         visibility = int(attributes.get("VisibilityTimeout", 30))
         if visibility < function.timeout:
-            return (f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
-                    f"{function.timeout} seconds")
+            return (
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                f"{function.timeout} seconds"
+            )
         batch = int(request.get("BatchSize") or 10)
         fifo = arn.endswith(".fifo")
         limit = MAX_BATCH_SIZE["sqs-fifo" if fifo else "sqs"]
@@ -99,14 +125,18 @@ class SqsEventSource(PolledEventSource, EventSource):
         self.remove(mapping.uuid)
         if mapping.enabled:
             self._pollers[mapping.uuid] = PollerThread(
-                f"sqs-poller-{queue_name(mapping.event_source_arn)}", lambda stop, m=mapping: self._poll(m, stop),
-                on_error=lambda exc, m=mapping: self.fault(m, "polling the queue", exc)).start()
+                f"sqs-poller-{queue_name(mapping.event_source_arn)}",
+                lambda stop, m=mapping: self._poll(m, stop),
+                on_error=lambda exc, m=mapping: self.fault(m, "polling the queue", exc),
+            ).start()
 
     # -- polling -----------------------------------------------------------------------------------
     def _url(self, arn: str) -> str:
         if arn not in self._urls:
             parts = arn.split(":")
-            self._urls[arn] = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            self._urls[arn] = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
+                "QueueUrl"
+            ]
         return self._urls[arn]
 
     def _receive(self, mapping: MappingConfig, stop) -> list[dict]:
@@ -121,8 +151,12 @@ class SqsEventSource(PolledEventSource, EventSource):
                     break
                 wait = min(LONG_POLL_S, max(0, int(remaining + 0.999)))
             messages = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(10, mapping.batch_size - len(batch)), WaitTimeSeconds=wait,
-                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, mapping.batch_size - len(batch)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
             if messages:
                 batch.extend(messages)
                 if mapping.batching_window_s <= 0:
@@ -165,27 +199,39 @@ class SqsEventSource(PolledEventSource, EventSource):
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
         queue = queue_name(mapping.event_source_arn)
         debugged = getattr(self._service.runtime(mapping.function_name), "debug", None) is not None
-        with messages_kept_in_flight(self.sqs, self._url(mapping.event_source_arn),
-                                     [r["receiptHandle"] for r in records], debugged):
+        with messages_kept_in_flight(
+            self.sqs, self._url(mapping.event_source_arn), [r["receiptHandle"] for r in records], debugged
+        ):
             return self._invoke_batch(mapping, records, stop, queue)
 
     def _invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, queue: str):
         return self.invoke_batch(
-            mapping, records, stop, trigger="sqs", source=SOURCE, summary=f"{len(records)} message(s) from {queue}",
+            mapping,
+            records,
+            stop,
+            trigger="sqs",
+            source=SOURCE,
+            summary=f"{len(records)} message(s) from {queue}",
             subject={"queue": queue, "messages": len(records), "mapping": mapping.uuid},
             how_detected=f"the mapping's poller received {len(records)} message(s) from {queue} (long poll)",
             how_responded="the poller deletes the batch when the function succeeds (all but the reported "
-                          "batchItemFailures); failed messages return after the visibility timeout")
+            "batchItemFailures); failed messages return after the visibility timeout",
+        )
 
     def _delete(self, mapping: MappingConfig, records: list[dict]) -> None:
         url = self._url(mapping.event_source_arn)
         for start in range(0, len(records), 10):
-            chunk = records[start:start + 10]
-            failed = self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)]).get("Failed")
+            chunk = records[start : start + 10]
+            failed = self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            ).get("Failed")
             if failed:  # those messages come back after their visibility timeout: delivered again, not lost
-                self.fault(mapping, "deleting a delivered batch",
-                           RuntimeError("; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)))
+                self.fault(
+                    mapping,
+                    "deleting a delivered batch",
+                    RuntimeError("; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)),
+                )
 
     def _record(self, message: dict, arn: str) -> dict:
         """A message as the event's record carries it (SqsModel's shape)."""
@@ -194,14 +240,29 @@ class SqsEventSource(PolledEventSource, EventSource):
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message.get("Body", ""),
-            "attributes": {k: attributes[k] for k in (
-                "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
-                "SequenceNumber", "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader") if k in attributes},
-            "messageAttributes": {name: _attribute(value)
-                                  for name, value in (message.get("MessageAttributes") or {}).items()},
+            "attributes": {
+                k: attributes[k]
+                for k in (
+                    "ApproximateReceiveCount",
+                    "SentTimestamp",
+                    "SenderId",
+                    "ApproximateFirstReceiveTimestamp",
+                    "SequenceNumber",
+                    "MessageGroupId",
+                    "MessageDeduplicationId",
+                    "AWSTraceHeader",
+                )
+                if k in attributes
+            },
+            "messageAttributes": {
+                name: _attribute(value) for name, value in (message.get("MessageAttributes") or {}).items()
+            },
             "md5OfBody": message.get("MD5OfBody", ""),
-            **({"md5OfMessageAttributes": message["MD5OfMessageAttributes"]}
-               if message.get("MD5OfMessageAttributes") else {}),
+            **(
+                {"md5OfMessageAttributes": message["MD5OfMessageAttributes"]}
+                if message.get("MD5OfMessageAttributes")
+                else {}
+            ),
             "eventSource": SOURCE,
             "eventSourceARN": arn,
             "awsRegion": self.context.region,
@@ -210,9 +271,11 @@ class SqsEventSource(PolledEventSource, EventSource):
 
 def _attribute(value: dict) -> dict:
     """A message attribute as Lambda's event spells it (lower camel case, binary as base64)."""
-    attribute = {"stringListValues": value.get("StringListValues", []),
-                 "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
-                 "dataType": value.get("DataType")}
+    attribute = {
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": [_b64(v) for v in value.get("BinaryListValues", [])],
+        "dataType": value.get("DataType"),
+    }
     if "StringValue" in value:
         attribute["stringValue"] = value["StringValue"]
     if "BinaryValue" in value:

@@ -4,9 +4,10 @@ metrics (Invocations, Duration, Errors, Throttles, ConcurrentExecutions), as Clo
 Each attempt is billed and counted once, when it has run; a throttled attempt never ran, so it is only
 counted as a throttle (as on AWS).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sandbox.config import DEFAULT_MEMORY_MB
 from sandbox.lambda_.environment_pool import EnvironmentPool
@@ -16,8 +17,9 @@ from sandbox.telemetry.pricing import CostSummary
 
 
 class UsageAccounting:
-    def __init__(self, cost: CostSummary, metrics: LambdaMetrics,
-                 runtime_of: Callable[[str], EnvironmentPool | None]):
+    def __init__(
+        self, cost: CostSummary, metrics: LambdaMetrics, runtime_of: Callable[[str], EnvironmentPool | None]
+    ):
         self.cost = cost
         self.metrics = metrics
         self._runtime_of = runtime_of
@@ -31,8 +33,11 @@ class UsageAccounting:
             return False
         self._accounted.add(record.id)
         runtime = self._runtime_of(record.function_name)
-        self.cost.add(record.billed_duration_ms, record.memory_size_mb or DEFAULT_MEMORY_MB,
-                      runtime.function.architecture if runtime else "x86_64")
+        self.cost.add(
+            record.billed_duration_ms,
+            record.memory_size_mb or DEFAULT_MEMORY_MB,
+            runtime.function.architecture if runtime else "x86_64",
+        )
         return True
 
     def on_record_change(self, record: InvocationRecord) -> None:

@@ -8,6 +8,7 @@ Lambda checks it (validation.py).
 
 What each operation does here: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,14 +70,16 @@ def function_name_from(identifier: str) -> str:
 
 def _json_response(start_response, status: str, body: dict, headers: list | None = None):
     data = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-                   + (headers or []))
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))] + (headers or [])
+    )
     return [data]
 
 
 def _error(start_response, status: str, error_type: str, message: str):
-    return _json_response(start_response, status, {"Type": "User", "message": message},
-                          [("x-amzn-ErrorType", error_type)])
+    return _json_response(
+        start_response, status, {"Type": "User", "message": message}, [("x-amzn-ErrorType", error_type)]
+    )
 
 
 def _api_error(start_response, error: LambdaApiError):
@@ -140,6 +143,7 @@ class LambdaApiInterceptor:
         def start(status, headers, exc_info=None):
             started.append(status)
             return start_response(status, headers, exc_info)
+
         try:
             self._check(environ)
             return self._route(environ, start)
@@ -150,15 +154,21 @@ class LambdaApiInterceptor:
         except Exception:
             if started:
                 raise
-            _log.exception("The sandbox failed on %s %s", environ.get("REQUEST_METHOD"),
-                           environ.get("PATH_INFO"))
-            return _error(start_response, "500 Internal Server Error", "ServiceException",
-                          "The sandbox failed on this request; the sandbox's log has the traceback.")
+            _log.exception(
+                "The sandbox failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            return _error(
+                start_response,
+                "500 Internal Server Error",
+                "ServiceException",
+                "The sandbox failed on this request; the sandbox's log has the traceback.",
+            )
 
     def _check(self, environ) -> None:
         """Lambda's checks (sizes, names, patterns, types) before anything acts on the request."""
-        found = find_operation(environ.get("REQUEST_METHOD", "GET"), _raw_path(environ),
-                               environ.get("QUERY_STRING", ""))
+        found = find_operation(
+            environ.get("REQUEST_METHOD", "GET"), _raw_path(environ), environ.get("QUERY_STRING", "")
+        )
         if found is None:
             return
         operation, path_params = found
@@ -184,8 +194,11 @@ class LambdaApiInterceptor:
                 return self._recursion_config(name, method, environ, start_response)
             if method == "PUT" and rest == "/concurrency" and self.hooks.knows_function(name):
                 return self._put_concurrency(name, environ, start_response)
-            if method in ("PUT", "POST", "DELETE") and rest == "/event-invoke-config" \
-                    and self.hooks.knows_function(name):
+            if (
+                method in ("PUT", "POST", "DELETE")
+                and rest == "/event-invoke-config"
+                and self.hooks.knows_function(name)
+            ):
                 return self._event_invoke_config(name, method, environ, start_response)
             if method == "DELETE" and rest == "":
                 captured = call(self.app, environ)
@@ -212,16 +225,21 @@ class LambdaApiInterceptor:
         try:
             event = json.loads(body) if body.strip() else {}
         except ValueError:
-            return _error(start_response, "400 Bad Request", "InvalidRequestContentException",
-                          "Could not parse request body into json: the payload is not valid JSON.")
+            return _error(
+                start_response,
+                "400 Bad Request",
+                "InvalidRequestContentException",
+                "Could not parse request body into json: the payload is not valid JSON.",
+            )
         if invocation_type == "DryRun":
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
         from sandbox.lambda_.environment_pool import Throttled
 
         try:
-            record = self.hooks.invoke_from_api(name, event, invocation_type == "Event",
-                                                environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"))
+            record = self.hooks.invoke_from_api(
+                name, event, invocation_type == "Event", environ.get("HTTP_X_AMZ_CLIENT_CONTEXT")
+            )
         except Throttled as exc:
             return _error(start_response, "429 Too Many Requests", "TooManyRequestsException", str(exc))
         headers = [("x-amzn-RequestId", record.request_id)]
@@ -265,8 +283,12 @@ class LambdaApiInterceptor:
             except ValueError:
                 value = ""
             if value not in ("Allow", "Terminate"):
-                return _error(start_response, "400 Bad Request", "InvalidParameterValueException",
-                              "RecursiveLoop must be Allow or Terminate.")
+                return _error(
+                    start_response,
+                    "400 Bad Request",
+                    "InvalidParameterValueException",
+                    "RecursiveLoop must be Allow or Terminate.",
+                )
             self.hooks.set_recursion(name, value == "Allow")
             return _json_response(start_response, "200 OK", {"RecursiveLoop": value})
         value = "Allow" if self.hooks.recursion_allowed_for(name) else "Terminate"

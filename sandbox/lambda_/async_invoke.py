@@ -9,18 +9,28 @@ each attempt is its own InvocationRecord.
 
 AWS's semantics: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import json
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sandbox.lambda_.environment_pool import EnvironmentPool, Throttled
-from sandbox.lambda_.invocation import (DEAD_LETTERED, ERROR, OUT_OF_MEMORY, RUNNING, SUCCESS, THROTTLED, TIMEOUT,
-                         InvocationLog, InvocationRecord)
+from sandbox.lambda_.invocation import (
+    DEAD_LETTERED,
+    ERROR,
+    OUT_OF_MEMORY,
+    RUNNING,
+    SUCCESS,
+    THROTTLED,
+    TIMEOUT,
+    InvocationLog,
+    InvocationRecord,
+)
 
 AWS_RETRY_DELAYS_S = (60.0, 120.0)  # before the 2nd and the 3rd attempt
 # AWS keeps throttled asynchronous events and retries them with back-off (up to 6 hours). The sandbox
@@ -36,23 +46,30 @@ class QueuedEvent:
 
 
 class AsyncInvoker:
-    def __init__(self, runtimes: Callable[[str], EnvironmentPool | None], records: InvocationLog,
-                 on_failure: Callable[[InvocationRecord, str], None] | None = None,
-                 on_success: Callable[[InvocationRecord], None] | None = None,
-                 retry_delay_scale: float = 1 / 60, workers: int = 10, clock=time.time):
+    def __init__(
+        self,
+        runtimes: Callable[[str], EnvironmentPool | None],
+        records: InvocationLog,
+        on_failure: Callable[[InvocationRecord, str], None] | None = None,
+        on_success: Callable[[InvocationRecord], None] | None = None,
+        retry_delay_scale: float = 1 / 60,
+        workers: int = 10,
+        clock=time.time,
+    ):
         self.runtimes = runtimes
         self.records = records
         self.on_failure = on_failure or (lambda record, condition: False)
         self.on_success = on_success or (lambda record: None)  # the on-success destination
         self.retry_delay_scale = retry_delay_scale
         self.clock = clock
-        self._queue: "queue.Queue[QueuedEvent | None]" = queue.Queue()
+        self._queue: queue.Queue[QueuedEvent | None] = queue.Queue()
         self._timers: set[threading.Timer] = set()
         self._throttled: dict[str, list[QueuedEvent]] = {}  # function name -> events waiting for capacity
         self._throttle_lock = threading.Lock()
         self._stopping = False
-        self._workers = [threading.Thread(target=self._work, name=f"async-invoke-{i}", daemon=True)
-                         for i in range(workers)]
+        self._workers = [
+            threading.Thread(target=self._work, name=f"async-invoke-{i}", daemon=True) for i in range(workers)
+        ]
         for worker in self._workers:
             worker.start()
 

@@ -8,6 +8,7 @@ so it imports nothing of the sandbox. Log lines go to stdout (a record's inner n
 
 How it differs from AWS's runtime: docs/execution-environment.md.
 """
+
 import http.client
 import importlib
 import importlib.machinery
@@ -45,18 +46,31 @@ class RuntimeClient:
         return dict(response.getheaders()), body
 
     def respond(self, request_id, payload):
-        self._request("POST", f"/invocation/{request_id}/response", payload,
-                      {"Content-Type": "application/json"})
+        self._request(
+            "POST", f"/invocation/{request_id}/response", payload, {"Content-Type": "application/json"}
+        )
 
     def error(self, request_id, error):
-        self._request("POST", f"/invocation/{request_id}/error", json.dumps(error).encode(),
-                      {"Content-Type": "application/json",
-                       "Lambda-Runtime-Function-Error-Type": error.get("errorType", "Unhandled")})
+        self._request(
+            "POST",
+            f"/invocation/{request_id}/error",
+            json.dumps(error).encode(),
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Function-Error-Type": error.get("errorType", "Unhandled"),
+            },
+        )
 
     def init_error(self, error):
-        self._request("POST", "/init/error", json.dumps(error).encode(),
-                      {"Content-Type": "application/json",
-                       "Lambda-Runtime-Function-Error-Type": error.get("errorType", "Unhandled")})
+        self._request(
+            "POST",
+            "/init/error",
+            json.dumps(error).encode(),
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Function-Error-Type": error.get("errorType", "Unhandled"),
+            },
+        )
 
 
 # -- logging: [LEVEL]\t<UTC time>Z\t<request id>\t<message>, as the Python runtime formats it ----------
@@ -105,8 +119,9 @@ class CognitoIdentity:
 class LambdaContext:
     """Every attribute of the real context object (awslambdaric's LambdaContext)."""
 
-    def __init__(self, request_id, deadline_ms, invoked_function_arn, client_context=None,
-                 cognito_identity=None):
+    def __init__(
+        self, request_id, deadline_ms, invoked_function_arn, client_context=None, cognito_identity=None
+    ):
         self.aws_request_id = request_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
@@ -132,16 +147,23 @@ class LambdaContext:
         sys.stdout.flush()
 
     def __repr__(self):
-        return (f"LambdaContext([aws_request_id={self.aws_request_id},function_name={self.function_name},"
-                f"function_version={self.function_version},invoked_function_arn={self.invoked_function_arn}])")
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},function_name={self.function_name},"
+            f"function_version={self.function_version},invoked_function_arn={self.invoked_function_arn}])"
+        )
 
 
 # -- errors, shaped like the Python runtime's -----------------------------------------------------------
 def error_result(exc, request_id="", error_type=None):
     frames = traceback.extract_tb(exc.__traceback__)
     # Drop the runtime's own frames, as AWS does: the trace starts in the user's code.
-    frames = [f for f in frames if os.path.abspath(f.filename) != os.path.abspath(__file__)
-              and not f.filename.startswith("<frozen") and "importlib" not in f.filename]
+    frames = [
+        f
+        for f in frames
+        if os.path.abspath(f.filename) != os.path.abspath(__file__)
+        and not f.filename.startswith("<frozen")
+        and "importlib" not in f.filename
+    ]
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
@@ -172,8 +194,10 @@ class InitError(RuntimeFault):
 def load_handler(spec):
     module_name, _, function_name = spec.rpartition(".")
     if not module_name or not function_name:
-        raise InitError("Runtime.MalformedHandlerName",
-                        f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)")
+        raise InitError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)",
+        )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
@@ -182,7 +206,9 @@ def load_handler(spec):
         raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
     handler = getattr(module, function_name, None)
     if handler is None:
-        raise InitError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+        raise InitError(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        )
     return handler
 
 
@@ -198,7 +224,9 @@ def configure_sys_path():
         # layer, as on AWS.
         keep = [p for p in runtime_paths.split(os.pathsep) if p]
         stdlib = [p for p in sys.path if "site-packages" not in p and "dist-packages" not in p]
-        sys.path[:] = [task_root] + layer_paths + [p for p in stdlib if p not in (task_root, *layer_paths)] + keep
+        sys.path[:] = (
+            [task_root] + layer_paths + [p for p in stdlib if p not in (task_root, *layer_paths)] + keep
+        )
 
 
 # -- the function's own code always from its source ---------------------------------------------------------
@@ -217,13 +245,15 @@ def load_code_from_source(task_root):
     finder = importlib.machinery.FileFinder.path_hook(
         (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
         (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES),
-        (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES))
+        (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
+    )
 
     def hook(path):
         folder = os.path.abspath(path or os.getcwd())
         if folder != root and not folder.startswith(root + os.sep):
             raise ImportError("not the function's code")
         return finder(path)
+
     sys.path_hooks.insert(0, hook)
     sys.path_importer_cache.clear()
 
@@ -245,6 +275,7 @@ def start_debugger():
     sys.path.insert(0, folder)
     try:
         import debugpy
+
         _, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
         emit_marker(f"debugpy:{port}")
         debugpy.wait_for_client()  # the sandbox's proxy sets the editor's breakpoints before INIT

@@ -8,6 +8,7 @@ vCPUs, the worker is pinned to that many. ``full_cpu`` (``--full-cpu``) turns th
 
 Design note (the method, why not a cgroup, where it differs from AWS): docs/cpu-share.md.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -17,8 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import psutil
 
@@ -79,23 +80,35 @@ def host_shortfall(memory_mb: int, threads: int | None = None, cores: int | None
     wanted = vcpu_share(memory_mb) if threads is None else cpus_used(memory_mb, threads)
     if wanted <= cores + 1e-9:
         return None
-    return (f"at {memory_mb} MB AWS gives {wanted:.2f} vCPUs of credit ({vcpu_count(memory_mb)} vCPUs); this "
-            f"machine has {cores} cores, so code running more than {cores} busy threads is slower here "
-            f"than on AWS")
+    return (
+        f"at {memory_mb} MB AWS gives {wanted:.2f} vCPUs of credit ({vcpu_count(memory_mb)} vCPUs); this "
+        f"machine has {cores} cores, so code running more than {cores} busy threads is slower here "
+        f"than on AWS"
+    )
 
 
 def describe(memory_mb: int, full_cpu: bool = False) -> dict:
     """What an environment of ``memory_mb`` gets, for the page and the CLI."""
     share = vcpu_share(memory_mb)
     if full_cpu:
-        text = (f"full CPU: every environment may use all {host_cores()} cores of this machine, whatever its "
-                f"memory (on AWS {memory_mb} MB gets {share:.1%} of a vCPU)")
+        text = (
+            f"full CPU: every environment may use all {host_cores()} cores of this machine, whatever its "
+            f"memory (on AWS {memory_mb} MB gets {share:.1%} of a vCPU)"
+        )
     else:
-        text = (f"{memory_mb} MB gets {share:.1%} of a vCPU ({memory_mb} / {MEMORY_MB_PER_VCPU} MB) and "
-                f"{vcpu_count(memory_mb)} vCPUs, as on AWS; INIT runs at full speed, as on AWS")
-    return {"memory_mb": memory_mb, "full_cpu": full_cpu, "vcpu_share": share, "vcpus": vcpu_count(memory_mb),
-            "host_cores": host_cores(), "shortfall": None if full_cpu else host_shortfall(memory_mb),
-            "text": text}
+        text = (
+            f"{memory_mb} MB gets {share:.1%} of a vCPU ({memory_mb} / {MEMORY_MB_PER_VCPU} MB) and "
+            f"{vcpu_count(memory_mb)} vCPUs, as on AWS; INIT runs at full speed, as on AWS"
+        )
+    return {
+        "memory_mb": memory_mb,
+        "full_cpu": full_cpu,
+        "vcpu_share": share,
+        "vcpus": vcpu_count(memory_mb),
+        "host_cores": host_cores(),
+        "shortfall": None if full_cpu else host_shortfall(memory_mb),
+        "text": text,
+    }
 
 
 def cores_for(memory_mb: int, index: int, available: list[int]) -> list[int] | None:
@@ -124,7 +137,9 @@ def pin_to_vcpus(pid: int, memory_mb: int) -> list[int] | None:
 def process_cpu_clock(pid: int) -> Callable[[], float]:
     """A function returning the CPU seconds process ``pid`` has used so far, all its threads."""
     if sys.platform.startswith("linux"):
-        clock = ((~pid) << 3) | 2  # the process's CPU-time clock (CPUCLOCK_SCHED), as clock_getcpuclockid(3) makes it
+        clock = (
+            (~pid) << 3
+        ) | 2  # the process's CPU-time clock (CPUCLOCK_SCHED), as clock_getcpuclockid(3) makes it
         try:
             time.clock_gettime(clock)
             return lambda: time.clock_gettime(clock)
@@ -135,6 +150,7 @@ def process_cpu_clock(pid: int) -> Callable[[], float]:
     def read() -> float:
         times = process.cpu_times()
         return times.user + times.system
+
     return read
 
 
@@ -148,14 +164,19 @@ class ThrottleStats:
     suspensions: int = 0
     overhead_s: float = 0.0  # CPU the sandbox's throttling thread used
 
-    def add(self, other: "ThrottleStats") -> None:
+    def add(self, other: ThrottleStats) -> None:
         for name in ("wall_s", "cpu_s", "suspended_s", "suspensions", "overhead_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict:
-        return {"wall_s": self.wall_s, "cpu_s": self.cpu_s, "suspended_s": self.suspended_s,
-                "suspensions": self.suspensions, "overhead_s": self.overhead_s,
-                "measured_share": self.cpu_s / self.wall_s if self.wall_s else None}
+        return {
+            "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
+            "suspended_s": self.suspended_s,
+            "suspensions": self.suspensions,
+            "overhead_s": self.overhead_s,
+            "measured_share": self.cpu_s / self.wall_s if self.wall_s else None,
+        }
 
 
 class CpuThrottle:
@@ -173,7 +194,7 @@ class CpuThrottle:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "CpuThrottle":
+    def start(self) -> CpuThrottle:
         self._thread = threading.Thread(target=self._hold, name=f"cpu-share-{self.proc.pid}", daemon=True)
         self._thread.start()
         return self

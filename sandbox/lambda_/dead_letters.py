@@ -4,10 +4,11 @@ the message body, with AWS's ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` m
 The on-failure destination's invocation record is destinations.py's; both receive when both are set.
 Without either, AWS discards the event; the page and the logs still show it.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from sandbox.config import FunctionConfiguration
 from sandbox.errors import SandboxError
@@ -15,8 +16,9 @@ from sandbox.lambda_.invocation import InvocationRecord
 
 
 class DeadLetters:
-    def __init__(self, sqs, region: str, count_metric: Callable[[str, str], None],
-                 report: Callable[[str], None]):
+    def __init__(
+        self, sqs, region: str, count_metric: Callable[[str, str], None], report: Callable[[str], None]
+    ):
         self.sqs = sqs
         self.region = region
         self._count_metric = count_metric  # (function name, metric name), e.g. DeadLetterErrors
@@ -27,13 +29,18 @@ class DeadLetters:
         delivered = False
         if function.dlq_name:
             try:
-                self.sqs.send_message(QueueUrl=self._url(function.dlq_name), MessageBody=json.dumps(record.event),
-                                      MessageAttributes={
-                    "RequestID": {"DataType": "String", "StringValue": record.request_id},
-                    "ErrorCode": {"DataType": "Number", "StringValue": "200"},
-                    "ErrorMessage": {"DataType": "String",
-                                     "StringValue": (record.error_message or condition)[:1000]},
-                })
+                self.sqs.send_message(
+                    QueueUrl=self._url(function.dlq_name),
+                    MessageBody=json.dumps(record.event),
+                    MessageAttributes={
+                        "RequestID": {"DataType": "String", "StringValue": record.request_id},
+                        "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                        "ErrorMessage": {
+                            "DataType": "String",
+                            "StringValue": (record.error_message or condition)[:1000],
+                        },
+                    },
+                )
                 delivered = True
             except Exception as exc:
                 self._count_metric(record.function_name, "DeadLetterErrors")
@@ -45,34 +52,46 @@ class DeadLetters:
         url = self._queue_of(function)
         found: dict[str, dict] = {}
         for _ in range(max(1, limit // 10)):
-            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                             MessageAttributeNames=["All"]).get("Messages", [])
+            batch = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+            ).get("Messages", [])
             new = [m for m in batch if m["MessageId"] not in found]
             if not new:
                 break
             for message in new:
-                attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+                attributes = {
+                    k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()
+                }
                 found[message["MessageId"]] = {
-                    "message_id": message["MessageId"], "request_id": attributes.get("RequestID"),
-                    "error_code": attributes.get("ErrorCode"), "error_message": attributes.get("ErrorMessage"),
-                    "event": _event_of(message)}
+                    "message_id": message["MessageId"],
+                    "request_id": attributes.get("RequestID"),
+                    "error_code": attributes.get("ErrorCode"),
+                    "error_message": attributes.get("ErrorMessage"),
+                    "event": _event_of(message),
+                }
         return list(found.values())[:limit]
 
-    def take(self, function: FunctionConfiguration, message_ids: list[str] | None = None,
-             resubmit: Callable[[dict], None] = lambda event: None) -> int:
+    def take(
+        self,
+        function: FunctionConfiguration,
+        message_ids: list[str] | None = None,
+        resubmit: Callable[[dict], None] = lambda event: None,
+    ) -> int:
         """Hand each dead-lettered event (or only ``message_ids``) to ``resubmit``, then delete it from the
         queue; the others become visible again at once. Returns how many were handed over."""
         url = self._queue_of(function)
         taken = 0
         for _ in range(100):
-            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
-                                             ).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+                "Messages", []
+            )
             if not batch:
                 break
             for message in batch:
                 if message_ids is not None and message["MessageId"] not in message_ids:
-                    self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                                       VisibilityTimeout=0)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
                     continue
                 event = _event_of(message)
                 resubmit(event if isinstance(event, dict) else {"body": event})
@@ -84,8 +103,10 @@ class DeadLetters:
 
     def _queue_of(self, function: FunctionConfiguration) -> str:
         if not function.dlq_name:
-            raise SandboxError(f"{function.function_name} has no dead-letter queue (DeadLetterConfig); failed "
-                               f"events are discarded, as on AWS.")
+            raise SandboxError(
+                f"{function.function_name} has no dead-letter queue (DeadLetterConfig); failed "
+                f"events are discarded, as on AWS."
+            )
         return self._url(function.dlq_name)
 
     def _url(self, queue_name: str) -> str:

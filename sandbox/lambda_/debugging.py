@@ -9,6 +9,7 @@ AWS has no such mode; LocalStack's debug mode instead extends the timeout for th
 environment is replaced (hot reload, timeout, crash) the proxy attaches to the new worker and replays the
 editor's breakpoints, so the editor stays connected.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +27,14 @@ DEFAULT_PORT = 5678
 RESUMING = {"continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue", "goto", "restartFrame"}
 BREAKPOINTS = {"setBreakpoints", "setFunctionBreakpoints", "setExceptionBreakpoints"}
 _OWN_SEQ = 1_000_000  # requests the proxy makes itself are numbered from here; their responses stay here
-FALLBACK_CAPABILITIES = {"supportsConfigurationDoneRequest": True, "supportsConditionalBreakpoints": True,
-                         "supportsHitConditionalBreakpoints": True, "supportsEvaluateForHovers": True,
-                         "supportsSetVariable": True, "supportsLogPoints": True}
+FALLBACK_CAPABILITIES = {
+    "supportsConfigurationDoneRequest": True,
+    "supportsConditionalBreakpoints": True,
+    "supportsHitConditionalBreakpoints": True,
+    "supportsEvaluateForHovers": True,
+    "supportsSetVariable": True,
+    "supportsLogPoints": True,
+}
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,19 @@ def debugpy_folder() -> str:
 
     spec = importlib.util.find_spec("debugpy")
     if spec is None or spec.origin is None:
-        raise ConfigError("--debug needs debugpy next to the sandbox: pip install debugpy "
-                          "(make run installs it).")
+        raise ConfigError(
+            "--debug needs debugpy next to the sandbox: pip install debugpy (make run installs it)."
+        )
     return str(Path(spec.origin).resolve().parent.parent)
 
 
 def refusal(function, bootstrap_command) -> str | None:
     """Why this function cannot be debugged here (one sentence), or None."""
     if bootstrap_command is not None or not str(function.runtime).startswith("python"):
-        return (f"--debug {function.function_name}: only functions run by this machine's Python with the "
-                f"sandbox's runtime client can be debugged (not {function.runtime} or awslambdaric).")
+        return (
+            f"--debug {function.function_name}: only functions run by this machine's Python with the "
+            f"sandbox's runtime client can be debugged (not {function.runtime} or awslambdaric)."
+        )
     return None
 
 
@@ -143,7 +152,7 @@ class DebugSession:
         return self.target.function_name
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def start(self) -> "DebugSession":
+    def start(self) -> DebugSession:
         if self._server is not None:
             return self
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -152,9 +161,11 @@ class DebugSession:
             server.bind((self.host, self.target.port))
         except OSError as exc:
             server.close()
-            raise ConfigError(f"--debug {self.function_name}: port {self.target.port} is taken "
-                              f"({exc.strerror}); choose another with --debug "
-                              f"{self.function_name}:PORT.") from None
+            raise ConfigError(
+                f"--debug {self.function_name}: port {self.target.port} is taken "
+                f"({exc.strerror}); choose another with --debug "
+                f"{self.function_name}:PORT."
+            ) from None
         server.listen(4)
         self._server, self.port = server, server.getsockname()[1]
         threading.Thread(target=self._accept, name=f"debug-{self.function_name}", daemon=True).start()
@@ -215,9 +226,14 @@ class DebugSession:
         return self._configured.wait(timeout)
 
     def describe(self) -> dict:
-        return {"function": self.function_name, "port": self.port, "wait": self.target.wait,
-                "editor_attached": self._configured.is_set(), "held": self.held,
-                "worker_attached": self._worker is not None}
+        return {
+            "function": self.function_name,
+            "port": self.port,
+            "wait": self.target.wait,
+            "editor_attached": self._configured.is_set(),
+            "held": self.held,
+            "worker_attached": self._worker is not None,
+        }
 
     # -- the editor's side ---------------------------------------------------------------------------------
     def _read_editor(self, editor: _Peer) -> None:
@@ -264,15 +280,31 @@ class DebugSession:
             wanted = arguments.get("breakpoints") or []
             source = (arguments.get("source") or {}).get("path") or ""
             ids = self._unverified[f"{command}:{source}"] = [self._next_seq() for _ in wanted]
-            return self._reply(editor, request, {"breakpoints": [  # verified by an event once a worker runs
-                {"id": id_, "verified": False, "line": b.get("line"), "message": "set when the next "
-                 "execution environment starts"} for id_, b in zip(ids, wanted)]})
+            return self._reply(
+                editor,
+                request,
+                {
+                    "breakpoints": [  # verified by an event once a worker runs
+                        {
+                            "id": id_,
+                            "verified": False,
+                            "line": b.get("line"),
+                            "message": "set when the next execution environment starts",
+                        }
+                        for id_, b in zip(ids, wanted)
+                    ]
+                },
+            )
         if command == "setExceptionBreakpoints":
             return self._reply(editor, request, {})
         if command == "threads":
             return self._reply(editor, request, {"threads": []})
-        self._reply(editor, request, success=False,
-                    message=f"No execution environment of {self.function_name} is running; invoke it.")
+        self._reply(
+            editor,
+            request,
+            success=False,
+            message=f"No execution environment of {self.function_name} is running; invoke it.",
+        )
 
     def _editor_gone(self, editor: _Peer) -> None:
         """The editor left: its breakpoints are cleared in the worker and the function runs on."""
@@ -292,10 +324,22 @@ class DebugSession:
         if self.held:
             self._continue(worker)
 
-    def _reply(self, editor: _Peer, request: dict, body: dict | None = None, success: bool = True,
-               message: str | None = None) -> None:
-        response = {"seq": 0, "type": "response", "request_seq": request.get("seq"), "success": success,
-                    "command": request.get("command"), "body": body or {}}
+    def _reply(
+        self,
+        editor: _Peer,
+        request: dict,
+        body: dict | None = None,
+        success: bool = True,
+        message: str | None = None,
+    ) -> None:
+        response = {
+            "seq": 0,
+            "type": "response",
+            "request_seq": request.get("seq"),
+            "success": success,
+            "command": request.get("command"),
+            "body": body or {},
+        }
         if message:
             response["message"] = message
         try:
@@ -316,9 +360,19 @@ class DebugSession:
             old.close()
         self._resumed()  # whatever held the old worker is gone with it
         threading.Thread(target=self._read_worker, args=(worker,), daemon=True).start()
-        response = self._call(worker, "initialize", self._initialize_args or {
-            "clientID": "lambda-sandbox", "adapterID": "debugpy", "pathFormat": "path",
-            "linesStartAt1": True, "columnsStartAt1": True}, timeout=timeout)
+        response = self._call(
+            worker,
+            "initialize",
+            self._initialize_args
+            or {
+                "clientID": "lambda-sandbox",
+                "adapterID": "debugpy",
+                "pathFormat": "path",
+                "linesStartAt1": True,
+                "columnsStartAt1": True,
+            },
+            timeout=timeout,
+        )
         if response and response.get("success"):
             self._capabilities = response.get("body") or self._capabilities
         self._call(worker, "attach", self._attach_args, timeout=timeout)
@@ -326,13 +380,28 @@ class DebugSession:
             response = self._call(worker, command, arguments, timeout=timeout) or {}
             set_ = (response.get("body") or {}).get("breakpoints") or []
             for id_, breakpoint in zip(self._unverified.pop(key, ()), set_):  # the editor's ids, now verified
-                self._to_editor({"seq": 0, "type": "event", "event": "breakpoint",
-                                 "body": {"reason": "changed", "breakpoint": {**breakpoint, "id": id_}}})
+                self._to_editor(
+                    {
+                        "seq": 0,
+                        "type": "event",
+                        "event": "breakpoint",
+                        "body": {"reason": "changed", "breakpoint": {**breakpoint, "id": id_}},
+                    }
+                )
         before_run()
         self._call(worker, "configurationDone", {}, timeout=timeout)
-        self._to_editor({"seq": 0, "type": "event", "event": "output", "body": {
-            "category": "console", "output": f"{self.function_name}: a new execution environment attached; "
-                                             f"breakpoints set again\n"}})
+        self._to_editor(
+            {
+                "seq": 0,
+                "type": "event",
+                "event": "output",
+                "body": {
+                    "category": "console",
+                    "output": f"{self.function_name}: a new execution environment attached; "
+                    f"breakpoints set again\n",
+                },
+            }
+        )
 
     def detach_worker(self) -> None:
         with self._lock:
@@ -386,8 +455,9 @@ class DebugSession:
             self._seq += 1
             return self._seq
 
-    def _call(self, worker: _Peer, command: str, arguments: dict, wait: bool = True,
-              timeout: float = 10.0) -> dict | None:
+    def _call(
+        self, worker: _Peer, command: str, arguments: dict, wait: bool = True, timeout: float = 10.0
+    ) -> dict | None:
         seq = self._next_seq()
         waiter = [threading.Event()]
         if wait:
@@ -449,8 +519,10 @@ class Debugging:
         function is registered, so a misspelt name would otherwise wait silently)."""
         for name in self.sessions:
             if name not in function_names:
-                raise ConfigError(f"--debug {name}: there is no function of that name (the functions: "
-                                  f"{', '.join(sorted(function_names))}).")
+                raise ConfigError(
+                    f"--debug {name}: there is no function of that name (the functions: "
+                    f"{', '.join(sorted(function_names))})."
+                )
 
     def describe(self) -> list[dict]:
         return [session.describe() for session in self.sessions.values()]
@@ -465,8 +537,9 @@ def messages_kept_in_flight(sqs, queue_url: str, receipt_handles: list[str], deb
     if not debugged or not receipt_handles:
         yield
         return
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url,
-                                          AttributeNames=["VisibilityTimeout"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"
+    ]
     visibility = max(int(attributes.get("VisibilityTimeout", 30)), 1)
     done = threading.Event()
 
@@ -474,9 +547,13 @@ def messages_kept_in_flight(sqs, queue_url: str, receipt_handles: list[str], deb
         while not done.wait(visibility / 2):
             for start in range(0, len(receipt_handles), 10):
                 try:
-                    sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-                        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": visibility}
-                        for i, handle in enumerate(receipt_handles[start:start + 10])])
+                    sqs.change_message_visibility_batch(
+                        QueueUrl=queue_url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": visibility}
+                            for i, handle in enumerate(receipt_handles[start : start + 10])
+                        ],
+                    )
                 except Exception:  # the queue or the messages are gone: nothing left to keep
                     return
 

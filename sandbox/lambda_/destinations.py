@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.lambda_.invocation import InvocationRecord
 
@@ -68,7 +69,7 @@ class Destinations:
         self._lock = threading.Lock()  # boto3 builds clients unsafely across threads (the async workers)
 
     @classmethod
-    def on_endpoint(cls, endpoint_url: str, region: str, report: Callable[[str], None]) -> "Destinations":
+    def on_endpoint(cls, endpoint_url: str, region: str, report: Callable[[str], None]) -> Destinations:
         """Destinations reached through the local endpoint with the sandbox's credentials."""
         import boto3
 

@@ -9,6 +9,7 @@ Precedence (lowest first), as on AWS:
    on AWS it is absent and boto3 uses the real one) and ``TMPDIR`` (AWS gives each environment its own
    ``/tmp``; the sandbox gives each one its own temporary folder). See docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,18 @@ from pathlib import Path
 
 from sandbox.config import ACCOUNT_ID, FunctionConfiguration
 
-_BASE_KEYS = ("PATH", "SYSTEMROOT", "COMSPEC", "PATHEXT", "WINDIR", "LANG", "LC_ALL", "HOME",
-              "USERPROFILE", "LD_LIBRARY_PATH")
+_BASE_KEYS = (
+    "PATH",
+    "SYSTEMROOT",
+    "COMSPEC",
+    "PATHEXT",
+    "WINDIR",
+    "LANG",
+    "LC_ALL",
+    "HOME",
+    "USERPROFILE",
+    "LD_LIBRARY_PATH",
+)
 
 
 @dataclass(frozen=True)
@@ -61,40 +72,50 @@ def runtime_packages_dir(folder: Path) -> Path:
     return folder
 
 
-def build_environment(function: FunctionConfiguration, *, runtime_api: str, log_stream: str,
-                      endpoint_url: str, region: str, tmp_dir: str, runtime_dir: str,
-                      credentials: RoleCredentials = RoleCredentials(),
-                      runtime_packages: str | None = None,
-                      host_environ: dict | None = None) -> dict[str, str]:
+def build_environment(
+    function: FunctionConfiguration,
+    *,
+    runtime_api: str,
+    log_stream: str,
+    endpoint_url: str,
+    region: str,
+    tmp_dir: str,
+    runtime_dir: str,
+    credentials: RoleCredentials = RoleCredentials(),
+    runtime_packages: str | None = None,
+    host_environ: dict | None = None,
+) -> dict[str, str]:
     host = os.environ if host_environ is None else host_environ
     env = {key: host[key] for key in _BASE_KEYS if key in host}
     env.update(function.environment)
-    env.update({
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
-        "AWS_SESSION_TOKEN": credentials.session_token,
-        "LAMBDA_TASK_ROOT": str(Path(function.code_dir).resolve()),
-        "LAMBDA_RUNTIME_DIR": runtime_dir,
-        "_HANDLER": function.handler,
-        "AWS_LAMBDA_RUNTIME_API": runtime_api,
-        "TZ": ":UTC",
-        "LANG": "en_US.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "TMPDIR": tmp_dir,
-        "TEMP": tmp_dir,
-        "TMP": tmp_dir,
-        "SANDBOX_ACCOUNT_ID": ACCOUNT_ID,
-    })
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "AWS_SESSION_TOKEN": credentials.session_token,
+            "LAMBDA_TASK_ROOT": str(Path(function.code_dir).resolve()),
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
+            "_HANDLER": function.handler,
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "TZ": ":UTC",
+            "LANG": "en_US.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "TMPDIR": tmp_dir,
+            "TEMP": tmp_dir,
+            "TMP": tmp_dir,
+            "SANDBOX_ACCOUNT_ID": ACCOUNT_ID,
+        }
+    )
     layer_paths = []
     for layer in function.layers:
         # A layer's python/ (or python/lib/python3.X/site-packages/) is on sys.path, as /opt/python is.

@@ -8,11 +8,12 @@ for the guide's function); values become strings (true/false; objects, lists and
 SAM CLI also lets the shell's environment override declared variables; the sandbox does not, so a
 function sees the same values whatever shell started the sandbox.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sandbox.errors import ConfigError
 
@@ -30,17 +31,21 @@ class EnvVarsFile:
 
     def __init__(self, values: dict, source: str = "env.json"):
         if not isinstance(values, dict):
-            raise ConfigError(f"--env-vars {source}: the file must hold a JSON object of objects, as "
-                              f"sam local's --env-vars takes.")
+            raise ConfigError(
+                f"--env-vars {source}: the file must hold a JSON object of objects, as "
+                f"sam local's --env-vars takes."
+            )
         for key, entry in values.items():
             if not isinstance(entry, dict):
-                raise ConfigError(f"--env-vars {source}: Environment variables {entry!r} in incorrect format "
-                                  f"(the value of {key!r} must be an object of NAME: value).")
+                raise ConfigError(
+                    f"--env-vars {source}: Environment variables {entry!r} in incorrect format "
+                    f"(the value of {key!r} must be an object of NAME: value)."
+                )
         self.values, self.source = values, source
         self.logical_ids: Callable[[], dict[str, str]] = dict  # function name -> template logical id
 
     @classmethod
-    def load(cls, path) -> "EnvVarsFile":
+    def load(cls, path) -> EnvVarsFile:
         try:
             return cls(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
         except OSError as exc:
@@ -57,19 +62,27 @@ class EnvVarsFile:
     def for_function(self, function) -> dict[str, str]:
         """The values this file sets for ``function``: only the variables it declares."""
         declared = function.environment
-        return {name: _string(value) for name, value in self._overrides(function.function_name).items()
-                if name in declared}
+        return {
+            name: _string(value)
+            for name, value in self._overrides(function.function_name).items()
+            if name in declared
+        }
 
     def skipped(self, functions) -> list[str]:
         """One sentence per entry that sets nothing: no such function, or variables it does not declare."""
         names = {f.function_name for f in functions} | set(self.logical_ids().values())
-        notes = [f"--env-vars: no function {key!r} here; its variables are not used."
-                 for key in self.values if key != "Parameters" and key not in names]
+        notes = [
+            f"--env-vars: no function {key!r} here; its variables are not used."
+            for key in self.values
+            if key != "Parameters" and key not in names
+        ]
         for function in functions:
             own = self.logical_ids().get(function.function_name, function.function_name)
             entry = self.values.get(own) or self.values.get(function.function_name) or {}
             undeclared = sorted(set(entry) - set(function.environment))
             if undeclared:
-                notes.append(f"--env-vars: {function.function_name} does not declare {', '.join(undeclared)} "
-                             f"in its Environment; not set (as sam local: declare it to override it).")
+                notes.append(
+                    f"--env-vars: {function.function_name} does not declare {', '.join(undeclared)} "
+                    f"in its Environment; not set (as sam local: declare it to override it)."
+                )
         return notes

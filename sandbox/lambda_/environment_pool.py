@@ -8,18 +8,19 @@ their invocation first). When every allowed environment is busy the invocation i
 Each environment gets its memory's share of a CPU while it runs an invocation (cpu_share.py); describe()
 shows the share and what holding the worker to it measured. More: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
-from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.config import FunctionConfiguration
+from sandbox.errors import ConfigError
 from sandbox.lambda_.cpu_share import vcpu_count, vcpu_share
 from sandbox.lambda_.debugging import refusal
-from sandbox.errors import ConfigError
 from sandbox.lambda_.execution_environment import EnvironmentSettings, ExecutionEnvironment
 from sandbox.lambda_.invocation import InvocationRecord
+from sandbox.telemetry import cloudwatch_logs as cw
 
 
 class Throttled(Exception):
@@ -27,7 +28,9 @@ class Throttled(Exception):
 
 
 class EnvironmentPool:
-    def __init__(self, function: FunctionConfiguration, logs: cw.CloudWatchLogs, settings: EnvironmentSettings):
+    def __init__(
+        self, function: FunctionConfiguration, logs: cw.CloudWatchLogs, settings: EnvironmentSettings
+    ):
         self.function = function
         self.logs = logs
         self.settings = settings
@@ -65,8 +68,10 @@ class EnvironmentPool:
                 env.stop(reason="configuration changed")
             if len(self._busy) >= self.concurrency_limit:
                 self.throttles += 1
-                raise Throttled(f"Rate Exceeded: {self.name} has {len(self._busy)} busy execution "
-                                f"environments, its reserved concurrency.")
+                raise Throttled(
+                    f"Rate Exceeded: {self.name} has {len(self._busy)} busy execution "
+                    f"environments, its reserved concurrency."
+                )
             env = ExecutionEnvironment(self.function, self.logs, self.settings)
             self.environments_created += 1
             self._busy.add(env)
@@ -127,13 +132,27 @@ class EnvironmentPool:
     def describe(self) -> list[dict]:
         with self._lock:
             envs = [(e, "busy") for e in self._busy] + [(e, "idle") for e in self._idle]
-        return [{"id": e.id, "state": state, "pid": e.pid, "log_stream": e.log_stream,
-                 "invocations": e.invocation_count, "revision": e.function.revision,
-                 "max_memory_used_mb": e.peak_memory_mb(), "cpu": self._cpu(e)} for e, state in envs]
+        return [
+            {
+                "id": e.id,
+                "state": state,
+                "pid": e.pid,
+                "log_stream": e.log_stream,
+                "invocations": e.invocation_count,
+                "revision": e.function.revision,
+                "max_memory_used_mb": e.peak_memory_mb(),
+                "cpu": self._cpu(e),
+            }
+            for e, state in envs
+        ]
 
     def _cpu(self, env: ExecutionEnvironment) -> dict:
         """The environment's CPU share (None with full CPU) and what holding it there measured."""
         memory = env.function.memory_size
         held_free = self.settings.cpu.full_cpu or self.debug is not None  # debugged: full CPU
-        return {"vcpu_share": None if held_free else vcpu_share(memory),
-                "vcpus": vcpu_count(memory), "cores": env.pinned_cores, **env.cpu_stats.as_dict()}
+        return {
+            "vcpu_share": None if held_free else vcpu_share(memory),
+            "vcpus": vcpu_count(memory),
+            "cores": env.pinned_cores,
+            **env.cpu_stats.as_dict(),
+        }

@@ -7,13 +7,15 @@ function synchronously with the batch. What happens on failure belongs to each s
 visibility timeout and redrive policy; a stream shard that blocks until the batch succeeds, expires or
 runs out of retries). moto stores the mappings and answers the API; the sandbox runs them.
 """
+
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_BATCH_SIZE = {"sqs": 10, "dynamodb": 100}
 THROTTLED_WAIT_S = 0.05
@@ -43,28 +45,35 @@ class MappingConfig:
         return self.event_source_arn.split(":")[2] if self.event_source_arn.count(":") >= 5 else ""
 
     @classmethod
-    def from_api(cls, data: dict, function_name: str) -> "MappingConfig":
+    def from_api(cls, data: dict, function_name: str) -> MappingConfig:
         service = data.get("EventSourceArn", "").split(":")[2] if data.get("EventSourceArn") else ""
         destination = ((data.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         patterns = []
-        for item in ((data.get("FilterCriteria") or {}).get("Filters") or []):
+        for item in (data.get("FilterCriteria") or {}).get("Filters") or []:
             try:
                 patterns.append(json.loads(item.get("Pattern") or "{}"))
             except ValueError:
                 pass  # refused when the mapping was created (validate_filters)
         state = data.get("State", "Enabled")
         return cls(
-            uuid=data["UUID"], function_name=function_name, event_source_arn=data["EventSourceArn"],
+            uuid=data["UUID"],
+            function_name=function_name,
+            event_source_arn=data["EventSourceArn"],
             batch_size=int(data.get("BatchSize") or DEFAULT_BATCH_SIZE.get(service, 10)),
             batching_window_s=float(data.get("MaximumBatchingWindowInSeconds") or 0),
             enabled=state not in ("Disabled", "Disabling") and data.get("Enabled", True) is not False,
             starting_position=data.get("StartingPosition"),
             bisect_on_error=bool(data.get("BisectBatchOnFunctionError")),
-            maximum_retry_attempts=int(data["MaximumRetryAttempts"]) if data.get("MaximumRetryAttempts") is not None else -1,
-            maximum_record_age_s=int(data["MaximumRecordAgeInSeconds"]) if data.get("MaximumRecordAgeInSeconds") is not None else -1,
+            maximum_retry_attempts=int(data["MaximumRetryAttempts"])
+            if data.get("MaximumRetryAttempts") is not None
+            else -1,
+            maximum_record_age_s=int(data["MaximumRecordAgeInSeconds"])
+            if data.get("MaximumRecordAgeInSeconds") is not None
+            else -1,
             on_failure_destination=destination or None,
             report_batch_item_failures="ReportBatchItemFailures" in (data.get("FunctionResponseTypes") or []),
-            filters=patterns)
+            filters=patterns,
+        )
 
 
 def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None, faults: int = 0) -> dict:
@@ -79,16 +88,21 @@ def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None, 
         details.append(f"{len(mapping.filters)} filter(s)")
     if mapping.report_batch_item_failures:
         details.append("ReportBatchItemFailures")
-    return {"kind": kind, "source": mapping.event_source_arn, "function": mapping.function_name,
-            "detail": ", ".join(details), "state": "Enabled" if mapping.enabled else "Disabled",
-            "last_result": last_result or "No records processed", "uuid": mapping.uuid,
-            **({"faults": f"{faults} batch(es) the sandbox failed to handle (see its output)"}
-               if faults else {})}
+    return {
+        "kind": kind,
+        "source": mapping.event_source_arn,
+        "function": mapping.function_name,
+        "detail": ", ".join(details),
+        "state": "Enabled" if mapping.enabled else "Disabled",
+        "last_result": last_result or "No records processed",
+        "uuid": mapping.uuid,
+        **({"faults": f"{faults} batch(es) the sandbox failed to handle (see its output)"} if faults else {}),
+    }
 
 
 def validate_filters(request: dict) -> str | None:
     """Lambda refuses a FilterCriteria pattern that is not a JSON object."""
-    for item in ((request.get("FilterCriteria") or {}).get("Filters") or []):
+    for item in (request.get("FilterCriteria") or {}).get("Filters") or []:
         try:
             pattern = json.loads(item.get("Pattern") or "")
         except ValueError:
@@ -130,7 +144,9 @@ def _matches_value(rule: Any, value: Any, present: bool) -> bool:
     if "suffix" in rule:
         return any(isinstance(v, str) and v.endswith(rule["suffix"]) for v in values)
     if "equals-ignore-case" in rule:
-        return any(isinstance(v, str) and v.lower() == str(rule["equals-ignore-case"]).lower() for v in values)
+        return any(
+            isinstance(v, str) and v.lower() == str(rule["equals-ignore-case"]).lower() for v in values
+        )
     if "anything-but" in rule:
         excluded = rule["anything-but"]
         excluded = excluded if isinstance(excluded, list) else [excluded]
@@ -145,7 +161,13 @@ def _numeric(conditions: list, value: Any) -> bool:
         number = float(value)
     except (TypeError, ValueError):
         return False
-    checks = {"=": number.__eq__, "<": number.__lt__, "<=": number.__le__, ">": number.__gt__, ">=": number.__ge__}
+    checks = {
+        "=": number.__eq__,
+        "<": number.__lt__,
+        "<=": number.__le__,
+        ">": number.__gt__,
+        ">=": number.__ge__,
+    }
     return all(checks[op](float(bound)) for op, bound in zip(conditions[::2], conditions[1::2]))
 
 
@@ -217,17 +239,21 @@ class PolledEventSource:
             poller.stop()
 
     def triggers(self) -> list[dict]:
-        return [mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid),
-                                self.faults.get(m.uuid, 0))
-                for m in self._service.mappings() if self.accepts(m.event_source_arn)]
+        return [
+            mapping_trigger(m, self.trigger_kind, self.last_results.get(m.uuid), self.faults.get(m.uuid, 0))
+            for m in self._service.mappings()
+            if self.accepts(m.event_source_arn)
+        ]
 
     def fault(self, mapping: MappingConfig, what: str, exc: BaseException) -> None:
         """The sandbox's own path failed (building, sending or checkpointing a batch): told on the terminal
         and counted on the mapping; the caller handles the batch as AWS handles a failed one."""
         self.faults[mapping.uuid] = self.faults.get(mapping.uuid, 0) + 1
         self.last_results[mapping.uuid] = f"PROBLEM: the sandbox failed while {what}"
-        self.context.report(f"sandbox: mapping {mapping.uuid} ({mapping.event_source_arn}) failed while "
-                            f"{what}: {type(exc).__name__}: {exc}; the batch is handled as a failed batch")
+        self.context.report(
+            f"sandbox: mapping {mapping.uuid} ({mapping.event_source_arn}) failed while "
+            f"{what}: {type(exc).__name__}: {exc}; the batch is handled as a failed batch"
+        )
 
     def invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, **record_fields):
         """Invoke the mapping's function synchronously with one batch, as Lambda's poller does: while
@@ -240,8 +266,9 @@ class PolledEventSource:
         while not stop.is_set():
             record = None
             try:
-                record = self._service.new_record({"Records": records}, mapping.function_name,
-                                                  **record_fields)
+                record = self._service.new_record(
+                    {"Records": records}, mapping.function_name, **record_fields
+                )
                 result = self._service.run(record)
             except Throttled:
                 stop.wait(THROTTLED_WAIT_S)
@@ -252,8 +279,9 @@ class PolledEventSource:
                 if record is not None:
                     self._service.records.changed(record)  # not left "running" on the page
                 return failed
-            self.last_results[mapping.uuid] = ("OK" if result.status == InvocationStatus.SUCCESS
-                                               else "PROBLEM: Function call failed")
+            self.last_results[mapping.uuid] = (
+                "OK" if result.status == InvocationStatus.SUCCESS else "PROBLEM: Function call failed"
+            )
             return result
         return None
 
@@ -266,8 +294,11 @@ def failed_batch(exc: BaseException | None, record=None):
     from sandbox.lambda_.invocation import InvocationStatus
 
     if record is None:
-        return SimpleNamespace(status=InvocationStatus.SUCCESS if exc is None else InvocationStatus.ERROR,
-                               result=None, request_id=None)
+        return SimpleNamespace(
+            status=InvocationStatus.SUCCESS if exc is None else InvocationStatus.ERROR,
+            result=None,
+            request_id=None,
+        )
     record.status, record.error_type, record.error_message = InvocationStatus.ERROR, "SandboxError", str(exc)
     record.final = True
     return record
@@ -276,14 +307,18 @@ def failed_batch(exc: BaseException | None, record=None):
 class PollerThread:
     """A mapping's poller: one daemon thread running ``poll_once`` until stopped or disabled."""
 
-    def __init__(self, name: str, poll_once: Callable[[threading.Event], None],
-                 on_error: Callable[[Exception], None] | None = None):
+    def __init__(
+        self,
+        name: str,
+        poll_once: Callable[[threading.Event], None],
+        on_error: Callable[[Exception], None] | None = None,
+    ):
         self._stop = threading.Event()
         self._poll_once = poll_once
         self._on_error = on_error
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> "PollerThread":
+    def start(self) -> PollerThread:
         self._thread.start()
         return self
 

@@ -8,6 +8,7 @@ the worker under debugpy with Lambda's clocks stopped while the debugger holds i
 
 How each compares with AWS: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,21 +21,21 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
-from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.config import RUNTIME_VERSION, FunctionConfiguration
-from sandbox.lambda_.debugging import InvocationClock, debugpy_folder, held_log_line
+from sandbox.lambda_ import runtimes
 from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin_to_vcpus, vcpu_share
+from sandbox.lambda_.debugging import InvocationClock, debugpy_folder, held_log_line
 from sandbox.lambda_.env_vars import RoleCredentials, build_environment
 from sandbox.lambda_.invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
-from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation_cost
 from sandbox.lambda_.runtime_api import NextInvocation, RuntimeApiServer
-from sandbox.lambda_ import runtimes
+from sandbox.telemetry import cloudwatch_logs as cw
+from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation_cost
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 MARKER = b"\x1f\x1fSANDBOX:"
@@ -93,8 +94,13 @@ class _Outcome:
 
 
 class ExecutionEnvironment:
-    def __init__(self, function: FunctionConfiguration, logs: cw.CloudWatchLogs,
-                 settings: EnvironmentSettings, on_exit: Callable[["ExecutionEnvironment"], None] | None = None):
+    def __init__(
+        self,
+        function: FunctionConfiguration,
+        logs: cw.CloudWatchLogs,
+        settings: EnvironmentSettings,
+        on_exit: Callable[[ExecutionEnvironment], None] | None = None,
+    ):
         self.id = uuid.uuid4().hex[:8]
         self.function = function
         self.logs = logs
@@ -157,19 +163,29 @@ class ExecutionEnvironment:
     def _spawn(self) -> None:
         self._api.start()
         env = build_environment(
-            self.function, runtime_api=self._api.address, log_stream=self.log_stream,
-            endpoint_url=self.settings.endpoint_url, region=self.settings.region, tmp_dir=self._tmp,
-            runtime_dir=str(BOOTSTRAP.parent), credentials=self.settings.credentials,
-            runtime_packages=self.settings.runtime_packages)
+            self.function,
+            runtime_api=self._api.address,
+            log_stream=self.log_stream,
+            endpoint_url=self.settings.endpoint_url,
+            region=self.settings.region,
+            tmp_dir=self._tmp,
+            runtime_dir=str(BOOTSTRAP.parent),
+            credentials=self.settings.credentials,
+            runtime_packages=self.settings.runtime_packages,
+        )
         env.update(runtimes.environment_for(self.function))
         if self.settings.env_overrides is not None:  # only variables the function declares
             env.update(self.settings.env_overrides.for_function(self.function))
         if self.debug is not None:  # read and removed from the environment by the runtime before the handler
             os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
             env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)
-        command = [part.format(handler=self.function.handler, python=self.settings.python) for part in
-                   (self.settings.bootstrap_command or
-                    (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP)))]
+        command = [
+            part.format(handler=self.function.handler, python=self.settings.python)
+            for part in (
+                self.settings.bootstrap_command
+                or (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP))
+            )
+        ]
         if self.debug is not None:  # the debugger sees every module's real source (pydevd warns otherwise)
             command[1:1] = ["-X", "frozen_modules=off"]
         command, markers = runtimes.command_for(self.function, command)
@@ -180,9 +196,15 @@ class ExecutionEnvironment:
         else:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         cwd = Path(self.function.code_dir)
-        self._proc = subprocess.Popen(command, env=env, cwd=str(cwd) if cwd.is_dir() else None,
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, **kwargs)
+        self._proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=str(cwd) if cwd.is_dir() else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            **kwargs,
+        )
         try:
             self._ps = psutil.Process(self._proc.pid)
         except psutil.Error:
@@ -235,7 +257,9 @@ class ExecutionEnvironment:
         """From now until _release_cpu, the worker gets its memory's share of a CPU (not with full_cpu)."""
         if self.settings.cpu.full_cpu or self._proc is None or self.debug is not None:
             return  # a debugged function runs at full CPU: never suspended while the debugger holds it
-        self._throttle = CpuThrottle(self._proc, vcpu_share(self.function.memory_size), self.settings.cpu).start()
+        self._throttle = CpuThrottle(
+            self._proc, vcpu_share(self.function.memory_size), self.settings.cpu
+        ).start()
 
     def _release_cpu(self) -> None:
         """Stop holding the worker to its share; it is left running (or gone), never suspended."""
@@ -273,12 +297,16 @@ class ExecutionEnvironment:
     def _handle_line(self, line: bytes) -> None:
         index = line.find(MARKER)
         if index >= 0:
-            before, tag = line[:index], line[index + len(MARKER):].decode("utf-8", "replace").strip()
+            before, tag = line[:index], line[index + len(MARKER) :].decode("utf-8", "replace").strip()
             if before.strip():
                 self._log_output(before)
             if tag.startswith("debugpy:"):
-                threading.Thread(target=self._attach_debugger, args=(int(tag.partition(":")[2]),),
-                                 name=f"env-{self.id}-debugger", daemon=True).start()
+                threading.Thread(
+                    target=self._attach_debugger,
+                    args=(int(tag.partition(":")[2]),),
+                    name=f"env-{self.id}-debugger",
+                    daemon=True,
+                ).start()
             self._markers.setdefault(tag, threading.Event()).set()
             return
         if line.strip():
@@ -291,9 +319,12 @@ class ExecutionEnvironment:
     def _on_process_exit(self, returncode: int) -> None:
         if returncode < 0:
             # Worded as AWS words it (Go's process state strings): "signal: killed", ...
-            words = {signal.SIGKILL if hasattr(signal, "SIGKILL") else 9: "killed",
-                     signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
-                     signal.SIGABRT: "aborted"}
+            words = {
+                signal.SIGKILL if hasattr(signal, "SIGKILL") else 9: "killed",
+                signal.SIGTERM: "terminated",
+                signal.SIGSEGV: "segmentation fault",
+                signal.SIGABRT: "aborted",
+            }
             detail = f"signal: {words.get(-returncode, -returncode)}"
         else:
             detail = f"exit status {returncode}"
@@ -340,17 +371,23 @@ class ExecutionEnvironment:
         """Spawn the worker and wait for its INIT phase. Returns Init Duration (ms), or None if INIT
         failed (the outcome is kept for the invocation that asked)."""
         self.state = "initializing"
-        self.logs.put(self.log_group, self.log_stream,
-                      cw.init_start_line(runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION),
-                                         self.settings.region))
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            cw.init_start_line(
+                runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION), self.settings.region
+            ),
+        )
         started = time.perf_counter()
         held = self.debug.held_seconds() if self.debug else 0.0
         try:
             self._spawn()
         except runtimes.InvalidEntrypoint as exc:
             self._writes_markers = False
-            self._init_outcome.set("init_error", json.dumps(
-                {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": str(exc)}).encode())
+            self._init_outcome.set(
+                "init_error",
+                json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": str(exc)}).encode(),
+            )
         deadline = started + self.settings.init_timeout_s
         while not self._init_requested.is_set():
             if self._init_outcome.wait(0.002):
@@ -409,17 +446,28 @@ class ExecutionEnvironment:
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
         self._hold_to_cpu_share()  # INIT ran at full speed; the invocation gets the memory's share
-        clock = (InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock)
-                 if self.debug else None)
-        self._api.put(NextInvocation(
-            request_id=record.request_id, payload=payload, deadline_ms=deadline_ms,
-            invoked_function_arn=function.arn(self.settings.region), client_context=record.client_context,
-            trace_id=record.trace_id or "Root=1-00000000-000000000000000000000000;Sampled=0"))
+        clock = (
+            InvocationClock(self.debug, record.request_id, deadline_ms, self._debug_clock)
+            if self.debug
+            else None
+        )
+        self._api.put(
+            NextInvocation(
+                request_id=record.request_id,
+                payload=payload,
+                deadline_ms=deadline_ms,
+                invoked_function_arn=function.arn(self.settings.region),
+                client_context=record.client_context,
+                trace_id=record.trace_id or "Root=1-00000000-000000000000000000000000;Sampled=0",
+            )
+        )
         limit_mb = function.memory_size
         deadline = start + function.timeout
         try:
             # Sample often at first (a decode can grow fast), then every 10 ms to leave the CPU to the work.
-            while not outcome.wait(MEMORY_SAMPLE_S if time.perf_counter() - start < 0.1 else 2 * MEMORY_SAMPLE_S):
+            while not outcome.wait(
+                MEMORY_SAMPLE_S if time.perf_counter() - start < 0.1 else 2 * MEMORY_SAMPLE_S
+            ):
                 rss = self._rss_mb()
                 self._sampled_peak = max(self._sampled_peak, rss)
                 if rss > limit_mb:
@@ -427,7 +475,8 @@ class ExecutionEnvironment:
                     outcome.set("oom")
                     self._kill()
                 elif time.perf_counter() >= deadline + (clock.held_s() if clock else 0) and not (
-                        clock and self.debug.held):
+                    clock and self.debug.held
+                ):
                     self._killed_for = "timeout"
                     outcome.set("timeout")
                     self._kill()
@@ -471,8 +520,14 @@ class ExecutionEnvironment:
     def _debugger_ready(self) -> None:
         self._debugger_ready_at = time.perf_counter()  # INIT's own time starts now
 
-    def _record_outcome(self, record: InvocationRecord, outcome: _Outcome, duration_ms: float,
-                        init_ms: float | None, max_memory: int) -> None:
+    def _record_outcome(
+        self,
+        record: InvocationRecord,
+        outcome: _Outcome,
+        duration_ms: float,
+        init_ms: float | None,
+        max_memory: int,
+    ) -> None:
         function = self.function
         request_id = record.request_id
         status_word = error_type = None
@@ -489,8 +544,12 @@ class ExecutionEnvironment:
             record.status = TIMEOUT
             record.error_type = "Sandbox.Timedout"
             record.error_message = f"Task timed out after {function.timeout:.2f} seconds"
-            self.logs.put(self.log_group, self.log_stream,
-                          cw.timeout_line(request_id, function.timeout, time.time()), request_id)
+            self.logs.put(
+                self.log_group,
+                self.log_stream,
+                cw.timeout_line(request_id, function.timeout, time.time()),
+                request_id,
+            )
             status_word, error_type = "timeout", None
         else:  # "oom" or "exit": the runtime process is gone
             detail = "signal: killed" if outcome.kind == "oom" else outcome.payload.decode()
@@ -498,8 +557,9 @@ class ExecutionEnvironment:
             record.error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
             record.error_message = f"RequestId: {request_id} Error: Runtime exited with error: {detail}"
             record.result = {"errorType": record.error_type, "errorMessage": record.error_message}
-            self.logs.put(self.log_group, self.log_stream,
-                          f"{record.error_message}\n{record.error_type}", request_id)
+            self.logs.put(
+                self.log_group, self.log_stream, f"{record.error_message}\n{record.error_type}", request_id
+            )
             status_word, error_type = "error", record.error_type
         self.logs.put(self.log_group, self.log_stream, cw.end_line(request_id), request_id)
         billed = billed_duration_ms(duration_ms, init_ms)
@@ -509,9 +569,21 @@ class ExecutionEnvironment:
         record.max_memory_used_mb = max_memory
         record.gb_seconds = gb_seconds(billed, function.memory_size)
         record.cost_usd = invocation_cost(billed, function.memory_size, function.architecture)
-        self.logs.put(self.log_group, self.log_stream, cw.report_line(
-            request_id, duration_ms, billed, function.memory_size, max_memory, init_ms,
-            status_word, error_type), request_id)
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            cw.report_line(
+                request_id,
+                duration_ms,
+                billed,
+                function.memory_size,
+                max_memory,
+                init_ms,
+                status_word,
+                error_type,
+            ),
+            request_id,
+        )
         record.logged_at = time.time()
 
     def _finish_init_failure(self, record: InvocationRecord) -> InvocationRecord:
@@ -530,16 +602,23 @@ class ExecutionEnvironment:
         else:
             error_type = "Runtime.ExitError"
             message = f"Runtime exited with error: {outcome.payload.decode() or 'unknown'}"
-        self.logs.put(self.log_group, self.log_stream,
-                      f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
-                      f"Error Type: {error_type}")
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
+            f"Error Type: {error_type}",
+        )
         record.allocated_at = record.started_at = time.time()
         self.logs.put(self.log_group, self.log_stream, cw.start_line(record.request_id), record.request_id)
         record.status = ERROR
         record.error_type = error_type
         record.error_message = message
-        record.result = {"errorMessage": message, "errorType": error_type, "requestId": record.request_id,
-                         "stackTrace": error.get("stackTrace", []) if isinstance(error, dict) else []}
+        record.result = {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": record.request_id,
+            "stackTrace": error.get("stackTrace", []) if isinstance(error, dict) else [],
+        }
         record.finished_at = time.time()
         self.logs.put(self.log_group, self.log_stream, cw.end_line(record.request_id), record.request_id)
         billed = billed_duration_ms(0.0, init_ms)
@@ -549,9 +628,21 @@ class ExecutionEnvironment:
         record.max_memory_used_mb = self.peak_memory_mb()
         record.gb_seconds = gb_seconds(billed, self.function.memory_size)
         record.cost_usd = invocation_cost(billed, self.function.memory_size, self.function.architecture)
-        self.logs.put(self.log_group, self.log_stream, cw.report_line(
-            record.request_id, 0.0, billed, self.function.memory_size, record.max_memory_used_mb, init_ms,
-            "error", error_type), record.request_id)
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            cw.report_line(
+                record.request_id,
+                0.0,
+                billed,
+                self.function.memory_size,
+                record.max_memory_used_mb,
+                init_ms,
+                "error",
+                error_type,
+            ),
+            record.request_id,
+        )
         record.logged_at = time.time()
         self.stop(reason="init failed")
         return record

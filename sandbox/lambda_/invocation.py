@@ -1,15 +1,17 @@
 """Invocation records: one per attempt, with every figure the REPORT line carries and the timings of the
 guide's five stages (event detection, execution environment allocation, code execution, logging,
 response)."""
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Callable
+
 
 class InvocationStatus(str, Enum):
     """An attempt's status, as the page, the CLI and the bench show it. A ``str``, so JSON carries the
@@ -88,14 +90,23 @@ class InvocationRecord:
     def id(self) -> str:
         return f"{self.request_id}#{self.attempt}"
 
-    def next_attempt(self) -> "InvocationRecord":
+    def next_attempt(self) -> InvocationRecord:
         """The retry's record: the same request id, event, source and trace, the next attempt number."""
         return InvocationRecord(
-            request_id=self.request_id, function_name=self.function_name, event=self.event,
-            invocation_type=self.invocation_type, trigger=self.trigger, source=self.source,
-            summary=self.summary, subject=dict(self.subject), how_detected=self.how_detected,
-            how_responded=self.how_responded, attempt=self.attempt + 1,
-            trace_id=self.trace_id, detected_at=self.detected_at)
+            request_id=self.request_id,
+            function_name=self.function_name,
+            event=self.event,
+            invocation_type=self.invocation_type,
+            trigger=self.trigger,
+            source=self.source,
+            summary=self.summary,
+            subject=dict(self.subject),
+            how_detected=self.how_detected,
+            how_responded=self.how_responded,
+            attempt=self.attempt + 1,
+            trace_id=self.trace_id,
+            detected_at=self.detected_at,
+        )
 
     @property
     def finished(self) -> bool:
@@ -103,16 +114,25 @@ class InvocationRecord:
 
     def stages(self) -> list[dict]:
         """The five stages with their durations in ms (None when not reached)."""
+
         def span(a, b):
             return None if a is None or b is None else round((b - a) * 1000, 2)
+
         return [
             {"stage": "Event detection", "at": self.detected_at, "ms": 0.0, "how": self.how_detected},
-            {"stage": "Execution environment allocation", "at": self.allocated_at,
-             "ms": span(self.detected_at, self.allocated_at)},
+            {
+                "stage": "Execution environment allocation",
+                "at": self.allocated_at,
+                "ms": span(self.detected_at, self.allocated_at),
+            },
             {"stage": "Code execution", "at": self.started_at, "ms": span(self.started_at, self.finished_at)},
             {"stage": "Logging", "at": self.logged_at, "ms": span(self.finished_at, self.logged_at)},
-            {"stage": "Response", "at": self.responded_at, "ms": span(self.logged_at, self.responded_at),
-             "how": self.how_responded},
+            {
+                "stage": "Response",
+                "at": self.responded_at,
+                "ms": span(self.logged_at, self.responded_at),
+                "how": self.how_responded,
+            },
         ]
 
     def as_dict(self) -> dict:
@@ -169,8 +189,9 @@ class InvocationLog:
     def find(self, request_id: str) -> list[InvocationRecord]:
         return [r for r in self.all() if r.request_id == request_id or r.id == request_id]
 
-    def wait_for(self, predicate: Callable[[InvocationRecord], bool], timeout: float = 30.0
-                 ) -> InvocationRecord | None:
+    def wait_for(
+        self, predicate: Callable[[InvocationRecord], bool], timeout: float = 30.0
+    ) -> InvocationRecord | None:
         """Block until a record satisfies ``predicate``; returns it, or None after ``timeout``. Each record
         is looked at once, then again only when it changes."""
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ AWS counts the invocations of one chain through the X-Ray trace header (botocore
 about 16. The sandbox carries the count as ``Lineage=<function hash>:<count>`` in that header; AWS's exact
 encoding is not public. ``PutFunctionRecursionConfig`` with ``Allow`` lets a function loop.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,5 +35,7 @@ def new_trace_id(function_name: str, depth: int) -> str:
 
 
 def recursive_loop_message(function_name: str, depth: int) -> str:
-    return (f"Lambda has detected that {function_name} is part of a recursive loop (invocation {depth} of one "
-            f"chain of writes) and stopped this invocation. The event was sent to the dead-letter queue.")
+    return (
+        f"Lambda has detected that {function_name} is part of a recursive loop (invocation {depth} of one "
+        f"chain of writes) and stopped this invocation. The event was sent to the dead-letter queue."
+    )

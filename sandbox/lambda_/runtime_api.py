@@ -8,14 +8,16 @@ runtime says goes to a ``RuntimeApiListener``.
 
 The routes, headers and the check on who is served: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import json
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Callable, Protocol
+from typing import Protocol
 
 from sandbox.host_names import is_loopback_address, is_loopback_name, split_host
 from sandbox.http_server import BoundedThreadingMixIn
@@ -81,11 +83,12 @@ class RuntimeApiServer:
 
     # Long on purpose: the request handler is a class defined here, closing over this server's listener and
     # worker; its methods are the Runtime API's routes, read together with the checks they share.
-    def __init__(self, listener: RuntimeApiListener, worker_pid: Callable[[], int | None],
-                 host: str = "127.0.0.1"):
+    def __init__(
+        self, listener: RuntimeApiListener, worker_pid: Callable[[], int | None], host: str = "127.0.0.1"
+    ):
         """``worker_pid()`` is the environment's runtime process, the only one served (None: nobody)."""
         self.listener = listener
-        self._events: "queue.Queue[NextInvocation | None]" = queue.Queue()
+        self._events: queue.Queue[NextInvocation | None] = queue.Queue()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -140,18 +143,27 @@ class RuntimeApiServer:
                 or under a foreign Host name (DNS rebinding) is refused, and the connection closed.
                 AWS's Runtime API is unreachable from outside the execution environment."""
                 name, _ = split_host(self.headers.get("Host") or "127.0.0.1")
-                browser = any(header.lower() in BROWSER_HEADERS or header.lower().startswith("sec-fetch-")
-                              for header in self.headers.keys())
-                if (self.from_worker and is_loopback_address(self.client_address[0])
-                        and is_loopback_name(name) and not browser):
+                browser = any(
+                    header.lower() in BROWSER_HEADERS or header.lower().startswith("sec-fetch-")
+                    for header in self.headers.keys()
+                )
+                if (
+                    self.from_worker
+                    and is_loopback_address(self.client_address[0])
+                    and is_loopback_name(name)
+                    and not browser
+                ):
                     return False
                 self.close_connection = True
                 length = self.headers.get("Content-Length") or ""
                 if length.isdigit() and int(length) <= 65536:
                     self._body()  # a small body is read, so the client sees the answer, not a reset
-                self._reply(403, b'{"errorType":"AccessDenied","errorMessage":"The Runtime API serves only '
-                                 b'the runtime process of its own execution environment."}',
-                            {"Connection": "close"})
+                self._reply(
+                    403,
+                    b'{"errorType":"AccessDenied","errorMessage":"The Runtime API serves only '
+                    b'the runtime process of its own execution environment."}',
+                    {"Connection": "close"},
+                )
                 return True
 
             def do_GET(self):
@@ -186,7 +198,7 @@ class RuntimeApiServer:
                     api.listener.on_init_error(body, error_type)
                     return self._reply(202, b'{"status":"OK"}')
                 if path.startswith(PREFIX + "/invocation/"):
-                    request_id, _, action = path[len(PREFIX + "/invocation/"):].partition("/")
+                    request_id, _, action = path[len(PREFIX + "/invocation/") :].partition("/")
                     if action == "response":
                         api.listener.on_response(request_id, body)
                         return self._reply(202, b'{"status":"OK"}')
@@ -203,7 +215,7 @@ class RuntimeApiServer:
         host, port = self._server.server_address[:2]
         return f"{host}:{port}"
 
-    def start(self) -> "RuntimeApiServer":
+    def start(self) -> RuntimeApiServer:
         self._thread.start()
         return self
 

@@ -7,6 +7,7 @@ client); ``provided.al2023`` / ``provided.al2``: the code's (or a layer's) execu
 
 Each runtime and where it differs from AWS: docs/execution-environment.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,13 @@ NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node_bootstrap.mjs"
 NODE_RUNTIMES = {"nodejs18.x": 18, "nodejs20.x": 20, "nodejs22.x": 22}
 PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
 # What INIT_START names as the runtime version (AWS's form: "nodejs:22.v48", "provided:al2023.v95").
-_RUNTIME_VERSIONS = {"nodejs18.x": "nodejs:18.v60", "nodejs20.x": "nodejs:20.v51",
-                     "nodejs22.x": "nodejs:22.v48", "provided.al2023": "provided:al2023.v95",
-                     "provided.al2": "provided:al2.v120"}
+_RUNTIME_VERSIONS = {
+    "nodejs18.x": "nodejs:18.v60",
+    "nodejs20.x": "nodejs:20.v51",
+    "nodejs22.x": "nodejs:22.v48",
+    "provided.al2023": "provided:al2023.v95",
+    "provided.al2": "provided:al2.v120",
+}
 NODE_RUNTIME_MODULES_DEFAULT = Path.home() / ".cache" / "lambda-sandbox" / "nodejs" / "node_modules"
 
 
@@ -102,8 +107,10 @@ def command_for(function, default: list[str]) -> tuple[list[str], bool | None]:
     if is_node(function.runtime):
         binary = node_binary()
         if binary is None:
-            raise InvalidEntrypoint(f"{function.runtime} needs Node.js: no `node` on PATH (install Node.js, "
-                                    f"or set SANDBOX_NODE to its path)")
+            raise InvalidEntrypoint(
+                f"{function.runtime} needs Node.js: no `node` on PATH (install Node.js, "
+                f"or set SANDBOX_NODE to its path)"
+            )
         aws_client = os.environ.get("SANDBOX_NODE_RUNTIME_CLIENT")
         if aws_client:  # AWS's own aws-lambda-ric (its bin/index.mjs): it writes no markers
             return [binary, aws_client, function.handler], False
@@ -118,6 +125,8 @@ def command_for(function, default: list[str]) -> tuple[list[str], bool | None]:
         raise InvalidEntrypoint("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]")
     if not function.runtime.startswith("python3"):
         # AWS runs Java, .NET and Ruby too; the sandbox keeps such a function but cannot start it.
-        raise InvalidEntrypoint(f"The sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
-                                f"{', '.join(PROVIDED_RUNTIMES)} functions, not {function.runtime}")
+        raise InvalidEntrypoint(
+            f"The sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
+            f"{', '.join(PROVIDED_RUNTIMES)} functions, not {function.runtime}"
+        )
     return default, None

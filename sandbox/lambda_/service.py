@@ -7,6 +7,7 @@ pollers); the Lambda API on the local endpoint (``api.py``) calls the hooks belo
 knows no event source: a source describes its own events (``describe``), so the records say what each
 invocation was about without the runtime reading events.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,34 +17,56 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from sandbox.telemetry import cloudwatch_logs as cw
+from sandbox.config import (
+    DEFAULT_HANDLER,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    LAMBDA_RUNTIME,
+    FunctionConfiguration,
+)
+from sandbox.errors import ConfigError, SandboxError
+from sandbox.lambda_.api import function_name_from
 from sandbox.lambda_.async_invoke import AsyncInvoker
-from sandbox.config import (DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, LAMBDA_RUNTIME,
-                     FunctionConfiguration)
 from sandbox.lambda_.dead_letters import DeadLetters
 from sandbox.lambda_.destinations import Destinations, destination_problem
-from sandbox.errors import ConfigError, SandboxError
-from sandbox.lambda_.execution_environment import EnvironmentSettings
 from sandbox.lambda_.environment_pool import EnvironmentPool, Throttled
-from sandbox.lambda_.invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
-from sandbox.lambda_.api import function_name_from
-from sandbox.lambda_.validation import LambdaApiError
-from sandbox.lambda_.packaging import PackageRefused, UNZIPPED_LIMIT_BYTES, folder_size, too_large_unzipped, unpack_package
 from sandbox.lambda_.event_source_mappings import MappingConfig, validate_filters
+from sandbox.lambda_.execution_environment import EnvironmentSettings
+from sandbox.lambda_.invocation import InvocationLog, InvocationRecord, InvocationStatus, new_request_id
+from sandbox.lambda_.packaging import (
+    UNZIPPED_LIMIT_BYTES,
+    PackageRefused,
+    folder_size,
+    too_large_unzipped,
+    unpack_package,
+)
 from sandbox.lambda_.recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
+from sandbox.lambda_.validation import LambdaApiError
+from sandbox.telemetry import cloudwatch_logs as cw
 
 # (event) -> (source, summary, subject) for events an event source recognises, else None.
 Describer = Callable[[dict], "tuple[str, str, dict] | None"]
 
 
 class LambdaService:
-    def __init__(self, *, logs: cw.CloudWatchLogs, settings: EnvironmentSettings, records: InvocationLog,
-                 dead_letters: DeadLetters, code_dir: Path, default_function: str,
-                 count_metric: Callable[[str, str], None], retry_delay_scale: float, async_workers: int,
-                 describers: Iterable[Describer] = (), destinations: Destinations | None = None):
+    def __init__(
+        self,
+        *,
+        logs: cw.CloudWatchLogs,
+        settings: EnvironmentSettings,
+        records: InvocationLog,
+        dead_letters: DeadLetters,
+        code_dir: Path,
+        default_function: str,
+        count_metric: Callable[[str, str], None],
+        retry_delay_scale: float,
+        async_workers: int,
+        describers: Iterable[Describer] = (),
+        destinations: Destinations | None = None,
+    ):
         """``code_dir``: where zips from the API are unpacked; ``retry_delay_scale``: 1.0 waits AWS's
         1 and 2 minutes before retries, 1/60 waits 1 and 2 seconds (see async_invoke.py)."""
         self.logs = logs
@@ -51,8 +74,9 @@ class LambdaService:
         self.records = records
         self.dead_letters = dead_letters
         # On-success and on-failure destinations, through the local endpoint unless given.
-        self.destinations = destinations or Destinations.on_endpoint(settings.endpoint_url, settings.region,
-                                                                     dead_letters.report)
+        self.destinations = destinations or Destinations.on_endpoint(
+            settings.endpoint_url, settings.region, dead_letters.report
+        )
         self.code_dir = Path(code_dir)
         self.default_function = default_function
         self._count_metric = count_metric
@@ -60,9 +84,14 @@ class LambdaService:
         self._functions: dict[str, EnvironmentPool] = {}
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
-        self.invoker = AsyncInvoker(self.runtime, records, on_failure=self._on_failure,
-                                    on_success=self._on_success,
-                                    retry_delay_scale=retry_delay_scale, workers=async_workers)
+        self.invoker = AsyncInvoker(
+            self.runtime,
+            records,
+            on_failure=self._on_failure,
+            on_success=self._on_success,
+            retry_delay_scale=retry_delay_scale,
+            workers=async_workers,
+        )
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
         self._mapping_runners: list = []  # polled event sources: accepts/validate/apply/remove
@@ -71,10 +100,12 @@ class LambdaService:
     # -- lifecycle -----------------------------------------------------------------------------------
     def reap_idle_every(self, idle_timeout_s: float, interval_s: float = 1.0) -> None:
         """Shut down environments idle for ``idle_timeout_s`` (AWS: unspecified, minutes)."""
+
         def reap():
             while not self._stopped.wait(interval_s):
                 for runtime in list(self._functions.values()):
                     runtime.reap_idle(idle_timeout_s)
+
         self._janitor = threading.Thread(target=reap, name="idle-environments", daemon=True)
         self._janitor.start()
 
@@ -98,8 +129,11 @@ class LambdaService:
     # -- what a state directory keeps of the service (sandbox/state/) -----------------------------------
     def registry(self) -> dict:
         """The functions as the sandbox runs them (folder, settings), layers' folders, recursion settings."""
-        return {"functions": [r.function for r in self._functions.values()], "layers": dict(self._layers),
-                "recursion_allowed": set(self._recursion_allowed)}
+        return {
+            "functions": [r.function for r in self._functions.values()],
+            "layers": dict(self._layers),
+            "recursion_allowed": set(self._recursion_allowed),
+        }
 
     def restore_registry(self, registry: dict) -> None:
         for function in registry.get("functions", []):
@@ -114,11 +148,17 @@ class LambdaService:
         as AWS promises). Synchronous ones are not: their caller got no answer and AWS does not retry them."""
         resumed = []
         for record in self.records.all():
-            if record.final or record.invocation_type != "Event" or self.runtime(record.function_name) is None:
+            if (
+                record.final
+                or record.invocation_type != "Event"
+                or self.runtime(record.function_name) is None
+            ):
                 continue
             record.status, record.final = InvocationStatus.ERROR, True
             record.error_type = "Sandbox.Interrupted"
-            record.error_message = "The sandbox stopped during this attempt; the event was delivered again after the restart."
+            record.error_message = (
+                "The sandbox stopped during this attempt; the event was delivered again after the restart."
+            )
             self.records.changed(record)
             retry = record.next_attempt()
             self.invoker.submit(retry)
@@ -144,10 +184,17 @@ class LambdaService:
         runtime.update(runtime.function.replace())
 
     # -- invoking ------------------------------------------------------------------------------------
-    def new_record(self, event, function_name: str, trigger: str, trace_id: str | None = None,
-                   **fields) -> InvocationRecord:
-        record = InvocationRecord(request_id=new_request_id(), function_name=function_name, event=event,
-                                  trigger=trigger, trace_id=trace_id or new_trace_id(function_name, 1), **fields)
+    def new_record(
+        self, event, function_name: str, trigger: str, trace_id: str | None = None, **fields
+    ) -> InvocationRecord:
+        record = InvocationRecord(
+            request_id=new_request_id(),
+            function_name=function_name,
+            event=event,
+            trigger=trigger,
+            trace_id=trace_id or new_trace_id(function_name, 1),
+            **fields,
+        )
         if record.source is None:
             for describe in self._describers:
                 described = describe(event)
@@ -156,8 +203,9 @@ class LambdaService:
                     break
         return record
 
-    def invoke(self, event, function_name: str | None = None, trigger: str = "invoke",
-               trace_id: str | None = None) -> InvocationRecord:
+    def invoke(
+        self, event, function_name: str | None = None, trigger: str = "invoke", trace_id: str | None = None
+    ) -> InvocationRecord:
         """A synchronous invocation (RequestResponse), in the caller's thread."""
         runtime = self.runtime_or_fail(function_name)
         return self.run(self.new_record(event, runtime.name, trigger, trace_id))
@@ -173,7 +221,10 @@ class LambdaService:
             runtime.invoke(record, json.dumps(record.event).encode())
         except Throttled as exc:
             record.status, record.error_type, record.error_message = (
-                InvocationStatus.THROTTLED, "TooManyRequestsException", str(exc))
+                InvocationStatus.THROTTLED,
+                "TooManyRequestsException",
+                str(exc),
+            )
             record.final = True
             self.records.changed(record)
             raise
@@ -182,8 +233,9 @@ class LambdaService:
         self.records.changed(record)
         return record
 
-    def invoke_async(self, event, function_name: str | None = None, trigger: str = "invoke",
-                     trace_id: str | None = None) -> InvocationRecord:
+    def invoke_async(
+        self, event, function_name: str | None = None, trigger: str = "invoke", trace_id: str | None = None
+    ) -> InvocationRecord:
         runtime = self.runtime_or_fail(function_name)
         return self.invoker.submit(self.new_record(event, runtime.name, trigger, trace_id))
 
@@ -204,8 +256,12 @@ class LambdaService:
         record.error_message = recursive_loop_message(record.function_name, depth)
         self.records.add(record)
         self._count_metric(record.function_name, "RecursiveInvocationsDropped")
-        self.logs.put(cw.log_group_name(record.function_name), "$sandbox/recursive-loop-detection",
-                      record.error_message, record.request_id)
+        self.logs.put(
+            cw.log_group_name(record.function_name),
+            "$sandbox/recursive-loop-detection",
+            record.error_message,
+            record.request_id,
+        )
         self._on_failure(record, "RecursiveInvocationException")
 
     def _on_failure(self, record: InvocationRecord, condition: str) -> bool:
@@ -215,26 +271,37 @@ class LambdaService:
             return False
         dead_lettered = self.dead_letters.send(record, runtime.function, condition)
         function = runtime.function
-        sent = self.destinations.send(function.on_failure_destination, record,
-                                      function.arn(self.dead_letters.region), condition)
+        sent = self.destinations.send(
+            function.on_failure_destination, record, function.arn(self.dead_letters.region), condition
+        )
         return dead_lettered or sent
 
     def _on_success(self, record: InvocationRecord) -> None:
         runtime = self.runtime(record.function_name)
         if runtime is not None:
-            self.destinations.send(runtime.function.on_success_destination, record,
-                                   runtime.function.arn(self.dead_letters.region), "Success")
+            self.destinations.send(
+                runtime.function.on_success_destination,
+                record,
+                runtime.function.arn(self.dead_letters.region),
+                "Success",
+            )
 
     def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
         return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)
 
-    def redrive(self, function_name: str | None = None, message_ids: list[str] | None = None
-                ) -> list[InvocationRecord]:
+    def redrive(
+        self, function_name: str | None = None, message_ids: list[str] | None = None
+    ) -> list[InvocationRecord]:
         """Re-submit dead-lettered events as new asynchronous invocations and remove them from the queue."""
         runtime = self.runtime_or_fail(function_name)
         submitted: list[InvocationRecord] = []
-        self.dead_letters.take(runtime.function, message_ids, resubmit=lambda event: submitted.append(
-            self.invoke_async(event, runtime.name, trigger="redrive")))
+        self.dead_letters.take(
+            runtime.function,
+            message_ids,
+            resubmit=lambda event: submitted.append(
+                self.invoke_async(event, runtime.name, trigger="redrive")
+            ),
+        )
         return submitted
 
     # -- hooks for the Lambda API (api.py) --------------------------------------------------------------
@@ -245,8 +312,11 @@ class LambdaService:
         if asynchronous:  # AWS passes ClientContext to synchronous invocations only
             return self.invoke_async(event, name, trigger="invoke")
         runtime = self.runtime_or_fail(name)
-        return self.run(self.new_record(event, runtime.name, "invoke",
-                                        client_context=_decoded_client_context(client_context)))
+        return self.run(
+            self.new_record(
+                event, runtime.name, "invoke", client_context=_decoded_client_context(client_context)
+            )
+        )
 
     def log_tail(self, request_id: str, limit_bytes: int) -> str:
         text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))
@@ -269,7 +339,9 @@ class LambdaService:
             changes["dead_letter_queue"] = _queue_name((request["DeadLetterConfig"] or {}).get("TargetArn"))
         return changes
 
-    def update_configuration(self, lambda_client, function_name: str | None = None, **changes) -> FunctionConfiguration:
+    def update_configuration(
+        self, lambda_client, function_name: str | None = None, **changes
+    ) -> FunctionConfiguration:
         """Change memory_size, timeout, environment or handler through Lambda's UpdateFunctionConfiguration
         (``lambda_client``: boto3's, against the endpoint), so moto's view and the running function agree.
         The next invocation is a cold start (as on AWS)."""
@@ -287,7 +359,9 @@ class LambdaService:
         try:
             lambda_client.update_function_configuration(FunctionName=runtime.name, **request)
         except ClientError as exc:
-            raise ConfigError(exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)) from None
+            raise ConfigError(
+                exc.response.get("message") or exc.response["Error"].get("Message") or str(exc)
+            ) from None
         return runtime.function
 
     def check_configuration(self, name: str, request: dict) -> None:
@@ -333,15 +407,21 @@ class LambdaService:
             return None
         layers = tuple(self._layer_dir(arn) for arn in request.get("Layers") or [])
         return FunctionConfiguration(
-            function_name=name, handler=request.get("Handler", DEFAULT_HANDLER),
-            code_dir=self._unpack("functions", name, base64.b64decode(request["Code"]["ZipFile"]),
-                                  self._layers_size(layers)),
-            runtime=request.get("Runtime", LAMBDA_RUNTIME), memory_size=request.get("MemorySize", DEFAULT_MEMORY_MB),
+            function_name=name,
+            handler=request.get("Handler", DEFAULT_HANDLER),
+            code_dir=self._unpack(
+                "functions", name, base64.b64decode(request["Code"]["ZipFile"]), self._layers_size(layers)
+            ),
+            runtime=request.get("Runtime", LAMBDA_RUNTIME),
+            memory_size=request.get("MemorySize", DEFAULT_MEMORY_MB),
             timeout=request.get("Timeout", DEFAULT_TIMEOUT_S),
             environment=dict((request.get("Environment") or {}).get("Variables") or {}),
             architecture=(request.get("Architectures") or ["x86_64"])[0],
-            layers=layers, role_arn=request.get("Role", ""), strict_imports=True,
-            dead_letter_queue=_queue_name((request.get("DeadLetterConfig") or {}).get("TargetArn")))
+            layers=layers,
+            role_arn=request.get("Role", ""),
+            strict_imports=True,
+            dead_letter_queue=_queue_name((request.get("DeadLetterConfig") or {}).get("TargetArn")),
+        )
 
     def function_created(self, function: FunctionConfiguration) -> None:
         """The API created it: the function becomes runnable in the sandbox."""
@@ -374,14 +454,24 @@ class LambdaService:
         age, on-success and on-failure destinations. Returns the configuration now in effect, as the API
         writes it."""
         runtime = self.runtime_or_fail(name)
-        changes: dict = {"maximum_retry_attempts": 2, "maximum_event_age_s": 21_600,
-                         "on_success_destination": None, "on_failure_destination": None} if replace else {}
+        changes: dict = (
+            {
+                "maximum_retry_attempts": 2,
+                "maximum_event_age_s": 21_600,
+                "on_success_destination": None,
+                "on_failure_destination": None,
+            }
+            if replace
+            else {}
+        )
         if "MaximumRetryAttempts" in request:
             changes["maximum_retry_attempts"] = int(request["MaximumRetryAttempts"])
         if "MaximumEventAgeInSeconds" in request:
             changes["maximum_event_age_s"] = int(request["MaximumEventAgeInSeconds"])
-        for key, field_name in (("OnSuccess", "on_success_destination"),
-                                ("OnFailure", "on_failure_destination")):
+        for key, field_name in (
+            ("OnSuccess", "on_success_destination"),
+            ("OnFailure", "on_failure_destination"),
+        ):
             destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
             if destination:
                 problem = destination_problem(destination)
@@ -391,11 +481,16 @@ class LambdaService:
                 changes[field_name] = destination or None
         # Not a code or configuration change: warm environments stay.
         function = runtime.function = runtime.function.replace(revision=runtime.function.revision, **changes)
-        targets = (("OnSuccess", function.on_success_destination),
-                   ("OnFailure", function.on_failure_destination))
+        targets = (
+            ("OnSuccess", function.on_success_destination),
+            ("OnFailure", function.on_failure_destination),
+        )
         destinations = {key: {"Destination": arn} for key, arn in targets if arn}
-        return {"MaximumRetryAttempts": function.maximum_retry_attempts,
-                "MaximumEventAgeInSeconds": function.maximum_event_age_s, "DestinationConfig": destinations}
+        return {
+            "MaximumRetryAttempts": function.maximum_retry_attempts,
+            "MaximumEventAgeInSeconds": function.maximum_event_age_s,
+            "DestinationConfig": destinations,
+        }
 
     # -- event source mappings (run by the polled event sources) ----------------------------------------
     def add_mapping_runner(self, runner) -> None:
@@ -410,7 +505,9 @@ class LambdaService:
         arn = request.get("EventSourceArn") or ""
         runner = self._runner_for(arn)
         if runner is None:
-            return None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
+            return (
+                None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
+            )
         name = request.get("FunctionName") or ""
         runtime = self.runtime(function_name_from(name))
         if runtime is None:
@@ -444,8 +541,10 @@ class LambdaService:
 
     def _layer_dir(self, arn: str) -> Path:
         if arn not in self._layers:
-            raise ConfigError(f"Layer version {arn} does not exist in this sandbox; publish it first "
-                              f"(aws lambda publish-layer-version).")
+            raise ConfigError(
+                f"Layer version {arn} does not exist in this sandbox; publish it first "
+                f"(aws lambda publish-layer-version)."
+            )
         return self._layers[arn]
 
     def _unpack(self, kind: str, name: str, zip_bytes: bytes, layers_bytes: int = 0) -> Path:

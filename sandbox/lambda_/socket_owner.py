@@ -5,6 +5,7 @@ with that address pair by inode (one sock_diag lookup over netlink, as ``ss`` ma
 ``/proc/net/tcp``, slow when many connections linger), and ``/proc/<pid>/fd`` lists the sockets a process
 holds; elsewhere psutil asks the system the same question.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,11 @@ def held_by(pid: int | None, client: tuple, server: tuple) -> bool:
             return any(_holds(each, link) for each in _self_and_descendants(pid))
         process = psutil.Process(pid)
         wanted = (_plain(client), _plain(server))
-        return any((_plain(tuple(c.laddr)), _plain(tuple(c.raddr or ()))) == wanted
-                   for p in [process, *process.children(recursive=True)]
-                   for c in p.net_connections(kind="tcp"))
+        return any(
+            (_plain(tuple(c.laddr)), _plain(tuple(c.raddr or ()))) == wanted
+            for p in [process, *process.children(recursive=True)]
+            for c in p.net_connections(kind="tcp")
+        )
     except (psutil.Error, OSError, ValueError):
         return False
 
@@ -49,7 +52,9 @@ def _kernel_hex(ip: str, port: int, ipv6: bool) -> str:
     packed = socket.inet_aton(ip)
     if ipv6:
         packed = b"\0" * 10 + b"\xff\xff" + packed
-    words = "".join("%08X" % int.from_bytes(packed[i:i + 4], sys.byteorder) for i in range(0, len(packed), 4))
+    words = "".join(
+        "%08X" % int.from_bytes(packed[i : i + 4], sys.byteorder) for i in range(0, len(packed), 4)
+    )
     return f"{words}:{port:04X}"
 
 
@@ -71,18 +76,25 @@ _NO_COOKIE = 0xFFFFFFFF
 
 def _diag_inode(client: tuple, server: tuple, ipv6: bool) -> int | None:
     """One exact lookup of a TCP socket by its addresses (struct inet_diag_req_v2, linux/inet_diag.h)."""
+
     def address(ip):
         packed = socket.inet_aton(ip)
         return (b"\0" * 10 + b"\xff\xff" + packed) if ipv6 else packed + b"\0" * 12
 
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
-    sockid = (struct.pack("!HH", client[1], server[1]) + address(client[0]) + address(server[0])
-              + struct.pack("=LLL", 0, _NO_COOKIE, _NO_COOKIE))
+    sockid = (
+        struct.pack("!HH", client[1], server[1])
+        + address(client[0])
+        + address(server[0])
+        + struct.pack("=LLL", 0, _NO_COOKIE, _NO_COOKIE)
+    )
     request = struct.pack("=BBBBL", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + sockid
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as netlink:
         netlink.settimeout(1.0)
-        netlink.sendto(struct.pack("=LHHLL", 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0)
-                       + request, (0, 0))
+        netlink.sendto(
+            struct.pack("=LHHLL", 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0) + request,
+            (0, 0),
+        )
         answer = netlink.recv(65536)
     _, kind = struct.unpack_from("=LH", answer)
     if kind == _NLMSG_ERROR or len(answer) < 88:

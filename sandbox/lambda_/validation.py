@@ -7,6 +7,7 @@ are checked the way Lambda checks them: a body that is not JSON or holds a value
 sizes are Lambda's too: 413 ``RequestEntityTooLargeException`` above 6 MB (synchronous invoke), 1 MB
 (asynchronous invoke) or 70,167,211 bytes (a 50 MB zip in base64, for a direct upload).
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,8 +42,9 @@ class LambdaApiError(Exception):
 
 
 def _unreadable(detail: str) -> LambdaApiError:
-    return LambdaApiError(400, "InvalidRequestContentException",
-                          f"Could not parse request body into json: {detail}")
+    return LambdaApiError(
+        400, "InvalidRequestContentException", f"Could not parse request body into json: {detail}"
+    )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,9 @@ def too_large(operation: Operation, limit: int) -> LambdaApiError:
         what = "InvokeAsync API"
     else:
         what = ("InvokeFunction" if operation.name == "Invoke" else operation.name) + " operation"
-    return LambdaApiError(413, "RequestEntityTooLargeException",
-                          f"Request must be smaller than {limit} bytes for the {what}")
+    return LambdaApiError(
+        413, "RequestEntityTooLargeException", f"Request must be smaller than {limit} bytes for the {what}"
+    )
 
 
 def validate(operation: Operation, path_params: dict, query: str, body: bytes) -> dict:
@@ -132,10 +135,15 @@ def validate(operation: Operation, path_params: dict, query: str, body: bytes) -
             continue
         _check(member, body_json[name], _field(name), problems)
     for name in shape.required_members:
-        if (request.get(name) is None and name not in present and name not in body_json
-                and not _is_payload(operation, name)):
-            problems.append(f"Value null at '{_field(name)}' failed to satisfy constraint: "
-                            f"Member must not be null")
+        if (
+            request.get(name) is None
+            and name not in present
+            and name not in body_json
+            and not _is_payload(operation, name)
+        ):
+            problems.append(
+                f"Value null at '{_field(name)}' failed to satisfy constraint: Member must not be null"
+            )
     _check_name_length(request, body_json, problems)
     if problems:
         count = len(problems)
@@ -173,12 +181,24 @@ def _check_name_length(request: dict, body: dict, problems: list[str]) -> None:
         from sandbox.lambda_.api import function_name_from
 
         if len(function_name_from(name)) > FUNCTION_NAME_LIMIT:
-            problems.append(f"Value '{name}' at 'functionName' failed to satisfy constraint: Member must "
-                            f"have length less than or equal to {FUNCTION_NAME_LIMIT}")
+            problems.append(
+                f"Value '{name}' at 'functionName' failed to satisfy constraint: Member must "
+                f"have length less than or equal to {FUNCTION_NAME_LIMIT}"
+            )
 
 
-_TYPES = {"string": (str,), "blob": (str,), "boolean": (bool,), "structure": (dict,), "map": (dict,),
-          "list": (list,), "integer": (int,), "long": (int,), "double": (int, float), "float": (int, float)}
+_TYPES = {
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "structure": (dict,),
+    "map": (dict,),
+    "list": (list,),
+    "integer": (int,),
+    "long": (int,),
+    "double": (int, float),
+    "float": (int, float),
+}
 
 
 def _check(shape, value, where: str, problems: list[str]) -> None:
@@ -198,21 +218,31 @@ def _check(shape, value, where: str, problems: list[str]) -> None:
     elif shape.type_name == "string":
         pattern = _pattern(meta["pattern"]) if "pattern" in meta else None
         if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
-                            f"length less than or equal to {meta['max']}")
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {meta['max']}"
+            )
         elif "min" in meta and len(value) < meta["min"]:
-            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
-                            f"length greater than or equal to {meta['min']}")
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
+                f"length greater than or equal to {meta['min']}"
+            )
         elif pattern is not None and pattern.fullmatch(value) is None:
-            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must "
-                            f"satisfy regular expression pattern: {meta['pattern']}")
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must "
+                f"satisfy regular expression pattern: {meta['pattern']}"
+            )
     elif shape.type_name in ("integer", "long"):
         if "max" in meta and value > meta["max"]:
-            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
-                            f"value less than or equal to {meta['max']}")
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
+                f"value less than or equal to {meta['max']}"
+            )
         elif "min" in meta and value < meta["min"]:
-            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
-                            f"value greater than or equal to {meta['min']}")
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have "
+                f"value greater than or equal to {meta['min']}"
+            )
     elif shape.type_name == "structure":
         for name, member in shape.members.items():
             if value.get(name) is not None:
@@ -226,9 +256,15 @@ def _check(shape, value, where: str, problems: list[str]) -> None:
 
 
 def _article(type_name: str) -> str:
-    return {"structure": "an object", "map": "an object", "list": "a list", "blob": "a base64 string",
-            "integer": "an integer", "long": "an integer", "boolean": "true or false"}.get(
-        type_name, f"a {type_name}")
+    return {
+        "structure": "an object",
+        "map": "an object",
+        "list": "a list",
+        "blob": "a base64 string",
+        "integer": "an integer",
+        "long": "an integer",
+        "boolean": "true or false",
+    }.get(type_name, f"a {type_name}")
 
 
 @functools.lru_cache(maxsize=256)

@@ -8,6 +8,7 @@ intrinsic functions as it goes (intrinsics.py). ``run_local.py --template`` star
 
 The path from template to running functions: docs/sam-internals.md.
 """
+
 from __future__ import annotations
 
 from sandbox.sam.intrinsics import TemplateError

@@ -9,6 +9,7 @@ delete, before CloudFormation's API answers (``save``): ``stack/<name>`` holds w
 (``restore``, called by Sandbox.start) right after the sandbox's own stack is restored; nothing is created again, since their
 resources came back with the state.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,10 @@ from pathlib import Path
 from sandbox.errors import ConfigError
 
 INDEX = "stacks"  # the kept stacks' names, in creation order
-KEPT = ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")  # statuses of stacks the state does not keep (nothing exists)
+KEPT = (
+    "REVIEW_IN_PROGRESS",
+    "DELETE_COMPLETE",
+)  # statuses of stacks the state does not keep (nothing exists)
 
 
 class StackNotKept(RuntimeError):
@@ -59,9 +63,11 @@ class Applications:
                     persistence.save(INDEX, self._index)
                     persistence.forget(f"stack/{stack.name}")
         except Exception as exc:
-            message = (f"Stack {stack.name} is {stack.status} in the sandbox, but could not be written to the state "
-                       f"directory {persistence.directory} ({type(exc).__name__}: {exc}); it would not survive a "
-                       f"restart.")
+            message = (
+                f"Stack {stack.name} is {stack.status} in the sandbox, but could not be written to the state "
+                f"directory {persistence.directory} ({type(exc).__name__}: {exc}); it would not survive a "
+                f"restart."
+            )
             self.sandbox._report(f"[state] {message}")
             raise StackNotKept(message) from exc
 
@@ -83,9 +89,11 @@ class Applications:
             try:
                 stack = TemplateStack.from_state(state, self.exports, self.sandbox.endpoint_url)
             except Exception as exc:
-                self.sandbox._report(f"[state] Stack {name} is in the state directory but cannot be rebuilt from "
-                                     f"it ({type(exc).__name__}: {exc}); its resources are kept, unlisted. Start "
-                                     f"with --fresh to begin again.")
+                self.sandbox._report(
+                    f"[state] Stack {name} is in the state directory but cannot be rebuilt from "
+                    f"it ({type(exc).__name__}: {exc}); its resources are kept, unlisted. Start "
+                    f"with --fresh to begin again."
+                )
                 continue
             with self._lock:
                 self._stacks[name] = stack
@@ -134,10 +142,13 @@ class Applications:
         at start (code folders next to the template run from there). Returns the TemplateStack."""
         from sandbox.sam.stack import TemplateStack
 
-        stack = TemplateStack.from_file(Path(template), parameter_overrides, stack_name, self.sandbox.config.region,
-                                        exports=self.exports)
+        stack = TemplateStack.from_file(
+            Path(template), parameter_overrides, stack_name, self.sandbox.config.region, exports=self.exports
+        )
         if self.get(stack.name) is not None and self.get(stack.name).status != "DELETE_COMPLETE":
-            raise ConfigError(f"Stack {stack.name} already exists in this sandbox; choose another stack name.")
+            raise ConfigError(
+                f"Stack {stack.name} already exists in this sandbox; choose another stack name."
+            )
         stack.create(self.sandbox)
         return stack
 

@@ -8,6 +8,7 @@ in ``requirements.txt``, with what it depends on, is linked into a folder the fu
 code, as it would see them in its artifact. A requirement that is not installed here is reported by
 name; the function then fails to import it, as an unbuilt function would on AWS.
 """
+
 from __future__ import annotations
 
 import importlib.metadata as metadata
@@ -59,7 +60,11 @@ def _top_levels(distribution) -> list[Path]:
     found: dict[str, Path] = {}
     for file in distribution.files or []:
         parts = Path(str(file)).parts
-        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".egg-info", ".pth")):
+        if (
+            not parts
+            or parts[0] in ("..", "__pycache__")
+            or parts[0].endswith((".dist-info", ".egg-info", ".pth"))
+        ):
             continue
         if len(parts) == 1 and not parts[0].endswith((".py", ".so", ".pyd")):
             continue

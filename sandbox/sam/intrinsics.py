@@ -8,18 +8,33 @@ each resource is created, once what it refers to exists.
 
 The full list and the two passes: docs/sam-internals.md.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sandbox.errors import ConfigError
 
 # Intrinsic functions this module resolves (a template using another is refused before anything starts).
-FUNCTIONS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If", "Fn::FindInMap",
-             "Fn::Base64", "Fn::GetAZs", "Fn::ImportValue", "Fn::ToJsonString", "Fn::Length"}
+FUNCTIONS = {
+    "Ref",
+    "Fn::GetAtt",
+    "Fn::Sub",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::If",
+    "Fn::FindInMap",
+    "Fn::Base64",
+    "Fn::GetAZs",
+    "Fn::ImportValue",
+    "Fn::ToJsonString",
+    "Fn::Length",
+}
 CONDITION_FUNCTIONS = {"Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Condition"}
 NO_VALUE = object()  # what Ref AWS::NoValue resolves to: the holder drops it
 _SUB = re.compile(r"\$\{([^}]*)\}")
@@ -34,7 +49,9 @@ class Unresolved(Exception):
 
 
 def is_intrinsic(value) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in FUNCTIONS | CONDITION_FUNCTIONS
+    return (
+        isinstance(value, dict) and len(value) == 1 and next(iter(value)) in FUNCTIONS | CONDITION_FUNCTIONS
+    )
 
 
 def references(value) -> set[str]:
@@ -52,7 +69,9 @@ def references(value) -> set[str]:
                     if isinstance(name, str):
                         found.add(name)
                 elif key == "Fn::Sub":
-                    text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+                    text, variables = (
+                        (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+                    )
                     for name in _SUB.findall(text if isinstance(text, str) else ""):
                         if not name.startswith("!") and name.split(".", 1)[0] not in variables:
                             found.add(name.split(".", 1)[0])
@@ -61,6 +80,7 @@ def references(value) -> set[str]:
         elif isinstance(v, list):
             for item in v:
                 walk(item)
+
     walk(value)
     return found
 
@@ -71,10 +91,18 @@ class Resolver:
     Unresolved while it does not exist and TemplateError for an attribute it does not have;
     ``exports``: name -> value of the other stacks' exported outputs."""
 
-    def __init__(self, *, parameters: Mapping[str, Any], pseudo: Mapping[str, Any], conditions: Mapping[str, Any],
-                 mappings: Mapping[str, Any], resource_value: Callable[[str, str | None], Any],
-                 is_resource: Callable[[str], bool], exports: Callable[[], Mapping[str, Any]] = dict,
-                 region: str = "us-east-1"):
+    def __init__(
+        self,
+        *,
+        parameters: Mapping[str, Any],
+        pseudo: Mapping[str, Any],
+        conditions: Mapping[str, Any],
+        mappings: Mapping[str, Any],
+        resource_value: Callable[[str, str | None], Any],
+        is_resource: Callable[[str], bool],
+        exports: Callable[[], Mapping[str, Any]] = dict,
+        region: str = "us-east-1",
+    ):
         self.parameters = dict(parameters)
         self.pseudo = dict(pseudo)
         self.conditions = dict(conditions or {})
@@ -90,10 +118,14 @@ class Resolver:
         if name in self._evaluated:
             return self._evaluated[name]
         if name not in self.conditions:
-            raise TemplateError(f"Template format error: Unresolved dependencies [{name}]. Cannot reference "
-                                f"resources in the Conditions block of the template")
+            raise TemplateError(
+                f"Template format error: Unresolved dependencies [{name}]. Cannot reference "
+                f"resources in the Conditions block of the template"
+            )
         if name in _seen:
-            raise TemplateError(f"Template error: circular condition dependency: {' -> '.join(_seen + (name,))}")
+            raise TemplateError(
+                f"Template error: circular condition dependency: {' -> '.join(_seen + (name,))}"
+            )
         value = self._truth(self.conditions[name], _seen + (name,))
         self._evaluated[name] = value
         return value
@@ -102,7 +134,9 @@ class Resolver:
         if isinstance(expression, bool):
             return expression
         if not isinstance(expression, dict) or len(expression) != 1:
-            raise TemplateError(f"Template error: a condition must be a condition function; got {expression!r}")
+            raise TemplateError(
+                f"Template error: a condition must be a condition function; got {expression!r}"
+            )
         key, arg = next(iter(expression.items()))
         if key == "Condition":
             return self.condition(arg, seen)
@@ -121,8 +155,10 @@ class Resolver:
         try:
             return self.resolve(value)
         except Unresolved:
-            raise TemplateError("Template format error: Unresolved dependencies. Cannot reference resources "
-                                "in the Conditions block of the template") from None
+            raise TemplateError(
+                "Template format error: Unresolved dependencies. Cannot reference resources "
+                "in the Conditions block of the template"
+            ) from None
 
     # -- values --------------------------------------------------------------------------------------
     def resolve(self, value, partial: bool = False):
@@ -162,8 +198,10 @@ class Resolver:
                 arg = arg.split(".", 1)
             name, attribute = self._strict(arg[0]), self._strict(arg[1])
             if not self.is_resource(name):
-                raise TemplateError(f"Template format error: Unresolved resource dependencies [{name}] in the "
-                                    f"Resources block of the template")
+                raise TemplateError(
+                    f"Template format error: Unresolved resource dependencies [{name}] in the "
+                    f"Resources block of the template"
+                )
             return self.resource_value(name, attribute)
         if key == "Fn::If":
             name, when_true, when_false = arg
@@ -174,15 +212,19 @@ class Resolver:
             delimiter, items = arg
             items = self._strict(items)
             if not isinstance(items, list):
-                raise TemplateError("Template error: every Fn::Join object requires two parameters, (1) a string "
-                                    "delimiter and (2) a list of strings to be joined")
+                raise TemplateError(
+                    "Template error: every Fn::Join object requires two parameters, (1) a string "
+                    "delimiter and (2) a list of strings to be joined"
+                )
             return str(self._strict(delimiter)).join(_text(i) for i in items)
         if key == "Fn::Select":
             index, items = self._strict(arg[0]), self._strict(arg[1])
             try:
                 return items[int(index)]
             except (IndexError, ValueError, TypeError):
-                raise TemplateError(f"Template error: Fn::Select cannot select nonexistent value at index {index}") from None
+                raise TemplateError(
+                    f"Template error: Fn::Select cannot select nonexistent value at index {index}"
+                ) from None
         if key == "Fn::Split":
             delimiter, text = self._strict(arg[0]), self._strict(arg[1])
             return str(text).split(str(delimiter))
@@ -191,7 +233,9 @@ class Resolver:
             try:
                 return self.resolve(self.mappings[name][top][second])
             except (KeyError, TypeError):
-                raise TemplateError(f"Template error: Unable to get mapping for {name}::{top}::{second}") from None
+                raise TemplateError(
+                    f"Template error: Unable to get mapping for {name}::{top}::{second}"
+                ) from None
         if key == "Fn::Base64":
             return base64.b64encode(str(self._strict(arg)).encode()).decode()
         if key == "Fn::GetAZs":
@@ -219,8 +263,10 @@ class Resolver:
             return self.parameters[name]
         if self.is_resource(name):
             return self.resource_value(name, None)
-        raise TemplateError(f"Template format error: Unresolved resource dependencies [{name}] in the Resources "
-                            f"block of the template")
+        raise TemplateError(
+            f"Template format error: Unresolved resource dependencies [{name}] in the Resources "
+            f"block of the template"
+        )
 
     def _sub(self, arg) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
@@ -235,6 +281,7 @@ class Resolver:
             if "." in name and name.split(".", 1)[0] not in self.pseudo:
                 return _text(self._function("Fn::GetAtt", name.split(".", 1), False))
             return _text(self._ref(name))
+
         return _SUB.sub(replace, str(text))
 
 
@@ -245,4 +292,6 @@ def _text(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
         return str(value)
-    raise TemplateError(f"Template error: a value that is not a string ({value!r}) cannot be joined or substituted")
+    raise TemplateError(
+        f"Template error: a value that is not a string ({value!r}) cannot be joined or substituted"
+    )

@@ -8,18 +8,34 @@ the whole template is checked against what the sandbox runs first, and every res
 intrinsic function it can't run is reported by name (with the resource and its line) before anything
 starts; what it accepts but has no effect here (X-Ray tracing, encryption at rest...) is noted.
 """
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
 from sandbox.config import ACCOUNT_ID
-from sandbox.sam.intrinsics import CONDITION_FUNCTIONS, FUNCTIONS, Resolver, TemplateError, Unresolved, references
+from sandbox.sam.intrinsics import (
+    CONDITION_FUNCTIONS,
+    FUNCTIONS,
+    Resolver,
+    TemplateError,
+    Unresolved,
+    references,
+)
 from sandbox.sam.resources import KINDS, Created, unsupported_reason
 from sandbox.sam.template import ExpandedTemplate
 
-RESOURCE_KEYS = {"Type", "Properties", "DependsOn", "Condition", "Metadata", "DeletionPolicy", "UpdateReplacePolicy",
-                 "UpdatePolicy"}
+RESOURCE_KEYS = {
+    "Type",
+    "Properties",
+    "DependsOn",
+    "Condition",
+    "Metadata",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+}
 
 
 @dataclass(frozen=True)
@@ -34,8 +50,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
         if self.origin and self.origin != self.logical_id:
-            return (f"{where}{self.origin} ({self.origin_type}) makes {self.logical_id} ({self.resource_type}): "
-                    f"{self.message}")
+            return (
+                f"{where}{self.origin} ({self.origin_type}) makes {self.logical_id} ({self.resource_type}): "
+                f"{self.message}"
+            )
         if self.origin_type and self.origin_type != self.resource_type:
             return f"{where}{self.logical_id} ({self.origin_type} -> {self.resource_type}): {self.message}"
         return f"{where}{self.logical_id} ({self.resource_type}): {self.message}"
@@ -44,43 +62,70 @@ class Problem:
 class TemplateNotRunnable(TemplateError):
     def __init__(self, source: str, problems: list[Problem]):
         self.problems = problems
-        super().__init__(f"{source} uses what the sandbox can't run; nothing was created:\n"
-                         + "\n".join(f"  {p}" for p in problems))
+        super().__init__(
+            f"{source} uses what the sandbox can't run; nothing was created:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
 
 
 def pseudo_parameters(stack_name: str, region: str, stack_id: str) -> dict:
-    return {"AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name,
-            "AWS::StackId": stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NotificationARNs": []}
+    return {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": stack_name,
+        "AWS::StackId": stack_id,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::NotificationARNs": [],
+    }
 
 
 class Plan:
-    def __init__(self, template: ExpandedTemplate, stack_name: str, region: str, exports=dict,
-                 stack_id: str | None = None, names: dict | None = None):
+    def __init__(
+        self,
+        template: ExpandedTemplate,
+        stack_name: str,
+        region: str,
+        exports=dict,
+        stack_id: str | None = None,
+        names: dict | None = None,
+    ):
         """``stack_id`` and ``names``: those of the stack this plan updates (its resources keep their names)."""
         self.template = template
         self.stack_name = stack_name
         self.region = region
-        self.stack_id = stack_id or f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{stack_name}/{uuid.uuid4()}"
+        self.stack_id = (
+            stack_id or f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{stack_name}/{uuid.uuid4()}"
+        )
         expanded = template.expanded
         self.resources: dict = {str(k): v for k, v in (expanded.get("Resources") or {}).items()}
         self.created: dict[str, Created] = {}
         self.props: dict[str, dict] = {}  # each created resource's properties, resolved when it was created
         self.resolver = Resolver(
-            parameters=template.parameters, pseudo=pseudo_parameters(stack_name, region, self.stack_id),
-            conditions=expanded.get("Conditions") or {}, mappings=expanded.get("Mappings") or {},
-            resource_value=self._value, is_resource=lambda name: name in self.resources, exports=exports,
-            region=region)
+            parameters=template.parameters,
+            pseudo=pseudo_parameters(stack_name, region, self.stack_id),
+            conditions=expanded.get("Conditions") or {},
+            mappings=expanded.get("Mappings") or {},
+            resource_value=self._value,
+            is_resource=lambda name: name in self.resources,
+            exports=exports,
+            region=region,
+        )
         self.notes: list[str] = []
         self.included = [name for name, resource in self.resources.items() if self._wanted(resource)]
-        self.static = {name: self.resolver.resolve((self.resources[name] or {}).get("Properties") or {}, partial=True)
-                       for name in self.included}
+        self.static = {
+            name: self.resolver.resolve((self.resources[name] or {}).get("Properties") or {}, partial=True)
+            for name in self.included
+        }
         problems = self._problems()
         if problems:
             raise TemplateNotRunnable(template.source, problems)
         self.order = self._ordered()
-        self.names = {name: (names or {}).get(name) or
-                      KINDS[self.type_of(name)].physical_name(stack_name, name, self.static[name]) for name in self.order}
+        self.names = {
+            name: (names or {}).get(name)
+            or KINDS[self.type_of(name)].physical_name(stack_name, name, self.static[name])
+            for name in self.order
+        }
 
     # -- what the resources need of the plan ----------------------------------------------------------
     def type_of(self, logical_id: str) -> str | None:
@@ -101,8 +146,9 @@ class Plan:
         if attribute is None:
             return created.ref
         if attribute not in created.attributes:
-            raise TemplateError(f"Template error: resource {name} does not support attribute type {attribute} in "
-                                f"Fn::GetAtt")
+            raise TemplateError(
+                f"Template error: resource {name} does not support attribute type {attribute} in Fn::GetAtt"
+            )
         return created.attributes[attribute]
 
     def resolved(self, logical_id: str) -> dict:
@@ -120,8 +166,10 @@ class Plan:
             resource = self.resources[name]
             kind_name = str(resource.get("Type"))
             found = [f"{key} is not run by the sandbox" for key in resource if key not in RESOURCE_KEYS]
-            found += [f"uses {fn}, an intrinsic function the sandbox does not resolve" for fn in
-                      sorted(_functions_in(resource.get("Properties")) - FUNCTIONS - CONDITION_FUNCTIONS)]
+            found += [
+                f"uses {fn}, an intrinsic function the sandbox does not resolve"
+                for fn in sorted(_functions_in(resource.get("Properties")) - FUNCTIONS - CONDITION_FUNCTIONS)
+            ]
             kind = KINDS.get(kind_name)
             if kind is None:
                 found.append(unsupported_reason(kind_name))
@@ -135,11 +183,21 @@ class Plan:
                 found += kind.check(name, props, self)
                 build = self.metadata(name).get("BuildMethod")
                 if build and not str(build).startswith("python"):
-                    found.append(f"Metadata.BuildMethod {build}: the sandbox stands in for Python builds only")
+                    found.append(
+                        f"Metadata.BuildMethod {build}: the sandbox stands in for Python builds only"
+                    )
             origin = self.template.origin(name)
             for message in found:
-                problems.append(Problem(name, kind_name, message, self.template.line_of(name), origin,
-                                        self.template.original_type(origin) if origin else None))
+                problems.append(
+                    Problem(
+                        name,
+                        kind_name,
+                        message,
+                        self.template.line_of(name),
+                        origin,
+                        self.template.original_type(origin) if origin else None,
+                    )
+                )
         return problems
 
     def _ordered(self) -> list[str]:
@@ -151,22 +209,32 @@ class Plan:
             wanted = references(self.static[name]) | set([depends] if isinstance(depends, str) else depends)
             missing = sorted(w for w in wanted if w in self.resources and w not in self.included)
             if missing:
-                raise TemplateError(f"{self.template.source}: Template format error: Unresolved resource "
-                                    f"dependencies [{', '.join(missing)}] in the Resources block of the template "
-                                    f"(their Condition is false)")
-            unknown = sorted(str(w) for w in wanted if w not in self.resources and w not in self.template.parameters
-                             and not str(w).startswith("AWS::"))
+                raise TemplateError(
+                    f"{self.template.source}: Template format error: Unresolved resource "
+                    f"dependencies [{', '.join(missing)}] in the Resources block of the template "
+                    f"(their Condition is false)"
+                )
+            unknown = sorted(
+                str(w)
+                for w in wanted
+                if w not in self.resources
+                and w not in self.template.parameters
+                and not str(w).startswith("AWS::")
+            )
             if unknown:
-                raise TemplateError(f"{self.template.source}: Template format error: Unresolved resource "
-                                    f"dependencies [{', '.join(unknown)}] in the Resources block of the template")
+                raise TemplateError(
+                    f"{self.template.source}: Template format error: Unresolved resource "
+                    f"dependencies [{', '.join(unknown)}] in the Resources block of the template"
+                )
             needs[name] = {w for w in wanted if w in self.resources and w != name}
         order, done = [], set()
         while len(order) < len(needs):
             ready = [n for n in needs if n not in done and needs[n] <= done]
             if not ready:
                 stuck = sorted(n for n in needs if n not in done)
-                raise TemplateError(f"{self.template.source}: Circular dependency between resources: "
-                                    f"[{', '.join(stuck)}]")
+                raise TemplateError(
+                    f"{self.template.source}: Circular dependency between resources: [{', '.join(stuck)}]"
+                )
             order.append(ready[0])
             done.add(ready[0])
         return order

@@ -1,6 +1,7 @@
 """What a resource needs while it is created: the local endpoint's clients, its physical name, the code
 folders, and the sandbox's hooks for functions that run from a folder (the same ones its own function
 uses: register before the API hears of it, layers as folders, hot reload)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,17 +48,23 @@ class Deployment:
         from botocore.exceptions import ClientError
 
         try:
-            found = self.client("s3").get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+            found = self.client("s3").get_object(
+                Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
+            )
         except ClientError:
-            raise TemplateError(f"the code s3://{bucket}/{key} is not in the sandbox's S3 (aws cloudformation "
-                                f"package uploads it there when pointed at the sandbox)") from None
+            raise TemplateError(
+                f"the code s3://{bucket}/{key} is not in the sandbox's S3 (aws cloudformation "
+                f"package uploads it there when pointed at the sandbox)"
+            ) from None
         return found["Body"].read()
 
     def _folder(self, *parts: str) -> Path:
         return Path(self.sandbox.state_dir) / "templates" / self.stack_name / Path(*parts)
 
     def stage_requirements(self, logical_id: str, folder: Path) -> list[Path]:
-        staged, missing = build.stage_requirements(folder / "requirements.txt", self._folder(logical_id, "requirements"))
+        staged, missing = build.stage_requirements(
+            folder / "requirements.txt", self._folder(logical_id, "requirements")
+        )
         self._missing(logical_id, folder / "requirements.txt", missing)
         return [staged] if staged else []
 
@@ -66,15 +73,19 @@ class Deployment:
         dirs, missing = build.stage_layer(folder, method, self._folder(logical_id))
         self._missing(logical_id, folder / "requirements.txt", missing)
         if not method and not (folder / "python").is_dir():
-            self.warnings.append(f"{logical_id}: {folder} has no python/ folder, so nothing in it is importable "
-                                 f"(as on AWS); add Metadata BuildMethod: python3.12 to build it as sam build does")
+            self.warnings.append(
+                f"{logical_id}: {folder} has no python/ folder, so nothing in it is importable "
+                f"(as on AWS); add Metadata BuildMethod: python3.12 to build it as sam build does"
+            )
         return dirs
 
     def _missing(self, logical_id: str, requirements: Path, missing: list[str]) -> None:
         for name in missing:
-            self.warnings.append(f"{logical_id}: {requirements} names {name}, which is not installed next to the "
-                                 f"sandbox (pip install {name}); importing it will fail, as in a function deployed "
-                                 f"without sam build")
+            self.warnings.append(
+                f"{logical_id}: {requirements} names {name}, which is not installed next to the "
+                f"sandbox (pip install {name}); importing it will fail, as in a function deployed "
+                f"without sam build"
+            )
 
     def add_layer(self, arn: str, dirs: list | None) -> None:
         self._layers[arn] = dirs

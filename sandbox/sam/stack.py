@@ -8,6 +8,7 @@ is kept (``state()``) and rebuilt on a restored start (``from_state``, ``restore
 
 How a stack is created and kept: docs/sam-internals.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,11 @@ def template_hash(text: str) -> str:
 
 def local_urls(text, port: int):
     """AWS's API URLs (``https://<id>.execute-api.<region>.amazonaws.com``) as the sandbox serves them."""
-    return _AWS_API_URL.sub(lambda m: f"http://{m.group(1)}.execute-api.localhost:{port}", text) \
-        if isinstance(text, str) else text
+    return (
+        _AWS_API_URL.sub(lambda m: f"http://{m.group(1)}.execute-api.localhost:{port}", text)
+        if isinstance(text, str)
+        else text
+    )
 
 
 @dataclass
@@ -58,8 +62,15 @@ class StackEvent:
 
 
 class TemplateStack:
-    def __init__(self, template: ExpandedTemplate, stack_name: str, region: str = "us-east-1", exports=dict,
-                 origin: str = "run_local.py --template", previous: "TemplateStack | None" = None):
+    def __init__(
+        self,
+        template: ExpandedTemplate,
+        stack_name: str,
+        region: str = "us-east-1",
+        exports=dict,
+        origin: str = "run_local.py --template",
+        previous: TemplateStack | None = None,
+    ):
         """``previous``: the stack this one would update (its id and the names of the resources it keeps)."""
         self.template = template
         self.name = stack_name
@@ -67,9 +78,14 @@ class TemplateStack:
         self.origin = origin
         self.capabilities: list = []
         try:
-            self.plan = Plan(template, stack_name, region, exports,
-                             stack_id=previous.plan.stack_id if previous else None,
-                             names=previous.plan.names if previous else None)
+            self.plan = Plan(
+                template,
+                stack_name,
+                region,
+                exports,
+                stack_id=previous.plan.stack_id if previous else None,
+                names=previous.plan.names if previous else None,
+            )
         except TemplateError as exc:  # name the template, once
             if type(exc) is TemplateError and not str(exc).startswith(template.source):
                 raise TemplateError(f"{template.source}: {exc}") from None
@@ -88,22 +104,38 @@ class TemplateStack:
         self._port = 0
 
     @classmethod
-    def from_file(cls, path, parameter_overrides: dict | None = None, stack_name: str | None = None,
-                  region: str = "us-east-1", exports=dict) -> "TemplateStack":
+    def from_file(
+        cls,
+        path,
+        parameter_overrides: dict | None = None,
+        stack_name: str | None = None,
+        region: str = "us-east-1",
+        exports=dict,
+    ) -> TemplateStack:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"Template {path} does not exist; give the path of a SAM or CloudFormation template "
-                              f"(template.yaml).")
+            raise ConfigError(
+                f"Template {path} does not exist; give the path of a SAM or CloudFormation template "
+                f"(template.yaml)."
+            )
         name = stack_name or stack_name_for(path)
-        expanded = expand(path.read_text(encoding="utf-8"), source=str(path), base_dir=path.resolve().parent,
-                          parameter_overrides=parameter_overrides, stack_name=name, region=region)
+        expanded = expand(
+            path.read_text(encoding="utf-8"),
+            source=str(path),
+            base_dir=path.resolve().parent,
+            parameter_overrides=parameter_overrides,
+            stack_name=name,
+            region=region,
+        )
         return cls(expanded, name, region, exports)
 
     # -- the Stack seam (sandbox/guide/stack.py) -----------------------------------------------------
     @property
     def default_function(self) -> str | None:
         """The function ``Sandbox.function`` names: the guide's if the template has it, else its first."""
-        names = [self.plan.names[n] for n in self.plan.order if self.plan.type_of(n) == "AWS::Lambda::Function"]
+        names = [
+            self.plan.names[n] for n in self.plan.order if self.plan.type_of(n) == "AWS::Lambda::Function"
+        ]
         return FUNCTION_NAME if FUNCTION_NAME in names else (names[0] if names else None)
 
     async_workers = 10
@@ -131,8 +163,10 @@ class TemplateStack:
                 self._roll_back(done, deployment)
                 self.status, self.status_reason = "ROLLBACK_COMPLETE", f"{logical_id}: {reason}"
                 sandbox.template_stacks.save(self)
-                raise TemplateError(f"{self.template.source}: {logical_id} ({kind_name}) could not be created: "
-                                    f"{reason}; what had been created was deleted again.") from None
+                raise TemplateError(
+                    f"{self.template.source}: {logical_id} ({kind_name}) could not be created: "
+                    f"{reason}; what had been created was deleted again."
+                ) from None
             self.plan.created[logical_id] = created
             self.plan.props[logical_id] = props
             done.append(logical_id)
@@ -200,35 +234,62 @@ class TemplateStack:
         anything (the template as expanded, the names and ids of what was created, its events)."""
         template = self.template
         found = {
-            "version": STATE_VERSION, "name": self.name, "region": self.region, "origin": self.origin,
-            "capabilities": list(self.capabilities), "source": template.source, "text": template.text,
-            "template_hash": template_hash(template.text), "base_dir": str(template.base_dir),
-            "parameters": template.parameters, "expanded": template.expanded,
+            "version": STATE_VERSION,
+            "name": self.name,
+            "region": self.region,
+            "origin": self.origin,
+            "capabilities": list(self.capabilities),
+            "source": template.source,
+            "text": template.text,
+            "template_hash": template_hash(template.text),
+            "base_dir": str(template.base_dir),
+            "parameters": template.parameters,
+            "expanded": template.expanded,
             "local_code": [[bucket, key, str(path)] for (bucket, key), path in template.local_code.items()],
-            "stack_id": self.plan.stack_id, "names": dict(self.plan.names),
-            "created": {n: asdict(c) for n, c in self.plan.created.items()}, "props": dict(self.plan.props),
-            "status": self.status, "status_reason": self.status_reason, "events": [asdict(e) for e in self.events],
-            "warnings": list(self.warnings), "outputs": list(self.outputs), "created_at": self.created_at,
-            "updated_at": self.updated_at, "watched": {str(f): sorted(n) for f, n in self._watched.items()},
-            "endpoint": endpoint_url}
+            "stack_id": self.plan.stack_id,
+            "names": dict(self.plan.names),
+            "created": {n: asdict(c) for n, c in self.plan.created.items()},
+            "props": dict(self.plan.props),
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "events": [asdict(e) for e in self.events],
+            "warnings": list(self.warnings),
+            "outputs": list(self.outputs),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "watched": {str(f): sorted(n) for f, n in self._watched.items()},
+            "endpoint": endpoint_url,
+        }
         return json.loads(json.dumps(found, default=str))  # plain JSON (a YAML date becomes its text)
 
     @classmethod
-    def from_state(cls, state: dict, exports=dict, endpoint_url: str = "") -> "TemplateStack":
+    def from_state(cls, state: dict, exports=dict, endpoint_url: str = "") -> TemplateStack:
         """The stack ``state()`` kept, as it was (its resources exist: nothing is created). URLs of the
         local endpoint it kept (a queue's) follow the endpoint to its port of this run."""
         if state.get("version") != STATE_VERSION:
-            raise ConfigError(f"it was kept in another format ({state.get('version')}, this sandbox reads "
-                              f"{STATE_VERSION})")
-        state = dict(state, **{part: _moved(state[part], state.get("endpoint") or "", endpoint_url)
-                               for part in ("created", "props", "outputs", "events")})
+            raise ConfigError(
+                f"it was kept in another format ({state.get('version')}, this sandbox reads {STATE_VERSION})"
+            )
+        state = dict(
+            state,
+            **{
+                part: _moved(state[part], state.get("endpoint") or "", endpoint_url)
+                for part in ("created", "props", "outputs", "events")
+            },
+        )
         template = ExpandedTemplate(
-            source=state["source"], text=state["text"], original=decode(state["text"], state["source"]),
-            expanded=state["expanded"], parameters=state["parameters"],
+            source=state["source"],
+            text=state["text"],
+            original=decode(state["text"], state["source"]),
+            expanded=state["expanded"],
+            parameters=state["parameters"],
             local_code={(bucket, key): Path(path) for bucket, key, path in state["local_code"]},
-            base_dir=Path(state["base_dir"]))
+            base_dir=Path(state["base_dir"]),
+        )
         previous = SimpleNamespace(plan=SimpleNamespace(stack_id=state["stack_id"], names=state["names"]))
-        stack = cls(template, state["name"], state["region"], exports, origin=state["origin"], previous=previous)
+        stack = cls(
+            template, state["name"], state["region"], exports, origin=state["origin"], previous=previous
+        )
         stack.plan.created = {n: Created(**c) for n, c in state["created"].items()}
         stack.plan.props = dict(state["props"])
         stack.capabilities = list(state["capabilities"])
@@ -253,24 +314,32 @@ class TemplateStack:
                 if kept is not None:
                     raise
                 directory = getattr(sandbox.persistence, "directory", "")
-                raise TemplateError(f"{exc}\nThe state directory {directory} has no record of stack {self.name} "
-                                    f"(kept by an older sandbox?): start with --fresh to create it in a new "
-                                    f"state.") from None
+                raise TemplateError(
+                    f"{exc}\nThe state directory {directory} has no record of stack {self.name} "
+                    f"(kept by an older sandbox?): start with --fresh to create it in a new "
+                    f"state."
+                ) from None
             return
-        current_hash, current_parameters, current_source = \
-            template_hash(self.template.text), self.template.parameters, self.template.source
+        current_hash, current_parameters, current_source = (
+            template_hash(self.template.text),
+            self.template.parameters,
+            self.template.source,
+        )
         try:
             revived = TemplateStack.from_state(kept, sandbox.template_stacks.exports, sandbox.endpoint_url)
         except Exception as exc:
-            raise ConfigError(f"Stack {self.name} is in the state directory {sandbox.persistence.directory} but "
-                              f"cannot be rebuilt from it ({exc}); start with --fresh to create it again.") from None
+            raise ConfigError(
+                f"Stack {self.name} is in the state directory {sandbox.persistence.directory} but "
+                f"cannot be rebuilt from it ({exc}); start with --fresh to create it again."
+            ) from None
         self.__dict__.update(revived.__dict__)  # this object stays the sandbox's stack
         sandbox.template_stacks.add(self)
         if kept["template_hash"] != current_hash:
             self.restore_notes.append(
                 f"template changed since the state was kept: the stack runs as the state kept it, without the "
                 f"changes to {current_source}; run with --fresh to re-create it from the file, or update it with "
-                f"aws cloudformation package and deploy")
+                f"aws cloudformation package and deploy"
+            )
         else:
             given, was = json.loads(json.dumps(current_parameters, default=str)), kept["parameters"]
             changed = sorted(k for k in set(given) | set(was) if given.get(k) != was.get(k))
@@ -278,7 +347,8 @@ class TemplateStack:
                 self.restore_notes.append(
                     f"parameters changed since the state was kept ({', '.join(changed)}): the stack runs with the "
                     f"kept values; run with --fresh to re-create it with the new ones, or update it with aws "
-                    f"cloudformation deploy --parameter-overrides")
+                    f"cloudformation deploy --parameter-overrides"
+                )
         self.resume(sandbox)
         if sandbox.service is not None and self.default_function:
             sandbox.service.default_function = self.default_function
@@ -295,7 +365,9 @@ class TemplateStack:
         for folder in missing:
             names = ", ".join(sorted(self._watched[Path(folder)]))
             self.restore_notes.append(f"{folder} no longer exists: {names} cannot run until it is back")
-        self._watched = {folder: names for folder, names in self._watched.items() if str(folder) not in missing}
+        self._watched = {
+            folder: names for folder, names in self._watched.items() if str(folder) not in missing
+        }
         self._watch(sandbox)
         for line in self.restore_notes:
             _say(sandbox, f"{self.name}: {line}")
@@ -339,25 +411,53 @@ class TemplateStack:
         def position(logical_id: str) -> int:  # the template's order, not the creation order
             origin = self.template.origin(logical_id) or logical_id
             return declared.index(origin) if origin in declared else len(declared)
+
         for logical_id in sorted(self.plan.order, key=position):
-            if self.plan.type_of(logical_id) != "AWS::Lambda::Function" or logical_id not in self.plan.created:
+            if (
+                self.plan.type_of(logical_id) != "AWS::Lambda::Function"
+                or logical_id not in self.plan.created
+            ):
                 continue
             props, created = self.plan.props[logical_id], self.plan.created[logical_id]
-            functions.append({
-                "logical_id": logical_id, "name": created.physical_id,
-                "from": self.template.origin(logical_id) if self.template.origin(logical_id) != logical_id else None,
-                "handler": props.get("Handler"), "runtime": props.get("Runtime"),
-                "code": created.extra.get("folder") or "zip (through the Lambda API)",
-                "memory_size": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
-                "triggers": triggers.get(created.physical_id, [])})
-        resources = [{"logical_id": n, "type": self.plan.type_of(n), "physical_id": self.plan.created[n].physical_id,
-                      "from": self.template.origin(n) if self.template.origin(n) != n else None}
-                     for n in self.plan.order if n in self.plan.created]
-        return {"name": self.name, "template": self.template.source, "origin": self.origin,
-                "description": self.template.description, "status": self.status, "created_at": self.created_at,
-                "functions": functions, "resources": resources, "outputs": list(self.outputs),
-                "notes": list(self.plan.notes), "warnings": self.restore_notes + list(self.warnings),
-                "restored": list(self.restore_notes) if self.restored else None}
+            functions.append(
+                {
+                    "logical_id": logical_id,
+                    "name": created.physical_id,
+                    "from": self.template.origin(logical_id)
+                    if self.template.origin(logical_id) != logical_id
+                    else None,
+                    "handler": props.get("Handler"),
+                    "runtime": props.get("Runtime"),
+                    "code": created.extra.get("folder") or "zip (through the Lambda API)",
+                    "memory_size": int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+                    "timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
+                    "triggers": triggers.get(created.physical_id, []),
+                }
+            )
+        resources = [
+            {
+                "logical_id": n,
+                "type": self.plan.type_of(n),
+                "physical_id": self.plan.created[n].physical_id,
+                "from": self.template.origin(n) if self.template.origin(n) != n else None,
+            }
+            for n in self.plan.order
+            if n in self.plan.created
+        ]
+        return {
+            "name": self.name,
+            "template": self.template.source,
+            "origin": self.origin,
+            "description": self.template.description,
+            "status": self.status,
+            "created_at": self.created_at,
+            "functions": functions,
+            "resources": resources,
+            "outputs": list(self.outputs),
+            "notes": list(self.plan.notes),
+            "warnings": self.restore_notes + list(self.warnings),
+            "restored": list(self.restore_notes) if self.restored else None,
+        }
 
 
 def _moved(value, old_url: str, new_url: str):
@@ -377,6 +477,7 @@ def _moved(value, old_url: str, new_url: str):
         if isinstance(item, dict):
             return {k: move(v) for k, v in item.items()}
         return item
+
     return move(value)
 
 

@@ -7,6 +7,7 @@ transform refuses), each with its line. A local code folder (``CodeUri``, ``Cont
 
 More on reading templates: docs/sam-internals.md.
 """
+
 from __future__ import annotations
 
 import copy
@@ -74,8 +75,10 @@ def parse_parameter_overrides(values) -> dict[str, str]:
             pair = re.fullmatch(r"ParameterKey=([^,]+),ParameterValue=(.*)", part)
             key, sep, value = (pair.group(1), "=", pair.group(2)) if pair else part.partition("=")
             if not sep or not key:
-                raise TemplateError(f"--parameter-overrides takes Key=Value (or ParameterKey=Key,"
-                                    f"ParameterValue=Value); got {part!r}.")
+                raise TemplateError(
+                    f"--parameter-overrides takes Key=Value (or ParameterKey=Key,"
+                    f"ParameterValue=Value); got {part!r}."
+                )
             found[key.strip()] = value
     return found
 
@@ -95,11 +98,15 @@ def decode(text: str, source: str) -> dict:
 
     template, matches = decode_str(text)
     if matches:
-        raise TemplateError("\n".join(f"{source}:{m.linenumber}: {m.message} [cfn-lint {m.rule.id}]" for m in matches))
+        raise TemplateError(
+            "\n".join(f"{source}:{m.linenumber}: {m.message} [cfn-lint {m.rule.id}]" for m in matches)
+        )
     if not isinstance(template, dict):
         raise TemplateError(f"{source}: Template format error: the template is not a YAML or JSON object")
     if not isinstance(template.get("Resources"), dict) or not template["Resources"]:
-        raise TemplateError(f"{source}: Template format error: At least one Resources member must be defined.")
+        raise TemplateError(
+            f"{source}: Template format error: At least one Resources member must be defined."
+        )
     version = template.get("AWSTemplateFormatVersion")
     if isinstance(version, (dt.date, dt.datetime)):
         template["AWSTemplateFormatVersion"] = version.isoformat()
@@ -125,16 +132,20 @@ def parameter_values(template: dict, overrides: dict[str, str], source: str) -> 
             continue
         values[str(name)] = _checked(str(name), spec, raw, source)
     if missing:
-        raise TemplateError(f"{source}: Parameters: [{', '.join(missing)}] must have values "
-                            f"(give them with --parameter-overrides {missing[0]}=...)")
+        raise TemplateError(
+            f"{source}: Parameters: [{', '.join(missing)}] must have values "
+            f"(give them with --parameter-overrides {missing[0]}=...)"
+        )
     return values
 
 
 def _checked(name: str, spec: dict, raw, source: str):
     kind = str(spec.get("Type", "String"))
     if kind.startswith("AWS::SSM::Parameter"):
-        raise TemplateError(f"{source}: Parameter '{name}' of type {kind}: SSM parameters are not part of the "
-                            f"local endpoint; give the value itself with --parameter-overrides {name}=...")
+        raise TemplateError(
+            f"{source}: Parameter '{name}' of type {kind}: SSM parameters are not part of the "
+            f"local endpoint; give the value itself with --parameter-overrides {name}=..."
+        )
     text = ",".join(str(v) for v in raw) if isinstance(raw, list) else str(raw)
     is_list = kind.startswith("List<") or kind == "CommaDelimitedList"
     items = [part.strip() for part in text.split(",")] if is_list else [text]
@@ -147,16 +158,28 @@ def _checked(name: str, spec: dict, raw, source: str):
                 number = float(item)
             except ValueError:
                 raise TemplateError(f"{source}: Parameter '{name}' must be a number; got {item!r}") from None
-            if "MinValue" in spec and number < float(spec["MinValue"]) or \
-                    "MaxValue" in spec and number > float(spec["MaxValue"]):
-                raise TemplateError(f"{source}: Parameter '{name}' must be a number from {spec.get('MinValue', '-inf')} "
-                                    f"to {spec.get('MaxValue', 'inf')}")
+            if (
+                "MinValue" in spec
+                and number < float(spec["MinValue"])
+                or "MaxValue" in spec
+                and number > float(spec["MaxValue"])
+            ):
+                raise TemplateError(
+                    f"{source}: Parameter '{name}' must be a number from {spec.get('MinValue', '-inf')} "
+                    f"to {spec.get('MaxValue', 'inf')}"
+                )
     if "AllowedPattern" in spec and not _allowed(str(spec["AllowedPattern"]), text, name, source):
         raise TemplateError(f"{source}: Parameter '{name}' must match pattern {spec['AllowedPattern']}")
-    if "MinLength" in spec and len(text) < int(spec["MinLength"]) or \
-            "MaxLength" in spec and len(text) > int(spec["MaxLength"]):
-        raise TemplateError(f"{source}: Parameter '{name}' must be from {spec.get('MinLength', 0)} to "
-                            f"{spec.get('MaxLength', 'any')} characters long")
+    if (
+        "MinLength" in spec
+        and len(text) < int(spec["MinLength"])
+        or "MaxLength" in spec
+        and len(text) > int(spec["MaxLength"])
+    ):
+        raise TemplateError(
+            f"{source}: Parameter '{name}' must be from {spec.get('MinLength', 0)} to "
+            f"{spec.get('MaxLength', 'any')} characters long"
+        )
     return items if is_list else text
 
 
@@ -167,7 +190,8 @@ def _allowed(pattern: str, text: str, name: str, source: str) -> bool:
         return patterns.fullmatch(pattern, text)
     except patterns.PatternError as exc:
         raise TemplateError(
-            f"{source}: Parameter '{name}' has an AllowedPattern the sandbox cannot use: {exc}") from None
+            f"{source}: Parameter '{name}' has an AllowedPattern the sandbox cannot use: {exc}"
+        ) from None
 
 
 def _transforms(template: dict) -> list[str]:
@@ -183,36 +207,51 @@ def _local_code(template: dict, base_dir: Path, source: str) -> dict:
     def placeholder(key: str, path, owner: str):
         folder = (base_dir / str(path)).resolve()
         if not folder.is_dir():
-            raise TemplateError(f"{source}: {owner}: {path} is not a folder next to the template ({folder} does "
-                                f"not exist)")
+            raise TemplateError(
+                f"{source}: {owner}: {path} is not a folder next to the template ({folder} does not exist)"
+            )
         found[(LOCAL_CODE_BUCKET, key)] = folder
         return f"s3://{LOCAL_CODE_BUCKET}/{key}"
 
     def is_local(value) -> bool:
         return isinstance(value, str) and not _S3_URI.match(value)
 
-    function_globals = ((template.get("Globals") or {}).get("Function") or {})
+    function_globals = (template.get("Globals") or {}).get("Function") or {}
     if is_local(function_globals.get("CodeUri")):
-        function_globals["CodeUri"] = placeholder("Globals", function_globals["CodeUri"], "Globals.Function.CodeUri")
+        function_globals["CodeUri"] = placeholder(
+            "Globals", function_globals["CodeUri"], "Globals.Function.CodeUri"
+        )
     for logical_id, resource in (template.get("Resources") or {}).items():
         if not isinstance(resource, dict):
             continue
         kind, props = resource.get("Type"), resource.get("Properties") or {}
-        if kind == "AWS::Serverless::Function" and not {"CodeUri", "InlineCode", "ImageUri"} & set(props) \
-                and "CodeUri" not in function_globals and props.get("PackageType", "Zip") == "Zip":
+        if (
+            kind == "AWS::Serverless::Function"
+            and not {"CodeUri", "InlineCode", "ImageUri"} & set(props)
+            and "CodeUri" not in function_globals
+            and props.get("PackageType", "Zip") == "Zip"
+        ):
             props["CodeUri"] = "."  # as SAM CLI reads it: no CodeUri is the template's own folder
             resource["Properties"] = props
-        if kind == "AWS::Serverless::Function" and is_local(props.get("CodeUri")) and "InlineCode" not in props:
+        if (
+            kind == "AWS::Serverless::Function"
+            and is_local(props.get("CodeUri"))
+            and "InlineCode" not in props
+        ):
             props["CodeUri"] = placeholder(str(logical_id), props["CodeUri"], f"{logical_id}.CodeUri")
         elif kind == "AWS::Serverless::LayerVersion" and is_local(props.get("ContentUri")):
-            props["ContentUri"] = placeholder(str(logical_id), props["ContentUri"], f"{logical_id}.ContentUri")
+            props["ContentUri"] = placeholder(
+                str(logical_id), props["ContentUri"], f"{logical_id}.ContentUri"
+            )
         elif kind == "AWS::Lambda::Function" and is_local(props.get("Code")):
             url = placeholder(str(logical_id), props["Code"], f"{logical_id}.Code")
             props["Code"] = {"S3Bucket": LOCAL_CODE_BUCKET, "S3Key": url.rsplit("/", 1)[-1]}
         elif kind == "AWS::Lambda::LayerVersion" and is_local(props.get("Content")):
             url = placeholder(str(logical_id), props["Content"], f"{logical_id}.Content")
             props["Content"] = {"S3Bucket": LOCAL_CODE_BUCKET, "S3Key": url.rsplit("/", 1)[-1]}
-        elif kind in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi") and is_local(props.get("DefinitionUri")):
+        elif kind in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi") and is_local(
+            props.get("DefinitionUri")
+        ):
             definition = (base_dir / props.pop("DefinitionUri")).resolve()
             if not definition.is_file():
                 raise TemplateError(f"{source}: {logical_id}.DefinitionUri: {definition} does not exist")
@@ -229,9 +268,16 @@ def decode_definition(path: Path) -> dict:
     return document
 
 
-def expand(text: str, *, source: str = "template", base_dir: Path | None = None,
-           parameter_overrides: dict | None = None, stack_name: str = "sam-app", region: str = "us-east-1",
-           local_code: bool = True) -> ExpandedTemplate:
+def expand(
+    text: str,
+    *,
+    source: str = "template",
+    base_dir: Path | None = None,
+    parameter_overrides: dict | None = None,
+    stack_name: str = "sam-app",
+    region: str = "us-east-1",
+    local_code: bool = True,
+) -> ExpandedTemplate:
     """Decode, take parameter values, expand the SAM transform. ``local_code``: whether paths on this
     machine may stand for code (``run_local.py --template``); CloudFormation's API says False, since a
     template sent to it names S3 locations (``aws cloudformation package`` makes them)."""
@@ -243,31 +289,56 @@ def expand(text: str, *, source: str = "template", base_dir: Path | None = None,
     transforms = _transforms(template)
     unknown = [t for t in transforms if t != SAM_TRANSFORM]
     if unknown:
-        raise TemplateError(f"{source}: Transform {', '.join(unknown)}: the sandbox expands the SAM transform "
-                            f"({SAM_TRANSFORM}) only")
-    expanded = _translate(template, parameters, stack_name, region, source, original) if transforms else template
+        raise TemplateError(
+            f"{source}: Transform {', '.join(unknown)}: the sandbox expands the SAM transform "
+            f"({SAM_TRANSFORM}) only"
+        )
+    expanded = (
+        _translate(template, parameters, stack_name, region, source, original) if transforms else template
+    )
     expanded.pop("Transform", None)
-    return ExpandedTemplate(source=source, text=text, original=original, expanded=expanded, parameters=parameters,
-                            local_code=placeholders, base_dir=base_dir)
+    return ExpandedTemplate(
+        source=source,
+        text=text,
+        original=original,
+        expanded=expanded,
+        parameters=parameters,
+        local_code=placeholders,
+        base_dir=base_dir,
+    )
 
 
-def _translate(template: dict, parameters: dict, stack_name: str, region: str, source: str, original: dict) -> dict:
+def _translate(
+    template: dict, parameters: dict, stack_name: str, region: str, source: str, original: dict
+) -> dict:
     """AWS's SAM translator, as CloudFormation runs it, with the sandbox's region and account."""
     import boto3
     from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
-    from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+    from samtranslator.utils.py27hash_fix import (
+        to_py27_compatible_template,
+        undo_mark_unicode_str_in_template,
+    )
 
-    values = {**parameters, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name,
-              "AWS::Partition": "aws"}
+    values = {
+        **parameters,
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": stack_name,
+        "AWS::Partition": "aws",
+    }
     plain = json.loads(json.dumps(template, default=str))  # the translator wants plain types
     to_py27_compatible_template(plain, values)
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:
-        expanded = translator.translate(plain, parameter_values=values, passthrough_metadata=True,
-                                        get_managed_policy_map=lambda: get_bundled_managed_policy_map("aws"))
+        expanded = translator.translate(
+            plain,
+            parameter_values=values,
+            passthrough_metadata=True,
+            get_managed_policy_map=lambda: get_bundled_managed_policy_map("aws"),
+        )
     except InvalidDocumentException as exc:
         raise TemplateError(_translator_message(exc, source, original)) from None
     finally:

@@ -7,6 +7,7 @@ moved to a new deployment, a bucket's notifications, an event source mapping's s
 schedule and targets. A change that would need CloudFormation to replace a resource is refused when the
 change set is made, naming the resource and the properties.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,13 +48,24 @@ def changes(previous, candidate) -> list[dict]:
         found.append({"Type": "Resource", "ResourceChange": change})
     for name in old.created:
         if name not in new.included:
-            found.append({"Type": "Resource", "ResourceChange": {
-                "Action": "Remove", "LogicalResourceId": name, "PhysicalResourceId": old.created[name].physical_id,
-                "ResourceType": old.type_of(name)}})
+            found.append(
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Remove",
+                        "LogicalResourceId": name,
+                        "PhysicalResourceId": old.created[name].physical_id,
+                        "ResourceType": old.type_of(name),
+                    },
+                }
+            )
     if refused:
-        raise TemplateError("The sandbox updates functions, stages, bucket notifications, mappings and rules in "
-                            "place and adds and removes resources, but does not replace them: "
-                            + "; ".join(refused) + ". Delete the stack and deploy again.")
+        raise TemplateError(
+            "The sandbox updates functions, stages, bucket notifications, mappings and rules in "
+            "place and adds and removes resources, but does not replace them: "
+            + "; ".join(refused)
+            + ". Delete the stack and deploy again."
+        )
     return found
 
 
@@ -95,9 +107,18 @@ def apply_update(previous, candidate, sandbox) -> None:
                 KINDS[new.type_of(name)].delete(new.created[name], deployment)
             except Exception:
                 pass
-        previous.events += events + [StackEvent(deployment.logical_id, new.type_of(deployment.logical_id) or "",
-                                                "UPDATE_FAILED", reason=reason)]
-        previous.status, previous.status_reason = "UPDATE_ROLLBACK_COMPLETE", f"{deployment.logical_id}: {reason}"
+        previous.events += events + [
+            StackEvent(
+                deployment.logical_id,
+                new.type_of(deployment.logical_id) or "",
+                "UPDATE_FAILED",
+                reason=reason,
+            )
+        ]
+        previous.status, previous.status_reason = (
+            "UPDATE_ROLLBACK_COMPLETE",
+            f"{deployment.logical_id}: {reason}",
+        )
         _say(sandbox, f"{previous.name}: update failed at {deployment.logical_id}: {reason}")
         sandbox.template_stacks.save(previous)
         return

@@ -3,6 +3,7 @@
 so the next invocation is a cold start with the new code, as for the sandbox's own function
 (sandbox/devloop/hot_reload.py, whose watching this reuses: here a folder may serve several functions). On AWS the
 equivalent is ``sam sync --watch`` or a new deployment."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,7 @@ class FolderWatcher(CodeWatcher):
         super().__init__(sandbox, report=report)
         self._functions = {str(Path(folder).resolve()): set(names) for folder, names in folders.items()}
 
-    def start(self) -> "FolderWatcher":
+    def start(self) -> FolderWatcher:
         self._watched = {folder: folder for folder in self._functions}  # a change notes its folder
         self._watch(self._watched)
         return self
@@ -25,5 +26,7 @@ class FolderWatcher(CodeWatcher):
             if self.sandbox.runtime(name) is None:
                 continue  # deleted meanwhile
             self.sandbox.retire_environments(name)
-            self.report(f"code changed in {folder}: {name}'s warm environments retired; the next invocation "
-                        f"is a cold start")
+            self.report(
+                f"code changed in {folder}: {name}'s warm environments retired; the next invocation "
+                f"is a cold start"
+            )

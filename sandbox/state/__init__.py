@@ -6,6 +6,7 @@
 - ``moto_backends.py``: moto's services pickled and put back (S3 objects one by one);
 - ``persistence.py``: the sandbox's side (functions, history, positions) and the order of a restore.
 """
+
 from sandbox.state.persistence import Persistence
 from sandbox.state.store import StateError, reset
 

@@ -7,6 +7,7 @@ object, not the bucket. This module and sandbox/endpoint/server.py are the only 
 
 How the snapshot differs from LocalStack's: docs/state-internals.md.
 """
+
 from __future__ import annotations
 
 import io
@@ -207,7 +208,10 @@ def replay(service: str, request: dict) -> int:
     if app is None:
         app = _apps[service] = create_backend_app(service)
     response = Client(app).open(
-        path=request["path"], method=request["method"], query_string=request.get("query", ""),
-        headers=list(request.get("headers", [])), data=request.get("body", b""))
+        path=request["path"],
+        method=request["method"],
+        query_string=request.get("query", ""),
+        headers=list(request.get("headers", [])),
+        data=request.get("body", b""),
+    )
     return response.status_code
-

@@ -8,6 +8,7 @@ cannot be read whole is not restored at all.
 
 What is kept and the order of a restore: docs/state-internals.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,22 +16,28 @@ import pickle
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from sandbox.state import moto_backends
 from sandbox.lambda_.invocation import InvocationRecord
-from sandbox.wsgi import call
+from sandbox.state import moto_backends
 from sandbox.state.recorder import StateRecorder
 from sandbox.state.requests import operation
 from sandbox.state.store import MISMATCH, StateError, StateRefused, StateStore, intact, reset, set_aside
+from sandbox.wsgi import call
 
 KEEP_RECORDS = 5000  # as InvocationLog keeps in memory
 
 
 class Persistence:
-    def __init__(self, directory: str | Path, *, fresh: bool = False, salvage: bool = False,
-                 report: Callable[[str], None] = print):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        fresh: bool = False,
+        salvage: bool = False,
+        report: Callable[[str], None] = print,
+    ):
         self.directory = Path(directory).expanduser().resolve()
         self.fresh = fresh
         self.salvage = salvage
@@ -48,7 +55,7 @@ class Persistence:
         return self.directory / "files"
 
     # -- opening ---------------------------------------------------------------------------------------
-    def open(self) -> "Persistence":
+    def open(self) -> Persistence:
         if self.fresh and reset(self.directory):
             self.report(f"[state] --fresh: the state kept in {self.directory} was deleted.")
         try:
@@ -90,7 +97,10 @@ class Persistence:
         # Outermost on Lambda's API: after the sandbox has acted on a change (a function registered, its
         # code unpacked), its registry is written, still before the client hears of it.
         sandbox.endpoint.add_service_middleware(
-            "awslambda", lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)), outermost=True)
+            "awslambda",
+            lambda app: _AfterWrites(app, lambda: self.save_functions(sandbox.service)),
+            outermost=True,
+        )
 
     def restore_endpoint(self) -> None:
         """moto's state (called by the endpoint after its reset, before it serves a request)."""
@@ -105,7 +115,10 @@ class Persistence:
         for name, data in self.store.entities("s3key/", self._damaged):
             _, account_id, rest = name.split("/", 2)
             bucket, key = rest.split("/", 1)
-            if self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data)) is False:
+            if (
+                self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data))
+                is False
+            ):
                 self._problem(name, "its bucket is not in the state")
             counts["objects"] = counts.get("objects", 0) + 1
         replayed = set()
@@ -145,7 +158,8 @@ class Persistence:
         raise StateError(
             f"The state directory {self.directory} cannot be restored: {name} could not be read ({detail}); "
             f"nothing was restored. Start with --salvage to restore what can be read (the state is kept "
-            f"aside first), or --fresh to begin empty (this deletes it).")
+            f"aside first), or --fresh to begin empty (this deletes it)."
+        )
 
     # -- the sandbox's own state ---------------------------------------------------------------------
     def attach(self, sandbox) -> None:
@@ -162,7 +176,11 @@ class Persistence:
                 self._written_pending.discard(record.id)
         # Durable only when the record is what acknowledged an event: an asynchronous Invoke's 202 (an
         # S3 event was kept on disk before its upload's 200; a poller's batch stays in its queue or stream).
-        durable = not record.final and record.invocation_type == "Event" and record.trigger not in ("s3", "schedule")
+        durable = (
+            not record.final
+            and record.invocation_type == "Event"
+            and record.trigger not in ("s3", "schedule")
+        )
         try:
             self.store.put(f"record/{record.id}", pickle.dumps(record), durable=durable)
         except Exception as exc:  # the page's history only: the run goes on
@@ -224,9 +242,11 @@ class Persistence:
 
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
-        found = [(name, self._load(name, lambda: json.loads(data)))
-                 for name, data in list(self.store.entities(f"source/{prefix}", self._damaged))]
-        return [(name[len("source/"):], value) for name, value in found if value is not None]
+        found = [
+            (name, self._load(name, lambda: json.loads(data)))
+            for name, data in list(self.store.entities(f"source/{prefix}", self._damaged))
+        ]
+        return [(name[len("source/") :], value) for name, value in found if value is not None]
 
     def describe(self) -> str:
         """The banner's line."""
@@ -263,7 +283,8 @@ class Persistence:
             try:
                 crc = _crc_column(old, "appends")
                 for seq, service, data, kept in old.execute(
-                        f"SELECT seq, service, data, {crc} FROM appends ORDER BY seq"):
+                    f"SELECT seq, service, data, {crc} FROM appends ORDER BY seq"
+                ):
                     if intact(data, kept):
                         self.store.append(service, data, durable=False)
                     else:
@@ -296,7 +317,9 @@ def _function_log_events(client):
         for group in page.get("logGroups", []):
             name = group["logGroupName"]
             for found in client.get_paginator("filter_log_events").paginate(logGroupName=name):
-                events += [(name, e["logStreamName"], e["timestamp"], e["message"]) for e in found.get("events", [])]
+                events += [
+                    (name, e["logStreamName"], e["timestamp"], e["message"]) for e in found.get("events", [])
+                ]
     events.sort(key=lambda e: e[2])  # stable: lines of one millisecond keep their order
     return events
 

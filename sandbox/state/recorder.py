@@ -7,20 +7,21 @@ change a service are serialised per service, so a snapshot never catches one hal
 
 How the layers fit together: docs/state-internals.md.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import pickle
 import threading
+from collections.abc import Callable
 from xml.sax.saxutils import escape
-from typing import Callable
 
-from sandbox.state import moto_backends
 from sandbox.config import ACCOUNT_ID
-from sandbox.wsgi import call, read_body
+from sandbox.state import moto_backends
 from sandbox.state.requests import Operation, operation, recorded_request
 from sandbox.state.store import StateStore
+from sandbox.wsgi import call, read_body
 
 SERVICES_WITH_APPENDS = {"logs", "cloudwatch"}
 # moto answers some services from one app: API Gateway's v1 and v2 share a host, and which app a request
@@ -56,15 +57,18 @@ class StateRecorder:
                     except Exception as exc:  # not on disk: the client must not take it as done
                         return _state_error(start_response, service, exc, self.report)
             return answer.replay(start_response)
+
         return persisted
 
     # -- what is written -------------------------------------------------------------------------------
     def barrier(self, service: str, app):
         """The outermost layer: every commit the request made is flushed before its response leaves."""
+
         def flushed(environ, start_response):
             result = app(environ, start_response)
             self.store.sync()  # werkzeug sends the status and headers with the first chunk, after this
             return result
+
         return flushed
 
     def record(self, op: Operation, environ, body: bytes) -> None:
@@ -78,21 +82,33 @@ class StateRecorder:
 
     def snapshot(self, service: str) -> None:
         with self.store.lock:  # read and written in one piece: a later writer writes later state
-            self.store.put(f"moto/{service}", moto_backends.snapshot(service),
-                           replaces_appends_of=service if service in SERVICES_WITH_APPENDS else None,
-                           durable=False)  # flushed by the barrier before the response
+            self.store.put(
+                f"moto/{service}",
+                moto_backends.snapshot(service),
+                replaces_appends_of=service if service in SERVICES_WITH_APPENDS else None,
+                durable=False,
+            )  # flushed by the barrier before the response
 
     def _record_s3(self, op: Operation) -> None:
         with self.store.lock:
             account_id, bucket = moto_backends.find_bucket(op.s3_bucket)
             if op.s3_keys and bucket is not None:
-                self.store.put_many(durable=False, items=[
-                    (moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
-                     moto_backends.key_versions(bucket, key)) for key in op.s3_keys])
+                self.store.put_many(
+                    durable=False,
+                    items=[
+                        (
+                            moto_backends.s3_key_entity(account_id, op.s3_bucket, key),
+                            moto_backends.key_versions(bucket, key),
+                        )
+                        for key in op.s3_keys
+                    ],
+                )
             if op.s3_bucket_changed:
                 if bucket is None:  # deleted (S3 deletes only empty buckets; versions may remain)
                     for account in _accounts():
-                        self.store.delete_prefix(moto_backends.s3_key_entity(account, op.s3_bucket, ""), durable=False)
+                        self.store.delete_prefix(
+                            moto_backends.s3_key_entity(account, op.s3_bucket, ""), durable=False
+                        )
                 self.store.put("moto/s3", moto_backends.snapshot("s3"), durable=False)
 
 
@@ -101,15 +117,21 @@ def _accounts() -> list[str]:
 
 
 def _state_error(start_response, service: str, exc: Exception, report) -> list[bytes]:
-    message = (f"The sandbox could not write this change to its state directory ({type(exc).__name__}: "
-               f"{exc}); it is applied in memory but would not survive a restart.")
+    message = (
+        f"The sandbox could not write this change to its state directory ({type(exc).__name__}: "
+        f"{exc}); it is applied in memory but would not survive a restart."
+    )
     report(f"[state] {message}")
     if service == "s3":
-        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>{escape(message)}"
-                f"</Message></Error>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>{escape(message)}'
+            f"</Message></Error>"
+        ).encode()
         start_response("500 Internal Server Error", [("Content-Type", "application/xml")])
     else:
         body = json.dumps({"__type": "InternalFailure", "message": message}).encode()
-        start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0"),
-                                                     ("x-amzn-ErrorType", "InternalFailure")])
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", "InternalFailure")],
+        )
     return [body]

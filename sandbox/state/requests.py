@@ -5,6 +5,7 @@ AWS's protocols name the operation in different places: ``X-Amz-Target`` (JSON: 
 EventBridge), ``Action`` in the query or form body (query: IAM, STS, CloudWatch), the last path segment
 (CloudWatch's CBOR protocol), or only the HTTP method and path (REST: S3, Lambda, API Gateway).
 """
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,32 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 # Operations that read. Everything else changes state (as AWS's own IAM read/write access levels do).
-READ_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Filter", "Test", "Lookup",
-                 "Search", "Select", "Check", "Validate", "Simulate", "Estimate", "Preview", "Download",
-                 "Decode", "Invoke", "AssumeRole", "Poll", "StartQuery", "StopQuery")
+READ_PREFIXES = (
+    "Get",
+    "List",
+    "Describe",
+    "Head",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Filter",
+    "Test",
+    "Lookup",
+    "Search",
+    "Select",
+    "Check",
+    "Validate",
+    "Simulate",
+    "Estimate",
+    "Preview",
+    "Download",
+    "Decode",
+    "Invoke",
+    "AssumeRole",
+    "Poll",
+    "StartQuery",
+    "StopQuery",
+)
 # Operations that change state but are not written: a message received (its visibility and receive
 # count) comes back visible after a restart, as after a visibility timeout: delivered again, at least
 # once, which is what SQS promises anyway. Writing the queue on every receive would double the cost of
@@ -23,8 +47,12 @@ NOT_WRITTEN = {"ReceiveMessage", "ChangeMessageVisibility", "ChangeMessageVisibi
 # Services whose operations grow state in small steps: the request is kept and replayed, not the service.
 # CloudWatch Logs' group and stream creation too: every new execution environment makes a stream, and
 # writing the whole log service for it would cost more the more lines were kept.
-APPENDED = {("logs", "PutLogEvents"), ("logs", "CreateLogGroup"), ("logs", "CreateLogStream"),
-            ("cloudwatch", "PutMetricData")}
+APPENDED = {
+    ("logs", "PutLogEvents"),
+    ("logs", "CreateLogGroup"),
+    ("logs", "CreateLogStream"),
+    ("cloudwatch", "PutMetricData"),
+}
 
 
 @dataclass
@@ -69,11 +97,19 @@ def _operation_name(environ, body: bytes) -> str | None:
 
 
 def _s3_operation(environ, method: str, body: bytes) -> Operation:
-    from sandbox.event_sources.s3.write_observer import _bucket_and_key, _decoded_path, _form_fields, deleted_keys, form_key
+    from sandbox.event_sources.s3.write_observer import (
+        _bucket_and_key,
+        _decoded_path,
+        _form_fields,
+        deleted_keys,
+        form_key,
+    )
 
     bucket, key = _bucket_and_key(environ)
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    op = Operation("s3", f"{method} {_decoded_path(environ)}", method in ("PUT", "POST", "DELETE"), s3_bucket=bucket)
+    op = Operation(
+        "s3", f"{method} {_decoded_path(environ)}", method in ("PUT", "POST", "DELETE"), s3_bucket=bucket
+    )
     if not op.writes or bucket is None:
         return op
     if key:
@@ -120,6 +156,11 @@ def recorded_request(environ, body: bytes) -> dict:
     if environ.get("CONTENT_TYPE"):
         headers.append(("content-type", environ["CONTENT_TYPE"]))
     scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return {"method": environ.get("REQUEST_METHOD", "POST"), "path": environ.get("PATH_INFO", "/"),
-            "query": environ.get("QUERY_STRING", ""), "headers": headers, "body": body,
-            "region": scope.group(1) if scope else None}
+    return {
+        "method": environ.get("REQUEST_METHOD", "POST"),
+        "path": environ.get("PATH_INFO", "/"),
+        "query": environ.get("QUERY_STRING", ""),
+        "headers": headers,
+        "body": body,
+        "region": scope.group(1) if scope else None,
+    }

@@ -7,6 +7,7 @@ replayed in order after the entities, for services that grow in small steps, suc
 
 Why SQLite, the tables and the checks: docs/state-internals.md.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,8 @@ import stat
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from sandbox.errors import SandboxError
 
@@ -59,19 +60,24 @@ def own_directory(path: str | os.PathLike) -> Path:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         found = os.stat(path)
     except OSError as exc:
-        raise StateRefused(f"The state directory {path} cannot be used ({exc.strerror}); choose another "
-                           f"--state-dir.") from None
+        raise StateRefused(
+            f"The state directory {path} cannot be used ({exc.strerror}); choose another --state-dir."
+        ) from None
     if not stat.S_ISDIR(found.st_mode):
         raise StateRefused(f"The state directory {path} is not a directory; choose another --state-dir.")
     if found.st_uid != os.geteuid():
-        raise StateRefused(f"The state directory {path} belongs to another user (uid {found.st_uid}), "
-                           f"whose state would run code in this sandbox; nothing in it was read: choose a "
-                           f"directory of your own with --state-dir.")
+        raise StateRefused(
+            f"The state directory {path} belongs to another user (uid {found.st_uid}), "
+            f"whose state would run code in this sandbox; nothing in it was read: choose a "
+            f"directory of your own with --state-dir."
+        )
     if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise StateRefused(f"The state directory {path} can be written by other users (mode "
-                           f"{stat.S_IMODE(found.st_mode):04o}), who could plant state that runs code in "
-                           f"this sandbox; nothing in it was read: make it yours alone with "
-                           f"`chmod 700 {path}` (if you trust what is in it) or choose another --state-dir.")
+        raise StateRefused(
+            f"The state directory {path} can be written by other users (mode "
+            f"{stat.S_IMODE(found.st_mode):04o}), who could plant state that runs code in "
+            f"this sandbox; nothing in it was read: make it yours alone with "
+            f"`chmod 700 {path}` (if you trust what is in it) or choose another --state-dir."
+        )
     return path
 
 
@@ -81,8 +87,10 @@ def open_private(path: Path, flags: int) -> int:
         return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise StateRefused(f"{path} in the state directory is a symbolic link, which the sandbox does "
-                               f"not follow; remove it (or choose another --state-dir).") from None
+            raise StateRefused(
+                f"{path} in the state directory is a symbolic link, which the sandbox does "
+                f"not follow; remove it (or choose another --state-dir)."
+            ) from None
         raise
 
 
@@ -91,16 +99,19 @@ def _refuse_links(directory: Path, names) -> None:
     for name in names:
         with contextlib.suppress(FileNotFoundError):
             if not stat.S_ISREG(os.lstat(directory / name).st_mode):
-                raise StateRefused(f"{directory / name} in the state directory is not a plain file (a "
-                                   f"symbolic link?), which the sandbox does not follow; remove it (or "
-                                   f"choose another --state-dir).")
+                raise StateRefused(
+                    f"{directory / name} in the state directory is not a plain file (a "
+                    f"symbolic link?), which the sandbox does not follow; remove it (or "
+                    f"choose another --state-dir)."
+                )
 
 
 def _damaged(path: Path, detail: str) -> StateError:
     return StateError(
         f"The state directory {path} is damaged ({detail}); nothing was restored. Start with --fresh to begin "
         f"empty (the damaged state is kept aside in {path}/damaged-<time>/), or with --salvage to restore "
-        f"what can still be read and leave the rest aside.")
+        f"what can still be read and leave the rest aside."
+    )
 
 
 class StateStore:
@@ -121,7 +132,7 @@ class StateStore:
         self.syncs = 0  # flushes made by sync()
 
     # -- opening -------------------------------------------------------------------------------------
-    def open(self) -> "StateStore":
+    def open(self) -> StateStore:
         self._take_directory_lock()  # the directory is checked to be this user's first
         path = self.directory / DATABASE
         new = not path.exists()
@@ -143,7 +154,8 @@ class StateStore:
                 raise StateError(
                     f"The state directory {self.directory} was written by a newer version of the sandbox "
                     f"(state format {version}; this one reads format {FORMAT}). Update the sandbox, use "
-                    f"another --state-dir, or start with --fresh (the newer state is kept aside).")
+                    f"another --state-dir, or start with --fresh (the newer state is kept aside)."
+                )
             elif version < 1 or not {"entities", "appends", "meta"} <= self._tables():
                 raise _damaged(self.directory, f"{DATABASE} is not a sandbox state database")
             else:
@@ -152,9 +164,12 @@ class StateStore:
                     raise _damaged(self.directory, f"SQLite's check says: {check}")
                 if version < FORMAT:
                     self._upgrade()
-            self._seq = self._db.execute(
-                "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM appends)"
-            ).fetchone()[0] or 0
+            self._seq = (
+                self._db.execute(
+                    "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM appends)"
+                ).fetchone()[0]
+                or 0
+            )
             self._opened = True
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -170,11 +185,18 @@ class StateStore:
     def _create(self) -> None:
         with self._transaction():
             self._db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS entities(name TEXT PRIMARY KEY, "
-                             "seq INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS appends(seq INTEGER PRIMARY KEY, "
-                             "service TEXT NOT NULL, data BLOB NOT NULL, crc INTEGER)")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS entities(name TEXT PRIMARY KEY, "
+                "seq INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS appends(seq INTEGER PRIMARY KEY, "
+                "service TEXT NOT NULL, data BLOB NOT NULL, crc INTEGER)"
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('created', ?)",
+                (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),),
+            )
             self._db.execute(f"PRAGMA user_version = {FORMAT}")
 
     def _upgrade(self) -> None:
@@ -198,15 +220,19 @@ class StateStore:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
             os.close(fd)
-            raise StateRefused(f"{path} in the state directory is not a plain file of yours; remove it (or "
-                               f"choose another --state-dir).")
+            raise StateRefused(
+                f"{path} in the state directory is not a plain file of yours; remove it (or "
+                f"choose another --state-dir)."
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise StateRefused(f"The state directory {self.directory} is in use by another sandbox (process "
-                               f"{holder}); stop it, or give this one another --state-dir.") from None
+            raise StateRefused(
+                f"The state directory {self.directory} is in use by another sandbox (process "
+                f"{holder}); stop it, or give this one another --state-dir."
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
@@ -226,8 +252,12 @@ class StateStore:
 
     @property
     def is_empty(self) -> bool:
-        return self._db.execute("SELECT NOT EXISTS(SELECT 1 FROM entities) AND NOT EXISTS(SELECT 1 FROM appends)"
-                                ).fetchone()[0] == 1
+        return (
+            self._db.execute(
+                "SELECT NOT EXISTS(SELECT 1 FROM entities) AND NOT EXISTS(SELECT 1 FROM appends)"
+            ).fetchone()[0]
+            == 1
+        )
 
     # -- meta ----------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -281,13 +311,16 @@ class StateStore:
         self._seq += 1
         return self._seq
 
-    def put(self, name: str, data: bytes, replaces_appends_of: str | None = None, durable: bool = True) -> None:
+    def put(
+        self, name: str, data: bytes, replaces_appends_of: str | None = None, durable: bool = True
+    ) -> None:
         """Store the latest state of ``name``; with ``replaces_appends_of``, drop that service's appends,
         which ``data`` already contains. Caller holds ``lock`` if ``data`` was read from live state."""
         with self._transaction(durable):
             seq = self._next_seq()
-            self._db.execute("INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)",
-                             (name, seq, data, crc(data)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)", (name, seq, data, crc(data))
+            )
             if replaces_appends_of:
                 self._db.execute("DELETE FROM appends WHERE service=? AND seq<?", (replaces_appends_of, seq))
 
@@ -298,8 +331,10 @@ class StateStore:
                 if data is None:
                     self._db.execute("DELETE FROM entities WHERE name=?", (name,))
                 else:
-                    self._db.execute("INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)",
-                                     (name, self._next_seq(), data, crc(data)))
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)",
+                        (name, self._next_seq(), data, crc(data)),
+                    )
 
     def delete(self, name: str, durable: bool = True) -> None:
         with self._transaction(durable):
@@ -322,8 +357,9 @@ class StateStore:
 
     def append(self, service: str, data: bytes, durable: bool = True) -> None:
         with self._transaction(durable):
-            self._db.execute("INSERT INTO appends VALUES (?, ?, ?, ?)",
-                             (self._next_seq(), service, data, crc(data)))
+            self._db.execute(
+                "INSERT INTO appends VALUES (?, ?, ?, ?)", (self._next_seq(), service, data, crc(data))
+            )
 
     # -- reading -------------------------------------------------------------------------------------
     # Each reader checks a blob's checksum as it reads it. A blob that does not match is the damaged-state
@@ -364,8 +400,9 @@ class StateStore:
     def counts(self) -> dict[str, int]:
         """How many entities of each kind (the part of the name before the first ``/``), and appends."""
         counts: dict[str, int] = {}
-        for (kind, n) in self._db.execute(
-                "SELECT substr(name, 1, instr(name, '/') - 1), count(*) FROM entities GROUP BY 1"):
+        for kind, n in self._db.execute(
+            "SELECT substr(name, 1, instr(name, '/') - 1), count(*) FROM entities GROUP BY 1"
+        ):
             counts[kind] = n
         counts["appends"] = self._db.execute("SELECT count(*) FROM appends").fetchone()[0]
         return counts

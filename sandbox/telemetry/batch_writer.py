@@ -4,21 +4,28 @@ wait for the local endpoint. Used for CloudWatch Logs and CloudWatch metrics.
 ``linger_s`` lets a batch gather for a moment before it is written, as AWS's own log and metric delivery
 does (CloudWatch shows Lambda's lines after a short delay): one write per burst instead of one per line,
 which keeps the sandbox's CPU for the invocations. ``flush()`` writes at once."""
+
 from __future__ import annotations
 
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class BatchWriter:
-    def __init__(self, write: Callable[[list], None], name: str, max_batch: int = 1000,
-                 max_queued: int = 100_000, linger_s: float = 0.0):
+    def __init__(
+        self,
+        write: Callable[[list], None],
+        name: str,
+        max_batch: int = 1000,
+        max_queued: int = 100_000,
+        linger_s: float = 0.0,
+    ):
         self._write = write
         self._linger_s = linger_s
         self._flushing = threading.Event()
-        self._queue: "queue.Queue" = queue.Queue(maxsize=max_queued)
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
         self._max_batch = max_batch
         self.dropped = 0
         self._stop = object()

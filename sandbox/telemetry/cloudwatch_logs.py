@@ -8,15 +8,16 @@ Every line goes to two places:
 
 Platform lines follow AWS's exact format (tab-separated; REPORT ends with a tab).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable
 
 from sandbox.telemetry.batch_writer import BatchedWrites, BatchWriter
 
@@ -41,12 +42,15 @@ def iso_ms(epoch_seconds: float) -> str:
 
 # -- platform lines -------------------------------------------------------------------------------------
 def init_start_line(runtime_version: str, region: str) -> str:
-    return (f"INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: "
-            f"arn:aws:lambda:{region}::runtime:{_runtime_id(runtime_version)}")
+    return (
+        f"INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: "
+        f"arn:aws:lambda:{region}::runtime:{_runtime_id(runtime_version)}"
+    )
 
 
 def _runtime_id(runtime_version: str) -> str:
     import hashlib
+
     return hashlib.sha256(runtime_version.encode()).hexdigest()
 
 
@@ -58,9 +62,16 @@ def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
 
 
-def report_line(request_id: str, duration_ms: float, billed_ms: int, memory_mb: int, max_memory_mb: int,
-                init_duration_ms: float | None = None, status: str | None = None,
-                error_type: str | None = None) -> str:
+def report_line(
+    request_id: str,
+    duration_ms: float,
+    billed_ms: int,
+    memory_mb: int,
+    max_memory_mb: int,
+    init_duration_ms: float | None = None,
+    status: str | None = None,
+    error_type: str | None = None,
+) -> str:
     parts = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
@@ -96,8 +107,11 @@ class LogEvent:
         head = self.message.split(" ", 1)[0]
         if head in ("START", "END", "REPORT", "INIT_START", "INIT_REPORT"):
             return "platform"
-        if self.message.startswith("[ERROR]") or "Task timed out" in self.message or \
-                "Runtime exited with error" in self.message:
+        if (
+            self.message.startswith("[ERROR]")
+            or "Task timed out" in self.message
+            or "Runtime exited with error" in self.message
+        ):
             return "error"
         return "function"
 
@@ -115,13 +129,21 @@ class CloudWatchLogs(BatchedWrites):
         self._streams: dict[str, dict] = {}  # stream name -> {"group", "created", "last"}
         self._subscribers: list[Callable[[LogEvent], None]] = []
         self._known: set[tuple[str, str | None]] = set()
-        self._writer = BatchWriter(self._write, "cloudwatch-logs", linger_s=0.2) if client is not None else None
+        self._writer = (
+            BatchWriter(self._write, "cloudwatch-logs", linger_s=0.2) if client is not None else None
+        )
 
     def subscribe(self, callback: Callable[[LogEvent], None]) -> None:
         self._subscribers.append(callback)
 
-    def put(self, group: str, stream: str, message: str, request_id: str | None = None,
-            timestamp: float | None = None) -> LogEvent:
+    def put(
+        self,
+        group: str,
+        stream: str,
+        message: str,
+        request_id: str | None = None,
+        timestamp: float | None = None,
+    ) -> LogEvent:
         data = message.encode("utf-8", "replace")
         if len(data) > MAX_EVENT_BYTES:
             message = data[:MAX_EVENT_BYTES].decode("utf-8", "ignore") + " [truncated: event over 256 KB]"
@@ -163,22 +185,35 @@ class CloudWatchLogs(BatchedWrites):
         return count
 
     # -- reading (the page, the CLI) ----------------------------------------------------------------
-    def events(self, group: str | None = None, stream: str | None = None, after_seq: int = 0,
-               contains: str | None = None, request_id: str | None = None, limit: int | None = None
-               ) -> list[LogEvent]:
+    def events(
+        self,
+        group: str | None = None,
+        stream: str | None = None,
+        after_seq: int = 0,
+        contains: str | None = None,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[LogEvent]:
         with self._lock:
             events = list(self._events)
-        out = [e for e in events if e.seq > after_seq
-               and (group is None or e.group == group)
-               and (stream is None or e.stream == stream)
-               and (request_id is None or e.request_id == request_id)
-               and (not contains or contains.lower() in e.message.lower())]
+        out = [
+            e
+            for e in events
+            if e.seq > after_seq
+            and (group is None or e.group == group)
+            and (stream is None or e.stream == stream)
+            and (request_id is None or e.request_id == request_id)
+            and (not contains or contains.lower() in e.message.lower())
+        ]
         return out[-limit:] if limit else out
 
     def streams(self, group: str | None = None) -> list[dict]:
         with self._lock:
-            items = [dict(name=name, **info) for name, info in self._streams.items()
-                     if group is None or info["group"] == group]
+            items = [
+                dict(name=name, **info)
+                for name, info in self._streams.items()
+                if group is None or info["group"] == group
+            ]
         return sorted(items, key=lambda s: s["last"], reverse=True)
 
     # -- writing to the endpoint ---------------------------------------------------------------------
@@ -189,7 +224,8 @@ class CloudWatchLogs(BatchedWrites):
         for (group, stream), events in by_stream.items():
             self._ensure(group, stream)
             self._client.put_log_events(
-                logGroupName=group, logStreamName=stream,
+                logGroupName=group,
+                logStreamName=stream,
                 logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in events],
             )
 

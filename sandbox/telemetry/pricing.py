@@ -9,6 +9,7 @@ A month's projection (``monthly_projection``) prices warm invocations plus a sha
 billing its INIT phase too; not the session's average, which a few cold starts that started together on
 a laptop's few cores (each INIT slowed by the others) can make several times what AWS would bill.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,26 +72,50 @@ class CostSummary:
         projected = CostSummary(requests=images_per_month, gb_seconds=average * images_per_month)
         projected.compute_usd = projected.gb_seconds * PRICE_PER_GB_SECOND[architecture]
         projected.request_usd = images_per_month * PRICE_PER_REQUEST
-        return {"images": images_per_month, "gb_seconds": projected.gb_seconds,
-                "usd": projected.total_usd, "usd_free_tier": projected.with_free_tier(architecture)}
+        return {
+            "images": images_per_month,
+            "gb_seconds": projected.gb_seconds,
+            "usd": projected.total_usd,
+            "usd_free_tier": projected.with_free_tier(architecture),
+        }
 
     def as_dict(self, architecture: str = "x86_64") -> dict:
-        return {"requests": self.requests, "gb_seconds": self.gb_seconds, "usd": self.total_usd,
-                "usd_free_tier": self.with_free_tier(architecture)}
+        return {
+            "requests": self.requests,
+            "gb_seconds": self.gb_seconds,
+            "usd": self.total_usd,
+            "usd_free_tier": self.with_free_tier(architecture),
+        }
 
 
-def monthly_projection(invocations: int, warm_billed_ms: float, memory_mb: float,
-                       cold_start_share: float = DEFAULT_COLD_START_SHARE, init_ms: float = 0.0,
-                       architecture: str = "x86_64") -> dict:
+def monthly_projection(
+    invocations: int,
+    warm_billed_ms: float,
+    memory_mb: float,
+    cold_start_share: float = DEFAULT_COLD_START_SHARE,
+    init_ms: float = 0.0,
+    architecture: str = "x86_64",
+) -> dict:
     """A month of ``invocations`` on AWS: each bills ``warm_billed_ms`` at ``memory_mb``; the
     ``cold_start_share`` of them that are cold starts bill their INIT phase (``init_ms``) on top."""
     cold_starts = invocations * cold_start_share
     billed_ms = invocations * warm_billed_ms + cold_starts * init_ms
     seconds = billed_ms / 1000.0 * memory_mb / 1024.0
-    month = CostSummary(requests=invocations, gb_seconds=seconds,
-                        compute_usd=seconds * PRICE_PER_GB_SECOND[architecture],
-                        request_usd=invocations * PRICE_PER_REQUEST)
-    return {"images": invocations, "cold_start_share": cold_start_share, "cold_starts": cold_starts,
-            "warm_billed_ms": warm_billed_ms, "init_ms": init_ms, "memory_mb": memory_mb,
-            "billed_ms_per_invocation": billed_ms / invocations if invocations else warm_billed_ms,
-            "gb_seconds": seconds, "usd": month.total_usd, "usd_free_tier": month.with_free_tier(architecture)}
+    month = CostSummary(
+        requests=invocations,
+        gb_seconds=seconds,
+        compute_usd=seconds * PRICE_PER_GB_SECOND[architecture],
+        request_usd=invocations * PRICE_PER_REQUEST,
+    )
+    return {
+        "images": invocations,
+        "cold_start_share": cold_start_share,
+        "cold_starts": cold_starts,
+        "warm_billed_ms": warm_billed_ms,
+        "init_ms": init_ms,
+        "memory_mb": memory_mb,
+        "billed_ms_per_invocation": billed_ms / invocations if invocations else warm_billed_ms,
+        "gb_seconds": seconds,
+        "usd": month.total_usd,
+        "usd_free_tier": month.with_free_tier(architecture),
+    }

@@ -4,6 +4,7 @@ forms, and through a foreign Host name (DNS rebinding, simulated with Chromium's
 Every attempt fails and nothing changes; an origin allowed with ``--allow-origin`` still uploads through
 a presigned URL as the bucket's CORS configuration allows.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -13,8 +14,8 @@ import uuid
 
 import pytest
 
+from helpers.browser import WAIT_MS, launched_chromium
 from helpers.sandboxes import free_port, start_sandbox
-from helpers.browser import launched_chromium, WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,10 +27,14 @@ def browser():
     # What DNS rebinding achieves: the attacker's name resolves to this machine. Chromium's Private
     # Network Access checks would stop the attacker's page (not loaded from loopback) before the
     # endpoint sees anything; other browsers have none, so they are off to test the endpoint's own rule.
-    yield from launched_chromium([f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
-                                  "--disable-features=PrivateNetworkAccessSendPreflights,"
-                                  "PrivateNetworkAccessRespectPreflightResults,"
-                                  "BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks"])
+    yield from launched_chromium(
+        [
+            f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
+            "--disable-features=PrivateNetworkAccessSendPreflights,"
+            "PrivateNetworkAccessRespectPreflightResults,"
+            "BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +168,12 @@ def test_a_rebound_host_name_is_refused_even_as_same_origin(sb, page):
     assert "DNS-rebinding" in page.content() and key not in page.content()
     # The attacker's own page, served under that name before it was rebound (answered here by the
     # browser's request routing): every request it sends is same-origin, so it could read the answers.
-    page.route(f"{rebound}/attack.html", lambda route: route.fulfill(
-        status=200, content_type="text/html", body="<!doctype html><title>rebound</title>"))
+    page.route(
+        f"{rebound}/attack.html",
+        lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<!doctype html><title>rebound</title>"
+        ),
+    )
     page.goto(f"{rebound}/attack.html")
     results = page.evaluate(FETCH_ATTACKS, [rebound, sb.config.source_bucket, key])
     for name, outcome in results.items():
@@ -175,8 +184,9 @@ def test_a_rebound_host_name_is_refused_even_as_same_origin(sb, page):
 def test_an_allowed_origin_uploads_with_a_presigned_url_as_the_bucket_cors_allows(sb, other_site, page):
     bucket = f"front-end-{uuid.uuid4().hex[:8]}"
     sb.s3.create_bucket(Bucket=bucket)
-    url = sb.s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "from-browser.txt",
-                                                            "ContentType": "text/plain"})
+    url = sb.s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "from-browser.txt", "ContentType": "text/plain"}
+    )
     upload = """async (url) => {
         try {
             const r = await fetch(url, {method: "PUT", headers: {"Content-Type": "text/plain"}, body: "hello"});
@@ -188,8 +198,18 @@ def test_an_allowed_origin_uploads_with_a_presigned_url_as_the_bucket_cors_allow
     sb.access.allowed_origins.add(other_site)
     try:
         assert page.evaluate(upload, url) == "blocked"  # allowed, but the bucket has no CORS configuration
-        sb.s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
-            "AllowedOrigins": [other_site], "AllowedMethods": ["PUT"], "AllowedHeaders": ["content-type"]}]})
+        sb.s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": [other_site],
+                        "AllowedMethods": ["PUT"],
+                        "AllowedHeaders": ["content-type"],
+                    }
+                ]
+            },
+        )
         assert page.evaluate(upload, url) == "status 200"
     finally:
         sb.access.allowed_origins.discard(other_site)
@@ -231,10 +251,16 @@ SAME_ORIGIN_ATTACKS = """async ([bucket, key, user, stack]) => {
 
 def same_origin_page(sb) -> tuple[str, list]:
     """An HTML page that runs the attacks as soon as it loads, and their arguments."""
-    args = [sb.config.source_bucket, precious_object(sb), f"evil-{uuid.uuid4().hex[:8]}",
-            f"evil-{uuid.uuid4().hex[:8]}"]
-    html = (f"<!doctype html><title>evil</title><meta name=referrer content=no-referrer>"
-            f"<script>window.started = true; ({SAME_ORIGIN_ATTACKS})({json.dumps(args)});</script>")
+    args = [
+        sb.config.source_bucket,
+        precious_object(sb),
+        f"evil-{uuid.uuid4().hex[:8]}",
+        f"evil-{uuid.uuid4().hex[:8]}",
+    ]
+    html = (
+        f"<!doctype html><title>evil</title><meta name=referrer content=no-referrer>"
+        f"<script>window.started = true; ({SAME_ORIGIN_ATTACKS})({json.dumps(args)});</script>"
+    )
     return html, args
 
 
@@ -257,8 +283,9 @@ def test_an_html_object_on_the_endpoint_cannot_script_it(sb, page):
     html, args = same_origin_page(sb)
     bucket = f"public-site-{uuid.uuid4().hex[:8]}"
     sb.s3.create_bucket(Bucket=bucket)
-    sb.s3.put_object(Bucket=bucket, Key="index.html", Body=html.encode(), ContentType="text/html",
-                     ACL="public-read")
+    sb.s3.put_object(
+        Bucket=bucket, Key="index.html", Body=html.encode(), ContentType="text/html", ACL="public-read"
+    )
     response = page.goto(f"{sb.endpoint_url}/{bucket}/index.html")  # typed or bookmarked: served
     assert response.status == 200
     assert_page_got_nowhere(sb, page, args)
@@ -270,17 +297,38 @@ def test_an_api_response_on_the_endpoint_path_cannot_script_it(sb, page):
     from helpers.waiting import eventually
 
     html, args = same_origin_page(sb)
-    code = (f"def handler(event, context):\n    return {{'statusCode': 200, "
-            f"'headers': {{'Content-Type': 'text/html'}}, 'body': {html!r}}}\n")
+    code = (
+        f"def handler(event, context):\n    return {{'statusCode': 200, "
+        f"'headers': {{'Content-Type': 'text/html'}}, 'body': {html!r}}}\n"
+    )
     name = f"site-{uuid.uuid4().hex[:8]}"
     cloudformation = sb.client("cloudformation")
-    cloudformation.create_stack(StackName=name, Capabilities=["CAPABILITY_IAM"], TemplateBody=json.dumps({
-        "Transform": "AWS::Serverless-2016-10-31",
-        "Resources": {"Site": {"Type": "AWS::Serverless::Function", "Properties": {
-            "Runtime": "python3.12", "Handler": "index.handler", "InlineCode": code,
-            "Events": {"Api": {"Type": "HttpApi"}}}}}}))
-    eventually(lambda: cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"],
-               lambda status: status == "CREATE_COMPLETE", what="the site's stack", timeout=60)
+    cloudformation.create_stack(
+        StackName=name,
+        Capabilities=["CAPABILITY_IAM"],
+        TemplateBody=json.dumps(
+            {
+                "Transform": "AWS::Serverless-2016-10-31",
+                "Resources": {
+                    "Site": {
+                        "Type": "AWS::Serverless::Function",
+                        "Properties": {
+                            "Runtime": "python3.12",
+                            "Handler": "index.handler",
+                            "InlineCode": code,
+                            "Events": {"Api": {"Type": "HttpApi"}},
+                        },
+                    }
+                },
+            }
+        ),
+    )
+    eventually(
+        lambda: cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"],
+        lambda status: status == "CREATE_COMPLETE",
+        what="the site's stack",
+        timeout=60,
+    )
     resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
     api_id = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ApiGatewayV2::Api")
     response = page.goto(f"{sb.endpoint_url}/_aws/execute-api/{api_id}/")

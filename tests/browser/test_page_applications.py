@@ -3,6 +3,7 @@
 triggers and the stack's Outputs, AWS's URLs made local and clickable; and a template function's
 invocation detail with its own log group's lines. Pure units, /api/applications through Flask's test client
 over real sandboxes, and the Configuration tab in headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from helpers.browser import launched_chromium, new_page
 from helpers.paths import PROJECT_ROOT, SAM_APPS, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
-from helpers.browser import launched_chromium, new_page
 from web.app import create_app
 from web.applications import application_view, link
 
@@ -26,21 +27,48 @@ HOSTILE_OUTPUTS = {"Script": "javascript:alert(document.domain)", "Markup": "<im
 
 # -- pure ------------------------------------------------------------------------------------------------
 def test_only_http_urls_become_links():
-    assert link("http://abc.execute-api.localhost:4566/Prod/hello/") == "http://abc.execute-api.localhost:4566/Prod/hello/"
+    assert (
+        link("http://abc.execute-api.localhost:4566/Prod/hello/")
+        == "http://abc.execute-api.localhost:4566/Prod/hello/"
+    )
     assert link("HTTPS://example.com/x") == "HTTPS://example.com/x"
-    for value in ("javascript:alert(1)", "data:text/html,<script>", "arn:aws:lambda:us-east-1:1:function:f",
-                  "http://a b", 'http://x/"onmouseover=alert(1)', "", None, ["http://x"], 42):
+    for value in (
+        "javascript:alert(1)",
+        "data:text/html,<script>",
+        "arn:aws:lambda:us-east-1:1:function:f",
+        "http://a b",
+        'http://x/"onmouseover=alert(1)',
+        "",
+        None,
+        ["http://x"],
+        42,
+    ):
         assert link(value) is None, value
 
 
 def test_an_application_is_made_json_safe_with_its_links_marked():
-    view = application_view({
-        "name": "app", "template": PROJECT_ROOT / "template.yaml", "created_at": 0.0,
-        "functions": [{"name": "f", "triggers": [{"type": "Api", "urls": ["http://a.execute-api.localhost:1/", "ftp://x"]}]}],
-        "outputs": [{"key": "Url", "value": "http://a.execute-api.localhost:1/Prod/"}, {"key": "Js", "value": "javascript:x"},
-                    {"key": "List", "value": ["a", "b"]}],
-    })
-    assert view["template"] == str(PROJECT_ROOT / "template.yaml") and view["created"] == "1970-01-01T00:00:00+00:00"
+    view = application_view(
+        {
+            "name": "app",
+            "template": PROJECT_ROOT / "template.yaml",
+            "created_at": 0.0,
+            "functions": [
+                {
+                    "name": "f",
+                    "triggers": [{"type": "Api", "urls": ["http://a.execute-api.localhost:1/", "ftp://x"]}],
+                }
+            ],
+            "outputs": [
+                {"key": "Url", "value": "http://a.execute-api.localhost:1/Prod/"},
+                {"key": "Js", "value": "javascript:x"},
+                {"key": "List", "value": ["a", "b"]},
+            ],
+        }
+    )
+    assert (
+        view["template"] == str(PROJECT_ROOT / "template.yaml")
+        and view["created"] == "1970-01-01T00:00:00+00:00"
+    )
     assert [o["url"] for o in view["outputs"]] == ["http://a.execute-api.localhost:1/Prod/", None, None]
     assert view["functions"][0]["triggers"][0]["urls"] == ["http://a.execute-api.localhost:1/"]
     json.dumps(view)
@@ -82,7 +110,9 @@ def function_row(page, stack: str, name: str):
 
 
 def output_cell(page, stack: str, key: str):
-    return page.locator(f'#applications article.app[data-stack="{stack}"] tr[data-output="{key}"] td.app-value')
+    return page.locator(
+        f'#applications article.app[data-stack="{stack}"] tr[data-output="{key}"] td.app-value'
+    )
 
 
 # -- a sandbox no template made anything in (first: one sandbox runs in a process at a time) --------------
@@ -119,13 +149,16 @@ class TestWithoutATemplate:
 def hostile_template(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile-outputs")
     outputs = "".join(f"  {key}:\n    Value: {json.dumps(value)}\n" for key, value in HOSTILE_OUTPUTS.items())
-    (folder / "template.yaml").write_text(textwrap.dedent("""\
+    (folder / "template.yaml").write_text(
+        textwrap.dedent("""\
         AWSTemplateFormatVersion: "2010-09-09"
         Resources:
           Notes:
             Type: AWS::SQS::Queue
         Outputs:
-        """) + outputs)
+        """)
+        + outputs
+    )
     return folder / "template.yaml"
 
 
@@ -137,8 +170,10 @@ def sb(hostile_template):
     from sandbox.core import Sandbox
     from sandbox.sam import TemplateStack
 
-    sandbox = Sandbox(SandboxConfig(port=0, web_port=None),
-                      startup_stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml", stack_name="main")).start()
+    sandbox = Sandbox(
+        SandboxConfig(port=0, web_port=None),
+        startup_stack=TemplateStack.from_file(PROJECT_ROOT / "template.yaml", stack_name="main"),
+    ).start()
     try:
         sandbox.template_stacks.deploy(APPS / "hello-world" / "template.yaml", "sam-app")
         sandbox.template_stacks.deploy(hostile_template, "hostile-outputs")
@@ -166,13 +201,16 @@ def test_each_stack_comes_with_its_functions_their_triggers_and_its_local_output
     assert outputs["SourceBucket"]["url"] is None and outputs["SourceBucket"]["value"] == SOURCE
 
     [hello] = stacks["sam-app"]["functions"]
-    assert hello["logical_id"] == "HelloWorldFunction" and hello["name"].startswith("sam-app-HelloWorldFunction-")
+    assert hello["logical_id"] == "HelloWorldFunction" and hello["name"].startswith(
+        "sam-app-HelloWorldFunction-"
+    )
     [api] = hello["triggers"]
     assert api["type"] == "Api" and api["route"] == "GET /hello"
     assert any(url.endswith("/Prod/hello") for url in api["urls"])
     hostile = {o["key"]: o for o in stacks["hostile-outputs"]["outputs"]}
     assert {key: (o["value"], o["url"]) for key, o in hostile.items()} == {
-        key: (value, None) for key, value in HOSTILE_OUTPUTS.items()}
+        key: (value, None) for key, value in HOSTILE_OUTPUTS.items()
+    }
 
 
 def test_the_route_answers_only_at_the_pages_own_host_and_changes_nothing(sb):
@@ -202,7 +240,11 @@ def test_configuration_tab_groups_each_application_with_its_functions_triggers_a
         page.goto(server.url + "#configuration")
         apps = page.locator("#applications article.app")
         apps.nth(2).wait_for()
-        assert [apps.nth(i).get_attribute("data-stack") for i in range(apps.count())] == ["main", "sam-app", "hostile-outputs"]
+        assert [apps.nth(i).get_attribute("data-stack") for i in range(apps.count())] == [
+            "main",
+            "sam-app",
+            "hostile-outputs",
+        ]
         assert page.locator("#applications-empty").is_hidden()
         main = page.locator('#applications article.app[data-stack="main"]')
         assert "template.yaml" in main.locator(".app-facts").inner_text()
@@ -223,10 +265,14 @@ def test_configuration_tab_groups_each_application_with_its_functions_triggers_a
         api.close()
 
         hello = sb.template_stacks.get("sam-app")
-        route = function_row(page, "sam-app", hello.resource("HelloWorldFunction").physical_id).locator(".trigger-list li")
+        route = function_row(page, "sam-app", hello.resource("HelloWorldFunction").physical_id).locator(
+            ".trigger-list li"
+        )
         assert "REST API" in route.inner_text() and "GET /hello" in route.inner_text()
         assert route.locator("a").count() == 2  # the Prod and Stage stages' URLs
-        assert output_cell(page, "sam-app", "HelloWorldApi").locator("a").get_attribute("href") == hello.output("HelloWorldApi")
+        assert output_cell(page, "sam-app", "HelloWorldApi").locator("a").get_attribute(
+            "href"
+        ) == hello.output("HelloWorldApi")
 
         for key, value in HOSTILE_OUTPUTS.items():  # shown as the text they are, never followed or parsed
             cell = output_cell(page, "hostile-outputs", key)

@@ -2,6 +2,7 @@
 START ... END, REPORT lines of the invocations that made it - every attempt, a rejected image's ERROR line,
 a redrive - read when the pair is opened and never for the list. Pure units, the route through Flask's
 test client over a real sandbox, and the page in headless Chromium."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
+from helpers.browser import launched_chromium, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
-from helpers.browser import launched_chromium, new_page
 from helpers.waiting import wait_for_record
 from sandbox.lambda_.invocation import InvocationRecord
 from web.app import create_app
@@ -26,9 +27,18 @@ BROKEN_SETTING = {"RESIZE_SCALE": "2"}  # refused by the handler at INIT: every 
 
 # -- which invocations make a pair -----------------------------------------------------------------------
 def _record(request_id, key, attempt=1, trigger="s3", event_name="ObjectCreated:Put"):
-    event = {"Records": [{"eventName": event_name, "s3": {"bucket": {"name": SOURCE}, "object": {"key": key}}}]}
-    return InvocationRecord(request_id=request_id, function_name="ImageResizeLambda", event=event, attempt=attempt,
-                            trigger=trigger, source="aws:s3", subject={"bucket": SOURCE, "key": key})
+    event = {
+        "Records": [{"eventName": event_name, "s3": {"bucket": {"name": SOURCE}, "object": {"key": key}}}]
+    }
+    return InvocationRecord(
+        request_id=request_id,
+        function_name="ImageResizeLambda",
+        event=event,
+        attempt=attempt,
+        trigger=trigger,
+        source="aws:s3",
+        subject={"bucket": SOURCE, "key": key},
+    )
 
 
 def test_a_pair_is_made_by_its_newest_upload_its_retries_and_what_was_invoked_about_it_since():
@@ -108,7 +118,9 @@ def test_a_resized_pairs_lines_run_from_start_to_report_as_in_cloudwatch(sb, cli
     assert own[0]["message"].startswith(f"START RequestId: {record.request_id}")
     assert [line["platform"] for line in own[-2:]] == ["END", "REPORT"]
     assert "Billed Duration" in own[-1]["message"]
-    assert any("pair lines.jpg" in line["message"] for line in own if not line["platform"])  # the handler's own
+    assert any(
+        "pair lines.jpg" in line["message"] for line in own if not line["platform"]
+    )  # the handler's own
     # the same lines, INIT phase included, as the Invocations tab's detail of that attempt
     detail = client.get(f"/api/invocations/{record.request_id}/1").get_json()
     assert attempt["logs"] == detail["logs"]
@@ -120,7 +132,9 @@ def test_a_rejected_image_shows_its_error_line(sb, client):
     sb.wait_for_key("not a picture.jpg", timeout=60)
     [attempt] = pair(client, "not a picture.jpg")["attempts"]
     errors = [line for line in attempt["logs"] if line["kind"] == "error"]
-    assert errors and "not a picture.jpg" in errors[0]["message"] and errors[0]["message"].startswith("[ERROR]")
+    assert (
+        errors and "not a picture.jpg" in errors[0]["message"] and errors[0]["message"].startswith("[ERROR]")
+    )
     assert platforms(attempt)[-1] == "REPORT"
 
 
@@ -128,20 +142,27 @@ def test_every_attempt_has_its_own_lines_and_a_redrive_follows_them(sb, client):
     sb.update_function_configuration(environment=BROKEN_SETTING)
     try:
         sb.s3.put_object(Bucket=SOURCE, Key="retried.jpg", Body=jpeg())
-        failed = wait_for_record(sb, lambda r: r.subject.get("key") == "retried.jpg" and r.status == "dead-lettered",
-                                 what="retried.jpg's event to fail every attempt")
+        failed = wait_for_record(
+            sb,
+            lambda r: r.subject.get("key") == "retried.jpg" and r.status == "dead-lettered",
+            what="retried.jpg's event to fail every attempt",
+        )
     finally:
         sb.update_function_configuration(environment={})
     attempts = pair(client, "retried.jpg")["attempts"]
-    assert [(a["attempt"], a["retry"], a["request_id"]) for a in attempts] == [(1, 0, failed.request_id),
-                                                                               (2, 1, failed.request_id)]
+    assert [(a["attempt"], a["retry"], a["request_id"]) for a in attempts] == [
+        (1, 0, failed.request_id),
+        (2, 1, failed.request_id),
+    ]
     assert attempts[0]["status"] == "error" and attempts[0]["will_retry"]
     assert attempts[1]["status"] == "dead-lettered" and not attempts[1]["will_retry"]
     for attempt in attempts:
         assert "RESIZE_SCALE" in attempt["error_message"]
         # each attempt its own environment (INIT failed: it was discarded) and its own START ... REPORT
         assert platforms(attempt) == ["INIT_START", "INIT_REPORT", "START", "END", "REPORT"]
-        assert "Status: error" in next(line["message"] for line in attempt["logs"] if line["platform"] == "INIT_REPORT")
+        assert "Status: error" in next(
+            line["message"] for line in attempt["logs"] if line["platform"] == "INIT_REPORT"
+        )
     assert attempts[0]["log_stream"] != attempts[1]["log_stream"]
 
     letter = next(m for m in sb.dead_letters() if m["request_id"] == failed.request_id)
@@ -149,20 +170,31 @@ def test_every_attempt_has_its_own_lines_and_a_redrive_follows_them(sb, client):
     wait_for_record(sb, lambda r: r.id == redriven.id and r.final, what="the redriven event to run")
     after = pair(client, "retried.jpg")["attempts"]
     assert after[:2] == attempts
-    assert (after[2]["trigger"], after[2]["status"], after[2]["request_id"]) == ("redrive", "success", redriven.request_id)
+    assert (after[2]["trigger"], after[2]["status"], after[2]["request_id"]) == (
+        "redrive",
+        "success",
+        redriven.request_id,
+    )
     assert "START" in platforms(after[2]) and platforms(after[2])[-1] == "REPORT"
 
 
 def test_an_object_never_invoked_has_no_lines_and_the_route_wants_a_key(client):
-    assert pair(client, "never uploaded.jpg") == {"bucket": SOURCE, "key": "never uploaded.jpg", "attempts": [],
-                                                  "attempts_left_out": 0, "source_object": None,
-                                                  "resized_object": None}
+    assert pair(client, "never uploaded.jpg") == {
+        "bucket": SOURCE,
+        "key": "never uploaded.jpg",
+        "attempts": [],
+        "attempts_left_out": 0,
+        "source_object": None,
+        "resized_object": None,
+    }
     missing = client.get("/api/gallery/logs")
     assert missing.status_code == 400 and "key" in missing.get_json()["error"]
 
 
 def test_the_pair_route_answers_only_at_the_pages_own_host(client):
-    response = client.get("/api/gallery/logs", query_string={"key": "x.jpg"}, headers={"Host": f"evil.example:{PORT}"})
+    response = client.get(
+        "/api/gallery/logs", query_string={"key": "x.jpg"}, headers={"Host": f"evil.example:{PORT}"}
+    )
     assert response.status_code == 400 and "DNS-rebinding" in response.get_json()["error"]
 
 
@@ -190,7 +222,9 @@ def server(sb):
 def page(browser, server):
     page = new_page(browser)
     page.pair_reads = []
-    page.on("request", lambda request: "/api/gallery/logs" in request.url and page.pair_reads.append(request.url))
+    page.on(
+        "request", lambda request: "/api/gallery/logs" in request.url and page.pair_reads.append(request.url)
+    )
     yield page
     page.context.close()
 
@@ -201,7 +235,6 @@ def card(page, key: str):
 
 def open_attempts(page):
     return page.locator("#pair-dialog #pair-attempts section.attempt")
-
 
 
 @pytest.mark.browser
@@ -223,13 +256,17 @@ def test_an_opened_pair_shows_its_start_to_report_lines_beside_the_two_images(sb
     assert "Billed Duration" in report.inner_text()
     assert lines.filter(has_text=f"START RequestId: {record.request_id}").count() == 1
     assert lines.filter(has_text=f"END RequestId: {record.request_id}").count() == 1
-    page.wait_for_function("() => document.querySelector('#pair-resized').naturalWidth === 800"
-                           " && document.querySelector('#pair-source').naturalWidth === 1600")
+    page.wait_for_function(
+        "() => document.querySelector('#pair-resized').naturalWidth === 800"
+        " && document.querySelector('#pair-source').naturalWidth === 1600"
+    )
     # under the two images and their five stages, scrolling on its own (the projector layout)
     images = page.locator("#pair-dialog .pair-images").bounding_box()
     stages = page.locator("#pair-stages .timeline").bounding_box()
     logs = page.locator("#pair-logs").bounding_box()
-    assert stages["y"] >= images["y"] + images["height"] - 1 and logs["y"] >= stages["y"] + stages["height"] - 1
+    assert (
+        stages["y"] >= images["y"] + images["height"] - 1 and logs["y"] >= stages["y"] + stages["height"] - 1
+    )
     assert open_attempts(page).count() == 1 and "attempt 1" in open_attempts(page).locator("h4").inner_text()
     assert page.pair_reads and all("key=side%20by%20side.jpg" in url for url in page.pair_reads)
     (TEST_OUTPUT / "web").mkdir(parents=True, exist_ok=True)
@@ -276,8 +313,11 @@ def test_retries_appear_in_the_open_pair_as_they_happen(sb, server, page):
         card(page, "retried live.jpg").locator("button.pair").click()
         last = open_attempts(page).nth(1)
         last.locator(".badge", has_text="dead-lettered").wait_for()  # read again as the pair changed
-        wait_for_record(sb, lambda r: r.subject.get("key") == "retried live.jpg" and r.status == "dead-lettered",
-                        what="the event to fail both attempts")
+        wait_for_record(
+            sb,
+            lambda r: r.subject.get("key") == "retried live.jpg" and r.status == "dead-lettered",
+            what="the event to fail both attempts",
+        )
     finally:
         sb.update_function_configuration(environment={})
     assert open_attempts(page).count() == 2

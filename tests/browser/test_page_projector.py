@@ -4,6 +4,7 @@ first-class (Function and Trigger columns, every log group, the Functions list),
 S3, the cost projected at the configured memory only). Real sandbox, real WebServer, headless Chromium;
 screenshots in test-output/projector/. The routes through Flask's test client: local-only, escaped data.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ import urllib.request
 
 import pytest
 
+from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
-from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
 from helpers.waiting import wait_for_record
 from sandbox.guide.example_setups import set_up
 from sandbox.lambda_.invocation import InvocationRecord
@@ -29,18 +30,35 @@ QUEUE_FUNCTION = "ImageResizeQueueLambda"
 
 # -- the stages, as units -------------------------------------------------------------------------------
 def _record(**fields):
-    base = dict(request_id="r-1", function_name="ImageResizeLambda", event={}, trigger="s3", source="aws:s3",
-                detected_at=100.0, allocated_at=100.5, started_at=100.5, finished_at=100.6, logged_at=100.61,
-                responded_at=100.62, duration_ms=100.0, billed_duration_ms=100, status="success")
+    base = dict(
+        request_id="r-1",
+        function_name="ImageResizeLambda",
+        event={},
+        trigger="s3",
+        source="aws:s3",
+        detected_at=100.0,
+        allocated_at=100.5,
+        started_at=100.5,
+        finished_at=100.6,
+        logged_at=100.61,
+        responded_at=100.62,
+        duration_ms=100.0,
+        billed_duration_ms=100,
+        status="success",
+    )
     base.update(fields)
     return InvocationRecord(**base)
 
 
 def test_the_five_stages_say_whether_a_cold_start_or_a_warm_environment_ran_it():
     cold = guide_stages(_record(cold_start=True, init_duration_ms=400.0, environment_id="e1"), 2)
-    assert [s["stage"] for s in cold] == ["Event occurs", "Event detected",
-                                          "Lambda invoked in an execution environment", "Code runs",
-                                          "Response / result"]
+    assert [s["stage"] for s in cold] == [
+        "Event occurs",
+        "Event detected",
+        "Lambda invoked in an execution environment",
+        "Code runs",
+        "Response / result",
+    ]
     assert cold[2]["ms"] == 400.0 and cold[2]["note"] == "Cold start: new environment e1, INIT 400 ms."
     assert cold[1]["ms"] == 100.0  # 500 ms from detection to the environment, 400 of them INIT
     warm = guide_stages(_record(cold_start=False, environment_id="e7"), 2)
@@ -128,8 +146,11 @@ def examples(sb):
     url = f"{sb.endpoint_url}/_aws/execute-api/{api_id}/images"
     with urllib.request.urlopen(url, timeout=60) as response:
         assert response.status == 200
-    queued = wait_for_record(sb, lambda r: r.function_name == QUEUE_FUNCTION and r.final
-                             and r.status == "success", what="the queued image to be resized through SQS")
+    queued = wait_for_record(
+        sb,
+        lambda r: r.function_name == QUEUE_FUNCTION and r.final and r.status == "success",
+        what="the queued image to be resized through SQS",
+    )
     api = wait_for_record(sb, lambda r: r.function_name == API_FUNCTION and r.final, what="the API request")
     return {"queued": queued, "api": api}
 
@@ -155,26 +176,37 @@ def test_a_fresh_sandbox_shows_an_empty_state_on_every_tab(page, server, shots):
 
 # -- the pair view ------------------------------------------------------------------------------------------
 def within(box, viewport) -> bool:
-    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5
-            and box["y"] + box["height"] <= viewport["height"] + 0.5)
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= viewport["width"] + 0.5
+        and box["y"] + box["height"] <= viewport["height"] + 0.5
+    )
 
 
 def shown_size(page, selector: str) -> tuple[float, float]:
     """The size the image's pixels take on screen (object-fit: contain inside its box)."""
-    return tuple(page.eval_on_selector(selector, """img => {
+    return tuple(
+        page.eval_on_selector(
+            selector,
+            """img => {
         const box = img.getBoundingClientRect();
         const fit = getComputedStyle(img).objectFit === "contain"
             ? Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight) : 1;
         return [img.naturalWidth * fit, img.naturalHeight * fit];
-    }"""))
+    }""",
+        )
+    )
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("viewport", [PROJECTOR, {"width": 1024, "height": 768}],
-                         ids=["1280x720", "1024x768"])
-def test_the_pair_view_shows_both_images_whole_and_the_five_stages_without_scrolling(sb, page, server, shots,
-                                                                                      viewport):
+@pytest.mark.parametrize(
+    "viewport", [PROJECTOR, {"width": 1024, "height": 768}], ids=["1280x720", "1024x768"]
+)
+def test_the_pair_view_shows_both_images_whole_and_the_five_stages_without_scrolling(
+    sb, page, server, shots, viewport
+):
     key = "projector.jpg"
     if not any(r.subject.get("key") == key for r in sb.records.all()):
         sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, key)
@@ -182,8 +214,10 @@ def test_the_pair_view_shows_both_images_whole_and_the_five_stages_without_scrol
     page.set_viewport_size(viewport)
     page.goto(server.url)
     page.locator(f'article.card[data-key="{key}"] button.pair').click()
-    page.wait_for_function("() => document.querySelector('#pair-resized').naturalWidth === 800"
-                           " && document.querySelector('#pair-source').naturalWidth === 1600")
+    page.wait_for_function(
+        "() => document.querySelector('#pair-resized').naturalWidth === 800"
+        " && document.querySelector('#pair-source').naturalWidth === 1600"
+    )
     steps = page.locator("#pair-stages .timeline .step")
     steps.first.wait_for()
     assert steps.count() == 5
@@ -204,10 +238,15 @@ def test_the_pair_view_shows_both_images_whole_and_the_five_stages_without_scrol
     lines = page.locator("#pair-attempts .log-view > .log-line")
     lines.filter(has_text=f"REPORT RequestId: {record.request_id}").wait_for()
     assert lines.filter(has_text=f"START RequestId: {record.request_id}").is_visible()
-    assert page.locator("#pair-attempts .log-line.platform-init_start").count() == 0 or \
-        not page.locator("#pair-attempts .log-line.platform-init_start").first.is_visible()
-    assert not page.locator("#pair-attempts .log-line", has_text="Found credentials").first.is_visible() \
-        if page.locator("#pair-attempts .log-line", has_text="Found credentials").count() else True
+    assert (
+        page.locator("#pair-attempts .log-line.platform-init_start").count() == 0
+        or not page.locator("#pair-attempts .log-line.platform-init_start").first.is_visible()
+    )
+    assert (
+        not page.locator("#pair-attempts .log-line", has_text="Found credentials").first.is_visible()
+        if page.locator("#pair-attempts .log-line", has_text="Found credentials").count()
+        else True
+    )
     page.screenshot(path=str(shots / f"pair-{viewport['width']}x{viewport['height']}.png"))
     # 100 %: the images at their own size (each frame scrolls)
     page.locator("#pair-zoom").click()
@@ -230,8 +269,9 @@ def test_presenter_setting_enlarges_the_type_and_is_remembered(page, server, sho
 # -- every function and trigger -----------------------------------------------------------------------------
 @pytest.mark.browser
 @pytest.mark.slow
-def test_invocations_name_the_function_and_the_trigger_of_sqs_and_api_invocations(examples, page, server,
-                                                                                   shots):
+def test_invocations_name_the_function_and_the_trigger_of_sqs_and_api_invocations(
+    examples, page, server, shots
+):
     page.goto(server.url + "#invocations")
     queued = page.locator(f'#invocations-body tr.row[data-request-id="{examples["queued"].request_id}"]')
     api = page.locator(f'#invocations-body tr.row[data-request-id="{examples["api"].request_id}"]')
@@ -287,8 +327,9 @@ def test_a_sandbox_with_several_functions_opens_on_their_list(examples, page, se
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_configuration_lists_every_functions_environments_and_says_the_cpu_share_plainly(examples, page,
-                                                                                          server, shots):
+def test_configuration_lists_every_functions_environments_and_says_the_cpu_share_plainly(
+    examples, page, server, shots
+):
     page.goto(server.url + "#configuration")
     page.locator("#cfg-environments td.fn-cell", has_text=QUEUE_FUNCTION).first.wait_for()
     hint = page.locator("#cfg-cpu-hint").inner_text()
@@ -306,8 +347,9 @@ def test_a_hostile_key_is_text_in_the_pair_view_and_the_invocations(sb, page, se
     sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, HOSTILE_KEY)
     sb.wait_for_key(HOSTILE_KEY, timeout=60)
     page.goto(server.url + "#gallery")
-    page.locator("article.card").filter(has=page.get_by_role("heading", name=HOSTILE_KEY, exact=True)) \
-        .locator("button.pair").click()
+    page.locator("article.card").filter(
+        has=page.get_by_role("heading", name=HOSTILE_KEY, exact=True)
+    ).locator("button.pair").click()
     page.locator("#pair-stages .timeline .step").first.wait_for()
     assert page.locator("#pair-title").inner_text() == HOSTILE_KEY
     assert HOSTILE_KEY in page.locator("#pair-stages").inner_text()
@@ -318,9 +360,14 @@ def test_a_hostile_key_is_text_in_the_pair_view_and_the_invocations(sb, page, se
     assert page.locator("#invocations-body img").count() == 0
 
 
-NEW_ROUTES = ["/api/functions", "/api/logs/groups", "/api/logs/events?group=/aws/lambda/ImageResizeLambda",
-              "/api/logs/streams?group=/aws/lambda/ImageResizeLambda", "/api/cost?function=ImageResizeLambda",
-              "/api/environments"]
+NEW_ROUTES = [
+    "/api/functions",
+    "/api/logs/groups",
+    "/api/logs/events?group=/aws/lambda/ImageResizeLambda",
+    "/api/logs/streams?group=/aws/lambda/ImageResizeLambda",
+    "/api/cost?function=ImageResizeLambda",
+    "/api/environments",
+]
 
 
 @pytest.mark.parametrize("route", NEW_ROUTES)

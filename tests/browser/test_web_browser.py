@@ -4,6 +4,7 @@ WebServer on a free port. Screenshots go to test-output/web/.
 Skipped when /usr/bin/chromium is missing, unless SANDBOX_REQUIRE_BROWSER=1 (CI), which makes that a
 failure.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,12 +15,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers.browser import HOSTILE_KEY, WAIT_MS, launched_chromium, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import settle
-from helpers.browser import HOSTILE_KEY, launched_chromium, new_page, WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -63,7 +65,10 @@ def card_image_loaded(page, key: str, css_class: str, width: int) -> None:
             const card = [...document.querySelectorAll("article.card")].find(c => c.dataset.key === key);
             const img = card && card.querySelector("img." + cls);
             return Boolean(img && img.complete && img.naturalWidth === width);
-        }""", arg=[key, css_class, width], timeout=WAIT_MS)
+        }""",
+        arg=[key, css_class, width],
+        timeout=WAIT_MS,
+    )
 
 
 def card(page, key: str):
@@ -86,7 +91,9 @@ def test_uploaded_image_renders_beside_its_resized_copy_and_report_reaches_the_l
     page.screenshot(path=str(shots / "gallery.png"))
 
     page.click('.tabs [data-tab="logs"]')
-    report = page.locator("#log-view .log-line.platform-report", has_text=f"REPORT RequestId: {record.request_id}")
+    report = page.locator(
+        "#log-view .log-line.platform-report", has_text=f"REPORT RequestId: {record.request_id}"
+    )
     report.wait_for()
     assert "Billed Duration" in report.inner_text()
     page.screenshot(path=str(shots / "logs.png"))
@@ -109,12 +116,15 @@ def test_several_dropped_files_are_uploaded_with_progress_and_resized(sb, server
         Image.new("RGB", size, (40, 160, 90)).save(buffer, "PNG")
         payload.append([name, list(buffer.getvalue())])
     # What the browser does when files are dropped on the zone: a drop event carrying them.
-    page.evaluate("""(files) => {
+    page.evaluate(
+        """(files) => {
         const data = new DataTransfer();
         for (const [name, bytes] of files) data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
         document.querySelector("#dropzone").dispatchEvent(
             new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
-    }""", payload)
+    }""",
+        payload,
+    )
     for name, (width, _) in files.items():
         card_image_loaded(page, name, "resized-img", width // 2)
         row = page.locator("#upload-list li", has_text=name)
@@ -159,7 +169,12 @@ def test_saving_memory_in_the_configuration_tab_changes_the_function(sb, server,
     page.goto(server.url + "#configuration")
     memory = page.locator("#cfg-memory")
     page.wait_for_function("() => document.querySelector('#cfg-memory').value === '128'")
-    assert page.locator("#cfg-settings tr", has_text="RESIZE_SCALE").locator("input").get_attribute("placeholder") == "0.5"
+    assert (
+        page.locator("#cfg-settings tr", has_text="RESIZE_SCALE")
+        .locator("input")
+        .get_attribute("placeholder")
+        == "0.5"
+    )
     try:
         memory.fill("256")
         page.select_option("#cfg-env-OUTPUT_FORMAT", "PNG")
@@ -192,21 +207,31 @@ def test_a_page_open_through_a_burst_shows_every_image_without_a_reload(sb, serv
     Image.new("RGB", (80, 60), (90, 60, 160)).save(buffer, "JPEG")
     keys = [f"class/{i:03d}.jpg" for i in range(BURST)]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda key: sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key,
-                                                   Body=buffer.getvalue()), keys))
+        list(
+            pool.map(
+                lambda key: sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=buffer.getvalue()),
+                keys,
+            )
+        )
     settle(sb)
     outputs = {}
     for record in sb.invocations():
-        for result in json.loads(record.result["body"]).get("results", []) if record.status == "success" else []:
+        for result in (
+            json.loads(record.result["body"]).get("results", []) if record.status == "success" else []
+        ):
             if result["key"].startswith("class/"):
                 outputs[result["key"]] = result["outputKey"]
     assert set(outputs) == set(keys)
     # The newest cards arrived on their own; the older ones are read as the reader scrolls down.
-    page.wait_for_function("""(n) => {
+    page.wait_for_function(
+        """(n) => {
         window.scrollTo(0, document.body.scrollHeight);
         return [...document.querySelectorAll("article.card.status-done")]
             .filter(c => c.dataset.key.startsWith("class/")).length === n;
-    }""", arg=BURST, polling=200)
+    }""",
+        arg=BURST,
+        polling=200,
+    )
     shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll("article.card")]
         .filter(c => c.dataset.key.startsWith("class/"))
         .map(c => [c.dataset.key, [c.querySelector(".caption-resized").title,
@@ -218,7 +243,8 @@ def test_a_page_open_through_a_burst_shows_every_image_without_a_reload(sb, serv
     assert not [url for url in requests if "/api/state" in url]  # nothing polls
     # Back at the top, the thumbnails on screen are the resized images.
     page.evaluate("() => window.scrollTo(0, 0)")
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const onScreen = [...document.querySelectorAll("article.card")].filter(c => {
             const box = c.getBoundingClientRect();
             return box.bottom > 0 && box.top < window.innerHeight;
@@ -227,11 +253,15 @@ def test_a_page_open_through_a_burst_shows_every_image_without_a_reload(sb, serv
             const img = c.querySelector("img.resized-img");
             return img && img.complete && img.naturalWidth === 40;
         });
-    }""", polling=200)
+    }""",
+        polling=200,
+    )
     assert page.errors == []
 
 
-def test_tabs_of_one_browser_share_one_change_feed_and_a_tab_without_workers_opens_its_own(browser, sb, server):
+def test_tabs_of_one_browser_share_one_change_feed_and_a_tab_without_workers_opens_its_own(
+    browser, sb, server
+):
     streams = server.app.extensions["sandbox_web_streams"]
     context = browser.new_context()
     try:
@@ -270,7 +300,10 @@ def test_cost_tab_projects_a_month_from_warm_invocations_with_a_cold_share_the_r
     assert "Init Duration measured here" in page.locator("#cost-init").inner_text()
     before = price.inner_text()
     page.fill("#cost-cold", "50")
-    page.wait_for_function("(before) => document.querySelector('#cost-projection .stat:nth-child(4) .stat-value')"
-                           ".textContent !== before", arg=before)
+    page.wait_for_function(
+        "(before) => document.querySelector('#cost-projection .stat:nth-child(4) .stat-value')"
+        ".textContent !== before",
+        arg=before,
+    )
     assert "50.00 %" in page.locator("#cost-projection").inner_text()
     assert page.errors == []

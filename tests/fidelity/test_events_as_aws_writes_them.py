@@ -23,8 +23,18 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser import models as pt
 
+from helpers.event_shapes import (
+    APIGW_FORMATS,
+    FORMATS,
+    KNOWN,
+    PENDING,
+    SQS_FORMATS,
+    check_formats,
+    compare,
+    pending_of,
+    reference,
+)
 from helpers.paths import HANDLERS
-from helpers.event_shapes import APIGW_FORMATS, check_formats, compare, FORMATS, KNOWN, PENDING, pending_of, reference, SQS_FORMATS
 from helpers.waiting import eventually, wait_for_record
 
 pytestmark = pytest.mark.slow  # one sandbox for the module; the first look at each kind takes seconds

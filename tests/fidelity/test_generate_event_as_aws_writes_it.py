@@ -9,8 +9,7 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parser import models as pt
 
-from helpers.event_shapes import check_formats, compare, reference
-from helpers.event_shapes import APIGW_FORMATS, pending_of, SQS_FORMATS
+from helpers.event_shapes import APIGW_FORMATS, SQS_FORMATS, check_formats, compare, pending_of, reference
 
 S3_FORMATS = {
     "eventTime": "iso-ms-z",
@@ -152,14 +151,18 @@ def http_v2(event):
 def lambda_url(event):
     pt.LambdaFunctionUrlModel.model_validate(event)
     # the sample's request has a browser's headers; generate-event's is curl's, without a query string
-    return compare(event, reference("lambda-url.powertools.json"), (),
-                   optional={"requestContext/authorizer", "body", "cookies", "queryStringParameters"},
-                   ) + check_formats(event, {**URL_FORMATS, "requestContext/requestId": "uuid"})
+    return compare(
+        event,
+        reference("lambda-url.powertools.json"),
+        (),
+        optional={"requestContext/authorizer", "body", "cookies", "queryStringParameters"},
+    ) + check_formats(event, {**URL_FORMATS, "requestContext/requestId": "uuid"})
 
 
 # A function URL's id is 32 characters (not an API's 10) and its accountId "anonymous" without IAM auth.
-URL_FORMATS = {k: v for k, v in APIGW_FORMATS.items()
-               if k not in ("requestContext/apiId", "requestContext/accountId")}
+URL_FORMATS = {
+    k: v for k, v in APIGW_FORMATS.items() if k not in ("requestContext/apiId", "requestContext/accountId")
+}
 CASES = {  # generate-event kind: (the sandbox's event kind whose known differences apply, checker)
     "s3-put": ("s3-put", s3_put),
     "sqs-receive-message": ("sqs-standard", sqs),
@@ -172,8 +175,7 @@ CASES = {  # generate-event kind: (the sandbox's event kind whose known differen
 
 
 # Differences of generate-event's samples found here that nobody is fixing yet: {kind: (reason, predicate)}.
-REPORTED = {
-}
+REPORTED = {}
 
 
 def problems_of(kind: str, capsys) -> tuple[list[str], list[str]]:

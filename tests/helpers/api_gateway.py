@@ -1,5 +1,6 @@
 """API Gateway in front of a test function: functions made from tests/handlers/api, HTTP and REST APIs made
 with boto3, and requests sent over HTTP to both execute-api URL forms."""
+
 from __future__ import annotations
 
 import http.client
@@ -8,7 +9,6 @@ import json
 import zipfile
 
 from helpers.paths import HANDLERS
-
 
 LAMBDA_URI = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{}/invocations"
 
@@ -25,27 +25,41 @@ def create_functions(sb) -> dict:
     lam = sb.client("lambda")
     arns = {}
     for name, timeout in (("api-test", 10), ("api-short", 1)):
-        arns[name] = lam.create_function(FunctionName=name, Runtime="python3.12", Role=sb.function.role_arn,
-                                         Handler="lambda_function.lambda_handler",
-                                         Code={"ZipFile": api_function_zip()}, Timeout=timeout)["FunctionArn"]
+        arns[name] = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=sb.function.role_arn,
+            Handler="lambda_function.lambda_handler",
+            Code={"ZipFile": api_function_zip()},
+            Timeout=timeout,
+        )["FunctionArn"]
     return arns
 
 
 def http_api(sb, function_arn, routes=("ANY /{proxy+}",), stage="$default", **options) -> str:
     """An HTTP API whose routes all target the function; options: cors, timeout_ms, payload."""
     v2 = sb.client("apigatewayv2")
-    api = v2.create_api(Name="test-http", ProtocolType="HTTP",
-                        **({"CorsConfiguration": options["cors"]} if options.get("cors") else {}))["ApiId"]
+    api = v2.create_api(
+        Name="test-http",
+        ProtocolType="HTTP",
+        **({"CorsConfiguration": options["cors"]} if options.get("cors") else {}),
+    )["ApiId"]
     integration = v2.create_integration(
-        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=function_arn,
-        PayloadFormatVersion=options.get("payload", "2.0"), TimeoutInMillis=options.get("timeout_ms", 30000))
+        ApiId=api,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion=options.get("payload", "2.0"),
+        TimeoutInMillis=options.get("timeout_ms", 30000),
+    )
     for key in routes:
         v2.create_route(ApiId=api, RouteKey=key, Target=f"integrations/{integration['IntegrationId']}")
     v2.create_stage(ApiId=api, StageName=stage, AutoDeploy=True, StageVariables={"color": "blue"})
     return api
 
 
-def rest_api(sb, function_arn, paths=("/{proxy+}",), stage="prod", method="ANY", deploy=True, **options) -> str:
+def rest_api(
+    sb, function_arn, paths=("/{proxy+}",), stage="prod", method="ANY", deploy=True, **options
+) -> str:
     """A REST API with AWS_PROXY methods on these resource paths; options: binary, timeout_ms."""
     apigw = sb.client("apigateway")
     api = apigw.create_rest_api(name="test-rest", binaryMediaTypes=list(options.get("binary", ())))["id"]
@@ -63,12 +77,20 @@ def add_resource(sb, api, path, function_arn, method="ANY", timeout_ms=29000):
     for part in [p for p in path.split("/") if p]:
         here = parent.rstrip("/") + "/" + part
         if here not in resources:
-            resources[here] = apigw.create_resource(restApiId=api, parentId=resources[parent], pathPart=part)["id"]
+            resources[here] = apigw.create_resource(restApiId=api, parentId=resources[parent], pathPart=part)[
+                "id"
+            ]
         parent = here
     apigw.put_method(restApiId=api, resourceId=resources[path], httpMethod=method, authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=resources[path], httpMethod=method, type="AWS_PROXY",
-                          integrationHttpMethod="POST", uri=LAMBDA_URI.format(function_arn),
-                          timeoutInMillis=timeout_ms)
+    apigw.put_integration(
+        restApiId=api,
+        resourceId=resources[path],
+        httpMethod=method,
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=LAMBDA_URI.format(function_arn),
+        timeoutInMillis=timeout_ms,
+    )
 
 
 class Answer:

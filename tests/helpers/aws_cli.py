@@ -1,4 +1,5 @@
 """The real AWS CLI pointed at a sandbox, as its banner says to point it."""
+
 from __future__ import annotations
 
 import os
@@ -12,6 +13,13 @@ def aws_cli(sb):
     env.pop("AWS_PROFILE", None)
 
     def run(*args, cwd=None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "awscli", *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=180)
+        return subprocess.run(
+            [sys.executable, "-m", "awscli", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
     return run

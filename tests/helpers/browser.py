@@ -2,6 +2,7 @@
 
 Skipped when /usr/bin/chromium is missing, unless SANDBOX_REQUIRE_BROWSER=1 (CI), which makes that a
 failure."""
+
 from __future__ import annotations
 
 import os
@@ -9,12 +10,19 @@ from pathlib import Path
 
 import pytest
 
-
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 HOSTILE_KEY = "<img src=x onerror=alert(1)>.jpg"
@@ -38,7 +46,9 @@ def launched_chromium(extra_args=()):
     except ImportError:
         _unavailable("the playwright package is not installed")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + list(extra_args))
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + list(extra_args)
+        )
         yield browser
         browser.close()
 

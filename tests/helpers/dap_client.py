@@ -1,4 +1,5 @@
 """A small Debug Adapter Protocol client, as an editor speaks it, for the debugging tests."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,9 @@ class DapClient:
 
     def send(self, command: str, arguments: dict | None = None) -> int:
         self._seq += 1
-        body = json.dumps({"seq": self._seq, "type": "request", "command": command,
-                           "arguments": arguments or {}}).encode()
+        body = json.dumps(
+            {"seq": self._seq, "type": "request", "command": command, "arguments": arguments or {}}
+        ).encode()
         self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         return self._seq
 
@@ -66,13 +68,22 @@ class DapClient:
 
     def attach(self, breakpoints: dict[str, list[int]]) -> dict[str, list[dict]]:
         """initialize, attach, setBreakpoints per file, configurationDone: an editor's start."""
-        self.request("initialize", {"clientID": "test", "adapterID": "debugpy", "pathFormat": "path",
-                                    "linesStartAt1": True, "columnsStartAt1": True})
+        self.request(
+            "initialize",
+            {
+                "clientID": "test",
+                "adapterID": "debugpy",
+                "pathFormat": "path",
+                "linesStartAt1": True,
+                "columnsStartAt1": True,
+            },
+        )
         self.request("attach", {"justMyCode": True})
         set_ = {}
         for path, lines in breakpoints.items():
-            set_[path] = self.request("setBreakpoints", {"source": {"path": path}, "breakpoints": [
-                {"line": n} for n in lines]})["breakpoints"]
+            set_[path] = self.request(
+                "setBreakpoints", {"source": {"path": path}, "breakpoints": [{"line": n} for n in lines]}
+            )["breakpoints"]
         self.request("configurationDone")
         return set_
 

@@ -1,5 +1,6 @@
 """The examples' README walkthroughs and `run_local.py` started as a user starts it (tests/integration/
 examples/ and the docs' commands)."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,13 @@ def walkthrough(name: str) -> list[str]:
 def started_run_local(*args: str):
     """`run_local.py ARGS` as a user starts it (on a free port, no page, no live tail): yields the
     environment of a terminal where its export lines were pasted, and its banner."""
-    process = subprocess.Popen([sys.executable, "run_local.py", "--port", "0", "--no-web", "--quiet", *args],
-                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "run_local.py", "--port", "0", "--no-web", "--quiet", *args],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         banner = []
         for line in process.stdout:
@@ -34,9 +40,16 @@ def started_run_local(*args: str):
             if line.startswith("ready in"):
                 break
         endpoint = re.search(r"local AWS endpoint : (\S+)", "".join(banner))
-        assert endpoint, "".join(banner) + process.stderr.read() if process.poll() is not None else "".join(banner)
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint.group(1), "AWS_ACCESS_KEY_ID": "test",
-               "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+        assert endpoint, (
+            "".join(banner) + process.stderr.read() if process.poll() is not None else "".join(banner)
+        )
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint.group(1),
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
         env.pop("AWS_PROFILE", None)
         yield env, "".join(banner)
     finally:

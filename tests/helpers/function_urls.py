@@ -1,4 +1,5 @@
 """Calling a function URL from a test: the URL id of a configuration, and a request to either URL form."""
+
 from __future__ import annotations
 
 import http.client

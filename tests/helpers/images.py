@@ -72,13 +72,15 @@ def jpeg_with_gps_and_xmp(width: int = 40, height: int = 30) -> bytes:
     gps[2] = (51.0, 30.0, 0.0)
     gps[3] = "W"
     gps[4] = (0.0, 7.0, 0.0)
-    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-           b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N"/>'
-           b"</rdf:RDF></x:xmpmeta>")
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
     return encode(card_image(width, height), "JPEG", exif=exif.tobytes(), xmp=xmp, comment=b"secret place")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def srgb_icc() -> bytes:
     """An sRGB profile (cached: LittleCMS stamps the creation time into it)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -87,8 +89,14 @@ def srgb_icc() -> bytes:
 def png_header_only(width: int, height: int, colour_type: int = 6, bit_depth: int = 8) -> bytes:
     """A PNG with a valid IHDR declaring ``width x height`` and no pixel data at all: anything that
     tried to decode it would fail, so a clean size refusal proves the check ran from the header."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
@@ -99,9 +107,9 @@ def jpeg_header_only(width: int, height: int) -> bytes:
     headers): Pillow opens it, but decoding would fail."""
     full = encode(Image.new("RGB", (16, 16), GREY), "JPEG")
     sos = full.index(b"\xff\xda")
-    head = bytearray(full[: sos + 2 + struct.unpack(">H", full[sos + 2:sos + 4])[0]])
+    head = bytearray(full[: sos + 2 + struct.unpack(">H", full[sos + 2 : sos + 4])[0]])
     sof = head.index(b"\xff\xc0")
-    head[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    head[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(head)
 
 
@@ -126,10 +134,14 @@ def every_mode_samples() -> dict[str, tuple[bytes, str]]:
     i16 = card.convert("L").point(lambda v: v * 257, "I").convert("I;16")
     samples["grey16.png"] = (encode(i16, "PNG"), "16-bit grey PNG (I;16)")
     samples["grey16.tiff"] = (encode(i16, "TIFF"), "16-bit grey TIFF (I;16)")
-    samples["int32.tiff"] = (encode(card.convert("L").convert("I").point(lambda v: v * 1000), "TIFF"),
-                             "32-bit integer TIFF (I)")
-    samples["float.tiff"] = (encode(card.convert("L").convert("F").point(lambda v: v / 255.0), "TIFF"),
-                             "32-bit float TIFF (F) in 0..1")
+    samples["int32.tiff"] = (
+        encode(card.convert("L").convert("I").point(lambda v: v * 1000), "TIFF"),
+        "32-bit integer TIFF (I)",
+    )
+    samples["float.tiff"] = (
+        encode(card.convert("L").convert("F").point(lambda v: v / 255.0), "TIFF"),
+        "32-bit float TIFF (F) in 0..1",
+    )
     samples["rgb_trns.png"] = (encode(card, "PNG", transparency=GREY), "RGB PNG with tRNS colour key")
     samples["ycbcr.tiff"] = (encode(card, "TIFF", compression="jpeg"), "YCbCr/JPEG-compressed TIFF")
     samples["cmyk.tiff"] = (encode(card.convert("CMYK"), "TIFF"), "CMYK TIFF")

@@ -1,10 +1,10 @@
 """The page's Flask app over a sandbox, with requests sent as the browser sends them to the served page."""
+
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
 from web.app import create_app
-
 
 PORT = 8000
 

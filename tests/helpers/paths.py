@@ -1,4 +1,5 @@
 """The project's folders, as the tests find them."""
+
 from __future__ import annotations
 
 from pathlib import Path

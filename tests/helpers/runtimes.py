@@ -1,5 +1,6 @@
 """Functions in other runtimes (Node.js, custom runtimes) created with the Lambda API from files: their zip
 (with file modes), create and invoke, the conformance handlers' files, a custom runtime's bootstrap."""
+
 from __future__ import annotations
 
 import base64
@@ -12,12 +13,13 @@ import pytest
 
 from helpers.paths import HANDLERS
 
-
 ROLE = "arn:aws:iam::123456789012:role/ImageResizeLambdaRole"
 
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None,
-                                reason="node is not installed: the Node runtime's tests need Node.js on PATH")
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None,
+    reason="node is not installed: the Node runtime's tests need Node.js on PATH",
+)
 
 
 def zip_files(files: dict, modes: dict | None = None) -> bytes:
@@ -32,8 +34,14 @@ def zip_files(files: dict, modes: dict | None = None) -> bytes:
 
 
 def create_function(sb, name, runtime, handler, files, modes=None, **extra):
-    sb.client("lambda").create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
-                                        Code={"ZipFile": zip_files(files, modes)}, **extra)
+    sb.client("lambda").create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Handler=handler,
+        Role=ROLE,
+        Code={"ZipFile": zip_files(files, modes)},
+        **extra,
+    )
 
 
 def invoke_function(sb, name, event=None):

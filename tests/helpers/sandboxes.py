@@ -1,4 +1,5 @@
 """Starting real sandboxes in the test process: moto over HTTP on a free port, real workers."""
+
 from __future__ import annotations
 
 import socket

@@ -1,5 +1,6 @@
 """A stand-in sandbox for the page's units: what the page may use of a sandbox (SandboxView), with the real
 InvocationLog and log mirror, and an S3 client that knows only one listing."""
+
 from __future__ import annotations
 
 from sandbox.config import FunctionConfiguration, SandboxConfig

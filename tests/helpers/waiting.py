@@ -8,10 +8,12 @@
 Each fails with an AssertionError that says what was awaited and the last thing seen. A timeout is only the
 bound after which a test gives up; no outcome depends on it.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import unquote_plus
 
 T = TypeVar("T")
@@ -19,8 +21,14 @@ T = TypeVar("T")
 TIMEOUT_S = 60.0  # only the bound after which a test gives up: generous, for a loaded machine
 
 
-def eventually(probe: Callable[[], T], until: Callable[[T], object] = bool, *, what: str,
-               timeout: float = TIMEOUT_S, interval: float = 0.05) -> T:
+def eventually(
+    probe: Callable[[], T],
+    until: Callable[[T], object] = bool,
+    *,
+    what: str,
+    timeout: float = TIMEOUT_S,
+    interval: float = 0.05,
+) -> T:
     """Call ``probe()`` until ``until(value)`` is true and return that value. ``interval`` is the pause
     between two calls; ``timeout`` bounds the whole wait."""
     deadline = time.monotonic() + timeout
@@ -29,7 +37,9 @@ def eventually(probe: Callable[[], T], until: Callable[[T], object] = bool, *, w
         if until(value):
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last value seen: {value!r}")
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for {what}; last value seen: {value!r}"
+            )
         time.sleep(interval)
 
 
@@ -41,8 +51,10 @@ def wait_for_record(sb, predicate, *, what: str, timeout: float = TIMEOUT_S):
     """The invocation record that satisfies ``predicate`` (the log's own wait, woken by each change)."""
     record = sb.records.wait_for(predicate, timeout)
     if record is None:
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; newest records: "
-                             f"{_describe(sb.records.all()[-5:]) or 'none'}")
+        raise AssertionError(
+            f"timed out after {timeout:g} s waiting for {what}; newest records: "
+            f"{_describe(sb.records.all()[-5:]) or 'none'}"
+        )
     return record
 
 
@@ -55,8 +67,9 @@ def settle(sb, timeout: float = TIMEOUT_S) -> None:
     source bucket and wait for its invocation (``route_s3_writes``) before settling."""
     if not sb.records.wait_idle(timeout):
         busy = [r for r in sb.records.all() if not r.final]
-        raise AssertionError(f"timed out after {timeout:g} s waiting for the sandbox to be idle; still open: "
-                             f"{_describe(busy)}")
+        raise AssertionError(
+            f"timed out after {timeout:g} s waiting for the sandbox to be idle; still open: {_describe(busy)}"
+        )
 
 
 def route_s3_writes(sb, key: str = "settle-marker.txt"):
@@ -72,5 +85,7 @@ def route_s3_writes(sb, key: str = "settle-marker.txt"):
         except (KeyError, IndexError, TypeError):
             return False
         return s3["bucket"]["name"] == bucket and unquote_plus(s3["object"]["key"]) == key
-    return wait_for_record(sb, lambda r: r.final and is_marker(r),
-                           what=f"the invocation for the marker s3://{bucket}/{key}")
+
+    return wait_for_record(
+        sb, lambda r: r.final and is_marker(r), what=f"the invocation for the marker s3://{bucket}/{key}"
+    )

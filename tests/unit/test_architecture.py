@@ -2,6 +2,7 @@
 project, only the endpoint module imports moto, the runtime layer knows no event source, event sources
 don't import each other, and the page uses the sandbox only through sandbox.interface. And
 docs/architecture.md describes the tree as it is: every package of sandbox/, and no package that is gone."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """The docs hold together: every relative link of README.md, docs/, the examples' READMEs and the notebooks'
 README reaches a file that exists, every `#anchor` a heading of its target (as GitHub makes anchors from
 headings), and the README stays a five-minute read."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,12 @@ import pytest
 from helpers.paths import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
-DOCS = [README, *sorted((PROJECT_ROOT / "docs").glob("*.md")),
-        *sorted((PROJECT_ROOT / "examples").glob("**/README.md")), PROJECT_ROOT / "notebooks" / "README.md"]
+DOCS = [
+    README,
+    *sorted((PROJECT_ROOT / "docs").glob("*.md")),
+    *sorted((PROJECT_ROOT / "examples").glob("**/README.md")),
+    PROJECT_ROOT / "notebooks" / "README.md",
+]
 README_MAX_LINES = 200
 
 FENCED = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
@@ -31,8 +36,11 @@ def prose(text: str) -> str:
 
 def links(doc: Path) -> list[str]:
     text = prose(doc.read_text(encoding="utf-8"))
-    return [target for target in INLINE_LINK.findall(text) + REFERENCE_DEFINITION.findall(text)
-            if target and not EXTERNAL.match(target)]
+    return [
+        target
+        for target in INLINE_LINK.findall(text) + REFERENCE_DEFINITION.findall(text)
+        if target and not EXTERNAL.match(target)
+    ]
 
 
 def slug(heading: str) -> str:
@@ -77,21 +85,28 @@ def test_github_anchors_are_made_as_github_makes_them():
     assert slug("The handler's settings") == "the-handlers-settings"
     assert slug("Node.js and custom runtimes") == "nodejs-and-custom-runtimes"
     assert slug("With the template: `sam build` and `sam deploy`") == (
-        "with-the-template-sam-build-and-sam-deploy")
+        "with-the-template-sam-build-and-sam-deploy"
+    )
 
 
 def test_a_link_to_a_missing_file_or_heading_is_found(tmp_path):
     (tmp_path / "other.md").write_text("# Other page\n\n## Its part\n\n```sh\n# not a heading\n```\n")
     doc = tmp_path / "doc.md"
-    doc.write_text("[ok](other.md#its-part) [top](#a-page) `[in code](gone.md)`\n\n# A page\n\n"
-                   "[gone](gone.md) [no part](other.md#not-a-heading) [a comment](other.md#not-a-heading-1)\n"
-                   "```sh\n[in a block](gone.md)\n```\n")
+    doc.write_text(
+        "[ok](other.md#its-part) [top](#a-page) `[in code](gone.md)`\n\n# A page\n\n"
+        "[gone](gone.md) [no part](other.md#not-a-heading) [a comment](other.md#not-a-heading-1)\n"
+        "```sh\n[in a block](gone.md)\n```\n"
+    )
     assert [problem.split(":")[0] for problem in broken_links(doc)] == [
-        "gone.md", "other.md#not-a-heading", "other.md#not-a-heading-1"]
+        "gone.md",
+        "other.md#not-a-heading",
+        "other.md#not-a-heading-1",
+    ]
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if d.exists()],
-                         ids=lambda d: str(d.relative_to(PROJECT_ROOT)))
+@pytest.mark.parametrize(
+    "doc", [d for d in DOCS if d.exists()], ids=lambda d: str(d.relative_to(PROJECT_ROOT))
+)
 def test_every_relative_link_reaches_an_existing_file_and_heading(doc):
     broken = broken_links(doc)
     assert not broken, "\n".join(broken)

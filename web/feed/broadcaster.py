@@ -5,6 +5,7 @@ thread; it brings the indexes (indexes.py) up to date and publishes one frame (f
 page's server-sent-events stream (``/api/feed``, views/feed.py). The design - coalescing, busy frames,
 keep-alives, reconnects, the one listing of the source bucket - is explained in docs/page-feed.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,9 @@ from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
 from sandbox.interface import log_group_name
-
-from web.rows import log_event_json
 from web.feed.frames import TOPICS, Frame, FrameRing
 from web.feed.indexes import Gallery, Invocations, LogLines
+from web.rows import log_event_json
 
 FRAME_INTERVAL_S = 0.05  # with pages open: at most twenty frames a second, each carrying every change since
 BUSY_FRAME_INTERVAL_S = 1.0  # ... and one while a burst goes on: every open page renders once per frame
@@ -127,7 +127,7 @@ class ChangeFeed:
             listed, self._listed = self._listed, []
         return dirty, logs, asked, listed
 
-    def start(self) -> "ChangeFeed":
+    def start(self) -> ChangeFeed:
         self._thread.start()
         threading.Thread(target=self._list_source_bucket, name="page-bucket-listing", daemon=True).start()
         return self
@@ -141,8 +141,13 @@ class ChangeFeed:
             if not woke:
                 self._heartbeat()
                 continue
-            interval = (QUIET_INTERVAL_S if not self._streams
-                        else BUSY_FRAME_INTERVAL_S if self._busy else FRAME_INTERVAL_S)
+            interval = (
+                QUIET_INTERVAL_S
+                if not self._streams
+                else BUSY_FRAME_INTERVAL_S
+                if self._busy
+                else FRAME_INTERVAL_S
+            )
             delay = self._last_publish + interval - time.monotonic()
             if delay > 0:
                 self._hurry.wait(delay)  # coalesce what else changes meanwhile, unless a reader waits
@@ -157,8 +162,10 @@ class ChangeFeed:
         try:
             self._process(*changes)
         except Exception as exc:  # the page's feed must survive anything
-            print(f"page: the change feed skipped a change it could not read ({type(exc).__name__}: {exc})",
-                  file=sys.stderr)
+            print(
+                f"page: the change feed skipped a change it could not read ({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+            )
         finally:
             with self._published:
                 self._processed = taken
@@ -203,9 +210,12 @@ class ChangeFeed:
         lines = [log_event_json(e) for e in logs]
         new_streams = self._logs.new_streams(lines)
         # things no record announces
-        dead_letters = ("dead_letters" in asked or not self._dlq_asked
-                        or any(status == "dead-lettered" for _, status in status_change)
-                        or any(entry[1].trigger == "redrive" for _, entry in new_records))
+        dead_letters = (
+            "dead_letters" in asked
+            or not self._dlq_asked
+            or any(status == "dead-lettered" for _, status in status_change)
+            or any(entry[1].trigger == "redrive" for _, entry in new_records)
+        )
         count = self._count_dead_letters(sandbox, function) if dead_letters else self._dead_letter_count
         revision = function.revision
 
@@ -242,8 +252,12 @@ class ChangeFeed:
 
     def _counts(self) -> dict:
         counts = self._invocations.status_counts
-        return {"invocations": self._invocations.total, "running": counts["running"],
-                "dead_lettered": counts["dead-lettered"], "dead_letter_count": self._dead_letter_count}
+        return {
+            "invocations": self._invocations.total,
+            "running": counts["running"],
+            "dead_lettered": counts["dead-lettered"],
+            "dead_letter_count": self._dead_letter_count,
+        }
 
     def _count_dead_letters(self, sandbox, function) -> int | None:
         """Messages in the function's dead-letter queue (SQS's approximate counts): asked once per frame
@@ -290,8 +304,13 @@ class ChangeFeed:
         self._fresh()
         with self._lock:
             items, after = self._gallery.page(before, limit)
-            return {"items": items, "next": after, "total": len(self._gallery.items), "seq": self.seq,
-                    "listing": self.listing}
+            return {
+                "items": items,
+                "next": after,
+                "total": len(self._gallery.items),
+                "seq": self.seq,
+                "listing": self.listing,
+            }
 
     def invocation_page(self, before: int | None = None, limit: int = 50) -> dict:
         """Up to ``limit`` attempts made before the attempt numbered ``before`` (newest first), as
@@ -301,16 +320,26 @@ class ChangeFeed:
             found, after = self._invocations.page(before, limit)
             return {"records": found, "next": after, "total": self._invocations.total, "seq": self.seq}
 
-    def log_page(self, *, before: int | None = None, after: int | None = None, stream: str | None = None,
-                 contains: str | None = None, request_id: str | None = None, limit: int = 200) -> dict:
+    def log_page(
+        self,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        stream: str | None = None,
+        contains: str | None = None,
+        request_id: str | None = None,
+        limit: int = 200,
+    ) -> dict:
         """The function's log lines, oldest first: the newest ``limit`` after ``after`` (a live tail), or
         else the newest ``limit`` before ``before`` with the cursor of the page before them."""
         needle = contains.lower() if contains else None
 
         def match(line: dict) -> bool:
-            return ((stream is None or line["stream"] == stream)
-                    and (request_id is None or line["request_id"] == request_id)
-                    and (needle is None or needle in line["message"].lower()))
+            return (
+                (stream is None or line["stream"] == stream)
+                and (request_id is None or line["request_id"] == request_id)
+                and (needle is None or needle in line["message"].lower())
+            )
 
         filtered = stream is not None or request_id is not None or needle is not None
         self._fresh()
@@ -351,8 +380,14 @@ class ChangeFeed:
         with self._lock:
             resumable = self._ring.can_resume(after, self.seq)
             start = after if resumable else self.seq
-            data = {"seq": self.seq, "resumed": resumable, "reset": bool(last_event_id) and not resumable,
-                    "topics": sorted(topics), "counts": self._counts(), "revision": self._revision}
+            data = {
+                "seq": self.seq,
+                "resumed": resumable,
+                "reset": bool(last_event_id) and not resumable,
+                "topics": sorted(topics),
+                "counts": self._counts(),
+                "revision": self._revision,
+            }
         body = f"retry: 2000\nevent: hello\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
         return body, start
 
@@ -371,8 +406,9 @@ class ChangeFeed:
         is closing, or the page fell so far behind that the ring no longer holds what it missed (its
         EventSource reconnects and the page reloads)."""
         with self._published:
-            while (self.seq <= after and self._beats == beats and not self._stopping.is_set()
-                   and not closing()):
+            while (
+                self.seq <= after and self._beats == beats and not self._stopping.is_set() and not closing()
+            ):
                 self._published.wait()
             if self._stopping.is_set() or closing():
                 return None, self._beats
@@ -394,7 +430,7 @@ def _frame_parts(items: dict, removed: list, rows: list, lines: list, new_stream
     return parts
 
 
-_feeds: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _fallback: dict[int, ChangeFeed] = {}
 _feeds_lock = threading.Lock()
 

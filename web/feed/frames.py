@@ -1,5 +1,6 @@
 """Frames of the page's change feed: what changed, serialised once for every open page, and the ring of
 recent frames a reconnecting page resumes from (EventSource's ``Last-Event-ID``)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ class Frame:
     def serialise(parts: dict[str, dict]) -> dict[str, str]:
         """Each topic's part as the JSON members it adds to a frame:
         ``"gallery":[...],"gallery_removed":[]``."""
-        return {topic: json.dumps(part, separators=(",", ":"), default=str)[1:-1]
-                for topic, part in parts.items()}
+        return {
+            topic: json.dumps(part, separators=(",", ":"), default=str)[1:-1] for topic, part in parts.items()
+        }
 
     def bytes_for(self, topics: frozenset) -> bytes:
         """The SSE message for a stream of ``topics`` (empty when nothing in it concerns that stream)."""
@@ -67,12 +69,14 @@ class FrameRing:
     def can_resume(self, after: int | None, newest: int) -> bool:
         """Whether a page that had frame ``after`` can be sent every frame since, up to ``newest``."""
         oldest = self._frames[0].seq if self._frames else newest + 1
-        return (after is not None and after <= newest and after >= self._replayable_after
-                and after >= oldest - 1)
+        return (
+            after is not None and after <= newest and after >= self._replayable_after and after >= oldest - 1
+        )
 
     def frames_after(self, after: int, newest: int) -> list[Frame] | None:
         """Every frame after ``after``; None when the ring no longer holds them all."""
-        if newest > after and (after < self._replayable_after or not self._frames
-                               or self._frames[0].seq > after + 1):
+        if newest > after and (
+            after < self._replayable_after or not self._frames or self._frames[0].seq > after + 1
+        ):
             return None
         return [frame for frame in self._frames if frame.seq > after]

@@ -4,6 +4,7 @@ Only the broadcaster changes them: it works out a pass's changes (``changes``), 
 the feed's lock (``apply``), and the views read pages of them under that lock (``page``), newest first,
 without listing a bucket or copying a list.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -125,8 +126,9 @@ class Gallery:
         if current is None and record.trigger not in model.UPLOAD_TRIGGERS:
             return None
         item = model.gallery_item(record, self.source_bucket, retries)
-        if current is not None and (record.trigger not in model.UPLOAD_TRIGGERS
-                                    or current["request_id"] == record.request_id):
+        if current is not None and (
+            record.trigger not in model.UPLOAD_TRIGGERS or current["request_id"] == record.request_id
+        ):
             item["order"] = current["order"]  # a retry or a redrive: the object keeps its place
         else:
             self._placed += 1
@@ -217,5 +219,8 @@ class LogLines:
                 found.append(self.lines[index])
         more = index > 0 and (not filtered or any(match(line) for line in self.lines[:index]))
         found.reverse()
-        return {"events": found, "next_before": found[0]["seq"] if more and found else None,
-                "last_seq": last_seq}
+        return {
+            "events": found,
+            "next_before": found[0]["seq"] if more and found else None,
+            "last_seq": last_seq,
+        }

@@ -1,13 +1,38 @@
 """The page's blueprints: the HTML page, its change feed and one JSON API module per tab."""
+
 from __future__ import annotations
 
 from flask import Flask
 
-from web.views import (applications, configuration, cost, dead_letters, feed, functions, gallery, invocations, logs, pages,
-               status, triggers)
+from web.views import (
+    applications,
+    configuration,
+    cost,
+    dead_letters,
+    feed,
+    functions,
+    gallery,
+    invocations,
+    logs,
+    pages,
+    status,
+    triggers,
+)
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (pages, status, feed, gallery, logs, invocations, configuration, cost, dead_letters, triggers,
-                   applications, functions):
+    for module in (
+        pages,
+        status,
+        feed,
+        gallery,
+        logs,
+        invocations,
+        configuration,
+        cost,
+        dead_letters,
+        triggers,
+        applications,
+        functions,
+    ):
         app.register_blueprint(module.bp)

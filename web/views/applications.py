@@ -3,6 +3,7 @@
 Outputs, grouped by stack as the CloudFormation console groups them. Read-only, behind the same Host and
 token rules as every other route (security.py): a stack is changed through CloudFormation's API, not here.
 An empty list when no template made anything (the page then says how to run one)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify

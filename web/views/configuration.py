@@ -2,12 +2,12 @@
 variables (the handler's settings), the trigger. Saving calls the sandbox's
 ``update_function_configuration``, which, as on AWS, retires the warm execution environments: the
 next invocation is a cold start."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from sandbox.config import MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S
-
 from web import context
 from web.errors import ApiError
 from web.handler_settings import read_handler_settings
@@ -35,11 +35,18 @@ def describe() -> dict:
             "revision": fn.revision,
             "code_dir": str(fn.code_dir),
         },
-        "limits": {"memory_min": MIN_MEMORY_MB, "memory_max": MAX_MEMORY_MB,
-                   "timeout_min": MIN_TIMEOUT_S, "timeout_max": MAX_TIMEOUT_S},
+        "limits": {
+            "memory_min": MIN_MEMORY_MB,
+            "memory_max": MAX_MEMORY_MB,
+            "timeout_min": MIN_TIMEOUT_S,
+            "timeout_max": MAX_TIMEOUT_S,
+        },
         "handler_settings": [s.as_dict() for s in read_handler_settings(fn.code_dir, fn.handler)],
-        "trigger": {"bucket": sb.config.source_bucket, "events": ["s3:ObjectCreated:*"],
-                    "destination_bucket": sb.config.destination_bucket},
+        "trigger": {
+            "bucket": sb.config.source_bucket,
+            "events": ["s3:ObjectCreated:*"],
+            "destination_bucket": sb.config.destination_bucket,
+        },
         "environments": runtime.describe() if runtime else [],
         # Memory buys CPU, as on AWS (memory / 1,769 MB of a vCPU), unless the page or --full-cpu says
         # to run at this machine's full speed.
@@ -67,13 +74,16 @@ def save_cpu():
     (raw local speed, shown as such); false holds each to its memory's share of a CPU, as on AWS."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("full_cpu"), bool):
-        raise ApiError(400, "Send {\"full_cpu\": true} or {\"full_cpu\": false}.")
+        raise ApiError(400, 'Send {"full_cpu": true} or {"full_cpu": false}.')
     context.sandbox().set_full_cpu(data["full_cpu"])
     context.feed().ask("revision")  # other open pages reload their Configuration tab
     result = describe()
-    result["message"] = ("Full CPU: every environment runs at this machine's full speed; Durations and cost "
-                         "are no longer AWS's." if data["full_cpu"] else
-                         "Memory buys CPU, as on AWS: each environment gets memory / 1,769 MB of a vCPU.")
+    result["message"] = (
+        "Full CPU: every environment runs at this machine's full speed; Durations and cost "
+        "are no longer AWS's."
+        if data["full_cpu"]
+        else "Memory buys CPU, as on AWS: each environment gets memory / 1,769 MB of a vCPU."
+    )
     return jsonify(result)
 
 
@@ -81,11 +91,13 @@ def save_cpu():
 def save_config():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError(400, "Send the configuration as a JSON object, e.g. {\"memory_size\": 256}.")
+        raise ApiError(400, 'Send the configuration as a JSON object, e.g. {"memory_size": 256}.')
     unknown = set(data) - {"memory_size", "timeout", "environment"}
     if unknown:
-        raise ApiError(400, f"The page can change memory_size, timeout and environment; not "
-                            f"{', '.join(sorted(unknown))}.")
+        raise ApiError(
+            400,
+            f"The page can change memory_size, timeout and environment; not {', '.join(sorted(unknown))}.",
+        )
     changes = {}
     if "memory_size" in data:
         changes["memory_size"] = _whole_number(data, "memory_size", "Memory", "MB")
@@ -93,8 +105,9 @@ def save_config():
         changes["timeout"] = _whole_number(data, "timeout", "Timeout", "seconds")
     if "environment" in data:
         environment = data["environment"]
-        if not isinstance(environment, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                        for k, v in environment.items()):
+        if not isinstance(environment, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in environment.items()
+        ):
             raise ApiError(400, "Environment variables must be names with text values.")
         # As in the console, a variable left empty is removed (the handler then uses its default).
         changes["environment"] = {k.strip(): v for k, v in environment.items() if k.strip() and v != ""}
@@ -106,7 +119,9 @@ def save_config():
     context.feed().ask("revision")  # other open pages reload their Configuration tab
     after = context.function()
     result = describe()
-    result["message"] = (f"Saved. Memory {after.memory_size} MB, timeout {after.timeout} s"
-                         f"{'' if after.environment == before.environment else ', environment updated'}. "
-                         f"Warm execution environments were retired: the next invocation is a cold start.")
+    result["message"] = (
+        f"Saved. Memory {after.memory_size} MB, timeout {after.timeout} s"
+        f"{'' if after.environment == before.environment else ', environment updated'}. "
+        f"Warm execution environments were retired: the next invocation is a cold start."
+    )
     return jsonify(result)

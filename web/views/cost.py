@@ -9,6 +9,7 @@ measured on a cold start that had the cores to itself when there is one, else th
 only from the chosen function's invocations at its configured memory: runs at other sizes (a power
 tuning, a memory size since changed) are counted apart in ``other_memory``, never averaged in.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,14 @@ import statistics
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.interface import (DEFAULT_COLD_START_SHARE, FREE_GB_SECONDS, FREE_REQUESTS, PRICE_PER_GB_SECOND,
-                             PRICE_PER_REQUEST, monthly_projection)
-
+from sandbox.interface import (
+    DEFAULT_COLD_START_SHARE,
+    FREE_GB_SECONDS,
+    FREE_REQUESTS,
+    PRICE_PER_GB_SECOND,
+    PRICE_PER_REQUEST,
+    monthly_projection,
+)
 from web import context
 from web.errors import ApiError
 from web.views.logs import int_arg
@@ -46,8 +52,11 @@ def percent_arg(name: str, default: float) -> float:
 def init_alone(cold: list) -> list:
     """Cold starts whose INIT overlapped no other INIT: the ones that had the machine's cores to
     themselves (an INIT ends when its environment is allocated)."""
-    spans = sorted((r.allocated_at - r.init_duration_ms / 1000.0, r.allocated_at, r) for r in cold
-                   if r.allocated_at is not None)
+    spans = sorted(
+        (r.allocated_at - r.init_duration_ms / 1000.0, r.allocated_at, r)
+        for r in cold
+        if r.allocated_at is not None
+    )
     alone, latest_end = [], -math.inf
     for i, (start, end, record) in enumerate(spans):
         overlaps_later = i + 1 < len(spans) and spans[i + 1][0] < end
@@ -77,7 +86,9 @@ def measured(records: list) -> dict:
         "warm": len(warm),
         "cold": len(cold),
         "warm_billed_ms": warm_billed,
-        "memory_mb": statistics.fmean(r.memory_size_mb or 128 for r in basis_records) if basis_records else None,
+        "memory_mb": statistics.fmean(r.memory_size_mb or 128 for r in basis_records)
+        if basis_records
+        else None,
         "init_ms_median": statistics.median(inits) if inits else None,
         "init_ms_min": inits[0] if inits else None,
         "init_ms_max": inits[-1] if inits else None,
@@ -104,8 +115,10 @@ def at_other_memory(records: list, memory_mb: int) -> list[dict]:
     for r in records:
         if r.billed_duration_ms is not None and r.finished and r.memory_size_mb != memory_mb:
             sizes.setdefault(r.memory_size_mb, []).append(r.billed_duration_ms)
-    return [{"memory_mb": size, "invocations": len(billed), "billed_ms_mean": statistics.fmean(billed)}
-            for size, billed in sorted(sizes.items(), key=lambda item: item[0] or 0)]
+    return [
+        {"memory_mb": size, "invocations": len(billed), "billed_ms_mean": statistics.fmean(billed)}
+        for size, billed in sorted(sizes.items(), key=lambda item: item[0] or 0)
+    ]
 
 
 @bp.get("")
@@ -136,22 +149,31 @@ def cost():
         init_ms, init_basis = 0.0, None
     projection = None
     if facts["basis"] is not None:
-        projection = monthly_projection(images, facts["warm_billed_ms"], facts["memory_mb"], cold_pct / 100,
-                                        init_ms, architecture)
+        projection = monthly_projection(
+            images, facts["warm_billed_ms"], facts["memory_mb"], cold_pct / 100, init_ms, architecture
+        )
         projection.update(basis=facts["basis"], init_basis=init_basis)
     return jsonify(
         function_name=fn.function_name,
         memory_size=fn.memory_size,
         other_memory=at_other_memory(records, fn.memory_size),
         architecture=architecture,
-        session={**summary.as_dict(architecture), "compute_usd": summary.compute_usd,
-                 "request_usd": summary.request_usd},
+        session={
+            **summary.as_dict(architecture),
+            "compute_usd": summary.compute_usd,
+            "request_usd": summary.request_usd,
+        },
         average=average,
         measured=facts,
         images=images,
         cold_pct=cold_pct,
         default_cold_pct=DEFAULT_COLD_START_SHARE * 100,
         projection=projection,
-        prices={"per_request": PRICE_PER_REQUEST, "per_gb_second": PRICE_PER_GB_SECOND[architecture],
-                "free_requests": FREE_REQUESTS, "free_gb_seconds": FREE_GB_SECONDS, "region": "us-east-1"},
+        prices={
+            "per_request": PRICE_PER_REQUEST,
+            "per_gb_second": PRICE_PER_GB_SECOND[architecture],
+            "free_requests": FREE_REQUESTS,
+            "free_gb_seconds": FREE_GB_SECONDS,
+            "region": "us-east-1",
+        },
     )

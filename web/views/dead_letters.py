@@ -1,5 +1,6 @@
 """Dead letters: events that failed every attempt, waiting in the function's SQS dead-letter queue;
 redrive re-submits them as new asynchronous invocations."""
+
 from __future__ import annotations
 
 from urllib.parse import unquote_plus
@@ -37,5 +38,6 @@ def redrive():
         raise ApiError(400, "Select at least one message to redrive.")
     records = context.sandbox().redrive(message_ids=ids)
     context.feed().ask("dead_letters")  # every open page's badge: the queue has changed
-    return jsonify(redriven=[{"id": r.id, "request_id": r.request_id, "key": r.subject.get("key")}
-                             for r in records])
+    return jsonify(
+        redriven=[{"id": r.id, "request_id": r.request_id, "key": r.subject.get("key")} for r in records]
+    )

@@ -6,6 +6,7 @@ the change feed (web/feed/), limited to the ``topics`` the page asked for. A com
 idle stream notice a page that has gone; ``WebServer.stop()`` ends every open stream at once. Like every
 route it passes the Host check and the network token (security.py) and changes nothing.
 """
+
 from __future__ import annotations
 
 import threading

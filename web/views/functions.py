@@ -2,12 +2,12 @@
 triggers, its last invocation and error count, its log group and execution environments. The page shows
 it first when the sandbox runs more than the guide's function, and the Configuration tab's environments
 table covers every function from it."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from sandbox.interface import log_group_name
-
 from web import context
 
 bp = Blueprint("functions", __name__, url_prefix="/api")
@@ -34,16 +34,28 @@ def function_rows(sb) -> list[dict]:
     rows = []
     for name in [default] + sorted(n for n in functions if n != default):
         fn, newest, runtime = functions[name], last.get(name), sb.runtime(name)
-        rows.append({
-            "function_name": name, "runtime": fn.runtime, "handler": fn.handler,
-            "memory_size": fn.memory_size, "timeout": fn.timeout, "triggers": triggers.get(name, []),
-            "log_group": log_group_name(name),
-            "last_invocation": None if newest is None else {
-                "request_id": newest.request_id, "attempt": newest.attempt, "status": str(newest.status),
-                "trigger": newest.trigger, "detected_at": newest.detected_at},
-            "error_count": errors.get(name, 0),
-            "environments": runtime.describe() if runtime else [],
-        })
+        rows.append(
+            {
+                "function_name": name,
+                "runtime": fn.runtime,
+                "handler": fn.handler,
+                "memory_size": fn.memory_size,
+                "timeout": fn.timeout,
+                "triggers": triggers.get(name, []),
+                "log_group": log_group_name(name),
+                "last_invocation": None
+                if newest is None
+                else {
+                    "request_id": newest.request_id,
+                    "attempt": newest.attempt,
+                    "status": str(newest.status),
+                    "trigger": newest.trigger,
+                    "detected_at": newest.detected_at,
+                },
+                "error_count": errors.get(name, 0),
+                "environments": runtime.describe() if runtime else [],
+            }
+        )
     return rows
 
 

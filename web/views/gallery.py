@@ -8,6 +8,7 @@ take the same path as any client's upload and trigger the function the same way.
 back from S3 by bucket and key; a key is only ever an S3 key here, never part of a local path, so
 ``../../etc/passwd`` names an object like any other.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -18,8 +19,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from web import context
 from web.errors import ApiError, format_bytes
 from web.feed import parse_cursor
-from web.object_cache import CachedObject, ObjectCache
 from web.gallery import result_for
+from web.object_cache import CachedObject, ObjectCache
 from web.pair_logs import object_facts, pair_log, pair_records
 from web.views.logs import int_arg
 
@@ -27,8 +28,15 @@ bp = Blueprint("gallery", __name__, url_prefix="/api")
 
 # Content types the page stores and serves as they are; anything else (SVG and HTML included, which
 # could carry script) is stored and served as application/octet-stream.
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff",
-               "image/x-ms-bmp"}
+IMAGE_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+    "image/x-ms-bmp",
+}
 SAMPLE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif"}
 MAX_KEY_BYTES = 1024  # S3's limit for an object key (UTF-8)
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -47,8 +55,14 @@ def gallery():
         except ValueError:
             raise ApiError(400, "'before' must be a cursor the gallery returned (its 'next').") from None
     page = context.feed().gallery_page(cursor, limit)
-    return jsonify(items=page["items"], next=page["next"], total=page["total"], seq=page["seq"],
-                   listing=page["listing"], source_bucket=context.sandbox().config.source_bucket)
+    return jsonify(
+        items=page["items"],
+        next=page["next"],
+        total=page["total"],
+        seq=page["seq"],
+        listing=page["listing"],
+        source_bucket=context.sandbox().config.source_bucket,
+    )
 
 
 @bp.get("/gallery/logs")
@@ -111,17 +125,22 @@ def upload():
         key = object_key(storage.filename)
         size = _size(storage.stream)
         if size > limit:
-            raise ApiError(413, f"{key} is {format_bytes(size)}, over the page's upload limit of "
-                                f"{format_bytes(limit)}; upload a smaller file, or start the sandbox "
-                                f"with a larger --max-upload-mb.")
+            raise ApiError(
+                413,
+                f"{key} is {format_bytes(size)}, over the page's upload limit of "
+                f"{format_bytes(limit)}; upload a smaller file, or start the sandbox "
+                f"with a larger --max-upload-mb.",
+            )
         prepared.append((storage, key, size))
     bucket = context.sandbox().config.source_bucket
     uploaded = []
     for storage, key, size in prepared:
-        response = context.s3().put_object(Bucket=bucket, Key=key, Body=storage.stream,
-                                           ContentType=content_type_for(key, storage.mimetype))
-        uploaded.append({"bucket": bucket, "key": key, "bytes": size,
-                         "etag": response.get("ETag", "").strip('"')})
+        response = context.s3().put_object(
+            Bucket=bucket, Key=key, Body=storage.stream, ContentType=content_type_for(key, storage.mimetype)
+        )
+        uploaded.append(
+            {"bucket": bucket, "key": key, "bytes": size, "etag": response.get("ETag", "").strip('"')}
+        )
     return jsonify(uploaded=uploaded)
 
 
@@ -136,14 +155,16 @@ def sample_files() -> list[Path]:
 def upload_samples():
     files = sample_files()
     if not files:
-        raise ApiError(404, f"No sample images (*.jpg, *.png, *.gif) in "
-                            f"{current_app.config['SAMPLE_IMAGES_DIR']}.")
+        raise ApiError(
+            404, f"No sample images (*.jpg, *.png, *.gif) in {current_app.config['SAMPLE_IMAGES_DIR']}."
+        )
     bucket = context.sandbox().config.source_bucket
     uploaded = []
     for path in files:
         with path.open("rb") as body:
-            context.s3().put_object(Bucket=bucket, Key=path.name, Body=body,
-                                    ContentType=content_type_for(path.name, None))
+            context.s3().put_object(
+                Bucket=bucket, Key=path.name, Body=body, ContentType=content_type_for(path.name, None)
+            )
         uploaded.append({"bucket": bucket, "key": path.name, "bytes": path.stat().st_size})
     return jsonify(uploaded=uploaded)
 
@@ -176,7 +197,9 @@ def get_object():
     except (client.exceptions.NoSuchKey, client.exceptions.NoSuchBucket):
         raise ApiError(404, f"There is no object {key!r} in {bucket}.") from None
     body = obj["Body"]
-    content_type = obj.get("ContentType") if obj.get("ContentType") in IMAGE_TYPES else "application/octet-stream"
+    content_type = (
+        obj.get("ContentType") if obj.get("ContentType") in IMAGE_TYPES else "application/octet-stream"
+    )
     etag = (obj.get("ETag") or "").strip('"')
     length = obj.get("ContentLength")
     immutable = bool(version) and (version == etag or version.startswith("r-"))

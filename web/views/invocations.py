@@ -1,12 +1,12 @@
 """Invocations: one row per attempt (retries keep the request id and count up ``attempt``), paged
 newest first from the change feed's index, and one invocation in full: its event, its log lines and the
 guide's five stages."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from sandbox.interface import log_group_name
-
 from web import context
 from web.attempt_logs import attempt_log
 from web.errors import ApiError
@@ -28,8 +28,12 @@ def list_invocations():
     before = int_arg("before", 0, 1) if request.args.get("before") else None
     retries = context.function().maximum_retry_attempts
     page = context.feed().invocation_page(before, limit)
-    return jsonify(invocations=[invocation_row(record, retries, serial) for serial, record in page["records"]],
-                   next=page["next"], total=page["total"], seq=page["seq"])
+    return jsonify(
+        invocations=[invocation_row(record, retries, serial) for serial, record in page["records"]],
+        next=page["next"],
+        total=page["total"],
+        seq=page["seq"],
+    )
 
 
 @bp.get("/<request_id>/<int:attempt>")
@@ -49,4 +53,3 @@ def invocation(request_id: str, attempt: int):
     data["log_group"] = log_group_name(record.function_name)
     data["logs"] = attempt_log(sb, record, attempts)
     return jsonify(data)
-

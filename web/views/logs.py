@@ -1,6 +1,7 @@
 """Every function's CloudWatch Logs: ``/aws/lambda/<function>``, one stream per execution environment,
 read from the sandbox's log mirror (the same lines ``aws logs filter-log-events`` returns from the
 endpoint). ``group`` picks the log group; the default function's group when it is left out."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -34,8 +35,9 @@ def chosen_group() -> tuple[str, str | None]:
     for known in log_groups(context.sandbox()):
         if known["group"] == asked:
             return asked, known["function_name"]
-    raise ApiError(404, f"No log group {asked!r} in this sandbox: its functions' groups are listed "
-                        f"by /api/logs/groups.")
+    raise ApiError(
+        404, f"No log group {asked!r} in this sandbox: its functions' groups are listed by /api/logs/groups."
+    )
 
 
 def environment_states(function_name: str | None) -> dict[str, dict]:
@@ -57,8 +59,13 @@ def streams():
     items = []
     for stream in context.sandbox().logs.streams(group):
         env = states.get(stream["name"])
-        items.append({**stream, "state": env["state"] if env else "ended",
-                      "environment_id": env["id"] if env else None})
+        items.append(
+            {
+                **stream,
+                "state": env["state"] if env else "ended",
+                "environment_id": env["id"] if env else None,
+            }
+        )
     return jsonify(group=group, streams=items)
 
 
@@ -74,12 +81,22 @@ def events():
         raise ApiError(400, "Ask for lines 'after' one sequence number or 'before' one, not both.")
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     group, _ = chosen_group()
-    query = dict(before=before, after=after, stream=request.args.get("stream") or None,
-                 contains=request.args.get("filter") or None,
-                 request_id=request.args.get("request_id") or None, limit=limit)
+    query = dict(
+        before=before,
+        after=after,
+        stream=request.args.get("stream") or None,
+        contains=request.args.get("filter") or None,
+        request_id=request.args.get("request_id") or None,
+        limit=limit,
+    )
     if group == context.log_group():
         page = context.feed().log_page(**query)
     else:  # the feed keeps the default group's lines; another group is read from the log mirror
         page = {**group_page(context.sandbox(), group, **query), "seq": context.feed().counts()["seq"]}
-    return jsonify(group=group, events=page["events"], last_seq=page["last_seq"],
-                   next_before=page["next_before"], seq=page["seq"])
+    return jsonify(
+        group=group,
+        events=page["events"],
+        last_seq=page["last_seq"],
+        next_before=page["next_before"],
+        seq=page["seq"],
+    )

@@ -1,4 +1,5 @@
 """The page itself: one HTML document; its scripts fetch everything else from /api/."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
@@ -16,17 +17,19 @@ def index():
     sb = context.sandbox()
     fn = context.function()
     limit = int(current_app.config["MAX_UPLOAD_BYTES"])
-    response = current_app.make_response(render_template(
-        "web/index.html",
-        token=security.token(),
-        function=fn,
-        function_count=len({f.function_name for f in sb.functions()} | {fn.function_name}),
-        config=sb.config,
-        endpoint_url=sb.endpoint_url,
-        log_group=context.log_group(),
-        max_upload_bytes=limit,
-        max_upload_text=format_bytes(limit),
-        first_page=FIRST_PAGE,
-    ))
+    response = current_app.make_response(
+        render_template(
+            "web/index.html",
+            token=security.token(),
+            function=fn,
+            function_count=len({f.function_name for f in sb.functions()} | {fn.function_name}),
+            config=sb.config,
+            endpoint_url=sb.endpoint_url,
+            log_group=context.log_group(),
+            max_upload_bytes=limit,
+            max_upload_text=format_bytes(limit),
+            first_page=FIRST_PAGE,
+        )
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

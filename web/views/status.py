@@ -1,5 +1,6 @@
 """``/api/state``: the sandbox's counters in one small answer (for scripts and tests; the page itself is
 told of changes by the change feed, ``/api/feed``), and every function's execution environments."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -36,8 +37,9 @@ def state():
 def environments():
     """Every function's execution environments, each naming its function (the default function's first)."""
     sb = context.sandbox()
-    names = [sb.function.function_name] + sorted({fn.function_name for fn in sb.functions()}
-                                                  - {sb.function.function_name})
+    names = [sb.function.function_name] + sorted(
+        {fn.function_name for fn in sb.functions()} - {sb.function.function_name}
+    )
     found = []
     for name in names:
         runtime = sb.runtime(name)

@@ -7,14 +7,21 @@ execute-api URLs). moto serves no execute-api traffic itself, so nothing runs tw
 
 AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
-from sandbox.lambda_.recursion import new_trace_id
-from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.event_sources.api_gateway.apis import ApiDirectory, Route
 from sandbox.event_sources.api_gateway.control_plane import ApiGatewayControlPlane
-from sandbox.event_sources.api_gateway.events import ApiRequest, event_trace_root, http_api_event, new_request_ids, proxy_event
+from sandbox.event_sources.api_gateway.events import (
+    ApiRequest,
+    event_trace_root,
+    http_api_event,
+    new_request_ids,
+    proxy_event,
+)
 from sandbox.event_sources.api_gateway.gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
+from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.lambda_.recursion import new_trace_id
 
 SOURCE = "aws:apigateway"
 
@@ -36,9 +43,14 @@ def describe(event, route_key: str | None = None) -> tuple[str, str, dict] | Non
     else:
         return None
     route = route_key or route
-    summary = f"{method} {path} ($default route, api {api})" if route == "$default" else f"{route} (api {api})"
-    return SOURCE, summary, {"api": api, "route": route, "method": method, "path": path,
-                             "stage": context.get("stage")}
+    summary = (
+        f"{method} {path} ($default route, api {api})" if route == "$default" else f"{route} (api {api})"
+    )
+    return (
+        SOURCE,
+        summary,
+        {"api": api, "route": route, "method": method, "path": path, "stage": context.get("stage")},
+    )
 
 
 def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: str | None = None) -> dict:
@@ -46,16 +58,31 @@ def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: 
     generate-event apigateway http-api-proxy | aws-proxy``): ``kind`` "http-api" (payload 2.0, the
     ``$default`` route) or "aws-proxy" (a REST API's ``/{proxy+}`` on stage ``prod``)."""
     api = "abcd1234" if kind == "http-api" else "abcd123456"
-    request = ApiRequest(method=method.upper(), path=path, stage_prefix="", query_string="",
-                         headers=[("host", f"{api}{HOST_SUFFIX}:4566"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")]
-                         + ([("content-type", "application/json")] if body else []),
-                         body=(body or "").encode(), source_ip="127.0.0.1", domain_name=f"{api}{HOST_SUFFIX}", port="4566")
+    request = ApiRequest(
+        method=method.upper(),
+        path=path,
+        stage_prefix="",
+        query_string="",
+        headers=[("host", f"{api}{HOST_SUFFIX}:4566"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")]
+        + ([("content-type", "application/json")] if body else []),
+        body=(body or "").encode(),
+        source_ip="127.0.0.1",
+        domain_name=f"{api}{HOST_SUFFIX}",
+        port="4566",
+    )
     if kind == "http-api":
         return http_api_event(request, api, "$default", "$default", {}, {}, new_request_ids()[1])
     request.stage_prefix = "/prod"
     route = Route.of("ANY /{proxy+}", "ANY", "/{proxy+}", None, id="a1b2c3")
-    return proxy_event(request, api, route, "prod", {"proxy": path.strip("/")} if path.strip("/") else {}, {},
-                       new_request_ids())
+    return proxy_event(
+        request,
+        api,
+        route,
+        "prod",
+        {"proxy": path.strip("/")} if path.strip("/") else {},
+        {},
+        new_request_ids(),
+    )
 
 
 def _function_trace(function_name: str, event: dict) -> str:
@@ -82,6 +109,7 @@ class ApiGatewayEventSource(EventSource):
     def service_middleware(self) -> dict:
         def wrap(app):
             return ApiGatewayControlPlane(app, self.directory, self.directory.api_client)
+
         return {"apigateway": wrap, "apigatewayv2": wrap}
 
     def routes(self) -> dict:
@@ -100,12 +128,21 @@ class ApiGatewayEventSource(EventSource):
         for api in self.directory.all():
             kind = "HTTP API" if api.kind == "http" else "REST API"
             for stage in api.stages.values():
-                url = f"http://{api.id}{HOST_SUFFIX}:{port}" + ("" if stage.name == "$default" else f"/{stage.name}")
+                url = f"http://{api.id}{HOST_SUFFIX}:{port}" + (
+                    "" if stage.name == "$default" else f"/{stage.name}"
+                )
                 for route in api.routes_of(stage):
                     function = route.integration.function_name(stage.variables) if route.integration else None
-                    found.append({"kind": kind, "source": f"{api.name or api.id} ({api.id})", "function": function,
-                                  "detail": f"{route.key} (stage {stage.name})", "url": url,
-                                  "state": "Enabled" if function else "No Lambda proxy integration"})
+                    found.append(
+                        {
+                            "kind": kind,
+                            "source": f"{api.name or api.id} ({api.id})",
+                            "function": function,
+                            "detail": f"{route.key} (stage {stage.name})",
+                            "url": url,
+                            "state": "Enabled" if function else "No Lambda proxy integration",
+                        }
+                    )
         return found
 
     def start(self, service) -> None:
@@ -120,10 +157,16 @@ class ApiGatewayEventSource(EventSource):
             raise LookupError(function_name)
         source, summary, subject = describe(event, route_key)
         record = service.new_record(
-            event, function_name, trigger="apigateway", source=source, summary=summary, subject=subject,
+            event,
+            function_name,
+            trigger="apigateway",
+            source=source,
+            summary=summary,
+            subject=subject,
             trace_id=_function_trace(function_name, event),
             how_detected=f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
-                         f"(stage {subject['stage']}) and matched the route {subject['route']}",
+            f"(stage {subject['stage']}) and matched the route {subject['route']}",
             how_responded=f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "
-                          f"its output into the HTTP response; nothing is retried")
+            f"its output into the HTTP response; nothing is retried",
+        )
         return run_with_timeout(lambda: service.run(record), timeout_s, name=f"apigateway-{function_name}")

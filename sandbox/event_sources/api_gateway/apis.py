@@ -7,12 +7,14 @@ back to ``$default``. An HTTP API stage serves the current routes (moto keeps no
 
 The routing rules and where the sandbox differs: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 HTTP_API_TIMEOUT_MS = 30_000  # HTTP APIs: 50 ms to 30 s, default 30 s
@@ -47,7 +49,7 @@ class Route:
     segments: tuple = field(default=(), compare=False)
 
     @classmethod
-    def of(cls, key: str, method: str, path: str, integration: Integration | None, id: str = "") -> "Route":
+    def of(cls, key: str, method: str, path: str, integration: Integration | None, id: str = "") -> Route:
         return cls(key, method.upper(), path, integration, id, tuple(s for s in path.split("/") if s))
 
 
@@ -180,25 +182,41 @@ class ApiDirectory:
     def all(self) -> list[Api]:
         """Every HTTP and REST API of the endpoint."""
         ids = [a["ApiId"] for a in _pages(self.api_client("apigatewayv2").get_apis)]
-        ids += [a["id"] for a in _pages(self.api_client("apigateway").get_rest_apis, token=("position", "position"),
-                                        items="items")]
+        ids += [
+            a["id"]
+            for a in _pages(
+                self.api_client("apigateway").get_rest_apis, token=("position", "position"), items="items"
+            )
+        ]
         return [api for api in map(self.api, ids) if api is not None]
 
     def snapshot_deployment(self, api_id: str, deployment_id: str) -> None:
         """What ``create-deployment`` froze: the REST API's resources, methods and integrations now."""
         self._deployments[(api_id, deployment_id)] = self._rest_routes(api_id)
         if self._state is not None:  # moto keeps no deployment's routes: a restart must find them here
-            self._state.save(f"api-deployments/{api_id}", {
-                key[1]: [[r.key, r.method, r.path, r.integration and list(astuple(r.integration)), r.id]
-                         for r in routes] for key, routes in self._deployments.items() if key[0] == api_id})
+            self._state.save(
+                f"api-deployments/{api_id}",
+                {
+                    key[1]: [
+                        [r.key, r.method, r.path, r.integration and list(astuple(r.integration)), r.id]
+                        for r in routes
+                    ]
+                    for key, routes in self._deployments.items()
+                    if key[0] == api_id
+                },
+            )
 
     def _kept_deployments(self, api_id: str) -> None:
         """After a restart: the deployments a state directory kept for this API."""
         kept = self._state.load(f"api-deployments/{api_id}") if self._state is not None else None
         for deployment_id, routes in (kept or {}).items():
-            self._deployments.setdefault((api_id, deployment_id), [
-                Route.of(key, method, path, Integration(*integration) if integration else None, route_id)
-                for key, method, path, integration, route_id in routes])
+            self._deployments.setdefault(
+                (api_id, deployment_id),
+                [
+                    Route.of(key, method, path, Integration(*integration) if integration else None, route_id)
+                    for key, method, path, integration, route_id in routes
+                ],
+            )
 
     # -- reading ---------------------------------------------------------------------------------
     def _load(self, api_id: str) -> Api | None:
@@ -222,42 +240,82 @@ class ApiDirectory:
 
     def _http_api(self, found: dict) -> Api:
         v2, api_id = self.api_client("apigatewayv2"), found["ApiId"]
-        integrations = {i["IntegrationId"]: Integration(
-            i.get("IntegrationType", ""), i.get("IntegrationUri", ""), i.get("PayloadFormatVersion") or "2.0",
-            int(i.get("TimeoutInMillis") or HTTP_API_TIMEOUT_MS)) for i in _pages(v2.get_integrations, ApiId=api_id)}
+        integrations = {
+            i["IntegrationId"]: Integration(
+                i.get("IntegrationType", ""),
+                i.get("IntegrationUri", ""),
+                i.get("PayloadFormatVersion") or "2.0",
+                int(i.get("TimeoutInMillis") or HTTP_API_TIMEOUT_MS),
+            )
+            for i in _pages(v2.get_integrations, ApiId=api_id)
+        }
         routes = []
         for r in _pages(v2.get_routes, ApiId=api_id):
             key = r["RouteKey"]
             method, _, path = key.partition(" ") if key != "$default" else ("", "", "")
             target = r.get("Target") or ""
-            integration = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+            integration = (
+                integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+            )
             routes.append(Route.of(key, method, path, integration, r.get("RouteId", "")))
-        stages = {s["StageName"]: Stage(s["StageName"], dict(s.get("StageVariables") or {}))
-                  for s in _pages(v2.get_stages, ApiId=api_id)}
-        return Api(api_id, "http", routes, stages, cors=found.get("CorsConfiguration") or None,
-                   name=found.get("Name", ""))
+        stages = {
+            s["StageName"]: Stage(s["StageName"], dict(s.get("StageVariables") or {}))
+            for s in _pages(v2.get_stages, ApiId=api_id)
+        }
+        return Api(
+            api_id,
+            "http",
+            routes,
+            stages,
+            cors=found.get("CorsConfiguration") or None,
+            name=found.get("Name", ""),
+        )
 
     def _rest_api(self, rest: dict) -> Api:
         api_id = rest["id"]
-        stages = {s["stageName"]: Stage(s["stageName"], dict(s.get("variables") or {}), s.get("deploymentId"))
-                  for s in self.api_client("apigateway").get_stages(restApiId=api_id).get("item", [])}
+        stages = {
+            s["stageName"]: Stage(s["stageName"], dict(s.get("variables") or {}), s.get("deploymentId"))
+            for s in self.api_client("apigateway").get_stages(restApiId=api_id).get("item", [])
+        }
         if not any(key[0] == api_id for key in self._deployments):
             self._kept_deployments(api_id)
         deployments = {key[1]: routes for key, routes in self._deployments.items() if key[0] == api_id}
-        return Api(api_id, "rest", self._rest_routes(api_id), stages,
-                   binary_media_types=tuple(rest.get("binaryMediaTypes") or ()), deployments=deployments,
-                   name=rest.get("name", ""))
+        return Api(
+            api_id,
+            "rest",
+            self._rest_routes(api_id),
+            stages,
+            binary_media_types=tuple(rest.get("binaryMediaTypes") or ()),
+            deployments=deployments,
+            name=rest.get("name", ""),
+        )
 
     def _rest_routes(self, api_id: str) -> list:
         routes = []
-        for resource in _pages(self.api_client("apigateway").get_resources, restApiId=api_id, embed=["methods"],
-                               token=("position", "position"), items="items"):
+        for resource in _pages(
+            self.api_client("apigateway").get_resources,
+            restApiId=api_id,
+            embed=["methods"],
+            token=("position", "position"),
+            items="items",
+        ):
             for method, spec in (resource.get("resourceMethods") or {}).items():
                 found = spec.get("methodIntegration")
-                integration = Integration(found.get("type", ""), found.get("uri", ""), "1.0",
-                                          int(found.get("timeoutInMillis") or REST_API_TIMEOUT_MS)) if found else None
-                routes.append(Route.of(f"{method} {resource['path']}", method, resource["path"], integration,
-                                       resource["id"]))
+                integration = (
+                    Integration(
+                        found.get("type", ""),
+                        found.get("uri", ""),
+                        "1.0",
+                        int(found.get("timeoutInMillis") or REST_API_TIMEOUT_MS),
+                    )
+                    if found
+                    else None
+                )
+                routes.append(
+                    Route.of(
+                        f"{method} {resource['path']}", method, resource["path"], integration, resource["id"]
+                    )
+                )
         return routes
 
 

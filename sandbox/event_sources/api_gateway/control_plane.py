@@ -7,12 +7,14 @@ its integration, route and ``$default`` stage; a REST API's ``create-deployment`
 
 What each of these does: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sandbox.wsgi import call, read_body
 
@@ -45,7 +47,9 @@ class ApiGatewayControlPlane:
                 print(f"sandbox: API Gateway: {exc}", file=sys.stderr)
         if succeeded and shows_endpoint:
             port = environ.get("SERVER_PORT", "80")
-            body = _AWS_ENDPOINT.sub(lambda m: f"http://{m.group(1)}{HOST_SUFFIX}:{port}", body.decode()).encode()
+            body = _AWS_ENDPOINT.sub(
+                lambda m: f"http://{m.group(1)}{HOST_SUFFIX}:{port}", body.decode()
+            ).encode()
             headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
         start_response(status, headers)
         return [body]
@@ -61,9 +65,16 @@ class ApiGatewayControlPlane:
 
     def _quick_create(self, api_id: str, target: str, route_key: str) -> None:
         v2 = self.client("apigatewayv2")
-        integration = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=target,
-                                            IntegrationMethod="POST", PayloadFormatVersion="2.0")
-        v2.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration['IntegrationId']}")
+        integration = v2.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=target,
+            IntegrationMethod="POST",
+            PayloadFormatVersion="2.0",
+        )
+        v2.create_route(
+            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration['IntegrationId']}"
+        )
         v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
 
 

@@ -7,6 +7,7 @@ header names arrive in canonical case and repeated headers comma-joined.
 
 The fields of each format and their rules: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,14 @@ from urllib.parse import parse_qsl, unquote
 from sandbox.config import ACCOUNT_ID
 
 # Bodies of these types reach a payload 2.0 event as text; any other body is base64-encoded.
-_TEXT_TYPES = ("text/*", "application/json", "application/*+json", "application/javascript", "application/xml",
-               "application/*+xml")
+_TEXT_TYPES = (
+    "text/*",
+    "application/json",
+    "application/*+json",
+    "application/javascript",
+    "application/xml",
+    "application/*+xml",
+)
 
 
 def new_trace_root() -> str:
@@ -80,8 +87,11 @@ def _times(request: ApiRequest) -> tuple[str, int]:
 def _forwarded(request: ApiRequest) -> list:
     """The request's headers with what API Gateway adds: the client's address and port, the scheme, and
     ``X-Amzn-Trace-Id`` (the client's own when it carries a Root, which continues that trace)."""
-    added = [("X-Forwarded-For", request.source_ip), ("X-Forwarded-Port", request.port),
-             ("X-Forwarded-Proto", "http")]
+    added = [
+        ("X-Forwarded-For", request.source_ip),
+        ("X-Forwarded-Port", request.port),
+        ("X-Forwarded-Proto", "http"),
+    ]
     trace = request.header("x-amzn-trace-id")
     if root_of(trace) is None:
         added.append(("X-Amzn-Trace-Id", f"Root={request.trace_root}"))
@@ -106,16 +116,26 @@ def matches_media_types(content_type: str | None, media_types) -> bool:
     """Whether a Content-Type (or an Accept header's types) is one of a REST API's binaryMediaTypes."""
     wanted = [m.strip().lower() for m in (content_type or "").split(",") if m.strip()]
     wanted = [m.split(";")[0].strip() for m in wanted]
-    return any(fnmatch.fnmatchcase(w, p.lower()) or fnmatch.fnmatchcase(p.lower(), w)
-               for w in wanted for p in media_types)
+    return any(
+        fnmatch.fnmatchcase(w, p.lower()) or fnmatch.fnmatchcase(p.lower(), w)
+        for w in wanted
+        for p in media_types
+    )
 
 
 def _query(request: ApiRequest) -> list[tuple[str, str]]:
     return parse_qsl(request.query_string, keep_blank_values=True)
 
 
-def http_api_event(request: ApiRequest, api_id: str, route_key: str, stage: str, path_parameters: dict,
-                   stage_variables: dict, request_id: str) -> dict:
+def http_api_event(
+    request: ApiRequest,
+    api_id: str,
+    route_key: str,
+    stage: str,
+    path_parameters: dict,
+    stage_variables: dict,
+    request_id: str,
+) -> dict:
     """Payload format 2.0."""
     stamp, epoch_ms = _times(request)
     raw_path = unquote(request.stage_prefix + request.path) or "/"
@@ -129,25 +149,44 @@ def http_api_event(request: ApiRequest, api_id: str, route_key: str, stage: str,
     query: dict[str, str] = {}
     for name, value in _query(request):
         query[name] = f"{query[name]},{value}" if name in query else value
-    event = {"version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": request.query_string}
+    event = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": request.query_string,
+    }
     if cookies:
         event["cookies"] = cookies
     event["headers"] = headers
     if query:
         event["queryStringParameters"] = query
     event["requestContext"] = {
-        "accountId": ACCOUNT_ID, "apiId": api_id, "domainName": request.domain_name,
+        "accountId": ACCOUNT_ID,
+        "apiId": api_id,
+        "domainName": request.domain_name,
         "domainPrefix": api_id,
-        "http": {"method": request.method, "path": raw_path, "protocol": request.protocol,
-                 "sourceIp": request.source_ip, "userAgent": request.header("user-agent") or ""},
-        "requestId": request_id, "routeKey": route_key, "stage": stage, "time": stamp, "timeEpoch": epoch_ms}
+        "http": {
+            "method": request.method,
+            "path": raw_path,
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": request.header("user-agent") or "",
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": stage,
+        "time": stamp,
+        "timeEpoch": epoch_ms,
+    }
     if path_parameters:
         event["pathParameters"] = path_parameters
     if stage_variables:
         event["stageVariables"] = stage_variables
     if request.body:
         binary = not is_text(request.header("content-type"))
-        event["body"] = base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace")
+        event["body"] = (
+            base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace")
+        )
         event["isBase64Encoded"] = binary
     else:
         event["isBase64Encoded"] = False
@@ -167,14 +206,23 @@ def _canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
-def proxy_event(request: ApiRequest, api_id: str, route, stage: str, path_parameters: dict, stage_variables: dict,
-                request_ids: tuple[str, str], binary_media_types=(), http_api: bool = False) -> dict:
+def proxy_event(
+    request: ApiRequest,
+    api_id: str,
+    route,
+    stage: str,
+    path_parameters: dict,
+    stage_variables: dict,
+    request_ids: tuple[str, str],
+    binary_media_types=(),
+    http_api: bool = False,
+) -> dict:
     """Payload format 1.0: a REST API's Lambda proxy integration (``http_api``: an HTTP API asking for 1.0,
     which passes the path decoded and always base64-encodes non-text bodies)."""
     stamp, epoch_ms = _times(request)
     # Names as the client sent them (REST; canonical case when the endpoint could not say) or lower-cased
     # (HTTP APIs); a repeated header or parameter: its last value, and every value in the multi-value map.
-    named = (str.lower if http_api else (lambda name: name) if request.names_as_sent else _canonical)
+    named = str.lower if http_api else (lambda name: name) if request.names_as_sent else _canonical
     headers, multi_headers = _single_and_multi((named(k), v) for k, v in _forwarded(request))
     query, multi_query = _single_and_multi(_query(request))
     path = unquote(request.path) if http_api else request.path
@@ -182,29 +230,63 @@ def proxy_event(request: ApiRequest, api_id: str, route, stage: str, path_parame
     binary = False
     if request.body:
         content_type = request.header("content-type")
-        binary = (not is_text(content_type)) if http_api else matches_media_types(content_type, binary_media_types)
+        binary = (
+            (not is_text(content_type)) if http_api else matches_media_types(content_type, binary_media_types)
+        )
         body = base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace")
-    identity = {key: None for key in ("accessKey", "accountId", "caller", "cognitoAuthenticationProvider",
-                                      "cognitoAuthenticationType", "cognitoIdentityId", "cognitoIdentityPoolId",
-                                      "principalOrgId", "user", "userArn")}
+    identity = {
+        key: None
+        for key in (
+            "accessKey",
+            "accountId",
+            "caller",
+            "cognitoAuthenticationProvider",
+            "cognitoAuthenticationType",
+            "cognitoIdentityId",
+            "cognitoIdentityPoolId",
+            "principalOrgId",
+            "user",
+            "userArn",
+        )
+    }
     identity.update(sourceIp=request.source_ip, userAgent=request.header("user-agent"))
     request_id, extended = request_ids
     context = {
-        "accountId": ACCOUNT_ID, "apiId": api_id, "domainName": request.domain_name,
-        "domainPrefix": api_id, "extendedRequestId": extended, "httpMethod": request.method, "identity": identity,
+        "accountId": ACCOUNT_ID,
+        "apiId": api_id,
+        "domainName": request.domain_name,
+        "domainPrefix": api_id,
+        "extendedRequestId": extended,
+        "httpMethod": request.method,
+        "identity": identity,
         "path": (unquote if http_api else str)(request.stage_prefix + request.path) or "/",
-        "protocol": request.protocol, "requestId": request_id, "requestTime": stamp, "requestTimeEpoch": epoch_ms,
-        "resourceId": route.id, "resourcePath": route.path or "/", "stage": stage}
+        "protocol": request.protocol,
+        "requestId": request_id,
+        "requestTime": stamp,
+        "requestTimeEpoch": epoch_ms,
+        "resourceId": route.id,
+        "resourcePath": route.path or "/",
+        "stage": stage,
+    }
     if http_api:
         # AWS's documented 1.0 example of an HTTP API: requestId is the extendedRequestId, resourceId null,
         # an authorizer with null claims and scopes. (Events captured from HTTP APIs have shown the route
         # key as resourceId and no authorizer; the sandbox follows the documentation.)
         context.update(requestId=extended, resourceId=None, authorizer={"claims": None, "scopes": None})
-    event = {"resource": route.path or "/", "path": path or "/", "httpMethod": request.method,
-             "headers": headers, "multiValueHeaders": multi_headers,
-             "queryStringParameters": query or None, "multiValueQueryStringParameters": multi_query or None,
-             "requestContext": context, "pathParameters": path_parameters or None,
-             "stageVariables": stage_variables or None, "body": body, "isBase64Encoded": binary}
+    event = {
+        "resource": route.path or "/",
+        "path": path or "/",
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "requestContext": context,
+        "pathParameters": path_parameters or None,
+        "stageVariables": stage_variables or None,
+        "body": body,
+        "isBase64Encoded": binary,
+    }
     if http_api:
         event = {"version": "1.0", **event}
     return event

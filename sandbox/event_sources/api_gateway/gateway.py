@@ -7,17 +7,18 @@ integration's event, the function runs synchronously, and its output becomes the
 
 The URL forms and timeouts: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Callable
 
-from sandbox.host_names import split_host
 from sandbox.event_sources.api_gateway import events, responses
 from sandbox.event_sources.api_gateway.apis import ApiDirectory, select_http_route, select_rest_method
 from sandbox.event_sources.api_gateway.responses import HttpResponse, MalformedResponse
+from sandbox.host_names import split_host
 from sandbox.lambda_.invocation import InvocationStatus
 
 PATH_PREFIX = "/_aws/execute-api/"
@@ -47,8 +48,13 @@ class ExecuteApi:
             return _send(start_response, responses.gateway_error("http", "not found"))
         request = _request(environ, path, domain)
         origin = environ.get("HTTP_ORIGIN")
-        if api.kind == "http" and api.cors and origin and request.method == "OPTIONS" \
-                and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+        if (
+            api.kind == "http"
+            and api.cors
+            and origin
+            and request.method == "OPTIONS"
+            and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        ):
             return _send(start_response, responses.cors_preflight(api.cors, origin))
         response = self._respond(api, request)
         if api.kind == "http" and api.cors:
@@ -71,23 +77,39 @@ class ExecuteApi:
         integration = route.integration
         function = integration.function_name(stage.variables) if integration else None
         if function is None:
-            self.report(f"API {api.id}: {route.key} has no Lambda proxy (AWS_PROXY) integration; the sandbox runs "
-                        f"only those.")
+            self.report(
+                f"API {api.id}: {route.key} has no Lambda proxy (AWS_PROXY) integration; the sandbox runs "
+                f"only those."
+            )
             return responses.gateway_error(api.kind, "configuration")
         request_id, extended = events.new_request_ids()
         if api.kind == "http" and integration.payload_version == "2.0":
-            event = events.http_api_event(request, api.id, route.key, stage.name, path_parameters,
-                                          stage.variables, extended)
+            event = events.http_api_event(
+                request, api.id, route.key, stage.name, path_parameters, stage.variables, extended
+            )
         else:
-            event = events.proxy_event(request, api.id, route, stage.name, path_parameters, stage.variables,
-                                       (request_id, extended), api.binary_media_types, http_api=api.kind == "http")
+            event = events.proxy_event(
+                request,
+                api.id,
+                route,
+                stage.name,
+                path_parameters,
+                stage.variables,
+                (request_id, extended),
+                api.binary_media_types,
+                http_api=api.kind == "http",
+            )
         response = self._run(api, function, event, integration.timeout_ms / 1000, request, route.key)
-        response.headers += ([("apigw-requestid", extended)] if api.kind == "http" else
-                             [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", extended)])
+        response.headers += (
+            [("apigw-requestid", extended)]
+            if api.kind == "http"
+            else [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", extended)]
+        )
         return response
 
-    def _run(self, api, function: str, event: dict, timeout_s: float, request,
-             route_key: str) -> HttpResponse:
+    def _run(
+        self, api, function: str, event: dict, timeout_s: float, request, route_key: str
+    ) -> HttpResponse:
         from sandbox.lambda_.environment_pool import Throttled
 
         try:
@@ -112,11 +134,15 @@ class ExecuteApi:
                 return responses.http_api_response(record.result)
             accept = request.header("accept")
             return responses.proxy_response(
-                record.result, decode_binary=events.matches_media_types(accept, api.binary_media_types),
-                http_api=api.kind == "http")
+                record.result,
+                decode_binary=events.matches_media_types(accept, api.binary_media_types),
+                http_api=api.kind == "http",
+            )
         except MalformedResponse as exc:
-            self.report(f"API {api.id}: Execution failed due to configuration error: Malformed Lambda proxy "
-                        f"response from {function} ({exc}).")
+            self.report(
+                f"API {api.id}: Execution failed due to configuration error: Malformed Lambda proxy "
+                f"response from {function} ({exc})."
+            )
             return responses.gateway_error(api.kind, "function error")
 
 
@@ -142,6 +168,7 @@ def run_with_timeout(run: Callable[[], object], timeout_s: float, name: str):
             outcome["error"] = exc
         finally:
             done.set()
+
     threading.Thread(target=target, name=name, daemon=True).start()
     if not done.wait(timeout_s):
         raise IntegrationTimeout()
@@ -153,14 +180,16 @@ def run_with_timeout(run: Callable[[], object], timeout_s: float, name: str):
 def _locate(environ) -> tuple[str, str, str] | None:
     """(api id, raw path after it, the API's domain name) from either URL form."""
     name = split_host(environ.get("HTTP_HOST") or "")[0]
-    raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/").split("?", 1)[0]
+    raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/").split(
+        "?", 1
+    )[0]
     if raw.startswith("http://") or raw.startswith("https://"):  # an absolute request target
         raw = "/" + raw.split("/", 3)[3] if raw.count("/") >= 3 else "/"
     if name.endswith(HOST_SUFFIX):
-        api_id = name[:-len(HOST_SUFFIX)]
+        api_id = name[: -len(HOST_SUFFIX)]
         return (api_id, raw, name) if api_id and "." not in api_id else None
     if raw.startswith(PATH_PREFIX):
-        api_id, _, rest = raw[len(PATH_PREFIX):].partition("/")
+        api_id, _, rest = raw[len(PATH_PREFIX) :].partition("/")
         return (api_id, "/" + rest, f"{api_id}{HOST_SUFFIX}") if api_id else None
     return None
 
@@ -187,11 +216,18 @@ def _request(environ, path: str, domain: str) -> events.ApiRequest:
     stream = environ["wsgi.input"]
     body = stream.read(length) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
     return events.ApiRequest(
-        method=environ.get("REQUEST_METHOD", "GET").upper(), path=path, stage_prefix="",
-        query_string=environ.get("QUERY_STRING", ""), headers=headers, body=body,
-        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), domain_name=domain, names_as_sent=as_sent,
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=path,
+        stage_prefix="",
+        query_string=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        domain_name=domain,
+        names_as_sent=as_sent,
         port=str(split_host(environ.get("HTTP_HOST") or "")[1] or environ.get("SERVER_PORT", "80")),
-        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
+        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+    )
 
 
 def _send(start_response, response: HttpResponse):

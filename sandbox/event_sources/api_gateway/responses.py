@@ -7,6 +7,7 @@ integration timeout and an unknown route or stage. Output that is not valid JSON
 
 The shapes and error answers of each format: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,11 @@ _GATEWAY_ERRORS = {
     ("http", "throttled"): (500, '{"message":"Internal Server Error"}', None),
     ("http", "configuration"): (500, '{"message":"Internal Server Error"}', None),
     ("http", "timeout"): (503, '{"message":"Service Unavailable"}', None),
-    ("rest", "not found"): (403, '{"message":"Missing Authentication Token"}', "MissingAuthenticationTokenException"),
+    ("rest", "not found"): (
+        403,
+        '{"message":"Missing Authentication Token"}',
+        "MissingAuthenticationTokenException",
+    ),
     ("rest", "no stage"): (403, '{"message":"Forbidden"}', "ForbiddenException"),
     ("rest", "function error"): (502, '{"message": "Internal server error"}', "InternalServerErrorException"),
     ("rest", "throttled"): (500, '{"message": "Internal server error"}', "InternalServerErrorException"),
@@ -169,8 +174,10 @@ def cors_preflight(cors: dict, origin: str) -> HttpResponse:
     if allow_origin is None:
         return response
     response.headers.append(("Access-Control-Allow-Origin", allow_origin))
-    for header, key in (("Access-Control-Allow-Methods", "AllowMethods"),
-                        ("Access-Control-Allow-Headers", "AllowHeaders")):
+    for header, key in (
+        ("Access-Control-Allow-Methods", "AllowMethods"),
+        ("Access-Control-Allow-Headers", "AllowHeaders"),
+    ):
         if cors.get(key):
             response.headers.append((header, ",".join(cors[key])))
     if cors.get("MaxAge") is not None:

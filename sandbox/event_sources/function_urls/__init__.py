@@ -19,12 +19,12 @@ from urllib.parse import parse_qs
 
 from sandbox.config import ACCOUNT_ID
 from sandbox.endpoint.access import access_key_id
-from sandbox.host_names import is_loopback_address, split_host
-from sandbox.event_sources.base import SourceContext
 from sandbox.event_sources.api_gateway import events, responses
 from sandbox.event_sources.api_gateway.gateway import _headers, _send
 from sandbox.event_sources.api_gateway.responses import HttpResponse, MalformedResponse
+from sandbox.event_sources.base import SourceContext
 from sandbox.event_sources.function_urls.configs import HOST_SUFFIX, UrlConfig, UrlConfigApi, UrlConfigs
+from sandbox.host_names import is_loopback_address, split_host
 
 SOURCE = "aws:lambda-url"
 PATH_PREFIX = "/_aws/lambda-url/"
@@ -141,7 +141,7 @@ def sample_event(
 class FunctionUrls:
     """The WSGI app answering the URLs (both forms)."""
 
-    def __init__(self, source: "FunctionUrlEventSource"):
+    def __init__(self, source: FunctionUrlEventSource):
         self.source = source
 
     def __call__(self, environ, start_response):

@@ -13,9 +13,10 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.wsgi import read_body
 
@@ -196,7 +197,7 @@ class UrlConfigApi:
     """Around Lambda's API (inside the sandbox's Lambda interceptor, which has validated the request)."""
 
     def __init__(
-        self, app, configs: UrlConfigs, function_arn: Callable[[str], "str | None"], port: Callable[[], str]
+        self, app, configs: UrlConfigs, function_arn: Callable[[str], str | None], port: Callable[[], str]
     ):
         """``function_arn(name)``: the function's ARN, or None when it does not exist; ``port()``: the
         endpoint's port, for the URLs."""

@@ -4,6 +4,7 @@ moto's own notification records lack userIdentity, requestParameters, responseEl
 and sequencer, so the sandbox builds its own from what the S3 write observer saw. The shape is checked in
 the tests against the strict, independent model ``aws_lambda_powertools...models.S3Model``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,6 +19,7 @@ from sandbox.endpoint.s3_ids import new_host_id, new_s3_request_id  # noqa: F401
 
 # The bucket owner's canonical principal, as S3 shows it in ownerIdentity (an upper-case id).
 OWNER_PRINCIPAL_ID = "A3NL1KOZZKEXAMPLE"
+
 
 @dataclass(frozen=True)
 class S3Write:
@@ -114,8 +116,9 @@ def build_event(write: S3Write, configuration_id: str, region: str = DEFAULT_REG
     return {"Records": [build_record(write, configuration_id, region)]}
 
 
-def sample_put_event(bucket: str, key: str, size: int = 1024, region: str = DEFAULT_REGION,
-                     etag: str | None = None) -> dict:
+def sample_put_event(
+    bucket: str, key: str, size: int = 1024, region: str = DEFAULT_REGION, etag: str | None = None
+) -> dict:
     """A complete ObjectCreated:Put event for ``run_local.py generate-event s3-put`` (like
     ``sam local generate-event s3 put``)."""
     write = S3Write(

@@ -4,6 +4,7 @@ A WSGI middleware around moto's S3 application (moto stores any key). A request 
 object under a longer key (PutObject, CopyObject, CreateMultipartUpload, a presigned POST form) is
 answered as S3 answers it: 400 ``KeyTooLongError``, and nothing is stored.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -26,8 +27,9 @@ def _created_key(environ) -> str | None:
         return None
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if key:
-        if method == "PUT" and not ({"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold"}
-                                    & set(query)):
+        if method == "PUT" and not (
+            {"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold"} & set(query)
+        ):
             return key  # PutObject, CopyObject
         return key if method == "POST" and "uploads" in query else None  # CreateMultipartUpload
     if method == "POST" and "multipart/form-data" in (environ.get("CONTENT_TYPE") or ""):
@@ -63,11 +65,19 @@ class S3KeyLimits:
             return self.app(environ, start_response)
         _drain(environ)
         request_id, host_id = new_s3_request_id(), new_host_id()
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>KeyTooLongError</Code>'
-                f"<Message>Your key is too long</Message><Size>{size}</Size>"
-                f"<MaxSizeAllowed>{KEY_LIMIT_BYTES}</MaxSizeAllowed><RequestId>{request_id}</RequestId>"
-                f"<HostId>{escape(host_id)}</HostId></Error>").encode()
-        start_response("400 Bad Request", [("Content-Type", "application/xml"),
-                                           ("Content-Length", str(len(body))),
-                                           ("x-amz-request-id", request_id), ("x-amz-id-2", host_id)])
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>KeyTooLongError</Code>'
+            f"<Message>Your key is too long</Message><Size>{size}</Size>"
+            f"<MaxSizeAllowed>{KEY_LIMIT_BYTES}</MaxSizeAllowed><RequestId>{request_id}</RequestId>"
+            f"<HostId>{escape(host_id)}</HostId></Error>"
+        ).encode()
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", "application/xml"),
+                ("Content-Length", str(len(body))),
+                ("x-amz-request-id", request_id),
+                ("x-amz-id-2", host_id),
+            ],
+        )
         return [body]

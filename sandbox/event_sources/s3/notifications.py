@@ -5,11 +5,12 @@ from the endpoint's state (never through the S3 API, where the user would see th
 bucket's access log for one). The sandbox caches it per bucket and drops the cache whenever the S3 write
 observer sees the configuration replaced, so a change applies to the very next write, as on AWS.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sandbox.event_sources.s3.events import S3Write
 
@@ -62,7 +63,10 @@ class QueueTarget(_Target):
 def targets_from_configuration(configuration: dict) -> list[_Target]:
     """Parse a GetBucketNotificationConfiguration response: Lambda functions and SQS queues."""
     targets: list[_Target] = []
-    entries = [(LambdaTarget, e, e.get("LambdaFunctionArn")) for e in configuration.get("LambdaFunctionConfigurations", [])]
+    entries = [
+        (LambdaTarget, e, e.get("LambdaFunctionArn"))
+        for e in configuration.get("LambdaFunctionConfigurations", [])
+    ]
     entries += [(QueueTarget, e, e.get("QueueArn")) for e in configuration.get("QueueConfigurations", [])]
     for kind, entry, arn in entries:
         prefix = suffix = ""
@@ -72,13 +76,15 @@ def targets_from_configuration(configuration: dict) -> list[_Target]:
                 prefix = rule.get("Value", "")
             elif name == "suffix":
                 suffix = rule.get("Value", "")
-        targets.append(kind(
-            configuration_id=entry.get("Id", ""),
-            arn=arn,
-            events=tuple(entry.get("Events", [])),
-            prefix=prefix,
-            suffix=suffix,
-        ))
+        targets.append(
+            kind(
+                configuration_id=entry.get("Id", ""),
+                arn=arn,
+                events=tuple(entry.get("Events", [])),
+                prefix=prefix,
+                suffix=suffix,
+            )
+        )
     return targets
 
 

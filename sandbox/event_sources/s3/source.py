@@ -6,6 +6,7 @@ prefix/suffix filters). The write observer sees writes as moto routes them; a ro
 into the event AWS sends and submits it to the Lambda service, with the chain depth its trace header
 carries (recursive loop detection). AWS's semantics: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,12 +17,12 @@ import time
 import uuid
 from urllib.parse import unquote_plus
 
-from sandbox.event_sources.s3.notifications import BucketNotifications, LambdaTarget, QueueTarget
-from sandbox.lambda_.recursion import lineage_depth, new_trace_id
-from sandbox.event_sources.s3.events import S3Write, build_event
-from sandbox.event_sources.s3.write_observer import S3WriteObserver
 from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.s3.events import S3Write, build_event
 from sandbox.event_sources.s3.key_limits import S3KeyLimits
+from sandbox.event_sources.s3.notifications import BucketNotifications, LambdaTarget, QueueTarget
+from sandbox.event_sources.s3.write_observer import S3WriteObserver
+from sandbox.lambda_.recursion import lineage_depth, new_trace_id
 
 FORGET_EVERY_S = 1.0  # how long a handed-on write's entry may stay in the state directory
 # The sandbox's own failures to deliver an event are retried. AWS: S3 retries its delivery to Lambda and
@@ -50,9 +51,11 @@ class S3EventSource(EventSource):
 
     def __init__(self, context: SourceContext):
         self.context = context
-        self.notifications = BucketNotifications(context.bucket_notifications or (
-            lambda bucket: context.client("s3").get_bucket_notification_configuration(Bucket=bucket)))
-        self._writes: "queue.Queue[S3Write | None]" = queue.Queue()
+        self.notifications = BucketNotifications(
+            context.bucket_notifications
+            or (lambda bucket: context.client("s3").get_bucket_notification_configuration(Bucket=bucket))
+        )
+        self._writes: queue.Queue[S3Write | None] = queue.Queue()
         self._router: threading.Thread | None = None
         self._service = None
         self.faults: dict[str, int] = {}  # bucket -> events the sandbox failed to deliver (then retried)
@@ -60,9 +63,16 @@ class S3EventSource(EventSource):
     def service_middleware(self) -> dict:
         """The write observer wraps moto's S3 app, so it sees only requests moto routed to S3; S3's key
         limit wraps the observer, so a refused key is never seen as a write."""
-        return {"s3": lambda app: S3KeyLimits(S3WriteObserver(
-            app, on_write=self._accept, object_facts=self.context.object_facts,
-            on_notification_change=self.notifications.invalidate))}
+        return {
+            "s3": lambda app: S3KeyLimits(
+                S3WriteObserver(
+                    app,
+                    on_write=self._accept,
+                    object_facts=self.context.object_facts,
+                    on_notification_change=self.notifications.invalidate,
+                )
+            )
+        }
 
     def triggers(self) -> list[dict]:
         """Every bucket's notification configuration, as the page and `run_local.py triggers` list it."""
@@ -71,16 +81,32 @@ class S3EventSource(EventSource):
         for bucket in s3.list_buckets().get("Buckets", []):
             for target in self.notifications.targets(bucket["Name"]):
                 what = "function" if isinstance(target, LambdaTarget) else "queue"
-                filters = " ".join(f for f in (f"prefix {target.prefix!r}" if target.prefix else "",
-                                               f"suffix {target.suffix!r}" if target.suffix else "") if f)
-                found.append({"kind": "S3 notification", "source": f"s3://{bucket['Name']}",
-                              "function": getattr(target, "function_name", None),
-                              "detail": f"{', '.join(target.events)} -> {what} {target.arn.rsplit(':', 1)[-1]}"
-                                        + (f" ({filters})" if filters else ""),
-                              "state": "Enabled",
-                              **({"faults": f"{self.faults[bucket['Name']]} event(s) the sandbox failed to "
-                                            f"deliver, then retried (see its output)"}
-                                 if self.faults.get(bucket["Name"]) else {})})
+                filters = " ".join(
+                    f
+                    for f in (
+                        f"prefix {target.prefix!r}" if target.prefix else "",
+                        f"suffix {target.suffix!r}" if target.suffix else "",
+                    )
+                    if f
+                )
+                found.append(
+                    {
+                        "kind": "S3 notification",
+                        "source": f"s3://{bucket['Name']}",
+                        "function": getattr(target, "function_name", None),
+                        "detail": f"{', '.join(target.events)} -> {what} {target.arn.rsplit(':', 1)[-1]}"
+                        + (f" ({filters})" if filters else ""),
+                        "state": "Enabled",
+                        **(
+                            {
+                                "faults": f"{self.faults[bucket['Name']]} event(s) the sandbox failed to "
+                                f"deliver, then retried (see its output)"
+                            }
+                            if self.faults.get(bucket["Name"])
+                            else {}
+                        ),
+                    }
+                )
         return found
 
     def start(self, service) -> None:
@@ -109,8 +135,11 @@ class S3EventSource(EventSource):
         (the crash came between the two) is not delivered again."""
         if self.context.state is None:
             return
-        made = {(r.subject.get("bucket"), r.subject.get("key"), round(r.detected_at, 6))
-                for r in self._service.records.all() if r.source == SOURCE}
+        made = {
+            (r.subject.get("bucket"), r.subject.get("key"), round(r.detected_at, 6))
+            for r in self._service.records.all()
+            if r.source == SOURCE
+        }
         for name, fields in self.context.state.saved("s3-accepted/"):
             write = S3Write(**fields)
             if (write.bucket, write.key, round(write.event_time, 6)) in made:
@@ -126,8 +155,12 @@ class S3EventSource(EventSource):
                 item = self._writes.get(timeout=FORGET_EVERY_S if handed_on else None)
             except queue.Empty:
                 item = ()
-            if handed_on and (item is None or item == () or len(handed_on) >= 100
-                              or time.monotonic() - since >= FORGET_EVERY_S):
+            if handed_on and (
+                item is None
+                or item == ()
+                or len(handed_on) >= 100
+                or time.monotonic() - since >= FORGET_EVERY_S
+            ):
                 # One commit for many; one not yet forgotten at a crash is matched to its kept record.
                 self.context.state.forget(*handed_on)
                 handed_on.clear()
@@ -155,13 +188,17 @@ class S3EventSource(EventSource):
         except Exception as exc:
             self.faults[write.bucket] = self.faults.get(write.bucket, 0) + 1
             final = attempt >= DELIVERY_ATTEMPTS
-            self.context.report(f"sandbox: could not deliver the S3 event for s3://{write.bucket}/{write.key} "
-                                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
-                                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s"))
+            self.context.report(
+                f"sandbox: could not deliver the S3 event for s3://{write.bucket}/{write.key} "
+                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
+                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s")
+            )
         if final:
             self._dead_letter(write, done)
             return True
-        retry = threading.Timer(RETRY_DELAY_S, self._writes.put, ((name, write, attempt + 1, frozenset(done)),))
+        retry = threading.Timer(
+            RETRY_DELAY_S, self._writes.put, ((name, write, attempt + 1, frozenset(done)),)
+        )
         retry.daemon = True
         retry.start()
         return False
@@ -176,14 +213,26 @@ class S3EventSource(EventSource):
                 event = build_event(write, target.configuration_id, self.context.region)
             except Exception:
                 event = {"sandboxUndeliverableS3Write": dataclasses.asdict(write)}
-            record = self._service.new_record(event, target.function_name, trigger="s3", source=SOURCE,
-                                              subject={"bucket": write.bucket, "key": write.key})
-            record.error_type, record.error_message = "SandboxError", "the sandbox could not deliver this event"
+            record = self._service.new_record(
+                event,
+                target.function_name,
+                trigger="s3",
+                source=SOURCE,
+                subject={"bucket": write.bucket, "key": write.key},
+            )
+            record.error_type, record.error_message = (
+                "SandboxError",
+                "the sandbox could not deliver this event",
+            )
             runtime = self._service.runtime(target.function_name)
-            if runtime is None or not self._service.dead_letters.send(record, runtime.function, "RetriesExhausted"):
-                self.context.report(f"sandbox: the S3 event for s3://{write.bucket}/{write.key} was not delivered "
-                                    f"and {target.function_name} has no dead-letter queue or on-failure "
-                                    f"destination to keep it (AWS discards it too)")
+            if runtime is None or not self._service.dead_letters.send(
+                record, runtime.function, "RetriesExhausted"
+            ):
+                self.context.report(
+                    f"sandbox: the S3 event for s3://{write.bucket}/{write.key} was not delivered "
+                    f"and {target.function_name} has no dead-letter queue or on-failure "
+                    f"destination to keep it (AWS discards it too)"
+                )
 
     def _deliver(self, write: S3Write, done: set) -> None:
         depth = lineage_depth(write.trace_header) + 1
@@ -196,13 +245,19 @@ class S3EventSource(EventSource):
                 done.add(target.configuration_id)
                 continue
             record = self._service.new_record(
-                event, target.function_name, trigger="s3", trace_id=new_trace_id(target.function_name, depth),
-                detected_at=write.event_time, source=SOURCE, summary=f"s3://{write.bucket}/{write.key}",
+                event,
+                target.function_name,
+                trigger="s3",
+                trace_id=new_trace_id(target.function_name, depth),
+                detected_at=write.event_time,
+                source=SOURCE,
+                summary=f"s3://{write.bucket}/{write.key}",
                 subject={"bucket": write.bucket, "key": write.key},
                 how_detected=f"S3 saw s3:{write.event_name} of {write.key} in {write.bucket} and sent its event "
-                             f"notification ({target.configuration_id})",
+                f"notification ({target.configuration_id})",
                 how_responded="S3 invokes asynchronously: it does not wait; Lambda keeps the result, retries "
-                              "failures twice, then sends the event to the dead-letter queue")
+                "failures twice, then sends the event to the dead-letter queue",
+            )
             self._service.submit(record, chain_depth=depth)
             done.add(target.configuration_id)
 

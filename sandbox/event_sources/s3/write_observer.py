@@ -9,23 +9,39 @@ the ``X-Amzn-Trace-Id`` header that carries a function's lineage for recursive l
 S3 emits events only for completed writes: a multipart upload produces one event when it is completed,
 not one per part; uploading a part, tagging or setting an ACL produce no ObjectCreated event.
 """
+
 from __future__ import annotations
 
 import io
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
+from sandbox.event_sources.s3.events import (
+    S3Write,
+    Sequencer,
+    new_host_id,
+    new_s3_request_id,
+    principal_for_access_key,
+)
 from sandbox.wsgi import read_body
-from sandbox.event_sources.s3.events import S3Write, Sequencer, new_host_id, new_s3_request_id, principal_for_access_key
 
 ObjectFactsFn = Callable[[str, str, "str | None"], object]
 
 # Query sub-resources that make a PUT/POST on an object something other than a new object.
-_NOT_A_WRITE = {"tagging", "acl", "retention", "legal-hold", "uploads", "restore", "select",
-                "attributes", "torrent"}
+_NOT_A_WRITE = {
+    "tagging",
+    "acl",
+    "retention",
+    "legal-hold",
+    "uploads",
+    "restore",
+    "select",
+    "attributes",
+    "torrent",
+}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -102,8 +118,13 @@ def removals(body: bytes) -> list[tuple[str, str, str | None]]:
         if fields.get("VersionId"):
             found.append(("ObjectRemoved:Delete", fields.get("Key", ""), fields["VersionId"]))
         elif fields.get("DeleteMarker") == "true":
-            found.append(("ObjectRemoved:DeleteMarkerCreated", fields.get("Key", ""),
-                          fields.get("DeleteMarkerVersionId") or None))
+            found.append(
+                (
+                    "ObjectRemoved:DeleteMarkerCreated",
+                    fields.get("Key", ""),
+                    fields.get("DeleteMarkerVersionId") or None,
+                )
+            )
         else:
             found.append(("ObjectRemoved:Delete", fields.get("Key", ""), None))
     return found
@@ -134,9 +155,15 @@ class S3WriteObserver:
     when a bucket's notification configuration is replaced, so cached configurations are dropped.
     """
 
-    def __init__(self, app, on_write: Callable[[S3Write], None], object_facts: ObjectFactsFn,
-                 on_notification_change: Callable[[str], None] | None = None, clock=time.time,
-                 sequencer: Sequencer | None = None):
+    def __init__(
+        self,
+        app,
+        on_write: Callable[[S3Write], None],
+        object_facts: ObjectFactsFn,
+        on_notification_change: Callable[[str], None] | None = None,
+        clock=time.time,
+        sequencer: Sequencer | None = None,
+    ):
         self.app = app
         self.on_write = on_write
         self.object_facts = object_facts
@@ -178,8 +205,17 @@ class S3WriteObserver:
             keys = removals(result[0]) if not key else [_removal(query, response_headers, key)]
         source_ip = environ.get("REMOTE_ADDR", "127.0.0.1")
         for event_name, obj_key, *version in keys:
-            self._report(event_name, bucket, obj_key, request_id, host_id, source_ip, access_key, environ,
-                         version[0] if version else None)
+            self._report(
+                event_name,
+                bucket,
+                obj_key,
+                request_id,
+                host_id,
+                source_ip,
+                access_key,
+                environ,
+                version[0] if version else None,
+            )
         return result
 
     # -- classify the request before moto sees it (the body may be needed) ---------------------------
@@ -213,8 +249,9 @@ class S3WriteObserver:
             return ("delete", bucket, [], access_key)
         return None
 
-    def _report(self, event_name, bucket, key, request_id, host_id, source_ip, access_key, environ,
-                version_id=None):
+    def _report(
+        self, event_name, bucket, key, request_id, host_id, source_ip, access_key, environ, version_id=None
+    ):
         facts = None
         if event_name.startswith("ObjectCreated"):
             facts = self.object_facts(bucket, key, None)

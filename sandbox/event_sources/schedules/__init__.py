@@ -8,6 +8,7 @@ can be fired now (``run_local.py fire-rule``), which AWS cannot do. moto's own d
 
 AWS's semantics and where the sandbox differs: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,15 @@ from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.event_sources.schedules.clock import ScaledClock, ScheduleTimer, TimerEntry
 from sandbox.event_sources.schedules.control_plane import RulesControlPlane, SchedulerControlPlane
 from sandbox.event_sources.schedules.expressions import InvalidScheduleExpression, ScheduleExpression, parse
-from sandbox.event_sources.schedules.targets import (DETAIL_TYPE, RULES_SOURCE, SCHEDULER_SOURCE, lambda_function_name, scheduled_event,
-                      sqs_queue, target_payload)
+from sandbox.event_sources.schedules.targets import (
+    DETAIL_TYPE,
+    RULES_SOURCE,
+    SCHEDULER_SOURCE,
+    lambda_function_name,
+    scheduled_event,
+    sqs_queue,
+    target_payload,
+)
 
 DELIVERY_ATTEMPTS = 3  # the sandbox's own failures to send a scheduled event: attempts, then the DLQ
 RETRY_DELAY_S = 0.5
@@ -95,10 +103,14 @@ class ScheduledEventSource(EventSource):
         self.faults: dict[tuple, int] = {}  # item key -> events the sandbox failed to send (then retried)
 
     def service_middleware(self) -> dict:
-        return {"events": lambda app: RulesControlPlane(
-                    app, lambda action, request: self._resync(self.sync_rules), self.context.report),
-                "scheduler": lambda app: SchedulerControlPlane(
-                    app, lambda what, request: self._resync(self.sync_schedules), self.context.report)}
+        return {
+            "events": lambda app: RulesControlPlane(
+                app, lambda action, request: self._resync(self.sync_rules), self.context.report
+            ),
+            "scheduler": lambda app: SchedulerControlPlane(
+                app, lambda what, request: self._resync(self.sync_schedules), self.context.report
+            ),
+        }
 
     def start(self, service) -> None:
         self._service = service
@@ -128,8 +140,11 @@ class ScheduledEventSource(EventSource):
             for rule in page["Rules"]:
                 if not rule.get("ScheduleExpression"):
                     continue
-                targets = [t for p in events.get_paginator("list_targets_by_rule").paginate(Rule=rule["Name"])
-                           for t in p["Targets"]]
+                targets = [
+                    t
+                    for p in events.get_paginator("list_targets_by_rule").paginate(Rule=rule["Name"])
+                    for t in p["Targets"]
+                ]
                 found.append((rule, targets))
         current, unreadable = set(), []
         for rule, targets in found:
@@ -138,8 +153,15 @@ class ScheduledEventSource(EventSource):
             except InvalidScheduleExpression as exc:  # stored before PutRule checked it (a kept state)
                 unreadable.append((f"rule {rule['Name']}", rule["ScheduleExpression"], str(exc)))
                 continue
-            item = Scheduled("rule", rule["Name"], None, rule["Arn"], expression,
-                             rule.get("State", "ENABLED") == "ENABLED", targets)
+            item = Scheduled(
+                "rule",
+                rule["Name"],
+                None,
+                rule["Arn"],
+                expression,
+                rule.get("State", "ENABLED") == "ENABLED",
+                targets,
+            )
             current.add(item.key)
             self._put(item)
         self._drop_missing("rule", current)
@@ -151,21 +173,40 @@ class ScheduledEventSource(EventSource):
         found = []
         for page in scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
-                found.append(scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default")))
+                found.append(
+                    scheduler.get_schedule(
+                        Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+                    )
+                )
         current, unreadable = set(), []
         for schedule in found:
             try:
-                expression = parse(schedule["ScheduleExpression"], allow_at=True,
-                                   timezone=schedule.get("ScheduleExpressionTimezone") or "UTC")
+                expression = parse(
+                    schedule["ScheduleExpression"],
+                    allow_at=True,
+                    timezone=schedule.get("ScheduleExpressionTimezone") or "UTC",
+                )
             except InvalidScheduleExpression as exc:
-                unreadable.append((f"schedule {schedule.get('GroupName', 'default')}/{schedule['Name']}",
-                                   schedule["ScheduleExpression"], str(exc)))
+                unreadable.append(
+                    (
+                        f"schedule {schedule.get('GroupName', 'default')}/{schedule['Name']}",
+                        schedule["ScheduleExpression"],
+                        str(exc),
+                    )
+                )
                 continue
             item = Scheduled(
-                "schedule", schedule["Name"], schedule.get("GroupName", "default"), schedule["Arn"], expression,
-                schedule.get("State", "ENABLED") == "ENABLED", [schedule["Target"]],
-                start=_epoch(schedule.get("StartDate")), end=_epoch(schedule.get("EndDate")),
-                delete_after=schedule.get("ActionAfterCompletion") == "DELETE")
+                "schedule",
+                schedule["Name"],
+                schedule.get("GroupName", "default"),
+                schedule["Arn"],
+                expression,
+                schedule.get("State", "ENABLED") == "ENABLED",
+                [schedule["Target"]],
+                start=_epoch(schedule.get("StartDate")),
+                end=_epoch(schedule.get("EndDate")),
+                delete_after=schedule.get("ActionAfterCompletion") == "DELETE",
+            )
             current.add(item.key)
             self._put(item)
         self._drop_missing("schedule", current)
@@ -173,16 +214,26 @@ class ScheduledEventSource(EventSource):
 
     def _put(self, item: Scheduled) -> None:
         known = self._items.get(item.key)
-        same_schedule = known is not None and known.expression.describe() == item.expression.describe() and (
-            known.start, known.end) == (item.start, item.end)
+        same_schedule = (
+            known is not None
+            and known.expression.describe() == item.expression.describe()
+            and (known.start, known.end) == (item.start, item.end)
+        )
         item.created = known.created if same_schedule else self._anchor(item, known)
         self._items[item.key] = item
         if not item.enabled:
             self.timer.remove(item.key)
         elif not (same_schedule and known.enabled and self.timer.get(item.key) is not None):
             # a new or changed schedule starts counting now; an unchanged one keeps its next time
-            self.timer.put(TimerEntry(item.key, item.expression, anchor=item.start or item.created,
-                                      not_before=item.start, not_after=item.end))
+            self.timer.put(
+                TimerEntry(
+                    item.key,
+                    item.expression,
+                    anchor=item.start or item.created,
+                    not_before=item.start,
+                    not_after=item.end,
+                )
+            )
 
     def _anchor(self, item: Scheduled, known: Scheduled | None) -> float:
         """Where a new or changed schedule starts counting: now; with a state directory (and the real
@@ -212,7 +263,9 @@ class ScheduledEventSource(EventSource):
         self.fire(item, due)
         entry = self.timer.get(key)
         if item.kind == "schedule" and item.delete_after and entry is not None and entry.next_due is None:
-            self._client("scheduler").delete_schedule(Name=item.name, GroupName=item.group)  # as Scheduler does
+            self._client("scheduler").delete_schedule(
+                Name=item.name, GroupName=item.group
+            )  # as Scheduler does
 
     def _timer_failed(self, key: tuple, exc: Exception) -> None:
         self.context.report(f"sandbox: the scheduled {key[0]} {key[2]} could not fire: {exc}")
@@ -241,9 +294,11 @@ class ScheduledEventSource(EventSource):
         except Exception as exc:
             self.faults[item.key] = self.faults.get(item.key, 0) + 1
             final = attempt >= DELIVERY_ATTEMPTS
-            self.context.report(f"sandbox: {item.label} could not send its event to {target.get('Arn')} "
-                                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
-                                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s"))
+            self.context.report(
+                f"sandbox: {item.label} could not send its event to {target.get('Arn')} "
+                f"(attempt {attempt} of {DELIVERY_ATTEMPTS}): {type(exc).__name__}: {exc}"
+                + ("" if final else f"; retrying in {RETRY_DELAY_S:g} s")
+            )
             if final:
                 self._dead_letter(item, target, at, attempt, exc)
             else:
@@ -257,40 +312,68 @@ class ScheduledEventSource(EventSource):
         (rules) or Scheduler (schedules) puts on it; told when the target has none (AWS drops it)."""
         queue = sqs_queue(((target.get("DeadLetterConfig") or {}).get("Arn")) or "")
         if queue is None:
-            self.context.report(f"sandbox: {item.label}'s event for {target.get('Arn')} was not delivered and "
-                                f"the target has no DeadLetterConfig to keep it (AWS drops it too)")
+            self.context.report(
+                f"sandbox: {item.label}'s event for {target.get('Arn')} was not delivered and "
+                f"the target has no DeadLetterConfig to keep it (AWS drops it too)"
+            )
             return
         try:
-            body = json.dumps(scheduled_event(item.arn, self.context.region, item.arn.split(":")[4], at,
-                                              source=item.source))
+            body = json.dumps(
+                scheduled_event(item.arn, self.context.region, item.arn.split(":")[4], at, source=item.source)
+            )
         except Exception:
             body = json.dumps({"resources": [item.arn], "time": at})
         if item.kind == "rule":
-            attributes = {"RULE_ARN": item.arn, "TARGET_ARN": target.get("Arn", ""), "ERROR_CODE": "SandboxError",
-                          "ERROR_MESSAGE": str(exc)[:1000], "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
-                          "RETRY_ATTEMPTS": str(attempts - 1)}
+            attributes = {
+                "RULE_ARN": item.arn,
+                "TARGET_ARN": target.get("Arn", ""),
+                "ERROR_CODE": "SandboxError",
+                "ERROR_MESSAGE": str(exc)[:1000],
+                "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+                "RETRY_ATTEMPTS": str(attempts - 1),
+            }
         else:
-            attributes = {"X-Amz-Scheduler-Schedule-Arn": item.arn, "X-Amz-Scheduler-Target-Arn": target.get("Arn", ""),
-                          "X-Amz-Scheduler-Attempt": str(attempts), "X-Amz-Scheduler-Error-Code": "SandboxError",
-                          "X-Amz-Scheduler-Error-Message": str(exc)[:1000]}
+            attributes = {
+                "X-Amz-Scheduler-Schedule-Arn": item.arn,
+                "X-Amz-Scheduler-Target-Arn": target.get("Arn", ""),
+                "X-Amz-Scheduler-Attempt": str(attempts),
+                "X-Amz-Scheduler-Error-Code": "SandboxError",
+                "X-Amz-Scheduler-Error-Message": str(exc)[:1000],
+            }
         try:
             sqs = self._client("sqs")
             url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes={
-                name: {"DataType": "String", "StringValue": value or "-"} for name, value in attributes.items()})
+            sqs.send_message(
+                QueueUrl=url,
+                MessageBody=body,
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value or "-"}
+                    for name, value in attributes.items()
+                },
+            )
         except Exception as error:
-            self.context.report(f"sandbox: {item.label}'s undelivered event could not reach its dead-letter "
-                                f"queue {queue[0]}: {error}")
+            self.context.report(
+                f"sandbox: {item.label}'s undelivered event could not reach its dead-letter "
+                f"queue {queue[0]}: {error}"
+            )
 
     def _deliver(self, item: Scheduled, target: dict, payload) -> list:
         function = lambda_function_name(target.get("Arn", ""))
         if function is not None:
             if self._service.runtime(function) is None:
-                self._say(f"{item.label}: its target {target.get('Arn')} names no function of the sandbox; "
-                          f"nothing was invoked (AWS counts a FailedInvocation).")
+                self._say(
+                    f"{item.label}: its target {target.get('Arn')} names no function of the sandbox; "
+                    f"nothing was invoked (AWS counts a FailedInvocation)."
+                )
                 return []
-            record = self._service.new_record(payload, function, trigger="schedule", source=item.source,
-                                              summary=item.label, subject=item.subject)
+            record = self._service.new_record(
+                payload,
+                function,
+                trigger="schedule",
+                source=item.source,
+                summary=item.label,
+                subject=item.subject,
+            )
             self._service.submit(record)  # asynchronous, as EventBridge invokes: retries and the DLQ apply
             if item.kind == "rule":
                 self._check_permission(item, function)
@@ -301,11 +384,15 @@ class ScheduledEventSource(EventSource):
             url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
             body = payload if isinstance(payload, str) else json.dumps(payload)
             parameters = target.get("SqsParameters") or {}
-            extra = {"MessageGroupId": parameters["MessageGroupId"]} if parameters.get("MessageGroupId") else {}
+            extra = (
+                {"MessageGroupId": parameters["MessageGroupId"]} if parameters.get("MessageGroupId") else {}
+            )
             sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
             return []
-        self._say(f"{item.label}: the sandbox delivers scheduled events to Lambda functions and SQS queues "
-                  f"only; target {target.get('Arn')} was skipped.")
+        self._say(
+            f"{item.label}: the sandbox delivers scheduled events to Lambda functions and SQS queues "
+            f"only; target {target.get('Arn')} was skipped."
+        )
         return []
 
     def _check_permission(self, item: Scheduled, function: str) -> None:
@@ -322,17 +409,26 @@ class ScheduledEventSource(EventSource):
         for statement in policy.get("Statement", []):
             principal = statement.get("Principal")
             service = principal.get("Service") if isinstance(principal, dict) else principal
-            sources = [arn for test in (statement.get("Condition") or {}).values()
-                       for key, arns in test.items() if key.lower() == "aws:sourcearn"
-                       for arn in ([arns] if isinstance(arns, str) else arns)]
-            if service == "events.amazonaws.com" and statement.get("Effect", "Allow") == "Allow" and (
-                    not sources or any(fnmatch.fnmatchcase(item.arn, arn) for arn in sources)):
+            sources = [
+                arn
+                for test in (statement.get("Condition") or {}).values()
+                for key, arns in test.items()
+                if key.lower() == "aws:sourcearn"
+                for arn in ([arns] if isinstance(arns, str) else arns)
+            ]
+            if (
+                service == "events.amazonaws.com"
+                and statement.get("Effect", "Allow") == "Allow"
+                and (not sources or any(fnmatch.fnmatchcase(item.arn, arn) for arn in sources))
+            ):
                 return
-        self._say(f"{item.label} invokes {function}, whose resource-based policy does not let EventBridge "
-                  f"invoke it: on AWS this invocation would fail. The sandbox runs it anyway; add the "
-                  f"permission with: aws lambda add-permission --function-name {function} --statement-id "
-                  f"{item.name}-events --action lambda:InvokeFunction --principal events.amazonaws.com "
-                  f"--source-arn {item.arn}")
+        self._say(
+            f"{item.label} invokes {function}, whose resource-based policy does not let EventBridge "
+            f"invoke it: on AWS this invocation would fail. The sandbox runs it anyway; add the "
+            f"permission with: aws lambda add-permission --function-name {function} --statement-id "
+            f"{item.name}-events --action lambda:InvokeFunction --principal events.amazonaws.com "
+            f"--source-arn {item.arn}"
+        )
 
     def _client(self, service: str):
         """One boto3 client per service, made on first use (making one costs tens of milliseconds)."""
@@ -352,19 +448,36 @@ class ScheduledEventSource(EventSource):
         for item in self.schedules():
             name = item["name"] if item["kind"] == "rule" else f"{item['group']}/{item['name']}"
             for target in item["targets"] or [{"function": None, "arn": "no targets"}]:
-                found.append({
-                    "kind": "EventBridge rule" if item["kind"] == "rule" else "Scheduler schedule",
-                    "source": f"{item['kind']} {name}", "function": target["function"],
-                    "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
-                              f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
-                    "state": item["state"].capitalize(), "next_fire": _when(item),
-                    **({"faults": f"{item['faults']} event(s) the sandbox failed to send (see its output)"}
-                       if item["faults"] else {})})
+                found.append(
+                    {
+                        "kind": "EventBridge rule" if item["kind"] == "rule" else "Scheduler schedule",
+                        "source": f"{item['kind']} {name}",
+                        "function": target["function"],
+                        "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
+                        f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
+                        "state": item["state"].capitalize(),
+                        "next_fire": _when(item),
+                        **(
+                            {
+                                "faults": f"{item['faults']} event(s) the sandbox failed to send (see its output)"
+                            }
+                            if item["faults"]
+                            else {}
+                        ),
+                    }
+                )
         for kind, unreadable in list(self._unreadable.items()):  # kept, but their times cannot be computed
             for label, expression, why in unreadable:
-                found.append({"kind": "EventBridge rule" if kind == "rule" else "Scheduler schedule",
-                              "source": label, "function": None, "state": "Cannot be computed",
-                              "detail": f"{expression} -> never fires here ({why})", "next_fire": None})
+                found.append(
+                    {
+                        "kind": "EventBridge rule" if kind == "rule" else "Scheduler schedule",
+                        "source": label,
+                        "function": None,
+                        "state": "Cannot be computed",
+                        "detail": f"{expression} -> never fires here ({why})",
+                        "next_fire": None,
+                    }
+                )
         return found
 
     def fire_now(self, name: str, kind: str = "rule", group: str | None = None) -> list:
@@ -373,12 +486,19 @@ class ScheduledEventSource(EventSource):
         item = self._items.get(key)
         what = "scheduled rule" if kind == "rule" else "schedule"
         if item is None:
-            raise SandboxError(f"No {what} named {name!r} in {self.context.region}; list them with "
-                               + ("`aws events list-rules`." if kind == "rule" else "`aws scheduler list-schedules`."))
+            raise SandboxError(
+                f"No {what} named {name!r} in {self.context.region}; list them with "
+                + ("`aws events list-rules`." if kind == "rule" else "`aws scheduler list-schedules`.")
+            )
         if not item.enabled:
-            command = (f"aws events enable-rule --name {name}" if kind == "rule" else
-                       f"aws scheduler update-schedule --name {name} --state ENABLED ...")
-            raise SandboxError(f"The {what} {name!r} is disabled, so it does not fire; enable it with `{command}`.")
+            command = (
+                f"aws events enable-rule --name {name}"
+                if kind == "rule"
+                else f"aws scheduler update-schedule --name {name} --state ENABLED ..."
+            )
+            raise SandboxError(
+                f"The {what} {name!r} is disabled, so it does not fire; enable it with `{command}`."
+            )
         return self.fire(item, self.clock.now())
 
     def schedules(self) -> list[dict]:
@@ -388,19 +508,36 @@ class ScheduledEventSource(EventSource):
         for item in sorted(self._items.values(), key=lambda i: (i.kind, i.group or "", i.name)):
             entry = self.timer.get(item.key)
             next_due = entry.next_due if entry is not None and item.enabled else None
-            listed.append({
-                "kind": item.kind, "name": item.name, "group": item.group, "arn": item.arn,
-                "expression": item.expression.text, "timezone": item.expression.timezone,
-                "state": "ENABLED" if item.enabled else "DISABLED",
-                "targets": [{"id": t.get("Id"), "arn": t.get("Arn"), "function": lambda_function_name(t.get("Arn", "")),
-                             "input": t.get("Input")} for t in item.targets],
-                "next_fire_at": next_due,
-                "next_fire_in_s": None if next_due is None else round(self.clock.real_seconds(next_due - now), 3),
-                "last_fired_at": entry.last_fired if entry else None,
-                "last_fire_lag_ms": None if entry is None or entry.last_lag_s is None else round(entry.last_lag_s * 1000, 1),
-                "time_scale": self.clock.scale,
-                "faults": self.faults.get(item.key, 0),
-            })
+            listed.append(
+                {
+                    "kind": item.kind,
+                    "name": item.name,
+                    "group": item.group,
+                    "arn": item.arn,
+                    "expression": item.expression.text,
+                    "timezone": item.expression.timezone,
+                    "state": "ENABLED" if item.enabled else "DISABLED",
+                    "targets": [
+                        {
+                            "id": t.get("Id"),
+                            "arn": t.get("Arn"),
+                            "function": lambda_function_name(t.get("Arn", "")),
+                            "input": t.get("Input"),
+                        }
+                        for t in item.targets
+                    ],
+                    "next_fire_at": next_due,
+                    "next_fire_in_s": None
+                    if next_due is None
+                    else round(self.clock.real_seconds(next_due - now), 3),
+                    "last_fired_at": entry.last_fired if entry else None,
+                    "last_fire_lag_ms": None
+                    if entry is None or entry.last_lag_s is None
+                    else round(entry.last_lag_s * 1000, 1),
+                    "time_scale": self.clock.scale,
+                    "faults": self.faults.get(item.key, 0),
+                }
+            )
         return listed
 
 
@@ -415,7 +552,13 @@ def _when(item: dict) -> str | None:
     stamp = when.strftime("%Y-%m-%d %H:%M:%S UTC")
     seconds = max(0, int(round(item["next_fire_in_s"])))
     hours, rest = divmod(seconds, 3600)
-    wait = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"
+    wait = (
+        f"{hours} h {rest // 60:02d} min"
+        if hours
+        else f"{rest // 60} min {rest % 60:02d} s"
+        if rest >= 60
+        else f"{rest} s"
+    )
     scale = f", sandbox clock {item['time_scale']:g}x faster" if item["time_scale"] != 1 else ""
     return f"{stamp} (in {wait}{scale})"
 

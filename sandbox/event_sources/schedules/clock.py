@@ -9,12 +9,13 @@ runs ``scale`` times faster from the moment the sandbox started (``--time-scale 
 so ``cron(0 3 * * ? *)`` comes within 24 real minutes). Tests drive ``ScheduleTimer.run_due(now)``
 directly with chosen times, without a thread and without sleeping.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 from sandbox.event_sources.schedules.expressions import ScheduleExpression
 
@@ -25,8 +26,12 @@ class ScaledClock:
     """Epoch seconds on the sandbox's clock. ``scale`` 1 is the real clock (``time.time``); above 1 it
     starts at the real time and runs ``scale`` times faster (measured on the monotonic clock)."""
 
-    def __init__(self, scale: float = 1.0, wall: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        scale: float = 1.0,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         if not scale > 0:
             raise ValueError(f"the time scale must be positive; got {scale!r}")
         self.scale = float(scale)
@@ -71,8 +76,12 @@ class ScheduleTimer:
     entry whose time has come. After a pause longer than its period (the machine slept), an entry fires
     once for its latest due time, not once per missed occurrence."""
 
-    def __init__(self, clock: ScaledClock, on_due: Callable[[Hashable, float], None],
-                 on_error: Callable[[Hashable, Exception], None] = lambda key, exc: None):
+    def __init__(
+        self,
+        clock: ScaledClock,
+        on_due: Callable[[Hashable, float], None],
+        on_error: Callable[[Hashable, Exception], None] = lambda key, exc: None,
+    ):
         self.clock = clock
         self.on_due = on_due
         self.on_error = on_error
@@ -107,8 +116,11 @@ class ScheduleTimer:
     def run_due(self, now: float) -> float | None:
         """Fire every entry due at ``now``; return the earliest next due time (None: nothing scheduled)."""
         with self._changed:
-            due = [(e.key, e.next_due) for e in self._entries.values()
-                   if e.next_due is not None and e.next_due <= now]
+            due = [
+                (e.key, e.next_due)
+                for e in self._entries.values()
+                if e.next_due is not None and e.next_due <= now
+            ]
             for key, when in due:
                 entry = self._entries[key]
                 entry.last_fired, entry.last_lag_s = when, self.clock.real_seconds(now - when)
@@ -125,7 +137,7 @@ class ScheduleTimer:
             return min((e.next_due for e in self._entries.values() if e.next_due is not None), default=None)
 
     # -- the thread ----------------------------------------------------------------------------------
-    def start(self) -> "ScheduleTimer":
+    def start(self) -> ScheduleTimer:
         self._thread = threading.Thread(target=self._run, name="schedule-clock", daemon=True)
         self._thread.start()
         return self
@@ -145,7 +157,9 @@ class ScheduleTimer:
                 if self._stopping:
                     return
                 upcoming = self.next_due()
-                wait = MAX_WAIT_S if upcoming is None else self.clock.real_seconds(upcoming - self.clock.now())
+                wait = (
+                    MAX_WAIT_S if upcoming is None else self.clock.real_seconds(upcoming - self.clock.now())
+                )
                 if wait > 0:
                     self._changed.wait(min(wait, MAX_WAIT_S))
                 if self._stopping:

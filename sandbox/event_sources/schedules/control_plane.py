@@ -8,15 +8,16 @@ one around its ``scheduler`` app (REST-JSON: ``POST /schedules/<name>``):
 - after a change succeeds (a rule or its targets put, removed, enabled, disabled; a schedule created,
   updated, deleted), ``changed()`` is told, so the clock re-reads the rules through the API.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import unquote
 
-from sandbox.wsgi import call, read_body  # moto's answer kept, to act on it first
 from sandbox.event_sources.schedules.expressions import RULE_INVALID_MESSAGE, InvalidScheduleExpression, parse
+from sandbox.wsgi import call, read_body  # moto's answer kept, to act on it first
 
 RULE_ACTIONS = {"PutRule", "DeleteRule", "EnableRule", "DisableRule", "PutTargets", "RemoveTargets"}
 _SCHEDULE_PATH = re.compile(r"^/schedules/(?P<name>[^/]+)/?$")
@@ -34,8 +35,14 @@ def _json(body: bytes) -> dict:
 def _error(start_response, content_type: str, error_type: str, message: str, json_protocol: bool):
     body = {"__type": error_type, "message": message} if json_protocol else {"message": message}
     data = json.dumps(body).encode()
-    start_response("400 Bad Request", [("Content-Type", content_type), ("Content-Length", str(len(data))),
-                                       ("x-amzn-ErrorType", error_type)])
+    start_response(
+        "400 Bad Request",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-ErrorType", error_type),
+        ],
+    )
     return [data]
 
 
@@ -59,8 +66,13 @@ class RulesControlPlane:
             except InvalidScheduleExpression as exc:
                 self.report(f"sandbox: PutRule {request.get('Name')!r} refused: {exc}")
                 # AWS's whole answer; why it is invalid is not part of it.
-                return _error(start_response, "application/x-amz-json-1.1", "ValidationException",
-                              RULE_INVALID_MESSAGE, json_protocol=True)
+                return _error(
+                    start_response,
+                    "application/x-amz-json-1.1",
+                    "ValidationException",
+                    RULE_INVALID_MESSAGE,
+                    json_protocol=True,
+                )
         captured = call(self.app, environ)
         if captured.code < 300:
             self.changed(action, request)
@@ -86,12 +98,20 @@ class SchedulerControlPlane:
         request = _json(read_body(environ))
         if schedule and method in ("POST", "PUT") and "ScheduleExpression" in request:
             try:
-                parse(request["ScheduleExpression"], allow_at=True,
-                      timezone=request.get("ScheduleExpressionTimezone"))
+                parse(
+                    request["ScheduleExpression"],
+                    allow_at=True,
+                    timezone=request.get("ScheduleExpressionTimezone"),
+                )
             except InvalidScheduleExpression as exc:
                 self.report(f"sandbox: schedule {unquote(schedule['name'])!r} refused: {exc}")
-                return _error(start_response, "application/json", "ValidationException",
-                              f"Invalid Schedule Expression {request['ScheduleExpression']}", json_protocol=False)
+                return _error(
+                    start_response,
+                    "application/json",
+                    "ValidationException",
+                    f"Invalid Schedule Expression {request['ScheduleExpression']}",
+                    json_protocol=False,
+                )
         captured = call(self.app, environ)
         if captured.code < 300:
             name = unquote((schedule or group)["name"])

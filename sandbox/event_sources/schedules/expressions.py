@@ -7,6 +7,7 @@ would read a 6th field as seconds). Times are epoch seconds (floats) everywhere 
 
 The syntax AWS accepts: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,12 +82,15 @@ def parse(text: str, *, allow_at: bool = False, timezone: str | None = None) -> 
         if value < 1:
             raise InvalidScheduleExpression(f"{text}: the rate must be a positive whole number")
         if value * UNITS_S[unit.rstrip("s")] > MAX_RATE_PERIOD_S:
-            raise InvalidScheduleExpression(f"{text}: the rate's period is over 100 years (36500 days), more "
-                                            f"than the sandbox can schedule")
+            raise InvalidScheduleExpression(
+                f"{text}: the rate's period is over 100 years (36500 days), more "
+                f"than the sandbox can schedule"
+            )
         if (value == 1) != (not unit.endswith("s")):
             raise InvalidScheduleExpression(
                 f"{text}: use the singular unit exactly when the value is 1 (rate(1 {unit.rstrip('s')}), "
-                f"rate({max(value, 2)} {unit.rstrip('s')}s))")
+                f"rate({max(value, 2)} {unit.rstrip('s')}s))"
+            )
         return ScheduleExpression(text, "rate", period_s=value * UNITS_S[unit.rstrip("s")])
     cron = _CRON.fullmatch(text)
     if cron:

@@ -7,6 +7,7 @@ Scheduler's default notification is the same with ``"source": "aws.scheduler"`` 
 
 The event in full: docs/event-sources.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,22 @@ RULES_SOURCE = "aws.events"
 SCHEDULER_SOURCE = "aws.scheduler"  # EventBridge Scheduler's default notification names itself so
 
 
-def scheduled_event(resource_arn: str, region: str, account: str, at: float, source: str = RULES_SOURCE) -> dict:
+def scheduled_event(
+    resource_arn: str, region: str, account: str, at: float, source: str = RULES_SOURCE
+) -> dict:
     """EventBridge's Scheduled Event; Scheduler's default notification has the same shape, but its
     ``detail`` is the JSON text ``"{}"``, not an object (as AWS sends it)."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": source,
-            "account": account, "time": iso(at), "region": region, "resources": [resource_arn],
-            "detail": "{}" if source == SCHEDULER_SOURCE else {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPE,
+        "source": source,
+        "account": account,
+        "time": iso(at),
+        "region": region,
+        "resources": [resource_arn],
+        "detail": "{}" if source == SCHEDULER_SOURCE else {},
+    }
 
 
 def target_payload(target: dict, event: dict, rule_name: str, rule_arn: str):
@@ -81,9 +92,15 @@ def _transform(transformer: dict, event: dict, rule_name: str, rule_arn: str):
     (``<aws.events.rule-name>``, ``<aws.events.rule-arn>``, ``<aws.events.event>``,
     ``<aws.events.event.json>``, ``<aws.events.event.ingestion-time>``) are there too."""
     values = {name: json_path(event, path) for name, path in (transformer.get("InputPathsMap") or {}).items()}
-    values.update({"aws.events.rule-name": rule_name, "aws.events.rule-arn": rule_arn,
-                   "aws.events.event": event, "aws.events.event.json": event,
-                   "aws.events.event.ingestion-time": event.get("time")})
+    values.update(
+        {
+            "aws.events.rule-name": rule_name,
+            "aws.events.rule-arn": rule_arn,
+            "aws.events.event": event,
+            "aws.events.event.json": event,
+            "aws.events.event.ingestion-time": event.get("time"),
+        }
+    )
     template = transformer.get("InputTemplate", "")
 
     def fill(match: re.Match) -> str:
@@ -91,11 +108,12 @@ def _transform(transformer: dict, event: dict, rule_name: str, rule_arn: str):
         if name not in values:
             return match.group(0)
         value = values[name]
-        inside_string = template[:match.start()].count('"') % 2 == 1
+        inside_string = template[: match.start()].count('"') % 2 == 1
         if inside_string:
             text = value if isinstance(value, str) else json.dumps(value)
             return json.dumps(text)[1:-1]  # escaped for the string it stands in
         return json.dumps(value)
+
     return _json_or_text(re.sub(r"<([A-Za-z0-9_.\-]+)>", fill, template))
 
 

@@ -5,14 +5,15 @@ the sandbox that starts, through the same AWS APIs the README's commands use.
 Adding one: a module here with ``EXAMPLE = Example(name, summary, setup)``, named in ``_MODULES``.
 ``setup(sandbox)`` creates what the example needs and returns the lines the banner prints.
 """
+
 from __future__ import annotations
 
 import importlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sandbox.config import PROJECT_ROOT
 from sandbox.errors import ConfigError
@@ -65,14 +66,24 @@ def package(*folders: Path) -> bytes:
     ``run_local.py package`` zips a function."""
     with tempfile.TemporaryDirectory() as staging:
         for folder in folders:
-            shutil.copytree(folder, staging, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.pyc"))
+            shutil.copytree(
+                folder,
+                staging,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.pyc"),
+            )
         return function_zip_bytes(staging)
 
 
 def create_function(sandbox, name: str, package: bytes, handler: str, **options) -> str:
     """create-function through the Lambda API, with the sandbox's role; returns the function's ARN."""
     lam = sandbox.client("lambda")
-    response = lam.create_function(FunctionName=name, Runtime=sandbox.function.runtime, Role=sandbox.function.role_arn,
-                                   Handler=handler, Code={"ZipFile": package}, **options)
+    response = lam.create_function(
+        FunctionName=name,
+        Runtime=sandbox.function.runtime,
+        Role=sandbox.function.role_arn,
+        Handler=handler,
+        Code={"ZipFile": package},
+        **options,
+    )
     return response["FunctionArn"]

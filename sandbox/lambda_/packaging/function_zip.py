@@ -1,16 +1,19 @@
 """A function's deployment package: the zip ``run_local.py package`` builds (byte for byte the same from the
 same files), its checks, and the safe unpacking of a zip the Lambda API is given (size, names, modes)."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
-
 
 from sandbox.lambda_.packaging.targets import (
-    DIRECT_UPLOAD_LIMIT_BYTES, UNZIPPED_LIMIT_BYTES, PackagingError, _human,
+    DIRECT_UPLOAD_LIMIT_BYTES,
+    UNZIPPED_LIMIT_BYTES,
+    PackagingError,
+    _human,
 )
 
 # Fixed timestamp and normalised permissions: the same inputs give the same zip bytes, so an unchanged
@@ -74,16 +77,22 @@ def build_function_zip(code_dir: str | os.PathLike, out_path: str | os.PathLike)
     Python, not to Lambda's)."""
     code_dir, out_path = Path(code_dir), Path(out_path)
     if not code_dir.is_dir():
-        raise PackagingError(f"The code directory {code_dir} does not exist: pass the folder that holds "
-                             f"lambda_function.py with --code-dir.")
+        raise PackagingError(
+            f"The code directory {code_dir} does not exist: pass the folder that holds "
+            f"lambda_function.py with --code-dir."
+        )
     if _zip_tree(code_dir, out_path) == 0:
         out_path.unlink(missing_ok=True)
-        raise PackagingError(f"The code directory {code_dir} has no files to package: pass the folder that "
-                             f"holds lambda_function.py with --code-dir.")
+        raise PackagingError(
+            f"The code directory {code_dir} has no files to package: pass the folder that "
+            f"holds lambda_function.py with --code-dir."
+        )
     return out_path
 
 
-def check_function_zip(zip_path: str | os.PathLike, handler: str = "lambda_function.lambda_handler") -> list[str]:
+def check_function_zip(
+    zip_path: str | os.PathLike, handler: str = "lambda_function.lambda_handler"
+) -> list[str]:
     """Problems AWS would report for this function zip (empty list: none)."""
     zip_path = Path(zip_path)
     problems = []
@@ -93,12 +102,16 @@ def check_function_zip(zip_path: str | os.PathLike, handler: str = "lambda_funct
     if f"{module}.py" not in names and f"{module}/__init__.py" not in names:
         nested = sorted(n for n in names if n.endswith(f"/{module}.py"))
         where = f" (it is at {nested[0]}: zip the folder's contents, not the folder)" if nested else ""
-        problems.append(f"{zip_path.name} has no {module}.py at its root{where}; AWS would fail with "
-                        f"Runtime.ImportModuleError for the handler {handler}.")
+        problems.append(
+            f"{zip_path.name} has no {module}.py at its root{where}; AWS would fail with "
+            f"Runtime.ImportModuleError for the handler {handler}."
+        )
     size = zip_path.stat().st_size
     if size > DIRECT_UPLOAD_LIMIT_BYTES:
-        problems.append(f"{zip_path.name} is {_human(size)} zipped, over AWS's 50 MB limit for a direct "
-                        f"upload; upload it to S3 and deploy from there.")
+        problems.append(
+            f"{zip_path.name} is {_human(size)} zipped, over AWS's 50 MB limit for a direct "
+            f"upload; upload it to S3 and deploy from there."
+        )
     return problems
 
 
@@ -113,8 +126,10 @@ class PackageRefused(PackagingError):
 
 def too_large_unzipped(actual: int, with_layers: bool) -> PackageRefused:
     if with_layers:
-        return PackageRefused(f"Function code combined with layers exceeds the maximum allowed size of "
-                              f"{UNZIPPED_LIMIT_BYTES} bytes. The actual size is {actual} bytes.")
+        return PackageRefused(
+            f"Function code combined with layers exceeds the maximum allowed size of "
+            f"{UNZIPPED_LIMIT_BYTES} bytes. The actual size is {actual} bytes."
+        )
     return PackageRefused(f"Unzipped size must be smaller than {UNZIPPED_LIMIT_BYTES} bytes")
 
 

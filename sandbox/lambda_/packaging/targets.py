@@ -1,5 +1,6 @@
 """What a package is built for: an AWS Lambda runtime and architecture (or this interpreter), and
 Lambda's size quotas."""
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -57,30 +58,35 @@ def _human(n: int) -> str:
 
 # --------------------------------------------------------------------------------------------- targets
 
+
 @dataclass(frozen=True)
 class Target:
     """What a layer is built for: an AWS Lambda runtime + architecture, or the interpreter running here."""
 
-    arch: str          # Lambda's name (x86_64 | arm64); for the local twin, this machine's
-    python: str        # "3.12"
+    arch: str  # Lambda's name (x86_64 | arm64); for the local twin, this machine's
+    python: str  # "3.12"
     local: bool = False
 
     @classmethod
-    def aws(cls, arch: str = "x86_64", python: str = "3.12") -> "Target":
+    def aws(cls, arch: str = "x86_64", python: str = "3.12") -> Target:
         python = python.removeprefix("python")  # accept the runtime id too: python3.12
         if arch not in LAMBDA_ARCHITECTURES:
             raise PackagingError(
-                f"Unknown architecture {arch!r}: AWS Lambda offers x86_64 or arm64 (use --arch x86_64 or --arch arm64).")
+                f"Unknown architecture {arch!r}: AWS Lambda offers x86_64 or arm64 (use --arch x86_64 or --arch arm64)."
+            )
         if python not in LAMBDA_PYTHON_RUNTIMES:
             raise PackagingError(
                 f"python{python} is not an AWS Lambda runtime this command builds for: use --python with one "
-                f"of {', '.join(LAMBDA_PYTHON_RUNTIMES)}.")
+                f"of {', '.join(LAMBDA_PYTHON_RUNTIMES)}."
+            )
         return cls(arch, python, local=False)
 
     @classmethod
-    def this_interpreter(cls) -> "Target":
+    def this_interpreter(cls) -> Target:
         machine = platform.machine().lower()
-        arch = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+        arch = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+            machine, machine
+        )
         return cls(arch, f"{sys.version_info.major}.{sys.version_info.minor}", local=True)
 
     @property
@@ -116,8 +122,10 @@ class Target:
 
     def describe(self) -> str:
         if self.local:
-            return (f"local twin for this interpreter ({self.cp} {sys.platform} {self.machine}) "
-                    f"— use only in the sandbox, never upload it")
+            return (
+                f"local twin for this interpreter ({self.cp} {sys.platform} {self.machine}) "
+                f"— use only in the sandbox, never upload it"
+            )
         os_name = LAMBDA_PYTHON_RUNTIMES[self.python][0]
         return f"for AWS Lambda python{self.python} {self.arch} ({os_name})"
 

@@ -7,6 +7,7 @@ the user), how to check deeper parts before anything is created (``check``), how
 ``Ref`` and ``Fn::GetAtt`` then give (``create`` -> :class:`Created`), and how to delete it. A property
 in neither set, or a resource type not in ``KINDS``, is refused by name before anything is created.
 """
+
 from __future__ import annotations
 
 import random
@@ -62,7 +63,9 @@ class Kind:
         return generated_name(stack, logical_id, self.name_limit, self.lowercase)
 
 
-def generated_name(stack: str, logical_id: str, limit: int = 64, lowercase: bool = False, suffix: str = "") -> str:
+def generated_name(
+    stack: str, logical_id: str, limit: int = 64, lowercase: bool = False, suffix: str = ""
+) -> str:
     """CloudFormation's name for a resource the template does not name: stack, logical id, 12 random
     characters (``sam-app-HelloWorldFunction-AbC123dEf456``), shortened to fit ``limit``."""
     alphabet = string.ascii_lowercase + string.digits if lowercase else string.ascii_letters + string.digits

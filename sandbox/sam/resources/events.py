@@ -1,6 +1,7 @@
 """Scheduled events: EventBridge rules with a ``ScheduleExpression`` (SAM's ``Schedule`` events) and
 EventBridge Scheduler schedules (SAM's ``ScheduleV2``), made with ``put-rule`` / ``put-targets`` and
 ``create-schedule``; the sandbox's clock fires them (sandbox/event_sources/schedules/)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ class Rule(Kind):
     def check(self, logical_id, props, plan) -> list[str]:
         problems = []
         if "ScheduleExpression" not in props:
-            problems.append("a rule without ScheduleExpression (an event pattern): the sandbox runs scheduled "
-                            "rules only")
+            problems.append(
+                "a rule without ScheduleExpression (an event pattern): the sandbox runs scheduled rules only"
+            )
         if props.get("EventBusName", "default") != "default":
             problems.append("EventBusName: scheduled rules run on the default event bus only")
         for index, target in enumerate(props.get("Targets") or []):
@@ -37,8 +39,10 @@ class Rule(Kind):
             if problem:
                 problems.append(problem)
             for key in set(target) - {"Arn", "Id", "Input", "InputPath", "InputTransformer"}:
-                problems.append(f"Targets[{index}].{key} is not run by the sandbox (Lambda's own retries and "
-                                f"dead-letter queue apply)")
+                problems.append(
+                    f"Targets[{index}].{key} is not run by the sandbox (Lambda's own retries and "
+                    f"dead-letter queue apply)"
+                )
         return problems
 
     updatable = frozenset({"ScheduleExpression", "Targets", "State", "Description"})
@@ -52,8 +56,11 @@ class Rule(Kind):
 
     def create(self, logical_id, props, ctx) -> Created:
         events = ctx.client("events")
-        request = {"Name": ctx.name, "ScheduleExpression": props["ScheduleExpression"],
-                   "State": props.get("State", "ENABLED")}
+        request = {
+            "Name": ctx.name,
+            "ScheduleExpression": props["ScheduleExpression"],
+            "State": props.get("State", "ENABLED"),
+        }
         if "Description" in props:
             request["Description"] = props["Description"]
         arn = events.put_rule(**request)["RuleArn"]
@@ -63,7 +70,9 @@ class Rule(Kind):
             for key in ("Input", "InputPath", "InputTransformer"):
                 if key in target:
                     value = target[key]
-                    converted[key] = json.dumps(value) if key == "Input" and not isinstance(value, str) else value
+                    converted[key] = (
+                        json.dumps(value) if key == "Input" and not isinstance(value, str) else value
+                    )
             targets.append(converted)
         if targets:
             events.put_targets(Rule=ctx.name, Targets=targets)
@@ -78,8 +87,20 @@ class Rule(Kind):
 
 class Schedule(Kind):
     type = "AWS::Scheduler::Schedule"
-    properties = frozenset({"Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone",
-                            "FlexibleTimeWindow", "Target", "State", "StartDate", "EndDate", "Description"})
+    properties = frozenset(
+        {
+            "Name",
+            "GroupName",
+            "ScheduleExpression",
+            "ScheduleExpressionTimezone",
+            "FlexibleTimeWindow",
+            "Target",
+            "State",
+            "StartDate",
+            "EndDate",
+            "Description",
+        }
+    )
     noted = {"KmsKeyArn": "schedules are stored unencrypted by the sandbox"}
     name_property = "Name"
 
@@ -98,9 +119,20 @@ class Schedule(Kind):
         target = {k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy")}
         if "Input" in target and not isinstance(target["Input"], str):
             target["Input"] = json.dumps(target["Input"])
-        request = {"Name": ctx.name, "ScheduleExpression": props["ScheduleExpression"], "Target": target,
-                   "FlexibleTimeWindow": props.get("FlexibleTimeWindow") or {"Mode": "OFF"}}
-        for key in ("GroupName", "ScheduleExpressionTimezone", "State", "StartDate", "EndDate", "Description"):
+        request = {
+            "Name": ctx.name,
+            "ScheduleExpression": props["ScheduleExpression"],
+            "Target": target,
+            "FlexibleTimeWindow": props.get("FlexibleTimeWindow") or {"Mode": "OFF"},
+        }
+        for key in (
+            "GroupName",
+            "ScheduleExpressionTimezone",
+            "State",
+            "StartDate",
+            "EndDate",
+            "Description",
+        ):
             if key in props:
                 request[key] = props[key]
         arn = scheduler.create_schedule(**request)["ScheduleArn"]
@@ -108,7 +140,9 @@ class Schedule(Kind):
         return Created(ctx.name, ctx.name, {"Arn": arn}, {"group": group})
 
     def delete(self, created, ctx) -> None:
-        ctx.client("scheduler").delete_schedule(Name=created.physical_id, GroupName=created.extra.get("group", "default"))
+        ctx.client("scheduler").delete_schedule(
+            Name=created.physical_id, GroupName=created.extra.get("group", "default")
+        )
 
 
 KINDS = (Rule(), Schedule())

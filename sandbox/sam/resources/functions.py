@@ -8,6 +8,7 @@ API stores it and the sandbox runs the folder itself, with hot reload. Code from
 as a zip and runs unpacked, as any function created through the API. Either way imports are those of
 AWS: the function's code, its layers, and the runtime's boto3.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,6 +19,7 @@ from sandbox.lambda_.packaging import function_zip_bytes
 from sandbox.lambda_.runtimes import NODE_RUNTIMES, PROVIDED_RUNTIMES, is_node, is_provided
 from sandbox.sam.resources import ACCOUNT, Created, Kind, arn_name, arn_service, referenced_type, tags_dict
 from sandbox.sam.resources.storage import queue_or_stream_source
+
 NO_EFFECT = {
     "TracingConfig": "X-Ray traces are not collected; the function runs the same",
     "KmsKeyArn": "environment variables are not encrypted by the sandbox",
@@ -46,9 +48,26 @@ def _is_own_account_layer(arn: str) -> bool:
 
 class Function(Kind):
     type = "AWS::Lambda::Function"
-    properties = frozenset({"Code", "Handler", "Runtime", "Role", "MemorySize", "Timeout", "Environment", "Layers",
-                            "Architectures", "DeadLetterConfig", "FunctionName", "Description", "Tags",
-                            "ReservedConcurrentExecutions", "PackageType", "RecursiveLoop"})
+    properties = frozenset(
+        {
+            "Code",
+            "Handler",
+            "Runtime",
+            "Role",
+            "MemorySize",
+            "Timeout",
+            "Environment",
+            "Layers",
+            "Architectures",
+            "DeadLetterConfig",
+            "FunctionName",
+            "Description",
+            "Tags",
+            "ReservedConcurrentExecutions",
+            "PackageType",
+            "RecursiveLoop",
+        }
+    )
     noted = NO_EFFECT
     name_property = "FunctionName"
 
@@ -58,19 +77,29 @@ class Function(Kind):
         if props.get("PackageType", "Zip") != "Zip" or (isinstance(code, dict) and "ImageUri" in code):
             problems.append("PackageType Image: the sandbox runs zip functions only, not container images")
         runtime = props.get("Runtime")
-        if isinstance(runtime, str) and not (runtime.startswith("python3") or is_node(runtime)
-                                             or is_provided(runtime)):
-            problems.append(f"Runtime {runtime}: the sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
-                            f"{', '.join(PROVIDED_RUNTIMES)} functions")
+        if isinstance(runtime, str) and not (
+            runtime.startswith("python3") or is_node(runtime) or is_provided(runtime)
+        ):
+            problems.append(
+                f"Runtime {runtime}: the sandbox runs python3.x, {', '.join(NODE_RUNTIMES)} and "
+                f"{', '.join(PROVIDED_RUNTIMES)} functions"
+            )
         target = (props.get("DeadLetterConfig") or {}).get("TargetArn")
-        if target is not None and referenced_type(target, plan) not in (None, "AWS::SQS::Queue") or (
-                isinstance(target, str) and arn_service(target) != "sqs"):
-            problems.append("DeadLetterConfig: only SQS queues receive dead letters here (SNS is not part of the "
-                            "local endpoint)")
+        if (
+            target is not None
+            and referenced_type(target, plan) not in (None, "AWS::SQS::Queue")
+            or (isinstance(target, str) and arn_service(target) != "sqs")
+        ):
+            problems.append(
+                "DeadLetterConfig: only SQS queues receive dead letters here (SNS is not part of the "
+                "local endpoint)"
+            )
         for layer in props.get("Layers") or []:
             if isinstance(layer, str) and not _is_own_account_layer(layer):
-                problems.append(f"Layers: {layer} is a layer of another account, which can't be downloaded here; "
-                                f"list its packages in the function's requirements.txt or a layer folder instead")
+                problems.append(
+                    f"Layers: {layer} is a layer of another account, which can't be downloaded here; "
+                    f"list its packages in the function's requirements.txt or a layer folder instead"
+                )
         return problems
 
     def create(self, logical_id, props, ctx) -> Created:
@@ -78,12 +107,21 @@ class Function(Kind):
         code = props["Code"]
         folder = ctx.local_folder(code)
         layer_arns = [str(arn) for arn in props.get("Layers") or []]
-        environment = {str(k): v if isinstance(v, str) else str(v) for k, v in
-                       ((props.get("Environment") or {}).get("Variables") or {}).items()}
-        request = {"FunctionName": name, "Runtime": props["Runtime"], "Role": props["Role"],
-                   "Handler": props["Handler"], "PackageType": "Zip",
-                   "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
-                   "Environment": {"Variables": environment}, "Architectures": props.get("Architectures") or ["x86_64"]}
+        environment = {
+            str(k): v if isinstance(v, str) else str(v)
+            for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
+        }
+        request = {
+            "FunctionName": name,
+            "Runtime": props["Runtime"],
+            "Role": props["Role"],
+            "Handler": props["Handler"],
+            "PackageType": "Zip",
+            "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+            "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
+            "Environment": {"Variables": environment},
+            "Architectures": props.get("Architectures") or ["x86_64"],
+        }
         if layer_arns:
             request["Layers"] = layer_arns
         if props.get("DeadLetterConfig"):
@@ -96,26 +134,43 @@ class Function(Kind):
             requirements = ctx.stage_requirements(logical_id, folder)
             layers = tuple(requirements) + tuple(d for arn in layer_arns for d in ctx.layer_dirs(arn))
             function = FunctionConfiguration(
-                function_name=name, handler=props["Handler"], code_dir=folder, runtime=props["Runtime"],
-                memory_size=request["MemorySize"], timeout=request["Timeout"], environment=environment,
-                architecture=request["Architectures"][0], layers=layers, role_arn=props["Role"], strict_imports=True,
-                dead_letter_queue=arn_name(request["DeadLetterConfig"]["TargetArn"]) if "DeadLetterConfig" in request else None,
-                **({"reserved_concurrency": int(props["ReservedConcurrentExecutions"])}
-                   if "ReservedConcurrentExecutions" in props else {}))
+                function_name=name,
+                handler=props["Handler"],
+                code_dir=folder,
+                runtime=props["Runtime"],
+                memory_size=request["MemorySize"],
+                timeout=request["Timeout"],
+                environment=environment,
+                architecture=request["Architectures"][0],
+                layers=layers,
+                role_arn=props["Role"],
+                strict_imports=True,
+                dead_letter_queue=arn_name(request["DeadLetterConfig"]["TargetArn"])
+                if "DeadLetterConfig" in request
+                else None,
+                **(
+                    {"reserved_concurrency": int(props["ReservedConcurrentExecutions"])}
+                    if "ReservedConcurrentExecutions" in props
+                    else {}
+                ),
+            )
             ctx.register_function(function, folder, layer_arns)
             request["Code"] = {"ZipFile": function_zip_bytes(folder)}
         elif isinstance(code, dict) and "ZipFile" in code:
             request["Code"] = {"ZipFile": _zip_inline(code["ZipFile"])}
         else:
-            request["Code"] = {"ZipFile": ctx.read_s3(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))}
+            request["Code"] = {
+                "ZipFile": ctx.read_s3(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
+            }
         try:
             arn = lam.create_function(**request)["FunctionArn"]
         except Exception:
             ctx.unregister_function(name)
             raise
         if "ReservedConcurrentExecutions" in props:
-            lam.put_function_concurrency(FunctionName=name,
-                                         ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]))
+            lam.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"])
+            )
         if props.get("RecursiveLoop"):
             lam.put_function_recursion_config(FunctionName=name, RecursiveLoop=props["RecursiveLoop"])
         return Created(name, name, {"Arn": arn}, {"folder": str(folder) if folder else None})
@@ -137,25 +192,44 @@ class Function(Kind):
         else:
             package = ctx.read_s3(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
         lam.update_function_code(FunctionName=name, ZipFile=package)
-        request = {"FunctionName": name, "Runtime": props["Runtime"], "Role": props["Role"], "Handler": props["Handler"],
-                   "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)), "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
-                   "Environment": {"Variables": {str(k): str(v) for k, v in
-                                                 ((props.get("Environment") or {}).get("Variables") or {}).items()}},
-                   "Layers": [str(arn) for arn in props.get("Layers") or []],
-                   "Description": props.get("Description", "")}
+        request = {
+            "FunctionName": name,
+            "Runtime": props["Runtime"],
+            "Role": props["Role"],
+            "Handler": props["Handler"],
+            "MemorySize": int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+            "Timeout": int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
+            "Environment": {
+                "Variables": {
+                    str(k): str(v)
+                    for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
+                }
+            },
+            "Layers": [str(arn) for arn in props.get("Layers") or []],
+            "Description": props.get("Description", ""),
+        }
         if props.get("DeadLetterConfig"):
             request["DeadLetterConfig"] = {"TargetArn": props["DeadLetterConfig"]["TargetArn"]}
         lam.update_function_configuration(**request)
         if "ReservedConcurrentExecutions" in props:
-            lam.put_function_concurrency(FunctionName=name,
-                                         ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]))
+            lam.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"])
+            )
         return created
 
 
 class LayerVersion(Kind):
     type = "AWS::Lambda::LayerVersion"
-    properties = frozenset({"Content", "LayerName", "CompatibleRuntimes", "CompatibleArchitectures", "Description",
-                            "LicenseInfo"})
+    properties = frozenset(
+        {
+            "Content",
+            "LayerName",
+            "CompatibleRuntimes",
+            "CompatibleArchitectures",
+            "Description",
+            "LicenseInfo",
+        }
+    )
 
     def create(self, logical_id, props, ctx) -> Created:
         content = props["Content"]
@@ -170,31 +244,58 @@ class LayerVersion(Kind):
             # build stay linked where the function sees them.
             request["Content"] = {"ZipFile": function_zip_bytes(dirs[0])}
         else:
-            request["Content"] = {"ZipFile": ctx.read_s3(content["S3Bucket"], content["S3Key"],
-                                                          content.get("S3ObjectVersion"))}
+            request["Content"] = {
+                "ZipFile": ctx.read_s3(content["S3Bucket"], content["S3Key"], content.get("S3ObjectVersion"))
+            }
             dirs = None
         arn = ctx.client("lambda").publish_layer_version(**request)["LayerVersionArn"]
         ctx.add_layer(arn, dirs)
-        return Created(arn, arn, {"LayerVersionArn": arn}, {"name": request["LayerName"], "version": arn.rsplit(":", 1)[-1]})
+        return Created(
+            arn,
+            arn,
+            {"LayerVersionArn": arn},
+            {"name": request["LayerName"], "version": arn.rsplit(":", 1)[-1]},
+        )
 
     def delete(self, created, ctx) -> None:
-        ctx.client("lambda").delete_layer_version(LayerName=created.extra["name"],
-                                                  VersionNumber=int(created.extra["version"]))
+        ctx.client("lambda").delete_layer_version(
+            LayerName=created.extra["name"], VersionNumber=int(created.extra["version"])
+        )
 
 
 class Permission(Kind):
     type = "AWS::Lambda::Permission"
-    properties = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
-                            "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"})
+    properties = frozenset(
+        {
+            "Action",
+            "FunctionName",
+            "Principal",
+            "SourceArn",
+            "SourceAccount",
+            "EventSourceToken",
+            "PrincipalOrgID",
+            "FunctionUrlAuthType",
+            "InvokedViaFunctionUrl",
+        }
+    )
 
     def create(self, logical_id, props, ctx) -> Created:
         from sandbox.sam.resources import generated_name
 
         statement = generated_name(ctx.stack_name, logical_id, 100)
-        request = {"FunctionName": props["FunctionName"], "StatementId": statement, "Action": props["Action"],
-                   "Principal": props["Principal"]}
-        for key in ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
-                    "FunctionUrlAuthType"):
+        request = {
+            "FunctionName": props["FunctionName"],
+            "StatementId": statement,
+            "Action": props["Action"],
+            "Principal": props["Principal"],
+        }
+        for key in (
+            "SourceArn",
+            "SourceAccount",
+            "EventSourceToken",
+            "PrincipalOrgID",
+            "FunctionUrlAuthType",
+        ):
             if key in props:
                 request[key] = str(props[key])
         if "InvokedViaFunctionUrl" in props:
@@ -203,27 +304,50 @@ class Permission(Kind):
         return Created(statement, statement, {}, {"function": props["FunctionName"]})
 
     def delete(self, created, ctx) -> None:
-        ctx.client("lambda").remove_permission(FunctionName=created.extra["function"], StatementId=created.physical_id)
+        ctx.client("lambda").remove_permission(
+            FunctionName=created.extra["function"], StatementId=created.physical_id
+        )
 
 
-_MAPPING_FIELDS = ("FunctionName", "EventSourceArn", "BatchSize", "Enabled", "StartingPosition",
-                   "StartingPositionTimestamp", "MaximumBatchingWindowInSeconds", "FilterCriteria",
-                   "FunctionResponseTypes", "DestinationConfig", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
-                   "BisectBatchOnFunctionError", "Tags")
-_INTEGERS = {"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"}
+_MAPPING_FIELDS = (
+    "FunctionName",
+    "EventSourceArn",
+    "BatchSize",
+    "Enabled",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+    "MaximumBatchingWindowInSeconds",
+    "FilterCriteria",
+    "FunctionResponseTypes",
+    "DestinationConfig",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "Tags",
+)
+_INTEGERS = {
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+}
 
 
 class EventSourceMapping(Kind):
     type = "AWS::Lambda::EventSourceMapping"
     properties = frozenset(_MAPPING_FIELDS)
-    noted = {"ParallelizationFactor": "one poller per stream shard here, whatever the factor",
-             "ScalingConfig": "one poller per mapping here (AWS scales out)",
-             "MetricsConfig": "event source mapping metrics are not published by the sandbox"}
+    noted = {
+        "ParallelizationFactor": "one poller per stream shard here, whatever the factor",
+        "ScalingConfig": "one poller per mapping here (AWS scales out)",
+        "MetricsConfig": "event source mapping metrics are not published by the sandbox",
+    }
 
     def check(self, logical_id, props, plan) -> list[str]:
         if "EventSourceArn" in props and queue_or_stream_source(props["EventSourceArn"], plan) is None:
-            return ["EventSourceArn: the sandbox polls SQS queues and DynamoDB streams only (not Kinesis, Kafka, "
-                    "MQ or DocumentDB)"]
+            return [
+                "EventSourceArn: the sandbox polls SQS queues and DynamoDB streams only (not Kinesis, Kafka, "
+                "MQ or DocumentDB)"
+            ]
         return []
 
     @staticmethod
@@ -232,17 +356,29 @@ class EventSourceMapping(Kind):
         for key in _MAPPING_FIELDS:
             if key in props:
                 value = props[key]
-                request[key] = int(value) if key in _INTEGERS else (
-                    str(value).lower() == "true" if key in ("Enabled", "BisectBatchOnFunctionError") else value)
+                request[key] = (
+                    int(value)
+                    if key in _INTEGERS
+                    else (
+                        str(value).lower() == "true"
+                        if key in ("Enabled", "BisectBatchOnFunctionError")
+                        else value
+                    )
+                )
         if "Tags" in request:
             request["Tags"] = tags_dict(request["Tags"])
         return request
 
     def create(self, logical_id, props, ctx) -> Created:
         found = ctx.client("lambda").create_event_source_mapping(**self._request(props))
-        return Created(found["UUID"], found["UUID"], {
-            "Id": found["UUID"],
-            "EventSourceMappingArn": f"arn:aws:lambda:{ctx.region}:{ACCOUNT}:event-source-mapping:{found['UUID']}"})
+        return Created(
+            found["UUID"],
+            found["UUID"],
+            {
+                "Id": found["UUID"],
+                "EventSourceMappingArn": f"arn:aws:lambda:{ctx.region}:{ACCOUNT}:event-source-mapping:{found['UUID']}",
+            },
+        )
 
     def delete(self, created, ctx) -> None:
         ctx.client("lambda").delete_event_source_mapping(UUID=created.physical_id)
@@ -259,8 +395,9 @@ class EventSourceMapping(Kind):
 
 class EventInvokeConfig(Kind):
     type = "AWS::Lambda::EventInvokeConfig"
-    properties = frozenset({"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
-                            "DestinationConfig"})
+    properties = frozenset(
+        {"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"}
+    )
 
     def check(self, logical_id, props, plan) -> list[str]:
         problems = []
@@ -270,10 +407,15 @@ class EventInvokeConfig(Kind):
         kinds = (None, "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Lambda::Function", "AWS::Events::EventBus")
         for key in ("OnSuccess", "OnFailure"):
             target = (destinations.get(key) or {}).get("Destination")
-            if target is not None and (referenced_type(target, plan) not in kinds or isinstance(target, str)
-                                       and arn_service(target) not in ("sqs", "sns", "lambda", "events")):
-                problems.append(f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda "
-                                f"functions and EventBridge event buses")
+            if target is not None and (
+                referenced_type(target, plan) not in kinds
+                or isinstance(target, str)
+                and arn_service(target) not in ("sqs", "sns", "lambda", "events")
+            ):
+                problems.append(
+                    f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda "
+                    f"functions and EventBridge event buses"
+                )
         return problems
 
     def create(self, logical_id, props, ctx) -> Created:

@@ -1,6 +1,7 @@
 """IAM: roles (with AWS managed and inline policies), managed policies and inline policies, created
 through IAM's API. The sandbox stores them as AWS does but enforces none: a function may do what its
 role would not let it do on AWS (``run_local.py deploy --least-privilege`` rehearses the real thing)."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,28 @@ def _tag_list(tags) -> list:
 
 class Role(Kind):
     type = "AWS::IAM::Role"
-    properties = frozenset({"AssumeRolePolicyDocument", "ManagedPolicyArns", "Policies", "RoleName", "Path",
-                            "Description", "MaxSessionDuration", "PermissionsBoundary", "Tags"})
+    properties = frozenset(
+        {
+            "AssumeRolePolicyDocument",
+            "ManagedPolicyArns",
+            "Policies",
+            "RoleName",
+            "Path",
+            "Description",
+            "MaxSessionDuration",
+            "PermissionsBoundary",
+            "Tags",
+        }
+    )
     name_property = "RoleName"
 
     def create(self, logical_id, props, ctx) -> Created:
         iam = ctx.client("iam")
-        request = {"RoleName": ctx.name, "AssumeRolePolicyDocument": _document(props["AssumeRolePolicyDocument"]),
-                   "Path": props.get("Path", "/")}
+        request = {
+            "RoleName": ctx.name,
+            "AssumeRolePolicyDocument": _document(props["AssumeRolePolicyDocument"]),
+            "Path": props.get("Path", "/"),
+        }
         for key in ("Description", "PermissionsBoundary"):
             if key in props:
                 request[key] = props[key]
@@ -44,11 +59,18 @@ class Role(Kind):
             iam.attach_role_policy(RoleName=ctx.name, PolicyArn=arn)
         inline = []
         for policy in props.get("Policies") or []:
-            iam.put_role_policy(RoleName=ctx.name, PolicyName=policy["PolicyName"],
-                                PolicyDocument=_document(policy["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=ctx.name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=_document(policy["PolicyDocument"]),
+            )
             inline.append(policy["PolicyName"])
-        return Created(ctx.name, ctx.name, {"Arn": role["Arn"], "RoleId": role["RoleId"]},
-                       {"managed": managed, "inline": inline})
+        return Created(
+            ctx.name,
+            ctx.name,
+            {"Arn": role["Arn"], "RoleId": role["RoleId"]},
+            {"managed": managed, "inline": inline},
+        )
 
     def delete(self, created, ctx) -> None:
         iam = ctx.client("iam")
@@ -66,8 +88,11 @@ class ManagedPolicy(Kind):
 
     def create(self, logical_id, props, ctx) -> Created:
         iam = ctx.client("iam")
-        request = {"PolicyName": ctx.name, "PolicyDocument": _document(props["PolicyDocument"]),
-                   "Path": props.get("Path", "/")}
+        request = {
+            "PolicyName": ctx.name,
+            "PolicyDocument": _document(props["PolicyDocument"]),
+            "Path": props.get("Path", "/"),
+        }
         if "Description" in props:
             request["Description"] = props["Description"]
         arn = iam.create_policy(**request)["Policy"]["Arn"]
@@ -91,8 +116,11 @@ class Policy(Kind):
         iam = ctx.client("iam")
         roles = [str(r) for r in props.get("Roles") or []]
         for role in roles:
-            iam.put_role_policy(RoleName=role, PolicyName=props["PolicyName"],
-                                PolicyDocument=_document(props["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=role,
+                PolicyName=props["PolicyName"],
+                PolicyDocument=_document(props["PolicyDocument"]),
+            )
         name = generated_name(ctx.stack_name, logical_id, 64)
         return Created(name, name, {}, {"roles": roles, "policy": props["PolicyName"]})
 

@@ -4,6 +4,7 @@ to a no-op function, minus the function's own Duration from its REPORT line (goa
 p99 <= 20 ms). The requests come from a separate process, one connection each, as curl would send them;
 the function has 1,769 MB (a whole vCPU, as on AWS), so the figures are the gateway's, not the CPU share's.
 """
+
 from __future__ import annotations
 
 import io
@@ -39,24 +40,41 @@ print(json.dumps({"ms": times, "statuses": sorted(statuses)}))
 
 def _pct(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+        if ordered
+        else float("nan")
+    )
 
 
 def _requests(sb, path: str, host: str, count: int) -> dict:
     """Send ``count`` requests from another process; each one's wall time minus its invocation's Duration."""
     before = {r.request_id for r in sb.invocations()}
-    done = subprocess.run([sys.executable, "-c", _CLIENT, str(sb.endpoint.port), path, host, str(count)],
-                          capture_output=True, text=True, timeout=600, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CLIENT, str(sb.endpoint.port), path, host, str(count)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     answer = json.loads(done.stdout)
     sb.records.wait_idle(30)
-    records = sorted((r for r in sb.invocations() if r.request_id not in before and r.function_name == FUNCTION),
-                     key=lambda r: r.detected_at)
+    records = sorted(
+        (r for r in sb.invocations() if r.request_id not in before and r.function_name == FUNCTION),
+        key=lambda r: r.detected_at,
+    )
     durations = [r.duration_ms for r in records]
     if len(durations) != count or answer["statuses"] != [200]:
-        raise RuntimeError(f"expected {count} successful invocations, got {len(durations)} (HTTP {answer['statuses']})")
+        raise RuntimeError(
+            f"expected {count} successful invocations, got {len(durations)} (HTTP {answer['statuses']})"
+        )
     overheads = [wall - duration for wall, duration in zip(answer["ms"], durations)]
-    return {"overhead_p50_ms": _pct(overheads, 50), "overhead_p99_ms": _pct(overheads, 99),
-            "wall_p50_ms": _pct(answer["ms"], 50), "duration_p50_ms": statistics.median(durations)}
+    return {
+        "overhead_p50_ms": _pct(overheads, 50),
+        "overhead_p99_ms": _pct(overheads, 99),
+        "wall_p50_ms": _pct(answer["ms"], 50),
+        "duration_p50_ms": statistics.median(durations),
+    }
 
 
 def _package() -> bytes:
@@ -71,24 +89,39 @@ def bench(requests: int = 300) -> dict:
 
     with Sandbox(SandboxConfig(port=0, web_port=None)) as sb:
         arn = sb.client("lambda").create_function(
-            FunctionName=FUNCTION, Runtime="python3.12", Role=sb.function.role_arn, MemorySize=1769,
-            Handler="lambda_function.lambda_handler", Code={"ZipFile": _package()})["FunctionArn"]
-        http_api = sb.client("apigatewayv2").create_api(Name="bench", ProtocolType="HTTP", Target=arn)["ApiId"]
+            FunctionName=FUNCTION,
+            Runtime="python3.12",
+            Role=sb.function.role_arn,
+            MemorySize=1769,
+            Handler="lambda_function.lambda_handler",
+            Code={"ZipFile": _package()},
+        )["FunctionArn"]
+        http_api = sb.client("apigatewayv2").create_api(Name="bench", ProtocolType="HTTP", Target=arn)[
+            "ApiId"
+        ]
         apigw = sb.client("apigateway")
         rest_api = apigw.create_rest_api(name="bench")["id"]
         root = apigw.get_resources(restApiId=rest_api)["items"][0]["id"]
         proxy = apigw.create_resource(restApiId=rest_api, parentId=root, pathPart="{proxy+}")["id"]
         apigw.put_method(restApiId=rest_api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
-        apigw.put_integration(restApiId=rest_api, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY",
-                              integrationHttpMethod="POST", uri=f"arn:aws:apigateway:{sb.config.region}:lambda:path/"
-                              f"2015-03-31/functions/{arn}/invocations")
+        apigw.put_integration(
+            restApiId=rest_api,
+            resourceId=proxy,
+            httpMethod="ANY",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:{sb.config.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+        )
         apigw.create_deployment(restApiId=rest_api, stageName="prod")
         port = sb.endpoint.port
         http_form = ("/items/42", f"{http_api}.execute-api.localhost:{port}")
         rest_form = (f"/_aws/execute-api/{rest_api}/prod/items/42", f"127.0.0.1:{port}")
         _requests(sb, *http_form, WARM_UP)
-        return {"http": _requests(sb, *http_form, requests), "rest": _requests(sb, *rest_form, requests),
-                "requests": requests}
+        return {
+            "http": _requests(sb, *http_form, requests),
+            "rest": _requests(sb, *rest_form, requests),
+            "requests": requests,
+        }
 
 
 def run(line=None) -> dict:
@@ -97,8 +130,15 @@ def run(line=None) -> dict:
     figures = bench()
     for kind, label in (("http", "HTTP API (payload 2.0)"), ("rest", "REST API (payload 1.0)")):
         found = figures[kind]
-        _line(f"{label}: request -> response minus Duration, p50", f"{found['overhead_p50_ms']:.2f} ms", "goal <= 5 ms")
+        _line(
+            f"{label}: request -> response minus Duration, p50",
+            f"{found['overhead_p50_ms']:.2f} ms",
+            "goal <= 5 ms",
+        )
         _line(f"{label}: the same, p99", f"{found['overhead_p99_ms']:.2f} ms", "goal <= 20 ms")
-        _line(f"  (wall p50 {found['wall_p50_ms']:.2f} ms, Duration p50 {found['duration_p50_ms']:.2f} ms, "
-              f"{figures['requests']} warm requests)", "")
+        _line(
+            f"  (wall p50 {found['wall_p50_ms']:.2f} ms, Duration p50 {found['duration_p50_ms']:.2f} ms, "
+            f"{figures['requests']} warm requests)",
+            "",
+        )
     return figures

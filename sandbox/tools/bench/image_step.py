@@ -8,6 +8,7 @@ floor, SSIM >= 0.97, peak memory <= 128 MB.
 Run: ``python -m sandbox.tools.bench.image_step`` (``--memory-only``: the corpus table alone) or
 ``run_local.py bench --only image``. What it measures and how: docs/tools.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,12 @@ def photo_like(width: int, height: int, seed: int = 1) -> Image.Image:
     about the bytes per pixel of a camera photo, so timings behave as they would on one."""
     rng = random.Random(seed)
     base = Image.frombytes("RGB", (24, 16), rng.randbytes(24 * 16 * 3)).resize(
-        (width, height), Image.Resampling.BICUBIC)
+        (width, height), Image.Resampling.BICUBIC
+    )
     tw, th = max(1, width // 24), max(1, height // 24)
     texture = Image.frombytes("RGB", (tw, th), rng.randbytes(tw * th * 3)).resize(
-        (width, height), Image.Resampling.BILINEAR)
+        (width, height), Image.Resampling.BILINEAR
+    )
     im = Image.blend(base, texture, 0.25)
     draw = ImageDraw.Draw(im)
     for _ in range(120):
@@ -136,7 +139,8 @@ def _lossless_reference(data: bytes, size) -> bytes:
     """The exact answer without JPEG loss: full decode, LANCZOS to the size, stored as PNG."""
     buffer = io.BytesIO()
     Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.Resampling.LANCZOS).save(
-        buffer, "PNG", compress_level=1)
+        buffer, "PNG", compress_level=1
+    )
     return buffer.getvalue()
 
 
@@ -179,12 +183,20 @@ print(json.dumps({"after_init_mb": after_init, "peak_mb": peak_mb(), "estimate_b
 
 def worker_peak_memory(way: str, photo: Path) -> dict:
     """Peak RSS of a fresh process that initialises like a Lambda worker and processes ``photo``."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RESIZE_SCALE", "MAX_WIDTH", "MAX_HEIGHT", "OUTPUT_FORMAT", "MAX_INPUT_PIXELS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RESIZE_SCALE", "MAX_WIDTH", "MAX_HEIGHT", "OUTPUT_FORMAT", "MAX_INPUT_PIXELS")
+    }
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(DEFAULT_MEMORY_MB)
-    out = subprocess.run([sys.executable, "-c", _WORKER, str(HANDLER_DIR), way, str(photo)],
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKER, str(HANDLER_DIR), way, str(photo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
     return json.loads(out.stdout)
@@ -205,8 +217,15 @@ def run(print_fn=print) -> dict:
     else:
         print_fn(f"(22 MP corpus photo not found at {CORPUS_PHOTO}; measuring the 12 MP image only)")
 
-    figures: dict = {"goals": {"speedup_vs_guide": GOAL_SPEEDUP, "ratio_to_floor": GOAL_FLOOR_RATIO,
-                               "ssim": GOAL_SSIM, "peak_mb": GOAL_PEAK_MB}, "images": []}
+    figures: dict = {
+        "goals": {
+            "speedup_vs_guide": GOAL_SPEEDUP,
+            "ratio_to_floor": GOAL_FLOOR_RATIO,
+            "ssim": GOAL_SSIM,
+            "peak_mb": GOAL_PEAK_MB,
+        },
+        "images": [],
+    }
     ways = {
         "guide": guide_way,
         "ours": lambda d: image_resize.resize_image(d, settings).data,
@@ -224,7 +243,7 @@ def run(print_fn=print) -> dict:
         for i in range(repeat):
             # Interleaved, so drift of the machine affects all three alike, and in a rotating order:
             # whichever runs right after the guide's big allocations pays for fresh pages.
-            for name in names[i % 3:] + names[:i % 3]:
+            for name in names[i % 3 :] + names[: i % 3]:
                 samples[name] += _time(ways[name], data, 1)
         # Best of N, as timeit recommends: the machine's other work only ever adds time, so the
         # minimum is the closest to the cost of the code itself. Medians are returned too.
@@ -233,7 +252,8 @@ def run(print_fn=print) -> dict:
 
         guide_out = guide_way(data)
         ours_same_quality = image_resize.resize_image(
-            data, image_resize.ResizeSettings(quality=GUIDE_QUALITY)).data
+            data, image_resize.ResizeSettings(quality=GUIDE_QUALITY)
+        ).data
         ours_default = image_resize.resize_image(data, settings)
         reference = _lossless_reference(data, (ours_default.width, ours_default.height))
         entry = {
@@ -295,34 +315,51 @@ def _fmt(value, spec=".4f") -> str:
 def _print_table(figures: dict, print_fn, ours_quality: int) -> None:
     runs = figures["images"][0]["runs"] if figures["images"] else 0
     print_fn(f"Image step: halving a JPEG (best of {runs} interleaved runs; medians in the returned figures)")
-    print_fn(f"{'image':<20} {'size':>10} {'guide ms':>9} {'ours ms':>8} {'floor ms':>9} "
-             f"{'x guide':>8} {'/ floor':>8} {'SSIM q75':>9} {'SSIM dflt':>9}")
+    print_fn(
+        f"{'image':<20} {'size':>10} {'guide ms':>9} {'ours ms':>8} {'floor ms':>9} "
+        f"{'x guide':>8} {'/ floor':>8} {'SSIM q75':>9} {'SSIM dflt':>9}"
+    )
     for e in figures["images"]:
-        print_fn(f"{e['image']:<20} {e['size']:>10} {e['ms']['guide']:>9.1f} {e['ms']['ours']:>8.1f} "
-                 f"{e['ms']['floor']:>9.1f} {e['speedup_vs_guide']:>7.2f}x {e['ratio_to_floor']:>7.3f}x "
-                 f"{_fmt(e['ssim_vs_guide_same_quality']):>9} {_fmt(e['ssim_vs_guide_default_quality']):>9}")
-    print_fn(f"  goals: >= {GOAL_SPEEDUP:g}x faster than the guide, <= {GOAL_FLOOR_RATIO:g}x the floor, "
-             f"SSIM >= {GOAL_SSIM:g} against the guide's output at the guide's quality ({GUIDE_QUALITY}).")
+        print_fn(
+            f"{e['image']:<20} {e['size']:>10} {e['ms']['guide']:>9.1f} {e['ms']['ours']:>8.1f} "
+            f"{e['ms']['floor']:>9.1f} {e['speedup_vs_guide']:>7.2f}x {e['ratio_to_floor']:>7.3f}x "
+            f"{_fmt(e['ssim_vs_guide_same_quality']):>9} {_fmt(e['ssim_vs_guide_default_quality']):>9}"
+        )
+    print_fn(
+        f"  goals: >= {GOAL_SPEEDUP:g}x faster than the guide, <= {GOAL_FLOOR_RATIO:g}x the floor, "
+        f"SSIM >= {GOAL_SSIM:g} against the guide's output at the guide's quality ({GUIDE_QUALITY})."
+    )
     for e in figures["images"]:
-        print_fn(f"  {e['image']}: the floor itself is {e['floor_speedup_vs_guide']:.2f}x faster than the guide; "
-                 f"libjpeg decoded at {e['decoded_at']} for a {e['output']} output; SSIM to an "
-                 f"exact full-decode LANCZOS resize: ours {_fmt(e['ssim_to_exact_ours'])}, "
-                 f"guide {_fmt(e['ssim_to_exact_guide'])}")
+        print_fn(
+            f"  {e['image']}: the floor itself is {e['floor_speedup_vs_guide']:.2f}x faster than the guide; "
+            f"libjpeg decoded at {e['decoded_at']} for a {e['output']} output; SSIM to an "
+            f"exact full-decode LANCZOS resize: ours {_fmt(e['ssim_to_exact_ours'])}, "
+            f"guide {_fmt(e['ssim_to_exact_guide'])}"
+        )
     memory = figures["memory"]
     ours, guide = memory["ours"], memory["guide"]
-    print_fn(f"Peak memory of a fresh worker (imports boto3 + lambda_function, then processes "
-             f"{Path(memory['photo']).name}):")
+    print_fn(
+        f"Peak memory of a fresh worker (imports boto3 + lambda_function, then processes "
+        f"{Path(memory['photo']).name}):"
+    )
     if "error" in ours or "error" in guide:
         print_fn(f"  ours: {ours}  guide: {guide}")
     else:
         estimate = ours.get("estimate_bytes")
         est_text = "" if estimate is None else f"; the handler's estimate {estimate / 2**20:.0f} MB"
-        print_fn(f"  after INIT {ours['after_init_mb']:.1f} MB; ours {ours['peak_mb']:.1f} MB{est_text}; "
-                 f"guide {guide['peak_mb']:.1f} MB; goal <= {GOAL_PEAK_MB} MB")
+        print_fn(
+            f"  after INIT {ours['after_init_mb']:.1f} MB; ours {ours['peak_mb']:.1f} MB{est_text}; "
+            f"guide {guide['peak_mb']:.1f} MB; goal <= {GOAL_PEAK_MB} MB"
+        )
     met = figures["goals_met"]
-    failed = [f"{k}: {', '.join(n for n, ok in v.items() if ok is False)}" if isinstance(v, dict) else k
-              for k, v in met.items() if (v is False) or (isinstance(v, dict) and False in v.values())]
-    print_fn("Image step: all goals met." if not failed else "Image step: goals missed - " + "; ".join(failed))
+    failed = [
+        f"{k}: {', '.join(n for n, ok in v.items() if ok is False)}" if isinstance(v, dict) else k
+        for k, v in met.items()
+        if (v is False) or (isinstance(v, dict) and False in v.values())
+    ]
+    print_fn(
+        "Image step: all goals met." if not failed else "Image step: goals missed - " + "; ".join(failed)
+    )
 
 
 # ------------------------------------------------------------------------- memory: estimate vs measured
@@ -347,13 +384,23 @@ def corpus_memory(print_fn=print, memory_mb: int = GENEROUS_MB) -> dict:
             sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=path.read_bytes())
             record = sb.wait_for_key(key, timeout=120)
             result = _first_result(record)
-            if record is None or record.status != InvocationStatus.SUCCESS or result.get("status") != "resized":
+            if (
+                record is None
+                or record.status != InvocationStatus.SUCCESS
+                or result.get("status") != "resized"
+            ):
                 others += 1  # not decodable (not an image, corrupt, a bomb, another format)
                 continue
-            rows.append({"file": name, "what": f"{result['sourceFormat']} {result['sourceMode']}",
-                         "size": f"{result['sourceWidth']}x{result['sourceHeight']}",
-                         "estimate_mb": result["estimatedMemoryMB"], "measured_mb": record.max_memory_used_mb,
-                         "ratio": result["estimatedMemoryMB"] / record.max_memory_used_mb})
+            rows.append(
+                {
+                    "file": name,
+                    "what": f"{result['sourceFormat']} {result['sourceMode']}",
+                    "size": f"{result['sourceWidth']}x{result['sourceHeight']}",
+                    "estimate_mb": result["estimatedMemoryMB"],
+                    "measured_mb": record.max_memory_used_mb,
+                    "ratio": result["estimatedMemoryMB"] / record.max_memory_used_mb,
+                }
+            )
     figures = _memory_summary(rows, others, memory_mb)
     _print_memory(figures, print_fn)
     return figures
@@ -370,46 +417,67 @@ def _memory_summary(rows: list[dict], others: int, memory_mb: int) -> dict:
     under = min(rows, key=lambda r: r["ratio"]) if rows else None
     over = max(rows, key=lambda r: r["ratio"]) if rows else None
     return {
-        "memory_size_mb": memory_mb, "rows": rows, "decodable": len(rows), "not_decodable": others,
+        "memory_size_mb": memory_mb,
+        "rows": rows,
+        "decodable": len(rows),
+        "not_decodable": others,
         "under_estimates": sum(1 for r in rows if r["ratio"] < 1),
-        "lowest_ratio": under, "highest_ratio": over,
+        "lowest_ratio": under,
+        "highest_ratio": over,
         "within_goal": sum(1 for r in rows if 1 <= r["ratio"] <= GOAL_OVER_ESTIMATE),
         # at the console's default memory size: refused up front, and what would have been killed
         "refused_at_default": [r["file"] for r in rows if r["estimate_mb"] > DEFAULT_MB],
-        "killed_at_default": [r["file"] for r in rows if r["measured_mb"] > DEFAULT_MB and r["estimate_mb"] <= DEFAULT_MB],
+        "killed_at_default": [
+            r["file"] for r in rows if r["measured_mb"] > DEFAULT_MB and r["estimate_mb"] <= DEFAULT_MB
+        ],
     }
 
 
 def _print_memory(figures: dict, print_fn) -> None:
     rows = figures["rows"]
-    print_fn(f"Memory: the handler's estimate against Max Memory Used, every decodable corpus file "
-             f"(fresh environment each, at {figures['memory_size_mb']} MB)")
+    print_fn(
+        f"Memory: the handler's estimate against Max Memory Used, every decodable corpus file "
+        f"(fresh environment each, at {figures['memory_size_mb']} MB)"
+    )
     print_fn(f"  {'file':<58} {'source':<11} {'size':>10} {'estimate':>8} {'measured':>8} {'ratio':>6}")
     for r in sorted(rows, key=lambda r: r["ratio"]):
         name = r["file"] if len(r["file"]) <= 58 else "..." + r["file"][-55:]
-        print_fn(f"  {name:<58} {r['what'][:11]:<11} {r['size']:>10} {r['estimate_mb']:>5} MB "
-                 f"{r['measured_mb']:>5} MB {r['ratio']:>6.3f}")
+        print_fn(
+            f"  {name:<58} {r['what'][:11]:<11} {r['size']:>10} {r['estimate_mb']:>5} MB "
+            f"{r['measured_mb']:>5} MB {r['ratio']:>6.3f}"
+        )
     if not rows:
         print_fn("  (no decodable file: corpus missing?)")
         return
     low, high = figures["lowest_ratio"], figures["highest_ratio"]
-    print_fn(f"  {figures['decodable']} decodable files ({figures['not_decodable']} others: not images, corrupt, "
-             "bombs, other formats)")
-    print_fn(f"  largest under-estimate: {'none' if low['ratio'] >= 1 else low['file']} - lowest ratio "
-             f"{low['ratio']:.3f} ({low['file']}: {low['estimate_mb']} MB for {low['measured_mb']} MB); goal >= 1")
-    print_fn(f"  largest over-estimate: ratio {high['ratio']:.3f} ({high['file']}: {high['estimate_mb']} MB for "
-             f"{high['measured_mb']} MB); goal <= {GOAL_OVER_ESTIMATE:.2f}; "
-             f"{figures['within_goal']} of {figures['decodable']} within")
+    print_fn(
+        f"  {figures['decodable']} decodable files ({figures['not_decodable']} others: not images, corrupt, "
+        "bombs, other formats)"
+    )
+    print_fn(
+        f"  largest under-estimate: {'none' if low['ratio'] >= 1 else low['file']} - lowest ratio "
+        f"{low['ratio']:.3f} ({low['file']}: {low['estimate_mb']} MB for {low['measured_mb']} MB); goal >= 1"
+    )
+    print_fn(
+        f"  largest over-estimate: ratio {high['ratio']:.3f} ({high['file']}: {high['estimate_mb']} MB for "
+        f"{high['measured_mb']} MB); goal <= {GOAL_OVER_ESTIMATE:.2f}; "
+        f"{figures['within_goal']} of {figures['decodable']} within"
+    )
     refused = figures["refused_at_default"]
-    print_fn(f"  at {DEFAULT_MB} MB: {figures['decodable'] - len(refused)} resized, {len(refused)} refused up front "
-             f"({', '.join(refused) or 'none'}), {len(figures['killed_at_default'])} out-of-memory kills "
-             f"(measured above {DEFAULT_MB} MB with an estimate under it)")
+    print_fn(
+        f"  at {DEFAULT_MB} MB: {figures['decodable'] - len(refused)} resized, {len(refused)} refused up front "
+        f"({', '.join(refused) or 'none'}), {len(figures['killed_at_default'])} out-of-memory kills "
+        f"(measured above {DEFAULT_MB} MB with an estimate under it)"
+    )
 
 
 def _main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--memory-only", action="store_true",
-                        help="only the corpus table: the memory estimate against Max Memory Used")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the corpus table: the memory estimate against Max Memory Used",
+    )
     args = parser.parse_args(argv)
     if args.memory_only:
         corpus_memory()

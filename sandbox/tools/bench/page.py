@@ -7,6 +7,7 @@ run at full CPU: this measures the sandbox's machinery and what the page adds to
 
 What it measures and its goals: docs/tools.md.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,12 +25,20 @@ from pathlib import Path
 import psutil
 
 from sandbox.config import PROJECT_ROOT, SandboxConfig
-from sandbox.tools.bench.runner import _UPLOADER, _cpu_seconds, _line
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.tools.bench.runner import _UPLOADER, _cpu_seconds, _line
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGE_CONFIG = {"port": 0, "web_port": None, "full_cpu": True}
 THREADS = 8
 TEST_JPG = PROJECT_ROOT / "sample_images" / "test.jpg"
@@ -113,9 +122,20 @@ def _burst(sb, completions: Completions, prefix: str, count: int, body_path: Pat
     keys = [f"{prefix}/{i:04d}.jpg" for i in range(count)]
     me = psutil.Process()
     completions.expect(prefix + "/", count)
-    uploader = subprocess.Popen([sys.executable, "-c", _UPLOADER, sb.endpoint_url, sb.config.source_bucket,
-                                 str(body_path), str(THREADS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
+    uploader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _UPLOADER,
+            sb.endpoint_url,
+            sb.config.source_bucket,
+            str(body_path),
+            str(THREADS),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         uploader.stdin.write(" ".join(keys) + "\n")
         uploader.stdin.flush()
@@ -133,8 +153,13 @@ def _burst(sb, completions: Completions, prefix: str, count: int, body_path: Pat
             uploader.kill()
     done = completions.wait(600)
     elapsed = time.perf_counter() - started
-    return {"images": done, "seconds": elapsed, "images_per_s": done / elapsed,
-            "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before, "cpu_browser_s": _browser_cpu(me) - browser_before}
+    return {
+        "images": done,
+        "seconds": elapsed,
+        "images_per_s": done / elapsed,
+        "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before,
+        "cpu_browser_s": _browser_cpu(me) - browser_before,
+    }
 
 
 def _idle_cpu(seconds: float) -> float:
@@ -188,10 +213,12 @@ def _tab_paint(browser, url: str, repeats: int = 3) -> dict:
             page.close()
     finally:
         used.close()
-    return {"paint_ms": statistics.median(r["paint_ms"] for r in cold),
-            "thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in cold),
-            "cached_paint_ms": statistics.median(r["paint_ms"] for r in warm),
-            "cached_thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in warm)}
+    return {
+        "paint_ms": statistics.median(r["paint_ms"] for r in cold),
+        "thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in cold),
+        "cached_paint_ms": statistics.median(r["paint_ms"] for r in warm),
+        "cached_thumbnail_ms": statistics.median(r["thumbnail_ms"] for r in warm),
+    }
 
 
 def _api_cost(url: str) -> dict:
@@ -217,8 +244,12 @@ def _latency(sb, browser, url: str, uploads: int, body: bytes) -> dict:
             shown.append(seen[1] - written)
     finally:
         context.close()
-    return {"card_ms_median": statistics.median(done), "card_ms_max": max(done),
-            "thumbnail_ms_median": statistics.median(shown), "thumbnail_ms_max": max(shown)}
+    return {
+        "card_ms_median": statistics.median(done),
+        "card_ms_max": max(done),
+        "thumbnail_ms_median": statistics.median(shown),
+        "thumbnail_ms_max": max(shown),
+    }
 
 
 def _fill_gallery(sb, completions: Completions, total: int, body_path: Path, base: str) -> int:
@@ -234,7 +265,9 @@ def _fill_gallery(sb, completions: Completions, total: int, body_path: Path, bas
 
 
 # Long on purpose: a benchmark's script, measuring and printing in the order of the table it prints.
-def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, latency_uploads: int = 10) -> dict:
+def run(
+    burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, latency_uploads: int = 10
+) -> dict:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -243,9 +276,8 @@ def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, l
     if not CHROMIUM.exists():
         print(f"  skipped: {CHROMIUM} is not installed (apt-get install chromium)")
         return {}
-    from web.server import serve
-
     from sandbox.core import Sandbox
+    from web.server import serve
 
     figures: dict = {"burst": burst, "threads": THREADS}
     folder = Path(tempfile.mkdtemp(prefix="page-bench-"))
@@ -262,10 +294,18 @@ def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, l
             figures["load_before"] = os.getloadavg()[0]
             figures["paint_10"] = _tab_paint(browser, url)
             figures["paint_10"]["images"] = _api_cost(f"{url}api/gallery?limit=1")["data"]["total"]
-            _burst(sb, completions, "page-warmup", 200, photo)  # every environment started: the bursts are warm
+            _burst(
+                sb, completions, "page-warmup", 200, photo
+            )  # every environment started: the bursts are warm
 
             runs = []
-            for label, pages in (("none", 0), ("one", 1), ("three", 3), ("none again", 0), ("three again", 3)):
+            for label, pages in (
+                ("none", 0),
+                ("one", 1),
+                ("three", 3),
+                ("none again", 0),
+                ("three again", 3),
+            ):
                 opened = [_open_page(browser, url) for _ in range(pages)]
                 for _, page in opened:
                     _first_paint(page)
@@ -288,7 +328,9 @@ def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, l
             figures["gallery_images"] = _fill_gallery(sb, completions, gallery_images, tiny, url)
             figures["paint_many"] = _tab_paint(browser, url)
             figures["gallery_api"] = {k: v for k, v in _api_cost(f"{url}api/gallery").items() if k != "data"}
-            figures["invocations_api"] = {k: v for k, v in _api_cost(f"{url}api/invocations").items() if k != "data"}
+            figures["invocations_api"] = {
+                k: v for k, v in _api_cost(f"{url}api/invocations").items() if k != "data"
+            }
             figures["load_after"] = os.getloadavg()[0]
         finally:
             browser.close()
@@ -300,32 +342,56 @@ def run(burst: int = 1000, gallery_images: int = 10_000, idle_s: float = 10.0, l
 def _print_run(run: dict, baseline: dict) -> None:
     share = run["images_per_s"] / baseline["images_per_s"] * 100
     reload = f", reload -> gallery painted {run['reload']['paint_ms']:.0f} ms" if "reload" in run else ""
-    _line(f"{run['pages']} page(s) open ({run['label']}): burst of {run['images']}",
-          f"{run['images_per_s']:.1f} /s",
-          f"{share:.0f} % of the first no-page run; sandbox CPU {run['cpu_sandbox_s']:.1f} s, browsers "
-          f"{run['cpu_browser_s']:.1f} s; idle {run['idle_cpu_pct']:.2f} % of a core{reload}")
+    _line(
+        f"{run['pages']} page(s) open ({run['label']}): burst of {run['images']}",
+        f"{run['images_per_s']:.1f} /s",
+        f"{share:.0f} % of the first no-page run; sandbox CPU {run['cpu_sandbox_s']:.1f} s, browsers "
+        f"{run['cpu_browser_s']:.1f} s; idle {run['idle_cpu_pct']:.2f} % of a core{reload}",
+    )
 
 
 def _print_summary(figures: dict) -> None:
     runs = figures["runs"]
     none = statistics.fmean(run["images_per_s"] for run in runs if run["pages"] == 0)
     three = [run for run in runs if run["pages"] == 3]
-    _line("3 pages against no page (means of the two runs each)",
-          f"{statistics.fmean(run['images_per_s'] for run in three) / none * 100:.0f} %", "goal >= 90 %")
-    _line("sandbox CPU while idle, 3 pages open", f"{max(run['idle_cpu_pct'] for run in three):.2f} %",
-          "the higher of two runs; goal <= 1 % of a core")
+    _line(
+        "3 pages against no page (means of the two runs each)",
+        f"{statistics.fmean(run['images_per_s'] for run in three) / none * 100:.0f} %",
+        "goal >= 90 %",
+    )
+    _line(
+        "sandbox CPU while idle, 3 pages open",
+        f"{max(run['idle_cpu_pct'] for run in three):.2f} %",
+        "the higher of two runs; goal <= 1 % of a core",
+    )
     latency = figures["latency"]
-    _line("upload -> its card done on an open page, after the output is written",
-          f"{latency['card_ms_median']:.0f} ms", f"p50; max {latency['card_ms_max']:.0f} ms")
-    _line("upload -> its thumbnail shown on an open page, after the output is written",
-          f"{latency['thumbnail_ms_median']:.0f} ms", f"p50; max {latency['thumbnail_ms_max']:.0f} ms (goal <= 250 ms)")
-    for label, paint in ((f"{figures['paint_10']['images']} images", figures["paint_10"]),
-                         (f"{figures['gallery_images']:,} images", figures["paint_many"])):
-        _line(f"first gallery paint of a new tab, {label}", f"{paint['paint_ms']:.0f} ms",
-              f"fresh context (first thumbnail {paint['thumbnail_ms']:.0f} ms); page seen before "
-              f"{paint['cached_paint_ms']:.0f} ms (goal <= 300 ms)")
+    _line(
+        "upload -> its card done on an open page, after the output is written",
+        f"{latency['card_ms_median']:.0f} ms",
+        f"p50; max {latency['card_ms_max']:.0f} ms",
+    )
+    _line(
+        "upload -> its thumbnail shown on an open page, after the output is written",
+        f"{latency['thumbnail_ms_median']:.0f} ms",
+        f"p50; max {latency['thumbnail_ms_max']:.0f} ms (goal <= 250 ms)",
+    )
+    for label, paint in (
+        (f"{figures['paint_10']['images']} images", figures["paint_10"]),
+        (f"{figures['gallery_images']:,} images", figures["paint_many"]),
+    ):
+        _line(
+            f"first gallery paint of a new tab, {label}",
+            f"{paint['paint_ms']:.0f} ms",
+            f"fresh context (first thumbnail {paint['thumbnail_ms']:.0f} ms); page seen before "
+            f"{paint['cached_paint_ms']:.0f} ms (goal <= 300 ms)",
+        )
     gallery, invocations = figures["gallery_api"], figures["invocations_api"]
-    _line(f"GET /api/gallery (a page of 50) at {figures['gallery_images']:,} images", f"{gallery['ms']:.0f} ms",
-          f"{gallery['bytes'] / 1024:.0f} KB; /api/invocations {invocations['ms']:.0f} ms, "
-          f"{invocations['bytes'] / 1024:.0f} KB")
-    print(f"  (load average of the machine: {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)")
+    _line(
+        f"GET /api/gallery (a page of 50) at {figures['gallery_images']:,} images",
+        f"{gallery['ms']:.0f} ms",
+        f"{gallery['bytes'] / 1024:.0f} KB; /api/invocations {invocations['ms']:.0f} ms, "
+        f"{invocations['bytes'] / 1024:.0f} KB",
+    )
+    print(
+        f"  (load average of the machine: {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)"
+    )

@@ -6,6 +6,7 @@ of uploads), cpu (memory_buys_cpu.py), image (image_step.py), api (api_gateway.p
 
 Each benchmark's measurements and goals: docs/tools.md.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,8 +20,14 @@ from pathlib import Path
 
 import psutil
 
-from sandbox.config import (DESTINATION_BUCKET, OUTPUT_KEY_PREFIX, PROJECT_ROOT, SOURCE_BUCKET, FunctionConfiguration,
-                      SandboxConfig)
+from sandbox.config import (
+    DESTINATION_BUCKET,
+    OUTPUT_KEY_PREFIX,
+    PROJECT_ROOT,
+    SOURCE_BUCKET,
+    FunctionConfiguration,
+    SandboxConfig,
+)
 from sandbox.lambda_.invocation import InvocationStatus
 from sandbox.tools.bench import MODULE_PARTS, PARTS
 
@@ -54,9 +61,21 @@ def bench_ready(repeats: int = 3) -> dict:
     for _ in range(repeats):
         port, web = _free_port(), _free_port()
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "run_local.py"), "--port", str(port),
-                                 "--web-port", str(web), "--quiet"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT_ROOT / "run_local.py"),
+                "--port",
+                str(port),
+                "--web-port",
+                str(web),
+                "--quiet",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
         for line in proc.stdout:
             if "ready" in line:
                 times.append(time.perf_counter() - started)
@@ -87,9 +106,15 @@ def bench_pipeline(uploads: int) -> dict:
             if record.status != InvocationStatus.SUCCESS:
                 print(f"  warning: warm upload {i} ended as {record.status}")
         overheads = [w - d for w, d in zip(warm, durations)]
-    return {"cold_e2e_ms": cold_ms, "cold_duration_ms": cold.duration_ms, "cold_init_ms": cold.init_duration_ms,
-            "warm_e2e_p50_ms": _pct(warm, 50), "warm_duration_p50_ms": _pct(durations, 50),
-            "warm_overhead_p50_ms": _pct(overheads, 50), "warm_overhead_p90_ms": _pct(overheads, 90)}
+    return {
+        "cold_e2e_ms": cold_ms,
+        "cold_duration_ms": cold.duration_ms,
+        "cold_init_ms": cold.init_duration_ms,
+        "warm_e2e_p50_ms": _pct(warm, 50),
+        "warm_duration_p50_ms": _pct(durations, 50),
+        "warm_overhead_p50_ms": _pct(overheads, 50),
+        "warm_overhead_p90_ms": _pct(overheads, 90),
+    }
 
 
 def bench_floor(repeats: int = 5) -> float:
@@ -120,8 +145,12 @@ def bench_runtime(invocations: int = 300) -> dict:
             started = time.perf_counter()
             sb.invoke({})
             overhead.append((time.perf_counter() - started) * 1000)
-    return {"cold_start_ms_median": statistics.median(colds), "init_duration_ms_median": statistics.median(inits),
-            "warm_overhead_p50_ms": _pct(overhead, 50), "warm_overhead_p99_ms": _pct(overhead, 99)}
+    return {
+        "cold_start_ms_median": statistics.median(colds),
+        "init_duration_ms_median": statistics.median(inits),
+        "warm_overhead_p50_ms": _pct(overhead, 50),
+        "warm_overhead_p99_ms": _pct(overhead, 99),
+    }
 
 
 # The load generator. Uploads are presigned PUTs (as a browser uploads to S3), signed before the clock
@@ -174,8 +203,12 @@ def _burst(sb, keys, path: Path, threads: int = 4) -> dict:
     the seconds taken and the CPU seconds spent meanwhile by the sandbox's own process (the S3 endpoint and
     the Lambda service), by the execution environments that were already running, and by the client."""
     me = psutil.Process()
-    uploader = subprocess.Popen([sys.executable, "-c", _UPLOADER, sb.endpoint_url, SOURCE, str(path), str(threads)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    uploader = subprocess.Popen(
+        [sys.executable, "-c", _UPLOADER, sb.endpoint_url, SOURCE, str(path), str(threads)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         uploader.stdin.write(" ".join(keys) + "\n")
         uploader.stdin.flush()
@@ -197,9 +230,12 @@ def _burst(sb, keys, path: Path, threads: int = 4) -> dict:
     for key in keys:
         sb.wait_for_key(key, timeout=120)
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before,
-            "cpu_environments_s": sum(_cpu_seconds(p) for p in environments) - sum(before),
-            "cpu_client_s": client_cpu}
+    return {
+        "seconds": elapsed,
+        "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before,
+        "cpu_environments_s": sum(_cpu_seconds(p) for p in environments) - sum(before),
+        "cpu_client_s": client_cpu,
+    }
 
 
 def _burst_phase(sb, prefix: str, count: int) -> dict:
@@ -209,13 +245,18 @@ def _burst_phase(sb, prefix: str, count: int) -> dict:
     ok = sum(1 for r in records if r is not None and r.status == InvocationStatus.SUCCESS)
     outputs = set()
     for page in sb.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=DESTINATION_BUCKET, Prefix=f"{OUTPUT_KEY_PREFIX}{prefix}/"):
+        Bucket=DESTINATION_BUCKET, Prefix=f"{OUTPUT_KEY_PREFIX}{prefix}/"
+    ):
         outputs.update(o["Key"] for o in page.get("Contents", []))
     cold = [r.init_duration_ms for r in records if r is not None and r.cold_start]
-    return {"images_per_s": ok / run["seconds"], "lost": sum(1 for k in keys if OUTPUT_KEY_PREFIX + k not in outputs),
-            "environments": len({r.environment_id for r in records if r is not None}),
-            "cold_starts": len(cold), "init_ms_median": statistics.median(cold or [0]),
-            **{k: v / count * 1000 for k, v in run.items() if k.startswith("cpu_")}}
+    return {
+        "images_per_s": ok / run["seconds"],
+        "lost": sum(1 for k in keys if OUTPUT_KEY_PREFIX + k not in outputs),
+        "environments": len({r.environment_id for r in records if r is not None}),
+        "cold_starts": len(cold),
+        "init_ms_median": statistics.median(cold or [0]),
+        **{k: v / count * 1000 for k, v in run.items() if k.startswith("cpu_")},
+    }
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -262,25 +303,43 @@ def bench_burst(count: int = 200, repeats: int = 3) -> dict:
 
 def print_burst(burst: dict) -> None:
     cores, count, warm, cold = burst["cores"], burst["count"], burst["warm"], burst["cold"]
-    _line(f"burst of {count} test.jpg uploads, warm (median of {warm['runs']})", f"{warm['images_per_s']:.1f} /s",
-          f"{warm['environments']} environments")
-    _line("  the same from cold", f"{cold['images_per_s']:.1f} /s",
-          f"{cold['cold_starts']} cold starts sharing the cores (Init ~{cold['init_ms_median']:.0f} ms each)")
+    _line(
+        f"burst of {count} test.jpg uploads, warm (median of {warm['runs']})",
+        f"{warm['images_per_s']:.1f} /s",
+        f"{warm['environments']} environments",
+    )
+    _line(
+        "  the same from cold",
+        f"{cold['images_per_s']:.1f} /s",
+        f"{cold['cold_starts']} cold starts sharing the cores (Init ~{cold['init_ms_median']:.0f} ms each)",
+    )
     _line("  events lost", f"{burst['lost']}", "goal 0")
     print(f"  against one environment's rate x {cores} cores (goal >= 80 %), two readings of 'rate':")
     measured = burst["one_env_rate"] * cores
-    _line(f"    measured: the same burst through 1 environment x {cores}", f"{measured:.1f} /s",
-          f"warm burst = {warm['images_per_s'] / measured * 100:.0f} %, from cold = "
-          f"{cold['images_per_s'] / measured * 100:.0f} %")
-    _line(f"    1 / Duration ({burst['duration_ms_median']:.1f} ms) x {cores}", f"{burst['handler_ceiling']:.1f} /s",
-          f"warm burst = {warm['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %, from cold = "
-          f"{cold['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %")
-    _line("  CPU per image in the warm burst", f"{warm['cpu_per_image_ms']:.1f} ms",
-          f"environments {warm['cpu_environments_s']:.1f} + sandbox process (S3 endpoint, Lambda service) "
-          f"{warm['cpu_sandbox_s']:.1f} + uploading client {warm['cpu_client_s']:.1f}")
-    _line(f"  ceiling: {cores} cores / CPU per image", f"{burst['cpu_ceiling']:.1f} /s",
-          f"= {burst['cpu_ceiling'] / burst['handler_ceiling'] * 100:.0f} % of 1 / Duration x {cores}; "
-          f"the warm burst uses {warm['images_per_s'] / burst['cpu_ceiling'] * 100:.0f} % of it")
+    _line(
+        f"    measured: the same burst through 1 environment x {cores}",
+        f"{measured:.1f} /s",
+        f"warm burst = {warm['images_per_s'] / measured * 100:.0f} %, from cold = "
+        f"{cold['images_per_s'] / measured * 100:.0f} %",
+    )
+    _line(
+        f"    1 / Duration ({burst['duration_ms_median']:.1f} ms) x {cores}",
+        f"{burst['handler_ceiling']:.1f} /s",
+        f"warm burst = {warm['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %, from cold = "
+        f"{cold['images_per_s'] / burst['handler_ceiling'] * 100:.0f} %",
+    )
+    _line(
+        "  CPU per image in the warm burst",
+        f"{warm['cpu_per_image_ms']:.1f} ms",
+        f"environments {warm['cpu_environments_s']:.1f} + sandbox process (S3 endpoint, Lambda service) "
+        f"{warm['cpu_sandbox_s']:.1f} + uploading client {warm['cpu_client_s']:.1f}",
+    )
+    _line(
+        f"  ceiling: {cores} cores / CPU per image",
+        f"{burst['cpu_ceiling']:.1f} /s",
+        f"= {burst['cpu_ceiling'] / burst['handler_ceiling'] * 100:.0f} % of 1 / Duration x {cores}; "
+        f"the warm burst uses {warm['images_per_s'] / burst['cpu_ceiling'] * 100:.0f} % of it",
+    )
 
 
 def run_all(only=None, uploads: int = 20) -> dict:
@@ -290,23 +349,45 @@ def run_all(only=None, uploads: int = 20) -> dict:
     if "pipeline" in parts:
         print("\npipeline: upload to resized image, the whole path")
         figures.update(bench_ready())
-        _line("start-to-ready of run_local.py (median of 3)", f"{figures['ready_s_median']:.2f} s", "goal <= 2 s")
+        _line(
+            "start-to-ready of run_local.py (median of 3)",
+            f"{figures['ready_s_median']:.2f} s",
+            "goal <= 2 s",
+        )
         figures.update(bench_pipeline(uploads))
-        _line("upload -> resized-test.jpg, cold", f"{figures['cold_e2e_ms']:.1f} ms",
-              f"(Init {figures['cold_init_ms']:.0f} ms + Duration {figures['cold_duration_ms']:.1f} ms)")
+        _line(
+            "upload -> resized-test.jpg, cold",
+            f"{figures['cold_e2e_ms']:.1f} ms",
+            f"(Init {figures['cold_init_ms']:.0f} ms + Duration {figures['cold_duration_ms']:.1f} ms)",
+        )
         _line(f"upload -> resized, warm p50 of {uploads}", f"{figures['warm_e2e_p50_ms']:.1f} ms")
         _line("handler Duration from REPORT, warm p50", f"{figures['warm_duration_p50_ms']:.1f} ms")
-        _line("warm end-to-end minus Duration, p50", f"{figures['warm_overhead_p50_ms']:.1f} ms", "goal <= 25 ms")
+        _line(
+            "warm end-to-end minus Duration, p50",
+            f"{figures['warm_overhead_p50_ms']:.1f} ms",
+            "goal <= 25 ms",
+        )
     if "runtime" in parts:
         print("\nruntime: cold and warm starts, the warm overhead, bursts")
         floor = bench_floor()
         figures["floor_ms"] = floor
         figures.update(bench_runtime())
         _line('floor: python -c "import boto3, PIL.Image" (median)', f"{floor:.0f} ms")
-        _line("cold start of a no-op boto3+PIL function (median of 5)", f"{figures['cold_start_ms_median']:.0f} ms",
-              f"= {figures['cold_start_ms_median'] / floor:.2f}x floor (goal <= 1.3x)")
-        _line("warm invocation overhead, no-op, p50", f"{figures['warm_overhead_p50_ms']:.2f} ms", "goal <= 10 ms")
-        _line("warm invocation overhead, no-op, p99", f"{figures['warm_overhead_p99_ms']:.2f} ms", "goal <= 30 ms")
+        _line(
+            "cold start of a no-op boto3+PIL function (median of 5)",
+            f"{figures['cold_start_ms_median']:.0f} ms",
+            f"= {figures['cold_start_ms_median'] / floor:.2f}x floor (goal <= 1.3x)",
+        )
+        _line(
+            "warm invocation overhead, no-op, p50",
+            f"{figures['warm_overhead_p50_ms']:.2f} ms",
+            "goal <= 10 ms",
+        )
+        _line(
+            "warm invocation overhead, no-op, p99",
+            f"{figures['warm_overhead_p99_ms']:.2f} ms",
+            "goal <= 30 ms",
+        )
         burst = bench_burst()
         figures["burst"] = burst
         print_burst(burst)

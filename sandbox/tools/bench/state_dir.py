@@ -7,6 +7,7 @@ end.
 
 What it measures and how: docs/tools.md.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sandbox.telemetry.cloudwatch_logs import log_group_name, new_log_stream_name
 from sandbox.config import PROJECT_ROOT, SandboxConfig
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.telemetry.cloudwatch_logs import log_group_name, new_log_stream_name
 
 BUCKET = "bench-state-objects"  # no notification configuration: nothing runs for these objects
 OBJECTS = 1_000
@@ -42,12 +43,20 @@ UPLOAD_GOAL_MS = 2.0
 
 def _pct(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+        if ordered
+        else float("nan")
+    )
 
 
 def _config(state_dir: Path | None) -> SandboxConfig:
-    return SandboxConfig(port=0, web_port=None, terminal_logs=False,
-                         state_dir=str(state_dir) if state_dir is not None else None)
+    return SandboxConfig(
+        port=0,
+        web_port=None,
+        terminal_logs=False,
+        state_dir=str(state_dir) if state_dir is not None else None,
+    )
 
 
 def _size(directory: Path) -> int:
@@ -79,15 +88,19 @@ def _log_batches(stream_index: int, count: int, start_ms: int) -> list[list[dict
     for n in range(count // 5):
         request_id = str(uuid.UUID(bytes=hashlib.md5(f"{stream_index}/{n}".encode()).digest()))
         key = f"photo-{stream_index}-{n}.jpg"
-        lines = [f"START RequestId: {request_id} Version: $LATEST",
-                 f"[INFO]\t{_iso(ts + 1)}\t{request_id}\tResizing s3://source-image-bucket123/{key}",
-                 f"[INFO]\t{_iso(ts + 40)}\t{request_id}\tWrote s3://resized-image-bucket123/resized-{key} (400x300)",
-                 f"END RequestId: {request_id}",
-                 f"REPORT RequestId: {request_id}\tDuration: 41.20 ms\tBilled Duration: 42 ms\tMemory Size: "
-                 f"128 MB\tMax Memory Used: 61 MB\t"]
-        events += [{"timestamp": ts + offset, "message": line} for offset, line in zip((0, 1, 40, 42, 42), lines)]
+        lines = [
+            f"START RequestId: {request_id} Version: $LATEST",
+            f"[INFO]\t{_iso(ts + 1)}\t{request_id}\tResizing s3://source-image-bucket123/{key}",
+            f"[INFO]\t{_iso(ts + 40)}\t{request_id}\tWrote s3://resized-image-bucket123/resized-{key} (400x300)",
+            f"END RequestId: {request_id}",
+            f"REPORT RequestId: {request_id}\tDuration: 41.20 ms\tBilled Duration: 42 ms\tMemory Size: "
+            f"128 MB\tMax Memory Used: 61 MB\t",
+        ]
+        events += [
+            {"timestamp": ts + offset, "message": line} for offset, line in zip((0, 1, 40, 42, 42), lines)
+        ]
         ts += 100
-    return [events[i:i + EVENTS_PER_BATCH] for i in range(0, len(events), EVENTS_PER_BATCH)]
+    return [events[i : i + EVENTS_PER_BATCH] for i in range(0, len(events), EVENTS_PER_BATCH)]
 
 
 def _iso(ms: int) -> str:
@@ -137,10 +150,15 @@ def _restore_phases(phases: dict[str, float]):
     from sandbox.state.persistence import Persistence
     from sandbox.state.recorder import StateRecorder
 
-    wrapped = [(moto_backends, "replay", "replay"), (moto_backends, "load_key", "objects"),
-               (StateRecorder, "snapshot", "fold"),
-               (Persistence, "open", "open"), (Persistence, "restore_endpoint", "moto"),
-               (Persistence, "restore_sandbox", "sandbox"), (Persistence, "resume", "resume")]
+    wrapped = [
+        (moto_backends, "replay", "replay"),
+        (moto_backends, "load_key", "objects"),
+        (StateRecorder, "snapshot", "fold"),
+        (Persistence, "open", "open"),
+        (Persistence, "restore_endpoint", "moto"),
+        (Persistence, "restore_sandbox", "sandbox"),
+        (Persistence, "resume", "resume"),
+    ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in wrapped]
 
     def timed(call, label):
@@ -150,6 +168,7 @@ def _restore_phases(phases: dict[str, float]):
                 return call(*args, **kwargs)
             finally:
                 phases[label] = phases.get(label, 0.0) + time.perf_counter() - began
+
         return run
 
     for (owner, name, label), (_, _, call) in zip(wrapped, originals):
@@ -173,9 +192,15 @@ def _restart(directory: Path, before: dict, group: str) -> dict:
     try:
         ready, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         after = _inventory(sb, group)
-        return {"ready_s": ready, "cpu_s": cpu, "phases": phases, "restored": dict(sb.persistence.restored),
-                "described": sb.persistence.describe(), "problems": _compare(before, after, sb.restored),
-                "after": {"objects": len(after["objects"]), "events": after["events"], "mirror": after["mirror"]}}
+        return {
+            "ready_s": ready,
+            "cpu_s": cpu,
+            "phases": phases,
+            "restored": dict(sb.persistence.restored),
+            "described": sb.persistence.describe(),
+            "problems": _compare(before, after, sb.restored),
+            "after": {"objects": len(after["objects"]), "events": after["events"], "mirror": after["mirror"]},
+        }
     finally:
         sb.stop()
 
@@ -201,12 +226,20 @@ def bench_restart(restarts: int = RESTARTS) -> dict:
             group, _ = _put_log_events(sb)
             sb.logs.flush()
             before = _inventory(sb, group)
-            figures = {"fill_objects_s": objects_s, "fill_s": time.perf_counter() - started,
-                       "fill_writes": sb.persistence.store.writes, "first_start_s": sb.startup_seconds,
-                       "kept": sb.persistence.store.counts()}
-        figures.update(size=_size(kept), db_size=(kept / "state.sqlite3").stat().st_size,
-                       objects=len(before["objects"]), bytes=sum(s for s, _ in before["objects"].values()),
-                       events=before["events"])
+            figures = {
+                "fill_objects_s": objects_s,
+                "fill_s": time.perf_counter() - started,
+                "fill_writes": sb.persistence.store.writes,
+                "first_start_s": sb.startup_seconds,
+                "kept": sb.persistence.store.counts(),
+            }
+        figures.update(
+            size=_size(kept),
+            db_size=(kept / "state.sqlite3").stat().st_size,
+            objects=len(before["objects"]),
+            bytes=sum(s for s, _ in before["objects"].values()),
+            events=before["events"],
+        )
         runs = []
         for i in range(restarts):
             root = copy(f"run-{i}")
@@ -223,12 +256,20 @@ def bench_restart(restarts: int = RESTARTS) -> dict:
                 shutil.rmtree(root)
         cli_again = _cli_restart(root)
         shutil.rmtree(root)
-        return {**figures, "runs": runs, "again": again, "cli": cli, "cli_again": cli_again,
-                "ready_s_median": statistics.median(r["ready_s"] for r in runs),
-                "cpu_s_median": statistics.median(r["cpu_s"] for r in runs),
-                "phases": {label: statistics.median(r["phases"].get(label, 0.0) for r in runs)
-                           for label in set().union(*(r["phases"] for r in runs))},
-                "problems": [p for r in runs + [again] for p in r["problems"]]}
+        return {
+            **figures,
+            "runs": runs,
+            "again": again,
+            "cli": cli,
+            "cli_again": cli_again,
+            "ready_s_median": statistics.median(r["ready_s"] for r in runs),
+            "cpu_s_median": statistics.median(r["cpu_s"] for r in runs),
+            "phases": {
+                label: statistics.median(r["phases"].get(label, 0.0) for r in runs)
+                for label in set().union(*(r["phases"] for r in runs))
+            },
+            "problems": [p for r in runs + [again] for p in r["problems"]],
+        }
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -242,7 +283,9 @@ def _compare(before: dict, after: dict, restored: bool) -> list[str]:
     if len(before["objects"]) != OBJECTS:
         problems.append(f"{len(before['objects']):,} objects before the restart, {OBJECTS:,} were put")
     missing = set(before["objects"]) - set(after["objects"])
-    changed = [k for k in before["objects"] if k in after["objects"] and before["objects"][k] != after["objects"][k]]
+    changed = [
+        k for k in before["objects"] if k in after["objects"] and before["objects"][k] != after["objects"][k]
+    ]
     if missing:
         problems.append(f"{len(missing):,} objects missing after the restart (e.g. {sorted(missing)[0]})")
     if changed:
@@ -250,8 +293,10 @@ def _compare(before: dict, after: dict, restored: bool) -> list[str]:
     if after["events"] != before["events"]:
         problems.append(f"log events: {after['events']:,} after the restart, {before['events']:,} before")
     if after["mirror"] != before["events"]:
-        problems.append(f"the page's log mirror has {after['mirror']:,} events after the restart, "
-                        f"{before['events']:,} in CloudWatch Logs")
+        problems.append(
+            f"the page's log mirror has {after['mirror']:,} events after the restart, "
+            f"{before['events']:,} in CloudWatch Logs"
+        )
     return problems
 
 
@@ -263,17 +308,33 @@ def _cli_restart(base: Path) -> dict:
     from sandbox.tools.bench.runner import _free_port
 
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "run_local.py"), "--port", str(_free_port()),
-                             "--no-web", "--quiet", "--state-dir", str(base)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "run_local.py"),
+            "--port",
+            str(_free_port()),
+            "--no-web",
+            "--quiet",
+            "--state-dir",
+            str(base),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     output, found = [], {}
     try:
         for line in proc.stdout:
             output.append(line)
             ready = _READY.search(line)
             if ready:
-                found = {"wall_s": time.perf_counter() - began, "cpu_s": _cpu_seconds(proc.pid),
-                         "banner_s": float(ready.group(1))}
+                found = {
+                    "wall_s": time.perf_counter() - began,
+                    "cpu_s": _cpu_seconds(proc.pid),
+                    "banner_s": float(ready.group(1)),
+                }
                 break
     finally:
         proc.terminate()
@@ -284,8 +345,9 @@ def _cli_restart(base: Path) -> dict:
             proc.wait()
     if not found:
         print("  !!! run_local.py --state-dir did not get ready:\n    " + "    ".join(output[-10:]))
-    found["state_line"] = next((line.split(":", 1)[1].strip() for line in output
-                                if line.strip().startswith("state ")), "")
+    found["state_line"] = next(
+        (line.split(":", 1)[1].strip() for line in output if line.strip().startswith("state ")), ""
+    )
     return found
 
 
@@ -319,6 +381,7 @@ class _StoreTimer:
                     self.seconds += elapsed
                     kind = _kind(method, args)
                     self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
         return timed
 
     def reset(self) -> None:
@@ -348,8 +411,12 @@ def _upload(sb, key: str, body: bytes) -> dict | None:
         print(f"  warning: {key} ended as {getattr(record, 'status', 'no record')}")
         return None
     e2e = (done - began) * 1000
-    return {"ack": (acked - began) * 1000, "e2e": e2e, "duration": record.duration_ms,
-            "overhead": e2e - record.duration_ms}
+    return {
+        "ack": (acked - began) * 1000,
+        "e2e": e2e,
+        "duration": record.duration_ms,
+        "overhead": e2e - record.duration_ms,
+    }
 
 
 def _uploads(mode: str, uploads: int, body: bytes) -> dict:
@@ -373,8 +440,11 @@ def _uploads(mode: str, uploads: int, body: bytes) -> dict:
             sb.metrics.flush()
             run = {"uploads": [f for f in found if f is not None]}
             if sb.persistence:
-                run.update(commits=sb.persistence.store.writes - writes, commit_s=timer.seconds,
-                           kinds=dict(timer.kinds))
+                run.update(
+                    commits=sb.persistence.store.writes - writes,
+                    commit_s=timer.seconds,
+                    kinds=dict(timer.kinds),
+                )
             return run
     finally:
         if directory is not None:
@@ -392,8 +462,14 @@ def bench_uploads(uploads: int = 20) -> dict:
     figures = {"uploads": uploads, "rounds": len(ROUNDS)}
     for mode, found in runs.items():
         each = [upload for run in found for upload in run["uploads"]]
-        figures[mode] = {"count": len(each), **{f"{what}_p{q}_ms": _pct([u[what] for u in each], q)
-                                                 for what in ("ack", "e2e", "duration", "overhead") for q in (50, 90)}}
+        figures[mode] = {
+            "count": len(each),
+            **{
+                f"{what}_p{q}_ms": _pct([u[what] for u in each], q)
+                for what in ("ack", "e2e", "duration", "overhead")
+                for q in (50, 90)
+            },
+        }
     state = runs["state"]
     counted = sum(len(run["uploads"]) for run in state) or 1
     kinds: dict[str, int] = {}
@@ -412,49 +488,71 @@ def _print_restart(restart: dict) -> None:
 
     mb, runs, again = restart["bytes"] / 1e6, restart["runs"], restart["again"]
     appends = restart["kept"].get("appends", 0)
-    _line(f"state filled: {restart['objects']:,} objects ({mb:.0f} MB), {restart['events']:,} log events",
-          f"{restart['fill_s']:.1f} s", f"objects {restart['fill_objects_s']:.1f} s; {restart['fill_writes']:,} "
-          f"commits; {appends:,} log appends kept; the empty start took {restart['first_start_s']:.2f} s")
-    _line("state directory on disk", f"{restart['size'] / 1e6:.1f} MB",
-          f"state.sqlite3 {restart['db_size'] / 1e6:.1f} MB for {mb:.0f} MB of objects")
+    _line(
+        f"state filled: {restart['objects']:,} objects ({mb:.0f} MB), {restart['events']:,} log events",
+        f"{restart['fill_s']:.1f} s",
+        f"objects {restart['fill_objects_s']:.1f} s; {restart['fill_writes']:,} "
+        f"commits; {appends:,} log appends kept; the empty start took {restart['first_start_s']:.2f} s",
+    )
+    _line(
+        "state directory on disk",
+        f"{restart['size'] / 1e6:.1f} MB",
+        f"state.sqlite3 {restart['db_size'] / 1e6:.1f} MB for {mb:.0f} MB of objects",
+    )
     each = ", ".join(f"{run['ready_s']:.2f}" for run in runs)
-    _line(f"restart to ready, Sandbox(...).start() (median of {len(runs)})", f"{restart['ready_s_median']:.2f} s",
-          f"goal <= {READY_GOAL_S:.0f} s  (each from a copy of the session's state: {each} s; "
-          f"CPU {restart['cpu_s_median']:.2f} s)")
+    _line(
+        f"restart to ready, Sandbox(...).start() (median of {len(runs)})",
+        f"{restart['ready_s_median']:.2f} s",
+        f"goal <= {READY_GOAL_S:.0f} s  (each from a copy of the session's state: {each} s; "
+        f"CPU {restart['cpu_s_median']:.2f} s)",
+    )
     phases = restart["phases"]
     for key, label, note in (
-            ("open", "opening the database (PRAGMA quick_check)", ""),
-            ("moto", "moto's state", ""),
-            ("entities", "  reading SQLite, loading moto's services", f"{restart['db_size'] / 1e6:.0f} MB read"),
-            ("objects", "  putting the objects back", f"{restart['objects']:,} objects"),
-            ("replay", "  replaying the appends", f"{appends:,} PutLogEvents/PutMetricData requests"),
-            ("fold", "  folding them into one snapshot", "CloudWatch Logs pickled and written"),
-            ("sandbox", "functions, history, the page's log mirror", ""),
-            ("resume", "mappings, unfinished events", ""),
-            ("rest", "the rest of start()", "endpoint, Lambda service, sources, stack")):
+        ("open", "opening the database (PRAGMA quick_check)", ""),
+        ("moto", "moto's state", ""),
+        ("entities", "  reading SQLite, loading moto's services", f"{restart['db_size'] / 1e6:.0f} MB read"),
+        ("objects", "  putting the objects back", f"{restart['objects']:,} objects"),
+        ("replay", "  replaying the appends", f"{appends:,} PutLogEvents/PutMetricData requests"),
+        ("fold", "  folding them into one snapshot", "CloudWatch Logs pickled and written"),
+        ("sandbox", "functions, history, the page's log mirror", ""),
+        ("resume", "mappings, unfinished events", ""),
+        ("rest", "the rest of start()", "endpoint, Lambda service, sources, stack"),
+    ):
         if key == "entities":
             value = phases.get("moto", 0.0) - sum(phases.get(k, 0.0) for k in ("objects", "replay", "fold"))
         elif key == "rest":
-            value = restart["ready_s_median"] - sum(phases.get(k, 0.0) for k in ("open", "moto", "sandbox", "resume"))
+            value = restart["ready_s_median"] - sum(
+                phases.get(k, 0.0) for k in ("open", "moto", "sandbox", "resume")
+            )
         else:
             value = phases.get(key, 0.0)
         _line(f"  {label}", f"{value:.2f} s", note)
-    _line("restart again (the appends already folded)", f"{again['ready_s']:.2f} s",
-          f"CPU {again['cpu_s']:.2f} s")
+    _line(
+        "restart again (the appends already folded)",
+        f"{again['ready_s']:.2f} s",
+        f"CPU {again['cpu_s']:.2f} s",
+    )
     cli = [c for c in restart["cli"] if "wall_s" in c]
     if cli:
-        _line(f"restart to ready, run_local.py --state-dir (median of {len(cli)})",
-              f"{statistics.median(c['wall_s'] for c in cli):.2f} s",
-              f"goal <= {READY_GOAL_S:.0f} s  (a new process to its 'ready' line, which says "
-              f"{statistics.median(c['banner_s'] for c in cli):.2f} s; CPU "
-              f"{statistics.median(c['cpu_s'] for c in cli):.2f} s)")
+        _line(
+            f"restart to ready, run_local.py --state-dir (median of {len(cli)})",
+            f"{statistics.median(c['wall_s'] for c in cli):.2f} s",
+            f"goal <= {READY_GOAL_S:.0f} s  (a new process to its 'ready' line, which says "
+            f"{statistics.median(c['banner_s'] for c in cli):.2f} s; CPU "
+            f"{statistics.median(c['cpu_s'] for c in cli):.2f} s)",
+        )
     if "wall_s" in restart["cli_again"]:
-        _line("  the same again (the appends already folded)", f"{restart['cli_again']['wall_s']:.2f} s",
-              f"CPU {restart['cli_again']['cpu_s']:.2f} s")
+        _line(
+            "  the same again (the appends already folded)",
+            f"{restart['cli_again']['wall_s']:.2f} s",
+            f"CPU {restart['cli_again']['cpu_s']:.2f} s",
+        )
     after = runs[-1]["after"]
-    _line("after each restart: objects / events (API) / page's mirror",
-          f"{after['objects']:,} / {after['events']:,} / {after['mirror']:,}",
-          f"put: {OBJECTS:,} / {LOG_EVENTS:,}, every object's size and ETag compared")
+    _line(
+        "after each restart: objects / events (API) / page's mirror",
+        f"{after['objects']:,} / {after['events']:,} / {after['mirror']:,}",
+        f"put: {OBJECTS:,} / {LOG_EVENTS:,}, every object's size and ETag compared",
+    )
     print(f"  restored: {runs[-1]['described']}")
     print(f"  restored again: {again['described']}")
     if restart["cli"] and restart["cli"][-1].get("state_line"):
@@ -468,24 +566,39 @@ def _print_uploads(figures: dict) -> None:
 
     memory, state = figures["memory"], figures["state"]
     for found, label in ((memory, "in memory only"), (state, "with a state directory")):
-        _line(f"upload -> resized, warm p50 of {found['count']}, {label}", f"{found['e2e_p50_ms']:.1f} ms",
-              f"p90 {found['e2e_p90_ms']:.1f} ms")
-    _line("cost of persistence per upload, p50 (state - memory)",
-          f"{state['e2e_p50_ms'] - memory['e2e_p50_ms']:+.1f} ms",
-          f"goal <= {UPLOAD_GOAL_MS:.0f} ms  (p90 {state['e2e_p90_ms'] - memory['e2e_p90_ms']:+.1f} ms)")
-    for what, label in (("ack", "the upload's 200 (PutObject)"),
-                        ("duration", "the handler's Duration (its PutObject included)"),
-                        ("overhead", "the rest (upload -> resized minus Duration)")):
-        _line(f"  {label}, p50", f"{state[f'{what}_p50_ms'] - memory[f'{what}_p50_ms']:+.1f} ms",
-              f"{memory[f'{what}_p50_ms']:.1f} -> {state[f'{what}_p50_ms']:.1f} ms")
+        _line(
+            f"upload -> resized, warm p50 of {found['count']}, {label}",
+            f"{found['e2e_p50_ms']:.1f} ms",
+            f"p90 {found['e2e_p90_ms']:.1f} ms",
+        )
+    _line(
+        "cost of persistence per upload, p50 (state - memory)",
+        f"{state['e2e_p50_ms'] - memory['e2e_p50_ms']:+.1f} ms",
+        f"goal <= {UPLOAD_GOAL_MS:.0f} ms  (p90 {state['e2e_p90_ms'] - memory['e2e_p90_ms']:+.1f} ms)",
+    )
+    for what, label in (
+        ("ack", "the upload's 200 (PutObject)"),
+        ("duration", "the handler's Duration (its PutObject included)"),
+        ("overhead", "the rest (upload -> resized minus Duration)"),
+    ):
+        _line(
+            f"  {label}, p50",
+            f"{state[f'{what}_p50_ms'] - memory[f'{what}_p50_ms']:+.1f} ms",
+            f"{memory[f'{what}_p50_ms']:.1f} -> {state[f'{what}_p50_ms']:.1f} ms",
+        )
     commits = figures["commits_per_upload"]
-    _line("the store's commits per upload", f"{commits:.2f}",
-          f"{figures['commit_ms_per_upload'] / max(commits, 1e-9):.2f} ms each (lock waits included), "
-          f"{figures['commit_ms_per_upload']:.1f} ms per upload in all threads")
+    _line(
+        "the store's commits per upload",
+        f"{commits:.2f}",
+        f"{figures['commit_ms_per_upload'] / max(commits, 1e-9):.2f} ms each (lock waits included), "
+        f"{figures['commit_ms_per_upload']:.1f} ms per upload in all threads",
+    )
     for kind, n in figures["commit_kinds"].items():
         _line(f"  {kind}", f"{n:.2f}")
-    print(f"  ({figures['rounds']} rounds of {figures['uploads']} warm uploads of test.jpg, a new sandbox each, in "
-          f"memory then with a state directory, then the other way round; --full-cpu)")
+    print(
+        f"  ({figures['rounds']} rounds of {figures['uploads']} warm uploads of test.jpg, a new sandbox each, in "
+        f"memory then with a state directory, then the other way round; --full-cpu)"
+    )
 
 
 def run(uploads: int = 20) -> dict:
@@ -496,6 +609,9 @@ def run(uploads: int = 20) -> dict:
     _print_restart(restart)
     figures = bench_uploads(uploads)
     _print_uploads(figures)
-    _line("(this part's wall time; load average before / after)", f"{time.perf_counter() - began:.0f} s",
-          f"{load[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    _line(
+        "(this part's wall time; load average before / after)",
+        f"{time.perf_counter() - began:.0f} s",
+        f"{load[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
+    )
     return {"restart": restart, "uploads": figures}

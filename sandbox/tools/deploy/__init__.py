@@ -7,6 +7,7 @@ of service name -> client, or a function ``service -> client``.
 
 The steps, the Python API and the modules of this package: docs/tools.md.
 """
+
 from sandbox.tools.deploy.aws_errors import DeployError
 from sandbox.tools.deploy.options import DeployOptions
 from sandbox.tools.deploy.policies import INLINE_POLICY_NAME, least_privilege_policy
@@ -16,7 +17,19 @@ from sandbox.tools.deploy.target import ResolvedTarget, probe_endpoint, resolve_
 from sandbox.tools.deploy.teardown import Teardown, destroy
 
 __all__ = [
-    "Call", "DeployError", "DeployOptions", "DeployReport", "Deployment", "DestroyReport", "INLINE_POLICY_NAME",
-    "ResolvedTarget", "StepResult", "Teardown", "deploy", "destroy", "least_privilege_policy",
-    "probe_endpoint", "resolve_target",
+    "Call",
+    "DeployError",
+    "DeployOptions",
+    "DeployReport",
+    "Deployment",
+    "DestroyReport",
+    "INLINE_POLICY_NAME",
+    "ResolvedTarget",
+    "StepResult",
+    "Teardown",
+    "deploy",
+    "destroy",
+    "least_privilege_policy",
+    "probe_endpoint",
+    "resolve_target",
 ]

@@ -1,8 +1,10 @@
 """The AWS API as deploy uses it: lookups, recorded changes, waits and retries, each failure one sentence."""
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sandbox.tools.deploy.aws_errors import DeployError, aws_failure
 from sandbox.tools.deploy.printer import Printer
@@ -24,8 +26,10 @@ class Clients:
         elif callable(source):
             self._make = source
         else:
-            raise TypeError("deploy() takes a boto3 Session, a Sandbox, a mapping of service -> client, or a "
-                            "function service -> client")
+            raise TypeError(
+                "deploy() takes a boto3 Session, a Sandbox, a mapping of service -> client, or a "
+                "function service -> client"
+            )
         self._cache: dict[str, Any] = {}
 
     def __call__(self, service: str):
@@ -43,8 +47,14 @@ class Clients:
 class Api:
     """Makes (or, in a dry run, prints) the calls, and records them in the report."""
 
-    def __init__(self, clients: Callable[[str], Any], report: DeployReport, printer: Printer, verbose: bool,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        clients: Callable[[str], Any],
+        report: DeployReport,
+        printer: Printer,
+        verbose: bool,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._clients = clients
         self._report = report
         self._printer = printer
@@ -70,8 +80,9 @@ class Api:
         """A change. A dry run prints it and returns None."""
         return self._change(Call(service, operation_name(method), params), method)
 
-    def call_or_refusal(self, service: str, method: str, expected: Callable[[DeployError], bool],
-                        **params) -> tuple[dict | None, DeployError | None]:
+    def call_or_refusal(
+        self, service: str, method: str, expected: Callable[[DeployError], bool], **params
+    ) -> tuple[dict | None, DeployError | None]:
         """A change AWS may refuse in a way the caller expects: ``(response, None)``, or ``(None, refusal)``
         with the refused call left out of the report. Any other failure raises."""
         call = Call(service, operation_name(method), params)
@@ -83,8 +94,9 @@ class Api:
             self._report.withdraw(call)
             return None, exc
 
-    def call_retrying(self, service: str, method: str, transient: Callable[[DeployError], bool], attempts: int,
-                      **params) -> dict | None:
+    def call_retrying(
+        self, service: str, method: str, transient: Callable[[DeployError], bool], attempts: int, **params
+    ) -> dict | None:
         """A change AWS may refuse for a few seconds after a related one: tried up to ``attempts`` times,
         RETRY_DELAY_S apart, while the refusal is ``transient``; only the attempt that counts is recorded."""
         for _ in range(attempts - 1):
@@ -119,8 +131,9 @@ class Api:
         try:
             response = getattr(client, method)(**unwrap_blobs(params))
         except Exception as exc:
-            raise aws_failure(exc, service, operation_name(method),
-                              getattr(client.meta, "endpoint_url", None)) from None
+            raise aws_failure(
+                exc, service, operation_name(method), getattr(client.meta, "endpoint_url", None)
+            ) from None
         if isinstance(response, dict):
             response.pop("ResponseMetadata", None)
         return response

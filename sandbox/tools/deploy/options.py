@@ -1,13 +1,27 @@
 """What to deploy (or destroy): the guide's names and the console's defaults, each overridable."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.config import (DEFAULT_ENDPOINT_URL, DEFAULT_HANDLER, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
-                      DESTINATION_BUCKET, FUNCTION_NAME, LAYER_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB,
-                      MIN_TIMEOUT_S, PROJECT_ROOT, ROLE_NAME, SOURCE_BUCKET)
+from sandbox.config import (
+    DEFAULT_ENDPOINT_URL,
+    DEFAULT_HANDLER,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    DESTINATION_BUCKET,
+    FUNCTION_NAME,
+    LAYER_NAME,
+    MAX_MEMORY_MB,
+    MAX_TIMEOUT_S,
+    MIN_MEMORY_MB,
+    MIN_TIMEOUT_S,
+    PROJECT_ROOT,
+    ROLE_NAME,
+    SOURCE_BUCKET,
+)
 from sandbox.tools.deploy.aws_errors import DeployError
 
 ARCHITECTURES = ("x86_64", "arm64")  # Lambda's instruction set architectures; the console's default first
@@ -42,7 +56,9 @@ class DeployOptions:
     build: str = "missing"  # "missing": build what is missing; "always": rebuild; "never"
     dry_run: bool = False
     verbose: bool = False  # print every call as it is made
-    target: str | None = None  # "sandbox" | "endpoint" | "aws"; None: "sandbox" for a Sandbox object, else "aws"
+    target: str | None = (
+        None  # "sandbox" | "endpoint" | "aws"; None: "sandbox" for a Sandbox object, else "aws"
+    )
     target_label: str | None = None  # how the header names the target, e.g. "the sandbox at http://..."
     endpoint_url: str | None = None  # only for the commands printed at the end
     region: str | None = None  # None: the clients' region
@@ -52,11 +68,15 @@ class DeployOptions:
 
     def validate(self) -> None:
         if not isinstance(self.memory, int) or not MIN_MEMORY_MB <= self.memory <= MAX_MEMORY_MB:
-            raise DeployError(f"--memory must be a whole number of MB from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}; "
-                              f"got {self.memory!r}.")
+            raise DeployError(
+                f"--memory must be a whole number of MB from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}; "
+                f"got {self.memory!r}."
+            )
         if not isinstance(self.timeout, int) or not MIN_TIMEOUT_S <= self.timeout <= MAX_TIMEOUT_S:
-            raise DeployError(f"--timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
-                              f"{MAX_TIMEOUT_S}; got {self.timeout!r}.")
+            raise DeployError(
+                f"--timeout must be a whole number of seconds from {MIN_TIMEOUT_S} to "
+                f"{MAX_TIMEOUT_S}; got {self.timeout!r}."
+            )
         if self.architecture not in ARCHITECTURES:
             raise DeployError(f"--arch must be {' or '.join(ARCHITECTURES)}; got {self.architecture!r}.")
         if self.build not in BUILD_MODES:
@@ -64,14 +84,20 @@ class DeployOptions:
         if self.target not in (None, *TARGETS):
             raise DeployError(f"target must be 'sandbox', 'endpoint' or 'aws'; got {self.target!r}.")
         if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", self.function_name):
-            raise DeployError(f"--function-name may use letters, digits, '-' and '_' (at most 64); "
-                              f"got {self.function_name!r}.")
+            raise DeployError(
+                f"--function-name may use letters, digits, '-' and '_' (at most 64); "
+                f"got {self.function_name!r}."
+            )
         if not re.fullmatch(r"[\w+=,.@-]{1,64}", self.role_name):
-            raise DeployError(f"--role-name may use letters, digits and +=,.@_- (at most 64); got {self.role_name!r}.")
+            raise DeployError(
+                f"--role-name may use letters, digits and +=,.@_- (at most 64); got {self.role_name!r}."
+            )
         for bucket in (self.source_bucket, self.destination_bucket):
             if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-                raise DeployError(f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, "
-                                  f"'.' and '-').")
+                raise DeployError(
+                    f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, "
+                    f"'.' and '-')."
+                )
 
     def endpoint_flag(self) -> str:
         """``--endpoint-url URL`` when the endpoint is not the sandbox's default one, else ``""``."""

@@ -1,4 +1,5 @@
 """The IAM and resource policies deploy writes and reads: the role's, and the function's invoke permission."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 S3_PRINCIPAL = "s3.amazonaws.com"
 
 
-def least_privilege_policy(source_bucket: str, destination_bucket: str, region: str, account: str,
-                           function_name: str) -> dict:
+def least_privilege_policy(
+    source_bucket: str, destination_bucket: str, region: str, account: str, function_name: str
+) -> dict:
     """The inline policy of --least-privilege: read the source, write the destination, write its own logs.
 
     The guide's AmazonS3FullAccess lets the function read, overwrite and delete every object of every
@@ -21,14 +23,30 @@ def least_privilege_policy(source_bucket: str, destination_bucket: str, region: 
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "ReadSource", "Effect": "Allow", "Action": "s3:GetObject",
-             "Resource": f"arn:aws:s3:::{source_bucket}/*"},
-            {"Sid": "WriteDestination", "Effect": "Allow", "Action": "s3:PutObject",
-             "Resource": f"arn:aws:s3:::{destination_bucket}/*"},
-            {"Sid": "CreateLogGroup", "Effect": "Allow", "Action": "logs:CreateLogGroup",
-             "Resource": f"arn:aws:logs:{region}:{account}:*"},
-            {"Sid": "WriteLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": f"{log_group}:*"},
+            {
+                "Sid": "ReadSource",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{source_bucket}/*",
+            },
+            {
+                "Sid": "WriteDestination",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{destination_bucket}/*",
+            },
+            {
+                "Sid": "CreateLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:CreateLogGroup",
+                "Resource": f"arn:aws:logs:{region}:{account}:*",
+            },
+            {
+                "Sid": "WriteLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group}:*",
+            },
         ],
     }
 
@@ -57,7 +75,11 @@ def trusts_lambda(document) -> bool:
     for statement in policy_document(document).get("Statement", []):
         services = _as_list((statement.get("Principal") or {}).get("Service", []))
         actions = _as_list(statement.get("Action", []))
-        if statement.get("Effect") == "Allow" and LAMBDA_PRINCIPAL in services and "sts:AssumeRole" in actions:
+        if (
+            statement.get("Effect") == "Allow"
+            and LAMBDA_PRINCIPAL in services
+            and "sts:AssumeRole" in actions
+        ):
             return True
     return False
 
@@ -70,7 +92,11 @@ def resource_policy_statements(response: dict | None) -> list[dict]:
 def is_s3_statement(statement: dict) -> bool:
     """Whether a resource-policy statement (with an id) is for S3, the principal of a bucket trigger."""
     principal = statement.get("Principal") or {}
-    return isinstance(principal, dict) and principal.get("Service") == S3_PRINCIPAL and bool(statement.get("Sid"))
+    return (
+        isinstance(principal, dict)
+        and principal.get("Service") == S3_PRINCIPAL
+        and bool(statement.get("Sid"))
+    )
 
 
 def grants_s3_invoke(statement: dict, bucket_arn: str) -> bool:
@@ -78,8 +104,9 @@ def grants_s3_invoke(statement: dict, bucket_arn: str) -> bool:
     principal = statement.get("Principal") or {}
     service = principal.get("Service") if isinstance(principal, dict) else principal
     condition = statement.get("Condition") or {}
-    source = ((condition.get("ArnLike") or {}).get("AWS:SourceArn")
-              or (condition.get("ArnEquals") or {}).get("AWS:SourceArn"))
+    source = (condition.get("ArnLike") or {}).get("AWS:SourceArn") or (condition.get("ArnEquals") or {}).get(
+        "AWS:SourceArn"
+    )
     return service == S3_PRINCIPAL and source == bucket_arn
 
 

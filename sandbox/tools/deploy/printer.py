@@ -1,13 +1,14 @@
 """What deploy and destroy print: a line per step, its outcome on the same line, the calls below it.
 
-    Step 1/4  IAM role ... created, AmazonS3FullAccess + AWSLambdaBasicExecutionRole
-    Step 2/4  Lambda function ... (dry run) would call:
-                lambda CreateFunction FunctionName=...
+Step 1/4  IAM role ... created, AmazonS3FullAccess + AWSLambdaBasicExecutionRole
+Step 2/4  Lambda function ... (dry run) would call:
+            lambda CreateFunction FunctionName=...
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sandbox.tools.deploy.report import Call, DeployReport, StepResult
 

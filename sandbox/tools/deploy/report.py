@@ -1,4 +1,5 @@
 """What deploy or destroy did: each step's outcome and every API call it made (in a dry run: would make)."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ class Blob:
 
 
 def human_size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} B"
+    return (
+        f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} B"
+    )
 
 
 def shorten(value, limit: int = 90) -> str:
@@ -26,7 +29,7 @@ def shorten(value, limit: int = 90) -> str:
     if isinstance(value, dict):
         value = {k: (repr(v) if isinstance(v, Blob) else v) for k, v in value.items()}
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def unwrap_blobs(value):

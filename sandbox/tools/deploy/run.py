@@ -1,4 +1,5 @@
 """What deploy and destroy share: their collaborators, the account lookup, and the trigger's two halves."""
+
 from __future__ import annotations
 
 import sys
@@ -40,8 +41,9 @@ class GuideRun:
         region = options.region or clients.region()
         report = DeployReport(cls.action, target, region, None, options.dry_run)
         printer = Printer(out or sys.stdout, options.dry_run)
-        label = options.target_label or ("the sandbox" if target == "sandbox" else "AWS" if target == "aws"
-                                         else "the endpoint")
+        label = options.target_label or (
+            "the sandbox" if target == "sandbox" else "AWS" if target == "aws" else "the endpoint"
+        )
         return cls(options, Api(clients, report, printer, options.verbose), printer, report, label)
 
     @property
@@ -73,10 +75,22 @@ class GuideRun:
 
     def notification_configuration(self, **read_options) -> dict:
         """The source bucket's notification configuration, as PutBucketNotificationConfiguration takes it."""
-        return writable_part(self.api.read("s3", "get_bucket_notification_configuration",
-                                           Bucket=self.options.source_bucket, **read_options))
+        return writable_part(
+            self.api.read(
+                "s3",
+                "get_bucket_notification_configuration",
+                Bucket=self.options.source_bucket,
+                **read_options,
+            )
+        )
 
     def invoke_permissions(self) -> list[dict]:
         """The statements of the function's resource policy (none when it has no policy or does not exist)."""
-        return resource_policy_statements(self.api.read(
-            "lambda", "get_policy", not_found=("ResourceNotFoundException",), FunctionName=self.options.function_name))
+        return resource_policy_statements(
+            self.api.read(
+                "lambda",
+                "get_policy",
+                not_found=("ResourceNotFoundException",),
+                FunctionName=self.options.function_name,
+            )
+        )

@@ -1,4 +1,5 @@
 """`deploy`: the guide's four steps — role, function, layer, trigger. What exists is updated, not recreated."""
+
 from __future__ import annotations
 
 import base64
@@ -11,13 +12,29 @@ from sandbox.tools.deploy.api import Api
 from sandbox.tools.deploy.aws_errors import DeployError, bucket_name_taken
 from sandbox.tools.deploy.options import DeployOptions
 from sandbox.tools.deploy.packages import Packages
-from sandbox.tools.deploy.policies import (INLINE_POLICY_NAME, LAMBDA_PRINCIPAL, S3_PRINCIPAL, grants_s3_invoke, least_privilege_policy,
-                       policy_document, policy_name_of, s3_statement_id, trusts_lambda)
+from sandbox.tools.deploy.policies import (
+    INLINE_POLICY_NAME,
+    LAMBDA_PRINCIPAL,
+    S3_PRINCIPAL,
+    grants_s3_invoke,
+    least_privilege_policy,
+    policy_document,
+    policy_name_of,
+    s3_statement_id,
+    trusts_lambda,
+)
 from sandbox.tools.deploy.printer import Printer
 from sandbox.tools.deploy.report import Blob, DeployReport, StepResult
 from sandbox.tools.deploy.run import GuideRun
-from sandbox.tools.deploy.trigger_rules import (DESTINATION_KEYS, TRIGGER_EVENTS, configurations_overlap, destination_of, entries_for,
-                            function_name_of, layer_name_of)
+from sandbox.tools.deploy.trigger_rules import (
+    DESTINATION_KEYS,
+    TRIGGER_EVENTS,
+    configurations_overlap,
+    destination_of,
+    entries_for,
+    function_name_of,
+    layer_name_of,
+)
 
 S3_DEFAULT_LOCATION = "us-east-1"  # S3's default bucket location, which CreateBucket must not name
 CREATE_FUNCTION_ATTEMPTS = 15  # about 30 s for a new role to become assumable (IAM is eventually consistent)
@@ -33,8 +50,15 @@ class Deployment(GuideRun):
 
     action = "deploy"
 
-    def __init__(self, options: DeployOptions, api: Api, printer: Printer, report: DeployReport, label: str,
-                 packages: Packages | None = None):
+    def __init__(
+        self,
+        options: DeployOptions,
+        api: Api,
+        printer: Printer,
+        report: DeployReport,
+        label: str,
+        packages: Packages | None = None,
+    ):
         super().__init__(options, api, printer, report, label)
         self.packages = packages or Packages(options, report.target, printer, report)
 
@@ -49,8 +73,10 @@ class Deployment(GuideRun):
             printer.line(line)
         function_arn = self.function_arn(account)
         if options.dry_run:
-            printer.line("Dry run: nothing is read or changed. These are the calls of a first deploy; run again, "
-                         "a deploy updates what exists (UpdateFunctionCode, UpdateFunctionConfiguration) instead.")
+            printer.line(
+                "Dry run: nothing is read or changed. These are the calls of a first deploy; run again, "
+                "a deploy updates what exists (UpdateFunctionCode, UpdateFunctionConfiguration) instead."
+            )
         else:
             self.check_trigger_conflicts()
 
@@ -71,15 +97,19 @@ class Deployment(GuideRun):
         name, source = self.options.function_name, self.options.source_bucket
         for key in DESTINATION_KEYS:
             for other in configuration.get(key) or []:
-                if key == "LambdaFunctionConfigurations" and \
-                        function_name_of(other.get("LambdaFunctionArn", "")) == name:
+                if (
+                    key == "LambdaFunctionConfigurations"
+                    and function_name_of(other.get("LambdaFunctionArn", "")) == name
+                ):
                     continue
                 if configurations_overlap(ours, other):
                     raise DeployError(
                         f"s3://{source} already sends {', '.join(other.get('Events', []))} events to "
                         f"{destination_of(other)} (notification {other.get('Id', '?')}), and S3 refuses two "
                         f"overlapping triggers on one bucket: deploy with another --source-bucket, or remove that "
-                        f"trigger first.", "ConfigurationsOverlap")
+                        f"trigger first.",
+                        "ConfigurationsOverlap",
+                    )
 
     # ------------------------------------------------------------------------------- step 1: the role
     def step_role(self, account: str) -> tuple[str, bool]:
@@ -89,15 +119,23 @@ class Deployment(GuideRun):
             created = role is None
             changes: list[str] = []
             if created:
-                response = api.call("iam", "create_role", RoleName=name,
-                                    AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-                                    Description=f"Execution role of {options.function_name} (run_local.py deploy)")
+                response = api.call(
+                    "iam",
+                    "create_role",
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                    Description=f"Execution role of {options.function_name} (run_local.py deploy)",
+                )
                 role_arn = response["Role"]["Arn"] if response else f"arn:aws:iam::{account}:role/{name}"
             else:
                 role_arn = role["Role"]["Arn"]
                 if not trusts_lambda(role["Role"].get("AssumeRolePolicyDocument")):
-                    api.call("iam", "update_assume_role_policy", RoleName=name,
-                             PolicyDocument=json.dumps(TRUST_POLICY))
+                    api.call(
+                        "iam",
+                        "update_assume_role_policy",
+                        RoleName=name,
+                        PolicyDocument=json.dumps(TRUST_POLICY),
+                    )
                     changes.append(f"trust policy set to {LAMBDA_PRINCIPAL}")
             changes += self.apply_role_policies(step, account, created)
             self.report.role_arn = role_arn
@@ -119,19 +157,30 @@ class Deployment(GuideRun):
         """The guide's two managed policies, or with --least-privilege the one inline policy instead; what
         changed, in words."""
         api, options, name = self.api, self.options, self.options.role_name
-        attached = set() if created else {
-            p["PolicyArn"] for p in (api.read("iam", "list_attached_role_policies", RoleName=name) or {})
-            .get("AttachedPolicies", [])}
-        inline = set() if created else set(
-            (api.read("iam", "list_role_policies", RoleName=name) or {}).get("PolicyNames", []))
+        attached = (
+            set()
+            if created
+            else {
+                p["PolicyArn"]
+                for p in (api.read("iam", "list_attached_role_policies", RoleName=name) or {}).get(
+                    "AttachedPolicies", []
+                )
+            }
+        )
+        inline = (
+            set()
+            if created
+            else set((api.read("iam", "list_role_policies", RoleName=name) or {}).get("PolicyNames", []))
+        )
         if options.least_privilege:
             return self._use_inline_policy(account, attached, inline)
         changes, unknown = [], []
         for arn in GUIDE_MANAGED_POLICY_ARNS:
             if arn in attached:
                 continue
-            _, refusal = api.call_or_refusal("iam", "attach_role_policy", self._unknown_locally,
-                                             RoleName=name, PolicyArn=arn)
+            _, refusal = api.call_or_refusal(
+                "iam", "attach_role_policy", self._unknown_locally, RoleName=name, PolicyArn=arn
+            )
             if refusal:
                 unknown.append(policy_name_of(arn))
             elif not created:
@@ -140,10 +189,12 @@ class Deployment(GuideRun):
             # moto knows AWS's managed policies only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
             # Nothing is lost for the rehearsal: the sandbox does not enforce IAM.
             many = len(unknown) > 1
-            step.notes.append(f"this endpoint has no copy of the AWS managed polic{'ies' if many else 'y'} "
-                              f"{' + '.join(unknown)}, so {'they were' if many else 'it was'} not attached; "
-                              f"the sandbox does not enforce IAM, so the function runs the same (on AWS "
-                              f"{'they are' if many else 'it is'} attached).")
+            step.notes.append(
+                f"this endpoint has no copy of the AWS managed polic{'ies' if many else 'y'} "
+                f"{' + '.join(unknown)}, so {'they were' if many else 'it was'} not attached; "
+                f"the sandbox does not enforce IAM, so the function runs the same (on AWS "
+                f"{'they are' if many else 'it is'} attached)."
+            )
         if INLINE_POLICY_NAME in inline:
             api.call("iam", "delete_role_policy", RoleName=name, PolicyName=INLINE_POLICY_NAME)
             changes.append(f"{INLINE_POLICY_NAME} removed")
@@ -157,15 +208,28 @@ class Deployment(GuideRun):
         """--least-privilege: the inline policy in place of the guide's managed policies."""
         api, options, name = self.api, self.options, self.options.role_name
         changes = []
-        document = least_privilege_policy(options.source_bucket, options.destination_bucket, self.report.region,
-                                          account, options.function_name)
+        document = least_privilege_policy(
+            options.source_bucket,
+            options.destination_bucket,
+            self.report.region,
+            account,
+            options.function_name,
+        )
         current = None
         if INLINE_POLICY_NAME in inline:
-            current = policy_document((api.read("iam", "get_role_policy", RoleName=name,
-                                                PolicyName=INLINE_POLICY_NAME) or {}).get("PolicyDocument"))
+            current = policy_document(
+                (api.read("iam", "get_role_policy", RoleName=name, PolicyName=INLINE_POLICY_NAME) or {}).get(
+                    "PolicyDocument"
+                )
+            )
         if current != document:
-            api.call("iam", "put_role_policy", RoleName=name, PolicyName=INLINE_POLICY_NAME,
-                     PolicyDocument=json.dumps(document))
+            api.call(
+                "iam",
+                "put_role_policy",
+                RoleName=name,
+                PolicyName=INLINE_POLICY_NAME,
+                PolicyDocument=json.dumps(document),
+            )
             changes.append(f"{INLINE_POLICY_NAME} {'replaced' if current else 'added'}")
         for arn in GUIDE_MANAGED_POLICY_ARNS:
             if arn in attached:
@@ -176,24 +240,40 @@ class Deployment(GuideRun):
     # --------------------------------------------------------------------------- step 2: the function
     def step_function(self, role_arn: str, role_created: bool, function_zip: Path) -> dict:
         api, options, name = self.api, self.options, self.options.function_name
-        summary = (f"{LAMBDA_RUNTIME}, {options.handler}, {options.memory} MB, {options.timeout} s, "
-                   f"{options.architecture}")
+        summary = (
+            f"{LAMBDA_RUNTIME}, {options.handler}, {options.memory} MB, {options.timeout} s, "
+            f"{options.architecture}"
+        )
         with self.printer.step(self.report, 2, f"Lambda function {name}") as step:
             code = Blob(function_zip.read_bytes() if function_zip.is_file() else b"", str(function_zip))
-            existing = api.read("lambda", "get_function", not_found=("ResourceNotFoundException",), FunctionName=name)
+            existing = api.read(
+                "lambda", "get_function", not_found=("ResourceNotFoundException",), FunctionName=name
+            )
             environment = {"DESTINATION_BUCKET": options.destination_bucket, **options.environment}
             if existing is None:
                 # IAM is eventually consistent: for a few seconds after CreateRole, Lambda may answer "The role
                 # defined for the function cannot be assumed by Lambda". AWS's own tools retry; so does deploy.
                 retry_role = role_created and self.target == "aws"
-                configuration = api.call_retrying(
-                    "lambda", "create_function", self._role_not_assumable_yet,
-                    CREATE_FUNCTION_ATTEMPTS if retry_role else 1,
-                    FunctionName=name, Runtime=LAMBDA_RUNTIME, Role=role_arn, Handler=options.handler,
-                    Code={"ZipFile": code}, Description="Resizes images uploaded to "
-                    f"{options.source_bucket} into {options.destination_bucket} (run_local.py deploy)",
-                    MemorySize=options.memory, Timeout=options.timeout,
-                    Environment={"Variables": environment}, Architectures=[options.architecture]) or {}
+                configuration = (
+                    api.call_retrying(
+                        "lambda",
+                        "create_function",
+                        self._role_not_assumable_yet,
+                        CREATE_FUNCTION_ATTEMPTS if retry_role else 1,
+                        FunctionName=name,
+                        Runtime=LAMBDA_RUNTIME,
+                        Role=role_arn,
+                        Handler=options.handler,
+                        Code={"ZipFile": code},
+                        Description="Resizes images uploaded to "
+                        f"{options.source_bucket} into {options.destination_bucket} (run_local.py deploy)",
+                        MemorySize=options.memory,
+                        Timeout=options.timeout,
+                        Environment={"Variables": environment},
+                        Architectures=[options.architecture],
+                    )
+                    or {}
+                )
                 if configuration and configuration.get("State") not in (None, "Active"):
                     api.wait("function_active", FunctionName=name)
                 step.outcome = f"created ({summary})"
@@ -201,16 +281,31 @@ class Deployment(GuideRun):
                     step.notes.append("the Pillow layer is attached in step 3, as in the guide")
                 return configuration
             current = existing["Configuration"]
-            response = api.call("lambda", "update_function_code", FunctionName=name, ZipFile=code,
-                                Architectures=[options.architecture])
+            response = api.call(
+                "lambda",
+                "update_function_code",
+                FunctionName=name,
+                ZipFile=code,
+                Architectures=[options.architecture],
+            )
             self._wait_updated(response)
             variables = {**((current.get("Environment") or {}).get("Variables") or {}), **environment}
-            response = api.call("lambda", "update_function_configuration", FunctionName=name, Role=role_arn,
-                                Handler=options.handler, Runtime=LAMBDA_RUNTIME, MemorySize=options.memory,
-                                Timeout=options.timeout, Environment={"Variables": variables})
+            response = api.call(
+                "lambda",
+                "update_function_configuration",
+                FunctionName=name,
+                Role=role_arn,
+                Handler=options.handler,
+                Runtime=LAMBDA_RUNTIME,
+                MemorySize=options.memory,
+                Timeout=options.timeout,
+                Environment={"Variables": variables},
+            )
             self._wait_updated(response)
             same_code = current.get("CodeSha256") == _sha256_b64(code.data)
-            step.outcome = f"exists, code{' (unchanged)' if same_code else ''} and configuration updated ({summary})"
+            step.outcome = (
+                f"exists, code{' (unchanged)' if same_code else ''} and configuration updated ({summary})"
+            )
             return response or current
 
     @staticmethod
@@ -222,13 +317,19 @@ class Deployment(GuideRun):
             self.api.wait("function_updated", FunctionName=self.options.function_name)
 
     def _set_layers(self, layers: list[str]) -> None:
-        response = self.api.call("lambda", "update_function_configuration", FunctionName=self.options.function_name,
-                                 Layers=layers)
+        response = self.api.call(
+            "lambda", "update_function_configuration", FunctionName=self.options.function_name, Layers=layers
+        )
         self._wait_updated(response)
 
     # ------------------------------------------------------------------------------ step 3: the layer
     def step_layer(self, configuration: dict, layer_zip: Path | None) -> None:
-        api, options, name, layer = self.api, self.options, self.options.function_name, self.options.layer_name
+        api, options, name, layer = (
+            self.api,
+            self.options,
+            self.options.function_name,
+            self.options.layer_name,
+        )
         current = [attached["Arn"] for attached in configuration.get("Layers") or []]
         others = [arn for arn in current if layer_name_of(arn) != layer]
         with self.printer.step(self.report, 3, f"Layer {layer}") as step:
@@ -237,8 +338,10 @@ class Deployment(GuideRun):
                 if others != current:
                     self._set_layers(others)
                     detached = f"{layer} detached from {name}; "
-                step.outcome = (f"skipped (--no-layer): {detached}{name} has no Pillow, so the next upload fails "
-                                f"with Runtime.ImportModuleError: No module named 'PIL'")
+                step.outcome = (
+                    f"skipped (--no-layer): {detached}{name} has no Pillow, so the next upload fails "
+                    f"with Runtime.ImportModuleError: No module named 'PIL'"
+                )
                 return
             data = layer_zip.read_bytes() if layer_zip.is_file() else b""
             reuse = self._same_layer_version(data)
@@ -246,11 +349,15 @@ class Deployment(GuideRun):
                 arn = reuse["LayerVersionArn"]
                 what = f"version {reuse['Version']} reused (same zip)"
             else:
-                response = api.call("lambda", "publish_layer_version", LayerName=layer,
-                                    Description=self.packages.layer_description(layer_zip),
-                                    Content={"ZipFile": Blob(data, str(layer_zip))},
-                                    CompatibleRuntimes=[LAMBDA_RUNTIME],
-                                    CompatibleArchitectures=[options.architecture])
+                response = api.call(
+                    "lambda",
+                    "publish_layer_version",
+                    LayerName=layer,
+                    Description=self.packages.layer_description(layer_zip),
+                    Content={"ZipFile": Blob(data, str(layer_zip))},
+                    CompatibleRuntimes=[LAMBDA_RUNTIME],
+                    CompatibleArchitectures=[options.architecture],
+                )
                 if response:
                     arn, version = response["LayerVersionArn"], response["Version"]
                 else:
@@ -268,13 +375,24 @@ class Deployment(GuideRun):
     def _same_layer_version(self, data: bytes) -> dict | None:
         """The layer's newest version when it holds this very zip for this architecture (it is reused)."""
         api, options = self.api, self.options
-        versions = (api.read("lambda", "list_layer_versions", not_found=("ResourceNotFoundException",),
-                             LayerName=options.layer_name) or {}).get("LayerVersions", [])
+        versions = (
+            api.read(
+                "lambda",
+                "list_layer_versions",
+                not_found=("ResourceNotFoundException",),
+                LayerName=options.layer_name,
+            )
+            or {}
+        ).get("LayerVersions", [])
         if not versions:
             return None
         newest = max(versions, key=lambda v: v["Version"])
-        full = api.read("lambda", "get_layer_version", LayerName=options.layer_name,
-                        VersionNumber=newest["Version"]) or {}
+        full = (
+            api.read(
+                "lambda", "get_layer_version", LayerName=options.layer_name, VersionNumber=newest["Version"]
+            )
+            or {}
+        )
         same_zip = (full.get("Content") or {}).get("CodeSha256") == _sha256_b64(data)
         if same_zip and options.architecture in full.get("CompatibleArchitectures", [options.architecture]):
             return full
@@ -292,9 +410,11 @@ class Deployment(GuideRun):
             else:
                 parts.append("buckets exist")
             if source == destination:
-                step.notes.append("source and destination are the same bucket: every resized image triggers the "
-                                  "function again (the handler skips keys starting with its output prefix, but each "
-                                  "skip is still an invocation you pay for).")
+                step.notes.append(
+                    "source and destination are the same bucket: every resized image triggers the "
+                    "function again (the handler skips keys starting with its output prefix, but each "
+                    "skip is still an invocation you pay for)."
+                )
             parts.append(self._allow_s3_to_invoke(account))
             parts.append(self._notify_function(function_arn))
             step.outcome = ", ".join(parts)
@@ -306,8 +426,14 @@ class Deployment(GuideRun):
         if any(grants_s3_invoke(s, bucket_arn) for s in self.invoke_permissions()):
             return "invoke permission exists"
         sid = s3_statement_id(source)
-        permission = dict(FunctionName=name, StatementId=sid, Action="lambda:InvokeFunction",
-                          Principal=S3_PRINCIPAL, SourceArn=bucket_arn, SourceAccount=account)
+        permission = dict(
+            FunctionName=name,
+            StatementId=sid,
+            Action="lambda:InvokeFunction",
+            Principal=S3_PRINCIPAL,
+            SourceArn=bucket_arn,
+            SourceAccount=account,
+        )
         try:
             api.call("lambda", "add_permission", **permission)
         except DeployError as exc:
@@ -323,16 +449,29 @@ class Deployment(GuideRun):
         configuration = self.notification_configuration()
         lambdas = configuration.get("LambdaFunctionConfigurations") or []
         mine = entries_for(configuration, name)
-        entry = {"Id": (mine[0].get("Id") if mine and mine[0].get("Id") else f"{name}-trigger"),
-                 "LambdaFunctionArn": function_arn, "Events": list(TRIGGER_EVENTS)}
-        if len(mine) == 1 and mine[0].get("LambdaFunctionArn") == function_arn \
-                and sorted(mine[0].get("Events", [])) == TRIGGER_EVENTS and not mine[0].get("Filter"):
+        entry = {
+            "Id": (mine[0].get("Id") if mine and mine[0].get("Id") else f"{name}-trigger"),
+            "LambdaFunctionArn": function_arn,
+            "Events": list(TRIGGER_EVENTS),
+        }
+        if (
+            len(mine) == 1
+            and mine[0].get("LambdaFunctionArn") == function_arn
+            and sorted(mine[0].get("Events", [])) == TRIGGER_EVENTS
+            and not mine[0].get("Filter")
+        ):
             return "notification exists"
         configuration["LambdaFunctionConfigurations"] = [c for c in lambdas if c not in mine] + [entry]
         # S3 checks the function's permission when the configuration is saved; on AWS a permission added a
         # moment ago may not be visible yet ("Unable to validate the following destination configurations").
-        self.api.call_retrying("s3", "put_bucket_notification_configuration", self._permission_not_visible_yet,
-                               PUT_NOTIFICATION_ATTEMPTS, Bucket=source, NotificationConfiguration=configuration)
+        self.api.call_retrying(
+            "s3",
+            "put_bucket_notification_configuration",
+            self._permission_not_visible_yet,
+            PUT_NOTIFICATION_ATTEMPTS,
+            Bucket=source,
+            NotificationConfiguration=configuration,
+        )
         return f"notification {TRIGGER_EVENTS[0]} {'updated' if mine else 'added'}"
 
     @staticmethod
@@ -344,8 +483,12 @@ class Deployment(GuideRun):
         api = self.api
         if not api.dry_run:
             try:
-                if api.read("s3", "head_bucket", not_found=("404", "NoSuchBucket", "NotFound"),
-                            Bucket=bucket) is not None:
+                if (
+                    api.read(
+                        "s3", "head_bucket", not_found=("404", "NoSuchBucket", "NotFound"), Bucket=bucket
+                    )
+                    is not None
+                ):
                     return False
             except DeployError as exc:
                 if exc.code in ("403", "AccessDenied"):
@@ -371,19 +514,27 @@ class Deployment(GuideRun):
         printer.line()
         if target == "sandbox":
             endpoint = f" {options.endpoint_flag()}" if options.endpoint_flag() else ""
-            printer.line(f"Deployed to the sandbox. Try it:  python run_local.py upload sample_images/test.jpg "
-                         f"--bucket {src}{endpoint}")
+            printer.line(
+                f"Deployed to the sandbox. Try it:  python run_local.py upload sample_images/test.jpg "
+                f"--bucket {src}{endpoint}"
+            )
             printer.line(f"Remove it again:  python run_local.py destroy{options.cli_flags(target)}")
             return
         printer.line("Deployed. Try it:")
         printer.line(f"  aws s3 cp sample_images/test.jpg s3://{src}/test.jpg")
-        printer.line(f"  aws s3 ls s3://{dst}/            ({OUTPUT_KEY_PREFIX}test.jpg appears within seconds)")
+        printer.line(
+            f"  aws s3 ls s3://{dst}/            ({OUTPUT_KEY_PREFIX}test.jpg appears within seconds)"
+        )
         printer.line(f"  aws logs tail /aws/lambda/{name} --follow")
         if target == "aws":
-            printer.line("Cost: IAM, layers and S3 notifications are free; each upload is one Lambda request plus "
-                         "GB-seconds (1M requests and 400,000 GB-s a month are free) and a little S3 storage.")
-            printer.line(f"Remove everything:  python run_local.py destroy{options.cli_flags(target)} "
-                         f"[--delete-buckets [--force]]")
+            printer.line(
+                "Cost: IAM, layers and S3 notifications are free; each upload is one Lambda request plus "
+                "GB-seconds (1M requests and 400,000 GB-s a month are free) and a little S3 storage."
+            )
+            printer.line(
+                f"Remove everything:  python run_local.py destroy{options.cli_flags(target)} "
+                f"[--delete-buckets [--force]]"
+            )
 
 
 def deploy(session_or_clients, options: DeployOptions | None = None, out=None) -> DeployReport:

@@ -1,12 +1,14 @@
 """Where deploy goes: the sandbox, another local endpoint, or AWS — and the boto3 clients for it."""
+
 from __future__ import annotations
 
 import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.config import DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS
 from sandbox.tools.deploy.aws_errors import DeployError, aws_failure, no_region
@@ -36,7 +38,9 @@ class ResolvedTarget:
             raise aws_failure(exc, "session", "create", None) from None
         if self.kind == "aws":
             # AWS_ENDPOINT_URL (pasted from the sandbox's banner) must not send an AWS deploy elsewhere.
-            config = Config(retries={"max_attempts": 6, "mode": "standard"}, ignore_configured_endpoint_urls=True)
+            config = Config(
+                retries={"max_attempts": 6, "mode": "standard"}, ignore_configured_endpoint_urls=True
+            )
             return lambda service: session.client(service, config=config)
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
         return lambda service: session.client(service, endpoint_url=self.endpoint_url, config=config)
@@ -54,7 +58,9 @@ def probe_endpoint(url: str, timeout: float = 2.0) -> str | None:
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError):
             return "endpoint"
-        raise DeployError(f"--endpoint-url must be a URL such as {DEFAULT_ENDPOINT_URL}; got {url!r}.") from None
+        raise DeployError(
+            f"--endpoint-url must be a URL such as {DEFAULT_ENDPOINT_URL}; got {url!r}."
+        ) from None
     except (urllib.error.URLError, OSError):
         return None
 
@@ -74,16 +80,27 @@ def resolve_target(args) -> ResolvedTarget:
     if endpoint:
         kind = probe_endpoint(endpoint)
         if kind is None:
-            hint = (" (it comes from the AWS_ENDPOINT_URL environment variable; unset it or pass --aws to deploy "
-                    "to AWS)" if source == "AWS_ENDPOINT_URL" else "; leave out --endpoint-url to deploy to AWS")
-            raise DeployError(f"Nothing answers at {endpoint}: start the sandbox first (make run, or python "
-                              f"run_local.py){hint}.", "EndpointUnreachable")
+            hint = (
+                " (it comes from the AWS_ENDPOINT_URL environment variable; unset it or pass --aws to deploy "
+                "to AWS)"
+                if source == "AWS_ENDPOINT_URL"
+                else "; leave out --endpoint-url to deploy to AWS"
+            )
+            raise DeployError(
+                f"Nothing answers at {endpoint}: start the sandbox first (make run, or python "
+                f"run_local.py){hint}.",
+                "EndpointUnreachable",
+            )
         label = f"the sandbox at {endpoint}" if kind == "sandbox" else f"the endpoint {endpoint}"
         return ResolvedTarget(kind, endpoint, region or DEFAULT_REGION, args.profile, label)
     if probe_endpoint(DEFAULT_ENDPOINT_URL, timeout=1.0) == "sandbox":
-        return ResolvedTarget("sandbox", DEFAULT_ENDPOINT_URL, region or DEFAULT_REGION, None,
-                              f"the sandbox at {DEFAULT_ENDPOINT_URL} (running, so it is the default; --aws "
-                              f"targets AWS)")
+        return ResolvedTarget(
+            "sandbox",
+            DEFAULT_ENDPOINT_URL,
+            region or DEFAULT_REGION,
+            None,
+            f"the sandbox at {DEFAULT_ENDPOINT_URL} (running, so it is the default; --aws targets AWS)",
+        )
     return ResolvedTarget("aws", None, region or _aws_region(args.profile), args.profile, "AWS")
 
 

@@ -1,5 +1,6 @@
 """`destroy`: remove what deploy created, in reverse order — trigger, layer versions, function, role (and
 the buckets with --delete-buckets, only if empty unless --force). What does not exist is skipped."""
+
 from __future__ import annotations
 
 from sandbox.config import GUIDE_MANAGED_POLICY_ARNS
@@ -22,8 +23,10 @@ class Teardown(GuideRun):
         name = options.function_name
         account = self.identify(f"Removing {name} from")
         if options.dry_run:
-            printer.line("Dry run: nothing is read or changed. These are the calls that remove everything deploy "
-                         "creates; what does not exist is skipped.")
+            printer.line(
+                "Dry run: nothing is read or changed. These are the calls that remove everything deploy "
+                "creates; what does not exist is skipped."
+            )
         report.function_arn = self.function_arn(account)
 
         with printer.step(report, 4, f"S3 trigger s3://{options.source_bucket} -> {name}") as step:
@@ -35,10 +38,17 @@ class Teardown(GuideRun):
         with printer.step(report, 1, f"IAM role {options.role_name}") as step:
             step.outcome = self.remove_role(step)
         printer.line()
-        printer.line(f"Kept: the log group /aws/lambda/{name} (delete it with `aws logs delete-log-group "
-                     f"--log-group-name /aws/lambda/{name}`)"
-                     + ("" if options.delete_buckets else f" and the buckets {options.source_bucket}, "
-                        f"{options.destination_bucket} (--delete-buckets)") + ".")
+        printer.line(
+            f"Kept: the log group /aws/lambda/{name} (delete it with `aws logs delete-log-group "
+            f"--log-group-name /aws/lambda/{name}`)"
+            + (
+                ""
+                if options.delete_buckets
+                else f" and the buckets {options.source_bucket}, "
+                f"{options.destination_bucket} (--delete-buckets)"
+            )
+            + "."
+        )
         return report
 
     # ------------------------------------------------------------------------------ step 4: the trigger
@@ -47,9 +57,18 @@ class Teardown(GuideRun):
         name, source = options.function_name, options.source_bucket
         parts = []
         if api.dry_run:
-            api.call("s3", "put_bucket_notification_configuration", Bucket=source,
-                     NotificationConfiguration=f"<the current configuration without the entries for {name}>")
-            api.call("lambda", "remove_permission", FunctionName=name, StatementId="<the s3.amazonaws.com statement>")
+            api.call(
+                "s3",
+                "put_bucket_notification_configuration",
+                Bucket=source,
+                NotificationConfiguration=f"<the current configuration without the entries for {name}>",
+            )
+            api.call(
+                "lambda",
+                "remove_permission",
+                FunctionName=name,
+                StatementId="<the s3.amazonaws.com statement>",
+            )
         else:
             parts.append(self._remove_notification_entries())
             removed = 0
@@ -73,36 +92,56 @@ class Teardown(GuideRun):
         configuration["LambdaFunctionConfigurations"] = kept
         if not kept:
             configuration.pop("LambdaFunctionConfigurations")
-        self.api.call("s3", "put_bucket_notification_configuration", Bucket=self.options.source_bucket,
-                      NotificationConfiguration=configuration)
+        self.api.call(
+            "s3",
+            "put_bucket_notification_configuration",
+            Bucket=self.options.source_bucket,
+            NotificationConfiguration=configuration,
+        )
         return f"notification entry removed ({len(mine)})"
 
     def remove_bucket(self, step: StepResult, bucket: str) -> str:
         api, force = self.api, self.options.force
         if api.dry_run:
             if force:
-                api.call("s3", "delete_objects", Bucket=bucket, Delete="<every object version, 1,000 per call>")
+                api.call(
+                    "s3", "delete_objects", Bucket=bucket, Delete="<every object version, 1,000 per call>"
+                )
             api.call("s3", "delete_bucket", Bucket=bucket)
             return ""
-        listing = api.read("s3", "list_object_versions", not_found=("NoSuchBucket",), Bucket=bucket, MaxKeys=MAX_KEYS)
+        listing = api.read(
+            "s3", "list_object_versions", not_found=("NoSuchBucket",), Bucket=bucket, MaxKeys=MAX_KEYS
+        )
         if listing is None:
             return f"bucket {bucket} not found"
         deleted = 0
         while True:
-            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                       for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+            ]
             if objects and not force:
-                step.notes.append(f"s3://{bucket} is not empty, so it was kept: add --force to delete its objects "
-                                  f"and the bucket.")
+                step.notes.append(
+                    f"s3://{bucket} is not empty, so it was kept: add --force to delete its objects "
+                    f"and the bucket."
+                )
                 return f"bucket {bucket} kept (not empty)"
             if objects:
                 api.call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
                 deleted += len(objects)
             if not listing.get("IsTruncated"):
                 break
-            listing = api.read("s3", "list_object_versions", Bucket=bucket, MaxKeys=MAX_KEYS,
-                               KeyMarker=listing.get("NextKeyMarker"),
-                               VersionIdMarker=listing.get("NextVersionIdMarker")) or {}
+            listing = (
+                api.read(
+                    "s3",
+                    "list_object_versions",
+                    Bucket=bucket,
+                    MaxKeys=MAX_KEYS,
+                    KeyMarker=listing.get("NextKeyMarker"),
+                    VersionIdMarker=listing.get("NextVersionIdMarker"),
+                )
+                or {}
+            )
         api.call("s3", "delete_bucket", Bucket=bucket)
         return f"bucket {bucket} deleted" + (f" ({deleted} object(s))" if deleted else "")
 
@@ -112,18 +151,25 @@ class Teardown(GuideRun):
         if api.dry_run:
             api.call("lambda", "delete_layer_version", LayerName=layer, VersionNumber="<each version>")
             return ""
-        versions = self._pages("list_layer_versions",
-                               lambda page: [v["Version"] for v in page.get("LayerVersions", [])],
-                               not_found=("ResourceNotFoundException",), LayerName=layer)
+        versions = self._pages(
+            "list_layer_versions",
+            lambda page: [v["Version"] for v in page.get("LayerVersions", [])],
+            not_found=("ResourceNotFoundException",),
+            LayerName=layer,
+        )
         for version in versions:
             api.call("lambda", "delete_layer_version", LayerName=layer, VersionNumber=version)
-        return f"{len(versions)} version(s) deleted ({', '.join(map(str, sorted(versions)))})" if versions \
+        return (
+            f"{len(versions)} version(s) deleted ({', '.join(map(str, sorted(versions)))})"
+            if versions
             else "no versions"
+        )
 
     def remove_function(self) -> str:
         api, name = self.api, self.options.function_name
-        if api.dry_run or api.read("lambda", "get_function", not_found=("ResourceNotFoundException",),
-                                   FunctionName=name):
+        if api.dry_run or api.read(
+            "lambda", "get_function", not_found=("ResourceNotFoundException",), FunctionName=name
+        ):
             api.call("lambda", "delete_function", FunctionName=name)
             return "deleted"
         return "not found"
@@ -151,14 +197,23 @@ class Teardown(GuideRun):
         if role is None:
             return "not found"
         # A role shared with another function stays: deleting it would break that function.
-        users = self._pages("list_functions", lambda page: [
-            f["FunctionName"] for f in page.get("Functions", [])
-            if f.get("Role") == role["Role"]["Arn"] and f["FunctionName"] != self.options.function_name])
+        users = self._pages(
+            "list_functions",
+            lambda page: [
+                f["FunctionName"]
+                for f in page.get("Functions", [])
+                if f.get("Role") == role["Role"]["Arn"] and f["FunctionName"] != self.options.function_name
+            ],
+        )
         if users:
-            step.notes.append(f"{name} is still the execution role of {', '.join(users)}; delete those functions "
-                              f"first if you mean to remove it.")
+            step.notes.append(
+                f"{name} is still the execution role of {', '.join(users)}; delete those functions "
+                f"first if you mean to remove it."
+            )
             return f"kept (still used by {', '.join(users)})"
-        attached = (api.read("iam", "list_attached_role_policies", RoleName=name) or {}).get("AttachedPolicies", [])
+        attached = (api.read("iam", "list_attached_role_policies", RoleName=name) or {}).get(
+            "AttachedPolicies", []
+        )
         for policy in attached:
             api.call("iam", "detach_role_policy", RoleName=name, PolicyArn=policy["PolicyArn"])
         inline = (api.read("iam", "list_role_policies", RoleName=name) or {}).get("PolicyNames", [])

@@ -1,10 +1,15 @@
 """S3's rules for a bucket's notification configuration, and the ARNs deploy reads names from."""
+
 from __future__ import annotations
 
 TRIGGER_EVENTS = ["s3:ObjectCreated:*"]  # the console's "PUT (All object create events)"
 # Keys PutBucketNotificationConfiguration accepts (GetBucketNotificationConfiguration may return more).
-NOTIFICATION_KEYS = ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations",
-                     "EventBridgeConfiguration")
+NOTIFICATION_KEYS = (
+    "TopicConfigurations",
+    "QueueConfigurations",
+    "LambdaFunctionConfigurations",
+    "EventBridgeConfiguration",
+)
 # The kinds of destination a notification configuration can send events to.
 DESTINATION_KEYS = ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")
 
@@ -28,8 +33,11 @@ def writable_part(configuration: dict | None) -> dict:
 
 def entries_for(configuration: dict, function_name: str) -> list[dict]:
     """The configuration's entries that invoke this function."""
-    return [c for c in configuration.get("LambdaFunctionConfigurations") or []
-            if function_name_of(c.get("LambdaFunctionArn", "")) == function_name]
+    return [
+        c
+        for c in configuration.get("LambdaFunctionConfigurations") or []
+        if function_name_of(c.get("LambdaFunctionArn", "")) == function_name
+    ]
 
 
 def _event_overlap(a: str, b: str) -> bool:
@@ -62,5 +70,9 @@ def configurations_overlap(a: dict, b: dict) -> bool:
 
 
 def destination_of(configuration: dict) -> str:
-    return (configuration.get("LambdaFunctionArn") or configuration.get("QueueArn")
-            or configuration.get("TopicArn") or "?")
+    return (
+        configuration.get("LambdaFunctionArn")
+        or configuration.get("QueueArn")
+        or configuration.get("TopicArn")
+        or "?"
+    )

@@ -2,6 +2,7 @@
 as the records ask: a message body or item containing "fail" fails the whole batch; "partial" reports that
 record in batchItemFailures (ReportBatchItemFailures); "stranger" reports a messageId that is not in the
 batch."""
+
 import json
 
 import boto3
@@ -29,12 +30,17 @@ def _source_name(event) -> str:
 
 
 def lambda_handler(event, context):
-    items = [_identifier(r) for r in event["Records"]] if "Records" in event else [(event["id"], event["time"])]
+    items = (
+        [_identifier(r) for r in event["Records"]] if "Records" in event else [(event["id"], event["time"])]
+    )
     name = _source_name(event)
     url = sqs.get_queue_url(QueueName=name.removesuffix(".fifo") + "-seen")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"batch": [text for _, text in items],
-                                                          "ids": [i for i, _ in items],
-                                                          "event": event}))
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(
+            {"batch": [text for _, text in items], "ids": [i for i, _ in items], "event": event}
+        ),
+    )
     if any("fail" in text for _, text in items):
         raise RuntimeError("a record asked this batch to fail")
     failures = [{"itemIdentifier": i} for i, text in items if "partial" in text]

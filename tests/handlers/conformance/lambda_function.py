@@ -1,4 +1,5 @@
 """The conformance scenarios' handler in Python (index.mjs beside it is the same in JavaScript)."""
+
 import time
 
 _kept = []
@@ -8,9 +9,13 @@ def handler(event, context):
     action = event.get("action")
     if action == "echo":
         print(f"echo {event.get('value')}")
-        return {"value": event.get("value"), "requestId": context.aws_request_id,
-                "functionName": context.function_name, "memory": context.memory_limit_in_mb,
-                "remainingPositive": context.get_remaining_time_in_millis() > 0}
+        return {
+            "value": event.get("value"),
+            "requestId": context.aws_request_id,
+            "functionName": context.function_name,
+            "memory": context.memory_limit_in_mb,
+            "remainingPositive": context.get_remaining_time_in_millis() > 0,
+        }
     if action == "raise":
         raise ValueError("boom")
     if action == "sleep":

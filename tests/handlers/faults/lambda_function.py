@@ -1,4 +1,5 @@
 """Purpose-built handlers for the runtime's failure modes; the event says which one to run."""
+
 import logging
 import os
 import sys

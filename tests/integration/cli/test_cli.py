@@ -1,4 +1,5 @@
 """run_local.py as a user runs it: a real process, real ports, real signals."""
+
 import json
 import os
 import shutil
@@ -12,8 +13,9 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
 from helpers.paths import PROJECT_ROOT, SAMPLES
+from helpers.processes import RunningSandbox, run_command
 from helpers.waiting import eventually
-from helpers.processes import run_command, RunningSandbox
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
@@ -53,7 +55,9 @@ def test_upload_reports_a_rejected_file_and_exits_nonzero(running, tmp_path):
 def test_invoke_command_runs_in_the_running_sandbox_and_prints_logs(running, tmp_path):
     running.s3().upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "test.jpg")
     event = tmp_path / "event.json"
-    generated = run_command("generate-event", "s3-put", "--bucket", "source-image-bucket123", "--key", "test.jpg")
+    generated = run_command(
+        "generate-event", "s3-put", "--bucket", "source-image-bucket123", "--key", "test.jpg"
+    )
     event.write_text(generated.stdout)
     result = run_command("invoke", "--event", str(event), "--endpoint-url", running.url)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -68,7 +72,9 @@ def test_watched_folder_uploads_new_files(running):
 
 
 def test_generate_event_prints_a_complete_s3_put_event():
-    result = run_command("generate-event", "s3-put", "--bucket", "b-bucket", "--key", "my photo.jpg", "--size", "99")
+    result = run_command(
+        "generate-event", "s3-put", "--bucket", "b-bucket", "--key", "my photo.jpg", "--size", "99"
+    )
     event = json.loads(result.stdout)
     S3Model(**event)
     assert event["Records"][0]["s3"]["object"]["key"] == "my+photo.jpg"
@@ -98,10 +104,13 @@ def test_invoke_with_missing_event_file_says_so():
 def test_sigterm_stops_the_sandbox_and_its_worker_processes():
     sandbox = RunningSandbox("--quiet")
     try:
-        sandbox.s3().put_object(Bucket="source-image-bucket123", Key="w.jpg",
-                                Body=(SAMPLES / "test.jpg").read_bytes())
-        children = eventually(lambda: psutil.Process(sandbox.proc.pid).children(recursive=True),
-                              what="an execution environment (a worker process of the sandbox)")
+        sandbox.s3().put_object(
+            Bucket="source-image-bucket123", Key="w.jpg", Body=(SAMPLES / "test.jpg").read_bytes()
+        )
+        children = eventually(
+            lambda: psutil.Process(sandbox.proc.pid).children(recursive=True),
+            what="an execution environment (a worker process of the sandbox)",
+        )
         sandbox.proc.send_signal(signal.SIGTERM)
         assert sandbox.proc.wait(20) == 0
         gone, alive = psutil.wait_procs(children, timeout=5)
@@ -120,8 +129,12 @@ def test_help_lists_every_command():
 
 def _wait_for_key(s3, key):
     """Wait until ``key`` is listed in the destination bucket."""
-    eventually(lambda: [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])],
-               lambda keys: key in keys, what=f"s3://resized-image-bucket123/{key}", interval=0.2)
+    eventually(
+        lambda: [o["Key"] for o in s3.list_objects_v2(Bucket="resized-image-bucket123").get("Contents", [])],
+        lambda keys: key in keys,
+        what=f"s3://resized-image-bucket123/{key}",
+        interval=0.2,
+    )
 
 
 @pytest.mark.slow
@@ -129,8 +142,13 @@ def test_redrive_command_resubmits_dead_lettered_events(running):
     s3 = running.s3()
     s3.upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "redrive/test.jpg")
     _wait_for_key(s3, "resized-redrive/test.jpg")  # the upload's own invocation is done
-    sqs = boto3.client("sqs", endpoint_url=running.url, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=running.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     url = sqs.get_queue_url(QueueName="ImageResizeLambda-dlq")["QueueUrl"]
     event = json.loads(run_command("generate-event", "s3-put", "--key", "redrive/test.jpg").stdout)
     s3.delete_object(Bucket="resized-image-bucket123", Key="resized-redrive/test.jpg")
@@ -170,8 +188,13 @@ def _project_copy(tmp_path, venv_python: str | None):
 def test_run_local_with_a_python_lacking_the_packages_reruns_itself_with_dot_venvs(tmp_path):
     script = _project_copy(tmp_path, sys.executable)
     # -S: no site-packages, as the system's python3 has none of the sandbox's packages
-    result = subprocess.run([sys.executable, "-S", str(script), "--help"], capture_output=True, text=True,
-                            timeout=60, env={k: v for k, v in os.environ.items() if k != "RUN_LOCAL_REEXEC"})
+    result = subprocess.run(
+        [sys.executable, "-S", str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "RUN_LOCAL_REEXEC"},
+    )
     assert result.returncode == 0, result.stderr
     assert "usage: run_local.py" in result.stdout
     assert "lacks the sandbox's packages; running it with" in result.stderr and ".venv" in result.stderr
@@ -179,8 +202,12 @@ def test_run_local_with_a_python_lacking_the_packages_reruns_itself_with_dot_ven
 
 def test_run_local_without_a_venv_says_what_to_do_in_one_sentence(tmp_path):
     script = _project_copy(tmp_path, None)
-    result = subprocess.run([sys.executable, "-S", str(script), "fire-rule", "bucket-report"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-S", str(script), "fire-rule", "bucket-report"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "run `make run` once" in result.stderr and ".venv/bin/python run_local.py" in result.stderr
@@ -205,16 +232,24 @@ def test_invoke_of_an_s3_event_for_a_missing_object_says_so_before_invoking(runn
     event = tmp_path / "event.json"
     event.write_text(run_command("generate-event", "s3-put", "--key", "my photo.jpg").stdout)
     result = run_command("invoke", "--event", str(event), "--endpoint-url", running.url)
-    warning = ("no such object: s3://source-image-bucket123/my photo.jpg — upload it first, "
-               "or use --upload FILE")
+    warning = (
+        "no such object: s3://source-image-bucket123/my photo.jpg — upload it first, or use --upload FILE"
+    )
     assert warning in result.stderr
     assert "START RequestId:" in result.stdout  # then invoked all the same: its log lines follow
 
 
 @pytest.mark.slow
 def test_invoke_upload_uploads_the_file_then_invokes_with_its_event(running):
-    result = run_command("invoke", "--upload", str(SAMPLES / "test.jpg"), "--key", "invoke-upload/test.jpg",
-                  "--endpoint-url", running.url)
+    result = run_command(
+        "invoke",
+        "--upload",
+        str(SAMPLES / "test.jpg"),
+        "--key",
+        "invoke-upload/test.jpg",
+        "--endpoint-url",
+        running.url,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no such object" not in result.stderr
     assert "REPORT RequestId:" in result.stdout and '"statusCode": 200' in result.stdout

@@ -1,5 +1,6 @@
 """run_local.py as a process: --env-vars in sam local's format (with --code-dir, invoke and --template),
 hot reload of a same-second, same-size edit, --debug's banner, refusal and debug-config vscode."""
+
 from __future__ import annotations
 
 import json
@@ -8,18 +9,18 @@ import os
 import boto3
 import pytest
 
-from helpers.sandboxes import free_port
 from helpers.dap_client import DapClient
 from helpers.processes import RunningSandbox, run_command
+from helpers.sandboxes import free_port
 from helpers.waiting import eventually
 
-ECHO = '''import os
+ECHO = """import os
 
 
 def lambda_handler(event, context):
     return {name: os.environ.get(name) for name in ("GREETING", "TABLE", "UNDECLARED")}
-'''
-TEMPLATE = '''AWSTemplateFormatVersion: "2010-09-09"
+"""
+TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Resources:
   EchoFunction:
@@ -32,15 +33,22 @@ Resources:
         Variables:
           GREETING: from the template
           TABLE: from the template
-'''
-ENV_JSON = {"Parameters": {"TABLE": "global", "GREETING": "global", "UNDECLARED": "not declared"},
-            "EchoFunction": {"GREETING": "the function's own"},
-            "ImageResizeLambda": {"GREETING": "the function's own", "TABLE": True}}
+"""
+ENV_JSON = {
+    "Parameters": {"TABLE": "global", "GREETING": "global", "UNDECLARED": "not declared"},
+    "EchoFunction": {"GREETING": "the function's own"},
+    "ImageResizeLambda": {"GREETING": "the function's own", "TABLE": True},
+}
 
 
 def _lambda(sandbox):
-    return boto3.client("lambda", endpoint_url=sandbox.url, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        "lambda",
+        endpoint_url=sandbox.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def _invoke(sandbox, name="ImageResizeLambda") -> dict:
@@ -58,12 +66,26 @@ def echo(tmp_path):
 @pytest.mark.slow
 def test_env_vars_file_overrides_declared_variables_in_a_temporary_invoke(echo):
     (echo / "event.json").write_text("{}")
-    result = run_command("invoke", "--event", str(echo / "event.json"), "--code-dir", str(echo / "echo"),
-                  "--env", "GREETING=flag", "--env", "TABLE=flag", "--env-vars", str(echo / "env.json"))
+    result = run_command(
+        "invoke",
+        "--event",
+        str(echo / "event.json"),
+        "--code-dir",
+        str(echo / "echo"),
+        "--env",
+        "GREETING=flag",
+        "--env",
+        "TABLE=flag",
+        "--env-vars",
+        str(echo / "env.json"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # the function's own entry over Parameters; true as "true"; an undeclared variable is not set
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "GREETING": "the function's own", "TABLE": "true", "UNDECLARED": None}
+        "GREETING": "the function's own",
+        "TABLE": "true",
+        "UNDECLARED": None,
+    }
 
 
 @pytest.mark.slow
@@ -73,8 +95,11 @@ def test_env_vars_file_applies_to_a_templates_function_by_logical_id(echo):
     try:
         names = [f["FunctionName"] for f in _lambda(sandbox).list_functions()["Functions"]]
         name = next(n for n in names if "EchoFunction" in n)
-        assert _invoke(sandbox, name) == {"GREETING": "the function's own", "TABLE": "global",
-                                          "UNDECLARED": None}
+        assert _invoke(sandbox, name) == {
+            "GREETING": "the function's own",
+            "TABLE": "global",
+            "UNDECLARED": None,
+        }
         assert "does not declare UNDECLARED" not in sandbox.banner  # Parameters may name any variable
         assert "no function 'ImageResizeLambda' here" in "".join(sandbox.output)
     finally:
@@ -98,8 +123,11 @@ def test_a_same_second_same_size_edit_reaches_the_next_invocation(tmp_path):
         before = handler.stat()
         handler.write_text("def lambda_handler(event, context):\n    return 'two'\n")  # same size
         os.utime(handler, ns=(before.st_atime_ns, before.st_mtime_ns))  # ... and the same second
-        eventually(lambda: "".join(sandbox.output), lambda text: "warm environments retired" in text,
-                   what="the hot reload's line")
+        eventually(
+            lambda: "".join(sandbox.output),
+            lambda text: "warm environments retired" in text,
+            what="the hot reload's line",
+        )
         assert _invoke(sandbox) == "two"
     finally:
         sandbox.stop()
@@ -132,15 +160,21 @@ def test_debug_of_a_function_this_python_does_not_run_is_refused_in_one_sentence
 
 def test_debug_config_vscode_writes_an_attach_configuration_beside_existing_ones(tmp_path):
     (tmp_path / ".vscode").mkdir()
-    (tmp_path / ".vscode" / "launch.json").write_text(json.dumps(
-        {"version": "0.2.0", "configurations": [{"name": "mine", "type": "debugpy", "request": "launch"}]}))
+    (tmp_path / ".vscode" / "launch.json").write_text(
+        json.dumps(
+            {"version": "0.2.0", "configurations": [{"name": "mine", "type": "debugpy", "request": "launch"}]}
+        )
+    )
     result = run_command("debug-config", "vscode", "--dir", str(tmp_path), "--port", "5799")
     assert result.returncode == 0, result.stderr
     launch = json.loads((tmp_path / ".vscode" / "launch.json").read_text())
     mine, attach = launch["configurations"]
     assert mine["name"] == "mine"
     assert (attach["type"], attach["request"], attach["connect"]) == (
-        "debugpy", "attach", {"host": "127.0.0.1", "port": 5799})
+        "debugpy",
+        "attach",
+        {"host": "127.0.0.1", "port": 5799},
+    )
     assert attach["pathMappings"] == [{"localRoot": "${workspaceFolder}", "remoteRoot": "${workspaceFolder}"}]
     assert attach["justMyCode"] is True
 
@@ -150,16 +184,32 @@ def test_invoke_debug_waits_for_the_editor_then_stops_at_its_breakpoint(tmp_path
     import subprocess
     import threading
 
-    from helpers.processes import RUN_LOCAL
     from helpers.paths import PROJECT_ROOT
+    from helpers.processes import RUN_LOCAL
 
     (tmp_path / "lambda_function.py").write_text(
-        "def lambda_handler(event, context):\n    answer = event['question'] * 2\n    return answer\n")
+        "def lambda_handler(event, context):\n    answer = event['question'] * 2\n    return answer\n"
+    )
     (tmp_path / "event.json").write_text(json.dumps({"question": 21}))
     port = free_port()
-    proc = subprocess.Popen(RUN_LOCAL + ["invoke", "--event", str(tmp_path / "event.json"), "--code-dir",
-                                         str(tmp_path), "--timeout", "1", "--debug", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    proc = subprocess.Popen(
+        RUN_LOCAL
+        + [
+            "invoke",
+            "--event",
+            str(tmp_path / "event.json"),
+            "--code-dir",
+            str(tmp_path),
+            "--timeout",
+            "1",
+            "--debug",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     try:
         client = eventually(lambda: _connect(port), what="the debug port of run_local.py invoke --debug")
         client.attach({str(tmp_path / "lambda_function.py"): [3]})
@@ -189,12 +239,14 @@ def _connect(port):
 def test_debug_of_a_function_run_by_awslambdaric_is_refused_when_the_sandbox_starts():
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
-    from sandbox.lambda_.debugging import DebugTarget, Debugging
     from sandbox.errors import ConfigError
+    from sandbox.lambda_.debugging import Debugging, DebugTarget
 
     debug = Debugging([DebugTarget("ImageResizeLambda", free_port())])
-    sandbox = Sandbox(SandboxConfig(port=0, web_port=None, runtime_client="awslambdaric", debug=debug),
-                      FunctionConfiguration())
+    sandbox = Sandbox(
+        SandboxConfig(port=0, web_port=None, runtime_client="awslambdaric", debug=debug),
+        FunctionConfiguration(),
+    )
     with pytest.raises(ConfigError, match="only functions run by this machine's Python"):
         sandbox.start()
     assert debug.describe()[0]["port"] is None  # nothing was left listening

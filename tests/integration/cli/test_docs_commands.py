@@ -4,6 +4,7 @@ export lines pasted, `python` the venv's) against a running sandbox: `run_local.
 `run_local.py --example NAME` for a block that starts with `make run ARGS="--example NAME"`. A command that
 checks an effect is run again until it holds, as a person would. Each ```powershell block is parsed with
 tree-sitter's PowerShell grammar (no PowerShell here to run it)."""
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import PROJECT_ROOT
 from helpers.examples import started_run_local
+from helpers.paths import PROJECT_ROOT
 from helpers.waiting import eventually
 
-DOCS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("**/*.md")),
-        *sorted((PROJECT_ROOT / "examples").glob("**/README.md")), PROJECT_ROOT / "notebooks" / "README.md",
-        PROJECT_ROOT / "sample_images" / "README.md"]
+DOCS = [
+    PROJECT_ROOT / "README.md",
+    *sorted((PROJECT_ROOT / "docs").glob("**/*.md")),
+    *sorted((PROJECT_ROOT / "examples").glob("**/README.md")),
+    PROJECT_ROOT / "notebooks" / "README.md",
+    PROJECT_ROOT / "sample_images" / "README.md",
+]
 FENCE = re.compile(r"^```(sh|bash|console|powershell)[ \t]*\n(.*?)^```", re.S | re.M)
 EXAMPLE_LEAD = re.compile(r'make run ARGS="--example (\w+)"')
 PLACEHOLDER = re.compile(r"<[a-z][\w-]*>|\.\.\.")  # <account>, <api-id>, path/... : the reader fills it in
@@ -35,8 +40,10 @@ SKIP = [
     (r"^export AWS_", "the banner's export lines: the test's environment has them, for its own port"),
     (r"^aws configure\b", "writes the user's ~/.aws"),
     (r"-m pytest\b", "the whole suite"),
-    (r"run_local\.py( --state-dir \S+)?( --template .*| --example .*| --code-dir \S+)?$",
-     "starts a sandbox: the test has one"),
+    (
+        r"run_local\.py( --state-dir \S+)?( --template .*| --example .*| --code-dir \S+)?$",
+        "starts a sandbox: the test has one",
+    ),
     (r"run_local\.py (bench|deploy --aws|destroy --aws)\b", "minutes of benchmarks, or the real AWS"),
     (r"photo-12mp\.jpg", "photo-12mp.jpg stands for your own photo"),
     (r"--cli-binary-format", "AWS CLI v2 only; the tests' CLI is v1 (awscli on PyPI)"),
@@ -45,8 +52,11 @@ SKIP = [
 
 def blocks(doc: Path, language: str | None = None) -> list[tuple[str, str]]:
     """(language, text) of each fenced block of ``doc``."""
-    return [(m.group(1), m.group(2)) for m in FENCE.finditer(doc.read_text(encoding="utf-8"))
-            if language is None or m.group(1) == language]
+    return [
+        (m.group(1), m.group(2))
+        for m in FENCE.finditer(doc.read_text(encoding="utf-8"))
+        if language is None or m.group(1) == language
+    ]
 
 
 def commands(language: str, text: str) -> list[str]:
@@ -84,8 +94,12 @@ def shell_blocks(doc: Path) -> list[tuple[str | None, list[str]]]:
 
 def terminal(env: dict, workdir: Path) -> dict:
     """A newcomer's terminal: the export lines pasted, `python` and `aws` the venv's, no pager."""
-    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}", "AWS_PAGER": "",
-            "HOME": env.get("HOME", str(workdir))}
+    return {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        "AWS_PAGER": "",
+        "HOME": env.get("HOME", str(workdir)),
+    }
 
 
 def checkout_copy(tmp: Path) -> Path:
@@ -110,12 +124,18 @@ def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
         script = assignments + (f'{command}; printf %s "${variable.group(1)}"' if variable else command)
 
         def run():
-            return subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True,
-                                  text=True, timeout=180)
+            return subprocess.run(
+                ["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=180
+            )
+
         wants_output = bool(variable) or "--query" in command  # a query that finds nothing yet prints []
-        result = eventually(run, lambda r: r.returncode == 0 and not (
-            wants_output and r.stdout.strip() in ("[]", "", "None")), what=f"`{command}` to succeed",
-            timeout=60, interval=0.5)
+        result = eventually(
+            run,
+            lambda r: r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "", "None")),
+            what=f"`{command}` to succeed",
+            timeout=60,
+            interval=0.5,
+        )
         assert "Traceback" not in result.stderr, f"`{command}`:\n{result.stderr}"
         if variable:
             assignments += f"{variable.group(1)}={shlex.quote(result.stdout.strip())}\n"
@@ -138,8 +158,15 @@ def _needs(doc: Path) -> list:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", [pytest.param(d, marks=_needs(d)) for d in DOCS if d.exists() and any(
-    lang != "powershell" for lang, _ in blocks(d))], ids=lambda d: str(d.relative_to(PROJECT_ROOT)))
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param(d, marks=_needs(d))
+        for d in DOCS
+        if d.exists() and any(lang != "powershell" for lang, _ in blocks(d))
+    ],
+    ids=lambda d: str(d.relative_to(PROJECT_ROOT)),
+)
 def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
     workdir = checkout_copy(tmp_path)
     passed_over = []
@@ -157,9 +184,14 @@ def test_the_skip_list_passes_over_only_what_a_test_cannot_run():
     assert skipped("make run ARGS=--fresh") and skipped("python run_local.py") and skipped("aws configure")
     assert skipped('curl "http://<api-id>.execute-api.localhost:4566/"')
     assert skipped("python run_local.py --template path/to/template.yaml --parameter-overrides A=b")
-    for runnable in ("python run_local.py upload sample_images/", "python run_local.py tune --upload x.jpg",
-                     "aws s3 ls s3://resized-image-bucket123/", "python run_local.py triggers",
-                     ".venv/bin/python run_local.py --help", "python run_local.py fire-rule bucket-report"):
+    for runnable in (
+        "python run_local.py upload sample_images/",
+        "python run_local.py tune --upload x.jpg",
+        "aws s3 ls s3://resized-image-bucket123/",
+        "python run_local.py triggers",
+        ".venv/bin/python run_local.py --help",
+        "python run_local.py fire-rule bucket-report",
+    ):
         assert skipped(runnable) is None, runnable
 
 

@@ -4,6 +4,7 @@ Units drive the guard as a WSGI app with a fake service behind it; the integrati
 attacks of issue 11 over HTTP to a real sandbox (moto on a free port) and check that nothing changed.
 The same attacks from a real browser are in tests/browser/test_endpoint_access_browser.py.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -19,14 +20,22 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from helpers.paths import PROJECT_ROOT
-from sandbox.endpoint.access import AccessPolicy, EndpointGuard, parse_allowed_origin, s3_cors_rule, service_of
+from sandbox.endpoint.access import (
+    AccessPolicy,
+    EndpointGuard,
+    parse_allowed_origin,
+    s3_cors_rule,
+    service_of,
+)
 from sandbox.errors import ConfigError
 from sandbox.host_names import is_loopback_address
 
 EVIL = "http://evil.example"
 FRONT_END = "http://localhost:3000"
-SIGNED_LAMBDA = ("AWS4-HMAC-SHA256 Credential={key}/20261130/us-east-1/lambda/aws4_request, "
-                 "SignedHeaders=host, Signature=00")
+SIGNED_LAMBDA = (
+    "AWS4-HMAC-SHA256 Credential={key}/20261130/us-east-1/lambda/aws4_request, "
+    "SignedHeaders=host, Signature=00"
+)
 
 
 # -- units: the guard in front of a fake service ---------------------------------------------------
@@ -38,8 +47,14 @@ class FakeService:
 
     def __call__(self, environ, start_response):
         self.calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Access-Control-Allow-Origin", "*"),
-                                  ("Access-Control-Allow-Methods", "*")])
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/plain"),
+                ("Access-Control-Allow-Origin", "*"),
+                ("Access-Control-Allow-Methods", "*"),
+            ],
+        )
         return [b"ok"]
 
 
@@ -61,17 +76,23 @@ def test_moto_cors_headers_never_leave_the_endpoint():
     assert not [h for h in response.headers.keys() if h.lower().startswith("access-control-")]
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": EVIL},
-    {"Origin": "null"},
-    {"Referer": EVIL + "/attack.html"},
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Origin": "http://127.0.0.1:9999"},  # another local page is another origin too
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL},
+        {"Origin": "null"},
+        {"Referer": EVIL + "/attack.html"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://127.0.0.1:9999"},  # another local page is another origin too
+    ],
+)
 def test_a_foreign_web_page_is_refused_before_any_service_sees_it(headers):
     service, client = guarded()
-    response = client.post("/source-image-bucket123?delete", data=b"<Delete/>",
-                           headers={"Host": "127.0.0.1:4566", "Content-Type": "text/plain", **headers})
+    response = client.post(
+        "/source-image-bucket123?delete",
+        data=b"<Delete/>",
+        headers={"Host": "127.0.0.1:4566", "Content-Type": "text/plain", **headers},
+    )
     assert response.status_code == 403
     assert service.calls == []
     assert b"<Code>AccessDenied</Code>" in response.data
@@ -86,8 +107,11 @@ def test_refusal_names_the_origin_and_the_option_that_allows_it():
 
 def test_lambda_refusal_is_a_json_error_botocore_reads():
     _, client = guarded()
-    response = client.post("/2015-03-31/functions", data=b"{}", headers={
-        "Origin": EVIL, "Authorization": SIGNED_LAMBDA.format(key="test")})
+    response = client.post(
+        "/2015-03-31/functions",
+        data=b"{}",
+        headers={"Origin": EVIL, "Authorization": SIGNED_LAMBDA.format(key="test")},
+    )
     body = json.loads(response.data)
     assert response.status_code == 403
     assert body["__type"] == "AccessDeniedException" and EVIL in body["message"]
@@ -102,8 +126,17 @@ def test_a_foreign_host_name_is_refused_even_without_origin(host):
     assert b"DNS-rebinding" in response.data
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:4566", "localhost:4566", "[::1]:4566", "LOCALHOST",
-                                  "abc123.execute-api.localhost:4566", "127.0.0.2:4566"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:4566",
+        "localhost:4566",
+        "[::1]:4566",
+        "LOCALHOST",
+        "abc123.execute-api.localhost:4566",
+        "127.0.0.2:4566",
+    ],
+)
 def test_loopback_names_are_served(host):
     service, client = guarded()
     assert client.get("/b", headers={"Host": host}).status_code == 200
@@ -121,12 +154,26 @@ def test_a_specific_bind_address_is_served_by_that_name():
 
 
 def test_allowed_origin_gets_s3_cors_only_as_the_bucket_configures_it():
-    rules = {"site": [{"AllowedOrigins": [FRONT_END], "AllowedMethods": ["PUT", "GET"],
-                       "AllowedHeaders": ["content-type"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60}]}
+    rules = {
+        "site": [
+            {
+                "AllowedOrigins": [FRONT_END],
+                "AllowedMethods": ["PUT", "GET"],
+                "AllowedHeaders": ["content-type"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 60,
+            }
+        ]
+    }
     service, client = guarded(AccessPolicy(allowed_origins={FRONT_END}), rules)
-    preflight = client.options("/site/photo.jpg", headers={
-        "Origin": FRONT_END, "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": "Content-Type"})
+    preflight = client.options(
+        "/site/photo.jpg",
+        headers={
+            "Origin": FRONT_END,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
     assert preflight.status_code == 200 and service.calls == []  # answered without moto
     assert preflight.headers["Access-Control-Allow-Origin"] == FRONT_END
     assert preflight.headers["Access-Control-Allow-Methods"] == "PUT, GET"
@@ -138,17 +185,24 @@ def test_allowed_origin_gets_s3_cors_only_as_the_bucket_configures_it():
 
 def test_allowed_origin_gets_no_cors_from_a_bucket_without_configuration():
     _, client = guarded(AccessPolicy(allowed_origins={FRONT_END}))
-    preflight = client.options("/plain/x", headers={"Origin": FRONT_END, "Access-Control-Request-Method": "PUT"})
+    preflight = client.options(
+        "/plain/x", headers={"Origin": FRONT_END, "Access-Control-Request-Method": "PUT"}
+    )
     assert preflight.status_code == 403 and b"CORS is not enabled for this bucket" in preflight.data
     got = client.get("/plain/x", headers={"Origin": FRONT_END})
     assert got.status_code == 200 and "Access-Control-Allow-Origin" not in got.headers
 
 
 def test_s3_uses_the_first_rule_that_matches_origin_method_and_headers():
-    rules = [{"AllowedOrigins": ["http://*.example.com"], "AllowedMethods": ["GET"], "AllowedHeaders": []},
-             {"AllowedOrigins": ["http://app.example.com"], "AllowedMethods": ["PUT"],
-              "AllowedHeaders": ["x-amz-*"]},
-             {"AllowedOrigins": ["*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}]
+    rules = [
+        {"AllowedOrigins": ["http://*.example.com"], "AllowedMethods": ["GET"], "AllowedHeaders": []},
+        {
+            "AllowedOrigins": ["http://app.example.com"],
+            "AllowedMethods": ["PUT"],
+            "AllowedHeaders": ["x-amz-*"],
+        },
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]},
+    ]
     assert s3_cors_rule(rules, "http://app.example.com", "GET", []) is rules[0]
     assert s3_cors_rule(rules, "http://app.example.com", "PUT", ["X-Amz-Meta-Tag"]) is rules[1]
     assert s3_cors_rule(rules, "http://app.example.com", "PUT", ["content-type"]) is rules[2]
@@ -157,9 +211,14 @@ def test_s3_uses_the_first_rule_that_matches_origin_method_and_headers():
 
 def test_allowed_origin_may_call_other_services_as_browser_sdks_do():
     _, client = guarded(AccessPolicy(allowed_origins={FRONT_END}))
-    preflight = client.options("/2015-03-31/functions/f/invocations", headers={
-        "Origin": FRONT_END, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,x-amz-date"})
+    preflight = client.options(
+        "/2015-03-31/functions/f/invocations",
+        headers={
+            "Origin": FRONT_END,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-amz-date",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == FRONT_END
     assert preflight.headers["Access-Control-Allow-Headers"] == "authorization, x-amz-date"
@@ -167,23 +226,35 @@ def test_allowed_origin_may_call_other_services_as_browser_sdks_do():
 
 def test_sandbox_routes_give_web_pages_no_cors():
     service, client = guarded(AccessPolicy(allowed_origins={FRONT_END}))
-    assert client.options("/_sandbox/redrive", headers={
-        "Origin": FRONT_END, "Access-Control-Request-Method": "POST"}).status_code == 403
-    assert "Access-Control-Allow-Origin" not in client.get(
-        "/_sandbox/health", headers={"Origin": FRONT_END}).headers
+    assert (
+        client.options(
+            "/_sandbox/redrive", headers={"Origin": FRONT_END, "Access-Control-Request-Method": "POST"}
+        ).status_code
+        == 403
+    )
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/_sandbox/health", headers={"Origin": FRONT_END}).headers
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(host=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){1,2}", fullmatch=True),
-       port=st.one_of(st.none(), st.integers(1, 65535)), scheme=st.sampled_from(["http", "https"]))
+@given(
+    host=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){1,2}", fullmatch=True),
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    scheme=st.sampled_from(["http", "https"]),
+)
 def test_no_origin_outside_the_allow_list_is_ever_reflected(host, port, scheme):
     origin = f"{scheme}://{host}" + (f":{port}" if port else "")
     policy = AccessPolicy(allowed_origins={FRONT_END})
     policy.allow_page("http://127.0.0.1:8000/")
-    service, client = guarded(policy, {"b": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT"],
-                                              "AllowedHeaders": ["*"]}]})
-    for response in (client.options("/b/k", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"}),
-                     client.get("/b/k", headers={"Origin": origin})):
+    service, client = guarded(
+        policy, {"b": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"]}]}
+    )
+    for response in (
+        client.options("/b/k", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"}),
+        client.get("/b/k", headers={"Origin": origin}),
+    ):
         if host.endswith(".localhost") or host == "localhost":
             continue
         assert response.status_code == 403
@@ -212,15 +283,24 @@ def test_the_sandbox_page_is_allowed_under_every_loopback_name():
 def test_other_machines_need_the_token_as_their_access_key_id():
     service, client = guarded(AccessPolicy(bind_host="0.0.0.0", access_token="SBXTOKEN"))
     remote = {"REMOTE_ADDR": "203.0.113.7"}
-    denied = client.post("/2015-03-31/functions", environ_base=remote,
-                         headers={"Host": "192.0.2.1:4566", "Authorization": SIGNED_LAMBDA.format(key="test")})
+    denied = client.post(
+        "/2015-03-31/functions",
+        environ_base=remote,
+        headers={"Host": "192.0.2.1:4566", "Authorization": SIGNED_LAMBDA.format(key="test")},
+    )
     assert denied.status_code == 403 and b"AWS_ACCESS_KEY_ID" in denied.data
     anonymous = client.get("/bucket/key", environ_base=remote, headers={"Host": "192.0.2.1:4566"})
     assert anonymous.status_code == 403
-    allowed = client.post("/2015-03-31/functions", environ_base=remote, headers={
-        "Host": "192.0.2.1:4566", "Authorization": SIGNED_LAMBDA.format(key="SBXTOKEN")})
-    presigned = client.get("/bucket/key?X-Amz-Credential=SBXTOKEN%2F20261130%2Fus-east-1%2Fs3%2Faws4_request",
-                           environ_base=remote, headers={"Host": "192.0.2.1:4566"})
+    allowed = client.post(
+        "/2015-03-31/functions",
+        environ_base=remote,
+        headers={"Host": "192.0.2.1:4566", "Authorization": SIGNED_LAMBDA.format(key="SBXTOKEN")},
+    )
+    presigned = client.get(
+        "/bucket/key?X-Amz-Credential=SBXTOKEN%2F20261130%2Fus-east-1%2Fs3%2Faws4_request",
+        environ_base=remote,
+        headers={"Host": "192.0.2.1:4566"},
+    )
     local = client.get("/bucket/key", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert (allowed.status_code, presigned.status_code, local.status_code) == (200, 200, 200)
     assert len(service.calls) == 3
@@ -234,8 +314,17 @@ def test_service_is_read_from_the_signature_then_from_the_request_shape():
     assert service_of({"PATH_INFO": "/_sandbox/health"}) == "sandbox"
 
 
-@pytest.mark.parametrize("address,expected", [("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True),
-                                              ("127.8.9.10", True), ("192.168.0.2", False), ("", False)])
+@pytest.mark.parametrize(
+    "address,expected",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("192.168.0.2", False),
+        ("", False),
+    ],
+)
 def test_loopback_client_addresses(address, expected):
     assert is_loopback_address(address) is expected
 
@@ -295,28 +384,56 @@ def tiny_zip() -> bytes:
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    open('/tmp/pwned', 'w')\n")
+        archive.writestr(
+            "lambda_function.py", "def lambda_handler(event, context):\n    open('/tmp/pwned', 'w')\n"
+        )
     return buffer.getvalue()
 
 
 def test_foreign_page_cannot_create_or_run_a_function(sandbox):
     lam = sandbox.client("lambda")
     before = len(sandbox.invocations())
-    headers = {"Origin": EVIL, "Authorization": SIGNED_LAMBDA.format(key="test"),
-               "Content-Type": "application/json"}
-    status, head, _ = send(sandbox, "OPTIONS", "/2015-03-31/functions", {
-        "Origin": EVIL, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    headers = {
+        "Origin": EVIL,
+        "Authorization": SIGNED_LAMBDA.format(key="test"),
+        "Content-Type": "application/json",
+    }
+    status, head, _ = send(
+        sandbox,
+        "OPTIONS",
+        "/2015-03-31/functions",
+        {
+            "Origin": EVIL,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert status == 403 and "access-control-allow-origin" not in head
     import base64
 
-    create = json.dumps({"FunctionName": "evil", "Runtime": "python3.12", "Handler": "lambda_function.lambda_handler",
-                         "Role": "arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
-                         "Code": {"ZipFile": base64.b64encode(tiny_zip()).decode()}})
+    create = json.dumps(
+        {
+            "FunctionName": "evil",
+            "Runtime": "python3.12",
+            "Handler": "lambda_function.lambda_handler",
+            "Role": "arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
+            "Code": {"ZipFile": base64.b64encode(tiny_zip()).decode()},
+        }
+    )
     assert send(sandbox, "POST", "/2015-03-31/functions", headers, create)[0] == 403
-    assert send(sandbox, "POST", "/2015-03-31/functions/ImageResizeLambda/invocations", headers, b"{}")[0] == 403
-    assert send(sandbox, "PUT", "/2015-03-31/functions/ImageResizeLambda/configuration", headers,
-                json.dumps({"Timeout": 900}))[0] == 403
+    assert (
+        send(sandbox, "POST", "/2015-03-31/functions/ImageResizeLambda/invocations", headers, b"{}")[0] == 403
+    )
+    assert (
+        send(
+            sandbox,
+            "PUT",
+            "/2015-03-31/functions/ImageResizeLambda/configuration",
+            headers,
+            json.dumps({"Timeout": 900}),
+        )[0]
+        == 403
+    )
     assert "evil" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     assert lam.get_function_configuration(FunctionName="ImageResizeLambda")["Timeout"] != 900
     assert len(sandbox.invocations()) == before
@@ -327,8 +444,10 @@ def test_foreign_page_cannot_read_write_or_delete_objects(sandbox):
     bucket = sandbox.config.source_bucket
     sandbox.s3.put_object(Bucket=bucket, Key=key, Body=b"precious")
     delete = f"<Delete><Object><Key>{key}</Key></Object></Delete>".encode()
-    form = (b"--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nevil.txt\r\n--B\r\n"
-            b"Content-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nowned\r\n--B--\r\n")
+    form = (
+        b'--B\r\nContent-Disposition: form-data; name="key"\r\n\r\nevil.txt\r\n--B\r\n'
+        b'Content-Disposition: form-data; name="file"; filename="x"\r\n\r\nowned\r\n--B--\r\n'
+    )
     attacks = [
         ("POST", f"/{bucket}?delete", {"Origin": EVIL, "Content-Type": "text/plain"}, delete),
         ("POST", f"/{bucket}", {"Origin": EVIL, "Content-Type": "multipart/form-data; boundary=B"}, form),
@@ -336,8 +455,12 @@ def test_foreign_page_cannot_read_write_or_delete_objects(sandbox):
         ("GET", f"/{bucket}?list-type=2", {"Origin": EVIL}, None),
         ("GET", f"/{bucket}/{key}", {"Host": "rebind.evil.example:4566"}, None),
         ("DELETE", f"/{bucket}/{key}", {"Host": "rebind.evil.example:4566"}, None),
-        ("POST", "/", {"Origin": EVIL, "Content-Type": "application/x-www-form-urlencoded"},
-         b"Action=CreateQueue&QueueName=evil"),
+        (
+            "POST",
+            "/",
+            {"Origin": EVIL, "Content-Type": "application/x-www-form-urlencoded"},
+            b"Action=CreateQueue&QueueName=evil",
+        ),
     ]
     for method, path, headers, body in attacks:
         status, head, data = send(sandbox, method, path, headers, body)
@@ -351,8 +474,13 @@ def test_foreign_page_cannot_read_write_or_delete_objects(sandbox):
 
 @pytest.mark.slow
 def test_the_cli_and_boto3_still_use_the_endpoint(sandbox, aws_env):
-    listed = subprocess.run(["aws", "lambda", "list-functions", "--query", "Functions[].FunctionName"],
-                            env=aws_env, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        ["aws", "lambda", "list-functions", "--query", "Functions[].FunctionName"],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     assert "ImageResizeLambda" in listed.stdout
 
@@ -369,12 +497,22 @@ def test_allowed_origin_uses_a_presigned_put_per_the_bucket_cors(sandbox):
         preflight = {"Origin": FRONT_END, "Access-Control-Request-Method": "PUT"}
         status, head, data = send(sandbox, "OPTIONS", path, preflight)
         assert status == 403 and b"CORS is not enabled" in data  # no configuration, no CORS (as AWS)
-        sandbox.s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
-            {"AllowedOrigins": [FRONT_END], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}]})
+        sandbox.s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {"AllowedOrigins": [FRONT_END], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}
+                ]
+            },
+        )
         status, head, _ = send(sandbox, "OPTIONS", path, preflight)
         assert status == 200 and head["access-control-allow-origin"] == FRONT_END
-        request = urllib.request.Request(url, data=b"from my app", method="PUT",
-                                         headers={"Origin": FRONT_END, "Content-Type": "text/plain"})
+        request = urllib.request.Request(
+            url,
+            data=b"from my app",
+            method="PUT",
+            headers={"Origin": FRONT_END, "Content-Type": "text/plain"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.headers["Access-Control-Allow-Origin"] == FRONT_END
         assert sandbox.s3.get_object(Bucket=bucket, Key="upload.txt")["Body"].read() == b"from my app"
@@ -387,9 +525,23 @@ def test_allowed_origin_uses_a_presigned_put_per_the_bucket_cors(sandbox):
 @pytest.mark.slow
 def test_sharing_on_the_network_prints_a_warning_and_the_token(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "run_local.py", "--host", "0.0.0.0", "--port", "0", "--no-web", "--quiet",
-         "--token", "SBXCLASSROOM12345678"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "run_local.py",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--no-web",
+            "--quiet",
+            "--token",
+            "SBXCLASSROOM12345678",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         for line in process.stdout:
@@ -406,17 +558,30 @@ def test_sharing_on_the_network_prints_a_warning_and_the_token(tmp_path):
 
 @pytest.mark.slow
 def test_token_is_refused_on_loopback_where_it_would_mean_nothing():
-    result = subprocess.run([sys.executable, "run_local.py", "--token", "x", "--port", "0", "--no-web"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "run_local.py", "--token", "x", "--port", "0", "--no-web"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "--token is for a sandbox shared on the network" in result.stderr
 
 
 @pytest.mark.slow
 def test_bad_allow_origin_is_one_clear_message():
-    result = subprocess.run([sys.executable, "run_local.py", "--allow-origin", "*", "--port", "0", "--no-web"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "run_local.py", "--allow-origin", "*", "--port", "0", "--no-web"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith("error: --allow-origin takes one origin") and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("error: --allow-origin takes one origin")
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_page_shared_on_the_network_asks_other_machines_for_the_token(sandbox):
@@ -439,8 +604,10 @@ def test_page_shared_on_the_network_asks_other_machines_for_the_token(sandbox):
 
 # -- methods and fetch metadata --------------------------------------------------------------------
 def signed(service: str, key: str = "test") -> dict:
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261130/us-east-1/{service}/aws4_request, "
-                             f"SignedHeaders=host, Signature=0123"}
+    return {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261130/us-east-1/{service}/aws4_request, "
+        f"SignedHeaders=host, Signature=0123"
+    }
 
 
 def assert_nothing_created(sb, user=None, queue=None, rule=None, stack=None):
@@ -465,12 +632,18 @@ def test_options_request_never_reaches_a_service(sandbox):
     template = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
     json_call = {"Content-Type": "application/x-amz-json-1.1"}
     attacks = [
-        ("/?" + urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template}),
-         signed("cloudformation"), None),
+        (
+            "/?" + urlencode({"Action": "CreateStack", "StackName": stack, "TemplateBody": template}),
+            signed("cloudformation"),
+            None,
+        ),
         (f"/?Action=CreateUser&UserName={user}", signed("iam"), None),
         (f"/?Action=CreateQueue&QueueName={queue}", signed("sqs"), None),
-        ("/", {**signed("events"), **json_call, "X-Amz-Target": "AWSEvents.PutRule"},
-         json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"})),
+        (
+            "/",
+            {**signed("events"), **json_call, "X-Amz-Target": "AWSEvents.PutRule"},
+            json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"}),
+        ),
         ("/", {**signed("logs"), **json_call, "X-Amz-Target": "Logs_20140328.DescribeLogGroups"}, "{}"),
         (f"/{sandbox.config.source_bucket}?list-type=2", {}, None),
         ("/_sandbox/invocations", {}, None),
@@ -514,8 +687,11 @@ def test_query_actions_that_change_things_are_accepted_only_as_post(sandbox):
 
 def test_json_protocol_calls_are_accepted_only_as_post(sandbox):
     rule = f"evil-{uuid.uuid4().hex[:8]}"
-    headers = {**signed("events"), "X-Amz-Target": "AWSEvents.PutRule",
-               "Content-Type": "application/x-amz-json-1.1"}
+    headers = {
+        **signed("events"),
+        "X-Amz-Target": "AWSEvents.PutRule",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
     body = json.dumps({"Name": rule, "ScheduleExpression": "rate(1 minute)"})
     for method in ("GET", "PUT", "DELETE"):
         status, _, data = send(sandbox, method, "/", headers, body)
@@ -525,9 +701,13 @@ def test_json_protocol_calls_are_accepted_only_as_post(sandbox):
 
 def test_moto_api_is_off_unless_asked(sandbox):
     bucket = sandbox.config.source_bucket
-    for method, path in [("POST", "/moto-api/reset"), ("GET", "/moto-api/reset"),
-                         ("GET", "/moto-api/data.json"), ("POST", "/moto-api/recorder/start-recording"),
-                         ("GET", "/moto-api/")]:
+    for method, path in [
+        ("POST", "/moto-api/reset"),
+        ("GET", "/moto-api/reset"),
+        ("GET", "/moto-api/data.json"),
+        ("POST", "/moto-api/recorder/start-recording"),
+        ("GET", "/moto-api/"),
+    ]:
         status, _, data = send(sandbox, method, path, body=b"" if method == "POST" else None)
         assert status == 403 and b"--moto-api" in data, (method, path, status)
     assert bucket in [b["Name"] for b in sandbox.s3.list_buckets()["Buckets"]]  # nothing was reset
@@ -566,8 +746,12 @@ def test_a_page_on_the_endpoints_own_origin_cannot_use_it(sandbox):
     # What Chromium sends for a same-origin fetch from a page with Referrer-Policy: no-referrer.
     browser = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
     user = f"evil-{uuid.uuid4().hex[:8]}"
-    attempts = [("/", signed("s3")), (f"/{bucket}/{key}", signed("s3")), ("/_sandbox/invocations", {}),
-                (f"/?Action=CreateUser&UserName={user}", signed("iam"))]
+    attempts = [
+        ("/", signed("s3")),
+        (f"/{bucket}/{key}", signed("s3")),
+        ("/_sandbox/invocations", {}),
+        (f"/?Action=CreateUser&UserName={user}", signed("iam")),
+    ]
     for path, headers in attempts:
         status, _, data = send(sandbox, "GET", path, {**browser, **headers})
         assert status == 403 and b"precious" not in data and bucket.encode() not in data, (path, status)
@@ -579,8 +763,9 @@ def test_a_page_on_the_endpoints_own_origin_cannot_use_it(sandbox):
 
 def test_objects_served_on_the_endpoint_cannot_script_it(sandbox):
     bucket = sandbox.config.source_bucket
-    sandbox.s3.put_object(Bucket=bucket, Key="page.html", Body=b"<script>1</script>", ContentType="text/html",
-                          ACL="public-read")
+    sandbox.s3.put_object(
+        Bucket=bucket, Key="page.html", Body=b"<script>1</script>", ContentType="text/html", ACL="public-read"
+    )
     status, head, _ = send(sandbox, "GET", f"/{bucket}/page.html")
     assert status == 200 and head["content-security-policy"] == "sandbox"
     assert head["x-content-type-options"] == "nosniff"
@@ -614,13 +799,16 @@ def test_page_answers_no_options_request(page_server):
             assert status == 405 and "access-control-allow-origin" not in head, (path, headers, status)
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
-    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
-    {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
-    {"Origin": EVIL},
-    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+        {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+        {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+        {"Origin": EVIL},
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+    ],
+)
 def test_page_refuses_what_another_page_sends(page_server, headers):
     for path in ("/api/state", "/api/invocations", "/api/gallery", "/static/web/js/api.js"):
         status, _, data = page_request(page_server, "GET", path, headers)
@@ -628,8 +816,12 @@ def test_page_refuses_what_another_page_sends(page_server, headers):
 
 
 def test_page_opens_from_a_link_a_typed_address_and_itself(page_server):
-    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
-            "Sec-Fetch-User": "?1"}
+    link = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+        "Sec-Fetch-User": "?1",
+    }
     assert page_request(page_server, "GET", "/", link)[0] == 200
     assert page_request(page_server, "GET", "/api/state", link)[0] == 403  # data is for the page itself
     typed = {**link, "Sec-Fetch-Site": "none"}

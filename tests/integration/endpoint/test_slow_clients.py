@@ -1,6 +1,7 @@
 """Slow clients cannot exhaust the sandbox's servers: requests that stall are dropped after a read
 timeout, at most a bounded number of connections are served at once (the one over the bound gets a clear
 503), and meanwhile a normal upload is served and its S3 event resized at once."""
+
 import io
 import socket
 import threading
@@ -36,8 +37,10 @@ def _partial_requests(port: int, count: int) -> list[socket.socket]:
     for n in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         if n % 2:
-            sock.sendall(f"PUT /{SOURCE}/slow-{n}.jpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                         f"Content-Length: {100 * 1024 * 1024}\r\n\r\n0123456789".encode())
+            sock.sendall(
+                f"PUT /{SOURCE}/slow-{n}.jpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Length: {100 * 1024 * 1024}\r\n\r\n0123456789".encode()
+            )
         else:
             sock.sendall(f"GET /{SOURCE} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode())
         held.append(sock)
@@ -48,7 +51,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
     sock.settimeout(0.05)
     try:
         return sock.recv(65536) == b""
-    except socket.timeout:
+    except TimeoutError:
         return False
     except OSError:  # reset: closed too
         return True
@@ -72,11 +75,16 @@ def test_a_normal_upload_is_served_at_once_while_100_slow_requests_are_held_open
     held = _partial_requests(sb.endpoint.port, HELD)
     try:
         # Each held request has its own server thread, waiting on its client.
-        eventually(threading.active_count, lambda n: n >= threads_before + HELD,
-                   what=f"{HELD} server threads waiting on the slow requests")
+        eventually(
+            threading.active_count,
+            lambda n: n >= threads_before + HELD,
+            what=f"{HELD} server threads waiting on the slow requests",
+        )
         uploaded, resized = _upload_and_resize(sb, "while-held.jpg")
-        print(f"\n{HELD} slow requests held open: put_object answered in {uploaded * 1000:.0f} ms, "
-              f"resized output in {resized * 1000:.0f} ms")
+        print(
+            f"\n{HELD} slow requests held open: put_object answered in {uploaded * 1000:.0f} ms, "
+            f"resized output in {resized * 1000:.0f} ms"
+        )
         assert resized < 1.0  # an upper bound; a healthy run needs a fraction of it
         assert not any(_closed_by_server(sock) for sock in held)  # within the read timeout: still open
     finally:
@@ -91,8 +99,11 @@ def test_a_request_that_stalls_is_dropped_after_the_read_timeout(sb):
     try:
         held = _partial_requests(sb.endpoint.port, 4)
         started = time.perf_counter()
-        eventually(lambda: all(_closed_by_server(sock) for sock in held), what="the stalled requests dropped",
-                   timeout=15)
+        eventually(
+            lambda: all(_closed_by_server(sock) for sock in held),
+            what="the stalled requests dropped",
+            timeout=15,
+        )
         print(f"\nstalled requests dropped after {time.perf_counter() - started:.1f} s (read timeout 1 s)")
     finally:
         del server.read_timeout_s
@@ -132,8 +143,9 @@ def test_a_connection_over_the_bound_gets_a_clear_503_and_the_server_keeps_servi
         assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in answer, answer
         assert b"Too many open connections" in answer
         held.pop().close()
-        assert b"hello" in eventually(lambda: _get(port), lambda a: a.startswith(b"HTTP/1.1 200 "),
-                                      what="a free slot")
+        assert b"hello" in eventually(
+            lambda: _get(port), lambda a: a.startswith(b"HTTP/1.1 200 "), what="a free slot"
+        )
         held.pop().close()
     finally:
         server.shutdown()
@@ -150,8 +162,10 @@ def test_the_page_server_serves_while_100_slow_requests_are_held_open(sb):
         started = time.perf_counter()
         answer = _get(server.port)
         elapsed = time.perf_counter() - started
-        print(f"\n{HELD} slow requests held open on the page server: the page answered in "
-              f"{elapsed * 1000:.0f} ms")
+        print(
+            f"\n{HELD} slow requests held open on the page server: the page answered in "
+            f"{elapsed * 1000:.0f} ms"
+        )
         assert answer.startswith(b"HTTP/1.1 200 ") and elapsed < 1.0
     finally:
         for sock in held:

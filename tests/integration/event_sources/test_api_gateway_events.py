@@ -2,6 +2,7 @@
 repeated headers and query parameters in payload 1.0 and 2.0, header names' case, the request ids'
 formats, HTTP API 1.0's requestContext, and the trace the function gets in its event and environment.
 Events are checked with Powertools' models."""
+
 from __future__ import annotations
 
 import http.client
@@ -10,11 +11,13 @@ import re
 import uuid
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import (APIGatewayProxyEventModel,
-                                                           APIGatewayProxyEventV2Model)
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    APIGatewayProxyEventV2Model,
+)
 
-from helpers.sandboxes import start_sandbox
 from helpers.api_gateway import call, create_functions, http_api, records_for, rest_api
+from helpers.sandboxes import start_sandbox
 
 SHORT_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")  # LV7fzho-PHcEJPw=
 
@@ -34,9 +37,11 @@ def functions(sb):
 @pytest.fixture(scope="module")
 def apis(sb, functions):
     """{kind: (api id, stage prefix)} for an HTTP API with payload 2.0, one with 1.0 and a REST API."""
-    return {"http2": (http_api(sb, functions["api-test"]), ""),
-            "http1": (http_api(sb, functions["api-test"], payload="1.0"), ""),
-            "rest": (rest_api(sb, functions["api-test"]), "/prod")}
+    return {
+        "http2": (http_api(sb, functions["api-test"]), ""),
+        "http1": (http_api(sb, functions["api-test"], payload="1.0"), ""),
+        "rest": (rest_api(sb, functions["api-test"]), "/prod"),
+    }
 
 
 def send(sb, api, target, headers):
@@ -97,8 +102,10 @@ def test_rest_api_request_id_is_a_uuid_and_its_extended_request_id_is_short(sb, 
     context = APIGatewayProxyEventModel.model_validate(answer.json()).requestContext
     assert str(uuid.UUID(context.requestId)) == context.requestId
     assert SHORT_ID.match(context.extendedRequestId), context.extendedRequestId
-    assert (answer.header("x-amzn-RequestId"), answer.header("x-amz-apigw-id")) == (context.requestId,
-                                                                                   context.extendedRequestId)
+    assert (answer.header("x-amzn-RequestId"), answer.header("x-amz-apigw-id")) == (
+        context.requestId,
+        context.extendedRequestId,
+    )
 
 
 def test_http_api_request_id_is_short_and_is_the_apigw_requestid_header(sb, apis):

@@ -2,17 +2,17 @@
 mixed in, through the real parts: every record is delivered to the function or lands in the failure
 destination (the mapping's on-failure destination, the queue's dead-letter queue), none is lost, none is
 both. Prints the time each burst took and its records per second. Slow: run with ``-m slow``."""
+
 from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
 
+from helpers.event_source_mappings import new_queue, new_table
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
-from helpers.event_source_mappings import new_queue, new_table
 from helpers.waiting import eventually
 
 BURST = 1000
@@ -38,20 +38,25 @@ class Drain:
         """The messages that arrived since the last call."""
         new = []
         while True:
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
-                                                **self.attributes).get("Messages", [])
+            messages = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, **self.attributes
+            ).get("Messages", [])
             if not messages:
                 self.got.extend(new)
                 return new
             new.extend(messages)
-            self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
 
 
 def report(what: str, started: float, count: int, sent: float) -> None:
     took = time.monotonic() - started
-    print(f"\n{what}: {count} records written in {sent - started:.1f} s, all accounted for (delivered or in the "
-          f"failure destination) {took:.1f} s after the first write ({count / took:.0f} records/s)")
+    print(
+        f"\n{what}: {count} records written in {sent - started:.1f} s, all accounted for (delivered or in the "
+        f"failure destination) {took:.1f} s after the first write ({count / took:.0f} records/s)"
+    )
 
 
 def test_a_stream_burst_loses_no_record(sb):
@@ -60,16 +65,27 @@ def test_a_stream_burst_loses_no_record(sb):
     seen = Drain(sb, sb.client("sqs").get_queue_url(QueueName=f"{table}-seen")["QueueUrl"])
     failures = Drain(sb, failure_url)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=100,
-        BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
-        DestinationConfig={"OnFailure": {"Destination": failure_arn}})
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}},
+    )
     dynamodb = sb.client("dynamodb")
     keys = [f"k{i:04d}" for i in range(BURST)]
     poison = set(keys[::97])  # about 1 in 100 fails its batch
     started = time.monotonic()
     for key in keys:
-        dynamodb.put_item(TableName=table, Item={"id": {"S": key}, "blob": {"B": key.encode() + b"\x00\xff"},
-                                                 "text": {"S": "fail" if key in poison else "fine"}})
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                "id": {"S": key},
+                "blob": {"B": key.encode() + b"\x00\xff"},
+                "text": {"S": "fail" if key in poison else "fine"},
+            },
+        )
     sent = time.monotonic()
     key_of: dict[str, str] = {}  # sequence number -> key, from every batch the function saw
     delivered, ranges = [], []
@@ -86,8 +102,14 @@ def test_a_stream_burst_loses_no_record(sb):
             ranges.append((int(info["startSequenceNumber"]), int(info["endSequenceNumber"])))
         skipped = [k for n, k in key_of.items() if any(low <= int(n) <= high for low, high in ranges)]
         return delivered, skipped
-    delivered, skipped = eventually(accounted, lambda found: len(found[0]) + len(found[1]) >= BURST,
-                                    timeout=240, interval=0.5, what="every record delivered or skipped")
+
+    delivered, skipped = eventually(
+        accounted,
+        lambda found: len(found[0]) + len(found[1]) >= BURST,
+        timeout=240,
+        interval=0.5,
+        what="every record delivered or skipped",
+    )
     report("stream burst", started, BURST, sent)
     assert sorted(delivered + skipped) == keys  # each record once: delivered, or in the on-failure record
     assert set(skipped) == poison
@@ -96,21 +118,36 @@ def test_a_stream_burst_loses_no_record(sb):
 def test_a_queue_burst_loses_no_message(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
-    url, arn, _ = new_queue(sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                                  "maxReceiveCount": "2"}))
+    url, arn, _ = new_queue(
+        sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    )
     seen = Drain(sb, sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1] + "-seen")["QueueUrl"])
     dead = Drain(sb, dlq_url)
-    bodies = [f"m{i:04d} " + ("partial" if i % 50 == 7 else "stranger" if i % 200 == 3 else "fine")
-              for i in range(BURST)]
+    bodies = [
+        f"m{i:04d} " + ("partial" if i % 50 == 7 else "stranger" if i % 200 == 3 else "fine")
+        for i in range(BURST)
+    ]
     started = time.monotonic()
     for start in range(0, BURST, 10):
-        sqs.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "MessageBody": body, "MessageAttributes": {
-                "blob": {"DataType": "Binary", "BinaryValue": body.encode() + b"\x00\xff"}}}
-            for i, body in enumerate(bodies[start:start + 10])])
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": body,
+                    "MessageAttributes": {
+                        "blob": {"DataType": "Binary", "BinaryValue": body.encode() + b"\x00\xff"}
+                    },
+                }
+                for i, body in enumerate(bodies[start : start + 10])
+            ],
+        )
     sent = time.monotonic()
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn,
-                                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name,
+        EventSourceArn=arn,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     delivered, dead_letters = [], []
 
     def accounted():
@@ -120,8 +157,14 @@ def test_a_queue_burst_loses_no_message(sb):
                 delivered.extend(r["body"] for r in records if "partial" not in r["body"])
         dead_letters.extend(dead())
         return delivered, dead_letters
-    eventually(accounted, lambda found: len(found[0]) + len(found[1]) >= BURST, timeout=240, interval=0.5,
-               what="every message delivered or dead-lettered")
+
+    eventually(
+        accounted,
+        lambda found: len(found[0]) + len(found[1]) >= BURST,
+        timeout=240,
+        interval=0.5,
+        what="every message delivered or dead-lettered",
+    )
     report("queue burst", started, BURST, sent)
     dead_bodies = [m["Body"] for m in dead_letters]
     assert sorted(delivered + dead_bodies) == bodies  # each message once: delivered, or in the DLQ

@@ -3,6 +3,7 @@ function in tests/handlers/batches reporting each batch on "<source>-seen"): Dyn
 SizeBytes and stream labels, an SQS partial batch response naming a stranger, FIFO attributes, S3 delete
 events in versioned buckets, the s3:TestEvent, Scheduler's default notification, and the sandbox's own
 bookkeeping kept out of the user's S3 access log. Each event is checked with Powertools' models."""
+
 from __future__ import annotations
 
 import base64
@@ -12,20 +13,32 @@ import re
 import uuid
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import (DynamoDBStreamModel, EventBridgeModel, S3Model,
-                                                           SqsModel)
+from aws_lambda_powertools.utilities.parser.models import (
+    DynamoDBStreamModel,
+    EventBridgeModel,
+    S3Model,
+    SqsModel,
+)
 
+from helpers.event_source_mappings import Seen, new_queue, queue_counts
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
-from helpers.event_source_mappings import new_queue, queue_counts, Seen
-from helpers.waiting import eventually, wait_for_record
+from helpers.waiting import eventually
 
 # Powertools' and aws-lambda-go's captured DynamoDB stream event (its three changes of one item).
 CAPTURED_ID = {"Id": {"N": "101"}}
-CAPTURED = [({"Keys": CAPTURED_ID, "NewImage": {"Message": {"S": "New item!"}, **CAPTURED_ID}}, 26),
-            ({"Keys": CAPTURED_ID, "NewImage": {"Message": {"S": "This item has changed"}, **CAPTURED_ID},
-              "OldImage": {"Message": {"S": "New item!"}, **CAPTURED_ID}}, 59),
-            ({"Keys": CAPTURED_ID, "OldImage": {"Message": {"S": "This item has changed"}, **CAPTURED_ID}}, 38)]
+CAPTURED = [
+    ({"Keys": CAPTURED_ID, "NewImage": {"Message": {"S": "New item!"}, **CAPTURED_ID}}, 26),
+    (
+        {
+            "Keys": CAPTURED_ID,
+            "NewImage": {"Message": {"S": "This item has changed"}, **CAPTURED_ID},
+            "OldImage": {"Message": {"S": "New item!"}, **CAPTURED_ID},
+        },
+        59,
+    ),
+    ({"Keys": CAPTURED_ID, "OldImage": {"Message": {"S": "This item has changed"}, **CAPTURED_ID}}, 38),
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +51,22 @@ def sb():
 def new_table(sb, key: str = "id", key_type: str = "S") -> tuple[str, str, Seen]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     table = sb.client("dynamodb").create_table(
-        TableName=name, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": key_type}], BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": key_type}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
     return name, table["TableDescription"]["LatestStreamArn"], Seen(sb, name)
 
 
 def map_stream(sb, stream: str, **options) -> None:
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=stream,
-                                                    StartingPosition="TRIM_HORIZON", **options)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        **options,
+    )
 
 
 def records_of(seen: Seen, count: int) -> list[dict]:
@@ -59,9 +79,15 @@ def test_binary_attributes_reach_the_function_as_base64_text(sb):
     table, stream, seen = new_table(sb)
     map_stream(sb, stream)
     dynamodb = sb.client("dynamodb")
-    dynamodb.put_item(TableName=table, Item={"id": {"S": "bin"}, "blob": {"B": b"\x00\x01*A"},
-                                             "blobs": {"BS": [b"\xff", b"ab"]},
-                                             "nested": {"M": {"inner": {"B": b"\x02"}}}})
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "id": {"S": "bin"},
+            "blob": {"B": b"\x00\x01*A"},
+            "blobs": {"BS": [b"\xff", b"ab"]},
+            "nested": {"M": {"inner": {"B": b"\x02"}}},
+        },
+    )
     dynamodb.put_item(TableName=table, Item={"id": {"S": "after"}, "text": {"S": "plain"}})
     records = records_of(seen, 2)
     DynamoDBStreamModel.model_validate({"Records": records})
@@ -77,10 +103,16 @@ def test_record_size_counts_names_and_values_as_dynamodb_does():
 
     for change, aws_size in CAPTURED:
         assert record_size(change) == aws_size
-    assert record_size({"Keys": {"k": {"B": "AAEqQQ=="}}, "NewImage": {"k": {"B": "AAEqQQ=="},
-                                                                       "l": {"L": [{"N": "-0.0100"}, {"NULL": True}]},
-                                                                       "m": {"M": {"a": {"BOOL": False}}}}}) == \
-        (1 + 4) + (1 + 4) + (1 + 3 + (2 + 1) + (1 + 1)) + (1 + 3 + (1 + 1 + 1))
+    assert record_size(
+        {
+            "Keys": {"k": {"B": "AAEqQQ=="}},
+            "NewImage": {
+                "k": {"B": "AAEqQQ=="},
+                "l": {"L": [{"N": "-0.0100"}, {"NULL": True}]},
+                "m": {"M": {"a": {"BOOL": False}}},
+            },
+        }
+    ) == (1 + 4) + (1 + 4) + (1 + 3 + (2 + 1) + (1 + 1)) + (1 + 3 + (1 + 1 + 1))
 
 
 def test_size_bytes_of_streamed_changes_are_awss(sb):
@@ -113,10 +145,14 @@ def test_stream_labels_have_milliseconds_in_streams_and_generated_events(sb, cap
 def test_a_partial_batch_response_naming_a_stranger_fails_the_whole_batch(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
-    url, arn, seen = new_queue(sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                                     "maxReceiveCount": "2"}))
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn,
-                                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    url, arn, seen = new_queue(
+        sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    )
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name,
+        EventSourceArn=arn,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     sqs.send_message(QueueUrl=url, MessageBody="stranger")
     eventually(lambda: queue_counts(sb, dlq_url)[0] == 1, timeout=40, what="the message in the DLQ")
     assert [b["batch"] for b in seen(2)] == [["stranger"], ["stranger"]]  # 2 invocations, as on AWS
@@ -128,15 +164,19 @@ def test_fifo_records_carry_sequence_number_group_and_deduplication_id(sb):
     sqs = sb.client("sqs")
     sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g1", MessageDeduplicationId="d1")
     sqs.send_message(QueueUrl=url, MessageBody="second", MessageGroupId="g1")  # content-based deduplication
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn,
-                                                    BatchSize=10)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn, BatchSize=10
+    )
     seen(1)
     eventually(lambda: len([r for b in seen(0) for r in b["event"]["Records"]]) == 2, what="both messages")
     records = [r for b in seen(0) for r in b["event"]["Records"]]
     for batch in seen(0):
         SqsModel.model_validate(batch["event"])
     first, second = (r["attributes"] for r in records)
-    assert first["MessageGroupId"] == second["MessageGroupId"] == "g1" and first["MessageDeduplicationId"] == "d1"
+    assert (
+        first["MessageGroupId"] == second["MessageGroupId"] == "g1"
+        and first["MessageDeduplicationId"] == "d1"
+    )
     assert second["MessageDeduplicationId"] == hashlib.sha256(b"second").hexdigest()
     numbers = [int(first["SequenceNumber"]), int(second["SequenceNumber"])]
     assert numbers == sorted(numbers) and all(len(str(n)) == 20 for n in numbers)
@@ -148,9 +188,12 @@ def s3_events(sb, url: str, count: int) -> list[dict]:
     got: list[dict] = []
 
     def enough():
-        for message in sb.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in (
+            sb.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        ):
             got.append(json.loads(message["Body"]))
         return len([e for e in got if "Records" in e]) >= count
+
     eventually(enough, what=f"{count} S3 events")
     return got
 
@@ -163,16 +206,23 @@ def bucket_to_queue(sb, events: list[str], versioned: bool) -> tuple[str, str]:
     s3.create_bucket(Bucket=bucket)
     if versioned:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
-        {"Id": "removals", "QueueArn": arn, "Events": events}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"Id": "removals", "QueueArn": arn, "Events": events}]
+        },
+    )
     return bucket, url
 
 
 def removals(events: list[dict]) -> list[tuple[str, str, str | None]]:
     for event in events:
         S3Model.model_validate(event)
-    return [(r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("versionId"))
-            for e in events for r in e["Records"]]
+    return [
+        (r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("versionId"))
+        for e in events
+        for r in e["Records"]
+    ]
 
 
 def test_deletes_in_a_versioned_bucket_are_named_as_s3_names_them(sb):
@@ -185,9 +235,11 @@ def test_deletes_in_a_versioned_bucket_are_named_as_s3_names_them(sb):
     s3.delete_object(Bucket=bucket, Key="a.txt", VersionId=first)
     deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "b.txt"}]})["Deleted"][0]
     got = [e for e in s3_events(sb, url, 3) if "Records" in e]
-    assert removals(got) == [("ObjectRemoved:DeleteMarkerCreated", "a.txt", marker["VersionId"]),
-                             ("ObjectRemoved:Delete", "a.txt", first),
-                             ("ObjectRemoved:DeleteMarkerCreated", "b.txt", deleted["DeleteMarkerVersionId"])]
+    assert removals(got) == [
+        ("ObjectRemoved:DeleteMarkerCreated", "a.txt", marker["VersionId"]),
+        ("ObjectRemoved:Delete", "a.txt", first),
+        ("ObjectRemoved:DeleteMarkerCreated", "b.txt", deleted["DeleteMarkerVersionId"]),
+    ]
 
 
 def test_a_delete_marker_filter_fires_only_for_delete_markers(sb):
@@ -211,11 +263,18 @@ def test_deletes_in_an_unversioned_bucket_carry_no_version(sb):
 
 def test_the_s3_test_event_names_its_request(sb):
     _, url = bucket_to_queue(sb, ["s3:ObjectCreated:*"], versioned=False)
-    message = eventually(lambda: sb.client("sqs").receive_message(QueueUrl=url).get("Messages"),
-                         what="the s3:TestEvent")[0]
+    message = eventually(
+        lambda: sb.client("sqs").receive_message(QueueUrl=url).get("Messages"), what="the s3:TestEvent"
+    )[0]
     event = json.loads(message["Body"])
-    assert event["Event"] == "s3:TestEvent" and set(event) == {"Service", "Event", "Time", "Bucket", "RequestId",
-                                                               "HostId"}
+    assert event["Event"] == "s3:TestEvent" and set(event) == {
+        "Service",
+        "Event",
+        "Time",
+        "Bucket",
+        "RequestId",
+        "HostId",
+    }
     assert re.fullmatch(r"[0-9A-F]{16}", event["RequestId"]) and event["HostId"]
 
 
@@ -225,17 +284,26 @@ def test_the_sandboxs_bookkeeping_is_not_in_the_users_access_log(sb):
     s3.create_bucket(Bucket=bucket)
     s3.create_bucket(Bucket=logs, ACL="log-delivery-write")
     seen = Seen(sb, bucket)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": sb.function.arn(), "Events": ["s3:ObjectCreated:*"]}]})
-    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs,
-                                                                                 "TargetPrefix": ""}})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": sb.function.arn(), "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_bucket_logging(
+        Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": ""}}
+    )
     before = s3.list_objects_v2(Bucket=logs).get("KeyCount", 0)
     for number in range(3):
         s3.put_object(Bucket=bucket, Key=f"photo-{number}.jpg", Body=b"x")
     eventually(lambda: sum(len(b["ids"]) for b in seen(0)) >= 3, what="the three uploads delivered")
     sb.triggers()  # the page's listing of notifications reads them too
-    records = [s3.get_object(Bucket=logs, Key=o["Key"])["Body"].read().decode()
-               for o in s3.list_objects_v2(Bucket=logs)["Contents"]]
+    records = [
+        s3.get_object(Bucket=logs, Key=o["Key"])["Body"].read().decode()
+        for o in s3.list_objects_v2(Bucket=logs)["Contents"]
+    ]
     assert len(records) - before == 3, "one record per upload, none of the sandbox's own"
     assert not [r for r in records if "REST.GET.BUCKET" in r]
 
@@ -244,9 +312,12 @@ def test_the_sandboxs_bookkeeping_is_not_in_the_users_access_log(sb):
 def test_scheduler_default_notification_has_detail_as_json_text(sb):
     scheduler = sb.client("scheduler")
     name = f"s-{uuid.uuid4().hex[:6]}"
-    arn = scheduler.create_schedule(Name=name, ScheduleExpression="cron(0 3 1 1 ? *)",
-                                    FlexibleTimeWindow={"Mode": "OFF"},
-                                    Target={"Arn": sb.function.arn(), "RoleArn": sb.function.role_arn})["ScheduleArn"]
+    arn = scheduler.create_schedule(
+        Name=name,
+        ScheduleExpression="cron(0 3 1 1 ? *)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": sb.function.arn(), "RoleArn": sb.function.role_arn},
+    )["ScheduleArn"]
     seen = Seen(sb, name)
     sb.fire_rule(name, kind="schedule")
     event = seen(1)[0]["event"]

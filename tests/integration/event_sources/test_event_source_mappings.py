@@ -6,6 +6,7 @@ ordering, blocking shards, bisect, partial batch responses, redrive to the queue
 The function (tests/handlers/batches) reports every batch it receives on the queue "<source>-seen" and
 fails as the records ask ("fail" in a record fails the batch; "partial" reports that record as failed).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,12 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, SqsModel
 from botocore.exceptions import ClientError
 
+from helpers.event_source_mappings import new_queue, new_table, put, queue_counts
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
-from sandbox.lambda_.event_source_mappings import failed_item_ids, matches
 from helpers.waiting import eventually
-from helpers.event_source_mappings import new_queue, new_table, put, queue_counts
+from sandbox.lambda_.event_source_mappings import failed_item_ids, matches
+
 
 @pytest.fixture(scope="module")
 def sb():
@@ -35,15 +37,23 @@ def test_filter_patterns_match_as_lambda_documents():
     assert matches({"body": {"type": ["image"]}}, record)
     assert not matches({"body": {"type": ["video"]}}, record)
     assert matches({"body": {"size": [{"numeric": [">", 10, "<=", 12]}]}}, record)
-    assert matches({"body": {"type": [{"prefix": "im"}]}, "attributes": {"SenderId": [{"anything-but": "you"}]}}, record)
+    assert matches(
+        {"body": {"type": [{"prefix": "im"}]}, "attributes": {"SenderId": [{"anything-but": "you"}]}}, record
+    )
     assert matches({"body": {"missing": [{"exists": False}]}}, record)
     assert not matches({"body": {"missing": [{"exists": True}]}}, record)
 
 
-@pytest.mark.parametrize("result,expected", [
-    ({"batchItemFailures": []}, []), (None, []), ({"batchItemFailures": [{"itemIdentifier": "a"}]}, ["a"]),
-    ({"batchItemFailures": [{"itemIdentifier": ""}]}, None), ({"batchItemFailures": "x"}, None),
-])
+@pytest.mark.parametrize(
+    "result,expected",
+    [
+        ({"batchItemFailures": []}, []),
+        (None, []),
+        ({"batchItemFailures": [{"itemIdentifier": "a"}]}, ["a"]),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
+        ({"batchItemFailures": "x"}, None),
+    ],
+)
 def test_partial_batch_responses_are_read_as_aws_reads_them(result, expected):
     assert failed_item_ids(result) == expected
 
@@ -51,13 +61,30 @@ def test_partial_batch_responses_are_read_as_aws_reads_them(result, expected):
 # -- SQS -----------------------------------------------------------------------------------------
 def test_messages_reach_the_function_as_an_sqs_event_and_leave_the_queue(sb, aws_env_for):
     url, arn, seen = new_queue(sb)
-    created = subprocess.run(["aws", "lambda", "create-event-source-mapping", "--function-name",
-                              sb.function.function_name, "--event-source-arn", arn, "--batch-size", "10"],
-                             env=aws_env_for(sb), capture_output=True, text=True, timeout=120)
+    created = subprocess.run(
+        [
+            "aws",
+            "lambda",
+            "create-event-source-mapping",
+            "--function-name",
+            sb.function.function_name,
+            "--event-source-arn",
+            arn,
+            "--batch-size",
+            "10",
+        ],
+        env=aws_env_for(sb),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert created.returncode == 0, created.stderr
     sqs = sb.client("sqs")
-    sqs.send_message(QueueUrl=url, MessageBody="hello", MessageAttributes={
-        "kind": {"DataType": "String", "StringValue": "greeting"}})
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="hello",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "greeting"}},
+    )
     batch = seen(1)[0]
     SqsModel.model_validate(batch["event"])
     record = batch["event"]["Records"][0]
@@ -72,13 +99,19 @@ def test_messages_reach_the_function_as_an_sqs_event_and_leave_the_queue(sb, aws
 def test_a_failed_batch_returns_after_the_visibility_timeout_and_moves_to_the_dlq(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
-    url, arn, seen = new_queue(sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                                     "maxReceiveCount": "2"}))
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    url, arn, seen = new_queue(
+        sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    )
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn
+    )
     sqs.send_message(QueueUrl=url, MessageBody="poison: fail")
     batches = seen(2, timeout=60)
     assert [b["batch"] for b in batches[:2]] == [["poison: fail"], ["poison: fail"]]
-    assert [int(b["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"]) for b in batches[:2]] == [1, 2]
+    assert [int(b["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"]) for b in batches[:2]] == [
+        1,
+        2,
+    ]
     eventually(lambda: queue_counts(sb, dlq_url)[0] == 1, timeout=30, what="the poison message in the DLQ")
     assert queue_counts(sb, url) == (0, 0)
 
@@ -90,8 +123,12 @@ def test_report_batch_item_failures_keeps_only_the_failed_messages(sb):
     for body in ("ok 1", "partial 2", "ok 3"):
         sqs.send_message(QueueUrl=url, MessageBody=body)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=arn, BatchSize=10,
-        MaximumBatchingWindowInSeconds=1, FunctionResponseTypes=["ReportBatchItemFailures"])
+        FunctionName=sb.function.function_name,
+        EventSourceArn=arn,
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     first = seen(1)[0]
     assert sorted(first["batch"]) == ["ok 1", "ok 3", "partial 2"]
     eventually(lambda: queue_counts(sb, url) == (0, 1), what="only the failed message left (in flight)")
@@ -102,8 +139,10 @@ def test_filtered_out_messages_are_deleted_without_an_invocation(sb):
     sqs = sb.client("sqs")
     url, arn, seen = new_queue(sb)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=arn,
-        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"type": ["image"]}})}]})
+        FunctionName=sb.function.function_name,
+        EventSourceArn=arn,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"type": ["image"]}})}]},
+    )
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"type": "video"}))
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"type": "image"}))
     batches = seen(1)
@@ -114,7 +153,9 @@ def test_filtered_out_messages_are_deleted_without_an_invocation(sb):
 def test_lambda_refuses_a_function_timeout_above_the_queue_visibility_timeout(sb):
     _, arn, _ = new_queue(sb, visibility=2)
     with pytest.raises(ClientError) as error:
-        sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name, EventSourceArn=arn
+        )
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "Queue visibility timeout: 2 seconds is less than Function timeout: 5 seconds" in str(error.value)
 
@@ -122,8 +163,9 @@ def test_lambda_refuses_a_function_timeout_above_the_queue_visibility_timeout(sb
 def test_a_disabled_mapping_leaves_messages_in_the_queue_until_enabled(sb):
     sqs, lam = sb.client("sqs"), sb.client("lambda")
     url, arn, seen = new_queue(sb)
-    mapping = lam.create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn,
-                                              Enabled=False)
+    mapping = lam.create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn, Enabled=False
+    )
     sqs.send_message(QueueUrl=url, MessageBody="waiting")
     eventually(lambda: queue_counts(sb, url) == (1, 0), what="the message waiting, untouched")
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
@@ -136,8 +178,9 @@ def test_a_disabled_mapping_leaves_messages_in_the_queue_until_enabled(sb):
 # -- DynamoDB streams ----------------------------------------------------------------------------
 def test_table_changes_reach_the_function_in_order_as_a_dynamodb_stream_event(sb):
     table, stream, seen = new_table(sb)
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name,
-                                                    EventSourceArn=stream, StartingPosition="TRIM_HORIZON")
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
+    )
     for i in range(5):
         put(sb, table, f"k{i}", f"caption {i}")
     put(sb, table, "k0", "caption 0 edited")
@@ -158,7 +201,9 @@ def test_table_changes_reach_the_function_in_order_as_a_dynamodb_stream_event(sb
 def test_starting_position_is_required_for_a_stream(sb):
     _, stream, _ = new_table(sb)
     with pytest.raises(ClientError) as error:
-        sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=stream)
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name, EventSourceArn=stream
+        )
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
@@ -167,15 +212,22 @@ def test_a_failing_batch_blocks_its_shard_then_is_skipped_with_an_on_failure_rec
     dlq_url, dlq_arn, _ = new_queue(sb)
     table, stream, seen = new_table(sb)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
-        BatchSize=1, MaximumRetryAttempts=2, DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
     put(sb, table, "a", "please fail")
     put(sb, table, "b", "fine")
     batches = seen(4, timeout=60)
     texts = [json.loads(b["batch"][0])["text"]["S"] for b in batches]
     assert texts[:4] == ["please fail"] * 3 + ["fine"]  # 1 attempt + 2 retries, and only then the next record
-    message = eventually(lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
-                         what="the on-failure record")[0]
+    message = eventually(
+        lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
+        what="the on-failure record",
+    )[0]
     info = json.loads(message["Body"])
     assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert info["DDBStreamBatchInfo"]["batchSize"] == 1 and info["DDBStreamBatchInfo"]["streamArn"] == stream
@@ -186,12 +238,23 @@ def test_bisect_isolates_the_failing_record_without_using_retries(sb):
     for i, text in enumerate(["one", "two", "fail three", "four"]):
         put(sb, table, f"k{i}", text)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
-        BatchSize=4, BisectBatchOnFunctionError=True, MaximumRetryAttempts=0)
-    eventually(lambda: any(b["batch"] and len(b["batch"]) == 1 and "fail three" in b["batch"][0] for b in seen(0)),
-               timeout=30, what="the failing record alone in a batch")
-    eventually(lambda: any("four" in t for b in seen(0) for t in b["batch"] if len(b["batch"]) == 1),
-               timeout=30, what="the record after it delivered")
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=4,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=0,
+    )
+    eventually(
+        lambda: any(b["batch"] and len(b["batch"]) == 1 and "fail three" in b["batch"][0] for b in seen(0)),
+        timeout=30,
+        what="the failing record alone in a batch",
+    )
+    eventually(
+        lambda: any("four" in t for b in seen(0) for t in b["batch"] if len(b["batch"]) == 1),
+        timeout=30,
+        what="the record after it delivered",
+    )
     sizes = [len(b["batch"]) for b in seen(0)]
     assert sizes[:3] == [4, 2, 2] and 1 in sizes[3:]
 
@@ -201,8 +264,13 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failed_record(sb):
     for i, text in enumerate(["one", "partial two", "three"]):
         put(sb, table, f"k{i}", text)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
-        BatchSize=3, MaximumRetryAttempts=1, FunctionResponseTypes=["ReportBatchItemFailures"])
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=3,
+        MaximumRetryAttempts=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
     batches = seen(2, timeout=30)
     assert len(batches[0]["ids"]) == 3
     assert batches[1]["ids"] == batches[0]["ids"][1:]  # retried from "partial two" on, "one" is done
@@ -210,7 +278,9 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failed_record(sb):
 
 def test_moto_never_consumes_what_the_sandbox_delivers(sb):
     url, arn, seen = new_queue(sb)
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn
+    )
     sb.client("sqs").send_message(QueueUrl=url, MessageBody="once")
     batch = seen(1)[0]
     assert batch["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1"
@@ -226,6 +296,7 @@ def aws_env_for():
         values.update(sandbox.client_environment())
         values.pop("AWS_PROFILE", None)
         return values
+
     return env
 
 
@@ -236,25 +307,38 @@ def test_s3_queue_configurations_feed_a_queue_whose_mapping_invokes_the_function
     bucket = f"b-{uuid.uuid4().hex[:8]}"
     s3 = sb.client("s3")
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
-        {"Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"Id": "to-queue", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn
+    )
     s3.put_object(Bucket=bucket, Key="photo one.jpg", Body=b"not really an image")
 
     def s3_events():
         bodies = [json.loads(r["body"]) for b in seen(0) for r in b["event"]["Records"]]
         return [b for b in bodies if "Records" in b]
+
     event = eventually(s3_events, what="the S3 event delivered through the queue")[0]
     S3Model.model_validate(event)  # every field AWS sends, not moto's reduced event
     assert event["Records"][0]["s3"]["object"]["key"] == "photo+one.jpg"
     assert event["Records"][0]["s3"]["configurationId"] == "to-queue"
-    tests = [json.loads(r["body"]) for b in seen(0) for r in b["event"]["Records"]
-             if json.loads(r["body"]).get("Event") == "s3:TestEvent"]
+    tests = [
+        json.loads(r["body"])
+        for b in seen(0)
+        for r in b["event"]["Records"]
+        if json.loads(r["body"]).get("Event") == "s3:TestEvent"
+    ]
     assert tests, "S3 sends the queue an s3:TestEvent when the configuration is set, as on AWS"
     eventually(lambda: queue_counts(sb, url) == (0, 0), what="the queue drained")
 
 
-@pytest.mark.parametrize("kind,model", [("sqs-receive-message", SqsModel), ("dynamodb-update", DynamoDBStreamModel)])
+@pytest.mark.parametrize(
+    "kind,model", [("sqs-receive-message", SqsModel), ("dynamodb-update", DynamoDBStreamModel)]
+)
 def test_generate_event_prints_what_a_mapping_hands_the_function(kind, model, capsys):
     from sandbox.cli import main
 
@@ -266,14 +350,22 @@ def test_triggers_list_each_mapping_with_its_state_and_last_result(sb, capsys):
     from sandbox.cli import main
 
     url, arn, seen = new_queue(sb)
-    mapping = sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name,
-                                                              EventSourceArn=arn, BatchSize=7)
+    mapping = sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn, BatchSize=7
+    )
     listed = next(t for t in sb.triggers() if t["source"] == arn)
-    assert (listed["kind"], listed["state"], listed["last_result"]) == ("SQS queue", "Enabled", "No records processed")
+    assert (listed["kind"], listed["state"], listed["last_result"]) == (
+        "SQS queue",
+        "Enabled",
+        "No records processed",
+    )
     sb.client("sqs").send_message(QueueUrl=url, MessageBody="fail please")
     seen(1)
-    eventually(lambda: next(t for t in sb.triggers() if t["source"] == arn)["last_result"],
-               lambda result: result == "PROBLEM: Function call failed", what="the failed batch as the last result")
+    eventually(
+        lambda: next(t for t in sb.triggers() if t["source"] == arn)["last_result"],
+        lambda result: result == "PROBLEM: Function call failed",
+        what="the failed batch as the last result",
+    )
     sb.client("lambda").update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     assert main(["triggers", "--endpoint-url", sb.endpoint_url]) == 0
     printed = capsys.readouterr().out

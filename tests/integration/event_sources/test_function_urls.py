@@ -14,9 +14,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from helpers.function_urls import FUNCTION, call, url_id
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
-from helpers.function_urls import FUNCTION, call, url_id
 from helpers.waiting import eventually
 
 SAMPLE = json.loads(
@@ -314,11 +314,14 @@ def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
         assert (status, body) == (200, b"hi /there")
         assert headers["access-control-allow-origin"] == "https://app.example"
         function = next(t["function"] for t in sb.triggers() if t.get("url") == url)  # the URL's function
-        sb.client("lambda").invoke(FunctionName=function, InvocationType="Event",
-                                   Payload=json.dumps({"rawPath": "/async"}).encode())
+        sb.client("lambda").invoke(
+            FunctionName=function, InvocationType="Event", Payload=json.dumps({"rawPath": "/async"}).encode()
+        )
         queue_url = sb.sqs.get_queue_url(QueueName=stack_queue(sb, "url-app"))["QueueUrl"]
-        messages = eventually(lambda: sb.sqs.receive_message(QueueUrl=queue_url).get("Messages", []),
-                              what="the on-success record in the template's queue")
+        messages = eventually(
+            lambda: sb.sqs.receive_message(QueueUrl=queue_url).get("Messages", []),
+            what="the on-success record in the template's queue",
+        )
         record = json.loads(messages[0]["Body"])
         assert record["requestContext"]["condition"] == "Success"
         assert record["responsePayload"] == {"statusCode": 200, "body": "hi /async"}
@@ -327,8 +330,11 @@ def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
 
 
 def stack_queue(sb, prefix: str) -> str:
-    return next(u.rsplit("/", 1)[-1] for u in sb.sqs.list_queues().get("QueueUrls", [])
-                if u.rsplit("/", 1)[-1].startswith(prefix))
+    return next(
+        u.rsplit("/", 1)[-1]
+        for u in sb.sqs.list_queues().get("QueueUrls", [])
+        if u.rsplit("/", 1)[-1].startswith(prefix)
+    )
 
 
 def test_a_url_event_invoked_directly_is_described_as_a_function_urls_not_an_apis():

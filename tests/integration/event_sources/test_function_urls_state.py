@@ -1,13 +1,14 @@
 """A function URL kept in the state directory answers after a restart, at the same URL (its own module: one
 sandbox runs per process, and test_function_urls.py keeps one running for its module)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from helpers.paths import HANDLERS
 from helpers.function_urls import FUNCTION, call, url_id
+from helpers.paths import HANDLERS
 
 
 @pytest.mark.slow
@@ -16,8 +17,10 @@ def test_a_url_outlives_a_restart_with_a_state_directory(tmp_path):
     from sandbox.core import Sandbox
 
     def started():
-        return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(tmp_path / "state")),
-                       FunctionConfiguration(code_dir=HANDLERS / "api")).start()
+        return Sandbox(
+            SandboxConfig(port=0, web_port=None, state_dir=str(tmp_path / "state")),
+            FunctionConfiguration(code_dir=HANDLERS / "api"),
+        ).start()
 
     first = started()
     try:
@@ -32,4 +35,3 @@ def test_a_url_outlives_a_restart_with_a_state_directory(tmp_path):
         assert status == 200 and json.loads(body)["rawPath"] == "/again"
     finally:
         second.stop()
-

@@ -2,6 +2,7 @@
 sandbox (an event builder raises) while a real sandbox runs in this process; the records must still reach
 the function (tests/handlers/batches reports each batch on "<source>-seen") or land in the failure
 destination, the fault must be told on the terminal and counted on the trigger."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import uuid
 
 import pytest
 
+from helpers.event_source_mappings import Seen, new_queue, new_table, put, queue_counts
 from helpers.paths import HANDLERS
-from helpers.event_source_mappings import new_queue, new_table, put, queue_counts, Seen
 from helpers.waiting import eventually
 
 
@@ -20,8 +21,10 @@ def sb():
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
 
-    sandbox = Sandbox(SandboxConfig(port=0, web_port=None, terminal_logs=True),
-                      FunctionConfiguration(code_dir=HANDLERS / "batches", timeout=5)).start()
+    sandbox = Sandbox(
+        SandboxConfig(port=0, web_port=None, terminal_logs=True),
+        FunctionConfiguration(code_dir=HANDLERS / "batches", timeout=5),
+    ).start()
     yield sandbox
     sandbox.stop()
 
@@ -38,12 +41,16 @@ def failing(original, times: int = 1):
         if fail:
             raise RuntimeError("injected fault")
         return original(*args, **kwargs)
+
     return wrapper
 
 
 def delivered(seen: Seen, count: int, timeout: float = 30) -> list:
-    eventually(lambda: sum(len(b["ids"]) for b in seen(0)) >= count, timeout=timeout,
-               what=f"{count} records delivered")
+    eventually(
+        lambda: sum(len(b["ids"]) for b in seen(0)) >= count,
+        timeout=timeout,
+        what=f"{count} records delivered",
+    )
     return [text for b in seen(0) for text in b["batch"]]
 
 
@@ -58,7 +65,9 @@ def test_a_queue_batch_the_sandbox_fails_to_build_returns_and_is_delivered(sb, m
 
     url, arn, seen = new_queue(sb, visibility=5)
     monkeypatch.setattr(SqsEventSource, "_record", failing(SqsEventSource._record))
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn
+    )
     sb.client("sqs").send_message(QueueUrl=url, MessageBody="kept")
     assert delivered(seen, 1) == ["kept"]
     assert seen(0)[0]["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
@@ -72,10 +81,13 @@ def test_a_queue_batch_the_sandbox_cannot_send_reaches_the_queues_dlq(sb, monkey
     from sandbox.lambda_.service import LambdaService
 
     dlq_url, dlq_arn, _ = new_queue(sb)
-    url, arn, seen = new_queue(sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                                     "maxReceiveCount": "2"}))
+    url, arn, seen = new_queue(
+        sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    )
     monkeypatch.setattr(LambdaService, "new_record", failing(LambdaService.new_record, times=2))
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=arn)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=arn
+    )
     sb.client("sqs").send_message(QueueUrl=url, MessageBody="never sent")
     eventually(lambda: queue_counts(sb, dlq_url)[0] == 1, timeout=40, what="the message in the queue's DLQ")
     assert queue_counts(sb, url) == (0, 0) and seen(0) == []
@@ -87,11 +99,17 @@ def test_a_stream_batch_the_sandbox_fails_to_build_is_retried_in_order(sb, monke
     from sandbox.event_sources import dynamodb_streams
 
     table, stream, seen = new_table(sb)
-    monkeypatch.setattr(dynamodb_streams._ShardReader, "_record", failing(dynamodb_streams._ShardReader._record))
+    monkeypatch.setattr(
+        dynamodb_streams._ShardReader, "_record", failing(dynamodb_streams._ShardReader._record)
+    )
     for i in range(3):
         put(sb, table, f"k{i}", f"text {i}")
-    sb.client("lambda").create_event_source_mapping(FunctionName=sb.function.function_name, EventSourceArn=stream,
-                                                    StartingPosition="TRIM_HORIZON", BatchSize=10)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+    )
     texts = [json.loads(t)["text"]["S"] for t in delivered(seen, 3)]
     assert texts == ["text 0", "text 1", "text 2"]
     assert "failed while building the batch's event" in capsys.readouterr().out
@@ -111,19 +129,29 @@ def test_a_stream_record_the_sandbox_can_never_build_lands_in_the_on_failure_des
         if "poison" in json.dumps(item["dynamodb"].get("NewImage"), default=str):
             raise ValueError("cannot build this one")
         return original(reader, item)
+
     monkeypatch.setattr(dynamodb_streams._ShardReader, "_record", record)
     dlq_url, dlq_arn, _ = new_queue(sb)
     table, stream, seen = new_table(sb)
     for text in ("before", "poison", "after"):
         put(sb, table, text, text)
     sb.client("lambda").create_event_source_mapping(
-        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON",
-        BatchSize=10, BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
-        DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
-    eventually(lambda: sorted(json.loads(t)["text"]["S"] for t in delivered(seen, 2)) == ["after", "before"],
-               what="the records around the poison delivered")
-    message = eventually(lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
-                         what="the on-failure record")[0]
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    eventually(
+        lambda: sorted(json.loads(t)["text"]["S"] for t in delivered(seen, 2)) == ["after", "before"],
+        what="the records around the poison delivered",
+    )
+    message = eventually(
+        lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
+        what="the on-failure record",
+    )[0]
     info = json.loads(message["Body"])["DDBStreamBatchInfo"]
     assert info["batchSize"] == 1 and info["streamArn"] == stream
     assert "poison" not in [json.loads(t)["text"]["S"] for t in delivered(seen, 2)]
@@ -134,9 +162,14 @@ def new_bucket(sb) -> tuple[str, Seen]:
     s3 = sb.client("s3")
     bucket = f"b-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"Id": "fn", "LambdaFunctionArn": sb.function.arn(),
-                                          "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"Id": "fn", "LambdaFunctionArn": sb.function.arn(), "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
     return bucket, Seen(sb, bucket)
 
 
@@ -158,18 +191,31 @@ def test_an_s3_event_the_sandbox_can_never_deliver_goes_to_the_functions_dlq(sb,
 
     dlq_url, dlq_arn, _ = new_queue(sb)
     lam = sb.client("lambda")
-    lam.update_function_configuration(FunctionName=sb.function.function_name, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.update_function_configuration(
+        FunctionName=sb.function.function_name, DeadLetterConfig={"TargetArn": dlq_arn}
+    )
     try:
         bucket, seen = new_bucket(sb)
         original = s3.build_event
-        monkeypatch.setattr(s3, "build_event", lambda write, *a: (_ for _ in ()).throw(RuntimeError("never"))
-                            if write.key == "lost.jpg" else original(write, *a))
+        monkeypatch.setattr(
+            s3,
+            "build_event",
+            lambda write, *a: (
+                (_ for _ in ()).throw(RuntimeError("never"))
+                if write.key == "lost.jpg"
+                else original(write, *a)
+            ),
+        )
         sb.client("s3").put_object(Bucket=bucket, Key="lost.jpg", Body=b"x")
-        message = eventually(lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
-                             what="the undeliverable event in the function's DLQ")[0]
+        message = eventually(
+            lambda: sb.client("sqs").receive_message(QueueUrl=dlq_url).get("Messages"),
+            what="the undeliverable event in the function's DLQ",
+        )[0]
         assert json.loads(message["Body"])["sandboxUndeliverableS3Write"]["key"] == "lost.jpg"
     finally:
-        lam.update_function_configuration(FunctionName=sb.function.function_name, DeadLetterConfig={"TargetArn": ""})
+        lam.update_function_configuration(
+            FunctionName=sb.function.function_name, DeadLetterConfig={"TargetArn": ""}
+        )
 
 
 # -- schedules -----------------------------------------------------------------------------------
@@ -200,7 +246,11 @@ def test_a_scheduled_event_the_sandbox_can_never_send_goes_to_the_targets_dlq(sb
     name = new_rule(sb, DeadLetterConfig={"Arn": dlq_arn})
     monkeypatch.setattr(schedules, "target_payload", failing(schedules.target_payload, times=3))
     sb.fire_rule(name)
-    message = eventually(lambda: sb.client("sqs").receive_message(
-        QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages"), what="the event in the target's DLQ")[0]
+    message = eventually(
+        lambda: (
+            sb.client("sqs").receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages")
+        ),
+        what="the event in the target's DLQ",
+    )[0]
     assert json.loads(message["Body"])["resources"][0].endswith(f"rule/{name}")
     assert message["MessageAttributes"]["RULE_ARN"]["StringValue"].endswith(f"rule/{name}")

@@ -1,6 +1,7 @@
 """A schedule's rate too large to compute is refused where it is made (PutRule, Scheduler's CreateSchedule,
 a template's scheduled rule) with AWS's ValidationException, and the triggers view answers whatever rule is
 stored: one whose times cannot be computed is listed as such. The real AWS CLI against a running sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,13 @@ import urllib.request
 import pytest
 
 from helpers.sandboxes import start_sandbox
-
 from sandbox.config import ACCOUNT_ID
 
 HUGE = "rate(99999999999999999999 days)"
-INVALID = "An error occurred (ValidationException) when calling the PutRule operation: " \
-          "Parameter ScheduleExpression is not valid."
+INVALID = (
+    "An error occurred (ValidationException) when calling the PutRule operation: "
+    "Parameter ScheduleExpression is not valid."
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,9 @@ def sb():
 def _aws(sb, *args):
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run([sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _triggers(sb) -> list[dict]:
@@ -54,17 +57,28 @@ def test_the_longest_rate_accepted_still_shows_its_next_time(sb):
     try:
         shown = [t for t in _triggers(sb) if t["source"] == "rule century"]
         assert shown and shown[0]["next_fire"] and shown[0]["state"] == "Enabled"
-        refused = _aws(sb, "events", "put-rule", "--name", "longer",
-                       "--schedule-expression", "rate(36501 days)")
+        refused = _aws(
+            sb, "events", "put-rule", "--name", "longer", "--schedule-expression", "rate(36501 days)"
+        )
         assert INVALID in refused.stderr
     finally:
         _aws(sb, "events", "delete-rule", "--name", "century")
 
 
 def test_create_schedule_refuses_a_rate_too_large(sb):
-    result = _aws(sb, "scheduler", "create-schedule", "--name", "huge-rate", "--schedule-expression", HUGE,
-                  "--flexible-time-window", "Mode=OFF", "--target",
-                  json.dumps({"Arn": sb.function.arn(), "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/r"}))
+    result = _aws(
+        sb,
+        "scheduler",
+        "create-schedule",
+        "--name",
+        "huge-rate",
+        "--schedule-expression",
+        HUGE,
+        "--flexible-time-window",
+        "Mode=OFF",
+        "--target",
+        json.dumps({"Arn": sb.function.arn(), "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/r"}),
+    )
     assert result.returncode != 0 and "ValidationException" in result.stderr, result.stderr
     assert f"Invalid Schedule Expression {HUGE}" in result.stderr
     assert _aws(sb, "scheduler", "get-schedule", "--name", "huge-rate").returncode != 0
@@ -72,15 +86,18 @@ def test_create_schedule_refuses_a_rate_too_large(sb):
 
 def test_a_template_with_a_rate_too_large_fails_with_the_validation_error(sb, tmp_path):
     template = tmp_path / "template.yaml"
-    template.write_text(textwrap.dedent(f"""\
+    template.write_text(
+        textwrap.dedent(f"""\
         Resources:
           Nightly:
             Type: AWS::Events::Rule
             Properties:
               ScheduleExpression: "{HUGE}"
-        """))
-    result = _aws(sb, "cloudformation", "deploy", "--stack-name", "huge-rate",
-                  "--template-file", str(template))
+        """)
+    )
+    result = _aws(
+        sb, "cloudformation", "deploy", "--stack-name", "huge-rate", "--template-file", str(template)
+    )
     assert result.returncode != 0
     described = _aws(sb, "cloudformation", "describe-stack-events", "--stack-name", "huge-rate")
     events = json.loads(described.stdout)
@@ -95,8 +112,12 @@ def test_a_stored_rule_whose_times_cannot_be_computed_is_listed_as_such(sb):
     # as a state kept before PutRule checked the rate would hold it
     events_backends[ACCOUNT_ID][sb.config.region].put_rule("kept-huge", scheduled_expression=HUGE)
     try:  # any change through the API makes the sandbox re-read every rule
-        assert _aws(sb, "events", "put-rule", "--name", "daily", "--schedule-expression",
-                    "rate(1 day)").returncode == 0
+        assert (
+            _aws(
+                sb, "events", "put-rule", "--name", "daily", "--schedule-expression", "rate(1 day)"
+            ).returncode
+            == 0
+        )
         shown = [t for t in _triggers(sb) if t["source"] == "rule kept-huge"]
         assert shown and shown[0]["state"] == "Cannot be computed" and shown[0]["next_fire"] is None, shown
         assert HUGE in shown[0]["detail"]

@@ -2,6 +2,7 @@
 filters and the name prefixes of ListRules / ListQueues run in linear time (RE2, sandbox/patterns.py), so
 ``(a+)+b`` against 40 characters is judged at once and the sandbox answers meanwhile. Through the real
 AWS CLI and boto3 against a running sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ import urllib.request
 import pytest
 
 from helpers.sandboxes import start_sandbox
-
 from sandbox.sam.intrinsics import TemplateError
 from sandbox.sam.template import _checked
 
@@ -35,8 +35,9 @@ def sb():
 def _aws(sb, *args, timeout=QUICK_S):
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run([sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _health_while(sb, action):
@@ -64,7 +65,8 @@ def _health_while(sb, action):
 
 def test_an_allowed_pattern_that_backtracks_is_judged_at_once_and_the_sandbox_keeps_answering(sb, tmp_path):
     template = tmp_path / "template.yaml"
-    template.write_text(textwrap.dedent(f"""\
+    template.write_text(
+        textwrap.dedent(f"""\
         Parameters:
           Name:
             Type: String
@@ -72,11 +74,23 @@ def test_an_allowed_pattern_that_backtracks_is_judged_at_once_and_the_sandbox_ke
         Resources:
           Queue:
             Type: AWS::SQS::Queue
-        """))
+        """)
+    )
     started = time.perf_counter()
-    result, slowest = _health_while(sb, lambda: _aws(
-        sb, "cloudformation", "deploy", "--stack-name", "evil-pattern", "--template-file", str(template),
-        "--parameter-overrides", f"Name={VALUE}"))
+    result, slowest = _health_while(
+        sb,
+        lambda: _aws(
+            sb,
+            "cloudformation",
+            "deploy",
+            "--stack-name",
+            "evil-pattern",
+            "--template-file",
+            str(template),
+            "--parameter-overrides",
+            f"Name={VALUE}",
+        ),
+    )
     assert time.perf_counter() - started < QUICK_S
     assert result.returncode != 0 and f"must match pattern {EVIL}" in result.stderr, result.stderr
     assert slowest < 5
@@ -113,9 +127,16 @@ def test_a_wildcard_rule_that_backtracks_does_not_hold_put_events(sb):
     pattern = {"source": [{"wildcard": "*a" * 30 + "*b"}]}
     events.put_rule(Name="evil-wildcard", EventPattern=json.dumps(pattern))
     try:
-        (result, slowest) = _health_while(sb, lambda: _aws(
-            sb, "events", "put-events", "--entries",
-            json.dumps([{"Source": "a" * 60, "DetailType": "t", "Detail": "{}"}])))
+        (result, slowest) = _health_while(
+            sb,
+            lambda: _aws(
+                sb,
+                "events",
+                "put-events",
+                "--entries",
+                json.dumps([{"Source": "a" * 60, "DetailType": "t", "Detail": "{}"}]),
+            ),
+        )
         assert result.returncode == 0, result.stderr
         assert slowest < 5
     finally:

@@ -1,4 +1,5 @@
 """The examples' fixture: `run_local.py --example NAME` running as a user starts it."""
+
 from __future__ import annotations
 
 import pytest

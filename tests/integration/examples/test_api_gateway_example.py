@@ -3,6 +3,7 @@ ARGS="--example api"` runs, on a free port: the fixture in this folder's conftes
 the README's bash block in bash with the real AWS CLI and curl, a variable a line sets kept for the next
 ones, as in a person's terminal. A command that fails (an image not resized yet) is run again until it
 succeeds, as a person would."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,8 @@ import subprocess
 import pytest
 from PIL import Image
 
-from helpers.paths import SAMPLES
 from helpers.examples import walkthrough
+from helpers.paths import SAMPLES
 from helpers.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -32,14 +33,23 @@ def test_api_example_walkthrough_runs_as_written(running_example, tmp_path):
         script = assignment.group(2) if assignment else command
 
         def run():
-            return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                  timeout=120)
-        result = eventually(run, lambda r: r.returncode == 0 and (r.stdout.strip() or "-o" in script),
-                            what=f"`{command}` to succeed", timeout=60, interval=0.5)
+            return subprocess.run(
+                ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+            )
+
+        result = eventually(
+            run,
+            lambda r: r.returncode == 0 and (r.stdout.strip() or "-o" in script),
+            what=f"`{command}` to succeed",
+            timeout=60,
+            interval=0.5,
+        )
         if assignment:
             env[assignment.group(1)] = result.stdout.strip()
         outputs.append(result.stdout)
-    assert env["API"] in banner and env["API"].endswith(f".execute-api.localhost:{endpoint.rsplit(':', 1)[1]}")
+    assert env["API"] in banner and env["API"].endswith(
+        f".execute-api.localhost:{endpoint.rsplit(':', 1)[1]}"
+    )
     assert '"uploaded": "s3://source-image-bucket123/test.jpg"' in outputs[1]
     with Image.open(tmp_path / "resized-test.jpg") as resized, Image.open(SAMPLES / "test.jpg") as original:
         assert (resized.format, resized.size) == ("JPEG", (original.width // 2, original.height // 2))

@@ -1,11 +1,11 @@
 """The guide's handler as the guide writes it (examples/guide), through a real sandbox: it resizes test.jpg,
 and it shows the defects examples/guide/README.md lists, next to the project's handler that has none."""
+
 import io
 import zipfile
 from pathlib import Path
 
 import PIL
-
 import pytest
 from PIL import Image
 
@@ -52,13 +52,18 @@ def _deploy_the_projects_handler(sb) -> None:
     twin of pillow-layer.zip), through the Lambda API as `aws lambda update-function-code` does."""
     lam = sb.client("lambda")
     pil = Path(PIL.__file__).parent
-    layer_files = {"python/PIL/" + p.relative_to(pil).as_posix(): p for p in pil.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts}
+    layer_files = {
+        "python/PIL/" + p.relative_to(pil).as_posix(): p
+        for p in pil.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     for libs in pil.parent.glob("pillow.libs"):
-        layer_files.update({"python/pillow.libs/" + p.relative_to(libs).as_posix(): p
-                            for p in libs.rglob("*")})
-    layer = lam.publish_layer_version(LayerName="pillow", Content={"ZipFile": _zip(layer_files)},
-                                      CompatibleRuntimes=["python3.12"])
+        layer_files.update(
+            {"python/pillow.libs/" + p.relative_to(libs).as_posix(): p for p in libs.rglob("*")}
+        )
+    layer = lam.publish_layer_version(
+        LayerName="pillow", Content={"ZipFile": _zip(layer_files)}, CompatibleRuntimes=["python3.12"]
+    )
     code = {p.name: p for p in sorted((PROJECT_ROOT / "handler").glob("*.py"))}
     lam.update_function_code(FunctionName="ImageResizeLambda", ZipFile=_zip(code))
     lam.update_function_configuration(FunctionName="ImageResizeLambda", Layers=[layer["LayerVersionArn"]])

@@ -1,16 +1,15 @@
 """The whole path: any S3 client's upload runs the unchanged handler in a Lambda-like environment."""
+
 import io
 import json
 import subprocess
 import sys
 
-import pytest
 import requests
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from PIL import Image
 
-from helpers.paths import HANDLERS, SAMPLES
-from helpers.sandboxes import start_sandbox
+from helpers.paths import SAMPLES
 from sandbox.event_sources.s3.source import s3_object
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
@@ -28,8 +27,9 @@ def _resized(sandbox, key):
 
 
 def _aws(env, *args):
-    return subprocess.run([sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_uploading_test_jpg_produces_half_size_resized_test_jpg(sandbox):
@@ -54,8 +54,10 @@ def test_event_the_handler_received_passes_s3model_with_the_writes_details(sandb
     assert s3_record["s3"]["object"]["eTag"] == response["ETag"].strip('"')
     assert s3_record["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
     # the client saw the same request id that the event carries, as with S3
-    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"] == \
-        s3_record["responseElements"]["x-amz-request-id"]
+    assert (
+        response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        == s3_record["responseElements"]["x-amz-request-id"]
+    )
 
 
 def test_key_with_space_plus_and_unicode_reaches_handler_decoded(sandbox):
@@ -90,8 +92,12 @@ def test_copy_object_fires_copy_event(sandbox):
 
 def test_presigned_post_from_a_browser_form_fires_post_event(sandbox):
     post = sandbox.s3.generate_presigned_post(SOURCE, "${filename}")
-    response = requests.post(post["url"], data=post["fields"],
-                             files={"file": ("posted photo.jpg", _image_bytes(), "image/jpeg")}, timeout=10)
+    response = requests.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": ("posted photo.jpg", _image_bytes(), "image/jpeg")},
+        timeout=10,
+    )
     assert response.status_code in (200, 201, 204), response.text
     record = sandbox.wait_for_key("posted photo.jpg")
     assert record is not None
@@ -166,10 +172,19 @@ def test_suffix_filter_set_through_the_s3_api_applies_to_the_next_write(sandbox)
     original.pop("ResponseMetadata")
     arn = original["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"]
     try:
-        s3.put_bucket_notification_configuration(Bucket=SOURCE, NotificationConfiguration={
-            "LambdaFunctionConfigurations": [{"Id": "only-png", "LambdaFunctionArn": arn,
-                                              "Events": ["s3:ObjectCreated:*"],
-                                              "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}}}]})
+        s3.put_bucket_notification_configuration(
+            Bucket=SOURCE,
+            NotificationConfiguration={
+                "LambdaFunctionConfigurations": [
+                    {
+                        "Id": "only-png",
+                        "LambdaFunctionArn": arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}},
+                    }
+                ]
+            },
+        )
         s3.put_object(Bucket=SOURCE, Key="filtered-out.jpg", Body=_image_bytes())
         s3.put_object(Bucket=SOURCE, Key="filtered-in.png", Body=_image_bytes(fmt="PNG"))
         record = sandbox.wait_for_key("filtered-in.png")

@@ -1,13 +1,16 @@
 """Conformance: AWS's own runtime client (awslambdaric) against the sandbox's Runtime API gives the
 same results and the same error payloads as the sandbox's bootstrap."""
+
 import sys
 
 import pytest
 
 from helpers.paths import HANDLERS
 
-pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="awslambdaric runs on Linux"),
-              pytest.mark.slow]
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="awslambdaric runs on Linux"),
+    pytest.mark.slow,
+]
 awslambdaric = pytest.importorskip("awslambdaric")
 
 CASES = [{"action": "ok"}, {"action": "raise"}, {"action": "multiline"}, {"action": "unserializable"}]
@@ -18,8 +21,9 @@ def _run(runtime_client):
     from sandbox.core import Sandbox
 
     config = SandboxConfig(port=0, web_port=None, runtime_client=runtime_client)
-    with Sandbox(config, FunctionConfiguration(code_dir=HANDLERS / "faults", maximum_retry_attempts=0,
-                                               timeout=2)) as sb:
+    with Sandbox(
+        config, FunctionConfiguration(code_dir=HANDLERS / "faults", maximum_retry_attempts=0, timeout=2)
+    ) as sb:
         records = [sb.invoke(event) for event in CASES]
         timeout = sb.invoke({"action": "sleep", "seconds": 5})
         after = sb.invoke({"action": "ok"})
@@ -51,7 +55,11 @@ def test_error_payload_has_awss_fields_with_awslambdaric(both):
     _, (aws, _, _, _) = both
     error = aws[1].result
     assert set(error) >= {"errorMessage", "errorType", "requestId", "stackTrace"}
-    assert (error["errorType"], error["errorMessage"], error["requestId"]) == ("ValueError", "boom", aws[1].request_id)
+    assert (error["errorType"], error["errorMessage"], error["requestId"]) == (
+        "ValueError",
+        "boom",
+        aws[1].request_id,
+    )
 
 
 def test_timeouts_end_the_environment_with_either_client(both):
@@ -65,4 +73,7 @@ def test_logs_carry_the_request_id_with_either_client(both):
         multiline = records[2]
         info = [line for line in lines[multiline.request_id] if line.startswith("[INFO]")]
         assert info and f"\t{multiline.request_id}\t" in info[0] and "first line" in info[0]
-        assert any(line.startswith("REPORT RequestId: " + multiline.request_id) for line in lines[multiline.request_id])
+        assert any(
+            line.startswith("REPORT RequestId: " + multiline.request_id)
+            for line in lines[multiline.request_id]
+        )

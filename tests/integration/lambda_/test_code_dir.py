@@ -1,4 +1,5 @@
 """Functions other than the project's handler, through --code-dir and --handler, each in its own sandbox."""
+
 import io
 
 import pytest
@@ -32,10 +33,13 @@ def test_guide_handler_pasted_unmodified_works_through_code_dir():
 
 
 @pytest.mark.slow  # an INIT error is retried, after 1 and 2 s
-@pytest.mark.parametrize("handler, error", [
-    ("lambda_function.no_such_function", "Runtime.HandlerNotFound"),
-    ("missing_module.lambda_handler", "Runtime.ImportModuleError"),
-])
+@pytest.mark.parametrize(
+    "handler, error",
+    [
+        ("lambda_function.no_such_function", "Runtime.HandlerNotFound"),
+        ("missing_module.lambda_handler", "Runtime.ImportModuleError"),
+    ],
+)
 def test_unknown_handler_gives_aws_init_error_and_the_sandbox_keeps_running(handler, error):
     sb = start_sandbox(handler=handler)
     try:
@@ -55,8 +59,9 @@ def test_import_error_of_the_handlers_own_imports_names_the_module():
     try:
         record = sb.invoke({})
         assert record.error_type == "Runtime.ImportModuleError"
-        assert record.error_message == ("Unable to import module 'lambda_function': "
-                                        "No module named 'module_that_does_not_exist'")
+        assert record.error_message == (
+            "Unable to import module 'lambda_function': No module named 'module_that_does_not_exist'"
+        )
     finally:
         sb.stop()
 

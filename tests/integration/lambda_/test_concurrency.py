@@ -1,14 +1,15 @@
 """Concurrency, as Lambda scales: a burst fans out over several execution environments, never past the
 reserved concurrency; throttled asynchronous events wait and are not lost; a synchronous call beyond the
 limit is throttled."""
+
 import threading
 
 import pytest
 
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
-from sandbox.lambda_.environment_pool import Throttled
 from helpers.waiting import eventually, settle
+from sandbox.lambda_.environment_pool import Throttled
 
 
 @pytest.mark.slow
@@ -35,8 +36,11 @@ def test_synchronous_invoke_beyond_concurrency_is_throttled():
         slow.start()
         # Its environment counts as busy from the moment it is chosen (cold start included) until the
         # invocation ends, a second later at the earliest.
-        eventually(lambda: runtime.concurrent_executions, lambda busy: busy == 1,
-                   what="the slow invocation to occupy the function's only environment")
+        eventually(
+            lambda: runtime.concurrent_executions,
+            lambda busy: busy == 1,
+            what="the slow invocation to occupy the function's only environment",
+        )
         with pytest.raises(Throttled):
             sb.invoke({"action": "ok"})
         slow.join()

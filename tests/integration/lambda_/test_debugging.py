@@ -1,5 +1,6 @@
 """Step-through debugging (run_local.py --debug): the real debug protocol against a real sandbox, Lambda's
 clocks paused while the debugger holds the function, the CPU share never suspending a held worker."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,9 @@ import time
 import pytest
 from PIL import Image
 
+from helpers.dap_client import DapClient
 from helpers.paths import PROJECT_ROOT
 from helpers.sandboxes import free_port
-from helpers.dap_client import DapClient
 from helpers.waiting import wait_for_record
 
 HANDLER_FILE = str(PROJECT_ROOT / "handler" / "lambda_function.py")
@@ -32,7 +33,7 @@ FIRST_LINE = _line('records = event.get("Records")')
 def start_debugged_sandbox(port: int, **function_options):
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
-    from sandbox.lambda_.debugging import DebugTarget, Debugging
+    from sandbox.lambda_.debugging import Debugging, DebugTarget
 
     function = FunctionConfiguration(code_dir=PROJECT_ROOT / "handler", timeout=TIMEOUT_S, **function_options)
     debug = Debugging([DebugTarget(function.function_name, port)])
@@ -81,14 +82,21 @@ def test_breakpoint_in_handler_holds_an_upload_past_its_timeout_without_timing_o
         assert key["value"] == "'debug/cat.jpg'"
         assert sb.config.debug.describe()[0]["held"] is True
         _hold_then_continue(client, thread_id)
-        record = wait_for_record(sb, lambda r: r.subject.get("key") == "debug/cat.jpg" and r.final,
-                                 what="the debugged upload's invocation")
+        record = wait_for_record(
+            sb,
+            lambda r: r.subject.get("key") == "debug/cat.jpg" and r.final,
+            what="the debugged upload's invocation",
+        )
     finally:
         client.close()
     # Set before any worker ran: unverified at first, verified by an event once the worker started.
     id_ = breakpoints[HANDLER_FILE][0]["id"]
-    assert any(e["event"] == "breakpoint" and e["body"]["breakpoint"]["id"] == id_
-               and e["body"]["breakpoint"]["verified"] for e in client.seen_events), client.seen_events
+    assert any(
+        e["event"] == "breakpoint"
+        and e["body"]["breakpoint"]["id"] == id_
+        and e["body"]["breakpoint"]["verified"]
+        for e in client.seen_events
+    ), client.seen_events
     assert record.status == "success", (record.status, record.error_message)
     assert record.attempt == 1
     assert [r.attempt for r in sb.invocations() if r.subject.get("key") == "debug/cat.jpg"] == [1]

@@ -1,6 +1,7 @@
 """What a debugged function's worker sees and gets: the function's imports unchanged (no debugpy), an
 honest remaining time, full CPU while the debugger holds it; a function not debugged keeps its CPU share
 and its timeout."""
+
 from __future__ import annotations
 
 import threading
@@ -8,10 +9,10 @@ import threading
 import psutil
 import pytest
 
-from helpers.sandboxes import free_port
 from helpers.dap_client import DapClient
+from helpers.sandboxes import free_port
 
-PROBE = '''import time
+PROBE = """import time
 
 
 def lambda_handler(event, context):
@@ -27,7 +28,7 @@ def lambda_handler(event, context):
     while time.process_time() < end:
         pass
     return {"start": start, "after": context.get_remaining_time_in_millis(), "pause": pause}
-'''
+"""
 BREAK_LINE = 12
 TIMEOUT_S = 2
 
@@ -36,15 +37,16 @@ TIMEOUT_S = 2
 def probe(tmp_path_factory):
     from sandbox.config import FunctionConfiguration, SandboxConfig
     from sandbox.core import Sandbox
-    from sandbox.lambda_.debugging import DebugTarget, Debugging
+    from sandbox.lambda_.debugging import Debugging, DebugTarget
 
     code = tmp_path_factory.mktemp("probe")
     (code / "lambda_function.py").write_text(PROBE)
     port = free_port()
     # strict_imports: the function sees its code, its layers and boto3 only (as one deployed with layers)
-    sb = Sandbox(SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget("probe", port)])),
-                 FunctionConfiguration(function_name="probe", code_dir=code, timeout=TIMEOUT_S,
-                                       strict_imports=True)).start()
+    sb = Sandbox(
+        SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget("probe", port)])),
+        FunctionConfiguration(function_name="probe", code_dir=code, timeout=TIMEOUT_S, strict_imports=True),
+    ).start()
     sb.register_function(FunctionConfiguration(function_name="plain", code_dir=code, timeout=1))
     yield sb, port, code
     sb.stop()
@@ -121,8 +123,9 @@ def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
 
     sb, port, code = probe
     sqs = sb.client("sqs")
-    url = sqs.create_queue(QueueName="debugged-queue",
-                           Attributes={"VisibilityTimeout": str(TIMEOUT_S)})["QueueUrl"]
+    url = sqs.create_queue(QueueName="debugged-queue", Attributes={"VisibilityTimeout": str(TIMEOUT_S)})[
+        "QueueUrl"
+    ]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sb.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="probe", BatchSize=1)
     client = DapClient(port)
@@ -137,12 +140,16 @@ def test_a_queue_message_held_at_a_breakpoint_is_not_delivered_again(probe):
         assert in_flight == ("0", "1")
         client.request("continue", {"threadId": stopped["body"]["threadId"]})
         from_queue = lambda: [r for r in sb.invocations() if r.subject.get("queue") == "debugged-queue"]
-        eventually(from_queue, lambda records: records and all(r.final for r in records),
-                   what="the queue's invocation")
-        eventually(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"],
-                   lambda a: a["ApproximateNumberOfMessages"] == a["ApproximateNumberOfMessagesNotVisible"]
-                   == "0",
-                   what="the message deleted after the one invocation")
+        eventually(
+            from_queue,
+            lambda records: records and all(r.final for r in records),
+            what="the queue's invocation",
+        )
+        eventually(
+            lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"],
+            lambda a: a["ApproximateNumberOfMessages"] == a["ApproximateNumberOfMessagesNotVisible"] == "0",
+            what="the message deleted after the one invocation",
+        )
     finally:
         client.close()
     assert [r.status for r in from_queue()] == ["success"]

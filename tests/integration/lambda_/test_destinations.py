@@ -225,12 +225,16 @@ def test_update_changes_only_what_it_names_and_delete_resets(sb):
         function.maximum_retry_attempts,
         function.maximum_event_age_s,
     ) == (arn, 0, 120)
-    got = json.loads(cli(sb, "lambda", "get-function-event-invoke-config", "--function-name", FUNCTION).stdout)
+    got = json.loads(
+        cli(sb, "lambda", "get-function-event-invoke-config", "--function-name", FUNCTION).stdout
+    )
     assert (got["MaximumRetryAttempts"], got["MaximumEventAgeInSeconds"]) == (0, 120)
     assert got["DestinationConfig"]["OnSuccess"] == {"Destination": arn}
     put_config(sb, "--maximum-retry-attempts", "1")  # put replaces: no destination any more
     assert sb.runtime(FUNCTION).function.on_success_destination is None
-    got = json.loads(cli(sb, "lambda", "get-function-event-invoke-config", "--function-name", FUNCTION).stdout)
+    got = json.loads(
+        cli(sb, "lambda", "get-function-event-invoke-config", "--function-name", FUNCTION).stdout
+    )
     assert got["MaximumRetryAttempts"] == 1 and not got.get("DestinationConfig", {}).get("OnSuccess")
     cli(sb, "lambda", "delete-function-event-invoke-config", "--function-name", FUNCTION)
     function = sb.runtime(FUNCTION).function

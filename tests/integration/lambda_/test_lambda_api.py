@@ -1,4 +1,5 @@
 """Lambda's API through the local endpoint, with boto3 and the AWS CLI: the sandbox's function is real."""
+
 import base64
 import io
 import json
@@ -45,8 +46,9 @@ def test_invoke_request_response_returns_the_handlers_result(lam):
 
 
 def test_invoke_error_sets_function_error_and_tail_has_the_logs(lam):
-    response = lam.invoke(FunctionName="ImageResizeLambda", Payload=json.dumps({"action": "raise"}),
-                          LogType="Tail")
+    response = lam.invoke(
+        FunctionName="ImageResizeLambda", Payload=json.dumps({"action": "raise"}), LogType="Tail"
+    )
     assert response["FunctionError"] == "Unhandled"
     payload = json.loads(response["Payload"].read())
     assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "boom"
@@ -57,21 +59,39 @@ def test_invoke_error_sets_function_error_and_tail_has_the_logs(lam):
 
 def test_invoke_event_is_asynchronous_202(sb, lam):
     before = len(sb.invocations())
-    response = lam.invoke(FunctionName="ImageResizeLambda", Payload=json.dumps({"action": "ok"}),
-                          InvocationType="Event")
+    response = lam.invoke(
+        FunctionName="ImageResizeLambda", Payload=json.dumps({"action": "ok"}), InvocationType="Event"
+    )
     assert response["StatusCode"] == 202
-    record = wait_for_record(sb, lambda r: r.invocation_type == "Event" and r.finished,
-                             what="the asynchronous invocation to finish")
+    record = wait_for_record(
+        sb,
+        lambda r: r.invocation_type == "Event" and r.finished,
+        what="the asynchronous invocation to finish",
+    )
     assert record.status == "success" and len(sb.invocations()) > before
 
 
 def test_aws_cli_invoke_writes_the_result_file(sb, tmp_path):
     env = dict(os.environ, **sb.client_environment())
     out = tmp_path / "out.json"
-    result = subprocess.run([sys.executable, "-m", "awscli", "lambda", "invoke", "--function-name",
-                             "ImageResizeLambda",
-                             "--payload", '{"action": "ok"}', str(out)],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "awscli",
+            "lambda",
+            "invoke",
+            "--function-name",
+            "ImageResizeLambda",
+            "--payload",
+            '{"action": "ok"}',
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["StatusCode"] == 200
     assert json.loads(out.read_text())["ok"] is True
@@ -79,8 +99,12 @@ def test_aws_cli_invoke_writes_the_result_file(sb, tmp_path):
 
 def test_update_function_configuration_applies_and_the_next_invocation_is_cold(sb, lam):
     lam.invoke(FunctionName="ImageResizeLambda", Payload=b'{"action": "ok"}')
-    lam.update_function_configuration(FunctionName="ImageResizeLambda", MemorySize=256, Timeout=5,
-                                      Environment={"Variables": {"GREETING": "hi"}})
+    lam.update_function_configuration(
+        FunctionName="ImageResizeLambda",
+        MemorySize=256,
+        Timeout=5,
+        Environment={"Variables": {"GREETING": "hi"}},
+    )
     config = lam.get_function_configuration(FunctionName="ImageResizeLambda")
     assert (config["MemorySize"], config["Timeout"]) == (256, 5)
     assert (sb.function.memory_size, sb.function.timeout) == (256, 5)
@@ -95,8 +119,9 @@ def test_out_of_range_configuration_is_refused_with_lambdas_message(sb, lam):
         lam.update_function_configuration(FunctionName="ImageResizeLambda", Timeout=901)
     assert "Timeout" in str(error.value) or "timeout" in str(error.value)
     with pytest.raises(ClientError) as error:
-        lam.update_function_configuration(FunctionName="ImageResizeLambda",
-                                          Environment={"Variables": {"AWS_REGION": "eu-west-1"}})
+        lam.update_function_configuration(
+            FunctionName="ImageResizeLambda", Environment={"Variables": {"AWS_REGION": "eu-west-1"}}
+        )
     assert "reserved keys" in str(error.value)
     assert sb.function.timeout != 901
 
@@ -114,9 +139,13 @@ def test_update_function_code_runs_the_new_code_on_a_cold_start(sb, lam, tmp_pat
 
 
 def test_created_function_without_the_pillow_layer_fails_like_aws(lam):
-    lam.create_function(FunctionName="NoLayer", Runtime="python3.12", Handler="lambda_function.lambda_handler",
-                        Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
-                        Code={"ZipFile": _zip(HANDLER_FILES)})
+    lam.create_function(
+        FunctionName="NoLayer",
+        Runtime="python3.12",
+        Handler="lambda_function.lambda_handler",
+        Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
+        Code={"ZipFile": _zip(HANDLER_FILES)},
+    )
     response = lam.invoke(FunctionName="NoLayer", Payload=b"{}")
     payload = json.loads(response["Payload"].read())
     assert response["FunctionError"] == "Unhandled"
@@ -135,15 +164,26 @@ def test_created_function_with_a_layer_runs_and_sees_boto3_from_the_runtime(sb, 
         for libs in pil_dir.parent.glob("pillow.libs"):
             for path in libs.rglob("*"):
                 archive.write(path, "python/pillow.libs/" + path.relative_to(libs).as_posix())
-    layer = lam.publish_layer_version(LayerName="pillow", Content={"ZipFile": buffer.getvalue()},
-                                      CompatibleRuntimes=["python3.12"])
-    lam.create_function(FunctionName="WithLayer", Runtime="python3.12", Handler="lambda_function.lambda_handler",
-                        Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
-                        Layers=[layer["LayerVersionArn"]],
-                        Code={"ZipFile": _zip(HANDLER_FILES)})
+    layer = lam.publish_layer_version(
+        LayerName="pillow", Content={"ZipFile": buffer.getvalue()}, CompatibleRuntimes=["python3.12"]
+    )
+    lam.create_function(
+        FunctionName="WithLayer",
+        Runtime="python3.12",
+        Handler="lambda_function.lambda_handler",
+        Role="arn:aws:iam::123456789012:role/ImageResizeLambdaRole",
+        Layers=[layer["LayerVersionArn"]],
+        Code={"ZipFile": _zip(HANDLER_FILES)},
+    )
     sb.s3.upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "layer-test.jpg")
-    event = {"Records": [{"s3": {"bucket": {"name": "source-image-bucket123"}, "object": {"key": "layer-test.jpg"}},
-                          "eventName": "ObjectCreated:Put"}]}
+    event = {
+        "Records": [
+            {
+                "s3": {"bucket": {"name": "source-image-bucket123"}, "object": {"key": "layer-test.jpg"}},
+                "eventName": "ObjectCreated:Put",
+            }
+        ]
+    }
     response = lam.invoke(FunctionName="WithLayer", Payload=json.dumps(event))
     assert "FunctionError" not in response, response["Payload"].read()
     body = json.loads(json.loads(response["Payload"].read())["body"])
@@ -159,7 +199,9 @@ def test_invoking_an_unknown_function_is_resource_not_found(lam):
 
 
 def test_reserved_concurrency_is_readable_and_settable_through_the_api(sb, lam):
-    assert lam.get_function_concurrency(FunctionName="ImageResizeLambda")["ReservedConcurrentExecutions"] == 10
+    assert (
+        lam.get_function_concurrency(FunctionName="ImageResizeLambda")["ReservedConcurrentExecutions"] == 10
+    )
     lam.put_function_concurrency(FunctionName="ImageResizeLambda", ReservedConcurrentExecutions=3)
     assert sb.function.reserved_concurrency == 3
     assert lam.get_function_concurrency(FunctionName="ImageResizeLambda")["ReservedConcurrentExecutions"] == 3

@@ -1,5 +1,6 @@
 """The memory size is a real limit: a 22 MP photo is out of memory at 128 MB for the guide's handler and fits
 at 512 MB; the project's handler decodes it at reduced scale and fits in 128 MB."""
+
 import pytest
 
 from helpers.paths import HANDLERS

@@ -1,5 +1,6 @@
 """The Node.js runtime's own behaviour (handler forms, callbacks, log format, layers) and custom runtimes
 (provided.al2023: the code's executable bootstrap), through functions created with the Lambda API."""
+
 import json
 import re
 import shutil
@@ -7,8 +8,15 @@ import time
 
 import pytest
 
+from helpers.runtimes import (
+    BOOTSTRAP,
+    conformance_files,
+    create_function,
+    invoke_function,
+    needs_node,
+    zip_files,
+)
 from helpers.sandboxes import start_sandbox
-from helpers.runtimes import BOOTSTRAP, conformance_files, create_function, invoke_function, needs_node, zip_files
 
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 pytestmark = pytest.mark.slow
@@ -40,15 +48,27 @@ def test_cjs_module_nested_export_and_every_log_level_in_the_node_format(sb):
     response, payload, log = invoke_function(sb, "NodeCjs")
     assert payload == "cjs" and "FunctionError" not in response
     request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
-    for level, message in (("ERROR", "an error line"), ("WARN", "a warn line"), ("DEBUG", "a debug line"),
-                           ("TRACE", "a trace line"), ("INFO", "multi\nline")):
+    for level, message in (
+        ("ERROR", "an error line"),
+        ("WARN", "a warn line"),
+        ("DEBUG", "a debug line"),
+        ("TRACE", "a trace line"),
+        ("INFO", "multi\nline"),
+    ):
         assert re.search(rf"^{ISO}\t{request_id}\t{level}\t{message}$", log, re.M), (level, log)
 
 
 @needs_node
 def test_json_log_format_and_the_error_response_shape(sb):
-    create_function(sb, "NodeJson", "nodejs20.x", "index.handler", conformance_files("index.mjs"),
-            LoggingConfig={"LogFormat": "JSON"}, Environment={"Variables": {"AWS_LAMBDA_LOG_FORMAT": "JSON"}})
+    create_function(
+        sb,
+        "NodeJson",
+        "nodejs20.x",
+        "index.handler",
+        conformance_files("index.mjs"),
+        LoggingConfig={"LogFormat": "JSON"},
+        Environment={"Variables": {"AWS_LAMBDA_LOG_FORMAT": "JSON"}},
+    )
     _, _, log = invoke_function(sb, "NodeJson", {"action": "echo", "value": 3})
     record = json.loads(next(line for line in log.splitlines() if line.startswith("{")))
     assert set(record) == {"timestamp", "level", "requestId", "message"} and record["message"] == "echo 3"
@@ -61,24 +81,49 @@ def test_json_log_format_and_the_error_response_shape(sb):
 @needs_node
 def test_layer_packages_resolve_through_node_path_as_on_aws(sb):
     lam = sb.client("lambda")
-    layer = lam.publish_layer_version(LayerName="node-greeting", Content={"ZipFile": zip_files({
-        "nodejs/node_modules/greeting/index.js": "module.exports = (name) => `hello ${name}`;\n",
-        "nodejs/node_modules/greeting/package.json": '{"name": "greeting", "main": "index.js"}'})})
-    create_function(sb, "NodeLayer", "nodejs20.x", "app.handler",
-            {"app.js": "const greet = require('greeting');\nexports.handler = async (e) => greet(e.name);\n"},
-            Layers=[layer["LayerVersionArn"]])
+    layer = lam.publish_layer_version(
+        LayerName="node-greeting",
+        Content={
+            "ZipFile": zip_files(
+                {
+                    "nodejs/node_modules/greeting/index.js": "module.exports = (name) => `hello ${name}`;\n",
+                    "nodejs/node_modules/greeting/package.json": '{"name": "greeting", "main": "index.js"}',
+                }
+            )
+        },
+    )
+    create_function(
+        sb,
+        "NodeLayer",
+        "nodejs20.x",
+        "app.handler",
+        {"app.js": "const greet = require('greeting');\nexports.handler = async (e) => greet(e.name);\n"},
+        Layers=[layer["LayerVersionArn"]],
+    )
     _, payload, _ = invoke_function(sb, "NodeLayer", {"name": "layer"})
     assert payload == "hello layer"
 
 
 @needs_node
 def test_es_module_by_package_type_and_import_error_message(sb):
-    create_function(sb, "NodeTypeModule", "nodejs20.x", "app.handler", {
-        "package.json": '{"type": "module"}',
-        "app.js": "import os from 'node:os';\nexport const handler = async () => typeof os.cpus;\n"})
+    create_function(
+        sb,
+        "NodeTypeModule",
+        "nodejs20.x",
+        "app.handler",
+        {
+            "package.json": '{"type": "module"}',
+            "app.js": "import os from 'node:os';\nexport const handler = async () => typeof os.cpus;\n",
+        },
+    )
     assert invoke_function(sb, "NodeTypeModule")[1] == "function"
-    create_function(sb, "NodeMissingPackage", "nodejs20.x", "app.handler",
-            {"app.mjs": "import nope from 'no-such-package';\nexport const handler = async () => nope;\n"})
+    create_function(
+        sb,
+        "NodeMissingPackage",
+        "nodejs20.x",
+        "app.handler",
+        {"app.mjs": "import nope from 'no-such-package';\nexport const handler = async () => nope;\n"},
+    )
     response, error, _ = invoke_function(sb, "NodeMissingPackage")
     assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.ImportModuleError"
     assert "no-such-package" in error["errorMessage"]
@@ -89,17 +134,22 @@ def test_es_module_by_package_type_and_import_error_message(sb):
 
 @pytest.mark.skipif(shutil.which("curl") is None or shutil.which("sh") is None, reason="needs sh and curl")
 def test_provided_runtime_runs_the_zipped_executable_bootstrap(sb):
-    create_function(sb, "Custom", "provided.al2023", "my.handler", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o755})
+    create_function(
+        sb, "Custom", "provided.al2023", "my.handler", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o755}
+    )
     response, payload, log = invoke_function(sb, "Custom", {"n": 1})
     assert payload == {"echo": {"n": 1}, "handler": "my.handler"}, payload
     request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     assert f"handling {request_id} with my.handler" in log
     assert "INIT_START Runtime Version: provided:al2023" in "\n".join(
-        e.message for e in sb.log_events() if e.message.startswith("INIT_START"))
+        e.message for e in sb.log_events() if e.message.startswith("INIT_START")
+    )
 
 
 def test_provided_runtime_without_an_executable_bootstrap_fails_init(sb):
-    create_function(sb, "CustomNotExecutable", "provided.al2023", "x", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o644})
+    create_function(
+        sb, "CustomNotExecutable", "provided.al2023", "x", {"bootstrap": BOOTSTRAP}, {"bootstrap": 0o644}
+    )
     response, error, _ = invoke_function(sb, "CustomNotExecutable")
     assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.InvalidEntrypoint"
     assert "permission denied" in error["errorMessage"]
@@ -122,8 +172,12 @@ def test_the_page_lists_a_node_functions_invocations_like_any_other(sb):
 
 
 def test_a_runtime_the_sandbox_cannot_run_fails_its_invocations_with_one_clear_message(sb):
-    create_function(sb, "JavaFunction", "java21", "example.Handler::handleRequest", {"app.jar": "not run here"})
+    create_function(
+        sb, "JavaFunction", "java21", "example.Handler::handleRequest", {"app.jar": "not run here"}
+    )
     response, error, _ = invoke_function(sb, "JavaFunction")
     assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.InvalidEntrypoint"
     assert "not java21" in error["errorMessage"]
-    assert invoke_function(sb, "JavaFunction")[1]["errorType"] == "Runtime.InvalidEntrypoint"  # the sandbox keeps running
+    assert (
+        invoke_function(sb, "JavaFunction")[1]["errorType"] == "Runtime.InvalidEntrypoint"
+    )  # the sandbox keeps running

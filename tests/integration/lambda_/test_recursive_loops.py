@@ -1,5 +1,6 @@
 """Writing into the bucket that triggers the function: Lambda's recursive loop detection stops a chain after
 16 invocations, and the project's handler guards itself so its own outputs end the chain at once."""
+
 import datetime
 import json
 
@@ -28,10 +29,14 @@ def test_writing_into_the_triggering_bucket_stops_by_itself_after_16_invocations
         sb.metrics.flush()
         now = datetime.datetime.now(datetime.timezone.utc)
         stats = sb.client("cloudwatch").get_metric_statistics(
-            Namespace="AWS/Lambda", MetricName="RecursiveInvocationsDropped",
+            Namespace="AWS/Lambda",
+            MetricName="RecursiveInvocationsDropped",
             Dimensions=[{"Name": "FunctionName", "Value": "ImageResizeLambda"}],
-            StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=1),
-            Period=60, Statistics=["Sum"])
+            StartTime=now - datetime.timedelta(minutes=5),
+            EndTime=now + datetime.timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )
         assert sum(p["Sum"] for p in stats["Datapoints"]) == 1
         assert letters[0]["error_message"].startswith("Lambda has detected")
         assert any("recursive loop" in e.message for e in sb.log_events())

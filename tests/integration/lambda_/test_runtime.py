@@ -1,5 +1,5 @@
 """Execution environments: what the handler sees, cold and warm starts, and every way it can fail."""
-import json
+
 import os
 import signal
 import threading
@@ -40,16 +40,29 @@ def test_context_has_every_attribute_of_the_real_one(sb):
 def test_environment_variables_are_lambdas_plus_the_local_endpoint(sb):
     env = sb.invoke({"action": "context"}).result["env"]
     expected = {
-        "AWS_LAMBDA_FUNCTION_NAME": "ImageResizeLambda", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/ImageResizeLambda",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12", "_HANDLER": "lambda_function.lambda_handler",
-        "TZ": ":UTC", "AWS_ENDPOINT_URL": sb.endpoint_url,
+        "AWS_LAMBDA_FUNCTION_NAME": "ImageResizeLambda",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/ImageResizeLambda",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "_HANDLER": "lambda_function.lambda_handler",
+        "TZ": ":UTC",
+        "AWS_ENDPOINT_URL": sb.endpoint_url,
     }
     for key, value in expected.items():
         assert env.get(key) == value, key
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT",
-                "LAMBDA_RUNTIME_DIR", "AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME", "_X_AMZN_TRACE_ID"):
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "_X_AMZN_TRACE_ID",
+    ):
         assert env.get(key), key
     assert env["LAMBDA_TASK_ROOT"] == str(HANDLERS / "faults")
 
@@ -98,7 +111,10 @@ def test_memory_past_the_limit_is_out_of_memory_and_recycles_the_environment(sb)
     assert record.status == "out of memory"
     assert record.error_type == "Runtime.OutOfMemory"
     lines = messages(sb, record)
-    assert any("Runtime exited with error: signal: killed" in line and "Runtime.OutOfMemory" in line for line in lines)
+    assert any(
+        "Runtime exited with error: signal: killed" in line and "Runtime.OutOfMemory" in line
+        for line in lines
+    )
     assert record.max_memory_used_mb >= 128
     assert sb.invoke({"action": "ok"}).cold_start is True
 
@@ -149,4 +165,3 @@ def test_cold_start_reports_init_duration_and_bills_it(sb):
     assert record.billed_duration_ms >= int(record.init_duration_ms + record.duration_ms)
     [report] = [m for m in messages(sb, record) if m.startswith("REPORT")]
     assert f"Init Duration: {record.init_duration_ms:.2f} ms" in report
-

@@ -2,6 +2,7 @@
 sandbox's own process and any other local process are refused at once, take no event, and the next
 invocation still runs warm in the same environment. Custom runtimes (Node's, that splits
 AWS_LAMBDA_RUNTIME_API into host and port; a shell script whose curl makes the calls) keep working."""
+
 import http.client
 import json
 import shutil
@@ -15,8 +16,8 @@ import pytest
 
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
-from sandbox.lambda_.runtime_api import PREFIX
 from helpers.waiting import eventually
+from sandbox.lambda_.runtime_api import PREFIX
 
 NEXT = PREFIX + "/invocation/next"
 EVIL = "http://evil.example"
@@ -56,11 +57,17 @@ def assert_still_warm(sb, first):
     assert after.duration_ms < 5000  # nothing was taken from it: no timeout was waited out
 
 
-@pytest.mark.parametrize("headers", [
-    {"Referer": EVIL + "/page", "Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Mode": "no-cors"}, {"Sec-Fetch-Dest": "empty"},
-    {"Referer": EVIL + "/"}, {"Origin": EVIL},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Referer": EVIL + "/page", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Mode": "no-cors"},
+        {"Sec-Fetch-Dest": "empty"},
+        {"Referer": EVIL + "/"},
+        {"Origin": EVIL},
+    ],
+)
 def test_requests_with_browser_fetch_metadata_are_refused_and_take_no_event(sb, warm, headers):
     first, address = warm
     status, body = request(address, "GET", NEXT, headers)
@@ -116,22 +123,31 @@ def test_another_local_process_can_neither_take_an_event_nor_forge_a_response(sb
 
     def invoke():
         invocation["record"] = sb.invoke({"action": "sleep", "seconds": 1})
+
     runner = threading.Thread(target=invoke)
     runner.start()
-    request_id = eventually(lambda: next((r.request_id for r in sb.records.all()
-                                          if r.event == {"action": "sleep", "seconds": 1}), None),
-                            what="the invocation to start")
-    out = subprocess.run([sys.executable, "-c", ATTACKER, address, NEXT,
-                          f"{PREFIX}/invocation/{request_id}/response"],
-                         capture_output=True, text=True, timeout=30)
+    request_id = eventually(
+        lambda: next(
+            (r.request_id for r in sb.records.all() if r.event == {"action": "sleep", "seconds": 1}), None
+        ),
+        what="the invocation to start",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", ATTACKER, address, NEXT, f"{PREFIX}/invocation/{request_id}/response"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     runner.join(30)
     results = json.loads(out.stdout)
     assert [status for status, _ in results] == [403, 403], results
     record = invocation["record"]
     assert record.status == "success" and record.result == {"slept": True}  # not the forged payload
     assert record.cold_start is False and record.environment_id == first.environment_id
-    print(f"attacker refused twice; the invocation answered its own result in "
-          f"{time.monotonic() - started:.2f} s")
+    print(
+        f"attacker refused twice; the invocation answered its own result in "
+        f"{time.monotonic() - started:.2f} s"
+    )
     assert_still_warm(sb, first)
 
 
@@ -173,8 +189,9 @@ done
 """
 
 
-@pytest.mark.parametrize("runtime, script, name", [("node", NODE_RUNTIME, "bootstrap.js"),
-                                                   ("bash", SHELL_RUNTIME, "bootstrap")])
+@pytest.mark.parametrize(
+    "runtime, script, name", [("node", NODE_RUNTIME, "bootstrap.js"), ("bash", SHELL_RUNTIME, "bootstrap")]
+)
 def test_custom_runtimes_using_the_address_as_aws_documents_it_are_served(tmp_path, runtime, script, name):
     """Node splits AWS_LAMBDA_RUNTIME_API into host and port; the shell runtime's requests come from
     curl, a process the runtime started."""
@@ -191,8 +208,9 @@ def test_custom_runtimes_using_the_address_as_aws_documents_it_are_served(tmp_pa
 
     (tmp_path / name).write_text(script)
     function = FunctionConfiguration(code_dir=tmp_path, timeout=10)
-    settings = EnvironmentSettings(endpoint_url="http://127.0.0.1:9",
-                                   bootstrap_command=(runtime, str(tmp_path / name)))
+    settings = EnvironmentSettings(
+        endpoint_url="http://127.0.0.1:9", bootstrap_command=(runtime, str(tmp_path / name))
+    )
     environment = ExecutionEnvironment(function, Logs(), settings)
     try:
         for n in range(2):

@@ -1,5 +1,6 @@
 """Conformance: the same Runtime API scenarios give the same outcomes whether the function runs on the
 Python bootstrap or the Node bootstrap (tests/handlers/conformance/: one handler in each language)."""
+
 import base64
 import json
 import os
@@ -33,8 +34,13 @@ def lang(request):
     patch = pytest.MonkeyPatch()
     if request.param == "aws-lambda-ric":
         patch.setenv("SANDBOX_NODE_RUNTIME_CLIENT", AWS_RIC)
-    sb = start_sandbox(HANDLERS / "conformance", runtime=spec["runtime"], handler=spec["handler"],
-                       maximum_retry_attempts=0, timeout=2)
+    sb = start_sandbox(
+        HANDLERS / "conformance",
+        runtime=spec["runtime"],
+        handler=spec["handler"],
+        maximum_retry_attempts=0,
+        timeout=2,
+    )
     yield sb, spec
     sb.stop()
     patch.undo()
@@ -47,8 +53,15 @@ def messages(sb, record):
 def _other_function(sb, spec, name, code_dir, handler=None):
     from sandbox.config import FunctionConfiguration
 
-    sb.register_function(FunctionConfiguration(function_name=name, code_dir=code_dir, runtime=spec["runtime"],
-                                                handler=handler or spec["handler"], maximum_retry_attempts=0))
+    sb.register_function(
+        FunctionConfiguration(
+            function_name=name,
+            code_dir=code_dir,
+            runtime=spec["runtime"],
+            handler=handler or spec["handler"],
+            maximum_retry_attempts=0,
+        )
+    )
     return name
 
 
@@ -56,8 +69,13 @@ def test_success_returns_the_handlers_value_with_the_context(lang):
     sb, spec = lang
     record = sb.invoke({"action": "echo", "value": 7})
     assert record.status == "success", record.result
-    assert record.result == {"value": 7, "requestId": record.request_id, "functionName": "ImageResizeLambda",
-                             "memory": "128", "remainingPositive": True}
+    assert record.result == {
+        "value": 7,
+        "requestId": record.request_id,
+        "functionName": "ImageResizeLambda",
+        "memory": "128",
+        "remainingPositive": True,
+    }
     [line] = [m for m in messages(sb, record) if m.endswith("echo 7")]
     if spec["runtime"].startswith("nodejs"):  # the Node format: <ISO time>\t<request id>\tINFO\t<message>
         iso_time = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -77,11 +95,14 @@ def test_handler_error_is_posted_with_its_type_and_message(lang):
     assert sb.invoke({"action": "echo"}).cold_start is False  # the environment survives a handler error
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing_module", "Runtime.ImportModuleError"),
-    ("missing_handler", "Runtime.HandlerNotFound"),
-    ("syntax_error", "Runtime.UserCodeSyntaxError"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing_module", "Runtime.ImportModuleError"),
+        ("missing_handler", "Runtime.HandlerNotFound"),
+        ("syntax_error", "Runtime.UserCodeSyntaxError"),
+    ],
+)
 def test_init_errors_are_reported_as_the_runtime_names_them(lang, case, expected):
     sb, spec = lang
     module, _, function = spec["handler"].partition(".")
@@ -122,6 +143,9 @@ def test_client_context_of_an_invoke_reaches_the_handler(lang):
     sb, _ = lang
     custom = {"client": {"installation_id": "abc"}, "custom": {"k": "v"}, "env": {"platform": "test"}}
     encoded = base64.b64encode(json.dumps(custom).encode()).decode()
-    response = sb.client("lambda").invoke(FunctionName="ImageResizeLambda", ClientContext=encoded,
-                                          Payload=json.dumps({"action": "client_context"}))
+    response = sb.client("lambda").invoke(
+        FunctionName="ImageResizeLambda",
+        ClientContext=encoded,
+        Payload=json.dumps({"action": "client_context"}),
+    )
     assert json.loads(response["Payload"].read()) == custom

@@ -1,6 +1,7 @@
 """The state directory (sandbox/state/): what a restart keeps, what it must not do again, and how a damaged
 state is refused. Real sandboxes on free ports, stopped and started again on the same directory; the
 AWS CLI and boto3 as clients."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,6 @@ import pytest
 
 from helpers.paths import PROJECT_ROOT, SAMPLES
 from helpers.waiting import eventually, settle, wait_for_record
-
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.core import Sandbox
 from sandbox.state import StateError
@@ -27,25 +27,35 @@ IMAGE = (SAMPLES / "test.jpg").read_bytes()
 
 
 def _sandbox(state_dir, **config):
-    return Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
-                   FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
+    return Sandbox(
+        SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
+        FunctionConfiguration(code_dir=PROJECT_ROOT / "handler"),
+    ).start()
 
 
 # -- which requests are written (units) --------------------------------------------------------------
 def _environ(method="GET", path="/", query="", **headers):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "HTTP_HOST": "127.0.0.1:4566"}
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "HTTP_HOST": "127.0.0.1:4566",
+    }
     environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
     return environ
 
 
-@pytest.mark.parametrize("method,path,query,keys,bucket_changed", [
-    ("PUT", "/b/photos/a.jpg", "", ["photos/a.jpg"], False),  # PutObject
-    ("DELETE", "/b/a.jpg", "", ["a.jpg"], False),  # DeleteObject
-    ("PUT", "/b/a.jpg", "tagging", ["a.jpg"], True),  # moto keeps object tags in the backend
-    ("POST", "/b/a.jpg", "uploadId=u", ["a.jpg"], True),  # CompleteMultipartUpload
-    ("PUT", "/b", "", [], True),  # CreateBucket
-    ("PUT", "/b", "notification", [], True),
-])
+@pytest.mark.parametrize(
+    "method,path,query,keys,bucket_changed",
+    [
+        ("PUT", "/b/photos/a.jpg", "", ["photos/a.jpg"], False),  # PutObject
+        ("DELETE", "/b/a.jpg", "", ["a.jpg"], False),  # DeleteObject
+        ("PUT", "/b/a.jpg", "tagging", ["a.jpg"], True),  # moto keeps object tags in the backend
+        ("POST", "/b/a.jpg", "uploadId=u", ["a.jpg"], True),  # CompleteMultipartUpload
+        ("PUT", "/b", "", [], True),  # CreateBucket
+        ("PUT", "/b", "notification", [], True),
+    ],
+)
 def test_s3_writes_name_the_keys_or_the_bucket_they_change(method, path, query, keys, bucket_changed):
     op = operation("s3", _environ(method, path, query), b"")
     assert op.writes and op.s3_bucket == "b" and op.s3_keys == keys and op.s3_bucket_changed == bucket_changed
@@ -60,20 +70,33 @@ def test_s3_reads_and_delete_objects_are_told_apart():
     assert op.s3_keys == ["a.jpg", "b/c d.png"] and not op.s3_bucket_changed
 
 
-@pytest.mark.parametrize("service,environ,body,writes,appended", [
-    ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.SendMessage"), b"{}", True, False),
-    ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.ReceiveMessage"), b"{}", False, False),
-    ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.PutItem"), b"{}", True, False),
-    ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.Query"), b"{}", False, False),
-    ("logs", _environ("POST", "/", x_amz_target="Logs_20140328.PutLogEvents"), b"{}", True, True),
-    ("iam", {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
-     b"Action=CreateRole&RoleName=r", True, False),
-    ("iam", {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
-     b"Action=GetRole&RoleName=r", False, False),
-    ("awslambda", _environ("POST", "/2015-03-31/functions"), b"{}", True, False),
-    ("awslambda", _environ("POST", "/2015-03-31/functions/f/invocations"), b"{}", False, False),
-    ("awslambda", _environ("GET", "/2015-03-31/functions/f"), b"", False, False),
-])
+@pytest.mark.parametrize(
+    "service,environ,body,writes,appended",
+    [
+        ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.SendMessage"), b"{}", True, False),
+        ("sqs", _environ("POST", "/", x_amz_target="AmazonSQS.ReceiveMessage"), b"{}", False, False),
+        ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.PutItem"), b"{}", True, False),
+        ("dynamodb", _environ("POST", "/", x_amz_target="DynamoDB_20120810.Query"), b"{}", False, False),
+        ("logs", _environ("POST", "/", x_amz_target="Logs_20140328.PutLogEvents"), b"{}", True, True),
+        (
+            "iam",
+            {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            b"Action=CreateRole&RoleName=r",
+            True,
+            False,
+        ),
+        (
+            "iam",
+            {**_environ("POST", "/"), "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            b"Action=GetRole&RoleName=r",
+            False,
+            False,
+        ),
+        ("awslambda", _environ("POST", "/2015-03-31/functions"), b"{}", True, False),
+        ("awslambda", _environ("POST", "/2015-03-31/functions/f/invocations"), b"{}", False, False),
+        ("awslambda", _environ("GET", "/2015-03-31/functions/f"), b"", False, False),
+    ],
+)
 def test_operations_of_every_protocol_are_read_as_writes_or_reads(service, environ, body, writes, appended):
     op = operation(service, environ, body)
     assert (op.writes, op.appended) == (writes, appended)
@@ -84,9 +107,17 @@ def test_objects_metadata_functions_logs_and_history_survive_a_restart(tmp_path,
     sb = _sandbox(tmp_path)
     try:
         s3 = sb.s3
-        s3.put_object(Bucket=sb.config.source_bucket, Key="a b/test.jpg", Body=IMAGE, ContentType="image/jpeg",
-                      Metadata={"owner": "class-3"}, Tagging="lesson=1")
-        record = wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "a b/test.jpg", what="resize")
+        s3.put_object(
+            Bucket=sb.config.source_bucket,
+            Key="a b/test.jpg",
+            Body=IMAGE,
+            ContentType="image/jpeg",
+            Metadata={"owner": "class-3"},
+            Tagging="lesson=1",
+        )
+        record = wait_for_record(
+            sb, lambda r: r.final and r.subject.get("key") == "a b/test.jpg", what="resize"
+        )
         sb.update_function_configuration(memory_size=256, environment={"SCALE": "0.25"})
         settle(sb)
         logs_before = [e.message for e in sb.log_events()]
@@ -110,9 +141,20 @@ def test_objects_metadata_functions_logs_and_history_survive_a_restart(tmp_path,
         restored = [r for r in sb.invocations() if r.subject.get("key") == "a b/test.jpg"]
         assert [(r.request_id, r.status) for r in restored] == [(record.request_id, "success")]
         # CloudWatch Logs, through the real AWS CLI, and the page's mirror with each line's request
-        out = subprocess.run(["aws", "logs", "filter-log-events", "--log-group-name",
-                              f"/aws/lambda/{sb.function.function_name}"], capture_output=True, text=True,
-                             env={**aws_cli_env, **sb.client_environment()}, timeout=60, check=True)
+        out = subprocess.run(
+            [
+                "aws",
+                "logs",
+                "filter-log-events",
+                "--log-group-name",
+                f"/aws/lambda/{sb.function.function_name}",
+            ],
+            capture_output=True,
+            text=True,
+            env={**aws_cli_env, **sb.client_environment()},
+            timeout=60,
+            check=True,
+        )
         messages = [e["message"] for e in json.loads(out.stdout)["events"]]
         assert f"START RequestId: {record.request_id} Version: $LATEST" in messages
         assert [e.message for e in sb.log_events()] == logs_before
@@ -142,21 +184,36 @@ def test_functions_layers_queues_tables_and_dead_letters_created_through_the_api
     sb = _sandbox(tmp_path)
     try:
         lam, sqs, ddb = sb.client("lambda"), sb.client("sqs"), sb.client("dynamodb")
-        layer = lam.publish_layer_version(LayerName="greeting", Content={"ZipFile": _zip(
-            {"python/greeting.py": "WORD = 'hello'\n"})})["LayerVersionArn"]
+        layer = lam.publish_layer_version(
+            LayerName="greeting", Content={"ZipFile": _zip({"python/greeting.py": "WORD = 'hello'\n"})}
+        )["LayerVersionArn"]
         sqs.create_queue(QueueName="greeter-dlq")
-        lam.create_function(FunctionName="Greeter", Runtime="python3.12", Role=sb.function.role_arn,
-                            Handler="app.handler", Layers=[layer], Code={"ZipFile": _zip(
-                                {"app.py": "import greeting\ndef handler(event, context):\n"
-                                           "    return {'said': greeting.WORD + ' ' + event['name']}\n"})},
-                            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:greeter-dlq"})
+        lam.create_function(
+            FunctionName="Greeter",
+            Runtime="python3.12",
+            Role=sb.function.role_arn,
+            Handler="app.handler",
+            Layers=[layer],
+            Code={
+                "ZipFile": _zip(
+                    {
+                        "app.py": "import greeting\ndef handler(event, context):\n"
+                        "    return {'said': greeting.WORD + ' ' + event['name']}\n"
+                    }
+                )
+            },
+            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:greeter-dlq"},
+        )
         lam.put_function_concurrency(FunctionName="Greeter", ReservedConcurrentExecutions=3)
         lam.put_function_event_invoke_config(FunctionName="Greeter", MaximumRetryAttempts=0)
         url = sqs.create_queue(QueueName="kept")["QueueUrl"]
         sent = sqs.send_message(QueueUrl=url, MessageBody="still here")["MessageId"]
-        ddb.create_table(TableName="notes", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(
+            TableName="notes",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         ddb.put_item(TableName="notes", Item={"id": {"S": "1"}, "text": {"S": "kept"}})
         # a failing asynchronous event (no retries configured) ends in the function's dead-letter queue
         lam.invoke(FunctionName="Greeter", InvocationType="Event", Payload=b'{"nobody": 1}')
@@ -168,7 +225,9 @@ def test_functions_layers_queues_tables_and_dead_letters_created_through_the_api
     sb = _sandbox(tmp_path)
     try:
         lam = sb.client("lambda")
-        result = json.loads(lam.invoke(FunctionName="Greeter", Payload=b'{"name": "class"}')["Payload"].read())
+        result = json.loads(
+            lam.invoke(FunctionName="Greeter", Payload=b'{"name": "class"}')["Payload"].read()
+        )
         assert result == {"said": "hello class"}
         assert lam.get_function_concurrency(FunctionName="Greeter")["ReservedConcurrentExecutions"] == 3
         assert lam.get_function_event_invoke_config(FunctionName="Greeter")["MaximumRetryAttempts"] == 0
@@ -230,7 +289,7 @@ def test_a_database_torn_in_mid_write_is_refused(tmp_path):
     database = _kept_state(tmp_path)
     data = bytearray(database.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 8192] = os.urandom(8192)  # a torn page in the middle of the file
+    data[middle : middle + 8192] = os.urandom(8192)  # a torn page in the middle of the file
     database.write_bytes(bytes(data))
     _assert_refused(tmp_path, "damaged")
 
@@ -240,9 +299,9 @@ def _flip_the_objects_bytes(database):
     SQLite's quick_check does not read."""
     data = bytearray(database.read_bytes())
     middle = len(IMAGE) // 2
-    needle, at, found = IMAGE[middle:middle + 1024], -1, 0
+    needle, at, found = IMAGE[middle : middle + 1024], -1, 0
     while (at := data.find(needle, at + 1)) != -1:
-        data[at:at + len(needle)] = bytes(b ^ 0xFF for b in needle)
+        data[at : at + len(needle)] = bytes(b ^ 0xFF for b in needle)
         found += 1
     assert found, "the object's bytes are not in the database file"
     database.write_bytes(bytes(data))
@@ -274,11 +333,12 @@ def test_salvage_of_a_database_sqlite_refuses_leaves_out_a_torn_object(tmp_path)
     database = _kept_state(tmp_path)
     _flip_the_objects_bytes(database)
     with contextlib.closing(sqlite3.connect(database)) as db:
-        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entities_1'"
-                          ).fetchone()[0]
+        root = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_entities_1'"
+        ).fetchone()[0]
         size = db.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(database.read_bytes())
-    data[(root - 1) * size:root * size] = os.urandom(size)  # the names' index: SQLite's check fails
+    data[(root - 1) * size : root * size] = os.urandom(size)  # the names' index: SQLite's check fails
     database.write_bytes(bytes(data))
     sb = _sandbox(tmp_path, salvage=True)
     try:
@@ -332,8 +392,11 @@ def test_every_read_of_the_store_checks_the_bytes_against_their_checksum(tmp_pat
         with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db, db:
             db.execute("UPDATE entities SET data = x'00' WHERE name = 'lambda/registry'")
             db.execute("UPDATE appends SET data = x'00'")
-        for read in (lambda: store.get("lambda/registry"), lambda: list(store.entities()),
-                     lambda: list(store.appends())):
+        for read in (
+            lambda: store.get("lambda/registry"),
+            lambda: list(store.entities()),
+            lambda: list(store.appends()),
+        ):
             with pytest.raises(StateError, match=r"damaged \((lambda/registry|append/3) does not match"):
                 read()
         left_out = []  # --salvage's way: the damaged entry is named and left out, the rest is read
@@ -344,6 +407,7 @@ def test_every_read_of_the_store_checks_the_bytes_against_their_checksum(tmp_pat
         assert left_out == ["lambda/registry", "lambda/registry", "append/3"]
     finally:
         store.close()
+
 
 def test_an_entry_edited_by_hand_is_refused_and_named(tmp_path):
     database = _kept_state(tmp_path)
@@ -378,8 +442,12 @@ def test_two_sandboxes_never_share_a_state_directory(tmp_path):
 
 def test_fresh_and_reset_start_empty(tmp_path):
     _kept_state(tmp_path)
-    out = subprocess.run([sys.executable, str(PROJECT_ROOT / "run_local.py"), "reset", "--state-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run_local.py"), "reset", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and f"Deleted the state kept in {tmp_path}" in out.stdout
     sb = _sandbox(tmp_path)
     try:
@@ -402,8 +470,13 @@ def test_a_multipart_upload_by_the_aws_cli_survives_and_fires_once(tmp_path, aws
     sb = _sandbox(state)
     try:
         env = {**aws_cli_env, **sb.client_environment()}
-        subprocess.run(["aws", "s3", "cp", str(big), f"s3://{sb.config.source_bucket}/big.bin"], env=env,
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["aws", "s3", "cp", str(big), f"s3://{sb.config.source_bucket}/big.bin"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "big.bin", what="its event")
         settle(sb)
     finally:
@@ -424,10 +497,20 @@ def test_apis_and_scheduled_rules_work_after_a_restart(tmp_path):
     sb = _sandbox(tmp_path)
     try:
         lam = sb.client("lambda")
-        lam.create_function(FunctionName="Hello", Runtime="python3.12", Role=sb.function.role_arn,
-                            Handler="app.handler", Code={"ZipFile": _zip(
-                                {"app.py": "def handler(event, context):\n    return {'statusCode': 200, "
-                                           "'body': 'hi ' + event.get('rawPath', event.get('source', ''))}\n"})})
+        lam.create_function(
+            FunctionName="Hello",
+            Runtime="python3.12",
+            Role=sb.function.role_arn,
+            Handler="app.handler",
+            Code={
+                "ZipFile": _zip(
+                    {
+                        "app.py": "def handler(event, context):\n    return {'statusCode': 200, "
+                        "'body': 'hi ' + event.get('rawPath', event.get('source', ''))}\n"
+                    }
+                )
+            },
+        )
         arn = lam.get_function(FunctionName="Hello")["Configuration"]["FunctionArn"]
         api = sb.client("apigatewayv2").create_api(Name="hello", ProtocolType="HTTP", Target=arn)
         events = sb.client("events")
@@ -444,7 +527,9 @@ def test_apis_and_scheduled_rules_work_after_a_restart(tmp_path):
         after = {s["name"]: s["next_fire_at"] for s in sb.schedules()}
         assert after == before  # rate() counts from the rule's creation, not from the restart
         fired = sb.fire_rule("every-5-minutes")
-        record = wait_for_record(sb, lambda r: r.final and r.request_id == fired[0].request_id, what="the rule")
+        record = wait_for_record(
+            sb, lambda r: r.final and r.request_id == fired[0].request_id, what="the rule"
+        )
         assert record.status == "success" and record.result["body"] == "hi aws.events"
     finally:
         sb.stop()
@@ -458,11 +543,16 @@ def test_a_state_caught_mid_run_replays_the_log_writes_it_had_not_folded(tmp_pat
     sb = _sandbox(tmp_path / "live")
     try:
         sb.s3.put_object(Bucket=sb.config.source_bucket, Key="logged.jpg", Body=IMAGE)
-        record = wait_for_record(sb, lambda r: r.final and r.subject.get("key") == "logged.jpg", what="resize")
+        record = wait_for_record(
+            sb, lambda r: r.final and r.subject.get("key") == "logged.jpg", what="resize"
+        )
         group = f"/aws/lambda/{sb.function.function_name}"
         logs = sb.client("logs")
-        written = eventually(lambda: [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]],
-                             lambda messages: any(m.startswith("REPORT") for m in messages), what="the REPORT line")
+        written = eventually(
+            lambda: [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]],
+            lambda messages: any(m.startswith("REPORT") for m in messages),
+            what="the REPORT line",
+        )
         assert sb.persistence.store.counts()["appends"] > 0
         sb.persistence.store.copy_to(tmp_path / "crashed" / "state.sqlite3")
         shutil.copytree(tmp_path / "live" / "files", tmp_path / "crashed" / "files")

@@ -4,6 +4,7 @@ write is there, every event ran at least once, nothing restored fired again, the
 Through the real parts: ``run_local.py --state-dir`` in its own process with the queue and stream
 examples (S3 -> Lambda, S3 -> SQS -> Lambda, DynamoDB stream -> Lambda), boto3 as the client, and the
 sandbox's own ``/_sandbox/invocations`` for the history the page shows."""
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,22 @@ from helpers.processes import RunningSandbox
 from helpers.waiting import eventually
 
 SOURCE, RESIZED = "source-image-bucket123", "resized-image-bucket123"
-QUEUED = "queued-image-bucket123"  # sandbox/guide/example_setups/queue.py: S3 -> SQS -> ImageResizeQueueLambda
+QUEUED = (
+    "queued-image-bucket123"  # sandbox/guide/example_setups/queue.py: S3 -> SQS -> ImageResizeQueueLambda
+)
 TABLE = "image-captions"  # sandbox/guide/example_setups/stream.py: the stream writes captions/<key>.txt
 
 pytestmark = pytest.mark.slow
 
 
 def _client(service, url):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def _history(url) -> list[dict]:
@@ -38,8 +46,9 @@ def _history(url) -> list[dict]:
 
 
 def _start(state_dir):
-    return RunningSandbox("--state-dir", str(state_dir), "--example", "queue", "--example", "stream",
-                          "--full-cpu", "--quiet")
+    return RunningSandbox(
+        "--state-dir", str(state_dir), "--example", "queue", "--example", "stream", "--full-cpu", "--quiet"
+    )
 
 
 def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored_again(tmp_path):
@@ -57,8 +66,9 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored
             key = f"{kind}-{n:03d}.jpg"
             try:
                 if kind == "source":
-                    s3.put_object(Bucket=SOURCE, Key=key, Body=image, ContentType="image/jpeg",
-                                  Metadata={"n": str(n)})
+                    s3.put_object(
+                        Bucket=SOURCE, Key=key, Body=image, ContentType="image/jpeg", Metadata={"n": str(n)}
+                    )
                 elif kind == "queued":
                     s3.put_object(Bucket=QUEUED, Key=key, Body=image, ContentType="image/jpeg")
                 else:
@@ -71,7 +81,9 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored
     workers = [threading.Thread(target=burst, args=(kind,)) for kind in acknowledged]
     for worker in workers:
         worker.start()
-    eventually(lambda: min(len(v) for v in acknowledged.values()), lambda n: n >= 8, what="the burst under way")
+    eventually(
+        lambda: min(len(v) for v in acknowledged.values()), lambda n: n >= 8, what="the burst under way"
+    )
     before_kill = _history(first.url)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
@@ -101,15 +113,24 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored
             wanted = {f"resized-{k}" for k in acknowledged["source"] + acknowledged["queued"]}
             wanted |= {f"captions/{k}.txt" for k in acknowledged["captions"]}
             return sorted(wanted - have)
-        eventually(missing, lambda left: not left, what="every acknowledged event processed", timeout=180,
-                   interval=0.5)
+
+        eventually(
+            missing,
+            lambda left: not left,
+            what="every acknowledged event processed",
+            timeout=180,
+            interval=0.5,
+        )
 
         # no S3 event fired again for a restored object: one request id per uploaded key (a resumed event
         # keeps its request id, as a retry does)
         history = _history(second.url)
         per_key = Counter()
-        for request_id in {(r.get("key"), r["request_id"]) for r in history
-                           if r.get("function_name") == "ImageResizeLambda" and r.get("key")}:
+        for request_id in {
+            (r.get("key"), r["request_id"])
+            for r in history
+            if r.get("function_name") == "ImageResizeLambda" and r.get("key")
+        }:
             per_key[request_id[0]] += 1
         assert per_key and max(per_key.values()) == 1, per_key.most_common(3)
         # every acknowledged upload ran; so may one the sandbox stored but died before answering
@@ -125,8 +146,14 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_fires_nothing_restored
 
         # the stream kept its order across the restart: in the order batches succeeded, each record comes
         # after the ones before it (a batch in flight at the kill may come again: at least once)
-        batches = sorted((r for r in history if r.get("function_name") == "ImageCaptionsLambda"
-                          and r["status"] == "success"), key=lambda r: r["started_at"])
+        batches = sorted(
+            (
+                r
+                for r in history
+                if r.get("function_name") == "ImageCaptionsLambda" and r["status"] == "success"
+            ),
+            key=lambda r: r["started_at"],
+        )
         seen, order = set(), []
         for batch in batches:
             numbers = [int(rec["dynamodb"]["SequenceNumber"]) for rec in batch["event"]["Records"]]

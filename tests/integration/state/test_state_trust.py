@@ -2,6 +2,7 @@
 the user's alone: one another user owns or can write to is refused before anything in it is read or
 written, its files are never opened through a symbolic link, and what it writes is readable by its owner
 only. Through ``Sandbox`` and through ``run_local.py --state-dir`` as a real process."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,6 @@ import sys
 import pytest
 
 from helpers.paths import PROJECT_ROOT
-
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.core import Sandbox
 from sandbox.state import StateError
@@ -46,16 +46,23 @@ def _plant(directory, marker):
 
 
 def _sandbox(state_dir, **config):
-    sb = Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
-                 FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
+    sb = Sandbox(
+        SandboxConfig(port=0, web_port=None, state_dir=str(state_dir), full_cpu=True, **config),
+        FunctionConfiguration(code_dir=PROJECT_ROOT / "handler"),
+    ).start()
     sb.stop()  # reached only when the state directory was not refused
     return sb
 
 
 def _run_local(state_dir) -> tuple[int | None, str]:
     """run_local.py's exit code and output; None when it got ready (it is stopped then)."""
-    proc = subprocess.Popen(RUN_LOCAL + ["--port", "0", "--no-web", "--quiet", "--state-dir", str(state_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+    proc = subprocess.Popen(
+        RUN_LOCAL + ["--port", "0", "--no-web", "--quiet", "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -163,8 +170,10 @@ def test_a_database_that_links_elsewhere_is_refused(tmp_path):
 # -- what a state directory holds --------------------------------------------------------------------
 def test_state_files_are_readable_by_their_owner_only(tmp_path):
     state = tmp_path / "state"
-    sb = Sandbox(SandboxConfig(port=0, web_port=None, state_dir=str(state), full_cpu=True),
-                 FunctionConfiguration(code_dir=PROJECT_ROOT / "handler")).start()
+    sb = Sandbox(
+        SandboxConfig(port=0, web_port=None, state_dir=str(state), full_cpu=True),
+        FunctionConfiguration(code_dir=PROJECT_ROOT / "handler"),
+    ).start()
     try:
         sb.s3.put_object(Bucket=sb.config.source_bucket, Key="x.txt", Body=b"x")
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in state.iterdir() if p.is_file()}

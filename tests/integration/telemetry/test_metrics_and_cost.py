@@ -1,4 +1,5 @@
 """What each invocation is counted as: CloudWatch's AWS/Lambda metrics, and the session's cost."""
+
 import datetime
 
 import pytest
@@ -23,10 +24,16 @@ def test_invocation_metrics_are_readable_with_get_metric_statistics(sb):
 
     def total(name, stat="Sum"):
         points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda", MetricName=name, Dimensions=[{"Name": "FunctionName", "Value": "ImageResizeLambda"}],
-            StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=1),
-            Period=60, Statistics=[stat])["Datapoints"]
+            Namespace="AWS/Lambda",
+            MetricName=name,
+            Dimensions=[{"Name": "FunctionName", "Value": "ImageResizeLambda"}],
+            StartTime=now - datetime.timedelta(minutes=5),
+            EndTime=now + datetime.timedelta(minutes=1),
+            Period=60,
+            Statistics=[stat],
+        )["Datapoints"]
         return sum(p[stat] for p in points)
+
     assert total("Invocations") >= 2 and total("Errors") >= 1
     assert total("Duration", "SampleCount") >= 2
     assert total("ConcurrentExecutions", "Maximum") >= 1

@@ -4,6 +4,7 @@ No test reaches AWS: the sandbox tests talk to a real local endpoint (moto over 
 sandbox running deployed functions in real worker processes); the AWS-target tests stop before any call.
 The Pillow layer is the real local twin, downloaded from PyPI once per module (pip caches it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,10 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from helpers.paths import PROJECT_ROOT
 from sandbox.cli import deploy_commands
 from sandbox.tools.deploy import DeployError, DeployOptions, deploy, destroy
 from sandbox.tools.deploy.trigger_rules import configurations_overlap
-
-from helpers.paths import PROJECT_ROOT
 
 SAMPLES = PROJECT_ROOT / "sample_images"
 
@@ -32,8 +32,10 @@ ROLE = "ImageResizeLambdaDeployedRole"
 SOURCE = "deploy-source-bucket"
 DESTINATION = "deploy-resized-bucket"
 NAMES = dict(function_name=FUNCTION, role_name=ROLE, source_bucket=SOURCE, destination_bucket=DESTINATION)
-MANAGED = {"arn:aws:iam::aws:policy/AmazonS3FullAccess",
-           "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+MANAGED = {
+    "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+}
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +112,39 @@ def upload_and_wait(sb, bucket: str, key: str, sample: str = "test.jpg"):
 
 # ----------------------------------------------------------------------------------------------- dry run
 
+
 def test_dry_run_prints_every_step_and_its_calls_and_changes_nothing(sandbox, tmp_path):
-    code, out, err = cli("deploy", "--endpoint-url", sandbox.endpoint_url, "--dry-run", "--build-dir", str(tmp_path),
-                         *name_flags(function_name="DryRunOnly", role_name="DryRunOnlyRole",
-                                     source_bucket="dry-run-source-bucket"))
+    code, out, err = cli(
+        "deploy",
+        "--endpoint-url",
+        sandbox.endpoint_url,
+        "--dry-run",
+        "--build-dir",
+        str(tmp_path),
+        *name_flags(
+            function_name="DryRunOnly", role_name="DryRunOnlyRole", source_bucket="dry-run-source-bucket"
+        ),
+    )
 
     assert code == 0, err
-    for number, name in enumerate(["IAM role DryRunOnlyRole", "Lambda function DryRunOnly", "Layer pillow-layer",
-                                   "S3 trigger s3://dry-run-source-bucket"], start=1):
+    for number, name in enumerate(
+        [
+            "IAM role DryRunOnlyRole",
+            "Lambda function DryRunOnly",
+            "Layer pillow-layer",
+            "S3 trigger s3://dry-run-source-bucket",
+        ],
+        start=1,
+    ):
         assert f"Step {number}/4  {name}" in out
-    for call in ("iam CreateRole RoleName=DryRunOnlyRole", "lambda CreateFunction FunctionName=DryRunOnly",
-                 "lambda PublishLayerVersion LayerName=pillow-layer", "lambda AddPermission",
-                 "Principal=s3.amazonaws.com", "s3 PutBucketNotificationConfiguration Bucket=dry-run-source-bucket"):
+    for call in (
+        "iam CreateRole RoleName=DryRunOnlyRole",
+        "lambda CreateFunction FunctionName=DryRunOnly",
+        "lambda PublishLayerVersion LayerName=pillow-layer",
+        "lambda AddPermission",
+        "Principal=s3.amazonaws.com",
+        "s3 PutBucketNotificationConfiguration Bucket=dry-run-source-bucket",
+    ):
         assert call in out
     assert "LOCAL twin" in out  # the sandbox's default layer, and the output says why
     lam, iam = sandbox.client("lambda"), sandbox.client("iam")
@@ -135,8 +158,11 @@ def test_aws_dry_run_makes_no_call_and_creates_buckets_in_the_chosen_region(tmp_
     def no_client(service):
         raise AssertionError(f"a dry run must not make a {service} client call")
 
-    report = deploy(no_client, DeployOptions(target="aws", region="eu-west-1", dry_run=True, build_dir=tmp_path),
-                    out=io.StringIO())
+    report = deploy(
+        no_client,
+        DeployOptions(target="aws", region="eu-west-1", dry_run=True, build_dir=tmp_path),
+        out=io.StringIO(),
+    )
 
     buckets = [c for c in report.calls if c.operation == "CreateBucket"]
     assert [c.params["Bucket"] for c in buckets] == ["source-image-bucket123", "resized-image-bucket123"]
@@ -149,9 +175,11 @@ def test_aws_dry_run_makes_no_call_and_creates_buckets_in_the_chosen_region(tmp_
 
 # -------------------------------------------------------------------------------------------- deploy
 
+
 def test_deployed_function_resizes_an_upload_with_the_local_twin_layer(sandbox, build_dir):
-    code, out, err = cli("deploy", "--endpoint-url", sandbox.endpoint_url, "--build-dir", str(build_dir),
-                         *name_flags())
+    code, out, err = cli(
+        "deploy", "--endpoint-url", sandbox.endpoint_url, "--build-dir", str(build_dir), *name_flags()
+    )
 
     assert code == 0, err
     assert f"Step 1/4  IAM role {ROLE} ... created" in out
@@ -188,8 +216,10 @@ def test_deploy_again_updates_code_configuration_and_policies_instead_of_failing
     iam = sandbox.client("iam")
     assert iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=ROLE, PolicyName="ImageResizeLeastPrivilege")["PolicyDocument"]
-    grants = {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]): s["Resource"]
-              for s in document["Statement"]}
+    grants = {
+        s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]): s["Resource"]
+        for s in document["Statement"]
+    }
     assert grants["s3:GetObject"] == f"arn:aws:s3:::{SOURCE}/*"
     assert grants["s3:PutObject"] == f"arn:aws:s3:::{DESTINATION}/*"
     assert sandbox.client("lambda").get_function_configuration(FunctionName=FUNCTION)["MemorySize"] == 256
@@ -223,7 +253,9 @@ def test_deploy_with_the_guides_names_updates_the_sandboxs_own_function(sandbox,
 
     assert report.step(1).outcome.startswith("exists")
     assert report.step(2).outcome.startswith("exists")
-    assert report.step(4).outcome.endswith("notification exists")  # the sandbox's trigger is kept, not doubled
+    assert report.step(4).outcome.endswith(
+        "notification exists"
+    )  # the sandbox's trigger is kept, not doubled
     layers = sandbox.client("lambda").get_function_configuration(FunctionName="ImageResizeLambda")["Layers"]
     assert [":layer:pillow-layer:" in layer["Arn"] for layer in layers] == [True]
     record = upload_and_wait(sandbox, "source-image-bucket123", "guide.jpg")
@@ -231,37 +263,59 @@ def test_deploy_with_the_guides_names_updates_the_sandboxs_own_function(sandbox,
 
 
 def test_second_trigger_on_the_same_bucket_is_refused_before_anything_changes(sandbox, build_dir):
-    code, out, err = cli("deploy", "--endpoint-url", sandbox.endpoint_url, "--build-dir", str(build_dir),
-                         *name_flags(function_name="Intruder", role_name="IntruderRole",
-                                     source_bucket="source-image-bucket123"))
+    code, out, err = cli(
+        "deploy",
+        "--endpoint-url",
+        sandbox.endpoint_url,
+        "--build-dir",
+        str(build_dir),
+        *name_flags(
+            function_name="Intruder", role_name="IntruderRole", source_bucket="source-image-bucket123"
+        ),
+    )
 
     assert code == 2
     assert err.startswith("error: s3://source-image-bucket123 already sends s3:ObjectCreated:* events")
     assert "overlapping" in err and len(err.strip().splitlines()) == 1
-    assert error_code(lambda: sandbox.client("lambda").get_function(FunctionName="Intruder")) == \
-        "ResourceNotFoundException"
+    assert (
+        error_code(lambda: sandbox.client("lambda").get_function(FunctionName="Intruder"))
+        == "ResourceNotFoundException"
+    )
     assert error_code(lambda: sandbox.client("iam").get_role(RoleName="IntruderRole")) == "NoSuchEntity"
 
 
 # ------------------------------------------------------------------------------------------- destroy
 
+
 def test_destroy_removes_notification_permission_layer_versions_function_and_role(sandbox, build_dir):
-    names = dict(function_name="ImageResizeLambdaShortLived", role_name="ShortLivedRole",
-                 layer_name="pillow-layer-short-lived", source_bucket="short-lived-source",
-                 destination_bucket="short-lived-resized")
+    names = dict(
+        function_name="ImageResizeLambdaShortLived",
+        role_name="ShortLivedRole",
+        layer_name="pillow-layer-short-lived",
+        source_bucket="short-lived-source",
+        destination_bucket="short-lived-resized",
+    )
     quiet_deploy(sandbox, options(build_dir, **names))
     lam, iam = sandbox.client("lambda"), sandbox.client("iam")
     assert json.loads(lam.get_policy(FunctionName="ImageResizeLambdaShortLived")["Policy"])["Statement"]
 
     report = destroy(sandbox, options(build_dir, **names), out=io.StringIO())
 
-    assert {"PutBucketNotificationConfiguration", "RemovePermission", "DeleteLayerVersion", "DeleteFunction",
-            "DetachRolePolicy", "DeleteRole"} <= set(report.operations())
+    assert {
+        "PutBucketNotificationConfiguration",
+        "RemovePermission",
+        "DeleteLayerVersion",
+        "DeleteFunction",
+        "DetachRolePolicy",
+        "DeleteRole",
+    } <= set(report.operations())
     configuration = sandbox.s3.get_bucket_notification_configuration(Bucket="short-lived-source")
     assert not configuration.get("LambdaFunctionConfigurations")
     assert lam.list_layer_versions(LayerName="pillow-layer-short-lived")["LayerVersions"] == []
-    assert error_code(lambda: lam.get_function(FunctionName="ImageResizeLambdaShortLived")) == \
-        "ResourceNotFoundException"
+    assert (
+        error_code(lambda: lam.get_function(FunctionName="ImageResizeLambdaShortLived"))
+        == "ResourceNotFoundException"
+    )
     assert error_code(lambda: iam.get_role(RoleName="ShortLivedRole")) == "NoSuchEntity"
     sandbox.s3.head_bucket(Bucket="short-lived-source")  # buckets stay without --delete-buckets
     # The layer versions of the other deployed function are untouched.
@@ -269,8 +323,13 @@ def test_destroy_removes_notification_permission_layer_versions_function_and_rol
 
 
 def test_destroy_deletes_buckets_only_when_asked_and_non_empty_ones_only_with_force(sandbox, build_dir):
-    names = dict(function_name="BucketsOnly", role_name="BucketsOnlyRole", layer_name="pillow-layer-buckets",
-                 source_bucket="buckets-only-source", destination_bucket="buckets-only-resized")
+    names = dict(
+        function_name="BucketsOnly",
+        role_name="BucketsOnlyRole",
+        layer_name="pillow-layer-buckets",
+        source_bucket="buckets-only-source",
+        destination_bucket="buckets-only-resized",
+    )
     quiet_deploy(sandbox, options(build_dir, use_layer=False, **names))
     destroy(sandbox, options(build_dir, **names), out=io.StringIO())
     sandbox.s3.put_object(Bucket="buckets-only-source", Key="left-behind.txt", Body=b"x")
@@ -289,12 +348,18 @@ def test_destroy_deletes_buckets_only_when_asked_and_non_empty_ones_only_with_fo
 
 # ------------------------------------------------------------------------------------------- failures
 
+
 def test_unreachable_endpoint_exits_2_with_one_sentence_and_no_traceback():
     from helpers.sandboxes import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "run_local.py"), "deploy", "--endpoint-url", url],
-                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run_local.py"), "deploy", "--endpoint-url", url],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
 
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: Nothing answers at {url}")
@@ -310,23 +375,47 @@ def test_aws_target_refuses_the_local_twin_layer_before_any_call(build_dir):
         raise AssertionError("no call expected")
 
     with pytest.raises(DeployError) as info:
-        deploy(record_client, DeployOptions(target="aws", region="us-east-1", build_dir=build_dir,
-                                            layer_zip=build_dir / "pillow-layer-local.zip"), out=io.StringIO())
+        deploy(
+            record_client,
+            DeployOptions(
+                target="aws",
+                region="us-east-1",
+                build_dir=build_dir,
+                layer_zip=build_dir / "pillow-layer-local.zip",
+            ),
+            out=io.StringIO(),
+        )
 
     assert "AWS Lambda python3.12" in str(info.value)
     assert calls == []
 
 
-@pytest.mark.parametrize("ours, theirs, overlap", [
-    ({"Events": ["s3:ObjectCreated:*"]}, {"Events": ["s3:ObjectCreated:Put"]}, True),
-    ({"Events": ["s3:ObjectCreated:*"]}, {"Events": ["s3:ObjectRemoved:*"]}, False),
-    ({"Events": ["s3:ObjectCreated:*"]},
-     {"Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}}},
-     True),
-    ({"Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}}},
-     {"Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}}},
-     False),
-])
+@pytest.mark.parametrize(
+    "ours, theirs, overlap",
+    [
+        ({"Events": ["s3:ObjectCreated:*"]}, {"Events": ["s3:ObjectCreated:Put"]}, True),
+        ({"Events": ["s3:ObjectCreated:*"]}, {"Events": ["s3:ObjectRemoved:*"]}, False),
+        (
+            {"Events": ["s3:ObjectCreated:*"]},
+            {
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+            },
+            True,
+        ),
+        (
+            {
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}},
+            },
+            {
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".png"}]}},
+            },
+            False,
+        ),
+    ],
+)
 def test_trigger_overlap_follows_s3s_rule_for_one_bucket(ours, theirs, overlap):
     assert configurations_overlap(ours, theirs) is overlap
 

@@ -3,6 +3,7 @@
 The layer tests download real wheels from PyPI (a few MB each; pip caches them), so they exercise what a
 user gets. They are built once per module.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import PROJECT_ROOT
 from sandbox.cli import package_command
 from sandbox.lambda_ import packaging
 from sandbox.lambda_.packaging import (
@@ -27,8 +29,6 @@ from sandbox.lambda_.packaging import (
     check_function_zip,
     check_layer,
 )
-
-from helpers.paths import PROJECT_ROOT
 
 SUFFIX = {"x86_64": ".cpython-312-x86_64-linux-gnu.so", "arm64": ".cpython-312-aarch64-linux-gnu.so"}
 
@@ -59,7 +59,13 @@ def write_code_dir(root: Path) -> Path:
 
 def elf_header(machine: int) -> bytes:
     """The first 20 bytes of a 64-bit little-endian ELF shared object for e_machine `machine`."""
-    return b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + (3).to_bytes(2, "little") + machine.to_bytes(2, "little")
+    return (
+        b"\x7fELF"
+        + bytes([2, 1, 1, 0])
+        + bytes(8)
+        + (3).to_bytes(2, "little")
+        + machine.to_bytes(2, "little")
+    )
 
 
 def fake_layer(path: Path, files: dict[str, bytes]) -> Path:
@@ -73,12 +79,12 @@ def good_fake_files(arch_machine: str = "x86_64", elf: int = 0x3E) -> dict[str, 
     return {
         "python/PIL/__init__.py": b"",
         f"python/PIL/_imaging.cpython-312-{arch_machine}-linux-gnu.so": elf_header(elf),
-        "python/pillow-13.0.0.dist-info/WHEEL":
-            f"Wheel-Version: 1.0\nTag: cp312-cp312-manylinux_2_28_{arch_machine}\n".encode(),
+        "python/pillow-13.0.0.dist-info/WHEEL": f"Wheel-Version: 1.0\nTag: cp312-cp312-manylinux_2_28_{arch_machine}\n".encode(),
     }
 
 
 # ------------------------------------------------------------------------------------------ function.zip
+
 
 def test_function_zip_holds_code_dir_files_at_root_without_pycache(tmp_path):
     code = write_code_dir(tmp_path)
@@ -90,23 +96,31 @@ def test_function_zip_holds_code_dir_files_at_root_without_pycache(tmp_path):
     assert check_function_zip(out) == []
 
 
-
 def test_function_zip_of_the_handler_holds_every_module_it_imports(tmp_path):
     # The zip alone, extracted as Lambda's task root, must import: no module of handler/ left out.
     out = build_function_zip(PROJECT_ROOT / "handler", tmp_path / "function.zip")
     task_root = tmp_path / "task"
     with zipfile.ZipFile(out) as zf:
         zf.extractall(task_root)
-    code = ("import sys, lambda_function; "
-            "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) "
-            "if (getattr(m, '__file__', None) or '').startswith(sys.argv[1]))))")
+    code = (
+        "import sys, lambda_function; "
+        "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) "
+        "if (getattr(m, '__file__', None) or '').startswith(sys.argv[1]))))"
+    )
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(task_root)}
-    result = subprocess.run([sys.executable, "-c", code, str(task_root)], cwd=task_root, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(task_root)],
+        cwd=task_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     imported = {Path(line).name for line in result.stdout.split()}
     assert {"lambda_function.py", "image_resize.py", "memory_budget.py", "settings.py"} <= imported
     assert imported == {path.name for path in (PROJECT_ROOT / "handler").glob("*.py")}
+
 
 def test_function_zip_files_are_world_readable_for_lambda(tmp_path):
     # AWS extracts the zip as another user: a 0600 file would fail there with "Permission denied".
@@ -164,6 +178,7 @@ def test_missing_code_dir_is_a_packaging_error(tmp_path):
 # ------------------------------------------------------------------------------ real layers from PyPI
 # (marked slow: the `built` fixture downloads Pillow's wheels)
 
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One CLI run (function zip + x86_64 layer + local twin) and one arm64 layer build."""
@@ -171,12 +186,19 @@ def built(tmp_path_factory):
     code = write_code_dir(root)
     out = root / "build"
     from io import StringIO
+
     stdout, stderr = StringIO(), StringIO()
     args = make_parser().parse_args(["package", "--code-dir", str(code), "--out", str(out), "--local"])
     rc = package_command.run_package(args, out=stdout, err=stderr)
     arm = build_pillow_layer(root / "arm64" / "pillow-layer.zip", arch="arm64", python="3.12")
-    return {"rc": rc, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "out": out, "arm64": arm,
-            "root": root}
+    return {
+        "rc": rc,
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+        "out": out,
+        "arm64": arm,
+        "root": root,
+    }
 
 
 def layer_path(built, arch: str) -> Path:
@@ -188,7 +210,10 @@ def test_package_command_builds_function_and_layer_zips(built):
     assert built["rc"] == 0, built["stdout"] + built["stderr"]
     assert built["stderr"] == ""
     assert sorted(p.name for p in built["out"].iterdir()) == [
-        "function.zip", "pillow-layer-local.zip", "pillow-layer.zip"]
+        "function.zip",
+        "pillow-layer-local.zip",
+        "pillow-layer.zip",
+    ]
 
 
 @pytest.mark.slow
@@ -212,8 +237,11 @@ def test_aws_layer_modules_carry_lambda_python_and_arch_tags(built, arch):
     with zipfile.ZipFile(path) as zf:
         compiled = [n for n in zf.namelist() if n.startswith("python/PIL/") and n.endswith(".so")]
         wheel = next(n for n in zf.namelist() if n.endswith(".dist-info/WHEEL"))
-        tags = [line.split(":", 1)[1].strip() for line in zf.read(wheel).decode().splitlines()
-                if line.startswith("Tag:")]
+        tags = [
+            line.split(":", 1)[1].strip()
+            for line in zf.read(wheel).decode().splitlines()
+            if line.startswith("Tag:")
+        ]
     assert "python/PIL/_imaging" + SUFFIX[arch] in compiled
     assert all(n.endswith(SUFFIX[arch]) for n in compiled), compiled
     machine = "x86_64" if arch == "x86_64" else "aarch64"
@@ -237,6 +265,7 @@ def test_layer_report_describes_target_and_sizes(built):
 @pytest.mark.slow
 def test_layer_pillow_version_matches_local_install_by_default(built):
     from importlib.metadata import version
+
     assert built["arm64"].pillow_version == version("pillow")
     with zipfile.ZipFile(built["arm64"].path) as zf:
         assert f"python/pillow-{version('pillow')}.dist-info/METADATA" in zf.namelist()
@@ -261,18 +290,23 @@ def test_local_twin_imports_in_this_interpreter(built, tmp_path):
     with zipfile.ZipFile(twin) as zf:
         zf.extractall(tmp_path)
     # Like Lambda puts /opt/python on sys.path, put the twin's python/ first and import from it.
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import PIL, PIL._imaging; "
-            "from PIL import Image; Image.new('RGB', (4, 4)).reduce(2); print(PIL.__file__)")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "python")],
-                            capture_output=True, text=True, check=True)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import PIL, PIL._imaging; "
+        "from PIL import Image; Image.new('RGB', (4, 4)).reduce(2); print(PIL.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "python")], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().startswith(str(tmp_path / "python"))
 
 
 @pytest.mark.slow
 def test_check_layer_rejects_layer_built_for_the_other_arch(built):
     problems = check_layer(built["arm64"].path, arch="x86_64", python="3.12")
-    assert any("_imaging.cpython-312-aarch64-linux-gnu.so is not built for AWS Lambda python3.12 x86_64" in p
-               for p in problems)
+    assert any(
+        "_imaging.cpython-312-aarch64-linux-gnu.so is not built for AWS Lambda python3.12 x86_64" in p
+        for p in problems
+    )
     assert any("compiled for aarch64" in p for p in problems)
 
 
@@ -286,6 +320,7 @@ def test_check_layer_rejects_aws_layer_for_the_local_interpreter_when_they_diffe
 
 # ------------------------------------------------------------------ check_layer on hand-made zips
 
+
 def test_check_layer_accepts_well_formed_fake_layer(tmp_path):
     assert check_layer(fake_layer(tmp_path / "l.zip", good_fake_files()), "x86_64", "3.12") == []
 
@@ -293,17 +328,22 @@ def test_check_layer_accepts_well_formed_fake_layer(tmp_path):
 def test_check_layer_catches_module_for_wrong_python(tmp_path):
     files = good_fake_files()
     files["python/PIL/_imaging.cpython-311-x86_64-linux-gnu.so"] = files.pop(
-        "python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so")
+        "python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so"
+    )
     problems = check_layer(fake_layer(tmp_path / "l.zip", files), "x86_64", "3.12")
     assert len(problems) == 1
-    assert "_imaging.cpython-311-x86_64-linux-gnu.so is not built for AWS Lambda python3.12 x86_64" in problems[0]
+    assert (
+        "_imaging.cpython-311-x86_64-linux-gnu.so is not built for AWS Lambda python3.12 x86_64"
+        in problems[0]
+    )
     assert "_imaging.cpython-312-x86_64-linux-gnu.so" in problems[0]
 
 
 def test_check_layer_catches_module_named_for_wrong_arch(tmp_path):
     files = good_fake_files()
     files["python/PIL/_imaging.cpython-312-aarch64-linux-gnu.so"] = files.pop(
-        "python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so")
+        "python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so"
+    )
     problems = check_layer(fake_layer(tmp_path / "l.zip", files), "x86_64", "3.12")
     assert any("cpython-312-aarch64-linux-gnu.so is not built for" in p for p in problems)
 
@@ -312,8 +352,10 @@ def test_check_layer_catches_renamed_library_by_its_elf_header(tmp_path):
     # Right name, wrong content: an aarch64 binary renamed to the x86_64 tag.
     files = good_fake_files(elf=0xB7)
     problems = check_layer(fake_layer(tmp_path / "l.zip", files), "x86_64", "3.12")
-    assert problems == ["python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so is compiled for aarch64, but the "
-                        "target processor is x86_64 (Lambda architecture x86_64)."]
+    assert problems == [
+        "python/PIL/_imaging.cpython-312-x86_64-linux-gnu.so is compiled for aarch64, but the "
+        "target processor is x86_64 (Lambda architecture x86_64)."
+    ]
 
 
 def test_check_layer_catches_layer_built_on_a_mac(tmp_path):
@@ -337,25 +379,32 @@ def test_check_layer_catches_files_outside_python_folder(tmp_path):
 
 
 def test_check_layer_catches_wheel_too_new_for_amazon_linux_2(tmp_path):
-    files = {name.replace("312", "311"): data.replace(b"312", b"311")
-             for name, data in good_fake_files().items()}
+    files = {
+        name.replace("312", "311"): data.replace(b"312", b"311") for name, data in good_fake_files().items()
+    }
     problems = check_layer(fake_layer(tmp_path / "l.zip", files), "x86_64", "3.11")
-    assert problems == ["The Pillow wheel needs glibc 2.28, but python3.11 runs on Amazon Linux 2 (glibc 2.26); "
-                        "pick an older Pillow with --pillow-version."]
+    assert problems == [
+        "The Pillow wheel needs glibc 2.28, but python3.11 runs on Amazon Linux 2 (glibc 2.26); "
+        "pick an older Pillow with --pillow-version."
+    ]
     # The same wheel is fine for python3.12, which runs on Amazon Linux 2023 (glibc 2.34).
     assert check_layer(fake_layer(tmp_path / "m.zip", good_fake_files()), "x86_64", "3.12") == []
 
 
 def test_check_layer_accepts_site_packages_layout_only_for_its_python(tmp_path):
-    files = {name.replace("python/", "python/lib/python3.12/site-packages/"): data
-             for name, data in good_fake_files().items()}
+    files = {
+        name.replace("python/", "python/lib/python3.12/site-packages/"): data
+        for name, data in good_fake_files().items()
+    }
     path = fake_layer(tmp_path / "l.zip", files)
     assert check_layer(path, "x86_64", "3.12") == []
-    assert any("only for python3.12" in p for p in check_layer(path, "x86_64", "3.13")
-               if "site-packages" in p)
+    assert any(
+        "only for python3.12" in p for p in check_layer(path, "x86_64", "3.13") if "site-packages" in p
+    )
 
 
 # ------------------------------------------------------------------------------------ CLI errors
+
 
 def _one_sentence(text: str) -> str:
     lines = text.strip().splitlines()
@@ -393,8 +442,9 @@ def test_unreachable_package_index_is_one_sentence_and_exit_2(tmp_path, capsys, 
     rc = run_cli(["--code-dir", str(code), "--out", str(tmp_path / "b"), "--pillow-version", "12.2.0"])
     line = _one_sentence(capsys.readouterr().err)
     assert rc == 2
-    assert line.startswith("Could not reach the package index (PyPI) to download Pillow 12.2.0 for AWS Lambda "
-                           "python3.12 x86_64")
+    assert line.startswith(
+        "Could not reach the package index (PyPI) to download Pillow 12.2.0 for AWS Lambda python3.12 x86_64"
+    )
     assert not (tmp_path / "b" / "pillow-layer.zip").exists()
 
 

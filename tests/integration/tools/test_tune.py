@@ -1,6 +1,7 @@
 """Power tuning, locally (sandbox/tools/power_tuning.py, run_local.py tune): each memory size through the Lambda
 API, its REPORT lines read back, and the cheapest, fastest and balanced sizes named as AWS Lambda Power
 Tuning names them. Speed is checked as ratios with wide bounds, never as times."""
+
 from __future__ import annotations
 
 import json
@@ -24,21 +25,35 @@ def _size(memory, *durations, status="success"):
 
 
 def test_report_fields_are_read_from_the_last_report_line_of_a_log_tail():
-    tail = ("START RequestId: a Version: $LATEST\nhello\nEND RequestId: a\n"
-            "REPORT RequestId: a\tDuration: 3.01 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\t"
-            "Max Memory Used: 36 MB\tInit Duration: 110.10 ms\tStatus: timeout\t\n")
-    assert parse_report(tail) == {"REPORT RequestId": "a", "Duration": "3.01 ms", "Billed Duration": "4 ms",
-                                  "Memory Size": "128 MB", "Max Memory Used": "36 MB",
-                                  "Init Duration": "110.10 ms", "Status": "timeout"}
+    tail = (
+        "START RequestId: a Version: $LATEST\nhello\nEND RequestId: a\n"
+        "REPORT RequestId: a\tDuration: 3.01 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 36 MB\tInit Duration: 110.10 ms\tStatus: timeout\t\n"
+    )
+    assert parse_report(tail) == {
+        "REPORT RequestId": "a",
+        "Duration": "3.01 ms",
+        "Billed Duration": "4 ms",
+        "Memory Size": "128 MB",
+        "Max Memory Used": "36 MB",
+        "Init Duration": "110.10 ms",
+        "Status": "timeout",
+    }
 
 
 def test_cheapest_fastest_and_balanced_are_chosen_as_power_tuning_chooses_them():
-    result = TuningResult("f", "an event", 3, False, [
-        _size(128, 1000, 1100, 1200),   # cheapest: 1,101 ms x 128 MB
-        _size(512, 300, 310, 320),      # 311 ms x 512 MB: a little dearer, 3.5x faster
-        _size(1769, 140, 150, 160),     # fastest, far dearer
-        _size(3008, 79, 79, 79, status="timeout"),  # failed: never chosen, however fast
-    ])
+    result = TuningResult(
+        "f",
+        "an event",
+        3,
+        False,
+        [
+            _size(128, 1000, 1100, 1200),  # cheapest: 1,101 ms x 128 MB
+            _size(512, 300, 310, 320),  # 311 ms x 512 MB: a little dearer, 3.5x faster
+            _size(1769, 140, 150, 160),  # fastest, far dearer
+            _size(3008, 79, 79, 79, status="timeout"),  # failed: never chosen, however fast
+        ],
+    )
     assert result.cheapest.memory_mb == 128
     assert result.fastest.memory_mb == 1769
     assert result.balanced.memory_mb == 512  # 0.5 * cost / max cost + 0.5 * time / max time is lowest
@@ -62,8 +77,9 @@ def iterations() -> int:
 def test_tuning_through_the_lambda_api_measures_each_size_and_restores_the_memory(iterations):
     sb = start_sandbox(CPU_BOUND, timeout=30, memory_size=256)
     try:
-        result = power_tuning.tune(sb.endpoint_url, sb.function.function_name, {"iterations": iterations},
-                                   [128, 1769], runs=3)
+        result = power_tuning.tune(
+            sb.endpoint_url, sb.function.function_name, {"iterations": iterations}, [128, 1769], runs=3
+        )
         memory_after = sb.function.memory_size
     finally:
         sb.stop()
@@ -79,8 +95,9 @@ def test_tuning_through_the_lambda_api_measures_each_size_and_restores_the_memor
 def test_a_size_that_times_out_is_reported_with_its_runs_cut_short_and_never_chosen(iterations):
     sb = start_sandbox(CPU_BOUND, timeout=1, maximum_retry_attempts=0)
     try:
-        result = power_tuning.tune(sb.endpoint_url, sb.function.function_name, {"iterations": 5 * iterations},
-                                   [128, 1769], runs=4)  # ~2.7 s at 128 MB: past 1 s
+        result = power_tuning.tune(
+            sb.endpoint_url, sb.function.function_name, {"iterations": 5 * iterations}, [128, 1769], runs=4
+        )  # ~2.7 s at 128 MB: past 1 s
     finally:
         sb.stop()
     small, large = result.sizes
@@ -94,17 +111,37 @@ def test_run_local_tune_starts_a_temporary_sandbox_and_prints_each_size_as_json(
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"iterations": iterations}))
     nobody = f"http://127.0.0.1:{free_port()}"
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "run_local.py"), "tune", "--event", str(event),
-                             "--code-dir", str(CPU_BOUND), "--memory-sizes", "512,1769", "--runs", "2",
-                             "--endpoint-url", nobody, "--json"],
-                            capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "run_local.py"),
+            "tune",
+            "--event",
+            str(event),
+            "--code-dir",
+            str(CPU_BOUND),
+            "--memory-sizes",
+            "512,1769",
+            "--runs",
+            "2",
+            "--endpoint-url",
+            nobody,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=PROJECT_ROOT,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "starting a temporary one" in result.stderr
     figures = json.loads(result.stdout)
     assert [row["memory_mb"] for row in figures["sizes"]] == [512, 1769]
     # each size measured again until its p50 held still (or --rounds ran out): two rounds at least
-    assert all(row["failures"] == 0 and row["rounds"] >= 2 and row["runs"] == 2 * row["rounds"]
-               for row in figures["sizes"])
+    assert all(
+        row["failures"] == 0 and row["rounds"] >= 2 and row["runs"] == 2 * row["rounds"]
+        for row in figures["sizes"]
+    )
     assert figures["fastest"] in (512, 1769) and figures["full_cpu"] is False
     assert figures["sizes"][0]["vcpu_share"] == pytest.approx(512 / 1769)
 
@@ -130,9 +167,11 @@ def test_the_chart_is_drawn_without_matplotlib(tmp_path):
         "from sandbox.cli.tune_chart import save_chart\n"
         "sizes = [SizeResult(m, runs=[Run('success', d, int(d) + 1, 40)])\n"
         "         for m, d in ((128, 700.0), (1024, 90.0))]\n"
-        f"save_chart(TuningResult('f', 'an event', 1, False, sizes), {str(chart)!r})\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            cwd=PROJECT_ROOT)
+        f"save_chart(TuningResult('f', 'an event', 1, False, sizes), {str(chart)!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT
+    )
     assert result.returncode == 0, result.stderr
     from PIL import Image
 

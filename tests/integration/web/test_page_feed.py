@@ -1,6 +1,7 @@
 """The page's change feed (web/feed/, /api/feed) and its paged, newest-first lists, against a real sandbox
 and the real WebServer on a free port: what changed is pushed once to every open page, lists are read a
 page at a time from the sandbox's own records, and the page's security rules hold for the stream too."""
+
 from __future__ import annotations
 
 import http.client
@@ -47,7 +48,9 @@ class Stream:
 
     def __init__(self, port: int, headers: dict | None = None, query: str = ""):
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
-        self.connection.request("GET", "/api/feed" + query, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+        self.connection.request(
+            "GET", "/api/feed" + query, headers={"Host": f"127.0.0.1:{port}", **(headers or {})}
+        )
         self.response = self.connection.getresponse()
 
     def event(self) -> dict:
@@ -61,8 +64,12 @@ class Stream:
             text = line.decode().rstrip("\n")
             if not text:
                 if "data" in fields:
-                    return {"event": fields.get("event", "message"), "id": fields.get("id"),
-                            "data": json.loads(fields["data"]), "raw": raw}
+                    return {
+                        "event": fields.get("event", "message"),
+                        "id": fields.get("id"),
+                        "data": json.loads(fields["data"]),
+                        "raw": raw,
+                    }
                 fields, raw = {}, b""
                 continue
             name, _, value = text.partition(":")
@@ -105,7 +112,12 @@ def test_feed_says_hello_then_pushes_an_upload_with_its_invocation_and_log_lines
         assert stream.response.getheader("Content-Type").startswith("text/event-stream")
         hello = stream.event()
         assert hello["event"] == "hello" and hello["data"]["reset"] is False
-        assert set(hello["data"]["counts"]) == {"invocations", "running", "dead_lettered", "dead_letter_count"}
+        assert set(hello["data"]["counts"]) == {
+            "invocations",
+            "running",
+            "dead_lettered",
+            "dead_letter_count",
+        }
         sb.s3.put_object(Bucket=sb.config.source_bucket, Key="pushed.jpg", Body=jpeg())
         frame = stream.frame_where(done("pushed.jpg"), "pushed.jpg done")["data"]
     finally:
@@ -220,22 +232,31 @@ def test_invocations_and_log_lines_read_newest_first_without_overlap(sb, server)
     assert newest["events"][-1]["seq"] == newest["last_seq"]
 
 
-def test_gallery_pairs_source_and_output_by_the_handlers_result_when_the_format_changes_the_extension(sb, server):
+def test_gallery_pairs_source_and_output_by_the_handlers_result_when_the_format_changes_the_extension(
+    sb, server
+):
     try:
         sb.update_function_configuration(environment={"OUTPUT_FORMAT": "PNG"})
         upload_in_order(sb, ["as-png.jpg"])
     finally:
         sb.update_function_configuration(environment={})
-    item = next(i for i in json.loads(get(server, "/api/gallery?limit=5")[1])["items"] if i["key"] == "as-png.jpg")
+    item = next(
+        i for i in json.loads(get(server, "/api/gallery?limit=5")[1])["items"] if i["key"] == "as-png.jpg"
+    )
     assert item["status"] == "done" and item["resized"]["key"] == "resized-as-png.jpg.png"
-    response, body = get(server, f"/api/object?bucket={item['resized']['bucket']}&key=resized-as-png.jpg.png"
-                                 f"&v={item['resized']['version']}")
+    response, body = get(
+        server,
+        f"/api/object?bucket={item['resized']['bucket']}&key=resized-as-png.jpg.png"
+        f"&v={item['resized']['version']}",
+    )
     assert response.status == 200 and Image.open(io.BytesIO(body)).format == "PNG"
 
 
 def test_a_versioned_thumbnail_is_read_from_s3_once_for_every_page(sb, server):
     upload_in_order(sb, ["cached.jpg"])
-    item = next(i for i in json.loads(get(server, "/api/gallery?limit=5")[1])["items"] if i["key"] == "cached.jpg")
+    item = next(
+        i for i in json.loads(get(server, "/api/gallery?limit=5")[1])["items"] if i["key"] == "cached.jpg"
+    )
     url = f"/api/object?bucket={item['resized']['bucket']}&key={item['resized']['key']}&v={item['resized']['version']}"
     first, body = get(server, url)
     assert first.status == 200 and "immutable" in first.getheader("Cache-Control")

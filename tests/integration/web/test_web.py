@@ -1,5 +1,6 @@
 """The page's server (web/): views, the security points and errors, through Flask's test client over a real
 sandbox (moto over HTTP on a free port, real workers), plus the WebServer on a real socket."""
+
 from __future__ import annotations
 
 import http.client
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers.page import BASE, PORT, local_app
 from helpers.paths import HANDLERS, PROJECT_ROOT, SAMPLES
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, wait_for_record
-from helpers.page import BASE, local_app, PORT
 from sandbox.errors import SandboxError
 from sandbox.event_sources.s3.source import s3_object
 from sandbox.lambda_.invocation import InvocationRecord
@@ -55,14 +56,23 @@ def token(app):
 
 
 def post(client, token, url, **kwargs):
-    headers = {"X-Sandbox-Token": token, "Origin": BASE, "Sec-Fetch-Site": "same-origin",
-               **kwargs.pop("headers", {})}
+    headers = {
+        "X-Sandbox-Token": token,
+        "Origin": BASE,
+        "Sec-Fetch-Site": "same-origin",
+        **kwargs.pop("headers", {}),
+    }
     return client.post(url, headers=headers, **kwargs)
 
 
 def upload(client, token, name, data, content_type="image/jpeg"):
-    return post(client, token, "/api/upload", data={"file": (io.BytesIO(data), name, content_type)},
-                content_type="multipart/form-data")
+    return post(
+        client,
+        token,
+        "/api/upload",
+        data={"file": (io.BytesIO(data), name, content_type)},
+        content_type="multipart/form-data",
+    )
 
 
 def jpeg(size=(64, 48), color=(30, 120, 200)) -> bytes:
@@ -111,8 +121,14 @@ def test_front_end_never_writes_data_as_html():
     js = PROJECT_ROOT / "web/static/web/js"
     for module in js.glob("*.js"):
         source = module.read_text()
-        for sink in (r"\.(innerHTML|outerHTML)\s*\+?=", r"insertAdjacentHTML\(", r"document\.write",
-                     r"\beval\(", r"new Function\(", r"createContextualFragment"):
+        for sink in (
+            r"\.(innerHTML|outerHTML)\s*\+?=",
+            r"insertAdjacentHTML\(",
+            r"document\.write",
+            r"\beval\(",
+            r"new Function\(",
+            r"createContextualFragment",
+        ):
             assert not re.search(sink, source), f"{module.name} uses {sink}"
 
 
@@ -124,12 +140,16 @@ def test_request_through_dns_rebinding_gets_400(client):
     assert client.get("/", headers={"Host": f"attacker.example:{PORT}"}).status_code == 400
 
 
-@pytest.mark.parametrize("host", [f"127.0.0.1:{PORT}", f"localhost:{PORT}", f"[::1]:{PORT}", f"LOCALHOST:{PORT}"])
+@pytest.mark.parametrize(
+    "host", [f"127.0.0.1:{PORT}", f"localhost:{PORT}", f"[::1]:{PORT}", f"LOCALHOST:{PORT}"]
+)
 def test_loopback_names_on_the_served_port_are_accepted(client, host):
     assert client.get("/api/state", headers={"Host": host}).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:9999", "localhost", "127.0.0.1.nip.io:8000", "", "127.0.0.1:80x"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:9999", "localhost", "127.0.0.1.nip.io:8000", "", "127.0.0.1:80x"]
+)
 def test_other_ports_and_names_are_refused(client, host):
     assert client.get("/api/state", headers={"Host": host}).status_code == 400
 
@@ -153,15 +173,17 @@ def test_state_change_with_a_wrong_token_is_refused(client):
 
 
 def test_state_change_from_another_origin_is_refused(client, token):
-    response = post(client, token, "/api/config", json={"memory_size": 256},
-                    headers={"Origin": "http://attacker.example"})
+    response = post(
+        client, token, "/api/config", json={"memory_size": 256}, headers={"Origin": "http://attacker.example"}
+    )
     assert response.status_code == 403
     assert "Cross-origin" in response.json["error"]
 
 
 def test_state_change_from_a_cross_site_fetch_is_refused(client, token):
-    response = post(client, token, "/api/dead-letters/redrive", json={},
-                    headers={"Sec-Fetch-Site": "cross-site"})
+    response = post(
+        client, token, "/api/dead-letters/redrive", json={}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert response.status_code == 403
 
 
@@ -174,8 +196,14 @@ def test_upload_goes_into_the_source_bucket_and_the_gallery_shows_the_pair(sb, c
     data = (SAMPLES / "test.jpg").read_bytes()
     response = upload(client, token, "web test.jpg", data)
     assert response.status_code == 200, response.json
-    assert response.json["uploaded"] == [{"bucket": SOURCE, "key": "web test.jpg", "bytes": len(data),
-                                          "etag": response.json["uploaded"][0]["etag"]}]
+    assert response.json["uploaded"] == [
+        {
+            "bucket": SOURCE,
+            "key": "web test.jpg",
+            "bytes": len(data),
+            "etag": response.json["uploaded"][0]["etag"],
+        }
+    ]
     # it took the S3 path: the object is in the bucket and S3 invoked the function
     assert sb.s3.head_object(Bucket=SOURCE, Key="web test.jpg")["ContentLength"] == len(data)
     record = sb.wait_for_key("web test.jpg", timeout=60)
@@ -197,8 +225,13 @@ def test_upload_goes_into_the_source_bucket_and_the_gallery_shows_the_pair(sb, c
 
 
 def test_several_files_in_one_request_are_all_uploaded(sb, client, token):
-    response = post(client, token, "/api/upload", content_type="multipart/form-data", data={
-        "file": [(io.BytesIO(jpeg()), "multi-a.jpg"), (io.BytesIO(jpeg()), "multi-b.jpg")]})
+    response = post(
+        client,
+        token,
+        "/api/upload",
+        content_type="multipart/form-data",
+        data={"file": [(io.BytesIO(jpeg()), "multi-a.jpg"), (io.BytesIO(jpeg()), "multi-b.jpg")]},
+    )
     assert response.status_code == 200
     assert [u["key"] for u in response.json["uploaded"]] == ["multi-a.jpg", "multi-b.jpg"]
     for key in ("multi-a.jpg", "multi-b.jpg"):
@@ -210,14 +243,24 @@ def test_upload_over_the_limit_gets_413_with_a_readable_message(sb):
     client = app.test_client()
     token = app.extensions["sandbox_web_token"]
     body = b"x" * 5000  # over the file limit, under the request limit (limit + multipart overhead)
-    response = post(client, token, "/api/upload", content_type="multipart/form-data",
-                    data={"file": (io.BytesIO(body), "big.jpg")})
+    response = post(
+        client,
+        token,
+        "/api/upload",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(body), "big.jpg")},
+    )
     assert response.status_code == 413
     assert "over the page's upload limit" in response.json["error"]
     assert "--max-upload-mb" in response.json["error"]
     body = b"x" * 200_000  # over the whole request's limit: refused before it is read
-    response = post(client, token, "/api/upload", content_type="multipart/form-data",
-                    data={"file": (io.BytesIO(body), "bigger.jpg")})
+    response = post(
+        client,
+        token,
+        "/api/upload",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(body), "bigger.jpg")},
+    )
     assert response.status_code == 413
     assert "--max-upload-mb" in response.json["error"]
     keys = [o["Key"] for o in sb.s3.list_objects_v2(Bucket=SOURCE).get("Contents", [])]
@@ -282,7 +325,9 @@ def test_keys_that_look_like_paths_are_only_s3_keys(sb, client, key):
 
 
 def test_objects_are_served_as_inert_bytes(sb, client):
-    sb.s3.put_object(Bucket=SOURCE, Key="page.html", Body=b"<script>alert(1)</script>", ContentType="text/html")
+    sb.s3.put_object(
+        Bucket=SOURCE, Key="page.html", Body=b"<script>alert(1)</script>", ContentType="text/html"
+    )
     response = client.get("/api/object", query_string={"bucket": SOURCE, "key": "page.html"})
     assert response.mimetype == "application/octet-stream"
     assert "sandbox" in response.headers["Content-Security-Policy"]
@@ -321,7 +366,12 @@ def test_invocations_table_and_one_invocation_in_full(sb, client, token):
     detail = client.get(f"/api/invocations/{record.request_id}/1").json
     assert detail["event"]["Records"][0]["s3"]["object"]["key"] == "detail.jpg"
     assert [s["stage"] for s in detail["stages"]] == [
-        "Event detection", "Execution environment allocation", "Code execution", "Logging", "Response"]
+        "Event detection",
+        "Execution environment allocation",
+        "Code execution",
+        "Logging",
+        "Response",
+    ]
     assert all(s["ms"] is not None for s in detail["stages"])
     own = [line for line in detail["logs"] if line["request_id"] == record.request_id]
     assert own[0]["platform"] == "START" and [line["platform"] for line in own[-2:]] == ["END", "REPORT"]
@@ -393,13 +443,24 @@ def test_saving_configuration_changes_the_function_and_the_next_invocation_is_co
     upload(client, token, "warm-up.jpg", jpeg())
     sb.wait_for_key("warm-up.jpg", timeout=60)
     try:
-        response = post(client, token, "/api/config", json={
-            "memory_size": "256", "timeout": 5, "environment": {"OUTPUT_QUALITY": "60", "MAX_WIDTH": ""}})
+        response = post(
+            client,
+            token,
+            "/api/config",
+            json={
+                "memory_size": "256",
+                "timeout": 5,
+                "environment": {"OUTPUT_QUALITY": "60", "MAX_WIDTH": ""},
+            },
+        )
         assert response.status_code == 200, response.json
         assert "cold start" in response.json["message"]
         assert sb.function.memory_size == 256 and sb.function.timeout == 5
         assert sb.function.environment == {"OUTPUT_QUALITY": "60"}  # empty = removed, as in the console
-        assert sb.client("lambda").get_function_configuration(FunctionName="ImageResizeLambda")["MemorySize"] == 256
+        assert (
+            sb.client("lambda").get_function_configuration(FunctionName="ImageResizeLambda")["MemorySize"]
+            == 256
+        )
         upload(client, token, "after-save.jpg", jpeg())
         record = sb.wait_for_key("after-save.jpg", timeout=60)
         assert record.status == "success"
@@ -413,26 +474,32 @@ def test_saving_configuration_changes_the_function_and_the_next_invocation_is_co
     assert sb.function.memory_size == 128
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({"memory_size": 64}, "Memory"),
-    ({"memory_size": "lots"}, "Memory must be a whole number"),
-    ({"timeout": 901}, "Timeout"),
-    ({"timeout": 2.5}, "Timeout must be a whole number"),
-    ({"environment": {"AWS_REGION": "eu-west-1"}}, "reserved"),
-    ({"environment": {"RESIZE_SCALE": 2}}, "text values"),
-    ({"environment": ["RESIZE_SCALE"]}, "text values"),
-    ({"handler": "x.y"}, "memory_size, timeout and environment"),
-    ({}, "Nothing to change"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"memory_size": 64}, "Memory"),
+        ({"memory_size": "lots"}, "Memory must be a whole number"),
+        ({"timeout": 901}, "Timeout"),
+        ({"timeout": 2.5}, "Timeout must be a whole number"),
+        ({"environment": {"AWS_REGION": "eu-west-1"}}, "reserved"),
+        ({"environment": {"RESIZE_SCALE": 2}}, "text values"),
+        ({"environment": ["RESIZE_SCALE"]}, "text values"),
+        ({"handler": "x.y"}, "memory_size, timeout and environment"),
+        ({}, "Nothing to change"),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_bad_configuration_gets_400_with_one_sentence(sb, client, token, body, expected):
     before = sb.function
     response = post(client, token, "/api/config", json=body)
     assert response.status_code == 400
     assert expected in response.json["error"]
     assert "Traceback" not in response.json["error"]
-    assert (sb.function.memory_size, sb.function.timeout, sb.function.environment) == \
-        (before.memory_size, before.timeout, before.environment)
+    assert (sb.function.memory_size, sb.function.timeout, sb.function.environment) == (
+        before.memory_size,
+        before.timeout,
+        before.environment,
+    )
 
 
 def test_configuration_that_is_not_json_gets_400(client, token):
@@ -454,7 +521,12 @@ def test_cost_for_the_session_and_a_projection(sb, client, token):
     assert projection["images"] == 1_000_000 and data["cold_pct"] == 1.0
     assert projection["cold_starts"] == pytest.approx(10_000)
     assert projection["gb_seconds"] == pytest.approx(
-        1_000_000 * (projection["warm_billed_ms"] + 0.01 * projection["init_ms"]) / 1000 * projection["memory_mb"] / 1024)
+        1_000_000
+        * (projection["warm_billed_ms"] + 0.01 * projection["init_ms"])
+        / 1000
+        * projection["memory_mb"]
+        / 1024
+    )
     assert projection["usd"] > projection["usd_free_tier"] >= 0
 
 
@@ -473,20 +545,30 @@ def test_failed_event_is_listed_as_a_dead_letter_and_redrive_runs_it_again(sb, c
         response = post(client, token, "/api/config", json={"environment": {"RESIZE_SCALE": "2"}})
         assert response.status_code == 200
         upload(client, token, "dead.jpg", jpeg())
-        failed = wait_for_record(sb, lambda r: s3_object(r) == (SOURCE, "dead.jpg") and r.status == "dead-lettered",
-                                 what="dead.jpg's event to be dead-lettered")
+        failed = wait_for_record(
+            sb,
+            lambda r: s3_object(r) == (SOURCE, "dead.jpg") and r.status == "dead-lettered",
+            what="dead.jpg's event to be dead-lettered",
+        )
         assert "RESIZE_SCALE" in failed.error_message
         item = next(i for i in client.get("/api/gallery").json["items"] if i["key"] == "dead.jpg")
         assert item["status"] == "failed" and "dead-letter queue" in item["reason"]
-        row = next(r for r in client.get("/api/invocations").json["invocations"]
-                   if r["request_id"] == failed.request_id)
+        row = next(
+            r
+            for r in client.get("/api/invocations").json["invocations"]
+            if r["request_id"] == failed.request_id
+        )
         assert row["status"] == "dead-lettered"
 
         messages = client.get("/api/dead-letters").json["messages"]
         letter = next(m for m in messages if m["request_id"] == failed.request_id)
         assert letter["key"] == "dead.jpg" and "RESIZE_SCALE" in letter["error_message"]
-        eventually(lambda: client.get("/api/state").json["dead_letter_count"], lambda count: count >= 1,
-                   what="the page's dead-letter count to include it", interval=0.2)
+        eventually(
+            lambda: client.get("/api/state").json["dead_letter_count"],
+            lambda count: count >= 1,
+            what="the page's dead-letter count to include it",
+            interval=0.2,
+        )
     finally:
         restore_configuration(client, token)
 
@@ -494,13 +576,17 @@ def test_failed_event_is_listed_as_a_dead_letter_and_redrive_runs_it_again(sb, c
     assert response.status_code == 200
     [redriven] = response.json["redriven"]
     assert redriven["key"] == "dead.jpg"
-    again = wait_for_record(sb, lambda r: r.id == redriven["id"] and r.finished, what="the redriven event to run")
+    again = wait_for_record(
+        sb, lambda r: r.id == redriven["id"] and r.finished, what="the redriven event to run"
+    )
     assert again.status == "success"
     remaining = client.get("/api/dead-letters").json["messages"]
     assert letter["message_id"] not in [m["message_id"] for m in remaining]
 
 
-@pytest.mark.parametrize("body, expected", [({"message_ids": "all"}, "list"), ({"message_ids": []}, "at least one")])
+@pytest.mark.parametrize(
+    "body, expected", [({"message_ids": "all"}, "list"), ({"message_ids": []}, "at least one")]
+)
 def test_bad_redrive_request_gets_400(client, token, body, expected):
     response = post(client, token, "/api/dead-letters/redrive", json=body)
     assert response.status_code == 400
@@ -539,8 +625,10 @@ SETTINGS = [
 ]
 DEFAULTS = {s["name"]: s["default"] for s in SETTINGS}
 ''')
-    assert [(s.name, s.default, s.choices) for s in settings] == [("COLOUR", "red", ["red", "green"]),
-                                                                  ("SIZE", "", [])]
+    assert [(s.name, s.default, s.choices) for s in settings] == [
+        ("COLOUR", "red", ["red", "green"]),
+        ("SIZE", "", []),
+    ]
 
 
 def test_a_settings_table_that_is_not_a_literal_is_not_run():
@@ -554,21 +642,55 @@ def test_handler_without_a_settings_table_gets_the_plain_editor():
 
 
 def _record(key, status, attempt=1, result=None, error=None, trigger="s3"):
-    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": SOURCE}, "object": {
-        "key": key.replace(" ", "+"), "size": 100, "eTag": "e"}}}]}
-    record = InvocationRecord(request_id=f"id-{key}", function_name="ImageResizeLambda", event=event,
-                              attempt=attempt, status=status, result=result, trigger=trigger,
-                              source="aws:s3", subject={"bucket": SOURCE, "key": key})  # as the S3 source tells it
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": SOURCE},
+                    "object": {"key": key.replace(" ", "+"), "size": 100, "eTag": "e"},
+                },
+            }
+        ]
+    }
+    record = InvocationRecord(
+        request_id=f"id-{key}",
+        function_name="ImageResizeLambda",
+        event=event,
+        attempt=attempt,
+        status=status,
+        result=result,
+        trigger=trigger,
+        source="aws:s3",
+        subject={"bucket": SOURCE, "key": key},
+    )  # as the S3 source tells it
     if error:
         record.error_type, record.error_message = error
     return record
 
 
 def test_gallery_status_follows_the_invocation():
-    body = {"results": [{"bucket": SOURCE, "key": "rejected.jpg", "status": "rejected", "reason": "Not an image."}]}
-    ok = {"results": [{"bucket": SOURCE, "key": "a b.jpg", "status": "resized", "outputBucket": DEST,
-                       "outputKey": "resized-a b.jpg", "width": 5, "height": 4, "bytes": 40,
-                       "sourceWidth": 10, "sourceHeight": 8}]}
+    body = {
+        "results": [
+            {"bucket": SOURCE, "key": "rejected.jpg", "status": "rejected", "reason": "Not an image."}
+        ]
+    }
+    ok = {
+        "results": [
+            {
+                "bucket": SOURCE,
+                "key": "a b.jpg",
+                "status": "resized",
+                "outputBucket": DEST,
+                "outputKey": "resized-a b.jpg",
+                "width": 5,
+                "height": 4,
+                "bytes": 40,
+                "sourceWidth": 10,
+                "sourceHeight": 8,
+            }
+        ]
+    }
     records = [
         _record("queued.jpg", "pending"),
         _record("retry.jpg", "error", attempt=1, error=("ValueError", "boom")),
@@ -584,10 +706,23 @@ def test_gallery_status_follows_the_invocation():
     assert items["rejected.jpg"]["resized"] is None
     done = items["a b.jpg"]
     assert done["status"] == "done" and done["saving_pct"] == 60.0
-    assert done["source"] == {"bucket": SOURCE, "key": "a b.jpg", "bytes": 100, "etag": "e", "width": 10,
-                              "height": 8, "orientation": None}
-    assert done["resized"] == {"bucket": DEST, "key": "resized-a b.jpg", "width": 5, "height": 4, "bytes": 40,
-                               "version": "r-id-a b.jpg-1"}
+    assert done["source"] == {
+        "bucket": SOURCE,
+        "key": "a b.jpg",
+        "bytes": 100,
+        "etag": "e",
+        "width": 10,
+        "height": 8,
+        "orientation": None,
+    }
+    assert done["resized"] == {
+        "bucket": DEST,
+        "key": "resized-a b.jpg",
+        "width": 5,
+        "height": 4,
+        "bytes": 40,
+        "version": "r-id-a b.jpg-1",
+    }
 
 
 # -- the server ----------------------------------------------------------------------------------------
@@ -642,8 +777,12 @@ def test_full_cpu_setting_on_the_page_switches_the_sandbox_and_back(sb, client, 
         assert on.status_code == 200 and on.get_json()["cpu"]["full_cpu"] is True
         assert sb.config.full_cpu is True and "full speed" in on.get_json()["message"]
         assert post(client, token, "/api/config/cpu", json={"full_cpu": "yes"}).status_code == 400
-        assert client.post("/api/config/cpu", json={"full_cpu": False},
-                           headers={"X-Sandbox-Token": "guess"}).status_code == 403  # same-origin rules hold
+        assert (
+            client.post(
+                "/api/config/cpu", json={"full_cpu": False}, headers={"X-Sandbox-Token": "guess"}
+            ).status_code
+            == 403
+        )  # same-origin rules hold
         assert sb.config.full_cpu is True
     finally:
         off = post(client, token, "/api/config/cpu", json={"full_cpu": False})

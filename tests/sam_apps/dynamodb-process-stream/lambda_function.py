@@ -1,4 +1,5 @@
 """Logs each change of the table, as the blueprint does, and says how many records it processed."""
+
 import json
 
 

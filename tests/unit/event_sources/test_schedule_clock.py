@@ -1,5 +1,6 @@
 """The schedule clock (pure units, time injected): one thread that sleeps until the next due schedule,
 a clock that can run faster than real time, and what each target is sent."""
+
 from __future__ import annotations
 
 import datetime
@@ -8,11 +9,16 @@ import threading
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from sandbox.event_sources.schedules import clock as clock_module, describe
+from sandbox.event_sources.schedules import clock as clock_module
+from sandbox.event_sources.schedules import describe
 from sandbox.event_sources.schedules.clock import ScaledClock, ScheduleTimer, TimerEntry
 from sandbox.event_sources.schedules.expressions import parse
-from sandbox.event_sources.schedules.targets import (json_path, lambda_function_name, scheduled_event,
-                                                     target_payload)
+from sandbox.event_sources.schedules.targets import (
+    json_path,
+    lambda_function_name,
+    scheduled_event,
+    target_payload,
+)
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/nightly"
 WHEN = datetime.datetime(2026, 11, 30, 3, 0, tzinfo=datetime.timezone.utc).timestamp()
@@ -66,8 +72,15 @@ def test_removed_entry_no_longer_fires_and_earliest_entry_sets_the_next_wake():
 def test_scheduler_start_and_end_dates_bound_an_entry():
     now, fired = FakeTime(), []
     timer = timer_with(fired, now)
-    entry = timer.put(TimerEntry("s", parse("rate(1 hour)"), anchor=now.now + 7200,
-                                 not_before=now.now + 7200, not_after=now.now + 7200 + 3600))
+    entry = timer.put(
+        TimerEntry(
+            "s",
+            parse("rate(1 hour)"),
+            anchor=now.now + 7200,
+            not_before=now.now + 7200,
+            not_after=now.now + 7200 + 3600,
+        )
+    )
     assert entry.next_due == now.now + 7200  # a rate with a StartDate starts at it
     timer.run_due(now.now + 7200)
     timer.run_due(now.now + 10800)
@@ -107,6 +120,7 @@ def test_one_failing_schedule_does_not_stop_the_others():
         if key == "bad":
             raise RuntimeError("boom")
         fired.append(key)
+
     timer = ScheduleTimer(ScaledClock(1.0, wall=now), on_due, lambda key, exc: errors.append((key, str(exc))))
     timer.put(TimerEntry("bad", parse("rate(1 minute)"), anchor=now.now))
     timer.put(TimerEntry("good", parse("rate(1 minute)"), anchor=now.now))
@@ -136,10 +150,15 @@ def test_target_input_replaces_the_event_and_input_path_selects_part_of_it():
 
 def test_input_transformer_fills_its_template():
     event = scheduled_event(RULE_ARN, "us-east-1", "123456789012", WHEN)
-    transformer = {"InputPathsMap": {"when": "$.time", "what": "$.resources"},
-                   "InputTemplate": '{"at": <when>, "rules": <what>, "text": "fired at <when> by <aws.events.rule-name>"}'}
+    transformer = {
+        "InputPathsMap": {"when": "$.time", "what": "$.resources"},
+        "InputTemplate": '{"at": <when>, "rules": <what>, "text": "fired at <when> by <aws.events.rule-name>"}',
+    }
     assert target_payload({"InputTransformer": transformer}, event, "nightly", RULE_ARN) == {
-        "at": "2026-11-30T03:00:00Z", "rules": [RULE_ARN], "text": "fired at 2026-11-30T03:00:00Z by nightly"}
+        "at": "2026-11-30T03:00:00Z",
+        "rules": [RULE_ARN],
+        "text": "fired at 2026-11-30T03:00:00Z by nightly",
+    }
 
 
 def test_lambda_targets_are_named_by_function_arn_with_or_without_qualifier():

@@ -3,6 +3,7 @@
 The same handler is exercised through a real moto endpoint by tests/integration/handler/test_pipeline.py;
 here every error S3 can return is easy to produce, and nothing needs a server.
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,8 +31,13 @@ EVENT_TEMPLATE = json.loads((EVENTS / "s3-put.json").read_text())["Records"][0]
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} (fake)"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} (fake)"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
 
 
 class FakeBody:
@@ -68,18 +74,32 @@ class FakeS3:
         if (Bucket, Key) not in self.objects:
             raise client_error("NoSuchKey", 404, "GetObject")
         obj = self.objects[(Bucket, Key)]
-        return {"Body": FakeBody(obj["Body"], self.read_errors.get(Key)), "ContentLength": len(obj["Body"]),
-                "Metadata": dict(obj["Metadata"]), "ContentType": "application/octet-stream"}
+        return {
+            "Body": FakeBody(obj["Body"], self.read_errors.get(Key)),
+            "ContentLength": len(obj["Body"]),
+            "Metadata": dict(obj["Metadata"]),
+            "ContentType": "application/octet-stream",
+        }
 
     def put_object(self, Bucket, Key, Body, ContentType, Metadata=None, **extra):
         if Key in self.put_errors:
             raise self.put_errors[Key]
-        self.puts.append({"Bucket": Bucket, "Key": Key, "Body": Body, "ContentType": ContentType,
-                          "Metadata": Metadata or {}, **extra})
+        self.puts.append(
+            {
+                "Bucket": Bucket,
+                "Key": Key,
+                "Body": Body,
+                "ContentType": ContentType,
+                "Metadata": Metadata or {},
+                **extra,
+            }
+        )
         self.objects[(Bucket, Key)] = {"Body": Body, "Metadata": Metadata or {}}
 
 
-def record(key: str, bucket: str = SOURCE, event_name: str = "ObjectCreated:Put", size: int | None = None) -> dict:
+def record(
+    key: str, bucket: str = SOURCE, event_name: str = "ObjectCreated:Put", size: int | None = None
+) -> dict:
     """An S3 record shaped like AWS's, with the key form-encoded as S3 does it."""
     from urllib.parse import quote_plus
 
@@ -110,9 +130,9 @@ def progressive_header_only(width: int, height: int) -> bytes:
 
     full = fx.encode(Image.new("RGB", (16, 16), "grey"), "JPEG", progressive=True, subsampling=0)
     sos = full.index(b"\xff\xda")
-    head = bytearray(full[: sos + 2 + struct.unpack(">H", full[sos + 2:sos + 4])[0]])
+    head = bytearray(full[: sos + 2 + struct.unpack(">H", full[sos + 2 : sos + 4])[0]])
     sof = head.index(b"\xff\xc2")
-    head[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    head[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(head)
 
 
@@ -122,17 +142,20 @@ def s3(monkeypatch):
     monkeypatch.setattr(lambda_function, "s3", fake)
     # The handler weighs each image against what its process holds; the test process holds far more
     # than a Lambda worker (pytest, moto, ...), so it plays a fresh execution environment instead.
-    monkeypatch.setattr(lambda_function, "memory_in_use",
-                        lambda: image_resize.RUNTIME_BASELINE_MB * image_resize.MIB)
+    monkeypatch.setattr(
+        lambda_function, "memory_in_use", lambda: image_resize.RUNTIME_BASELINE_MB * image_resize.MIB
+    )
     return fake
 
 
 @pytest.fixture
 def configure(monkeypatch):
     """Replace the handler's settings as if the function had these environment variables."""
+
     def apply(**env):
         monkeypatch.setattr(lambda_function, "SETTINGS", lambda_function.Settings(env))
         return lambda_function.SETTINGS
+
     apply()
     return apply
 
@@ -192,8 +215,10 @@ def test_output_key_adds_the_extension_of_the_bytes_but_test_jpg_stays_jpg(s3, c
     s3.add(SOURCE, "IMG_1.JPG", jpeg())
     lambda_function.lambda_handler(event(record("scan.tiff"), record("test.jpg"), record("IMG_1.JPG")), None)
     assert [(p["Key"], p["ContentType"]) for p in s3.puts] == [
-        ("resized-scan.tiff.jpg", "image/jpeg"), ("resized-test.jpg", "image/jpeg"),
-        ("resized-IMG_1.JPG", "image/jpeg")]
+        ("resized-scan.tiff.jpg", "image/jpeg"),
+        ("resized-test.jpg", "image/jpeg"),
+        ("resized-IMG_1.JPG", "image/jpeg"),
+    ]
 
 
 def test_png_output_format_setting_changes_key_and_content_type(s3, configure):
@@ -212,7 +237,8 @@ def test_two_sources_differing_only_in_extension_get_two_outputs(s3, configure):
 
 
 def test_image_too_large_for_the_memory_is_rejected_naming_the_key_and_the_memory_to_choose(
-        s3, configure, caplog):
+    s3, configure, caplog
+):
     # a progressive 4:4:4 JPEG declaring 4800x3600: libjpeg would keep 99 MB of coefficients
     s3.add(SOURCE, "big photo.jpg", progressive_header_only(4800, 3600))
     with caplog.at_level(logging.ERROR):
@@ -251,12 +277,15 @@ def test_not_an_image_is_logged_with_key_and_reason_and_not_raised(s3, configure
     assert [p["Key"] for p in s3.puts] == ["resized-good.jpg"]
 
 
-@pytest.mark.parametrize("data, kind", [
-    (b"", "not-an-image"),
-    (jpeg()[:200], "corrupt"),
-    (fx.png_header_only(100_000, 100_000), "too-large"),
-    (fx.encode(Image.new("RGB", (8, 8)), "ICO"), "unsupported"),
-])
+@pytest.mark.parametrize(
+    "data, kind",
+    [
+        (b"", "not-an-image"),
+        (jpeg()[:200], "corrupt"),
+        (fx.png_header_only(100_000, 100_000), "too-large"),
+        (fx.encode(Image.new("RGB", (8, 8)), "ICO"), "unsupported"),
+    ],
+)
 def test_each_kind_of_bad_image_is_a_permanent_rejection(s3, configure, data, kind):
     s3.add(SOURCE, "bad.jpg", data)
     body = body_of(lambda_function.lambda_handler(event(record("bad.jpg")), None))
@@ -307,28 +336,44 @@ def test_malformed_record_is_rejected_and_others_still_processed(s3, configure):
 
 
 def test_object_removed_event_is_skipped(s3, configure):
-    body = body_of(lambda_function.lambda_handler(event(record("x.jpg", event_name="ObjectRemoved:Delete")), None))
+    body = body_of(
+        lambda_function.lambda_handler(event(record("x.jpg", event_name="ObjectRemoved:Delete")), None)
+    )
     assert body["results"][0]["status"] == "skipped" and s3.gets == []
 
 
 # ------------------------------------------------------------------------------------ transient errors
 
 
-@pytest.mark.parametrize("where, error", [
-    ("get", client_error("SlowDown", 503, "GetObject")),
-    ("get", client_error("InternalError", 500, "GetObject")),
-    ("get", client_error("ServiceUnavailable", 503, "GetObject")),
-    ("get", EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")),
-    ("read", ReadTimeoutError(endpoint_url="http://127.0.0.1:4566")),
-    ("put", client_error("RequestTimeout", 400, "PutObject")),
-    ("put", client_error("SlowDown", 503, "PutObject")),
-], ids=["get-slowdown", "get-internal", "get-unavailable", "get-connection", "read-timeout", "put-timeout",
-        "put-slowdown"])
-def test_transient_error_raises_after_the_other_records_so_lambda_retries(s3, configure, where, error, caplog):
+@pytest.mark.parametrize(
+    "where, error",
+    [
+        ("get", client_error("SlowDown", 503, "GetObject")),
+        ("get", client_error("InternalError", 500, "GetObject")),
+        ("get", client_error("ServiceUnavailable", 503, "GetObject")),
+        ("get", EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")),
+        ("read", ReadTimeoutError(endpoint_url="http://127.0.0.1:4566")),
+        ("put", client_error("RequestTimeout", 400, "PutObject")),
+        ("put", client_error("SlowDown", 503, "PutObject")),
+    ],
+    ids=[
+        "get-slowdown",
+        "get-internal",
+        "get-unavailable",
+        "get-connection",
+        "read-timeout",
+        "put-timeout",
+        "put-slowdown",
+    ],
+)
+def test_transient_error_raises_after_the_other_records_so_lambda_retries(
+    s3, configure, where, error, caplog
+):
     s3.add(SOURCE, "flaky.jpg", jpeg())
     s3.add(SOURCE, "fine.jpg", jpeg())
     {"get": s3.get_errors, "read": s3.read_errors}.get(where, s3.put_errors)[
-        "resized-flaky.jpg" if where == "put" else "flaky.jpg"] = error
+        "resized-flaky.jpg" if where == "put" else "flaky.jpg"
+    ] = error
     with caplog.at_level(logging.INFO), pytest.raises(lambda_function.RetryableEventError) as raised:
         lambda_function.lambda_handler(event(record("flaky.jpg"), record("fine.jpg")), None)
     assert [p["Key"] for p in s3.puts] == ["resized-fine.jpg"]  # the other record was still done
@@ -358,6 +403,7 @@ def test_unexpected_bug_is_raised_after_the_other_records(s3, configure, monkeyp
             broken.calls += 1
             raise KeyError("bug")
         return real(data, settings, **options)
+
     broken.calls = 0
     monkeypatch.setattr(lambda_function, "resize_image", broken)
     with pytest.raises(lambda_function.RetryableEventError):
@@ -418,15 +464,31 @@ def test_source_object_is_never_written(s3, configure):
 
 def run_handler_import(env: dict, code: str = "import lambda_function") -> subprocess.CompletedProcess:
     """Import the handler in a fresh interpreter, from its own folder, as Lambda's INIT phase does."""
-    settings = ("DESTINATION_BUCKET", "OUTPUT_", "RESIZE_", "MAX_", "RESAMPLING_", "BACKGROUND_", "AWS_LAMBDA_")
+    settings = (
+        "DESTINATION_BUCKET",
+        "OUTPUT_",
+        "RESIZE_",
+        "MAX_",
+        "RESAMPLING_",
+        "BACKGROUND_",
+        "AWS_LAMBDA_",
+    )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(settings)}
     full_env.update({"AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(HANDLER_DIR)}, **env)
-    return subprocess.run([sys.executable, "-c", code], cwd=HANDLER_DIR.parent.parent, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=HANDLER_DIR.parent.parent,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("name, value", [("RESIZE_SCALE", "2"), ("OUTPUT_FORMAT", "gif"),
-                                         ("MAX_INPUT_BYTES", "0"), ("OUTPUT_QUALITY", "best")])
+@pytest.mark.parametrize(
+    "name, value",
+    [("RESIZE_SCALE", "2"), ("OUTPUT_FORMAT", "gif"), ("MAX_INPUT_BYTES", "0"), ("OUTPUT_QUALITY", "best")],
+)
 def test_bad_setting_fails_the_init_with_a_message_naming_it(name, value):
     result = run_handler_import({name: value})
     assert result.returncode != 0
@@ -435,9 +497,11 @@ def test_bad_setting_fails_the_init_with_a_message_naming_it(name, value):
 
 
 def test_handler_deploys_alone_importing_only_boto3_pillow_and_the_standard_library():
-    code = ("import sys, lambda_function; "
-            "print(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('sandbox', 'web', 'moto', 'flask', 'handler', 'numpy')))")
+    code = (
+        "import sys, lambda_function; "
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('sandbox', 'web', 'moto', 'flask', 'handler', 'numpy')))"
+    )
     result = run_handler_import({}, code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -1,13 +1,10 @@
 """The pure image step (handler/image_resize.py) on small fixtures generated at test time."""
+
 from __future__ import annotations
 
 import io
 
 import pytest
-from PIL import Image, ImageChops, ImageStat
-
-from helpers import images as fx
-
 from image_resize import (
     CorruptImage,
     ImageRejected,
@@ -17,6 +14,9 @@ from image_resize import (
     UnsupportedFormat,
     resize_image,
 )
+from PIL import Image, ImageChops, ImageStat
+
+from helpers import images as fx
 
 SAMPLES = fx.every_mode_samples()
 
@@ -59,10 +59,17 @@ def test_multi_frame_images_give_their_first_frame(name):
     assert near(out.getpixel((1, 1)), fx.RED, 40)
 
 
-@pytest.mark.parametrize("output_format, content_type, extension", [
-    ("JPEG", "image/jpeg", ".jpg"), ("PNG", "image/png", ".png"), ("WEBP", "image/webp", ".webp"),
-])
-def test_content_type_and_extension_match_the_bytes_for_each_output_format(output_format, content_type, extension):
+@pytest.mark.parametrize(
+    "output_format, content_type, extension",
+    [
+        ("JPEG", "image/jpeg", ".jpg"),
+        ("PNG", "image/png", ".png"),
+        ("WEBP", "image/webp", ".webp"),
+    ],
+)
+def test_content_type_and_extension_match_the_bytes_for_each_output_format(
+    output_format, content_type, extension
+):
     result = resize_image(SAMPLES["rgb.png"][0], ResizeSettings(output_format=output_format))
     out = open_output(result)
     assert out.format == output_format
@@ -228,9 +235,16 @@ def test_output_has_no_orientation_tag_left_to_apply_twice():
 # ------------------------------------------------------------------------------------------- geometry
 
 
-@pytest.mark.parametrize("size, expected", [
-    ((1, 1), (1, 1)), ((1, 2), (1, 1)), ((3, 1), (2, 1)), ((2, 2), (1, 1)), ((1801, 3), (901, 2)),
-])
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        ((1, 1), (1, 1)),
+        ((1, 2), (1, 1)),
+        ((3, 1), (2, 1)),
+        ((2, 2), (1, 1)),
+        ((1801, 3), (901, 2)),
+    ],
+)
 def test_no_side_ever_becomes_zero(size, expected):
     result = resize_image(fx.encode(Image.new("RGB", size, (9, 9, 9)), "PNG"))
     assert (result.width, result.height) == expected
@@ -284,10 +298,20 @@ def test_quality_setting_changes_the_jpeg_size():
     assert len(low.data) < len(high.data)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("rgb.jpg", "JPEG"), ("mpo.jpg", "JPEG"), ("rgb.png", "PNG"), ("rgba.png", "PNG"), ("rgb.webp", "WEBP"),
-    ("rgb.bmp", "JPEG"), ("cmyk.tiff", "JPEG"), ("p_trns.gif", "PNG"), ("animated.gif", "JPEG"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("rgb.jpg", "JPEG"),
+        ("mpo.jpg", "JPEG"),
+        ("rgb.png", "PNG"),
+        ("rgba.png", "PNG"),
+        ("rgb.webp", "WEBP"),
+        ("rgb.bmp", "JPEG"),
+        ("cmyk.tiff", "JPEG"),
+        ("p_trns.gif", "PNG"),
+        ("animated.gif", "JPEG"),
+    ],
+)
 def test_auto_output_format_keeps_web_formats_and_transparency(name, expected):
     result = resize_image(SAMPLES[name][0], ResizeSettings(output_format="AUTO"))
     assert result.format == expected == open_output(result).format
@@ -350,24 +374,35 @@ def test_truncated_image_is_a_corrupt_image(fmt):
     assert str(refused.value).endswith(".")
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"hello, world\n", b"<!DOCTYPE html><html><body>Not Found</body></html>",
-    b"PK\x03\x04" + b"\x00" * 60, b"\x1f\x8b\x08\x00" + b"\x00" * 40, b"{\"not\": \"an image\"}",
-], ids=["empty", "text", "html", "zip", "gzip", "json"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello, world\n",
+        b"<!DOCTYPE html><html><body>Not Found</body></html>",
+        b"PK\x03\x04" + b"\x00" * 60,
+        b"\x1f\x8b\x08\x00" + b"\x00" * 40,
+        b'{"not": "an image"}',
+    ],
+    ids=["empty", "text", "html", "zip", "gzip", "json"],
+)
 def test_not_an_image_is_rejected_with_a_sentence(data):
     with pytest.raises(NotAnImage) as refused:
         resize_image(data)
     assert "\n" not in str(refused.value) and str(refused.value).endswith(".")
 
 
-@pytest.mark.parametrize("data, name", [
-    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 32, "HEIC"),
-    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 32, "AVIF"),
-    (fx.encode(Image.new("RGB", (16, 16)), "ICO"), "ICO"),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
-    (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
-    (fx.encode(Image.new("RGB", (16, 16)), "PPM"), None),
-])
+@pytest.mark.parametrize(
+    "data, name",
+    [
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 32, "HEIC"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 32, "AVIF"),
+        (fx.encode(Image.new("RGB", (16, 16)), "ICO"), "ICO"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
+        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
+        (fx.encode(Image.new("RGB", (16, 16)), "PPM"), None),
+    ],
+)
 def test_formats_outside_the_allow_list_never_reach_a_decoder(data, name):
     with pytest.raises((UnsupportedFormat, NotAnImage)) as refused:
         resize_image(data)
@@ -377,8 +412,12 @@ def test_formats_outside_the_allow_list_never_reach_a_decoder(data, name):
 
 
 def test_rejections_share_one_base_class_with_a_kind():
-    for kind, cls in [("not-an-image", NotAnImage), ("unsupported", UnsupportedFormat),
-                      ("corrupt", CorruptImage), ("too-large", ImageTooLarge)]:
+    for kind, cls in [
+        ("not-an-image", NotAnImage),
+        ("unsupported", UnsupportedFormat),
+        ("corrupt", CorruptImage),
+        ("too-large", ImageTooLarge),
+    ]:
         assert issubclass(cls, ImageRejected) and cls.kind == kind
 
 
@@ -388,29 +427,60 @@ def test_rejections_share_one_base_class_with_a_kind():
 def test_settings_defaults_reproduce_the_guide():
     settings = ResizeSettings.from_environ({})
     assert settings == ResizeSettings()
-    assert (settings.scale, settings.output_format, settings.max_width, settings.max_height) == (0.5, "JPEG", None, None)
+    assert (settings.scale, settings.output_format, settings.max_width, settings.max_height) == (
+        0.5,
+        "JPEG",
+        None,
+        None,
+    )
     assert settings.quality == 75 and settings.resampling == "LANCZOS" and settings.memory_size_mb == 128
 
 
 def test_settings_are_read_from_the_environment():
-    settings = ResizeSettings.from_environ({
-        "RESIZE_SCALE": "0.25", "MAX_WIDTH": "800", "MAX_HEIGHT": "600", "OUTPUT_FORMAT": "webp",
-        "OUTPUT_QUALITY": "70", "RESAMPLING_FILTER": "bicubic", "BACKGROUND_COLOR": "black",
-        "MAX_INPUT_PIXELS": "50_000_000", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-    })
-    assert settings == ResizeSettings(scale=0.25, max_width=800, max_height=600, output_format="WEBP",
-                                      quality=70, resampling="BICUBIC", background=(0, 0, 0),
-                                      max_input_pixels=50_000_000, memory_size_mb=512)
+    settings = ResizeSettings.from_environ(
+        {
+            "RESIZE_SCALE": "0.25",
+            "MAX_WIDTH": "800",
+            "MAX_HEIGHT": "600",
+            "OUTPUT_FORMAT": "webp",
+            "OUTPUT_QUALITY": "70",
+            "RESAMPLING_FILTER": "bicubic",
+            "BACKGROUND_COLOR": "black",
+            "MAX_INPUT_PIXELS": "50_000_000",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        }
+    )
+    assert settings == ResizeSettings(
+        scale=0.25,
+        max_width=800,
+        max_height=600,
+        output_format="WEBP",
+        quality=70,
+        resampling="BICUBIC",
+        background=(0, 0, 0),
+        max_input_pixels=50_000_000,
+        memory_size_mb=512,
+    )
 
 
-@pytest.mark.parametrize("name, value, allowed", [
-    ("RESIZE_SCALE", "0", "greater than 0"), ("RESIZE_SCALE", "1.5", "at most 1"),
-    ("RESIZE_SCALE", "half", "number"), ("RESIZE_SCALE", "nan", "number"),
-    ("OUTPUT_FORMAT", "gif", "JPEG, PNG, WEBP, AUTO"), ("OUTPUT_QUALITY", "0", "1 to 100"),
-    ("OUTPUT_QUALITY", "high", "1 to 100"), ("RESAMPLING_FILTER", "sharp", "LANCZOS"),
-    ("MAX_WIDTH", "0", "from 1"), ("MAX_HEIGHT", "-5", "from 1"), ("MAX_INPUT_PIXELS", "lots", "whole number"),
-    ("BACKGROUND_COLOR", "not-a-colour", "#ffffff"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64", "128"),
-])
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [
+        ("RESIZE_SCALE", "0", "greater than 0"),
+        ("RESIZE_SCALE", "1.5", "at most 1"),
+        ("RESIZE_SCALE", "half", "number"),
+        ("RESIZE_SCALE", "nan", "number"),
+        ("OUTPUT_FORMAT", "gif", "JPEG, PNG, WEBP, AUTO"),
+        ("OUTPUT_QUALITY", "0", "1 to 100"),
+        ("OUTPUT_QUALITY", "high", "1 to 100"),
+        ("RESAMPLING_FILTER", "sharp", "LANCZOS"),
+        ("MAX_WIDTH", "0", "from 1"),
+        ("MAX_HEIGHT", "-5", "from 1"),
+        ("MAX_INPUT_PIXELS", "lots", "whole number"),
+        ("BACKGROUND_COLOR", "not-a-colour", "#ffffff"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64", "128"),
+    ],
+)
 def test_bad_setting_names_the_variable_and_the_allowed_values(name, value, allowed):
     with pytest.raises(ValueError) as refused:
         ResizeSettings.from_environ({name: value})

@@ -3,6 +3,7 @@
 For each file: either a valid output (opens, the right size, upright) or a typed ImageRejected with a
 one-sentence message - never an unhandled exception. Skipped when the corpus is absent.
 """
+
 from __future__ import annotations
 
 import io
@@ -10,10 +11,6 @@ import json
 import re
 
 import pytest
-from PIL import Image, ImageChops, ImageOps, ImageStat
-
-from helpers.paths import REALWORLD
-
 from image_resize import (  # handler/ is on sys.path (pytest's pythonpath), as in Lambda
     CorruptImage,
     ImageRejected,
@@ -24,9 +21,16 @@ from image_resize import (  # handler/ is on sys.path (pytest's pythonpath), as 
     resize_image,
     target_size,
 )
+from PIL import Image, ImageChops, ImageOps, ImageStat
+
+from helpers.paths import REALWORLD
 
 CORPUS = REALWORLD
-FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() != ".md") if CORPUS.is_dir() else []
+FILES = (
+    sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
+    if CORPUS.is_dir()
+    else []
+)
 
 pytestmark = [
     pytest.mark.corpus,
@@ -143,15 +147,19 @@ def test_large_webp_is_refused_at_128_mb_with_the_memory_size_to_choose_and_fits
 
 
 def test_the_22_megapixel_photo_fits_128_mb():
-    result = resize_image((CORPUS / "metadata-extractor-images/jpg/Issue 266.jpg").read_bytes(),
-                          ResizeSettings(memory_size_mb=128))
+    result = resize_image(
+        (CORPUS / "metadata-extractor-images/jpg/Issue 266.jpg").read_bytes(),
+        ResizeSettings(memory_size_mb=128),
+    )
     assert (result.width, result.height) == (2880, 1920)
     assert (result.decoded_width, result.decoded_height) == (2880, 1920)  # libjpeg decoded at 1/2
 
 
 def test_the_progressive_jpeg_that_was_killed_at_128_mb_is_refused_naming_the_memory_that_fits_it():
     data = (CORPUS / "image-size/valid/jpg/very-large.jpg").read_bytes()  # 4800x3600, 4:4:4, 224 KB
-    with pytest.raises(ImageTooLarge, match=r"progressive JPEG needs about \d+ MB .* at least (\d+) MB") as refused:
+    with pytest.raises(
+        ImageTooLarge, match=r"progressive JPEG needs about \d+ MB .* at least (\d+) MB"
+    ) as refused:
         resize_image(data, ResizeSettings(memory_size_mb=128))
     suggested = int(str(refused.value).split("at least ")[1].split(" MB")[0])
     result = resize_image(data, ResizeSettings(memory_size_mb=suggested))
@@ -187,12 +195,16 @@ def test_the_corpus_uploaded_at_128_mb_is_resized_or_refused_up_front_with_no_oo
         for path in FILES:
             record = sb.wait_for_key(rel(path), timeout=120)
             assert record is not None, f"{rel(path)}: no invocation"
-            assert record.status == "success" and record.attempt == 1, \
+            assert record.status == "success" and record.attempt == 1, (
                 f"{rel(path)}: {record.status} {record.error_type} {record.error_message}"
+            )
             assert record.max_memory_used_mb <= 128
             results[rel(path)] = json.loads(record.result["body"])["results"][0]
-        listed = [o["Key"] for page in sb.s3.get_paginator("list_objects_v2").paginate(
-            Bucket="resized-image-bucket123") for o in page.get("Contents", [])]
+        listed = [
+            o["Key"]
+            for page in sb.s3.get_paginator("list_objects_v2").paginate(Bucket="resized-image-bucket123")
+            for o in page.get("Contents", [])
+        ]
     finally:
         sb.stop()
 
@@ -206,11 +218,18 @@ def test_the_corpus_uploaded_at_128_mb_is_resized_or_refused_up_front_with_no_oo
         assert needed and int(needed.group(1)) > 128 and int(needed.group(2)) >= int(needed.group(1)), result
         refused_for_memory[key] = int(needed.group(2))
     # the two the issue saw: one killed, one refused; both now refused up front
-    assert set(refused_for_memory) == {"image-size/valid/jpg/very-large.jpg",
-                                       "metadata-extractor-images/webp/Nikon Coolpix P7000.webp"}
+    assert set(refused_for_memory) == {
+        "image-size/valid/jpg/very-large.jpg",
+        "metadata-extractor-images/webp/Nikon Coolpix P7000.webp",
+    }
     resized = [r["outputKey"] for r in results.values() if r["status"] == "resized"]
     assert len(resized) == len(decodable) - len(refused_for_memory)
     assert len(set(resized)) == len(resized) and sorted(listed) == sorted(resized)
     # the corpus's clashing groups, each file now with its own output
-    assert {"resized-pillow/hopper.bmp.jpg", "resized-pillow/hopper.gif.jpg", "resized-pillow/hopper.webp.jpg",
-            "resized-pillow/iss634.gif.jpg", "resized-pillow/iss634.webp.jpg"} <= set(listed)
+    assert {
+        "resized-pillow/hopper.bmp.jpg",
+        "resized-pillow/hopper.gif.jpg",
+        "resized-pillow/hopper.webp.jpg",
+        "resized-pillow/iss634.gif.jpg",
+        "resized-pillow/iss634.webp.jpg",
+    } <= set(listed)

@@ -1,10 +1,11 @@
 """The asynchronous invoke queue on its own, with a fake runtime and a fake clock (fast units)."""
+
 import threading
 import time
 
+from sandbox.config import FunctionConfiguration
 from sandbox.lambda_ import async_invoke
 from sandbox.lambda_.async_invoke import AsyncInvoker
-from sandbox.config import FunctionConfiguration
 from sandbox.lambda_.environment_pool import Throttled
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 
@@ -33,14 +34,23 @@ class FakeRuntime:
 def _invoker(runtime, clock=time.time, scale=0.001):  # retries after 60 and 120 ms
     failures = []
     records = InvocationLog()
-    invoker = AsyncInvoker(lambda name: runtime, records, on_failure=lambda r, c: failures.append(c) or True,
-                           retry_delay_scale=scale, workers=2, clock=clock)
+    invoker = AsyncInvoker(
+        lambda name: runtime,
+        records,
+        on_failure=lambda r, c: failures.append(c) or True,
+        retry_delay_scale=scale,
+        workers=2,
+        clock=clock,
+    )
     return invoker, records, failures
 
 
 def _submit(invoker, clock=time.time):
-    return invoker.submit(InvocationRecord(request_id="r-1", function_name="ImageResizeLambda",
-                                           event={"n": 1}, detected_at=clock()))
+    return invoker.submit(
+        InvocationRecord(
+            request_id="r-1", function_name="ImageResizeLambda", event={"n": 1}, detected_at=clock()
+        )
+    )
 
 
 def test_a_success_is_final_after_one_attempt():
@@ -58,7 +68,9 @@ def test_errors_are_retried_then_dead_lettered_with_the_same_request_id():
     last = records.wait_for(lambda r: r.final and r.attempt == 3, 10)
     invoker.stop()
     assert last.status == "dead-lettered" and failures == ["RetriesExhausted"]
-    assert [r.attempt for r in records.all()] == [1, 2, 3] and {r.request_id for r in records.all()} == {"r-1"}
+    assert [r.attempt for r in records.all()] == [1, 2, 3] and {r.request_id for r in records.all()} == {
+        "r-1"
+    }
 
 
 def test_retry_attempts_setting_is_honoured():
@@ -91,7 +103,9 @@ def test_an_event_older_than_the_maximum_age_is_not_run():
     now = [1000.0]
     runtime = FakeRuntime(maximum_event_age_s=60)
     invoker, records, failures = _invoker(runtime, clock=lambda: now[0])
-    record = InvocationRecord(request_id="old", function_name="ImageResizeLambda", event={}, detected_at=now[0])
+    record = InvocationRecord(
+        request_id="old", function_name="ImageResizeLambda", event={}, detected_at=now[0]
+    )
     now[0] += 61
     invoker.submit(record)
     assert records.wait_for(lambda r: r.final, 5) is record
@@ -106,5 +120,8 @@ def test_the_log_is_idle_only_once_every_attempt_is_final():
     invoker, records, _ = _invoker(FakeRuntime(failures=1))
     _submit(invoker)
     assert records.wait_idle(10) is True  # not between the failed attempt and its retry
-    assert [(r.attempt, r.status, r.final) for r in records.all()] == [(1, "error", True), (2, "success", True)]
+    assert [(r.attempt, r.status, r.final) for r in records.all()] == [
+        (1, "error", True),
+        (2, "success", True),
+    ]
     invoker.stop()

@@ -1,6 +1,7 @@
 """Templates without a sandbox: intrinsic functions resolved as CloudFormation resolves them, parameters,
 what is refused by name before anything starts, the tools' own error messages, the order and names of
 resources, the stand-in for `sam build`, and cfn-lint on the project's and the public templates."""
+
 from __future__ import annotations
 
 import textwrap
@@ -16,7 +17,6 @@ from sandbox.sam.stack import TemplateStack, local_urls
 from sandbox.sam.template import expand, parse_parameter_overrides
 
 
-
 def resolver(parameters=None, conditions=None, mappings=None, created=None) -> Resolver:
     created = {} if created is None else created
 
@@ -24,10 +24,21 @@ def resolver(parameters=None, conditions=None, mappings=None, created=None) -> R
         if name not in created:
             raise Unresolved(name)
         return created[name].ref if attribute is None else created[name].attributes[attribute]
-    return Resolver(parameters=parameters or {}, pseudo={"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
-                                                         "AWS::StackName": "app", "AWS::URLSuffix": "amazonaws.com"},
-                    conditions=conditions or {}, mappings=mappings or {}, resource_value=value,
-                    is_resource=lambda name: name in ("Queue", "Fn"), region="eu-west-1")
+
+    return Resolver(
+        parameters=parameters or {},
+        pseudo={
+            "AWS::Region": "eu-west-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::StackName": "app",
+            "AWS::URLSuffix": "amazonaws.com",
+        },
+        conditions=conditions or {},
+        mappings=mappings or {},
+        resource_value=value,
+        is_resource=lambda name: name in ("Queue", "Fn"),
+        region="eu-west-1",
+    )
 
 
 def stack_from(tmp_path: Path, body: str, **options) -> TemplateStack:
@@ -57,8 +68,10 @@ FUNCTION = """\
 def test_sub_fills_parameters_pseudo_parameters_and_attributes_and_keeps_escaped_literals():
     queue = Created("q-url", "q-url", {"Arn": "arn:aws:sqs:eu-west-1:123456789012:q"})
     r = resolver({"Stage": "dev"}, created={"Queue": queue})
-    assert r.resolve({"Fn::Sub": "${AWS::StackName}-${Stage}-${Queue.Arn}-${!Literal}"}) == \
-        "app-dev-arn:aws:sqs:eu-west-1:123456789012:q-${Literal}"
+    assert (
+        r.resolve({"Fn::Sub": "${AWS::StackName}-${Stage}-${Queue.Arn}-${!Literal}"})
+        == "app-dev-arn:aws:sqs:eu-west-1:123456789012:q-${Literal}"
+    )
     assert r.resolve({"Fn::Sub": ["${A}/${Queue}", {"A": {"Ref": "AWS::Region"}}]}) == "eu-west-1/q-url"
 
 
@@ -73,13 +86,17 @@ def test_join_select_split_find_in_map_base64_and_get_azs_resolve_as_cloudformat
 
 
 def test_if_picks_the_branch_its_condition_chooses_and_no_value_removes_the_property():
-    conditions = {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]},
-                  "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
-                  "Both": {"Fn::And": [{"Condition": "NotProd"}, {"Fn::Or": [True, {"Condition": "IsProd"}]}]}}
+    conditions = {
+        "IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]},
+        "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
+        "Both": {"Fn::And": [{"Condition": "NotProd"}, {"Fn::Or": [True, {"Condition": "IsProd"}]}]},
+    }
     r = resolver({"Stage": "dev"}, conditions)
-    props = {"MemorySize": {"Fn::If": ["IsProd", 1024, 128]},
-             "Tracing": {"Fn::If": ["IsProd", "Active", {"Ref": "AWS::NoValue"}]},
-             "Layers": ["a", {"Fn::If": ["Both", {"Ref": "AWS::NoValue"}, "b"]}]}
+    props = {
+        "MemorySize": {"Fn::If": ["IsProd", 1024, 128]},
+        "Tracing": {"Fn::If": ["IsProd", "Active", {"Ref": "AWS::NoValue"}]},
+        "Layers": ["a", {"Fn::If": ["Both", {"Ref": "AWS::NoValue"}, "b"]}],
+    }
     assert r.resolve(props) == {"MemorySize": 128, "Layers": ["a"]}
     assert r.resolve({"Ref": "AWS::NoValue"}) is NO_VALUE
 
@@ -87,9 +104,16 @@ def test_if_picks_the_branch_its_condition_chooses_and_no_value_removes_the_prop
 def test_a_reference_to_a_resource_not_created_yet_stays_as_written_until_it_exists():
     created = {}
     r = resolver(created=created)
-    props = {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}, "Name": {"Fn::Sub": "${Queue}-x"}, "Region": {"Ref": "AWS::Region"}}
-    assert r.resolve(props, partial=True) == {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]},
-                                              "Name": {"Fn::Sub": "${Queue}-x"}, "Region": "eu-west-1"}
+    props = {
+        "Arn": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "Name": {"Fn::Sub": "${Queue}-x"},
+        "Region": {"Ref": "AWS::Region"},
+    }
+    assert r.resolve(props, partial=True) == {
+        "Arn": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "Name": {"Fn::Sub": "${Queue}-x"},
+        "Region": "eu-west-1",
+    }
     with pytest.raises(Unresolved):
         r.resolve(props)
     created["Queue"] = Created("u", "u", {"Arn": "arn"})
@@ -104,22 +128,29 @@ def test_references_to_unknown_names_are_cloudformations_template_errors():
 
 
 def test_aws_api_urls_in_outputs_become_the_sandboxs_urls():
-    assert local_urls("https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/", 4566) == \
-        "http://abc123.execute-api.localhost:4566/Prod/hello/"
-    assert local_urls("arn:aws:lambda:us-east-1:123456789012:function:f", 4566) == \
-        "arn:aws:lambda:us-east-1:123456789012:function:f"
+    assert (
+        local_urls("https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/", 4566)
+        == "http://abc123.execute-api.localhost:4566/Prod/hello/"
+    )
+    assert (
+        local_urls("arn:aws:lambda:us-east-1:123456789012:function:f", 4566)
+        == "arn:aws:lambda:us-east-1:123456789012:function:f"
+    )
 
 
 # -- parameters ----------------------------------------------------------------------------------------
 def test_parameter_overrides_take_both_forms_sam_deploy_takes():
-    assert parse_parameter_overrides(["Stage=prod Name=a=b", "ParameterKey=Bucket,ParameterValue=my-bucket"]) == \
-        {"Stage": "prod", "Name": "a=b", "Bucket": "my-bucket"}
+    assert parse_parameter_overrides(
+        ["Stage=prod Name=a=b", "ParameterKey=Bucket,ParameterValue=my-bucket"]
+    ) == {"Stage": "prod", "Name": "a=b", "Bucket": "my-bucket"}
     with pytest.raises(TemplateError, match="takes Key=Value"):
         parse_parameter_overrides(["oops"])
 
 
 def test_parameters_are_checked_as_cloudformation_checks_them(tmp_path):
-    body = SAM_HEADER + """\
+    body = (
+        SAM_HEADER
+        + """\
       Queue:
         Type: AWS::SQS::Queue
     Parameters:
@@ -129,6 +160,7 @@ def test_parameters_are_checked_as_cloudformation_checks_them(tmp_path):
       Bucket:
         Type: String
     """
+    )
     with pytest.raises(TemplateError, match=r"Parameters: \[Bucket\] must have values"):
         stack_from(tmp_path, body, parameter_overrides={"Stage": "dev"})
     with pytest.raises(TemplateError, match="Parameter 'Stage' must be one of AllowedValues"):
@@ -140,16 +172,22 @@ def test_parameters_are_checked_as_cloudformation_checks_them(tmp_path):
 # -- what the sandbox can't run, refused by name before anything starts ---------------------------------
 def test_an_unsupported_event_is_refused_naming_the_function_the_resource_it_makes_and_the_line(tmp_path):
     with pytest.raises(TemplateNotRunnable) as refused:
-        stack_from(tmp_path, SAM_HEADER + """\
+        stack_from(
+            tmp_path,
+            SAM_HEADER
+            + """\
       Topic:
         Type: AWS::SNS::Topic
-""" + FUNCTION + """\
+"""
+            + FUNCTION
+            + """\
           Events:
             Alerts:
               Type: SNS
               Properties:
                 Topic: !Ref Topic
-    """)
+    """,
+        )
     message = str(refused.value)
     assert "nothing was created" in message
     assert "line 4: Topic (AWS::SNS::Topic): SNS is not part of the local endpoint" in message
@@ -158,7 +196,10 @@ def test_an_unsupported_event_is_refused_naming_the_function_the_resource_it_mak
 
 def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_name(tmp_path):
     with pytest.raises(TemplateNotRunnable) as refused:
-        stack_from(tmp_path, SAM_HEADER + """\
+        stack_from(
+            tmp_path,
+            SAM_HEADER
+            + """\
       Api:
         Type: AWS::Serverless::Api
         Properties:
@@ -180,14 +221,17 @@ def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_na
                 RestApiId: !Ref Api
                 Path: /
                 Method: get
-    """)
+    """,
+        )
     problems = {str(p) for p in refused.value.problems}
     assert any("Runtime java21: the sandbox runs python3.x, nodejs18.x" in p for p in problems)
     assert any("property FileSystemConfigs is not run by the sandbox" in p for p in problems)
     assert any("Body.paths./.options: MOCK integration" in p and "SAM's Cors" in p for p in problems)
 
 
-@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2"])
+@pytest.mark.parametrize(
+    "runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2"]
+)
 def test_node_and_custom_runtimes_are_accepted_in_a_template(tmp_path, runtime):
     stack = stack_from(tmp_path, SAM_HEADER + FUNCTION.replace("python3.12", runtime))
     assert not any("Runtime" in note for note in stack.plan.notes)
@@ -199,40 +243,61 @@ def test_the_node_resize_examples_template_is_runnable():
 
 
 def test_a_property_with_no_local_effect_is_noted_not_refused(tmp_path):
-    stack = stack_from(tmp_path, SAM_HEADER + FUNCTION + """\
+    stack = stack_from(
+        tmp_path,
+        SAM_HEADER
+        + FUNCTION
+        + """\
           Tracing: Active
-    """)
+    """,
+    )
     assert any("TracingConfig: X-Ray traces are not collected" in note for note in stack.plan.notes)
 
 
 def test_a_yaml_error_is_cfn_lints_message_with_its_line(tmp_path):
     with pytest.raises(TemplateError, match=r"template.yaml:6: did not find expected .*\[cfn-lint E0000\]"):
-        stack_from(tmp_path, SAM_HEADER + """\
+        stack_from(
+            tmp_path,
+            SAM_HEADER
+            + """\
       Fn:
         Type: [AWS::Serverless::Function
-    """)
+    """,
+        )
 
 
 def test_a_template_the_sam_transform_refuses_gives_the_translators_message_with_the_line(tmp_path):
     with pytest.raises(TemplateError) as refused:
-        stack_from(tmp_path, SAM_HEADER + """\
+        stack_from(
+            tmp_path,
+            SAM_HEADER
+            + """\
       Queue:
         Type: AWS::SQS::Queue
-""" + FUNCTION + """\
+"""
+            + FUNCTION
+            + """\
           Events:
             Messages:
               Type: SQS
               Properties:
                 BatchSize: 5
-    """)
+    """,
+        )
     message = str(refused.value)
     assert "(aws-sam-translator)" in message
-    assert "template.yaml:6: Resource with id [FnMessages] is invalid. Missing required property 'Queue'." in message
+    assert (
+        "template.yaml:6: Resource with id [FnMessages] is invalid. Missing required property 'Queue'."
+        in message
+    )
 
 
 # -- order and names -----------------------------------------------------------------------------------
 def test_resources_are_created_after_what_they_refer_to_and_cycles_are_named(tmp_path):
-    stack = stack_from(tmp_path, SAM_HEADER + """\
+    stack = stack_from(
+        tmp_path,
+        SAM_HEADER
+        + """\
       Consumer:
         Type: AWS::Serverless::Function
         Properties:
@@ -250,12 +315,16 @@ def test_resources_are_created_after_what_they_refer_to_and_cycles_are_named(tmp
             maxReceiveCount: 3
       Dlq:
         Type: AWS::SQS::Queue
-    """)
+    """,
+    )
     order = stack.plan.order
     assert order.index("Dlq") < order.index("Queue") < order.index("Consumer")
     assert order.index("ConsumerRole") < order.index("Consumer")
     with pytest.raises(TemplateError, match=r"Circular dependency between resources: \[A, B\]"):
-        stack_from(tmp_path, SAM_HEADER + """\
+        stack_from(
+            tmp_path,
+            SAM_HEADER
+            + """\
       A:
         Type: AWS::SQS::Queue
         Properties:
@@ -264,7 +333,8 @@ def test_resources_are_created_after_what_they_refer_to_and_cycles_are_named(tmp
         Type: AWS::SQS::Queue
         Properties:
           QueueName: !GetAtt A.QueueName
-    """)
+    """,
+        )
 
 
 def test_unnamed_resources_get_cloudformations_stack_logical_id_random_names():
@@ -276,13 +346,17 @@ def test_unnamed_resources_get_cloudformations_stack_logical_id_random_names():
 
 
 def test_a_function_without_code_uri_runs_from_the_templates_folder_as_sam_cli_reads_it(tmp_path):
-    stack = stack_from(tmp_path, SAM_HEADER + """\
+    stack = stack_from(
+        tmp_path,
+        SAM_HEADER
+        + """\
       Fn:
         Type: AWS::Serverless::Function
         Properties:
           Handler: src/app.handler
           Runtime: python3.12
-    """)
+    """,
+    )
     assert list(stack.template.local_code.values()) == [tmp_path.resolve()]
 
 
@@ -291,7 +365,9 @@ def test_requirements_are_stood_in_for_by_the_packages_installed_next_to_the_san
     from sandbox.sam.build import stage_layer, stage_requirements
 
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("# a comment\ntqdm>=4\nboto3\nno-such-package-anywhere==1.0\n--index-url https://x\n")
+    requirements.write_text(
+        "# a comment\ntqdm>=4\nboto3\nno-such-package-anywhere==1.0\n--index-url https://x\n"
+    )
     staged, missing = stage_requirements(requirements, tmp_path / "build")
     assert (staged / "python" / "tqdm").is_dir()
     assert not (staged / "python" / "boto3").exists()  # the runtime has it
@@ -303,8 +379,11 @@ def test_requirements_are_stood_in_for_by_the_packages_installed_next_to_the_san
 
 
 # -- cfn-lint ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("template", [PROJECT_ROOT / "template.yaml"] + sorted(SAM_APPS.glob("*/template.yaml")),
-                         ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+@pytest.mark.parametrize(
+    "template",
+    [PROJECT_ROOT / "template.yaml"] + sorted(SAM_APPS.glob("*/template.yaml")),
+    ids=lambda p: str(p.relative_to(PROJECT_ROOT)),
+)
 def test_template_passes_cfn_lint(template):
     from cfnlint import api
 
@@ -314,16 +393,29 @@ def test_template_passes_cfn_lint(template):
 def test_cloudformation_api_reads_member_lists_and_asks_for_iam_capabilities():
     from sandbox.sam.cloudformation import _capabilities_needed, _members
 
-    form = {"Parameters.member.1.ParameterKey": "A", "Parameters.member.1.ParameterValue": "1",
-            "Parameters.member.2.ParameterKey": "B", "Capabilities.member.1": "CAPABILITY_IAM"}
-    assert _members(form, "Parameters") == [{"ParameterKey": "A", "ParameterValue": "1"}, {"ParameterKey": "B"}]
+    form = {
+        "Parameters.member.1.ParameterKey": "A",
+        "Parameters.member.1.ParameterValue": "1",
+        "Parameters.member.2.ParameterKey": "B",
+        "Capabilities.member.1": "CAPABILITY_IAM",
+    }
+    assert _members(form, "Parameters") == [
+        {"ParameterKey": "A", "ParameterValue": "1"},
+        {"ParameterKey": "B"},
+    ]
     assert _members(form, "Capabilities") == ["CAPABILITY_IAM"]
-    expanded = expand(textwrap.dedent(SAM_HEADER + """\
+    expanded = expand(
+        textwrap.dedent(
+            SAM_HEADER
+            + """\
       Role:
         Type: AWS::IAM::Role
         Properties:
           AssumeRolePolicyDocument: {}
-    """), local_code=False).expanded
+    """
+        ),
+        local_code=False,
+    ).expanded
     assert _capabilities_needed(expanded) == ["CAPABILITY_IAM"]
     expanded["Resources"]["Role"]["Properties"]["RoleName"] = "named"
     assert _capabilities_needed(expanded) == ["CAPABILITY_NAMED_IAM"]

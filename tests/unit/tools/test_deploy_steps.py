@@ -1,6 +1,7 @@
 """The deploy and destroy steps as units: fake boto3 clients, a fake clock and fake packages go into the
 constructors, so AWS-only paths (IAM's eventual consistency, a bucket name taken by another account, a role
 shared with another function) run here without AWS and without waiting."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.config import GUIDE_MANAGED_POLICY_ARNS
-from sandbox.tools.deploy import Call, DeployError, DeployOptions, DeployReport, Deployment, Teardown
+from sandbox.tools.deploy import Call, DeployError, Deployment, DeployOptions, DeployReport, Teardown
 from sandbox.tools.deploy.api import RETRY_DELAY_S, Api
 from sandbox.tools.deploy.printer import Printer
 
@@ -27,8 +28,9 @@ class FakeClient:
 
     def __init__(self, **script):
         self.meta = SimpleNamespace(region_name="us-east-1", endpoint_url=None)
-        self._script = {method: answers if isinstance(answers, list) else [answers]
-                        for method, answers in script.items()}
+        self._script = {
+            method: answers if isinstance(answers, list) else [answers] for method, answers in script.items()
+        }
         self.made: list[str] = []
 
     def __getattr__(self, method: str):
@@ -42,6 +44,7 @@ class FakeClient:
             if isinstance(answer, Exception):
                 raise answer
             return copy.deepcopy(answer)
+
         return call
 
 
@@ -74,10 +77,13 @@ def make(cls, clients: dict, target: str = "aws", tmp_path: Path | None = None, 
 
 
 def test_create_function_is_retried_while_a_new_role_cannot_be_assumed_and_recorded_once(tmp_path):
-    not_yet = aws_error("InvalidParameterValueException", "The role defined for the function cannot be assumed by "
-                                                          "Lambda.")
-    lam = FakeClient(get_function=aws_error("ResourceNotFoundException"),
-                     create_function=[not_yet, not_yet, not_yet, {"FunctionArn": "arn:fn", "State": "Active"}])
+    not_yet = aws_error(
+        "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."
+    )
+    lam = FakeClient(
+        get_function=aws_error("ResourceNotFoundException"),
+        create_function=[not_yet, not_yet, not_yet, {"FunctionArn": "arn:fn", "State": "Active"}],
+    )
     run, _, sleeps = make(Deployment, {"lambda": lam}, tmp_path=tmp_path)
 
     configuration = run.step_function("arn:role", True, tmp_path / "function.zip")
@@ -90,7 +96,9 @@ def test_create_function_is_retried_while_a_new_role_cannot_be_assumed_and_recor
 
 
 def test_a_role_that_exists_already_is_not_waited_for(tmp_path):
-    refused = aws_error("InvalidParameterValueException", "The role defined for the function cannot be assumed")
+    refused = aws_error(
+        "InvalidParameterValueException", "The role defined for the function cannot be assumed"
+    )
     lam = FakeClient(get_function=aws_error("ResourceNotFoundException"), create_function=refused)
     run, out, sleeps = make(Deployment, {"lambda": lam}, tmp_path=tmp_path)
 
@@ -103,20 +111,29 @@ def test_a_role_that_exists_already_is_not_waited_for(tmp_path):
 
 
 def test_managed_policy_unknown_to_a_local_endpoint_is_a_note_not_a_call(tmp_path):
-    iam = FakeClient(get_role=aws_error("NoSuchEntity"), create_role={"Role": {"Arn": "arn:role"}},
-                     attach_role_policy=aws_error("NoSuchEntity", "Policy does not exist"))
+    iam = FakeClient(
+        get_role=aws_error("NoSuchEntity"),
+        create_role={"Role": {"Arn": "arn:role"}},
+        attach_role_policy=aws_error("NoSuchEntity", "Policy does not exist"),
+    )
     run, out, _ = make(Deployment, {"iam": iam}, target="endpoint", tmp_path=tmp_path)
 
     run.step_role("111122223333")
 
     assert run.report.operations() == ["CreateRole"]
     assert "not attached here, see the note" in run.report.step(1).outcome
-    assert "no copy of the AWS managed policies AmazonS3FullAccess + AWSLambdaBasicExecutionRole" in out.getvalue()
+    assert (
+        "no copy of the AWS managed policies AmazonS3FullAccess + AWSLambdaBasicExecutionRole"
+        in out.getvalue()
+    )
 
 
 def test_managed_policy_unknown_to_aws_stops_the_deploy(tmp_path):
-    iam = FakeClient(get_role=aws_error("NoSuchEntity"), create_role={"Role": {"Arn": "arn:role"}},
-                     attach_role_policy=aws_error("NoSuchEntity", "Policy does not exist"))
+    iam = FakeClient(
+        get_role=aws_error("NoSuchEntity"),
+        create_role={"Role": {"Arn": "arn:role"}},
+        attach_role_policy=aws_error("NoSuchEntity", "Policy does not exist"),
+    )
     run, _, _ = make(Deployment, {"iam": iam}, target="aws", tmp_path=tmp_path)
 
     with pytest.raises(DeployError, match="iam:AttachRolePolicy failed: NoSuchEntity"):
@@ -145,14 +162,23 @@ def test_notification_is_retried_until_s3_sees_the_new_permission(tmp_path):
 
     assert run.report.operations("s3") == ["PutBucketNotificationConfiguration"]
     assert sleeps == [RETRY_DELAY_S] * 2
-    assert run.report.step(4).outcome == "buckets exist, invoke permission added, notification s3:ObjectCreated:* added"
+    assert (
+        run.report.step(4).outcome
+        == "buckets exist, invoke permission added, notification s3:ObjectCreated:* added"
+    )
 
 
 def test_destroy_keeps_a_role_that_another_function_still_uses(tmp_path):
     iam = FakeClient(get_role={"Role": {"Arn": "arn:role"}})
-    lam = FakeClient(list_functions=[{"Functions": [{"FunctionName": "ImageResizeLambda", "Role": "arn:role"}],
-                                      "NextMarker": "page-2"},
-                                     {"Functions": [{"FunctionName": "Thumbnailer", "Role": "arn:role"}]}])
+    lam = FakeClient(
+        list_functions=[
+            {
+                "Functions": [{"FunctionName": "ImageResizeLambda", "Role": "arn:role"}],
+                "NextMarker": "page-2",
+            },
+            {"Functions": [{"FunctionName": "Thumbnailer", "Role": "arn:role"}]},
+        ]
+    )
     run, _, _ = make(Teardown, {"iam": iam, "lambda": lam})
 
     with run.printer.step(run.report, 1, "IAM role") as step:
@@ -177,7 +203,10 @@ def test_destroy_dry_run_lists_the_calls_for_both_managed_policies():
 
 def test_withdrawn_call_leaves_an_equal_earlier_call_in_the_report():
     report = DeployReport("deploy", "aws", "us-east-1", None, False)
-    first, again = Call("lambda", "AddPermission", {"Sid": "s"}), Call("lambda", "AddPermission", {"Sid": "s"})
+    first, again = (
+        Call("lambda", "AddPermission", {"Sid": "s"}),
+        Call("lambda", "AddPermission", {"Sid": "s"}),
+    )
     report.record(first)
     report.record(again)
 

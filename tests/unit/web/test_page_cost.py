@@ -1,25 +1,39 @@
 """The Cost tab's month on AWS: the warm invocations' average plus a share of cold starts, each billing a
 measured INIT; not the session's average, which cold starts that started together on a laptop's few cores
 inflate. The session's own totals stay what was billed."""
+
 from __future__ import annotations
 
 import pytest
 
+from helpers.stand_in import StandIn
 from sandbox.config import FunctionConfiguration
 from sandbox.lambda_.invocation import InvocationRecord
-from sandbox.telemetry.pricing import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, CostSummary, billed_duration_ms, monthly_projection
+from sandbox.telemetry.pricing import (
+    PRICE_PER_GB_SECOND,
+    PRICE_PER_REQUEST,
+    CostSummary,
+    billed_duration_ms,
+    monthly_projection,
+)
 from web.app import create_app
 from web.views.cost import init_alone, measured
-
-from helpers.stand_in import StandIn
 
 GB_S = PRICE_PER_GB_SECOND["x86_64"]
 
 
 def finished(duration_ms, init_ms=None, started=0.0, memory=128, request_id=None):
-    record = InvocationRecord(request_id=request_id or f"r{started}-{duration_ms}", function_name="ImageResizeLambda",
-                              event={}, status="success", final=True, cold_start=init_ms is not None,
-                              duration_ms=duration_ms, init_duration_ms=init_ms, memory_size_mb=memory)
+    record = InvocationRecord(
+        request_id=request_id or f"r{started}-{duration_ms}",
+        function_name="ImageResizeLambda",
+        event={},
+        status="success",
+        final=True,
+        cold_start=init_ms is not None,
+        duration_ms=duration_ms,
+        init_duration_ms=init_ms,
+        memory_size_mb=memory,
+    )
     record.billed_duration_ms = billed_duration_ms(duration_ms, init_ms)
     record.allocated_at = started + (init_ms or 0) / 1000  # an INIT ends when its environment is allocated
     return record
@@ -48,7 +62,9 @@ def test_seven_cold_starts_together_do_not_set_the_price_of_a_month():
     facts = measured(records)
     assert facts["basis"] == "cold-duration" and facts["warm_billed_ms"] == 30
     assert facts["init_alone"] == 0 and facts["init_ms_min"] == 2200 and facts["init_ms_median"] == 2350
-    month = monthly_projection(100_000, facts["warm_billed_ms"], facts["memory_mb"], 0.01, facts["init_ms_min"])
+    month = monthly_projection(
+        100_000, facts["warm_billed_ms"], facts["memory_mb"], 0.01, facts["init_ms_min"]
+    )
     assert month["usd"] < averaged["usd"] / 5
     assert averaged["usd"] == pytest.approx(0.48, abs=0.05)  # the figure a class would have quoted
 
@@ -76,8 +92,12 @@ def client():
 def test_the_cost_tab_projects_from_warm_invocations_and_keeps_the_sessions_totals(client):
     client, sandbox = client
     data = client.get("/api/cost", query_string={"images": 100_000, "cold_pct": "2.5"}).json
-    assert data["session"]["requests"] == 10 and data["session"]["usd"] == pytest.approx(sandbox.cost.total_usd)
-    assert data["average"]["billed_duration_ms"] == pytest.approx(sum(r.billed_duration_ms for r in sandbox.records.all()) / 10)
+    assert data["session"]["requests"] == 10 and data["session"]["usd"] == pytest.approx(
+        sandbox.cost.total_usd
+    )
+    assert data["average"]["billed_duration_ms"] == pytest.approx(
+        sum(r.billed_duration_ms for r in sandbox.records.all()) / 10
+    )
     projection = data["projection"]
     assert projection["basis"] == "warm" and projection["warm_billed_ms"] == 20
     assert projection["cold_start_share"] == 0.025 and projection["init_basis"] == "fastest"

@@ -1,6 +1,7 @@
 """The change feed's indexes (web/feed/indexes.py) over a stand-in sandbox: the real InvocationLog and log mirror,
 the page's declared interface (sandbox/interface.py) and nothing else, so each behaviour is exact and fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -8,29 +9,62 @@ from datetime import datetime, timezone
 
 import pytest
 
+from helpers.stand_in import StandIn
 from sandbox.lambda_.invocation import InvocationRecord
 from web.feed import ChangeFeed
-
-from helpers.stand_in import StandIn
 
 SOURCE, DEST = "source-image-bucket123", "resized-image-bucket123"
 
 
-def record(key, status="pending", attempt=1, request_id=None, result=None, trigger="s3", event_name="ObjectCreated:Put",
-           at=None):
-    event = {"Records": [{"eventName": event_name, "s3": {"bucket": {"name": SOURCE},
-                                                          "object": {"key": key, "size": 1000, "eTag": "abc"}}}]}
-    made = InvocationRecord(request_id=request_id or f"rid-{key}", function_name="ImageResizeLambda", event=event,
-                            attempt=attempt, status=status, result=result, trigger=trigger, source="aws:s3",
-                            subject={"bucket": SOURCE, "key": key})
+def record(
+    key,
+    status="pending",
+    attempt=1,
+    request_id=None,
+    result=None,
+    trigger="s3",
+    event_name="ObjectCreated:Put",
+    at=None,
+):
+    event = {
+        "Records": [
+            {
+                "eventName": event_name,
+                "s3": {"bucket": {"name": SOURCE}, "object": {"key": key, "size": 1000, "eTag": "abc"}},
+            }
+        ]
+    }
+    made = InvocationRecord(
+        request_id=request_id or f"rid-{key}",
+        function_name="ImageResizeLambda",
+        event=event,
+        attempt=attempt,
+        status=status,
+        result=result,
+        trigger=trigger,
+        source="aws:s3",
+        subject={"bucket": SOURCE, "key": key},
+    )
     if at is not None:
         made.detected_at = at
     return made
 
 
 def resized(key, output_key, bucket=DEST):
-    body = {"results": [{"bucket": SOURCE, "key": key, "status": "resized", "outputBucket": bucket,
-                         "outputKey": output_key, "width": 10, "height": 8, "bytes": 100}]}
+    body = {
+        "results": [
+            {
+                "bucket": SOURCE,
+                "key": key,
+                "status": "resized",
+                "outputBucket": bucket,
+                "outputKey": output_key,
+                "width": 10,
+                "height": 8,
+                "bytes": 100,
+            }
+        ]
+    }
     return {"statusCode": 200, "body": json.dumps(body)}
 
 
@@ -106,7 +140,9 @@ def test_pages_follow_the_cursor_to_the_end(sandbox, feed):
         sandbox.records.add(record(f"{i}.jpg", at=float(i)))
     seen, cursor = [], None
     while True:
-        page = feed.gallery_page(before=None if cursor is None else tuple(map(float, cursor.split(":"))), limit=3)
+        page = feed.gallery_page(
+            before=None if cursor is None else tuple(map(float, cursor.split(":"))), limit=3
+        )
         seen += [item["key"] for item in page["items"]]
         cursor = page["next"]
         if cursor is None:
@@ -129,29 +165,44 @@ def test_invocations_page_newest_first_and_count_by_status(sandbox, feed):
 def test_log_lines_page_back_and_filter_as_the_console_does(sandbox, feed):
     group = "/aws/lambda/ImageResizeLambda"
     for i in range(6):
-        sandbox.logs.put(group, "s1" if i % 2 else "s2", f"line {i} {'ERROR' if i == 4 else 'ok'}", request_id=f"r{i}")
+        sandbox.logs.put(
+            group, "s1" if i % 2 else "s2", f"line {i} {'ERROR' if i == 4 else 'ok'}", request_id=f"r{i}"
+        )
     sandbox.logs.put("/aws/lambda/Other", "s", "not this function's")
     newest = feed.log_page(limit=4)
     assert [line["message"].split()[1] for line in newest["events"]] == ["2", "3", "4", "5"]
     earlier = feed.log_page(before=newest["next_before"], limit=4)
-    assert [line["message"].split()[1] for line in earlier["events"]] == ["0", "1"] and earlier["next_before"] is None
+    assert [line["message"].split()[1] for line in earlier["events"]] == ["0", "1"] and earlier[
+        "next_before"
+    ] is None
     assert [line["message"] for line in feed.log_page(contains="error")["events"]] == ["line 4 ERROR"]
     assert {line["stream"] for line in feed.log_page(stream="s1")["events"]} == {"s1"}
-    assert [line["seq"] for line in feed.log_page(after=newest["events"][-2]["seq"])["events"]] == [newest["last_seq"]]
+    assert [line["seq"] for line in feed.log_page(after=newest["events"][-2]["seq"])["events"]] == [
+        newest["last_seq"]
+    ]
 
 
 def test_objects_without_a_record_are_listed_once_as_not_invoked():
     modified = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    sandbox = StandIn(objects=[{"Key": "old.jpg", "Size": 123, "ETag": '"e1"', "LastModified": modified},
-                               {"Key": "known.jpg", "Size": 5, "ETag": '"e2"', "LastModified": modified}])
+    sandbox = StandIn(
+        objects=[
+            {"Key": "old.jpg", "Size": 123, "ETag": '"e1"', "LastModified": modified},
+            {"Key": "known.jpg", "Size": 5, "ETag": '"e2"', "LastModified": modified},
+        ]
+    )
     sandbox.records.add(record("known.jpg", at=modified.timestamp() + 1))
     feed = ChangeFeed(sandbox).start()
     try:
+
         def listed():
             return {item["key"]: item["status"] for item in feed.gallery_page()["items"]}
+
         from helpers.waiting import eventually
+
         assert eventually(listed, lambda found: len(found) == 2, what="the listed object") == {
-            "known.jpg": "pending", "old.jpg": "not invoked"}
+            "known.jpg": "pending",
+            "old.jpg": "not invoked",
+        }
         assert feed.listing == "done"
         sandbox.records.add(record("old.jpg", request_id="now-invoked", at=modified.timestamp() + 2))
         assert listed()["old.jpg"] == "pending"  # from now on the records are the truth

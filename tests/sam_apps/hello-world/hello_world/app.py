@@ -1,4 +1,5 @@
 """The "Hello World" function of AWS's SAM quick start (python3.12/hello), kept to its essentials."""
+
 import json
 
 

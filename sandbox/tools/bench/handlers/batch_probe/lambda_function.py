@@ -1,6 +1,7 @@
 """Bench function for queues and streams: a record whose text holds "poison" fails. SQS: reported in
 batchItemFailures (the queue's redrive policy then moves it to the DLQ); streams: the batch raises (bisect
 isolates the record, which is then skipped to the on-failure destination)."""
+
 import json
 
 

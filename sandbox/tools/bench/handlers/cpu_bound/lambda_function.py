@@ -5,6 +5,7 @@ Event: ``{"iterations": N}`` spins one thread through N steps of integer arithme
 so the threads really run at once). Returns the CPU and wall time the work took, as the function saw them.
 With the environment variable INIT_ITERATIONS the module spins that many steps when it loads (INIT).
 """
+
 import hashlib
 import os
 import threading
@@ -34,10 +35,15 @@ def lambda_handler(event, context):
     if threads <= 1 and "rounds" not in event:
         _spin(int(event.get("iterations", 1_000_000)))
     else:
-        workers = [threading.Thread(target=_hash, args=(int(event.get("rounds", 100)),)) for _ in range(threads)]
+        workers = [
+            threading.Thread(target=_hash, args=(int(event.get("rounds", 100)),)) for _ in range(threads)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
-    return {"cpu_ms": (time.process_time() - cpu) * 1000, "wall_ms": (time.perf_counter() - wall) * 1000,
-            "threads": threads}
+    return {
+        "cpu_ms": (time.process_time() - cpu) * 1000,
+        "wall_ms": (time.perf_counter() - wall) * 1000,
+        "threads": threads,
+    }

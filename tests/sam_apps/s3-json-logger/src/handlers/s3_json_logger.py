@@ -1,4 +1,5 @@
 """Logs the content of every .json file put into the app's bucket (the quick start's s3-json-logger)."""
+
 import json
 from urllib.parse import unquote_plus
 

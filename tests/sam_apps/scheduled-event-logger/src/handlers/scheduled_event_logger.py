@@ -1,4 +1,5 @@
 """Logs the Scheduled Event it is invoked with (the quick start's scheduled-event-logger)."""
+
 import json
 
 

@@ -1,4 +1,5 @@
 """Logs the payload of every message the queue hands the function (the quick start's sqs-payload-logger)."""
+
 import json
 
 

@@ -1,4 +1,5 @@
 """GET /: every item of the table (the quick start's get-all-items)."""
+
 import json
 import os
 

@@ -1,4 +1,5 @@
 """GET /{id}: one item of the table (the quick start's get-by-id)."""
+
 import json
 import os
 

@@ -1,4 +1,5 @@
 """POST /: adds or replaces an item {"id", "name"} (the quick start's put-item)."""
+
 import json
 import os
 
