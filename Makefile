@@ -6,7 +6,7 @@ ARGS   ?=
 # `make run` keeps its state across restarts here (run_local.py --state-dir; `run_local.py reset` empties it).
 STATE_DIR ?= .sandbox-state
 
-.PHONY: run test test-quick bench notebook clean
+.PHONY: run test test-quick lint fmt bench notebook clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "$(PYTHON) is Python " + sys.version.split()[0] + ": the sandbox needs 3.10 or newer; name one, e.g. make run PYTHON=python3.12")'
@@ -41,13 +41,22 @@ PYTEST_PARALLEL = $(PY) -m pytest -n $(WORKERS) --dist loadfile
 QUICK ?= tests/unit tests/integration/endpoint tests/integration/web tests/integration/handler \
          tests/integration/telemetry
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test lint
 	$(PYTEST_PARALLEL) -m "not serial" $(ARGS); first=$$?; \
 	$(PY) -m pytest -m serial $(ARGS); second=$$?; \
 	for status in $$first $$second; do [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status; done
 
 test-quick: $(VENV)/.installed-test
 	$(PYTEST_PARALLEL) -m "not slow and not serial" $(QUICK) $(ARGS)
+
+# ruff: the lint rules and the format in pyproject.toml ([tool.ruff]); `make fmt` applies what it can.
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.installed-test
 	$(PY) run_local.py bench $(ARGS)
