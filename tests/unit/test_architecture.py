@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,37 @@ def test_import_contracts_are_kept():
     assert "0 broken" in result.stdout
 
 
+def code_lines(source: str) -> int:
+    """Lines that hold code: not blank, not only a comment, not part of a docstring (the formatter's
+    one-argument-per-line calls count as they stand)."""
+    docstrings = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return sum(
+        1
+        for number, line in enumerate(source.splitlines(), 1)
+        if line.strip() and not line.strip().startswith("#") and number not in docstrings
+    )
+
+
 def test_sandbox_composition_root_stays_small():
-    lines = (PROJECT_ROOT / "sandbox" / "core.py").read_text().count("\n")
-    assert lines < 300, f"sandbox/core.py has {lines} lines: move the new job into its own module"
+    lines = code_lines((PROJECT_ROOT / "sandbox" / "core.py").read_text())
+    assert lines < 300, f"sandbox/core.py has {lines} lines of code: move the new job into its own module"
+
+
+def test_code_lines_leave_out_blank_lines_comments_and_docstrings():
+    assert (
+        code_lines('"""Doc\n\nstring."""\n\n# a comment\nx = 1\n\n\ndef f():\n    """Doc."""\n    return x\n')
+        == 3
+    )
 
 
 ARCHITECTURE_DOC = PROJECT_ROOT / "docs" / "architecture.md"

@@ -28,8 +28,9 @@ DOCS = [
     PROJECT_ROOT / "notebooks" / "README.md",
     PROJECT_ROOT / "sample_images" / "README.md",
 ]
+# A block whose info string says more than the language (```sh on-aws) is for a real AWS account: not run.
 FENCE = re.compile(r"^```(sh|bash|console|powershell)[ \t]*\n(.*?)^```", re.S | re.M)
-EXAMPLE_LEAD = re.compile(r'make run ARGS="--example (\w+)"')
+EXAMPLE_LEAD = re.compile(r'make run ARGS="--example ([\w-]+)"')
 PLACEHOLDER = re.compile(r"<[a-z][\w-]*>|\.\.\.")  # <account>, <api-id>, path/... : the reader fills it in
 
 # Commands a test cannot run, each with why. Everything else in a shell block runs.
@@ -83,12 +84,14 @@ def skipped(command: str) -> str | None:
 
 def shell_blocks(doc: Path) -> list[tuple[str | None, list[str]]]:
     """(example to start, commands) of each shell block: an example's walkthrough names it first."""
-    found = []
+    found, example = [], None
     for language, text in blocks(doc):
         if language != "powershell":
             lines = commands(language, text)
             lead = EXAMPLE_LEAD.match(lines[0]) if lines else None
-            found.append((lead.group(1) if lead else None, lines[1:] if lead else lines))
+            if lead:  # this block starts an example's sandbox; the README's later blocks use it too
+                example, lines = lead.group(1), lines[1:]
+            found.append((example, lines))
     return found
 
 
@@ -169,13 +172,15 @@ def _needs(doc: Path) -> list:
 )
 def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
     workdir = checkout_copy(tmp_path)
-    passed_over = []
-    for example, lines in shell_blocks(doc):
-        with ExitStack() as stack:
+    passed_over, started = [], {}
+    with ExitStack() as stack:  # one sandbox per example, shared by the README's blocks that follow it
+        for example, lines in shell_blocks(doc):
             if example is None:
                 env = guide
             else:
-                env = stack.enter_context(started_run_local("--example", example))[0]
+                if example not in started:
+                    started[example] = stack.enter_context(started_run_local("--example", example))[0]
+                env = started[example]
             passed_over += run_commands(lines, terminal(env, workdir), workdir)
     print(f"{doc.name}: not run:\n  " + "\n  ".join(passed_over))
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from helpers.sandboxes import start_sandbox
-from helpers.waiting import settle
+from helpers.waiting import settle, wait_for_record
 from web.app import create_app
 from web.feed import feed_for
 from web.server import WebServer
@@ -190,9 +190,17 @@ def test_feed_refuses_a_rebound_host_and_answers_no_other_origin(sb, server):
 
 # -- paged lists -------------------------------------------------------------------------------------
 def upload_in_order(sb, keys):
+    """Each upload processed before the next (a key uploaded again waits for its own new invocation)."""
     for key in keys:
+        seen = {r.request_id for r in sb.records.all()}
         sb.s3.put_object(Bucket=sb.config.source_bucket, Key=key, Body=jpeg())
-        sb.wait_for_key(key)
+        wait_for_record(
+            sb,
+            lambda r, key=key, seen=seen: (
+                r.final and r.request_id not in seen and r.subject.get("key") == key
+            ),
+            what=f"{key} processed",
+        )
 
 
 def test_gallery_reads_newest_first_a_page_at_a_time_with_a_cursor(sb, server):
