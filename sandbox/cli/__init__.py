@@ -25,7 +25,6 @@ from sandbox.cli.sandbox_commands import (
 )
 from sandbox.cli.serve import cmd_serve
 from sandbox.config import (
-    DEFAULT_ENDPOINT_URL,
     DEFAULT_HANDLER,
     DEFAULT_MEMORY_MB,
     DEFAULT_REGION,

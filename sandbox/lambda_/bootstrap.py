@@ -201,9 +201,13 @@ def load_handler(spec):
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        raise InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+        raise InitError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from exc
     except SyntaxError as exc:
-        raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
+        raise InitError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+        ) from exc
     handler = getattr(module, function_name, None)
     if handler is None:
         raise InitError(

@@ -85,7 +85,7 @@ def latency(sb, samples: int = 20) -> dict:
             sent = time.time()
             send(i)
             record = _wait(
-                lambda: next(
+                lambda before=before, sent=sent, trigger=trigger: next(
                     (
                         r
                         for r in sb.invocations()[: max(1, len(sb.invocations()) - before)]
@@ -97,7 +97,7 @@ def latency(sb, samples: int = 20) -> dict:
             )
             if record is not None:
                 delays.append((record.started_at - sent) * 1000)
-            _wait(lambda: record is None or record.final, 5)
+            _wait(lambda record=record: record is None or record.final, 5)
         figures[f"{trigger}_to_start_p50_ms"] = statistics.median(delays) if delays else float("nan")
     return figures
 
