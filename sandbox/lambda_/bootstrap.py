@@ -174,7 +174,10 @@ def error_result(exc, request_id="", error_type=None):
 
 def log_error(result):
     lines = "".join(result.get("stackTrace") or [])
-    text = f"[ERROR] {result['errorType']}: {result['errorMessage']}\nTraceback (most recent call last):\n{lines}"
+    text = (
+        f"[ERROR] {result['errorType']}: {result['errorMessage']}\n"
+        f"Traceback (most recent call last):\n{lines}"
+    )
     sys.stdout.write(text.rstrip("\n").replace("\n", "\r") + "\n")
     sys.stdout.flush()
 
