@@ -93,7 +93,7 @@ class Settings:
             "OUTPUT_FORMAT": self.resize.output_format,
             "OUTPUT_QUALITY": self.resize.quality,
             "RESAMPLING_FILTER": self.resize.resampling,
-            "BACKGROUND_COLOR": "#%02x%02x%02x" % self.resize.background,
+            "BACKGROUND_COLOR": "#{:02x}{:02x}{:02x}".format(*self.resize.background),
             "MAX_INPUT_PIXELS": self.resize.max_input_pixels,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": self.resize.memory_size_mb,
         }

@@ -11,8 +11,10 @@ SETTINGS = [
         "name": "DESTINATION_BUCKET",
         "default": "resized-image-bucket123",
         "allowed": "an S3 bucket name",
-        "meaning": "Where resized images are written. May be the source bucket: the loop guard then skips keys "
-        "that start with OUTPUT_KEY_PREFIX (logged at INFO).",
+        "meaning": (
+            "Where resized images are written. May be the source bucket: the loop guard then skips keys "
+            "that start with OUTPUT_KEY_PREFIX (logged at INFO)."
+        ),
     },
     {
         "name": "OUTPUT_KEY_PREFIX",
@@ -45,11 +47,13 @@ SETTINGS = [
         "default": "JPEG",
         "allowed": "JPEG, PNG, WEBP, AUTO",
         "choices": ["JPEG", "PNG", "WEBP", "AUTO"],
-        "meaning": "Format written. AUTO keeps JPEG/PNG/WebP sources in their format; other sources become PNG "
-        "when they have transparency, JPEG otherwise. The output key is the prefix + the whole "
-        "source key; a matching extension is kept (a.JPG -> resized-a.JPG), the extension of "
-        "another type stays and the output's is added (hopper.png -> resized-hopper.png.jpg), a "
-        "name without a type extension is kept (photo -> resized-photo): no two keys meet.",
+        "meaning": (
+            "Format written. AUTO keeps JPEG/PNG/WebP sources in their format; other sources become PNG "
+            "when they have transparency, JPEG otherwise. The output key is the prefix + the whole "
+            "source key; a matching extension is kept (a.JPG -> resized-a.JPG), the extension of "
+            "another type stays and the output's is added (hopper.png -> resized-hopper.png.jpg), a "
+            "name without a type extension is kept (photo -> resized-photo): no two keys meet."
+        ),
     },
     {
         "name": "OUTPUT_QUALITY",

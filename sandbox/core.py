@@ -77,7 +77,8 @@ class Sandbox:
         self.endpoint = endpoint or LocalEndpoint(
             self.config.host, self.config.port, access=self.access, routes={"/_sandbox/": SandboxApi(self)}
         )
-        # --state-dir: what changes is written before it is acknowledged, and restored on start (sandbox/state/)
+        # --state-dir: what changes is written before it is acknowledged, and restored on start
+        # (sandbox/state/)
         self.persistence = (
             Persistence(
                 self.config.state_dir,

@@ -64,7 +64,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
 
 def refuse_busy(request: socket.socket) -> None:
     """Answer 503 on a connection no thread will serve, without waiting on the client."""
-    body = ('{"message": "%s"}' % BUSY_MESSAGE).encode()
+    body = ('{"message": "' + BUSY_MESSAGE + '"}').encode()
     try:
         request.settimeout(0)
         try:  # read what already arrived, so closing does not reset the connection before the answer

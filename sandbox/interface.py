@@ -93,8 +93,8 @@ class SandboxView(Protocol):
         deliver a trigger's events, each retried or dead-lettered)."""
         ...
 
-    # Memory buys CPU (sandbox/lambda_/cpu_share.py): config.full_cpu says whether environments run at this machine's
-    # full speed; set_full_cpu switches it at once; cpu_share describes what a memory size gets.
+    # Memory buys CPU (sandbox/lambda_/cpu_share.py): config.full_cpu says whether environments run at this
+    # machine's full speed; set_full_cpu switches it at once; cpu_share describes what a memory size gets.
     def set_full_cpu(self, on: bool) -> None: ...
 
     def cpu_share(self, memory_mb: int | None = None) -> dict: ...
@@ -102,7 +102,8 @@ class SandboxView(Protocol):
     # Scheduled rules (sandbox/event_sources/schedules/): schedules lists each rule (and Scheduler schedule)
     # with its targets and next fire time (next_fire_at on the sandbox's clock, next_fire_in_s in real
     # seconds; config.time_scale says how much faster that clock runs); fire_rule fires one now, as the
-    # page's "Run now" does, and returns the invocation records it started (SandboxError: no such enabled rule).
+    # page's "Run now" does, and returns the invocation records it started (SandboxError: no such enabled
+    # rule).
     def schedules(self) -> list[dict]: ...
 
     def fire_rule(

@@ -136,7 +136,9 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
             "stage": "Code runs",
             "ms": _span(record.started_at, record.finished_at),
             "reached": record.started_at is not None,
-            "note": f"The handler ran for {record.duration_ms:.0f} ms (billed {record.billed_duration_ms} ms)."
+            "note": (
+                f"The handler ran for {record.duration_ms:.0f} ms (billed {record.billed_duration_ms} ms)."
+            )
             if record.duration_ms is not None
             else "The handler is running.",
         },

@@ -25,7 +25,6 @@ from sandbox.cli.sandbox_commands import (
 )
 from sandbox.cli.serve import cmd_serve
 from sandbox.config import (
-    DEFAULT_ENDPOINT_URL,
     DEFAULT_HANDLER,
     DEFAULT_MEMORY_MB,
     DEFAULT_REGION,
@@ -70,7 +69,7 @@ EPILOG = f"""examples:
   run_local.py package                          build function.zip and pillow-layer.zip for AWS
   run_local.py deploy [--aws] [--dry-run]       the guide's 4 steps with boto3 (the sandbox if running, else AWS)
   run_local.py destroy [--aws] [--delete-buckets]  remove what deploy created
-"""
+"""  # noqa: E501 (the help text's two columns)
 
 
 def add_function_options(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +104,10 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
         "--concurrency",
         type=int,
         default=FUNCTION_DEFAULTS.reserved_concurrency,
-        help=f"reserved concurrency: most environments at once (default: {FUNCTION_DEFAULTS.reserved_concurrency})",
+        help=(
+            "reserved concurrency: most environments at once (default: "
+            f"{FUNCTION_DEFAULTS.reserved_concurrency})"
+        ),
     )
     group.add_argument(
         "--retries",

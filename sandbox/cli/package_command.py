@@ -143,7 +143,8 @@ def format_summary(
             "",
             "Upload with the AWS CLI:",
             f"  aws lambda publish-layer-version --layer-name pillow --zip-file fileb://{layer.path} "
-            f"--compatible-runtimes python{layer.target.python} --compatible-architectures {layer.target.arch}",
+            f"--compatible-runtimes python{layer.target.python} --compatible-architectures "
+            f"{layer.target.arch}",
             f"  aws lambda update-function-code --function-name ImageResizeLambda --zip-file fileb://{function_zip}",
         ]
     return "\n".join(lines)

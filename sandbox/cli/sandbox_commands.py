@@ -258,7 +258,8 @@ def cmd_upload(args) -> int:
         else:
             failures += 1
             print(
-                f"{key}: {record['status']} — {record.get('error_type') or ''} {record.get('error_message') or ''}".rstrip()
+                f"{key}: {record['status']} — {record.get('error_type') or ''} "
+                f"{record.get('error_message') or ''}".rstrip()
             )
     return 1 if failures else 0
 

@@ -206,7 +206,8 @@ def _application_lines(sandbox) -> list[str]:
         lines += [f"  warning: {line}" for line in restored or []]
         for function in application["functions"]:
             lines.append(
-                f"  {function['logical_id']} ({function['name']}, {function['handler']} in {function['code']})"
+                f"  {function['logical_id']} ({function['name']}, {function['handler']} in "
+                f"{function['code']})"
             )
             lines += [f"    <- {trigger['summary']}" for trigger in function["triggers"]]
         if application["outputs"]:
@@ -246,7 +247,7 @@ Paste into another terminal so the AWS CLI and boto3 use the sandbox (bash/zsh):
 {powershell}
 {_access_lines(sandbox)}
 {_then_lines(sandbox, args, function)}
-ready in {seconds:.2f} s — Ctrl-C stops everything.""",
+ready in {seconds:.2f} s — Ctrl-C stops everything.""",  # noqa: E501 (the banner as printed)
         flush=True,
     )
 
@@ -273,8 +274,9 @@ def _clock_line(sandbox) -> str:
     if scale == 1:
         return ""
     return (
-        f"\n  schedules clock    : {scale:g}x FASTER than real time (--time-scale {scale:g}): scheduled rules "
-        f"fire on a sandbox clock where a real second is {_sandbox_span(scale)}; AWS uses the real UTC clock"
+        f"\n  schedules clock    : {scale:g}x FASTER than real time (--time-scale {scale:g}): scheduled "
+        f"rules fire on a sandbox clock where a real second is {_sandbox_span(scale)}; AWS uses the real "
+        "UTC clock"
     )
 
 

@@ -330,8 +330,8 @@ class EndpointGuard:
                     403,
                     "AccessDenied",
                     (
-                        "moto's /moto-api/ (reset, recorder, replay) is off: anything that reaches the endpoint "
-                        "could reset or replay it. Start the sandbox with --moto-api to use it."
+                        "moto's /moto-api/ (reset, recorder, replay) is off: anything that reaches the "
+                        "endpoint could reset or replay it. Start the sandbox with --moto-api to use it."
                     ),
                 ),
             )
@@ -464,9 +464,9 @@ class EndpointGuard:
                     "s3",
                     403,
                     "AccessForbidden",
-                    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
-                    "Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers "
-                    "are not whitelisted by the resource's CORS spec.",
+                    "CORSResponse: This CORS request is not allowed. This is usually because the evalution "
+                    "of Origin, request method / Access-Control-Request-Method or "
+                    "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
                 ),
             )
         headers = s3_cors_headers(rule, origin, True, requested)

@@ -378,7 +378,8 @@ class LocalEndpoint:
     def wrap_every_service(self, wrap: Callable[[str, WSGIApp], WSGIApp], outermost: bool = False) -> None:
         """``wrap(service, app)`` right around each of moto's service apps, inside every other middleware
         (the state directory's recorder: it writes what moto did before anyone else acts on it), or with
-        ``outermost`` outside them all (its barrier: what the request wrote is flushed before it is answered)."""
+        ``outermost`` outside them all (its barrier: what the request wrote is flushed before it is
+        answered)."""
         if outermost:
             self._every_outermost = wrap
         else:

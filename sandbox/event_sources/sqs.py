@@ -103,8 +103,9 @@ class SqsEventSource(PolledEventSource, EventSource):
             )["Attributes"]
         except Exception:
             return (
-                f"Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-                f"SQS Error Message: The specified queue does not exist: {queue_name(arn)}"
+                "Error occurred while ReceiveMessage. SQS Error Code: "
+                "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not "
+                f"exist: {queue_name(arn)}"
             )
         visibility = int(attributes.get("VisibilityTimeout", 30))
         if visibility < function.timeout:
@@ -118,7 +119,10 @@ class SqsEventSource(PolledEventSource, EventSource):
         if not 1 <= batch <= limit:
             return f"BatchSize must be between 1 and {limit} for {'FIFO' if fifo else 'standard'} queues."
         if batch > 10 and not float(request.get("MaximumBatchingWindowInSeconds") or 0) >= 1:
-            return "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+            return (
+                "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
+                "greater than 10"
+            )
         return None
 
     def apply(self, mapping: MappingConfig) -> None:

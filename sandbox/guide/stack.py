@@ -28,7 +28,8 @@ from sandbox.lambda_.packaging import function_zip_bytes
 
 
 class GuideStack:
-    """The guide's stack, with the sandbox's own function (handler/ or ``--code-dir``), run from its folder."""
+    """The guide's stack, with the sandbox's own function (handler/ or ``--code-dir``), run from its
+    folder."""
 
     def __init__(self, function: FunctionConfiguration):
         if function.dead_letter_queue is None:  # the sandbox's function has a DLQ, readable with SQS

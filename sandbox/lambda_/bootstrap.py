@@ -174,7 +174,10 @@ def error_result(exc, request_id="", error_type=None):
 
 def log_error(result):
     lines = "".join(result.get("stackTrace") or [])
-    text = f"[ERROR] {result['errorType']}: {result['errorMessage']}\nTraceback (most recent call last):\n{lines}"
+    text = (
+        f"[ERROR] {result['errorType']}: {result['errorMessage']}\n"
+        f"Traceback (most recent call last):\n{lines}"
+    )
     sys.stdout.write(text.rstrip("\n").replace("\n", "\r") + "\n")
     sys.stdout.flush()
 
@@ -201,9 +204,13 @@ def load_handler(spec):
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        raise InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+        raise InitError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from exc
     except SyntaxError as exc:
-        raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
+        raise InitError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+        ) from exc
     handler = getattr(module, function_name, None)
     if handler is None:
         raise InitError(

@@ -242,7 +242,8 @@ class CpuThrottle:
                         self._signal(False)
                         self.stats.suspended_s += now - suspended_at
                         suspended_at = None
-                    # One busy thread spends the budget in as much wall time; wake then, or at the window's end.
+                    # One busy thread spends the budget in as much wall time; wake then, or at the window's
+                    # end.
                     wait = window_end - now if self.policy.full_cpu else min(window_end - now, budget)
                 else:
                     if suspended_at is None:

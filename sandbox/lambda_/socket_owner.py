@@ -53,7 +53,7 @@ def _kernel_hex(ip: str, port: int, ipv6: bool) -> str:
     if ipv6:
         packed = b"\0" * 10 + b"\xff\xff" + packed
     words = "".join(
-        "%08X" % int.from_bytes(packed[i : i + 4], sys.byteorder) for i in range(0, len(packed), 4)
+        f"{int.from_bytes(packed[i : i + 4], sys.byteorder):08X}" for i in range(0, len(packed), 4)
     )
     return f"{words}:{port:04X}"
 

@@ -6,8 +6,8 @@ every stack ``aws cloudformation deploy`` (or ``deploy()`` from Python) created 
 With a state directory (``sandbox.persistence``) every stack is written after each create, update and
 delete, before CloudFormation's API answers (``save``): ``stack/<name>`` holds what the stack keeps
 (TemplateStack.state()), ``stacks`` their names in creation order. A restored start rebuilds them
-(``restore``, called by Sandbox.start) right after the sandbox's own stack is restored; nothing is created again, since their
-resources came back with the state.
+(``restore``, called by Sandbox.start) right after the sandbox's own stack is restored; nothing is created
+again, since their resources came back with the state.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def _form(environ) -> dict[str, str]:
 
 
 def _members(form: dict, prefix: str) -> list:
-    """``Parameters.member.1.ParameterKey=...`` -> ``[{"ParameterKey": ...}]``; ``Capabilities.member.1=X`` -> ``["X"]``."""
+    """``Parameters.member.1.ParameterKey=...`` -> ``[{"ParameterKey": ...}]``; ``Capabilities.member.1=X`` ->
+    ``["X"]``."""
     found: dict[int, object] = {}
     start = f"{prefix}.member."
     for key, value in form.items():
@@ -558,7 +559,9 @@ class CloudFormationApi:
         change_set.stack_id = (
             stack.plan.stack_id
             if stack is not None
-            else f"arn:aws:cloudformation:{self.sandbox.config.region}:123456789012:stack/{stack_name}/{uuid.uuid4()}"
+            else (
+                f"arn:aws:cloudformation:{self.sandbox.config.region}:123456789012:stack/{stack_name}/{uuid.uuid4()}"
+            )
         )
         change_set.id = (
             f"arn:aws:cloudformation:{self.sandbox.config.region}:123456789012:changeSet/{name}/"

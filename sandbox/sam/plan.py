@@ -90,7 +90,8 @@ class Plan:
         stack_id: str | None = None,
         names: dict | None = None,
     ):
-        """``stack_id`` and ``names``: those of the stack this plan updates (its resources keep their names)."""
+        """``stack_id`` and ``names``: those of the stack this plan updates (its resources keep their
+        names)."""
         self.template = template
         self.stack_name = stack_name
         self.region = region

@@ -336,18 +336,18 @@ class TemplateStack:
         sandbox.template_stacks.add(self)
         if kept["template_hash"] != current_hash:
             self.restore_notes.append(
-                f"template changed since the state was kept: the stack runs as the state kept it, without the "
-                f"changes to {current_source}; run with --fresh to re-create it from the file, or update it with "
-                f"aws cloudformation package and deploy"
+                "template changed since the state was kept: the stack runs as the state kept it, without "
+                f"the changes to {current_source}; run with --fresh to re-create it from the file, or "
+                "update it with aws cloudformation package and deploy"
             )
         else:
             given, was = json.loads(json.dumps(current_parameters, default=str)), kept["parameters"]
             changed = sorted(k for k in set(given) | set(was) if given.get(k) != was.get(k))
             if changed:  # named, not shown: a parameter may be a secret (NoEcho)
                 self.restore_notes.append(
-                    f"parameters changed since the state was kept ({', '.join(changed)}): the stack runs with the "
-                    f"kept values; run with --fresh to re-create it with the new ones, or update it with aws "
-                    f"cloudformation deploy --parameter-overrides"
+                    f"parameters changed since the state was kept ({', '.join(changed)}): the stack runs "
+                    "with the kept values; run with --fresh to re-create it with the new ones, or update it "
+                    "with aws cloudformation deploy --parameter-overrides"
                 )
         self.resume(sandbox)
         if sandbox.service is not None and self.default_function:
@@ -390,7 +390,8 @@ class TemplateStack:
         return {o["export"]: o["value"] for o in self.outputs if o.get("export")}
 
     def resource(self, logical_id: str) -> Created:
-        """A created resource by its logical id (``HelloWorldFunction``), as describe-stack-resource finds it."""
+        """A created resource by its logical id (``HelloWorldFunction``), as describe-stack-resource finds
+        it."""
         if logical_id not in self.plan.created:
             raise ConfigError(f"Stack {self.name} has no resource {logical_id}.")
         return self.plan.created[logical_id]

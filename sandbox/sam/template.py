@@ -44,7 +44,8 @@ class ExpandedTemplate:
         return str(self.original.get("Description") or "").strip()
 
     def line_of(self, logical_id: str) -> int | None:
-        """The template line of a resource (for a resource the SAM transform made: of the one it came from)."""
+        """The template line of a resource (for a resource the SAM transform made: of the one it came
+        from)."""
         resources = self.original.get("Resources") or {}
         origin = self.origin(logical_id)
         for key in resources:

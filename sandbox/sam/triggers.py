@@ -95,7 +95,9 @@ def triggers_by_function(plan, port: int) -> dict[str, list[dict]]:
                             "type": "Schedule",
                             "source": created.physical_id,
                             "schedule": props["ScheduleExpression"],
-                            "summary": f"EventBridge rule {created.physical_id} {props['ScheduleExpression']}",
+                            "summary": (
+                                f"EventBridge rule {created.physical_id} {props['ScheduleExpression']}"
+                            ),
                         }
                     )
         elif kind == "AWS::Scheduler::Schedule":
@@ -106,7 +108,10 @@ def triggers_by_function(plan, port: int) -> dict[str, list[dict]]:
                         "type": "ScheduleV2",
                         "source": created.physical_id,
                         "schedule": props["ScheduleExpression"],
-                        "summary": f"EventBridge Scheduler schedule {created.physical_id} {props['ScheduleExpression']}",
+                        "summary": (
+                            f"EventBridge Scheduler schedule {created.physical_id} "
+                            f"{props['ScheduleExpression']}"
+                        ),
                     }
                 )
         elif kind in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
@@ -133,7 +138,10 @@ def triggers_by_function(plan, port: int) -> dict[str, list[dict]]:
                     "source": props["RestApiId"],
                     "route": f"{props['HttpMethod']} (resource {props['ResourceId']})",
                     "urls": [],
-                    "summary": f"REST API {props['RestApiId']} {props['HttpMethod']} on resource {props['ResourceId']}",
+                    "summary": (
+                        f"REST API {props['RestApiId']} {props['HttpMethod']} on resource "
+                        f"{props['ResourceId']}"
+                    ),
                 }
             )
         elif kind == "AWS::ApiGatewayV2::Route":

@@ -1,8 +1,8 @@
 """Hot reload for functions that run from a template's folders: saving a file in a function's
 ``CodeUri`` folder (or in the ``ContentUri`` folder of a layer it uses) retires its warm environments,
 so the next invocation is a cold start with the new code, as for the sandbox's own function
-(sandbox/devloop/hot_reload.py, whose watching this reuses: here a folder may serve several functions). On AWS the
-equivalent is ``sam sync --watch`` or a new deployment."""
+(sandbox/devloop/hot_reload.py, whose watching this reuses: here a folder may serve several functions). On AWS
+the equivalent is ``sam sync --watch`` or a new deployment."""
 
 from __future__ import annotations
 

@@ -110,20 +110,30 @@ class Persistence:
         counts: dict[str, int] = {}
         for name, data in self.store.entities("moto/", self._damaged):
             service = name.split("/", 1)[1]
-            self._load(name, lambda: moto_backends.load_service(service, data, key_stores))
+            self._load(
+                name, lambda service=service, data=data: moto_backends.load_service(service, data, key_stores)
+            )
             counts["services"] = counts.get("services", 0) + 1  # moto's: S3, Lambda, SQS...
         for name, data in self.store.entities("s3key/", self._damaged):
             _, account_id, rest = name.split("/", 2)
             bucket, key = rest.split("/", 1)
             if (
-                self._load(name, lambda: moto_backends.load_key(key_stores, account_id, bucket, key, data))
+                self._load(
+                    name,
+                    lambda account_id=account_id, bucket=bucket, key=key, data=data: moto_backends.load_key(
+                        key_stores, account_id, bucket, key, data
+                    ),
+                )
                 is False
             ):
                 self._problem(name, "its bucket is not in the state")
             counts["objects"] = counts.get("objects", 0) + 1
         replayed = set()
         for seq, service, data in self.store.appends(self._damaged):
-            status = self._load(f"append/{seq}", lambda: moto_backends.replay(service, pickle.loads(data)))
+            status = self._load(
+                f"append/{seq}",
+                lambda service=service, data=data: moto_backends.replay(service, pickle.loads(data)),
+            )
             if isinstance(status, int) and status >= 400:
                 self._problem(f"append/{seq}", f"{service} answered {status} when it was replayed")
             counts["log and metric batches"] = counts.get("log and metric batches", 0) + 1
@@ -200,7 +210,7 @@ class Persistence:
             self.restored["functions"] = len(sandbox.service.functions())
         records = []
         for name, blob in self.store.entities("record/", self._damaged):
-            record = self._load(name, lambda: _loads(blob, InvocationRecord))
+            record = self._load(name, lambda blob=blob: _loads(blob, InvocationRecord))
             if record is not None:
                 records.append(record)
         records.sort(key=lambda r: (r.detected_at, r.attempt))
@@ -243,7 +253,7 @@ class Persistence:
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
         found = [
-            (name, self._load(name, lambda: json.loads(data)))
+            (name, self._load(name, lambda data=data: json.loads(data)))
             for name, data in list(self.store.entities(f"source/{prefix}", self._damaged))
         ]
         return [(name[len("source/") :], value) for name, value in found if value is not None]

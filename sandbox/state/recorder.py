@@ -124,7 +124,8 @@ def _state_error(start_response, service: str, exc: Exception, report) -> list[b
     report(f"[state] {message}")
     if service == "s3":
         body = (
-            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>{escape(message)}'
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+            f"<Message>{escape(message)}"
             f"</Message></Error>"
         ).encode()
         start_response("500 Internal Server Error", [("Content-Type", "application/xml")])

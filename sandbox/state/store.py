@@ -108,9 +108,9 @@ def _refuse_links(directory: Path, names) -> None:
 
 def _damaged(path: Path, detail: str) -> StateError:
     return StateError(
-        f"The state directory {path} is damaged ({detail}); nothing was restored. Start with --fresh to begin "
-        f"empty (the damaged state is kept aside in {path}/damaged-<time>/), or with --salvage to restore "
-        f"what can still be read and leave the rest aside."
+        f"The state directory {path} is damaged ({detail}); nothing was restored. Start with --fresh to "
+        f"begin empty (the damaged state is kept aside in {path}/damaged-<time>/), or with --salvage to "
+        "restore what can still be read and leave the rest aside."
     )
 
 
@@ -166,7 +166,8 @@ class StateStore:
                     self._upgrade()
             self._seq = (
                 self._db.execute(
-                    "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM appends)"
+                    "SELECT max(m) FROM (SELECT max(seq) AS m FROM entities UNION ALL SELECT max(seq) FROM "
+                    "appends)"
                 ).fetchone()[0]
                 or 0
             )

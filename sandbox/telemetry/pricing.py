@@ -20,7 +20,8 @@ PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 FREE_REQUESTS = 1_000_000
 FREE_GB_SECONDS = 400_000
 # The Lambda Operator Guide (Lambda execution environments): "According to an analysis of production Lambda
-# workloads, cold starts typically occur in under 1% of invocations." A trickle has more; a steady stream fewer.
+# workloads, cold starts typically occur in under 1% of invocations." A trickle has more; a steady stream
+# fewer.
 DEFAULT_COLD_START_SHARE = 0.01
 
 

@@ -179,8 +179,9 @@ class TuningResult:
                 continue
             outcome = "ok" if size.succeeded else _failure_text(size)
             lines.append(
-                f"{size.memory_mb:>5} MB {share:>6} {row['duration_p50_ms']:>10.1f} ms {row['duration_p90_ms']:>7.1f} ms "
-                f"{row['billed_p50_ms']:>8.0f} ms {row['cost_usd']:>15.10f} {row['cost_per_million_usd']:>12.2f} "
+                f"{size.memory_mb:>5} MB {share:>6} {row['duration_p50_ms']:>10.1f} ms "
+                f"{row['duration_p90_ms']:>7.1f} ms {row['billed_p50_ms']:>8.0f} ms "
+                f"{row['cost_usd']:>15.10f} {row['cost_per_million_usd']:>12.2f} "
                 f"{row['max_memory_mb']:>5} MB {init:>10}  {outcome}"
             )
         lines.append("")

@@ -110,7 +110,7 @@ FETCH_ATTACKS = """async ([endpoint, bucket, key]) => {
         }
     }
     return results;
-}"""
+}"""  # noqa: E501 (JavaScript run in the browser)
 
 FORM_ATTACKS = """async ([endpoint, bucket, key]) => {
     const post = (action, fields, enctype) => new Promise((resolve) => {
@@ -128,7 +128,7 @@ FORM_ATTACKS = """async ([endpoint, bucket, key]) => {
     await post(endpoint + "/" + bucket + "?delete", {"<Delete><Object><Key>": key}, "text/plain");
     await post(endpoint + "/", {Action: "CreateQueue", QueueName: "evil"}, "application/x-www-form-urlencoded");
     return true;
-}"""
+}"""  # noqa: E501 (JavaScript run in the browser)
 
 
 def precious_object(sb) -> str:
@@ -192,7 +192,7 @@ def test_an_allowed_origin_uploads_with_a_presigned_url_as_the_bucket_cors_allow
             const r = await fetch(url, {method: "PUT", headers: {"Content-Type": "text/plain"}, body: "hello"});
             return "status " + r.status;
         } catch (error) { return "blocked"; }
-    }"""
+    }"""  # noqa: E501 (JavaScript run in the browser)
     page.goto(other_site)
     assert page.evaluate(upload, url) == "blocked"  # not an allowed origin yet
     sb.access.allowed_origins.add(other_site)

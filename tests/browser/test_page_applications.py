@@ -165,7 +165,8 @@ def hostile_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sb(hostile_template):
     """The project's template.yaml (as `make run ARGS="--template template.yaml"`, named "main" whatever the
-    checkout's folder), then AWS's hello-world app and a template whose outputs are not URLs deployed into it."""
+    checkout's folder), then AWS's hello-world app and a template whose outputs are not URLs deployed into
+    it."""
     from sandbox.config import SandboxConfig
     from sandbox.core import Sandbox
     from sandbox.sam import TemplateStack

@@ -122,7 +122,7 @@ def test_several_dropped_files_are_uploaded_with_progress_and_resized(sb, server
         for (const [name, bytes] of files) data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
         document.querySelector("#dropzone").dispatchEvent(
             new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
-    }""",
+    }""",  # noqa: E501 (JavaScript run in the browser)
         payload,
     )
     for name, (width, _) in files.items():

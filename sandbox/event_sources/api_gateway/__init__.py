@@ -121,7 +121,8 @@ class ApiGatewayEventSource(EventSource):
         return [(HOST_SUFFIX, self.app)]
 
     def triggers(self) -> list[dict]:
-        """Every API route that invokes a function, per stage, as the page and `run_local.py triggers` list them."""
+        """Every API route that invokes a function, per stage, as the page and `run_local.py triggers` list
+        them."""
         endpoint = self.directory.api_client("apigatewayv2").meta.endpoint_url
         port = endpoint.rsplit(":", 1)[-1].strip("/")
         found = []
@@ -164,9 +165,13 @@ class ApiGatewayEventSource(EventSource):
             summary=summary,
             subject=subject,
             trace_id=_function_trace(function_name, event),
-            how_detected=f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
-            f"(stage {subject['stage']}) and matched the route {subject['route']}",
-            how_responded=f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "
-            f"its output into the HTTP response; nothing is retried",
+            how_detected=(
+                f"API Gateway received {subject['method']} {subject['path']} for API {subject['api']} "
+                f"(stage {subject['stage']}) and matched the route {subject['route']}"
+            ),
+            how_responded=(
+                f"synchronous: API Gateway waits for the function (at most {timeout_s:g} s) and turns "
+                "its output into the HTTP response; nothing is retried"
+            ),
         )
         return run_with_timeout(lambda: service.run(record), timeout_s, name=f"apigateway-{function_name}")

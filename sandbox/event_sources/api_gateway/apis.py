@@ -26,7 +26,8 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 @dataclass(frozen=True)
 class Integration:
     type: str  # AWS_PROXY (a Lambda function), HTTP_PROXY, MOCK, AWS, HTTP
-    uri: str  # the function's ARN, or arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<ARN>/invocations
+    # the function's ARN, or arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<ARN>/invocations
+    uri: str
     payload_version: str  # "2.0" or "1.0" (REST APIs: always 1.0)
     timeout_ms: int
 

@@ -36,7 +36,7 @@ def _answer(status: int, message: str, error_type: str | None = None) -> HttpRes
     headers = [("Content-Type", "application/json")] + (
         [("x-amzn-ErrorType", error_type)] if error_type else []
     )
-    return HttpResponse(status, headers, ('{"Message":"%s"}' % message).encode())
+    return HttpResponse(status, headers, ('{"Message":"' + message + '"}').encode())
 
 
 def forbidden() -> HttpResponse:

@@ -253,8 +253,10 @@ class S3EventSource(EventSource):
                 source=SOURCE,
                 summary=f"s3://{write.bucket}/{write.key}",
                 subject={"bucket": write.bucket, "key": write.key},
-                how_detected=f"S3 saw s3:{write.event_name} of {write.key} in {write.bucket} and sent its event "
-                f"notification ({target.configuration_id})",
+                how_detected=(
+                    f"S3 saw s3:{write.event_name} of {write.key} in {write.bucket} and sent its event "
+                    f"notification ({target.configuration_id})"
+                ),
                 how_responded="S3 invokes asynchronously: it does not wait; Lambda keeps the result, retries "
                 "failures twice, then sends the event to the dead-letter queue",
             )

@@ -443,7 +443,8 @@ class ScheduledEventSource(EventSource):
 
     # -- for the CLI and the page ------------------------------------------------------------------
     def triggers(self) -> list[dict]:
-        """Each target of each scheduled rule (and schedule), as the page and `run_local.py triggers` list it."""
+        """Each target of each scheduled rule (and schedule), as the page and `run_local.py triggers` list
+        it."""
         found = []
         for item in self.schedules():
             name = item["name"] if item["kind"] == "rule" else f"{item['group']}/{item['name']}"
@@ -453,13 +454,18 @@ class ScheduledEventSource(EventSource):
                         "kind": "EventBridge rule" if item["kind"] == "rule" else "Scheduler schedule",
                         "source": f"{item['kind']} {name}",
                         "function": target["function"],
-                        "detail": f"{item['expression']}{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']}"
-                        f" -> {'function ' + target['function'] if target['function'] else target['arn']}",
+                        "detail": (
+                            f"{item['expression']}"
+                            f"{'' if item['timezone'] == 'UTC' else ' ' + item['timezone']} -> "
+                            f"{'function ' + target['function'] if target['function'] else target['arn']}"
+                        ),
                         "state": item["state"].capitalize(),
                         "next_fire": _when(item),
                         **(
                             {
-                                "faults": f"{item['faults']} event(s) the sandbox failed to send (see its output)"
+                                "faults": (
+                                    f"{item['faults']} event(s) the sandbox failed to send (see its output)"
+                                )
                             }
                             if item["faults"]
                             else {}

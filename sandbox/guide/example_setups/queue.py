@@ -29,7 +29,8 @@ def setup(sandbox) -> list[str]:
         },
     )["QueueUrl"]
     queue_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{QUEUE}"
-    # Step 3 of the guide: the function needs Pillow from a layer (here the local twin, see sandbox/lambda_/packaging/layers.py).
+    # Step 3 of the guide: the function needs Pillow from a layer (here the local twin, see
+    # sandbox/lambda_/packaging/layers.py).
     layer = lam.publish_layer_version(
         LayerName=LAYER_NAME,
         Content={"ZipFile": installed_pillow_layer_bytes()},

@@ -1,5 +1,6 @@
 """``--example schedule``: an EventBridge scheduled rule -> Lambda, a nightly report of the buckets
-(examples/schedule/). Set up with the calls the README shows for AWS: put-rule, add-permission, put-targets."""
+(examples/schedule/). Set up with the calls the README shows for AWS: put-rule, add-permission,
+put-targets."""
 
 from __future__ import annotations
 

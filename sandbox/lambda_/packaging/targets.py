@@ -72,7 +72,8 @@ class Target:
         python = python.removeprefix("python")  # accept the runtime id too: python3.12
         if arch not in LAMBDA_ARCHITECTURES:
             raise PackagingError(
-                f"Unknown architecture {arch!r}: AWS Lambda offers x86_64 or arm64 (use --arch x86_64 or --arch arm64)."
+                f"Unknown architecture {arch!r}: AWS Lambda offers x86_64 or arm64 (use --arch x86_64 or "
+                "--arch arm64)."
             )
         if python not in LAMBDA_PYTHON_RUNTIMES:
             raise PackagingError(

@@ -122,11 +122,19 @@ KINDS = _kinds()
 
 # Why a resource type is refused, where there is more to say than "not one the sandbox runs".
 UNSUPPORTED = {
-    "AWS::SNS::Topic": "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run",
-    "AWS::SNS::Subscription": "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run",
+    "AWS::SNS::Topic": (
+        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
+    ),
+    "AWS::SNS::Subscription": (
+        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
+    ),
     "AWS::SNS::TopicPolicy": "SNS is not part of the local endpoint",
-    "AWS::Lambda::Version": "function versions: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)",
-    "AWS::Lambda::Alias": "function aliases: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)",
+    "AWS::Lambda::Version": (
+        "function versions: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)"
+    ),
+    "AWS::Lambda::Alias": (
+        "function aliases: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)"
+    ),
     "AWS::StepFunctions::StateMachine": "Step Functions state machines are not run by the sandbox",
     "AWS::Kinesis::Stream": "Kinesis streams are not part of the local endpoint",
     "AWS::CloudFormation::Stack": "nested stacks (AWS::Serverless::Application) are not run by the sandbox",

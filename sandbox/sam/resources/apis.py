@@ -193,7 +193,8 @@ class RestApi(Kind):
 
     @staticmethod
     def _resource(api, api_id: str, resources: dict, path: str) -> str:
-        """The id of the resource at ``path``, creating it and its missing parents as API Gateway's import does."""
+        """The id of the resource at ``path``, creating it and its missing parents as API Gateway's import
+        does."""
         path = "/" + path.strip("/")
         if path in resources:
             return resources[path]

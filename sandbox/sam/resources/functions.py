@@ -376,7 +376,9 @@ class EventSourceMapping(Kind):
             found["UUID"],
             {
                 "Id": found["UUID"],
-                "EventSourceMappingArn": f"arn:aws:lambda:{ctx.region}:{ACCOUNT}:event-source-mapping:{found['UUID']}",
+                "EventSourceMappingArn": (
+                    f"arn:aws:lambda:{ctx.region}:{ACCOUNT}:event-source-mapping:{found['UUID']}"
+                ),
             },
         )
 

@@ -13,7 +13,8 @@ NOT_CHECKED = "access is not checked by the sandbox (policies and ACLs are store
 
 
 def _filter(cfn_filter) -> dict:
-    """CloudFormation's ``Filter: {S3Key: {Rules: [...]}}`` as S3's ``Filter: {Key: {FilterRules: [...]}}``."""
+    """CloudFormation's ``Filter: {S3Key: {Rules: [...]}}`` as S3's
+    ``Filter: {Key: {FilterRules: [...]}}``."""
     rules = ((cfn_filter or {}).get("S3Key") or {}).get("Rules") or []
     return (
         {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}} if rules else {}

@@ -85,7 +85,7 @@ def latency(sb, samples: int = 20) -> dict:
             sent = time.time()
             send(i)
             record = _wait(
-                lambda: next(
+                lambda before=before, sent=sent, trigger=trigger: next(
                     (
                         r
                         for r in sb.invocations()[: max(1, len(sb.invocations()) - before)]
@@ -97,7 +97,7 @@ def latency(sb, samples: int = 20) -> dict:
             )
             if record is not None:
                 delays.append((record.started_at - sent) * 1000)
-            _wait(lambda: record is None or record.final, 5)
+            _wait(lambda record=record: record is None or record.final, 5)
         figures[f"{trigger}_to_start_p50_ms"] = statistics.median(delays) if delays else float("nan")
     return figures
 
@@ -211,14 +211,17 @@ def run() -> dict:
         sb.stop()
     b = figures["burst"]
     print(
-        f"  SQS send -> handler start, p50               {figures['sqs_to_start_p50_ms']:8.1f} ms   goal <= 300 ms"
+        f"  SQS send -> handler start, p50               {figures['sqs_to_start_p50_ms']:8.1f} ms   "
+        "goal <= 300 ms"
     )
     print(
-        f"  DynamoDB write -> handler start, p50         {figures['dynamodb_to_start_p50_ms']:8.1f} ms   goal <= 300 ms"
+        f"  DynamoDB write -> handler start, p50         {figures['dynamodb_to_start_p50_ms']:8.1f} ms   "
+        "goal <= 300 ms"
     )
     print(f"  burst of 1,000 messages + 1,000 records ({b['poison']} poison each): {b['seconds']:.1f} s")
     print(
-        f"    queue: lost {b['sqs_lost']}, poison messages in the DLQ {b['sqs_poison_in_dlq']}/{b['poison']}   goal 0 lost, all"
+        f"    queue: lost {b['sqs_lost']}, poison messages in the DLQ "
+        f"{b['sqs_poison_in_dlq']}/{b['poison']}   goal 0 lost, all"
     )
     print(
         f"    stream: lost {b['stream_lost']}, order per shard kept: {b['stream_in_order']}, "

@@ -465,8 +465,8 @@ def _print_memory(figures: dict, print_fn) -> None:
     )
     refused = figures["refused_at_default"]
     print_fn(
-        f"  at {DEFAULT_MB} MB: {figures['decodable'] - len(refused)} resized, {len(refused)} refused up front "
-        f"({', '.join(refused) or 'none'}), {len(figures['killed_at_default'])} out-of-memory kills "
+        f"  at {DEFAULT_MB} MB: {figures['decodable'] - len(refused)} resized, {len(refused)} refused up "
+        f"front ({', '.join(refused) or 'none'}), {len(figures['killed_at_default'])} out-of-memory kills "
         f"(measured above {DEFAULT_MB} MB with an estimate under it)"
     )
 

@@ -145,8 +145,8 @@ def _print(figures: dict, print_fn) -> None:
         worst, worst_p50 = max(worst, abs(error)), max(worst_p50, abs(error_p50))
         print_fn(
             f"  {memory:>5} MB {min(1.0, share.vcpu_share(memory)):>7.1%} {row['measured_share']:>6.1%} "
-            f"{row['duration_ms']:>10.0f} ms {min(row['durations_ms']):>6.0f} ms {best:>13.2f}x {aws:>14.2f}x "
-            f"{error:>+6.0%} {median:>12.2f}x {error_p50:>+6.0%} {row['overhead']:>14.2%}"
+            f"{row['duration_ms']:>10.0f} ms {min(row['durations_ms']):>6.0f} ms {best:>13.2f}x "
+            f"{aws:>14.2f}x {error:>+6.0%} {median:>12.2f}x {error_p50:>+6.0%} {row['overhead']:>14.2%}"
         )
     overhead = max(row["overhead"] for row in sizes.values())
     figures["worst_error"], figures["worst_error_p50"], figures["worst_overhead"] = worst, worst_p50, overhead
@@ -166,8 +166,9 @@ def _print(figures: dict, print_fn) -> None:
     if full:
         print_fn(
             f"  with --full-cpu: 128 MB {full[128]['duration_ms']:.0f} ms, 1,769 MB "
-            f"{full[REFERENCE_MB]['duration_ms']:.0f} ms = {full[128]['duration_ms'] / full[REFERENCE_MB]['duration_ms']:.2f}x "
-            f"(this machine's speed whatever the memory)"
+            f"{full[REFERENCE_MB]['duration_ms']:.0f} ms = "
+            f"{full[128]['duration_ms'] / full[REFERENCE_MB]['duration_ms']:.2f}x (this machine's speed "
+            "whatever the memory)"
         )
     threads = figures["threads"]
     if len(threads) == 2:
@@ -175,9 +176,10 @@ def _print(figures: dict, print_fn) -> None:
         aws = share.aws_duration_ratio(REFERENCE_MB, 3008, threads=2)
         print_fn(
             f"  two busy threads: 1,769 MB {threads[REFERENCE_MB]['duration_ms']:.0f} ms (had "
-            f"{threads[REFERENCE_MB]['measured_share']:.2f} of 1.00 CPU), 3,008 MB {threads[3008]['duration_ms']:.0f} ms "
-            f"(had {threads[3008]['measured_share']:.2f} of {share.cpus_used(3008, 2):.2f}): 3,008 MB is {ratio:.2f}x "
-            f"faster (AWS {aws:.2f}x; below 1.70x when other programs hold this machine's cores)"
+            f"{threads[REFERENCE_MB]['measured_share']:.2f} of 1.00 CPU), 3,008 MB "
+            f"{threads[3008]['duration_ms']:.0f} ms (had {threads[3008]['measured_share']:.2f} of "
+            f"{share.cpus_used(3008, 2):.2f}): 3,008 MB is {ratio:.2f}x faster (AWS {aws:.2f}x; below 1.70x "
+            "when other programs hold this machine's cores)"
         )
     for memory in (4096, 10240):
         note = share.host_shortfall(memory)

@@ -60,7 +60,7 @@ WATCH_CARDS = """() => {
         }
     }).observe(document.querySelector("#gallery"), {subtree: true, childList: true, attributes: true,
                                                     attributeFilter: ["class"]});
-}"""
+}"""  # noqa: E501 (JavaScript run in the browser)
 
 
 def _jpeg(width: int, height: int) -> bytes:
@@ -393,5 +393,6 @@ def _print_summary(figures: dict) -> None:
         f"{invocations['bytes'] / 1024:.0f} KB",
     )
     print(
-        f"  (load average of the machine: {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)"
+        f"  (load average of the machine: {figures['load_before']:.1f} before, {figures['load_after']:.1f} "
+        "after)"
     )

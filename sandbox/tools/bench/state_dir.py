@@ -91,7 +91,8 @@ def _log_batches(stream_index: int, count: int, start_ms: int) -> list[list[dict
         lines = [
             f"START RequestId: {request_id} Version: $LATEST",
             f"[INFO]\t{_iso(ts + 1)}\t{request_id}\tResizing s3://source-image-bucket123/{key}",
-            f"[INFO]\t{_iso(ts + 40)}\t{request_id}\tWrote s3://resized-image-bucket123/resized-{key} (400x300)",
+            f"[INFO]\t{_iso(ts + 40)}\t{request_id}\tWrote s3://resized-image-bucket123/resized-{key} "
+            "(400x300)",
             f"END RequestId: {request_id}",
             f"REPORT RequestId: {request_id}\tDuration: 41.20 ms\tBilled Duration: 42 ms\tMemory Size: "
             f"128 MB\tMax Memory Used: 61 MB\t",
@@ -596,8 +597,8 @@ def _print_uploads(figures: dict) -> None:
     for kind, n in figures["commit_kinds"].items():
         _line(f"  {kind}", f"{n:.2f}")
     print(
-        f"  ({figures['rounds']} rounds of {figures['uploads']} warm uploads of test.jpg, a new sandbox each, in "
-        f"memory then with a state directory, then the other way round; --full-cpu)"
+        f"  ({figures['rounds']} rounds of {figures['uploads']} warm uploads of test.jpg, a new sandbox "
+        "each, in memory then with a state directory, then the other way round; --full-cpu)"
     )
 
 

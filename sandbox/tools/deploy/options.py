@@ -106,7 +106,8 @@ class DeployOptions:
         return ""
 
     def cli_flags(self, target: str) -> str:
-        """The flags that repeat this deploy's target and names on another command line (with a leading space)."""
+        """The flags that repeat this deploy's target and names on another command line (with a leading
+        space)."""
         defaults = DeployOptions()
         flags = []
         if target == "aws":

@@ -51,7 +51,8 @@ class Packages:
         return f"`python run_local.py package{' --local' if self._local else ''}`"
 
     def function_zip(self) -> Path:
-        """The function zip, rebuilt from the code folder when missing or older than it (unless --no-build)."""
+        """The function zip, rebuilt from the code folder when missing or older than it (unless
+        --no-build)."""
         from sandbox.lambda_ import packaging
 
         options, printer = self._options, self._printer
@@ -106,8 +107,9 @@ class Packages:
             return None, []
         path = self._find_or_build_layer()
         if self._local:
-            # AWS runs the function on Amazon Linux with python3.12 and imports the manylinux wheel; the sandbox
-            # runs it with this machine's Python, which can only import compiled modules built for itself.
+            # AWS runs the function on Amazon Linux with python3.12 and imports the manylinux wheel; the
+            # sandbox runs it with this machine's Python, which can only import compiled modules built for
+            # itself.
             lines = [
                 f"Layer zip: {path} — the LOCAL twin (Pillow for {_this_platform()}, this interpreter): the "
                 f"sandbox runs the function with this machine's Python, which can only import a layer built "

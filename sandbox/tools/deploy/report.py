@@ -101,7 +101,8 @@ class DeployReport:
 
     def withdraw(self, call: Call) -> None:
         """Forget a call AWS refused in a way the caller expected (and retries or works around): the
-        report lists what was done. The newest record of this very call goes (an equal one made before stays)."""
+        report lists what was done. The newest record of this very call goes (an equal one made before
+        stays)."""
         index = max(i for i, made in enumerate(self.calls) if made is call)
         del self.calls[index]
 

@@ -1,4 +1,5 @@
-"""`deploy`: the guide's four steps — role, function, layer, trigger. What exists is updated, not recreated."""
+"""`deploy`: the guide's four steps — role, function, layer, trigger. What exists is updated, not
+recreated."""
 
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ class Deployment(GuideRun):
                     raise DeployError(
                         f"s3://{source} already sends {', '.join(other.get('Events', []))} events to "
                         f"{destination_of(other)} (notification {other.get('Id', '?')}), and S3 refuses two "
-                        f"overlapping triggers on one bucket: deploy with another --source-bucket, or remove that "
-                        f"trigger first.",
+                        "overlapping triggers on one bucket: deploy with another --source-bucket, or remove "
+                        "that trigger first.",
                         "ConfigurationsOverlap",
                     )
 
@@ -251,8 +252,9 @@ class Deployment(GuideRun):
             )
             environment = {"DESTINATION_BUCKET": options.destination_bucket, **options.environment}
             if existing is None:
-                # IAM is eventually consistent: for a few seconds after CreateRole, Lambda may answer "The role
-                # defined for the function cannot be assumed by Lambda". AWS's own tools retry; so does deploy.
+                # IAM is eventually consistent: for a few seconds after CreateRole, Lambda may answer "The
+                # role defined for the function cannot be assumed by Lambda". AWS's own tools retry; so does
+                # deploy.
                 retry_role = role_created and self.target == "aws"
                 configuration = (
                     api.call_retrying(
@@ -361,7 +363,10 @@ class Deployment(GuideRun):
                 if response:
                     arn, version = response["LayerVersionArn"], response["Version"]
                 else:
-                    arn = f"arn:aws:lambda:{self.report.region}:{self.report.account}:layer:{layer}:<next version>"
+                    arn = (
+                        f"arn:aws:lambda:{self.report.region}:{self.report.account}:"
+                        f"layer:{layer}:<next version>"
+                    )
                     version = "<next>"
                 what = f"version {version} published"
             self.report.layer_version_arn = arn

@@ -27,7 +27,8 @@ def layer_name_of(arn: str) -> str:
 
 
 def writable_part(configuration: dict | None) -> dict:
-    """The part of GetBucketNotificationConfiguration's answer that PutBucketNotificationConfiguration takes."""
+    """The part of GetBucketNotificationConfiguration's answer that PutBucketNotificationConfiguration
+    takes."""
     return {k: v for k, v in (configuration or {}).items() if k in NOTIFICATION_KEYS}
 
 

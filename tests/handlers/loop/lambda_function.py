@@ -9,7 +9,6 @@ s3 = boto3.client("s3")
 
 def lambda_handler(event, context):
     for record in event["Records"]:
-        bucket = record["s3"]["bucket"]["name"]
         key = unquote_plus(record["s3"]["object"]["key"])
         destination = os.environ.get("DESTINATION_BUCKET", "resized-image-bucket123")
         s3.put_object(Bucket=destination, Key=f"resized-{key}"[:900], Body=b"loop")

@@ -126,7 +126,7 @@ def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
         variable = re.match(r"^([A-Z_]+)=(.*)$", command)
         script = assignments + (f'{command}; printf %s "${variable.group(1)}"' if variable else command)
 
-        def run():
+        def run(script=script):
             return subprocess.run(
                 ["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=180
             )
@@ -134,7 +134,9 @@ def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
         wants_output = bool(variable) or "--query" in command  # a query that finds nothing yet prints []
         result = eventually(
             run,
-            lambda r: r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "", "None")),
+            lambda r, wants_output=wants_output: (
+                r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "", "None"))
+            ),
             what=f"`{command}` to succeed",
             timeout=60,
             interval=0.5,

@@ -31,7 +31,9 @@ EVIL_TEMPLATE = json.dumps(
                 "Properties": {
                     "Runtime": "python3.12",
                     "Handler": "index.handler",
-                    "InlineCode": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'pwned'}\n",
+                    "InlineCode": (
+                        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'pwned'}\n"
+                    ),
                     "Events": {"Api": {"Type": "HttpApi"}},
                 },
             }

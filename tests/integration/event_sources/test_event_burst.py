@@ -54,8 +54,8 @@ class Drain:
 def report(what: str, started: float, count: int, sent: float) -> None:
     took = time.monotonic() - started
     print(
-        f"\n{what}: {count} records written in {sent - started:.1f} s, all accounted for (delivered or in the "
-        f"failure destination) {took:.1f} s after the first write ({count / took:.0f} records/s)"
+        f"\n{what}: {count} records written in {sent - started:.1f} s, all accounted for (delivered or in "
+        f"the failure destination) {took:.1f} s after the first write ({count / took:.0f} records/s)"
     )
 
 

@@ -136,7 +136,8 @@ def test_stream_labels_have_milliseconds_in_streams_and_generated_events(sb, cap
     event = json.loads(capsys.readouterr().out)
     DynamoDBStreamModel.model_validate(event)
     assert all(label.search(r["eventSourceARN"]) for r in event["Records"])
-    # key (3) + "test.jpg" (8); caption (7) + "A sunny day" (11) or "A sunny afternoon" (17), with the key again
+    # key (3) + "test.jpg" (8); caption (7) + "A sunny day" (11) or "A sunny afternoon" (17), with the key
+    # again
     assert [r["dynamodb"]["SizeBytes"] for r in event["Records"]] == [11 + 29, 11 + 29 + 35, 11 + 35]
 
 

@@ -307,7 +307,7 @@ def test_a_sam_function_url_config_makes_a_url_that_answers(sb, tmp_path):
     stack = sb.template_stacks.deploy(tmp_path / "template.yaml", stack_name="url-app")
     try:
         url = next(o["value"] for o in stack.outputs if o["key"] == "HelloUrl")
-        assert url.endswith(".lambda-url.localhost:%d/" % sb.endpoint.port)
+        assert url.endswith(f".lambda-url.localhost:{sb.endpoint.port}/")
         status, headers, body = call(
             sb, {"FunctionUrl": url}, "/there", headers={"Origin": "https://app.example"}
         )

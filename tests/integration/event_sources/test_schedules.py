@@ -436,7 +436,9 @@ def test_missing_invoke_permission_is_reported_once_and_the_function_still_runs(
         for _ in range(2):
             fired = sb.fire_rule(name)
             wait_for_record(
-                sb, lambda r: r.request_id == fired[0].request_id and r.final, what="the invocation"
+                sb,
+                lambda r, fired=fired: r.request_id == fired[0].request_id and r.final,
+                what="the invocation",
             )
         lines = [line for line in capsys.readouterr().out.splitlines() if f"rule {name} invokes" in line]
         assert len(lines) == 1 and "on AWS this invocation would fail" in lines[0]

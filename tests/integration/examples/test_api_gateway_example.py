@@ -32,14 +32,14 @@ def test_api_example_walkthrough_runs_as_written(running_example, tmp_path):
         assignment = re.fullmatch(r"(\w+)=\$\((.*)\)", command)
         script = assignment.group(2) if assignment else command
 
-        def run():
+        def run(script=script):
             return subprocess.run(
                 ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
             )
 
         result = eventually(
             run,
-            lambda r: r.returncode == 0 and (r.stdout.strip() or "-o" in script),
+            lambda r, script=script: r.returncode == 0 and (r.stdout.strip() or "-o" in script),
             what=f"`{command}` to succeed",
             timeout=60,
             interval=0.5,

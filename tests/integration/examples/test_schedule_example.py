@@ -34,8 +34,10 @@ def test_schedule_example_walkthrough_runs_as_written_and_reports_the_buckets(ru
     for command in walkthrough(name):
         wants_output = "--query" in command
         result = eventually(
-            lambda: run(command, env),
-            lambda r: r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", "")),
+            lambda command=command: run(command, env),
+            lambda r, wants_output=wants_output: (
+                r.returncode == 0 and not (wants_output and r.stdout.strip() in ("[]", ""))
+            ),
             what=f"`{command}` to succeed",
             timeout=60,
             interval=0.5,

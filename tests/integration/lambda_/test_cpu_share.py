@@ -1,5 +1,5 @@
-"""Memory buys CPU, as on AWS (sandbox/lambda_/cpu_share.py): AWS's figures, the throttle on a real process, and a
-CPU-bound function through a real sandbox - clearly slower at 128 MB than at 1,769 MB, the same with
+"""Memory buys CPU, as on AWS (sandbox/lambda_/cpu_share.py): AWS's figures, the throttle on a real process,
+and a CPU-bound function through a real sandbox - clearly slower at 128 MB than at 1,769 MB, the same with
 --full-cpu. Every check on speed is a ratio with wide bounds, never a time."""
 
 from __future__ import annotations

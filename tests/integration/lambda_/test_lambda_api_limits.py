@@ -122,7 +122,7 @@ def test_a_name_that_escapes_the_code_folder_is_refused_before_anything_is_unpac
     before = _function_names(lam)
     for name, landing in _escaping_names(tmp_path):
         message = _refused(
-            lambda: _create(sb, lam, name, _zip({"app.py": HANDLER % 1})), "ValidationException"
+            lambda name=name: _create(sb, lam, name, _zip({"app.py": HANDLER % 1})), "ValidationException"
         )
         assert message.startswith("1 validation error detected: Value ") and "at 'functionName'" in message
         assert "Member must satisfy regular expression pattern" in message

@@ -40,7 +40,8 @@ def keys(sb, bucket: str, prefix: str = "") -> list[str]:
 
 
 def get(sb, url: str) -> dict:
-    """A GET to an execute-api URL of the sandbox (Python does not resolve *.localhost: 127.0.0.1 with its Host)."""
+    """A GET to an execute-api URL of the sandbox (Python does not resolve *.localhost: 127.0.0.1 with its
+    Host)."""
     found = re.match(r"http://([a-z0-9]+)\.execute-api\.localhost:\d+(/.*)?$", url)
     request = urllib.request.Request(
         f"{sb.endpoint_url}{found.group(2) or '/'}",

@@ -521,7 +521,8 @@ def test_apis_and_scheduled_rules_work_after_a_restart(tmp_path):
         sb.stop()
     sb = _sandbox(tmp_path)
     try:
-        url = f"{sb.endpoint_url}/_aws/execute-api/{api['ApiId']}/there"  # the $default stage: no stage in the path
+        # the $default stage: no stage in the path
+        url = f"{sb.endpoint_url}/_aws/execute-api/{api['ApiId']}/there"
         with urllib.request.urlopen(url) as response:
             assert response.read() == b"hi /there"
         after = {s["name"]: s["next_fire_at"] for s in sb.schedules()}

@@ -37,7 +37,8 @@ def sandbox(state_dir: Path, template: Path | None = None, parameters: dict | No
 
 
 def get(sb, url: str):
-    """A GET to an execute-api URL of the sandbox (Python does not resolve *.localhost: 127.0.0.1 with its Host)."""
+    """A GET to an execute-api URL of the sandbox (Python does not resolve *.localhost: 127.0.0.1 with its
+    Host)."""
     found = re.match(r"http://([a-z0-9]+)\.execute-api\.localhost:(\d+)(/.*)?$", url)
     assert found and int(found.group(2)) == sb.endpoint.port, url
     request = urllib.request.Request(
@@ -203,9 +204,9 @@ def test_changed_parameters_are_named_and_the_kept_buckets_trigger_still_runs(tm
     try:
         [application] = sb.applications()
         assert application["restored"] == [
-            "parameters changed since the state was kept (AppBucketName): the stack runs with the kept values; "
-            "run with --fresh to re-create it with the new ones, or update it with aws cloudformation deploy "
-            "--parameter-overrides"
+            "parameters changed since the state was kept (AppBucketName): the stack runs with the kept "
+            "values; run with --fresh to re-create it with the new ones, or update it with aws "
+            "cloudformation deploy --parameter-overrides"
         ]
         assert "another-json-bucket" not in json.dumps(application)
         [trigger] = application["functions"][0]["triggers"]

@@ -79,7 +79,9 @@ def good_fake_files(arch_machine: str = "x86_64", elf: int = 0x3E) -> dict[str, 
     return {
         "python/PIL/__init__.py": b"",
         f"python/PIL/_imaging.cpython-312-{arch_machine}-linux-gnu.so": elf_header(elf),
-        "python/pillow-13.0.0.dist-info/WHEEL": f"Wheel-Version: 1.0\nTag: cp312-cp312-manylinux_2_28_{arch_machine}\n".encode(),
+        "python/pillow-13.0.0.dist-info/WHEEL": (
+            f"Wheel-Version: 1.0\nTag: cp312-cp312-manylinux_2_28_{arch_machine}\n"
+        ).encode(),
     }
 
 

@@ -1,5 +1,5 @@
-"""Power tuning, locally (sandbox/tools/power_tuning.py, run_local.py tune): each memory size through the Lambda
-API, its REPORT lines read back, and the cheapest, fastest and balanced sizes named as AWS Lambda Power
+"""Power tuning, locally (sandbox/tools/power_tuning.py, run_local.py tune): each memory size through the
+Lambda API, its REPORT lines read back, and the cheapest, fastest and balanced sizes named as AWS Lambda Power
 Tuning names them. Speed is checked as ratios with wide bounds, never as times."""
 
 from __future__ import annotations

@@ -265,7 +265,10 @@ def test_a_versioned_thumbnail_is_read_from_s3_once_for_every_page(sb, server):
     item = next(
         i for i in json.loads(get(server, "/api/gallery?limit=5")[1])["items"] if i["key"] == "cached.jpg"
     )
-    url = f"/api/object?bucket={item['resized']['bucket']}&key={item['resized']['key']}&v={item['resized']['version']}"
+    url = (
+        f"/api/object?bucket={item['resized']['bucket']}&key={item['resized']['key']}"
+        f"&v={item['resized']['version']}"
+    )
     first, body = get(server, url)
     assert first.status == 200 and "immutable" in first.getheader("Cache-Control")
     sb.s3.delete_object(Bucket=item["resized"]["bucket"], Key=item["resized"]["key"])

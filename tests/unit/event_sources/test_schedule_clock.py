@@ -152,7 +152,9 @@ def test_input_transformer_fills_its_template():
     event = scheduled_event(RULE_ARN, "us-east-1", "123456789012", WHEN)
     transformer = {
         "InputPathsMap": {"when": "$.time", "what": "$.resources"},
-        "InputTemplate": '{"at": <when>, "rules": <what>, "text": "fired at <when> by <aws.events.rule-name>"}',
+        "InputTemplate": (
+            '{"at": <when>, "rules": <what>, "text": "fired at <when> by <aws.events.rule-name>"}'
+        ),
     }
     assert target_payload({"InputTransformer": transformer}, event, "nightly", RULE_ARN) == {
         "at": "2026-11-30T03:00:00Z",

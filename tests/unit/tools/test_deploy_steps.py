@@ -66,7 +66,8 @@ class FakePackages:
 
 
 def make(cls, clients: dict, target: str = "aws", tmp_path: Path | None = None, **options):
-    """A Deployment or Teardown with fake collaborators; returns it, what it printed and the delays it slept."""
+    """A Deployment or Teardown with fake collaborators; returns it, what it printed and the delays it
+    slept."""
     options = DeployOptions(**options)
     report = DeployReport(cls.action, target, "us-east-1", "111122223333", options.dry_run)
     out, sleeps = io.StringIO(), []

@@ -1,5 +1,6 @@
-"""The change feed's indexes (web/feed/indexes.py) over a stand-in sandbox: the real InvocationLog and log mirror,
-the page's declared interface (sandbox/interface.py) and nothing else, so each behaviour is exact and fast.
+"""The change feed's indexes (web/feed/indexes.py) over a stand-in sandbox: the real InvocationLog and log
+mirror, the page's declared interface (sandbox/interface.py) and nothing else, so each behaviour is exact and
+fast.
 """
 
 from __future__ import annotations
