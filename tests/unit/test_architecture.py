@@ -5,9 +5,9 @@ docs/architecture.md describes the tree as it is: every package of sandbox/, and
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
-import ast
 import subprocess
 import sys
 from pathlib import Path
