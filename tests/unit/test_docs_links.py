@@ -16,7 +16,7 @@ README = PROJECT_ROOT / "README.md"
 DOCS = [
     README,
     *sorted((PROJECT_ROOT / "docs").glob("*.md")),
-    *sorted((PROJECT_ROOT / "examples").glob("**/README.md")),
+    *sorted(p for p in (PROJECT_ROOT / "examples").glob("**/README.md") if "node_modules" not in p.parts),
     PROJECT_ROOT / "notebooks" / "README.md",
 ]
 README_MAX_LINES = 200

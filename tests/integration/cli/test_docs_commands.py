@@ -24,7 +24,7 @@ from helpers.waiting import eventually
 DOCS = [
     PROJECT_ROOT / "README.md",
     *sorted((PROJECT_ROOT / "docs").glob("**/*.md")),
-    *sorted((PROJECT_ROOT / "examples").glob("**/README.md")),
+    *sorted(p for p in (PROJECT_ROOT / "examples").glob("**/README.md") if "node_modules" not in p.parts),
     PROJECT_ROOT / "notebooks" / "README.md",
     PROJECT_ROOT / "sample_images" / "README.md",
 ]
