@@ -20,9 +20,9 @@ from urllib.parse import parse_qs
 from sandbox.config import ACCOUNT_ID
 from sandbox.endpoint.access import access_key_id
 from sandbox.event_sources.api_gateway import events, responses
-from sandbox.event_sources.api_gateway.gateway import _headers, _send
+from sandbox.event_sources.api_gateway.gateway import _request, _send
 from sandbox.event_sources.api_gateway.responses import HttpResponse, MalformedResponse
-from sandbox.event_sources.base import SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.event_sources.function_urls.configs import HOST_SUFFIX, UrlConfig, UrlConfigApi, UrlConfigs
 from sandbox.host_names import is_loopback_address, split_host
 
@@ -203,26 +203,7 @@ def _locate(environ) -> tuple[str, str, str] | None:
     return None
 
 
-def _request(environ, path: str, domain: str) -> events.ApiRequest:
-    headers, _ = _headers(environ)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    stream = environ["wsgi.input"]
-    body = stream.read(length) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
-    return events.ApiRequest(
-        method=environ.get("REQUEST_METHOD", "GET").upper(),
-        path=path,
-        stage_prefix="",
-        query_string=environ.get("QUERY_STRING", ""),
-        headers=headers,
-        body=body,
-        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
-        domain_name=domain,
-        port=str(split_host(environ.get("HTTP_HOST") or "")[1] or environ.get("SERVER_PORT", "80")),
-        protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-    )
-
-
-class FunctionUrlEventSource:
+class FunctionUrlEventSource(EventSource):
     name = "function-urls"
     describe = staticmethod(describe)
 
