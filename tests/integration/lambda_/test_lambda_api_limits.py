@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -19,7 +20,6 @@ from botocore.exceptions import ClientError
 
 from helpers.sandboxes import start_sandbox
 
-AWS_CLI = "/work/venv/bin/aws"
 MB = 1024 * 1024
 HANDLER = "def handler(event, context):\n    return {'version': %d}\n"
 
@@ -103,7 +103,9 @@ def _signed(sb, method: str, path: str, body: bytes, service="lambda", headers=N
 def _cli(sb, *args, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(sb.client_environment())
-    return subprocess.run([AWS_CLI, *args], env=env, capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=60, cwd=cwd
+    )
 
 
 # -- function names and handlers -------------------------------------------------------------------------
