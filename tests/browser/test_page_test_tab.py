@@ -174,6 +174,9 @@ def test_a_failing_event_shows_the_error_as_the_console_does(server, page):
     assert "ValueError: boom" in page.locator("#test-result .test-stages").inner_text()
     assert no_sideways_scroll(page)
     page.screenshot(path=str(shots / "test-tab-error.png"), full_page=True)
+    page.check("#presenter")  # the back row's larger type: still no scrolling sideways
+    assert no_sideways_scroll(page)
+    page.screenshot(path=str(shots / "test-tab-presenter.png"))
 
     page.fill("#test-name", "no spaces please")
     page.click("#test-save")

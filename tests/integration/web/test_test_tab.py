@@ -210,3 +210,4 @@ def test_a_function_error_is_answered_as_failed_with_its_type_and_message(base, 
     assert answer["result"]["errorType"] == "ValueError" and answer["result"]["errorMessage"] == "boom"
     assert any(line["platform"] == "REPORT" for line in answer["logs"])
     assert "ValueError: boom" in answer["guide_stages"][-1]["note"]
+    assert answer["guide_stages"][0]["note"] == "an event sent with Invoke"  # no event source told of it

@@ -9,6 +9,7 @@ import { foldedLines, timeline } from "./stages.js";
 const NAME = /^[A-Za-z0-9_-]{1,25}$/;
 let ctx;
 let started = false;
+let templates = null; // the templates' one read
 let busy = false;
 
 export function init(context) {
@@ -26,24 +27,30 @@ export function init(context) {
   $("#test-import").addEventListener("change", importEvent);
 }
 
+// Every show reads the functions again (one may have been created since); the templates once.
 export async function show() {
-  if (started) return;
-  started = true;
   try {
-    const [functions, templates] = await Promise.all([getJSON("/api/functions"), getJSON("/api/test/templates")]);
+    if (!templates) templates = getJSON("/api/test/templates").then(fillTemplates);
+    const [functions] = await Promise.all([getJSON("/api/functions"), templates]);
     const picker = $("#test-function");
+    const chosen = picker.value || functions.default;
+    clear(picker);
     for (const fn of functions.functions) picker.append(el("option", { value: fn.function_name, text: fn.function_name }));
-    picker.value = functions.default;
-    const kinds = $("#test-template");
-    for (const t of templates.templates) kinds.append(el("option", { value: t.kind, text: `${t.title} (${t.kind})` }));
+    picker.value = functions.functions.some((f) => f.function_name === chosen) ? chosen : functions.default;
     showBanner("#test-error", null);
   } catch (err) {
-    started = false;
+    templates = null;
     showBanner("#test-error", err.message);
     return;
   }
-  parsed();
+  if (!started) parsed();
+  started = true;
   await loadSaved();
+}
+
+function fillTemplates(data) {
+  const kinds = $("#test-template");
+  for (const t of data.templates) kinds.append(el("option", { value: t.kind, text: `${t.title} (${t.kind})` }));
 }
 
 function fn() {
