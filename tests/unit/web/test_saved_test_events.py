@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.stand_in import StandIn
 from sandbox.state import Persistence
 from web.test_events import SavedEventError, SavedEvents, check_name, saved_events
 
@@ -82,9 +83,7 @@ def test_events_saved_in_a_state_directory_are_found_by_the_next_sandbox(tmp_pat
 
 
 def test_one_sandbox_has_one_store_whatever_app_asks():
-    class Sandbox:
-        persistence = None
-
-    sandbox = Sandbox()
+    sandbox = StandIn()
     assert saved_events(sandbox) is saved_events(sandbox)
-    assert saved_events(sandbox) is not saved_events(Sandbox())
+    assert saved_events(sandbox) is not saved_events(StandIn())
+    assert saved_events(sandbox).persistent is False
