@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.endpoint.access import AccessPolicy
+from sandbox.event_sources import SAMPLE_EVENTS, sample_event
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.telemetry.cloudwatch_logs import log_group_name
 from sandbox.telemetry.pricing import (
@@ -22,15 +23,18 @@ from sandbox.telemetry.pricing import (
     monthly_projection,
 )
 
-# What the page names and prices as AWS does: a function's log group, and Lambda's price list.
+# What the page names and prices as AWS does: a function's log group, and Lambda's price list; and the
+# triggers' sample events (``run_local.py generate-event``), the Test tab's templates.
 __all__ = [
     "DEFAULT_COLD_START_SHARE",
     "FREE_GB_SECONDS",
     "FREE_REQUESTS",
     "PRICE_PER_GB_SECOND",
     "PRICE_PER_REQUEST",
+    "SAMPLE_EVENTS",
     "log_group_name",
     "monthly_projection",
+    "sample_event",
 ]
 
 
@@ -51,8 +55,24 @@ class LogsView(Protocol):
         callback must only take note). The page's change feed pushes new lines to open pages with it."""
 
 
+class KeptValues(Protocol):
+    """The state directory's small JSON values (sandbox/state/persistence.py), kept across restarts."""
+
+    def save(self, name: str, value, durable: bool = True) -> None: ...
+
+    def load(self, name: str): ...
+
+    def forget(self, *names: str) -> None: ...
+
+    def saved(self, prefix: str) -> list[tuple[str, object]]:
+        """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
+        ...
+
+
 class SandboxView(Protocol):
     config: SandboxConfig
+    # The state directory (run_local.py --state-dir), None when the sandbox keeps nothing across restarts.
+    persistence: KeptValues | None
     # Every invocation attempt; the page's change feed uses ``subscribe`` (hear each change) and ``all``.
     records: InvocationLog
     cost: CostSummary

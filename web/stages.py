@@ -111,7 +111,11 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
         environment = "Waiting for an execution environment."
     result = _written(record) if record.status == "success" else None
     errored = f"{record.error_type or 'Error'}: {record.error_message or record.status}"
-    subject = record.summary or (record.subject or {}).get("key") or f"a {record.trigger} event"
+    subject = (
+        record.summary
+        or (record.subject or {}).get("key")
+        or ("an event sent with Invoke" if record.trigger == "invoke" else f"a {record.trigger} event")
+    )
     return [
         {
             "stage": "Event occurs",

@@ -42,6 +42,7 @@ from sandbox.config import (
     parse_env_pairs,
 )
 from sandbox.errors import SandboxError
+from sandbox.event_sources import SAMPLE_EVENTS
 from sandbox.guide import example_setups as examples
 
 DEFAULTS = SandboxConfig()
@@ -303,15 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "kind",
-        choices=[
-            "s3-put",
-            "scheduled",
-            "sqs-receive-message",
-            "dynamodb-update",
-            "apigateway-http-api",
-            "apigateway-aws-proxy",
-            "lambda-url",
-        ],
+        choices=list(SAMPLE_EVENTS),
     )
     p.add_argument("--bucket", default=SOURCE_BUCKET)
     p.add_argument("--key", default="test.jpg")

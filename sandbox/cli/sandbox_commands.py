@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from sandbox.cli import debug_commands
-from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
+from sandbox.config import DEFAULT_ENDPOINT_URL, DEFAULT_REGION, LOCAL_CREDENTIALS, SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.lambda_.invocation import InvocationStatus
 
@@ -157,40 +157,24 @@ def _s3_client(endpoint_url: str):
 
 # -- generate-event -----------------------------------------------------------------------------------
 def cmd_generate_event(args) -> int:
-    if args.kind == "sqs-receive-message":
-        from sandbox.event_sources.sqs import sample_receive_message_event
+    from sandbox.event_sources import sample_event
 
-        print(
-            json.dumps(sample_receive_message_event(args.queue, args.body, args.region, ACCOUNT_ID), indent=2)
-        )
-        return 0
-    if args.kind == "dynamodb-update":
-        from sandbox.event_sources.dynamodb_streams import sample_update_event
-
-        print(json.dumps(sample_update_event(args.table, args.region, ACCOUNT_ID), indent=2))
-        return 0
-    if args.kind.startswith("apigateway-"):
-        from sandbox.event_sources.api_gateway import sample_event
-
-        body = args.body if args.method.upper() not in ("GET", "HEAD") else None
-        print(
-            json.dumps(sample_event(args.kind[len("apigateway-") :], args.method, args.path, body), indent=2)
-        )
-        return 0
-    if args.kind == "lambda-url":
-        from sandbox.event_sources.function_urls import sample_event as url_event
-
-        body = args.body if args.method.upper() not in ("GET", "HEAD") else None
-        print(json.dumps(url_event(args.method, args.path, body, args.auth_type), indent=2))
-        return 0
-    if args.kind == "scheduled":
-        from sandbox.cli.schedule_commands import sample_scheduled_event
-
-        print(json.dumps(sample_scheduled_event(args.rule, args.region, args.event_time), indent=2))
-        return 0
-    from sandbox.event_sources.s3.events import sample_put_event
-
-    print(json.dumps(sample_put_event(args.bucket, args.key, args.size, args.region), indent=2))
+    event = sample_event(
+        args.kind,
+        bucket=args.bucket,
+        key=args.key,
+        size=args.size,
+        region=args.region,
+        rule=args.rule,
+        queue=args.queue,
+        body=args.body,
+        method=args.method,
+        path=args.path,
+        auth_type=args.auth_type,
+        table=args.table,
+        event_time=args.event_time,
+    )
+    print(json.dumps(event, indent=2))
     return 0
 
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
@@ -15,28 +14,13 @@ from urllib.parse import urlencode
 from sandbox.cli.sandbox_commands import _running_sandbox
 from sandbox.config import ACCOUNT_ID, DEFAULT_ENDPOINT_URL
 from sandbox.errors import SandboxError
-from sandbox.event_sources.schedules.targets import scheduled_event
+from sandbox.event_sources.schedules.targets import sample_scheduled_event as scheduled_sample
 from sandbox.lambda_.invocation import InvocationStatus
 
 
 def sample_scheduled_event(rule: str, region: str, when: str | None = None) -> dict:
     """The event a scheduled rule sends, like ``sam local generate-event cloudwatch scheduled-event``."""
-    at = time.time()
-    if when:
-        try:
-            at = _parse_time(when)
-        except ValueError:
-            raise SandboxError(
-                f"--event-time takes a UTC time such as 2026-11-30T03:00:00Z; got {when!r}."
-            ) from None
-    return scheduled_event(f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}", region, ACCOUNT_ID, at)
-
-
-def _parse_time(text: str) -> float:
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.timestamp()
+    return scheduled_sample(rule, region, ACCOUNT_ID, when)
 
 
 # The exports the banner prints point these commands at the sandbox, as they point the AWS CLI.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sandbox.event_sources.base import EventSource, SourceContext
 
-__all__ = ["EventSource", "SourceContext", "event_source_classes"]
+__all__ = ["SAMPLE_EVENTS", "EventSource", "SourceContext", "event_source_classes", "sample_event"]
 
 
 def event_source_classes() -> tuple:
@@ -30,3 +30,66 @@ def event_source_classes() -> tuple:
         FunctionUrlEventSource,
         ApiGatewayEventSource,
     )
+
+
+# The complete sample events each trigger sends, as ``run_local.py generate-event KIND`` prints them (like
+# ``sam local generate-event``): kind -> what it is. The page's Test tab offers the same templates.
+SAMPLE_EVENTS = {
+    "s3-put": "S3 Put (ObjectCreated:Put)",
+    "scheduled": "EventBridge Scheduled Event",
+    "sqs-receive-message": "SQS ReceiveMessage",
+    "dynamodb-update": "DynamoDB Streams update",
+    "apigateway-http-api": "API Gateway HTTP API (payload 2.0)",
+    "apigateway-aws-proxy": "API Gateway REST API proxy (payload 1.0)",
+    "lambda-url": "Function URL request",
+}
+
+
+def sample_event(
+    kind: str,
+    *,
+    bucket: str | None = None,
+    key: str = "test.jpg",
+    size: int = 1024,
+    region: str | None = None,
+    rule: str = "my-scheduled-rule",
+    queue: str = "image-resize-queue",
+    body: str = "Hello from SQS!",
+    method: str = "GET",
+    path: str = "/items/42",
+    auth_type: str = "NONE",
+    table: str = "image-captions",
+    event_time: str | None = None,
+) -> dict:
+    """The sample event of ``kind`` (one of ``SAMPLE_EVENTS``); the options are generate-event's. The
+    request ``body`` of an API or URL event is left out for GET and HEAD."""
+    from sandbox.config import ACCOUNT_ID, DEFAULT_REGION, SOURCE_BUCKET
+    from sandbox.errors import SandboxError
+
+    region = region or DEFAULT_REGION
+    request_body = body if method.upper() not in ("GET", "HEAD") else None
+    if kind == "sqs-receive-message":
+        from sandbox.event_sources.sqs import sample_receive_message_event
+
+        return sample_receive_message_event(queue, body, region, ACCOUNT_ID)
+    if kind == "dynamodb-update":
+        from sandbox.event_sources.dynamodb_streams import sample_update_event
+
+        return sample_update_event(table, region, ACCOUNT_ID)
+    if kind in ("apigateway-http-api", "apigateway-aws-proxy"):
+        from sandbox.event_sources.api_gateway import sample_event as api_event
+
+        return api_event(kind[len("apigateway-") :], method, path, request_body)
+    if kind == "lambda-url":
+        from sandbox.event_sources.function_urls import sample_event as url_event
+
+        return url_event(method, path, request_body, auth_type)
+    if kind == "scheduled":
+        from sandbox.event_sources.schedules.targets import sample_scheduled_event
+
+        return sample_scheduled_event(rule, region, ACCOUNT_ID, event_time)
+    if kind == "s3-put":
+        from sandbox.event_sources.s3.events import sample_put_event
+
+        return sample_put_event(bucket or SOURCE_BUCKET, key, size, region)
+    raise SandboxError(f"No sample event {kind!r}; choose one of {', '.join(SAMPLE_EVENTS)}.")

@@ -34,6 +34,7 @@ class StandIn:
         self.records = InvocationLog()
         self.logs = CloudWatchLogs()
         self.listing = Listing(list(objects))
+        self.persistence = None  # no state directory
 
     def client(self, service):
         if service != "s3":

@@ -16,6 +16,7 @@ from web.views import (
     logs,
     pages,
     status,
+    test_events,
     triggers,
 )
 
@@ -34,5 +35,6 @@ def register_blueprints(app: Flask) -> None:
         triggers,
         applications,
         functions,
+        test_events,
     ):
         app.register_blueprint(module.bp)

@@ -10,10 +10,13 @@ The event in full: docs/event-sources.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import time
 import uuid
 
+from sandbox.errors import SandboxError
 from sandbox.event_sources.schedules.expressions import iso
 
 DETAIL_TYPE = "Scheduled Event"
@@ -131,3 +134,18 @@ def sqs_queue(arn: str) -> tuple[str, str] | None:
     if len(parts) == 6 and parts[2] == "sqs":
         return parts[5], parts[4]
     return None
+
+
+def sample_scheduled_event(rule: str, region: str, account: str, when: str | None = None) -> dict:
+    """The event a scheduled rule sends, like ``sam local generate-event cloudwatch scheduled-event``;
+    ``when``: a UTC time such as 2026-11-30T03:00:00Z (default: now)."""
+    at = time.time()
+    if when:
+        try:
+            parsed = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise SandboxError(
+                f"--event-time takes a UTC time such as 2026-11-30T03:00:00Z; got {when!r}."
+            ) from None
+        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return scheduled_event(f"arn:aws:events:{region}:{account}:rule/{rule}", region, account, at)

@@ -29,6 +29,7 @@ const tabs = { gallery }; // the modules loaded so far, by tab
 const later = {
   functions: () => import("./functions.js"),
   invocations: () => import("./invocations.js"),
+  test: () => import("./test_tab.js"),
   logs: () => import("./logs.js"),
   configuration: () => import("./configuration.js"),
   cost: () => import("./cost.js"),
