@@ -12,6 +12,8 @@ from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.endpoint.access import AccessPolicy
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.telemetry.metric_statistics import aggregate, success_rate
+from sandbox.telemetry.metrics import UNITS as METRIC_UNITS
 from sandbox.telemetry.pricing import (
     DEFAULT_COLD_START_SHARE,
     FREE_GB_SECONDS,
@@ -22,8 +24,12 @@ from sandbox.telemetry.pricing import (
     monthly_projection,
 )
 
-# What the page names and prices as AWS does: a function's log group, and Lambda's price list.
+# What the page names, prices and counts as AWS does: a function's log group, Lambda's price list, its
+# CloudWatch metrics' units and statistics.
 __all__ = [
+    "METRIC_UNITS",
+    "aggregate",
+    "success_rate",
     "DEFAULT_COLD_START_SHARE",
     "FREE_GB_SECONDS",
     "FREE_REQUESTS",
@@ -51,6 +57,13 @@ class LogsView(Protocol):
         callback must only take note). The page's change feed pushes new lines to open pages with it."""
 
 
+class MetricsView(Protocol):
+    def datapoints(self, function_name: str, since: float = 0.0) -> list[tuple[float, str, float]]:
+        """``(timestamp, metric name, value)`` of the function's ``AWS/Lambda`` datapoints put at or after
+        ``since`` (the same ones written to the endpoint's CloudWatch), oldest first."""
+        ...
+
+
 class SandboxView(Protocol):
     config: SandboxConfig
     # Every invocation attempt; the page's change feed uses ``subscribe`` (hear each change) and ``all``.
@@ -58,6 +71,8 @@ class SandboxView(Protocol):
     cost: CostSummary
     logs: LogsView
     access: AccessPolicy
+    metrics: MetricsView
+    started_at: float | None  # when this session started (epoch seconds); None when stopped
 
     @property
     def endpoint_url(self) -> str: ...

@@ -14,6 +14,7 @@ from web.views import (
     gallery,
     invocations,
     logs,
+    monitor,
     pages,
     status,
     triggers,
@@ -34,5 +35,6 @@ def register_blueprints(app: Flask) -> None:
         triggers,
         applications,
         functions,
+        monitor,
     ):
         app.register_blueprint(module.bp)
