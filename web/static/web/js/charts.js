@@ -1,7 +1,7 @@
 // Small SVG charts for the Monitor tab: bars for counts, lines for measures, one value per period, with
 // a y axis in the metric's unit and a time axis in UTC. Built with createElementNS and textContent only.
 const NS = "http://www.w3.org/2000/svg";
-const W = 560;
+const W = 540;
 const H = 230;
 const M = { left: 70, right: 16, top: 30, bottom: 34 };
 const TICK_EVERY_S = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
@@ -84,11 +84,12 @@ export function chart(graph, periods, period) {
     const color = colors[s % colors.length];
     const group = svg("g", { class: "mon-series", "data-metric": series.metric, "data-stat": series.stat });
     if (counts) {
-      const width = Math.max(1, (slot * 0.8) / shown);
+      const width = Math.max(1, Math.min(slot * 0.8, 40 * shown) / shown); // a few periods: no slabs
+      const left = (slot - width * shown) / 2;
       series.values.forEach((v, i) => {
         if (!v) return;
         const bar = svg("rect", {
-          x: x(i) + slot * 0.1 + s * width, y: y(v), width, height: Math.max(1, y(0) - y(v)), fill: color, "data-value": v,
+          x: x(i) + left + s * width, y: y(v), width, height: Math.max(1, y(0) - y(v)), fill: color, "data-value": v,
         });
         bar.append(svg("title", {}, `${clock(periods[i])} UTC · ${series.label} ${fmtValue(v, graph.unit)}`));
         group.append(bar);
@@ -124,7 +125,7 @@ export function chart(graph, periods, period) {
       legend.append(svg("rect", { x: lx, y: 6, width: 12, height: 12, fill: colors[s % colors.length] }));
       const label = svg("text", { x: lx + 17, y: 17, class: "mon-legend-text" }, series.label);
       legend.append(label);
-      lx += 30 + series.label.length * 8.2;
+      lx += 30 + series.label.length * 8.6;
     });
     root.append(legend);
   }

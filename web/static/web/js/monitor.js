@@ -1,12 +1,13 @@
 // Monitor: a function's CloudWatch metrics (AWS/Lambda) as the Lambda console graphs them, drawn here as
 // small SVG charts (charts.js). Read when the tab is shown, when the range or the function changes, and
-// again when the feed says an invocation changed (at most once a second); never on a timer, so an idle
-// sandbox costs nothing.
+// again when the feed says an invocation changed (at most once a second); never on a clock of its own, so
+// an idle sandbox costs nothing.
 import { getJSON } from "./api.js";
 import { $, $$, el, clear, fmtNumber, showBanner } from "./dom.js";
 import { chart, fmtValue } from "./charts.js";
 
 const EVERY_MS = 1000;
+const AFTER_MS = 2000;
 const RANGE_TEXT = { "5m": "the last 5 minutes", "1h": "the last hour", session: "this session" };
 
 let ctx;
@@ -14,6 +15,7 @@ let range = "5m";
 let busy = false;
 let again = false;
 let timer = null;
+let trailing = null;
 let loadedAt = 0;
 
 export function init(context) {
@@ -33,8 +35,16 @@ export function show() {
   load();
 }
 
+// A frame that tells of changed invocations rereads the graphs (once a second at most), and once more
+// AFTER_MS after the last such frame: a metric put just after its invocation's change (a destination
+// that did not take the record) is then drawn too. Nothing is read while nothing happens.
 export function frame(message) {
-  if (!(message.changes && message.changes.invocations) || !ctx.visible("monitor") || timer !== null) return;
+  if (!(message.changes && message.changes.invocations) || !ctx.visible("monitor")) return;
+  clearTimeout(trailing);
+  trailing = setTimeout(() => {
+    if (ctx.visible("monitor")) load();
+  }, AFTER_MS);
+  if (timer !== null) return;
   timer = setTimeout(() => {
     timer = null;
     load();
