@@ -61,6 +61,16 @@ class LambdaMetrics(BatchedWrites):
                 }
             )
 
+    def restore(self, datapoints: list[tuple[str, float, str, float]]) -> None:
+        """Keep ``(function name, timestamp, metric name, value)`` datapoints CloudWatch already has (a
+        state directory's), before those of this session; they are not written again."""
+        with self._kept_lock:
+            for function_name, timestamp, name, value in sorted(datapoints, key=lambda d: d[1]):
+                kept = self._kept.get(function_name)
+                if kept is None:
+                    kept = self._kept[function_name] = deque(maxlen=KEPT_PER_FUNCTION)
+                kept.append((timestamp, name, float(value)))
+
     def datapoints(self, function_name: str, since: float = 0.0) -> list[tuple[float, str, float]]:
         """``(timestamp, metric name, value)`` of each datapoint put for the function at or after
         ``since``, oldest first."""
