@@ -13,6 +13,8 @@ from sandbox.endpoint.access import AccessPolicy
 from sandbox.event_sources import SAMPLE_EVENTS, sample_event
 from sandbox.lambda_.invocation import InvocationLog, InvocationRecord
 from sandbox.telemetry.cloudwatch_logs import log_group_name
+from sandbox.telemetry.metric_statistics import aggregate, success_rate
+from sandbox.telemetry.metrics import UNITS as METRIC_UNITS
 from sandbox.telemetry.pricing import (
     DEFAULT_COLD_START_SHARE,
     FREE_GB_SECONDS,
@@ -23,9 +25,13 @@ from sandbox.telemetry.pricing import (
     monthly_projection,
 )
 
-# What the page names and prices as AWS does: a function's log group, and Lambda's price list; and the
-# triggers' sample events (``run_local.py generate-event``), the Test tab's templates.
+# What the page names, prices and counts as AWS does: a function's log group, Lambda's price list, its
+# CloudWatch metrics' units and statistics; and the triggers' sample events (``run_local.py
+# generate-event``), the Test tab's templates.
 __all__ = [
+    "METRIC_UNITS",
+    "aggregate",
+    "success_rate",
     "DEFAULT_COLD_START_SHARE",
     "FREE_GB_SECONDS",
     "FREE_REQUESTS",
@@ -66,6 +72,12 @@ class KeptValues(Protocol):
 
     def saved(self, prefix: str) -> list[tuple[str, object]]:
         """``(name, value)`` of what was saved under ``prefix``, in the order saved."""
+
+
+class MetricsView(Protocol):
+    def datapoints(self, function_name: str, since: float = 0.0) -> list[tuple[float, str, float]]:
+        """``(timestamp, metric name, value)`` of the function's ``AWS/Lambda`` datapoints put at or after
+        ``since`` (the same ones written to the endpoint's CloudWatch), oldest first."""
         ...
 
 
@@ -78,6 +90,8 @@ class SandboxView(Protocol):
     cost: CostSummary
     logs: LogsView
     access: AccessPolicy
+    metrics: MetricsView
+    started_at: float | None  # when this session started (epoch seconds); None when stopped
 
     @property
     def endpoint_url(self) -> str: ...

@@ -400,6 +400,11 @@ class _ShardReader:
 
     def _invoke(self, batch: list[dict], stop):
         table = table_of(self.mapping.event_source_arn)
+        newest = _epoch(batch[-1]["dynamodb"].get("ApproximateCreationDateTime")) if batch else None
+        if newest is not None:  # IteratorAge: how old the batch's last record is as it is sent
+            self.source._service.put_metric(
+                self.mapping.function_name, "IteratorAge", max(0.0, time.time() - newest) * 1000
+            )
         return self.source.invoke_batch(
             self.mapping,
             batch,
@@ -452,6 +457,7 @@ class _ShardReader:
             url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
         except Exception as exc:
+            self.source._service.put_metric(self.mapping.function_name, "DestinationDeliveryFailures")
             self.source.fault(
                 self.mapping, f"sending a skipped batch's on-failure record to {destination}", exc
             )

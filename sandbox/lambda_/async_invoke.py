@@ -5,7 +5,8 @@ times (AWS waits about 1 and 2 minutes; the sandbox 1 and 2 seconds unless told 
 event stays queued until ``MaximumEventAgeInSeconds``; an event that fails every attempt goes to the
 dead-letter queue and/or the on-failure destination, never silently lost; a success goes to the
 on-success destination. Retries keep the request id;
-each attempt is its own InvocationRecord.
+each attempt is its own InvocationRecord. It counts what AWS's asynchronous invocation metrics count:
+AsyncEventsReceived (queued), AsyncEventAge (queued to invoked, each attempt), AsyncEventsDropped (given up).
 
 AWS's semantics: docs/execution-environment.md.
 """
@@ -55,6 +56,7 @@ class AsyncInvoker:
         retry_delay_scale: float = 1 / 60,
         workers: int = 10,
         clock=time.time,
+        count_metric: Callable[..., None] | None = None,
     ):
         self.runtimes = runtimes
         self.records = records
@@ -62,6 +64,7 @@ class AsyncInvoker:
         self.on_success = on_success or (lambda record: None)  # the on-success destination
         self.retry_delay_scale = retry_delay_scale
         self.clock = clock
+        self._count_metric = count_metric or (lambda function_name, name, value=1.0: None)
         self._queue: queue.Queue[QueuedEvent | None] = queue.Queue()
         self._timers: set[threading.Timer] = set()
         self._throttled: dict[str, list[QueuedEvent]] = {}  # function name -> events waiting for capacity
@@ -77,6 +80,7 @@ class AsyncInvoker:
         """Queue an event (InvocationType=Event). Returns at once, as Lambda answers 202."""
         payload = payload if payload is not None else json.dumps(record.event).encode()
         self.records.add(record)
+        self._count_metric(record.function_name, "AsyncEventsReceived")
         self._queue.put(QueuedEvent(record, payload, first_seen=record.detected_at))
         return record
 
@@ -145,6 +149,7 @@ class AsyncInvoker:
             record.error_type = "ResourceNotFoundException"
             record.error_message = f"Function not found: {record.function_name}"
             self.records.changed(record)
+            self._count_metric(record.function_name, "AsyncEventsDropped")
             return
         function = runtime.function
         age = self.clock() - item.first_seen
@@ -162,6 +167,7 @@ class AsyncInvoker:
                 self._throttled.setdefault(record.function_name, []).append(item)
             self._later(THROTTLE_RETRY_S, item, only_if_waiting=True)
             return
+        self._count_metric(record.function_name, "AsyncEventAge", max(0.0, age) * 1000)
         record.responded_at = self.clock()
         if record.status == SUCCESS:
             record.final = True
@@ -185,6 +191,7 @@ class AsyncInvoker:
     def _give_up(self, record: InvocationRecord, condition: str) -> None:
         """No attempt left: to the dead-letter queue / on-failure destination, or discarded (as on AWS
         when neither is configured; the record keeps its error)."""
+        self._count_metric(record.function_name, "AsyncEventsDropped")
         if self.on_failure(record, condition):
             record.status = DEAD_LETTERED
         record.final = True

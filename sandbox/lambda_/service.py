@@ -61,7 +61,7 @@ class LambdaService:
         dead_letters: DeadLetters,
         code_dir: Path,
         default_function: str,
-        count_metric: Callable[[str, str], None],
+        count_metric: Callable[..., None],
         retry_delay_scale: float,
         async_workers: int,
         describers: Iterable[Describer] = (),
@@ -91,6 +91,7 @@ class LambdaService:
             on_success=self._on_success,
             retry_delay_scale=retry_delay_scale,
             workers=async_workers,
+            count_metric=count_metric,
         )
         self._stopped = threading.Event()
         self._janitor: threading.Thread | None = None
@@ -274,17 +275,26 @@ class LambdaService:
         sent = self.destinations.send(
             function.on_failure_destination, record, function.arn(self.dead_letters.region), condition
         )
+        if function.on_failure_destination and not sent:
+            self._count_metric(record.function_name, "DestinationDeliveryFailures")
         return dead_lettered or sent
 
     def _on_success(self, record: InvocationRecord) -> None:
         runtime = self.runtime(record.function_name)
         if runtime is not None:
-            self.destinations.send(
+            sent = self.destinations.send(
                 runtime.function.on_success_destination,
                 record,
                 runtime.function.arn(self.dead_letters.region),
                 "Success",
             )
+            if runtime.function.on_success_destination and not sent:
+                self._count_metric(record.function_name, "DestinationDeliveryFailures")
+
+    def put_metric(self, function_name: str, name: str, value: float = 1.0) -> None:
+        """A CloudWatch metric of the function (``AWS/Lambda``), for what an event source observed
+        (a stream mapping's IteratorAge)."""
+        self._count_metric(function_name, name, value)
 
     def dead_lettered(self, function_name: str | None = None, limit: int = 100) -> list[dict]:
         return self.dead_letters.peek(self.runtime_or_fail(function_name).function, limit)

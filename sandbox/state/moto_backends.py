@@ -15,6 +15,7 @@ import pickle
 import threading
 import weakref
 from collections import defaultdict
+from datetime import timezone
 
 from sandbox.config import ACCOUNT_ID, DEFAULT_REGION
 
@@ -168,6 +169,25 @@ def load_key(key_stores: dict[tuple, object], account_id: str, bucket: str, key:
         return False
     store.setlist(key, pickle.loads(data))
     return True
+
+
+def lambda_metric_datapoints(region: str) -> list[tuple[str, float, str, float]]:
+    """``(function name, timestamp, metric name, value)`` of each ``AWS/Lambda`` datapoint with a
+    ``FunctionName`` dimension in CloudWatch's restored state (the sandbox's own metrics, kept for the
+    page again; CloudWatch's API has no call that returns datapoints as they were put)."""
+    backend = backend_dict("cloudwatch")[ACCOUNT_ID][region]
+    found = []
+    for datum in getattr(backend, "metric_data", []):
+        value = getattr(datum, "value", None)
+        if datum.namespace != "AWS/Lambda" or value is None:
+            continue
+        function = next((d.value for d in datum.dimensions if d.name == "FunctionName"), None)
+        if function is not None:
+            when = datum.timestamp
+            if when.tzinfo is None:  # moto's naive datetimes are UTC
+                when = when.replace(tzinfo=timezone.utc)
+            found.append((function, when.timestamp(), datum.name, float(value)))
+    return found
 
 
 # -- replayed requests (logs, metrics) -------------------------------------------------------------

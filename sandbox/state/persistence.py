@@ -203,7 +203,7 @@ class Persistence:
     def restore_sandbox(self, sandbox, accounting) -> None:
         """The Lambda registry and the history (after the Lambda service is built, before sources start);
         restored attempts are billed again in the session's cost (``accounting``), not counted again in
-        the metrics, which are restored with CloudWatch."""
+        the metrics, which are restored with CloudWatch (and kept again for the page)."""
         data = self.store.get("lambda/registry", self._damaged)
         if data is not None:
             self._load("lambda/registry", lambda: sandbox.service.restore_registry(_loads(data, dict)))
@@ -226,6 +226,7 @@ class Persistence:
             self.restored["invocations"] = len(records) - len(old)
         if self.restored:
             sandbox.logs.restore(_function_log_events(sandbox.client("logs")))
+            sandbox.metrics.restore(moto_backends.lambda_metric_datapoints(sandbox.config.region))
         self.attach(sandbox)
 
     def resume(self, sandbox) -> list:

@@ -170,6 +170,8 @@ def test_a_fresh_sandbox_shows_an_empty_state_on_every_tab(page, server, shots):
     page.wait_for_function("() => document.querySelector('#log-status').textContent === 'No events yet.'")
     page.locator('.tabs [data-tab="cost"]').click()
     page.locator("#cost-basis", has_text="needs one finished invocation").wait_for()
+    page.locator('.tabs [data-tab="monitor"]').click()
+    page.locator("#monitor-empty", has_text="No invocations in this range yet").wait_for()
     page.locator('.tabs [data-tab="dead-letters"]').click()
     page.locator("#dlq-empty").wait_for(state="visible")
 
@@ -327,6 +329,22 @@ def test_a_sandbox_with_several_functions_opens_on_their_list(examples, page, se
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_the_monitor_tab_graphs_the_function_picked(sb, examples, page, server, shots):
+    page.goto(server.url + "#monitor")
+    page.locator(f'#mon-function option[value="{QUEUE_FUNCTION}"]').wait_for(state="attached")
+    names = page.eval_on_selector_all("#mon-function option", "options => options.map(o => o.value)")
+    assert names[0] == "ImageResizeLambda" and {API_FUNCTION, QUEUE_FUNCTION} <= set(names)
+    page.select_option("#mon-function", QUEUE_FUNCTION)
+    page.locator("#mon-status", has_text=f"{QUEUE_FUNCTION}: ").wait_for()
+    ran = [r for r in sb.invocations() if r.function_name == QUEUE_FUNCTION and r.billed_duration_ms]
+    assert ran and page.get_attribute('#monitor-graphs [data-graph="invocations"]', "data-total") == str(
+        len(ran)
+    )
+    page.screenshot(path=str(shots / "monitor-queue-function.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_configuration_lists_every_functions_environments_and_says_the_cpu_share_plainly(
     examples, page, server, shots
 ):
@@ -366,6 +384,7 @@ NEW_ROUTES = [
     "/api/logs/events?group=/aws/lambda/ImageResizeLambda",
     "/api/logs/streams?group=/aws/lambda/ImageResizeLambda",
     "/api/cost?function=ImageResizeLambda",
+    "/api/monitor?function=ImageResizeLambda&range=1h",
     "/api/environments",
 ]
 

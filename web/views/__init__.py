@@ -14,6 +14,7 @@ from web.views import (
     gallery,
     invocations,
     logs,
+    monitor,
     pages,
     status,
     test_events,
@@ -36,5 +37,6 @@ def register_blueprints(app: Flask) -> None:
         applications,
         functions,
         test_events,
+        monitor,
     ):
         app.register_blueprint(module.bp)

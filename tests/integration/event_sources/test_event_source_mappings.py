@@ -9,6 +9,7 @@ fails as the records ask ("fail" in a record fails the batch; "partial" reports 
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import uuid
@@ -372,3 +373,30 @@ def test_triggers_list_each_mapping_with_its_state_and_last_result(sb, capsys):
     assert arn in printed and "Disabled" in printed and "batch 7" in printed
     s3_trigger = next(t for t in sb.triggers() if t["kind"] == "S3 notification")
     assert s3_trigger["function"] == sb.function.function_name
+
+
+def iterator_age(sb) -> list[dict]:
+    sb.metrics.flush()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return sb.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="IteratorAge",
+        Dimensions=[{"Name": "FunctionName", "Value": sb.function.function_name}],
+        StartTime=now - datetime.timedelta(minutes=5),
+        EndTime=now + datetime.timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+
+
+def test_a_stream_mapping_emits_iterator_age_in_milliseconds(sb):
+    table, stream, seen = new_table(sb)
+    sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name, EventSourceArn=stream, StartingPosition="TRIM_HORIZON"
+    )
+    put(sb, table, "k1", "caption")
+    seen(1)
+    points = eventually(lambda: iterator_age(sb), what="an IteratorAge datapoint")
+    assert all(p["Unit"] == "Milliseconds" for p in points)
+    assert 0 <= max(p["Maximum"] for p in points) < 60_000  # the record was seconds old, not minutes
+    assert any(name == "IteratorAge" for _, name, _ in sb.metrics.datapoints(sb.function.function_name))

@@ -568,3 +568,23 @@ def test_a_state_caught_mid_run_replays_the_log_writes_it_had_not_folded(tmp_pat
         assert sb.persistence.store.counts()["appends"] == 0  # folded: the next start replays nothing
     finally:
         sb.stop()
+
+
+def test_the_metrics_the_monitor_tab_graphs_come_back_with_the_state(tmp_path):
+    sb = _sandbox(tmp_path)
+    try:
+        name = sb.function.function_name
+        sb.invoke({"Records": []})
+        sb.metrics.flush()
+        before = sb.metrics.datapoints(name)
+    finally:
+        sb.stop()
+    assert {"Invocations", "Duration"} <= {metric for _, metric, _ in before}
+
+    sb = _sandbox(tmp_path)
+    try:
+        after = sb.metrics.datapoints(sb.function.function_name)
+        assert [(metric, value) for _, metric, value in after] == [(m, v) for _, m, v in before]
+        assert [t for t, _, _ in after] == pytest.approx([t for t, _, _ in before], abs=0.001)
+    finally:
+        sb.stop()

@@ -125,3 +125,24 @@ def test_the_log_is_idle_only_once_every_attempt_is_final():
         (2, "success", True),
     ]
     invoker.stop()
+
+
+def test_an_event_is_counted_received_aged_each_attempt_and_dropped_when_given_up():
+    metrics = []
+    records = InvocationLog()
+    invoker = AsyncInvoker(
+        lambda name: FakeRuntime(failures=5),
+        records,
+        on_failure=lambda r, c: True,
+        retry_delay_scale=0.001,
+        workers=2,
+        count_metric=lambda function, name, value=1.0: metrics.append((function, name, value)),
+    )
+    _submit(invoker)
+    records.wait_for(lambda r: r.final and r.attempt == 3, 10)
+    invoker.stop()
+    names = [name for _, name, _ in metrics]
+    assert names.count("AsyncEventsReceived") == 1 and names.count("AsyncEventsDropped") == 1
+    ages = [value for _, name, value in metrics if name == "AsyncEventAge"]
+    assert len(ages) == 3 and ages == sorted(ages)  # the age grows with each retry
+    assert {function for function, _, _ in metrics} == {"ImageResizeLambda"}

@@ -33,6 +33,7 @@ const later = {
   logs: () => import("./logs.js"),
   configuration: () => import("./configuration.js"),
   cost: () => import("./cost.js"),
+  monitor: () => import("./monitor.js"),
   "dead-letters": () => import("./dead_letters.js"),
 };
 const loading = {};
