@@ -15,7 +15,7 @@ import base64
 import time
 from functools import cached_property
 
-from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext, trace_hop
 from sandbox.lambda_.debugging import messages_kept_in_flight
 from sandbox.lambda_.event_source_mappings import (
     MAX_BATCH_SIZE,
@@ -26,6 +26,8 @@ from sandbox.lambda_.event_source_mappings import (
     passes_filters,
 )
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.lambda_.recursion import new_trace_id
+from sandbox.telemetry.traces import new_root, trace_root
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1
@@ -198,7 +200,19 @@ class SqsEventSource(PolledEventSource, EventSource):
             # fails the whole batch.
             self.last_results[mapping.uuid] = "PROBLEM: Function call failed"
             return
-        self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
+        deleted = [r for r in wanted if r["messageId"] not in set(failed)]
+        started = time.time()
+        self._delete(mapping, deleted)
+        trace_hop(
+            self.context,
+            result.trace_id,
+            "SQS",
+            "DeleteMessageBatch",
+            queue_name(mapping.event_source_arn),
+            started,
+            time.time(),
+            detail=f"{len(deleted)} of {len(wanted)} message(s) deleted",
+        )
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
         queue = queue_name(mapping.event_source_arn)
@@ -209,10 +223,12 @@ class SqsEventSource(PolledEventSource, EventSource):
             return self._invoke_batch(mapping, records, stop, queue)
 
     def _invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, queue: str):
+        trace_id = self._trace_batch(mapping, records, queue)
         return self.invoke_batch(
             mapping,
             records,
             stop,
+            trace_id=trace_id,
             trigger="sqs",
             source=SOURCE,
             summary=f"{len(records)} message(s) from {queue}",
@@ -221,6 +237,40 @@ class SqsEventSource(PolledEventSource, EventSource):
             how_responded="the poller deletes the batch when the function succeeds (all but the reported "
             "batchItemFailures); failed messages return after the visibility timeout",
         )
+
+    def _trace_batch(self, mapping: MappingConfig, records: list[dict], queue: str) -> str:
+        """The batch's invocation continues the trace of its first message's ``AWSTraceHeader`` (as Lambda
+        does; a message sent without one starts a trace here); each message's wait in the queue is a hop
+        of its own trace, and the poller's batch a hop of the invocation's."""
+        received = time.time()
+        roots = [trace_root(r["attributes"].get("AWSTraceHeader")) for r in records]
+        root = roots[0] or new_root()
+        waits: dict[str, list[float]] = {}
+        for message_root, message in zip(roots, records):
+            sent = int(message["attributes"].get("SentTimestamp") or 0) / 1000 or received
+            waits.setdefault(message_root or root, []).append(sent)
+        for message_root, sent in waits.items():
+            trace_hop(
+                self.context,
+                message_root,
+                "SQS",
+                "queue",
+                queue,
+                min(sent),
+                received,
+                detail=f"{len(sent)} message(s) waited; received by the mapping's poller",
+            )
+        trace_hop(
+            self.context,
+            root,
+            "Lambda",
+            "poller batch",
+            queue,
+            received,
+            time.time(),
+            detail=f"batch of {len(records)}" + (f" ({len(waits)} traces)" if len(waits) > 1 else ""),
+        )
+        return new_trace_id(mapping.function_name, 1, root=root)
 
     def _delete(self, mapping: MappingConfig, records: list[dict]) -> None:
         url = self._url(mapping.event_source_arn)

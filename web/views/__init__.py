@@ -16,6 +16,7 @@ from web.views import (
     logs,
     pages,
     status,
+    traces,
     triggers,
 )
 
@@ -34,5 +35,6 @@ def register_blueprints(app: Flask) -> None:
         triggers,
         applications,
         functions,
+        traces,
     ):
         app.register_blueprint(module.bp)
