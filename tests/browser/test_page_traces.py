@@ -167,3 +167,34 @@ def test_the_service_map_draws_bucket_queue_function_and_buckets_with_counts(sb,
     }
     assert x[f"bucket:{QUEUED_BUCKET}"] < x[f"queue:{QUEUE}"] < x[f"function:{QUEUE_FUNCTION}"]
     page.screenshot(path=str(shots / "service-map-1280x720.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pair_views_path_shows_an_uploads_way_through_s3_and_lambdas_async_queue(sb, page, server, shots):
+    key = "pair path.jpg"
+    sb.s3.upload_file(str(SAMPLES / "test.jpg"), sb.config.source_bucket, key)
+    record = sb.wait_for_key(key, timeout=60)
+    page.goto(f"{server.url}/#gallery")  # (with the queue's function too, the page opens on Functions)
+    page.locator(f'article.card[data-key="{key}"] button.pair').click()
+    page.locator("#pair-attempts section.attempt button", has_text="Path").click()
+    page.locator('#path-dialog .hop[data-operation="REPORT"]').wait_for()
+    order = page.eval_on_selector_all(
+        "#path-dialog .hop", "nodes => nodes.map(n => n.dataset.service + ' ' + n.dataset.operation)"
+    )
+    assert order == [
+        "S3 PutObject",
+        "S3 notification",
+        "Lambda async queue",
+        "Lambda environment",
+        "Lambda handler",
+        "S3 GetObject",
+        "S3 PutObject",
+        "Lambda REPORT",
+    ]
+    environment = page.locator('#path-dialog .hop[data-operation="environment"]').inner_text()
+    assert ("cold, INIT" in environment) == bool(record.cold_start)
+    assert page.locator("#path-dialog").is_visible()  # over the pair view, which stays open beneath it
+    page.screenshot(path=str(shots / "path-from-pair-view-1280x720.png"))
+    page.locator("#path-close").click()
+    assert page.locator("#pair-dialog").is_visible()

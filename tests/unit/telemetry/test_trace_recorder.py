@@ -117,6 +117,10 @@ def test_an_attempts_lambda_hops_are_told_from_its_record():
     assert (handler["start"], handler["end"], handler["outcome"]) == (101.0, 101.1, "ok")
     assert handler["edge"] == (("bucket", "uploads"), ("function", "resize"))
     assert report["detail"] == "Duration 100.00 ms, Billed 513 ms, Max Memory 60 MB"
+    scheduled = lambda_hops(_record(source="aws.events", subject={"rule": "nightly"}))
+    assert scheduled[2]["edge"] == (("rule", "nightly"), ("function", "resize"))
+    by_hand = lambda_hops(_record(source=None, subject={}))  # aws lambda invoke: no trigger on the map
+    assert by_hand[2]["edge"] is None
     warm = lambda_hops(_record(cold_start=False, invocation_type="RequestResponse", queued_at=None))
     assert [h["operation"] for h in warm] == ["environment", "handler", "REPORT"]
     assert warm[0]["detail"].startswith("warm") and warm[0]["start"] == 99.0
