@@ -36,7 +36,8 @@ def invocation_path(request_id: str, attempt: int):
             f"This trace is no longer kept: the sandbox keeps the newest {traces.keep:,} traces "
             f"({traces.forgotten:,} older ones forgotten so far)."
             if traces.forgotten
-            else "No hop of this invocation's trace is recorded (yet)."
+            else "No hop of this invocation's trace is recorded (yet). Traces are kept in memory only: an "
+            "invocation restored from a state directory (--state-dir) has none."
         )
     return jsonify(
         request_id=record.request_id,
