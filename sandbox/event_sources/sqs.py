@@ -12,6 +12,8 @@ AWS's semantics and where the sandbox differs: docs/event-sources.md.
 from __future__ import annotations
 
 import base64
+import io
+import json
 import time
 from functools import cached_property
 
@@ -89,6 +91,9 @@ class SqsEventSource(PolledEventSource, EventSource):
     @cached_property
     def sqs(self):
         return self.context.client("sqs")
+
+    def service_middleware(self) -> dict:
+        return {"sqs": TraceHeaderToMessages}
 
     # -- the mapping runner's side (see LambdaService.add_mapping_runner) ----------------------------
     def accepts(self, arn: str) -> bool:
@@ -321,6 +326,44 @@ class SqsEventSource(PolledEventSource, EventSource):
             "eventSourceARN": arn,
             "awsRegion": self.context.region,
         }
+
+
+class TraceHeaderToMessages:
+    """SQS keeps a sender's ``X-Amzn-Trace-Id`` header (a function's SDK call carries it) as the
+    ``AWSTraceHeader`` system attribute of every message of its SendMessage or SendMessageBatch, unless a
+    message names its own (which wins, as on AWS); Lambda's poller then continues that trace. moto ignores
+    the header, so it is written into the request here (SQS's JSON protocol)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        header = environ.get("HTTP_X_AMZN_TRACE_ID")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if header and target in ("AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch"):
+            _add_trace_header(environ, header, batch=target.endswith("Batch"))
+        return self.app(environ, start_response)
+
+
+def _add_trace_header(environ, header: str, batch: bool) -> None:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    try:
+        request = json.loads(body)
+        messages = request.get("Entries") if batch else [request]
+        for message in messages if isinstance(messages, list) else []:
+            if isinstance(message, dict):
+                attributes = message.setdefault("MessageSystemAttributes", {})
+                if isinstance(attributes, dict) and "AWSTraceHeader" not in attributes:
+                    attributes["AWSTraceHeader"] = {"DataType": "String", "StringValue": header}
+        body = json.dumps(request).encode()
+    except (ValueError, AttributeError, TypeError):
+        pass  # not SQS's JSON: moto answers it as it is
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def _attribute(value: dict) -> dict:

@@ -6,6 +6,7 @@ their local-only rules."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 
@@ -123,6 +124,30 @@ def test_an_upload_through_a_queue_keeps_its_trace_across_the_queue_hop(sb):
         (f"queue:{QUEUE}", f"function:{QUEUE_FUNCTION}"),
         (f"function:{QUEUE_FUNCTION}", f"bucket:{sb.config.destination_bucket}"),
     } <= edges
+
+
+def test_a_traced_senders_messages_carry_its_trace_to_the_queues_function(sb):
+    root = "1-6b000002-0123456789abcdef01234567"
+    header = f"Root={root};Parent=00000000000000bb;Sampled=0"
+    sqs = sb.client("sqs")  # as a function's client sends it: X-Amzn-Trace-Id on the request
+    sqs.meta.events.register(
+        "before-sign.sqs.SendMessage",
+        lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", header),
+    )
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url, MessageBody=json.dumps({"Event": "s3:TestEvent", "Bucket": "traced-sender"})
+    )
+    record = wait_for_record(
+        sb,
+        lambda r: r.function_name == QUEUE_FUNCTION and r.final and "traced-sender" in str(r.event),
+        what="the traced message's invocation",
+    )
+    assert record.event["Records"][0]["attributes"]["AWSTraceHeader"] == header
+    assert sb.traces.root_of(record.request_id) == root
+    assert {("SQS", "SendMessage"), ("SQS", "queue"), ("Lambda", "handler")} <= set(
+        operations(sb.traces.trace(root))
+    )
 
 
 def test_an_api_request_is_answered_on_the_clients_own_trace(sb):
