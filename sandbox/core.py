@@ -44,6 +44,7 @@ from sandbox.state import Persistence
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.telemetry.metrics import LambdaMetrics
 from sandbox.telemetry.pricing import CostSummary
+from sandbox.telemetry.traces import TraceRecorder
 
 # AWS's own runtime client, run against the sandbox's Runtime API instead of the built-in bootstrap.
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
@@ -67,6 +68,9 @@ class Sandbox:
         self.startup_stack = startup_stack or GuideStack(function or FunctionConfiguration())
         self.records = InvocationLog()
         self.cost = CostSummary()
+        # One event's path across services and the session's service map (sandbox/telemetry/traces.py).
+        self.traces = TraceRecorder()
+        self.records.subscribe(self.traces.on_invocation)
         # Who may use the endpoint (origins, Host names, the network token); the page adds its origin.
         self.access = AccessPolicy(
             bind_host=self.config.host,
@@ -89,6 +93,11 @@ class Sandbox:
             if self.config.state_dir
             else None
         )
+        self.endpoint.observe_traced_requests(
+            lambda r: self.traces.add_request(
+                r.trace_header, r.service, r.operation, r.resource, r.node, r.status, r.start, r.end
+            )
+        )
         if self.persistence:
             self.persistence.install(self)
         context = SourceContext(
@@ -100,6 +109,7 @@ class Sandbox:
             state=self.persistence,
             bucket_notifications=self.endpoint.bucket_notifications,
             access=self.access,
+            traces=self.traces,
         )
         self.event_sources = (
             event_sources

@@ -81,6 +81,24 @@ class MetricsView(Protocol):
         ...
 
 
+class TracesView(Protocol):
+    """One event's path across services, and the session's service map (sandbox/telemetry/traces.py)."""
+
+    keep: int  # the newest traces kept
+    forgotten: int  # older traces dropped to keep memory bounded
+
+    def root_of(self, request_id: str) -> str | None:
+        """The trace id of an invocation (its ``_X_AMZN_TRACE_ID``'s Root)."""
+
+    def trace(self, root: str) -> list[dict] | None:
+        """The trace's hops in the order they began (service, operation, resource, start, end,
+        duration_ms, outcome, failed, detail, request_id, attempt, caller); None when it is not kept."""
+
+    def service_map(self) -> dict:
+        """``{"nodes": [{"id", "kind", "name"}], "edges": [{"from", "to", "count", "errors",
+        "operations"}], "traces_kept", "keep", "forgotten"}``, the whole session's."""
+
+
 class SandboxView(Protocol):
     config: SandboxConfig
     # The state directory (run_local.py --state-dir), None when the sandbox keeps nothing across restarts.
@@ -92,6 +110,7 @@ class SandboxView(Protocol):
     access: AccessPolicy
     metrics: MetricsView
     started_at: float | None  # when this session started (epoch seconds); None when stopped
+    traces: TracesView
 
     @property
     def endpoint_url(self) -> str: ...

@@ -5,8 +5,9 @@ Hooks for the rest of the sandbox: ``service_middleware`` (wrap one moto service
 write observer and the Lambda API do), ``routes`` (apps under a path prefix, such as ``/_sandbox/``),
 ``add_service_app`` (a service the sandbox answers in moto's place: CloudFormation),
 ``add_public_route`` (a URL AWS serves to anyone, such as API Gateway's ``execute-api``) and
-``object_facts`` (size, ETag and version of a stored object). Like moto's ``ThreadedMotoServer``, but
-with a clear error when the port is busy. Access rules: docs/access-rules.md.
+``object_facts`` (size, ETag and version of a stored object), ``observe_traced_requests`` (each request
+that carries ``X-Amzn-Trace-Id``, named and timed: endpoint/traced_requests.py). Like moto's
+``ThreadedMotoServer``, but with a clear error when the port is busy. Access rules: docs/access-rules.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sandbox.endpoint.access import OWN_ORIGIN, AccessPolicy, EndpointGuard
+from sandbox.endpoint.traced_requests import TracedRequest, TraceObserver
 from sandbox.errors import SandboxError
 from sandbox.host_names import split_host
 from sandbox.http_server import BoundedWSGIServer, WriteTimeoutMixIn
@@ -365,6 +367,12 @@ class LocalEndpoint:
         self._outermost: dict[str, Wrap] = {}
         self._every_outermost: Callable[[str, WSGIApp], WSGIApp] | None = None
         self._before_serving: list[Callable[[], None]] = []
+        self._traced_request_listeners: list[Callable[[TracedRequest], None]] = []
+
+    def observe_traced_requests(self, listener: Callable[[TracedRequest], None]) -> None:
+        """Call ``listener(TracedRequest)`` for every request to a moto service that carries an
+        ``X-Amzn-Trace-Id`` header (a function's SDK calls), once it is answered."""
+        self._traced_request_listeners.append(listener)
 
     def add_service_middleware(self, service: str, wrap: Wrap, outermost: bool = False) -> None:
         """Wrap one moto service's app (before start); several wraps nest, the last added outside the
@@ -437,7 +445,8 @@ class LocalEndpoint:
             wrap = self._middleware.get(service)
             app = wrap(app) if wrap else app
             app = self._outermost[service](app) if service in self._outermost else app
-            return self._every_outermost(service, app) if self._every_outermost is not None else app
+            app = self._every_outermost(service, app) if self._every_outermost is not None else app
+            return TraceObserver(service, app, self._traced_request_listeners)
 
         try:
             check_port_free(self.host, self.requested_port)

@@ -27,6 +27,29 @@ class SourceContext:
     # endpoint's state rather than through the S3 API the user watches.
     bucket_notifications: Callable[[str], dict] | None = None
     access: Any = None  # the endpoint's AccessPolicy (its network token), for URLs that check signatures
+    # The trace recorder (sandbox/telemetry/traces.py): a source records its own hops (S3's notification, a
+    # queue's wait, a poller's batch, a checkpoint) under the invocation's trace id. None: not recorded.
+    traces: Any = None
+
+
+def trace_hop(
+    context: SourceContext,
+    trace: str | None,
+    service: str,
+    operation: str,
+    resource: str,
+    start: float,
+    end: float | None = None,
+    **fields,
+) -> None:
+    """Record one of a source's hops on the trace ``trace`` (see sandbox/telemetry/traces.py), if the
+    sandbox records traces. Never fails the source's work."""
+    if getattr(context, "traces", None) is None:
+        return
+    try:
+        context.traces.add(trace, service, operation, resource, start, end, **fields)
+    except Exception:
+        pass
 
 
 class EventSource:

@@ -18,7 +18,7 @@ from collections import deque
 from datetime import datetime, timezone
 from functools import cached_property
 
-from sandbox.event_sources.base import EventSource
+from sandbox.event_sources.base import EventSource, trace_hop
 from sandbox.lambda_.event_source_mappings import (
     MAX_BATCH_SIZE,
     MappingConfig,
@@ -30,6 +30,8 @@ from sandbox.lambda_.event_source_mappings import (
     passes_filters,
 )
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.lambda_.recursion import new_trace_id
+from sandbox.telemetry.traces import new_root
 
 SOURCE = "aws:dynamodb"
 POLL_INTERVAL_S = (
@@ -213,6 +215,7 @@ class _ShardReader:
         self.position = position if position is not None else {}  # shard id -> last sequence number done
         self._iterators: dict[str, str] = {}
         self._pending: deque = deque()  # read, not yet delivered (kept across retries: the shard blocks)
+        self._trace: str | None = None  # the trace of the batch being delivered (its checkpoint's)
 
     # -- reading -----------------------------------------------------------------------------------
     def _iterator(self, shard_id: str) -> str:
@@ -351,7 +354,19 @@ class _ShardReader:
             stop.wait(RETRY_DELAY_S)
         if stop.is_set():
             return False
+        started = time.time()
         self._checkpoint(shard_id, _sequence(items[-1]))
+        trace_hop(
+            self.source.context,
+            self._trace,
+            "Lambda",
+            "checkpoint",
+            table_of(self.mapping.event_source_arn),
+            started,
+            time.time(),
+            detail=f"shard {shard_id[-12:]} after {_sequence(items[-1])}",
+        )
+        self._trace = None
         return True
 
     def _attempt(self, batch: list[dict], stop):
@@ -405,10 +420,36 @@ class _ShardReader:
             self.source._service.put_metric(
                 self.mapping.function_name, "IteratorAge", max(0.0, time.time() - newest) * 1000
             )
+        # A stream record carries no trace header (as on AWS): each batch starts a trace at the poller.
+        root, read = new_root(), time.time()
+        created = [_epoch(r["dynamodb"].get("ApproximateCreationDateTime")) for r in batch]
+        created = [c for c in created if c is not None]
+        trace_hop(
+            self.source.context,
+            root,
+            "DynamoDB",
+            "stream",
+            table,
+            min(min(created, default=read), read),
+            read,
+            detail=f"{len(batch)} change(s) read from the stream (creation times are to the second)",
+        )
+        trace_hop(
+            self.source.context,
+            root,
+            "Lambda",
+            "poller batch",
+            table,
+            read,
+            time.time(),
+            detail=f"batch of {len(batch)}",
+        )
+        self._trace = trace_id = new_trace_id(self.mapping.function_name, 1, root=root)
         return self.source.invoke_batch(
             self.mapping,
             batch,
             stop,
+            trace_id=trace_id,
             trigger="dynamodb",
             source=SOURCE,
             summary=f"{len(batch)} change(s) to {table}",

@@ -12,10 +12,12 @@ AWS's semantics and where the sandbox differs: docs/event-sources.md.
 from __future__ import annotations
 
 import base64
+import io
+import json
 import time
 from functools import cached_property
 
-from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext, trace_hop
 from sandbox.lambda_.debugging import messages_kept_in_flight
 from sandbox.lambda_.event_source_mappings import (
     MAX_BATCH_SIZE,
@@ -26,6 +28,8 @@ from sandbox.lambda_.event_source_mappings import (
     passes_filters,
 )
 from sandbox.lambda_.invocation import InvocationStatus
+from sandbox.lambda_.recursion import new_trace_id
+from sandbox.telemetry.traces import new_root, trace_root
 
 SOURCE = "aws:sqs"
 LONG_POLL_S = 1
@@ -87,6 +91,9 @@ class SqsEventSource(PolledEventSource, EventSource):
     @cached_property
     def sqs(self):
         return self.context.client("sqs")
+
+    def service_middleware(self) -> dict:
+        return {"sqs": TraceHeaderToMessages}
 
     # -- the mapping runner's side (see LambdaService.add_mapping_runner) ----------------------------
     def accepts(self, arn: str) -> bool:
@@ -198,7 +205,19 @@ class SqsEventSource(PolledEventSource, EventSource):
             # fails the whole batch.
             self.last_results[mapping.uuid] = "PROBLEM: Function call failed"
             return
-        self._delete(mapping, [r for r in wanted if r["messageId"] not in set(failed)])
+        deleted = [r for r in wanted if r["messageId"] not in set(failed)]
+        started = time.time()
+        self._delete(mapping, deleted)
+        trace_hop(
+            self.context,
+            result.trace_id,
+            "SQS",
+            "DeleteMessageBatch",
+            queue_name(mapping.event_source_arn),
+            started,
+            time.time(),
+            detail=f"{len(deleted)} of {len(wanted)} message(s) deleted",
+        )
 
     def _invoke(self, mapping: MappingConfig, records: list[dict], stop):
         queue = queue_name(mapping.event_source_arn)
@@ -209,10 +228,12 @@ class SqsEventSource(PolledEventSource, EventSource):
             return self._invoke_batch(mapping, records, stop, queue)
 
     def _invoke_batch(self, mapping: MappingConfig, records: list[dict], stop, queue: str):
+        trace_id = self._trace_batch(mapping, records, queue)
         return self.invoke_batch(
             mapping,
             records,
             stop,
+            trace_id=trace_id,
             trigger="sqs",
             source=SOURCE,
             summary=f"{len(records)} message(s) from {queue}",
@@ -221,6 +242,40 @@ class SqsEventSource(PolledEventSource, EventSource):
             how_responded="the poller deletes the batch when the function succeeds (all but the reported "
             "batchItemFailures); failed messages return after the visibility timeout",
         )
+
+    def _trace_batch(self, mapping: MappingConfig, records: list[dict], queue: str) -> str:
+        """The batch's invocation continues the trace of its first message's ``AWSTraceHeader`` (as Lambda
+        does; a message sent without one starts a trace here); each message's wait in the queue is a hop
+        of its own trace, and the poller's batch a hop of the invocation's."""
+        received = time.time()
+        roots = [trace_root(r["attributes"].get("AWSTraceHeader")) for r in records]
+        root = roots[0] or new_root()
+        waits: dict[str, list[float]] = {}
+        for message_root, message in zip(roots, records):
+            sent = int(message["attributes"].get("SentTimestamp") or 0) / 1000 or received
+            waits.setdefault(message_root or root, []).append(sent)
+        for message_root, sent in waits.items():
+            trace_hop(
+                self.context,
+                message_root,
+                "SQS",
+                "queue",
+                queue,
+                min(sent),
+                received,
+                detail=f"{len(sent)} message(s) waited; received by the mapping's poller",
+            )
+        trace_hop(
+            self.context,
+            root,
+            "Lambda",
+            "poller batch",
+            queue,
+            received,
+            time.time(),
+            detail=f"batch of {len(records)}" + (f" ({len(waits)} traces)" if len(waits) > 1 else ""),
+        )
+        return new_trace_id(mapping.function_name, 1, root=root)
 
     def _delete(self, mapping: MappingConfig, records: list[dict]) -> None:
         url = self._url(mapping.event_source_arn)
@@ -271,6 +326,44 @@ class SqsEventSource(PolledEventSource, EventSource):
             "eventSourceARN": arn,
             "awsRegion": self.context.region,
         }
+
+
+class TraceHeaderToMessages:
+    """SQS keeps a sender's ``X-Amzn-Trace-Id`` header (a function's SDK call carries it) as the
+    ``AWSTraceHeader`` system attribute of every message of its SendMessage or SendMessageBatch, unless a
+    message names its own (which wins, as on AWS); Lambda's poller then continues that trace. moto ignores
+    the header, so it is written into the request here (SQS's JSON protocol)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        header = environ.get("HTTP_X_AMZN_TRACE_ID")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if header and target in ("AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch"):
+            _add_trace_header(environ, header, batch=target.endswith("Batch"))
+        return self.app(environ, start_response)
+
+
+def _add_trace_header(environ, header: str, batch: bool) -> None:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    try:
+        request = json.loads(body)
+        messages = request.get("Entries") if batch else [request]
+        for message in messages if isinstance(messages, list) else []:
+            if isinstance(message, dict):
+                attributes = message.setdefault("MessageSystemAttributes", {})
+                if isinstance(attributes, dict) and "AWSTraceHeader" not in attributes:
+                    attributes["AWSTraceHeader"] = {"DataType": "String", "StringValue": header}
+        body = json.dumps(request).encode()
+    except (ValueError, AttributeError, TypeError):
+        pass  # not SQS's JSON: moto answers it as it is
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def _attribute(value: dict) -> dict:

@@ -37,7 +37,14 @@ class FunctionHooks(Protocol):
     """What the interceptor needs from the sandbox."""
 
     def knows_function(self, name: str) -> bool: ...
-    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None): ...
+    def invoke_from_api(
+        self,
+        name: str,
+        event,
+        asynchronous: bool,
+        client_context: str | None,
+        trace_header: str | None = None,
+    ): ...
     def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
     def check_configuration(self, name: str, changes: dict) -> None: ...
     def apply_configuration(self, name: str, changes: dict) -> None: ...
@@ -238,7 +245,11 @@ class LambdaApiInterceptor:
 
         try:
             record = self.hooks.invoke_from_api(
-                name, event, invocation_type == "Event", environ.get("HTTP_X_AMZ_CLIENT_CONTEXT")
+                name,
+                event,
+                invocation_type == "Event",
+                environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+                trace_header=environ.get("HTTP_X_AMZN_TRACE_ID"),
             )
         except Throttled as exc:
             return _error(start_response, "429 Too Many Requests", "TooManyRequestsException", str(exc))

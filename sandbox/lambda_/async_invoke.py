@@ -79,6 +79,8 @@ class AsyncInvoker:
     def submit(self, record: InvocationRecord, payload: bytes | None = None) -> InvocationRecord:
         """Queue an event (InvocationType=Event). Returns at once, as Lambda answers 202."""
         payload = payload if payload is not None else json.dumps(record.event).encode()
+        if record.queued_at is None:
+            record.queued_at = self.clock()
         self.records.add(record)
         self._count_metric(record.function_name, "AsyncEventsReceived")
         self._queue.put(QueuedEvent(record, payload, first_seen=record.detected_at))
@@ -143,6 +145,7 @@ class AsyncInvoker:
 
     def _run(self, item: QueuedEvent) -> None:
         record = item.record
+        record.dequeued_at = self.clock()
         runtime = self.runtimes(record.function_name)
         if runtime is None:
             record.status = ERROR
@@ -178,6 +181,7 @@ class AsyncInvoker:
             if record.attempt <= function.maximum_retry_attempts:
                 delay = AWS_RETRY_DELAYS_S[record.attempt - 1] * self.retry_delay_scale
                 retry = record.next_attempt()
+                retry.queued_at = self.clock()
                 self.records.add(retry)
                 self._later(delay, QueuedEvent(retry, item.payload, item.first_seen))
                 record.final = True  # this attempt is over; the retry is its own record

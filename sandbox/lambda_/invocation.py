@@ -80,6 +80,8 @@ class InvocationRecord:
     final: bool = False
     # the guide's five stages, as epoch seconds
     detected_at: float = field(default_factory=time.time)  # 1. event detection
+    queued_at: float | None = None  # an asynchronous attempt put on Lambda's queue...
+    dequeued_at: float | None = None  # ... and taken off it by a worker
     allocated_at: float | None = None  # 2. execution environment chosen or created (init done)
     started_at: float | None = None  # 3. code execution begins
     finished_at: float | None = None  # 3. ... and ends

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
+
+from sandbox.telemetry.traces import new_root
 
 RECURSION_LIMIT = 16
 
@@ -27,9 +28,11 @@ def lineage_depth(trace_header: str | None) -> int:
     return 0
 
 
-def new_trace_id(function_name: str, depth: int) -> str:
-    """The trace header the runtime hands the function (Lambda-Runtime-Trace-Id), with its lineage."""
-    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+def new_trace_id(function_name: str, depth: int, root: str | None = None) -> str:
+    """The trace header the runtime hands the function (Lambda-Runtime-Trace-Id), with its lineage: on the
+    trace ``root`` when the event continues one (an ``AWSTraceHeader``, an API request's trace), else on
+    a new trace."""
+    root = root or new_root()
     lineage = hashlib.sha256(function_name.encode()).hexdigest()[:8]
     return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0;Lineage={lineage}:{depth}"
 

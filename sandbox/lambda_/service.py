@@ -43,9 +43,10 @@ from sandbox.lambda_.packaging import (
     too_large_unzipped,
     unpack_package,
 )
-from sandbox.lambda_.recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
+from sandbox.lambda_.recursion import RECURSION_LIMIT, lineage_depth, new_trace_id, recursive_loop_message
 from sandbox.lambda_.validation import LambdaApiError
 from sandbox.telemetry import cloudwatch_logs as cw
+from sandbox.telemetry.traces import trace_root
 
 # (event) -> (source, summary, subject) for events an event source recognises, else None.
 Describer = Callable[[dict], "tuple[str, str, dict] | None"]
@@ -318,13 +319,28 @@ class LambdaService:
     def knows_function(self, name: str) -> bool:
         return name in self._functions
 
-    def invoke_from_api(self, name: str, event, asynchronous: bool, client_context: str | None):
-        if asynchronous:  # AWS passes ClientContext to synchronous invocations only
-            return self.invoke_async(event, name, trigger="invoke")
+    def invoke_from_api(
+        self,
+        name: str,
+        event,
+        asynchronous: bool,
+        client_context: str | None,
+        trace_header: str | None = None,
+    ):
+        """Lambda's Invoke. A caller's ``X-Amzn-Trace-Id`` (a function calling another, or a traced client)
+        is continued: the invocation runs on the caller's trace, one step further down its lineage."""
         runtime = self.runtime_or_fail(name)
+        root = trace_root(trace_header)
+        trace_id = new_trace_id(runtime.name, lineage_depth(trace_header) + 1, root=root) if root else None
+        if asynchronous:  # AWS passes ClientContext to synchronous invocations only
+            return self.invoke_async(event, name, trigger="invoke", trace_id=trace_id)
         return self.run(
             self.new_record(
-                event, runtime.name, "invoke", client_context=_decoded_client_context(client_context)
+                event,
+                runtime.name,
+                "invoke",
+                trace_id,
+                client_context=_decoded_client_context(client_context),
             )
         )
 

@@ -18,6 +18,7 @@ from web.views import (
     pages,
     status,
     test_events,
+    traces,
     triggers,
 )
 
@@ -38,5 +39,6 @@ def register_blueprints(app: Flask) -> None:
         functions,
         test_events,
         monitor,
+        traces,
     ):
         app.register_blueprint(module.bp)

@@ -10,6 +10,8 @@ AWS's semantics and where the sandbox differs: docs/event-sources.md.
 
 from __future__ import annotations
 
+import time
+
 from sandbox.event_sources.api_gateway.apis import ApiDirectory, Route
 from sandbox.event_sources.api_gateway.control_plane import ApiGatewayControlPlane
 from sandbox.event_sources.api_gateway.events import (
@@ -20,7 +22,7 @@ from sandbox.event_sources.api_gateway.events import (
     proxy_event,
 )
 from sandbox.event_sources.api_gateway.gateway import HOST_SUFFIX, PATH_PREFIX, ExecuteApi, run_with_timeout
-from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext, trace_hop
 from sandbox.lambda_.recursion import new_trace_id
 
 SOURCE = "aws:apigateway"
@@ -88,12 +90,8 @@ def sample_event(kind: str, method: str = "GET", path: str = "/items/42", body: 
 def _function_trace(function_name: str, event: dict) -> str:
     """The function's trace header (``_X_AMZN_TRACE_ID``): the same trace as the event's
     ``x-amzn-trace-id`` (same Root), with the Lambda segment's own Parent, as on AWS. AWS samples as the
-    stage's X-Ray tracing says; here always ``Sampled=0``, as the sandbox collects no traces."""
-    trace = new_trace_id(function_name, 1)
-    root = event_trace_root(event)
-    if root is None:
-        return trace
-    return ";".join(f"Root={root}" if part.startswith("Root=") else part for part in trace.split(";"))
+    stage's X-Ray tracing says; here always ``Sampled=0`` (the page shows every trace, see docs/page.md)."""
+    return new_trace_id(function_name, 1, root=event_trace_root(event))
 
 
 class ApiGatewayEventSource(EventSource):
@@ -104,7 +102,23 @@ class ApiGatewayEventSource(EventSource):
         self.context = context
         self.directory = ApiDirectory(context.client, context.state)
         self.app = ExecuteApi(self.directory, self._invoke, context.report)
+        self.app.on_answered = self._answered
         self._service = None
+
+    def _answered(self, record, status: int, started: float) -> None:
+        """The request's hop on its trace: API Gateway's method and path, to the status it answered."""
+        subject = record.subject or {}
+        trace_hop(
+            self.context,
+            record.trace_id,
+            "API Gateway",
+            f"{subject.get('method')} {subject.get('path')}",
+            f"{subject.get('api')} ({subject.get('route')}, stage {subject.get('stage')})",
+            started,
+            time.time(),
+            outcome=str(status),
+            detail="synchronous invoke",
+        )
 
     def service_middleware(self) -> dict:
         def wrap(app):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -37,6 +38,8 @@ class ExecuteApi:
         self.directory = directory
         self.invoke = invoke
         self.report = report
+        # ``on_answered(record, status, started)``: an invocation's request was answered (its trace's hop)
+        self.on_answered = None
 
     def __call__(self, environ, start_response):
         located = _locate(environ)
@@ -112,6 +115,7 @@ class ExecuteApi:
     ) -> HttpResponse:
         from sandbox.lambda_.environment_pool import Throttled
 
+        started = time.time()
         try:
             record = self.invoke(function, event, timeout_s, route_key)
         except IntegrationTimeout:
@@ -123,6 +127,8 @@ class ExecuteApi:
             return responses.gateway_error(api.kind, "configuration")
         response = self._response(api, function, event, request, record)
         record.how_responded = f"{record.how_responded}: it answered HTTP {response.status}"
+        if self.on_answered is not None:
+            self.on_answered(record, response.status, started)
         return response
 
     def _response(self, api, function: str, event: dict, request, record) -> HttpResponse:

@@ -17,12 +17,13 @@ import time
 import uuid
 from urllib.parse import unquote_plus
 
-from sandbox.event_sources.base import EventSource, SourceContext
+from sandbox.event_sources.base import EventSource, SourceContext, trace_hop
 from sandbox.event_sources.s3.events import S3Write, build_event
 from sandbox.event_sources.s3.key_limits import S3KeyLimits
 from sandbox.event_sources.s3.notifications import BucketNotifications, LambdaTarget, QueueTarget
 from sandbox.event_sources.s3.write_observer import S3WriteObserver
 from sandbox.lambda_.recursion import lineage_depth, new_trace_id
+from sandbox.telemetry.traces import new_root, trace_root
 
 FORGET_EVERY_S = 1.0  # how long a handed-on write's entry may stay in the state directory
 # The sandbox's own failures to deliver an event are retried. AWS: S3 retries its delivery to Lambda and
@@ -31,6 +32,15 @@ DELIVERY_ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
 
 SOURCE = "aws:s3"
+# The API call behind each event name, as a trace shows the write.
+WRITE_OPERATIONS = {
+    "ObjectCreated:Put": "PutObject",
+    "ObjectCreated:Post": "PostObject",
+    "ObjectCreated:Copy": "CopyObject",
+    "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "ObjectRemoved:Delete": "DeleteObject",
+    "ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
 
 
 def describe(event) -> tuple[str, str, dict] | None:
@@ -236,19 +246,40 @@ class S3EventSource(EventSource):
 
     def _deliver(self, write: S3Write, done: set) -> None:
         depth = lineage_depth(write.trace_header) + 1
-        for target in self.notifications.targets_for(write):
-            if target.configuration_id in done:
-                continue
+        # One trace per write: a function's write continues the function's trace (its X-Amzn-Trace-Id);
+        # a client's untraced write (the AWS CLI's) starts one here, as S3 would for its notification.
+        root = trace_root(write.trace_header) or new_root()
+        targets = [t for t in self.notifications.targets_for(write) if t.configuration_id not in done]
+        if targets and write.trace_header is None:
+            trace_hop(
+                self.context,
+                root,
+                "S3",
+                WRITE_OPERATIONS.get(write.event_name, write.event_name),
+                f"{write.bucket}/{write.key}",
+                write.event_time,
+            )
+        for target in targets:
             event = build_event(write, target.configuration_id, self.context.region)
             if isinstance(target, QueueTarget):
-                self._send_to_queue(target, event)
+                self._send_to_queue(target, event, root, write)
                 done.add(target.configuration_id)
                 continue
+            trace_hop(
+                self.context,
+                root,
+                "S3",
+                "notification",
+                target.function_name,
+                write.event_time,
+                time.time(),
+                detail=f"s3:{write.event_name} ({target.configuration_id})",
+            )
             record = self._service.new_record(
                 event,
                 target.function_name,
                 trigger="s3",
-                trace_id=new_trace_id(target.function_name, depth),
+                trace_id=new_trace_id(target.function_name, depth, root=root),
                 detected_at=write.event_time,
                 source=SOURCE,
                 summary=f"s3://{write.bucket}/{write.key}",
@@ -263,12 +294,30 @@ class S3EventSource(EventSource):
             self._service.submit(record, chain_depth=depth)
             done.add(target.configuration_id)
 
-    def _send_to_queue(self, target: QueueTarget, event: dict) -> None:
-        """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function)."""
+    def _send_to_queue(self, target: QueueTarget, event: dict, root: str, write: S3Write) -> None:
+        """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function),
+        with the trace in the message's ``AWSTraceHeader`` system attribute, which Lambda's poller
+        continues."""
         sqs = self.context.client("sqs")
         parts = target.arn.split(":")
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+        header = f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": header}},
+        )
+        trace_hop(
+            self.context,
+            root,
+            "S3",
+            "notification",
+            parts[5],
+            write.event_time,
+            time.time(),
+            detail=f"s3:{write.event_name} ({target.configuration_id}) → SendMessage",
+            edge=(("bucket", write.bucket), ("queue", parts[5])),
+        )
 
 
 def s3_object(record) -> tuple[str, str] | None:

@@ -306,13 +306,18 @@ function buildDetail(d) {
     event.stopPropagation();
     showRequest(d.request_id, { group: d.log_group, stream: d.log_stream });
   });
+  const openPath = el("button", { class: "button small", type: "button", text: "Path", title: "This invocation's path across services, with timings" });
+  openPath.addEventListener("click", (event) => {
+    event.stopPropagation();
+    ctx.showPath(d.request_id, d.attempt);
+  });
 
   return el("div", { class: "detail", onclick: (event) => event.stopPropagation() },
     error,
     el("div", { class: "detail-grid" },
       el("section", {}, el("h3", { text: "Invocation" }), facts),
       el("section", {}, el("h3", { text: "The five stages" }), stages)),
-    el("section", {}, el("div", { class: "section-head" }, el("h3", { text: "Log lines" }), openLogs,
+    el("section", {}, el("div", { class: "section-head" }, el("h3", { text: "Log lines" }), openLogs, openPath,
       d.log_stream ? el("span", { class: "muted small", title: d.log_stream, text: `stream ${streamLabel(d.log_stream)}` }) : null), logs),
     el("div", { class: "detail-grid" },
       el("section", {}, el("h3", { text: "Event" }), el("pre", { class: "json", text: JSON.stringify(d.event, null, 2) })),

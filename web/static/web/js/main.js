@@ -22,6 +22,8 @@ const ctx = {
   showRequest: (requestId, where) => load("logs").then((logs) => logs.showRequest(requestId, where)),
   // The Logs tab showing one function's log group (the Functions tab's links).
   showGroup: (group) => load("logs").then((logs) => logs.showGroup(group)),
+  // One invocation's path across services (the Invocations tab's and the pair view's "Path").
+  showPath: (requestId, attempt) => import("./trace_path.js").then((m) => m.showPath(requestId, attempt)),
   visible: (name) => ctx.activeTab === name && !document.hidden,
 };
 
@@ -35,6 +37,7 @@ const later = {
   cost: () => import("./cost.js"),
   monitor: () => import("./monitor.js"),
   "dead-letters": () => import("./dead_letters.js"),
+  "service-map": () => import("./service_map.js"),
 };
 const loading = {};
 

@@ -204,6 +204,8 @@ function attemptNode(a) {
     $("#pair-dialog").close();
     ctx.showRequest(a.request_id, { group: a.log_group, stream: a.log_stream });
   });
+  const openPath = el("button", { class: "link-button", type: "button", text: "Path", title: "This attempt's path across services, with timings" });
+  openPath.addEventListener("click", () => ctx.showPath(a.request_id, a.attempt));
   const facts = [
     a.cold_start === null || a.cold_start === undefined ? null
       : el("span", { class: a.cold_start ? "tag cold" : "tag warm", text: a.cold_start ? "cold" : "warm" }),
@@ -214,7 +216,7 @@ function attemptNode(a) {
   const head = el("header", { class: "attempt-head" },
     el("h4", { class: "attempt-title", text: attemptTitle(a) }),
     el("span", { class: `badge badge-${status}`, text: a.status }),
-    ...facts, openLogs);
+    ...facts, openLogs, openPath);
   const body = [];
   if (a.error_type || a.error_message) {
     body.push(el("p", { class: "error-banner attempt-error", text: `${a.error_type || "Error"}: ${a.error_message || ""}` }));
