@@ -48,7 +48,7 @@ class QueuedEvent:
 class AsyncInvoker:
     def __init__(
         self,
-        runtimes: Callable[[str], EnvironmentPool | None],
+        runtimes: Callable[[InvocationRecord], EnvironmentPool | None],  # the pool of the version it runs
         records: InvocationLog,
         on_failure: Callable[[InvocationRecord, str], None] | None = None,
         on_success: Callable[[InvocationRecord], None] | None = None,
@@ -139,7 +139,7 @@ class AsyncInvoker:
 
     def _run(self, item: QueuedEvent) -> None:
         record = item.record
-        runtime = self.runtimes(record.function_name)
+        runtime = self.runtimes(record)
         if runtime is None:
             record.status = ERROR
             record.error_type = "ResourceNotFoundException"
