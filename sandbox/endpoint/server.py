@@ -131,6 +131,12 @@ def _keep_moto_from_running_event_source_mappings() -> None:
             queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
         for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
             table.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        # Lambda keeps the ARN the mapping was given, alias and all (moto: the version the alias names).
+        named = spec.get("FunctionName") or ""
+        if ":" in named and not named.startswith("arn:"):
+            named = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{named}"
+        if named.startswith("arn:") and named.count(":") == 7:
+            mapping.function_arn = named
         return mapping
 
     create_event_source_mapping._sandbox = True

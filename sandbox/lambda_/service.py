@@ -29,7 +29,6 @@ from sandbox.config import (
     FunctionConfiguration,
 )
 from sandbox.errors import ConfigError, SandboxError
-from sandbox.lambda_.api import function_name_from
 from sandbox.lambda_.async_invoke import AsyncInvoker
 from sandbox.lambda_.dead_letters import DeadLetters
 from sandbox.lambda_.destinations import Destinations, destination_problem
@@ -46,7 +45,7 @@ from sandbox.lambda_.packaging import (
 )
 from sandbox.lambda_.recursion import RECURSION_LIMIT, new_trace_id, recursive_loop_message
 from sandbox.lambda_.validation import LambdaApiError
-from sandbox.lambda_.versions import LATEST, Alias, freeze_code, is_version, split_reference
+from sandbox.lambda_.versions import LATEST, Alias, freeze_code, is_version, reference_from, split_reference
 from sandbox.telemetry import cloudwatch_logs as cw
 
 # (event) -> (source, summary, subject) for events an event source recognises, else None.
@@ -395,7 +394,9 @@ class LambdaService:
             return self.invoke_async(event, reference, trigger="invoke")
         self.runtime_or_fail(reference)
         return self.run(
-            self.new_record(event, reference, "invoke", client_context=_decoded_client_context(client_context))
+            self.new_record(
+                event, reference, "invoke", client_context=_decoded_client_context(client_context)
+            )
         )
 
     def log_tail(self, request_id: str, limit_bytes: int) -> str:
@@ -527,7 +528,9 @@ class LambdaService:
         known = self._versions.get(name, {}).get(version)
         if known is not None:
             return known.function
-        frozen = freeze_code(latest.function.code_dir, self.code_dir / "functions" / name / f"version-{version}")
+        frozen = freeze_code(
+            latest.function.code_dir, self.code_dir / "functions" / name / f"version-{version}"
+        )
         function = latest.function.replace(version=version, code_dir=frozen, revision=0)
         self.register(function)
         return function
@@ -628,7 +631,7 @@ class LambdaService:
                 None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
             )
         name = request.get("FunctionName") or ""
-        runtime = self.runtime(function_name_from(name))
+        runtime = self.runtime(reference_from(name))
         if runtime is None:
             return f"Function not found: {name}"
         return validate_filters(request) or runner.validate(request, runtime.function)
@@ -639,7 +642,7 @@ class LambdaService:
         runner = self._runner_for(data["EventSourceArn"])
         if runner is None:
             return
-        mapping = MappingConfig.from_api(data, function_name_from(data.get("FunctionArn", "")))
+        mapping = MappingConfig.from_api(data, reference_from(data.get("FunctionArn", "")))
         self._mappings[mapping.uuid] = mapping
         runner.apply(mapping)
 

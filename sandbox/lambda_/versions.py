@@ -79,6 +79,15 @@ def split_reference(identifier: str, qualifier: str | None = None) -> tuple[str,
     return name, derived or qualifier or None
 
 
+def reference_from(identifier: str) -> str:
+    """``name`` or ``name:qualifier``, as the Lambda service runs it, from any way of naming a function."""
+    try:
+        name, qualifier = split_reference(identifier)
+    except LambdaApiError:
+        return identifier
+    return f"{name}:{qualifier}" if qualifier else name
+
+
 def is_version(qualifier: str | None) -> bool:
     return bool(qualifier) and qualifier.isdigit()
 

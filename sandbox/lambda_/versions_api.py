@@ -63,7 +63,9 @@ class VersionsApi:
         return self.hooks.function_arn(name, qualifier)
 
     def _no_alias(self, name: str, alias_name: str) -> LambdaApiError:
-        return LambdaApiError(404, "ResourceNotFoundException", f"Cannot find alias arn: {self._arn(name, alias_name)}")
+        return LambdaApiError(
+            404, "ResourceNotFoundException", f"Cannot find alias arn: {self._arn(name, alias_name)}"
+        )
 
     def _version_exists(self, name: str, version: str) -> bool:
         return version == LATEST or (is_version(version) and self.hooks.knows_qualifier(name, version))
@@ -150,8 +152,8 @@ class VersionsApi:
             raise LambdaApiError(
                 412,
                 "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
-                "API to retrieve the latest Revision Id",
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id",
             )
         version = str(request.get("FunctionVersion") or alias.function_version)
         weights = (
@@ -175,4 +177,3 @@ class VersionsApi:
         self.hooks.alias_deleted(name, alias_name)
         start_response("204 No Content", [("Content-Length", "0")])  # Lambda's answer (moto: 201 "{}")
         return [b""]
-

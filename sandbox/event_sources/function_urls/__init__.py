@@ -251,8 +251,10 @@ class FunctionUrlEventSource(EventSource):
         return self.context.client("lambda").meta.endpoint_url.rsplit(":", 1)[-1].strip("/")
 
     def _arn(self, name: str) -> str | None:
+        """The ARN of a function (``name``) or of its alias (``name:alias``), or None when there is none."""
         runtime = self._service.runtime(name) if self._service is not None else None
-        return runtime.function.arn(self.context.region) if runtime is not None else None
+        qualifier = name.partition(":")[2] or None
+        return runtime.function.arn(self.context.region, qualifier) if runtime is not None else None
 
     def respond(self, config: UrlConfig, request: events.ApiRequest, key: str | None) -> HttpResponse:
         """Run the function with the request's event and map its output, as a function URL does."""
