@@ -88,8 +88,8 @@ class SandboxView(Protocol):
     ) -> list[InvocationRecord]: ...
 
     def triggers(self) -> list[dict]:
-        """Every function's triggers: kind, source, function, detail, state, and where they apply
-        last_result (mappings), url (APIs), next_fire (schedules), faults (the sandbox's own failures to
+        """Every function's triggers (and its aliases, kind "Alias"): kind, source, function, detail, state,
+        and where they apply last_result (mappings), url (APIs), next_fire (schedules), faults (the sandbox's own failures to
         deliver a trigger's events, each retried or dead-lettered)."""
         ...
 

@@ -233,6 +233,20 @@ class LambdaService:
             for _, pool in sorted(self._versions.get(function_name, {}).items(), key=lambda i: int(i[0]))
         ]
 
+    def alias_entries(self) -> list[dict]:
+        """Every alias as the triggers list shows it (the page, ``run_local.py triggers``): what invoking
+        ``name:alias`` runs."""
+        return [
+            {
+                "kind": "Alias",
+                "source": f"{name}:{alias.name}",
+                "function": name,
+                "detail": alias.describe(),
+                "state": "Enabled",
+            }
+            for name, alias in self.aliases()
+        ]
+
     def aliases(self, function_name: str | None = None) -> list[tuple[str, Alias]]:
         """``(function name, alias)`` of one function or of all, by name."""
         return [

@@ -39,6 +39,11 @@ class Alias:
             roll -= weight
         return self.function_version
 
+    def describe(self) -> str:
+        """``version 1, 20 % to version 2``."""
+        routed = "".join(f", {w * 100:g} % to version {v}" for v, w in self.weights.items())
+        return f"version {self.function_version}{routed}"
+
     def versions(self) -> set[str]:
         return {self.function_version, *self.weights}
 
