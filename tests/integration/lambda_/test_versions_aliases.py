@@ -335,8 +335,8 @@ def _modelled(operation: str) -> set[str]:
             "UpdateAlias",
             {"Name": "live", "RevisionId": "not-the-revision"},
             "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API "
-            "to retrieve the latest Revision Id",
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+            "API to retrieve the latest Revision Id",
         ),
         (
             "PublishVersion",
@@ -392,7 +392,7 @@ def test_the_aws_cli_publishes_routes_and_reads_versions_and_aliases(sb, lam, fn
         "--function-name", fn,
         "--name", "live",
         "--function-version", "1",
-        "--routing-config", "AdditionalVersionWeights={2=0.3}",  # a shell's AdditionalVersionWeights={"2"=0.3}
+        "--routing-config", "AdditionalVersionWeights={2=0.3}",  # a shell's ={"2"=0.3}
     )  # fmt: skip
     assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.3}}
     assert ok("get-alias", "--function-name", fn, "--name", "live")["FunctionVersion"] == "1"
