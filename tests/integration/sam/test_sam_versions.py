@@ -50,7 +50,8 @@ def test_auto_publish_alias_runs_the_published_version_from_the_queue_and_the_ur
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(
         "def handler(event, context):\n"
-        "    return {'statusCode': 200, 'body': context.function_version + ' ' + context.invoked_function_arn}\n"
+        "    said = context.function_version + ' ' + context.invoked_function_arn\n"
+        "    return {'statusCode': 200, 'body': said}\n"
     )
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     stack = sb.template_stacks.deploy(tmp_path / "template.yaml", stack_name="alias-app")

@@ -6,7 +6,6 @@ import json
 import zipfile
 
 from helpers.paths import HANDLERS, PROJECT_ROOT
-
 from sandbox.config import FunctionConfiguration, SandboxConfig
 from sandbox.core import Sandbox
 
