@@ -146,7 +146,8 @@ def _keep_moto_from_running_event_source_mappings() -> None:
 def _number_lambda_versions_as_aws_does() -> None:
     """Lambda numbers versions 1, 2, 3, ... and never reuses a number, even of a deleted version; moto
     numbers a new one after the count of those left (publish, delete 1, publish: a second "2"). The new
-    version takes the number after the highest ever given, kept with moto's own record of the function."""
+    version takes the number after the highest ever given, kept with moto's own record of the function.
+    An alias gets a new RevisionId on every update (moto keeps its first)."""
     from moto.awslambda.models import LambdaStorage
 
     if getattr(LambdaStorage.publish_version, "_sandbox", False):
@@ -170,6 +171,19 @@ def _number_lambda_versions_as_aws_does() -> None:
 
     publish_version._sandbox = True
     LambdaStorage.publish_version = publish_version
+
+    from moto.awslambda.models import LambdaAlias
+
+    original_update = LambdaAlias.update
+
+    def update(self, description, function_version, routing_config):
+        """Each change of an alias gives it a new RevisionId, as Lambda does (moto keeps the first)."""
+        import uuid
+
+        original_update(self, description, function_version, routing_config)
+        self.revision_id = str(uuid.uuid4())
+
+    LambdaAlias.update = update
 
 
 def _keep_moto_from_delivering_events_to_lambda() -> None:

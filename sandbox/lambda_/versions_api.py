@@ -32,6 +32,16 @@ def _moto_get(app, environ, path: str):
     return call(app, copy)
 
 
+def _without_empty_routing(environ, request: dict) -> None:
+    """``RoutingConfig`` with no weights is no routing configuration: the alias then has none (moto would
+    keep and answer the empty map)."""
+    routing = request.get("RoutingConfig")
+    if routing is not None and not (routing or {}).get("AdditionalVersionWeights"):
+        request["RoutingConfig"] = {}
+        body = json.dumps(request).encode()
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+
+
 def _body(environ) -> dict:
     try:
         data = json.loads(read_body(environ) or b"{}")
@@ -137,6 +147,7 @@ class VersionsApi:
             )
         weights = ((request.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
         self._check_target(name, str(request.get("FunctionVersion") or ""), weights)
+        _without_empty_routing(environ, request)
         captured = call(self.app, environ)
         if captured.code < 300:
             self.hooks.alias_changed(name, Alias.from_api(captured.json()))
@@ -162,6 +173,7 @@ class VersionsApi:
             else alias.weights
         )
         self._check_target(name, version, weights)
+        _without_empty_routing(environ, request)
         captured = call(self.app, environ)
         if captured.code < 300:
             self.hooks.alias_changed(name, Alias.from_api(captured.json()))
