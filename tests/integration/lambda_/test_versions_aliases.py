@@ -2,6 +2,7 @@
 version keeps its code and configuration, a qualifier or an alias runs its version, an alias's routing
 weights split the invocations, and the logs and the Invoke response say which version ran."""
 
+import base64
 import io
 import json
 import math
@@ -148,25 +149,31 @@ def test_the_logs_name_the_version_in_stream_names_and_start_lines(sb, lam, fn):
     lam.publish_version(FunctionName=fn)
     _, versioned = call(lam, fn, Qualifier="1", LogType="Tail")
     _, latest = call(lam, fn, LogType="Tail")
-    import base64
-
     tail = base64.b64decode(versioned["LogResult"]).decode()
     assert "Version: 1\n" in tail.replace("\r", "") and "REPORT RequestId:" in tail
     assert "Version: $LATEST" in base64.b64decode(latest["LogResult"]).decode()
     logs = sb.client("logs")
-    streams = [
-        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=f"/aws/lambda/{fn}")["logStreams"]
-    ]
     day = time.strftime("%Y/%m/%d", time.gmtime())
-    assert any(s.startswith(f"{day}/[1]") for s in streams), streams
-    assert any(s.startswith(f"{day}/[$LATEST]") for s in streams), streams
-    version_stream = next(s for s in streams if "/[1]" in s)
-    messages = [
-        e["message"]
-        for e in logs.get_log_events(logGroupName=f"/aws/lambda/{fn}", logStreamName=version_stream)["events"]
-    ]
-    assert any(m.startswith("START RequestId:") and m.endswith("Version: 1") for m in messages), messages
-    assert any(m.startswith("REPORT RequestId:") for m in messages)
+
+    def streams():  # the sandbox writes its log lines to CloudWatch Logs in batches
+        found = logs.describe_log_streams(logGroupName=f"/aws/lambda/{fn}")["logStreams"]
+        return [s["logStreamName"] for s in found]
+
+    names = eventually(
+        streams,
+        lambda found: {s.split("]")[0] + "]" for s in found} >= {f"{day}/[1]", f"{day}/[$LATEST]"},
+        what="a stream of version 1 and one of $LATEST",
+    )
+    version_stream = next(s for s in names if "/[1]" in s)
+
+    def messages():
+        found = logs.get_log_events(logGroupName=f"/aws/lambda/{fn}", logStreamName=version_stream)["events"]
+        return [e["message"] for e in found]
+
+    lines = eventually(
+        messages, lambda found: any(m.startswith("REPORT RequestId:") for m in found), what="REPORT"
+    )
+    assert any(m.startswith("START RequestId:") and m.endswith("Version: 1") for m in lines), lines
 
 
 def test_each_version_has_its_own_environments_and_cold_starts(sb, lam, fn):
