@@ -366,7 +366,14 @@ class LambdaApiInterceptor:
                 self.hooks.apply_code(name, folder)
             else:
                 self.hooks.discard_code(folder)
+        self._published(name, request, captured)
         return captured.replay(start_response)
+
+    def _published(self, name: str, request: dict, captured) -> None:
+        """``--publish`` on create-function or update-function-code: the version it made is frozen too."""
+        version = str(captured.json().get("Version") or "") if captured.code < 300 else ""
+        if request.get("Publish") and version.isdigit() and self.hooks.knows_function(name):
+            self.hooks.version_published(name, version)
 
     def _create_function(self, environ, start_response):
         from sandbox.errors import ConfigError
@@ -382,6 +389,7 @@ class LambdaApiInterceptor:
                 self.hooks.function_created(function)
             else:
                 self.hooks.discard_code(function.code_dir)
+        self._published(str(request.get("FunctionName") or ""), request, captured)
         return captured.replay(start_response)
 
     def _event_source_mapping(self, method, uuid, environ, start_response):

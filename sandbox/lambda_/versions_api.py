@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import parse_qs
 
 from sandbox.lambda_.validation import LambdaApiError
 from sandbox.lambda_.versions import (
@@ -67,6 +68,18 @@ class VersionsApi:
             return self._delete_alias(name, alias_name, environ, start_response)
         if alias_name and method == "GET" and self.hooks.alias(name, alias_name) is None:
             raise self._no_alias(name, alias_name)
+        wanted = parse_qs(environ.get("QUERY_STRING", "")).get("FunctionVersion")
+        if rest == "/aliases" and method == "GET" and wanted:  # list-aliases --function-version
+            captured = call(self.app, environ)
+            if captured.code < 300:
+                found = captured.json()
+                found["Aliases"] = [
+                    a for a in found.get("Aliases", []) if a.get("FunctionVersion") == wanted[0]
+                ]
+                captured.body = json.dumps(found).encode()
+                captured.headers = [(k, v) for k, v in captured.headers if k.lower() != "content-length"]
+                captured.headers.append(("Content-Length", str(len(captured.body))))
+            return captured.replay(start_response)
         return self.app(environ, start_response)
 
     def _arn(self, name: str, qualifier: str | None = None) -> str:

@@ -433,3 +433,32 @@ def test_the_aws_cli_publishes_routes_and_reads_versions_and_aliases(sb, lam, fn
     eventually(
         lambda: sb.runtime(f"{fn}:1"), lambda found: found is None, what="version 1's environments to go"
     )
+
+
+def test_publish_on_update_and_create_freezes_that_version_too(sb, lam, fn):
+    published = lam.update_function_code(FunctionName=fn, ZipFile=code("two"), Publish=True)
+    assert published["Version"] == "1"
+    lam.update_function_code(FunctionName=fn, ZipFile=code("three"))
+    payload, response = call(lam, fn, Qualifier="1")
+    assert (response["ExecutedVersion"], payload["code"]) == ("1", "two")
+    created = lam.create_function(
+        FunctionName=f"{fn}-published",
+        Runtime="python3.12",
+        Role=sb.function.role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": code("first")},
+        Publish=True,
+    )
+    assert created["Version"] == "1"
+    lam.update_function_code(FunctionName=f"{fn}-published", ZipFile=code("later"))
+    assert call(lam, f"{fn}-published:1")[0]["code"] == "first"
+
+
+def test_list_aliases_of_one_version(lam, fn):
+    lam.publish_version(FunctionName=fn)
+    lam.update_function_code(FunctionName=fn, ZipFile=code("two"))
+    lam.publish_version(FunctionName=fn)
+    lam.create_alias(FunctionName=fn, Name="blue", FunctionVersion="1")
+    lam.create_alias(FunctionName=fn, Name="green", FunctionVersion="2")
+    assert [a["Name"] for a in lam.list_aliases(FunctionName=fn, FunctionVersion="2")["Aliases"]] == ["green"]
+    assert [a["Name"] for a in lam.list_aliases(FunctionName=fn)["Aliases"]] == ["blue", "green"]
