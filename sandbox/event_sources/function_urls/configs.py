@@ -184,6 +184,12 @@ class UrlConfigs:
             if gone:
                 self._save()
 
+    def forget_alias(self, name: str, alias: str) -> None:
+        """The alias was deleted: its URL goes with it, as on AWS."""
+        with self._lock:
+            if self._by_function.pop(f"{name}:{alias}", None) is not None:
+                self._save()
+
     def existing(self, name: str) -> UrlConfig:
         config = self._by_function.get(name)
         if config is None:

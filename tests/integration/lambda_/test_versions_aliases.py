@@ -253,6 +253,10 @@ def test_a_function_url_of_an_alias_runs_the_aliases_version(sb, lam, fn):
     assert status == 200 and json.loads(body)["code"] == "one"
     status, _, body = url_call(sb, own)
     assert status == 200 and json.loads(body)["code"] == "two"
+    lam.delete_alias(FunctionName=fn, Name="live")  # the alias's URL goes with it
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName=fn, Qualifier="live")
+    assert lam.get_function_url_config(FunctionName=fn)["FunctionUrl"] == own["FunctionUrl"]
 
 
 def test_an_api_gateway_integration_with_a_version_arn_invokes_that_version(sb, lam, fn):
