@@ -466,3 +466,20 @@ def test_list_aliases_of_one_version(lam, fn):
     lam.create_alias(FunctionName=fn, Name="green", FunctionVersion="2")
     assert [a["Name"] for a in lam.list_aliases(FunctionName=fn, FunctionVersion="2")["Aliases"]] == ["green"]
     assert [a["Name"] for a in lam.list_aliases(FunctionName=fn)["Aliases"]] == ["blue", "green"]
+
+
+def test_a_queue_mapping_to_an_alias_keeps_its_arn_and_runs_the_aliases_version(sb, lam, fn):
+    lam.publish_version(FunctionName=fn)
+    lam.update_function_code(FunctionName=fn, ZipFile=code("two"))
+    alias = lam.create_alias(FunctionName=fn, Name="live", FunctionVersion="1")
+    sqs = sb.client("sqs")
+    url = sqs.create_queue(QueueName=f"{fn}-work")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{fn}:live", BatchSize=1)
+    assert mapping["FunctionArn"] == alias["AliasArn"]
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["FunctionArn"] == alias["AliasArn"]
+    sqs.send_message(QueueUrl=url, MessageBody="work")
+    record = wait_for_record(
+        sb, lambda r: r.function_name == fn and r.trigger == "sqs" and r.final, what="the queue's invocation"
+    )
+    assert (record.qualifier, record.executed_version, record.result["code"]) == ("live", "1", "one")
