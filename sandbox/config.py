@@ -127,6 +127,8 @@ class FunctionConfiguration:
     role_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
     strict_imports: bool = False  # True for functions deployed with layers (see env_vars.py)
     revision: int = 0  # bumped on every change; warm environments of an older revision are retired
+    # "$LATEST", or the number publish-version gave this frozen copy ("1", "2", ...; lambda_/versions.py)
+    version: str = "$LATEST"
 
     def __post_init__(self):
         self.code_dir = Path(self.code_dir)
@@ -136,8 +138,10 @@ class FunctionConfiguration:
     def dlq_name(self) -> str | None:
         return self.dead_letter_queue
 
-    def arn(self, region: str = DEFAULT_REGION) -> str:
-        return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+    def arn(self, region: str = DEFAULT_REGION, qualifier: str | None = None) -> str:
+        """The unqualified ARN, or with ``:qualifier`` (a version, ``$LATEST`` or an alias)."""
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
 
     def validate(self) -> None:
         if not isinstance(self.memory_size, int) or not MIN_MEMORY_MB <= self.memory_size <= MAX_MEMORY_MB:

@@ -289,7 +289,7 @@ class Sandbox:
 
     def triggers(self) -> list[dict]:
         """Every function's triggers, as their event sources describe them (page, `run_local.py triggers`)."""
-        return [t for source in self.event_sources for t in source.triggers()]
+        return [t for source in self.event_sources for t in source.triggers()] + self.service.alias_entries()
 
     def set_full_cpu(self, on: bool) -> None:
         """--full-cpu at run time (the page's setting): True lets every environment use the whole machine;

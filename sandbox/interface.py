@@ -141,9 +141,9 @@ class SandboxView(Protocol):
     ) -> list[InvocationRecord]: ...
 
     def triggers(self) -> list[dict]:
-        """Every function's triggers: kind, source, function, detail, state, and where they apply
-        last_result (mappings), url (APIs), next_fire (schedules), faults (the sandbox's own failures to
-        deliver a trigger's events, each retried or dead-lettered)."""
+        """Every function's triggers (and its aliases, kind "Alias"): kind, source, function, detail, state,
+        and where they apply last_result (mappings), url (APIs), next_fire (schedules), faults (the
+        sandbox's own failures to deliver a trigger's events, each retried or dead-lettered)."""
         ...
 
     # Memory buys CPU (sandbox/lambda_/cpu_share.py): config.full_cpu says whether environments run at this

@@ -10,6 +10,8 @@ ROW_FIELDS = (
     "id",
     "request_id",
     "function_name",
+    "qualifier",
+    "executed_version",
     "trigger",
     "invocation_type",
     "summary",

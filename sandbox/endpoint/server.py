@@ -133,10 +133,59 @@ def _keep_moto_from_running_event_source_mappings() -> None:
             queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
         for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
             table.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        # Lambda keeps the ARN the mapping was given, alias and all (moto: the version the alias names).
+        named = spec.get("FunctionName") or ""
+        if ":" in named and not named.startswith("arn:"):
+            named = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{named}"
+        if named.startswith("arn:") and named.count(":") == 7:
+            mapping.function_arn = named
         return mapping
 
     create_event_source_mapping._sandbox = True
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+
+def _number_lambda_versions_as_aws_does() -> None:
+    """Lambda numbers versions 1, 2, 3, ... and never reuses a number, even of a deleted version; moto
+    numbers a new one after the count of those left (publish, delete 1, publish: a second "2"). The new
+    version takes the number after the highest ever given, kept with moto's own record of the function.
+    An alias gets a new RevisionId on every update (moto keeps its first)."""
+    from moto.awslambda.models import LambdaStorage
+
+    if getattr(LambdaStorage.publish_version, "_sandbox", False):
+        return
+    original = LambdaStorage.publish_version
+
+    def publish_version(self, name_or_arn, description=""):
+        function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        group = self._functions.get(function.function_name) or {}
+        versions = group.get("versions", [])
+        highest = max([group.get("sandbox_highest_version", 0)] + [int(v.version) for v in versions])
+        count = len(versions)
+        published = original(self, name_or_arn, description)
+        if published is not None and len(versions) > count:  # a new version, not the unchanged last one
+            self._arns.pop(published.function_arn, None)
+            published.set_version(highest + 1)
+            group["sandbox_highest_version"] = highest + 1
+            for version in versions:
+                self._arns[version.function_arn] = version
+        return published
+
+    publish_version._sandbox = True
+    LambdaStorage.publish_version = publish_version
+
+    from moto.awslambda.models import LambdaAlias
+
+    original_update = LambdaAlias.update
+
+    def update(self, description, function_version, routing_config):
+        """Each change of an alias gives it a new RevisionId, as Lambda does (moto keeps the first)."""
+        import uuid
+
+        original_update(self, description, function_version, routing_config)
+        self.revision_id = str(uuid.uuid4())
+
+    LambdaAlias.update = update
 
 
 def _keep_moto_from_delivering_events_to_lambda() -> None:
@@ -420,6 +469,7 @@ class LocalEndpoint:
         _silence_moto_notifications()
         _disable_moto_cors()
         _keep_moto_from_running_event_source_mappings()
+        _number_lambda_versions_as_aws_does()
         _keep_moto_from_delivering_events_to_lambda()
         _keep_rest_api_binary_media_types()
         keep_moto_patterns_linear()

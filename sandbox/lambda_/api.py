@@ -19,10 +19,11 @@ import re
 from http import HTTPStatus
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox.lambda_.invocation import InvocationStatus
 from sandbox.lambda_.validation import LambdaApiError, find_operation, request_limit, too_large, validate
+from sandbox.lambda_.versions import split_reference
 from sandbox.wsgi import call, read_body
 
 _log = logging.getLogger(__name__)
@@ -37,12 +38,15 @@ class FunctionHooks(Protocol):
     """What the interceptor needs from the sandbox."""
 
     def knows_function(self, name: str) -> bool: ...
+    def knows_qualifier(self, name: str, qualifier: str | None) -> bool: ...
+    def function_arn(self, name: str, qualifier: str | None = None) -> str: ...
     def invoke_from_api(
         self,
         name: str,
         event,
         asynchronous: bool,
         client_context: str | None,
+        qualifier: str | None = None,
         trace_header: str | None = None,
     ): ...
     def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
@@ -56,6 +60,12 @@ class FunctionHooks(Protocol):
     def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path: ...
     def layer_published(self, folder: Path, response: dict) -> None: ...
     def function_deleted(self, name: str) -> None: ...
+    def version_published(self, name: str, version: str): ...
+    def version_deleted(self, name: str, version: str) -> None: ...
+    def aliases_of_version(self, name: str, version: str) -> list[str]: ...
+    def alias(self, name: str, alias_name: str): ...
+    def alias_changed(self, name: str, alias) -> None: ...
+    def alias_deleted(self, name: str, alias_name: str) -> None: ...
     def set_recursion(self, name: str, allow: bool) -> None: ...
     def recursion_allowed_for(self, name: str) -> bool: ...
     def apply_event_invoke_config(self, name: str, request: dict, replace: bool = False) -> dict | None: ...
@@ -73,6 +83,12 @@ def function_name_from(identifier: str) -> str:
     if ":function:" in identifier:
         return identifier.split(":function:")[1].split(":")[0]
     return identifier.split(":")[0]
+
+
+def query_value(environ, key: str) -> str | None:
+    """One query-string parameter (decoded), or None."""
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(key)
+    return values[0] if values else None
 
 
 def _json_response(start_response, status: str, body: dict, headers: list | None = None):
@@ -139,8 +155,11 @@ def _body_within(environ, limit: int) -> bool:
 
 class LambdaApiInterceptor:
     def __init__(self, app, hooks: FunctionHooks):
+        from sandbox.lambda_.versions_api import VersionsApi
+
         self.app = app
         self.hooks = hooks
+        self.versions = VersionsApi(app, hooks)
 
     def __call__(self, environ, start_response):
         """Lambda's answer to every request: a refused one gets Lambda's error; an unexpected failure of
@@ -192,7 +211,9 @@ class LambdaApiInterceptor:
             name = function_name_from(match.group("name"))
             rest = (match.group("rest") or "").rstrip("/")
             if method == "POST" and rest == "/invocations" and self.hooks.knows_function(name):
-                return self._invoke(name, environ, start_response)
+                return self._invoke(match.group("name"), environ, start_response)
+            if (rest == "/versions" or rest.startswith("/aliases")) and self.hooks.knows_function(name):
+                return self.versions.route(name, method, rest, environ, start_response)
             if method == "PUT" and rest == "/configuration":
                 return self._update_configuration(name, environ, start_response)
             if method == "PUT" and rest == "/code":
@@ -208,9 +229,11 @@ class LambdaApiInterceptor:
             ):
                 return self._event_invoke_config(name, method, environ, start_response)
             if method == "DELETE" and rest == "":
+                _, qualifier = split_reference(match.group("name"), query_value(environ, "Qualifier"))
+                if qualifier is not None and self.hooks.knows_function(name):
+                    return self.versions.delete_version(name, qualifier, environ, start_response)
                 captured = call(self.app, environ)
-                # With a Qualifier only that version goes; the sandbox runs $LATEST, which stays.
-                if captured.code < 300 and "Qualifier=" not in environ.get("QUERY_STRING", ""):
+                if captured.code < 300:
                     self.hooks.function_deleted(name)
                 return captured.replay(start_response)
         if method == "POST" and path.rstrip("/").endswith("/functions"):
@@ -226,7 +249,11 @@ class LambdaApiInterceptor:
     # -- helpers -------------------------------------------------------------------------------------
 
     # -- data plane ----------------------------------------------------------------------------------
-    def _invoke(self, name, environ, start_response):
+    def _invoke(self, identifier, environ, start_response):
+        name, qualifier = split_reference(identifier, query_value(environ, "Qualifier"))
+        if not self.hooks.knows_qualifier(name, qualifier):
+            arn = self.hooks.function_arn(name, qualifier)
+            raise LambdaApiError(404, "ResourceNotFoundException", f"Function not found: {arn}")
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         body = read_body(environ)
         try:
@@ -249,6 +276,7 @@ class LambdaApiInterceptor:
                 event,
                 invocation_type == "Event",
                 environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+                qualifier,
                 trace_header=environ.get("HTTP_X_AMZN_TRACE_ID"),
             )
         except Throttled as exc:
@@ -258,7 +286,7 @@ class LambdaApiInterceptor:
             start_response("202 Accepted", headers + [("Content-Length", "0")])
             return [b""]
         payload = json.dumps(record.result).encode() if record.result is not None else b"null"
-        headers.append(("X-Amz-Executed-Version", "$LATEST"))
+        headers.append(("X-Amz-Executed-Version", record.executed_version or "$LATEST"))
         if record.status != InvocationStatus.SUCCESS:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
@@ -349,7 +377,14 @@ class LambdaApiInterceptor:
                 self.hooks.apply_code(name, folder)
             else:
                 self.hooks.discard_code(folder)
+        self._published(name, request, captured)
         return captured.replay(start_response)
+
+    def _published(self, name: str, request: dict, captured) -> None:
+        """``--publish`` on create-function or update-function-code: the version it made is frozen too."""
+        version = str(captured.json().get("Version") or "") if captured.code < 300 else ""
+        if request.get("Publish") and version.isdigit() and self.hooks.knows_function(name):
+            self.hooks.version_published(name, version)
 
     def _create_function(self, environ, start_response):
         from sandbox.errors import ConfigError
@@ -365,6 +400,7 @@ class LambdaApiInterceptor:
                 self.hooks.function_created(function)
             else:
                 self.hooks.discard_code(function.code_dir)
+        self._published(str(request.get("FunctionName") or ""), request, captured)
         return captured.replay(start_response)
 
     def _event_source_mapping(self, method, uuid, environ, start_response):

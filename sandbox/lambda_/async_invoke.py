@@ -49,7 +49,7 @@ class QueuedEvent:
 class AsyncInvoker:
     def __init__(
         self,
-        runtimes: Callable[[str], EnvironmentPool | None],
+        runtimes: Callable[[InvocationRecord], EnvironmentPool | None],  # the pool of the version it runs
         records: InvocationLog,
         on_failure: Callable[[InvocationRecord, str], None] | None = None,
         on_success: Callable[[InvocationRecord], None] | None = None,
@@ -146,7 +146,7 @@ class AsyncInvoker:
     def _run(self, item: QueuedEvent) -> None:
         record = item.record
         record.dequeued_at = self.clock()
-        runtime = self.runtimes(record.function_name)
+        runtime = self.runtimes(record)
         if runtime is None:
             record.status = ERROR
             record.error_type = "ResourceNotFoundException"

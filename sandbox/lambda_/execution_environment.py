@@ -107,7 +107,7 @@ class ExecutionEnvironment:
         self.settings = settings
         self.on_exit = on_exit or (lambda env: None)
         self.log_group = cw.log_group_name(function.function_name)
-        self.log_stream = cw.new_log_stream_name()
+        self.log_stream = cw.new_log_stream_name(version=function.version)
         self.state = "new"  # new -> initializing -> idle <-> busy -> dead
         self.invocation_count = 0
         self.last_used = time.monotonic()
@@ -427,6 +427,7 @@ class ExecutionEnvironment:
         record.environment_id = self.id
         record.log_stream = self.log_stream
         record.memory_size_mb = function.memory_size
+        record.executed_version = function.version
         cold = self.state == "new"
         record.cold_start = cold
         init_ms = None
@@ -441,7 +442,12 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         self._current_request_id = record.request_id
         outcome = self._current = _Outcome()
-        self.logs.put(self.log_group, self.log_stream, cw.start_line(record.request_id), record.request_id)
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            cw.start_line(record.request_id, self.function.version),
+            record.request_id,
+        )
         record.started_at = time.time()
         start = time.perf_counter()
         deadline_ms = int(record.started_at * 1000 + function.timeout * 1000)
@@ -456,7 +462,8 @@ class ExecutionEnvironment:
                 request_id=record.request_id,
                 payload=payload,
                 deadline_ms=deadline_ms,
-                invoked_function_arn=function.arn(self.settings.region),
+                # context.invoked_function_arn: as the caller named it (with its version or alias, if any)
+                invoked_function_arn=function.arn(self.settings.region, record.qualifier),
                 client_context=record.client_context,
                 trace_id=record.trace_id or "Root=1-00000000-000000000000000000000000;Sampled=0",
             )
@@ -609,7 +616,12 @@ class ExecutionEnvironment:
             f"Error Type: {error_type}",
         )
         record.allocated_at = record.started_at = time.time()
-        self.logs.put(self.log_group, self.log_stream, cw.start_line(record.request_id), record.request_id)
+        self.logs.put(
+            self.log_group,
+            self.log_stream,
+            cw.start_line(record.request_id, self.function.version),
+            record.request_id,
+        )
         record.status = ERROR
         record.error_type = error_type
         record.error_message = message

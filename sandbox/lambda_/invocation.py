@@ -47,6 +47,10 @@ class InvocationRecord:
     event: dict
     invocation_type: str = "Event"  # "Event" (asynchronous, as S3 invokes) or "RequestResponse"
     trigger: str = "s3"  # what started it: "s3", "invoke" (Lambda API), "cli", "redrive"
+    # The version or alias the caller named (None: unqualified, which runs $LATEST), and the version
+    # that ran (X-Amz-Executed-Version): an alias with a routing configuration picks one per invocation.
+    qualifier: str | None = None
+    executed_version: str | None = None
     # What the event is about, told by the event source that made it (the runtime never reads events):
     # the AWS event source ("aws:s3"), a one-line summary for the page and the CLI, and its details
     # (for S3: {"bucket": ..., "key": ...}).
@@ -100,6 +104,8 @@ class InvocationRecord:
             event=self.event,
             invocation_type=self.invocation_type,
             trigger=self.trigger,
+            qualifier=self.qualifier,
+            executed_version=self.executed_version,  # a retry runs the version the first attempt ran
             source=self.source,
             summary=self.summary,
             subject=dict(self.subject),

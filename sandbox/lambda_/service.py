@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sandbox.config import (
+    ACCOUNT_ID,
     DEFAULT_HANDLER,
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_S,
@@ -28,7 +29,6 @@ from sandbox.config import (
     FunctionConfiguration,
 )
 from sandbox.errors import ConfigError, SandboxError
-from sandbox.lambda_.api import function_name_from
 from sandbox.lambda_.async_invoke import AsyncInvoker
 from sandbox.lambda_.dead_letters import DeadLetters
 from sandbox.lambda_.destinations import Destinations, destination_problem
@@ -45,6 +45,7 @@ from sandbox.lambda_.packaging import (
 )
 from sandbox.lambda_.recursion import RECURSION_LIMIT, lineage_depth, new_trace_id, recursive_loop_message
 from sandbox.lambda_.validation import LambdaApiError
+from sandbox.lambda_.versions import LATEST, Alias, freeze_code, is_version, reference_from, split_reference
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.telemetry.traces import trace_root
 
@@ -82,11 +83,13 @@ class LambdaService:
         self.default_function = default_function
         self._count_metric = count_metric
         self._describers = list(describers)
-        self._functions: dict[str, EnvironmentPool] = {}
+        self._functions: dict[str, EnvironmentPool] = {}  # $LATEST of each function
+        self._versions: dict[str, dict[str, EnvironmentPool]] = {}  # name -> version number -> pool
+        self._aliases: dict[str, dict[str, Alias]] = {}  # name -> alias name -> alias
         self._layers: dict[str, Path] = {}
         self._recursion_allowed: set[str] = set()  # functions with PutFunctionRecursionConfig Allow
         self.invoker = AsyncInvoker(
-            self.runtime,
+            self.pool_for,
             records,
             on_failure=self._on_failure,
             on_success=self._on_success,
@@ -105,7 +108,7 @@ class LambdaService:
 
         def reap():
             while not self._stopped.wait(interval_s):
-                for runtime in list(self._functions.values()):
+                for runtime in self._all_pools():
                     runtime.reap_idle(idle_timeout_s)
 
         self._janitor = threading.Thread(target=reap, name="idle-environments", daemon=True)
@@ -116,23 +119,33 @@ class LambdaService:
         end at once."""
         self._stopped.set()
         self.invoker.halt()
-        for runtime in list(self._functions.values()):
+        for runtime in self._all_pools():
             runtime.shutdown()
         self.invoker.stop()
 
     # -- functions -----------------------------------------------------------------------------------
     def register(self, function: FunctionConfiguration) -> EnvironmentPool:
-        """Make a function runnable in the sandbox."""
+        """Make a function (its $LATEST, or a published version) runnable in the sandbox."""
         runtime = EnvironmentPool(function, self.logs, self.settings)
         runtime.on_capacity.append(lambda: self.invoker.capacity_available(function.function_name))
-        self._functions[function.function_name] = runtime
+        if function.version == LATEST:
+            self._functions[function.function_name] = runtime
+        else:
+            self._versions.setdefault(function.function_name, {})[function.version] = runtime
         return runtime
+
+    def _all_pools(self) -> list[EnvironmentPool]:
+        return list(self._functions.values()) + [
+            pool for versions in list(self._versions.values()) for pool in list(versions.values())
+        ]
 
     # -- what a state directory keeps of the service (sandbox/state/) -----------------------------------
     def registry(self) -> dict:
         """The functions as the sandbox runs them (folder, settings), layers' folders, recursion settings."""
         return {
             "functions": [r.function for r in self._functions.values()],
+            "versions": [r.function for v in self._versions.values() for r in v.values()],
+            "aliases": {name: dict(aliases) for name, aliases in self._aliases.items()},
             "layers": dict(self._layers),
             "recursion_allowed": set(self._recursion_allowed),
         }
@@ -141,6 +154,11 @@ class LambdaService:
         for function in registry.get("functions", []):
             if function.function_name not in self._functions:
                 self.register(function)
+        for function in registry.get("versions", []):
+            if function.version not in self._versions.get(function.function_name, {}):
+                self.register(function)
+        for name, aliases in registry.get("aliases", {}).items():
+            self._aliases.setdefault(name, {}).update(aliases)
         self._layers.update(registry.get("layers", {}))
         self._recursion_allowed |= set(registry.get("recursion_allowed", ()))
 
@@ -167,18 +185,78 @@ class LambdaService:
             resumed.append(retry)
         return resumed
 
-    def runtime(self, function_name: str) -> EnvironmentPool | None:
-        return self._functions.get(function_name)
+    def runtime(self, function_name: str | None) -> EnvironmentPool | None:
+        """The environments of a function named by name (its $LATEST) or ``name:qualifier`` (a version, or
+        the version an alias points at), or None."""
+        if not function_name:
+            return None
+        if ":" not in function_name:
+            return self._functions.get(function_name)
+        try:
+            return self._pool(*split_reference(function_name))
+        except LambdaApiError:
+            return None
 
     def runtime_or_fail(self, function_name: str | None) -> EnvironmentPool:
         name = function_name or self.default_function
-        runtime = self._functions.get(name)
+        runtime = self.runtime(name)
         if runtime is None:
             raise SandboxError(f"Function not found: {name}.")
         return runtime
 
+    def _pool(self, name: str, qualifier: str | None, choose: bool = False) -> EnvironmentPool | None:
+        """The pool a qualifier names: $LATEST's, a version's, or an alias's version (``choose``: drawn by
+        its routing weights, as one invocation through the alias is; else the version it points at)."""
+        if qualifier in (None, LATEST):
+            return self._functions.get(name)
+        if name not in self._functions:
+            return None
+        if is_version(qualifier):
+            return self._versions.get(name, {}).get(qualifier)
+        alias = self._aliases.get(name, {}).get(qualifier)
+        if alias is None:
+            return None
+        return self._pool(name, alias.choose() if choose else alias.function_version)
+
+    def pool_for(self, record: InvocationRecord) -> EnvironmentPool | None:
+        """The environments an invocation runs in: those of the version its first attempt ran (a retry),
+        else those its qualifier names, an alias's routing drawn afresh."""
+        if record.executed_version:
+            return self._pool(record.function_name, record.executed_version)
+        return self._pool(record.function_name, record.qualifier, choose=True)
+
     def functions(self) -> list[FunctionConfiguration]:
         return [r.function for r in self._functions.values()]
+
+    def versions(self, function_name: str) -> list[FunctionConfiguration]:
+        """The published versions of a function, oldest first."""
+        return [
+            pool.function
+            for _, pool in sorted(self._versions.get(function_name, {}).items(), key=lambda i: int(i[0]))
+        ]
+
+    def alias_entries(self) -> list[dict]:
+        """Every alias as the triggers list shows it (the page, ``run_local.py triggers``): what invoking
+        ``name:alias`` runs."""
+        return [
+            {
+                "kind": "Alias",
+                "source": f"{name}:{alias.name}",
+                "function": name,
+                "detail": alias.describe(),
+                "state": "Enabled",
+            }
+            for name, alias in self.aliases()
+        ]
+
+    def aliases(self, function_name: str | None = None) -> list[tuple[str, Alias]]:
+        """``(function name, alias)`` of one function or of all, by name."""
+        return [
+            (name, alias)
+            for name, aliases in sorted(self._aliases.items())
+            if function_name in (None, name)
+            for _, alias in sorted(aliases.items())
+        ]
 
     def retire_environments(self, function_name: str | None = None) -> None:
         """Code changed on disk: the next invocation starts cold with the new code."""
@@ -189,12 +267,14 @@ class LambdaService:
     def new_record(
         self, event, function_name: str, trigger: str, trace_id: str | None = None, **fields
     ) -> InvocationRecord:
+        name, qualifier = split_reference(function_name) if ":" in function_name else (function_name, None)
         record = InvocationRecord(
             request_id=new_request_id(),
-            function_name=function_name,
+            function_name=name,
+            qualifier=qualifier,
             event=event,
             trigger=trigger,
-            trace_id=trace_id or new_trace_id(function_name, 1),
+            trace_id=trace_id or new_trace_id(name, 1),
             **fields,
         )
         if record.source is None:
@@ -208,14 +288,18 @@ class LambdaService:
     def invoke(
         self, event, function_name: str | None = None, trigger: str = "invoke", trace_id: str | None = None
     ) -> InvocationRecord:
-        """A synchronous invocation (RequestResponse), in the caller's thread."""
-        runtime = self.runtime_or_fail(function_name)
-        return self.run(self.new_record(event, runtime.name, trigger, trace_id))
+        """A synchronous invocation (RequestResponse), in the caller's thread. ``function_name`` may carry
+        a qualifier (``name:3``, ``name:live``)."""
+        name = function_name or self.default_function
+        self.runtime_or_fail(name)
+        return self.run(self.new_record(event, name, trigger, trace_id))
 
     def run(self, record: InvocationRecord) -> InvocationRecord:
         """Run a prepared record synchronously (RequestResponse): the caller waits, nothing is retried.
         Raises Throttled when every environment the function may have is busy."""
-        runtime = self.runtime_or_fail(record.function_name)
+        runtime = self.pool_for(record)
+        if runtime is None:
+            raise SandboxError(f"Function not found: {record.function_name}:{record.qualifier}.")
         record.invocation_type = "RequestResponse"
         self.records.add(record)
         record.status = InvocationStatus.RUNNING
@@ -238,13 +322,14 @@ class LambdaService:
     def invoke_async(
         self, event, function_name: str | None = None, trigger: str = "invoke", trace_id: str | None = None
     ) -> InvocationRecord:
-        runtime = self.runtime_or_fail(function_name)
-        return self.invoker.submit(self.new_record(event, runtime.name, trigger, trace_id))
+        name = function_name or self.default_function
+        self.runtime_or_fail(name)
+        return self.invoker.submit(self.new_record(event, name, trigger, trace_id))
 
     def submit(self, record: InvocationRecord, chain_depth: int = 1) -> None:
         """An event source's asynchronous invocation (Event), ``chain_depth`` invocations into a chain of
         writes: past the recursion limit it is dropped, unless the function allows recursion."""
-        if self.runtime(record.function_name) is None:
+        if self._pool(record.function_name, record.qualifier) is None:
             return  # AWS would have refused a configuration naming an unknown function
         if chain_depth > RECURSION_LIMIT and record.function_name not in self._recursion_allowed:
             self._drop_recursive(record, chain_depth)
@@ -319,25 +404,35 @@ class LambdaService:
     def knows_function(self, name: str) -> bool:
         return name in self._functions
 
+    def knows_qualifier(self, name: str, qualifier: str | None) -> bool:
+        return self._pool(name, qualifier) is not None
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.settings.region}:{ACCOUNT_ID}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
     def invoke_from_api(
         self,
         name: str,
         event,
         asynchronous: bool,
         client_context: str | None,
+        qualifier: str | None = None,
         trace_header: str | None = None,
     ):
         """Lambda's Invoke. A caller's ``X-Amzn-Trace-Id`` (a function calling another, or a traced client)
         is continued: the invocation runs on the caller's trace, one step further down its lineage."""
+        reference = f"{name}:{qualifier}" if qualifier else name
         runtime = self.runtime_or_fail(name)
         root = trace_root(trace_header)
         trace_id = new_trace_id(runtime.name, lineage_depth(trace_header) + 1, root=root) if root else None
         if asynchronous:  # AWS passes ClientContext to synchronous invocations only
-            return self.invoke_async(event, name, trigger="invoke", trace_id=trace_id)
+            return self.invoke_async(event, reference, trigger="invoke", trace_id=trace_id)
+        self.runtime_or_fail(reference)
         return self.run(
             self.new_record(
                 event,
-                runtime.name,
+                reference,
                 "invoke",
                 trace_id,
                 client_context=_decoded_client_context(client_context),
@@ -421,7 +516,7 @@ class LambdaService:
 
     def discard_code(self, folder: Path) -> None:
         """A package unpacked for a request moto then refused, unless a function or layer uses it."""
-        used = [r.function.code_dir for r in self._functions.values()] + list(self._layers.values())
+        used = [r.function.code_dir for r in self._all_pools()] + list(self._layers.values())
         if all(Path(path) != Path(folder) for path in used):
             self._remove_unpacked(folder)
 
@@ -455,9 +550,50 @@ class LambdaService:
 
     def function_deleted(self, name: str) -> None:
         runtime = self._functions.pop(name, None)
+        self._aliases.pop(name, None)
+        for version in list(self._versions.get(name, {})):
+            self.version_deleted(name, version)
+        self._versions.pop(name, None)
         if runtime is not None:
             runtime.shutdown()
             self._remove_unpacked(runtime.function.code_dir)
+
+    # -- versions and aliases (versions.py) -------------------------------------------------------------
+    def version_published(self, name: str, version: str) -> FunctionConfiguration | None:
+        """publish-version created ``version``: $LATEST's code folder is copied and its configuration kept,
+        so later changes to $LATEST leave the version as it was. A version already known is kept."""
+        latest = self._functions.get(name)
+        if latest is None or version == LATEST:
+            return None
+        known = self._versions.get(name, {}).get(version)
+        if known is not None:
+            return known.function
+        frozen = freeze_code(
+            latest.function.code_dir, self.code_dir / "functions" / name / f"version-{version}"
+        )
+        function = latest.function.replace(version=version, code_dir=frozen, revision=0)
+        self.register(function)
+        return function
+
+    def version_deleted(self, name: str, version: str) -> None:
+        """delete-function --qualifier <version>: its environments end and its frozen code goes."""
+        pool = self._versions.get(name, {}).pop(version, None)
+        if pool is not None:
+            pool.shutdown()
+            self._remove_unpacked(pool.function.code_dir)
+
+    def aliases_of_version(self, name: str, version: str) -> list[str]:
+        """The aliases that point at or route to a version (which Lambda will not let be deleted)."""
+        return sorted(a.name for a in self._aliases.get(name, {}).values() if version in a.versions())
+
+    def alias(self, name: str, alias_name: str) -> Alias | None:
+        return self._aliases.get(name, {}).get(alias_name)
+
+    def alias_changed(self, name: str, alias: Alias) -> None:
+        self._aliases.setdefault(name, {})[alias.name] = alias
+
+    def alias_deleted(self, name: str, alias_name: str) -> None:
+        self._aliases.get(name, {}).pop(alias_name, None)
 
     def prepare_layer(self, layer_name: str, zip_bytes: bytes) -> Path:
         """publish-layer-version, before moto stores it: the zip unpacked (refused as Lambda would)."""
@@ -535,7 +671,7 @@ class LambdaService:
                 None  # a source the sandbox does not run (Kinesis, Kafka, MQ): moto keeps it, nothing polls
             )
         name = request.get("FunctionName") or ""
-        runtime = self.runtime(function_name_from(name))
+        runtime = self.runtime(reference_from(name))
         if runtime is None:
             return f"Function not found: {name}"
         return validate_filters(request) or runner.validate(request, runtime.function)
@@ -546,7 +682,7 @@ class LambdaService:
         runner = self._runner_for(data["EventSourceArn"])
         if runner is None:
             return
-        mapping = MappingConfig.from_api(data, function_name_from(data.get("FunctionArn", "")))
+        mapping = MappingConfig.from_api(data, reference_from(data.get("FunctionArn", "")))
         self._mappings[mapping.uuid] = mapping
         runner.apply(mapping)
 

@@ -24,7 +24,10 @@ def function_rows(sb) -> list[dict]:
         source = str(trigger["source"])
         if source.startswith("arn:"):
             source = source.rsplit(":", 1)[-1]  # a queue's or a stream's name
-        triggers.setdefault(trigger.get("function") or "", []).append(f"{trigger['kind']} {source}")
+        # a trigger naming a version or an alias ("name:live") is listed with its function
+        function, _, qualifier = (trigger.get("function") or "").partition(":")
+        label = f"{trigger['kind']} {source}" + (f" (to {qualifier})" if qualifier else "")
+        triggers.setdefault(function, []).append(label)
     last: dict[str, object] = {}
     errors: dict[str, int] = {}
     for record in sb.records.all():  # oldest first: the last one seen is the newest

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 HTTP_API_TIMEOUT_MS = 30_000  # HTTP APIs: 50 ms to 30 s, default 30 s
 REST_API_TIMEOUT_MS = 29_000  # REST APIs: 50 ms to 29 s, default 29 s
-_FUNCTION_IN_URI = re.compile(r":function:([^:/]+)")
+_FUNCTION_IN_URI = re.compile(r":function:([^:/]+(?::[^:/]+)?)")  # with its version or alias, if named
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from sandbox.config import ACCOUNT_ID
 from sandbox.endpoint.access import access_key_id
@@ -29,7 +29,7 @@ from sandbox.host_names import is_loopback_address, split_host
 SOURCE = "aws:lambda-url"
 PATH_PREFIX = "/_aws/lambda-url/"
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
-_FUNCTION_PATH = re.compile(r"^/[^/]+/functions/(?P<name>[^/]+)/?$")
+_FUNCTION_PATH = re.compile(r"^/[^/]+/functions/(?P<name>[^/]+)(?:/aliases/(?P<alias>[^/]+))?/?$")
 
 
 def _answer(status: int, message: str, error_type: str | None = None) -> HttpResponse:
@@ -251,8 +251,10 @@ class FunctionUrlEventSource(EventSource):
         return self.context.client("lambda").meta.endpoint_url.rsplit(":", 1)[-1].strip("/")
 
     def _arn(self, name: str) -> str | None:
+        """The ARN of a function (``name``) or of its alias (``name:alias``), or None when there is none."""
         runtime = self._service.runtime(name) if self._service is not None else None
-        return runtime.function.arn(self.context.region) if runtime is not None else None
+        qualifier = name.partition(":")[2] or None
+        return runtime.function.arn(self.context.region, qualifier) if runtime is not None else None
 
     def respond(self, config: UrlConfig, request: events.ApiRequest, key: str | None) -> HttpResponse:
         """Run the function with the request's event and map its output, as a function URL does."""
@@ -302,7 +304,7 @@ class FunctionUrlEventSource(EventSource):
 
 
 class _ForgetDeleted:
-    """A function deleted through the API takes its URL with it."""
+    """A function (or an alias) deleted through the API takes its URL with it."""
 
     def __init__(self, app, configs: UrlConfigs):
         self.app = app
@@ -318,9 +320,15 @@ class _ForgetDeleted:
             return self.app(environ, start_response)
         from sandbox.lambda_.api import function_name_from
 
+        name = function_name_from(match.group("name"))
+        alias = match.group("alias")
+
         def start(status, headers, exc_info=None):
             if status.startswith("2"):
-                self.configs.forget_function(function_name_from(match.group("name")))
+                if alias:
+                    self.configs.forget_alias(name, unquote(alias))
+                else:
+                    self.configs.forget_function(name)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from sandbox.wsgi import read_body
 
@@ -175,9 +176,18 @@ class UrlConfigs:
             self._save()
 
     def forget_function(self, name: str) -> None:
-        """The function was deleted: its URL goes with it, as on AWS."""
+        """The function was deleted: its URLs (its own and its aliases') go with it, as on AWS."""
         with self._lock:
-            if self._by_function.pop(name, None) is not None:
+            gone = [key for key in self._by_function if key == name or key.startswith(f"{name}:")]
+            for key in gone:
+                del self._by_function[key]
+            if gone:
+                self._save()
+
+    def forget_alias(self, name: str, alias: str) -> None:
+        """The alias was deleted: its URL goes with it, as on AWS."""
+        with self._lock:
+            if self._by_function.pop(f"{name}:{alias}", None) is not None:
                 self._save()
 
     def existing(self, name: str) -> UrlConfig:
@@ -210,12 +220,32 @@ class UrlConfigApi:
         match = _URL_PATH.match(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        from sandbox.lambda_.api import function_name_from
+        from sandbox.lambda_.validation import LambdaApiError
+        from sandbox.lambda_.versions import split_reference
 
         method = environ.get("REQUEST_METHOD", "GET")
-        name = function_name_from(match.group("name"))
         try:
+            name, qualifier = split_reference(match.group("name"), _query(environ).get("Qualifier"))
+            if qualifier not in (None, "", "$LATEST"):
+                # An alias has its own URL, which runs the alias's version: its configuration is kept
+                # under ``name:alias``, the reference the Lambda service runs.
+                if qualifier.isdigit():
+                    raise UrlConfigError(
+                        400,
+                        "ValidationException",
+                        f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed to satisfy "
+                        "constraint: Member must satisfy regular expression pattern: "
+                        "((?!^\\d+$)^[0-9a-zA-Z-_]+$)|(^\\$LATEST$)",
+                    )
+                name = f"{name}:{qualifier}"
             status, body = self._answer(method, match.group("kind"), name, environ)
+        except LambdaApiError as exc:
+            return _json(
+                start_response,
+                exc.status,
+                {"Type": "User", "message": exc.message},
+                [("x-amzn-ErrorType", exc.code)],
+            )
         except UrlConfigError as exc:
             return _json(
                 start_response,
@@ -229,17 +259,6 @@ class UrlConfigApi:
         arn = self.function_arn(name)
         if arn is None:
             raise UrlConfigError(404, "ResourceNotFoundException", f"Function not found: {name}")
-        qualifier = dict(p.partition("=")[::2] for p in environ.get("QUERY_STRING", "").split("&") if p).get(
-            "Qualifier"
-        )
-        if qualifier not in (None, "", "$LATEST"):
-            # AWS gives an alias its own URL; the sandbox runs $LATEST only.
-            raise UrlConfigError(
-                400,
-                "InvalidParameterValueException",
-                f"Qualifier {qualifier}: the sandbox runs $LATEST only, so only the function "
-                f"itself has a URL here.",
-            )
         if kind == "urls":
             if method != "GET":
                 raise UrlConfigError(405, "MethodNotAllowedException", "list-function-url-configs is a GET.")
@@ -264,6 +283,10 @@ class UrlConfigApi:
 
     def _described(self, config: UrlConfig) -> dict:
         return config.describe(self.port())
+
+
+def _query(environ) -> dict:
+    return {key: values[0] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
 
 
 def _request(environ) -> dict:

@@ -46,9 +46,10 @@ class LambdaTarget(_Target):
 
     @property
     def function_name(self) -> str:
+        """The function, with the version or alias the ARN names (``name:live``): that version runs."""
         # arn:aws:lambda:us-east-1:123456789012:function:ImageResizeLambda[:qualifier]
         parts = self.arn.split(":")
-        return parts[6] if len(parts) > 6 else self.arn
+        return ":".join(parts[6:8]) if len(parts) > 6 else self.arn
 
 
 @dataclass(frozen=True)

@@ -121,10 +121,11 @@ def _transform(transformer: dict, event: dict, rule_name: str, rule_arn: str):
 
 
 def lambda_function_name(arn: str) -> str | None:
-    """``arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`` -> name; None for other ARNs."""
+    """``arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`` -> ``name[:qualifier]`` (a version
+    or alias named runs that version); None for other ARNs."""
     parts = arn.split(":")
     if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
-        return parts[6]
+        return ":".join(parts[6:8])
     return None
 
 

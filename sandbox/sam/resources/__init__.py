@@ -109,10 +109,10 @@ ACCOUNT = ACCOUNT_ID
 
 
 def _kinds() -> dict[str, Kind]:
-    from sandbox.sam.resources import apis, events, function_urls, functions, iam, storage
+    from sandbox.sam.resources import apis, events, function_urls, functions, iam, storage, versions
 
     found: dict[str, Kind] = {}
-    for module in (iam, storage, functions, function_urls, events, apis):
+    for module in (iam, storage, functions, versions, function_urls, events, apis):
         for kind in module.KINDS:
             found[kind.type] = kind
     return found
@@ -129,12 +129,6 @@ UNSUPPORTED = {
         "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
     ),
     "AWS::SNS::TopicPolicy": "SNS is not part of the local endpoint",
-    "AWS::Lambda::Version": (
-        "function versions: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)"
-    ),
-    "AWS::Lambda::Alias": (
-        "function aliases: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)"
-    ),
     "AWS::StepFunctions::StateMachine": "Step Functions state machines are not run by the sandbox",
     "AWS::Kinesis::Stream": "Kinesis streams are not part of the local endpoint",
     "AWS::CloudFormation::Stack": "nested stacks (AWS::Serverless::Application) are not run by the sandbox",

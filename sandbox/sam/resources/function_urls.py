@@ -12,8 +12,6 @@ class Url(Kind):
 
     def check(self, logical_id, props, plan) -> list[str]:
         problems = []
-        if props.get("Qualifier", "$LATEST") != "$LATEST":
-            problems.append(f"Qualifier {props['Qualifier']}: the sandbox runs $LATEST only")
         if props.get("InvokeMode") == "RESPONSE_STREAM":
             problems.append("InvokeMode RESPONSE_STREAM: not supported by the sandbox yet (use BUFFERED)")
         return problems
@@ -28,25 +26,32 @@ class Url(Kind):
 
     def create(self, logical_id, props, ctx) -> Created:
         function = props["TargetFunctionArn"]
-        found = ctx.client("lambda").create_function_url_config(FunctionName=function, **self._request(props))
+        # An alias's own URL (SAM: FunctionUrlConfig with AutoPublishAlias) runs the alias's version.
+        qualifier = {"Qualifier": props["Qualifier"]} if props.get("Qualifier") else {}
+        found = ctx.client("lambda").create_function_url_config(
+            FunctionName=function, **qualifier, **self._request(props)
+        )
         return Created(
             found["FunctionArn"],
             found["FunctionArn"],
             {"FunctionArn": found["FunctionArn"], "FunctionUrl": found["FunctionUrl"]},
-            {"function": function},
+            {"function": function, **qualifier},
         )
 
+    @staticmethod
+    def _target(created) -> dict:
+        qualifier = created.extra.get("Qualifier")
+        return {"FunctionName": created.extra["function"], **({"Qualifier": qualifier} if qualifier else {})}
+
     def delete(self, created, ctx) -> None:
-        ctx.client("lambda").delete_function_url_config(FunctionName=created.extra["function"])
+        ctx.client("lambda").delete_function_url_config(**self._target(created))
 
     updatable = frozenset({"AuthType", "Cors", "InvokeMode"})
 
     def update(self, logical_id, created, props, ctx) -> Created:
         request = self._request(props)
         request.setdefault("Cors", {})  # a Cors removed from the template goes from the URL
-        found = ctx.client("lambda").update_function_url_config(
-            FunctionName=created.extra["function"], **request
-        )
+        found = ctx.client("lambda").update_function_url_config(**self._target(created), **request)
         created.attributes["FunctionUrl"] = found["FunctionUrl"]
         return created
 

@@ -165,5 +165,6 @@ def test_input_transformer_fills_its_template():
 
 def test_lambda_targets_are_named_by_function_arn_with_or_without_qualifier():
     assert lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:Report") == "Report"
-    assert lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:Report:live") == "Report"
+    # the alias or version the target names is the one that runs
+    assert lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:Report:live") == "Report:live"
     assert lambda_function_name("arn:aws:sqs:us-east-1:123456789012:queue") is None

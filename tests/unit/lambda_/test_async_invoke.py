@@ -35,7 +35,7 @@ def _invoker(runtime, clock=time.time, scale=0.001):  # retries after 60 and 120
     failures = []
     records = InvocationLog()
     invoker = AsyncInvoker(
-        lambda name: runtime,
+        lambda record: runtime,
         records,
         on_failure=lambda r, c: failures.append(c) or True,
         retry_delay_scale=scale,

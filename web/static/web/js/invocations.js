@@ -188,6 +188,18 @@ function startCell(inv) {
     el("span", { class: "block mono small", text: inv.environment_id || "" }));
 }
 
+// The version that ran (X-Amz-Executed-Version), and the alias or version the caller named; none for $LATEST.
+function versionText(inv) {
+  const ran = inv.executed_version;
+  const named = inv.qualifier && inv.qualifier !== ran ? ` via ${inv.qualifier}` : "";
+  return ran && ran !== "$LATEST" ? `v${ran}${named}` : named ? `$LATEST${named}` : "";
+}
+
+function versionTag(inv) {
+  const text = versionText(inv);
+  return text ? el("span", { class: "block mono small muted", title: "executed version", text }) : null;
+}
+
 // What the invocation is about: the object's key for an S3 event, else the event source's summary.
 function subjectText(inv) {
   return inv.key || inv.summary || "–";
@@ -203,7 +215,7 @@ function buildRow(inv) {
   const tr = el("tr", { class: `row${selected === inv.id ? " selected" : ""}`, tabindex: "0", dataset: { requestId: inv.request_id, attempt: inv.attempt } },
     el("td", { class: "nowrap" }, el("span", { class: "block", text: fmtTime(inv.detected_at * 1000) }),
       el("span", { class: "block mono small muted", title: inv.request_id, text: shortId(inv.request_id) })),
-    el("td", { class: "fn-cell", title: inv.function_name }, wordBreaks(inv.function_name)),
+    el("td", { class: "fn-cell", title: inv.function_name }, wordBreaks(inv.function_name), versionTag(inv)),
     triggerCell(inv),
     el("td", { class: "key-cell", title: subjectText(inv), text: subjectText(inv) }),
     startCell(inv),
@@ -281,6 +293,7 @@ function buildDetail(d) {
     kv("Attempt", d.attempt > 1 ? `${d.attempt} (retry ${d.retry})` : "1"),
     kv("Status", d.status),
     kv("Function", d.function_name),
+    kv("Executed version", d.executed_version ? `${d.executed_version}${d.qualifier ? ` (invoked as ${d.qualifier})` : ""}` : null),
     kv("Trigger", `${triggerKind(d).label} (${{ sync: "synchronous", async: "asynchronous", polled: "polled batch" }[d.kind] || d.kind})`),
     kv("Source", d.source ? `${d.source}: ${d.summary || ""}` : null),
     kv("Start", d.cold_start === null ? "–" : d.cold_start ? "cold" : "warm"),
