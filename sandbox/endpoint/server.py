@@ -528,6 +528,12 @@ class LocalEndpoint:
         self._thread.start()
         return self
 
+    def load_deferred_services(self) -> None:
+        """Load and patch now the services left to their first use (a caller's background thread, once
+        the sandbox is ready, so a page that lists API Gateway's APIs does not wait for them)."""
+        for service in _ON_FIRST_USE:
+            _patch_on_first_use(service)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
