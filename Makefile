@@ -6,7 +6,7 @@ ARGS   ?=
 # `make run` keeps its state across restarts here (run_local.py --state-dir; `run_local.py reset` empties it).
 STATE_DIR ?= .sandbox-state
 
-.PHONY: run test test-quick lint fmt bench notebook clean
+.PHONY: run test test-quick test-pythons lint fmt bench notebook clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "$(PYTHON) is Python " + sys.version.split()[0] + ": the sandbox needs 3.10 or newer; name one, e.g. make run PYTHON=python3.12")'
@@ -48,6 +48,18 @@ test: $(VENV)/.installed-test lint
 
 test-quick: $(VENV)/.installed-test
 	$(PYTEST_PARALLEL) -m "not slow and not serial" $(QUICK) $(ARGS)
+
+# `make test-pythons`: test-quick again on the other Pythons CI covers (3.10, the oldest the sandbox supports,
+# and 3.13), each in a venv of its own (.venv-3.10, .venv-3.13). A Python not found is named and skipped.
+OTHER_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python) \
+                 $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python)
+test-pythons:
+	@for version in 3.10 3.13; do \
+	    python=$$(for p in $(OTHER_PYTHONS); do case $$p in *versions/$$version.*) echo $$p;; esac; done | tail -n 1); \
+	    [ -n "$$python" ] || python=$$(command -v python$$version || true); \
+	    if [ -z "$$python" ]; then echo "test-pythons: no Python $$version here (pyenv or python$$version on PATH): skipped"; continue; fi; \
+	    $(MAKE) --no-print-directory test-quick PYTHON=$$python VENV=.venv-$$version || exit $$?; \
+	done
 
 # ruff: the lint rules and the format in pyproject.toml ([tool.ruff]); `make fmt` applies what it can.
 lint: $(VENV)/.installed-test

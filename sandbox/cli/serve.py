@@ -119,6 +119,10 @@ def cmd_serve(args) -> int:
             time.perf_counter() - started,
             list(example_lines) + debug_commands.banner_lines(sandbox),
         )
+        # What start-up left to first use loads now, behind the banner, before the page asks for it.
+        threading.Thread(
+            target=sandbox.endpoint.load_deferred_services, name="load-services", daemon=True
+        ).start()
         if args.open and web is not None:
             import webbrowser
 

@@ -285,6 +285,33 @@ def _keep_sqs_as_aws_answers() -> None:
     SQSBackend.send_message = send_message
 
 
+def _share_boto3_session() -> None:
+    """moto makes a boto3 session of its own to list each service's regions, which loads botocore's
+    endpoints and each service's model a second time; the sandbox's clients already loaded them in
+    boto3's default session, the one moto uses here (same files, same regions)."""
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    AccountSpecificBackend.get_session = classmethod(lambda cls: boto3._get_default_session())
+
+
+def _load_moto_models_once() -> None:
+    """moto reads a service's model (botocore's, with moto's extras) with a new loader each time, and
+    each new loader lists every service's folder again (thousands of stat calls); one loader for all
+    reads the same files once."""
+    from moto.core import loaders, utils
+
+    if getattr(utils._load_service_model, "_sandbox", False):
+        return
+    loader = loaders.create_loader()
+
+    def load_service_model(service_name: str, model_name: str) -> dict:
+        return loader.load_service_model(service_name, model_name)
+
+    load_service_model._sandbox = True
+    utils._load_service_model = load_service_model
+
+
 def _keep_rest_api_binary_media_types() -> None:
     """moto drops the ``binaryMediaTypes`` of create-rest-api and misreads the ``add``/``remove`` operations
     of update-rest-api (API Gateway names the media type in the path: ``/binaryMediaTypes/image~1jpeg``).
@@ -325,6 +352,20 @@ def _keep_rest_api_binary_media_types() -> None:
     apply_patch_operations._sandbox = True
     APIGatewayResponse.create_rest_api = create_rest_api
     RestAPI.apply_patch_operations = apply_patch_operations
+
+
+# moto's services whose module is slow to import (API Gateway's brings an OpenAPI validator, and with it
+# jsonschema's format checkers) are patched when their app is first made, not at start: the sandbox is
+# ready before they load, and a request to them meets them patched.
+_ON_FIRST_USE = {"apigateway": _keep_rest_api_binary_media_types}
+_on_first_use_lock = threading.Lock()
+
+
+def _patch_on_first_use(service: str) -> None:
+    patch = _ON_FIRST_USE.get(service)
+    if patch is not None:
+        with _on_first_use_lock:
+            patch()
 
 
 # Requests served at once (each holds a thread): room for the sandbox's own traffic (workers' SDK calls,
@@ -468,10 +509,11 @@ class LocalEndpoint:
 
         _silence_moto_notifications()
         _disable_moto_cors()
+        _share_boto3_session()
+        _load_moto_models_once()
         _keep_moto_from_running_event_source_mappings()
         _number_lambda_versions_as_aws_does()
         _keep_moto_from_delivering_events_to_lambda()
-        _keep_rest_api_binary_media_types()
         keep_moto_patterns_linear()
         _keep_stream_labels_as_aws_writes_them()
         _keep_sqs_as_aws_answers()
@@ -489,6 +531,7 @@ class LocalEndpoint:
         def create_app(service):
             if service in self._service_apps:
                 return self._service_apps[service]
+            _patch_on_first_use(service)
             app = create_backend_app(service)
             if self._innermost is not None:
                 app = self._innermost(service, app)
@@ -543,6 +586,12 @@ class LocalEndpoint:
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
         return self
+
+    def load_deferred_services(self) -> None:
+        """Load and patch now the services left to their first use (a caller's background thread, once
+        the sandbox is ready, so a page that lists API Gateway's APIs does not wait for them)."""
+        for service in _ON_FIRST_USE:
+            _patch_on_first_use(service)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -60,9 +60,10 @@ class Operation:
 
 @functools.lru_cache(maxsize=1)
 def operations() -> tuple[Operation, ...]:
-    import botocore.session
+    import boto3
 
-    service = botocore.session.get_session().get_service_model("lambda")
+    # boto3's default session: the sandbox's Lambda clients have loaded the model there already
+    service = boto3._get_default_session()._session.get_service_model("lambda")
     found = []
     for name in service.operation_names:
         model = service.operation_model(name)

@@ -9,4 +9,4 @@ MODULE_PARTS = (  # (part, module, heading)
     ("page", "page", "the page, watched by a class: watching must not slow the sandbox down"),
     ("state", "state_dir", "the state directory: nothing lost across restarts, at little cost"),
 )
-PARTS = ("pipeline", "runtime", "image") + tuple(part for part, _, _ in MODULE_PARTS)
+PARTS = ("ready", "pipeline", "runtime", "image") + tuple(part for part, _, _ in MODULE_PARTS)
