@@ -18,6 +18,7 @@ export const TRIGGER_KINDS = {
   schedule: { label: "Scheduled event", how: "async", text: "EventBridge invoked the function asynchronously when the schedule fired: nobody waits for the result." },
   redrive: { label: "Redrive", how: "async", text: "The dead-lettered event was sent again: a new asynchronous invocation." },
   invoke: { label: "Lambda API", how: null, text: "" },
+  "function-url": { label: "Function URL", how: "sync", text: "A request to the function URL invoked the function synchronously and waited for its response." },
   cli: { label: "run_local.py invoke", how: "sync", text: "run_local.py invoked the function synchronously and waited for its result." },
 };
 
@@ -198,7 +199,7 @@ function subjectText(inv) {
 function triggerCell(inv) {
   const kind = triggerKind(inv);
   return el("td", { class: "trigger-cell", title: kind.text },
-    el("span", { text: kind.label }), " ", el("span", { class: `tag how-${kind.how}`, text: HOW[kind.how] || "" }));
+    el("span", { class: "block", text: kind.label }), el("span", { class: `tag how-${kind.how}`, text: HOW[kind.how] || "" }));
 }
 
 function buildRow(inv) {
