@@ -35,6 +35,7 @@ class Invocations:
         self._serial = 0
         self.total = 0
         self.status_counts: Counter = Counter()
+        self.kinds: Counter = Counter()  # (function name, trigger) of the attempts kept
 
     def changes(self, dirty: dict, retries: int, rows_wanted: bool):
         """(new entries, status changes, rows for a frame, serial of each changed record)."""
@@ -57,14 +58,19 @@ class Invocations:
         for rid, entry in new_records:
             self.records[rid] = entry
             self.total += 1
+            self.kinds[(entry[1].function_name, entry[1].trigger)] += 1
         for entry, status in status_change:
             if entry[2] is not None:
                 self.status_counts[entry[2]] -= 1
             self.status_counts[status] += 1
             entry[2] = status
         while len(self.records) > INVOCATIONS_KEPT:
-            _, (_, _, status) = self.records.popitem(last=False)
+            _, (_, record, status) = self.records.popitem(last=False)
             self.status_counts[status] -= 1
+            kind = (record.function_name, record.trigger)
+            self.kinds[kind] -= 1
+            if self.kinds[kind] <= 0:
+                del self.kinds[kind]
 
     def page(self, before: int | None, limit: int, match=None) -> tuple[list, int | None]:
         """Up to ``limit`` (serial, record) pairs made before ``before`` (and, given ``match``, for which
@@ -84,10 +90,8 @@ class Invocations:
 
     def seen(self) -> dict:
         """The functions and triggers of the attempts kept, for the table's filters."""
-        functions, triggers = set(), set()
-        for _, record, _ in self.records.values():
-            functions.add(record.function_name)
-            triggers.add(record.trigger)
+        functions = {function for function, _ in self.kinds}
+        triggers = {trigger for _, trigger in self.kinds}
         return {"functions": sorted(f for f in functions if f), "triggers": sorted(t for t in triggers if t)}
 
 
