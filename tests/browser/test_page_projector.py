@@ -169,10 +169,15 @@ def test_a_fresh_sandbox_shows_an_empty_state_on_every_tab(page, server, shots):
     page.screenshot(path=str(shots / "empty-invocations.png"))
     page.locator('.tabs [data-tab="logs"]').click()
     page.wait_for_function("() => document.querySelector('#log-status').textContent === 'No events yet.'")
+    said = page.eval_on_selector("#log-view", "view => getComputedStyle(view, '::after').content")
+    assert "No events in /aws/lambda/ImageResizeLambda yet." in said  # in the viewer, where the class looks
+    page.screenshot(path=str(shots / "empty-logs.png"))
     page.locator('.tabs [data-tab="cost"]').click()
     page.locator("#cost-basis", has_text="needs one finished invocation").wait_for()
+    page.screenshot(path=str(shots / "empty-cost.png"))
     page.locator('.tabs [data-tab="dead-letters"]').click()
     page.locator("#dlq-empty").wait_for(state="visible")
+    page.screenshot(path=str(shots / "empty-dead-letters.png"))
 
 
 # -- the pair view ------------------------------------------------------------------------------------------

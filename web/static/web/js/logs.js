@@ -170,6 +170,8 @@ function updateStatus() {
   $("#log-status").textContent = count
     ? `${count} event${count === 1 ? "" : "s"}${filter ? " matching the filter" : ""}`
     : filter ? "No events match the filter." : "No events yet.";
+  // said in the empty viewer too, where the class looks
+  $("#log-view").dataset.empty = filter ? "No events match the filter." : `No events in ${group} yet.`;
   $("#log-earlier").hidden = earlier === null;
 }
 
