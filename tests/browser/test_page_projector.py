@@ -169,8 +169,19 @@ def test_a_fresh_sandbox_shows_an_empty_state_on_every_tab(page, server, shots):
     page.screenshot(path=str(shots / "empty-invocations.png"))
     page.locator('.tabs [data-tab="logs"]').click()
     page.wait_for_function("() => document.querySelector('#log-status').textContent === 'No events yet.'")
+    page.locator('.tabs [data-tab="cost"]').click()
+    page.locator("#cost-basis", has_text="needs one finished invocation").wait_for()
+    page.locator('.tabs [data-tab="dead-letters"]').click()
+    page.locator("#dlq-empty").wait_for(state="visible")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_fresh_sandboxs_empty_tabs_say_so_where_the_class_looks(page, server, shots):
+    page.goto(server.url + "#logs")
+    page.wait_for_function("() => document.querySelector('#log-status').textContent === 'No events yet.'")
     said = page.eval_on_selector("#log-view", "view => getComputedStyle(view, '::after').content")
-    assert "No events in /aws/lambda/ImageResizeLambda yet." in said  # in the viewer, where the class looks
+    assert "No events in /aws/lambda/ImageResizeLambda yet." in said  # in the viewer, not only beside it
     page.screenshot(path=str(shots / "empty-logs.png"))
     page.locator('.tabs [data-tab="cost"]').click()
     page.locator("#cost-basis", has_text="needs one finished invocation").wait_for()

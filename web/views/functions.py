@@ -39,7 +39,10 @@ def function_rows(sb) -> list[dict]:
     functions.setdefault(default, sb.function)
     triggers: dict[str, list[str]] = {}
     for trigger in sb.triggers():
-        triggers.setdefault(trigger.get("function") or "", []).append(trigger_label(trigger))
+        # a trigger naming a version or an alias ("name:live") is listed with its function
+        function, _, qualifier = (trigger.get("function") or "").partition(":")
+        label = trigger_label(trigger) + (f" (to {qualifier})" if qualifier else "")
+        triggers.setdefault(function, []).append(label)
     last: dict[str, object] = {}
     errors: dict[str, int] = {}
     for record in sb.records.all():  # oldest first: the last one seen is the newest
