@@ -346,6 +346,21 @@ def test_a_sandbox_with_several_functions_opens_on_their_list(examples, page, se
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_configuration_lists_every_functions_environments_and_says_the_cpu_share_plainly(
+    examples, page, server, shots
+):
+    page.goto(server.url + "#configuration")
+    page.locator("#cfg-environments td.fn-cell", has_text=QUEUE_FUNCTION).first.wait_for()
+    hint = page.locator("#cfg-cpu-hint").inner_text()
+    assert "% of one vCPU (AWS gives 128 MB that share); this machine has" in hint
+    box = page.locator("#cfg-full-cpu").bounding_box()
+    label = page.locator("label.checkbox span").bounding_box()
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8  # on one line
+    page.screenshot(path=str(shots / "configuration.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_logs_tab_shows_another_functions_new_lines_as_they_are_written(
     examples, sb, page, server, shots
 ):
@@ -414,21 +429,6 @@ def test_a_card_shows_the_size_s3_holds_after_an_invoke_with_a_generated_event(s
     assert "1024×768 · 98 KB" in text and "1.0 KB" not in text and "+" not in text.split("bytes")[0]
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "gallery-size-from-s3.png"))
-
-
-@pytest.mark.browser
-@pytest.mark.slow
-def test_configuration_lists_every_functions_environments_and_says_the_cpu_share_plainly(
-    examples, page, server, shots
-):
-    page.goto(server.url + "#configuration")
-    page.locator("#cfg-environments td.fn-cell", has_text=QUEUE_FUNCTION).first.wait_for()
-    hint = page.locator("#cfg-cpu-hint").inner_text()
-    assert "% of one vCPU (AWS gives 128 MB that share); this machine has" in hint
-    box = page.locator("#cfg-full-cpu").bounding_box()
-    label = page.locator("label.checkbox span").bounding_box()
-    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8  # on one line
-    page.screenshot(path=str(shots / "configuration.png"), full_page=True)
 
 
 # -- escaping and the local-only rules on the new routes -----------------------------------------------------
