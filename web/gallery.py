@@ -142,12 +142,20 @@ def output_version(record) -> str:
     return f"r-{record.request_id}-{record.attempt}"
 
 
-def gallery_item(record, bucket: str, maximum_retry_attempts: int = 2) -> dict:
-    """One gallery item from the newest invocation record about an object of the source bucket."""
+def gallery_item(record, bucket: str, maximum_retry_attempts: int = 2, stored: dict | None = None) -> dict:
+    """One gallery item from the newest invocation record about an object of the source bucket.
+
+    The object's size and ETag are S3's: ``stored`` (what S3's own event or its listing said of the object,
+    the item's ``source``) when given, else the event's - which only S3's trigger writes from the object
+    itself; an event made by hand (``generate-event``, a test event) may say anything."""
     key = record.subject["key"]
     status, reason = object_status(record, maximum_retry_attempts, bucket, key)
     entry = result_for(record, bucket, key) or {}
-    facts = s3_event_facts(record)
+    facts = (
+        s3_event_facts(record)
+        if stored is None
+        else {"size": stored.get("bytes"), "etag": stored.get("etag")}
+    )
     source = {
         "bucket": bucket,
         "key": key,

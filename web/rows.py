@@ -51,6 +51,7 @@ def log_event_json(event) -> dict:
     head = event.message.split(" ", 1)[0].split("\t", 1)[0]
     return {
         "seq": event.seq,
+        "group": event.group,
         "stream": event.stream,
         "timestamp_ms": event.timestamp_ms,
         "message": event.message,

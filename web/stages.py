@@ -23,6 +23,18 @@ SENDERS = {
     "dynamodb": "Lambda's stream poller",
     "kinesis": "Lambda's stream poller",
     "cli": "run_local.py",
+    "function-url": "The function URL",
+}
+# What the invoker does with a successful result, by how it invoked (said when the handler names no output)
+RESULT_TAKEN = {
+    "async": "Nobody waits for it: {sender} has gone; Lambda records the result (and sends it to an "
+    "on-success destination, if one is set).",
+    "polled": "The poller takes the batch as done: {done}.",
+}
+POLLED_DONE = {
+    "sqs": "it deletes the messages from the queue",
+    "dynamodb": "it moves past these records in the stream",
+    "kinesis": "it moves past these records in the stream",
 }
 
 
@@ -79,6 +91,16 @@ def _written(record) -> str | None:
     return "; ".join(parts) + more
 
 
+def _taken(record, kind: str, sender: str) -> str:
+    """What became of a successful result that wrote nothing the page can name."""
+    if kind == "sync":
+        code = record.result.get("statusCode") if isinstance(record.result, dict) else None
+        answer = f", status {code}" if isinstance(code, int) else ""
+        return f"The handler returned; {sender} got the response{answer}."
+    done = POLLED_DONE.get(record.trigger, "it reads the next batch")
+    return RESULT_TAKEN[kind].format(sender=sender, done=done)
+
+
 def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
     """``[{"stage", "ms", "reached", "note"}]`` in the guide's order and words."""
     kind = invocation_kind(record)
@@ -109,7 +131,7 @@ def guide_stages(record, maximum_retry_attempts: int) -> list[dict]:
         environment = f"Warm: environment {record.environment_id or ''} was reused (no INIT)."
     else:
         environment = "Waiting for an execution environment."
-    result = _written(record) if record.status == "success" else None
+    result = (_written(record) or _taken(record, kind, sender)) if record.status == "success" else None
     errored = f"{record.error_type or 'Error'}: {record.error_message or record.status}"
     subject = (
         record.summary

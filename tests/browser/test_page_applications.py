@@ -7,6 +7,7 @@ over real sandboxes, and the Configuration tab in headless Chromium."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -115,6 +116,14 @@ def output_cell(page, stack: str, key: str):
     )
 
 
+def header_text(client) -> str:
+    """The page's header line under its title, as text."""
+    html = client.get("/").get_data(as_text=True)
+    start = html.index('id="sandbox-name"')
+    line = html[html.index(">", start) + 1 : html.index("</p>", start)]
+    return " ".join(re.sub(r"<[^>]+>", "", line).split())
+
+
 # -- a sandbox no template made anything in (first: one sandbox runs in a process at a time) --------------
 @pytest.fixture(scope="class")
 def plain():
@@ -127,6 +136,11 @@ def plain():
 class TestWithoutATemplate:
     def test_the_route_lists_no_application(self, plain):
         assert client_for(plain).get("/api/applications").get_json() == {"applications": []}
+
+    def test_the_header_names_the_guides_stack(self, plain):
+        header = header_text(client_for(plain))
+        assert "the guide's source-image-bucket123 → λ ImageResizeLambda → resized-image-bucket123" in header
+        assert "stack" not in header
 
     @pytest.mark.browser
     @pytest.mark.slow
@@ -183,6 +197,15 @@ def sb(hostile_template):
         raise
     yield sandbox
     sandbox.stop()
+
+
+def test_the_header_names_the_sandboxs_stacks_and_counts_their_functions(sb):
+    header = header_text(client_for(sb))
+    count = len({fn.function_name for fn in sb.functions()} | {sb.function.function_name})
+    assert header == (
+        f"stack main from template.yaml, stack sam-app from template.yaml, stack hostile-outputs from "
+        f"template.yaml · {count} functions"
+    )
 
 
 def test_each_stack_comes_with_its_functions_their_triggers_and_its_local_outputs(sb):

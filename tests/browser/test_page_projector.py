@@ -14,6 +14,7 @@ import pytest
 
 from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
+from helpers.processes import run_command
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import wait_for_record
 from sandbox.guide.example_setups import set_up
@@ -176,6 +177,22 @@ def test_a_fresh_sandbox_shows_an_empty_state_on_every_tab(page, server, shots):
     page.locator("#dlq-empty").wait_for(state="visible")
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_fresh_sandboxs_empty_tabs_say_so_where_the_class_looks(page, server, shots):
+    page.goto(server.url + "#logs")
+    page.wait_for_function("() => document.querySelector('#log-status').textContent === 'No events yet.'")
+    said = page.eval_on_selector("#log-view", "view => getComputedStyle(view, '::after').content")
+    assert "No events in /aws/lambda/ImageResizeLambda yet." in said  # in the viewer, not only beside it
+    page.screenshot(path=str(shots / "empty-logs.png"))
+    page.locator('.tabs [data-tab="cost"]').click()
+    page.locator("#cost-basis", has_text="needs one finished invocation").wait_for()
+    page.screenshot(path=str(shots / "empty-cost.png"))
+    page.locator('.tabs [data-tab="dead-letters"]').click()
+    page.locator("#dlq-empty").wait_for(state="visible")
+    page.screenshot(path=str(shots / "empty-dead-letters.png"))
+
+
 # -- the pair view ------------------------------------------------------------------------------------------
 def within(box, viewport) -> bool:
     return (
@@ -289,10 +306,12 @@ def test_invocations_name_the_function_and_the_trigger_of_sqs_and_api_invocation
     detected = page.locator("tr.detail-row .timeline .step").nth(1).inner_text()
     assert "API Gateway invoked it synchronously" in detected
     page.locator("#inv-filter-function").select_option(API_FUNCTION)
-    assert queued.is_hidden() and api.is_visible()
+    queued.wait_for(state="detached")
+    assert api.is_visible()
     page.locator("#inv-filter-function").select_option("")
     page.locator("#inv-filter-trigger").select_option("sqs")
-    assert queued.is_visible() and api.is_hidden()
+    api.wait_for(state="detached")
+    assert queued.is_visible()
 
 
 @pytest.mark.browser
@@ -356,6 +375,78 @@ def test_configuration_lists_every_functions_environments_and_says_the_cpu_share
     label = page.locator("label.checkbox span").bounding_box()
     assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8  # on one line
     page.screenshot(path=str(shots / "configuration.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_logs_tab_shows_another_functions_new_lines_as_they_are_written(
+    examples, sb, page, server, shots
+):
+    group = f"/aws/lambda/{API_FUNCTION}"
+    page.goto(server.url + "#logs")
+    page.locator("#log-group").select_option(group)
+    page.locator("#log-view .log-line.platform-report", has_text=examples["api"].request_id).wait_for()
+    known = {r.request_id for r in sb.records.all()}
+    [api_id] = [api["ApiId"] for api in sb.client("apigatewayv2").get_apis()["Items"]]
+    with urllib.request.urlopen(f"{sb.endpoint_url}/_aws/execute-api/{api_id}/images", timeout=60) as answer:
+        assert answer.status == 200
+    fresh = wait_for_record(
+        sb, lambda r: r.function_name == API_FUNCTION and r.request_id not in known, what="the new request"
+    )
+    # no reload, no click: the change feed brings the group's new lines, the handler's and the platform's
+    page.locator("#log-view .log-line.platform-report", has_text=fresh.request_id).wait_for()
+    stream = fresh.log_stream or sb.logs.streams(group)[0]["name"]
+    sb.logs.put(group, stream, "a line written after the invocation ended")  # no record announces it
+    page.locator("#log-view .log-line", has_text="a line written after the invocation ended").wait_for()
+    assert page.locator("#log-group").input_value() == group
+    page.screenshot(path=str(shots / "logs-live-api-function.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_filter_shows_every_matching_invocation_not_only_the_rows_read(examples, sb, page, server, shots):
+    for _ in range(60):  # more than the first page: the API request's row is no longer among the rows read
+        sb.invoke({"Records": []})
+    page.goto(server.url + "#invocations")
+    rows = page.locator("#invocations-body tr.row")
+    rows.first.wait_for()
+    api = page.locator(f'#invocations-body tr.row[data-request-id="{examples["api"].request_id}"]')
+    assert api.count() == 0
+    page.locator("#inv-filter-function").select_option(API_FUNCTION)
+    api.wait_for()
+    assert {
+        rows.nth(i).locator("td.fn-cell").inner_text().replace("\n", "") for i in range(rows.count())
+    } == {API_FUNCTION}
+    page.screenshot(path=str(shots / "invocations-filtered-by-function.png"))
+    page.locator("#inv-filter-function").select_option("")
+    page.locator("#inv-filter-trigger").select_option("sqs")
+    page.locator(f'#invocations-body tr.row[data-request-id="{examples["queued"].request_id}"]').wait_for()
+    assert "SQS batch" in rows.first.inner_text() and api.count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_card_shows_the_size_s3_holds_after_an_invoke_with_a_generated_event(sb, page, server, shots):
+    key = "generated.jpg"
+    sample = SAMPLES / "holiday photo.jpg"  # 1024x768, 100,200 bytes
+    sb.s3.upload_file(str(sample), sb.config.source_bucket, key)
+    uploaded = sb.wait_for_key(key, timeout=60)
+    event = run_command("generate-event", "s3-put", "--key", key)  # its size says 1024 bytes
+    assert event.returncode == 0, event.stderr
+    invoked = run_command("invoke", "--event", "-", "--endpoint-url", sb.endpoint_url, input=event.stdout)
+    assert invoked.returncode == 0, invoked.stderr
+    by_hand = wait_for_record(
+        sb,
+        lambda r: r.subject.get("key") == key and r.request_id != uploaded.request_id and r.final,
+        what="the invocation with the generated event",
+    )
+    page.goto(server.url + "#gallery")
+    card = page.locator(f'article.card[data-key="{key}"]', has_text=f"request {by_hand.request_id[:8]}")
+    card.wait_for()  # the card shows the invocation with the generated event
+    text = card.inner_text()
+    assert "1024×768 · 98 KB" in text and "1.0 KB" not in text and "+" not in text.split("bytes")[0]
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "gallery-size-from-s3.png"))
 
 
 # -- escaping and the local-only rules on the new routes -----------------------------------------------------

@@ -37,7 +37,7 @@ class ChangeFeed:
             self._sandbox = lambda: sandbox
         self.source_bucket = sandbox.config.source_bucket
         function = sandbox.function
-        self.log_group = log_group_name(function.function_name)
+        self.log_group = log_group_name(function.function_name)  # the default function's
         # -- hand-off from the sandbox's threads to the broadcaster (a listener only notes and wakes)
         self._handoff = threading.Lock()
         self._dirty: dict[str, object] = {}  # record id -> record, in the order first changed
@@ -77,7 +77,7 @@ class ChangeFeed:
         sandbox.records.subscribe(self._on_record)
         sandbox.logs.subscribe(self._on_log)
         seeded = OrderedDict((record.id, record) for record in sandbox.records.all())
-        lines = list(sandbox.log_events(group=self.log_group))
+        lines = list(sandbox.log_events())  # every function's group
         with self._handoff:
             for rid, record in self._dirty.items():
                 seeded.setdefault(rid, record)
@@ -92,8 +92,6 @@ class ChangeFeed:
         self._wake.set()
 
     def _on_log(self, event) -> None:
-        if event.group != self.log_group:
-            return
         with self._handoff:
             self._new_logs.append(event)
         self._wake.set()
@@ -312,17 +310,38 @@ class ChangeFeed:
                 "listing": self.listing,
             }
 
-    def invocation_page(self, before: int | None = None, limit: int = 50) -> dict:
+    def invocation_page(
+        self,
+        before: int | None = None,
+        limit: int = 50,
+        function_name: str | None = None,
+        trigger: str | None = None,
+    ) -> dict:
         """Up to ``limit`` attempts made before the attempt numbered ``before`` (newest first), as
-        (serial, record) pairs."""
+        (serial, record) pairs; only those of ``function_name`` and of ``trigger`` when given."""
+        match = None
+        if function_name or trigger:
+
+            def match(record) -> bool:
+                return (not function_name or record.function_name == function_name) and (
+                    not trigger or record.trigger == trigger
+                )
+
         self._fresh()
         with self._lock:
-            found, after = self._invocations.page(before, limit)
-            return {"records": found, "next": after, "total": self._invocations.total, "seq": self.seq}
+            found, after = self._invocations.page(before, limit, match)
+            return {
+                "records": found,
+                "next": after,
+                "total": self._invocations.total,
+                "seq": self.seq,
+                **self._invocations.seen(),
+            }
 
     def log_page(
         self,
         *,
+        group: str | None = None,
         before: int | None = None,
         after: int | None = None,
         stream: str | None = None,
@@ -330,21 +349,23 @@ class ChangeFeed:
         request_id: str | None = None,
         limit: int = 200,
     ) -> dict:
-        """The function's log lines, oldest first: the newest ``limit`` after ``after`` (a live tail), or
-        else the newest ``limit`` before ``before`` with the cursor of the page before them."""
+        """One log group's lines (the default function's when ``group`` is None), oldest first: the newest
+        ``limit`` after ``after`` (a live tail), or else the newest ``limit`` before ``before`` with the
+        cursor of the page before them."""
         needle = contains.lower() if contains else None
+        group = group or self.log_group
 
         def match(line: dict) -> bool:
             return (
-                (stream is None or line["stream"] == stream)
+                line["group"] == group
+                and (stream is None or line["stream"] == stream)
                 and (request_id is None or line["request_id"] == request_id)
                 and (needle is None or needle in line["message"].lower())
             )
 
-        filtered = stream is not None or request_id is not None or needle is not None
         self._fresh()
         with self._lock:
-            page = self._logs.page(before=before, after=after, match=match, limit=limit, filtered=filtered)
+            page = self._logs.page(before=before, after=after, match=match, limit=limit)
             return {**page, "seq": self.seq}
 
     def counts(self) -> dict:

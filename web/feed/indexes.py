@@ -1,4 +1,4 @@
-"""The change feed's three indexes: the gallery, the invocations and the function's log lines.
+"""The change feed's three indexes: the gallery, the invocations and every function's log lines.
 
 Only the broadcaster changes them: it works out a pass's changes (``changes``), then applies them under
 the feed's lock (``apply``), and the views read pages of them under that lock (``page``), newest first,
@@ -35,6 +35,7 @@ class Invocations:
         self._serial = 0
         self.total = 0
         self.status_counts: Counter = Counter()
+        self.kinds: Counter = Counter()  # (function name, trigger) of the attempts kept
 
     def changes(self, dirty: dict, retries: int, rows_wanted: bool):
         """(new entries, status changes, rows for a frame, serial of each changed record)."""
@@ -57,20 +58,28 @@ class Invocations:
         for rid, entry in new_records:
             self.records[rid] = entry
             self.total += 1
+            self.kinds[(entry[1].function_name, entry[1].trigger)] += 1
         for entry, status in status_change:
             if entry[2] is not None:
                 self.status_counts[entry[2]] -= 1
             self.status_counts[status] += 1
             entry[2] = status
         while len(self.records) > INVOCATIONS_KEPT:
-            _, (_, _, status) = self.records.popitem(last=False)
+            _, (_, record, status) = self.records.popitem(last=False)
             self.status_counts[status] -= 1
+            kind = (record.function_name, record.trigger)
+            self.kinds[kind] -= 1
+            if self.kinds[kind] <= 0:
+                del self.kinds[kind]
 
-    def page(self, before: int | None, limit: int) -> tuple[list, int | None]:
-        """Up to ``limit`` (serial, record) pairs made before ``before``, newest first; the next cursor."""
+    def page(self, before: int | None, limit: int, match=None) -> tuple[list, int | None]:
+        """Up to ``limit`` (serial, record) pairs made before ``before`` (and, given ``match``, for which
+        ``match(record)`` holds), newest first; the next cursor."""
         found = []
         for serial, record, _ in reversed(self.records.values()):
             if before is not None and serial >= before:
+                continue
+            if match is not None and not match(record):
                 continue
             found.append((serial, record))
             if len(found) > limit:
@@ -78,6 +87,12 @@ class Invocations:
         more = len(found) > limit
         found = found[:limit]
         return found, found[-1][0] if more else None
+
+    def seen(self) -> dict:
+        """The functions and triggers of the attempts kept, for the table's filters."""
+        functions = {function for function, _ in self.kinds}
+        triggers = {trigger for _, trigger in self.kinds}
+        return {"functions": sorted(f for f in functions if f), "triggers": sorted(t for t in triggers if t)}
 
 
 class Gallery:
@@ -125,10 +140,11 @@ class Gallery:
     def _item(self, record, current: dict | None, seq: int, retries: int) -> dict | None:
         if current is None and record.trigger not in model.UPLOAD_TRIGGERS:
             return None
-        item = model.gallery_item(record, self.source_bucket, retries)
-        if current is not None and (
-            record.trigger not in model.UPLOAD_TRIGGERS or current["request_id"] == record.request_id
-        ):
+        upload = record.trigger in model.UPLOAD_TRIGGERS
+        # an upload's event is S3's word on the object; another invocation keeps what S3 said of it
+        stored = None if upload or current is None else current["source"]
+        item = model.gallery_item(record, self.source_bucket, retries, stored)
+        if current is not None and (not upload or current["request_id"] == record.request_id):
             item["order"] = current["order"]  # a retry or a redrive: the object keeps its place
         else:
             self._placed += 1
@@ -185,7 +201,8 @@ class Gallery:
 
 
 class LogLines:
-    """The function's log lines, oldest first, with the streams seen."""
+    """Every log group's lines, oldest first (one sequence over all groups, as the sandbox's log mirror
+    numbers them), with the streams seen."""
 
     def __init__(self):
         self.lines: list[dict] = []
@@ -203,7 +220,7 @@ class LogLines:
             del self.lines[:-LOG_EVENTS_KEPT], self.seqs[:-LOG_EVENTS_KEPT]
         self.streams |= new_streams
 
-    def page(self, *, before: int | None, after: int | None, match, limit: int, filtered: bool) -> dict:
+    def page(self, *, before: int | None, after: int | None, match, limit: int) -> dict:
         """The newest ``limit`` lines after ``after`` (a live tail), or else the newest ``limit`` before
         ``before`` with the cursor of the page before them; oldest first."""
         last_seq = self.seqs[-1] if self.seqs else 0
@@ -217,7 +234,7 @@ class LogLines:
             index -= 1
             if match(self.lines[index]):
                 found.append(self.lines[index])
-        more = index > 0 and (not filtered or any(match(line) for line in self.lines[:index]))
+        more = index > 0 and any(match(line) for line in self.lines[:index])
         found.reverse()
         return {
             "events": found,

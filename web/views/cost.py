@@ -131,9 +131,10 @@ def cost():
     summary = sb.cost
     records = [r for r in sb.invocations() if r.function_name == fn.function_name]
     configured = [r for r in records if r.memory_size_mb in (None, fn.memory_size)]
-    billed = [r for r in records if r.billed_duration_ms is not None and r.finished]
+    # the session's totals and average are every function's, as billed: cold starts and all
+    billed = [r for r in sb.invocations() if r.billed_duration_ms is not None and r.finished]
     average = None
-    if summary.requests:  # the session's own average: what was billed, cold starts and all
+    if summary.requests:
         average = {
             "billed_duration_ms": sum(r.billed_duration_ms for r in billed) / len(billed) if billed else None,
             "memory_size_mb": sum((r.memory_size_mb or 0) for r in billed) / len(billed) if billed else None,

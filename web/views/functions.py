@@ -15,18 +15,33 @@ bp = Blueprint("functions", __name__, url_prefix="/api")
 FAILED = {"error", "timeout", "out of memory"}  # attempts that failed, as the Errors metric counts them
 
 
+def trigger_label(trigger: dict) -> str:
+    """A trigger in a few words: its kind and what it reads, by name (``SQS queue image-resize-queue``,
+    ``DynamoDB stream of table image-captions``, ``EventBridge rule bucket-report, cron(0 3 * * ? *)``)."""
+    kind, source = str(trigger["kind"]), str(trigger["source"])
+    if source.startswith("arn:"):
+        resource = source.split(":", 5)[-1]  # queue-name, table/<t>/stream/<label>, stream/<name>
+        parts = resource.split("/")
+        source = f"of table {parts[1]}" if parts[0] == "table" and len(parts) > 1 else parts[-1]
+    words = source.split(" ", 1)
+    if len(words) == 2 and kind.lower().endswith(words[0].lower()):
+        source = words[1]  # "EventBridge rule" + "rule bucket-report": the kind says it once
+    label = f"{kind} {source}"
+    detail = str(trigger.get("detail") or "")
+    if kind.startswith(("EventBridge", "Scheduler")) and detail:
+        label += f", {detail.split(' -> ', 1)[0]}"  # the schedule expression
+    return label
+
+
 def function_rows(sb) -> list[dict]:
     default = sb.function.function_name
     functions = {fn.function_name: fn for fn in sb.functions()}
     functions.setdefault(default, sb.function)
     triggers: dict[str, list[str]] = {}
     for trigger in sb.triggers():
-        source = str(trigger["source"])
-        if source.startswith("arn:"):
-            source = source.rsplit(":", 1)[-1]  # a queue's or a stream's name
         # a trigger naming a version or an alias ("name:live") is listed with its function
         function, _, qualifier = (trigger.get("function") or "").partition(":")
-        label = f"{trigger['kind']} {source}" + (f" (to {qualifier})" if qualifier else "")
+        label = trigger_label(trigger) + (f" (to {qualifier})" if qualifier else "")
         triggers.setdefault(function, []).append(label)
     last: dict[str, object] = {}
     errors: dict[str, int] = {}

@@ -23,16 +23,25 @@ PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 @bp.get("")
 def list_invocations():
     """A page of attempts, newest first: ``limit`` (default 50) made before the attempt whose ``serial``
-    is ``before`` (the previous page's ``next``). Later changes reach the page through the change feed."""
+    is ``before`` (the previous page's ``next``), only those of one ``function`` and of one ``trigger``
+    when asked. ``functions`` and ``triggers`` list those of every attempt kept (the filters' choices).
+    Later changes reach the page through the change feed."""
     limit = int_arg("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     before = int_arg("before", 0, 1) if request.args.get("before") else None
     retries = context.function().maximum_retry_attempts
-    page = context.feed().invocation_page(before, limit)
+    page = context.feed().invocation_page(
+        before,
+        limit,
+        function_name=request.args.get("function") or None,
+        trigger=request.args.get("trigger") or None,
+    )
     return jsonify(
         invocations=[invocation_row(record, retries, serial) for serial, record in page["records"]],
         next=page["next"],
         total=page["total"],
         seq=page["seq"],
+        functions=sorted(set(page["functions"]) | {fn.function_name for fn in context.sandbox().functions()}),
+        triggers=page["triggers"],
     )
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from web import context
 from web.errors import ApiError
-from web.log_groups import group_page, log_groups
+from web.log_groups import log_groups
 
 bp = Blueprint("logs", __name__, url_prefix="/api/logs")
 
@@ -71,7 +71,7 @@ def streams():
 
 @bp.get("/events")
 def events():
-    """The function's log lines, oldest first, optionally of one ``stream``, one ``request_id``, or
+    """The group's log lines, oldest first, optionally of one ``stream``, one ``request_id``, or
     containing ``filter`` (case-insensitive, as the console's plain-text filter): the newest ``limit``
     (default 200) before the sequence number ``before`` (the previous page's ``next_before``), or - for a
     live tail - the newest ``limit`` after ``after``. Read from the change feed's copy of the lines."""
@@ -89,10 +89,7 @@ def events():
         request_id=request.args.get("request_id") or None,
         limit=limit,
     )
-    if group == context.log_group():
-        page = context.feed().log_page(**query)
-    else:  # the feed keeps the default group's lines; another group is read from the log mirror
-        page = {**group_page(context.sandbox(), group, **query), "seq": context.feed().counts()["seq"]}
+    page = context.feed().log_page(group=group, **query)
     return jsonify(
         group=group,
         events=page["events"],

@@ -109,3 +109,18 @@ def test_the_cost_tab_projects_from_warm_invocations_and_keeps_the_sessions_tota
 def test_a_cold_share_that_is_not_a_percentage_gets_400(client, cold_pct):
     response = client[0].get("/api/cost", query_string={"cold_pct": cold_pct})
     assert response.status_code == 400 and "cold_pct" in response.json["error"]
+
+
+def test_the_sessions_average_is_every_functions_like_its_totals():
+    sandbox = StandIn()
+    sandbox.cost = CostSummary()
+    sandbox.function = FunctionConfiguration()  # the guide's function: never invoked here
+    other = finished(40.0, request_id="api-1")
+    other.function_name = "ImagesApiLambda"
+    sandbox.records.add(other)
+    sandbox.cost.add(other.billed_duration_ms, 256)
+    other.memory_size_mb = 256
+    data = create_app(sandbox).test_client().get("/api/cost").json
+    assert data["session"]["requests"] == 1
+    assert data["average"]["billed_duration_ms"] == 40 and data["average"]["memory_size_mb"] == 256
+    assert data["projection"] is None  # the guide's function has no invocation to project from

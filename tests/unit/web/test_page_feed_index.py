@@ -26,18 +26,20 @@ def record(
     trigger="s3",
     event_name="ObjectCreated:Put",
     at=None,
+    size=1000,
+    function_name="ImageResizeLambda",
 ):
     event = {
         "Records": [
             {
                 "eventName": event_name,
-                "s3": {"bucket": {"name": SOURCE}, "object": {"key": key, "size": 1000, "eTag": "abc"}},
+                "s3": {"bucket": {"name": SOURCE}, "object": {"key": key, "size": size, "eTag": "abc"}},
             }
         ]
     }
     made = InvocationRecord(
         request_id=request_id or f"rid-{key}",
-        function_name="ImageResizeLambda",
+        function_name=function_name,
         event=event,
         attempt=attempt,
         status=status,
@@ -122,6 +124,35 @@ def test_a_manual_invoke_updates_an_object_shown_but_adds_none(sandbox, feed):
     assert item["request_id"] == "by-hand" and item["order"][0] == 1.0
 
 
+def test_an_invoke_with_a_hand_made_event_keeps_the_size_s3_gave_the_object(sandbox, feed):
+    upload = sandbox.records.add(record("big.jpg", size=98_000, at=1.0))
+    upload.status, upload.result = "success", resized("big.jpg", "resized-big.jpg")
+    sandbox.records.changed(upload)
+    # generate-event's S3 event says 1024 bytes, whatever the object holds
+    by_hand = sandbox.records.add(record("big.jpg", request_id="by-hand", trigger="cli", size=1024, at=9.0))
+    by_hand.status, by_hand.result = "success", resized("big.jpg", "resized-big.jpg")
+    sandbox.records.changed(by_hand)
+    [item] = feed.gallery_page()["items"]
+    assert item["request_id"] == "by-hand"
+    assert item["source"]["bytes"] == 98_000 and item["saving_pct"] == round(100 * (1 - 100 / 98_000), 1)
+
+
+def test_invocations_are_filtered_by_function_and_trigger_before_paging(sandbox, feed):
+    for i in range(30):
+        sandbox.records.add(record(f"{i}.jpg", request_id=f"s{i}"))
+        if i % 10 == 0:
+            sandbox.records.add(record(f"q{i}.jpg", request_id=f"q{i}", trigger="sqs", function_name="Q"))
+    page = feed.invocation_page(limit=2, function_name="Q")
+    assert [r.request_id for _, r in page["records"]] == ["q20", "q10"]
+    rest = feed.invocation_page(before=page["next"], limit=2, function_name="Q")
+    assert [r.request_id for _, r in rest["records"]] == ["q0"] and rest["next"] is None
+    assert [
+        r.request_id
+        for _, r in feed.invocation_page(trigger="sqs", function_name="ImageResizeLambda")["records"]
+    ] == []
+    assert page["functions"] == ["ImageResizeLambda", "Q"] and page["triggers"] == ["s3", "sqs"]
+
+
 def test_the_functions_own_outputs_in_the_source_bucket_are_not_gallery_items(sandbox, feed):
     sandbox.records.add(record("resized-x.jpg", at=2.0))  # the output's own event, seen first
     source = sandbox.records.add(record("x.jpg", at=1.0))
@@ -179,8 +210,23 @@ def test_log_lines_page_back_and_filter_as_the_console_does(sandbox, feed):
     assert [line["message"] for line in feed.log_page(contains="error")["events"]] == ["line 4 ERROR"]
     assert {line["stream"] for line in feed.log_page(stream="s1")["events"]} == {"s1"}
     assert [line["seq"] for line in feed.log_page(after=newest["events"][-2]["seq"])["events"]] == [
-        newest["last_seq"]
+        newest["events"][-1]["seq"]
     ]
+
+
+def test_every_log_groups_lines_are_kept_and_paged_on_their_own(sandbox, feed):
+    for i in range(5):
+        sandbox.logs.put("/aws/lambda/ImageResizeLambda", "s", f"default {i}")
+        sandbox.logs.put("/aws/lambda/Other", "o", f"other {i}")
+    first = feed.log_page(group="/aws/lambda/Other", limit=3)
+    assert [line["message"] for line in first["events"]] == ["other 2", "other 3", "other 4"]
+    assert {line["group"] for line in first["events"]} == {"/aws/lambda/Other"}
+    earlier = feed.log_page(group="/aws/lambda/Other", before=first["next_before"], limit=3)
+    assert [line["message"] for line in earlier["events"]] == ["other 0", "other 1"]
+    assert earlier["next_before"] is None
+    sandbox.logs.put("/aws/lambda/Other", "o", "other live")
+    tail = feed.log_page(group="/aws/lambda/Other", after=first["last_seq"])
+    assert [line["message"] for line in tail["events"]] == ["other live"]
 
 
 def test_objects_without_a_record_are_listed_once_as_not_invoked():

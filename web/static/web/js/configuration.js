@@ -3,7 +3,7 @@
 // (applications.js), every trigger and the execution environments.
 import { getJSON, postJSON } from "./api.js";
 import { loadApplications } from "./applications.js";
-import { $, el, append, clear, fmtNumber } from "./dom.js";
+import { $, el, append, clear, fmtNumber, wordBreaks } from "./dom.js";
 import { streamLabel } from "./log_lines.js";
 
 const ENVIRONMENTS_EVERY_MS = 1000; // the environments' table is read at most once a second
@@ -113,7 +113,7 @@ async function loadTriggers() {
                    t.faults && `sandbox faults: ${t.faults}`]
       .filter(Boolean).join(" · ");
     body.append(el("tr", {},
-      el("td", { class: "mono", text: t.function || "–" }),
+      el("td", { class: "mono fn-cell" }, t.function ? wordBreaks(t.function) : "–"),
       el("td", { text: t.kind }),
       el("td", { class: "mono", text: t.source }),
       el("td", { text: t.detail + (extra ? ` (${extra})` : "") }),
@@ -292,7 +292,7 @@ function renderEnvironments(environments) {
   }
   for (const env of environments) {
     body.append(el("tr", {},
-      el("td", { class: "fn-cell", title: env.function_name, text: env.function_name }),
+      el("td", { class: "fn-cell", title: env.function_name }, wordBreaks(env.function_name)),
       el("td", { class: "mono", text: env.id }),
       el("td", {}, el("span", { class: `env-state env-${env.state}`, text: env.state })),
       el("td", { class: "mono", text: env.pid ?? "–" }),

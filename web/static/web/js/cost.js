@@ -104,7 +104,7 @@ function render(data) {
     stat("With the free tier", fmtUsd(s.usd_free_tier), "1M requests and 400,000 GB-s free each month"));
   const a = data.average;
   $("#cost-average").textContent = a
-    ? `Average invocation this session: billed ${fmtMs(a.billed_duration_ms, 1)} at ${fmtNumber(a.memory_size_mb)} MB = ${a.gb_seconds.toFixed(6)} GB-s = ${fmtUsd(a.usd)}, cold starts included: this is what was billed here. Cold starts bill their INIT phase too (since August 2025).`
+    ? `Average invocation this session (every function): billed ${fmtMs(a.billed_duration_ms, 1)} at ${fmtNumber(a.memory_size_mb)} MB = ${a.gb_seconds.toFixed(6)} GB-s = ${fmtUsd(a.usd)}, cold starts included: this is what was billed here. Cold starts bill their INIT phase too (since August 2025).`
     : "No billed invocations yet: upload an image to see what it costs.";
 
   const m = data.measured;

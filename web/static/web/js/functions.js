@@ -43,14 +43,14 @@ async function load() {
 
 function row(fn) {
   const last = fn.last_invocation;
-  const logs = el("button", { class: "link-button mono", type: "button", title: "Open in the Logs tab" }, wordBreaks(fn.log_group));
+  const logs = el("button", { class: "link-button", type: "button", title: `${fn.log_group}: open it in the Logs tab` }, "Logs");
   logs.addEventListener("click", () => ctx.showGroup(fn.log_group));
   return el("tr", { dataset: { functionName: fn.function_name } },
     el("td", { class: "fn-cell", title: fn.handler }, wordBreaks(fn.function_name)),
     el("td", { text: fn.runtime }),
     el("td", { class: "num", text: `${fmtNumber(fn.memory_size)} MB` }),
     el("td", { class: "num", text: `${fn.timeout} s` }),
-    el("td", {}, fn.triggers.length ? el("ul", { class: "plain" }, ...fn.triggers.map((t) => el("li", { text: t })))
+    el("td", { class: "triggers-cell" }, fn.triggers.length ? el("ul", { class: "plain" }, ...fn.triggers.map((t) => el("li", { text: t })))
       : el("span", { class: "muted", text: "none: invoked through the Lambda API" })),
     el("td", { text: last ? `${fmtTime(last.detected_at * 1000)} · ${last.status}` : "never" }),
     el("td", { class: fn.error_count ? "num error-text" : "num", text: String(fn.error_count) }),

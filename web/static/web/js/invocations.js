@@ -18,6 +18,7 @@ export const TRIGGER_KINDS = {
   schedule: { label: "Scheduled event", how: "async", text: "EventBridge invoked the function asynchronously when the schedule fired: nobody waits for the result." },
   redrive: { label: "Redrive", how: "async", text: "The dead-lettered event was sent again: a new asynchronous invocation." },
   invoke: { label: "Lambda API", how: null, text: "" },
+  "function-url": { label: "Function URL", how: "sync", text: "A request to the function URL invoked the function synchronously and waited for its response." },
   cli: { label: "run_local.py invoke", how: "sync", text: "run_local.py invoked the function synchronously and waited for its result." },
 };
 
@@ -52,8 +53,7 @@ export function init(context) {
   for (const [id, name] of [["#inv-filter-function", "fn"], ["#inv-filter-trigger", "trigger"]]) {
     $(id).addEventListener("change", (event) => {
       filters[name] = event.target.value;
-      for (const id2 of order) applyFilter(rows.get(id2));
-      updateEnds();
+      live.refresh(); // the server filters: every matching attempt, paged as the unfiltered list
     });
   }
   $("#invocations-more-button").addEventListener("click", loadMore);
@@ -72,9 +72,18 @@ export function frame(message) {
   if (message.invocations) live.frame(message);
 }
 
+function listUrl(params) {
+  const q = new URLSearchParams(params);
+  if (filters.fn) q.set("function", filters.fn);
+  if (filters.trigger) q.set("trigger", filters.trigger);
+  return `/api/invocations?${q.toString()}`;
+}
+
 async function loadFirst() {
-  const data = await getJSON(`/api/invocations?limit=${PAGE}`);
+  const data = await getJSON(listUrl({ limit: PAGE }));
   for (const id of [...order]) removeRow(id);
+  for (const name of data.functions || []) addOption($("#inv-filter-function"), name, name);
+  for (const name of data.triggers || []) addOption($("#inv-filter-trigger"), name, triggerKind({ trigger: name }).label);
   for (const inv of data.invocations) upsert(inv, true);
   next = data.next;
   updateEnds();
@@ -91,7 +100,7 @@ async function loadMore() {
   if (moreBusy || next === null || live.state !== "ready") return;
   moreBusy = true;
   try {
-    const data = await getJSON(`/api/invocations?limit=${PAGE}&before=${next}`);
+    const data = await getJSON(listUrl({ limit: PAGE, before: next }));
     for (const inv of data.invocations) upsert(inv, true);
     next = data.next;
     showBanner("#invocations-error", null);
@@ -107,22 +116,17 @@ function shownBy(inv) {
   return (!filters.fn || inv.function_name === filters.fn) && (!filters.trigger || inv.trigger === filters.trigger);
 }
 
-function applyFilter(row) {
-  const hide = !shownBy(row.inv);
-  if (row.tr.hidden !== hide) row.tr.hidden = hide;
-  if (hide && selected === row.inv.id) closeDetail();
-}
-
-// The filters offer the functions and triggers of the rows read so far.
+// The filters offer every function and the triggers of the attempts kept (and of rows arriving since).
 function addOption(select, value, label) {
   if (!value || [...select.options].some((o) => o.value === value)) return;
   select.append(el("option", { value, text: label }));
 }
 
 function updateEnds() {
-  const visible = order.some((id) => !rows.get(id).tr.hidden);
-  $("#invocations-empty").hidden = order.length > 0 || live.state === "loading";
-  $("#invocations-none-match").hidden = !order.length || visible;
+  const filtered = Boolean(filters.fn || filters.trigger);
+  const settled = live.state !== "loading";
+  $("#invocations-empty").hidden = order.length > 0 || !settled || filtered;
+  $("#invocations-none-match").hidden = order.length > 0 || !settled || !filtered;
   $("#invocations-more").hidden = next === null;
 }
 
@@ -140,19 +144,18 @@ function upsert(inv, read) {
     row.tr.replaceWith(tr);
     row.tr = tr;
     row.inv = inv;
-    applyFilter(row);
     if (selected === inv.id) refreshDetail(inv);
     return;
   }
+  addOption($("#inv-filter-function"), inv.function_name, inv.function_name);
+  addOption($("#inv-filter-trigger"), inv.trigger, triggerKind(inv).label);
+  if (!shownBy(inv)) return; // the list holds the attempts the filters match only
   const oldest = order.length ? rows.get(order[order.length - 1]).inv : null;
   // Rows older than the last shown belong to pages not read yet, unless every row is shown.
   if (!read && next !== null && !(oldest && inv.serial > oldest.serial)) return;
   let index = 0;
   while (index < order.length && rows.get(order[index]).inv.serial > inv.serial) index += 1;
-  addOption($("#inv-filter-function"), inv.function_name, inv.function_name);
-  addOption($("#inv-filter-trigger"), inv.trigger, triggerKind(inv).label);
   const tr = buildRow(inv);
-  if (!shownBy(inv)) tr.hidden = true;
   const body = $("#invocations-body");
   const before = index < order.length ? rows.get(order[index]).tr : null;
   body.insertBefore(tr, before);
@@ -208,7 +211,7 @@ function subjectText(inv) {
 function triggerCell(inv) {
   const kind = triggerKind(inv);
   return el("td", { class: "trigger-cell", title: kind.text },
-    el("span", { text: kind.label }), " ", el("span", { class: `tag how-${kind.how}`, text: HOW[kind.how] || "" }));
+    el("span", { class: "block", text: kind.label }), el("span", { class: `tag how-${kind.how}`, text: HOW[kind.how] || "" }));
 }
 
 function buildRow(inv) {

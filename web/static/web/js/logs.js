@@ -1,8 +1,7 @@
 // A CloudWatch-style log viewer: every function's log group, its streams (one per execution environment),
 // a live tail, a text filter, ERROR lines highlighted, START/END/REPORT set apart. The newest 200 lines are
-// read once (earlier ones on demand); the default function's new lines arrive with the change feed and are
-// filtered here as the server filters; another group's are read after the lines it has when the feed
-// says an invocation changed (nothing is polled).
+// read once (earlier ones on demand); new lines of every group arrive with the change feed, each naming its
+// group, and are filtered here as the server filters (nothing is polled).
 import { getJSON } from "./api.js";
 import { $, el, clear, fmtTime, showBanner } from "./dom.js";
 import { LiveList } from "./feed.js";
@@ -13,8 +12,6 @@ const MAX_LINES = 3000;
 const STREAMS_EVERY_MS = 1000; // the stream list (environments' states) is read at most once a second
 let ctx;
 let group = ""; // the log group shown ("" until init: the default function's)
-let catchingUp = false; // a read of another group's newer lines is in flight ...
-let catchUpAgain = false; // ... and more changed meanwhile
 let stream = ""; // "" = all streams
 let filter = "";
 let lastSeq = 0;
@@ -76,9 +73,7 @@ export function hello(message) {
 
 export function frame(message) {
   const changed = message.changes || {};
-  if (group !== ctx.logGroup) {
-    if (changed.invocations && live.state === "ready") catchUp();
-  } else if (message.logs) live.frame(message);
+  if (message.logs) live.frame(message);
   if (((message.streams && message.streams.length) || changed.invocations) && ctx.visible("logs")) refreshStreams();
 }
 
@@ -103,39 +98,13 @@ export function showGroup(name) {
   showRequest("", { group: name });
 }
 
-// Another group than the feed's: read the lines written after the last one shown.
-async function catchUp() {
-  if (catchingUp) {
-    catchUpAgain = true;
-    return;
-  }
-  catchingUp = true;
-  const shownGroup = group;
-  try {
-    const data = await getJSON(query({ limit: PAGE, after: lastSeq }));
-    if (shownGroup === group && $("#log-live").checked) {
-      const fresh = data.events.filter((event) => event.seq > lastSeq);
-      lastSeq = Math.max(lastSeq, data.last_seq);
-      appendEvents(fresh, false);
-    }
-  } catch (err) {
-    /* the next change tries again */
-  } finally {
-    catchingUp = false;
-    if (catchUpAgain) {
-      catchUpAgain = false;
-      catchUp();
-    }
-  }
-}
-
 function reload() {
   live.refresh();
 }
 
 function query(params) {
   const q = new URLSearchParams(params);
-  if (group && group !== ctx.logGroup) q.set("group", group);
+  if (group) q.set("group", group);
   if (stream) q.set("stream", stream);
   if (filter) q.set("filter", filter);
   return `/api/logs/events?${q.toString()}`;
@@ -151,7 +120,7 @@ async function loadFirst() {
 }
 
 function matches(event) {
-  return (!stream || event.stream === stream) && (!filter || event.message.toLowerCase().includes(filter.toLowerCase()));
+  return event.group === group && (!stream || event.stream === stream) && (!filter || event.message.toLowerCase().includes(filter.toLowerCase()));
 }
 
 function applyFrame(message) {
@@ -201,6 +170,8 @@ function updateStatus() {
   $("#log-status").textContent = count
     ? `${count} event${count === 1 ? "" : "s"}${filter ? " matching the filter" : ""}`
     : filter ? "No events match the filter." : "No events yet.";
+  // said in the empty viewer too, where the class looks
+  $("#log-view").dataset.empty = filter ? "No events match the filter." : `No events in ${group} yet.`;
   $("#log-earlier").hidden = earlier === null;
 }
 
