@@ -100,6 +100,7 @@ class Sandbox:
             state=self.persistence,
             bucket_notifications=self.endpoint.bucket_notifications,
             access=self.access,
+            sns_publications=self.endpoint.observe_sns_publications,
         )
         self.event_sources = (
             event_sources

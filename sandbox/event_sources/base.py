@@ -27,6 +27,8 @@ class SourceContext:
     # endpoint's state rather than through the S3 API the user watches.
     bucket_notifications: Callable[[str], dict] | None = None
     access: Any = None  # the endpoint's AccessPolicy (its network token), for URLs that check signatures
+    # ``observe(callback)``: callback(publication dict) for every message an SNS topic accepts.
+    sns_publications: Callable[[Callable[[dict], None]], None] | None = None
 
 
 class EventSource:

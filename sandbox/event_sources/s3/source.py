@@ -20,7 +20,12 @@ from urllib.parse import unquote_plus
 from sandbox.event_sources.base import EventSource, SourceContext
 from sandbox.event_sources.s3.events import S3Write, build_event
 from sandbox.event_sources.s3.key_limits import S3KeyLimits
-from sandbox.event_sources.s3.notifications import BucketNotifications, LambdaTarget, QueueTarget
+from sandbox.event_sources.s3.notifications import (
+    BucketNotifications,
+    LambdaTarget,
+    QueueTarget,
+    TopicTarget,
+)
 from sandbox.event_sources.s3.write_observer import S3WriteObserver
 from sandbox.lambda_.recursion import lineage_depth, new_trace_id
 
@@ -80,7 +85,7 @@ class S3EventSource(EventSource):
         found = []
         for bucket in s3.list_buckets().get("Buckets", []):
             for target in self.notifications.targets(bucket["Name"]):
-                what = "function" if isinstance(target, LambdaTarget) else "queue"
+                what = {LambdaTarget: "function", QueueTarget: "queue", TopicTarget: "topic"}[type(target)]
                 filters = " ".join(
                     f
                     for f in (
@@ -244,6 +249,10 @@ class S3EventSource(EventSource):
                 self._send_to_queue(target, event)
                 done.add(target.configuration_id)
                 continue
+            if isinstance(target, TopicTarget):
+                self._publish_to_topic(target, event)
+                done.add(target.configuration_id)
+                continue
             record = self._service.new_record(
                 event,
                 target.function_name,
@@ -269,6 +278,14 @@ class S3EventSource(EventSource):
         parts = target.arn.split(":")
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+
+    def _publish_to_topic(self, target: TopicTarget, event: dict) -> None:
+        """S3 -> SNS: the event as the message (the topic then delivers it to its subscriptions)."""
+        sns = self.context.client("sns")
+        sns.publish(TopicArn=target.arn, Message=json.dumps(event), Subject=SNS_SUBJECT)
+
+
+SNS_SUBJECT = "Amazon S3 Notification"
 
 
 def s3_object(record) -> tuple[str, str] | None:
