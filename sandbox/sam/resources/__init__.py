@@ -109,10 +109,10 @@ ACCOUNT = ACCOUNT_ID
 
 
 def _kinds() -> dict[str, Kind]:
-    from sandbox.sam.resources import apis, events, function_urls, functions, iam, storage
+    from sandbox.sam.resources import apis, events, function_urls, functions, iam, notifications, storage
 
     found: dict[str, Kind] = {}
-    for module in (iam, storage, functions, function_urls, events, apis):
+    for module in (iam, storage, notifications, functions, function_urls, events, apis):
         for kind in module.KINDS:
             found[kind.type] = kind
     return found
@@ -122,13 +122,6 @@ KINDS = _kinds()
 
 # Why a resource type is refused, where there is more to say than "not one the sandbox runs".
 UNSUPPORTED = {
-    "AWS::SNS::Topic": (
-        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
-    ),
-    "AWS::SNS::Subscription": (
-        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
-    ),
-    "AWS::SNS::TopicPolicy": "SNS is not part of the local endpoint",
     "AWS::Lambda::Version": (
         "function versions: the sandbox runs $LATEST only (AutoPublishAlias makes a version and an alias)"
     ),

@@ -37,6 +37,7 @@ def _expand(arg: str, variables: dict) -> str:
         "queue",
         "stream",
         "function-url",
+        "sns-fanout",
         pytest.param(
             "node-resize",
             marks=pytest.mark.skipif(bool(_node_resize_missing()), reason=str(_node_resize_missing())),
