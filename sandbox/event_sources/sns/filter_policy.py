@@ -6,9 +6,9 @@ may nest objects. A leaf is an array of conditions, one of which must hold: an e
 ``prefix``, ``suffix``, ``equals-ignore-case``, ``anything-but`` (values, or ``prefix``/``suffix``),
 ``numeric`` (``=``, ``<``, ``<=``, ``>``, ``>=`` pairs), ``exists`` and ``cidr``. Every key must match
 (AND); ``$or`` holds a list of policies of which one must. An array value (``String.Array``, or an
-array in the body) matches when one of its elements does. Only ``exists: false`` matches a missing key.
-A ``Binary`` attribute is never matched. AWS's rules: docs.aws.amazon.com/sns/latest/dg/
-sns-subscription-filter-policies.html
+array in the body) matches when one of its elements does. Only ``exists: false`` matches a missing key,
+and a message without attributes matches no attribute policy. A ``Binary`` attribute is never matched.
+AWS's rules: docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def matches(policy: dict | None, scope: str | None, message: str, attributes: di
         except (TypeError, ValueError):
             return False  # AWS: a body that is not JSON matches no body policy
         return isinstance(body, dict) and _object_matches(policy, body)
-    values = {name: _attribute_values(attr) for name, attr in (attributes or {}).items()}
+    if not attributes:  # AWS: an empty set of attributes matches no policy, not even exists: false
+        return False
+    values = {name: _attribute_values(attr) for name, attr in attributes.items()}
     return _flat_matches(policy, values)
 
 
@@ -41,17 +43,17 @@ def _attribute_values(attribute: dict) -> list | object:
     kind, value = attribute.get("Type", "String"), attribute.get("Value")
     if kind.startswith("Binary"):
         return MISSING
-    if kind.startswith("Number"):
-        try:
-            return [float(value)]
-        except (TypeError, ValueError):
-            return MISSING
-    if kind == "String.Array":
+    if kind.endswith(".Array"):  # String.Array (AWS's documents show Number.Array too): JSON
         try:
             parsed = json.loads(value)
         except (TypeError, ValueError):
             return MISSING
         return parsed if isinstance(parsed, list) else [parsed]
+    if kind.startswith("Number"):
+        try:
+            return [float(value)]
+        except (TypeError, ValueError):
+            return MISSING
     return [value]
 
 
@@ -118,8 +120,9 @@ def _leaf_matches(conditions: list, values: list | object) -> bool:
 
 
 def _condition_holds(condition: Any, values: list | object) -> bool:
-    if isinstance(condition, dict) and "exists" in condition:
-        return bool(condition["exists"]) == (values is not MISSING)
+    if isinstance(condition, dict) and "exists" in condition:  # present: a non-null value
+        present = values is not MISSING and any(v is not None for v in values)
+        return bool(condition["exists"]) == present
     if values is MISSING:
         return False
     return any(_value_matches(condition, value) for value in values)
