@@ -138,6 +138,9 @@ def sample_event(topic: str, message: str, subject: str | None, region: str, acc
         message=message,
         timestamp="2019-01-02T12:45:07.000Z",
         subject=subject,
-        attributes={"Test": {"Type": "String", "Value": "TestString"}},
+        attributes={  # as AWS's sample: a string and a binary attribute (base64)
+            "Test": {"Type": "String", "Value": "TestString"},
+            "TestBinary": {"Type": "Binary", "Value": "VGVzdEJpbmFyeQ=="},
+        },
     )
     return lambda_event(publication, f"{topic_arn}:{uuid.uuid4()}")
