@@ -11,6 +11,8 @@ The function (tests/handlers/scheduled) returns the event it got.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -19,7 +21,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsNotificat
 
 from helpers.aws_cli import aws_cli
 from helpers.event_shapes import FORMATS, check_formats, compare, reference
-from helpers.paths import HANDLERS
+from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually
 
@@ -366,3 +368,13 @@ def test_the_triggers_list_each_subscription_with_its_filter_and_counts(sb):
         f'-> sqs {arn.rsplit(":", 1)[-1]}; raw delivery; filter policy on attributes {{"size":["big"]}}; '
         "0 delivered, 1 filtered out"
     )
+    printed = subprocess.run(
+        [sys.executable, "run_local.py", "triggers", "--endpoint-url", sb.endpoint_url],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert f"SNS subscription   sns:{name}" in printed.stdout
+    assert "filter policy on attributes" in printed.stdout
