@@ -33,6 +33,7 @@ class Publication:
     group_id: str | None = None
     deduplication_id: str | None = None
     subscriptions: tuple = ()  # ({"arn", "protocol", "endpoint", "attributes"}, ...)
+    trace_header: str | None = None  # the Publish request's X-Amzn-Trace-Id (a function's lineage)
 
     @property
     def region(self) -> str:

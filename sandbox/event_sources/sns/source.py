@@ -26,7 +26,7 @@ from sandbox.event_sources.sns.messages import (
     sqs_envelope,
     sqs_message_attributes,
 )
-from sandbox.lambda_.recursion import new_trace_id
+from sandbox.lambda_.recursion import lineage_depth, new_trace_id
 
 DELIVERY_ATTEMPTS = 3  # the sandbox's own failures to deliver: told, retried 0.5 s apart, then given up
 RETRY_DELAY_S = 0.5
@@ -77,8 +77,25 @@ class SnsEventSource(EventSource):
         self.not_served: dict[str, int] = {}  # subscription ARN -> messages to a protocol not delivered
         self.delivered: dict[str, int] = {}  # subscription ARN -> messages handed on
         self.filtered: dict[str, int] = {}  # subscription ARN -> messages its filter policy kept out
+        self._request = threading.local()  # the Publish request being answered: its trace header
         if context.sns_publications is not None:
             context.sns_publications(self._accept)
+
+    def service_middleware(self) -> dict:
+        """Around moto's SNS app: the request's X-Amzn-Trace-Id (a function's lineage), for the messages
+        the request publishes, so a function publishing to its own topic is stopped as on AWS."""
+
+        def wrap(app):
+            def traced(environ, start_response):
+                self._request.trace = environ.get("HTTP_X_AMZN_TRACE_ID")
+                try:
+                    return app(environ, start_response)
+                finally:
+                    self._request.trace = None
+
+            return traced
+
+        return {"sns": wrap}
 
     # -- the page and `run_local.py triggers` ------------------------------------------------------------
     def triggers(self) -> list[dict]:
@@ -142,7 +159,8 @@ class SnsEventSource(EventSource):
 
     def _accept(self, fields: dict) -> None:
         """A topic accepted a message (called in the Publish request: only queued here)."""
-        self._publications.put((Publication(**fields), 1, frozenset()))
+        trace = getattr(self._request, "trace", None)
+        self._publications.put((Publication(**fields, trace_header=trace), 1, frozenset()))
 
     def _route(self) -> None:
         while True:
@@ -234,11 +252,12 @@ class SnsEventSource(EventSource):
         if self._service.runtime(function_name) is None:
             raise LookupError(f"no function {function_name} (subscription {subscription['arn']})")
         topic_name = publication.topic_arn.rsplit(":", 1)[-1]
+        depth = lineage_depth(publication.trace_header) + 1
         record = self._service.new_record(
             lambda_event(publication, subscription["arn"]),
             function_name,
             trigger="sns",
-            trace_id=new_trace_id(function_name, 1),
+            trace_id=new_trace_id(function_name, depth),
             source=SOURCE,
             summary=f"{topic_name}: message {publication.message_id}",
             subject={"topic": publication.topic_arn, "message_id": publication.message_id},
@@ -247,7 +266,7 @@ class SnsEventSource(EventSource):
             how_responded="SNS invokes asynchronously: it does not wait; Lambda keeps the result, retries "
             "failures twice, then sends the event to the dead-letter queue",
         )
-        self._service.submit(record)
+        self._service.submit(record, chain_depth=depth)
 
     def _queue_url(self, queue_arn: str) -> str:
         url = self._queue_urls.get(queue_arn)
