@@ -378,3 +378,42 @@ def test_the_triggers_list_each_subscription_with_its_filter_and_counts(sb):
     assert printed.returncode == 0, printed.stderr
     assert f"SNS subscription   sns:{name}" in printed.stdout
     assert "filter policy on attributes" in printed.stdout
+
+
+def test_publish_batch_delivers_each_entry_once(sb):
+    topic = new_topic(sb)
+    url, arn = new_queue(sb)
+    subscribe(sb, topic, "sqs", arn, RawMessageDelivery="true")
+    answer = sb.client("sns").publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[{"Id": str(i), "Message": f"entry {i}"} for i in range(10)],
+    )
+    assert len(answer["Successful"]) == 10
+    assert sorted(m["Body"] for m in drain(sb, url, 10)) == sorted(f"entry {i}" for i in range(10))
+
+
+def test_a_fifo_topic_delivers_to_a_fifo_queue_in_order_with_its_group(sb):
+    sns, sqs = sb.client("sns"), sb.client("sqs")
+    topic = sns.create_topic(
+        Name=unique("orders") + ".fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"}
+    )["TopicArn"]
+    url = sqs.create_queue(
+        QueueName=unique("orders") + ".fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscribe(sb, topic, "sqs", arn, RawMessageDelivery="true")
+    for i in range(5):
+        sns.publish(TopicArn=topic, Message=f"step {i}", MessageGroupId="order-1")
+    received = []
+    while len(received) < 5:
+        got = eventually(
+            lambda: sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"]
+            ).get("Messages", []),
+            what="the FIFO queue's messages",
+        )
+        for message in got:
+            received.append((message["Body"], message["Attributes"]["MessageGroupId"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert received == [(f"step {i}", "order-1") for i in range(5)]
