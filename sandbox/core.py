@@ -110,6 +110,7 @@ class Sandbox:
             bucket_notifications=self.endpoint.bucket_notifications,
             access=self.access,
             traces=self.traces,
+            sns_publications=self.endpoint.observe_sns_publications,
         )
         self.event_sources = (
             event_sources

@@ -16,6 +16,7 @@ ASYNC_TRIGGERS = {"s3", "schedule", "redrive"}
 POLLED_TRIGGERS = {"sqs", "dynamodb", "kinesis"}
 SENDERS = {
     "s3": "S3",
+    "sns": "SNS",
     "schedule": "EventBridge",
     "redrive": "The redrive",
     "apigateway": "API Gateway",
@@ -49,7 +50,7 @@ def invocation_kind(record) -> str:
 
 def event_time(event) -> float | None:
     """When the event itself says it occurred, epoch seconds: S3's eventTime, EventBridge's time, SQS's
-    SentTimestamp, API Gateway's requestTimeEpoch/timeEpoch. None when it says nothing."""
+    SentTimestamp, SNS's Timestamp, API Gateway's requestTimeEpoch/timeEpoch. None when it says nothing."""
     if not isinstance(event, dict):
         return None
     records = event.get("Records")
@@ -64,6 +65,8 @@ def event_time(event) -> float | None:
         except (TypeError, ValueError):
             return None
     stamp = first.get("eventTime") if first else event.get("time")
+    if isinstance(first.get("Sns"), dict):  # SNS: when the topic accepted the message
+        stamp = first["Sns"].get("Timestamp")
     if not isinstance(stamp, str):
         return None
     try:

@@ -65,6 +65,7 @@ EPILOG = f"""examples:
   run_local.py fire-rule bucket-report          fire a scheduled rule now (EventBridge), print the results
   run_local.py generate-event scheduled --rule bucket-report   a Scheduled Event, as EventBridge sends it
   run_local.py generate-event lambda-url --path /hello   a request to a function URL
+  run_local.py generate-event sns --topic orders --message hi   an SNS message to a Lambda subscription
   run_local.py bench                            measure start-up, latency, throughput
   run_local.py tune --upload sample_images/test.jpg   time and cost at several memory sizes (Power Tuning)
   run_local.py package                          build function.zip and pillow-layer.zip for AWS
@@ -327,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--table", default="image-captions", help="dynamodb-update: the table's name")
     p.add_argument("--event-time", help="scheduled: when it fired, e.g. 2026-11-30T03:00:00Z (default: now)")
+    p.add_argument("--topic", default="sns-lambda", help="sns: the topic's name")
+    p.add_argument("--message", default="Hello from SNS!", help="sns: the message")
+    p.add_argument("--subject", default="TestInvoke", help="sns: the subject")
     p.set_defaults(func=cmd_generate_event)
 
     p = sub.add_parser(

@@ -173,6 +173,9 @@ def cmd_generate_event(args) -> int:
         auth_type=args.auth_type,
         table=args.table,
         event_time=args.event_time,
+        topic=args.topic,
+        message=args.message,
+        subject=args.subject,
     )
     print(json.dumps(event, indent=2))
     return 0

@@ -13,8 +13,10 @@ that carries ``X-Amzn-Trace-Id``, named and timed: endpoint/traced_requests.py).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -78,24 +80,19 @@ def _silence_moto_notifications() -> None:
     a reduced event.
 
     The sandbox delivers S3 events to functions and queues itself (with every field AWS sends, see
-    sandbox/event_sources/s3/), so moto's delivery to both is switched off. SNS and EventBridge targets,
-    and the s3:TestEvent S3 sends a queue when the configuration is set, keep moto's own delivery.
+    sandbox/event_sources/s3/), so moto's delivery to functions, queues and topics is switched off.
+    EventBridge, and the s3:TestEvent S3 sends queues and topics when the configuration is set, keep
+    moto's own delivery (a topic's message then goes out through the sandbox's SNS delivery).
     """
     from moto.s3 import notifications
 
     if getattr(notifications.send_event, "_sandbox", False):
         return
 
-    def send_event(account_id, event_name, bucket, key):  # moto's send_event, less Lambda and SQS
+    def send_event(account_id, event_name, bucket, key):  # moto's send_event, less Lambda, SQS and SNS
         configuration = bucket.notification_configuration
         if configuration is None:
             return
-        for notification in configuration.topic:
-            if notification.matches(event_name, key.name):
-                body = notifications._get_s3_event(event_name, bucket, key, notification.id)
-                notifications._send_sns_message(
-                    account_id, body, notification.arn, notifications._get_region_from_arn(notification.arn)
-                )
         if configuration.event_bridge is not None:
             notifications._send_event_bridge_message(account_id, bucket, event_name, key)
 
@@ -110,6 +107,92 @@ def _silence_moto_notifications() -> None:
         return {**original_test_event(bucket_name), "RequestId": new_s3_request_id(), "HostId": new_host_id()}
 
     notifications._get_test_event = test_event
+
+    def send_sns_message(account_id, event_body, topic_arn, region_name):  # the s3:TestEvent to a topic
+        from moto.sns.models import sns_backends
+
+        try:
+            sns_backends[account_id][region_name].publish(
+                arn=topic_arn, message=json.dumps(event_body), subject=S3_NOTIFICATION_SUBJECT
+            )
+        except Exception:  # S3 checks the topic when the configuration is set; a topic deleted since: none
+            pass
+
+    notifications._send_sns_message = send_sns_message
+
+
+def _iso_milliseconds(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+
+
+S3_NOTIFICATION_SUBJECT = "Amazon S3 Notification"  # the Subject of what S3 publishes to a topic
+
+
+def _deliver_sns_through_the_sandbox() -> None:
+    """moto's SNS delivers a message to its SQS, Lambda and HTTP subscriptions inside Publish (Lambda
+    through Docker, SQS with a reduced envelope, only the first 100 subscriptions). The sandbox's SNS
+    delivery (sandbox/event_sources/sns/) is the only one: moto's is switched off, and each message a
+    topic accepts (Publish, PublishBatch, S3's test event) is handed to the running endpoint's SNS
+    observers with the topic's subscriptions as they are at that moment, before Publish answers."""
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import Subscription, Topic
+
+    if getattr(Topic.publish, "_sandbox", False):
+        return
+    original = Topic.publish
+
+    def publish(
+        self,
+        message,
+        subject=None,
+        message_attributes=None,
+        group_id=None,
+        deduplication_id=None,
+        message_structure=None,
+    ):
+        if message_structure == "json":  # AWS refuses it in Publish; moto only when delivering
+            try:
+                structured = json.loads(message)
+            except ValueError:
+                raise InvalidParameterValue(
+                    "Invalid parameter: Message Structure - No JSON message body is parseable"
+                ) from None
+            if not isinstance(structured, dict) or not isinstance(structured.get("default"), str):
+                raise InvalidParameterValue(
+                    "Invalid parameter: Message Structure - No default entry in JSON message body"
+                )
+        message_id = original(
+            self, message, subject, message_attributes, group_id, deduplication_id, message_structure
+        )
+        publication = {
+            "topic_arn": self.arn,
+            "message_id": message_id,
+            "message": message,
+            "timestamp": _iso_milliseconds(time.time()),
+            "subject": subject,
+            "attributes": dict(message_attributes or {}),
+            "structure": message_structure,
+            "group_id": group_id,
+            "deduplication_id": deduplication_id,
+            "subscriptions": tuple(
+                {
+                    "arn": s.arn,
+                    "protocol": s.protocol,
+                    "endpoint": s.endpoint,
+                    "attributes": dict(s.attributes),
+                }
+                for s in self.sns_backend._get_topic_subscriptions(self)
+            ),
+        }
+        self.sent_notifications.clear()  # moto keeps every message; the sandbox's delivery has it
+        for endpoint in list(_running):
+            for observer in endpoint._sns_observers:
+                observer(publication)
+        return message_id
+
+    publish._sandbox = True
+    Topic.publish = publish
+    Subscription.publish = lambda self, *args, **kwargs: None
 
 
 def _keep_moto_from_running_event_source_mappings() -> None:
@@ -451,6 +534,7 @@ class LocalEndpoint:
         self._routes = dict(routes or {})
         self._public_prefixes: dict[str, WSGIApp] = {}
         self._host_routes: list[tuple[str, WSGIApp]] = []
+        self._sns_observers: list[Callable[[dict], None]] = []
         self._server = None
         self._thread: threading.Thread | None = None
         self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
@@ -508,6 +592,7 @@ class LocalEndpoint:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         _silence_moto_notifications()
+        _deliver_sns_through_the_sandbox()
         _disable_moto_cors()
         _share_boto3_session()
         _load_moto_models_once()
@@ -642,6 +727,13 @@ class LocalEndpoint:
             version_id=str(obj.version_id) if versioned and obj.version_id not in (None, "null") else None,
         )
 
+    def observe_sns_publications(self, observer: Callable[[dict], None]) -> None:
+        """Call ``observer(publication)`` for every message a topic accepts, in the Publish request, before
+        it is answered: it must be quick. A publication is a dict: topic_arn, message_id, message,
+        timestamp, subject, attributes ({name: {Type, Value}}), structure, group_id, deduplication_id and
+        the topic's subscriptions ({arn, protocol, endpoint, attributes})."""
+        self._sns_observers.append(observer)
+
     def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
         """A bucket's notification configuration for Lambda functions and queues, in the shape of
         GetBucketNotificationConfiguration, read from moto's state: the sandbox's bookkeeping never shows
@@ -676,6 +768,7 @@ class LocalEndpoint:
                 entry(n, "LambdaFunctionArn") for n in configuration.cloud_function
             ],
             "QueueConfigurations": [entry(n, "QueueArn") for n in configuration.queue],
+            "TopicConfigurations": [entry(n, "TopicArn") for n in configuration.topic],
         }
 
     def bucket_cors(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict] | None:

@@ -19,12 +19,14 @@ def event_source_classes() -> tuple:
     from sandbox.event_sources.function_urls import FunctionUrlEventSource
     from sandbox.event_sources.s3.source import S3EventSource
     from sandbox.event_sources.schedules import ScheduledEventSource
+    from sandbox.event_sources.sns import SnsEventSource
     from sandbox.event_sources.sqs import SqsEventSource
 
     # Function URLs before API Gateway: a URL's event is payload 2.0 too, told apart by its domain.
     return (
         S3EventSource,
         SqsEventSource,
+        SnsEventSource,
         DynamoDbStreamsEventSource,
         ScheduledEventSource,
         FunctionUrlEventSource,
@@ -38,6 +40,7 @@ SAMPLE_EVENTS = {
     "s3-put": "S3 Put (ObjectCreated:Put)",
     "scheduled": "EventBridge Scheduled Event",
     "sqs-receive-message": "SQS ReceiveMessage",
+    "sns": "SNS notification to a Lambda subscription",
     "dynamodb-update": "DynamoDB Streams update",
     "apigateway-http-api": "API Gateway HTTP API (payload 2.0)",
     "apigateway-aws-proxy": "API Gateway REST API proxy (payload 1.0)",
@@ -60,6 +63,9 @@ def sample_event(
     auth_type: str = "NONE",
     table: str = "image-captions",
     event_time: str | None = None,
+    topic: str = "sns-lambda",
+    message: str = "Hello from SNS!",
+    subject: str | None = "TestInvoke",
 ) -> dict:
     """The sample event of ``kind`` (one of ``SAMPLE_EVENTS``); the options are generate-event's. The
     request ``body`` of an API or URL event is left out for GET and HEAD."""
@@ -72,6 +78,10 @@ def sample_event(
         from sandbox.event_sources.sqs import sample_receive_message_event
 
         return sample_receive_message_event(queue, body, region, ACCOUNT_ID)
+    if kind == "sns":
+        from sandbox.event_sources.sns.messages import sample_event as sns_event
+
+        return sns_event(topic, message, subject, region, ACCOUNT_ID)
     if kind == "dynamodb-update":
         from sandbox.event_sources.dynamodb_streams import sample_update_event
 

@@ -31,6 +31,9 @@ class SourceContext:
     # queue's wait, a poller's batch, a checkpoint) under the invocation's trace id. None: not recorded.
     traces: Any = None
 
+    # ``observe(callback)``: callback(publication dict) for every message an SNS topic accepts.
+    sns_publications: Callable[[Callable[[dict], None]], None] | None = None
+
 
 def trace_hop(
     context: SourceContext,

@@ -75,6 +75,16 @@ def triggers_by_function(plan, port: int) -> dict[str, list[dict]]:
                         "summary": f"S3 s3://{created.physical_id} ({detail})",
                     }
                 )
+        elif kind == "AWS::SNS::Subscription" and props.get("Protocol") == "lambda":
+            topic = arn_name(props["TopicArn"])
+            found[function_name(props["Endpoint"])].append(
+                {
+                    "type": "SNS",
+                    "source": topic,
+                    "filter": props.get("FilterPolicy"),
+                    "summary": f"SNS topic {topic}",
+                }
+            )
         elif kind == "AWS::Lambda::EventSourceMapping":
             arn = str(props["EventSourceArn"])
             if ":sqs:" in arn:

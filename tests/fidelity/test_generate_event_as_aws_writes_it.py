@@ -159,6 +159,20 @@ def lambda_url(event):
     ) + check_formats(event, {**URL_FORMATS, "requestContext/requestId": "uuid"})
 
 
+def sns(event):
+    pt.SnsModel.model_validate(json.loads(json.dumps(event)))  # the model renames keys in place
+    return compare(
+        event, reference("sns.powertools.json"), (reference("sns.lambda-go.json"),)
+    ) + check_formats(
+        event,
+        {
+            "Records[]/Sns/MessageId": "uuid",
+            "Records[]/Sns/Timestamp": "iso-ms-z",
+            "Records[]/Sns/Signature": "base64",
+        },
+    )
+
+
 # A function URL's id is 32 characters (not an API's 10) and its accountId "anonymous" without IAM auth.
 URL_FORMATS = {
     k: v for k, v in APIGW_FORMATS.items() if k not in ("requestContext/apiId", "requestContext/accountId")
@@ -171,6 +185,7 @@ CASES = {  # generate-event kind: (the sandbox's event kind whose known differen
     "apigateway-aws-proxy": ("rest", rest),
     "apigateway-http-api": ("http-v2", http_v2),
     "lambda-url": ("lambda-url", lambda_url),
+    "sns": ("sns", sns),
 }
 
 
@@ -216,6 +231,7 @@ def test_a_scheduler_event_with_string_detail_passes_powertools_eventbridge_mode
         ("s3-delete.powertools.json", pt.S3Model),
         ("s3-sqs.powertools.json", pt.S3SqsEventNotificationModel),
         ("sqs.powertools.json", pt.SqsModel),
+        ("sns.powertools.json", pt.SnsModel),
         ("sqs-fifo.aws-docs.json", pt.SqsModel),
         ("dynamodb.sam.json", pt.DynamoDBStreamModel),
         ("eventbridge.powertools.json", pt.EventBridgeModel),

@@ -61,14 +61,20 @@ class QueueTarget(_Target):
         return self.arn.rsplit(":", 1)[-1]
 
 
+@dataclass(frozen=True)
+class TopicTarget(_Target):
+    """One entry of ``TopicConfigurations``: S3 publishes the event to an SNS topic."""
+
+
 def targets_from_configuration(configuration: dict) -> list[_Target]:
-    """Parse a GetBucketNotificationConfiguration response: Lambda functions and SQS queues."""
+    """Parse a GetBucketNotificationConfiguration response: Lambda functions, SQS queues, SNS topics."""
     targets: list[_Target] = []
     entries = [
         (LambdaTarget, e, e.get("LambdaFunctionArn"))
         for e in configuration.get("LambdaFunctionConfigurations", [])
     ]
     entries += [(QueueTarget, e, e.get("QueueArn")) for e in configuration.get("QueueConfigurations", [])]
+    entries += [(TopicTarget, e, e.get("TopicArn")) for e in configuration.get("TopicConfigurations", [])]
     for kind, entry, arn in entries:
         prefix = suffix = ""
         for rule in entry.get("Filter", {}).get("Key", {}).get("FilterRules", []):

@@ -20,7 +20,12 @@ from urllib.parse import unquote_plus
 from sandbox.event_sources.base import EventSource, SourceContext, trace_hop
 from sandbox.event_sources.s3.events import S3Write, build_event
 from sandbox.event_sources.s3.key_limits import S3KeyLimits
-from sandbox.event_sources.s3.notifications import BucketNotifications, LambdaTarget, QueueTarget
+from sandbox.event_sources.s3.notifications import (
+    BucketNotifications,
+    LambdaTarget,
+    QueueTarget,
+    TopicTarget,
+)
 from sandbox.event_sources.s3.write_observer import S3WriteObserver
 from sandbox.lambda_.recursion import lineage_depth, new_trace_id
 from sandbox.telemetry.traces import new_root, trace_root
@@ -90,7 +95,7 @@ class S3EventSource(EventSource):
         found = []
         for bucket in s3.list_buckets().get("Buckets", []):
             for target in self.notifications.targets(bucket["Name"]):
-                what = "function" if isinstance(target, LambdaTarget) else "queue"
+                what = {LambdaTarget: "function", QueueTarget: "queue", TopicTarget: "topic"}[type(target)]
                 filters = " ".join(
                     f
                     for f in (
@@ -265,6 +270,10 @@ class S3EventSource(EventSource):
                 self._send_to_queue(target, event, root, write)
                 done.add(target.configuration_id)
                 continue
+            if isinstance(target, TopicTarget):
+                self._publish_to_topic(target, event)
+                done.add(target.configuration_id)
+                continue
             trace_hop(
                 self.context,
                 root,
@@ -318,6 +327,14 @@ class S3EventSource(EventSource):
             detail=f"s3:{write.event_name} ({target.configuration_id}) → SendMessage",
             edge=(("bucket", write.bucket), ("queue", parts[5])),
         )
+
+    def _publish_to_topic(self, target: TopicTarget, event: dict) -> None:
+        """S3 -> SNS: the event as the message (the topic then delivers it to its subscriptions)."""
+        sns = self.context.client("sns")
+        sns.publish(TopicArn=target.arn, Message=json.dumps(event), Subject=SNS_SUBJECT)
+
+
+SNS_SUBJECT = "Amazon S3 Notification"
 
 
 def s3_object(record) -> tuple[str, str] | None:

@@ -109,10 +109,19 @@ ACCOUNT = ACCOUNT_ID
 
 
 def _kinds() -> dict[str, Kind]:
-    from sandbox.sam.resources import apis, events, function_urls, functions, iam, storage, versions
+    from sandbox.sam.resources import (
+        apis,
+        events,
+        function_urls,
+        functions,
+        iam,
+        notifications,
+        storage,
+        versions,
+    )
 
     found: dict[str, Kind] = {}
-    for module in (iam, storage, functions, versions, function_urls, events, apis):
+    for module in (iam, storage, notifications, functions, versions, function_urls, events, apis):
         for kind in module.KINDS:
             found[kind.type] = kind
     return found
@@ -122,13 +131,6 @@ KINDS = _kinds()
 
 # Why a resource type is refused, where there is more to say than "not one the sandbox runs".
 UNSUPPORTED = {
-    "AWS::SNS::Topic": (
-        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
-    ),
-    "AWS::SNS::Subscription": (
-        "SNS is not part of the local endpoint: topics, subscriptions and SNS events can't run"
-    ),
-    "AWS::SNS::TopicPolicy": "SNS is not part of the local endpoint",
     "AWS::StepFunctions::StateMachine": "Step Functions state machines are not run by the sandbox",
     "AWS::Kinesis::Stream": "Kinesis streams are not part of the local endpoint",
     "AWS::CloudFormation::Stack": "nested stacks (AWS::Serverless::Application) are not run by the sandbox",

@@ -40,16 +40,12 @@ class Bucket(Kind):
         problems = []
         notification = props.get("NotificationConfiguration") or {}
         for key in notification:
-            if key == "TopicConfigurations":
-                problems.append(
-                    "NotificationConfiguration.TopicConfigurations: SNS is not part of the local endpoint"
-                )
-            elif key == "EventBridgeConfiguration":
+            if key == "EventBridgeConfiguration":
                 problems.append(
                     "NotificationConfiguration.EventBridgeConfiguration: S3 events sent to EventBridge "
                     "are not delivered to functions by the sandbox"
                 )
-            elif key not in ("LambdaConfigurations", "QueueConfigurations"):
+            elif key not in ("LambdaConfigurations", "QueueConfigurations", "TopicConfigurations"):
                 problems.append(f"NotificationConfiguration.{key} is not run by the sandbox")
         return problems
 
@@ -118,6 +114,9 @@ class Bucket(Kind):
             ],
             "QueueConfigurations": [
                 entry("QueueArn", c["Queue"], c) for c in notification.get("QueueConfigurations") or []
+            ],
+            "TopicConfigurations": [
+                entry("TopicArn", c["Topic"], c) for c in notification.get("TopicConfigurations") or []
             ],
         }
         s3.put_bucket_notification_configuration(

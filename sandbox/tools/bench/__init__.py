@@ -6,6 +6,7 @@ MODULE_PARTS = (  # (part, module, heading)
     ("mappings", "event_source_mappings", "queues and streams"),
     ("api", "api_gateway", "API Gateway, warm"),
     ("schedules", "schedules", "scheduled events"),
+    ("sns", "sns_fanout", "SNS fan-out: 1,000 messages to a function and a queue, each exactly once"),
     ("page", "page", "the page, watched by a class: watching must not slow the sandbox down"),
     ("state", "state_dir", "the state directory: nothing lost across restarts, at little cost"),
 )

@@ -38,6 +38,7 @@ def _expand(arg: str, variables: dict) -> str:
         "stream",
         "function-url",
         "versions",
+        "sns-fanout",
         pytest.param(
             "node-resize",
             marks=pytest.mark.skipif(bool(_node_resize_missing()), reason=str(_node_resize_missing())),

@@ -57,3 +57,21 @@ def test_project_handler_with_destination_equal_to_source_skips_its_own_outputs(
         assert [r.id for r in sb.invocations() if r is not marker] == [second.id, first.id]
     finally:
         sb.stop()
+
+
+@pytest.mark.slow
+def test_a_function_publishing_to_its_own_topic_stops_by_itself_after_16_invocations():
+    sb = start_sandbox(HANDLERS / "sns_loop")
+    try:
+        sns = sb.client("sns")
+        topic = sns.create_topic(Name="echo")["TopicArn"]
+        arn = sb.client("lambda").get_function(FunctionName=sb.function.function_name)["Configuration"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn["FunctionArn"])
+        sns.publish(TopicArn=topic, Message="seed")
+        dropped = wait_for_record(sb, lambda r: r.status == "dropped", what="the 17th message to be dropped")
+        assert dropped.trigger == "sns" and dropped.error_type == "RecursiveInvocationException"
+        eventually(sb.dead_letters, what="the dropped event in the dead-letter queue")
+        settle(sb)
+        assert len([r for r in sb.invocations() if r.status == "success"]) == 16  # the loop has stopped
+    finally:
+        sb.stop()

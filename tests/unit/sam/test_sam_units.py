@@ -176,22 +176,29 @@ def test_an_unsupported_event_is_refused_naming_the_function_the_resource_it_mak
             tmp_path,
             SAM_HEADER
             + """\
-      Topic:
-        Type: AWS::SNS::Topic
+      Stream:
+        Type: AWS::Kinesis::Stream
+        Properties:
+          ShardCount: 1
 """
             + FUNCTION
             + """\
           Events:
-            Alerts:
-              Type: SNS
+            Clicks:
+              Type: Kinesis
               Properties:
-                Topic: !Ref Topic
+                Stream: !GetAtt Stream.Arn
+                StartingPosition: LATEST
     """,
         )
     message = str(refused.value)
     assert "nothing was created" in message
-    assert "line 4: Topic (AWS::SNS::Topic): SNS is not part of the local endpoint" in message
-    assert "line 6: Fn (AWS::Serverless::Function) makes FnAlerts (AWS::SNS::Subscription)" in message
+    assert (
+        "line 4: Stream (AWS::Kinesis::Stream): Kinesis streams are not part of the local endpoint" in message
+    )
+    assert (
+        "line 8: Fn (AWS::Serverless::Function) makes FnClicks (AWS::Lambda::EventSourceMapping)" in message
+    )
 
 
 def test_unsupported_properties_runtimes_and_integrations_are_each_refused_by_name(tmp_path):

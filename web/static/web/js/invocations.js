@@ -11,6 +11,7 @@ import { showRequest } from "./logs.js";
 // How each trigger invokes, in the guide's words: who waits for the result, and what retries a failure.
 export const TRIGGER_KINDS = {
   s3: { label: "S3 event", how: "async", text: "S3 invoked the function asynchronously with the event notification: it does not wait for the result; Lambda retries a failed attempt twice." },
+  sns: { label: "SNS message", how: "async", text: "SNS invoked the function asynchronously with the message published to the topic: it does not wait; Lambda retries a failed attempt twice." },
   sqs: { label: "SQS batch", how: "polled", text: "Lambda's poller read a batch of messages from the queue and invoked the function synchronously; a failed message returns to the queue." },
   dynamodb: { label: "DynamoDB stream batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously; a failed batch is retried." },
   kinesis: { label: "Kinesis batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously." },
