@@ -33,6 +33,7 @@ from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin
 from sandbox.lambda_.debugging import InvocationClock, debugpy_folder, held_log_line
 from sandbox.lambda_.env_vars import RoleCredentials, build_environment
 from sandbox.lambda_.invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
+from sandbox.lambda_.response_streaming import ResponseStream
 from sandbox.lambda_.runtime_api import NextInvocation, RuntimeApiServer
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation_cost
@@ -121,6 +122,7 @@ class ExecutionEnvironment:
         self._init_outcome = _Outcome()
         self._current: _Outcome | None = None
         self._current_request_id: str | None = None
+        self._stream: ResponseStream | None = None  # where the current invocation's streamed bytes go
         self._markers: dict[str, threading.Event] = {"init": threading.Event()}
         self._killed_for: str | None = None
         self._sampled_peak = 0
@@ -142,7 +144,18 @@ class ExecutionEnvironment:
 
     def on_response(self, request_id: str, payload: bytes) -> None:
         if self._current is not None and request_id == self._current_request_id:
+            stream = self._stream
+            if stream is not None and stream.streamed and stream.collect:
+                payload = stream.collected()  # a streaming function invoked without streaming: buffered
             self._current.set("response", payload)
+
+    def on_stream_start(self, request_id: str, content_type: str | None) -> ResponseStream | None:
+        if self._current is None or request_id != self._current_request_id:
+            return None
+        if self._stream is None:  # a plain Invoke of a streaming function: its bytes are the response
+            self._stream = ResponseStream(collect=True, pace=False)
+        self._stream.start(content_type)
+        return self._stream
 
     def on_error(self, request_id: str, payload: bytes, error_type: str | None) -> None:
         if self._current is not None and request_id == self._current_request_id:
@@ -421,8 +434,11 @@ class ExecutionEnvironment:
 
     # Long on purpose: one invocation as Lambda runs it, in order (cold start if needed, the event handed
     # over, the deadline and the CPU share kept, the outcome and the REPORT line); each step is a call.
-    def invoke(self, record: InvocationRecord, payload: bytes) -> InvocationRecord:
-        """Run one invocation in this environment and fill ``record`` with what happened."""
+    def invoke(
+        self, record: InvocationRecord, payload: bytes, stream: ResponseStream | None = None
+    ) -> InvocationRecord:
+        """Run one invocation in this environment and fill ``record`` with what happened; what the runtime
+        streams goes to ``stream`` as it arrives (InvokeWithResponseStream, function URLs)."""
         function = self.function
         record.environment_id = self.id
         record.log_stream = self.log_stream
@@ -440,6 +456,7 @@ class ExecutionEnvironment:
         self.state = "busy"
         self.last_used = time.monotonic()
         self._current_request_id = record.request_id
+        self._stream = stream
         outcome = self._current = _Outcome()
         self.logs.put(self.log_group, self.log_stream, cw.start_line(record.request_id), record.request_id)
         record.started_at = time.time()
@@ -498,6 +515,11 @@ class ExecutionEnvironment:
         if outcome.kind == "timeout":
             duration_ms = function.timeout * 1000.0
         self._current = None
+        if self._stream is not None:
+            record.streamed_bytes = self._stream.bytes_written if self._stream.streamed else None
+            if stream is not None:
+                stream.finish()  # the client hears the end now; the REPORT line follows
+        self._stream = None
         self._record_outcome(record, outcome, duration_ms, init_ms, max_memory)
         self.invocation_count += 1
         self.last_used = time.monotonic()

@@ -210,15 +210,16 @@ class LambdaService:
         runtime = self.runtime_or_fail(function_name)
         return self.run(self.new_record(event, runtime.name, trigger, trace_id))
 
-    def run(self, record: InvocationRecord) -> InvocationRecord:
+    def run(self, record: InvocationRecord, stream=None) -> InvocationRecord:
         """Run a prepared record synchronously (RequestResponse): the caller waits, nothing is retried.
+        What the runtime streams goes to ``stream`` (a response_streaming.ResponseStream) as it is written.
         Raises Throttled when every environment the function may have is busy."""
         runtime = self.runtime_or_fail(record.function_name)
         record.invocation_type = "RequestResponse"
         self.records.add(record)
         record.status = InvocationStatus.RUNNING
         try:
-            runtime.invoke(record, json.dumps(record.event).encode())
+            runtime.invoke(record, json.dumps(record.event).encode(), stream)
         except Throttled as exc:
             record.status, record.error_type, record.error_message = (
                 InvocationStatus.THROTTLED,
@@ -317,6 +318,14 @@ class LambdaService:
                 event, runtime.name, "invoke", client_context=_decoded_client_context(client_context)
             )
         )
+
+    def invoke_streaming(self, name: str, event, client_context: str | None, stream) -> InvocationRecord:
+        """InvokeWithResponseStream: a synchronous invocation whose streamed bytes go to ``stream``."""
+        runtime = self.runtime_or_fail(name)
+        record = self.new_record(
+            event, runtime.name, "invoke", client_context=_decoded_client_context(client_context)
+        )
+        return self.run(record, stream)
 
     def log_tail(self, request_id: str, limit_bytes: int) -> str:
         text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))

@@ -14,8 +14,6 @@ class Url(Kind):
         problems = []
         if props.get("Qualifier", "$LATEST") != "$LATEST":
             problems.append(f"Qualifier {props['Qualifier']}: the sandbox runs $LATEST only")
-        if props.get("InvokeMode") == "RESPONSE_STREAM":
-            problems.append("InvokeMode RESPONSE_STREAM: not supported by the sandbox yet (use BUFFERED)")
         return problems
 
     @staticmethod
