@@ -44,7 +44,7 @@ class EnvironmentPool:
             reason = refusal(function, settings.bootstrap_command)
             if reason:
                 raise ConfigError(reason)
-            self.debug.start()
+            settings.debug.open_for(function).start()
 
     @property
     def name(self) -> str:

@@ -41,6 +41,14 @@ from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 MARKER = b"\x1f\x1fSANDBOX:"
 MEMORY_SAMPLE_S = 0.005
+# What Node's inspector writes to stderr: its private address is the sandbox's business, not the log's.
+_INSPECTOR_NOTICES = (
+    b"Debugger listening on ",
+    b"For help, see: https://nodejs.org/",
+    b"Debugger attached.",
+    b"Debugger ending on ",
+    b"Waiting for the debugger to disconnect",
+)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -137,6 +145,9 @@ class ExecutionEnvironment:
         self.debug = settings.debug.session(function.function_name) if settings.debug else None
         self._debugger_ready_at: float | None = None  # when it was listening (its start is not INIT's)
         self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
+        self._inspector_mode = "run"
+        self._inspector_url: str | None = None  # a debugged Node worker's inspector
+        self._node_debugged = self.debug is not None and runtimes.is_node(function.runtime)
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -189,9 +200,15 @@ class ExecutionEnvironment:
         env.update(runtimes.environment_for(self.function))
         if self.settings.env_overrides is not None:  # only variables the function declares
             env.update(self.settings.env_overrides.for_function(self.function))
+        node = runtimes.is_node(self.function.runtime)
         if self.debug is not None:  # read and removed from the environment by the runtime before the handler
             os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
-            env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)
+            env["SANDBOX_DEBUG_CLOCK"] = self._debug_clock
+            if node:  # Node's inspector (node_debugging.py)
+                self._inspector_mode = self.debug.worker_mode()
+                env["SANDBOX_NODE_INSPECT"] = self._inspector_mode
+            else:
+                env["SANDBOX_DEBUGPY"] = debugpy_folder()
         command = [
             part.format(handler=self.function.handler, python=self.settings.python)
             for part in (
@@ -199,7 +216,7 @@ class ExecutionEnvironment:
                 or (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP))
             )
         ]
-        if self.debug is not None:  # the debugger sees every module's real source (pydevd warns otherwise)
+        if self.debug is not None and not node:  # the debugger sees every module's real source (pydevd)
             command[1:1] = ["-X", "frozen_modules=off"]
         command, markers = runtimes.command_for(self.function, command)
         self._writes_markers = self._writes_markers if markers is None else markers
@@ -241,6 +258,8 @@ class ExecutionEnvironment:
             self.exit_reason = self.exit_reason or reason
         self._release_cpu()  # a suspended worker is resumed before it is killed
         self._kill()
+        if self._inspector_url is not None:
+            self.debug.worker_gone(self._inspector_url)
         try:
             self._api.stop()
         except Exception:
@@ -313,7 +332,12 @@ class ExecutionEnvironment:
             before, tag = line[:index], line[index + len(MARKER) :].decode("utf-8", "replace").strip()
             if before.strip():
                 self._log_output(before)
-            if tag.startswith("debugpy:"):
+            if tag.startswith("inspector:"):
+                self._inspector_url = tag.partition(":")[2]
+                self.debug.attach_worker(self._inspector_url, self._inspector_mode)
+            elif tag == "inspector-ready":
+                self._debugger_ready()
+            elif tag.startswith("debugpy:"):
                 threading.Thread(
                     target=self._attach_debugger,
                     args=(int(tag.partition(":")[2]),),
@@ -322,7 +346,7 @@ class ExecutionEnvironment:
                 ).start()
             self._markers.setdefault(tag, threading.Event()).set()
             return
-        if line.strip():
+        if line.strip() and not (self._node_debugged and line.startswith(_INSPECTOR_NOTICES)):
             self._log_output(line)
 
     def _log_output(self, line: bytes) -> None:
@@ -391,6 +415,8 @@ class ExecutionEnvironment:
                 runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION), self.settings.region
             ),
         )
+        if self.debug is not None and self.debug.target.wait and runtimes.is_node(self.function.runtime):
+            self.debug.wait_for_editor()  # --debug-wait: the editor is there before INIT (untimed)
         started = time.perf_counter()
         held = self.debug.held_seconds() if self.debug else 0.0
         try:

@@ -316,7 +316,8 @@ function buildContext(headers, callbackContext) {
     clientContext: parse(headers['lambda-runtime-client-context']),
     identity: identity && { cognitoIdentityId: identity.cognitoIdentityId,
       cognitoIdentityPoolId: identity.cognitoIdentityPoolId },
-    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    getRemainingTimeInMillis: () => Math.max(debugDeadline(headers['lambda-runtime-aws-request-id'], deadline)
+      - Date.now(), 0),
   });
 }
 
@@ -390,8 +391,38 @@ function invokeOnce(id, event, headers) {
   });
 }
 
+// -- run_local.py --debug ----------------------------------------------------------------------------------
+// Node's inspector on a private loopback port; the marker tells the sandbox which (its relay on the public
+// port forwards the editor to it). "wait": until the editor has set its breakpoints and sends
+// Runtime.runIfWaitingForDebugger; "reconnect": the same, the sandbox sending it if no editor comes back.
+const INSPECT = process.env.SANDBOX_NODE_INSPECT;
+const DEBUG_CLOCK = process.env.SANDBOX_DEBUG_CLOCK;
+delete process.env.SANDBOX_NODE_INSPECT;
+delete process.env.SANDBOX_DEBUG_CLOCK;
+
+async function startInspector() {
+  if (!INSPECT) return;
+  const inspector = await import('node:inspector');
+  inspector.open(0, '127.0.0.1', false);
+  emitMarker(`inspector:${inspector.url()}`);
+  if (INSPECT === 'wait' || INSPECT === 'reconnect') inspector.waitForDebugger();
+  emitMarker('inspector-ready');
+}
+
+function debugDeadline(requestId, deadline) {
+  // The deadline, later by the time the debugger held this invocation (the sandbox writes it).
+  if (!DEBUG_CLOCK) return deadline;
+  try {
+    const [heldRequest, moved] = fs.readFileSync(DEBUG_CLOCK, 'utf8').split(' ');
+    return heldRequest === requestId ? Number(moved) : deadline;
+  } catch {
+    return deadline;
+  }
+}
+
 async function main() {
   patchConsole();
+  await startInspector();
   const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   try {
     handler = await loadHandler(taskRoot, process.env._HANDLER || '');
