@@ -98,6 +98,19 @@ def test_chunks_reach_the_client_while_the_function_is_still_writing(sb):
 
 
 @needs_node
+def test_a_timeout_part_way_through_keeps_the_bytes_sent_and_names_the_timeout(sb):
+    create_function(sb, "NodeStreamSlow", "nodejs20.x", "index.handler", {"index.mjs": STREAMING}, Timeout=1)
+    response = sb.client("lambda").invoke_with_response_stream(
+        FunctionName="NodeStreamSlow", Payload=json.dumps({"pauseMs": 5000})
+    )
+    events = _events(response)
+    assert _payload(events) == b"first;"
+    complete = events[-1][1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+@needs_node
 def test_an_error_part_way_through_ends_the_stream_with_invoke_complete_naming_it(sb):
     create_function(sb, "NodeStreamFails", "nodejs22.x", "index.handler", {"index.mjs": STREAMING})
     response = sb.client("lambda").invoke_with_response_stream(
