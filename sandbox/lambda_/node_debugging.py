@@ -318,7 +318,9 @@ class NodeDebugSession:
             else:
                 relay.attach(url)
         if mode == "reconnect":
-            threading.Timer(RECONNECT_WAIT_S, self._run_if_still_waiting, args=(url,)).start()
+            timer = threading.Timer(RECONNECT_WAIT_S, self._run_if_still_waiting, args=(url,))
+            timer.daemon = True
+            timer.start()
 
     def _run_if_still_waiting(self, url: str) -> None:
         """No editor came back for the new worker: it runs on (its inspector takes the command)."""

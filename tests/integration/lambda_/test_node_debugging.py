@@ -190,3 +190,32 @@ def test_after_a_hot_reload_the_editor_reconnects_and_stops_in_the_new_code(tmp_
         assert answer["greeting_at_breakpoint"] == "hi x" and answer["payload"]["greeting"] == "hi x"
     finally:
         sb.stop()
+
+
+def test_a_new_worker_runs_on_when_the_editor_that_just_left_does_not_come_back(tmp_path, monkeypatch):
+    from sandbox.config import FunctionConfiguration, SandboxConfig
+    from sandbox.core import Sandbox
+    from sandbox.lambda_ import node_debugging
+    from sandbox.lambda_.debugging import Debugging, DebugTarget
+
+    monkeypatch.setattr(node_debugging, "RECONNECT_WAIT_S", 1.5)
+    (tmp_path / "index.js").write_text(HANDLER)
+    function = FunctionConfiguration(code_dir=tmp_path, runtime="nodejs20.x", handler="index.handler")
+    port = free_port()
+    sb = Sandbox(
+        SandboxConfig(port=0, web_port=None, debug=Debugging([DebugTarget(function.function_name, port)])),
+        function,
+    ).start()
+    try:
+        client = CdpClient(targets(port)[0]["webSocketDebuggerUrl"])
+        client.close()  # an editor came and went: the next worker waits a little for it, then runs on
+        started = time.monotonic()
+        response = sb.client("lambda").invoke(FunctionName=function.function_name, Payload=b'{"name": "y"}')
+        waited_s = time.monotonic() - started
+        assert json.loads(response["Payload"].read())["greeting"] == "hello y"
+        assert waited_s >= 1.5
+        [record] = [r for r in sb.records.all() if r.function_name == function.function_name]
+        assert record.status == "success" and record.cold_start
+        assert record.init_duration_ms < waited_s * 1000 - 1000  # the wait was the debugger's, not INIT's
+    finally:
+        sb.stop()
