@@ -136,13 +136,16 @@ class _Relay:
         except OSError:  # that worker is gone already: wait for the next one
             self.session.worker_gone(url)
             return
-        with self._lock:
+        with self._lock:  # the kept frames go first, whole: the editor's thread sends under this lock too
             if self.closed:
                 return _close(worker)
-            self.worker = worker
-            pending, self.pending = self.pending, []
-        for frame in pending:
-            worker.sendall(frame)
+            try:
+                for frame in self.pending:
+                    worker.sendall(frame)
+            except OSError:
+                _close(worker)
+                return
+            self.worker, self.pending = worker, []
         threading.Thread(target=self._from_worker, args=(worker,), name="cdp-worker", daemon=True).start()
 
     def _from_editor(self) -> None:
@@ -155,11 +158,10 @@ class _Relay:
                 if opcode == 1 and _method(payload) in RESUMING:
                     self.session._resumed()  # before the worker hears it: the handler sees the new deadline
                 with self._lock:
-                    worker = self.worker
-                    if worker is None:
+                    if self.worker is None:
                         self.pending.append(raw)
-                        continue
-                worker.sendall(raw)
+                    else:
+                        self.worker.sendall(raw)
         except OSError:
             pass
         self.close()

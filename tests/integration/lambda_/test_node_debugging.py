@@ -135,15 +135,33 @@ def test_node_s_own_inspector_notices_stay_out_of_the_function_s_log(debugged):
     assert not [m for m in messages if "Debugger listening" in m or "Debugger attached" in m], messages
 
 
-def _break_and_resume(client: CdpClient, invoke) -> dict:
-    """Set the breakpoint, run the worker if it waits, invoke, read ``greeting`` where it stops, resume."""
-    client.send("Debugger.enable")
-    client.send("Debugger.setBreakpointByUrl", {"lineNumber": BREAKPOINT_LINE, "urlRegex": r"index\.js$"})
+def _break_and_resume(client: CdpClient, invoke, worker_running: bool) -> dict:
+    """Set the breakpoint, run the worker if it waits, invoke, read ``greeting`` where it stops, resume.
+    With a worker running, the breakpoint is set (answered) before the invocation, as an editor does;
+    without one, the commands wait in the sandbox for the next worker, which waits for them."""
+    breakpoint = {"lineNumber": BREAKPOINT_LINE, "urlRegex": r"index\.js$"}
+    if worker_running:
+        client.call("Debugger.enable")
+        client.call("Debugger.setBreakpointByUrl", breakpoint)
+    else:
+        client.send("Debugger.enable")
+        client.send("Debugger.setBreakpointByUrl", breakpoint)
     client.send("Runtime.runIfWaitingForDebugger")
     answers = {}
-    caller = threading.Thread(target=lambda: answers.update(invoke()))
+
+    def call():
+        try:
+            answers.update(invoke())
+        except Exception as exc:  # said by the assertion below, not lost in the thread
+            answers["error"] = repr(exc)
+
+    caller = threading.Thread(target=call)
     caller.start()
-    frame = client.wait_event("Debugger.paused")["params"]["callFrames"][0]
+    try:
+        frame = client.wait_event("Debugger.paused")["params"]["callFrames"][0]
+    except Exception as exc:
+        caller.join(30)
+        raise AssertionError(f"no pause ({exc!r}); the invocation: {answers}") from exc
     value = client.call(
         "Debugger.evaluateOnCallFrame", {"callFrameId": frame["callFrameId"], "expression": "greeting"}
     )
@@ -177,14 +195,17 @@ def test_after_a_hot_reload_the_editor_reconnects_and_stops_in_the_new_code(tmp_
         assert invoke()["payload"]["greeting"] == "hello x"  # no editor: the function runs as usual
         [target] = targets(port)
         client = CdpClient(target["webSocketDebuggerUrl"])
-        assert _break_and_resume(client, invoke)["greeting_at_breakpoint"] == "hello x"
+        first = _break_and_resume(client, invoke, worker_running=True)
+        assert first["greeting_at_breakpoint"] == "hello x" and first["payload"]["greeting"] == "hello x", (
+            first
+        )
         (tmp_path / "index.js").write_text(HANDLER.replace("hello ", "hi "))  # hot reload: a new worker
         with pytest.raises(Exception):  # the old worker's connection closes...
             client.wait_event("Debugger.nothing", timeout=20)
         client.close()
         client = CdpClient(targets(port)[0]["webSocketDebuggerUrl"])  # ...and the editor reconnects
         try:
-            answer = _break_and_resume(client, invoke)
+            answer = _break_and_resume(client, invoke, worker_running=False)
         finally:
             client.close()
         assert answer["greeting_at_breakpoint"] == "hi x" and answer["payload"]["greeting"] == "hi x"
