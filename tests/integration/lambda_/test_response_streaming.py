@@ -219,3 +219,18 @@ def test_a_response_stream_url_of_a_buffered_function_sends_its_whole_output_as_
     # Lambda streams every response of a RESPONSE_STREAM URL: the output is the body, not read as a mapping.
     assert status == 200
     assert json.loads(b"".join(d for _, d in pieces)) == {"statusCode": 404, "body": "not here"}
+
+
+def test_a_python_function_has_no_streaming_its_whole_response_is_one_chunk(sb):
+    create_function(
+        sb,
+        "PyBuffered",
+        "python3.12",
+        "app.handler",
+        {"app.py": "def handler(event, context):\n    return [1, 2]\n"},
+    )
+    events = _events(
+        sb.client("lambda").invoke_with_response_stream(FunctionName="PyBuffered", Payload=b"{}")
+    )
+    assert [list(e) for _, e in events] == [["PayloadChunk"], ["InvokeComplete"]]
+    assert json.loads(_payload(events)) == [1, 2]
