@@ -1,6 +1,7 @@
 """``--debug FUNCTION[:PORT]``, ``--debug-wait``, ``--env-vars`` and ``run_local.py debug-config vscode``.
 
-See docs/debugging.md: the function's environments run under debugpy; an editor attaches to the port.
+See docs/debugging.md: the function's environments run under debugpy (Python) or Node's inspector
+(Node.js); an editor attaches to the port.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def add_options(parser, invoke: bool = False) -> None:
             action="append",
             default=[],
             metavar="FUNCTION[:PORT]",
-            help=f"run FUNCTION's execution environments under debugpy, one at a time; an "
-            f"editor attaches on PORT (default {DEFAULT_PORT}); the function's timeout "
+            help=f"run FUNCTION's execution environments under debugpy (Node.js: its inspector), one at "
+            f"a time; an editor attaches on PORT (default {DEFAULT_PORT}); the function's timeout "
             f"is paused while it is stopped at a breakpoint (repeatable)",
         )
         group.add_argument(
@@ -88,15 +89,30 @@ def banner_lines(sandbox) -> list[str]:
     if sandbox.config.debug is None:
         return []
     return [
-        f"debug              : {d['function']} under debugpy, attach to 127.0.0.1:{d['port']} "
-        f"(one environment at a time, full CPU, its timeout paused while stopped"
+        f"debug              : {d['function']} under "
+        f"{'Node.js inspector' if d.get('protocol') == 'inspector' else 'debugpy'}, attach to "
+        f"127.0.0.1:{d['port']} (one environment at a time, full CPU, its timeout paused while stopped"
         f"{'; each invocation waits for the editor' if d['wait'] else ''})"
         for d in sandbox.config.debug.describe()
     ]
 
 
-def launch_configuration(function_name: str, port: int) -> dict:
-    """VS Code's attach configuration for the Python debugger (debugpy)."""
+def launch_configuration(function_name: str, port: int, runtime: str = "python") -> dict:
+    """VS Code's attach configuration: the Python debugger (debugpy), or for a Node.js function VS Code's
+    JavaScript debugger on the inspector port (reconnecting when a new environment starts)."""
+    if runtime == "node":
+        return {
+            "name": f"Attach to {function_name} (run_local.py --debug, Node.js)",
+            "type": "node",
+            "request": "attach",
+            "address": "127.0.0.1",
+            "port": port,
+            # A new execution environment (hot reload, a timeout) is a new process: attach to it again.
+            "restart": True,
+            "localRoot": "${workspaceFolder}",
+            "remoteRoot": "${workspaceFolder}",
+            "skipFiles": ["<node_internals>/**"],
+        }
     return {
         "name": f"Attach to {function_name} (run_local.py --debug)",
         "type": "debugpy",
@@ -109,7 +125,7 @@ def launch_configuration(function_name: str, port: int) -> dict:
 
 
 def cmd_debug_config(args) -> int:
-    configuration = launch_configuration(args.function_name, args.port)
+    configuration = launch_configuration(args.function_name, args.port, args.runtime)
     if args.print:
         print(json.dumps({"version": "0.2.0", "configurations": [configuration]}, indent=4))
         return 0
@@ -138,12 +154,19 @@ def add_subcommands(sub) -> None:
     p = sub.add_parser(
         "debug-config",
         help="write the editor's attach configuration for --debug",
-        description="Write .vscode/launch.json's attach configuration (debugpy, connect to "
-        "the --debug port), kept beside the configurations already there.",
+        description="Write .vscode/launch.json's attach configuration (debugpy, or with --runtime node "
+        "VS Code's Node debugger; connect to the --debug port), kept beside the configurations already "
+        "there.",
     )
     p.add_argument("editor", choices=["vscode"])
     p.add_argument("--function-name", default=FUNCTION_NAME)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument(
+        "--runtime",
+        choices=["python", "node"],
+        default="python",
+        help="the function's language: python (debugpy) or node (Node's inspector)",
+    )
     p.add_argument("--dir", default=".", help="the project folder VS Code opens (default: the current one)")
     p.add_argument("--print", action="store_true", help="print launch.json instead of writing it")
     p.set_defaults(func=cmd_debug_config)

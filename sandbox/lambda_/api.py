@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import re
+import threading
 from http import HTTPStatus
 from pathlib import Path
 from typing import Protocol
@@ -48,6 +49,9 @@ class FunctionHooks(Protocol):
         client_context: str | None,
         qualifier: str | None = None,
         trace_header: str | None = None,
+    ): ...
+    def invoke_streaming(
+        self, name: str, event, client_context: str | None, stream, qualifier: str | None = None
     ): ...
     def log_tail(self, request_id: str, limit_bytes: int) -> str: ...
     def check_configuration(self, name: str, changes: dict) -> None: ...
@@ -214,6 +218,12 @@ class LambdaApiInterceptor:
                 return self._invoke(match.group("name"), environ, start_response)
             if (rest == "/versions" or rest.startswith("/aliases")) and self.hooks.knows_function(name):
                 return self.versions.route(name, method, rest, environ, start_response)
+            if (
+                method == "POST"
+                and rest == "/response-streaming-invocations"
+                and self.hooks.knows_function(name)
+            ):
+                return self._invoke_with_response_stream(match.group("name"), environ, start_response)
             if method == "PUT" and rest == "/configuration":
                 return self._update_configuration(name, environ, start_response)
             if method == "PUT" and rest == "/code":
@@ -295,6 +305,92 @@ class LambdaApiInterceptor:
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         start_response("200 OK", headers)
         return [payload]
+
+    def _invoke_with_response_stream(self, name, environ, start_response):
+        """InvokeWithResponseStream: the function's bytes go out as ``PayloadChunk`` events as the runtime
+        writes them, then ``InvokeComplete`` (with the error, if any, and the log tail)."""
+        name, qualifier = split_reference(name, query_value(environ, "Qualifier"))
+        if not self.hooks.knows_qualifier(name, qualifier):
+            arn = self.hooks.function_arn(name, qualifier)
+            raise LambdaApiError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        from sandbox.lambda_ import response_streaming
+        from sandbox.lambda_.environment_pool import Throttled
+
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        body = read_body(environ)
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _error(
+                start_response,
+                "400 Bad Request",
+                "InvalidRequestContentException",
+                "Could not parse request body into json: the payload is not valid JSON.",
+            )
+        if invocation_type == "DryRun":
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        stream = response_streaming.ResponseStream()
+        outcome: dict = {}
+
+        def run():
+            try:
+                outcome["record"] = self.hooks.invoke_streaming(
+                    name, event, environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"), stream, qualifier
+                )
+            except Throttled as exc:
+                outcome["throttled"] = exc
+            except Exception:
+                _log.exception("The sandbox failed on InvokeWithResponseStream of %s", name)
+                outcome["failed"] = True
+            finally:
+                stream.finish()
+
+        worker = threading.Thread(target=run, name=f"stream-{name}", daemon=True)
+        worker.start()
+        stream.wait_started()
+        if "throttled" in outcome:
+            return _error(
+                start_response, "429 Too Many Requests", "TooManyRequestsException", str(outcome["throttled"])
+            )
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", response_streaming.EVENT_STREAM),
+                ("X-Amz-Executed-Version", getattr(stream.record, "executed_version", None) or "$LATEST"),
+            ],
+        )
+        tail = environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail"
+        return self._stream_events(stream, worker, outcome, tail)
+
+    def _stream_events(self, stream, worker, outcome: dict, tail: bool):
+        from sandbox.lambda_ import response_streaming
+
+        for chunk in stream.chunks():
+            yield response_streaming.payload_chunk(chunk)
+        worker.join()
+        record = outcome.get("record")
+        if record is None:
+            yield response_streaming.invoke_complete(
+                "ServiceException", "The sandbox failed on this request; its log has the traceback."
+            )
+            return
+        if not stream.streamed and record.status == InvocationStatus.SUCCESS:
+            # A function that does not stream: its whole response in one chunk, as Lambda sends it.
+            payload = json.dumps(record.result).encode() if record.result is not None else b"null"
+            yield response_streaming.payload_chunk(payload)
+        log = None
+        if tail:
+            log = base64.b64encode(self.hooks.log_tail(record.request_id, LOG_TAIL_BYTES).encode()).decode()
+        if record.status == InvocationStatus.SUCCESS:
+            yield response_streaming.invoke_complete(log_result=log)
+        else:
+            details = record.result if isinstance(record.result, dict) else {}
+            yield response_streaming.invoke_complete(
+                record.error_type or "Unhandled",
+                json.dumps(details) if details else record.error_message or "",
+                log,
+            )
 
     # -- control plane -------------------------------------------------------------------------------
     def _update_configuration(self, name, environ, start_response):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -68,10 +69,19 @@ def debugpy_folder() -> str:
 
 def refusal(function, bootstrap_command) -> str | None:
     """Why this function cannot be debugged here (one sentence), or None."""
+    from sandbox.lambda_ import runtimes
+
+    if runtimes.is_node(function.runtime):
+        if os.environ.get("SANDBOX_NODE_RUNTIME_CLIENT"):
+            return (
+                f"--debug {function.function_name}: a Node.js function is debugged with the sandbox's own "
+                f"Node runtime client, not SANDBOX_NODE_RUNTIME_CLIENT."
+            )
+        return None
     if bootstrap_command is not None or not str(function.runtime).startswith("python"):
         return (
-            f"--debug {function.function_name}: only functions run by this machine's Python with the "
-            f"sandbox's runtime client can be debugged (not {function.runtime} or awslambdaric)."
+            f"--debug {function.function_name}: only functions run by this machine's Python or Node.js "
+            f"with the sandbox's runtime clients can be debugged (not {function.runtime} or awslambdaric)."
         )
     return None
 
@@ -513,6 +523,20 @@ class Debugging:
 
     def session(self, function_name: str) -> DebugSession | None:
         return self.sessions.get(function_name)
+
+    def open_for(self, function):
+        """The function's session, by its runtime: Node's inspector for a Node.js function (its session
+        replaces the Python one made from --debug before the runtime was known), debugpy otherwise."""
+        from sandbox.lambda_ import runtimes
+        from sandbox.lambda_.node_debugging import NodeDebugSession
+
+        session = self.sessions.get(function.function_name)
+        if session is None:
+            return None
+        if runtimes.is_node(function.runtime) and not isinstance(session, NodeDebugSession):
+            session.stop()
+            session = self.sessions[function.function_name] = NodeDebugSession(session.target, session.host)
+        return session
 
     def check(self, function_names) -> None:
         """One sentence for a --debug naming no function of the sandbox (each session's port opens when its

@@ -44,7 +44,7 @@ class EnvironmentPool:
             reason = refusal(function, settings.bootstrap_command)
             if reason:
                 raise ConfigError(reason)
-            self.debug.start()
+            settings.debug.open_for(function).start()
 
     @property
     def name(self) -> str:
@@ -98,10 +98,10 @@ class EnvironmentPool:
         for callback in list(self.on_capacity):
             callback()
 
-    def invoke(self, record: InvocationRecord, payload: bytes) -> InvocationRecord:
+    def invoke(self, record: InvocationRecord, payload: bytes, stream=None) -> InvocationRecord:
         env = self.acquire()
         try:
-            return env.invoke(record, payload)
+            return env.invoke(record, payload, stream)
         finally:
             self.release(env)
 

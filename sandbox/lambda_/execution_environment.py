@@ -33,6 +33,7 @@ from sandbox.lambda_.cpu_share import CpuPolicy, CpuThrottle, ThrottleStats, pin
 from sandbox.lambda_.debugging import InvocationClock, debugpy_folder, held_log_line
 from sandbox.lambda_.env_vars import RoleCredentials, build_environment
 from sandbox.lambda_.invocation import ERROR, OUT_OF_MEMORY, SUCCESS, TIMEOUT, InvocationRecord
+from sandbox.lambda_.response_streaming import ResponseStream
 from sandbox.lambda_.runtime_api import NextInvocation, RuntimeApiServer
 from sandbox.telemetry import cloudwatch_logs as cw
 from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation_cost
@@ -40,6 +41,14 @@ from sandbox.telemetry.pricing import billed_duration_ms, gb_seconds, invocation
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 MARKER = b"\x1f\x1fSANDBOX:"
 MEMORY_SAMPLE_S = 0.005
+# What Node's inspector writes to stderr: its private address is the sandbox's business, not the log's.
+_INSPECTOR_NOTICES = (
+    b"Debugger listening on ",
+    b"For help, see: https://nodejs.org/",
+    b"Debugger attached.",
+    b"Debugger ending on ",
+    b"Waiting for the debugger to disconnect",
+)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -121,6 +130,7 @@ class ExecutionEnvironment:
         self._init_outcome = _Outcome()
         self._current: _Outcome | None = None
         self._current_request_id: str | None = None
+        self._stream: ResponseStream | None = None  # where the current invocation's streamed bytes go
         self._markers: dict[str, threading.Event] = {"init": threading.Event()}
         self._killed_for: str | None = None
         self._sampled_peak = 0
@@ -135,6 +145,9 @@ class ExecutionEnvironment:
         self.debug = settings.debug.session(function.function_name) if settings.debug else None
         self._debugger_ready_at: float | None = None  # when it was listening (its start is not INIT's)
         self._debug_clock = os.path.join(self._tmp + "-debug", "clock") if self.debug else None
+        self._inspector_mode = "run"
+        self._inspector_url: str | None = None  # a debugged Node worker's inspector
+        self._node_debugged = self.debug is not None and runtimes.is_node(function.runtime)
 
     # -- Runtime API listener ------------------------------------------------------------------------
     def on_next_requested(self) -> None:
@@ -142,7 +155,18 @@ class ExecutionEnvironment:
 
     def on_response(self, request_id: str, payload: bytes) -> None:
         if self._current is not None and request_id == self._current_request_id:
+            stream = self._stream
+            if stream is not None and stream.streamed and stream.collect:
+                payload = stream.collected()  # a streaming function invoked without streaming: buffered
             self._current.set("response", payload)
+
+    def on_stream_start(self, request_id: str, content_type: str | None) -> ResponseStream | None:
+        if self._current is None or request_id != self._current_request_id:
+            return None
+        if self._stream is None:  # a plain Invoke of a streaming function: its bytes are the response
+            self._stream = ResponseStream(collect=True, pace=False)
+        self._stream.start(content_type)
+        return self._stream
 
     def on_error(self, request_id: str, payload: bytes, error_type: str | None) -> None:
         if self._current is not None and request_id == self._current_request_id:
@@ -176,9 +200,15 @@ class ExecutionEnvironment:
         env.update(runtimes.environment_for(self.function))
         if self.settings.env_overrides is not None:  # only variables the function declares
             env.update(self.settings.env_overrides.for_function(self.function))
+        node = runtimes.is_node(self.function.runtime)
         if self.debug is not None:  # read and removed from the environment by the runtime before the handler
             os.makedirs(os.path.dirname(self._debug_clock), exist_ok=True)
-            env.update(SANDBOX_DEBUGPY=debugpy_folder(), SANDBOX_DEBUG_CLOCK=self._debug_clock)
+            env["SANDBOX_DEBUG_CLOCK"] = self._debug_clock
+            if node:  # Node's inspector (node_debugging.py)
+                self._inspector_mode = self.debug.worker_mode()
+                env["SANDBOX_NODE_INSPECT"] = self._inspector_mode
+            else:
+                env["SANDBOX_DEBUGPY"] = debugpy_folder()
         command = [
             part.format(handler=self.function.handler, python=self.settings.python)
             for part in (
@@ -186,7 +216,7 @@ class ExecutionEnvironment:
                 or (self.settings.python, "-I", "-u", "-X", "utf8", str(BOOTSTRAP))
             )
         ]
-        if self.debug is not None:  # the debugger sees every module's real source (pydevd warns otherwise)
+        if self.debug is not None and not node:  # the debugger sees every module's real source (pydevd)
             command[1:1] = ["-X", "frozen_modules=off"]
         command, markers = runtimes.command_for(self.function, command)
         self._writes_markers = self._writes_markers if markers is None else markers
@@ -228,6 +258,8 @@ class ExecutionEnvironment:
             self.exit_reason = self.exit_reason or reason
         self._release_cpu()  # a suspended worker is resumed before it is killed
         self._kill()
+        if self._inspector_url is not None:
+            self.debug.worker_gone(self._inspector_url)
         try:
             self._api.stop()
         except Exception:
@@ -300,7 +332,12 @@ class ExecutionEnvironment:
             before, tag = line[:index], line[index + len(MARKER) :].decode("utf-8", "replace").strip()
             if before.strip():
                 self._log_output(before)
-            if tag.startswith("debugpy:"):
+            if tag.startswith("inspector:"):
+                self._inspector_url = tag.partition(":")[2]
+                self.debug.attach_worker(self._inspector_url, self._inspector_mode)
+            elif tag == "inspector-ready":
+                self._debugger_ready()
+            elif tag.startswith("debugpy:"):
                 threading.Thread(
                     target=self._attach_debugger,
                     args=(int(tag.partition(":")[2]),),
@@ -309,7 +346,7 @@ class ExecutionEnvironment:
                 ).start()
             self._markers.setdefault(tag, threading.Event()).set()
             return
-        if line.strip():
+        if line.strip() and not (self._node_debugged and line.startswith(_INSPECTOR_NOTICES)):
             self._log_output(line)
 
     def _log_output(self, line: bytes) -> None:
@@ -378,6 +415,8 @@ class ExecutionEnvironment:
                 runtimes.runtime_version(self.function.runtime, RUNTIME_VERSION), self.settings.region
             ),
         )
+        if self.debug is not None and self.debug.target.wait and runtimes.is_node(self.function.runtime):
+            self.debug.wait_for_editor()  # --debug-wait: the editor is there before INIT (untimed)
         started = time.perf_counter()
         held = self.debug.held_seconds() if self.debug else 0.0
         try:
@@ -421,8 +460,11 @@ class ExecutionEnvironment:
 
     # Long on purpose: one invocation as Lambda runs it, in order (cold start if needed, the event handed
     # over, the deadline and the CPU share kept, the outcome and the REPORT line); each step is a call.
-    def invoke(self, record: InvocationRecord, payload: bytes) -> InvocationRecord:
-        """Run one invocation in this environment and fill ``record`` with what happened."""
+    def invoke(
+        self, record: InvocationRecord, payload: bytes, stream: ResponseStream | None = None
+    ) -> InvocationRecord:
+        """Run one invocation in this environment and fill ``record`` with what happened; what the runtime
+        streams goes to ``stream`` as it arrives (InvokeWithResponseStream, function URLs)."""
         function = self.function
         record.environment_id = self.id
         record.log_stream = self.log_stream
@@ -441,6 +483,7 @@ class ExecutionEnvironment:
         self.state = "busy"
         self.last_used = time.monotonic()
         self._current_request_id = record.request_id
+        self._stream = stream
         outcome = self._current = _Outcome()
         self.logs.put(
             self.log_group,
@@ -505,6 +548,11 @@ class ExecutionEnvironment:
         if outcome.kind == "timeout":
             duration_ms = function.timeout * 1000.0
         self._current = None
+        if self._stream is not None:
+            record.streamed_bytes = self._stream.bytes_written if self._stream.streamed else None
+            if stream is not None:
+                stream.finish()  # the client hears the end now; the REPORT line follows
+        self._stream = None
         self._record_outcome(record, outcome, duration_ms, init_ms, max_memory)
         self.invocation_count += 1
         self.last_used = time.monotonic()

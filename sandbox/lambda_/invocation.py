@@ -78,6 +78,7 @@ class InvocationRecord:
     result: object = None  # the handler's return value (decoded JSON), or the error payload
     trace_id: str | None = None
     client_context: str | None = None  # a synchronous Invoke's ClientContext, decoded (JSON text)
+    streamed_bytes: int | None = None  # the runtime streamed its response: how many bytes
     # True once nothing more will happen to this attempt: it succeeded, or failed with no retry left and
     # was dead-lettered or discarded, or a retry has been scheduled. Set after the environment is back
     # in the pool, so an upload made right after one finished finds it warm.

@@ -8,6 +8,11 @@
 // (or JSON with AWS_LAMBDA_LOG_FORMAT=JSON), a multi-line message kept as one event ("\n" -> "\r").
 // As the Python bootstrap does, it writes a marker line before each response so the sandbox knows it has
 // read every line of the invocation; the sandbox removes the marker.
+// Response streaming as AWS's Node runtime has it: the global awslambda.streamifyResponse marks a handler
+// that gets a writable responseStream; its response is posted with Lambda-Runtime-Function-Response-Mode:
+// streaming and chunked encoding as it is written, an error part-way through in the trailers
+// Lambda-Runtime-Function-Error-Type / -Error-Body (base64 JSON). awslambda.HttpResponseStream.from writes
+// a function URL's JSON prelude and 8 NUL bytes before the body (application/vnd.awslambda.http-integration-response).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -38,6 +43,106 @@ function request(method, urlPath, body, headers = {}) {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+// -- response streaming ----------------------------------------------------------------------------------
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION);
+    const metadata = JSON.stringify(prelude); // JSON never holds a NUL byte: the delimiter stays unique
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = 'response';
+    if (options?.highWaterMark) handler[HIGH_WATER_MARK] = Number(options.highWaterMark);
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+function createResponseStream(id) {
+  // The request is the stream the handler writes to, as in AWS's runtime: each write is a chunk on its way.
+  let firstWrite = true;
+  let failed = false;
+  const req = http.request({ host: HOST, port: Number(PORT), method: 'POST', agent,
+    path: `${API_PATH}/invocation/${id}/response`,
+    headers: { 'Lambda-Runtime-Function-Response-Mode': 'streaming', 'Transfer-Encoding': 'chunked',
+      Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      'Content-Type': 'application/octet-stream' } });
+  req.on('socket', (socket) => socket.setNoDelay(true));
+  const done = new Promise((resolve) => {
+    req.on('response', (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', resolve);
+  });
+  req.setContentType = (contentType) => {
+    if (!firstWrite) throw Object.assign(new Error('Cannot set content-type, too late.'),
+      { name: 'Runtime.InvalidStreamingOperation' });
+    req.setHeader('Content-Type', contentType);
+  };
+  const write = req.write.bind(req);
+  req.write = (chunk, encoding, callback) => {
+    if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk) && !(chunk instanceof Uint8Array)) {
+      chunk = JSON.stringify(chunk);
+    }
+    if (firstWrite && typeof req._onBeforeFirstWrite === 'function') req._onBeforeFirstWrite((c) => write(c));
+    firstWrite = false;
+    return write(chunk, encoding, callback);
+  };
+  const end = req.end.bind(req);
+  req.end = (...args) => {
+    if (typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null) {
+      req.write(args.shift(), typeof args[0] === 'string' ? args.shift() : undefined);
+    }
+    if (!req.writableEnded) emitMarker(`end:${id}`);
+    return end(...args);
+  };
+  const fail = (error) => {
+    if (failed || req.writableEnded) return;
+    failed = true;
+    logError('Invoke Error', error);
+    const response = toResponse(error);
+    req.addTrailers({ 'Lambda-Runtime-Function-Error-Type': response.errorType,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(response)).toString('base64') });
+    req.end();
+  };
+  return { stream: req, done, fail };
+}
+
+async function invokeStreaming(id, event, headers) {
+  const { stream, done, fail } = createResponseStream(id);
+  let waits = true;
+  const context = buildContext(headers, {
+    get callbackWaitsForEmptyEventLoop() { return waits; },
+    set callbackWaitsForEmptyEventLoop(value) { waits = value; },
+  });
+  errorTarget = fail;
+  beforeExit = () => fail(new Error('Response stream is not finished.'));
+  try {
+    const result = handler(event, stream, context);
+    if (!result || typeof result.then !== 'function') {
+      fail('Streaming does not support non-async handlers.');
+    } else {
+      const value = await result;
+      if (value !== undefined) console.warn('Streaming handlers ignore return values.');
+      if (!stream.writableEnded) fail('Response stream is not finished.');
+    }
+  } catch (error) {
+    fail(error ?? 'handled');
+  }
+  await done;
+  beforeExit = null;
+  errorTarget = null;
 }
 
 // -- errors, shaped as the Node runtime shapes them --------------------------------------------------
@@ -211,7 +316,8 @@ function buildContext(headers, callbackContext) {
     clientContext: parse(headers['lambda-runtime-client-context']),
     identity: identity && { cognitoIdentityId: identity.cognitoIdentityId,
       cognitoIdentityPoolId: identity.cognitoIdentityPoolId },
-    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    getRemainingTimeInMillis: () => Math.max(debugDeadline(headers['lambda-runtime-aws-request-id'], deadline)
+      - Date.now(), 0),
   });
 }
 
@@ -285,8 +391,38 @@ function invokeOnce(id, event, headers) {
   });
 }
 
+// -- run_local.py --debug ----------------------------------------------------------------------------------
+// Node's inspector on a private loopback port; the marker tells the sandbox which (its relay on the public
+// port forwards the editor to it). "wait": until the editor has set its breakpoints and sends
+// Runtime.runIfWaitingForDebugger; "reconnect": the same, the sandbox sending it if no editor comes back.
+const INSPECT = process.env.SANDBOX_NODE_INSPECT;
+const DEBUG_CLOCK = process.env.SANDBOX_DEBUG_CLOCK;
+delete process.env.SANDBOX_NODE_INSPECT;
+delete process.env.SANDBOX_DEBUG_CLOCK;
+
+async function startInspector() {
+  if (!INSPECT) return;
+  const inspector = await import('node:inspector');
+  inspector.open(0, '127.0.0.1', false);
+  emitMarker(`inspector:${inspector.url()}`);
+  if (INSPECT === 'wait' || INSPECT === 'reconnect') inspector.waitForDebugger();
+  emitMarker('inspector-ready');
+}
+
+function debugDeadline(requestId, deadline) {
+  // The deadline, later by the time the debugger held this invocation (the sandbox writes it).
+  if (!DEBUG_CLOCK) return deadline;
+  try {
+    const [heldRequest, moved] = fs.readFileSync(DEBUG_CLOCK, 'utf8').split(' ');
+    return heldRequest === requestId ? Number(moved) : deadline;
+  } catch {
+    return deadline;
+  }
+}
+
 async function main() {
   patchConsole();
+  await startInspector();
   const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   try {
     handler = await loadHandler(taskRoot, process.env._HANDLER || '');
@@ -325,7 +461,8 @@ async function main() {
       await postError(id, error);
       continue;
     }
-    await invokeOnce(id, event, next.headers);
+    if (handler[STREAMING] === 'response') await invokeStreaming(id, event, next.headers);
+    else await invokeOnce(id, event, next.headers);
   }
 }
 

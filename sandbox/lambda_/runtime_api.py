@@ -11,6 +11,7 @@ The routes, headers and the check on who is served: docs/execution-environment.m
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from sandbox.host_names import is_loopback_address, is_loopback_name, split_host
 from sandbox.http_server import BoundedThreadingMixIn
+from sandbox.lambda_.response_streaming import ResponseStream
 from sandbox.lambda_.socket_owner import held_by
 
 PREFIX = "/2018-06-01/runtime"
@@ -43,6 +45,7 @@ class RuntimeApiListener(Protocol):
     def on_response(self, request_id: str, payload: bytes) -> None: ...
     def on_error(self, request_id: str, payload: bytes, error_type: str | None) -> None: ...
     def on_init_error(self, payload: bytes, error_type: str | None) -> None: ...
+    def on_stream_start(self, request_id: str, content_type: str | None) -> ResponseStream | None: ...
 
 
 # Headers only a browser sends (and every Sec-Fetch-*): a request carrying one comes from a web page.
@@ -137,6 +140,45 @@ class RuntimeApiServer:
                     pass
                 return b"".join(chunks)
 
+            def _streamed_response(self, request_id: str) -> None:
+                """A response posted in streaming mode: each chunk goes on as it arrives
+                (response_streaming.py); an error part-way through comes in the trailers."""
+                stream = api.listener.on_stream_start(request_id, self.headers.get("Content-Type"))
+                trailers: dict[str, str] = {}
+                while True:
+                    size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        break
+                    chunk = self.rfile.read(size)
+                    self.rfile.readline(1024)
+                    if stream is not None:
+                        stream.write(chunk)
+                while True:
+                    line = self.rfile.readline(65536).strip()
+                    if not line:
+                        break
+                    name, _, value = line.decode("latin-1").partition(":")
+                    trailers[name.strip().lower()] = value.strip()
+                error_type = trailers.get("lambda-runtime-function-error-type")
+                if stream is not None and stream.too_large:
+                    body = json.dumps(
+                        {
+                            "errorType": "Function.ResponseSizeTooLarge",
+                            "errorMessage": f"Response payload size exceeded maximum allowed payload size "
+                            f"({stream.limit} bytes).",
+                        }
+                    ).encode()
+                    api.listener.on_error(request_id, body, "Function.ResponseSizeTooLarge")
+                elif error_type:
+                    try:
+                        body = base64.b64decode(trailers.get("lambda-runtime-function-error-body", ""))
+                    except ValueError:
+                        body = b""
+                    api.listener.on_error(request_id, body, error_type)
+                else:
+                    api.listener.on_response(request_id, b"")
+                self._reply(202, b'{"status":"OK"}')
+
             def _foreign(self) -> bool:
                 """Only the runtime process of this environment talks to its Runtime API: a request from
                 another process, from another machine, from a web page (Origin, Referer or Sec-Fetch-*)
@@ -191,9 +233,17 @@ class RuntimeApiServer:
             def do_POST(self):
                 if self._foreign():
                     return
+                path = self.path
+                if path.startswith(PREFIX + "/invocation/") and path.endswith("/response"):
+                    request_id = path[len(PREFIX + "/invocation/") : -len("/response")]
+                    if (
+                        self.headers.get("Lambda-Runtime-Function-Response-Mode") or ""
+                    ).lower() == "streaming" and (
+                        "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+                    ):
+                        return self._streamed_response(request_id)
                 body = self._body()
                 error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
-                path = self.path
                 if path == PREFIX + "/init/error":
                     api.listener.on_init_error(body, error_type)
                     return self._reply(202, b'{"status":"OK"}')

@@ -294,8 +294,9 @@ class LambdaService:
         self.runtime_or_fail(name)
         return self.run(self.new_record(event, name, trigger, trace_id))
 
-    def run(self, record: InvocationRecord) -> InvocationRecord:
+    def run(self, record: InvocationRecord, stream=None) -> InvocationRecord:
         """Run a prepared record synchronously (RequestResponse): the caller waits, nothing is retried.
+        What the runtime streams goes to ``stream`` (a response_streaming.ResponseStream) as it is written.
         Raises Throttled when every environment the function may have is busy."""
         runtime = self.pool_for(record)
         if runtime is None:
@@ -304,7 +305,7 @@ class LambdaService:
         self.records.add(record)
         record.status = InvocationStatus.RUNNING
         try:
-            runtime.invoke(record, json.dumps(record.event).encode())
+            runtime.invoke(record, json.dumps(record.event).encode(), stream)
         except Throttled as exc:
             record.status, record.error_type, record.error_message = (
                 InvocationStatus.THROTTLED,
@@ -438,6 +439,19 @@ class LambdaService:
                 client_context=_decoded_client_context(client_context),
             )
         )
+
+    def invoke_streaming(
+        self, name: str, event, client_context: str | None, stream, qualifier: str | None = None
+    ) -> InvocationRecord:
+        """InvokeWithResponseStream: a synchronous invocation whose streamed bytes go to ``stream`` (which
+        keeps the record: its executed version is known once the invocation starts)."""
+        reference = f"{name}:{qualifier}" if qualifier else name
+        self.runtime_or_fail(reference)
+        record = self.new_record(
+            event, reference, "invoke", client_context=_decoded_client_context(client_context)
+        )
+        stream.record = record
+        return self.run(record, stream)
 
     def log_tail(self, request_id: str, limit_bytes: int) -> str:
         text = "".join(e.message + "\n" for e in self.logs.events(request_id=request_id))

@@ -88,6 +88,8 @@ def find_operation(method: str, raw_path: str, query: str = "") -> tuple[Operati
 
 
 def request_limit(operation: Operation, invocation_type: str | None) -> int | None:
+    if operation.name == "InvokeWithResponseStream":
+        return SYNC_PAYLOAD_LIMIT
     if operation.name == "Invoke":
         return ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
     if operation.name == "InvokeAsync":

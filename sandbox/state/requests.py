@@ -74,7 +74,9 @@ def operation(service: str, environ, body: bytes) -> Operation:
     name = _operation_name(environ, body)
     if name is None:  # REST: the method tells
         path = environ.get("PATH_INFO", "")
-        writes = method not in ("GET", "HEAD", "OPTIONS") and not path.rstrip("/").endswith("/invocations")
+        writes = method not in ("GET", "HEAD", "OPTIONS") and not path.rstrip("/").endswith(
+            ("/invocations", "/response-streaming-invocations")
+        )
         return Operation(service, f"{method} {path}", writes)
     writes = not name.startswith(READ_PREFIXES) and name not in NOT_WRITTEN
     return Operation(service, name, writes, appended=(service, name) in APPENDED)

@@ -8,13 +8,19 @@ and ``http://127.0.0.1:<port>/_aws/lambda-url/<url-id>/``, which shares the endp
 answered with ``Content-Security-Policy: sandbox`` (a page served there cannot act as that origin).
 ``AuthType`` ``NONE`` is public, as on AWS; ``AWS_IAM`` asks for a SigV4-signed request (signed with the
 sandbox's token when it is shared on the network). The URL's ``Cors`` answers preflights and adds the
-``Access-Control-*`` headers. The configurations' API is configs.py.
+``Access-Control-*`` headers. In ``RESPONSE_STREAM`` mode the function's streamed bytes go out as they are
+written (chunked), a prelude of ``application/vnd.awslambda.http-integration-response`` giving the status,
+headers and cookies (docs/response-streaming.md). The configurations' API is configs.py.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
 
 from sandbox.config import ACCOUNT_ID
@@ -165,7 +171,14 @@ class FunctionUrls:
             key = signing_key(environ)
             if key is None or not self._token_accepted(environ, key):
                 return self._send(environ, start_response, forbidden())
-        response = self.source.respond(config, _request(environ, path, domain), key)
+        if config.invoke_mode == "RESPONSE_STREAM":
+            response, body = self.source.respond_streaming(config, _request(environ, path, domain), key)
+            if body is not None:
+                if config.cors:
+                    response = responses.with_cors(response, config.cors, origin)
+                return self._send_streamed(environ, start_response, response, body)
+        else:
+            response = self.source.respond(config, _request(environ, path, domain), key)
         if config.cors:
             response = responses.with_cors(response, config.cors, origin)
         return self._send(environ, start_response, response)
@@ -179,11 +192,27 @@ class FunctionUrls:
 
     @staticmethod
     def _send(environ, start_response, response: HttpResponse):
-        if environ.get("PATH_INFO", "").startswith(PATH_PREFIX):
-            # The path form shares the endpoint's origin: its pages must not act as that origin.
-            response.headers = [(k, v) for k, v in response.headers if k.lower() != "content-security-policy"]
-            response.headers.append(("Content-Security-Policy", "sandbox"))
+        _sandbox_path_form(environ, response)
         return _send(start_response, response)
+
+    @staticmethod
+    def _send_streamed(environ, start_response, response: HttpResponse, body: Iterator[bytes]):
+        """Status and headers now, the body as the function writes it (chunked: no Content-Length)."""
+        _sandbox_path_form(environ, response)
+        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+        try:
+            reason = HTTPStatus(response.status).phrase
+        except ValueError:
+            reason = "Status"
+        start_response(f"{response.status} {reason}", headers)
+        return (chunk for chunk in body if chunk)  # an empty chunk would end a chunked body
+
+
+def _sandbox_path_form(environ, response: HttpResponse) -> None:
+    if environ.get("PATH_INFO", "").startswith(PATH_PREFIX):
+        # The path form shares the endpoint's origin: its pages must not act as that origin.
+        response.headers = [(k, v) for k, v in response.headers if k.lower() != "content-security-policy"]
+        response.headers.append(("Content-Security-Policy", "sandbox"))
 
 
 def _locate(environ) -> tuple[str, str, str] | None:
@@ -264,32 +293,14 @@ class FunctionUrlEventSource(EventSource):
         service = self._service
         if service is None or service.runtime(config.function_name) is None:
             return forbidden()
-        request_id = str(uuid.uuid4())
-        event = url_event(request, config, key, request_id)
-        source, summary, subject = describe(event)
-        record = service.new_record(
-            event,
-            config.function_name,
-            trigger="function-url",
-            source=source,
-            summary=summary,
-            subject=subject,
-            how_detected=f"the function URL {config.url_id} received {request.method} {request.path}",
-            how_responded="synchronous: the function URL waits for the function (up to its timeout) and "
-            "turns its output into the HTTP response; nothing is retried",
-        )
-        record.request_id = request_id  # the event's requestId is the invocation's, as on AWS
+        record = self._record(config, request, key)
+        request_id = record.request_id
         try:
             service.run(record)
         except Throttled:
             return _answer(429, "Rate Exceeded.", "TooManyRequestsException")
         if record.status != InvocationStatus.SUCCESS:
-            # AWS answers a function error (or timeout) with 502 and "Internal Server Error".
-            return HttpResponse(
-                502,
-                [("Content-Type", "text/plain; charset=utf-8"), ("x-amzn-RequestId", request_id)],
-                b"Internal Server Error",
-            )
+            return _function_failed(request_id)
         try:
             response = responses.http_api_response(record.result)
         except MalformedResponse as exc:
@@ -301,6 +312,109 @@ class FunctionUrlEventSource(EventSource):
             )
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
+
+    def respond_streaming(
+        self, config: UrlConfig, request: events.ApiRequest, key: str | None
+    ) -> tuple[HttpResponse, Iterator[bytes] | None]:
+        """RESPONSE_STREAM: the status and headers once the function starts streaming (from its HTTP
+        integration prelude, if it writes one), and its bytes as it writes them. A function that does not
+        stream has its whole response sent as the body, as Lambda streams every response of such a URL."""
+        from sandbox.lambda_.environment_pool import Throttled
+        from sandbox.lambda_.invocation import InvocationStatus
+        from sandbox.lambda_.response_streaming import HTTP_INTEGRATION, ResponseStream
+
+        service = self._service
+        if service is None or service.runtime(config.function_name) is None:
+            return forbidden(), None
+        record = self._record(config, request, key)
+        stream = ResponseStream()
+        outcome: dict = {}
+
+        def run():
+            try:
+                service.run(record, stream)
+            except Throttled:
+                outcome["throttled"] = True
+            finally:
+                stream.finish()
+
+        worker = threading.Thread(target=run, name=f"url-stream-{config.url_id}", daemon=True)
+        worker.start()
+        stream.wait_started()
+        if outcome.get("throttled"):
+            return _answer(429, "Rate Exceeded.", "TooManyRequestsException"), None
+        if not stream.streamed:
+            worker.join()
+            if record.status != InvocationStatus.SUCCESS:
+                return _function_failed(record.request_id), None
+            body = json.dumps(record.result).encode() if record.result is not None else b"null"
+            headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", record.request_id)]
+            return HttpResponse(200, headers, body), iter([body])
+        chunks = stream.chunks()
+        status, headers, first = 200, [("Content-Type", stream.content_type)], b""
+        if stream.content_type == HTTP_INTEGRATION:
+            status, headers, first = _integration_head(chunks)
+        headers.append(("x-amzn-RequestId", record.request_id))
+
+        def body():
+            yield first
+            yield from chunks
+            worker.join()
+
+        return HttpResponse(status, headers), body()
+
+    def _record(self, config: UrlConfig, request: events.ApiRequest, key: str | None):
+        request_id = str(uuid.uuid4())
+        event = url_event(request, config, key, request_id)
+        source, summary, subject = describe(event)
+        record = self._service.new_record(
+            event,
+            config.function_name,
+            trigger="function-url",
+            source=source,
+            summary=summary,
+            subject=subject,
+            how_detected=f"the function URL {config.url_id} received {request.method} {request.path}",
+            how_responded="synchronous: the function URL waits for the function (up to its timeout) and "
+            "turns its output into the HTTP response; nothing is retried",
+        )
+        record.request_id = request_id  # the event's requestId is the invocation's, as on AWS
+        return record
+
+
+def _function_failed(request_id: str) -> HttpResponse:
+    """AWS answers a function error (or timeout) with 502 and "Internal Server Error"."""
+    return HttpResponse(
+        502,
+        [("Content-Type", "text/plain; charset=utf-8"), ("x-amzn-RequestId", request_id)],
+        b"Internal Server Error",
+    )
+
+
+def _integration_head(chunks: Iterator[bytes]) -> tuple[int, list, bytes]:
+    """Status, headers (cookies as Set-Cookie) and the first body bytes from a stream that starts with the
+    HTTP integration prelude: JSON, then 8 NUL bytes."""
+    from sandbox.lambda_.response_streaming import split_prelude
+
+    buffer = b""
+    found = None
+    for chunk in chunks:
+        buffer += chunk
+        found = split_prelude(buffer)
+        if found is not None:
+            break
+    prelude, first = found if found is not None else ({}, buffer)
+    try:
+        status = int(prelude.get("statusCode", 200))
+    except (TypeError, ValueError):
+        status = 500
+    given = prelude.get("headers") if isinstance(prelude.get("headers"), dict) else {}
+    headers = [(str(k), str(v)) for k, v in given.items()]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))
+    cookies = prelude.get("cookies") if isinstance(prelude.get("cookies"), list) else []
+    headers += [("Set-Cookie", str(c)) for c in cookies]
+    return status, headers, first
 
 
 class _ForgetDeleted:

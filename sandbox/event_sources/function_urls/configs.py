@@ -75,14 +75,7 @@ def check_request(request: dict, creating: bool) -> None:
             f"[NONE, AWS_IAM]",
         )
     mode = request.get("InvokeMode")
-    if mode == "RESPONSE_STREAM":
-        raise UrlConfigError(
-            400,
-            "InvalidParameterValueException",
-            "InvokeMode RESPONSE_STREAM is not supported by the sandbox yet: use BUFFERED "
-            "(the default), which sends the function's response whole.",
-        )
-    if mode not in (None, "BUFFERED"):
+    if mode not in (None, "BUFFERED", "RESPONSE_STREAM"):
         raise UrlConfigError(
             400,
             "ValidationException",

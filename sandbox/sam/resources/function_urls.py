@@ -12,8 +12,6 @@ class Url(Kind):
 
     def check(self, logical_id, props, plan) -> list[str]:
         problems = []
-        if props.get("InvokeMode") == "RESPONSE_STREAM":
-            problems.append("InvokeMode RESPONSE_STREAM: not supported by the sandbox yet (use BUFFERED)")
         return problems
 
     @staticmethod

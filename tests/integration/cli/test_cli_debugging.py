@@ -152,10 +152,12 @@ def test_debug_of_a_function_this_python_does_not_run_is_refused_in_one_sentence
     from sandbox.config import FunctionConfiguration
     from sandbox.lambda_.debugging import refusal
 
-    node = FunctionConfiguration(function_name="web", runtime="nodejs20.x")
-    assert "only functions run by this machine's Python" in refusal(node, None)
+    custom = FunctionConfiguration(function_name="web", runtime="provided.al2023", handler="x")
+    assert "only functions run by this machine's Python or Node.js" in refusal(custom, None)
     assert refusal(FunctionConfiguration(), ("{python}", "-m", "awslambdaric", "{handler}")) is not None
     assert refusal(FunctionConfiguration(), None) is None
+    node = FunctionConfiguration(function_name="web", runtime="nodejs20.x", handler="index.handler")
+    assert refusal(node, None) is None  # Node's inspector (tests/integration/lambda_/test_node_debugging.py)
 
 
 def test_debug_config_vscode_writes_an_attach_configuration_beside_existing_ones(tmp_path):
@@ -177,6 +179,21 @@ def test_debug_config_vscode_writes_an_attach_configuration_beside_existing_ones
     )
     assert attach["pathMappings"] == [{"localRoot": "${workspaceFolder}", "remoteRoot": "${workspaceFolder}"}]
     assert attach["justMyCode"] is True
+
+
+def test_debug_config_vscode_for_node_writes_a_node_attach_configuration_that_reconnects(tmp_path):
+    result = run_command(
+        "debug-config", "vscode", "--print", "--runtime", "node", "--port", "9230", "--function-name", "Web"
+    )
+    assert result.returncode == 0, result.stderr
+    [attach] = json.loads(result.stdout)["configurations"]
+    assert (attach["type"], attach["request"], attach["address"], attach["port"]) == (
+        "node",
+        "attach",
+        "127.0.0.1",
+        9230,
+    )
+    assert attach["restart"] is True and attach["name"] == "Attach to Web (run_local.py --debug, Node.js)"
 
 
 @pytest.mark.slow

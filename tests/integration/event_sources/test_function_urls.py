@@ -16,6 +16,7 @@ from botocore.credentials import Credentials
 
 from helpers.function_urls import FUNCTION, call, url_id
 from helpers.paths import HANDLERS, PROJECT_ROOT
+from helpers.runtimes import needs_node
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually
 
@@ -114,18 +115,19 @@ def test_url_configs_are_created_read_updated_listed_and_deleted_as_lambda_answe
         listed = json.loads(aws(sb, "list-function-url-configs", "--function-name", FUNCTION).stdout)
         assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
         streaming = aws(
+            sb, "update-function-url-config", "--function-name", FUNCTION, "--invoke-mode", "RESPONSE_STREAM"
+        )
+        assert json.loads(streaming.stdout)["InvokeMode"] == "RESPONSE_STREAM"
+        wrong = aws(
             sb,
             "update-function-url-config",
             "--function-name",
             FUNCTION,
             "--invoke-mode",
-            "RESPONSE_STREAM",
+            "STREAM",
             check=False,
         )
-        assert (
-            "InvalidParameterValueException" in streaming.stderr
-            and "RESPONSE_STREAM is not supported" in streaming.stderr
-        )
+        assert "ValidationException" in wrong.stderr
     finally:
         aws(sb, "delete-function-url-config", "--function-name", FUNCTION)
     gone = aws(sb, "get-function-url-config", "--function-name", FUNCTION, check=False)
@@ -343,3 +345,52 @@ def test_a_url_event_invoked_directly_is_described_as_a_function_urls_not_an_api
 
     described = next(d for d in (c.describe(sample_event(path="/x")) for c in event_source_classes()) if d)
     assert described[0] == "aws:lambda-url" and described[2]["path"] == "/x"
+
+
+STREAMING_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Streamer:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: streamer/
+      Handler: index.handler
+      Runtime: nodejs20.x
+      FunctionUrlConfig:
+        AuthType: NONE
+        InvokeMode: RESPONSE_STREAM
+        Cors:
+          AllowOrigins: ["https://app.example"]
+Outputs:
+  StreamerUrl:
+    Value: !GetAtt StreamerUrl.FunctionUrl
+"""
+
+
+@needs_node
+def test_a_sam_response_stream_url_streams_with_the_prelude_s_status_and_the_url_s_cors(sb, tmp_path):
+    (tmp_path / "streamer").mkdir()
+    (tmp_path / "streamer" / "index.mjs").write_text(
+        "export const handler = awslambda.streamifyResponse(async (event, stream) => {\n"
+        "  stream = awslambda.HttpResponseStream.from(stream, { statusCode: 202, headers: {'X-A': 'b'} });\n"
+        "  stream.write('part 1, ');\n"
+        "  stream.end(`part 2 of ${event.rawPath}`);\n"
+        "});\n"
+    )
+    (tmp_path / "template.yaml").write_text(STREAMING_TEMPLATE)
+    stack = sb.template_stacks.deploy(tmp_path / "template.yaml", stack_name="stream-app")
+    try:
+        url = next(o["value"] for o in stack.outputs if o["key"] == "StreamerUrl")
+        [config] = [t for t in sb.triggers() if t.get("url") == url]
+        assert "InvokeMode RESPONSE_STREAM" in config["detail"]
+        status, headers, body = call(
+            sb, {"FunctionUrl": url}, "/s", headers={"Origin": "https://app.example"}
+        )
+        assert (status, body) == (202, b"part 1, part 2 of /s")
+        assert headers["x-a"] == "b" and headers["transfer-encoding"] == "chunked"
+        assert headers["access-control-allow-origin"] == "https://app.example"
+        status, headers, _ = call(sb, {"FunctionUrl": url}, "/s", host_form=False)  # the path form
+        assert status == 202 and headers["content-security-policy"] == "sandbox"
+    finally:
+        stack.delete(sb)
