@@ -32,12 +32,15 @@ run: $(VENV)/.installed-run
 
 # `make test`: everything, in two passes. Tests that share the cores run on WORKERS processes (pytest-xdist;
 # --dist loadfile keeps each file in one worker: its module sandbox starts once, moto's state stays in one
-# process); then the tests marked `serial` (CPU or latency against the wall clock) run alone. Both passes
-# always run; the exit status fails if either failed (5, "no tests collected", counts as none failed).
+# process; --no-loadscope-reorder hands out the files in collection order, which tests/conftest.py makes
+# the longest first); then the tests marked `serial` (CPU or latency against the wall clock) run alone. Both
+# passes always run; the exit status fails if either failed (5, "no tests collected", counts as none failed).
+# WORKERS is 3 on 2 cores: most tests wait (on processes, the function's CPU share, a browser) about half
+# the time, and a third worker fills those waits.
 # ARGS narrows both, e.g. ARGS=tests/unit or ARGS="-k cpu".
 # `make test-quick`: the edit loop (well under a minute): the tests in QUICK that are neither slow nor serial.
-WORKERS ?= 2
-PYTEST_PARALLEL = $(PY) -m pytest -n $(WORKERS) --dist loadfile
+WORKERS ?= 3
+PYTEST_PARALLEL = $(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 QUICK ?= tests/unit tests/integration/endpoint tests/integration/web tests/integration/handler \
          tests/integration/telemetry
 

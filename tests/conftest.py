@@ -10,6 +10,12 @@ import pytest
 
 from helpers.paths import REALWORLD, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
+from helpers.scheduling import longest_files_first
+
+
+def pytest_collection_modifyitems(items):
+    """Whole files, the longest first, so parallel workers finish together (helpers/scheduling.py)."""
+    longest_files_first(items)
 
 
 @pytest.fixture(scope="session")

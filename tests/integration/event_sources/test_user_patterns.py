@@ -115,9 +115,9 @@ def test_eventbridge_wildcards_match_as_on_aws_in_linear_time():
     assert wildcard_match("photos/2024/cat.jpg", "photos/*.jpg")
     assert not wildcard_match("photos/cat.png", "photos/*.jpg")
     assert wildcard_match("a*b", "a\\*b") and not wildcard_match("axb", "a\\*b")
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine cannot make a linear match look slow
     assert not wildcard_match("a" * 5000, "*a" * 40 + "*b")
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1
     with pytest.raises(PatternError):
         fullmatch("(?<=a)b", "ab")
 
