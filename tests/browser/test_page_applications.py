@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from helpers.browser import launched_chromium, new_page
+from helpers.browser import new_page
 from helpers.paths import PROJECT_ROOT, SAM_APPS, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from web.app import create_app
@@ -86,11 +86,6 @@ def client_for(sandbox) -> FlaskClient:
     app = create_app(sandbox, {"WEB_PORT": PORT})
     app.test_client_class = LocalClient
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
 
 
 def served(sandbox):

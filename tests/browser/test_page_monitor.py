@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from helpers.browser import launched_chromium, new_page
+from helpers.browser import new_page
 from helpers.paths import TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import settle
-from web.app import create_app
 
 PROJECTOR = {"width": 1280, "height": 720}
 BURST = 20
@@ -26,20 +25,6 @@ def sb():
     sandbox = start_sandbox()
     yield sandbox
     sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from helpers.browser import launched_chromium, new_page
+from helpers.browser import new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import wait_for_record
@@ -204,20 +204,6 @@ def test_the_gallerys_list_carries_no_log_lines(sb, client):
 
 
 # -- the page in headless Chromium ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def page(browser, server):
     page = new_page(browser)

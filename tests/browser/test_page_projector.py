@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
+from helpers.browser import HOSTILE_KEY, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.processes import run_command
 from helpers.sandboxes import start_sandbox
@@ -105,20 +105,6 @@ def client(sb):
 
 def get(client, path, **headers):
     return client.get(path, base_url=f"http://127.0.0.1:{PORT}", headers=headers)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from helpers.browser import HOSTILE_KEY, WAIT_MS, launched_chromium
+from helpers.browser import HOSTILE_KEY, WAIT_MS
 from helpers.paths import HANDLERS, PROJECT_ROOT, RUN_LOCAL, SAMPLES, TEST_OUTPUT
 from helpers.runtimes import create_function
 from helpers.sandboxes import start_sandbox
@@ -22,11 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FUNCTION = "ImageResizeLambda"
 FAULTS = "FaultsFunction"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +38,6 @@ def sb(browser):
     wait_for_record(sandbox, lambda r: r.trigger == "s3" and r.final, what="the upload's own invocation")
     yield sandbox
     sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.app import create_app
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

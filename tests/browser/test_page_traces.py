@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
+from helpers.browser import HOSTILE_KEY, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, wait_for_record
 from sandbox.guide.example_setups import set_up
-from web.app import create_app
 
 PROJECTOR = {"width": 1280, "height": 720}
 QUEUED_BUCKET = "queued-image-bucket123"  # examples/queue: S3 -> SQS -> ImageResizeQueueLambda
@@ -57,20 +56,6 @@ def queued(sb):
         what="the hostile key's message to be handled",
     )
     return record
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

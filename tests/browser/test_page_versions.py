@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from helpers.browser import launched_chromium, new_page
+from helpers.browser import new_page
 from helpers.paths import HANDLERS, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 
@@ -26,25 +26,10 @@ def _code(tag: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
-
-
-@pytest.fixture(scope="module")
 def sb(browser):
     sandbox = start_sandbox()
     yield sandbox
     sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.app import create_app
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
 
 
 def test_invocations_through_an_alias_show_the_version_that_ran(sb, server, browser):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from helpers.browser import HOSTILE_KEY, WAIT_MS, launched_chromium, new_page
+from helpers.browser import HOSTILE_KEY, WAIT_MS, new_page
 from helpers.paths import SAMPLES, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import settle
@@ -24,25 +24,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
-
-
-@pytest.fixture(scope="module")
 def sb(browser):
     sandbox = start_sandbox()
     yield sandbox
     sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.app import create_app
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
