@@ -271,6 +271,29 @@ def test_presenter_setting_enlarges_the_type_and_is_remembered(page, server, sho
     assert page.eval_on_selector("html", "h => h.classList.contains('presenter')")
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "viewport, presenter",
+    [(PROJECTOR, False), (PROJECTOR, True), ({"width": 1024, "height": 768}, False)],
+    ids=["1280x720", "1280x720-presenter", "1024x768"],
+)
+def test_every_tab_is_on_screen_without_scrolling_the_tab_bar(page, server, shots, viewport, presenter):
+    page.set_viewport_size(viewport)
+    page.goto(server.url)
+    if presenter:
+        page.locator("#presenter").check()
+    tabs = page.locator(".tabs a[role=tab]")
+    assert tabs.count() >= 10
+    for i in range(tabs.count()):
+        box = tabs.nth(i).bounding_box()
+        assert box is not None and within(box, viewport), tabs.nth(i).inner_text()
+    name = f"tabs-{viewport['width']}x{viewport['height']}{'-presenter' if presenter else ''}.png"
+    page.screenshot(path=str(shots / name))
+    if presenter:
+        page.locator("#presenter").uncheck()
+
+
 # -- every function and trigger -----------------------------------------------------------------------------
 @pytest.mark.browser
 @pytest.mark.slow
