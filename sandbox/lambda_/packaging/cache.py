@@ -180,7 +180,9 @@ def unpack_reusing(
         return folder
     partial = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        shutil.copytree(tree, partial, symlinks=True, copy_function=os.link)
+        _link_tree(tree, partial, symlinks=True, copy_function=os.link)
+        if _tree_manifest(partial) != entries:  # the tree changed while it was being linked
+            raise OSError("the cached tree changed")
         partial.rename(folder)
     except OSError:  # another file system (no hard links), or the entry went away: unpack as usual
         shutil.rmtree(partial, ignore_errors=True)
@@ -188,6 +190,10 @@ def unpack_reusing(
     with contextlib.suppress(OSError):
         os.utime(record, follow_symlinks=False)
     return folder
+
+
+def _link_tree(source: Path, target: Path, **options) -> None:
+    shutil.copytree(source, target, **options)
 
 
 def _intact_tree(tree: Path, record: Path) -> list[list] | None:
@@ -210,8 +216,10 @@ def _store_tree(zip_bytes: bytes, tree: Path, record: Path, trees: Path) -> list
         entries = _tree_manifest(staged)
         with contextlib.suppress(OSError):
             record.unlink()
-        if tree.exists():
-            shutil.rmtree(tree)
+        if tree.exists():  # one that no longer matches its record: moved aside whole, then removed
+            aside = trees / f".{tree.name}.old-{uuid.uuid4().hex[:8]}"
+            tree.rename(aside)
+            shutil.rmtree(aside, ignore_errors=True)
         staged.rename(tree)
         _write_entry(record, json.dumps(entries).encode())
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import zipfile
 from pathlib import Path
@@ -137,3 +138,20 @@ def test_a_refused_package_is_refused_with_or_without_the_cache(tmp_path):
         unpack_reusing(b"not a zip" * 10, tmp_path / "a", root=root, min_zip_bytes=0)
     assert not (tmp_path / "a").exists()
     assert [p.name for p in (root / "trees").iterdir()] == []
+
+
+def test_a_tree_that_changes_while_it_is_linked_is_not_used(tmp_path, code, monkeypatch):
+    from sandbox.lambda_.packaging import cache
+
+    package = function_zip_bytes(code)
+    root = tmp_path / "cache"
+    unpack_reusing(package, tmp_path / "a", root=root, min_zip_bytes=0)
+    real_copytree = shutil.copytree
+
+    def copytree_while_another_start_replaces_the_tree(source, target, **options):
+        copied = real_copytree(source, target, **options)
+        (Path(target) / "lib" / "helper.js").unlink()  # as if removed from the tree during the copy
+        return copied
+
+    monkeypatch.setattr(cache, "_link_tree", copytree_while_another_start_replaces_the_tree)
+    assert _files(unpack_reusing(package, tmp_path / "b", root=root, min_zip_bytes=0)) == _files(code)
