@@ -41,8 +41,8 @@ from sandbox.lambda_.packaging import (
     PackageRefused,
     folder_size,
     too_large_unzipped,
-    unpack_package,
 )
+from sandbox.lambda_.packaging.cache import unpack_reusing
 from sandbox.lambda_.recursion import RECURSION_LIMIT, lineage_depth, new_trace_id, recursive_loop_message
 from sandbox.lambda_.validation import LambdaApiError
 from sandbox.lambda_.versions import LATEST, Alias, freeze_code, is_version, reference_from, split_reference
@@ -733,7 +733,7 @@ class LambdaService:
             return folder
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return unpack_package(zip_bytes, folder, layers_bytes)
+            return unpack_reusing(zip_bytes, folder, layers_bytes)
         except PackageRefused as exc:
             with contextlib.suppress(OSError):
                 folder.parent.rmdir()  # the name's folder, unless it holds another package
