@@ -41,7 +41,7 @@ def destination_problem(arn: str | None) -> str | None:
 def invocation_record(record: InvocationRecord, function_arn: str, condition: str) -> dict:
     """What AWS sends to a destination: the request, the response and the condition (``Success``,
     ``RetriesExhausted``, ``EventAgeExceeded``)."""
-    response = {"statusCode": 200, "executedVersion": "$LATEST"}
+    response = {"statusCode": 200, "executedVersion": record.executed_version or "$LATEST"}
     if condition != "Success":
         response["functionError"] = "Unhandled"
     return {
@@ -49,7 +49,7 @@ def invocation_record(record: InvocationRecord, function_arn: str, condition: st
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "requestContext": {
             "requestId": record.request_id,
-            "functionArn": f"{function_arn}:$LATEST",
+            "functionArn": f"{function_arn}:{record.qualifier or '$LATEST'}",
             "condition": condition,
             "approximateInvokeCount": record.attempt,
         },
@@ -57,6 +57,57 @@ def invocation_record(record: InvocationRecord, function_arn: str, condition: st
         "responseContext": response,
         "responsePayload": record.result,
     }
+
+
+# Where a stream mapping sends the record of a batch it skips (DestinationConfig.OnFailure).
+STREAM_DESTINATION_SERVICES = ("sqs", "sns", "s3")
+
+
+def stream_destination_problem(arn: str | None) -> str | None:
+    """Lambda's refusal of a stream mapping's on-failure destination, or None for a queue, topic or bucket."""
+    parts = str(arn or "").split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in STREAM_DESTINATION_SERVICES or not parts[5]:
+        return (
+            f"The destination ARN {arn} is invalid: a stream's on-failure destination must be the ARN of an "
+            f"SQS queue, an SNS topic or an S3 bucket."
+        )
+    return None
+
+
+def stream_object_key(mapping_uuid: str, shard_id: str, when: datetime, suffix: str) -> str:
+    """The S3 key AWS gives a skipped batch's record:
+    ``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>``."""
+    return f"aws/lambda/{mapping_uuid}/{shard_id}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-{suffix}"
+
+
+def send_batch_record(
+    client: Callable[[str], Any],
+    destination: str,
+    body: dict,
+    *,
+    mapping_uuid: str,
+    shard_id: str,
+    payload: dict,
+) -> None:
+    """A skipped stream batch's record to its on-failure destination (raises when it cannot): the record
+    alone to a queue or a topic; to a bucket, with the batch's invocation payload as ``payload``."""
+    import uuid
+
+    service = destination.split(":")[2]
+    text = json.dumps(body)
+    if service == "sqs":
+        sqs = client("sqs")
+        parts = destination.split(":")
+        url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=text)
+    elif service == "sns":
+        client("sns").publish(TopicArn=destination, Message=text)
+    elif service == "s3":
+        key = stream_object_key(mapping_uuid, shard_id, datetime.now(timezone.utc), str(uuid.uuid4()))
+        document = json.dumps(dict(body, payload=json.dumps(payload)))
+        client("s3").put_object(Bucket=destination.split(":")[5], Key=key, Body=document.encode())
+    else:
+        raise ValueError(stream_destination_problem(destination))
 
 
 class Destinations:
@@ -122,7 +173,7 @@ class Destinations:
                         "DetailType": DETAIL_TYPES[success],
                         "Detail": text,
                         "EventBusName": arn,
-                        "Resources": [arn, f"{function_arn}:$LATEST"],
+                        "Resources": [arn, body["requestContext"]["functionArn"]],
                     }
                 ]
             )
