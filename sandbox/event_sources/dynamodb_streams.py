@@ -501,7 +501,7 @@ class _ShardReader:
                 body,
                 mapping_uuid=self.mapping.uuid,
                 shard_id=shard_id,
-                payload={"Records": batch},
+                payload=getattr(result, "event", None) or {"Records": batch},  # what the function got
             )
         except Exception as exc:
             self.source._service.put_metric(self.mapping.function_name, "DestinationDeliveryFailures")

@@ -104,7 +104,7 @@ def send_batch_record(
         client("sns").publish(TopicArn=destination, Message=text)
     elif service == "s3":
         key = stream_object_key(mapping_uuid, shard_id, datetime.now(timezone.utc), str(uuid.uuid4()))
-        document = json.dumps(dict(body, payload=json.dumps(payload)))
+        document = json.dumps(dict(body, payload=json.dumps(payload, default=str)))
         client("s3").put_object(Bucket=destination.split(":")[5], Key=key, Body=document.encode())
     else:
         raise ValueError(stream_destination_problem(destination))
