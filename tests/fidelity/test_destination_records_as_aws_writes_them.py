@@ -212,6 +212,8 @@ def bounds(key: str) -> tuple[int, int]:
 def test_values_above_the_models_maximum_are_refused_as_lambda_refuses_them(sb, key, field):
     low, high = bounds(key)
     lam = sb.client("lambda")
+    function = sb.runtime(function_name(sb)).function
+    before = (function.maximum_retry_attempts, function.maximum_event_age_s)
     for operation in (lam.put_function_event_invoke_config, lam.update_function_event_invoke_config):
         with pytest.raises(ClientError) as error:
             operation(FunctionName=function_name(sb), **{key: high + 1})
@@ -221,6 +223,8 @@ def test_values_above_the_models_maximum_are_refused_as_lambda_refuses_them(sb, 
             f"Member must have value less than or equal to {high}"
         )
         assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        function = sb.runtime(function_name(sb)).function  # nothing of a refused request takes effect
+        assert (function.maximum_retry_attempts, function.maximum_event_age_s) == before
     for value in (low, high):  # the bounds themselves are accepted
         lam.put_function_event_invoke_config(FunctionName=function_name(sb), **{key: value})
     lam.delete_function_event_invoke_config(FunctionName=function_name(sb))
