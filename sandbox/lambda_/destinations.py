@@ -27,15 +27,25 @@ DETAIL_TYPES = {
 }
 
 
-def destination_problem(arn: str | None) -> str | None:
-    """Lambda's refusal of a destination ARN, or None when it is one Lambda sends records to."""
+def destination_problem(arn: str | None, on_failure: bool = False) -> str | None:
+    """Lambda's refusal of a destination ARN, or None when it is one Lambda sends records to (an S3
+    bucket only on failure)."""
     parts = str(arn or "").split(":")
-    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES or not parts[5]:
+    services = DESTINATION_SERVICES + (("s3",) if on_failure else ())
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in services or not parts[5]:
+        if len(parts) >= 6 and parts[2] == "s3":
+            return "S3 buckets are supported only for on-failure destinations."
         return (
             f"The destination ARN {arn} is invalid: it must be the ARN of an SQS queue, an SNS topic, "
-            f"a Lambda function or an EventBridge event bus."
+            f"a Lambda function or an EventBridge event bus (or, on failure, an S3 bucket)."
         )
     return None
+
+
+def async_object_key(function_name: str, when: datetime, suffix: str) -> str:
+    """The S3 key of an asynchronous invocation's on-failure record:
+    ``aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>``."""
+    return f"aws/lambda/async/{function_name}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-{suffix}"
 
 
 def invocation_record(record: InvocationRecord, function_arn: str, condition: str) -> dict:
@@ -165,6 +175,12 @@ class Destinations:
             client.publish(TopicArn=arn, Message=text)
         elif service == "lambda":
             client.invoke(FunctionName=arn, InvocationType="Event", Payload=text.encode())
+        elif service == "s3" and not success:
+            import uuid
+
+            name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+            key = async_object_key(name, datetime.now(timezone.utc), str(uuid.uuid4()))
+            client.put_object(Bucket=arn.split(":")[5], Key=key, Body=text.encode())
         elif service == "events":
             result = client.put_events(
                 Entries=[
@@ -180,4 +196,4 @@ class Destinations:
             if result.get("FailedEntryCount"):
                 raise RuntimeError(result["Entries"][0].get("ErrorMessage") or "PutEvents refused the record")
         else:
-            raise ValueError(destination_problem(arn))
+            raise ValueError(destination_problem(arn, on_failure=not success))

@@ -658,7 +658,7 @@ class LambdaService:
         ):
             destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
             if destination:
-                problem = destination_problem(destination)
+                problem = destination_problem(destination, on_failure=key == "OnFailure")
                 if problem:
                     raise ConfigError(problem)
             if destination is not None or (replace and "DestinationConfig" in request):

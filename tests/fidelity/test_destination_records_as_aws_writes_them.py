@@ -263,3 +263,27 @@ def test_get_list_and_delete_follow_the_configuration(sb):
         lam.put_function_event_invoke_config(FunctionName="NoSuchFunction", MaximumRetryAttempts=1)
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
     lam.delete_function_event_invoke_config(FunctionName=function_name(sb))
+
+
+def test_an_s3_bucket_takes_the_failure_record_as_an_object_and_refuses_success_records(sb):
+    s3 = sb.client("s3")
+    s3.create_bucket(Bucket="failed-invocations")
+    bucket = "arn:aws:s3:::failed-invocations"
+    with pytest.raises(ClientError) as error:
+        sb.client("lambda").put_function_event_invoke_config(
+            FunctionName=function_name(sb), DestinationConfig={"OnSuccess": {"Destination": bucket}}
+        )
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "only for on-failure destinations" in error.value.response["Error"]["Message"]
+    configure(sb, {"OnFailure": {"Destination": bucket}})
+    request_id = invoke_async(sb, {"action": "raise", "to": "s3"})
+    keys = eventually(
+        lambda: [o["Key"] for o in s3.list_objects_v2(Bucket="failed-invocations").get("Contents", [])],
+        what="the failure record in the bucket",
+    )
+    when = r"\d{4}/\d\d/\d\d/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d"
+    key_format = rf"aws/lambda/async/{function_name(sb)}/{when}-[0-9a-f-]{{36}}"
+    assert re.fullmatch(key_format, keys[0]), keys[0]
+    record = json.loads(s3.get_object(Bucket="failed-invocations", Key=keys[0])["Body"].read())
+    assert_as_aws_writes_it(record, FAILURE, request_id, "RetriesExhausted")
+    assert record["requestPayload"] == {"action": "raise", "to": "s3"}
