@@ -187,6 +187,9 @@ class DynamoDbStreamsEventSource(PolledEventSource, EventSource):
         batch = int(request.get("BatchSize") or 100)
         if not 1 <= batch <= MAX_BATCH_SIZE["dynamodb"]:
             return f"BatchSize must be between 1 and {MAX_BATCH_SIZE['dynamodb']} for DynamoDB streams."
+        age = request.get("MaximumRecordAgeInSeconds")
+        if isinstance(age, int) and 0 <= age < 60:  # within the model's range, below Lambda's minimum
+            return "MaximumRecordAgeInSeconds must be -1 (infinite) or between 60 and 604800."
         destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if destination:
             return stream_destination_problem(destination)

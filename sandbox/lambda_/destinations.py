@@ -1,8 +1,10 @@
 """Destinations of asynchronous invocations (``DestinationConfig`` of ``put-function-event-invoke-config``):
 when an event succeeds, or fails every attempt, or grows too old, Lambda sends AWS's invocation record to
 the on-success or on-failure destination: an SQS queue, an SNS topic, a Lambda function (invoked
-asynchronously with the record as its event) or an EventBridge event bus, each through its API on the
-local endpoint. A dead-letter queue (dead_letters.py) and an on-failure destination both receive, as on AWS.
+asynchronously with the record as its event), an EventBridge event bus or (on failure only) an S3 bucket,
+each through its API on the local endpoint. A dead-letter queue (dead_letters.py) and an on-failure
+destination both receive, as on AWS. A stream mapping's skipped batch has its own record
+(``send_batch_record``): to an SQS queue, an SNS topic or an S3 bucket.
 
 The record (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronous invocations"):
 ``version``, ``timestamp``, ``requestContext{requestId, functionArn, condition, approximateInvokeCount}``,

@@ -506,3 +506,24 @@ def test_a_queue_mapping_refuses_a_destination_config_as_lambda_does(sb):
     )
     mappings = sb.client("lambda").list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
     assert mappings == []
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"MaximumRetryAttempts": 10_001}, "ValidationException"),
+        ({"MaximumRecordAgeInSeconds": 604_801}, "ValidationException"),
+        ({"MaximumRecordAgeInSeconds": 30}, "InvalidParameterValueException"),
+    ],
+)
+def test_a_stream_mappings_retry_and_age_limits_hold_as_lambdas_do(sb, options, code):
+    _, stream, _ = new_table(sb)
+    with pytest.raises(ClientError) as error:
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name,
+            EventSourceArn=stream,
+            StartingPosition="LATEST",
+            **options,
+        )
+    assert error.value.response["Error"]["Code"] == code
+    assert sb.client("lambda").list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"] == []
