@@ -449,6 +449,8 @@ def test_a_skipped_stream_batch_is_recorded_on_an_sns_topic_as_aws_writes_it(sb)
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )
     stream, _ = skipped_batch_record(sb, topic)
+    listed = next(t for t in sb.triggers() if t["source"] == stream)
+    assert f"on failure → {topic}" in listed["detail"]  # as the page and `run_local.py triggers` list it
     message = eventually(
         lambda: sb.client("sqs").receive_message(QueueUrl=url).get("Messages"), what="the record via SNS"
     )[0]
