@@ -12,13 +12,14 @@ AWS's semantics and where the sandbox differs: docs/event-sources.md.
 from __future__ import annotations
 
 import base64
-import json
 import time
+import uuid
 from collections import deque
 from datetime import datetime, timezone
 from functools import cached_property
 
 from sandbox.event_sources.base import EventSource, trace_hop
+from sandbox.lambda_.destinations import send_batch_record, stream_destination_problem
 from sandbox.lambda_.event_source_mappings import (
     MAX_BATCH_SIZE,
     MappingConfig,
@@ -186,6 +187,12 @@ class DynamoDbStreamsEventSource(PolledEventSource, EventSource):
         batch = int(request.get("BatchSize") or 100)
         if not 1 <= batch <= MAX_BATCH_SIZE["dynamodb"]:
             return f"BatchSize must be between 1 and {MAX_BATCH_SIZE['dynamodb']} for DynamoDB streams."
+        age = request.get("MaximumRecordAgeInSeconds")
+        if isinstance(age, int) and 0 <= age < 60:  # within the model's range, below Lambda's minimum
+            return "MaximumRecordAgeInSeconds must be -1 (infinite) or between 60 and 604800."
+        destination = ((request.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if destination:
+            return stream_destination_problem(destination)
         return None
 
     def apply(self, mapping: MappingConfig) -> None:
@@ -461,25 +468,23 @@ class _ShardReader:
         )
 
     def _skip(self, shard_id: str, batch: list[dict], condition: str, attempts: int, result) -> None:
-        """AWS's on-failure record for a stream batch: where it was, not the records."""
+        """AWS's on-failure record for a stream batch: where it was, not the records (a bucket also gets
+        the invocation payload)."""
         destination = self.mapping.on_failure_destination
         if not destination or not batch:
             return
         first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+        response = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if result is not None and result.status != InvocationStatus.SUCCESS:
+            response["functionError"] = "Unhandled"
         body = {
             "requestContext": {
-                "requestId": getattr(result, "request_id", None),
+                "requestId": getattr(result, "request_id", None) or str(uuid.uuid4()),
                 "functionArn": self._function_arn(),
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled"
-                if result is not None and result.status != InvocationStatus.SUCCESS
-                else None,
-            },
+            "responseContext": response,
             "version": "1.0",
             "timestamp": now_iso(),
             "DDBStreamBatchInfo": {
@@ -493,10 +498,14 @@ class _ShardReader:
             },
         }
         try:
-            sqs = self.source.context.client("sqs")
-            parts = destination.split(":")
-            url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+            send_batch_record(
+                self.source.context.client,
+                destination,
+                body,
+                mapping_uuid=self.mapping.uuid,
+                shard_id=shard_id,
+                payload=getattr(result, "event", None) or {"Records": batch},  # what the function got
+            )
         except Exception as exc:
             self.source._service.put_metric(self.mapping.function_name, "DestinationDeliveryFailures")
             self.source.fault(
@@ -509,10 +518,7 @@ class _ShardReader:
 
 
 def _iso(created) -> str | None:
+    """A record's arrival as the on-failure record writes it: to the second (``2019-11-14T00:13:19Z``)."""
     if created is None:
         return None
-    return (
-        datetime.fromtimestamp(_epoch(created), timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return datetime.fromtimestamp(_epoch(created), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -79,6 +79,9 @@ def queue_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
+DESTINATIONS = ("OnFailure", "OnSuccess")
+
+
 class SqsEventSource(PolledEventSource, EventSource):
     name = "sqs"
     trigger_kind = "SQS queue"
@@ -104,6 +107,10 @@ class SqsEventSource(PolledEventSource, EventSource):
         arn = request["EventSourceArn"]
         if request.get("StartingPosition"):
             return "StartingPosition is not valid for SQS event sources."
+        configured = request.get("DestinationConfig") or {}
+        if any((configured.get(key) or {}).get("Destination") for key in DESTINATIONS):
+            # a queue's failed messages go to its redrive policy's dead-letter queue instead
+            return "Unsupported 'destinationConfig' parameter for given event source mapping type."
         try:
             attributes = self.sqs.get_queue_attributes(
                 QueueUrl=self._url(arn), AttributeNames=["VisibilityTimeout"]

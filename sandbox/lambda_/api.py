@@ -109,6 +109,30 @@ def _error(start_response, status: str, error_type: str, message: str):
     )
 
 
+# Lambda's bounds of put- and update-function-event-invoke-config (botocore's model checks only the minimum).
+EVENT_INVOKE_CONFIG_BOUNDS = {"MaximumRetryAttempts": (0, 2), "MaximumEventAgeInSeconds": (60, 21_600)}
+
+
+def event_invoke_config_problem(request: dict) -> str | None:
+    """Lambda's ValidationException for a retry count or event age out of its bounds, as AWS writes it."""
+    for key, (low, high) in EVENT_INVOKE_CONFIG_BOUNDS.items():
+        value = request.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        field = key[0].lower() + key[1:]
+        if value < low:
+            limit = f"greater than or equal to {low}"
+        elif value > high:
+            limit = f"less than or equal to {high}"
+        else:
+            continue
+        return (
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+            f"Member must have value {limit}"
+        )
+    return None
+
+
 def _api_error(start_response, error: LambdaApiError):
     status = f"{error.status} {HTTPStatus(error.status).phrase}"
     return _error(start_response, status, error.code, error.message)
@@ -448,6 +472,9 @@ class LambdaApiInterceptor:
             request = json.loads(read_body(environ) or b"{}") if method != "DELETE" else {}
         except ValueError:
             request = {}
+        problem = event_invoke_config_problem(request)
+        if problem:
+            return _error(start_response, "400 Bad Request", "ValidationException", problem)
         try:
             stored = self.hooks.apply_event_invoke_config(name, request, replace=method != "POST")
         except (ConfigError, ValueError, TypeError) as exc:

@@ -36,7 +36,7 @@ class MappingConfig:
     bisect_on_error: bool = False
     maximum_retry_attempts: int = -1  # streams: -1 = until the record expires
     maximum_record_age_s: int = -1
-    on_failure_destination: str | None = None  # an SQS queue ARN
+    on_failure_destination: str | None = None  # streams: an SQS queue, SNS topic or S3 bucket ARN
     report_batch_item_failures: bool = False
     filters: list[dict] = field(default_factory=list)  # FilterCriteria patterns, parsed
 
@@ -88,6 +88,8 @@ def mapping_trigger(mapping: MappingConfig, kind: str, last_result: str | None, 
         details.append(f"{len(mapping.filters)} filter(s)")
     if mapping.report_batch_item_failures:
         details.append("ReportBatchItemFailures")
+    if mapping.on_failure_destination:
+        details.append(f"on failure → {mapping.on_failure_destination}")
     return {
         "kind": kind,
         "source": mapping.event_source_arn,

@@ -83,6 +83,8 @@ class InvocationRecord:
     # was dead-lettered or discarded, or a retry has been scheduled. Set after the environment is back
     # in the pool, so an upload made right after one finished finds it warm.
     final: bool = False
+    # Where the asynchronous invocation record went (the on-success or on-failure destination), or why not.
+    destination: str | None = None
     # the guide's five stages, as epoch seconds
     detected_at: float = field(default_factory=time.time)  # 1. event detection
     queued_at: float | None = None  # an asynchronous attempt put on Lambda's queue...

@@ -362,8 +362,8 @@ class LambdaService:
         sent = self.destinations.send(
             function.on_failure_destination, record, function.arn(self.dead_letters.region), condition
         )
-        if function.on_failure_destination and not sent:
-            self._count_metric(record.function_name, "DestinationDeliveryFailures")
+        if function.on_failure_destination:
+            self._destination_told(record, "on-failure", function.on_failure_destination, sent)
         return dead_lettered or sent
 
     def _on_success(self, record: InvocationRecord) -> None:
@@ -375,8 +375,16 @@ class LambdaService:
                 runtime.function.arn(self.dead_letters.region),
                 "Success",
             )
-            if runtime.function.on_success_destination and not sent:
-                self._count_metric(record.function_name, "DestinationDeliveryFailures")
+            if runtime.function.on_success_destination:
+                self._destination_told(record, "on-success", runtime.function.on_success_destination, sent)
+                self.records.changed(record)
+
+    def _destination_told(self, record: InvocationRecord, which: str, arn: str, sent: bool) -> None:
+        """Where the record went, for the page; a failure to deliver counted as AWS counts it."""
+        outcome = "sent to" if sent else "NOT delivered to"
+        record.destination = f"{which} record {outcome} {arn}"
+        if not sent:
+            self._count_metric(record.function_name, "DestinationDeliveryFailures")
 
     def put_metric(self, function_name: str, name: str, value: float = 1.0) -> None:
         """A CloudWatch metric of the function (``AWS/Lambda``), for what an event source observed
@@ -650,7 +658,7 @@ class LambdaService:
         ):
             destination = ((request.get("DestinationConfig") or {}).get(key) or {}).get("Destination")
             if destination:
-                problem = destination_problem(destination)
+                problem = destination_problem(destination, on_failure=key == "OnFailure")
                 if problem:
                     raise ConfigError(problem)
             if destination is not None or (replace and "DestinationConfig" in request):

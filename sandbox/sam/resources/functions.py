@@ -407,16 +407,18 @@ class EventInvokeConfig(Kind):
             problems.append(f"Qualifier {props['Qualifier']}: the sandbox runs $LATEST only")
         destinations = props.get("DestinationConfig") or {}
         kinds = (None, "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Lambda::Function", "AWS::Events::EventBus")
+        services = ("sqs", "sns", "lambda", "events")
         for key in ("OnSuccess", "OnFailure"):
             target = (destinations.get(key) or {}).get("Destination")
+            failure = key == "OnFailure"  # an S3 bucket takes on-failure records only
             if target is not None and (
-                referenced_type(target, plan) not in kinds
+                referenced_type(target, plan) not in kinds + (("AWS::S3::Bucket",) if failure else ())
                 or isinstance(target, str)
-                and arn_service(target) not in ("sqs", "sns", "lambda", "events")
+                and arn_service(target) not in services + (("s3",) if failure else ())
             ):
                 problems.append(
                     f"DestinationConfig.{key}: records go to SQS queues, SNS topics, Lambda "
-                    f"functions and EventBridge event buses"
+                    f"functions and EventBridge event buses" + (" (and S3 buckets)" if failure else "")
                 )
         return problems
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import uuid
 
@@ -18,6 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, SqsModel
 from botocore.exceptions import ClientError
 
+from helpers.event_shapes import compare, reference
 from helpers.event_source_mappings import new_queue, new_table, put, queue_counts
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
@@ -400,3 +402,130 @@ def test_a_stream_mapping_emits_iterator_age_in_milliseconds(sb):
     assert all(p["Unit"] == "Milliseconds" for p in points)
     assert 0 <= max(p["Maximum"] for p in points) < 60_000  # the record was seconds old, not minutes
     assert any(name == "IteratorAge" for _, name, _ in sb.metrics.datapoints(sb.function.function_name))
+
+
+# -- on-failure destinations of mappings ---------------------------------------------------------
+STREAM_RECORD = reference("destination-ddb-stream.aws-docs.json")
+
+
+def skipped_batch_record(sb, destination: str) -> tuple[str, str]:
+    """A stream mapping whose first batch fails once and is skipped to ``destination``."""
+    table, stream, seen = new_table(sb)
+    mapping = sb.client("lambda").create_event_source_mapping(
+        FunctionName=sb.function.function_name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": destination}},
+    )
+    put(sb, table, "a", "please fail")
+    seen(1)
+    return stream, mapping["UUID"]
+
+
+def assert_stream_record_as_aws_writes_it(record: dict, stream: str, function: str) -> None:
+    assert compare(record, STREAM_RECORD) == []
+    info = record["DDBStreamBatchInfo"]
+    assert info["streamArn"] == stream and info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"]
+    for key in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info[key]), info[key]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
+    context = record["requestContext"]
+    assert context["functionArn"].endswith(f":function:{function}")  # unqualified, as AWS writes it
+    assert (context["condition"], context["approximateInvokeCount"]) == ("RetryAttemptsExhausted", 1)
+    assert record["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+
+
+def test_a_skipped_stream_batch_is_recorded_on_an_sns_topic_as_aws_writes_it(sb):
+    url, queue_arn, _ = new_queue(sb)
+    topic = sb.client("sns").create_topic(Name=f"skipped-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    sb.client("sns").subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    stream, _ = skipped_batch_record(sb, topic)
+    listed = next(t for t in sb.triggers() if t["source"] == stream)
+    assert f"on failure → {topic}" in listed["detail"]  # as the page and `run_local.py triggers` list it
+    message = eventually(
+        lambda: sb.client("sqs").receive_message(QueueUrl=url).get("Messages"), what="the record via SNS"
+    )[0]
+    assert_stream_record_as_aws_writes_it(json.loads(message["Body"]), stream, sb.function.function_name)
+
+
+def test_a_skipped_stream_batch_is_written_to_an_s3_bucket_with_its_payload(sb):
+    bucket = f"skipped-{uuid.uuid4().hex[:8]}"
+    s3 = sb.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    stream, mapping = skipped_batch_record(sb, f"arn:aws:s3:::{bucket}")
+    keys = eventually(
+        lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])],
+        what="the record in the bucket",
+    )
+    shard = r"[A-Za-z0-9-]+"
+    pattern = (
+        rf"aws/lambda/{mapping}/{shard}/\d{{4}}/\d\d/\d\d/\d{{4}}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{{36}}"
+    )
+    assert re.fullmatch(pattern, keys[0]), keys[0]
+    document = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    payload = json.loads(document.pop("payload"))
+    assert_stream_record_as_aws_writes_it(document, stream, sb.function.function_name)
+    assert keys[0].split("/")[3] == document["DDBStreamBatchInfo"]["shardId"]
+    assert [r["dynamodb"]["NewImage"]["text"]["S"] for r in payload["Records"]] == ["please fail"]
+    DynamoDBStreamModel.model_validate(payload)  # the invocation's event, as the function got it
+
+
+def test_a_stream_destination_lambda_does_not_send_to_is_refused(sb):
+    _, stream, _ = new_table(sb)
+    with pytest.raises(ClientError) as error:
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name,
+            EventSourceArn=stream,
+            StartingPosition="LATEST",
+            DestinationConfig={
+                "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:123456789012:function:other"}
+            },
+        )
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_a_queue_mapping_refuses_a_destination_config_as_lambda_does(sb):
+    _, arn, _ = new_queue(sb)
+    _, dlq_arn, _ = new_queue(sb)
+    with pytest.raises(ClientError) as error:
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name,
+            EventSourceArn=arn,
+            DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+        )
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert error.value.response["Error"]["Message"] == (
+        "Unsupported 'destinationConfig' parameter for given event source mapping type."
+    )
+    mappings = sb.client("lambda").list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
+    assert mappings == []
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"MaximumRetryAttempts": 10_001}, "ValidationException"),
+        ({"MaximumRecordAgeInSeconds": 604_801}, "ValidationException"),
+        ({"MaximumRecordAgeInSeconds": 30}, "InvalidParameterValueException"),
+    ],
+)
+def test_a_stream_mappings_retry_and_age_limits_hold_as_lambdas_do(sb, options, code):
+    _, stream, _ = new_table(sb)
+    with pytest.raises(ClientError) as error:
+        sb.client("lambda").create_event_source_mapping(
+            FunctionName=sb.function.function_name,
+            EventSourceArn=stream,
+            StartingPosition="LATEST",
+            **options,
+        )
+    assert error.value.response["Error"]["Code"] == code
+    assert sb.client("lambda").list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"] == []

@@ -300,6 +300,7 @@ function buildDetail(d) {
     kv("Executed version", d.executed_version ? `${d.executed_version}${d.qualifier ? ` (invoked as ${d.qualifier})` : ""}` : null),
     kv("Trigger", `${triggerKind(d).label} (${{ sync: "synchronous", async: "asynchronous", polled: "polled batch" }[d.kind] || d.kind})`),
     kv("Source", d.source ? `${d.source}: ${d.summary || ""}` : null),
+    ...(d.destination ? kv("Destination", d.destination) : []),
     kv("Start", d.cold_start === null ? "–" : d.cold_start ? "cold" : "warm"),
     kv("Init duration", d.init_duration_ms === null ? "–" : fmtMs(d.init_duration_ms, 2)),
     kv("Duration", fmtMs(d.duration_ms, 2)),
