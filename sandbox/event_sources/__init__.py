@@ -16,6 +16,7 @@ __all__ = ["SAMPLE_EVENTS", "EventSource", "SourceContext", "event_source_classe
 def event_source_classes() -> tuple:
     from sandbox.event_sources.api_gateway import ApiGatewayEventSource
     from sandbox.event_sources.dynamodb_streams import DynamoDbStreamsEventSource
+    from sandbox.event_sources.eventbridge import EventBridgeSource
     from sandbox.event_sources.function_urls import FunctionUrlEventSource
     from sandbox.event_sources.s3.source import S3EventSource
     from sandbox.event_sources.schedules import ScheduledEventSource
@@ -29,6 +30,7 @@ def event_source_classes() -> tuple:
         SnsEventSource,
         DynamoDbStreamsEventSource,
         ScheduledEventSource,
+        EventBridgeSource,
         FunctionUrlEventSource,
         ApiGatewayEventSource,
     )

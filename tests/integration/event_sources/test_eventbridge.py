@@ -1,0 +1,251 @@
+"""EventBridge buses delivering put events to the targets of the rules whose patterns match, through the
+real parts: a running sandbox over HTTP, the AWS CLI and boto3. A matching event invokes a Lambda target
+asynchronously, once (moto delivers nothing itself), in EventBridge's shape (valid under Powertools'
+EventBridgeModel); an SQS target gets it as the message body; custom buses, Input/InputPath and input
+transformers; a target the sandbox cannot reach is retried, then dead-lettered, and counted.
+
+The function (tests/handlers/scheduled) returns the event it got.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+from helpers.aws_cli import aws_cli
+from helpers.paths import HANDLERS
+from helpers.sandboxes import start_sandbox
+from helpers.waiting import eventually
+
+
+@pytest.fixture(scope="module")
+def sb():
+    sandbox = start_sandbox(HANDLERS / "scheduled", timeout=10)
+    yield sandbox
+    sandbox.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def function_arn(sb) -> str:
+    return sb.client("lambda").get_function(FunctionName=sb.function.function_name)["Configuration"][
+        "FunctionArn"
+    ]
+
+
+def new_queue(sb) -> tuple[str, str]:
+    sqs = sb.client("sqs")
+    url = sqs.create_queue(QueueName=unique("queue"))["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def rule(sb, pattern: dict, targets: list, bus: str = "default") -> str:
+    events = sb.client("events")
+    name = unique("rule")
+    arn = events.put_rule(Name=name, EventPattern=json.dumps(pattern), EventBusName=bus)["RuleArn"]
+    events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return arn
+
+
+def put(sb, source: str, detail: dict, bus: str = "default", detail_type: str = "Order Placed") -> str:
+    answer = sb.client("events").put_events(
+        Entries=[
+            {
+                "Source": source,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "EventBusName": bus,
+                "Resources": ["arn:aws:s3:::somewhere"],
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0, answer
+    return answer["Entries"][0]["EventId"]
+
+
+def records(sb, rule_arn: str) -> list:
+    return [r for r in sb.records.all() if r.trigger == "eventbridge" and r.subject.get("rule") == rule_arn]
+
+
+def bridge(sb):
+    (found,) = [s for s in sb.event_sources if s.name == "eventbridge"]
+    return found
+
+
+def settle(sb) -> None:
+    assert bridge(sb).wait_idle(20)
+    time.sleep(0.5)
+
+
+def finished(sb, rule_arn: str, count: int = 1) -> list:
+    done = eventually(
+        lambda: [r for r in records(sb, rule_arn) if r.final],
+        until=lambda found: len(found) >= count,
+        what=f"{count} invocation(s) by {rule_arn}",
+    )
+    settle(sb)
+    assert len(records(sb, rule_arn)) == count  # once each: no second delivery
+    return done
+
+
+def test_a_matching_event_invokes_the_function_once_in_eventbridges_shape(sb):
+    source = unique("com.shop")
+    arn = rule(
+        sb,
+        {"source": [source], "detail": {"amount": [{"numeric": [">", 100]}]}},
+        [{"Id": "fn", "Arn": function_arn(sb)}],
+    )
+    kept = put(sb, source, {"amount": 250, "items": ["a", "b"]})
+    put(sb, source, {"amount": 5})  # below the range
+    put(sb, unique("other"), {"amount": 500})  # another source
+    (record,) = finished(sb, arn)
+    event = record.result["event"]
+    EventBridgeModel(**event)
+    assert event["id"] == kept
+    assert set(event) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+    assert event["detail"] == {"amount": 250, "items": ["a", "b"]}
+    assert event["resources"] == ["arn:aws:s3:::somewhere"]
+    assert event["source"] == source and event["detail-type"] == "Order Placed"
+
+
+def test_an_sqs_target_gets_the_event_as_the_message_body_once(sb):
+    url, queue_arn = new_queue(sb)
+    source = unique("com.shop")
+    rule(
+        sb,
+        {"source": [{"prefix": source[:12]}], "detail-type": [{"anything-but": "Ignored"}]},
+        [{"Id": "q", "Arn": queue_arn}],
+    )
+    event_id = put(sb, source, {"n": 1})
+    put(sb, source, {"n": 2}, detail_type="Ignored")
+    settle(sb)
+    messages = sb.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert [b["id"] for b in bodies] == [event_id]
+    EventBridgeModel(**bodies[0])
+
+
+def test_a_custom_bus_delivers_only_its_own_events_with_an_input_transformer(sb):
+    aws = aws_cli(sb)
+    bus = unique("orders")
+    created = aws("events", "create-event-bus", "--name", bus)
+    assert created.returncode == 0, created.stderr
+    source = unique("com.shop")
+    arn = rule(
+        sb,
+        {"source": [source]},
+        [
+            {
+                "Id": "fn",
+                "Arn": function_arn(sb),
+                "InputTransformer": {
+                    "InputPathsMap": {"customer": "$.detail.customer", "kind": "$.detail-type"},
+                    "InputTemplate": '{"who": <customer>, "what": "<kind> on <aws.events.rule-name>", '
+                    '"rule": "<aws.events.rule-arn>", "whole": <aws.events.event>}',
+                },
+            }
+        ],
+        bus=bus,
+    )
+    put(sb, source, {"customer": "ann"})  # the default bus: not this rule's
+    entries = json.dumps(
+        [
+            {
+                "Source": source,
+                "DetailType": "Order Placed",
+                "Detail": '{"customer": "bob"}',
+                "EventBusName": bus,
+            }
+        ]
+    )
+    sent = aws("events", "put-events", "--entries", entries)
+    assert sent.returncode == 0, sent.stderr
+    (record,) = finished(sb, arn)
+    got = record.result["event"]
+    assert got["who"] == "bob"
+    assert got["what"] == f"Order Placed on {arn.rsplit('/', 1)[-1]}"
+    assert got["rule"] == arn
+    assert got["whole"]["detail"] == {"customer": "bob"}
+
+
+def test_input_and_input_path_replace_the_event(sb):
+    source = unique("com.shop")
+    arn = rule(
+        sb,
+        {"source": [source]},
+        [
+            {"Id": "constant", "Arn": function_arn(sb), "Input": '{"constant": true}'},
+            {"Id": "path", "Arn": function_arn(sb), "InputPath": "$.detail"},
+        ],
+    )
+    put(sb, source, {"part": 7})
+    got = [r.result["event"] for r in finished(sb, arn, count=2)]
+    assert sorted(got, key=json.dumps) == sorted([{"constant": True}, {"part": 7}], key=json.dumps)
+
+
+def test_an_unreachable_target_is_retried_then_dead_lettered_and_counted(sb):
+    url, dlq_arn = new_queue(sb)
+    source = unique("com.shop")
+    missing = function_arn(sb).replace(sb.function.function_name, "no-such-function")
+    arn = rule(
+        sb,
+        {"source": [source]},
+        [
+            {
+                "Id": "gone",
+                "Arn": missing,
+                "RetryPolicy": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60},
+                "DeadLetterConfig": {"Arn": dlq_arn},
+            }
+        ],
+    )
+    event_id = put(sb, source, {"x": 1})
+    message = eventually(
+        lambda: (
+            sb.client("sqs")
+            .receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=1)
+            .get("Messages")
+        ),
+        what="the dead-lettered event",
+    )[0]
+    assert json.loads(message["Body"])["id"] == event_id
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == arn
+    assert attributes["TARGET_ARN"] == missing
+    assert attributes["RETRY_ATTEMPTS"] == "1"
+    assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    source_ = bridge(sb)
+    assert source_.faults[arn] == 2 and source_.dead_lettered[arn] == 1
+    (trigger,) = [t for t in source_.triggers() if t["source"].endswith(arn.rsplit("/", 1)[-1])]
+    assert "2 delivery attempt(s) failed" in trigger["faults"]
+
+
+def test_a_failing_function_gets_lambdas_async_retries(sb):
+    source = unique("com.shop")
+    arn = rule(sb, {"source": [source]}, [{"Id": "fn", "Arn": function_arn(sb), "InputPath": "$.detail"}])
+    put(sb, source, {"fail": "always"})
+    done = eventually(
+        lambda: [r for r in records(sb, arn) if r.final],
+        until=lambda found: len(found) >= 3,
+        what="three attempts",
+        timeout=60,
+    )
+    assert all(r.error_type for r in done)
