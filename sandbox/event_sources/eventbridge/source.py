@@ -95,6 +95,8 @@ class EventBridgeSource(EventSource):
         self.dead_lettered: dict[str, int] = {}  # rule ARN -> events sent to a target's DLQ
         self.lost: dict[str, int] = {}  # rule ARN -> events given up with no DLQ to keep them
         self.unreadable: dict[str, str] = {}  # rule ARN -> why its pattern could not be read
+        if context.s3_eventbridge is not None:
+            context.s3_eventbridge(self._accept_s3)
 
     # -- around moto's EventBridge API --------------------------------------------------------------------
     def service_middleware(self) -> dict:
@@ -139,6 +141,18 @@ class EventBridgeSource(EventSource):
             except ValueError:
                 continue
             self.put(bus, event)
+
+    def _accept_s3(self, facts: dict) -> None:
+        """An object event of a bucket that sends its events to EventBridge (in the S3 request: quick)."""
+        from sandbox.event_sources.eventbridge.s3_events import s3_event
+
+        try:
+            event = s3_event(facts, requester=facts.get("account") or self.context_account())
+        except Exception as exc:
+            self.context.report(f"sandbox: could not make the EventBridge event of an S3 write: {exc}")
+            return
+        if event is not None:
+            self.put("default", event)
 
     def context_account(self) -> str:
         from sandbox.config import ACCOUNT_ID

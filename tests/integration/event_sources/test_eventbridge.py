@@ -15,7 +15,10 @@ import time
 import uuid
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    S3EventNotificationEventBridgeModel,
+)
 
 from helpers.aws_cli import aws_cli
 from helpers.paths import HANDLERS
@@ -249,3 +252,52 @@ def test_a_failing_function_gets_lambdas_async_retries(sb):
         timeout=60,
     )
     assert all(r.error_type for r in done)
+
+
+def test_s3_sends_object_created_to_the_default_bus_in_aws_shape(sb):
+    s3 = sb.client("s3")
+    bucket = unique("bridged")
+    s3.create_bucket(Bucket=bucket)
+    aws = aws_cli(sb)
+    configured = aws(
+        "s3api",
+        "put-bucket-notification-configuration",
+        "--bucket",
+        bucket,
+        "--notification-configuration",
+        '{"EventBridgeConfiguration": {}}',
+    )
+    assert configured.returncode == 0, configured.stderr
+    arn = rule(
+        sb,
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": ".jpg"}]}},
+        },
+        [{"Id": "fn", "Arn": function_arn(sb)}],
+    )
+    s3.put_object(Bucket=bucket, Key="photos/cat.jpg", Body=b"12345")
+    s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"x")  # not .jpg
+    s3.delete_object(Bucket=bucket, Key="photos/cat.jpg")  # Object Deleted: not this rule's
+    (record,) = finished(sb, arn)
+    event = record.result["event"]
+    S3EventNotificationEventBridgeModel(**event)
+    assert event["detail-type"] == "Object Created" and event["source"] == "aws.s3"
+    assert event["resources"] == [f"arn:aws:s3:::{bucket}"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+    detail = event["detail"]
+    assert set(detail) == {
+        "version",
+        "bucket",
+        "object",
+        "request-id",
+        "requester",
+        "source-ip-address",
+        "reason",
+    }
+    assert detail["bucket"] == {"name": bucket} and detail["reason"] == "PutObject"
+    assert detail["object"]["key"] == "photos/cat.jpg" and detail["object"]["size"] == 5
+    assert detail["object"]["etag"] == "827ccb0eea8a706c4c34a16891f84e7b"  # MD5 of 12345
+    assert re.fullmatch(r"[0-9A-F]{16}", detail["request-id"])
+    assert re.fullmatch(r"[0-9A-F]+", detail["object"]["sequencer"])
