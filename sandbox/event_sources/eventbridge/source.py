@@ -20,6 +20,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from sandbox.event_sources.base import EventSource, SourceContext
@@ -56,6 +57,21 @@ def bus_event(entry: dict, event_id: str, region: str, account: str, now: float)
         "resources": list(entry.get("Resources") or []),
         "detail": json.loads(detail) if isinstance(detail, str) else detail,
     }
+
+
+def sample_event(source: str, detail_type: str, detail: str, region: str, account: str) -> dict:
+    """The event a rule's target gets for one PutEvents entry, as ``run_local.py generate-event
+    eventbridge`` prints it; ``detail``: JSON text of an object."""
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        from sandbox.errors import SandboxError
+
+        raise SandboxError(f"--detail takes the JSON text of an object, as PutEvents does; got {detail!r}.")
+    entry = {"Source": source, "DetailType": detail_type, "Detail": detail}
+    return bus_event(entry, str(uuid.uuid4()), region, account, time.time())
 
 
 def describe(event) -> tuple[str, str, dict] | None:
