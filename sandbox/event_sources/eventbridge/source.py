@@ -119,11 +119,19 @@ class EventBridgeSource(EventSource):
         def wrap(app):
             def observed(environ, start_response):
                 target = environ.get("HTTP_X_AMZ_TARGET", "")
-                if not target.endswith(".PutEvents"):
+                operation = target.rsplit(".", 1)[-1]
+                if operation not in ("PutEvents", "PutRule", "TestEventPattern"):
                     return app(environ, start_response)
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 body = environ["wsgi.input"].read(length) if length else b""
                 environ["wsgi.input"] = io.BytesIO(body)
+                if operation != "PutEvents":
+                    answer = self._pattern_request(operation, body)
+                    if answer is None:
+                        return app(environ, start_response)
+                    code, payload = answer
+                    start_response(code, [("Content-Type", "application/x-amz-json-1.1")])
+                    return [json.dumps(payload).encode()]
                 status = []
 
                 def start(code, headers, exc_info=None):
@@ -138,6 +146,37 @@ class EventBridgeSource(EventSource):
             return observed
 
         return {"events": wrap}
+
+    @staticmethod
+    def _pattern_request(operation: str, body: bytes) -> tuple[str, dict] | None:
+        """PutRule and TestEventPattern read the pattern as EventBridge does: a pattern it refuses gets
+        InvalidEventPatternException; TestEventPattern answers with the sandbox's matcher (the one that
+        delivers). None: moto answers."""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(request, dict) or not request.get("EventPattern"):
+            return None
+        try:
+            pattern = patterns.load(request["EventPattern"])
+        except patterns.InvalidEventPattern as exc:
+            return "400 Bad Request", {
+                "__type": "InvalidEventPatternException",
+                "message": f"Event pattern is not valid. Reason: {exc}",
+            }
+        if operation != "TestEventPattern":
+            return None
+        try:
+            event = json.loads(request.get("Event") or "")
+            if not isinstance(event, dict):
+                raise ValueError
+        except ValueError:
+            return "400 Bad Request", {
+                "__type": "InvalidEventPatternException",
+                "message": "Event is not valid.",
+            }
+        return "200 OK", {"Result": patterns.matches(pattern, event)}
 
     def _accept(self, request: bytes, answer: bytes) -> None:
         try:

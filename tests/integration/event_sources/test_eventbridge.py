@@ -301,3 +301,36 @@ def test_s3_sends_object_created_to_the_default_bus_in_aws_shape(sb):
     assert detail["object"]["etag"] == "827ccb0eea8a706c4c34a16891f84e7b"  # MD5 of 12345
     assert re.fullmatch(r"[0-9A-F]{16}", detail["request-id"])
     assert re.fullmatch(r"[0-9A-F]+", detail["object"]["sequencer"])
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        {"detail": {"total": [{"numeric": [">", "ten"]}]}},
+        {"source": [{"bogus-operator": 1}]},
+        {"source": [{"prefix": "a", "suffix": "b"}]},
+    ],
+)
+def test_put_rule_refuses_a_pattern_eventbridge_refuses(sb, pattern):
+    with pytest.raises(sb.client("events").exceptions.InvalidEventPatternException):
+        sb.client("events").put_rule(Name=unique("bad"), EventPattern=json.dumps(pattern))
+
+
+def test_test_event_pattern_answers_as_the_delivery_matches(sb):
+    events = sb.client("events")
+    event = {
+        "id": "1",
+        "source": "shop",
+        "detail-type": "Order",
+        "account": "123456789012",
+        "time": "2026-12-07T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"items": [{"sku": "a"}, {"sku": "b", "qty": 9}]},
+    }
+
+    def test(pattern) -> bool:
+        return events.test_event_pattern(EventPattern=json.dumps(pattern), Event=json.dumps(event))["Result"]
+
+    assert test({"detail": {"items": {"qty": [{"numeric": [">", 5]}]}}}) is True
+    assert test({"detail": {"items": {"sku": [{"wildcard": "c*"}]}}}) is False
