@@ -298,9 +298,9 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
     PutEvents is sent to the targets of every scheduled rule, and a Lambda target raises
     NotImplementedError: PutEvents answers 500. On AWS a scheduled rule matches no event; the sandbox's
     clock fires it (sandbox/event_sources/schedules/). So scheduled rules receive no PutEvents, moto
-    sends nothing to Lambda or SQS targets (sandbox/event_sources/eventbridge/ delivers: nothing runs or
-    arrives twice), and its Docker-based delivery of its own
-    service events to Lambda (moto.events.notifications) is switched off, as for S3."""
+    sends nothing to Lambda, SQS or SNS targets (sandbox/event_sources/eventbridge/ delivers: nothing
+    runs or arrives twice; moto's SNS delivery answered PutEvents with a 500), and its Docker-based
+    delivery of its own service events to Lambda (moto.events.notifications) is switched off, as for S3."""
     import copy
 
     from moto.events import notifications
@@ -315,7 +315,7 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
         if self.scheduled_expression and not self.event_pattern.get_pattern():
             return None
         rule = self
-        targets = [t for t in self.targets if t.get("Arn", "").split(":")[2:3] not in (["lambda"], ["sqs"])]
+        targets = [t for t in self.targets if t.get("Arn", "").split(":")[2:3] == ["events"]]  # archives
         if len(targets) != len(self.targets):  # a copy without them: the stored rule keeps its targets
             rule = copy.copy(self)
             rule.targets = targets

@@ -59,6 +59,16 @@ def bus_event(entry: dict, event_id: str, region: str, account: str, now: float)
     }
 
 
+def served(target: dict) -> bool:
+    """Whether the sandbox delivers to ``target``: a function, a queue or an SNS topic."""
+    arn = target.get("Arn", "")
+    return lambda_function_name(arn) is not None or sqs_queue(arn) is not None or _topic(arn)
+
+
+def _topic(arn: str) -> bool:
+    return arn.split(":")[2:3] == ["sns"]
+
+
 def sample_event(source: str, detail_type: str, detail: str, region: str, account: str) -> dict:
     """The event a rule's target gets for one PutEvents entry, as ``run_local.py generate-event
     eventbridge`` prints it; ``detail``: JSON text of an object."""
@@ -111,6 +121,7 @@ class EventBridgeSource(EventSource):
         self.dead_lettered: dict[str, int] = {}  # rule ARN -> events sent to a target's DLQ
         self.lost: dict[str, int] = {}  # rule ARN -> events given up with no DLQ to keep them
         self.unreadable: dict[str, str] = {}  # rule ARN -> why its pattern could not be read
+        self.not_served: dict[tuple, int] = {}  # (rule ARN, target id) -> events for a target not delivered
         if context.s3_eventbridge is not None:
             context.s3_eventbridge(self._accept_s3)
 
@@ -267,23 +278,33 @@ class EventBridgeSource(EventSource):
 
     def _match(self, accepted: Accepted) -> None:
         for rule, targets in self.rules(accepted.bus):
-            if rule.get("State", "ENABLED") != "ENABLED":
+            if not rule.get("State", "ENABLED").startswith("ENABLED"):
                 continue
             arn = rule["Arn"]
             try:
-                pattern = patterns.load(rule["EventPattern"])
-            except patterns.InvalidEventPattern as exc:
+                matched = patterns.matches(patterns.load(rule["EventPattern"]), accepted.event)
+            except Exception as exc:  # a pattern stored before PutRule checked it (a kept state)
+                self.faults[arn] = self.faults.get(arn, 0) + 1
                 if arn not in self.unreadable:
                     self.context.report(
                         f"sandbox: rule {rule['Name']}'s event pattern matches nothing: {exc}"
                     )
                 self.unreadable[arn] = str(exc)
                 continue
-            if not patterns.matches(pattern, accepted.event):
+            if not matched:
                 continue
             self.matched[arn] = self.matched.get(arn, 0) + 1
             for target in targets:
-                self._send(accepted, rule, target, 1)
+                if served(target):
+                    self._send(accepted, rule, target, 1)
+                    continue
+                key = (arn, target.get("Id"))
+                if not self.not_served.get(key):
+                    self.context.report(
+                        f"sandbox: rule {rule['Name']}'s target {target.get('Arn')} gets no events: the "
+                        f"sandbox delivers to Lambda functions, SQS queues and SNS topics only"
+                    )
+                self.not_served[key] = self.not_served.get(key, 0) + 1
 
     def _send(self, accepted: Accepted, rule: dict, target: dict, attempt: int) -> None:
         arn = rule["Arn"]
@@ -346,7 +367,11 @@ class EventBridgeSource(EventSource):
                 }
             sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
             return
-        raise NotImplementedError("the sandbox delivers to Lambda functions and SQS queues only")
+        if _topic(target.get("Arn", "")):  # published: the sandbox's SNS delivery takes it on
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            self._client("sns").publish(TopicArn=target["Arn"], Message=body)
+            return
+        raise NotImplementedError("the sandbox delivers to Lambda functions, SQS queues and SNS topics only")
 
     def _dead_letter(
         self, accepted: Accepted, rule: dict, target: dict, attempts: int, exc: Exception, condition: str
@@ -412,7 +437,17 @@ class EventBridgeSource(EventSource):
                     to = (
                         f"function {function}"
                         if function
-                        else (f"queue {queue_name[0]}" if queue_name else target.get("Arn", ""))
+                        else (
+                            f"queue {queue_name[0]}"
+                            if queue_name
+                            else target.get("Arn", "").split(":", 2)[-1]
+                        )
+                    )
+                    not_served = self.not_served.get((arn, target.get("Id")), 0)
+                    target_faults = faults + (
+                        [f"{not_served} event(s) not delivered: the sandbox does not deliver to this target"]
+                        if not_served
+                        else []
                     )
                     delivered = self.delivered.get((arn, target.get("Id")), 0)
                     found.append(
@@ -422,10 +457,10 @@ class EventBridgeSource(EventSource):
                             "function": function,
                             "detail": f"-> {to}; pattern {rule['EventPattern']}; "
                             f"{self.matched.get(arn, 0)} matched, {delivered} delivered",
-                            "state": rule.get("State", "ENABLED").capitalize()
-                            if function or queue_name
+                            "state": rule.get("State", "ENABLED").split("_")[0].capitalize()
+                            if served(target)
                             else "Not delivered by the sandbox",
-                            **({"faults": "; ".join(faults)} if faults else {}),
+                            **({"faults": "; ".join(target_faults)} if target_faults else {}),
                         }
                     )
         return found

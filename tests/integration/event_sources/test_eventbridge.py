@@ -334,3 +334,31 @@ def test_test_event_pattern_answers_as_the_delivery_matches(sb):
 
     assert test({"detail": {"items": {"qty": [{"numeric": [">", 5]}]}}}) is True
     assert test({"detail": {"items": {"sku": [{"wildcard": "c*"}]}}}) is False
+
+
+def test_an_sns_target_publishes_the_event_to_the_topic(sb):
+    url, queue_arn = new_queue(sb)
+    sns = sb.client("sns")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    source = unique("com.shop")
+    rule(sb, {"source": [source]}, [{"Id": "topic", "Arn": topic, "InputPath": "$.detail"}])
+    put(sb, source, {"via": "sns"})  # moto's own delivery to an SNS target answered PutEvents with a 500
+    message = eventually(
+        lambda: sb.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"),
+        what="the event through the topic",
+    )
+    assert [json.loads(m["Body"]) for m in message] == [{"via": "sns"}]
+
+
+def test_a_target_the_sandbox_does_not_deliver_to_is_counted_and_shown(sb):
+    source = unique("com.shop")
+    stream = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+    arn = rule(sb, {"source": [source]}, [{"Id": "stream", "Arn": stream}])
+    put(sb, source, {"n": 1})
+    settle(sb)
+    (trigger,) = [t for t in bridge(sb).triggers() if t["source"].endswith(arn.rsplit("/", 1)[-1])]
+    assert trigger["state"] == "Not delivered by the sandbox"
+    assert "1 event(s) not delivered" in trigger["faults"]
