@@ -31,6 +31,7 @@ DELIVERY_RETRIES = 2  # at most this many retries of a failed delivery (AWS: Ret
 RETRY_DELAY_S = 0.5
 MAX_EVENT_AGE_S = 86400  # RetryPolicy's MaximumEventAgeInSeconds default
 TRIGGER = "eventbridge"
+_READS = ("List", "Describe", "Test")  # operations that change no rule, target or bus
 
 
 def iso_time(at: float) -> str:
@@ -121,6 +122,10 @@ class EventBridgeSource(EventSource):
         self.dead_lettered: dict[str, int] = {}  # rule ARN -> events sent to a target's DLQ
         self.lost: dict[str, int] = {}  # rule ARN -> events given up with no DLQ to keep them
         self.unreadable: dict[str, str] = {}  # rule ARN -> why its pattern could not be read
+        self._rules: dict[str, list] = {}  # bus -> its pattern rules with their targets (read once)
+        self._rules_generation = 0
+        self._rules_lock = threading.Lock()
+        self._queue_urls: dict[str, str] = {}
         self.not_served: dict[tuple, int] = {}  # (rule ARN, target id) -> events for a target not delivered
         if context.s3_eventbridge is not None:
             context.s3_eventbridge(self._accept_s3)
@@ -132,6 +137,8 @@ class EventBridgeSource(EventSource):
                 target = environ.get("HTTP_X_AMZ_TARGET", "")
                 operation = target.rsplit(".", 1)[-1]
                 if operation not in ("PutEvents", "PutRule", "TestEventPattern"):
+                    if not operation.startswith(_READS):
+                        self._forget_rules()  # a rule, a target or a bus changed: read them again
                     return app(environ, start_response)
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 body = environ["wsgi.input"].read(length) if length else b""
@@ -139,6 +146,8 @@ class EventBridgeSource(EventSource):
                 if operation != "PutEvents":
                     answer = self._pattern_request(operation, body)
                     if answer is None:
+                        if operation == "PutRule":
+                            self._forget_rules()
                         return app(environ, start_response)
                     code, payload = answer
                     start_response(code, [("Content-Type", "application/x-amz-json-1.1")])
@@ -258,8 +267,25 @@ class EventBridgeSource(EventSource):
             self._clients[service] = self.context.client(service)
         return self._clients[service]
 
+    def _forget_rules(self) -> None:
+        with self._rules_lock:
+            self._rules.clear()
+            self._rules_generation += 1
+
     def rules(self, bus: str) -> list[tuple[dict, list[dict]]]:
-        """The bus's rules that have an event pattern, with their targets."""
+        """The bus's rules that have an event pattern, with their targets: read through the API once, then
+        kept until a request changes rules, targets or buses."""
+        with self._rules_lock:
+            if bus in self._rules:
+                return self._rules[bus]
+            generation = self._rules_generation
+        found = self._read_rules(bus)
+        with self._rules_lock:
+            if generation == self._rules_generation:
+                self._rules[bus] = found
+        return found
+
+    def _read_rules(self, bus: str) -> list[tuple[dict, list[dict]]]:
         events = self._client("events")
         found = []
         for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
@@ -356,7 +382,12 @@ class EventBridgeSource(EventSource):
         queue_name = sqs_queue(target.get("Arn", ""))
         if queue_name is not None:
             sqs = self._client("sqs")
-            url = sqs.get_queue_url(QueueName=queue_name[0], QueueOwnerAWSAccountId=queue_name[1])["QueueUrl"]
+            url = self._queue_urls.get(target["Arn"])
+            if url is None:
+                url = sqs.get_queue_url(QueueName=queue_name[0], QueueOwnerAWSAccountId=queue_name[1])[
+                    "QueueUrl"
+                ]
+                self._queue_urls[target["Arn"]] = url
             body = payload if isinstance(payload, str) else json.dumps(payload)
             parameters = target.get("SqsParameters") or {}
             extra = {}
@@ -365,7 +396,11 @@ class EventBridgeSource(EventSource):
                     "MessageGroupId": parameters.get("MessageGroupId") or "default",
                     "MessageDeduplicationId": event["id"],
                 }
-            sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
+            try:
+                sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
+            except Exception:
+                self._queue_urls.pop(target["Arn"], None)  # a queue made again has a new URL
+                raise
             return
         if _topic(target.get("Arn", "")):  # published: the sandbox's SNS delivery takes it on
             body = payload if isinstance(payload, str) else json.dumps(payload)

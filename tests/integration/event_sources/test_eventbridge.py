@@ -362,3 +362,32 @@ def test_a_target_the_sandbox_does_not_deliver_to_is_counted_and_shown(sb):
     (trigger,) = [t for t in bridge(sb).triggers() if t["source"].endswith(arn.rsplit("/", 1)[-1])]
     assert trigger["state"] == "Not delivered by the sandbox"
     assert "1 event(s) not delivered" in trigger["faults"]
+
+
+def test_a_change_to_a_rule_applies_to_the_next_event(sb):
+    events = sb.client("events")
+    url, queue_arn = new_queue(sb)
+    source = unique("com.shop")
+    arn = rule(sb, {"source": [source]}, [{"Id": "q", "Arn": queue_arn}])
+    name = arn.rsplit("/", 1)[-1]
+
+    def bodies() -> list:
+        settle(sb)
+        got = sb.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in got:
+            sb.client("sqs").delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return [json.loads(m["Body"])["detail"]["n"] for m in got]
+
+    put(sb, source, {"n": 1})
+    assert bodies() == [1]
+    events.disable_rule(Name=name)
+    put(sb, source, {"n": 2})
+    assert bodies() == []
+    events.enable_rule(Name=name)
+    events.put_rule(Name=name, EventPattern=json.dumps({"source": [source], "detail": {"n": [3]}}))
+    put(sb, source, {"n": 4})
+    put(sb, source, {"n": 3})
+    assert bodies() == [3]
+    events.remove_targets(Rule=name, Ids=["q"])
+    put(sb, source, {"n": 3})
+    assert bodies() == []
