@@ -202,7 +202,8 @@ class EventBridgeSource(EventSource):
         try:
             entries = json.loads(request).get("Entries") or []
             results = json.loads(answer).get("Entries") or []
-        except ValueError:
+        except ValueError as exc:
+            self.context.report(f"sandbox: a PutEvents request could not be read for delivery: {exc}")
             return
         now = time.time()
         for entry, result in zip(entries, results, strict=False):
@@ -213,7 +214,8 @@ class EventBridgeSource(EventSource):
             account = self.context_account()
             try:
                 event = bus_event(entry, event_id, self.context.region, account, now)
-            except ValueError:
+            except (ValueError, TypeError) as exc:  # accepted by moto, unreadable here: told, not dropped
+                self.context.report(f"sandbox: event {event_id} on bus {bus} cannot be delivered: {exc}")
                 continue
             self.put(bus, event)
 
