@@ -391,3 +391,26 @@ def test_a_change_to_a_rule_applies_to_the_next_event(sb):
     events.remove_targets(Rule=name, Ids=["q"])
     put(sb, source, {"n": 3})
     assert bodies() == []
+
+
+def test_run_local_triggers_lists_pattern_rules_with_what_they_matched(sb):
+    import subprocess
+    import sys
+
+    from helpers.paths import PROJECT_ROOT
+
+    source = unique("com.shop")
+    arn = rule(sb, {"source": [source]}, [{"Id": "fn", "Arn": function_arn(sb)}])
+    put(sb, source, {"n": 1})
+    finished(sb, arn)
+    printed = subprocess.run(
+        [sys.executable, "run_local.py", "triggers", "--endpoint-url", sb.endpoint_url],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    name = arn.rsplit("/", 1)[-1]
+    assert f"EventBridge rule   eventbridge:default/{name}" in printed.stdout, printed.stdout
+    assert f'pattern {{"source": ["{source}"]}}; 1 matched, 1 delivered' in printed.stdout, printed.stdout
