@@ -10,17 +10,22 @@ import json
 
 from sandbox.sam.resources import Created, Kind, arn_service, referenced_type
 
-_TARGET_TYPES = {"AWS::Lambda::Function": "lambda", "AWS::SQS::Queue": "sqs"}
+_TARGET_TYPES = {"AWS::Lambda::Function": "lambda", "AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns"}
 _TARGET_KEYS = ("Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig", "SqsParameters")
 
 
-def _target_problem(arn, plan, where: str) -> str | None:
+def _target_problem(arn, plan, where: str, served=("lambda", "sqs")) -> str | None:
     kind = referenced_type(arn, plan)
     service = _TARGET_TYPES.get(kind) if kind else arn_service(arn)
     if kind is None and not isinstance(arn, str):
         return None
-    if service not in ("lambda", "sqs"):
-        return f"{where}: a rule delivers to Lambda functions and SQS queues only here"
+    if service not in served:
+        kinds = (
+            "Lambda functions, SQS queues and SNS topics"
+            if "sns" in served
+            else "Lambda functions and SQS queues"
+        )
+        return f"{where}: a {'pattern rule' if 'sns' in served else 'schedule'} delivers to {kinds} only here"
     return None
 
 
@@ -46,7 +51,8 @@ class Rule(Kind):
             except (InvalidEventPattern, TypeError) as exc:
                 problems.append(f"EventPattern: {exc}")
         for index, target in enumerate(props.get("Targets") or []):
-            problem = _target_problem(target.get("Arn"), plan, f"Targets[{index}]")
+            served = ("lambda", "sqs") if "ScheduleExpression" in props else ("lambda", "sqs", "sns")
+            problem = _target_problem(target.get("Arn"), plan, f"Targets[{index}]", served)
             if problem:
                 problems.append(problem)
             for key in set(target) - {"Arn", "Id", *_TARGET_KEYS}:
