@@ -111,6 +111,7 @@ class Sandbox:
             access=self.access,
             traces=self.traces,
             sns_publications=self.endpoint.observe_sns_publications,
+            s3_eventbridge=self.endpoint.observe_s3_eventbridge,
         )
         self.event_sources = (
             event_sources

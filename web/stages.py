@@ -12,12 +12,13 @@ from datetime import datetime
 
 from web.gallery import handler_results
 
-ASYNC_TRIGGERS = {"s3", "schedule", "redrive"}
+ASYNC_TRIGGERS = {"s3", "schedule", "redrive", "eventbridge"}
 POLLED_TRIGGERS = {"sqs", "dynamodb", "kinesis"}
 SENDERS = {
     "s3": "S3",
     "sns": "SNS",
     "schedule": "EventBridge",
+    "eventbridge": "EventBridge",
     "redrive": "The redrive",
     "apigateway": "API Gateway",
     "sqs": "Lambda's SQS poller",

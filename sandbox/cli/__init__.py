@@ -66,6 +66,7 @@ EPILOG = f"""examples:
   run_local.py generate-event scheduled --rule bucket-report   a Scheduled Event, as EventBridge sends it
   run_local.py generate-event lambda-url --path /hello   a request to a function URL
   run_local.py generate-event sns --topic orders --message hi   an SNS message to a Lambda subscription
+  run_local.py generate-event eventbridge --source shop   an event put on a bus, as a rule's target gets it
   run_local.py bench                            measure start-up, latency, throughput
   run_local.py tune --upload sample_images/test.jpg   time and cost at several memory sizes (Power Tuning)
   run_local.py package                          build function.zip and pillow-layer.zip for AWS
@@ -331,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", default="sns-lambda", help="sns: the topic's name")
     p.add_argument("--message", default="Hello from SNS!", help="sns: the message")
     p.add_argument("--subject", default="TestInvoke", help="sns: the subject")
+    p.add_argument("--source", default="com.example.orders", help="eventbridge: the event's source")
+    p.add_argument("--detail-type", default="Order Placed", help="eventbridge: the event's detail-type")
+    p.add_argument(
+        "--detail", default='{"orderId": "1234", "total": 250}', help="eventbridge: the detail (JSON object)"
+    )
     p.set_defaults(func=cmd_generate_event)
 
     p = sub.add_parser(

@@ -176,6 +176,9 @@ def cmd_generate_event(args) -> int:
         topic=args.topic,
         message=args.message,
         subject=args.subject,
+        source=args.source,
+        detail_type=args.detail_type,
+        detail=args.detail,
     )
     print(json.dumps(event, indent=2))
     return 0

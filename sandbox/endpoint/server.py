@@ -81,8 +81,9 @@ def _silence_moto_notifications() -> None:
 
     The sandbox delivers S3 events to functions and queues itself (with every field AWS sends, see
     sandbox/event_sources/s3/), so moto's delivery to functions, queues and topics is switched off.
-    EventBridge, and the s3:TestEvent S3 sends queues and topics when the configuration is set, keep
-    moto's own delivery (a topic's message then goes out through the sandbox's SNS delivery).
+    EventBridge notifications go to the sandbox's EventBridge (sandbox/event_sources/eventbridge/), in
+    AWS's shape; the s3:TestEvent S3 sends queues and topics when the configuration is set keeps moto's
+    own delivery (a topic's message then goes out through the sandbox's SNS delivery).
     """
     from moto.s3 import notifications
 
@@ -93,8 +94,29 @@ def _silence_moto_notifications() -> None:
         configuration = bucket.notification_configuration
         if configuration is None:
             return
-        if configuration.event_bridge is not None:
-            notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+        if configuration.event_bridge is not None:  # to the sandbox's EventBridge (AWS's event shape)
+            from sandbox.endpoint.s3_ids import new_s3_request_id
+
+            versioned = getattr(bucket, "is_versioned", False)
+            facts = {
+                "bucket": bucket.name,
+                "region": bucket.region_name,
+                "account": account_id,
+                "event_name": event_name,
+                "key": key.name,
+                "size": int(key.size) if "Created" in event_name else None,
+                "etag": str(key.etag).strip('"'),
+                "version_id": str(key.version_id)
+                if versioned and key.version_id not in (None, "null")
+                else None,
+                "delete_marker": bool(getattr(key, "is_delete_marker", False))
+                or event_name.endswith("DeleteMarkerCreated"),
+                "request_id": new_s3_request_id(),
+                "at": time.time(),
+            }
+            for endpoint in list(_running):
+                for observer in endpoint._s3_bridge_observers:
+                    observer(facts)
 
     send_event._sandbox = True
     notifications.send_event = send_event
@@ -276,8 +298,9 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
     PutEvents is sent to the targets of every scheduled rule, and a Lambda target raises
     NotImplementedError: PutEvents answers 500. On AWS a scheduled rule matches no event; the sandbox's
     clock fires it (sandbox/event_sources/schedules/). So scheduled rules receive no PutEvents, moto
-    sends nothing to Lambda targets (nothing runs twice), and its Docker-based delivery of its own
-    service events to Lambda (moto.events.notifications) is switched off, as for S3."""
+    sends nothing to Lambda, SQS or SNS targets (sandbox/event_sources/eventbridge/ delivers: nothing
+    runs or arrives twice; moto's SNS delivery answered PutEvents with a 500), and its Docker-based
+    delivery of its own service events to Lambda (moto.events.notifications) is switched off, as for S3."""
     import copy
 
     from moto.events import notifications
@@ -292,7 +315,7 @@ def _keep_moto_from_delivering_events_to_lambda() -> None:
         if self.scheduled_expression and not self.event_pattern.get_pattern():
             return None
         rule = self
-        targets = [t for t in self.targets if t.get("Arn", "").split(":")[2:3] != ["lambda"]]
+        targets = [t for t in self.targets if t.get("Arn", "").split(":")[2:3] == ["events"]]  # archives
         if len(targets) != len(self.targets):  # a copy without them: the stored rule keeps its targets
             rule = copy.copy(self)
             rule.targets = targets
@@ -535,6 +558,7 @@ class LocalEndpoint:
         self._public_prefixes: dict[str, WSGIApp] = {}
         self._host_routes: list[tuple[str, WSGIApp]] = []
         self._sns_observers: list[Callable[[dict], None]] = []
+        self._s3_bridge_observers: list[Callable[[dict], None]] = []
         self._server = None
         self._thread: threading.Thread | None = None
         self._innermost: Callable[[str, WSGIApp], WSGIApp] | None = None
@@ -733,6 +757,12 @@ class LocalEndpoint:
         timestamp, subject, attributes ({name: {Type, Value}}), structure, group_id, deduplication_id and
         the topic's subscriptions ({arn, protocol, endpoint, attributes})."""
         self._sns_observers.append(observer)
+
+    def observe_s3_eventbridge(self, observer: Callable[[dict], None]) -> None:
+        """Call ``observer(facts)`` for every object event of a bucket whose notification configuration
+        turns EventBridge on, in the S3 request (quick): bucket, region, account, event_name, key, size,
+        etag, version_id, delete_marker, request_id, at."""
+        self._s3_bridge_observers.append(observer)
 
     def bucket_notifications(self, bucket: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict:
         """A bucket's notification configuration for Lambda functions and queues, in the shape of

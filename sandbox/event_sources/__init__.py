@@ -16,6 +16,7 @@ __all__ = ["SAMPLE_EVENTS", "EventSource", "SourceContext", "event_source_classe
 def event_source_classes() -> tuple:
     from sandbox.event_sources.api_gateway import ApiGatewayEventSource
     from sandbox.event_sources.dynamodb_streams import DynamoDbStreamsEventSource
+    from sandbox.event_sources.eventbridge import EventBridgeSource
     from sandbox.event_sources.function_urls import FunctionUrlEventSource
     from sandbox.event_sources.s3.source import S3EventSource
     from sandbox.event_sources.schedules import ScheduledEventSource
@@ -29,6 +30,7 @@ def event_source_classes() -> tuple:
         SnsEventSource,
         DynamoDbStreamsEventSource,
         ScheduledEventSource,
+        EventBridgeSource,
         FunctionUrlEventSource,
         ApiGatewayEventSource,
     )
@@ -41,6 +43,7 @@ SAMPLE_EVENTS = {
     "scheduled": "EventBridge Scheduled Event",
     "sqs-receive-message": "SQS ReceiveMessage",
     "sns": "SNS notification to a Lambda subscription",
+    "eventbridge": "EventBridge custom event (PutEvents to a rule's target)",
     "dynamodb-update": "DynamoDB Streams update",
     "apigateway-http-api": "API Gateway HTTP API (payload 2.0)",
     "apigateway-aws-proxy": "API Gateway REST API proxy (payload 1.0)",
@@ -66,6 +69,9 @@ def sample_event(
     topic: str = "sns-lambda",
     message: str = "Hello from SNS!",
     subject: str | None = "TestInvoke",
+    source: str = "com.example.orders",
+    detail_type: str = "Order Placed",
+    detail: str = '{"orderId": "1234", "total": 250}',
 ) -> dict:
     """The sample event of ``kind`` (one of ``SAMPLE_EVENTS``); the options are generate-event's. The
     request ``body`` of an API or URL event is left out for GET and HEAD."""
@@ -82,6 +88,10 @@ def sample_event(
         from sandbox.event_sources.sns.messages import sample_event as sns_event
 
         return sns_event(topic, message, subject, region, ACCOUNT_ID)
+    if kind == "eventbridge":
+        from sandbox.event_sources.eventbridge.source import sample_event as bus_event
+
+        return bus_event(source, detail_type, detail, region, ACCOUNT_ID)
     if kind == "dynamodb-update":
         from sandbox.event_sources.dynamodb_streams import sample_update_event
 

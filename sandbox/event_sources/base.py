@@ -33,6 +33,8 @@ class SourceContext:
 
     # ``observe(callback)``: callback(publication dict) for every message an SNS topic accepts.
     sns_publications: Callable[[Callable[[dict], None]], None] | None = None
+    # ``observe(callback)``: callback(facts dict) for every object event S3 sends EventBridge.
+    s3_eventbridge: Callable[[Callable[[dict], None]], None] | None = None
 
 
 def trace_hop(

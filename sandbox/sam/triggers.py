@@ -1,9 +1,10 @@
 """What invokes each function of a created stack, read from the resources as created (so a plain
 CloudFormation template shows its triggers as a SAM one does): bucket notifications, event source
-mappings, scheduled rules and schedules, API routes with their local URLs."""
+mappings, scheduled and event-pattern rules, schedules, API routes with their local URLs."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from sandbox.sam.resources import arn_name
@@ -99,7 +100,20 @@ def triggers_by_function(plan, port: int) -> dict[str, list[dict]]:
             found[function_name(props["FunctionName"])].append(trigger)
         elif kind == "AWS::Events::Rule":
             for target in props.get("Targets") or []:
-                if ":function:" in str(target.get("Arn")):
+                if ":function:" in str(target.get("Arn")) and "ScheduleExpression" not in props:
+                    pattern = props.get("EventPattern")
+                    if not isinstance(pattern, str):
+                        pattern = json.dumps(pattern, separators=(",", ":"))
+                    bus = props.get("EventBusName") or "default"
+                    found[function_name(target["Arn"])].append(
+                        {
+                            "type": "EventBridgeRule",
+                            "source": created.physical_id,
+                            "pattern": pattern,
+                            "summary": f"EventBridge rule {created.physical_id} on bus {bus} {pattern}",
+                        }
+                    )
+                elif ":function:" in str(target.get("Arn")):
                     found[function_name(target["Arn"])].append(
                         {
                             "type": "Schedule",

@@ -88,6 +88,16 @@ def scheduled(event):
     )
 
 
+def eventbridge(event):
+    pt.EventBridgeModel.model_validate(event)
+    return compare(
+        event,
+        {**reference("eventbridge.powertools.json"), "detail": event["detail"]},
+        (),
+        optional={"replay-name"},
+    ) + check_formats(event, {"id": "uuid", "time": "iso-z", "account": "account"})
+
+
 def rest(event):
     pt.APIGatewayProxyEventModel.model_validate(event)
     primary, *others = [
@@ -186,6 +196,7 @@ CASES = {  # generate-event kind: (the sandbox's event kind whose known differen
     "apigateway-http-api": ("http-v2", http_v2),
     "lambda-url": ("lambda-url", lambda_url),
     "sns": ("sns", sns),
+    "eventbridge": ("scheduled-rule", eventbridge),
 }
 
 

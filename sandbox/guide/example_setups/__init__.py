@@ -21,7 +21,17 @@ from sandbox.lambda_.packaging import function_zip_bytes
 from sandbox.lambda_.packaging.cache import cached_zip, folders_manifest
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-_MODULES = ("api", "function_url", "node_resize", "queue", "schedule", "sns_fanout", "stream", "versions")
+_MODULES = (
+    "api",
+    "eventbridge_patterns",
+    "function_url",
+    "node_resize",
+    "queue",
+    "schedule",
+    "sns_fanout",
+    "stream",
+    "versions",
+)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def _expand(arg: str, variables: dict) -> str:
         "function-url",
         "versions",
         "sns-fanout",
+        "eventbridge-patterns",
         pytest.param(
             "node-resize",
             marks=pytest.mark.skipif(bool(_node_resize_missing()), reason=str(_node_resize_missing())),

@@ -16,6 +16,7 @@ export const TRIGGER_KINDS = {
   dynamodb: { label: "DynamoDB stream batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously; a failed batch is retried." },
   kinesis: { label: "Kinesis batch", how: "polled", text: "Lambda's poller read a batch of stream records and invoked the function synchronously." },
   apigateway: { label: "API request", how: "sync", text: "API Gateway invoked the function synchronously with the HTTP request and waited for its response." },
+  eventbridge: { label: "EventBridge rule", how: "async", text: "An event put on an EventBridge bus matched a rule's pattern; EventBridge invoked the function asynchronously: it does not wait; Lambda retries a failed attempt twice." },
   schedule: { label: "Scheduled event", how: "async", text: "EventBridge invoked the function asynchronously when the schedule fired: nobody waits for the result." },
   redrive: { label: "Redrive", how: "async", text: "The dead-lettered event was sent again: a new asynchronous invocation." },
   invoke: { label: "Lambda API", how: null, text: "" },
