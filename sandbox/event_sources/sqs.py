@@ -255,7 +255,12 @@ class SqsEventSource(PolledEventSource, EventSource):
         does; a message sent without one starts a trace here); each message's wait in the queue is a hop
         of its own trace, and the poller's batch a hop of the invocation's."""
         received = time.time()
-        roots = [trace_root(r["attributes"].get("AWSTraceHeader")) for r in records]
+        traces = getattr(self.context, "traces", None)
+        roots = [
+            trace_root(r["attributes"].get("AWSTraceHeader"))
+            or (traces.message_root(r.get("md5OfBody", "")) if traces is not None else None)
+            for r in records
+        ]
         root = roots[0] or new_root()
         waits: dict[str, list[float]] = {}
         for message_root, message in zip(roots, records):

@@ -99,6 +99,9 @@ class TraceRecorder:
         self._kept = 0  # segments held now
         self._parents: OrderedDict[str, tuple[str, str, int]] = OrderedDict()  # Parent -> (function, id, n)
         self._by_request: OrderedDict[str, str] = OrderedDict()  # request id -> root
+        # A message that carries no trace header on AWS (S3 -> SQS of an untraced upload): the MD5 of its
+        # body -> root, so that the path still shows the queue hop without an attribute AWS would not send.
+        self._by_message: OrderedDict[str, str] = OrderedDict()
         self._nodes: dict[Node, dict] = {}
         self._edges: dict[tuple[Node, Node], dict] = {}
         self._derived: set[str] = set()  # invocation attempts whose Lambda hops are recorded
@@ -232,7 +235,19 @@ class TraceRecorder:
         for hop in lambda_hops(record):
             self.add(record.trace_id, **hop)
 
+    def link_message(self, body_md5: str, root: str) -> None:
+        """Remember which trace an untraced message (no ``AWSTraceHeader``), known by its body's MD5 (SQS's
+        ``md5OfBody``), belongs to."""
+        with self._lock:
+            self._by_message[body_md5] = root
+            while len(self._by_message) > MAX_PARENTS:
+                self._by_message.popitem(last=False)
+
     # -- reading -----------------------------------------------------------------------------------
+    def message_root(self, body_md5: str) -> str | None:
+        with self._lock:
+            return self._by_message.get(body_md5)
+
     def root_of(self, request_id: str) -> str | None:
         with self._lock:
             return self._by_request.get(request_id)

@@ -10,6 +10,7 @@ carries (recursive loop detection). AWS's semantics: docs/event-sources.md.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import queue
 import threading
@@ -304,18 +305,22 @@ class S3EventSource(EventSource):
             done.add(target.configuration_id)
 
     def _send_to_queue(self, target: QueueTarget, event: dict, root: str, write: S3Write) -> None:
-        """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function),
-        with the trace in the message's ``AWSTraceHeader`` system attribute, which Lambda's poller
-        continues."""
+        """S3 -> SQS: the same event, as the message body (a queue's mapping then invokes the function).
+        A traced write (a function's) passes its trace on in the message's ``AWSTraceHeader`` system
+        attribute, which Lambda's poller continues; an untraced one (the AWS CLI's) gets no attribute, as
+        on AWS, and the sandbox links the message to its trace itself."""
         sqs = self.context.client("sqs")
         parts = target.arn.split(":")
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        header = f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
-        sqs.send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(event),
-            MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": header}},
-        )
+        body = json.dumps(event)
+        attributes = {}
+        if write.trace_header is not None:
+            header = f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+            attributes = {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+        elif getattr(self.context, "traces", None) is not None:
+            # linked before it is sent: the poller may receive it before send_message returns
+            self.context.traces.link_message(hashlib.md5(body.encode()).hexdigest(), root)
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageSystemAttributes=attributes)
         trace_hop(
             self.context,
             root,
