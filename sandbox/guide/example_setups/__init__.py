@@ -20,7 +20,17 @@ from sandbox.errors import ConfigError
 from sandbox.lambda_.packaging import function_zip_bytes
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-_MODULES = ("api", "function_url", "node_resize", "queue", "schedule", "sns_fanout", "stream", "versions")
+_MODULES = (
+    "api",
+    "function_url",
+    "node_resize",
+    "queue",
+    "response_streaming",
+    "schedule",
+    "sns_fanout",
+    "stream",
+    "versions",
+)
 
 
 @dataclass(frozen=True)
