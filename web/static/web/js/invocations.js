@@ -345,7 +345,7 @@ function buildDetail(d) {
 // A function that streamed its response (awslambda.streamifyResponse) sent bytes, not a result to show.
 function streamedText(inv) {
   if (inv.streamed_bytes === null || inv.streamed_bytes === undefined) return null;
-  return `Streamed ${fmtBytes(inv.streamed_bytes)} (response streaming): the bytes went to the caller as the function wrote them.`;
+  return `Streamed ${fmtBytes(inv.streamed_bytes)} (response streaming)\nto the caller, as the function wrote them`;
 }
 
 function prettyResult(result) {
