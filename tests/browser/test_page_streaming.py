@@ -1,6 +1,7 @@
 """The page shows what a streaming function sent: an invocation of the response-streaming example through its
 function URL says how many bytes it streamed, in its Invocations row and, where a buffered function shows
-its result, in its details. In Debian's Chromium at 1280x720; screenshots in test-output/web/."""
+its result, in its details; the Configuration tab's triggers name the URL's InvokeMode. In Debian's
+Chromium at 1280x720; screenshots in test-output/web/."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def test_a_streamed_invocation_shows_the_bytes_it_streamed(sb, server, browser):
         page.screenshot(path=str(TEST_OUTPUT / "web" / "invocations-streamed.png"))
         result.scroll_into_view_if_needed()
         page.screenshot(path=str(TEST_OUTPUT / "web" / "invocations-streamed-result.png"))
+        page.click('.tabs [data-tab="configuration"]')  # the triggers list names the URL's mode
+        page.get_by_text("InvokeMode RESPONSE_STREAM").first.wait_for()
+        page.get_by_text("InvokeMode RESPONSE_STREAM").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(TEST_OUTPUT / "web" / "configuration-streaming-url.png"))
         assert page.errors == []
     finally:
         page.context.close()
