@@ -29,6 +29,7 @@ ROW_FIELDS = (
     "gb_seconds",
     "error_type",
     "error_message",
+    "streamed_bytes",
     "detected_at",
 )
 PLATFORM_HEADS = ("INIT_START", "INIT_REPORT", "START", "END", "REPORT")

@@ -27,6 +27,7 @@ _MODULES = (
     "function_url",
     "node_resize",
     "queue",
+    "response_streaming",
     "schedule",
     "sns_fanout",
     "stream",

@@ -154,11 +154,14 @@ def guide():
 
 
 def _needs(doc: Path) -> list:
-    """The node-resize example needs node and its node_modules (`npm ci` there; CI runs it)."""
-    if doc.parent.name != "node-resize":
+    """The node-resize example needs node and its node_modules (`npm ci` there; CI runs it); the
+    response-streaming example needs node."""
+    if doc.parent.name == "node-resize":
+        from sandbox.guide.example_setups.node_resize import missing
+    elif doc.parent.name == "response-streaming":
+        from sandbox.guide.example_setups.response_streaming import missing
+    else:
         return []
-    from sandbox.guide.example_setups.node_resize import missing
-
     return [pytest.mark.skipif(bool(missing()), reason=str(missing()))]
 
 

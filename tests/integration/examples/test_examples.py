@@ -23,6 +23,12 @@ def _node_resize_missing():
     return missing()
 
 
+def _node_missing():
+    from sandbox.guide.example_setups.response_streaming import missing
+
+    return missing()
+
+
 _ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_]+)=\$\((?P<command>.*)\)$")
 
 
@@ -43,6 +49,10 @@ def _expand(arg: str, variables: dict) -> str:
         pytest.param(
             "node-resize",
             marks=pytest.mark.skipif(bool(_node_resize_missing()), reason=str(_node_resize_missing())),
+        ),
+        pytest.param(
+            "response-streaming",
+            marks=pytest.mark.skipif(bool(_node_missing()), reason=str(_node_missing())),
         ),
     ],
     indirect=True,

@@ -3,7 +3,7 @@
 // five stages with their timings.
 import { getJSON } from "./api.js";
 import { LiveList } from "./feed.js";
-import { $, el, append, clear, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear, wordBreaks } from "./dom.js";
+import { $, el, append, clear, fmtBytes, fmtMs, fmtTime, fmtUsd, shortId, showBanner, reader, whenNear, wordBreaks } from "./dom.js";
 import { streamLabel } from "./log_lines.js";
 import { foldedLines, timeline } from "./stages.js";
 import { showRequest } from "./logs.js";
@@ -225,7 +225,8 @@ function buildRow(inv) {
     el("td", { class: "key-cell", title: subjectText(inv), text: subjectText(inv) }),
     startCell(inv),
     el("td", { class: "num" }, el("span", { class: "block", text: fmtMs(inv.duration_ms, 2) }),
-      inv.billed_duration_ms === null ? null : el("span", { class: "block muted small", text: `billed ${inv.billed_duration_ms} ms` })),
+      inv.billed_duration_ms === null ? null : el("span", { class: "block muted small", text: `billed ${inv.billed_duration_ms} ms` }),
+      streamedText(inv) && el("span", { class: "block muted small", title: streamedText(inv), text: `streamed ${fmtBytes(inv.streamed_bytes)}` })),
     el("td", { class: "num" }, el("span", { class: "block", text: inv.max_memory_used_mb === null ? "–" : `${inv.max_memory_used_mb} MB` }),
       inv.memory_size_mb === null ? null : el("span", { class: "block muted small", text: `of ${inv.memory_size_mb} MB` })),
     statusCell(inv),
@@ -340,7 +341,13 @@ function buildDetail(d) {
       d.log_stream ? el("span", { class: "muted small", title: d.log_stream, text: `stream ${streamLabel(d.log_stream)}` }) : null), logs),
     el("div", { class: "detail-grid" },
       el("section", {}, el("h3", { text: "Event" }), el("pre", { class: "json", text: JSON.stringify(d.event, null, 2) })),
-      el("section", {}, el("h3", { text: "Result" }), el("pre", { class: "json", text: prettyResult(d.result) }))));
+      el("section", {}, el("h3", { text: "Result" }), el("pre", { class: "json", text: streamedText(d) || prettyResult(d.result) }))));
+}
+
+// A function that streamed its response (awslambda.streamifyResponse) sent bytes, not a result to show.
+function streamedText(inv) {
+  if (inv.streamed_bytes === null || inv.streamed_bytes === undefined) return null;
+  return `Streamed ${fmtBytes(inv.streamed_bytes)} (response streaming)\nto the caller, as the function wrote them`;
 }
 
 function prettyResult(result) {
