@@ -383,7 +383,28 @@ def test_configuration_lists_every_functions_environments_and_says_the_cpu_share
     box = page.locator("#cfg-full-cpu").bounding_box()
     label = page.locator("label.checkbox span").bounding_box()
     assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8  # on one line
+    page.locator("#cfg-triggers tr").first.wait_for()
+    assert page.evaluate(BROKEN_WORDS, "#cfg-triggers td:not(.mono), #cfg-environments td") == []
     page.screenshot(path=str(shots / "configuration.png"), full_page=True)
+
+
+# The words of the cells a selector names that the layout broke across two lines ("Enable/d").
+BROKEN_WORDS = """selector => {
+  const broken = [];
+  for (const cell of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.textContent.matchAll(/[A-Za-z]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken;
+}"""
 
 
 @pytest.mark.browser
