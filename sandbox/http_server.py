@@ -31,6 +31,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
     read_timeout_s = READ_TIMEOUT_S
     write_timeout_s = WRITE_TIMEOUT_S
     _slots: threading.Semaphore | None = None
+    _serving: set | None = None
 
     def _slots_for(self, request, client_address) -> threading.Semaphore:
         """The pool of slots this connection counts against (one pool unless a server says otherwise)."""
@@ -40,6 +41,8 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
 
     def process_request(self, request, client_address):
         slots = self._slots_for(request, client_address)
+        if self._serving is None:  # only the accepting thread gets here
+            self._serving = set()
         if not slots.acquire(timeout=self.wait_for_slot_s):
             refuse_busy(request)
             self.close_request(request)
@@ -55,10 +58,18 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
             refuse_busy(request)
             self.close_request(request)
 
+    @property
+    def serving(self) -> int:
+        """Connections a thread is serving now (each holds a slot)."""
+        return len(self._serving or ())
+
     def _serve_in_slot(self, request, client_address, slots) -> None:
+        me = threading.get_ident()
+        self._serving.add(me)  # a set's add and discard are atomic under the GIL
         try:
             self.process_request_thread(request, client_address)
         finally:
+            self._serving.discard(me)
             slots.release()
 
 
