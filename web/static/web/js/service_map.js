@@ -32,7 +32,7 @@ export function frame(message) {
   if (!counts || counts === lastCounts) return;
   lastCounts = counts;
   if (!ctx.visible("service-map") || timer) return;
-  timer = setTimeout(() => { timer = null; if (ctx.visible("service-map")) read(); }, 1500);
+  timer = setTimeout(() => { timer = null; if (ctx.visible("service-map")) read(); }, 3000); // at most every 3 s while invocations change: the map is a session's summary
 }
 
 async function read() {
