@@ -236,7 +236,11 @@ def test_an_unreachable_target_is_retried_then_dead_lettered_and_counted(sb):
     assert attributes["RETRY_ATTEMPTS"] == "1"
     assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
     source_ = bridge(sb)
-    assert source_.faults[arn] == 2 and source_.dead_lettered[arn] == 1
+    eventually(  # counted just after the dead letter is sent
+        lambda: (source_.faults.get(arn), source_.dead_lettered.get(arn)),
+        lambda counts: counts == (2, 1),
+        what="2 failed attempts and 1 dead letter counted on the rule",
+    )
     (trigger,) = [t for t in source_.triggers() if t["source"].endswith(arn.rsplit("/", 1)[-1])]
     assert "2 delivery attempt(s) failed" in trigger["faults"]
 
