@@ -19,9 +19,16 @@ class DapClient:
         self._responses: dict[int, queue.Queue] = {}
         self.events: queue.Queue = queue.Queue()
         self.seen_events: list[dict] = []
+        self.closed_by_peer = threading.Event()  # the adapter hung up: no response will come
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        try:
+            self._read_messages()
+        finally:
+            self.closed_by_peer.set()
+
+    def _read_messages(self) -> None:
         while True:
             try:
                 length = None
@@ -55,7 +62,17 @@ class DapClient:
 
     def request(self, command: str, arguments: dict | None = None) -> dict:
         seq = self.send(command, arguments)
-        response = self._responses.setdefault(seq, queue.Queue()).get(timeout=self.timeout)
+        responses = self._responses.setdefault(seq, queue.Queue())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                response = responses.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self.closed_by_peer.is_set() and responses.empty():
+                    raise ConnectionError(f"the debug adapter hung up before answering {command!r}") from None
+                if time.monotonic() > deadline:
+                    raise
         assert response["success"], response
         return response.get("body") or {}
 
@@ -99,7 +116,8 @@ class DapClient:
 
     def close(self) -> None:
         try:
-            self.request("disconnect", {"terminateDebuggee": False})
+            if not self.closed_by_peer.is_set():
+                self.request("disconnect", {"terminateDebuggee": False})
         except Exception:
             pass
         self.sock.close()
