@@ -100,6 +100,7 @@ def bench_ready(repeats: int = 5) -> dict:
         "ready_s_all": times,
         "ready_cpu_s_median": statistics.median(measured) if measured else None,
         "ready_load": load,
+        "bytecode_cache": not sys.dont_write_bytecode,
     }
 
 
@@ -116,6 +117,14 @@ def _print_ready(figures: dict) -> None:
             f"{figures['ready_cpu_s_median']:.2f} s",
             "about the wall time on a quiet machine",
         )
+    _line(
+        "  Python's bytecode cache",
+        "written" if figures["bytecode_cache"] else "not written",
+        "(`make` writes it)"
+        if figures["bytecode_cache"]
+        else "PYTHONDONTWRITEBYTECODE is set: modules without a .pyc are compiled at every start; "
+        "`make bench` writes them",
+    )
 
 
 def _upload_and_wait(sb, key: str, body: bytes):
