@@ -15,19 +15,24 @@ unexport PYTHONDONTWRITEBYTECODE
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "$(PYTHON) is Python " + sys.version.split()[0] + ": the sandbox needs 3.10 or newer; name one, e.g. make run PYTHON=python3.12")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade --quiet pip
 
-# Reinstall when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+# uv (from PyPI, into the venv) installs the packages: it downloads and unpacks them in parallel, and leaves
+# their bytecode to be written as they are first imported: a fresh clone is ready in ~20 s, against ~45 s
+# with pip. `pip install -e .` installs the same (docs/getting-started.md). Reinstall when pyproject.toml changes.
+INSTALL = $(VENV)/bin/uv pip install --quiet --python $(PY)
+$(VENV)/bin/uv: | $(PY)
+	$(PY) -m pip install --quiet uv
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/uv
+	$(INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/uv
+	$(INSTALL) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-$(VENV)/.installed-notebook: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[notebook]'
+$(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/uv
+	$(INSTALL) -e '.[notebook]'
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
