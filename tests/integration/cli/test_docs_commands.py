@@ -184,7 +184,9 @@ def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
                 env = guide
             else:
                 if example not in started:
-                    started[example] = stack.enter_context(started_run_local("--example", example))[0]
+                    env, banner = stack.enter_context(started_run_local("--example", example))
+                    assert f"example {example}" in banner, banner
+                    started[example] = env
                 env = started[example]
             passed_over += run_commands(lines, terminal(env, workdir), workdir)
     print(f"{doc.name}: not run:\n  " + "\n  ".join(passed_over))
