@@ -231,9 +231,12 @@ class PolledEventSource:
         service.add_mapping_runner(self)
 
     def stop(self) -> None:
-        for poller in list(self._pollers.values()):
-            poller.stop()
+        pollers = list(self._pollers.values())
         self._pollers.clear()
+        for poller in pollers:  # every poller told first, so stopping takes one long poll, not one each
+            poller.stop(wait=0)
+        for poller in pollers:
+            poller.stop()
 
     def remove(self, uuid: str) -> None:
         poller = self._pollers.pop(uuid, None)

@@ -316,11 +316,11 @@ def test_malformed_response_is_500_on_http_apis(sb, functions, action):
 
 @pytest.mark.slow
 def test_integration_timeout_answers_504_on_rest_and_503_on_http_while_the_function_runs_on(sb, functions):
-    rest = rest_api(sb, functions["api-test"], timeout_ms=1000)
-    http_ = http_api(sb, functions["api-test"], timeout_ms=1000)
-    answer = call(sb, rest, "/prod/sleep?seconds=3")
+    rest = rest_api(sb, functions["api-test"], timeout_ms=500)
+    http_ = http_api(sb, functions["api-test"], timeout_ms=500)
+    answer = call(sb, rest, "/prod/sleep?seconds=2")
     assert (answer.status, answer.body) == (504, b'{"message": "Endpoint request timed out"}')
-    answer = call(sb, http_, "/sleep?seconds=3")
+    answer = call(sb, http_, "/sleep?seconds=2")
     assert (answer.status, answer.body) == (503, b'{"message":"Service Unavailable"}')
     # answered at the integration timeout, while the function still runs (not at its end)
     assert [r.final for r in records_for(sb, http_)] == [False]

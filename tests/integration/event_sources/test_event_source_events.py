@@ -43,7 +43,7 @@ CAPTURED = [
 
 @pytest.fixture(scope="module")
 def sb():
-    sandbox = start_sandbox(HANDLERS / "batches", timeout=5)
+    sandbox = start_sandbox(HANDLERS / "batches", timeout=2)  # a queue may then have a 2 s visibility timeout
     yield sandbox
     sandbox.stop()
 
@@ -147,7 +147,7 @@ def test_a_partial_batch_response_naming_a_stranger_fails_the_whole_batch(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
     url, arn, seen = new_queue(
-        sb, visibility=5, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+        sb, visibility=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
     )
     sb.client("lambda").create_event_source_mapping(
         FunctionName=sb.function.function_name,

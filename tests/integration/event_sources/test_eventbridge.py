@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 
 import pytest
@@ -24,6 +23,7 @@ from helpers.aws_cli import aws_cli
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually
+from helpers.waiting import settle as settle_invocations
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,10 @@ def bridge(sb):
 
 
 def settle(sb) -> None:
+    """Every accepted event handed on (a queue or topic target has its message, a function its invocation
+    record), and every invocation final: nothing more is on its way."""
     assert bridge(sb).wait_idle(20)
-    time.sleep(0.5)
+    settle_invocations(sb)
 
 
 def finished(sb, rule_arn: str, count: int = 1) -> list:
