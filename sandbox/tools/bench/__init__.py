@@ -9,5 +9,6 @@ MODULE_PARTS = (  # (part, module, heading)
     ("sns", "sns_fanout", "SNS fan-out: 1,000 messages to a function and a queue, each exactly once"),
     ("page", "page", "the page, watched by a class: watching must not slow the sandbox down"),
     ("state", "state_dir", "the state directory: nothing lost across restarts, at little cost"),
+    ("clone", "fresh_clone", "a newcomer's first minute: a fresh clone to ready with make run"),
 )
 PARTS = ("ready", "pipeline", "runtime", "image") + tuple(part for part, _, _ in MODULE_PARTS)
