@@ -35,6 +35,9 @@ _MAPPING_PATH = re.compile(r"^/(?P<version>[^/]+)/event-source-mappings/?(?P<uui
 LOG_TAIL_BYTES = 4096
 
 
+_NOT_JSON = object()  # an Invoke body that does not parse as JSON
+
+
 class FunctionHooks(Protocol):
     """What the interceptor needs from the sandbox."""
 
@@ -283,7 +286,9 @@ class LambdaApiInterceptor:
     # -- helpers -------------------------------------------------------------------------------------
 
     # -- data plane ----------------------------------------------------------------------------------
-    def _invoke(self, identifier, environ, start_response):
+    def _invocation_request(self, identifier, environ):
+        """What Invoke and InvokeWithResponseStream both read first: the function and qualifier (404 when
+        unknown), the invocation type and the JSON event (None: the body is not JSON)."""
         name, qualifier = split_reference(identifier, query_value(environ, "Qualifier"))
         if not self.hooks.knows_qualifier(name, qualifier):
             arn = self.hooks.function_arn(name, qualifier)
@@ -293,6 +298,13 @@ class LambdaApiInterceptor:
         try:
             event = json.loads(body) if body.strip() else {}
         except ValueError:
+            event = _NOT_JSON
+        return name, qualifier, invocation_type, event
+
+    @staticmethod
+    def _answer_before_invoking(invocation_type, event, start_response):
+        """The answer when there is nothing to invoke: a body that is not JSON, or a DryRun; else None."""
+        if event is _NOT_JSON:
             return _error(
                 start_response,
                 "400 Bad Request",
@@ -302,6 +314,13 @@ class LambdaApiInterceptor:
         if invocation_type == "DryRun":
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
+        return None
+
+    def _invoke(self, identifier, environ, start_response):
+        name, qualifier, invocation_type, event = self._invocation_request(identifier, environ)
+        answer = self._answer_before_invoking(invocation_type, event, start_response)
+        if answer is not None:
+            return answer
         from sandbox.lambda_.environment_pool import Throttled
 
         try:
@@ -333,27 +352,13 @@ class LambdaApiInterceptor:
     def _invoke_with_response_stream(self, name, environ, start_response):
         """InvokeWithResponseStream: the function's bytes go out as ``PayloadChunk`` events as the runtime
         writes them, then ``InvokeComplete`` (with the error, if any, and the log tail)."""
-        name, qualifier = split_reference(name, query_value(environ, "Qualifier"))
-        if not self.hooks.knows_qualifier(name, qualifier):
-            arn = self.hooks.function_arn(name, qualifier)
-            raise LambdaApiError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        name, qualifier, invocation_type, event = self._invocation_request(name, environ)
+        answer = self._answer_before_invoking(invocation_type, event, start_response)
+        if answer is not None:
+            return answer
         from sandbox.lambda_ import response_streaming
         from sandbox.lambda_.environment_pool import Throttled
 
-        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        body = read_body(environ)
-        try:
-            event = json.loads(body) if body.strip() else {}
-        except ValueError:
-            return _error(
-                start_response,
-                "400 Bad Request",
-                "InvalidRequestContentException",
-                "Could not parse request body into json: the payload is not valid JSON.",
-            )
-        if invocation_type == "DryRun":
-            start_response("204 No Content", [("Content-Length", "0")])
-            return [b""]
         stream = response_streaming.ResponseStream()
         outcome: dict = {}
 

@@ -234,3 +234,22 @@ def test_a_python_function_has_no_streaming_its_whole_response_is_one_chunk(sb):
     )
     assert [list(e) for _, e in events] == [["PayloadChunk"], ["InvokeComplete"]]
     assert json.loads(_payload(events)) == [1, 2]
+
+
+def test_a_streamed_invoke_refuses_a_body_that_is_not_json_and_a_dry_run_invokes_nothing(sb):
+    from botocore.exceptions import ClientError
+
+    create_function(
+        sb,
+        "PyDryRun",
+        "python3.12",
+        "app.handler",
+        {"app.py": "def handler(event, context):\n    print('ran')\n    return 1\n"},
+    )
+    client = sb.client("lambda")
+    with pytest.raises(ClientError) as refused:
+        client.invoke_with_response_stream(FunctionName="PyDryRun", Payload=b"{not json")
+    assert refused.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    dry = client.invoke_with_response_stream(FunctionName="PyDryRun", InvocationType="DryRun", Payload=b"{}")
+    assert dry["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert not [r for r in sb.records.all() if r.function_name == "PyDryRun"]
