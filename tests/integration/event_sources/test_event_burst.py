@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sb():
-    sandbox = start_sandbox(HANDLERS / "batches", timeout=2)  # a queue may then have a 2 s visibility timeout
+    sandbox = start_sandbox(HANDLERS / "batches", timeout=3)  # a queue may then have a 3 s visibility timeout
     sandbox.set_full_cpu(True)  # what is counted is records, not the function's speed at its CPU share
     yield sandbox
     sandbox.stop()
@@ -121,7 +121,7 @@ def test_a_queue_burst_loses_no_message(sb):
     sqs = sb.client("sqs")
     dlq_url, dlq_arn, _ = new_queue(sb)
     url, arn, _ = new_queue(
-        sb, visibility=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+        sb, visibility=3, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
     )
     seen = Drain(sb, sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1] + "-seen")["QueueUrl"])
     dead = Drain(sb, dlq_url)

@@ -23,7 +23,7 @@ def sb():
 
     sandbox = Sandbox(
         SandboxConfig(port=0, web_port=None, terminal_logs=True),
-        FunctionConfiguration(code_dir=HANDLERS / "batches", timeout=2),  # so queues may have 2 s visibility
+        FunctionConfiguration(code_dir=HANDLERS / "batches", timeout=3),  # so queues may have 3 s visibility
     ).start()
     yield sandbox
     sandbox.stop()
@@ -63,7 +63,7 @@ def trigger_of(sb, source: str) -> dict:
 def test_a_queue_batch_the_sandbox_fails_to_build_returns_and_is_delivered(sb, monkeypatch, capsys):
     from sandbox.event_sources.sqs import SqsEventSource
 
-    url, arn, seen = new_queue(sb, visibility=2)
+    url, arn, seen = new_queue(sb, visibility=3)
     monkeypatch.setattr(SqsEventSource, "_record", failing(SqsEventSource._record))
     sb.client("lambda").create_event_source_mapping(
         FunctionName=sb.function.function_name, EventSourceArn=arn
@@ -82,7 +82,7 @@ def test_a_queue_batch_the_sandbox_cannot_send_reaches_the_queues_dlq(sb, monkey
 
     dlq_url, dlq_arn, _ = new_queue(sb)
     url, arn, seen = new_queue(
-        sb, visibility=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+        sb, visibility=3, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
     )
     monkeypatch.setattr(LambdaService, "new_record", failing(LambdaService.new_record, times=2))
     sb.client("lambda").create_event_source_mapping(
