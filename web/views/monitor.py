@@ -70,9 +70,14 @@ def chosen_range(sb, now: float) -> tuple[str, float, int]:
 
 
 def has_stream_mapping(sb, function_name: str) -> bool:
+    """Whether a stream mapping invokes the function. Asked of the stream sources alone, which know their
+    mappings in memory: every trigger (``sb.triggers()``) would be a round of AWS calls on each read, and
+    an open Monitor tab reads every few seconds while invocations change."""
     return any(
-        t.get("function") == function_name and "stream" in str(t.get("kind", "")).lower()
-        for t in sb.triggers()
+        t.get("function") == function_name
+        for source in getattr(sb, "event_sources", ())
+        if "stream" in str(getattr(source, "trigger_kind", "")).lower()
+        for t in source.triggers()
     )
 
 
