@@ -401,6 +401,12 @@ def _print_summary(figures: dict) -> None:
         f"{statistics.fmean(ratios):.0f} %",
         f"each pair {', '.join(f'{r:.0f}' for r in ratios)} %; goal >= 90 %",
     )
+    cpu = {n: statistics.fmean(r["cpu_sandbox_s"] for r in runs if r["pages"] == n) for n in (0, 3)}
+    _line(
+        "sandbox CPU for a burst, 3 pages open against none",
+        f"{cpu[3]:.1f} s",
+        f"against {cpu[0]:.1f} s (means of {len(ratios)} bursts each: what the pages cost the sandbox)",
+    )
     _line(
         "1 page against no page (the mean of the no-page runs)", f"{one['images_per_s'] / none * 100:.0f} %"
     )
