@@ -70,15 +70,10 @@ def chosen_range(sb, now: float) -> tuple[str, float, int]:
 
 
 def has_stream_mapping(sb, function_name: str) -> bool:
-    """Whether a stream mapping invokes the function. Asked of the stream sources alone, which know their
-    mappings in memory: every trigger (``sb.triggers()``) would be a round of AWS calls on each read, and
-    an open Monitor tab reads every few seconds while invocations change."""
-    return any(
-        t.get("function") == function_name
-        for source in getattr(sb, "event_sources", ())
-        if "stream" in str(getattr(source, "trigger_kind", "")).lower()
-        for t in source.triggers()
-    )
+    """Whether a stream mapping invokes the function, from the mappings the sandbox knows: an open Monitor
+    tab reads every few seconds while invocations change, and every trigger (``sb.triggers()``) would be a
+    round of AWS calls each time."""
+    return bool(sb.stream_mappings(function_name))
 
 
 def graphs_of(stats: dict, count: int, function_name: str, streams: bool) -> list[dict]:
