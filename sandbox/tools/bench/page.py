@@ -107,15 +107,22 @@ class Completions:
             return len(self._done)
 
 
-def _browser_cpu(me: psutil.Process) -> float:
-    total = 0.0
+def _browser_cpu(me: psutil.Process) -> dict[int, float]:
+    """Each browser process's CPU so far, by process id."""
+    seconds = {}
     for child in me.children(recursive=True):
         try:
             if "chrom" in child.name():
-                total += _cpu_seconds(child)
+                seconds[child.pid] = _cpu_seconds(child)
         except psutil.Error:
             pass
-    return total
+    return seconds
+
+
+def _browser_cpu_since(me: psutil.Process, before: dict[int, float]) -> float:
+    """The browsers' CPU since ``before``, of the processes still running (one that exits meanwhile, the
+    renderer of a page closed just before, takes its CPU with it and must not count against the rest)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in _browser_cpu(me).items())
 
 
 def _burst(sb, completions: Completions, prefix: str, count: int, body_path: Path) -> dict:
@@ -158,7 +165,7 @@ def _burst(sb, completions: Completions, prefix: str, count: int, body_path: Pat
         "seconds": elapsed,
         "images_per_s": done / elapsed,
         "cpu_sandbox_s": _cpu_seconds(me) - sandbox_before,
-        "cpu_browser_s": _browser_cpu(me) - browser_before,
+        "cpu_browser_s": _browser_cpu_since(me, browser_before),
         "load": os.getloadavg()[0],
     }
 
