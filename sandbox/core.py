@@ -293,6 +293,13 @@ class Sandbox:
         """Every function's triggers, as their event sources describe them (page, `run_local.py triggers`)."""
         return [t for source in self.event_sources for t in source.triggers()] + self.service.alias_entries()
 
+    def stream_mappings(self, function_name: str | None = None) -> list[dict]:
+        """The stream sources' triggers (DynamoDB stream mappings), of one function or all: the mappings the
+        sandbox knows, without the AWS calls the other sources' triggers make (the page's Monitor tab asks
+        on every read)."""
+        streams = [s for s in self.event_sources if "stream" in getattr(s, "trigger_kind", "").lower()]
+        return [t for s in streams for t in s.triggers() if function_name in (None, t.get("function"))]
+
     def set_full_cpu(self, on: bool) -> None:
         """--full-cpu at run time (the page's setting): True lets every environment use the whole machine;
         False holds each to its memory's share of a CPU, as on AWS. Busy environments follow at once."""

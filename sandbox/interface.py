@@ -146,6 +146,11 @@ class SandboxView(Protocol):
         sandbox's own failures to deliver a trigger's events, each retried or dead-lettered)."""
         ...
 
+    def stream_mappings(self, function_name: str | None = None) -> list[dict]:
+        """The DynamoDB stream mappings among ``triggers()``, of one function or all, from what the sandbox
+        knows: no AWS call (the Monitor tab asks on every read)."""
+        ...
+
     # Memory buys CPU (sandbox/lambda_/cpu_share.py): config.full_cpu says whether environments run at this
     # machine's full speed; set_full_cpu switches it at once; cpu_share describes what a memory size gets.
     def set_full_cpu(self, on: bool) -> None: ...

@@ -3,7 +3,9 @@
 
 import datetime
 import json
+import threading
 
+import botocore.endpoint
 import pytest
 
 from helpers.aws_cli import aws_cli
@@ -101,6 +103,43 @@ def test_each_period_has_sum_average_p50_maximum_and_the_success_rate(client, in
     iterator = graph(data, "iterator-age")
     assert iterator["empty"] and "stream" in iterator["note"]
     assert graph(data, "throttles")["empty"] and not graph(data, "duration")["empty"]
+
+
+def test_a_read_makes_no_aws_call(client, invoked, monkeypatch):
+    """An open Monitor tab reads every few seconds while invocations change: a read is the sandbox's copy of
+    the datapoints and the mappings it knows, never a round of calls to the endpoint."""
+    calls, reader = [], threading.get_ident()
+    make_request = botocore.endpoint.Endpoint.make_request
+
+    def counted(endpoint, operation_model, request_dict):
+        if threading.get_ident() == reader:
+            calls.append(operation_model.name)
+        return make_request(endpoint, operation_model, request_dict)
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", counted)
+    assert client.get(f"/api/monitor?function={FUNCTION}").status_code == 200
+    assert calls == []
+
+
+def test_the_iterator_age_note_goes_while_a_stream_mapping_invokes_the_function(sb, client, invoked):
+    table = sb.client("dynamodb").create_table(
+        TableName="monitor-stream",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    lambda_ = sb.client("lambda")
+    mapping = lambda_.create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"], FunctionName=FUNCTION, StartingPosition="LATEST"
+    )["UUID"]
+    try:
+        data = client.get(f"/api/monitor?function={FUNCTION}").get_json()
+        assert graph(data, "iterator-age")["note"] is None
+    finally:
+        lambda_.delete_event_source_mapping(UUID=mapping)
+    data = client.get(f"/api/monitor?function={FUNCTION}").get_json()
+    assert "stream" in graph(data, "iterator-age")["note"]
 
 
 def test_the_session_range_starts_when_the_sandbox_started(sb, client, invoked):
