@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.doc_commands import LazyGuide
 from helpers.paths import REALWORLD, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.scheduling import longest_files_first
@@ -46,3 +47,12 @@ def aws_env(sandbox):
     env.update(sandbox.client_environment())
     env.pop("AWS_PROFILE", None)
     return env
+
+
+@pytest.fixture(scope="module")
+def guide_run_local():
+    """`run_local.py` with the guide's function, as a user starts it, started when first needed (the docs'
+    commands: tests/helpers/doc_commands.py)."""
+    guide = LazyGuide()
+    yield guide
+    guide.close()

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.doc_commands import DOCS, LazyGuide, blocks, run_doc, shell_docs, skipped
+from helpers.doc_commands import DOCS, blocks, run_doc, shell_docs, skipped
 from helpers.paths import PROJECT_ROOT
-
-
-@pytest.fixture(scope="module")
-def guide():
-    guide = LazyGuide()
-    yield guide
-    guide.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", shell_docs("", "docs", "notebooks", "sample_images", "examples/guide"))
-def test_every_shell_command_in_the_docs_runs_as_written(doc, guide, tmp_path):
-    run_doc(doc, guide, tmp_path)
+def test_every_shell_command_in_the_docs_runs_as_written(doc, guide_run_local, tmp_path):
+    run_doc(doc, guide_run_local, tmp_path)
 
 
 def test_the_docs_and_the_examples_readmes_are_each_run_by_one_test():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.doc_commands import LazyGuide, run_doc, shell_docs
+from helpers.doc_commands import run_doc, shell_docs
 
 DOCS_HERE = shell_docs(
     "examples/api",
@@ -17,14 +17,7 @@ DOCS_HERE = shell_docs(
 )
 
 
-@pytest.fixture(scope="module")
-def guide():
-    guide = LazyGuide()
-    yield guide
-    guide.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCS_HERE)
-def test_every_shell_command_of_the_readme_runs_as_written(doc, guide, tmp_path):
-    run_doc(doc, guide, tmp_path)
+def test_every_shell_command_of_the_readme_runs_as_written(doc, guide_run_local, tmp_path):
+    run_doc(doc, guide_run_local, tmp_path)
