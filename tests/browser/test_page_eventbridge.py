@@ -8,11 +8,10 @@ import json
 
 import pytest
 
-from helpers.browser import HOSTILE_KEY, launched_chromium, new_page
+from helpers.browser import HOSTILE_KEY, new_page
 from helpers.paths import HANDLERS, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import wait_for_record
-from web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -22,20 +21,6 @@ def sb():
     sandbox = start_sandbox(HANDLERS / "scheduled")
     yield sandbox
     sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sb):
-    from web.server import WebServer
-
-    server = WebServer(create_app(sb), port=0).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched_chromium()
 
 
 def test_an_eventbridge_invocation_is_named_by_its_trigger(sb, server, browser):

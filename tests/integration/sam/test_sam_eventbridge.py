@@ -8,20 +8,7 @@ import json
 import textwrap
 import time
 
-import pytest
-
 from helpers.waiting import eventually
-
-
-@pytest.fixture(scope="module")
-def sb():
-    from sandbox.config import SandboxConfig
-    from sandbox.core import Sandbox
-
-    sandbox = Sandbox(SandboxConfig(port=0, web_port=None)).start()
-    yield sandbox
-    sandbox.stop()
-
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
