@@ -19,10 +19,6 @@ from werkzeug.serving import BaseWSGIServer
 READ_TIMEOUT_S = 20.0
 WRITE_TIMEOUT_S = 300.0  # a client that stops reading a response frees its thread after this long
 BUSY_MESSAGE = "Too many open connections to this server; retry shortly."
-# How often an idle accepting thread wakes to look for a stop request (socketserver's default). A stop does
-# not wait for it: shutdown() wakes the thread at once (below), so an idle server costs ~2 wake-ups a second
-# and stopping one (the endpoint, or an environment's Runtime API as the environment ends) takes no time.
-STOP_POLL_S = 0.5
 
 
 class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
@@ -37,13 +33,11 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
     _slots: threading.Semaphore | None = None
     _serving: set | None = None
 
-    def serve_forever(self, poll_interval: float = STOP_POLL_S) -> None:
-        super().serve_forever(poll_interval)
-
     def shutdown(self) -> None:
-        """Stop serve_forever now: the stop request is set, then a connection of the server's own wakes the
-        accepting thread's select(), which sees the request before accepting anything (the connection is
-        closed unserved with the listening socket)."""
+        """Stop serve_forever now, not at its next 0.5 s poll (an idle server wakes only that often): the
+        stop request is set, then a connection of the server's own wakes the accepting thread's select(),
+        which sees the request before accepting anything (the connection is closed unserved with the
+        listening socket). An environment's Runtime API stops as the environment ends, so this counts."""
         self._BaseServer__shutdown_request = True  # what BaseServer.shutdown() sets, before the wake-up
         host, port = self.server_address[:2]
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
