@@ -35,7 +35,7 @@ def _missing() -> str | None:
 
 def clone_to_ready(folder: Path, warm_cache: bool = False, timeout: float = 600) -> dict:
     """Seconds from ``git clone`` to "ready" of ``make run`` in ``folder``, and the banner's own figure."""
-    env = {**os.environ, "PYTHON": sys.executable}
+    env = dict(os.environ)
     if not warm_cache:
         env["UV_CACHE_DIR"] = str(folder / "uv-cache")
         env["PIP_NO_CACHE_DIR"] = "1"
