@@ -102,3 +102,27 @@ def create_function(sandbox, name: str, package: bytes, handler: str, **options)
         **options,
     )
     return response["FunctionArn"]
+
+
+def allow_invoke(sandbox, function: str, statement_id: str, principal: str, source_arn: str) -> None:
+    """add-permission: the resource-based policy statement that lets ``principal`` (a service, from
+    ``source_arn``) invoke ``function``, as on AWS."""
+    sandbox.client("lambda").add_permission(
+        FunctionName=function,
+        StatementId=statement_id,
+        Action="lambda:InvokeFunction",
+        Principal=principal,
+        SourceArn=source_arn,
+    )
+
+
+def allow_public_url(sandbox, function: str) -> None:
+    """add-permission for a function URL with auth NONE: on AWS it answers only with this statement (the
+    sandbox checks none)."""
+    sandbox.client("lambda").add_permission(
+        FunctionName=function,
+        StatementId="public-url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )

@@ -4,7 +4,7 @@ create, as the README's "On AWS" commands make it."""
 from __future__ import annotations
 
 from sandbox.config import ACCOUNT_ID
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, create_function, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_invoke, create_function, package
 
 FUNCTION = "ImagesApiLambda"
 API = "images-api"
@@ -27,12 +27,12 @@ def setup(sandbox) -> list[str]:
     )
     api = sandbox.client("apigatewayv2").create_api(Name=API, ProtocolType="HTTP", Target=arn)
     # On AWS, API Gateway may invoke the function only with this permission (the sandbox checks none).
-    sandbox.client("lambda").add_permission(
-        FunctionName=FUNCTION,
-        StatementId=f"{API}-invoke",
-        Action="lambda:InvokeFunction",
-        Principal="apigateway.amazonaws.com",
-        SourceArn=f"arn:aws:execute-api:{config.region}:{ACCOUNT_ID}:{api['ApiId']}/*",
+    allow_invoke(
+        sandbox,
+        FUNCTION,
+        f"{API}-invoke",
+        "apigateway.amazonaws.com",
+        f"arn:aws:execute-api:{config.region}:{ACCOUNT_ID}:{api['ApiId']}/*",
     )
     url = api["ApiEndpoint"]
     return [

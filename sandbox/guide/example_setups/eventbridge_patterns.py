@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, create_function, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_invoke, create_function, package
 
 BUS = "shop"
 RULE = "big-orders"
@@ -35,13 +35,7 @@ def setup(sandbox) -> list[str]:
     events = sandbox.client("events")
     events.create_event_bus(Name=BUS)
     rule_arn = events.put_rule(Name=RULE, EventBusName=BUS, EventPattern=json.dumps(PATTERN))["RuleArn"]
-    sandbox.client("lambda").add_permission(
-        FunctionName=FUNCTION,
-        StatementId=f"{RULE}-events",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=rule_arn,
-    )
+    allow_invoke(sandbox, FUNCTION, f"{RULE}-events", "events.amazonaws.com", rule_arn)
     events.put_targets(
         Rule=RULE,
         EventBusName=BUS,

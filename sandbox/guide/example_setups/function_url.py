@@ -4,7 +4,7 @@ make them."""
 
 from __future__ import annotations
 
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, create_function, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_public_url, create_function, package
 
 FUNCTION = "GreetingUrlLambda"
 ON_SUCCESS = "greetings-done"
@@ -23,14 +23,7 @@ def setup(sandbox) -> list[str]:
     )
     lam = sandbox.client("lambda")
     url = lam.create_function_url_config(FunctionName=FUNCTION, AuthType="NONE", Cors=CORS)["FunctionUrl"]
-    # On AWS, a URL with auth NONE answers only with this permission (the sandbox checks none).
-    lam.add_permission(
-        FunctionName=FUNCTION,
-        StatementId="public-url",
-        Action="lambda:InvokeFunctionUrl",
-        Principal="*",
-        FunctionUrlAuthType="NONE",
-    )
+    allow_public_url(sandbox, FUNCTION)
     sqs = sandbox.client("sqs")
     arns = {}
     for queue in (ON_SUCCESS, ON_FAILURE):

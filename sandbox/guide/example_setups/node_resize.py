@@ -5,7 +5,7 @@ the calls its README shows for AWS: create-function, add-permission, put-bucket-
 from __future__ import annotations
 
 from sandbox.errors import ConfigError
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_invoke, package
 from sandbox.lambda_.runtimes import local_node_version, node_binary
 
 FOLDER = EXAMPLES_DIR / "node-resize"
@@ -59,13 +59,7 @@ def setup(sandbox) -> list[str]:
         Timeout=30,
         Environment={"Variables": {"DESTINATION_BUCKET": destination}},
     )["FunctionArn"]
-    lam.add_permission(
-        FunctionName=FUNCTION,
-        StatementId=f"{BUCKET}-uploads",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-        SourceArn=f"arn:aws:s3:::{BUCKET}",
-    )
+    allow_invoke(sandbox, FUNCTION, f"{BUCKET}-uploads", "s3.amazonaws.com", f"arn:aws:s3:::{BUCKET}")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET,

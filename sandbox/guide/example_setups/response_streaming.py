@@ -8,7 +8,7 @@ import io
 import zipfile
 
 from sandbox.errors import ConfigError
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_public_url
 from sandbox.lambda_.runtimes import node_binary
 
 FOLDER = EXAMPLES_DIR / "response-streaming"
@@ -56,14 +56,7 @@ def setup(sandbox) -> list[str]:
     url = lam.create_function_url_config(
         FunctionName=FUNCTION, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
     )["FunctionUrl"]
-    # On AWS, a URL with auth NONE answers only with this permission (the sandbox checks none).
-    lam.add_permission(
-        FunctionName=FUNCTION,
-        StatementId="public-url",
-        Action="lambda:InvokeFunctionUrl",
-        Principal="*",
-        FunctionUrlAuthType="NONE",
-    )
+    allow_public_url(sandbox, FUNCTION)
     url_id = url.split("//", 1)[1].split(".", 1)[0]
     return [
         f"{url} -> {FUNCTION} ({RUNTIME}, InvokeMode RESPONSE_STREAM, auth NONE)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, create_function, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_invoke, create_function, package
 
 RULE = "bucket-report"
 FUNCTION = "BucketReportLambda"
@@ -34,13 +34,7 @@ def setup(sandbox) -> list[str]:
         ScheduleExpression=EXPRESSION,
         Description="A report of the image buckets, every day at 03:00 UTC",
     )["RuleArn"]
-    sandbox.client("lambda").add_permission(
-        FunctionName=FUNCTION,
-        StatementId=f"{RULE}-events",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=rule_arn,
-    )
+    allow_invoke(sandbox, FUNCTION, f"{RULE}-events", "events.amazonaws.com", rule_arn)
     events.put_targets(Rule=RULE, Targets=[{"Id": "report", "Arn": function_arn}])
     rule = next(s for s in sandbox.schedules() if s["name"] == RULE)
     when = dt.datetime.fromtimestamp(rule["next_fire_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

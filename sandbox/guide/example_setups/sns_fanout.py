@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sandbox.guide.example_setups import EXAMPLES_DIR, Example, create_function, package
+from sandbox.guide.example_setups import EXAMPLES_DIR, Example, allow_invoke, create_function, package
 
 TOPIC = "orders"
 FUNCTION = "OrderNotifyLambda"
@@ -20,13 +20,7 @@ def setup(sandbox) -> list[str]:
     )
     sns, sqs = sandbox.client("sns"), sandbox.client("sqs")
     topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
-    sandbox.client("lambda").add_permission(
-        FunctionName=FUNCTION,
-        StatementId=f"{TOPIC}-sns",
-        Action="lambda:InvokeFunction",
-        Principal="sns.amazonaws.com",
-        SourceArn=topic_arn,
-    )
+    allow_invoke(sandbox, FUNCTION, f"{TOPIC}-sns", "sns.amazonaws.com", topic_arn)
     sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn)
     url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
