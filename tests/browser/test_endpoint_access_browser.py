@@ -23,17 +23,18 @@ REBIND_NAME = "rebind.evil.example"
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(playwright):
     # What DNS rebinding achieves: the attacker's name resolves to this machine. Chromium's Private
     # Network Access checks would stop the attacker's page (not loaded from loopback) before the
     # endpoint sees anything; other browsers have none, so they are off to test the endpoint's own rule.
     yield from launched_chromium(
+        playwright,
         [
             f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
             "--disable-features=PrivateNetworkAccessSendPreflights,"
             "PrivateNetworkAccessRespectPreflightResults,"
             "BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks",
-        ]
+        ],
     )
 
 

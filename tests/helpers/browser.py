@@ -37,8 +37,9 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-def launched_chromium(extra_args=()):
-    """Debian's Chromium under Playwright (a generator for module fixtures: yields the browser)."""
+def started_playwright():
+    """Playwright's driver (a generator for a session fixture: yields it); one per test process, since
+    its sync API runs one driver per thread."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is not installed")
     try:
@@ -46,11 +47,14 @@ def launched_chromium(extra_args=()):
     except ImportError:
         _unavailable("the playwright package is not installed")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + list(extra_args)
-        )
-        yield browser
-        browser.close()
+        yield playwright
+
+
+def launched_chromium(playwright, extra_args=()):
+    """Debian's Chromium under ``playwright`` (a generator for fixtures: yields the browser)."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + list(extra_args))
+    yield browser
+    browser.close()
 
 
 def new_page(browser):
