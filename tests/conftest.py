@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.doc_commands import LazyGuide
+from helpers.doc_commands import RunningSandboxes
 from helpers.paths import REALWORLD, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.scheduling import longest_files_first
@@ -50,9 +50,10 @@ def aws_env(sandbox):
 
 
 @pytest.fixture(scope="module")
-def guide_run_local():
-    """`run_local.py` with the guide's function, as a user starts it, started when first needed (the docs'
-    commands: tests/helpers/doc_commands.py)."""
-    guide = LazyGuide()
-    yield guide
-    guide.close()
+def run_locals():
+    """`run_local.py` (the guide's) and `run_local.py --example NAME`, as a user starts them, each started
+    when a test of the module first needs it and shared by the module's tests (tests/helpers/
+    doc_commands.py)."""
+    sandboxes = RunningSandboxes()
+    yield sandboxes
+    sandboxes.close()

@@ -1,10 +1,11 @@
 """Every command in the docs works as a newcomer types it: each ```sh, ```bash and ```console block of the
 README, docs/ and examples/ is run, command by command, in a terminal set up as the banner says (its
 export lines pasted, `python` the venv's) against a running sandbox: `run_local.py` for the guide, or
-`run_local.py --example NAME` for a block that starts with `make run ARGS="--example NAME"`. A command that
-checks an effect is run again until it holds, as a person would. The tests that run them are
-tests/integration/cli/test_docs_commands.py (the README and docs/) and tests/integration/examples/
-test_readme_commands_*.py (the examples' READMEs, in two files so two workers share them)."""
+`run_local.py --example NAME` for a block that starts with `make run ARGS="--example NAME"`, each started
+once per test module (``RunningSandboxes``) so the module's other tests check more against the same one.
+A command that checks an effect is run again until it holds, as a person would. The tests that run them
+are tests/integration/cli/test_docs_commands.py (the README and docs/) and tests/integration/examples/
+test_{event,http_and_runtime}_examples.py (the examples' READMEs, in two files so two workers share them)."""
 
 from __future__ import annotations
 
@@ -116,9 +117,10 @@ def checkout_copy(tmp: Path) -> Path:
     return tmp
 
 
-def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
-    """Run each command (variables set by earlier ones kept); return those skipped, with why."""
-    assignments, passed_over = "", []
+def run_commands(lines: list[str], env: dict, workdir: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Run each command (variables set by earlier ones kept); return those skipped, with why, and
+    (command, what it printed) for those run."""
+    assignments, passed_over, outputs = "", [], []
     for command in lines:
         why = skipped(command)
         if why:
@@ -143,9 +145,10 @@ def run_commands(lines: list[str], env: dict, workdir: Path) -> list[str]:
             interval=0.5,
         )
         assert "Traceback" not in result.stderr, f"`{command}`:\n{result.stderr}"
+        outputs.append((command, result.stdout))
         if variable:
             assignments += f"{variable.group(1)}={shlex.quote(result.stdout.strip())}\n"
-    return passed_over
+    return passed_over, outputs
 
 
 def _needs(doc: Path) -> list:
@@ -176,37 +179,44 @@ def shell_docs(*folders: str) -> list:
     return chosen
 
 
-class LazyGuide:
-    """The guide's sandbox (`run_local.py`), started the first time a doc's block needs it."""
+class RunningSandboxes:
+    """`run_local.py` (the guide's) and `run_local.py --example NAME` as a user starts them, each started the
+    first time a test of the module needs it and shared by the module's tests."""
 
     def __init__(self):
         self._stack = ExitStack()
-        self._env = None
+        self._started: dict[tuple[str, ...], tuple[dict, str]] = {}
+
+    def _started_with(self, *args: str) -> tuple[dict, str]:
+        if args not in self._started:
+            self._started[args] = self._stack.enter_context(started_run_local(*args))
+        return self._started[args]
 
     @property
     def env(self) -> dict:
-        if self._env is None:
-            self._env = self._stack.enter_context(started_run_local())[0]
-        return self._env
+        """The environment of a terminal where the guide's export lines were pasted."""
+        return self._started_with()[0]
+
+    def example(self, name: str) -> tuple[dict, str]:
+        """(the terminal's environment, the banner) of `run_local.py --example NAME`."""
+        env, banner = self._started_with("--example", name)
+        assert f"example {name}" in banner, banner
+        return env, banner
 
     def close(self) -> None:
         self._stack.close()
 
 
-def run_doc(doc: Path, guide: LazyGuide, tmp_path: Path) -> None:
-    """Run every shell block of ``doc``: one sandbox per example, shared by the blocks that follow its
-    `make run ARGS="--example NAME"`; the guide's for the others."""
+def run_doc(doc: Path, sandboxes: RunningSandboxes, tmp_path: Path) -> list[tuple[str, str]]:
+    """Run every shell block of ``doc`` in a copy of the checkout in ``tmp_path``: the blocks that follow
+    `make run ARGS="--example NAME"` against that example's sandbox, the others against the guide's.
+    Returns (command, what it printed) for each command run."""
     workdir = checkout_copy(tmp_path)
-    passed_over, started = [], {}
-    with ExitStack() as stack:
-        for example, lines in shell_blocks(doc):
-            if example is None:
-                env = guide.env
-            else:
-                if example not in started:
-                    env, banner = stack.enter_context(started_run_local("--example", example))
-                    assert f"example {example}" in banner, banner
-                    started[example] = env
-                env = started[example]
-            passed_over += run_commands(lines, terminal(env, workdir), workdir)
+    passed_over, outputs = [], []
+    for example, lines in shell_blocks(doc):
+        env = sandboxes.env if example is None else sandboxes.example(example)[0]
+        skipped_here, printed = run_commands(lines, terminal(env, workdir), workdir)
+        passed_over += skipped_here
+        outputs += printed
     print(f"{doc.name}: not run:\n  " + "\n  ".join(passed_over))
+    return outputs

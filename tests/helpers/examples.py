@@ -1,5 +1,5 @@
-"""The examples' README walkthroughs and `run_local.py` started as a user starts it (tests/integration/
-examples/ and the docs' commands)."""
+"""`run_local.py` started as a user starts it (the docs' and the examples' commands: tests/helpers/
+doc_commands.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ import sys
 from contextlib import contextmanager
 
 from helpers.paths import PROJECT_ROOT
-
-EXAMPLES = PROJECT_ROOT / "examples"
-
-
-def walkthrough(name: str) -> list[str]:
-    text = (EXAMPLES / name / "README.md").read_text()
-    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
-    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
-    assert commands[0].startswith(f'make run ARGS="--example {name}"')
-    return commands[1:]
 
 
 @contextmanager

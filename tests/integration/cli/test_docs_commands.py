@@ -1,6 +1,6 @@
 """Every command in the README and docs/ works as a newcomer types it (tests/helpers/doc_commands.py runs
-them; the examples' READMEs are run by tests/integration/examples/test_readme_commands_*.py). Each
-```powershell block is parsed with tree-sitter's PowerShell grammar (no PowerShell here to run it)."""
+them; the examples' READMEs are run by tests/integration/examples/test_{event,http_and_runtime}_examples.py).
+Each ```powershell block is parsed with tree-sitter's PowerShell grammar (no PowerShell here to run it)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from helpers.paths import PROJECT_ROOT
 
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", shell_docs("", "docs", "notebooks", "sample_images", "examples/guide"))
-def test_every_shell_command_in_the_docs_runs_as_written(doc, guide_run_local, tmp_path):
-    run_doc(doc, guide_run_local, tmp_path)
+def test_every_shell_command_in_the_docs_runs_as_written(doc, run_locals, tmp_path):
+    run_doc(doc, run_locals, tmp_path)
 
 
 def test_the_docs_and_the_examples_readmes_are_each_run_by_one_test():
-    from integration.examples import test_readme_commands_event_examples as events
-    from integration.examples import test_readme_commands_http_and_runtime_examples as http
+    from integration.examples import test_event_examples as events
+    from integration.examples import test_http_and_runtime_examples as http
 
     here = shell_docs("", "docs", "notebooks", "sample_images", "examples/guide")
     ids = [p.id for p in here] + [p.id for p in events.DOCS_HERE] + [p.id for p in http.DOCS_HERE]
