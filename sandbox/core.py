@@ -16,6 +16,7 @@ import contextlib
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,9 @@ from sandbox.telemetry.traces import TraceRecorder
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
 # The sandbox compresses AWS's retry delays (1 and 2 minutes) to 1 and 2 seconds unless told otherwise.
 COMPRESSED_RETRY_DELAY_SCALE = 1 / 60
+# Connections a shared client keeps open: every poller, source and page request may use one at once (a full
+# pool opens a connection anyway and urllib3 warns on the terminal when it drops it).
+SHARED_CLIENT_CONNECTIONS = 64
 
 
 class Sandbox:
@@ -102,7 +106,7 @@ class Sandbox:
             self.persistence.install(self)
         context = SourceContext(
             self.config.region,
-            self.client,
+            self._shared_client,
             self.endpoint.object_facts,
             self._report,
             time_scale=self.config.time_scale,
@@ -131,6 +135,7 @@ class Sandbox:
         )  # stacks made from templates; CloudFormation's API creates them too
         self.endpoint.add_service_app("cloudformation", self.template_stacks.cloudformation_app())
         self._clients: dict = {}
+        self._clients_lock = threading.Lock()  # boto3 builds clients unsafely across threads
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()
         self.service: LambdaService | None = None
         self.logs: cw.CloudWatchLogs | None = None
@@ -212,6 +217,7 @@ class Sandbox:
     def stop(self) -> None:
         self.started_at = None
         self._running.close()
+        self._clients.clear()  # a restart listens on another port
 
     @property
     def restored(self) -> bool:
@@ -244,9 +250,24 @@ class Sandbox:
         )
 
     def _shared_client(self, service: str):
-        if service not in self._clients:
-            self._clients[service] = self.client(service)
-        return self._clients[service]
+        """The sandbox's own client for ``service`` (its event sources, the page, ``sb.s3``): one per service,
+        since a client is thread-safe and a new one costs ~20 ms of CPU and a new connection."""
+        client = self._clients.get(service)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._clients[service] = boto3.client(
+                        service,
+                        endpoint_url=self.endpoint_url,
+                        region_name=self.config.region,
+                        config=BotoConfig(
+                            retries={"max_attempts": 2, "mode": "standard"},
+                            max_pool_connections=SHARED_CLIENT_CONNECTIONS,
+                        ),
+                        **LOCAL_CREDENTIALS,
+                    )
+        return client
 
     @property
     def s3(self):
