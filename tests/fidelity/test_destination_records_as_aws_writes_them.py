@@ -64,16 +64,10 @@ def one_message(sb, url: str, what: str) -> dict:
 
 
 def configure(sb, destinations: dict) -> None:
-    aws(
-        sb,
-        "lambda",
-        "put-function-event-invoke-config",
-        "--function-name",
-        function_name(sb),
-        "--maximum-retry-attempts",
-        "0",
-        "--destination-config",
-        json.dumps(destinations),
+    """PutFunctionEventInvokeConfig through boto3: the AWS CLI's run of it is in
+    tests/integration/lambda_/test_destinations.py (and below, refusing a value under the minimum)."""
+    sb.client("lambda").put_function_event_invoke_config(
+        FunctionName=function_name(sb), MaximumRetryAttempts=0, DestinationConfig=destinations
     )
 
 

@@ -17,6 +17,14 @@ from helpers.processes import RunningSandbox, run_command
 from helpers.waiting import eventually
 
 
+def s3_put_event(**options) -> dict:
+    """What ``run_local.py generate-event s3-put`` prints (its own process run is tested below), made
+    in-process for the tests whose command is another one."""
+    from sandbox.event_sources import sample_event
+
+    return sample_event("s3-put", **options)
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     watch = tmp_path_factory.mktemp("drop")
@@ -55,10 +63,7 @@ def test_upload_reports_a_rejected_file_and_exits_nonzero(running, tmp_path):
 def test_invoke_command_runs_in_the_running_sandbox_and_prints_logs(running, tmp_path):
     running.s3().upload_file(str(SAMPLES / "test.jpg"), "source-image-bucket123", "test.jpg")
     event = tmp_path / "event.json"
-    generated = run_command(
-        "generate-event", "s3-put", "--bucket", "source-image-bucket123", "--key", "test.jpg"
-    )
-    event.write_text(generated.stdout)
+    event.write_text(json.dumps(s3_put_event(bucket="source-image-bucket123", key="test.jpg")))
     result = run_command("invoke", "--event", str(event), "--endpoint-url", running.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "START RequestId:" in result.stdout and "REPORT RequestId:" in result.stdout
@@ -150,7 +155,7 @@ def test_redrive_command_resubmits_dead_lettered_events(running):
         aws_secret_access_key="test",
     )
     url = sqs.get_queue_url(QueueName="ImageResizeLambda-dlq")["QueueUrl"]
-    event = json.loads(run_command("generate-event", "s3-put", "--key", "redrive/test.jpg").stdout)
+    event = s3_put_event(key="redrive/test.jpg")
     s3.delete_object(Bucket="resized-image-bucket123", Key="resized-redrive/test.jpg")
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
     result = run_command("redrive", "--endpoint-url", running.url)
@@ -230,7 +235,7 @@ def test_upload_of_a_folder_takes_its_images_and_says_what_it_skipped(running, t
 @pytest.mark.slow
 def test_invoke_of_an_s3_event_for_a_missing_object_says_so_before_invoking(running, tmp_path):
     event = tmp_path / "event.json"
-    event.write_text(run_command("generate-event", "s3-put", "--key", "my photo.jpg").stdout)
+    event.write_text(json.dumps(s3_put_event(key="my photo.jpg")))
     result = run_command("invoke", "--event", str(event), "--endpoint-url", running.url)
     warning = (
         "no such object: s3://source-image-bucket123/my photo.jpg — upload it first, or use --upload FILE"

@@ -1,5 +1,6 @@
-"""Function URLs through the real parts: configured with the AWS CLI, called over HTTP at both URL forms, the
-event checked with Powertools' LambdaFunctionUrlModel and key by key against Powertools' sample event."""
+"""Function URLs through the real parts: each URL config command run once with the AWS CLI (the other
+tests make their URLs with boto3), called over HTTP at both URL forms, the event checked with Powertools'
+LambdaFunctionUrlModel and key by key against Powertools' sample event."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from helpers.function_urls import FUNCTION, call, url_id
 from helpers.paths import HANDLERS, PROJECT_ROOT
@@ -58,20 +60,9 @@ def aws(sb, *args, check=True) -> subprocess.CompletedProcess:
 @pytest.fixture
 def url(sb):
     """A fresh function URL (auth NONE, with CORS) for the test, deleted after it."""
-    created = json.loads(
-        aws(
-            sb,
-            "create-function-url-config",
-            "--function-name",
-            FUNCTION,
-            "--auth-type",
-            "NONE",
-            "--cors",
-            json.dumps(CORS),
-        ).stdout
-    )
-    yield created
-    aws(sb, "delete-function-url-config", "--function-name", FUNCTION, check=False)
+    lambda_ = sb.client("lambda")
+    yield lambda_.create_function_url_config(FunctionName=FUNCTION, AuthType="NONE", Cors=CORS)
+    lambda_.delete_function_url_config(FunctionName=FUNCTION)
 
 
 def key_shapes(value):
@@ -114,20 +105,12 @@ def test_url_configs_are_created_read_updated_listed_and_deleted_as_lambda_answe
         assert got["Cors"] == {"AllowOrigins": ["*"]} and got["AuthType"] == "AWS_IAM"
         listed = json.loads(aws(sb, "list-function-url-configs", "--function-name", FUNCTION).stdout)
         assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
-        streaming = aws(
-            sb, "update-function-url-config", "--function-name", FUNCTION, "--invoke-mode", "RESPONSE_STREAM"
-        )
-        assert json.loads(streaming.stdout)["InvokeMode"] == "RESPONSE_STREAM"
-        wrong = aws(
-            sb,
-            "update-function-url-config",
-            "--function-name",
-            FUNCTION,
-            "--invoke-mode",
-            "STREAM",
-            check=False,
-        )
-        assert "ValidationException" in wrong.stderr
+        lambda_ = sb.client("lambda")
+        streaming = lambda_.update_function_url_config(FunctionName=FUNCTION, InvokeMode="RESPONSE_STREAM")
+        assert streaming["InvokeMode"] == "RESPONSE_STREAM"
+        with pytest.raises(ClientError) as wrong:
+            lambda_.update_function_url_config(FunctionName=FUNCTION, InvokeMode="STREAM")
+        assert wrong.value.response["Error"]["Code"] == "ValidationException"
     finally:
         aws(sb, "delete-function-url-config", "--function-name", FUNCTION)
     gone = aws(sb, "get-function-url-config", "--function-name", FUNCTION, check=False)
@@ -209,9 +192,8 @@ def _signed(sb, config, path="/whoami", key="test"):
 
 
 def test_an_aws_iam_url_refuses_an_unsigned_request_and_accepts_a_signed_one(sb):
-    config = json.loads(
-        aws(sb, "create-function-url-config", "--function-name", FUNCTION, "--auth-type", "AWS_IAM").stdout
-    )
+    lambda_ = sb.client("lambda")
+    config = lambda_.create_function_url_config(FunctionName=FUNCTION, AuthType="AWS_IAM")
     try:
         status, headers, body = call(sb, config, "/whoami")
         assert (status, json.loads(body)) == (403, {"Message": "Forbidden"})
@@ -225,7 +207,7 @@ def test_an_aws_iam_url_refuses_an_unsigned_request_and_accepts_a_signed_one(sb)
         wrong_service["Authorization"] = wrong_service["Authorization"].replace("/lambda/", "/s3/")
         assert call(sb, config, "/whoami", headers=wrong_service)[0] == 403
     finally:
-        aws(sb, "delete-function-url-config", "--function-name", FUNCTION)
+        lambda_.delete_function_url_config(FunctionName=FUNCTION)
 
 
 def test_a_sandbox_shared_on_the_network_asks_for_its_token_on_aws_iam_urls():
@@ -257,15 +239,11 @@ def test_the_url_is_listed_among_the_triggers(sb, url):
     ]
 
 
-def test_generate_event_lambda_url_prints_an_event_of_the_models_shape():
-    result = subprocess.run(
-        [sys.executable, "run_local.py", "generate-event", "lambda-url", "--path", "/"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    raw = json.loads(result.stdout)
+def test_generate_event_lambda_url_prints_an_event_of_the_models_shape(capsys):
+    from sandbox.cli import main  # run_local.py's; its process runs in tests/integration/cli/test_cli.py
+
+    assert main(["generate-event", "lambda-url", "--path", "/"]) == 0
+    raw = json.loads(capsys.readouterr().out)
     LambdaFunctionUrlModel.model_validate(raw)
     shapes, sample = key_shapes(raw), key_shapes(SAMPLE)
     shapes.pop("headers"), sample.pop("headers")

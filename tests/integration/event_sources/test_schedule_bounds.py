@@ -1,6 +1,7 @@
 """A schedule's rate too large to compute is refused where it is made (PutRule, Scheduler's CreateSchedule,
 a template's scheduled rule) with AWS's ValidationException, and the triggers view answers whatever rule is
-stored: one whose times cannot be computed is listed as such. The real AWS CLI against a running sandbox."""
+stored: one whose times cannot be computed is listed as such. The real AWS CLI against a running sandbox makes
+each refused request and reads the stack's events; boto3 makes the accepted rules and reads state."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import textwrap
 import urllib.request
 
 import pytest
+from botocore.exceptions import ClientError
 
 from helpers.sandboxes import start_sandbox
 from sandbox.config import ACCOUNT_ID
@@ -47,22 +49,22 @@ def _triggers(sb) -> list[dict]:
 def test_put_rule_refuses_a_rate_too_large_and_the_triggers_view_keeps_answering(sb):
     result = _aws(sb, "events", "put-rule", "--name", "huge-rate", "--schedule-expression", HUGE)
     assert result.returncode != 0 and INVALID in result.stderr, result.stderr
-    assert _aws(sb, "events", "describe-rule", "--name", "huge-rate").returncode != 0  # not kept
+    with pytest.raises(ClientError):  # not kept
+        sb.client("events").describe_rule(Name="huge-rate")
     assert _triggers(sb) is not None
 
 
 def test_the_longest_rate_accepted_still_shows_its_next_time(sb):
-    result = _aws(sb, "events", "put-rule", "--name", "century", "--schedule-expression", "rate(36500 days)")
-    assert result.returncode == 0, result.stderr
+    events = sb.client("events")
+    events.put_rule(Name="century", ScheduleExpression="rate(36500 days)")
     try:
         shown = [t for t in _triggers(sb) if t["source"] == "rule century"]
         assert shown and shown[0]["next_fire"] and shown[0]["state"] == "Enabled"
-        refused = _aws(
-            sb, "events", "put-rule", "--name", "longer", "--schedule-expression", "rate(36501 days)"
-        )
-        assert INVALID in refused.stderr
+        with pytest.raises(ClientError) as refused:
+            events.put_rule(Name="longer", ScheduleExpression="rate(36501 days)")
+        assert INVALID in str(refused.value)
     finally:
-        _aws(sb, "events", "delete-rule", "--name", "century")
+        assert _aws(sb, "events", "delete-rule", "--name", "century").returncode == 0
 
 
 def test_create_schedule_refuses_a_rate_too_large(sb):
@@ -112,15 +114,10 @@ def test_a_stored_rule_whose_times_cannot_be_computed_is_listed_as_such(sb):
     # as a state kept before PutRule checked the rate would hold it
     events_backends[ACCOUNT_ID][sb.config.region].put_rule("kept-huge", scheduled_expression=HUGE)
     try:  # any change through the API makes the sandbox re-read every rule
-        assert (
-            _aws(
-                sb, "events", "put-rule", "--name", "daily", "--schedule-expression", "rate(1 day)"
-            ).returncode
-            == 0
-        )
+        sb.client("events").put_rule(Name="daily", ScheduleExpression="rate(1 day)")
         shown = [t for t in _triggers(sb) if t["source"] == "rule kept-huge"]
         assert shown and shown[0]["state"] == "Cannot be computed" and shown[0]["next_fire"] is None, shown
         assert HUGE in shown[0]["detail"]
     finally:
-        _aws(sb, "events", "delete-rule", "--name", "kept-huge")
-        _aws(sb, "events", "delete-rule", "--name", "daily")
+        for name in ("kept-huge", "daily"):
+            sb.client("events").delete_rule(Name=name)

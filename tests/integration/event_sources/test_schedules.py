@@ -184,18 +184,8 @@ def test_rate_counts_from_the_rules_creation_on_the_sandbox_clock(sb):
     assert created["next_fire_in_s"] <= 120 / TIME_SCALE + 0.5
 
 
-def test_target_input_replaces_the_event(sb, cli_env):
-    name = f"with-input-{uuid.uuid4().hex[:6]}"
-    aws(cli_env, "events", "put-rule", "--name", name, "--schedule-expression", YEARLY)
-    aws(
-        cli_env,
-        "events",
-        "put-targets",
-        "--rule",
-        name,
-        "--targets",
-        json.dumps([{"Id": "fn", "Arn": sb.function.arn(), "Input": json.dumps({"report": "daily"})}]),
-    )
+def test_target_input_replaces_the_event(sb):
+    name, _ = new_rule(sb, YEARLY, Input=json.dumps({"report": "daily"}))
     fired = sb.fire_rule(name)
     record = wait_for_record(
         sb, lambda r: r.request_id == fired[0].request_id and r.final, what="the Input invocation"
@@ -279,25 +269,14 @@ def test_disabled_rule_cannot_be_fired_now(sb):
         sb.fire_rule(name)
 
 
-def test_generated_scheduled_event_invoked_directly_is_described_as_its_rule(sb):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "run_local.py",
-            "generate-event",
-            "scheduled",
-            "--rule",
-            "nightly",
-            "--event-time",
-            "2026-11-30T03:00:00Z",
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    event = json.loads(out)
+def test_generated_scheduled_event_invoked_directly_is_described_as_its_rule(sb, capsys):
+    from sandbox.cli import main  # run_local.py's, in-process: the event is the point here
+
+    assert (
+        main(["generate-event", "scheduled", "--rule", "nightly", "--event-time", "2026-11-30T03:00:00Z"])
+        == 0
+    )
+    event = json.loads(capsys.readouterr().out)
     assert EventBridgeModel.model_validate(event).time.isoformat() == "2026-11-30T03:00:00+00:00"
     record = sb.invoke(event)
     assert (record.source, record.summary, record.subject) == (

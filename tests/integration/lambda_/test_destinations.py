@@ -1,6 +1,7 @@
-"""Destinations of asynchronous invocations through the real parts: configured with the AWS CLI, invoked with
-it, the invocation records read back from SQS, SNS (through a subscribed queue), a Lambda function and an
-EventBridge rule, and compared with the AWS documentation's examples (keys and types)."""
+"""Destinations of asynchronous invocations through the real parts: configured and invoked with the AWS CLI
+once (each event invoke config command, ``invoke --invocation-type Event``), with boto3 for the other
+destinations, the invocation records read back from SQS, SNS (through a subscribed queue), a Lambda function
+and an EventBridge rule, and compared with the AWS documentation's examples (keys and types)."""
 
 from __future__ import annotations
 
@@ -100,20 +101,26 @@ def received(sb, url: str, what: str) -> list[dict]:
     return [json.loads(m["Body"]) for m in messages]
 
 
-def invoke_async(sb, payload: dict) -> str:
-    """aws lambda invoke --invocation-type Event; the request id Lambda answered with."""
-    cli(
-        sb,
-        "lambda",
-        "invoke",
-        "--function-name",
-        FUNCTION,
-        "--invocation-type",
-        "Event",
-        "--payload",
-        json.dumps(payload),
-        os.devnull,
-    )
+def invoke_async(sb, payload: dict, with_cli=False) -> str:
+    """An asynchronous invoke (``aws lambda invoke --invocation-type Event`` or boto3's); the request id
+    Lambda answered with."""
+    if with_cli:
+        cli(
+            sb,
+            "lambda",
+            "invoke",
+            "--function-name",
+            FUNCTION,
+            "--invocation-type",
+            "Event",
+            "--payload",
+            json.dumps(payload),
+            os.devnull,
+        )
+    else:
+        sb.client("lambda").invoke(
+            FunctionName=FUNCTION, InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
     record = eventually(
         lambda: next((r for r in sb.invocations() if r.event == payload), None),
         what="the asynchronous invocation's record",
@@ -125,10 +132,17 @@ def put_config(sb, *args):
     cli(sb, "lambda", "put-function-event-invoke-config", "--function-name", FUNCTION, *args)
 
 
+def put_destination(sb, condition: str, destination: str, **settings):
+    """PutFunctionEventInvokeConfig through boto3 (its CLI form runs in the success and update tests)."""
+    sb.client("lambda").put_function_event_invoke_config(
+        FunctionName=FUNCTION, DestinationConfig={condition: {"Destination": destination}}, **settings
+    )
+
+
 def test_a_success_sends_awss_record_to_the_on_success_queue(sb):
     url, arn = queue(sb, "on-success")
     put_config(sb, "--destination-config", json.dumps({"OnSuccess": {"Destination": arn}}))
-    request_id = invoke_async(sb, {"action": "ok", "n": 1})
+    request_id = invoke_async(sb, {"action": "ok", "n": 1}, with_cli=True)
     record = received(sb, url, "the on-success record")[0]
     assert shapes(record) == shapes(DOCUMENTED_SUCCESS)
     assert record["requestContext"]["requestId"] == request_id
@@ -143,13 +157,7 @@ def test_a_failure_goes_to_the_on_failure_destination_and_the_dead_letter_queue_
     sb.client("lambda").update_function_configuration(
         FunctionName=FUNCTION, DeadLetterConfig={"TargetArn": dlq_arn}
     )
-    put_config(
-        sb,
-        "--maximum-retry-attempts",
-        "1",
-        "--destination-config",
-        json.dumps({"OnFailure": {"Destination": arn}}),
-    )
+    put_destination(sb, "OnFailure", arn, MaximumRetryAttempts=1)
     request_id = invoke_async(sb, {"action": "raise", "n": 2})
     record = received(sb, url, "the on-failure record")[0]
     assert shapes(record) == shapes(DOCUMENTED_FAILURE)
@@ -164,7 +172,7 @@ def test_records_reach_sns_topics_lambda_functions_and_eventbridge_buses(sb):
     topic = sb.client("sns").create_topic(Name="successes")["TopicArn"]
     topic_queue, topic_queue_arn = queue(sb, "from-topic")
     sb.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=topic_queue_arn)
-    put_config(sb, "--destination-config", json.dumps({"OnSuccess": {"Destination": topic}}))
+    put_destination(sb, "OnSuccess", topic)
     request_id = invoke_async(sb, {"action": "ok", "n": 3})
     notification = received(sb, topic_queue, "the record published to the topic")[0]
     assert json.loads(notification["Message"])["requestContext"]["requestId"] == request_id
@@ -174,7 +182,7 @@ def test_records_reach_sns_topics_lambda_functions_and_eventbridge_buses(sb):
     events.put_rule(Name="lambda-results", EventPattern=json.dumps({"source": ["lambda"]}))
     events.put_targets(Rule="lambda-results", Targets=[{"Id": "q", "Arn": bus_queue_arn}])
     bus = events.describe_event_bus()["Arn"]
-    put_config(sb, "--destination-config", json.dumps({"OnFailure": {"Destination": bus}}))
+    put_destination(sb, "OnFailure", bus)
     request_id = invoke_async(sb, {"action": "raise", "n": 4})
     event = received(sb, bus_queue, "the record sent to the event bus")[0]
     assert event["detail-type"] == "Lambda Function Invocation Result - Failure"
@@ -190,7 +198,7 @@ def test_records_reach_sns_topics_lambda_functions_and_eventbridge_buses(sb):
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": buffer.getvalue()},
     )["FunctionArn"]
-    put_config(sb, "--destination-config", json.dumps({"OnSuccess": {"Destination": reader}}))
+    put_destination(sb, "OnSuccess", reader)
     request_id = invoke_async(sb, {"action": "ok", "n": 5})
     delivered = wait_for_record(
         sb,
@@ -230,11 +238,10 @@ def test_update_changes_only_what_it_names_and_delete_resets(sb):
     )
     assert (got["MaximumRetryAttempts"], got["MaximumEventAgeInSeconds"]) == (0, 120)
     assert got["DestinationConfig"]["OnSuccess"] == {"Destination": arn}
-    put_config(sb, "--maximum-retry-attempts", "1")  # put replaces: no destination any more
+    lambda_ = sb.client("lambda")
+    lambda_.put_function_event_invoke_config(FunctionName=FUNCTION, MaximumRetryAttempts=1)  # put replaces
     assert sb.runtime(FUNCTION).function.on_success_destination is None
-    got = json.loads(
-        cli(sb, "lambda", "get-function-event-invoke-config", "--function-name", FUNCTION).stdout
-    )
+    got = lambda_.get_function_event_invoke_config(FunctionName=FUNCTION)
     assert got["MaximumRetryAttempts"] == 1 and not got.get("DestinationConfig", {}).get("OnSuccess")
     cli(sb, "lambda", "delete-function-event-invoke-config", "--function-name", FUNCTION)
     function = sb.runtime(FUNCTION).function

@@ -263,16 +263,13 @@ def test_a_stack_deployed_with_aws_cloudformation_comes_back_and_can_be_updated_
 
     sb = sandbox(state)  # the guide's sandbox (make run): the deployed stack is in its state
     try:
-        aws = aws_cli(sb)
-        described = aws("cloudformation", "describe-stacks", "--stack-name", "sqs-app")
-        assert described.returncode == 0, described.stderr
-        assert json.loads(described.stdout)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        cfn = sb.client("cloudformation")  # reads and the delete: boto3's; the CLI's deploy is the point
+        assert cfn.describe_stacks(StackName="sqs-app")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
         [application] = sb.applications()
         assert application["origin"] == "aws cloudformation" and application["restored"] == []
         assert [(f["name"], [t["type"] for t in f["triggers"]]) for f in application["functions"]] == [
             (function, ["SQS"])
         ]
-        cfn = sb.client("cloudformation")
         queue = cfn.describe_stack_resource(StackName="sqs-app", LogicalResourceId="SimpleQueue")[
             "StackResourceDetail"
         ]["PhysicalResourceId"]
@@ -286,7 +283,7 @@ def test_a_stack_deployed_with_aws_cloudformation_comes_back_and_can_be_updated_
         handler.write_text(
             handler.read_text().replace('"body": record["body"]', '"body": record["body"], "v": 2')
         )
-        updated = deploy(aws)
+        updated = deploy(aws_cli(sb))
         assert updated.returncode == 0, updated.stderr
         assert cfn.describe_stacks(StackName="sqs-app")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     finally:
@@ -296,8 +293,7 @@ def test_a_stack_deployed_with_aws_cloudformation_comes_back_and_can_be_updated_
     try:
         cfn = sb.client("cloudformation")
         assert cfn.describe_stacks(StackName="sqs-app")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
-        deleted = aws_cli(sb)("cloudformation", "delete-stack", "--stack-name", "sqs-app")
-        assert deleted.returncode == 0, deleted.stderr
+        cfn.delete_stack(StackName="sqs-app")
         assert function not in [f.function_name for f in sb.functions()]
         assert sb.applications() == []
     finally:
