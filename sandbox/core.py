@@ -16,15 +16,12 @@ import contextlib
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import boto3
-from botocore.config import Config as BotoConfig
-
 from sandbox.config import GUIDE_MANAGED_POLICY_ARNS, LOCAL_CREDENTIALS, FunctionConfiguration, SandboxConfig
 from sandbox.endpoint.access import AccessPolicy
+from sandbox.endpoint.clients import SharedClients, endpoint_client
 from sandbox.endpoint.sandbox_api import SandboxApi
 from sandbox.endpoint.server import LocalEndpoint
 from sandbox.errors import ConfigError
@@ -51,9 +48,6 @@ from sandbox.telemetry.traces import TraceRecorder
 AWSLAMBDARIC_COMMAND = ("{python}", "-u", "-m", "awslambdaric", "{handler}")
 # The sandbox compresses AWS's retry delays (1 and 2 minutes) to 1 and 2 seconds unless told otherwise.
 COMPRESSED_RETRY_DELAY_SCALE = 1 / 60
-# Connections a shared client keeps open: every poller, source and page request may use one at once (a full
-# pool opens a connection anyway and urllib3 warns on the terminal when it drops it).
-SHARED_CLIENT_CONNECTIONS = 64
 
 
 class Sandbox:
@@ -104,6 +98,7 @@ class Sandbox:
         )
         if self.persistence:
             self.persistence.install(self)
+        self._shared_client = SharedClients(lambda: self.endpoint_url, self.config.region)
         context = SourceContext(
             self.config.region,
             self._shared_client,
@@ -134,8 +129,6 @@ class Sandbox:
             self
         )  # stacks made from templates; CloudFormation's API creates them too
         self.endpoint.add_service_app("cloudformation", self.template_stacks.cloudformation_app())
-        self._clients: dict = {}
-        self._clients_lock = threading.Lock()  # boto3 builds clients unsafely across threads
         self._running = contextlib.ExitStack()  # what start() started, stopped in reverse by stop()
         self.service: LambdaService | None = None
         self.logs: cw.CloudWatchLogs | None = None
@@ -217,7 +210,7 @@ class Sandbox:
     def stop(self) -> None:
         self.started_at = None
         self._running.close()
-        self._clients.clear()  # a restart listens on another port
+        self._shared_client.clear()  # a restart listens on another port
 
     @property
     def restored(self) -> bool:
@@ -240,34 +233,8 @@ class Sandbox:
         return self.endpoint.url
 
     def client(self, service: str, validate: bool = True):
-        """A boto3 client for the local endpoint, as a user's code would make one."""
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=self.config.region,
-            config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, parameter_validation=validate),
-            **LOCAL_CREDENTIALS,
-        )
-
-    def _shared_client(self, service: str):
-        """The sandbox's own client for ``service`` (its event sources, the page, ``sb.s3``): one per service,
-        since a client is thread-safe and a new one costs ~20 ms of CPU and a new connection."""
-        client = self._clients.get(service)
-        if client is None:
-            with self._clients_lock:
-                client = self._clients.get(service)
-                if client is None:
-                    client = self._clients[service] = boto3.client(
-                        service,
-                        endpoint_url=self.endpoint_url,
-                        region_name=self.config.region,
-                        config=BotoConfig(
-                            retries={"max_attempts": 2, "mode": "standard"},
-                            max_pool_connections=SHARED_CLIENT_CONNECTIONS,
-                        ),
-                        **LOCAL_CREDENTIALS,
-                    )
-        return client
+        """A new boto3 client for the local endpoint, as a user's code would make one."""
+        return endpoint_client(self.endpoint_url, self.config.region, service, validate)
 
     @property
     def s3(self):

@@ -14,7 +14,9 @@ Wrap = Callable[[WSGIApp], WSGIApp]
 @dataclass(frozen=True)
 class SourceContext:
     region: str
-    client: Callable[[str], Any]  # a boto3 client for the local endpoint (usable once it has started)
+    # The sandbox's boto3 client of the local endpoint for a service, one per service, shared by every source
+    # (usable once the endpoint has started; never register hooks on it).
+    client: Callable[[str], Any]
     object_facts: Callable  # the endpoint's facts about a stored object (size, ETag, version)
     report: Callable[[str], None]  # a line for the person at the terminal
     time_scale: float = 1.0  # the schedules' clock runs this many times faster than real time (--time-scale)

@@ -152,17 +152,14 @@ class ApiDirectory:
         """``state``: the state directory's store (SourceContext.state), where deployments are kept."""
         self._client = client
         self._state = state
-        self._clients: dict = {}
         self._lock = threading.Lock()
         self._apis: dict[str, Api | None] = {}
         self._generation = 0
         self._deployments: dict[tuple[str, str], list] = {}
 
     def api_client(self, name: str):
-        """A boto3 client of the local endpoint (``apigatewayv2`` or ``apigateway``), made once."""
-        if name not in self._clients:
-            self._clients[name] = self._client(name)
-        return self._clients[name]
+        """The sandbox's boto3 client of the local endpoint (``apigatewayv2`` or ``apigateway``)."""
+        return self._client(name)
 
     def invalidate(self) -> None:
         with self._lock:

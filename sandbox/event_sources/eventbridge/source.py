@@ -115,7 +115,6 @@ class EventBridgeSource(EventSource):
         self.context = context
         self._events: queue.Queue = queue.Queue()
         self._service = None
-        self._clients: dict = {}
         self.matched: dict[str, int] = {}  # rule ARN -> events it matched
         self.delivered: dict[tuple, int] = {}  # (rule ARN, target id) -> events handed on
         self.faults: dict[str, int] = {}  # rule ARN -> deliveries the sandbox failed to make (retried)
@@ -265,9 +264,7 @@ class EventBridgeSource(EventSource):
                 self._events.task_done()
 
     def _client(self, service: str):
-        if service not in self._clients:
-            self._clients[service] = self.context.client(service)
-        return self._clients[service]
+        return self.context.client(service)
 
     def _forget_rules(self) -> None:
         with self._rules_lock:

@@ -97,7 +97,6 @@ class ScheduledEventSource(EventSource):
         self._unreadable: dict[str, list[tuple]] = {}  # kind -> (label, expression, why) kept but not run
         self._sync_lock = threading.Lock()  # one re-read of the rules (or schedules) at a time
         self._said: set = set()  # lines already shown on the terminal (each once)
-        self._clients: dict = {}
         self._permission_checked: set = set()  # (rule ARN, function) pairs whose permission was looked at
         self._service = None
         self.faults: dict[tuple, int] = {}  # item key -> events the sandbox failed to send (then retried)
@@ -431,10 +430,7 @@ class ScheduledEventSource(EventSource):
         )
 
     def _client(self, service: str):
-        """One boto3 client per service, made on first use (making one costs tens of milliseconds)."""
-        if service not in self._clients:
-            self._clients[service] = self.context.client(service)
-        return self._clients[service]
+        return self.context.client(service)
 
     def _say(self, line: str) -> None:
         if line not in self._said:

@@ -295,9 +295,7 @@ class SnsEventSource(EventSource):
             raise
 
     def _sqs(self):
-        if not hasattr(self, "_sqs_client"):
-            self._sqs_client = self.context.client("sqs")
-        return self._sqs_client
+        return self.context.client("sqs")
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once every accepted message has been handed on (tests, benches)."""
