@@ -13,13 +13,15 @@ from watchdog.observers import Observer
 
 
 class Debouncer:
-    def __init__(self, fire: Callable[[Hashable], None], quiet_s: float, name: str, poll_s: float = 0.05):
+    """``note(key)`` as events come; ``fire(key)`` runs in the Debouncer's thread once ``key`` has been quiet
+    for ``quiet_s``. The thread sleeps until a key is due (or noted): an idle sandbox wakes it never."""
+
+    def __init__(self, fire: Callable[[Hashable], None], quiet_s: float, name: str):
         self._fire = fire
         self._quiet_s = quiet_s
-        self._poll_s = poll_s
         self._pending: dict[Hashable, float] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._stopped = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> Debouncer:
@@ -27,19 +29,31 @@ class Debouncer:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
 
     def note(self, key: Hashable) -> None:
-        with self._lock:
+        with self._changed:
             self._pending[key] = time.monotonic()
+            self._changed.notify()
+
+    def _due(self) -> list:
+        """The keys quiet for ``quiet_s`` (taken out), waiting until one is; [] once stopped."""
+        with self._changed:
+            while not self._stopped:
+                now = time.monotonic()
+                ready = [k for k, t in self._pending.items() if now - t >= self._quiet_s]
+                if ready:
+                    for key in ready:
+                        del self._pending[key]
+                    return ready
+                earliest = min(self._pending.values(), default=None)
+                self._changed.wait(None if earliest is None else earliest + self._quiet_s - now)
+            return []
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._poll_s):
-            now = time.monotonic()
-            with self._lock:
-                ready = [k for k, t in self._pending.items() if now - t >= self._quiet_s]
-                for key in ready:
-                    del self._pending[key]
+        while ready := self._due():
             for key in ready:
                 try:
                     self._fire(key)
@@ -51,9 +65,9 @@ class DebouncedFolderWatch(FileSystemEventHandler):
     """watchdog calls the ``on_*`` methods of a subclass from its own thread; the subclass notes keys with
     ``self._debouncer.note(key)`` and ``fire(key)`` runs once the key has been quiet for ``quiet_s``."""
 
-    def __init__(self, fire: Callable[[Hashable], None], quiet_s: float, name: str, poll_s: float = 0.05):
+    def __init__(self, fire: Callable[[Hashable], None], quiet_s: float, name: str):
         self._observer = Observer()
-        self._debouncer = Debouncer(fire, quiet_s, name, poll_s=poll_s)
+        self._debouncer = Debouncer(fire, quiet_s, name)
 
     def _watch(self, folders) -> None:
         for folder in folders:

@@ -15,7 +15,7 @@ class WatchedFolder(DebouncedFolderWatch):
     def __init__(
         self, folder: Path, upload: Callable[[Path, str], None], report: Callable[[str], None] = print
     ):
-        super().__init__(self._upload_once, SETTLE_S, "watched-folder", poll_s=0.1)
+        super().__init__(self._upload_once, SETTLE_S, "watched-folder")
         self.folder = Path(folder).resolve()
         self.upload = upload
         self.report = report
