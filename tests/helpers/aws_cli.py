@@ -9,8 +9,12 @@ import sys
 
 def aws_cli(sb):
     """The AWS CLI pointed at the sandbox, as the banner says to point it: ``run(*args, cwd=None)``."""
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
+    return aws_cli_with({**os.environ, **sb.client_environment()})
+
+
+def aws_cli_with(env: dict):
+    """The AWS CLI of this venv in a terminal with ``env`` (its export lines pasted): ``run(*args)``."""
+    env = {k: v for k, v in env.items() if k != "AWS_PROFILE"}
 
     def run(*args, cwd=None) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
+from helpers.aws_cli import aws_cli_with
 from helpers.doc_commands import run_doc, shell_docs
-from helpers.paths import PROJECT_ROOT
+from helpers.paths import PROJECT_ROOT, SAMPLES
 from helpers.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -34,18 +35,23 @@ def test_the_schedule_examples_report_counts_the_resized_image_and_the_bytes_it_
     env, banner = run_locals.example("schedule")
     assert "cron(0 3 * * ? *)" in banner and "fire-rule bucket-report" in banner
 
-    def run(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
-
-    uploaded = run("aws", "s3", "cp", "sample_images/test.jpg", "s3://source-image-bucket123/test.jpg")
+    aws = aws_cli_with(env)
+    uploaded = aws("s3", "cp", str(SAMPLES / "test.jpg"), "s3://source-image-bucket123/test.jpg")
     assert uploaded.returncode == 0, uploaded.stderr
     eventually(
-        lambda: run("aws", "s3", "ls", "s3://resized-image-bucket123/resized-test.jpg"),
+        lambda: aws("s3", "ls", "s3://resized-image-bucket123/resized-test.jpg"),
         lambda r: r.returncode == 0,
         what="resized-test.jpg",
         interval=0.5,
     )
-    fired = run(sys.executable, "run_local.py", "fire-rule", "bucket-report")
+    fired = subprocess.run(
+        [sys.executable, "run_local.py", "fire-rule", "bucket-report"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert fired.returncode == 0, fired.stdout + fired.stderr
     report = json.loads(fired.stdout.split("success in", 1)[1].split("-> ", 1)[1].strip())
     assert report["images"] == 1 and report["resized"] == 1 and report["notResized"] == []

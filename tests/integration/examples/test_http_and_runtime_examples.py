@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import urllib.parse
 from http.client import HTTPConnection
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
+from helpers.aws_cli import aws_cli_with
 from helpers.doc_commands import run_doc, shell_docs
 from helpers.paths import SAMPLES
 from helpers.waiting import eventually
@@ -75,7 +75,7 @@ def _needs_example(name: str):
 
 
 def _aws(env, *args) -> str:
-    result = subprocess.run(["aws", *args], env=env, capture_output=True, text=True, timeout=120)
+    result = aws_cli_with(env)(*args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
