@@ -263,9 +263,6 @@ class EventBridgeSource(EventSource):
             finally:
                 self._events.task_done()
 
-    def _client(self, service: str):
-        return self.context.client(service)
-
     def _forget_rules(self) -> None:
         with self._rules_lock:
             self._rules.clear()
@@ -285,7 +282,7 @@ class EventBridgeSource(EventSource):
         return found
 
     def _read_rules(self, bus: str) -> list[tuple[dict, list[dict]]]:
-        events = self._client("events")
+        events = self.context.client("events")
         found = []
         for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
             for rule in page["Rules"]:
@@ -380,7 +377,7 @@ class EventBridgeSource(EventSource):
             return
         queue_name = sqs_queue(target.get("Arn", ""))
         if queue_name is not None:
-            sqs = self._client("sqs")
+            sqs = self.context.client("sqs")
             url = self._queue_urls.get(target["Arn"])
             if url is None:
                 url = sqs.get_queue_url(QueueName=queue_name[0], QueueOwnerAWSAccountId=queue_name[1])[
@@ -403,7 +400,7 @@ class EventBridgeSource(EventSource):
             return
         if _topic(target.get("Arn", "")):  # published: the sandbox's SNS delivery takes it on
             body = payload if isinstance(payload, str) else json.dumps(payload)
-            self._client("sns").publish(TopicArn=target["Arn"], Message=body)
+            self.context.client("sns").publish(TopicArn=target["Arn"], Message=body)
             return
         raise NotImplementedError("the sandbox delivers to Lambda functions, SQS queues and SNS topics only")
 
@@ -430,7 +427,7 @@ class EventBridgeSource(EventSource):
             "RETRY_ATTEMPTS": str(attempts - 1),
         }
         try:
-            sqs = self._client("sqs")
+            sqs = self.context.client("sqs")
             url = sqs.get_queue_url(QueueName=dlq[0], QueueOwnerAWSAccountId=dlq[1])["QueueUrl"]
             sqs.send_message(
                 QueueUrl=url,
@@ -450,7 +447,7 @@ class EventBridgeSource(EventSource):
 
     # -- the page and `run_local.py triggers` --------------------------------------------------------
     def triggers(self) -> list[dict]:
-        events = self._client("events")
+        events = self.context.client("events")
         found = []
         buses = [b["Name"] for b in events.list_event_buses().get("EventBuses", [])] or ["default"]
         for bus in buses:

@@ -133,7 +133,7 @@ class ScheduledEventSource(EventSource):
 
     def sync_rules(self) -> None:
         """Read the default event bus's scheduled rules and their targets back from EventBridge."""
-        events = self._client("events")
+        events = self.context.client("events")
         found = []
         for page in events.get_paginator("list_rules").paginate():
             for rule in page["Rules"]:
@@ -168,7 +168,7 @@ class ScheduledEventSource(EventSource):
 
     def sync_schedules(self) -> None:
         """Read every EventBridge Scheduler schedule back from the Scheduler API."""
-        scheduler = self._client("scheduler")
+        scheduler = self.context.client("scheduler")
         found = []
         for page in scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
@@ -262,7 +262,7 @@ class ScheduledEventSource(EventSource):
         self.fire(item, due)
         entry = self.timer.get(key)
         if item.kind == "schedule" and item.delete_after and entry is not None and entry.next_due is None:
-            self._client("scheduler").delete_schedule(
+            self.context.client("scheduler").delete_schedule(
                 Name=item.name, GroupName=item.group
             )  # as Scheduler does
 
@@ -340,7 +340,7 @@ class ScheduledEventSource(EventSource):
                 "X-Amz-Scheduler-Error-Message": str(exc)[:1000],
             }
         try:
-            sqs = self._client("sqs")
+            sqs = self.context.client("sqs")
             url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
             sqs.send_message(
                 QueueUrl=url,
@@ -379,7 +379,7 @@ class ScheduledEventSource(EventSource):
             return [record]
         queue = sqs_queue(target.get("Arn", ""))
         if queue is not None:
-            sqs = self._client("sqs")
+            sqs = self.context.client("sqs")
             url = sqs.get_queue_url(QueueName=queue[0], QueueOwnerAWSAccountId=queue[1])["QueueUrl"]
             body = payload if isinstance(payload, str) else json.dumps(payload)
             parameters = target.get("SqsParameters") or {}
@@ -402,7 +402,7 @@ class ScheduledEventSource(EventSource):
             return
         self._permission_checked.add((item.arn, function))
         try:
-            policy = json.loads(self._client("lambda").get_policy(FunctionName=function)["Policy"])
+            policy = json.loads(self.context.client("lambda").get_policy(FunctionName=function)["Policy"])
         except Exception:  # no policy at all (ResourceNotFoundException)
             policy = {"Statement": []}
         for statement in policy.get("Statement", []):
@@ -428,9 +428,6 @@ class ScheduledEventSource(EventSource):
             f"{item.name}-events --action lambda:InvokeFunction --principal events.amazonaws.com "
             f"--source-arn {item.arn}"
         )
-
-    def _client(self, service: str):
-        return self.context.client(service)
 
     def _say(self, line: str) -> None:
         if line not in self._said:

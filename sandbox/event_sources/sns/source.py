@@ -289,13 +289,10 @@ class SnsEventSource(EventSource):
             request["MessageGroupId"] = publication.group_id or "default"
             request["MessageDeduplicationId"] = publication.deduplication_id or publication.message_id
         try:
-            self._sqs().send_message(**request)
+            self.context.client("sqs").send_message(**request)
         except Exception:
             self._queue_urls.pop(subscription["endpoint"], None)  # a queue made again has a new URL
             raise
-
-    def _sqs(self):
-        return self.context.client("sqs")
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once every accepted message has been handed on (tests, benches)."""
