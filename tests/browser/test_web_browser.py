@@ -1,8 +1,5 @@
-"""The page in a real browser: Debian's Chromium driven by Playwright, against a real sandbox and the real
-WebServer on a free port. Screenshots go to test-output/web/.
-
-Skipped when /usr/bin/chromium is missing, unless SANDBOX_REQUIRE_BROWSER=1 (CI), which makes that a
-failure.
+"""The page in a real browser: Debian's headless Chromium driven by Playwright (helpers.browser), against a
+real sandbox and the real WebServer on a free port. Screenshots go to test-output/web/.
 """
 
 from __future__ import annotations
