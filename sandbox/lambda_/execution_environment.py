@@ -336,6 +336,7 @@ class ExecutionEnvironment:
                 self._inspector_url = tag.partition(":")[2]
                 self.debug.attach_worker(self._inspector_url, self._inspector_mode)
             elif tag == "inspector-ready":
+                self.debug.worker_running(self._inspector_url)
                 self._debugger_ready()
             elif tag.startswith("debugpy:"):
                 threading.Thread(

@@ -36,9 +36,14 @@ RESUMING = {
     "Debugger.restartFrame",
     "Runtime.runIfWaitingForDebugger",
 }
+RUN = "Runtime.runIfWaitingForDebugger"
 # With an editor attached (or just gone, reconnecting), a new worker waits this long for it to set its
 # breakpoints before INIT; with --debug-wait it waits as long as it takes.
 RECONNECT_WAIT_S = 10.0
+# A worker says where its inspector listens just before it starts to wait (inspector.waitForDebugger()),
+# and Node forgets a RUN that reaches it in between: until the worker says it runs, the sandbox says RUN
+# again this often.
+RUN_AGAIN_S = 0.5
 
 
 # -- WebSocket framing (RFC 6455), enough to relay and read the DevTools protocol ----------------------
@@ -123,7 +128,10 @@ class _Relay:
         self.session = session
         self.editor = editor
         self.worker: socket.socket | None = None
-        self.pending: list[bytes] = []  # the editor's frames before a worker runs
+        self.worker_url: str | None = None
+        self.pending: list[
+            tuple[bytes, str | None]
+        ] = []  # the editor's frames (and methods) before a worker runs
         self.closed = False
         self._lock = threading.Lock()
 
@@ -140,12 +148,15 @@ class _Relay:
             if self.closed:
                 return _close(worker)
             try:
-                for frame in self.pending:
+                for frame, _ in self.pending:
                     worker.sendall(frame)
             except OSError:
                 _close(worker)
                 return
-            self.worker, self.pending = worker, []
+            told_to_run = any(method == RUN for _, method in self.pending)
+            self.worker, self.worker_url, self.pending = worker, url, []
+        if told_to_run:
+            self.session._run_requested(url)
         threading.Thread(target=self._from_worker, args=(worker,), name="cdp-worker", daemon=True).start()
 
     def _from_editor(self) -> None:
@@ -155,13 +166,17 @@ class _Relay:
                 raw, opcode, _, payload = frame
                 if opcode == 8:  # close
                     break
-                if opcode == 1 and _method(payload) in RESUMING:
+                method = _method(payload) if opcode == 1 else None
+                if method in RESUMING:
                     self.session._resumed()  # before the worker hears it: the handler sees the new deadline
                 with self._lock:
                     if self.worker is None:
-                        self.pending.append(raw)
-                    else:
-                        self.worker.sendall(raw)
+                        self.pending.append((raw, method))
+                        continue
+                    self.worker.sendall(raw)
+                    url = self.worker_url
+                if method == RUN:
+                    self.session._run_requested(url)
         except OSError:
             pass
         self.close()
@@ -191,7 +206,7 @@ class _Relay:
             if self.closed:
                 return
             self.closed = True
-            worker, self.worker = self.worker, None
+            worker, self.worker, self.worker_url = self.worker, None, None
         _close(worker)
         _close(self.editor)
         self.session._relay_closed(self)
@@ -221,6 +236,7 @@ class NodeDebugSession:
         self._server: socket.socket | None = None
         self._relays: set[_Relay] = set()
         self._worker_url: str | None = None
+        self._waiting: tuple[str, str] | None = None  # (url, mode) of a worker not yet told to run
         self._last_editor_at = 0.0
         self._configured = threading.Event()  # an editor is connected
         self._held_since: float | None = None
@@ -312,6 +328,7 @@ class NodeDebugSession:
         closed (they reconnect), those waiting for a worker are relayed to it."""
         with self._lock:
             self._worker_url = url
+            self._waiting = (url, mode) if mode in ("wait", "reconnect") else None
             relays = list(self._relays)
         self._resumed()  # whatever held the old worker is gone with it
         for relay in relays:
@@ -320,24 +337,54 @@ class NodeDebugSession:
             else:
                 relay.attach(url)
         if mode == "reconnect":
-            timer = threading.Timer(RECONNECT_WAIT_S, self._run_if_still_waiting, args=(url,))
-            timer.daemon = True
-            timer.start()
+            self._run_later_unless_an_editor_comes(url)
 
-    def _run_if_still_waiting(self, url: str) -> None:
-        """No editor came back for the new worker: it runs on (its inspector takes the command)."""
-        if self._worker_url != url or any(r.worker is not None for r in self._relays):
-            return
+    def worker_running(self, url: str) -> None:
+        """The worker at ``url`` has stopped waiting for the editor (its inspector-ready marker)."""
+        with self._lock:
+            if self._waiting is not None and self._waiting[0] == url:
+                self._waiting = None
+
+    def _still_waiting(self, url: str) -> bool:
+        with self._lock:
+            return self._waiting is not None and self._waiting[0] == url and self._server is not None
+
+    def _run_later_unless_an_editor_comes(self, url: str) -> None:
+        timer = threading.Timer(RECONNECT_WAIT_S, self._run_if_no_editor, args=(url,))
+        timer.daemon = True
+        timer.start()
+
+    def _run_if_no_editor(self, url: str) -> None:
+        """No editor came back for the new worker: it runs on (its inspector takes the command). An editor
+        attached to it runs it itself, or re-arms this when it leaves (_relay_closed)."""
+        if self._still_waiting(url) and not any(r.worker_url == url for r in list(self._relays)):
+            self._run_requested(url)
+
+    def _run_requested(self, url: str) -> None:
+        """RUN reached the worker at ``url``: say it again, from the sandbox's own inspector session,
+        until the worker says it runs (RUN_AGAIN_S) or is gone."""
+
+        def run_again() -> None:
+            while self._still_waiting(url) and self._send_run(url):
+                time.sleep(RUN_AGAIN_S)
+
+        threading.Thread(target=run_again, name=f"inspector-run-{self.function_name}", daemon=True).start()
+
+    @staticmethod
+    def _send_run(url: str) -> bool:
+        """RUN to the worker's inspector in a session of its own; False when the worker is gone."""
         try:
             sock = connect(url, timeout=5)
         except OSError:
-            return
+            return False
         try:
-            sock.sendall(client_frame('{"id":1,"method":"Runtime.runIfWaitingForDebugger"}'))
-            sock.recv(4096)
+            sock.sendall(client_frame(json.dumps({"id": 1, "method": RUN})))
+            sock.settimeout(5)
+            sock.recv(4096)  # its answer: the command was taken
         except OSError:
             pass
         _close(sock)
+        return True
 
     def worker_gone(self, url: str) -> None:
         with self._lock:
@@ -351,7 +398,11 @@ class NodeDebugSession:
             self._last_editor_at = time.monotonic()
             if not self._relays:
                 self._configured.clear()
+            left_waiting = not self._relays and self._waiting is not None and self._waiting[1] == "reconnect"
+            waiting_url = self._waiting[0] if left_waiting else None
         self._resumed()  # Node lets the function run on when its debugger leaves
+        if waiting_url is not None:  # the editor left a worker it had not run: it may come back, or not
+            self._run_later_unless_an_editor_comes(waiting_url)
 
     # -- the editor's side: the inspector's HTTP discovery and WebSocket ----------------------------------
     def _ws_url(self) -> str | None:

@@ -130,6 +130,7 @@ def test_node_s_own_inspector_notices_stay_out_of_the_function_s_log(debugged):
         response = sb.client("lambda").invoke(FunctionName=sb.function.function_name, Payload=b"{}")
     finally:
         client.close()
+    assert "FunctionError" not in response, json.loads(response["Payload"].read())
     request_id = response["ResponseMetadata"]["RequestId"]
     stream = next(r.log_stream for r in sb.records.all() if r.request_id == request_id)
     messages = [e.message for e in sb.logs.events(stream=stream)]
