@@ -1,10 +1,17 @@
-"""The real AWS CLI pointed at a sandbox, as its banner says to point it."""
+"""The real AWS CLI pointed at a sandbox, as its banner says to point it (this venv's awscli, started
+through helpers.preloaded_aws_cli)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
+
+from helpers import preloaded_aws_cli
+
+
+def aws_command() -> list[str]:
+    """The argv that runs this venv's AWS CLI: ``[*aws_command(), "s3", "ls"]``."""
+    return preloaded_aws_cli.command()
 
 
 def aws_cli(sb):
@@ -18,7 +25,7 @@ def aws_cli_with(env: dict):
 
     def run(*args, cwd=None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "awscli", *args],
+            [*aws_command(), *args],
             cwd=cwd,
             env=env,
             capture_output=True,

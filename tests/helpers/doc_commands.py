@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import preloaded_aws_cli
 from helpers.examples import started_run_local
 from helpers.paths import PROJECT_ROOT
 from helpers.waiting import eventually
@@ -98,10 +99,13 @@ def shell_blocks(doc: Path) -> list[tuple[str | None, list[str]]]:
 
 
 def terminal(env: dict, workdir: Path) -> dict:
-    """A newcomer's terminal: the export lines pasted, `python` and `aws` the venv's, no pager."""
+    """A newcomer's terminal: the export lines pasted, `python` and `aws` the venv's (`aws` through
+    helpers.preloaded_aws_cli), no pager."""
     return {
         **env,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        "PATH": os.pathsep.join(
+            [str(preloaded_aws_cli.bin_dir()), str(Path(sys.executable).parent), env["PATH"]]
+        ),
         "AWS_PAGER": "",
         "HOME": env.get("HOME", str(workdir)),
     }

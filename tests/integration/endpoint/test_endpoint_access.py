@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
+from helpers.aws_cli import aws_command
 from helpers.paths import PROJECT_ROOT
 from sandbox.endpoint.access import (
     AccessPolicy,
@@ -475,7 +476,7 @@ def test_foreign_page_cannot_read_write_or_delete_objects(sandbox):
 @pytest.mark.slow
 def test_the_cli_and_boto3_still_use_the_endpoint(sandbox, aws_env):
     listed = subprocess.run(
-        ["aws", "lambda", "list-functions", "--query", "Functions[].FunctionName"],
+        [*aws_command(), "lambda", "list-functions", "--query", "Functions[].FunctionName"],
         env=aws_env,
         capture_output=True,
         text=True,

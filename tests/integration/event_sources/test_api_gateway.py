@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -28,6 +27,7 @@ from helpers.api_gateway import (
     records_for,
     rest_api,
 )
+from helpers.aws_cli import aws_command
 from helpers.paths import PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, settle, wait_for_record
@@ -55,7 +55,7 @@ def aws(sb, *args) -> dict:
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "awscli", *args, "--output", "json"],
+        [*aws_command(), *args, "--output", "json"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -19,6 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, SqsModel
 from botocore.exceptions import ClientError
 
+from helpers.aws_cli import aws_command
 from helpers.event_shapes import compare, reference
 from helpers.event_source_mappings import new_queue, new_table, put, queue_counts
 from helpers.paths import HANDLERS
@@ -67,7 +68,7 @@ def test_messages_reach_the_function_as_an_sqs_event_and_leave_the_queue(sb, aws
     url, arn, seen = new_queue(sb)
     created = subprocess.run(
         [
-            "aws",
+            *aws_command(),
             "lambda",
             "create-event-source-mapping",
             "--function-name",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
@@ -16,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from helpers.aws_cli import aws_command
 from helpers.function_urls import FUNCTION, call, url_id
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.runtimes import needs_node
@@ -46,7 +46,7 @@ def aws(sb, *args, check=True) -> subprocess.CompletedProcess:
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "awscli", "lambda", *args, "--output", "json"],
+        [*aws_command(), "lambda", *args, "--output", "json"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

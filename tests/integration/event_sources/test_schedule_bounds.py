@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.aws_cli import aws_command
 from helpers.sandboxes import start_sandbox
 from sandbox.config import ACCOUNT_ID
 
@@ -35,9 +35,7 @@ def sb():
 def _aws(sb, *args):
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def _triggers(sb) -> list[dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from helpers.aws_cli import aws_command
 from helpers.sandboxes import start_sandbox
 from sandbox.sam.intrinsics import TemplateError
 from sandbox.sam.template import _checked
@@ -35,9 +35,7 @@ def sb():
 def _aws(sb, *args, timeout=QUICK_S):
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _health_while(sb, action):

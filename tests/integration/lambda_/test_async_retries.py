@@ -5,10 +5,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
+from helpers.aws_cli import aws_command
 from helpers.paths import HANDLERS
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, wait_for_record
@@ -36,9 +36,7 @@ def test_failed_async_invocation_is_retried_twice_then_dead_lettered():
         # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it pins queue.amazonaws.com): pass --endpoint-url.
         received = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "awscli",
+                *aws_command(),
                 "sqs",
                 "receive-message",
                 "--queue-url",

@@ -9,11 +9,11 @@ import io
 import json
 import os
 import subprocess
-import sys
 import zipfile
 
 import pytest
 
+from helpers.aws_cli import aws_command
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, wait_for_record
@@ -74,7 +74,7 @@ def cli(sb, *args, check=True) -> subprocess.CompletedProcess:
     env = {**os.environ, **sb.client_environment()}
     env.pop("AWS_PROFILE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "awscli", *args, "--output", "json"],
+        [*aws_command(), *args, "--output", "json"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

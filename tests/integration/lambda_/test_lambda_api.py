@@ -5,7 +5,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import PIL
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.aws_cli import aws_command
 from helpers.paths import HANDLERS, PROJECT_ROOT, SAMPLES
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import wait_for_record
@@ -76,9 +76,7 @@ def test_aws_cli_invoke_writes_the_result_file(sb, tmp_path):
     out = tmp_path / "out.json"
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "awscli",
+            *aws_command(),
             "lambda",
             "invoke",
             "--function-name",

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -18,6 +17,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
+from helpers.aws_cli import aws_command
 from helpers.sandboxes import start_sandbox
 
 MB = 1024 * 1024
@@ -104,7 +104,7 @@ def _cli(sb, *args, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(sb.client_environment())
     return subprocess.run(
-        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=60, cwd=cwd
+        [*aws_command(), *args], env=env, capture_output=True, text=True, timeout=60, cwd=cwd
     )
 
 

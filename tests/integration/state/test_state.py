@@ -15,6 +15,7 @@ import zipfile
 
 import pytest
 
+from helpers.aws_cli import aws_command
 from helpers.paths import PROJECT_ROOT, SAMPLES
 from helpers.waiting import eventually, settle, wait_for_record
 from sandbox.config import FunctionConfiguration, SandboxConfig
@@ -143,7 +144,7 @@ def test_objects_metadata_functions_logs_and_history_survive_a_restart(tmp_path,
         # CloudWatch Logs, through the real AWS CLI, and the page's mirror with each line's request
         out = subprocess.run(
             [
-                "aws",
+                *aws_command(),
                 "logs",
                 "filter-log-events",
                 "--log-group-name",
@@ -471,7 +472,7 @@ def test_a_multipart_upload_by_the_aws_cli_survives_and_fires_once(tmp_path, aws
     try:
         env = {**aws_cli_env, **sb.client_environment()}
         subprocess.run(
-            ["aws", "s3", "cp", str(big), f"s3://{sb.config.source_bucket}/big.bin"],
+            [*aws_command(), "s3", "cp", str(big), f"s3://{sb.config.source_bucket}/big.bin"],
             env=env,
             check=True,
             capture_output=True,
