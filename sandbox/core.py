@@ -193,7 +193,9 @@ class Sandbox:
             runtime_packages=str(runtime_packages_dir(self.state_dir / "runtime")),
             cpu=self.config,
         )
-        dead_letters = DeadLetters(self.client("sqs"), self.config.region, self.metrics.put, self._report)
+        dead_letters = DeadLetters(
+            self.shared_client("sqs"), self.config.region, self.metrics.put, self._report
+        )
         return LambdaService(
             logs=self.logs,
             settings=settings,
@@ -236,6 +238,10 @@ class Sandbox:
         """A new boto3 client for the local endpoint, as a user's code would make one."""
         return endpoint_client(self.endpoint_url, self.config.region, service, validate)
 
+    def shared_client(self, service: str):
+        """The sandbox's own client for ``service`` (its stacks, sources, state, page): one per service."""
+        return self._shared_client(service)
+
     @property
     def s3(self):
         return self._shared_client("s3")
@@ -275,7 +281,7 @@ class Sandbox:
     ) -> FunctionConfiguration:
         """As the console's Configuration tab: memory_size, timeout, environment or handler (see
         LambdaService.update_configuration)."""
-        return self.service.update_configuration(self.client("lambda"), function_name, **changes)
+        return self.service.update_configuration(self.shared_client("lambda"), function_name, **changes)
 
     def triggers(self) -> list[dict]:
         """Every function's triggers, as their event sources describe them (page, `run_local.py triggers`)."""

@@ -46,7 +46,7 @@ class GuideStack:
         self.async_workers = max(10, function.reserved_concurrency)
 
     def create(self, sandbox) -> None:
-        create_guide_stack(sandbox.client, sandbox.config, self.function, sandbox.register_function)
+        create_guide_stack(sandbox.shared_client, sandbox.config, self.function, sandbox.register_function)
 
     def restore(self, sandbox) -> None:
         """The guide's resources came back with the state directory: nothing to rebuild."""

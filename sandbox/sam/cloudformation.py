@@ -195,7 +195,7 @@ class CloudFormationApi:
         else:
             bucket, _, key = path.partition("/")
         try:
-            found = self.sandbox.client("s3").get_object(Bucket=bucket, Key=key)
+            found = self.sandbox.shared_client("s3").get_object(Bucket=bucket, Key=key)
         except Exception:
             raise CloudFormationError(
                 "ValidationError",

@@ -22,7 +22,6 @@ class Deployment:
         self.name: str | None = None
         self.warnings: list[str] = []
         self.watched: dict[Path, set[str]] = {}  # folder -> the functions that run its code
-        self._clients: dict = {}
         self._layers: dict[str, list | None] = {}  # layer version ARN -> its folders (None: from S3)
         self._layer_sources: dict[str, Path] = {}
 
@@ -34,9 +33,7 @@ class Deployment:
         self.name = str(given) if isinstance(given, str) else self.plan.names.get(logical_id)
 
     def client(self, service: str):
-        if service not in self._clients:
-            self._clients[service] = self.sandbox.client(service)
-        return self._clients[service]
+        return self.sandbox.shared_client(service)
 
     # -- code ------------------------------------------------------------------------------------------
     def local_folder(self, code) -> Path | None:

@@ -225,14 +225,14 @@ class Persistence:
         if records:
             self.restored["invocations"] = len(records) - len(old)
         if self.restored:
-            sandbox.logs.restore(_function_log_events(sandbox.client("logs")))
+            sandbox.logs.restore(_function_log_events(sandbox.shared_client("logs")))
             sandbox.metrics.restore(moto_backends.lambda_metric_datapoints(sandbox.config.region))
         self.attach(sandbox)
 
     def resume(self, sandbox) -> list:
         """After the event sources run: mappings applied again; unfinished asynchronous events delivered
         again (at least once). Returns the re-submitted records."""
-        client = sandbox.client("lambda")
+        client = sandbox.shared_client("lambda")
         for page in client.get_paginator("list_event_source_mappings").paginate():
             for mapping in page.get("EventSourceMappings", []):
                 sandbox.service.mapping_changed(mapping)

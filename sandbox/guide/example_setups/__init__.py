@@ -92,7 +92,7 @@ def _zipped(folders) -> bytes:
 
 def create_function(sandbox, name: str, package: bytes, handler: str, **options) -> str:
     """create-function through the Lambda API, with the sandbox's role; returns the function's ARN."""
-    lam = sandbox.client("lambda")
+    lam = sandbox.shared_client("lambda")
     response = lam.create_function(
         FunctionName=name,
         Runtime=sandbox.function.runtime,
@@ -107,7 +107,7 @@ def create_function(sandbox, name: str, package: bytes, handler: str, **options)
 def allow_invoke(sandbox, function: str, statement_id: str, principal: str, source_arn: str) -> None:
     """add-permission: the resource-based policy statement that lets ``principal`` (a service, from
     ``source_arn``) invoke ``function``, as on AWS."""
-    sandbox.client("lambda").add_permission(
+    sandbox.shared_client("lambda").add_permission(
         FunctionName=function,
         StatementId=statement_id,
         Action="lambda:InvokeFunction",
@@ -119,7 +119,7 @@ def allow_invoke(sandbox, function: str, statement_id: str, principal: str, sour
 def allow_public_url(sandbox, function: str) -> None:
     """add-permission for a function URL with auth NONE: on AWS it answers only with this statement (the
     sandbox checks none)."""
-    sandbox.client("lambda").add_permission(
+    sandbox.shared_client("lambda").add_permission(
         FunctionName=function,
         StatementId="public-url",
         Action="lambda:InvokeFunctionUrl",

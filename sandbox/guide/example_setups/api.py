@@ -25,7 +25,7 @@ def setup(sandbox) -> list[str]:
             }
         },
     )
-    api = sandbox.client("apigatewayv2").create_api(Name=API, ProtocolType="HTTP", Target=arn)
+    api = sandbox.shared_client("apigatewayv2").create_api(Name=API, ProtocolType="HTTP", Target=arn)
     # On AWS, API Gateway may invoke the function only with this permission (the sandbox checks none).
     allow_invoke(
         sandbox,

@@ -32,7 +32,7 @@ def setup(sandbox) -> list[str]:
         "lambda_function.lambda_handler",
         Timeout=10,
     )
-    events = sandbox.client("events")
+    events = sandbox.shared_client("events")
     events.create_event_bus(Name=BUS)
     rule_arn = events.put_rule(Name=RULE, EventBusName=BUS, EventPattern=json.dumps(PATTERN))["RuleArn"]
     allow_invoke(sandbox, FUNCTION, f"{RULE}-events", "events.amazonaws.com", rule_arn)

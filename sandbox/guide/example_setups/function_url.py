@@ -21,10 +21,10 @@ def setup(sandbox) -> list[str]:
     create_function(
         sandbox, FUNCTION, package(EXAMPLES_DIR / "function-url"), "lambda_function.lambda_handler"
     )
-    lam = sandbox.client("lambda")
+    lam = sandbox.shared_client("lambda")
     url = lam.create_function_url_config(FunctionName=FUNCTION, AuthType="NONE", Cors=CORS)["FunctionUrl"]
     allow_public_url(sandbox, FUNCTION)
-    sqs = sandbox.client("sqs")
+    sqs = sandbox.shared_client("sqs")
     arns = {}
     for queue in (ON_SUCCESS, ON_FAILURE):
         queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]

@@ -47,7 +47,7 @@ def setup(sandbox) -> list[str]:
     reason = missing()
     if reason:
         raise ExampleUnavailable(reason)
-    s3, lam = sandbox.client("s3"), sandbox.client("lambda")
+    s3, lam = sandbox.shared_client("s3"), sandbox.shared_client("lambda")
     destination = sandbox.config.destination_bucket
     arn = lam.create_function(
         FunctionName=FUNCTION,

@@ -15,7 +15,7 @@ FUNCTION = "ImageResizeQueueLambda"
 
 
 def setup(sandbox) -> list[str]:
-    sqs, s3, lam = sandbox.client("sqs"), sandbox.client("s3"), sandbox.client("lambda")
+    sqs, s3, lam = sandbox.shared_client("sqs"), sandbox.shared_client("s3"), sandbox.shared_client("lambda")
     region = sandbox.config.region
     sqs.create_queue(QueueName=DLQ)
     # AWS recommends a visibility timeout of at least 6 x the function's timeout.

@@ -44,7 +44,7 @@ def setup(sandbox) -> list[str]:
     reason = missing()
     if reason:
         raise ExampleUnavailable(reason)
-    lam = sandbox.client("lambda")
+    lam = sandbox.shared_client("lambda")
     lam.create_function(
         FunctionName=FUNCTION,
         Runtime=RUNTIME,

@@ -28,7 +28,7 @@ def setup(sandbox) -> list[str]:
             }
         },
     )
-    events = sandbox.client("events")
+    events = sandbox.shared_client("events")
     rule_arn = events.put_rule(
         Name=RULE,
         ScheduleExpression=EXPRESSION,

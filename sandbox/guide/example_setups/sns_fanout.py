@@ -18,7 +18,7 @@ def setup(sandbox) -> list[str]:
     function_arn = create_function(
         sandbox, FUNCTION, package(EXAMPLES_DIR / "sns-fanout"), "lambda_function.lambda_handler", Timeout=10
     )
-    sns, sqs = sandbox.client("sns"), sandbox.client("sqs")
+    sns, sqs = sandbox.shared_client("sns"), sandbox.shared_client("sqs")
     topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
     allow_invoke(sandbox, FUNCTION, f"{TOPIC}-sns", "sns.amazonaws.com", topic_arn)
     sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn)

@@ -9,7 +9,7 @@ FUNCTION = "ImageCaptionsLambda"
 
 
 def setup(sandbox) -> list[str]:
-    table = sandbox.client("dynamodb").create_table(
+    table = sandbox.shared_client("dynamodb").create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
@@ -23,7 +23,7 @@ def setup(sandbox) -> list[str]:
         "lambda_function.lambda_handler",
         Environment={"Variables": {"DESTINATION_BUCKET": sandbox.config.destination_bucket}},
     )
-    sandbox.client("lambda").create_event_source_mapping(
+    sandbox.shared_client("lambda").create_event_source_mapping(
         FunctionName=FUNCTION,
         EventSourceArn=table["TableDescription"]["LatestStreamArn"],
         StartingPosition="LATEST",
