@@ -129,9 +129,8 @@ class _Relay:
         self.editor = editor
         self.worker: socket.socket | None = None
         self.worker_url: str | None = None
-        self.pending: list[
-            tuple[bytes, str | None]
-        ] = []  # the editor's frames (and methods) before a worker runs
+        # the editor's frames (with their methods) before a worker runs
+        self.pending: list[tuple[bytes, str | None]] = []
         self.closed = False
         self._lock = threading.Lock()
 
@@ -358,15 +357,18 @@ class NodeDebugSession:
         """No editor came back for the new worker: it runs on (its inspector takes the command). An editor
         attached to it runs it itself, or re-arms this when it leaves (_relay_closed)."""
         if self._still_waiting(url) and not any(r.worker_url == url for r in list(self._relays)):
-            self._run_requested(url)
+            if self._send_run(url):
+                self._run_requested(url)
 
     def _run_requested(self, url: str) -> None:
-        """RUN reached the worker at ``url``: say it again, from the sandbox's own inspector session,
-        until the worker says it runs (RUN_AGAIN_S) or is gone."""
+        """RUN reached the worker at ``url``: every RUN_AGAIN_S, until the worker says it runs or is gone,
+        say it again from the sandbox's own inspector session."""
 
         def run_again() -> None:
-            while self._still_waiting(url) and self._send_run(url):
+            while True:
                 time.sleep(RUN_AGAIN_S)
+                if not (self._still_waiting(url) and self._send_run(url)):
+                    return
 
         threading.Thread(target=run_again, name=f"inspector-run-{self.function_name}", daemon=True).start()
 
