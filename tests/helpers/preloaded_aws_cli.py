@@ -19,6 +19,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import socket
 import struct
 import subprocess
@@ -98,6 +99,7 @@ def _start() -> Path:
     def stop() -> None:
         server.stdin.close()
         server.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
 
     atexit.register(stop)
     return folder
