@@ -509,6 +509,21 @@ def _request_handler():
 
 _running_lock = threading.Lock()
 _running: list[LocalEndpoint] = []
+_moto_apps: dict[str, WSGIApp] = {}
+_moto_apps_lock = threading.Lock()
+
+
+def moto_app(service: str) -> WSGIApp:
+    """moto's Flask app for ``service``, built once per process (compiling its URL rules costs ~20 ms a
+    service): it holds no state of its own (that is in moto's backends, reset at each start), and moto's
+    own server keeps one app per service across resets too."""
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    with _moto_apps_lock:
+        app = _moto_apps.get(service)
+        if app is None:
+            app = _moto_apps[service] = create_backend_app(service)
+        return app
 
 
 def keep_moto_patterns_linear() -> None:
@@ -613,7 +628,7 @@ class LocalEndpoint:
     # Long on purpose: the server's assembly in the order requests meet it (moto's app per service, its
     # wrappers, the routes, the access guard, the HTTP server), with the undo of each step beside it.
     def start(self) -> LocalEndpoint:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
         _silence_moto_notifications()
         _deliver_sns_through_the_sandbox()
@@ -641,7 +656,7 @@ class LocalEndpoint:
             if service in self._service_apps:
                 return self._service_apps[service]
             _patch_on_first_use(service)
-            app = create_backend_app(service)
+            app = moto_app(service)
             if self._innermost is not None:
                 app = self._innermost(service, app)
             wrap = self._middleware.get(service)

@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import timezone
 
 from sandbox.config import ACCOUNT_ID, DEFAULT_REGION
+from sandbox.endpoint.server import moto_app
 
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 PROTOCOL = 5
@@ -191,9 +192,6 @@ def lambda_metric_datapoints(region: str) -> list[tuple[str, float, str, float]]
 
 
 # -- replayed requests (logs, metrics) -------------------------------------------------------------
-_apps: dict[str, object] = {}
-
-
 def _replay_logs(request: dict) -> int | None:
     """CloudWatch Logs' appended requests, straight into moto's backend: the same calls its responses
     make, without a request's parsing (a tenth of the time; the log writes are most of what a restart
@@ -221,13 +219,9 @@ def replay(service: str, request: dict) -> int:
         status = _replay_logs(request)
         if status is not None:
             return status
-    from moto.moto_server.werkzeug_app import create_backend_app
     from werkzeug.test import Client
 
-    app = _apps.get(service)
-    if app is None:
-        app = _apps[service] = create_backend_app(service)
-    response = Client(app).open(
+    response = Client(moto_app(service)).open(
         path=request["path"],
         method=request["method"],
         query_string=request.get("query", ""),
