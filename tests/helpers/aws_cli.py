@@ -23,14 +23,14 @@ def aws_cli_with(env: dict):
     """The AWS CLI of this venv in a terminal with ``env`` (its export lines pasted): ``run(*args)``."""
     env = {k: v for k, v in env.items() if k != "AWS_PROFILE"}
 
-    def run(*args, cwd=None) -> subprocess.CompletedProcess:
+    def run(*args, cwd=None, timeout: float = 180) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*aws_command(), *args],
             cwd=cwd,
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=timeout,
         )
 
     return run

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
-import subprocess
 import threading
 
 import pytest
@@ -27,7 +25,7 @@ from helpers.api_gateway import (
     records_for,
     rest_api,
 )
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli
 from helpers.paths import PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, settle, wait_for_record
@@ -52,16 +50,7 @@ def functions(sb):
 
 def aws(sb, *args) -> dict:
     """The real AWS CLI against the sandbox; its JSON answer."""
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-    result = subprocess.run(
-        [*aws_command(), *args, "--output", "json"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = aws_cli(sb)(*args, "--output", "json", cwd=PROJECT_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip() else {}
 

@@ -5,7 +5,6 @@ LambdaFunctionUrlModel and key by key against Powertools' sample event."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
@@ -15,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli
 from helpers.function_urls import FUNCTION, call, url_id
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.runtimes import needs_node
@@ -43,16 +42,7 @@ def sb():
 
 
 def aws(sb, *args, check=True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-    result = subprocess.run(
-        [*aws_command(), "lambda", *args, "--output", "json"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = aws_cli(sb)("lambda", *args, "--output", "json", cwd=PROJECT_ROOT, timeout=120)
     assert not check or result.returncode == 0, result.stderr
     return result
 

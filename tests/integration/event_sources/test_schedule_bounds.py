@@ -6,15 +6,13 @@ each refused request and reads the stack's events; boto3 makes the accepted rule
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import textwrap
 import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli
 from helpers.sandboxes import start_sandbox
 from sandbox.config import ACCOUNT_ID
 
@@ -33,9 +31,7 @@ def sb():
 
 
 def _aws(sb, *args):
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=120)
+    return aws_cli(sb)(*args, timeout=120)
 
 
 def _triggers(sb) -> list[dict]:

@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli_with
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.waiting import eventually, settle, wait_for_record
 
@@ -50,7 +50,7 @@ def cli_env(sb):
 
 
 def aws(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=120)
+    return aws_cli_with(env)(*args, timeout=120)
 
 
 def new_rule(sb, expression: str, **target) -> tuple[str, str]:

@@ -6,8 +6,6 @@ AWS CLI and boto3 against a running sandbox."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import textwrap
 import threading
 import time
@@ -15,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli
 from helpers.sandboxes import start_sandbox
 from sandbox.sam.intrinsics import TemplateError
 from sandbox.sam.template import _checked
@@ -33,9 +31,7 @@ def sb():
 
 
 def _aws(sb, *args, timeout=QUICK_S):
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return aws_cli(sb)(*args, timeout=timeout)
 
 
 def _health_while(sb, action):

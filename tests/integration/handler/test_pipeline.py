@@ -2,13 +2,12 @@
 
 import io
 import json
-import subprocess
 
 import requests
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from PIL import Image
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli_with
 from helpers.paths import SAMPLES
 from sandbox.event_sources.s3.source import s3_object
 
@@ -27,7 +26,7 @@ def _resized(sandbox, key):
 
 
 def _aws(env, *args):
-    return subprocess.run([*aws_command(), *args], env=env, capture_output=True, text=True, timeout=120)
+    return aws_cli_with(env)(*args, timeout=120)
 
 
 def test_uploading_test_jpg_produces_half_size_resized_test_jpg(sandbox):

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from helpers.aws_cli import aws_command
+from helpers.aws_cli import aws_cli
 from helpers.paths import HANDLERS, PROJECT_ROOT
 from helpers.sandboxes import start_sandbox
 from helpers.waiting import eventually, wait_for_record
@@ -71,16 +71,7 @@ def sb():
 
 
 def cli(sb, *args, check=True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **sb.client_environment()}
-    env.pop("AWS_PROFILE", None)
-    result = subprocess.run(
-        [*aws_command(), *args, "--output", "json"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = aws_cli(sb)(*args, "--output", "json", cwd=PROJECT_ROOT, timeout=120)
     assert not check or result.returncode == 0, result.stderr
     return result
 
