@@ -106,21 +106,20 @@ def _start() -> Path:
 
 
 # -- the server (this file run as a script) ---------------------------------------------------------
-def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    data, fds, _, _ = socket.recv_fds(conn, 4, 3)
-    while len(data) < 4:
-        more = conn.recv(4 - len(data))
+def _read_exactly(conn: socket.socket, count: int, data: bytes = b"") -> bytes:
+    while len(data) < count:
+        more = conn.recv(count - len(data))
         if not more:
             raise EOFError
         data += more
-    (length,) = struct.unpack("!I", data)
-    head = b""
-    while len(head) < length:
-        more = conn.recv(length - len(head))
-        if not more:
-            raise EOFError
-        head += more
-    return json.loads(head), fds
+    return data
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    """The client's (request, [stdin, stdout, stderr]): the fds come with the request's length."""
+    data, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    (length,) = struct.unpack("!I", _read_exactly(conn, 4, data))
+    return json.loads(_read_exactly(conn, length)), fds
 
 
 def _run_command(conn: socket.socket, request: dict, fds: list[int]) -> None:
@@ -135,9 +134,8 @@ def _run_command(conn: socket.socket, request: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     # As awscli's import does (awscli/__init__.py): the user's AWS_DATA_PATH, then awscli's own data.
-    data_path = [
-        os.path.expanduser(os.path.expandvars(path)) for path in _split(os.environ.get("AWS_DATA_PATH"))
-    ]
+    given = os.environ["AWS_DATA_PATH"].split(os.pathsep) if "AWS_DATA_PATH" in os.environ else []
+    data_path = [os.path.expanduser(os.path.expandvars(path)) for path in given]
     os.environ["AWS_DATA_PATH"] = os.pathsep.join(
         [*data_path, os.path.join(os.path.dirname(awscli.__file__), "data")]
     )
@@ -163,10 +161,6 @@ def _run_command(conn: socket.socket, request: dict, fds: list[int]) -> None:
         except (OSError, ValueError):
             pass
     os._exit(status or 0)
-
-
-def _split(paths: str | None) -> list[str]:
-    return paths.split(os.pathsep) if paths is not None else []
 
 
 def serve(socket_path: str) -> None:
