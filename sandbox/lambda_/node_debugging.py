@@ -28,15 +28,15 @@ from sandbox.errors import ConfigError
 from sandbox.host_names import is_loopback_name, split_host
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+RUN = "Runtime.runIfWaitingForDebugger"
 RESUMING = {
     "Debugger.resume",
     "Debugger.stepOver",
     "Debugger.stepInto",
     "Debugger.stepOut",
     "Debugger.restartFrame",
-    "Runtime.runIfWaitingForDebugger",
+    RUN,
 }
-RUN = "Runtime.runIfWaitingForDebugger"
 # With an editor attached (or just gone, reconnecting), a new worker waits this long for it to set its
 # breakpoints before INIT; with --debug-wait it waits as long as it takes.
 RECONNECT_WAIT_S = 10.0
@@ -363,6 +363,8 @@ class NodeDebugSession:
     def _run_requested(self, url: str) -> None:
         """RUN reached the worker at ``url``: every RUN_AGAIN_S, until the worker says it runs or is gone,
         say it again from the sandbox's own inspector session."""
+        if not self._still_waiting(url):  # an editor's RUN to a worker that runs already
+            return
 
         def run_again() -> None:
             while True:
