@@ -12,6 +12,7 @@ that carries ``X-Amzn-Trace-Id``, named and timed: endpoint/traced_requests.py).
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import os
@@ -291,6 +292,29 @@ def _number_lambda_versions_as_aws_does() -> None:
         self.revision_id = str(uuid.uuid4())
 
     LambdaAlias.update = update
+
+
+def _copy_lambda_functions_without_their_logs() -> None:
+    """moto deep-copies a function to answer create-function with Publish and list-functions, and each
+    function keeps a reference to CloudWatch Logs' backend: every log group and event the sandbox holds was
+    copied with it, on every such call, while the sandbox's threads wrote new ones ("dictionary changed size
+    during iteration", and boto3's retry then met "Function already exist"). A function's copy shares the
+    logs backend, as the original does."""
+    from moto.awslambda.models import LambdaFunction
+
+    if "__deepcopy__" in LambdaFunction.__dict__:
+        return
+
+    def __deepcopy__(self, memo):
+        logs = self.__dict__.get("logs_backend")
+        if logs is not None:
+            memo[id(logs)] = logs
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        return clone
+
+    LambdaFunction.__deepcopy__ = __deepcopy__
 
 
 def _keep_moto_from_delivering_events_to_lambda() -> None:
@@ -637,6 +661,7 @@ class LocalEndpoint:
         _load_moto_models_once()
         _keep_moto_from_running_event_source_mappings()
         _number_lambda_versions_as_aws_does()
+        _copy_lambda_functions_without_their_logs()
         _keep_moto_from_delivering_events_to_lambda()
         keep_moto_patterns_linear()
         _keep_stream_labels_as_aws_writes_them()

@@ -486,3 +486,40 @@ def test_a_queue_mapping_to_an_alias_keeps_its_arn_and_runs_the_aliases_version(
         sb, lambda r: r.function_name == fn and r.trigger == "sqs" and r.final, what="the queue's invocation"
     )
     assert (record.qualifier, record.executed_version, record.result["code"]) == ("live", "1", "one")
+
+
+class _WritesLogsWhenCopied:
+    """Stands in for the sandbox's threads writing logs at the moment moto copies a function."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __deepcopy__(self, memo):
+        self.backend.__dict__[f"written-{len(self.backend.__dict__)}"] = None
+        return self
+
+
+def test_create_with_publish_and_list_functions_answer_while_logs_are_written(sb, lam):
+    from moto.logs.models import logs_backends
+
+    from sandbox.config import ACCOUNT_ID
+
+    backend = logs_backends[ACCOUNT_ID][sb.config.region]
+    backend.sandbox_test_writer = _WritesLogsWhenCopied(backend)
+    try:
+        created = lam.create_function(
+            FunctionName="published-while-logging",
+            Runtime="python3.12",
+            Role=sb.function.role_arn,
+            Handler="app.handler",
+            Code={"ZipFile": code("first")},
+            Publish=True,
+        )
+        listed = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    finally:
+        del backend.sandbox_test_writer
+        for name in [k for k in backend.__dict__ if k.startswith("written-")]:
+            del backend.__dict__[name]
+    assert created["Version"] == "1"
+    assert "published-while-logging" in listed
+    assert call(lam, "published-while-logging:1")[0]["code"] == "first"
