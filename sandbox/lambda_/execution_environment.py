@@ -136,7 +136,8 @@ class ExecutionEnvironment:
         self._sampled_peak = 0
         self._reader: threading.Thread | None = None
         self._ps: psutil.Process | None = None
-        self._statm: int | None = None
+        self._statm: int | None = None  # Linux: /proc/<pid>/statm and /status, kept open for pread
+        self._status: int | None = None
         self.init_duration_ms: float | None = None
         self._throttle: CpuThrottle | None = None
         self.cpu_stats = ThrottleStats()  # holding the worker to its CPU share, over its invocations
@@ -242,10 +243,11 @@ class ExecutionEnvironment:
         if not self.settings.cpu.full_cpu:  # no more cores than the function's vCPUs, INIT included
             self.pinned_cores = pin_to_vcpus(self._proc.pid, self.function.memory_size)
         if sys.platform.startswith("linux"):
-            try:
-                self._statm = os.open(f"/proc/{self._proc.pid}/statm", os.O_RDONLY)
-            except OSError:
-                self._statm = None
+            for name in ("statm", "status"):
+                try:
+                    setattr(self, f"_{name}", os.open(f"/proc/{self._proc.pid}/{name}", os.O_RDONLY))
+                except OSError:
+                    setattr(self, f"_{name}", None)
         self._reader = threading.Thread(target=self._read_output, name=f"env-{self.id}-stdout", daemon=True)
         self._reader.start()
 
@@ -267,12 +269,13 @@ class ExecutionEnvironment:
         shutil.rmtree(self._tmp, ignore_errors=True)
         if self._debug_clock:
             shutil.rmtree(os.path.dirname(self._debug_clock), ignore_errors=True)
-        statm, self._statm = self._statm, None
-        if statm is not None:
-            try:
-                os.close(statm)
-            except OSError:
-                pass
+        kept, self._statm, self._status = (self._statm, self._status), None, None
+        for fd in kept:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.on_exit(self)
 
     def _kill(self) -> None:
@@ -392,15 +395,14 @@ class ExecutionEnvironment:
         pid = self.pid
         if pid is not None:
             try:
-                if sys.platform.startswith("linux"):
-                    with open(f"/proc/{pid}/status") as status:
-                        for line in status:
-                            if line.startswith("VmHWM:"):
-                                peak = max(peak, int(line.split()[1]) / 1024)
-                                break
+                if self._status is not None:  # Linux: VmHWM, in kB
+                    status = os.pread(self._status, 4096, 0)
+                    at = status.find(b"VmHWM:")
+                    if at >= 0:
+                        peak = max(peak, int(status[at + 6 : status.index(b"kB", at)]) / 1024)
                 elif sys.platform == "win32":
                     peak = max(peak, psutil.Process(pid).memory_info().peak_wset / (1024 * 1024))
-            except (OSError, psutil.Error, AttributeError):
+            except (OSError, ValueError, psutil.Error, AttributeError):
                 pass
         return int(-(-peak // 1))
 
