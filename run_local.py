@@ -59,6 +59,11 @@ if __name__ == "__main__":
     # Kept although the project needs 3.10: an older Python runs this file only to print what to do.
     if sys.version_info < (3, 10):  # noqa: UP036
         sys.exit(unusable_python(None))
+    import gc
+
+    from sandbox.config import GC_THRESHOLDS  # the standard library only: before the sandbox's imports
+
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         from sandbox.cli import main
     except ModuleNotFoundError as exc:

@@ -44,6 +44,11 @@ GUIDE_MANAGED_POLICY_ARNS = (
 LAMBDA_RUNTIME = "python3.12"
 RUNTIME_VERSION = "python:3.12.v40"
 ACCOUNT_ID = "123456789012"
+# The sandbox's own process (run_local.py, and the tests' processes, which run sandboxes in-process) collects
+# garbage less often than Python's default (700, 10, 10): it holds moto's and botocore's models and its
+# services' state, long-lived objects that each collection of the older generations walks again. Functions'
+# processes keep Python's default, as AWS's runtime does.
+GC_THRESHOLDS = (10_000, 20, 20)
 DEFAULT_REGION = "us-east-1"
 # The console's defaults for a new function.
 DEFAULT_MEMORY_MB = 128

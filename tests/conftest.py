@@ -3,6 +3,7 @@ The code behind them, and the project's paths, are in tests/helpers/."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from helpers.doc_commands import RunningSandboxes
 from helpers.paths import REALWORLD, TEST_OUTPUT
 from helpers.sandboxes import start_sandbox
 from helpers.scheduling import longest_files_first
+from sandbox.config import GC_THRESHOLDS
+
+gc.set_threshold(*GC_THRESHOLDS)  # as run_local.py's process: the tests' sandboxes run in this one
 
 
 def pytest_collection_modifyitems(items):
