@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -58,9 +59,9 @@ def _line(label, value, goal=""):
 
 def bench_ready(repeats: int = 5) -> dict:
     """``run_local.py`` as a user starts it (no --state-dir) to its "ready" line, ``repeats`` times: the
-    wall time, the CPU time the process had used by then (what a quiet machine's wall time comes to), and
-    the load average the runs shared the machine with."""
-    times, cpu = [], []
+    wall time, the CPU time the process had used by then (what a quiet machine's wall time comes to), the
+    load average the runs shared the machine with, and how long it takes to exit after Ctrl-C."""
+    times, cpu, stops = [], [], []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for _ in range(repeats):
         port, web = _free_port(), _free_port()
@@ -85,10 +86,13 @@ def bench_ready(repeats: int = 5) -> dict:
                 times.append(time.perf_counter() - started)
                 cpu.append(_cpu_seconds(psutil.Process(proc.pid)))
                 break
-        proc.terminate()
+        stopping = time.perf_counter()
+        proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)  # Ctrl-C
         try:
+            proc.stdout.read()
             proc.wait(60)
-        except subprocess.TimeoutExpired:  # a busy machine: its stop is not what is measured
+            stops.append(time.perf_counter() - stopping)
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
     if hasattr(os, "getloadavg"):
@@ -100,6 +104,7 @@ def bench_ready(repeats: int = 5) -> dict:
         "ready_s_all": times,
         "ready_cpu_s_median": statistics.median(measured) if measured else None,
         "ready_load": load,
+        "stop_s_median": statistics.median(stops) if stops else None,
         "bytecode_cache": not sys.dont_write_bytecode,
     }
 
@@ -117,6 +122,8 @@ def _print_ready(figures: dict) -> None:
             f"{figures['ready_cpu_s_median']:.2f} s",
             "about the wall time on a quiet machine",
         )
+    if figures["stop_s_median"] is not None:
+        _line("  exit after Ctrl-C (median)", f"{figures['stop_s_median']:.2f} s", "")
     _line(
         "  Python's bytecode cache",
         "written" if figures["bytecode_cache"] else "not written",
