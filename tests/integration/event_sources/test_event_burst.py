@@ -79,15 +79,23 @@ def test_a_stream_burst_loses_no_record(sb):
     keys = [f"k{i:04d}" for i in range(BURST)]
     poison = set(keys[::97])  # about 1 in 100 fails its batch
     started = time.monotonic()
-    for key in keys:
-        dynamodb.put_item(
-            TableName=table,
-            Item={
-                "id": {"S": key},
-                "blob": {"B": key.encode() + b"\x00\xff"},
-                "text": {"S": "fail" if key in poison else "fine"},
-            },
-        )
+    for start in range(0, BURST, 25):  # BatchWriteItem's most: each item is its own stream record
+        writes = {
+            table: [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "id": {"S": key},
+                            "blob": {"B": key.encode() + b"\x00\xff"},
+                            "text": {"S": "fail" if key in poison else "fine"},
+                        }
+                    }
+                }
+                for key in keys[start : start + 25]
+            ]
+        }
+        while writes:
+            writes = dynamodb.batch_write_item(RequestItems=writes).get("UnprocessedItems")
     sent = time.monotonic()
     key_of: dict[str, str] = {}  # sequence number -> key, from every batch the function saw
     delivered, ranges = [], []
