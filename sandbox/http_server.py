@@ -120,11 +120,32 @@ class WriteTimeoutMixIn:
         super().send_response(code, message)
 
 
+def no_body_for_head(app):
+    """WSGI middleware: a response to HEAD has no body (RFC 9110, 9.3.2), whatever ``app`` returns. werkzeug
+    writes what the app gives, and some answers (a refusal, an error page) are built once for every method;
+    their headers, Content-Length included, are kept, as a HEAD response's should be."""
+
+    def wrapped(environ, start_response):
+        body = app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return body
+        try:
+            for _ in body:  # an app that is a generator calls start_response as it is read
+                pass
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        return []
+
+    return wrapped
+
+
 class BoundedWSGIServer(BoundedThreadingMixIn, BaseWSGIServer):
-    """werkzeug's threaded server (what ``make_server(threaded=True)`` builds), bounded as above."""
+    """werkzeug's threaded server (what ``make_server(threaded=True)`` builds), bounded as above; a HEAD
+    request gets no body (no_body_for_head)."""
 
     multithread = True
 
     def __init__(self, host: str, port: int, app, handler, max_connections: int, fd: int | None = None):
         self.max_connections = max_connections
-        super().__init__(host, port, app, handler, fd=fd)
+        super().__init__(host, port, no_body_for_head(app), handler, fd=fd)
