@@ -14,10 +14,13 @@ import socketserver
 import threading
 
 from werkzeug.serving import BaseWSGIServer
+from werkzeug.wsgi import LimitedStream
 
 # AWS S3 closes a connection that sends nothing for about 20 seconds (RequestTimeout); so does the sandbox.
 READ_TIMEOUT_S = 20.0
 WRITE_TIMEOUT_S = 300.0  # a client that stops reading a response frees its thread after this long
+KEEP_ALIVE_IDLE_S = 5.0  # a kept-alive connection with no next request is closed after this long
+KEEP_ALIVE_DRAIN_BYTES = 1 << 20  # a body left unread up to this size is read, the connection kept
 BUSY_MESSAGE = "Too many open connections to this server; retry shortly."
 
 
@@ -39,6 +42,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
         which sees the request before accepting anything (the connection is closed unserved with the
         listening socket). An environment's Runtime API stops as the environment ends, so this counts."""
         self._BaseServer__shutdown_request = True  # what BaseServer.shutdown() sets, before the wake-up
+        self.stopped = True  # kept-alive connections serve nothing more (KeepAliveMixIn)
         host, port = self.server_address[:2]
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         try:
@@ -138,6 +142,80 @@ def no_body_for_head(app):
         return []
 
     return wrapped
+
+
+class _RequestBody(LimitedStream):
+    """A request's body, framed by its Content-Length. A client gone before the body's end reads here as
+    its end: the app's own reader (werkzeug's Request) still finds the body short and raises, as before,
+    while the reads after the response (werkzeug's drain, KeepAliveMixIn's) end quietly instead of
+    printing werkzeug's ClientDisconnected on the terminal."""
+
+    def on_disconnect(self, error=None):
+        return None
+
+
+class KeepAliveMixIn:
+    """For werkzeug's ``WSGIRequestHandler``: the connection stays open for the client's next request, as
+    AWS's endpoints keep it, instead of werkzeug's close after every response (a new connection and
+    thread per SDK call). Only where the request's body is framed by its Content-Length: the body is read
+    through a ``LimitedStream``, so werkzeug's drain after the response never reads the next request; a
+    body left unread is read here up to ``KEEP_ALIVE_DRAIN_BYTES``, and a larger one closes the connection,
+    as werkzeug does. Between
+    requests an idle connection holds its thread and slot for at most ``KEEP_ALIVE_IDLE_S``, and none is
+    served once its server has stopped."""
+
+    _kept_alive = False  # this connection has served a request and waits for the next
+    _keep_this = False  # the current request's connection may stay open
+
+    def setup(self):
+        super().setup()
+        # werkzeug writes a response's head and body apart: without this the body waits for the client's
+        # delayed acknowledgement of the head (~40 ms) on a connection that stays open.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_one_request(self):
+        self._keep_this = False  # until run_wsgi has read this request's headers
+        if self._kept_alive:
+            self.connection.settimeout(KEEP_ALIVE_IDLE_S)
+            try:
+                waiting = self.rfile.peek(1)
+            except OSError:  # idle too long (a timeout) or reset: closed quietly, as AWS does
+                waiting = b""
+            if not waiting or getattr(self.server, "stopped", False):
+                self.close_connection = True
+                return
+            self.connection.settimeout(self.server.read_timeout_s)
+        super().handle_one_request()
+        self._kept_alive = not self.close_connection
+
+    def run_wsgi(self):
+        length = self.headers.get("Content-Length", "0").strip()
+        self._keep_this = (
+            self.request_version == "HTTP/1.1"
+            and not self.close_connection
+            and "Transfer-Encoding" not in self.headers
+            and length.isdigit()
+        )
+        if not self._keep_this:
+            return super().run_wsgi()
+        raw, self.rfile = self.rfile, _RequestBody(self.rfile, int(length))
+        body = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = raw
+        if not body.is_exhausted and not self.close_connection:  # read what is left of a small body
+            try:
+                self.connection.settimeout(self.server.read_timeout_s)
+                body.read(KEEP_ALIVE_DRAIN_BYTES)
+            except OSError:
+                pass
+            self.close_connection = not body.is_exhausted
+
+    def send_header(self, keyword, value):
+        if self._keep_this and keyword.lower() == "connection" and value.lower() == "close":
+            return  # werkzeug's own close, for every response
+        super().send_header(keyword, value)
 
 
 class BoundedWSGIServer(BoundedThreadingMixIn, BaseWSGIServer):

@@ -25,7 +25,7 @@ from sandbox.endpoint.access import OWN_ORIGIN, AccessPolicy, EndpointGuard
 from sandbox.endpoint.traced_requests import TracedRequest, TraceObserver
 from sandbox.errors import SandboxError
 from sandbox.host_names import split_host
-from sandbox.http_server import BoundedWSGIServer, WriteTimeoutMixIn
+from sandbox.http_server import BoundedWSGIServer, KeepAliveMixIn, WriteTimeoutMixIn
 from sandbox.patterns import wildcard_match
 
 WSGIApp = Callable
@@ -513,10 +513,8 @@ def _request_handler():
     ``x-amz-meta-my_key``, which werkzeug's drops), quiet, with the raw headers in the environ."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class EndpointRequestHandler(WriteTimeoutMixIn, MotoRequestHandler):
-        # HTTP/1.1 framing (chunked responses) for clients that expect it. werkzeug still closes the
-        # connection after every response, so each S3 call opens a new one: AWS keeps them alive.
-        # waitress and cheroot, which do keep connections alive, cost more CPU per request here.
+    class EndpointRequestHandler(KeepAliveMixIn, WriteTimeoutMixIn, MotoRequestHandler):
+        # HTTP/1.1, connections kept alive as AWS keeps them (KeepAliveMixIn: werkzeug alone closes each).
         protocol_version = "HTTP/1.1"
 
         def make_environ(self):
