@@ -33,6 +33,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
     wait_for_slot_s = 1.0
     read_timeout_s = READ_TIMEOUT_S
     write_timeout_s = WRITE_TIMEOUT_S
+    stopped = False  # set by shutdown(): kept-alive connections serve nothing more (KeepAliveMixIn)
     _slots: threading.Semaphore | None = None
     _serving: set | None = None
 
@@ -42,7 +43,7 @@ class BoundedThreadingMixIn(socketserver.ThreadingMixIn):
         which sees the request before accepting anything (the connection is closed unserved with the
         listening socket). An environment's Runtime API stops as the environment ends, so this counts."""
         self._BaseServer__shutdown_request = True  # what BaseServer.shutdown() sets, before the wake-up
-        self.stopped = True  # kept-alive connections serve nothing more (KeepAliveMixIn)
+        self.stopped = True
         host, port = self.server_address[:2]
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         try:
@@ -158,11 +159,10 @@ class KeepAliveMixIn:
     """For werkzeug's ``WSGIRequestHandler``: the connection stays open for the client's next request, as
     AWS's endpoints keep it, instead of werkzeug's close after every response (a new connection and
     thread per SDK call). Only where the request's body is framed by its Content-Length: the body is read
-    through a ``LimitedStream``, so werkzeug's drain after the response never reads the next request; a
+    through a ``_RequestBody``, so werkzeug's drain after the response never reads the next request; a
     body left unread is read here up to ``KEEP_ALIVE_DRAIN_BYTES``, and a larger one closes the connection,
-    as werkzeug does. Between
-    requests an idle connection holds its thread and slot for at most ``KEEP_ALIVE_IDLE_S``, and none is
-    served once its server has stopped."""
+    as werkzeug does. Between requests an idle connection holds its thread and slot for at most
+    ``KEEP_ALIVE_IDLE_S``, and none is served once its server has stopped."""
 
     _kept_alive = False  # this connection has served a request and waits for the next
     _keep_this = False  # the current request's connection may stay open
@@ -181,7 +181,7 @@ class KeepAliveMixIn:
                 waiting = self.rfile.peek(1)
             except OSError:  # idle too long (a timeout) or reset: closed quietly, as AWS does
                 waiting = b""
-            if not waiting or getattr(self.server, "stopped", False):
+            if not waiting or self.server.stopped:
                 self.close_connection = True
                 return
             self.connection.settimeout(self.server.read_timeout_s)

@@ -102,6 +102,14 @@ class _Outcome:
         return self._event.wait(timeout)
 
 
+def _open_proc_file(pid: int, name: str) -> int | None:
+    """A descriptor of ``/proc/<pid>/<name>`` to pread again and again (None if it cannot be opened)."""
+    try:
+        return os.open(f"/proc/{pid}/{name}", os.O_RDONLY)
+    except OSError:
+        return None
+
+
 class ExecutionEnvironment:
     def __init__(
         self,
@@ -243,11 +251,8 @@ class ExecutionEnvironment:
         if not self.settings.cpu.full_cpu:  # no more cores than the function's vCPUs, INIT included
             self.pinned_cores = pin_to_vcpus(self._proc.pid, self.function.memory_size)
         if sys.platform.startswith("linux"):
-            for name in ("statm", "status"):
-                try:
-                    setattr(self, f"_{name}", os.open(f"/proc/{self._proc.pid}/{name}", os.O_RDONLY))
-                except OSError:
-                    setattr(self, f"_{name}", None)
+            self._statm = _open_proc_file(self._proc.pid, "statm")
+            self._status = _open_proc_file(self._proc.pid, "status")
         self._reader = threading.Thread(target=self._read_output, name=f"env-{self.id}-stdout", daemon=True)
         self._reader.start()
 

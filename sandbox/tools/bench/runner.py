@@ -89,12 +89,11 @@ def bench_ready(repeats: int = 5) -> dict:
         stopping = time.perf_counter()
         proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)  # Ctrl-C
         try:
-            proc.stdout.read()
-            proc.wait(60)
+            proc.communicate(timeout=60)  # its last lines read, so it never waits on a full pipe
             stops.append(time.perf_counter() - stopping)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            proc.communicate()
     if hasattr(os, "getloadavg"):
         load = max(load, os.getloadavg()[0])
     measured = [c for c in cpu if c > 0]  # 0: not known
